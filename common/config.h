@@ -1,0 +1,46 @@
+/* Configuration from environment variables, one table per program.
+ *
+ * A table lists {env name, type, default, offset into the program's config struct,
+ * help}. config_load reads every entry, validates all of them and reports every
+ * error at once; secrets are masked in --help and never logged. Strings are NEW
+ * (owned by the struct, released by config_free). `HUTCH_KAFKA_*` variables that are
+ * not in a table are passed through to librdkafka (see kafka.h). */
+#ifndef HUTCH_CONFIG_H
+#define HUTCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    CONFIG_STRING,   /* char *  */
+    CONFIG_SECRET,   /* char *, masked */
+    CONFIG_INT,      /* int64_t */
+    CONFIG_BOOL,     /* bool: 1/0/true/false/yes/no */
+    CONFIG_DURATION_MS, /* int64_t milliseconds; accepts "500ms", "20s", "1h", or plain ms */
+} config_type;
+
+typedef struct {
+    const char *env;       /* "HUTCH_DATABASE_URL" */
+    config_type type;
+    const char *def;       /* default as text, NULL = required */
+    size_t offset;         /* offsetof(struct, field) */
+    const char *help;
+    int64_t min, max;      /* for CONFIG_INT when min < max */
+} config_field;
+
+#define CONFIG_END { NULL, 0, NULL, 0, NULL, 0, 0 }
+
+/* Fills `out` from the environment. Returns 0, or -1 with every problem listed
+ * in err (one per line). */
+int config_load(const config_field *table, void *out, char *err, size_t errlen);
+void config_free(const config_field *table, void *out);
+/* Writes the table as help text (name, default or "required", secret masked). */
+void config_print_help(const config_field *table, const char *program, const char *about);
+
+/* For main(): handles --help (exit 0), loads, and on error prints every problem
+ * and exits 78 (EX_CONFIG). */
+void config_load_or_exit(const config_field *table, void *out, int argc, char **argv,
+                         const char *program, const char *about);
+
+#endif

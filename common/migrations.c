@@ -1,0 +1,111 @@
+/* The database schema (DESIGN.md, "Contracts"). Every table a service writes is
+ * here, so one look tells what Hutch stores. Ids are UUID text made by the
+ * services (UUIDv7), so rows sort by time. */
+#include "common/migrations.h"
+
+static const char m001_init[] =
+    "CREATE TABLE events ("
+    "  event_id uuid PRIMARY KEY,"
+    "  schema text NOT NULL,"
+    "  source text NOT NULL,"
+    "  trace_id text NOT NULL,"
+    "  payload jsonb NOT NULL,"
+    "  received_at timestamptz NOT NULL,"
+    "  status text NOT NULL DEFAULT 'received',"        /* received | accepted | ignored | dead */
+    "  policy_package text,"                            /* which policy decided */
+    "  alert_count int NOT NULL DEFAULT 0,"
+    "  reason text,"                                    /* why ignored / dead-lettered */
+    "  decided_at timestamptz);"
+    "CREATE INDEX events_received_at ON events (received_at DESC);"
+    "CREATE TABLE alerts ("
+    "  alert_id uuid PRIMARY KEY,"
+    "  event_id uuid NOT NULL,"
+    "  trace_id text NOT NULL,"
+    "  schema text NOT NULL,"
+    "  title text NOT NULL,"
+    "  description text NOT NULL DEFAULT '',"
+    "  namespace text NOT NULL DEFAULT '',"
+    "  source text NOT NULL DEFAULT '',"
+    "  channel text NOT NULL DEFAULT '',"
+    "  tags text[] NOT NULL DEFAULT '{}',"
+    "  attributes jsonb NOT NULL DEFAULT '[]',"
+    "  payload jsonb NOT NULL,"
+    "  policy_package text NOT NULL DEFAULT '',"
+    "  risk_score double precision,"
+    "  fingerprint text,"
+    "  ticket_id uuid,"
+    "  severity text,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  enriched_at timestamptz,"
+    "  clustered_at timestamptz,"
+    "  triaged_at timestamptz);"
+    "CREATE INDEX alerts_created_at ON alerts (created_at DESC);"
+    "CREATE INDEX alerts_event_id ON alerts (event_id);"
+    "CREATE TABLE indicators ("
+    "  alert_id uuid NOT NULL REFERENCES alerts ON DELETE CASCADE,"
+    "  type text NOT NULL,"
+    "  value text NOT NULL,"
+    "  path text NOT NULL,"
+    "  PRIMARY KEY (alert_id, type, value, path));"
+    "CREATE INDEX indicators_value ON indicators (type, value);"
+    "CREATE TABLE tickets ("
+    "  ticket_id uuid PRIMARY KEY,"
+    "  title text NOT NULL,"
+    "  summary text NOT NULL DEFAULT '',"
+    "  status text NOT NULL DEFAULT 'open',"             /* open | acknowledged | resolved */
+    "  severity text NOT NULL DEFAULT 'medium',"
+    "  namespace text NOT NULL DEFAULT '',"
+    "  fingerprint text NOT NULL DEFAULT '',"
+    "  alert_count int NOT NULL DEFAULT 0,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  last_alert_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX tickets_open_fingerprint ON tickets (fingerprint, last_alert_at) WHERE status <> 'resolved';"
+    "CREATE INDEX tickets_open_namespace ON tickets (namespace, last_alert_at) WHERE status <> 'resolved' AND namespace <> '';"
+    "CREATE TABLE ticket_alerts ("
+    "  alert_id uuid PRIMARY KEY,"                      /* an alert is bound to one ticket */
+    "  ticket_id uuid NOT NULL REFERENCES tickets ON DELETE CASCADE,"
+    "  bound_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX ticket_alerts_ticket ON ticket_alerts (ticket_id);"
+    "CREATE TABLE notifications ("
+    "  request_id text PRIMARY KEY,"                    /* outbox key: one effect per request */
+    "  ticket_id uuid NOT NULL,"
+    "  alert_id uuid,"
+    "  kind text NOT NULL,"                             /* new_ticket | alert_bound */
+    "  target text NOT NULL,"                           /* log | slack-webhook | slack | pagerduty | webhook */
+    "  channel text NOT NULL DEFAULT '',"
+    "  message jsonb NOT NULL,"                         /* rendered Block Kit */
+    "  status text NOT NULL DEFAULT 'pending',"         /* pending | sent | failed */
+    "  attempts int NOT NULL DEFAULT 0,"
+    "  last_error text,"
+    "  slack_ts text,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  sent_at timestamptz);"
+    "CREATE INDEX notifications_ticket ON notifications (ticket_id);"
+    "CREATE TABLE processed_messages ("                 /* idempotent consumers */
+    "  consumer text NOT NULL,"
+    "  message_id text NOT NULL,"
+    "  processed_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (consumer, message_id));"
+    "CREATE TABLE intel_cache ("
+    "  provider text NOT NULL, indicator_type text NOT NULL, value text NOT NULL,"
+    "  response jsonb NOT NULL, fetched_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,"
+    "  PRIMARY KEY (provider, indicator_type, value));"
+    "CREATE TABLE embeddings ("
+    "  alert_id uuid PRIMARY KEY, vector real[] NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE agent_sessions ("
+    "  session_id uuid PRIMARY KEY, ticket_id uuid, created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE agent_messages ("
+    "  message_id uuid PRIMARY KEY, session_id uuid NOT NULL REFERENCES agent_sessions ON DELETE CASCADE,"
+    "  role text NOT NULL, content jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE action_runs ("
+    "  run_id uuid PRIMARY KEY, alert_id uuid, action text NOT NULL, args jsonb NOT NULL DEFAULT '{}',"
+    "  result jsonb, status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE namespace_attributes ("
+    "  namespace text NOT NULL, key text NOT NULL, value jsonb NOT NULL, expires_at timestamptz,"
+    "  PRIMARY KEY (namespace, key));";
+
+const migration migrations[] = {
+    {1, "init", m001_init},
+};
+const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

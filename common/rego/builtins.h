@@ -1,0 +1,58 @@
+/* Builtin functions: how a family of builtins plugs into the evaluator.
+ *
+ * Each family lives in its own file (builtins_strings.c, builtins_net.c, ...) and
+ * exports one table `const rego_builtin_def rego_builtins_<family>[]`, ended by an
+ * entry whose name is NULL. builtins.c declares every family's table as a weak
+ * symbol, so a family that is not linked is simply absent (its calls are reported
+ * as a missing builtin, and the conformance driver counts them as skipped).
+ *
+ * Calling convention: the evaluator checks arity and the declared operand types
+ * before the call (producing OPA's "operand N must be T but got U" errors), so a
+ * builtin only checks what the declaration cannot say (element types, formats).
+ * A builtin returns REGO_OK with *out set to a NEW value, REGO_UNDEF (no value, as
+ * OPA's builtins do for e.g. a failed conversion in non-strict mode), or REGO_ERR
+ * after rego_bctx_errorf (an eval_builtin_error; OPA makes it undefined unless
+ * strict builtin errors are on, and the evaluator applies that rule).
+ */
+#ifndef HUTCH_REGO_BUILTINS_H
+#define HUTCH_REGO_BUILTINS_H
+
+#include "rego/value.h"
+
+enum { REGO_OK = 0, REGO_UNDEF = 1, REGO_ERR = -1 };
+
+typedef struct rego_bctx rego_bctx; /* per-call context, owned by the evaluator */
+
+typedef int (*rego_builtin_fn)(rego_bctx *ctx, rv *const *args, rv **out);
+
+typedef struct {
+    const char *name;        /* "concat", "strings.replace_n", "net.cidr_contains" */
+    int nargs;               /* operands, not counting the output */
+    rego_builtin_fn fn;
+    /* Operand types, one per operand, OPA type names joined by '|':
+     * "string", "number", "boolean", "null", "array", "object", "set", "any",
+     * e.g. "array|set". NULL entries or a NULL array mean "any". */
+    const char *arg_types[8];
+    unsigned flags;          /* REGO_BUILTIN_* */
+} rego_builtin_def;
+
+#define REGO_BUILTIN_NONDETERMINISTIC 1u /* time.now_ns, rand, uuid.rfc4122: cached per evaluation */
+
+/* Record an error message for this call and return REGO_ERR. The message should
+ * read like OPA's: "<name>: <what went wrong>", e.g. "sprintf: operand 2 must be array". */
+int rego_bctx_errorf(rego_bctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, but a type error (OPA's eval_type_error). */
+int rego_bctx_type_errorf(rego_bctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Wall clock of this evaluation, fixed at its start (OPA's time.now_ns semantics). */
+int64_t rego_bctx_now_ns(rego_bctx *ctx);
+/* Per-evaluation cache for nondeterministic builtins keyed by (name, args). */
+rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key);            /* BORROWED or NULL */
+void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val);  /* val stolen */
+/* print(): output goes where the evaluation's options said. */
+void rego_bctx_print(rego_bctx *ctx, const char *line);
+
+/* Lookup by name across every linked family. BORROWED, static; NULL if absent. */
+const rego_builtin_def *rego_builtin_find(const char *name);
+
+#endif

@@ -1,0 +1,53 @@
+/* The frame every Hutch service runs in: settings shared by all services, logging,
+ * signals, the HTTP server with /healthz /readyz /metrics, Postgres (migrated),
+ * the Kafka producer and, for consuming services, the consumer loop.
+ *
+ * A service's main.c is then: declare its own config table, call service_start,
+ * register routes, call service_consume (or wait for service_stopping), then
+ * service_stop. SIGTERM/SIGINT set `stop`; the consumer finishes the message in
+ * hand, flushes, commits and returns. */
+#ifndef HUTCH_SERVICE_H
+#define HUTCH_SERVICE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/kafka.h"
+#include "common/pg.h"
+
+/* Settings every service reads (the table is service_common_config). */
+typedef struct {
+    char *kafka_brokers;     /* HUTCH_KAFKA_BROKERS, default 127.0.0.1:9092 */
+    char *database_url;      /* HUTCH_DATABASE_URL (secret: may hold a password) */
+    char *http_addr;         /* HUTCH_HTTP_ADDR, default 127.0.0.1 */
+    int64_t http_port;       /* HUTCH_<SERVICE>_PORT read by the service; here HUTCH_HTTP_PORT, default 0 */
+    char *log_level;         /* HUTCH_LOG_LEVEL */
+    int64_t topic_partitions;/* HUTCH_TOPIC_PARTITIONS, default 8 */
+} service_common;
+
+extern const config_field service_common_config[];
+
+typedef struct {
+    const char *name;        /* "policy": logs, client id "hutch-policy", consumer group "hutch-policy" */
+    service_common common;
+    volatile sig_atomic_t stop;
+    http_server *http;
+    pg *db;                  /* connected and migrated */
+    kafka_producer *producer;
+    kafka_consumer *consumer; /* only after service_consume */
+} service;
+
+/* Loads service_common_config (exit 78 on errors, --help handled by the caller's
+ * config_load_or_exit first), starts logging, signals, Postgres (waits up to 60 s,
+ * migrates), the producer and the HTTP server on http_port. Returns 0 or -1 (logged). */
+int service_start(service *svc, const char *name, int argc, char **argv, int64_t http_port);
+/* Consumes topics (NULL-terminated) with group "hutch-<name>" until stopped. */
+int service_consume(service *svc, const char *const *topics, kafka_handler handler, void *ctx);
+/* Blocks until SIGTERM/SIGINT (for services without a consumer). */
+void service_wait(service *svc);
+/* Flushes the producer, closes everything. Safe on a half-started service. */
+void service_stop(service *svc);
+
+#endif
