@@ -1,0 +1,132 @@
+/* Builtin registry: finds builtins across every linked family table.
+ *
+ * Each family table is referenced through a weak symbol, so a family whose file is
+ * not linked reads as NULL and its builtins are simply missing. The name index is
+ * built once (pthread_once) into a sorted array and searched by binary search; after
+ * that it is read-only and safe to share between threads.
+ *
+ * The rego_bctx_* functions operate on the per-call context the evaluator owns
+ * (struct rego_bctx is defined in rego_int.h).
+ */
+#include "rego/builtins.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rego/rego_int.h"
+
+extern const rego_builtin_def rego_builtins_core[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_strings[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_regex[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_collections[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_encoding[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_json[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_net[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_time[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_crypto[] __attribute__((weak));
+extern const rego_builtin_def rego_builtins_misc[] __attribute__((weak));
+
+static const rego_builtin_def **g_index;
+static size_t g_count;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static int def_cmp(const void *a, const void *b)
+{
+    const rego_builtin_def *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static void build_index(void)
+{
+    const rego_builtin_def *tables[] = {rego_builtins_core,   rego_builtins_strings, rego_builtins_regex,
+                                        rego_builtins_collections, rego_builtins_encoding, rego_builtins_json,
+                                        rego_builtins_net,    rego_builtins_time,    rego_builtins_crypto,
+                                        rego_builtins_misc};
+    size_t n = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        if (tables[t])
+            for (const rego_builtin_def *d = tables[t]; d->name; d++) n++;
+    g_index = calloc(n ? n : 1, sizeof *g_index);
+    if (!g_index) return;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        if (tables[t])
+            for (const rego_builtin_def *d = tables[t]; d->name; d++) g_index[g_count++] = d;
+    qsort(g_index, g_count, sizeof *g_index, def_cmp);
+    /* first registration of a name wins: drop later duplicates */
+    size_t w = 0;
+    for (size_t i = 0; i < g_count; i++)
+        if (w == 0 || strcmp(g_index[w - 1]->name, g_index[i]->name) != 0) g_index[w++] = g_index[i];
+    g_count = w;
+}
+
+const rego_builtin_def *rego_builtin_find(const char *name)
+{
+    pthread_once(&g_once, build_index);
+    size_t lo = 0, hi = g_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(g_index[mid]->name, name);
+        if (c == 0) return g_index[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static int bctx_verr(rego_bctx *ctx, int type, const char *fmt, va_list ap)
+{
+    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    ctx->is_type_error = type;
+    return REGO_ERR;
+}
+
+int rego_bctx_errorf(rego_bctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bctx_verr(ctx, 0, fmt, ap);
+    va_end(ap);
+    return REGO_ERR;
+}
+
+int rego_bctx_type_errorf(rego_bctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bctx_verr(ctx, 1, fmt, ap);
+    va_end(ap);
+    return REGO_ERR;
+}
+
+int64_t rego_bctx_now_ns(rego_bctx *ctx) { return ctx->now_ns; }
+
+rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key)
+{
+    rv *c = ctx->cache ? *ctx->cache : NULL;
+    return c ? rv_object_get_cstr(c, key) : NULL;
+}
+
+void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val)
+{
+    if (!ctx->cache) {
+        rv_unref(val);
+        return;
+    }
+    /* the cache object is private to this evaluation, so rebuilding it is safe */
+    rv *old = *ctx->cache;
+    rv *n = rv_object_new(old ? rv_len(old) + 1 : 1);
+    if (old)
+        for (size_t i = 0; i < rv_len(old); i++)
+            rv_object_set(n, rv_ref(rv_object_key_at(old, i)), rv_ref(rv_object_val_at(old, i)));
+    rv_object_set(n, rv_cstring(key), val);
+    rv_unref(old);
+    *ctx->cache = n;
+}
+
+void rego_bctx_print(rego_bctx *ctx, const char *line)
+{
+    if (ctx->print) ctx->print(ctx->print_arg, line);
+}

@@ -1,0 +1,860 @@
+/* Rego values: implementation of value.h.
+ *
+ * Layout: one struct rv per value with an atomic reference count (compiled policies
+ * share constant values between threads; the count is the only mutable part once a
+ * value is built). Objects and sets are sorted arrays kept in rv_compare order:
+ * builders insert by binary search, readers look up by binary search.
+ *
+ * Numbers: NK_INT (int64), NK_BIG (integer too big for int64, canonical decimal
+ * text, arithmetic through OpenSSL BIGNUM) and NK_FLT (a double, plus the source
+ * text when the number came from JSON/Rego text so it prints back unchanged).
+ * Equality and order are by numeric value; the hash of an integral number is the
+ * hash of its int64 so that 1 and 1.0 collide as they must.
+ */
+#include "rego/value.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/bn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { NK_INT, NK_BIG, NK_FLT };
+
+struct rv {
+    int refcnt; /* < 0: immortal */
+    uint8_t type;
+    uint8_t nk;
+    union {
+        bool b;
+        struct {
+            int64_t i;
+            double d;
+            char *text; /* NK_BIG: canonical; NK_FLT: source text or NULL */
+        } num;
+        struct {
+            size_t len;
+            char *s;
+        } str;
+        struct {
+            size_t len, cap;
+            rv **items; /* array items, set items, object keys */
+            rv **vals;  /* object values */
+        } c;
+    } u;
+};
+
+static rv rv_null_s = {.refcnt = -1, .type = RV_NULL};
+static rv rv_true_s = {.refcnt = -1, .type = RV_BOOL, .u.b = true};
+static rv rv_false_s = {.refcnt = -1, .type = RV_BOOL, .u.b = false};
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) abort();
+    return p;
+}
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) abort();
+    return p;
+}
+
+static rv *rv_alloc(rv_type t)
+{
+    rv *v = xmalloc(sizeof(rv));
+    memset(v, 0, sizeof(*v));
+    v->refcnt = 1;
+    v->type = (uint8_t)t;
+    return v;
+}
+
+rv *rv_ref(rv *v)
+{
+    if (v && v->refcnt >= 0) __atomic_add_fetch(&v->refcnt, 1, __ATOMIC_RELAXED);
+    return v;
+}
+
+void rv_unref(rv *v)
+{
+    if (!v || v->refcnt < 0) return;
+    if (__atomic_sub_fetch(&v->refcnt, 1, __ATOMIC_ACQ_REL) != 0) return;
+    switch (v->type) {
+    case RV_NUMBER: free(v->u.num.text); break;
+    case RV_STRING: free(v->u.str.s); break;
+    case RV_ARRAY:
+    case RV_SET:
+    case RV_OBJECT:
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            rv_unref(v->u.c.items[i]);
+            if (v->u.c.vals) rv_unref(v->u.c.vals[i]);
+        }
+        free(v->u.c.items);
+        free(v->u.c.vals);
+        break;
+    default: break;
+    }
+    free(v);
+}
+
+rv_type rv_typeof(const rv *v) { return (rv_type)v->type; }
+
+const char *rv_type_name(const rv *v)
+{
+    static const char *names[] = {"null", "boolean", "number", "string", "array", "object", "set"};
+    return v ? names[v->type] : "undefined";
+}
+
+rv *rv_null(void) { return &rv_null_s; }
+rv *rv_bool(bool b) { return b ? &rv_true_s : &rv_false_s; }
+bool rv_is_true(const rv *v) { return v == &rv_true_s || (v && v->type == RV_BOOL && v->u.b); }
+
+/* ---------------------------------------------------------------- numbers */
+
+rv *rv_int(int64_t i)
+{
+    rv *v = rv_alloc(RV_NUMBER);
+    v->nk = NK_INT;
+    v->u.num.i = i;
+    v->u.num.d = (double)i;
+    return v;
+}
+
+static rv *num_from_double(double d)
+{
+    if (isnan(d) || isinf(d)) return NULL;
+    if (d == floor(d) && fabs(d) < 9.0e15) return rv_int((int64_t)d);
+    rv *v = rv_alloc(RV_NUMBER);
+    v->nk = NK_FLT;
+    v->u.num.d = d;
+    return v;
+}
+
+rv *rv_double(double d) { return num_from_double(d); }
+
+static rv *num_big_from_bn(const BIGNUM *bn)
+{
+    /* int64 if it fits */
+    int bits = BN_num_bits(bn);
+    if (bits <= 62) {
+        char *dec = BN_bn2dec(bn);
+        int64_t i = strtoll(dec, NULL, 10);
+        OPENSSL_free(dec);
+        return rv_int(i);
+    }
+    char *dec = BN_bn2dec(bn);
+    rv *v = rv_alloc(RV_NUMBER);
+    v->nk = NK_BIG;
+    v->u.num.text = strdup(dec);
+    v->u.num.d = strtod(dec, NULL);
+    OPENSSL_free(dec);
+    return v;
+}
+
+rv *rv_number_from_text(const char *text, size_t len)
+{
+    char buf[64];
+    char *s = len < sizeof(buf) ? buf : xmalloc(len + 1);
+    memcpy(s, text, len);
+    s[len] = 0;
+    /* validate JSON-ish number */
+    size_t i = 0;
+    if (s[i] == '-' || s[i] == '+') i++;
+    size_t digits = 0;
+    while (s[i] >= '0' && s[i] <= '9') i++, digits++;
+    bool integral = true;
+    if (s[i] == '.') {
+        integral = false;
+        i++;
+        while (s[i] >= '0' && s[i] <= '9') i++, digits++;
+    }
+    if (digits == 0) goto bad;
+    if (s[i] == 'e' || s[i] == 'E') {
+        integral = false;
+        i++;
+        if (s[i] == '-' || s[i] == '+') i++;
+        size_t ed = 0;
+        while (s[i] >= '0' && s[i] <= '9') i++, ed++;
+        if (!ed) goto bad;
+    }
+    if (i != len) goto bad;
+    rv *v;
+    if (integral) {
+        errno = 0;
+        char *end;
+        long long ll = strtoll(s, &end, 10);
+        if (errno == 0 && *end == 0) {
+            v = rv_int(ll);
+        } else {
+            BIGNUM *bn = NULL;
+            BN_dec2bn(&bn, s[0] == '+' ? s + 1 : s);
+            v = num_big_from_bn(bn);
+            BN_free(bn);
+        }
+    } else {
+        double d = strtod(s, NULL);
+        if (isinf(d) || isnan(d)) goto bad;
+        v = rv_alloc(RV_NUMBER);
+        v->nk = NK_FLT;
+        v->u.num.d = d;
+        if (d == floor(d) && fabs(d) < 9.0e15) {
+            v->u.num.i = (int64_t)d; /* integral float: keeps its text */
+        }
+        v->u.num.text = strdup(s);
+    }
+    if (s != buf) free(s);
+    return v;
+bad:
+    if (s != buf) free(s);
+    return NULL;
+}
+
+bool rv_number_is_integer(const rv *n)
+{
+    if (n->nk != NK_FLT) return true;
+    double d = n->u.num.d;
+    return d == floor(d);
+}
+
+bool rv_number_as_int64(const rv *n, int64_t *out)
+{
+    if (n->nk == NK_INT) {
+        *out = n->u.num.i;
+        return true;
+    }
+    if (n->nk == NK_FLT) {
+        double d = n->u.num.d;
+        if (d == floor(d) && fabs(d) < 9.2e18) {
+            *out = (int64_t)d;
+            return true;
+        }
+    }
+    return false;
+}
+
+double rv_number_as_double(const rv *n) { return n->u.num.d; }
+
+static char *fmt_double(double d)
+{
+    char buf[64];
+    if (d == floor(d) && fabs(d) < 1e21) {
+        snprintf(buf, sizeof buf, "%.0f", d);
+        return strdup(buf);
+    }
+    for (int p = 15; p <= 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    /* Go prints exponents as e+21 / e-07 -> e-7 */
+    char *e = strchr(buf, 'e');
+    if (e) {
+        char *q = e + 2;
+        while (*q == '0' && q[1]) memmove(q, q + 1, strlen(q));
+    }
+    return strdup(buf);
+}
+
+char *rv_number_text(const rv *n)
+{
+    char buf[32];
+    switch (n->nk) {
+    case NK_INT: snprintf(buf, sizeof buf, "%lld", (long long)n->u.num.i); return strdup(buf);
+    case NK_BIG: return strdup(n->u.num.text);
+    default:
+        if (n->u.num.text) return strdup(n->u.num.text);
+        return fmt_double(n->u.num.d);
+    }
+}
+
+static BIGNUM *num_to_bn(const rv *n)
+{
+    BIGNUM *bn = NULL;
+    if (n->nk == NK_BIG) {
+        BN_dec2bn(&bn, n->u.num.text);
+    } else {
+        char buf[32];
+        int64_t i = 0;
+        rv_number_as_int64(n, &i);
+        snprintf(buf, sizeof buf, "%lld", (long long)i);
+        BN_dec2bn(&bn, buf);
+    }
+    return bn;
+}
+
+static bool num_is_int(const rv *n) { return n->nk == NK_INT || n->nk == NK_BIG; }
+
+static int num_cmp(const rv *a, const rv *b)
+{
+    if (a->nk == NK_INT && b->nk == NK_INT) return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
+    if (a->nk == NK_BIG || b->nk == NK_BIG) {
+        if (rv_number_is_integer(a) && rv_number_is_integer(b) &&
+            (a->nk != NK_FLT || fabs(a->u.num.d) < 9e18) && (b->nk != NK_FLT || fabs(b->u.num.d) < 9e18)) {
+            BIGNUM *x = num_to_bn(a), *y = num_to_bn(b);
+            int c = BN_cmp(x, y);
+            BN_free(x);
+            BN_free(y);
+            return c;
+        }
+    }
+    double x = a->u.num.d, y = b->u.num.d;
+    return x < y ? -1 : x > y;
+}
+
+typedef enum { OP_ADD, OP_SUB, OP_MUL } arith_op;
+
+static rv *big_arith(const rv *a, const rv *b, arith_op op)
+{
+    BIGNUM *x = num_to_bn(a), *y = num_to_bn(b), *r = BN_new();
+    BN_CTX *ctx = BN_CTX_new();
+    if (op == OP_ADD) BN_add(r, x, y);
+    else if (op == OP_SUB) BN_sub(r, x, y);
+    else BN_mul(r, x, y, ctx);
+    rv *v = num_big_from_bn(r);
+    BN_free(x);
+    BN_free(y);
+    BN_free(r);
+    BN_CTX_free(ctx);
+    return v;
+}
+
+static rv *arith(const rv *a, const rv *b, arith_op op, const char **err)
+{
+    if (a->nk == NK_INT && b->nk == NK_INT) {
+        int64_t r;
+        bool ovf;
+        if (op == OP_ADD) ovf = __builtin_add_overflow(a->u.num.i, b->u.num.i, &r);
+        else if (op == OP_SUB) ovf = __builtin_sub_overflow(a->u.num.i, b->u.num.i, &r);
+        else ovf = __builtin_mul_overflow(a->u.num.i, b->u.num.i, &r);
+        if (!ovf) return rv_int(r);
+        return big_arith(a, b, op);
+    }
+    if (num_is_int(a) && num_is_int(b)) return big_arith(a, b, op);
+    double x = a->u.num.d, y = b->u.num.d, r;
+    if (op == OP_ADD) r = x + y;
+    else if (op == OP_SUB) r = x - y;
+    else r = x * y;
+    rv *v = num_from_double(r);
+    if (!v) *err = "arithmetic overflow";
+    return v;
+}
+
+rv *rv_num_add(const rv *a, const rv *b, const char **err) { return arith(a, b, OP_ADD, err); }
+rv *rv_num_sub(const rv *a, const rv *b, const char **err) { return arith(a, b, OP_SUB, err); }
+rv *rv_num_mul(const rv *a, const rv *b, const char **err) { return arith(a, b, OP_MUL, err); }
+
+rv *rv_num_div(const rv *a, const rv *b, const char **err)
+{
+    if (b->u.num.d == 0 && (b->nk != NK_BIG)) {
+        *err = "divide by zero";
+        return NULL;
+    }
+    if (a->nk == NK_INT && b->nk == NK_INT && b->u.num.i != 0 && a->u.num.i % b->u.num.i == 0 &&
+        !(a->u.num.i == INT64_MIN && b->u.num.i == -1))
+        return rv_int(a->u.num.i / b->u.num.i);
+    if (num_is_int(a) && num_is_int(b) && (a->nk == NK_BIG || b->nk == NK_BIG)) {
+        BIGNUM *x = num_to_bn(a), *y = num_to_bn(b), *q = BN_new(), *r = BN_new();
+        BN_CTX *ctx = BN_CTX_new();
+        BN_div(q, r, x, y, ctx);
+        rv *v = NULL;
+        if (BN_is_zero(r)) v = num_big_from_bn(q);
+        BN_free(x);
+        BN_free(y);
+        BN_free(q);
+        BN_free(r);
+        BN_CTX_free(ctx);
+        if (v) return v;
+    }
+    rv *v = num_from_double(a->u.num.d / b->u.num.d);
+    if (!v) *err = "divide by zero";
+    return v;
+}
+
+rv *rv_num_rem(const rv *a, const rv *b, const char **err)
+{
+    if (!rv_number_is_integer(a) || !rv_number_is_integer(b)) {
+        *err = "modulo on floating-point number";
+        return NULL;
+    }
+    int64_t x, y;
+    if (rv_number_as_int64(a, &x) && rv_number_as_int64(b, &y)) {
+        if (y == 0) {
+            *err = "modulo by zero";
+            return NULL;
+        }
+        if (y == -1) return rv_int(0);
+        return rv_int(x % y);
+    }
+    BIGNUM *bx = num_to_bn(a), *by = num_to_bn(b), *r = BN_new();
+    if (BN_is_zero(by)) {
+        BN_free(bx);
+        BN_free(by);
+        BN_free(r);
+        *err = "modulo by zero";
+        return NULL;
+    }
+    BN_CTX *ctx = BN_CTX_new();
+    BN_div(NULL, r, bx, by, ctx); /* truncated, sign of dividend like Go */
+    rv *v = num_big_from_bn(r);
+    BN_free(bx);
+    BN_free(by);
+    BN_free(r);
+    BN_CTX_free(ctx);
+    return v;
+}
+
+/* ---------------------------------------------------------------- strings */
+
+rv *rv_string(const char *s, size_t len)
+{
+    rv *v = rv_alloc(RV_STRING);
+    v->u.str.s = xmalloc(len + 1);
+    if (len) memcpy(v->u.str.s, s, len);
+    v->u.str.s[len] = 0;
+    v->u.str.len = len;
+    return v;
+}
+rv *rv_cstring(const char *s) { return rv_string(s, strlen(s)); }
+const char *rv_str(const rv *s) { return s->u.str.s; }
+size_t rv_strlen(const rv *s) { return s->u.str.len; }
+
+/* ---------------------------------------------------------------- collections */
+
+size_t rv_len(const rv *v)
+{
+    if (v->type == RV_STRING) return v->u.str.len;
+    if (v->type >= RV_ARRAY) return v->u.c.len;
+    return 0;
+}
+
+static void c_grow(rv *v, bool vals)
+{
+    if (v->u.c.len < v->u.c.cap) return;
+    size_t cap = v->u.c.cap ? v->u.c.cap * 2 : 4;
+    v->u.c.items = xrealloc(v->u.c.items, cap * sizeof(rv *));
+    if (vals) v->u.c.vals = xrealloc(v->u.c.vals, cap * sizeof(rv *));
+    v->u.c.cap = cap;
+}
+
+static rv *c_new(rv_type t, size_t hint)
+{
+    rv *v = rv_alloc(t);
+    if (hint) {
+        v->u.c.items = xmalloc(hint * sizeof(rv *));
+        if (t == RV_OBJECT) v->u.c.vals = xmalloc(hint * sizeof(rv *));
+        v->u.c.cap = hint;
+    }
+    return v;
+}
+
+rv *rv_array_new(size_t hint) { return c_new(RV_ARRAY, hint); }
+void rv_array_push(rv *arr, rv *item)
+{
+    c_grow(arr, false);
+    arr->u.c.items[arr->u.c.len++] = item;
+}
+rv *rv_array_at(const rv *arr, size_t i) { return i < arr->u.c.len ? arr->u.c.items[i] : NULL; }
+
+/* Binary search: returns index of key if found (*found=true) or insertion point. */
+static size_t c_search(const rv *v, const rv *key, bool *found)
+{
+    size_t lo = 0, hi = v->u.c.len;
+    /* fast path: appending in order */
+    if (hi > 0) {
+        int c = rv_compare(v->u.c.items[hi - 1], key);
+        if (c < 0) {
+            *found = false;
+            return hi;
+        }
+        if (c == 0) {
+            *found = true;
+            return hi - 1;
+        }
+    }
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = rv_compare(v->u.c.items[mid], key);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+rv *rv_object_new(size_t hint) { return c_new(RV_OBJECT, hint); }
+
+void rv_object_set(rv *obj, rv *key, rv *val)
+{
+    bool found;
+    size_t i = c_search(obj, key, &found);
+    if (found) {
+        rv_unref(key);
+        rv_unref(obj->u.c.vals[i]);
+        obj->u.c.vals[i] = val;
+        return;
+    }
+    c_grow(obj, true);
+    size_t n = obj->u.c.len - i;
+    memmove(obj->u.c.items + i + 1, obj->u.c.items + i, n * sizeof(rv *));
+    memmove(obj->u.c.vals + i + 1, obj->u.c.vals + i, n * sizeof(rv *));
+    obj->u.c.items[i] = key;
+    obj->u.c.vals[i] = val;
+    obj->u.c.len++;
+}
+
+rv *rv_object_get(const rv *obj, const rv *key)
+{
+    if (!obj || obj->type != RV_OBJECT) return NULL;
+    bool found;
+    size_t i = c_search(obj, key, &found);
+    return found ? obj->u.c.vals[i] : NULL;
+}
+
+rv *rv_object_get_cstr(const rv *obj, const char *key)
+{
+    if (!obj || obj->type != RV_OBJECT) return NULL;
+    size_t klen = strlen(key);
+    size_t lo = 0, hi = obj->u.c.len;
+    /* string keys sort after null/bool/number keys and before composites */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const rv *k = obj->u.c.items[mid];
+        int c;
+        if (k->type != RV_STRING) c = k->type < RV_STRING ? -1 : 1;
+        else {
+            size_t m = k->u.str.len < klen ? k->u.str.len : klen;
+            c = memcmp(k->u.str.s, key, m);
+            if (c == 0) c = k->u.str.len < klen ? -1 : k->u.str.len > klen;
+        }
+        if (c == 0) return obj->u.c.vals[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+rv *rv_object_key_at(const rv *obj, size_t i) { return obj->u.c.items[i]; }
+rv *rv_object_val_at(const rv *obj, size_t i) { return obj->u.c.vals[i]; }
+
+rv *rv_set_new(size_t hint) { return c_new(RV_SET, hint); }
+
+void rv_set_add(rv *set, rv *item)
+{
+    bool found;
+    size_t i = c_search(set, item, &found);
+    if (found) {
+        rv_unref(item);
+        return;
+    }
+    c_grow(set, false);
+    memmove(set->u.c.items + i + 1, set->u.c.items + i, (set->u.c.len - i) * sizeof(rv *));
+    set->u.c.items[i] = item;
+    set->u.c.len++;
+}
+
+bool rv_set_contains(const rv *set, const rv *item)
+{
+    if (!set || set->type != RV_SET) return false;
+    bool found;
+    c_search(set, item, &found);
+    return found;
+}
+
+rv *rv_set_at(const rv *set, size_t i) { return set->u.c.items[i]; }
+
+/* ---------------------------------------------------------------- order */
+
+int rv_compare(const rv *a, const rv *b)
+{
+    if (a == b) return 0;
+    if (a->type != b->type) return a->type < b->type ? -1 : 1;
+    switch (a->type) {
+    case RV_NULL: return 0;
+    case RV_BOOL: return (int)a->u.b - (int)b->u.b;
+    case RV_NUMBER: return num_cmp(a, b);
+    case RV_STRING: {
+        size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
+        int c = memcmp(a->u.str.s, b->u.str.s, m);
+        if (c) return c < 0 ? -1 : 1;
+        return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
+    }
+    default: {
+        size_t n = a->u.c.len < b->u.c.len ? a->u.c.len : b->u.c.len;
+        for (size_t i = 0; i < n; i++) {
+            int c = rv_compare(a->u.c.items[i], b->u.c.items[i]);
+            if (c) return c;
+            if (a->type == RV_OBJECT) {
+                c = rv_compare(a->u.c.vals[i], b->u.c.vals[i]);
+                if (c) return c;
+            }
+        }
+        return a->u.c.len < b->u.c.len ? -1 : a->u.c.len > b->u.c.len;
+    }
+    }
+}
+
+bool rv_equal(const rv *a, const rv *b)
+{
+    if (a == b) return true;
+    if (a->type != b->type) return false;
+    if (a->type == RV_STRING)
+        return a->u.str.len == b->u.str.len && memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
+    if (a->type >= RV_ARRAY && a->u.c.len != b->u.c.len) return false;
+    return rv_compare(a, b) == 0;
+}
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+}
+
+uint64_t rv_hash(const rv *v)
+{
+    switch (v->type) {
+    case RV_NULL: return 0x1234;
+    case RV_BOOL: return v->u.b ? 0x55 : 0x66;
+    case RV_NUMBER: {
+        int64_t i;
+        if (rv_number_as_int64(v, &i)) return mix(7, (uint64_t)i);
+        if (v->nk == NK_BIG) {
+            uint64_t h = 11;
+            for (const char *p = v->u.num.text; *p; p++) h = mix(h, (uint8_t)*p);
+            return h;
+        }
+        double d = v->u.num.d;
+        uint64_t x;
+        memcpy(&x, &d, sizeof x);
+        return mix(9, x);
+    }
+    case RV_STRING: {
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < v->u.str.len; i++) h = (h ^ (uint8_t)v->u.str.s[i]) * 1099511628211ULL;
+        return h;
+    }
+    default: {
+        uint64_t h = v->type;
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            h = mix(h, rv_hash(v->u.c.items[i]));
+            if (v->u.c.vals) h = mix(h, rv_hash(v->u.c.vals[i]));
+        }
+        return h;
+    }
+    }
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static int pair_cmp(const void *x, const void *y)
+{
+    rv *const *a = x, *const *b = y;
+    return rv_compare(a[0], b[0]);
+}
+
+rv *rv_from_json(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_NULL: return rv_null();
+    case JSON_TRUE: return rv_bool(true);
+    case JSON_FALSE: return rv_bool(false);
+    case JSON_INTEGER: return rv_int(json_integer_value(j));
+    case JSON_REAL: {
+        rv *v = rv_double(json_real_value(j));
+        return v ? v : rv_null();
+    }
+    case JSON_STRING: return rv_string(json_string_value(j), json_string_length(j));
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        rv *a = rv_array_new(n);
+        for (size_t i = 0; i < n; i++) rv_array_push(a, rv_from_json(json_array_get(j, i)));
+        return a;
+    }
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        rv **pairs = xmalloc(2 * n * sizeof(rv *));
+        size_t k = 0;
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)j, key, val)
+        {
+            pairs[2 * k] = rv_cstring(key);
+            pairs[2 * k + 1] = rv_from_json(val);
+            k++;
+        }
+        qsort(pairs, k, 2 * sizeof(rv *), pair_cmp);
+        rv *o = rv_object_new(k);
+        for (size_t i = 0; i < k; i++) {
+            o->u.c.items[i] = pairs[2 * i];
+            o->u.c.vals[i] = pairs[2 * i + 1];
+        }
+        o->u.c.len = k;
+        free(pairs);
+        return o;
+    }
+    }
+    return rv_null();
+}
+
+json_t *rv_to_json(const rv *v)
+{
+    switch (v->type) {
+    case RV_NULL: return json_null();
+    case RV_BOOL: return json_boolean(v->u.b);
+    case RV_NUMBER: {
+        int64_t i;
+        if (v->nk == NK_INT) return json_integer(v->u.num.i);
+        if (v->nk == NK_FLT && rv_number_as_int64(v, &i) && !v->u.num.text) return json_integer(i);
+        return json_real(v->u.num.d);
+    }
+    case RV_STRING: return json_stringn(v->u.str.s, v->u.str.len);
+    case RV_ARRAY:
+    case RV_SET: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < v->u.c.len; i++) json_array_append_new(a, rv_to_json(v->u.c.items[i]));
+        return a;
+    }
+    case RV_OBJECT: {
+        json_t *o = json_object();
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            const rv *k = v->u.c.items[i];
+            json_t *jv = rv_to_json(v->u.c.vals[i]);
+            if (k->type == RV_STRING) json_object_setn_new(o, k->u.str.s, k->u.str.len, jv);
+            else {
+                char *t = rv_to_json_text(k);
+                json_object_set_new(o, t, jv);
+                free(t);
+            }
+        }
+        return o;
+    }
+    }
+    return json_null();
+}
+
+rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL * 0, &je);
+    if (!j) {
+        if (errbuf && errlen) snprintf(errbuf, errlen, "%d:%d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    rv *v = rv_from_json(j);
+    json_decref(j);
+    return v;
+}
+
+/* growable string buffer */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) cap *= 2;
+        b->p = xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_json_string(sbuf *b, const char *s, size_t n)
+{
+    sb_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        switch (c) {
+        case '"': sb_put(b, "\\\"", 2); break;
+        case '\\': sb_put(b, "\\\\", 2); break;
+        case '\n': sb_put(b, "\\n", 2); break;
+        case '\r': sb_put(b, "\\r", 2); break;
+        case '\t': sb_put(b, "\\t", 2); break;
+        case '<': sb_put(b, "\\u003c", 6); break;
+        case '>': sb_put(b, "\\u003e", 6); break;
+        case '&': sb_put(b, "\\u0026", 6); break;
+        default:
+            if (c < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+                sb_put(b, esc, 6);
+            } else sb_put(b, (const char *)&s[i], 1);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void to_text(sbuf *b, const rv *v, bool rego)
+{
+    switch (v->type) {
+    case RV_NULL: sb_puts(b, "null"); break;
+    case RV_BOOL: sb_puts(b, v->u.b ? "true" : "false"); break;
+    case RV_NUMBER: {
+        char *t = rv_number_text(v);
+        sb_puts(b, t);
+        free(t);
+        break;
+    }
+    case RV_STRING: sb_json_string(b, v->u.str.s, v->u.str.len); break;
+    case RV_ARRAY:
+        sb_puts(b, "[");
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            if (i) sb_puts(b, rego ? ", " : ",");
+            to_text(b, v->u.c.items[i], rego);
+        }
+        sb_puts(b, "]");
+        break;
+    case RV_SET:
+        if (rego && v->u.c.len == 0) {
+            sb_puts(b, "set()");
+            break;
+        }
+        sb_puts(b, rego ? "{" : "[");
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            if (i) sb_puts(b, rego ? ", " : ",");
+            to_text(b, v->u.c.items[i], rego);
+        }
+        sb_puts(b, rego ? "}" : "]");
+        break;
+    case RV_OBJECT:
+        sb_puts(b, "{");
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            if (i) sb_puts(b, rego ? ", " : ",");
+            const rv *k = v->u.c.items[i];
+            if (k->type == RV_STRING || rego) to_text(b, k, rego);
+            else {
+                char *t = rv_to_json_text(k);
+                sb_json_string(b, t, strlen(t));
+                free(t);
+            }
+            sb_puts(b, rego ? ": " : ":");
+            to_text(b, v->u.c.vals[i], rego);
+        }
+        sb_puts(b, "}");
+        break;
+    }
+}
+
+char *rv_to_json_text(const rv *v)
+{
+    sbuf b = {0};
+    to_text(&b, v, false);
+    return b.p;
+}
+
+char *rv_to_rego_text(const rv *v)
+{
+    sbuf b = {0};
+    to_text(&b, v, true);
+    return b.p;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka (KRaft, broker+controller) for the dev stack and the
+# end-to-end tests, run from the jars scripts/deps.sh copied from Maven Central.
+#
+#   scripts/kafka.sh start DIR PORT   format DIR once, start, wait until PORT answers (60 s)
+#   scripts/kafka.sh stop DIR         SIGTERM, wait (up to 60 s), SIGKILL as a last resort
+#   scripts/kafka.sh status DIR
+#
+# DIR holds server.properties, data/, meta/, kafka.log and kafka.pid. The controller
+# listens on PORT+1. Data survives stop/start (the tests stop the broker mid-stream).
+# Env: HUTCH_KAFKA_HEAP (default 512m).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+cmd=${1:-}; dir=${2:-}
+[[ -n $cmd && -n $dir ]] || die "usage: kafka.sh start|stop|status DIR [PORT]"
+mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+pidf=$dir/kafka.pid
+
+java_cmd() {
+    local heap=${HUTCH_KAFKA_HEAP:-512m}
+    java -Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+        -Djava.awt.headless=true -Dlog4j2.configurationFile="$HUTCH_ROOT/tools/kafka/log4j2.xml" \
+        -Dkafka.logs.dir="$dir" -cp "$HUTCH_KAFKA_LIBS/*" "$@"
+}
+
+case $cmd in
+start)
+    port=${3:-}; [[ -n $port ]] || die "usage: kafka.sh start DIR PORT"
+    [[ -f $HUTCH_KAFKA_LIBS/.complete ]] || die "Kafka jars missing in $HUTCH_KAFKA_LIBS: run scripts/deps.sh"
+    command -v java >/dev/null || die "java not found: run scripts/deps.sh"
+    if pidfile_alive "$pidf" && port_open 127.0.0.1 "$port"; then
+        log "kafka already running in $dir (pid $(cat "$pidf"))"; echo "127.0.0.1:$port"; exit 0
+    fi
+    rm -f "$pidf"
+    port_open 127.0.0.1 "$port" && die "port $port is taken by another process"
+    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$((port + 1))#g" \
+        "$HUTCH_ROOT/tools/kafka/server.properties.in" > "$dir/server.properties"
+    if [[ ! -f $dir/meta/meta.properties ]]; then
+        [[ -f $dir/cluster.id ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22 > "$dir/cluster.id"
+        t0=$(date +%s.%N)
+        java_cmd kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" \
+            --ignore-formatted >> "$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "kafka storage format failed"; }
+        log "kafka storage formatted in $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s"
+    fi
+    t0=$(date +%s)
+    setsid bash -c 'exec "$@"' _ java -Xms128m -Xmx"${HUTCH_KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$HUTCH_ROOT/tools/kafka/log4j2.xml" -Dkafka.logs.dir="$dir" \
+        -cp "$HUTCH_KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.log" 2>&1 < /dev/null &
+    echo $! > "$pidf"
+    if ! wait_port 127.0.0.1 "$port" 60 "$(cat "$pidf")"; then
+        tail -30 "$dir/kafka.log" >&2
+        stop_pidfile "$pidf" 10
+        die "kafka did not listen on 127.0.0.1:$port within 60 s (log: $dir/kafka.log)"
+    fi
+    log "kafka up on 127.0.0.1:$port in $(( $(date +%s) - t0 ))s (pid $(cat "$pidf"), log $dir/kafka.log)"
+    echo "127.0.0.1:$port"
+    ;;
+stop)
+    stop_pidfile "$pidf" 60
+    ;;
+status)
+    if pidfile_alive "$pidf"; then echo "running (pid $(cat "$pidf"))"; else echo stopped; exit 1; fi
+    ;;
+*) die "usage: kafka.sh start|stop|status DIR [PORT]" ;;
+esac

@@ -1,0 +1,79 @@
+# Shared helpers for scripts/*.sh (sourced, never run). Paths, caches and bounded waits.
+#
+# Caches live outside the repository so that a fresh clone on the same machine (CI)
+# reuses them and nothing downloaded is ever committed:
+#   HUTCH_CACHE       default ${XDG_CACHE_HOME:-~/.cache}/hutch
+#   HUTCH_KAFKA_LIBS  the broker's classpath dir (jars copied by Maven)
+#   HUTCH_OPA         the OPA binary (a test oracle, never a runtime dependency)
+
+HUTCH_ROOT=${HUTCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+HUTCH_CACHE=${HUTCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hutch}
+HUTCH_KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HUTCH_ROOT/tools/kafka/pom.xml")
+HUTCH_KAFKA_LIBS=${HUTCH_KAFKA_LIBS:-$HUTCH_CACHE/kafka-$HUTCH_KAFKA_VERSION/libs}
+HUTCH_OPA_VERSION=${HUTCH_OPA_VERSION:-v1.19.0}
+HUTCH_OPA=${HUTCH_OPA:-$HUTCH_CACHE/opa-$HUTCH_OPA_VERSION/opa}
+
+# The six services in pipeline order, and their default ports for `make up`.
+HUTCH_SERVICES=(ingest policy enrich cluster agent notify)
+declare -A HUTCH_DEFAULT_PORT=([ingest]=8081 [policy]=8082 [enrich]=8083 [cluster]=8084 [agent]=8085 [notify]=8086)
+
+log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# build dir of a MODE (the top-level Makefile's rule)
+build_dir() {
+    case "${1:-debug}" in
+        debug) echo "$HUTCH_ROOT/build" ;;
+        asan) echo "$HUTCH_ROOT/build/asan" ;;
+        release) echo "$HUTCH_ROOT/build/release" ;;
+        *) die "MODE must be debug, release or asan (got '$1')" ;;
+    esac
+}
+
+# port_open HOST PORT: true if something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_port HOST PORT SECONDS [PID]: bounded wait; fails early if PID dies.
+wait_port() {
+    local host=$1 port=$2 secs=$3 pid=${4:-} i
+    for ((i = 0; i < secs * 10; i++)); do
+        port_open "$host" "$port" && return 0
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_http_200 URL SECONDS [PID]
+wait_http_200() {
+    local url=$1 secs=$2 pid=${3:-} i
+    for ((i = 0; i < secs * 5; i++)); do
+        [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null) == 200 ]] && return 0
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# stop_pidfile FILE SECONDS: SIGTERM, bounded wait, then SIGKILL. Removes FILE.
+stop_pidfile() {
+    local f=$1 secs=${2:-30} pid i
+    [[ -f $f ]] || return 0
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < secs * 10; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "pid $pid did not stop in ${secs}s, SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.2
+        fi
+    fi
+    rm -f "$f"
+}
+
+# pidfile_alive FILE
+pidfile_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
