@@ -1,0 +1,6 @@
+# hutch-cluster: hutch.alerts.enriched -> tickets -> hutch.alerts.clustered + hutch.tickets.events.
+PROGRAMS += $(BIN)/hutch-cluster
+hutch_cluster_SRCS := services/cluster/main.c services/cluster/cluster.c services/cluster/store.c
+UNIT_TESTS += $(BIN)/test_cluster
+test_cluster_SRCS := services/cluster/test_cluster.c services/cluster/cluster.c
+test_cluster_LIBS := -lcmocka

@@ -1,0 +1,196 @@
+/* cluster's Postgres statements (store.h).
+ *
+ * One transaction per alert:
+ *   1. processed_messages (consumer hutch-cluster, input Meta id);
+ *   2. pg_advisory_xact_lock(hashtext(namespace)) when the alert has one, then
+ *      pg_advisory_xact_lock(hashtext(fingerprint)). Always in that order, so two
+ *      transactions never wait on each other in a cycle; the fingerprint lock is
+ *      taken even with a namespace because a namespaced alert may bind by
+ *      fingerprint too, and two alerts of one fingerprint must not both open;
+ *   3. ticket_alerts already has the alert: re-read its ticket (a redelivery, or the
+ *      same alert arriving twice) and write nothing;
+ *   4. else read the open candidate tickets inside the window, cluster_decide, and
+ *      bind (ticket_alerts, tickets.alert_count + 1, last_alert_at, updated_at) or
+ *      open (tickets with the derived id, ticket_alerts);
+ *   5. alerts.ticket_id / fingerprint / clustered_at.
+ * The window is compared with the database's clock (now() of the transaction), so
+ * the services' clocks do not matter. */
+#include "services/cluster/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+#define CONSUMER "hutch-cluster"
+#define MAX_CANDIDATES 16
+
+static int lock_on(pg *db, const char *text)
+{
+    const char *p[] = {text};
+    return pg_exec(db, NULL, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p);
+}
+
+static int read_count(pg *db, const char *ticket_id, int64_t *count)
+{
+    PGresult *res = NULL;
+    const char *p[] = {ticket_id};
+    int rc = pg_exec(db, &res, "SELECT alert_count FROM tickets WHERE ticket_id = $1::uuid", 1, p);
+    if (!rc && PQntuples(res) == 1)
+        *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+/* Reads candidates and decides; fills res->ticket_id / new_ticket. */
+static int decide(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res)
+{
+    char window[32];
+    snprintf(window, sizeof window, "%" PRId64, window_ms);
+    const char *p[] = {in->namespace_, in->fingerprint, window};
+    PGresult *r = NULL;
+    int rc = pg_exec(db, &r,
+                     "SELECT ticket_id::text, namespace, fingerprint, status,"
+                     " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
+                     " (extract(epoch FROM now()) * 1000)::bigint "
+                     "FROM tickets "
+                     "WHERE status <> 'resolved'"
+                     " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
+                     " AND ((namespace <> '' AND namespace = $1) OR fingerprint = $2) "
+                     "ORDER BY (namespace <> '' AND namespace = $1) DESC, last_alert_at DESC, ticket_id "
+                     "LIMIT 16",
+                     3, p);
+    if (rc)
+        return rc;
+    cluster_candidate cands[MAX_CANDIDATES];
+    int n = PQntuples(r);
+    if (n > MAX_CANDIDATES)
+        n = MAX_CANDIDATES;
+    int64_t now_ms = 0;
+    for (int i = 0; i < n; i++) {
+        cands[i] = (cluster_candidate){
+            .ticket_id = PQgetvalue(r, i, 0),
+            .namespace_ = PQgetvalue(r, i, 1),
+            .fingerprint = PQgetvalue(r, i, 2),
+            .status = PQgetvalue(r, i, 3),
+            .last_alert_ms = strtoll(PQgetvalue(r, i, 4), NULL, 10),
+        };
+        now_ms = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+    }
+    cluster_decision d = cluster_decide(in->namespace_, in->fingerprint, cands, (size_t)n, now_ms, window_ms);
+    if (d.action == CLUSTER_BIND) {
+        snprintf(res->ticket_id, sizeof res->ticket_id, "%s", cands[d.index].ticket_id);
+        res->new_ticket = false;
+    } else {
+        snprintf(res->ticket_id, sizeof res->ticket_id, "%s", in->new_ticket_id);
+        res->new_ticket = true;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res)
+{
+    PGresult *r = NULL;
+    memset(res, 0, sizeof *res);
+    int rc = pg_begin(db);
+    if (rc)
+        return rc;
+
+    const char *p1[] = {CONSUMER, in->message_id};
+    rc = pg_exec(db, &r,
+                 "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
+                 "ON CONFLICT DO NOTHING RETURNING 1",
+                 2, p1);
+    if (rc)
+        goto out;
+    int fresh = PQntuples(r) == 1;
+    PQclear(r);
+    r = NULL;
+
+    if (*in->namespace_ && (rc = lock_on(db, in->namespace_)))
+        goto out;
+    if ((rc = lock_on(db, in->fingerprint)))
+        goto out;
+
+    const char *p2[] = {in->alert_id};
+    rc = pg_exec(db, &r, "SELECT ticket_id::text FROM ticket_alerts WHERE alert_id = $1::uuid", 1, p2);
+    if (rc)
+        goto out;
+    if (PQntuples(r) == 1) {
+        snprintf(res->ticket_id, sizeof res->ticket_id, "%s", PQgetvalue(r, 0, 0));
+        res->new_ticket = !strcasecmp(res->ticket_id, in->new_ticket_id);
+        res->again = true;
+        rc = read_count(db, res->ticket_id, &res->alert_count);
+        if (!rc)
+            rc = pg_commit(db);
+        goto out;
+    }
+    PQclear(r);
+    r = NULL;
+    if (!fresh) /* processed before yet unbound: cannot happen with this code; decide again */
+        LOG_WARN("cluster_processed_but_unbound", "alert_id", in->alert_id, "message_id", in->message_id, NULL);
+
+    if ((rc = decide(db, in, window_ms, res)))
+        goto out;
+
+    const char *pb[] = {in->alert_id, res->ticket_id};
+    if (res->new_ticket) {
+        const char *po[] = {res->ticket_id, in->title, in->namespace_, in->fingerprint};
+        rc = pg_exec(db, NULL,
+                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at) "
+                     "VALUES ($1::uuid, $2, $3, $4, 1, now()) ON CONFLICT DO NOTHING",
+                     4, po);
+        if (rc)
+            goto out;
+        rc = pg_exec(db, NULL,
+                     "INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid) "
+                     "ON CONFLICT DO NOTHING",
+                     2, pb);
+        if (rc)
+            goto out;
+    } else {
+        rc = pg_exec(db, &r,
+                     "INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid) "
+                     "ON CONFLICT DO NOTHING RETURNING 1",
+                     2, pb);
+        if (rc)
+            goto out;
+        int bound = PQntuples(r) == 1;
+        PQclear(r);
+        r = NULL;
+        if (bound) {
+            const char *pt[] = {res->ticket_id};
+            rc = pg_exec(db, NULL,
+                         "UPDATE tickets SET alert_count = alert_count + 1,"
+                         " last_alert_at = greatest(last_alert_at, now()), updated_at = now() "
+                         "WHERE ticket_id = $1::uuid",
+                         1, pt);
+            if (rc)
+                goto out;
+        }
+    }
+
+    const char *pa[] = {in->alert_id, res->ticket_id, in->fingerprint};
+    rc = pg_exec(db, &r,
+                 "UPDATE alerts SET ticket_id = $2::uuid, fingerprint = $3, clustered_at = COALESCE(clustered_at, now()) "
+                 "WHERE alert_id = $1::uuid RETURNING 1",
+                 3, pa);
+    if (rc)
+        goto out;
+    if (PQntuples(r) != 1)
+        LOG_WARN("cluster_alert_row_missing", "alert_id", in->alert_id, "ticket_id", res->ticket_id, NULL);
+    PQclear(r);
+    r = NULL;
+    rc = read_count(db, res->ticket_id, &res->alert_count);
+    if (!rc)
+        rc = pg_commit(db);
+out:
+    PQclear(r);
+    if (rc)
+        pg_rollback(db);
+    return rc;
+}

@@ -1,0 +1,718 @@
+/* enrich: indicator extraction and risk score (see enrich.h for the API).
+ *
+ * Extraction walks the payload depth-first in document order (jansson keeps an
+ * object's insertion order) and then the attribute values. Every string value is
+ * scanned twice over:
+ *   - as a whole value: 32/40/64 hex characters (with at least one digit and one
+ *     letter) are an MD5/SHA1/SHA256, unless the member's key ends in "id"
+ *     (detectorId, FindingId, request_id...), where such strings are identifiers;
+ *   - tokenised with one PCRE2 pattern (compiled once, JIT when available) that finds,
+ *     left to right and without overlap: URLs (http, https, ftp; their host is also
+ *     reported as a domain or IP), emails, IPv6 (validated by inet_pton), IPv4
+ *     (inet_pton), domains. A string that is exactly one of these is simply a token
+ *     covering the whole value.
+ * Domain rule: 2+ labels of letters/digits/hyphens (1-63 chars, no hyphen at either
+ * end), total <= 253, and a last label of 2-24 letters that is not a common file
+ * extension (json, txt, exe, log, png, jpg, zip, gz, html, php, js, py, sh, dll, ...),
+ * so "a.json" or "app.log" are not domains. IP addresses never match (letters TLD).
+ * Values are normalised so that dedupe works: domains, emails and hashes lower-case,
+ * IPv6 in inet_ntop's canonical form. Dedupe is on (type, value, path); at most
+ * ENRICH_MAX_INDICATORS per alert.
+ *
+ * Paths: object keys joined by '.', array elements as [i] (detail.resources[0].id);
+ * a key holding '.', '[', ']', '"', a space or nothing is written ["key"]. Attribute
+ * values get "attributes.<key>".
+ *
+ * Risk score (0-100), deliberately simple and explainable:
+ *     score = min(100, base + min(25, 5 * public_ips))
+ *   base = the highest severity hint found anywhere in the payload or attributes,
+ *          or 20 when there is none. Hints are members named "severity" or
+ *          "priority" (any case):
+ *            number under "severity": 0..10 -> x10 (GuardDuty), 10..100 -> as is;
+ *            object under "severity": Normalized (0..100, ASFF) or Label;
+ *            string: critical/emergency/alert/fatal 90, high/error/major 70,
+ *                    medium/moderate/warning/warn 40, low/notice/minor 20,
+ *                    informational/info/information/debug/none 0; a number in a
+ *                    string under "severity" reads as a number.
+ *          Numeric "priority" values are ignored (their scales run both ways).
+ *   public_ips = distinct IPv4/IPv6 indicator values that are globally routable
+ *          (enrich_ip_is_public: not private, loopback, link-local, CGNAT,
+ *          multicast, reserved or documentation ranges).
+ *
+ * Must stay true: no I/O, no clock, no randomness — the output is a function of
+ * the input only. */
+#include "services/enrich/enrich.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <pcre2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define WALK_MAX_DEPTH 200
+
+struct enrich_ctx {
+    pcre2_code *tokens;
+};
+
+enum { G_URL = 1, G_EMAIL, G_IPV6, G_IPV4, G_DOMAIN };
+
+/* One pattern, alternatives tried in this order at each position. The look-arounds
+ * keep a match from starting or ending inside a longer word. */
+static const char token_pattern[] =
+    /* 1 url */
+    "(?<![A-Za-z0-9])((?i:https?|ftp)://[^\\s\\x00-\\x1f\"'<>`{}|\\\\^\\[\\]]+)"
+    /* 2 email */
+    "|((?<![A-Za-z0-9._%+\\-])[A-Za-z0-9._%+\\-]{1,64}@"
+    "(?:[A-Za-z0-9](?:[A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\\-]))"
+    /* 3 ipv6 candidate: needs a colon in each of its first two groups */
+    "|((?<![A-Za-z0-9_:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
+    "(?:\\.[0-9]{1,3}){0,3}(?![A-Za-z0-9_:]))"
+    /* 4 ipv4 */
+    "|((?<![A-Za-z0-9_.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?![A-Za-z0-9_]|\\.[0-9]))"
+    /* 5 domain */
+    "|((?<![A-Za-z0-9_.@\\-])(?:[A-Za-z0-9](?:[A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?\\.){1,126}"
+    "[A-Za-z]{2,24}(?![A-Za-z0-9_@\\-]|\\.[A-Za-z0-9]))";
+
+enrich_ctx *enrich_new(char *err, size_t errlen)
+{
+    enrich_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int code;
+    PCRE2_SIZE off;
+    ctx->tokens = pcre2_compile((PCRE2_SPTR)token_pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+    if (!ctx->tokens) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        snprintf(err, errlen, "token pattern at %zu: %s", (size_t)off, (const char *)msg);
+        free(ctx);
+        return NULL;
+    }
+    (void)pcre2_jit_compile(ctx->tokens, PCRE2_JIT_COMPLETE); /* interpreter if JIT is unavailable */
+    return ctx;
+}
+
+void enrich_free(enrich_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    pcre2_code_free(ctx->tokens);
+    free(ctx);
+}
+
+/* ---- indicator list with a dedupe set ---- */
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= 0xff; /* separator, so ("ab","c") != ("a","bc") */
+    h *= 1099511628211ULL;
+    return h;
+}
+
+static uint64_t ind_hash(const char *type, const char *value, const char *path)
+{
+    return fnv1a(fnv1a(fnv1a(1469598103934665603ULL, type), value), path);
+}
+
+void enrich_indicators_free(enrich_indicators *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].value);
+        free(list->items[i].path);
+    }
+    free(list->items);
+    free(list->slots);
+    memset(list, 0, sizeof *list);
+}
+
+/* 0 added or duplicate or full, -1 OOM. value/path are copied. */
+static int ind_add(enrich_indicators *l, const char *type, const char *value, const char *path)
+{
+    if (strlen(value) > ENRICH_MAX_VALUE_LEN || !*value)
+        return 0;
+    if (!l->slots) {
+        l->nslots = 4096; /* > 2 * ENRICH_MAX_INDICATORS: probing always ends */
+        l->slots = calloc(l->nslots, sizeof *l->slots);
+        if (!l->slots)
+            return -1;
+    }
+    uint64_t h = ind_hash(type, value, path);
+    size_t i = (size_t)(h & (l->nslots - 1));
+    while (l->slots[i]) {
+        const enrich_indicator *it = &l->items[l->slots[i] - 1];
+        if (!strcmp(it->type, type) && !strcmp(it->value, value) && !strcmp(it->path, path))
+            return 0;
+        i = (i + 1) & (l->nslots - 1);
+    }
+    if (l->count >= ENRICH_MAX_INDICATORS) {
+        l->truncated = true;
+        return 0;
+    }
+    if (l->count == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        enrich_indicator *n = realloc(l->items, ncap * sizeof *n);
+        if (!n)
+            return -1;
+        l->items = n;
+        l->cap = ncap;
+    }
+    char *v = strdup(value), *p = strdup(path);
+    if (!v || !p) {
+        free(v);
+        free(p);
+        return -1;
+    }
+    l->items[l->count] = (enrich_indicator){type, v, p};
+    l->slots[i] = ++l->count;
+    return 0;
+}
+
+/* ---- classification helpers ---- */
+
+static const char *const file_exts[] = {
+    "json", "txt", "exe", "log", "png", "jpg", "jpeg", "gif", "bmp", "ico", "svg", "zip", "gz", "tgz",
+    "tar", "rar", "html", "htm", "php", "js", "py", "sh", "dll", "so", "bin", "bat", "cmd", "vbs",
+    "msi", "jar", "class", "java", "yaml", "yml", "xml", "csv", "conf", "cfg", "ini", "tmp", "bak",
+    "pdf", "doc", "docx", "xls", "xlsx", "css", "sql", "pem", "crt", "key", "dat", "lnk", "md",
+    NULL};
+
+static bool is_file_ext(const char *tld, size_t n)
+{
+    for (const char *const *e = file_exts; *e; e++)
+        if (strlen(*e) == n && !strncasecmp(*e, tld, n))
+            return true;
+    return false;
+}
+
+/* The domain rule of the file header, on s[0..n). */
+static bool domain_valid(const char *s, size_t n)
+{
+    if (n < 4 || n > 253)
+        return false;
+    size_t labels = 0, start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            unsigned char c = (unsigned char)s[i];
+            if (!isalnum(c) && c != '-')
+                return false;
+            continue;
+        }
+        size_t len = i - start;
+        if (len < 1 || len > 63 || s[start] == '-' || s[i - 1] == '-')
+            return false;
+        labels++;
+        if (i == n) { /* last label: the TLD */
+            if (len < 2 || len > 24)
+                return false;
+            for (size_t k = start; k < n; k++)
+                if (!isalpha((unsigned char)s[k]))
+                    return false;
+            if (is_file_ext(s + start, len))
+                return false;
+        }
+        start = i + 1;
+    }
+    return labels >= 2;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* Copies s[0..n) into a NUL-terminated buffer (buf of bufsz); NULL if too long. */
+static char *copy_n(char *buf, size_t bufsz, const char *s, size_t n)
+{
+    if (n >= bufsz)
+        return NULL;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static bool is_hex_hash(const char *s, size_t n)
+{
+    if (n != 32 && n != 40 && n != 64)
+        return false;
+    bool digit = false, alpha = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isdigit(c))
+            digit = true;
+        else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+            alpha = true;
+        else
+            return false;
+    }
+    return digit && alpha;
+}
+
+static bool key_is_id(const char *key)
+{
+    if (!key)
+        return false;
+    size_t n = strlen(key);
+    return n >= 2 && tolower((unsigned char)key[n - 2]) == 'i' && tolower((unsigned char)key[n - 1]) == 'd';
+}
+
+/* ---- the walk ---- */
+
+typedef struct {
+    const enrich_ctx *ctx;
+    enrich_indicators *out;
+    pcre2_match_data *md;
+    char *path;
+    size_t path_len, path_cap;
+    int oom;
+} walk;
+
+static void add(walk *w, const char *type, const char *value)
+{
+    if (!w->oom && ind_add(w->out, type, value, w->path) < 0)
+        w->oom = 1;
+}
+
+/* Appends to the path; returns the length to restore with path_pop. */
+static size_t path_push(walk *w, const char *key, long index)
+{
+    size_t saved = w->path_len;
+    char idx[32];
+    const char *piece;
+    size_t need;
+    char *quoted = NULL;
+    if (!key) {
+        snprintf(idx, sizeof idx, "[%ld]", index);
+        piece = idx;
+    } else if (!*key || strpbrk(key, ".[]\" \t\n")) {
+        json_t *js = json_string(key);
+        quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        json_decref(js);
+        if (!quoted) {
+            w->oom = 1;
+            return saved;
+        }
+        piece = quoted;
+    } else {
+        piece = key;
+    }
+    int dot = key && !quoted && w->path_len > 0;
+    int brackets = quoted != NULL;
+    need = w->path_len + dot + 2 * brackets + strlen(piece) + 1;
+    if (need > w->path_cap) {
+        size_t ncap = need * 2;
+        char *n = realloc(w->path, ncap);
+        if (!n) {
+            free(quoted);
+            w->oom = 1;
+            return saved;
+        }
+        w->path = n;
+        w->path_cap = ncap;
+    }
+    char *p = w->path + w->path_len;
+    if (dot)
+        *p++ = '.';
+    if (brackets)
+        *p++ = '[';
+    size_t pl = strlen(piece);
+    memcpy(p, piece, pl);
+    p += pl;
+    if (brackets)
+        *p++ = ']';
+    *p = 0;
+    w->path_len = (size_t)(p - w->path);
+    free(quoted);
+    if (w->path_len > ENRICH_MAX_PATH_LEN) { /* keep it indexable; the prefix still says where */
+        memcpy(w->path + ENRICH_MAX_PATH_LEN - 3, "...", 4);
+        w->path_len = ENRICH_MAX_PATH_LEN;
+    }
+    return saved;
+}
+
+static void path_pop(walk *w, size_t saved)
+{
+    if (w->path) {
+        w->path_len = saved;
+        w->path[saved] = 0;
+    }
+}
+
+static void add_ip_or_domain(walk *w, const char *s, size_t n)
+{
+    char buf[300], canon[INET6_ADDRSTRLEN];
+    unsigned char addr[16];
+    if (!copy_n(buf, sizeof buf, s, n))
+        return;
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        add(w, "ipv4", buf);
+    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
+        static const unsigned char zero[16];
+        if (memcmp(addr, zero, 16) && inet_ntop(AF_INET6, addr, canon, sizeof canon))
+            add(w, "ipv6", canon);
+    } else if (domain_valid(buf, n)) {
+        lower(buf);
+        add(w, "domain", buf);
+    }
+}
+
+static void add_url(walk *w, const char *s, size_t n)
+{
+    while (n > 0 && strchr(".,;:!?)'", s[n - 1]))
+        n--;
+    if (n > ENRICH_MAX_VALUE_LEN)
+        return;
+    const char *sep = memchr(s, ':', n);
+    if (!sep || (size_t)(sep - s) + 3 >= n)
+        return; /* nothing after "://" */
+    char buf[ENRICH_MAX_VALUE_LEN + 1];
+    copy_n(buf, sizeof buf, s, n);
+    add(w, "url", buf);
+    /* host: between "://" (after any userinfo@) and the first of / ? # (or :port) */
+    const char *a = sep + 3, *end = s + n, *e = a;
+    while (e < end && *e != '/' && *e != '?' && *e != '#')
+        e++;
+    for (const char *q = e; q > a; q--)
+        if (q[-1] == '@') {
+            a = q;
+            break;
+        }
+    if (a < e && *a == '[') {
+        const char *rb = memchr(a, ']', (size_t)(e - a));
+        if (rb)
+            add_ip_or_domain(w, a + 1, (size_t)(rb - a - 1));
+        return;
+    }
+    const char *colon = memchr(a, ':', (size_t)(e - a));
+    if (colon)
+        e = colon;
+    if (e > a && e[-1] == '.')
+        e--;
+    add_ip_or_domain(w, a, (size_t)(e - a));
+}
+
+static void scan_string(walk *w, const char *s, size_t n, const char *key)
+{
+    /* whole-value hash */
+    size_t a = 0, b = n;
+    while (a < b && isspace((unsigned char)s[a]))
+        a++;
+    while (b > a && isspace((unsigned char)s[b - 1]))
+        b--;
+    if (is_hex_hash(s + a, b - a) && !key_is_id(key)) {
+        char buf[65];
+        copy_n(buf, sizeof buf, s + a, b - a);
+        lower(buf);
+        add(w, b - a == 32 ? "md5" : b - a == 40 ? "sha1" : "sha256", buf);
+        return;
+    }
+    /* tokens */
+    PCRE2_SIZE off = 0;
+    while (off < n && !w->oom && !w->out->truncated) {
+        int rc = pcre2_match(w->ctx->tokens, (PCRE2_SPTR)s, n, off, 0, w->md, NULL);
+        if (rc <= 0)
+            break; /* no match, or match limit: stop scanning this string */
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+        int g = rc - 1; /* the only set group is the last one reported */
+        const char *t = s + ov[2 * g];
+        size_t tl = ov[2 * g + 1] - ov[2 * g];
+        char buf[ENRICH_MAX_VALUE_LEN + 1];
+        switch (g) {
+        case G_URL:
+            add_url(w, t, tl);
+            break;
+        case G_EMAIL:
+            if (copy_n(buf, sizeof buf, t, tl)) {
+                const char *at = strrchr(buf, '@');
+                if (at && domain_valid(at + 1, strlen(at + 1)) && buf[0] != '.') {
+                    lower(buf);
+                    add(w, "email", buf);
+                }
+            }
+            break;
+        case G_IPV6: {
+            while (tl > 0 && t[tl - 1] == '.')
+                tl--;
+            if (memchr(t, ':', tl))
+                add_ip_or_domain(w, t, tl); /* inet_pton decides; times like 15:32:49 fail */
+            break;
+        }
+        case G_IPV4:
+        case G_DOMAIN:
+            add_ip_or_domain(w, t, tl);
+            break;
+        default:
+            break;
+        }
+        PCRE2_SIZE next = ov[1];
+        off = next > off ? next : off + 1;
+    }
+}
+
+static void walk_value(walk *w, const json_t *v, const char *key, int depth)
+{
+    if (w->oom || depth > WALK_MAX_DEPTH || w->out->truncated)
+        return;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *child;
+        json_object_foreach((json_t *)v, k, child) {
+            size_t saved = path_push(w, k, 0);
+            walk_value(w, child, k, depth + 1);
+            path_pop(w, saved);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) {
+            size_t saved = path_push(w, NULL, (long)i);
+            walk_value(w, child, key, depth + 1); /* elements inherit the key: ids stay ids */
+            path_pop(w, saved);
+        }
+        break;
+    }
+    case JSON_STRING:
+        scan_string(w, json_string_value(v), strlen(json_string_value(v)), key);
+        break;
+    default:
+        break;
+    }
+}
+
+int enrich_extract(const enrich_ctx *ctx, const json_t *payload, Hutch__V1__Attribute *const *attrs,
+                   size_t n_attrs, enrich_indicators *out)
+{
+    if (!ctx || !out)
+        return -1;
+    walk w = {.ctx = ctx, .out = out};
+    w.md = pcre2_match_data_create_from_pattern(ctx->tokens, NULL);
+    w.path = calloc(1, 64);
+    if (!w.md || !w.path) {
+        pcre2_match_data_free(w.md);
+        free(w.path);
+        return -1;
+    }
+    w.path_cap = 64;
+    if (payload)
+        walk_value(&w, payload, NULL, 0);
+    if (n_attrs && attrs) {
+        size_t saved = path_push(&w, "attributes", 0);
+        for (size_t i = 0; i < n_attrs && !w.oom; i++) {
+            const Hutch__V1__Attribute *at = attrs[i];
+            if (!at || !at->value || !*at->value)
+                continue;
+            const char *k = at->key ? at->key : "";
+            size_t s2 = path_push(&w, k, 0);
+            scan_string(&w, at->value, strlen(at->value), k);
+            path_pop(&w, s2);
+        }
+        path_pop(&w, saved);
+    }
+    pcre2_match_data_free(w.md);
+    free(w.path);
+    return w.oom ? -1 : 0;
+}
+
+/* ---- risk score ---- */
+
+static int severity_word(const char *s)
+{
+    static const struct {
+        const char *word;
+        int score;
+    } words[] = {
+        {"critical", 90}, {"emergency", 90}, {"alert", 90}, {"fatal", 90},
+        {"high", 70}, {"error", 70}, {"major", 70},
+        {"medium", 40}, {"moderate", 40}, {"warning", 40}, {"warn", 40},
+        {"low", 20}, {"notice", 20}, {"minor", 20},
+        {"informational", 0}, {"info", 0}, {"information", 0}, {"debug", 0}, {"none", 0},
+    };
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strlen(words[i].word) == n && !strncasecmp(words[i].word, s, n))
+            return words[i].score;
+    return -1;
+}
+
+static int severity_number(double x)
+{
+    if (x >= 0 && x <= 10)
+        return (int)(x * 10 + 0.5);
+    if (x > 10 && x <= 100)
+        return (int)(x + 0.5);
+    return -1;
+}
+
+static int severity_string(const char *s, bool numeric_ok)
+{
+    int w = severity_word(s);
+    if (w >= 0 || !numeric_ok)
+        return w;
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    return *end ? -1 : severity_number(x);
+}
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+static int hint_of(const char *key, const json_t *v)
+{
+    bool sev = !strcasecmp(key, "severity");
+    if (!sev && strcasecmp(key, "priority"))
+        return -1;
+    if (json_is_number(v))
+        return sev ? severity_number(json_number_value(v)) : -1;
+    if (json_is_string(v))
+        return severity_string(json_string_value(v), sev);
+    if (json_is_object(v) && sev) {
+        int best = -1;
+        const char *k;
+        json_t *c;
+        json_object_foreach((json_t *)v, k, c) {
+            if (!strcasecmp(k, "normalized") && json_is_number(c)) {
+                double x = json_number_value(c);
+                if (x >= 0 && x <= 100)
+                    best = max_int(best, (int)(x + 0.5));
+            } else if (!strcasecmp(k, "label") && json_is_string(c)) {
+                best = max_int(best, severity_word(json_string_value(c)));
+            }
+        }
+        return best;
+    }
+    return -1;
+}
+
+static int hints_walk(const json_t *v, int depth)
+{
+    if (depth > WALK_MAX_DEPTH)
+        return -1;
+    int best = -1;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach((json_t *)v, k, c) {
+            best = max_int(best, hint_of(k, c));
+            best = max_int(best, hints_walk(c, depth + 1));
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) best = max_int(best, hints_walk(c, depth + 1));
+    }
+    return best;
+}
+
+int enrich_severity_hint(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs)
+{
+    int best = payload ? hints_walk(payload, 0) : -1;
+    for (size_t i = 0; attrs && i < n_attrs; i++) {
+        const Hutch__V1__Attribute *a = attrs[i];
+        if (!a || !a->key || !a->value)
+            continue;
+        bool sev = !strcasecmp(a->key, "severity");
+        if (sev || !strcasecmp(a->key, "priority"))
+            best = max_int(best, severity_string(a->value, sev));
+    }
+    return best;
+}
+
+static bool v4_in(uint32_t ip, uint32_t net, int bits)
+{
+    uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+    return (ip & mask) == net;
+}
+
+static bool v4_public(uint32_t ip)
+{
+    static const struct {
+        uint32_t net;
+        int bits;
+    } special[] = {
+        {0x00000000, 8},  /* this network */
+        {0x0a000000, 8},  /* private */
+        {0x64400000, 10}, /* CGNAT */
+        {0x7f000000, 8},  /* loopback */
+        {0xa9fe0000, 16}, /* link-local */
+        {0xac100000, 12}, /* private */
+        {0xc0000000, 24}, /* IETF protocol assignments */
+        {0xc0000200, 24}, /* TEST-NET-1 */
+        {0xc0a80000, 16}, /* private */
+        {0xc6120000, 15}, /* benchmarking */
+        {0xc6336400, 24}, /* TEST-NET-2 */
+        {0xcb007100, 24}, /* TEST-NET-3 */
+        {0xe0000000, 4},  /* multicast */
+        {0xf0000000, 4},  /* reserved, broadcast */
+    };
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        if (v4_in(ip, special[i].net, special[i].bits))
+            return false;
+    return true;
+}
+
+bool enrich_ip_is_public(const char *text)
+{
+    unsigned char a[16];
+    if (!text)
+        return false;
+    if (inet_pton(AF_INET, text, a) == 1)
+        return v4_public((uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]);
+    if (inet_pton(AF_INET6, text, a) != 1)
+        return false;
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!memcmp(a, v4mapped, 12))
+        return v4_public((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15]);
+    if ((a[0] & 0xe0) != 0x20) /* global unicast is 2000::/3 */
+        return false;
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) /* 2001:db8::/32 documentation */
+        return false;
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) /* 2001::/32 Teredo */
+        return false;
+    return true;
+}
+
+double enrich_risk_score(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs,
+                         const enrich_indicators *ind)
+{
+    int hint = enrich_severity_hint(payload, attrs, n_attrs);
+    int base = hint >= 0 ? hint : 20;
+    int public_ips = 0;
+    for (size_t i = 0; ind && i < ind->count; i++) {
+        const enrich_indicator *it = &ind->items[i];
+        if (strcmp(it->type, "ipv4") && strcmp(it->type, "ipv6"))
+            continue;
+        bool seen = false; /* distinct values: the same IP at two paths counts once */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(ind->items[j].type, it->type) && !strcmp(ind->items[j].value, it->value);
+        if (!seen && enrich_ip_is_public(it->value) && ++public_ips >= 5)
+            break;
+    }
+    int bonus = 5 * public_ips;
+    if (bonus > 25)
+        bonus = 25;
+    int score = base + bonus;
+    return score > 100 ? 100 : score < 0 ? 0 : score;
+}

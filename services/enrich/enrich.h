@@ -1,0 +1,65 @@
+/* enrich: the domain logic of hutch-enrich, with no Kafka, HTTP or Postgres in it.
+ *
+ * Two pure functions on an alert's payload (a jansson value) and attributes:
+ * - enrich_extract: deterministic indicator extraction (IPv4, IPv6, domain, URL,
+ *   MD5/SHA1/SHA256, email), each with the JSON path where it was found;
+ * - enrich_risk_score: a transparent 0-100 score from severity hints and public IPs.
+ * The same input always yields the same indicators in the same order, which is what
+ * lets a redelivered alert produce byte-identical output (SERVICES.md, idempotency).
+ * See enrich.c's header for the exact rules. */
+#ifndef HUTCH_ENRICH_H
+#define HUTCH_ENRICH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hutch/v1/alert.pb-c.h"
+
+/* At most this many indicators per alert; the rest are dropped (truncated = true). */
+#define ENRICH_MAX_INDICATORS 1000
+/* Values longer than this are skipped (they would not fit the indicators index). */
+#define ENRICH_MAX_VALUE_LEN 1024
+/* Paths longer than this are cut and end in "..." */
+#define ENRICH_MAX_PATH_LEN 512
+
+typedef struct {
+    const char *type; /* BORROWED static string: "ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email" */
+    char *value;      /* owned by the list */
+    char *path;       /* owned by the list; "" for the root value */
+} enrich_indicator;
+
+typedef struct {
+    enrich_indicator *items; /* owned; count entries, in discovery order */
+    size_t count;
+    size_t cap;
+    bool truncated;          /* more than ENRICH_MAX_INDICATORS were found */
+    /* dedupe set on (type, value, path): open addressing over indices + 1 */
+    size_t *slots;
+    size_t nslots;
+} enrich_indicators;
+
+/* Compiled patterns, made once per process and shared read-only by any number of
+ * threads. NEW (enrich_free), or NULL with a message in err. */
+typedef struct enrich_ctx enrich_ctx;
+enrich_ctx *enrich_new(char *err, size_t errlen);
+void enrich_free(enrich_ctx *ctx); /* NULL is fine */
+
+/* Fills `out` (zero it first, or reuse after enrich_indicators_free) with the
+ * indicators of payload (BORROWED, may be NULL) and of attribute values (BORROWED,
+ * attrs may be NULL when n_attrs is 0; their path is "attributes.<key>").
+ * Returns 0, or -1 on out of memory (out then holds what was found so far). */
+int enrich_extract(const enrich_ctx *ctx, const json_t *payload, Hutch__V1__Attribute *const *attrs,
+                   size_t n_attrs, enrich_indicators *out);
+void enrich_indicators_free(enrich_indicators *list); /* frees contents, zeroes; NULL is fine */
+
+/* Severity hint found in the payload/attributes on a 0-100 scale, or -1 if none. */
+int enrich_severity_hint(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs);
+/* True if text is an IPv4/IPv6 address that is globally routable (not private,
+ * loopback, link-local, CGNAT, multicast, reserved or a documentation range). */
+bool enrich_ip_is_public(const char *text);
+/* The risk score (formula in enrich.c's header), 0..100. */
+double enrich_risk_score(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs,
+                         const enrich_indicators *indicators);
+
+#endif
