@@ -53,7 +53,7 @@ all: programs
 
 include proto/proto.mk
 include common/common.mk
--include common/rego/rego.mk
+-include $(wildcard common/rego/*.mk)
 -include $(wildcard services/*/service.mk)
 -include cli/cli.mk
 -include $(wildcard tools/*/tool.mk)
