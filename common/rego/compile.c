@@ -1,0 +1,1136 @@
+/* Rego compiler: modules -> rule tree, names resolved, bodies ordered for safety.
+ *
+ * Steps: parse every module; insert each rule into the virtual document tree
+ * (rnode) at package path + the static prefix of its head ref; then for each rule
+ * resolve names (locals, imports, rule names of the package, input/data), give every
+ * variable a frame slot, resolve calls (user functions or builtins), and reorder
+ * each body so that every expression only runs once the variables it needs are
+ * bound (OPA's safety analysis; failure is rego_unsafe_var_error). Finally a DFS
+ * over rule dependencies reports recursion (rego_recursion_error).
+ *
+ * The resulting policy is immutable; eval.c only reads it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rego/rego_int.h"
+
+/* ------------------------------------------------------------ tree */
+rnode *rego_node_child(const rnode *n, const char *name)
+{
+    int lo = 0, hi = n->nkids;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(n->kids[mid]->name, name);
+        if (c == 0) return n->kids[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static rnode *node_get(rego_policy *pol, rnode *n, const char *name)
+{
+    rnode *c = rego_node_child(n, name);
+    if (c) return c;
+    c = ar_alloc(&pol->ar, sizeof(rnode));
+    c->name = ar_strndup(&pol->ar, name, strlen(name));
+    c->key = ar_keep(&pol->ar, rv_cstring(name));
+    c->parent = n;
+    c->id = pol->nnodes++;
+    size_t pl = strlen(n->path) + strlen(name) + 2;
+    char *path = ar_alloc(&pol->ar, pl);
+    snprintf(path, pl, "%s.%s", n->path, name);
+    c->path = path;
+    rnode **k = ar_alloc(&pol->ar, (size_t)(n->nkids + 1) * sizeof(rnode *));
+    int i = 0, j = 0;
+    while (i < n->nkids && strcmp(n->kids[i]->name, name) < 0) k[j++] = n->kids[i++];
+    k[j++] = c;
+    while (i < n->nkids) k[j++] = n->kids[i++];
+    n->kids = k;
+    n->nkids++;
+    return c;
+}
+
+static void node_add_rule(rego_policy *pol, rnode *n, rule *r)
+{
+    if (r->is_default) {
+        n->def = r;
+        return;
+    }
+    rule **v = ar_alloc(&pol->ar, (size_t)(n->nrules + 1) * sizeof(rule *));
+    if (n->nrules) memcpy(v, n->rules, (size_t)n->nrules * sizeof(rule *));
+    v[n->nrules++] = r;
+    n->rules = v;
+}
+
+/* ------------------------------------------------------------ per-rule compile context */
+typedef struct {
+    const char *name;
+    int slot;
+} slotent;
+
+typedef struct {
+    const rego_policy *pol;
+    arena *ar;
+    module *mod;
+    rego_error *err;
+    slotent *slots;
+    int nslots, capslots;
+    const char **declared; /* names declared local */
+    int ndecl, capdecl;
+    int *occ;              /* occurrences per slot, whole rule */
+    int capocc;
+    bool failed;
+    bool relaxed; /* closures may treat unbound shared vars as their own */
+} cctx;
+
+static void cerr(cctx *c, const char *code, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#include <stdarg.h>
+static void cerr(cctx *c, const char *code, int line, int col, const char *fmt, ...)
+{
+    if (c->failed) return;
+    c->failed = true;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rego_set_error(c->err, code, c->mod ? c->mod->file : "", line, col, "%s", msg);
+}
+
+static void declare(cctx *c, const char *name)
+{
+    for (int i = 0; i < c->ndecl; i++)
+        if (strcmp(c->declared[i], name) == 0) return;
+    if (c->ndecl == c->capdecl) {
+        c->capdecl = c->capdecl ? c->capdecl * 2 : 16;
+        c->declared = realloc(c->declared, (size_t)c->capdecl * sizeof(char *));
+    }
+    c->declared[c->ndecl++] = name;
+}
+static bool is_declared(cctx *c, const char *name)
+{
+    for (int i = 0; i < c->ndecl; i++)
+        if (strcmp(c->declared[i], name) == 0) return true;
+    return false;
+}
+
+static int slot_for(cctx *c, const char *name, bool wildcard)
+{
+    if (!wildcard)
+        for (int i = 0; i < c->nslots; i++)
+            if (c->slots[i].name && strcmp(c->slots[i].name, name) == 0) return i;
+    if (c->nslots == c->capslots) {
+        c->capslots = c->capslots ? c->capslots * 2 : 16;
+        c->slots = realloc(c->slots, (size_t)c->capslots * sizeof(slotent));
+    }
+    c->slots[c->nslots].name = wildcard ? NULL : name;
+    c->slots[c->nslots].slot = c->nslots;
+    return c->nslots++;
+}
+
+/* collect names declared by patterns (:= lhs, some, some-in, every, args) */
+static void declare_pattern_vars(cctx *c, term *t)
+{
+    if (!t) return;
+    if (t->kind == T_VAR) {
+        if (!t->wildcard) declare(c, t->name);
+    } else if (t->kind == T_ARRAY) {
+        for (int i = 0; i < t->n; i++) declare_pattern_vars(c, t->items[i]);
+    } else if (t->kind == T_OBJECT) {
+        for (int i = 1; i < t->n; i += 2) declare_pattern_vars(c, t->items[i]);
+    }
+}
+
+static void declare_body(cctx *c, body *b);
+static void declare_term(cctx *c, term *t)
+{
+    if (!t) return;
+    if (t->body) declare_body(c, t->body);
+    for (int i = 0; i < t->n; i++) declare_term(c, t->items[i]);
+}
+static void declare_body(cctx *c, body *b)
+{
+    if (!b) return;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        if (e->kind == E_ASSIGN) declare_pattern_vars(c, e->a);
+        if (e->kind == E_SOME_DECL)
+            for (int j = 0; j < e->ndecl; j++) declare(c, e->decl[j]->name);
+        if (e->kind == E_SOME_IN || e->kind == E_EVERY) {
+            declare_pattern_vars(c, e->k);
+            declare_pattern_vars(c, e->v);
+        }
+        declare_term(c, e->a);
+        declare_term(c, e->b);
+        declare_term(c, e->coll);
+        if (e->body) declare_body(c, e->body);
+        for (int j = 0; j < e->nwith; j++) declare_term(c, e->withs[j].value);
+    }
+}
+
+/* is `name` a rule root in the module's package? */
+static bool is_pkg_rule(cctx *c, const char *name)
+{
+    const rego_policy *pol = c->pol;
+    /* walk package path from root */
+    const char *p = c->mod->pkgpath + 4; /* skip "data" */
+    const rnode *n = pol->root;
+    while (*p == '.') {
+        p++;
+        const char *d = strchr(p, '.');
+        size_t len = d ? (size_t)(d - p) : strlen(p);
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, p);
+        n = rego_node_child(n, buf);
+        if (!n) return false;
+        p += len;
+    }
+    /* only rules defined in this package count (not nested packages) */
+    for (int i = 0; i < c->mod->nrules; i++) (void)0;
+    const rnode *k = rego_node_child(n, name);
+    if (!k) return false;
+    /* a child created by a rule of some module with the same package */
+    for (int m = 0; m < pol->nmods; m++) {
+        module *mm = pol->mods[m];
+        if (strcmp(mm->pkgpath, c->mod->pkgpath) != 0) continue;
+        for (int r = 0; r < mm->nrules; r++)
+            if (strcmp(rv_str(mm->rules[r]->ref[0]->val), name) == 0) return true;
+    }
+    return false;
+}
+
+static term *mk_str_term(cctx *c, const char *s, size_t n, int line, int col)
+{
+    term *t = ar_alloc(c->ar, sizeof(term));
+    t->kind = T_VAL;
+    t->val = ar_keep(c->ar, rv_string(s, n));
+    t->ground = 1;
+    t->line = line;
+    t->col = col;
+    t->slot = -1;
+    return t;
+}
+
+/* build path terms for "data.a.b" (skip root) */
+static int path_terms(cctx *c, const char *path, term ***out, int line, int col)
+{
+    int n = 0;
+    for (const char *p = path; *p; p++)
+        if (*p == '.') n++;
+    term **v = ar_alloc(c->ar, (size_t)(n + 1) * sizeof(term *));
+    int i = 0;
+    const char *p = strchr(path, '.');
+    while (p) {
+        p++;
+        const char *d = strchr(p, '.');
+        size_t len = d ? (size_t)(d - p) : strlen(p);
+        v[i++] = mk_str_term(c, p, len, line, col);
+        p = d;
+    }
+    *out = v;
+    return i;
+}
+
+/* Turn t into a ref with root and path = prefix ++ rest. */
+static void make_ref(cctx *c, term *t, int root, term **prefix, int nprefix, term **rest, int nrest)
+{
+    term **items = ar_alloc(c->ar, (size_t)(1 + nprefix + nrest) * sizeof(term *));
+    term *h = ar_alloc(c->ar, sizeof(term));
+    h->kind = T_VAR;
+    h->name = root == ROOT_DATA ? "data" : "input";
+    h->slot = -1;
+    items[0] = h;
+    for (int i = 0; i < nprefix; i++) items[1 + i] = prefix[i];
+    for (int i = 0; i < nrest; i++) items[1 + nprefix + i] = rest[i];
+    t->kind = T_REF;
+    t->root = (uint8_t)root;
+    t->items = items;
+    t->n = 1 + nprefix + nrest;
+    t->name = NULL;
+}
+
+static void resolve_term(cctx *c, term *t);
+static void resolve_body(cctx *c, body *b);
+
+/* Resolve a name used as a ref head. Returns true if it became a global ref. */
+static bool resolve_global_name(cctx *c, term *t, const char *name, term **rest, int nrest)
+{
+    if (strcmp(name, "input") == 0) {
+        make_ref(c, t, ROOT_INPUT, NULL, 0, rest, nrest);
+        return true;
+    }
+    if (strcmp(name, "data") == 0) {
+        make_ref(c, t, ROOT_DATA, NULL, 0, rest, nrest);
+        return true;
+    }
+    if (is_declared(c, name)) return false;
+    for (int i = c->mod->nimports - 1; i >= 0; i--) {
+        import_decl *im = &c->mod->imports[i];
+        if (strcmp(im->alias, name) != 0) continue;
+        term *r = im->ref;
+        const char *root = r->kind == T_VAR ? r->name : r->items[0]->name;
+        int nprefix = r->kind == T_VAR ? 0 : r->n - 1;
+        term **prefix = r->kind == T_VAR ? NULL : r->items + 1;
+        make_ref(c, t, strcmp(root, "data") == 0 ? ROOT_DATA : ROOT_INPUT, prefix, nprefix, rest, nrest);
+        return true;
+    }
+    if (is_pkg_rule(c, name)) {
+        term **pre;
+        int np = path_terms(c, c->mod->pkgpath, &pre, t->line, t->col);
+        term **pre2 = ar_alloc(c->ar, (size_t)(np + 1) * sizeof(term *));
+        memcpy(pre2, pre, (size_t)np * sizeof(term *));
+        pre2[np] = mk_str_term(c, name, strlen(name), t->line, t->col);
+        make_ref(c, t, ROOT_DATA, pre2, np + 1, rest, nrest);
+        return true;
+    }
+    return false;
+}
+
+static rnode *find_node_path(const rego_policy *pol, const char *path)
+{
+    /* path "data.a.b" */
+    const rnode *n = pol->root;
+    const char *p = strchr(path, '.');
+    if (strncmp(path, "data", 4) != 0) return NULL;
+    while (p) {
+        p++;
+        const char *d = strchr(p, '.');
+        size_t len = d ? (size_t)(d - p) : strlen(p);
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, p);
+        n = rego_node_child(n, buf);
+        if (!n) return NULL;
+        p = d;
+    }
+    return (rnode *)n;
+}
+
+static void resolve_call(cctx *c, term *t)
+{
+    const char *name = t->name;
+    char full[512];
+    full[0] = 0;
+    const char *dot = strchr(name, '.');
+    size_t flen = dot ? (size_t)(dot - name) : strlen(name);
+    char first[256];
+    snprintf(first, sizeof first, "%.*s", (int)flen, name);
+    const char *restp = dot ? dot : "";
+    if (strcmp(first, "data") == 0) snprintf(full, sizeof full, "%s", name);
+    else {
+        bool found = false;
+        for (int i = c->mod->nimports - 1; i >= 0 && !found; i--) {
+            import_decl *im = &c->mod->imports[i];
+            if (strcmp(im->alias, first) != 0) continue;
+            term *r = im->ref;
+            if (r->kind != T_REF || strcmp(r->items[0]->name, "data") != 0) continue;
+            size_t n = (size_t)snprintf(full, sizeof full, "data");
+            for (int j = 1; j < r->n; j++)
+                n += (size_t)snprintf(full + n, sizeof full - n, ".%s", rv_str(r->items[j]->val));
+            snprintf(full + n, sizeof full - n, "%s", restp);
+            found = true;
+        }
+        if (!found && is_pkg_rule(c, first)) snprintf(full, sizeof full, "%s.%s", c->mod->pkgpath, name);
+    }
+    if (full[0]) {
+        rnode *n = find_node_path(c->pol, full);
+        if (n && n->is_func) {
+            t->fn = n;
+            t->name = n->path;
+            return;
+        }
+        if (n && (n->nrules || n->def)) {
+            cerr(c, "rego_type_error", t->line, t->col, "%s is not a function", full);
+            return;
+        }
+    }
+    if (strcmp(name, "walk") == 0) t->special = SP_WALK;
+    else if (strcmp(name, "print") == 0) t->special = SP_PRINT;
+    else if (strcmp(name, "internal.member_2") == 0) t->special = SP_MEMBER2;
+    else if (strcmp(name, "internal.member_3") == 0) t->special = SP_MEMBER3;
+    if (t->special == SP_PRINT) return;
+    t->bi = rego_builtin_find(name);
+    if (!t->bi && t->special) {
+        /* member/walk are evaluated by the evaluator even without a table entry */
+        return;
+    }
+    if (!t->bi) {
+        if (c->err && !c->failed) snprintf(c->err->missing_function, sizeof c->err->missing_function, "%s", name);
+        cerr(c, "rego_type_error", t->line, t->col, "undefined function %s", name);
+        return;
+    }
+    int want = t->bi->nargs;
+    if (t->n != want && t->n != want + 1) {
+        cerr(c, "rego_type_error", t->line, t->col, "%s: %s", name,
+             t->n < want ? "too few arguments" : "too many arguments");
+    }
+}
+
+static void count_occ(cctx *c, int slot)
+{
+    if (slot >= c->capocc) {
+        int n = c->capocc ? c->capocc : 16;
+        while (n <= slot) n *= 2;
+        c->occ = realloc(c->occ, (size_t)n * sizeof(int));
+        memset(c->occ + c->capocc, 0, (size_t)(n - c->capocc) * sizeof(int));
+        c->capocc = n;
+    }
+    c->occ[slot]++;
+}
+
+static void resolve_term(cctx *c, term *t)
+{
+    if (!t || c->failed) return;
+    switch (t->kind) {
+    case T_VAL: return;
+    case T_VAR:
+        if (resolve_global_name(c, t, t->name, NULL, 0)) return;
+        t->slot = slot_for(c, t->name, t->wildcard);
+        count_occ(c, t->slot);
+        return;
+    case T_REF: {
+        term *h = t->items[0];
+        if (h->kind == T_VAR && !h->root) {
+            term tmp = *h;
+            if (resolve_global_name(c, &tmp, h->name, t->items + 1, t->n - 1)) {
+                t->root = tmp.root;
+                t->items = tmp.items;
+                t->n = tmp.n;
+                for (int i = 1; i < t->n; i++) resolve_term(c, t->items[i]);
+                return;
+            }
+        }
+        t->root = ROOT_LOCAL;
+        for (int i = 0; i < t->n; i++) resolve_term(c, t->items[i]);
+        return;
+    }
+    case T_CALL:
+        for (int i = 0; i < t->n; i++) resolve_term(c, t->items[i]);
+        resolve_call(c, t);
+        return;
+    default:
+        for (int i = 0; i < t->n; i++) resolve_term(c, t->items[i]);
+        if (t->body) resolve_body(c, t->body);
+        return;
+    }
+}
+
+static void resolve_body(cctx *c, body *b)
+{
+    if (!b) return;
+    for (int i = 0; i < b->n && !c->failed; i++) {
+        expr *e = b->exprs[i];
+        resolve_term(c, e->a);
+        resolve_term(c, e->b);
+        resolve_term(c, e->k);
+        resolve_term(c, e->v);
+        resolve_term(c, e->coll);
+        for (int j = 0; j < e->ndecl; j++) resolve_term(c, e->decl[j]);
+        if (e->body) resolve_body(c, e->body);
+        for (int j = 0; j < e->nwith; j++) {
+            /* with targets: keep as refs (input..., data..., or function names) */
+            term *tg = e->withs[j].target;
+            if (tg->kind == T_VAR && (strcmp(tg->name, "input") == 0 || strcmp(tg->name, "data") == 0))
+                make_ref(c, tg, tg->name[0] == 'i' ? ROOT_INPUT : ROOT_DATA, NULL, 0, NULL, 0);
+            else if (tg->kind == T_REF && tg->items[0]->kind == T_VAR &&
+                     (strcmp(tg->items[0]->name, "input") == 0 || strcmp(tg->items[0]->name, "data") == 0)) {
+                tg->root = tg->items[0]->name[0] == 'i' ? ROOT_INPUT : ROOT_DATA;
+            } else {
+                /* function / builtin mock: resolve like a call name */
+                char name[256];
+                size_t n = 0;
+                if (tg->kind == T_VAR) n = (size_t)snprintf(name, sizeof name, "%s", tg->name);
+                else if (tg->kind == T_REF && tg->items[0]->kind == T_VAR) {
+                    n = (size_t)snprintf(name, sizeof name, "%s", tg->items[0]->name);
+                    for (int k = 1; k < tg->n; k++)
+                        if (tg->items[k]->kind == T_VAL && rv_typeof(tg->items[k]->val) == RV_STRING)
+                            n += (size_t)snprintf(name + n, sizeof name - n, ".%s", rv_str(tg->items[k]->val));
+                }
+                term *ct = ar_alloc(c->ar, sizeof(term));
+                ct->kind = T_CALL;
+                ct->name = ar_strndup(c->ar, name, n);
+                ct->line = tg->line;
+                ct->col = tg->col;
+                ct->slot = -1;
+                ct->n = -1; /* arity unknown: skip checks */
+                {
+                    /* resolve without arity check */
+                    rego_error *save = c->err;
+                    rego_error tmp = {0};
+                    c->err = &tmp;
+                    bool f = c->failed;
+                    resolve_call(c, ct);
+                    c->err = save;
+                    if (!f && c->failed && !ct->bi && !ct->fn && !ct->special) {
+                        c->failed = false;
+                        cerr(c, "rego_compile_error", tg->line, tg->col, "with keyword replacing %s: not a function or data/input ref", name);
+                    } else c->failed = f;
+                }
+                ct->n = 0;
+                e->withs[j].target = ct;
+            }
+            resolve_term(c, e->withs[j].value);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ safety */
+typedef struct {
+    unsigned char *b;
+    int n;
+} bset;
+
+static bool bound(const bset *s, int slot) { return slot >= 0 && slot < s->n && s->b[slot]; }
+
+static bool can_eval(cctx *c, term *t, const bset *B);
+
+/* vars of a comprehension/every/not that are shared with the rest of the rule */
+static void count_term_occ(term *t, int *cnt, int n);
+static void count_body_occ(body *b, int *cnt, int n)
+{
+    if (!b) return;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        count_term_occ(e->a, cnt, n);
+        count_term_occ(e->b, cnt, n);
+        count_term_occ(e->k, cnt, n);
+        count_term_occ(e->v, cnt, n);
+        count_term_occ(e->coll, cnt, n);
+        count_body_occ(e->body, cnt, n);
+        for (int j = 0; j < e->nwith; j++) count_term_occ(e->withs[j].value, cnt, n);
+    }
+}
+static void count_term_occ(term *t, int *cnt, int n)
+{
+    if (!t) return;
+    if (t->kind == T_VAR && t->slot >= 0 && t->slot < n) cnt[t->slot]++;
+    for (int i = 0; i < t->n; i++) count_term_occ(t->items[i], cnt, n);
+    if (t->body) count_body_occ(t->body, cnt, n);
+}
+
+/* true if every var of the closure that also occurs outside it is bound */
+static bool closure_ok(cctx *c, term *t, body *b, expr *e, const bset *B)
+{
+    int n = c->nslots;
+    int *cnt = calloc((size_t)n + 1, sizeof(int));
+    if (t) count_term_occ(t, cnt, n);
+    if (b) count_body_occ(b, cnt, n);
+    if (e) {
+        count_term_occ(e->a, cnt, n);
+        count_term_occ(e->b, cnt, n);
+        count_term_occ(e->k, cnt, n);
+        count_term_occ(e->v, cnt, n);
+        count_term_occ(e->coll, cnt, n);
+        count_body_occ(e->body, cnt, n);
+        for (int j = 0; j < e->nwith; j++) count_term_occ(e->withs[j].value, cnt, n);
+    }
+    bool ok = true;
+    for (int i = 0; i < n && ok && !c->relaxed; i++)
+        if (cnt[i] && c->occ[i] > cnt[i] && !bound(B, i) && c->slots[i].name) ok = false;
+    free(cnt);
+    return ok;
+}
+
+static bool can_eval(cctx *c, term *t, const bset *B)
+{
+    switch (t->kind) {
+    case T_VAL: return true;
+    case T_VAR: return t->slot < 0 || bound(B, t->slot);
+    case T_REF:
+        if (t->root == ROOT_LOCAL && !can_eval(c, t->items[0], B)) return false;
+        for (int i = 1; i < t->n; i++) {
+            term *p = t->items[i];
+            if (p->kind == T_VAR) continue;
+            if (p->kind == T_ARRAY || p->kind == T_OBJECT) continue; /* patterns in refs */
+            if (!can_eval(c, p, B)) return false;
+        }
+        return true;
+    case T_ARRAY:
+    case T_SET:
+    case T_OBJECT:
+    case T_CALL:
+        for (int i = 0; i < t->n; i++)
+            if (!can_eval(c, t->items[i], B)) return false;
+        return true;
+    default: return closure_ok(c, t, NULL, NULL, B);
+    }
+}
+
+static void add_outputs(term *t, bset *out, const bset *B)
+{
+    if (!t) return;
+    if (t->kind == T_REF) {
+        for (int i = 1; i < t->n; i++) {
+            term *p = t->items[i];
+            if (p->kind == T_VAR && p->slot >= 0 && !bound(B, p->slot)) out->b[p->slot] = 1;
+            else if (p->kind == T_ARRAY || p->kind == T_OBJECT) {
+                /* pattern inside ref: its vars bind */
+                for (int j = 0; j < p->n; j++)
+                    if (p->items[j]->kind == T_VAR && p->items[j]->slot >= 0) out->b[p->items[j]->slot] = 1;
+            } else add_outputs(p, out, B);
+        }
+        if (t->root == ROOT_LOCAL) add_outputs(t->items[0], out, B);
+        return;
+    }
+    if (t->kind == T_ARRAY || t->kind == T_SET || t->kind == T_OBJECT || t->kind == T_CALL)
+        for (int i = 0; i < t->n; i++) add_outputs(t->items[i], out, B);
+}
+
+static bool pattern_ok(cctx *c, term *t, const bset *B)
+{
+    if (t->kind == T_VAR) return true;
+    if (t->kind == T_ARRAY) {
+        for (int i = 0; i < t->n; i++)
+            if (!pattern_ok(c, t->items[i], B)) return false;
+        return true;
+    }
+    if (t->kind == T_OBJECT) {
+        for (int i = 0; i < t->n; i += 2)
+            if (!can_eval(c, t->items[i], B) || !pattern_ok(c, t->items[i + 1], B)) return false;
+        return true;
+    }
+    return can_eval(c, t, B);
+}
+
+static void pattern_binds(term *t, bset *out, const bset *B)
+{
+    if (t->kind == T_VAR) {
+        if (t->slot >= 0) out->b[t->slot] = 1;
+        return;
+    }
+    if (t->kind == T_ARRAY) {
+        for (int i = 0; i < t->n; i++) pattern_binds(t->items[i], out, B);
+        return;
+    }
+    if (t->kind == T_OBJECT) {
+        for (int i = 1; i < t->n; i += 2) pattern_binds(t->items[i], out, B);
+        return;
+    }
+    add_outputs(t, out, B);
+}
+
+static int call_arity(term *t)
+{
+    if (t->bi) return t->bi->nargs;
+    if (t->fn) {
+        rule *r = t->fn->nrules ? t->fn->rules[0] : t->fn->def;
+        return r ? r->nargs : t->n;
+    }
+    if (t->special == SP_MEMBER2) return 2;
+    if (t->special == SP_MEMBER3) return 3;
+    if (t->special == SP_WALK) return 1;
+    return t->n;
+}
+
+static bool unify_safe(cctx *c, term *a, term *b, const bset *B, bset *out)
+{
+    if (can_eval(c, a, B) && pattern_ok(c, b, B)) {
+        add_outputs(a, out, B);
+        pattern_binds(b, out, B);
+        return true;
+    }
+    if (can_eval(c, b, B) && pattern_ok(c, a, B)) {
+        add_outputs(b, out, B);
+        pattern_binds(a, out, B);
+        return true;
+    }
+    if (a->kind == T_OBJECT && b->kind == T_OBJECT && a->n == b->n) {
+        /* pair values by constant keys */
+        term *va[64], *vb[64];
+        int np = 0;
+        for (int i = 0; i < a->n && np < 64; i += 2) {
+            if (a->items[i]->kind != T_VAL) return false;
+            int j;
+            for (j = 0; j < b->n; j += 2)
+                if (b->items[j]->kind == T_VAL && rv_equal(a->items[i]->val, b->items[j]->val)) break;
+            if (j >= b->n) return true; /* never unifies: safe, binds nothing */
+            va[np] = a->items[i + 1];
+            vb[np] = b->items[j + 1];
+            np++;
+        }
+        term ta = {.kind = T_ARRAY, .items = va, .n = np}, tb = {.kind = T_ARRAY, .items = vb, .n = np};
+        return unify_safe(c, &ta, &tb, B, out);
+    }
+    if (a->kind == T_ARRAY && b->kind == T_ARRAY && a->n == b->n) {
+        bset cur = {calloc((size_t)B->n + 1, 1), B->n};
+        memcpy(cur.b, B->b, (size_t)B->n);
+        char *done = calloc((size_t)a->n + 1, 1);
+        int left = a->n;
+        bool progress = true;
+        while (left && progress) {
+            progress = false;
+            for (int i = 0; i < a->n; i++) {
+                if (done[i]) continue;
+                bset o = {calloc((size_t)B->n + 1, 1), B->n};
+                if (unify_safe(c, a->items[i], b->items[i], &cur, &o)) {
+                    for (int j = 0; j < B->n; j++)
+                        if (o.b[j]) cur.b[j] = out->b[j] = 1;
+                    done[i] = 1;
+                    left--;
+                    progress = true;
+                }
+                free(o.b);
+            }
+        }
+        free(cur.b);
+        free(done);
+        return left == 0;
+    }
+    return false;
+}
+
+static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
+{
+    for (int j = 0; j < e->nwith; j++)
+        if (!can_eval(c, e->withs[j].value, B)) return false;
+    if (e->neg) {
+        bset tmp = {calloc((size_t)B->n + 1, 1), B->n};
+        expr pos = *e;
+        pos.neg = 0;
+        bool ok = expr_safe(c, &pos, B, &tmp);
+        free(tmp.b);
+        return ok && closure_ok(c, NULL, NULL, e, B);
+    }
+    switch (e->kind) {
+    case E_SOME_DECL: return true;
+    case E_SOME_IN:
+        if (!can_eval(c, e->coll, B)) return false;
+        if (e->k && !pattern_ok(c, e->k, B)) return false;
+        if (!pattern_ok(c, e->v, B)) return false;
+        add_outputs(e->coll, out, B);
+        if (e->k) pattern_binds(e->k, out, B);
+        pattern_binds(e->v, out, B);
+        return true;
+    case E_EVERY:
+        if (!can_eval(c, e->coll, B)) return false;
+        return closure_ok(c, NULL, NULL, e, B);
+    case E_UNIFY:
+    case E_ASSIGN: return unify_safe(c, e->a, e->b, B, out);
+    case E_TERM: {
+        term *t = e->a;
+        if (t->kind == T_CALL) {
+            int ar = call_arity(t);
+            int nin = t->n > ar ? ar : t->n;
+            for (int i = 0; i < nin; i++)
+                if (!can_eval(c, t->items[i], B)) return false;
+            for (int i = 0; i < nin; i++) add_outputs(t->items[i], out, B);
+            if (t->n > ar) {
+                if (!pattern_ok(c, t->items[ar], B)) return false;
+                pattern_binds(t->items[ar], out, B);
+            }
+            return true;
+        }
+        if (!can_eval(c, t, B)) return false;
+        add_outputs(t, out, B);
+        return true;
+    }
+    }
+    return false;
+}
+
+/* first unbound var in an expression, for the error message */
+static term *first_unbound(term *t, const bset *B)
+{
+    if (!t) return NULL;
+    if (t->kind == T_VAR && t->slot >= 0 && !bound(B, t->slot)) return t;
+    for (int i = 0; i < t->n; i++) {
+        term *r = first_unbound(t->items[i], B);
+        if (r) return r;
+    }
+    return NULL;
+}
+
+static void order_body(cctx *c, body *b, bset *B);
+
+static void order_nested_term(cctx *c, term *t, bset *B)
+{
+    if (!t || c->failed) return;
+    if (t->body) {
+        bset inner = {calloc((size_t)B->n + 1, 1), B->n};
+        memcpy(inner.b, B->b, (size_t)B->n);
+        order_body(c, t->body, &inner);
+        for (int i = 0; i < t->n && !c->failed; i++) {
+            order_nested_term(c, t->items[i], &inner);
+            term *u = first_unbound(t->items[i], &inner);
+            if (u && !c->failed) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+        }
+        free(inner.b);
+        return;
+    }
+    for (int i = 0; i < t->n; i++) order_nested_term(c, t->items[i], B);
+}
+
+static void order_body(cctx *c, body *b, bset *B)
+{
+    if (!b || c->failed) return;
+    int n = b->n;
+    expr **in = malloc((size_t)(n ? n : 1) * sizeof(expr *));
+    memcpy(in, b->exprs, (size_t)n * sizeof(expr *));
+    char *placed = calloc((size_t)n + 1, 1);
+    int k = 0;
+    while (k < n) {
+        int pick = -1;
+        bset out = {calloc((size_t)B->n + 1, 1), B->n};
+        for (int i = 0; i < n; i++) {
+            if (placed[i]) continue;
+            memset(out.b, 0, (size_t)B->n);
+            if (expr_safe(c, in[i], B, &out)) {
+                pick = i;
+                break;
+            }
+        }
+        if (pick < 0 && !c->relaxed) {
+            /* a var shared by closures (or declared later) but bound by nothing before
+             * them: let the closures own it, as OPA's local-var rewriting does */
+            c->relaxed = true;
+            for (int i = 0; i < n; i++) {
+                if (placed[i]) continue;
+                memset(out.b, 0, (size_t)B->n);
+                if (expr_safe(c, in[i], B, &out)) {
+                    pick = i;
+                    break;
+                }
+            }
+            c->relaxed = false;
+        }
+        if (pick < 0) {
+            free(out.b);
+            /* report the first unbound var of the first unplaced expr */
+            for (int i = 0; i < n; i++) {
+                if (placed[i]) continue;
+                expr *e = in[i];
+                term *u = first_unbound(e->a, B);
+                if (!u) u = first_unbound(e->b, B);
+                if (!u) u = first_unbound(e->coll, B);
+                for (int j = 0; !u && j < e->nwith; j++) u = first_unbound(e->withs[j].value, B);
+                if (u) {
+                    cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+                    break;
+                }
+            }
+            if (!c->failed) cerr(c, "rego_unsafe_var_error", in[0]->line, in[0]->col, "expression is unsafe");
+            break;
+        }
+        expr *e = in[pick];
+        placed[pick] = 1;
+        b->exprs[k++] = e;
+        /* nested bodies see the vars bound before this expression */
+        order_nested_term(c, e->a, B);
+        order_nested_term(c, e->b, B);
+        order_nested_term(c, e->coll, B);
+        for (int j = 0; j < e->nwith; j++) order_nested_term(c, e->withs[j].value, B);
+        if (e->kind == E_EVERY) {
+            bset inner = {calloc((size_t)B->n + 1, 1), B->n};
+            memcpy(inner.b, B->b, (size_t)B->n);
+            if (e->k) pattern_binds(e->k, &inner, B);
+            pattern_binds(e->v, &inner, B);
+            order_body(c, e->body, &inner);
+            free(inner.b);
+        }
+        if (!e->neg)
+            for (int j = 0; j < B->n; j++)
+                if (out.b[j]) B->b[j] = 1;
+        free(out.b);
+        if (c->failed) break;
+    }
+    free(in);
+    free(placed);
+}
+
+/* ------------------------------------------------------------ rule compile */
+static void compile_rule(cctx *c, rule *r)
+{
+    c->nslots = 0;
+    c->ndecl = 0;
+    if (c->occ) memset(c->occ, 0, (size_t)c->capocc * sizeof(int));
+    for (int i = 0; i < r->nargs; i++) declare_pattern_vars(c, r->args[i]);
+    declare_body(c, r->body);
+    for (int i = 0; i < r->nargs; i++) resolve_term(c, r->args[i]);
+    for (int i = 1; i < r->nref; i++) resolve_term(c, r->ref[i]);
+    resolve_term(c, r->key);
+    resolve_term(c, r->value);
+    resolve_body(c, r->body);
+    if (c->failed) return;
+    bset B = {calloc((size_t)c->nslots + 1, 1), c->nslots};
+    for (int i = 0; i < r->nargs; i++) pattern_binds(r->args[i], &B, &B);
+    order_body(c, r->body, &B);
+    if (!c->failed) {
+        term *heads[3] = {r->key, r->value, NULL};
+        for (int i = r->nstatic; i < r->nref && !c->failed; i++) {
+            order_nested_term(c, r->ref[i], &B);
+            term *u = first_unbound(r->ref[i], &B);
+            if (u) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+        }
+        for (int i = 0; heads[i] && !c->failed; i++) {
+            order_nested_term(c, heads[i], &B);
+            term *u = first_unbound(heads[i], &B);
+            if (u) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+        }
+        for (int i = 0; i < 2 && !c->failed; i++) (void)0;
+    }
+    free(B.b);
+    r->nslots = c->nslots;
+}
+
+int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, term **head_terms, int nhead,
+                      term **args, int nargs, int *nslots, const char ***slot_names, rego_error *err)
+{
+    module dummy = {.file = "query", .pkgpath = "data", .imports = NULL};
+    cctx c = {.pol = pol, .ar = ar, .mod = mod ? mod : &dummy, .err = err};
+    declare_body(&c, b);
+    resolve_body(&c, b);
+    if (!c.failed) {
+        bset B = {calloc((size_t)c.nslots + 1, 1), c.nslots};
+        order_body(&c, b, &B);
+        free(B.b);
+    }
+    *nslots = c.nslots;
+    if (slot_names) {
+        const char **names = ar_alloc(ar, (size_t)(c.nslots + 1) * sizeof(char *));
+        for (int i = 0; i < c.nslots; i++) names[i] = c.slots[i].name;
+        *slot_names = names;
+    }
+    free(c.slots);
+    free(c.declared);
+    free(c.occ);
+    return c.failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ recursion */
+static int dep_visit(rego_policy *pol, rnode *n, rnode **stack, int depth, rego_error *err);
+
+static int deps_term(rego_policy *pol, term *t, rnode **stack, int depth, rego_error *err);
+static int deps_body(rego_policy *pol, body *b, rnode **stack, int depth, rego_error *err)
+{
+    if (!b) return 0;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        term *ts[] = {e->a, e->b, e->k, e->v, e->coll};
+        for (int j = 0; j < 5; j++)
+            if (deps_term(pol, ts[j], stack, depth, err)) return -1;
+        if (deps_body(pol, e->body, stack, depth, err)) return -1;
+        for (int j = 0; j < e->nwith; j++)
+            if (deps_term(pol, e->withs[j].value, stack, depth, err)) return -1;
+    }
+    return 0;
+}
+
+static int deps_subtree(rego_policy *pol, rnode *n, rnode **stack, int depth, rego_error *err)
+{
+    if (dep_visit(pol, n, stack, depth, err)) return -1;
+    for (int i = 0; i < n->nkids; i++)
+        if (deps_subtree(pol, n->kids[i], stack, depth, err)) return -1;
+    return 0;
+}
+
+static int deps_term(rego_policy *pol, term *t, rnode **stack, int depth, rego_error *err)
+{
+    if (!t) return 0;
+    if (t->kind == T_CALL && t->fn && dep_visit(pol, t->fn, stack, depth, err)) return -1;
+    if (t->kind == T_REF && t->root == ROOT_DATA) {
+        rnode *n = pol->root;
+        int i = 1;
+        for (; i < t->n; i++) {
+            term *p = t->items[i];
+            if (p->kind != T_VAL || rv_typeof(p->val) != RV_STRING) break;
+            rnode *k = rego_node_child(n, rv_str(p->val));
+            if (!k) {
+                n = NULL;
+                break;
+            }
+            n = k;
+            if (n->nrules || n->def) break;
+        }
+        if (n) {
+            if (n->nrules || n->def) {
+                if (dep_visit(pol, n, stack, depth, err)) return -1;
+            } else if (deps_subtree(pol, n, stack, depth, err)) return -1;
+        }
+    }
+    for (int i = 0; i < t->n; i++)
+        if (deps_term(pol, t->items[i], stack, depth, err)) return -1;
+    if (t->body && deps_body(pol, t->body, stack, depth, err)) return -1;
+    return 0;
+}
+
+static int dep_rule(rego_policy *pol, rule *r, rnode **stack, int depth, rego_error *err)
+{
+    for (; r; r = r->els) {
+        if (deps_body(pol, r->body, stack, depth, err)) return -1;
+        if (deps_term(pol, r->key, stack, depth, err) || deps_term(pol, r->value, stack, depth, err)) return -1;
+        for (int i = 0; i < r->nref; i++)
+            if (deps_term(pol, r->ref[i], stack, depth, err)) return -1;
+    }
+    return 0;
+}
+
+static int dep_visit(rego_policy *pol, rnode *n, rnode **stack, int depth, rego_error *err)
+{
+    if (!n->nrules && !n->def) return 0;
+    if (n->visit == 2) return 0;
+    if (n->visit == 1) {
+        char msg[600];
+        size_t l = 0;
+        int start = 0;
+        for (int i = 0; i < depth; i++)
+            if (stack[i] == n) start = i;
+        for (int i = start; i < depth && l < 500; i++) l += (size_t)snprintf(msg + l, sizeof msg - l, "%s -> ", stack[i]->path);
+        snprintf(msg + l, sizeof msg - l, "%s", n->path);
+        rule *r = n->nrules ? n->rules[0] : n->def;
+        rego_set_error(err, "rego_recursion_error", r->file, r->line, r->col, "rule %s is recursive: %s", n->path, msg);
+        return -1;
+    }
+    if (depth >= 255) return 0;
+    n->visit = 1;
+    stack[depth] = n;
+    for (int i = 0; i < n->nrules; i++)
+        if (dep_rule(pol, n->rules[i], stack, depth + 1, err)) return -1;
+    if (n->def && dep_rule(pol, n->def, stack, depth + 1, err)) return -1;
+    n->visit = 2;
+    return 0;
+}
+
+static int check_recursion(rego_policy *pol, rnode *n, rego_error *err)
+{
+    rnode *stack[256];
+    if (dep_visit(pol, n, stack, 0, err)) return -1;
+    for (int i = 0; i < n->nkids; i++)
+        if (check_recursion(pol, n->kids[i], err)) return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ public */
+static bool src_looks_v1(const char *s, size_t len)
+{
+    /* a module using `if` or `contains` as keywords is v1 */
+    for (size_t i = 0; i + 3 < len; i++) {
+        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n') && strncmp(s + i, "if ", 3) == 0) return true;
+        if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, "if{", 3) == 0) return true;
+        if (i + 9 < len && s[i] == ' ' && strncmp(s + i, " contains ", 10) == 0) return true;
+    }
+    return false;
+}
+
+rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax def_syntax, rego_error *err)
+{
+    rego_error dummy;
+    if (!err) err = &dummy;
+    memset(err, 0, sizeof *err);
+    rego_policy *pol = calloc(1, sizeof *pol);
+    if (!pol) return NULL;
+    pol->root = ar_alloc(&pol->ar, sizeof(rnode));
+    pol->root->name = "data";
+    pol->root->path = "data";
+    pol->root->id = pol->nnodes++;
+    pol->mods = ar_alloc(&pol->ar, (nmods ? nmods : 1) * sizeof(module *));
+    for (size_t i = 0; i < nmods; i++) {
+        size_t len = mods[i].len ? mods[i].len : strlen(mods[i].source);
+        rego_syntax syn = mods[i].syntax;
+        if (syn == REGO_SYNTAX_AUTO) {
+            syn = def_syntax;
+            if (syn == REGO_SYNTAX_AUTO) syn = src_looks_v1(mods[i].source, len) ? REGO_SYNTAX_V1 : REGO_SYNTAX_V0;
+        }
+        parse_ctx pc = {.ar = &pol->ar,
+                        .file = ar_strndup(&pol->ar, mods[i].name ? mods[i].name : "module.rego",
+                                           strlen(mods[i].name ? mods[i].name : "module.rego")),
+                        .src = mods[i].source,
+                        .len = len,
+                        .v1 = syn == REGO_SYNTAX_V1,
+                        .err = err};
+        module *m = rego_parse_module(&pc);
+        if (!m) goto fail;
+        pol->mods[pol->nmods++] = m;
+    }
+    /* tree */
+    for (int mi = 0; mi < pol->nmods; mi++) {
+        module *m = pol->mods[mi];
+        rnode *pn = pol->root;
+        const char *p = strchr(m->pkgpath, '.');
+        while (p) {
+            p++;
+            const char *d = strchr(p, '.');
+            size_t len = d ? (size_t)(d - p) : strlen(p);
+            char buf[256];
+            snprintf(buf, sizeof buf, "%.*s", (int)len, p);
+            pn = node_get(pol, pn, buf);
+            p = d;
+        }
+        for (int ri = 0; ri < m->nrules; ri++) {
+            rule *r = m->rules[ri];
+            int ns = 1;
+            while (ns < r->nref && r->ref[ns]->kind == T_VAL && rv_typeof(r->ref[ns]->val) == RV_STRING) ns++;
+            if (r->kind == R_COMPLETE && ns < r->nref) r->kind = R_OBJECT;
+            if (r->kind == R_FUNC && ns < r->nref) {
+                rego_set_error(err, "rego_parse_error", r->file, r->line, r->col, "invalid function name");
+                goto fail;
+            }
+            r->nstatic = ns;
+            rnode *n = pn;
+            for (int k = 0; k < ns; k++) n = node_get(pol, n, rv_str(r->ref[k]->val));
+            for (rule *e = r; e; e = e->els) {
+                e->nstatic = ns;
+                e->kind = r->kind;
+                e->node = n;
+            }
+            if (r->kind == R_FUNC) n->is_func = true;
+            if (r->is_default && n->def) {
+                rego_set_error(err, "rego_type_error", r->file, r->line, r->col, "multiple default rules %s found",
+                               n->path);
+                goto fail;
+            }
+            node_add_rule(pol, n, r);
+        }
+    }
+    /* kind consistency */
+    for (int mi = 0; mi < pol->nmods; mi++) {
+        module *m = pol->mods[mi];
+        for (int ri = 0; ri < m->nrules; ri++) {
+            rule *r = m->rules[ri];
+            rnode *n = r->node;
+            for (int k = 0; k < n->nrules; k++) {
+                rule *o = n->rules[k];
+                bool f1 = o->kind == R_FUNC, f2 = r->kind == R_FUNC;
+                if (f1 != f2 || (o->kind == R_SET) != (r->kind == R_SET && r->nstatic == r->nref)) {
+                    if ((o->kind == R_SET) == (r->kind == R_SET) && f1 == f2) continue;
+                    rego_set_error(err, "rego_type_error", r->file, r->line, r->col,
+                                   "conflicting rules %s found", n->path);
+                    goto fail;
+                }
+                if (f1 && f2 && o->nargs != r->nargs) {
+                    rego_set_error(err, "rego_type_error", r->file, r->line, r->col,
+                                   "conflicting rules %s found", n->path);
+                    goto fail;
+                }
+            }
+        }
+    }
+    /* resolve and order */
+    {
+        cctx c = {.pol = pol, .ar = &pol->ar, .err = err};
+        for (int mi = 0; mi < pol->nmods && !c.failed; mi++) {
+            module *m = pol->mods[mi];
+            c.mod = m;
+            for (int ri = 0; ri < m->nrules && !c.failed; ri++)
+                for (rule *r = m->rules[ri]; r && !c.failed; r = r->els) compile_rule(&c, r);
+        }
+        free(c.slots);
+        free(c.declared);
+        free(c.occ);
+        if (c.failed) goto fail;
+    }
+    if (check_recursion(pol, pol->root, err)) goto fail;
+    return pol;
+fail:
+    rego_policy_free(pol);
+    return NULL;
+}
+
+void rego_policy_free(rego_policy *pol)
+{
+    if (!pol) return;
+    ar_free(&pol->ar);
+    free(pol);
+}

@@ -1,0 +1,203 @@
+/* Internal structures of the Rego engine shared by the parser (parse.c), the
+ * compiler (compile.c), the evaluator (eval.c) and builtins.c. Not a public API.
+ *
+ * Everything of a compiled policy (AST, rule tree, interned names) lives in one
+ * arena owned by the policy and is read-only after rego_compile returns, so any
+ * number of threads may evaluate it at once. Values embedded in the AST are rv
+ * references owned by the policy (released with it).
+ */
+#ifndef HUTCH_REGO_INT_H
+#define HUTCH_REGO_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rego/builtins.h"
+#include "rego/rego.h"
+#include "rego/value.h"
+
+/* ------------------------------------------------------------ arena */
+typedef struct arena_chunk arena_chunk;
+typedef struct {
+    arena_chunk *head;
+    rv **vals; /* values to unref on destroy */
+    size_t nvals, capvals;
+} arena;
+
+void *ar_alloc(arena *a, size_t n); /* zeroed */
+char *ar_strndup(arena *a, const char *s, size_t n);
+rv *ar_keep(arena *a, rv *v); /* arena takes the reference; returns v */
+void ar_free(arena *a);
+
+/* ------------------------------------------------------------ AST */
+typedef enum {
+    T_VAL,   /* constant value */
+    T_VAR,   /* variable: name, slot */
+    T_REF,   /* items[0] head, items[1..n) path */
+    T_ARRAY, /* items */
+    T_SET,   /* items */
+    T_OBJECT,/* items: k0, v0, k1, v1, ... (n = 2 * pairs) */
+    T_ACOMP, /* items[0] head, body */
+    T_SCOMP, /* items[0] head, body */
+    T_OCOMP, /* items[0] key, items[1] value, body */
+    T_CALL,  /* name, items = args */
+} term_kind;
+
+enum { ROOT_NONE = 0, ROOT_DATA, ROOT_INPUT, ROOT_LOCAL };
+
+typedef struct term term;
+typedef struct body body;
+typedef struct rnode rnode;
+typedef struct rule rule;
+
+struct term {
+    uint8_t kind;
+    uint8_t root;     /* T_REF: ROOT_* after compile */
+    uint8_t wildcard; /* T_VAR `_` */
+    uint8_t ground;   /* no variables anywhere (value in val) */
+    int line, col;
+    rv *val;          /* T_VAL, or precomputed value of a ground composite */
+    const char *name; /* T_VAR name, T_CALL function name */
+    int slot;         /* T_VAR */
+    term **items;
+    int n;
+    body *body;                   /* comprehensions */
+    const rego_builtin_def *bi;   /* T_CALL resolved builtin */
+    rnode *fn;                    /* T_CALL resolved user function */
+    int special;                  /* T_CALL: SP_* */
+    rnode *dnode;                 /* T_REF ROOT_DATA: deepest static node, npath static comps */
+    int nstatic;
+};
+
+enum { SP_NONE = 0, SP_WALK, SP_PRINT, SP_MEMBER2, SP_MEMBER3, SP_EQ, SP_ASSIGN };
+
+typedef enum { E_TERM, E_UNIFY, E_ASSIGN, E_SOME_DECL, E_SOME_IN, E_EVERY } expr_kind;
+
+typedef struct {
+    term *target;
+    term *value;
+} with_mod;
+
+typedef struct expr {
+    uint8_t kind;
+    uint8_t neg;
+    int line, col;
+    term *a, *b;          /* E_TERM: a; E_UNIFY/ASSIGN: a = b */
+    term *k, *v, *coll;   /* E_SOME_IN / E_EVERY (k may be NULL) */
+    body *body;           /* E_EVERY */
+    term **decl;          /* E_SOME_DECL vars */
+    int ndecl;
+    with_mod *withs;
+    int nwith;
+} expr;
+
+struct body {
+    expr **exprs;
+    int n;
+};
+
+typedef enum { R_COMPLETE, R_SET, R_OBJECT, R_FUNC } rule_kind;
+
+struct rule {
+    rule_kind kind;
+    rnode *node;
+    term **ref;   /* full head ref: items as parsed (first = name) */
+    int nref;
+    int nstatic;  /* leading static components of ref (node path below package) */
+    term *key;    /* R_SET element */
+    term *value;  /* value (R_COMPLETE, R_OBJECT leaf, R_FUNC output) */
+    term **args;  /* R_FUNC */
+    int nargs;
+    body *body;   /* NULL = true */
+    rule *els;
+    bool is_default;
+    int nslots;
+    const char *file;
+    int line, col;
+    const char *pkgpath; /* "data.test" */
+    struct module *mod;
+};
+
+struct rnode {
+    const char *name;
+    rv *key;       /* string key */
+    rnode *parent;
+    rnode **kids;  /* sorted by name */
+    int nkids;
+    rule **rules;  /* non-default */
+    int nrules;
+    rule *def;     /* default rule */
+    bool is_func;
+    int id;
+    const char *path; /* "data.a.b" */
+    /* compile: recursion check */
+    int visit;
+};
+
+typedef struct {
+    const char *alias;
+    term *ref; /* data.x.y or input.x */
+} import_decl;
+
+typedef struct module {
+    const char *file;
+    term *pkg;          /* ref data.a.b */
+    const char *pkgpath;
+    import_decl *imports;
+    int nimports;
+    rule **rules;
+    int nrules;
+    bool v1;
+} module;
+
+/* ------------------------------------------------------------ parser */
+typedef struct {
+    arena *ar;
+    const char *file;
+    const char *src;
+    size_t len;
+    bool v1;
+    rego_error *err;
+} parse_ctx;
+
+module *rego_parse_module(parse_ctx *pc);
+body *rego_parse_query(parse_ctx *pc);
+term *rego_parse_term_text(parse_ctx *pc); /* a single term (input_term) */
+void rego_set_error(rego_error *err, const char *code, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* ------------------------------------------------------------ policy */
+struct rego_policy {
+    arena ar;
+    module **mods;
+    int nmods;
+    rnode *root; /* "data" */
+    int nnodes;
+};
+
+struct rego_query {
+    const rego_policy *pol;
+    arena ar;
+    body *body;
+    int nslots;
+    const char **slot_names; /* user-visible names, NULL for generated */
+};
+
+/* compile.c */
+int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, term **head_terms, int nhead,
+                      term **args, int nargs, int *nslots, const char ***slot_names, rego_error *err);
+rnode *rego_node_child(const rnode *n, const char *name);
+
+/* ------------------------------------------------------------ builtin call context */
+struct rego_bctx {
+    char msg[512];
+    int is_type_error;
+    int64_t now_ns;
+    rv **cache;
+    void (*print)(void *arg, const char *line);
+    void *print_arg;
+    const char *name;
+};
+
+#endif
