@@ -43,4 +43,11 @@ void config_print_help(const config_field *table, const char *program, const cha
 void config_load_or_exit(const config_field *table, void *out, int argc, char **argv,
                          const char *program, const char *about);
 
+/* Added by the implementation (not needed by most programs): */
+/* True if env names a field of a table already passed to config_load (kafka.c uses
+ * it to keep table settings out of the HUTCH_KAFKA_* pass-through). */
+bool config_is_known(const char *env);
+/* Parses a CONFIG_DURATION_MS text ("500ms", "20s", "1m30s", "1500"). 0 or -1. */
+int config_parse_duration_ms(const char *text, int64_t *out);
+
 #endif

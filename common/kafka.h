@@ -70,6 +70,9 @@ int kafka_produce_async(kafka_producer *p, const char *topic, const void *key, s
 void kafka_producer_poll(kafka_producer *p, int timeout_ms);
 /* True if a broker connection is up (for /readyz and ingest's 503). */
 bool kafka_producer_connected(kafka_producer *p);
+/* Added by the implementation: waits up to timeout_ms for every queued message to be
+ * acknowledged, serving delivery callbacks on the calling thread. 0 if all were. */
+int kafka_producer_flush(kafka_producer *p, int timeout_ms);
 /* Flushes (up to timeout_ms) and frees. NULL is fine. */
 void kafka_producer_free(kafka_producer *p, int flush_timeout_ms);
 

@@ -1,0 +1,157 @@
+/* JSON-lines logging (log.h).
+ *
+ * Each call builds one JSON object with jansson (so every value is escaped the same
+ * way), in the fixed order ts, level, service, event, then the caller's fields, and
+ * writes it with a single write(2) so lines from several threads never interleave.
+ * The level and service are set once by log_init before threads start; they are
+ * read without locking afterwards. Logging must never fail the caller: on OOM the
+ * line is dropped. */
+#include "common/log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_service = "hutch";
+static log_level log_min = LOG_LEVEL_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(const char *service, log_level min_level)
+{
+    if (service)
+        log_service = service;
+    if (min_level >= LOG_LEVEL_DEBUG && min_level <= LOG_LEVEL_ERROR)
+        log_min = min_level;
+}
+
+log_level log_level_parse(const char *text)
+{
+    if (!text)
+        return LOG_LEVEL_INFO;
+    if (!strcasecmp(text, "debug"))
+        return LOG_LEVEL_DEBUG;
+    if (!strcasecmp(text, "warn") || !strcasecmp(text, "warning"))
+        return LOG_LEVEL_WARN;
+    if (!strcasecmp(text, "error"))
+        return LOG_LEVEL_ERROR;
+    return LOG_LEVEL_INFO;
+}
+
+static void format_ts(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03ldZ", (long)(ts.tv_nsec / 1000000));
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
+/* Copy of s with every byte that is not part of a valid UTF-8 sequence as '?'. */
+static json_t *utf8_sanitized(const char *s)
+{
+    size_t len = strlen(s);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = n > 0 && i + n <= len && !(n == 2 && c < 0xC2) && !(n == 4 && c > 0xF4);
+        for (size_t k = 1; ok && k < n; k++)
+            ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && n == 3) {
+            unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6);
+            ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
+        }
+        if (ok && n == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12);
+            ok = cp >= 0x10000 && cp <= 0x10FFFF;
+        }
+        if (!ok) {
+            copy[i++] = '?';
+            continue;
+        }
+        memcpy(copy + i, p + i, n);
+        i += n;
+    }
+    copy[len] = '\0';
+    json_t *v = json_string(copy);
+    free(copy);
+    return v;
+}
+
+void log_kv(log_level level, const char *event, ...)
+{
+    if (level < log_min)
+        return;
+    if (level < LOG_LEVEL_DEBUG || level > LOG_LEVEL_ERROR)
+        level = LOG_LEVEL_ERROR;
+
+    char ts[40];
+    format_ts(ts, sizeof ts);
+
+    json_t *o = json_object();
+    if (!o)
+        return;
+    /* json_string fails on invalid UTF-8: fall back to a lossy copy so the line still appears. */
+    json_object_set_new(o, "ts", json_string(ts));
+    json_object_set_new(o, "level", json_string(level_names[level]));
+    json_object_set_new(o, "service", json_string(log_service));
+    json_object_set_new(o, "event", json_string(event ? event : "(null)"));
+
+    va_list ap;
+    va_start(ap, event);
+    for (;;) {
+        const char *key = va_arg(ap, const char *);
+        if (!key)
+            break;
+        const char *value = va_arg(ap, const char *);
+        if (!value)
+            continue;
+        json_t *v = json_string(value);
+        if (!v) /* not UTF-8: keep the field, with the bad bytes replaced */
+            v = utf8_sanitized(value);
+        json_object_set_new(o, key, v);
+    }
+    va_end(ap);
+
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (!text)
+        return;
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    write_all(STDERR_FILENO, line, n + 1);
+    free(line);
+}

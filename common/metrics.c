@@ -1,0 +1,180 @@
+/* Prometheus metrics registry (metrics.h).
+ *
+ * Metrics are registered once (usually at start-up) and never freed: handles stay
+ * valid for the whole process, so updates need no lock, only an atomic add/store.
+ * The mutex guards the registry list (registration and rendering); it is never
+ * taken on the update path.
+ *
+ * A name may carry labels ("x_total{topic=\"a\"}"); the part before '{' is the
+ * family. Rendering groups series by family in first-registration order and writes
+ * # HELP / # TYPE once per family, as the exposition format requires. */
+#include "common/metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { METRIC_COUNTER, METRIC_GAUGE } metric_type;
+
+struct metric {
+    char *name;   /* full series name, labels included */
+    size_t family_len;
+    const char *help;
+    metric_type type;
+    _Atomic int64_t value;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static metric **registry;
+static size_t registry_len, registry_cap;
+
+static metric *metrics_register(const char *name, const char *help, metric_type type)
+{
+    if (!name || !*name)
+        return NULL;
+    metric *found = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < registry_len && !found; i++)
+        if (!strcmp(registry[i]->name, name))
+            found = registry[i];
+    if (!found && registry_len == registry_cap) {
+        size_t cap = registry_cap ? registry_cap * 2 : 64;
+        metric **grown = realloc(registry, cap * sizeof *grown);
+        if (grown) {
+            registry = grown;
+            registry_cap = cap;
+        }
+    }
+    if (!found && registry_len < registry_cap) {
+        metric *m = calloc(1, sizeof *m);
+        if (m && (m->name = strdup(name))) {
+            const char *brace = strchr(name, '{');
+            m->family_len = brace ? (size_t)(brace - name) : strlen(name);
+            m->help = help ? help : "";
+            m->type = type;
+            atomic_init(&m->value, 0);
+            registry[registry_len++] = m;
+            found = m;
+        } else {
+            free(m);
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+metric *metrics_counter(const char *name, const char *help) { return metrics_register(name, help, METRIC_COUNTER); }
+metric *metrics_gauge(const char *name, const char *help) { return metrics_register(name, help, METRIC_GAUGE); }
+
+void metrics_add(metric *m, int64_t delta)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->value, delta, memory_order_relaxed);
+}
+
+void metrics_set(metric *m, int64_t value)
+{
+    if (m)
+        atomic_store_explicit(&m->value, value, memory_order_relaxed);
+}
+
+int64_t metrics_value(const metric *m)
+{
+    return m ? atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed) : 0;
+}
+
+/* A growable string; on OOM it turns into failed and stops growing. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} strbuf;
+
+static void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(strbuf *sb, const char *fmt, ...)
+{
+    if (sb->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            sb->failed = 1;
+            return;
+        }
+        if ((size_t)n < sb->cap - sb->len) {
+            sb->len += (size_t)n;
+            return;
+        }
+        size_t cap = (sb->cap + (size_t)n + 1) * 2;
+        char *grown = realloc(sb->buf, cap);
+        if (!grown) {
+            sb->failed = 1;
+            return;
+        }
+        sb->buf = grown;
+        sb->cap = cap;
+    }
+}
+
+static int64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    long size = 0, resident = 0;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    return (int64_t)resident * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+char *metrics_render(void)
+{
+    metrics_set(metrics_gauge("process_resident_memory_bytes", "Resident memory size in bytes."), resident_bytes());
+
+    strbuf sb = {0};
+    sb.cap = 4096;
+    sb.buf = malloc(sb.cap);
+    if (!sb.buf)
+        return NULL;
+    sb.buf[0] = '\0';
+
+    pthread_mutex_lock(&registry_lock);
+    char *done = calloc(registry_len ? registry_len : 1, 1);
+    if (!done) {
+        pthread_mutex_unlock(&registry_lock);
+        free(sb.buf);
+        return NULL;
+    }
+    for (size_t i = 0; i < registry_len; i++) {
+        if (done[i])
+            continue;
+        const metric *head = registry[i];
+        sb_printf(&sb, "# HELP %.*s %s\n", (int)head->family_len, head->name, head->help);
+        sb_printf(&sb, "# TYPE %.*s %s\n", (int)head->family_len, head->name,
+                  head->type == METRIC_COUNTER ? "counter" : "gauge");
+        for (size_t j = i; j < registry_len; j++) {
+            const metric *m = registry[j];
+            if (done[j] || m->family_len != head->family_len || strncmp(m->name, head->name, head->family_len))
+                continue;
+            done[j] = 1;
+            sb_printf(&sb, "%s %lld\n", m->name,
+                      (long long)atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed));
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    free(done);
+    if (sb.failed) {
+        free(sb.buf);
+        return NULL;
+    }
+    return sb.buf;
+}

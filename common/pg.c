@@ -1,0 +1,349 @@
+/* Postgres access (pg.h).
+ *
+ * One libpq connection per handle, used by one thread at a time. Queries go
+ * through PQexecParams only (text parameters, never SQL built from data); the one
+ * exception is a migration script, which is a constant of the program run with
+ * PQexec because it holds several statements.
+ *
+ * Connection loss: libpq notices it when a query fails and sets CONNECTION_BAD.
+ * The next pg_exec then reconnects (once, without waiting) before running its
+ * statement — except inside a transaction: the transaction died with the old
+ * connection, so every statement up to pg_rollback fails with PG_RETRY instead of
+ * silently running outside it. The caller re-runs the whole transaction later.
+ *
+ * `up` mirrors the connection state in an atomic so that pg_connected can be
+ * called from another thread (the HTTP thread's /readyz) without touching libpq. */
+#include "common/pg.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/migrations.h"
+
+/* An arbitrary constant: "hutch" in ASCII, the key of the migration lock. */
+#define PG_MIGRATION_LOCK_KEY "1752462440"
+
+struct pg {
+    PGconn *conn;
+    char *url;
+    bool in_tx;     /* between pg_begin and pg_commit/pg_rollback */
+    bool tx_broken; /* the connection was lost during the transaction */
+    atomic_int up;
+};
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0) {
+    }
+}
+
+/* Copies libpq's message without its trailing newline(s). */
+static void copy_error(char *err, size_t errlen, const char *what, const char *msg)
+{
+    if (!err || !errlen)
+        return;
+    snprintf(err, errlen, "%s: %s", what, msg ? msg : "unknown error");
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+    for (char *p = err; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+}
+
+/* Server notices ("relation already exists, skipping") become debug log lines
+ * instead of raw text on stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+    char text[512];
+    copy_error(text, sizeof text, "postgres notice", message);
+    LOG_DEBUG("pg_notice", "message", text, NULL);
+}
+
+static PGconn *try_connect(const char *url, char *err, size_t errlen)
+{
+    /* The URL comes first so that it is expanded; the later keywords only fill
+     * in what the URL leaves unset-by-default (an unreachable host must not hang
+     * start-up for the TCP timeout). */
+    const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", "keepalives_idle", NULL};
+    const char *vals[] = {url, "hutch", "5", "30", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(conn, notice_to_log, NULL);
+        return conn;
+    }
+    copy_error(err, errlen, "postgres connect", conn ? PQerrorMessage(conn) : "out of memory");
+    PQfinish(conn);
+    return NULL;
+}
+
+pg *pg_connect(const char *url, int wait_ms, char *err, size_t errlen)
+{
+    if (!url) {
+        copy_error(err, errlen, "postgres connect", "no URL");
+        return NULL;
+    }
+    pg *db = calloc(1, sizeof *db);
+    if (!db || !(db->url = strdup(url))) {
+        free(db);
+        copy_error(err, errlen, "postgres connect", "out of memory");
+        return NULL;
+    }
+    int64_t deadline = ids_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+    int64_t backoff = 100;
+    for (int attempt = 1;; attempt++) {
+        db->conn = try_connect(url, err, errlen);
+        if (db->conn)
+            break;
+        int64_t now = ids_now_ms();
+        if (now >= deadline) {
+            pg_free(db);
+            return NULL;
+        }
+        if (attempt == 1 || attempt % 10 == 0)
+            LOG_WARN("pg_connect_retry", "error", err, NULL);
+        int64_t wait = backoff < deadline - now ? backoff : deadline - now;
+        sleep_ms(wait);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+    atomic_store(&db->up, 1);
+    return db;
+}
+
+void pg_free(pg *db)
+{
+    if (!db)
+        return;
+    if (db->conn)
+        PQfinish(db->conn);
+    free(db->url);
+    free(db);
+}
+
+int pg_connected(pg *db)
+{
+    return db && atomic_load(&db->up);
+}
+
+/* Makes sure there is a live connection; reconnects once if it was lost. */
+static int ensure_connection(pg *db)
+{
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+        return PG_OK;
+    atomic_store(&db->up, 0);
+    if (db->in_tx) {
+        db->tx_broken = true;
+        return PG_RETRY;
+    }
+    if (db->conn) {
+        PQreset(db->conn);
+        if (PQstatus(db->conn) == CONNECTION_OK) {
+            LOG_INFO("pg_reconnected", NULL);
+            atomic_store(&db->up, 1);
+            return PG_OK;
+        }
+        PQfinish(db->conn);
+        db->conn = NULL;
+    }
+    char err[512];
+    db->conn = try_connect(db->url, err, sizeof err);
+    if (!db->conn) {
+        LOG_WARN("pg_reconnect_failed", "error", err, NULL);
+        return PG_RETRY;
+    }
+    LOG_INFO("pg_reconnected", NULL);
+    atomic_store(&db->up, 1);
+    return PG_OK;
+}
+
+/* SQLSTATEs worth retrying: the same transaction may well succeed later. */
+static bool sqlstate_retryable(const char *st)
+{
+    if (!st)
+        return true; /* no SQLSTATE: client-side, i.e. connection trouble */
+    return !strcmp(st, "40001") || !strcmp(st, "40P01") || !strncmp(st, "08", 2) || !strcmp(st, "57P01") ||
+           !strcmp(st, "57P02") || !strcmp(st, "57P03") || !strcmp(st, "53300");
+}
+
+static int classify_failure(pg *db, PGresult *r, const char *sql)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : NULL;
+    if (!msg || !*msg)
+        msg = PQerrorMessage(db->conn);
+    bool conn_bad = PQstatus(db->conn) != CONNECTION_OK;
+    int rc = (conn_bad || sqlstate_retryable(st)) ? PG_RETRY : PG_FATAL;
+    if (conn_bad) {
+        atomic_store(&db->up, 0);
+        if (db->in_tx)
+            db->tx_broken = true;
+    }
+    char err[512];
+    copy_error(err, sizeof err, "postgres", msg);
+    char stmt[80];
+    snprintf(stmt, sizeof stmt, "%.79s", sql);
+    if (rc == PG_RETRY)
+        LOG_WARN("pg_error", "sqlstate", st ? st : "", "error", err, "statement", stmt, "retryable", "true", NULL);
+    else
+        LOG_ERROR("pg_error", "sqlstate", st ? st : "", "error", err, "statement", stmt, "retryable", "false", NULL);
+    return rc;
+}
+
+int pg_exec(pg *db, PGresult **res, const char *sql, int nparams, const char *const *params)
+{
+    if (res)
+        *res = NULL;
+    if (!db || !sql)
+        return PG_FATAL;
+    if (db->tx_broken)
+        return PG_RETRY;
+    int rc = ensure_connection(db);
+    if (rc != PG_OK)
+        return rc;
+    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+        if (res)
+            *res = r;
+        else
+            PQclear(r);
+        return PG_OK;
+    }
+    rc = classify_failure(db, r, sql);
+    PQclear(r);
+    return rc;
+}
+
+int pg_begin(pg *db)
+{
+    if (!db)
+        return PG_FATAL;
+    if (db->in_tx) /* a previous transaction was never closed: start clean */
+        pg_rollback(db);
+    int rc = pg_exec(db, NULL, "BEGIN", 0, NULL);
+    if (rc == PG_OK) {
+        db->in_tx = true;
+        db->tx_broken = false;
+    }
+    return rc;
+}
+
+int pg_commit(pg *db)
+{
+    if (!db)
+        return PG_FATAL;
+    if (!db->in_tx)
+        return PG_FATAL;
+    if (db->tx_broken) {
+        pg_rollback(db);
+        return PG_RETRY;
+    }
+    PGresult *r = NULL;
+    int rc = pg_exec(db, &r, "COMMIT", 0, NULL);
+    if (rc == PG_OK) {
+        /* COMMIT of an aborted transaction "succeeds" with tag ROLLBACK. */
+        const char *tag = PQcmdStatus(r);
+        if (tag && !strcmp(tag, "ROLLBACK")) {
+            LOG_ERROR("pg_commit_rolled_back", NULL);
+            rc = PG_FATAL;
+        }
+    }
+    PQclear(r);
+    if (rc == PG_OK) {
+        db->in_tx = false;
+        db->tx_broken = false;
+    } else {
+        pg_rollback(db);
+    }
+    return rc;
+}
+
+void pg_rollback(pg *db)
+{
+    if (!db)
+        return;
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexecParams(db->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+        PQclear(r);
+    }
+    db->in_tx = false;
+    db->tx_broken = false;
+}
+
+/* Runs a constant multi-statement migration script (PQexecParams allows one statement). */
+static int exec_script(pg *db, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(db->conn, sql);
+    ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int rc = PG_OK;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
+        copy_error(err, errlen, "migration", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+        rc = PQstatus(db->conn) != CONNECTION_OK ? PG_RETRY : PG_FATAL;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pg_migrate(pg *db, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!db)
+        return PG_FATAL;
+    int rc = pg_exec(db, NULL, "SELECT pg_advisory_lock(" PG_MIGRATION_LOCK_KEY ")", 0, NULL);
+    if (rc != PG_OK) {
+        copy_error(err, errlen, "migration", "could not take the migration lock");
+        return rc;
+    }
+    rc = pg_exec(db, NULL,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " version int PRIMARY KEY, name text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 0, NULL);
+    if (rc != PG_OK)
+        copy_error(err, errlen, "migration", "could not create schema_migrations");
+
+    for (int i = 0; rc == PG_OK && i < migrations_count; i++) {
+        const migration *m = &migrations[i];
+        char version[16];
+        snprintf(version, sizeof version, "%d", m->version);
+        const char *params[] = {version, m->name};
+        PGresult *r = NULL;
+        rc = pg_exec(db, &r, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, params);
+        if (rc != PG_OK) {
+            copy_error(err, errlen, "migration", "could not read schema_migrations");
+            break;
+        }
+        int applied = PQntuples(r) > 0;
+        PQclear(r);
+        if (applied)
+            continue;
+        rc = pg_begin(db);
+        if (rc == PG_OK)
+            rc = exec_script(db, m->sql, err, errlen);
+        if (rc == PG_OK)
+            rc = pg_exec(db, NULL, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2, params);
+        if (rc == PG_OK)
+            rc = pg_commit(db);
+        if (rc != PG_OK) {
+            pg_rollback(db);
+            if (err && !*err)
+                copy_error(err, errlen, "migration", "could not record the migration");
+            LOG_ERROR("migration_failed", "version", version, "name", m->name, "error", err, NULL);
+            break;
+        }
+        LOG_INFO("migration_applied", "version", version, "name", m->name, NULL);
+    }
+    /* The lock is per session: if the connection died it is gone already. */
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+        PQclear(PQexecParams(db->conn, "SELECT pg_advisory_unlock(" PG_MIGRATION_LOCK_KEY ")", 0, NULL, NULL, NULL,
+                             NULL, 0));
+    return rc;
+}

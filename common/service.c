@@ -1,0 +1,191 @@
+/* The frame every Hutch service runs in (service.h).
+ *
+ * Start order: settings, logging, signals, Postgres (wait up to 60 s, migrate),
+ * topics (best effort), producer, HTTP. Stop order is the reverse, arranged so that
+ * nothing is freed while something else may still call into it:
+ *   1. the consumer (its loop has returned; close commits its offsets),
+ *   2. flush the producer while the HTTP loop still runs, so replies that wait on a
+ *      delivery (ingest's 202) still go out,
+ *   3. stop HTTP (no handler runs any more, so nobody produces),
+ *   4. free the producer (a last flush), HTTP, Postgres, settings.
+ * Every step tolerates a NULL member, so a half-started service stops cleanly. */
+#include "common/service.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/topics.h"
+
+#define PG_WAIT_MS 60000
+#define FLUSH_TIMEOUT_MS 10000
+
+const config_field service_common_config[] = {
+    {"HUTCH_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", offsetof(service_common, kafka_brokers),
+     "Kafka bootstrap servers (host:port,...)"},
+    {"HUTCH_DATABASE_URL", CONFIG_SECRET, "postgresql:///hutch", offsetof(service_common, database_url),
+     "Postgres connection URL (may hold a password)"},
+    {"HUTCH_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", offsetof(service_common, http_addr),
+     "address the HTTP server (/healthz, /readyz, /metrics) listens on"},
+    {"HUTCH_HTTP_PORT", CONFIG_INT, "0", offsetof(service_common, http_port),
+     "HTTP port when the service has no port setting of its own (0 = any free port)", 0, 65535},
+    {"HUTCH_LOG_LEVEL", CONFIG_STRING, "info", offsetof(service_common, log_level), "debug, info, warn or error"},
+    {"HUTCH_TOPIC_PARTITIONS", CONFIG_INT, "8", offsetof(service_common, topic_partitions),
+     "partitions of the topics created at start-up", 1, 1024},
+    CONFIG_END,
+};
+
+static volatile sig_atomic_t *signal_stop;
+static char program_name[64] = "hutch";
+
+static void on_signal(int sig)
+{
+    if (signal_stop) {
+        if (*signal_stop && sig == SIGINT)
+            _exit(130); /* second Ctrl-C: the operator really means it */
+        *signal_stop = 1;
+    }
+}
+
+static void install_signals(service *svc)
+{
+    signal_stop = &svc->stop;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static bool service_ready(void *ctx, char *reason, size_t reason_len)
+{
+    service *svc = ctx;
+    if (!pg_connected(svc->db)) {
+        snprintf(reason, reason_len, "postgres not connected");
+        return false;
+    }
+    if (!kafka_producer_connected(svc->producer)) {
+        snprintf(reason, reason_len, "kafka not connected");
+        return false;
+    }
+    if (svc->stop) {
+        snprintf(reason, reason_len, "stopping");
+        return false;
+    }
+    return true;
+}
+
+int service_start(service *svc, const char *name, int argc, char **argv, int64_t http_port)
+{
+    if (!svc || !name)
+        return -1;
+    svc->name = name;
+    svc->stop = 0;
+    svc->http = NULL;
+    svc->db = NULL;
+    svc->producer = NULL;
+    svc->consumer = NULL;
+    memset(&svc->common, 0, sizeof svc->common);
+    snprintf(program_name, sizeof program_name, "hutch-%s", name);
+
+    /* --help was the caller's business (its own table); argc 0 skips it here. */
+    config_load_or_exit(service_common_config, &svc->common, 0, argv, program_name, NULL);
+    log_init(program_name, log_level_parse(svc->common.log_level));
+    install_signals(svc);
+
+    char err[1024];
+    svc->db = pg_connect(svc->common.database_url, PG_WAIT_MS, err, sizeof err);
+    if (!svc->db) {
+        LOG_ERROR("postgres_unavailable", "error", err, NULL);
+        return -1;
+    }
+    if (pg_migrate(svc->db, err, sizeof err) != PG_OK) {
+        LOG_ERROR("migration_failed", "error", err, NULL);
+        return -1;
+    }
+
+    static const char *const all_topics[] = {
+        TOPIC_INGEST_JSON,     TOPIC_EVENTS_RAW,      TOPIC_ALERTS_ACCEPTED, TOPIC_ALERTS_ENRICHED,
+        TOPIC_ALERTS_CLUSTERED, TOPIC_NOTIFY_REQUESTS, TOPIC_TICKETS_EVENTS,  TOPIC_AGENT_REQUESTS,
+        TOPIC_DLQ,             NULL,
+    };
+    if (kafka_create_topics(svc->common.kafka_brokers, all_topics, (int)svc->common.topic_partitions, err,
+                            sizeof err) < 0)
+        LOG_WARN("kafka_create_topics_failed", "error", err, NULL);
+
+    svc->producer = kafka_producer_new(svc->common.kafka_brokers, program_name, err, sizeof err);
+    if (!svc->producer) {
+        LOG_ERROR("kafka_producer_failed", "error", err, NULL);
+        return -1;
+    }
+
+    int port = (int)(http_port > 0 ? http_port : svc->common.http_port);
+    svc->http = http_server_new(svc->common.http_addr, port, HTTP_DEFAULT_MAX_BODY, err, sizeof err);
+    if (!svc->http) {
+        LOG_ERROR("http_listen_failed", "error", err, NULL);
+        return -1;
+    }
+    http_server_set_ready(svc->http, service_ready, svc);
+    if (http_server_start(svc->http) < 0) {
+        LOG_ERROR("http_start_failed", NULL);
+        return -1;
+    }
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", http_server_port(svc->http));
+    LOG_INFO("service_started", "port", port_text, "addr", svc->common.http_addr, "brokers", svc->common.kafka_brokers,
+             NULL);
+    return 0;
+}
+
+int service_consume(service *svc, const char *const *topics, kafka_handler handler, void *ctx)
+{
+    if (!svc || !svc->producer || !topics || !handler)
+        return -1;
+    char group[96], err[1024];
+    snprintf(group, sizeof group, "hutch-%s", svc->name);
+    svc->consumer = kafka_consumer_new(svc->common.kafka_brokers, group, topics, svc->producer, err, sizeof err);
+    if (!svc->consumer) {
+        LOG_ERROR("kafka_consumer_failed", "error", err, NULL);
+        return -1;
+    }
+    return kafka_consumer_run(svc->consumer, handler, ctx, &svc->stop);
+}
+
+void service_wait(service *svc)
+{
+    if (!svc)
+        return;
+    while (!svc->stop) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void service_stop(service *svc)
+{
+    if (!svc)
+        return;
+    svc->stop = 1;
+    LOG_INFO("service_stopping", NULL);
+    kafka_consumer_free(svc->consumer);
+    svc->consumer = NULL;
+    if (svc->producer && kafka_producer_flush(svc->producer, FLUSH_TIMEOUT_MS) < 0)
+        LOG_WARN("kafka_flush_incomplete", NULL);
+    http_server_stop(svc->http);
+    kafka_producer_free(svc->producer, FLUSH_TIMEOUT_MS);
+    svc->producer = NULL;
+    http_server_free(svc->http);
+    svc->http = NULL;
+    pg_free(svc->db);
+    svc->db = NULL;
+    config_free(service_common_config, &svc->common);
+    LOG_INFO("service_stopped", NULL);
+    if (signal_stop == &svc->stop)
+        signal_stop = NULL;
+}
