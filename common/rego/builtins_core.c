@@ -424,6 +424,15 @@ B(b_bits_negate)
     return REGO_OK;
 }
 
+/* opa.runtime(): OPA reports its runtime configuration; an embedded engine has none
+ * (OPA as a library returns an empty object too). */
+B(b_opa_runtime)
+{
+    (void)ctx, (void)a;
+    *out = rv_object_new(0);
+    return REGO_OK;
+}
+
 #define N "number"
 #define COLL "array|set"
 const rego_builtin_def rego_builtins_core[] = {
@@ -472,5 +481,6 @@ const rego_builtin_def rego_builtins_core[] = {
     {"bits.lsh", 2, b_bits_lsh, {N, N}, 0},
     {"bits.rsh", 2, b_bits_rsh, {N, N}, 0},
     {"bits.negate", 1, b_bits_negate, {N}, 0},
+    {"opa.runtime", 0, b_opa_runtime, {NULL}, 0},
     {NULL, 0, NULL, {NULL}, 0},
 };

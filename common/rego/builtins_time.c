@@ -1854,6 +1854,27 @@ static int bi_diff(rego_bctx *ctx, rv *const *args, rv **out)
     return REGO_OK;
 }
 
+/* test.sleep: OPA's testing helper. Sleeps for the duration (capped at 1 s, so a
+ * policy cannot stall a service's consumer for long) and is always true. */
+static int bi_test_sleep(rego_bctx *ctx, rv *const *args, rv **out)
+{
+    int64_t d;
+    char *err = NULL;
+    if (parse_duration(rv_str(args[0]), &d, &err) < 0) {
+        int rc = rego_bctx_errorf(ctx, "test.sleep: %s", err ? err : "out of memory");
+        free(err);
+        return rc;
+    }
+    if (d > 1000000000LL)
+        d = 1000000000LL;
+    if (d > 0) {
+        struct timespec ts = {d / 1000000000LL, d % 1000000000LL};
+        nanosleep(&ts, NULL);
+    }
+    *out = rv_null();
+    return REGO_OK;
+}
+
 const rego_builtin_def rego_builtins_time[] = {
     {"time.now_ns", 0, bi_now_ns, {NULL}, REGO_BUILTIN_NONDETERMINISTIC},
     {"time.parse_ns", 2, bi_parse_ns, {"string", "string"}, 0},
@@ -1865,5 +1886,6 @@ const rego_builtin_def rego_builtins_time[] = {
     {"time.weekday", 1, bi_weekday, {"number|array"}, 0},
     {"time.add_date", 4, bi_add_date, {"number", "number", "number", "number"}, 0},
     {"time.diff", 2, bi_diff, {"number|array", "number|array"}, 0},
+    {"test.sleep", 1, bi_test_sleep, {"string"}, 0},
     {NULL, 0, NULL, {NULL}, 0},
 };

@@ -467,10 +467,47 @@ static void resolve_body(cctx *c, body *b)
                     if (!f && c->failed && !ct->bi && !ct->fn && !ct->special) {
                         c->failed = false;
                         cerr(c, "rego_compile_error", tg->line, tg->col, "with keyword replacing %s: not a function or data/input ref", name);
+                        /* most likely a builtin we do not have (e.g. http.send) */
+                        if (c->err && !strchr(name, '[') && strncmp(name, "data.", 5) != 0)
+                            snprintf(c->err->missing_function, sizeof c->err->missing_function, "%.127s", name);
                     } else c->failed = f;
                 }
                 ct->n = 0;
                 e->withs[j].target = ct;
+                /* a replacement naming a function or builtin (not a local var) */
+                term *vt = e->withs[j].value;
+                term *head = vt->kind == T_REF ? vt->items[0] : vt;
+                if (!c->failed && head->kind == T_VAR && !is_declared(c, head->name)) {
+                    char vname[256];
+                    size_t vn = (size_t)snprintf(vname, sizeof vname, "%s", head->name);
+                    bool ok = true;
+                    for (int k = 1; vt->kind == T_REF && k < vt->n; k++) {
+                        if (vt->items[k]->kind != T_VAL || rv_typeof(vt->items[k]->val) != RV_STRING) ok = false;
+                        else vn += (size_t)snprintf(vname + vn, sizeof vname - vn, ".%s", rv_str(vt->items[k]->val));
+                    }
+                    if (ok && strcmp(head->name, "input") != 0) {
+                        term *ft = ar_alloc(c->ar, sizeof(term));
+                        ft->kind = T_CALL;
+                        ft->name = ar_strndup(c->ar, vname, vn);
+                        ft->line = vt->line;
+                        ft->col = vt->col;
+                        ft->slot = -1;
+                        ft->n = -1;
+                        rego_error *save = c->err;
+                        rego_error tmp = {0};
+                        c->err = &tmp;
+                        bool f = c->failed;
+                        resolve_call(c, ft);
+                        c->err = save;
+                        c->failed = f;
+                        ft->n = 0;
+                        if (ft->fn || ft->bi || ft->special) {
+                            ft->kind = T_FREF;
+                            e->withs[j].value = ft;
+                            continue;
+                        }
+                    }
+                }
             }
             resolve_term(c, e->withs[j].value);
         }
@@ -537,7 +574,8 @@ static bool closure_ok(cctx *c, term *t, body *b, expr *e, const bset *B)
 static bool can_eval(cctx *c, term *t, const bset *B)
 {
     switch (t->kind) {
-    case T_VAL: return true;
+    case T_VAL:
+    case T_FREF: return true;
     case T_VAR: return t->slot < 0 || bound(B, t->slot);
     case T_REF:
         if (t->root == ROOT_LOCAL && !can_eval(c, t->items[0], B)) return false;
@@ -707,6 +745,7 @@ static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
     case E_EVERY:
         if (!can_eval(c, e->coll, B)) return false;
         return closure_ok(c, NULL, NULL, e, B);
+    case E_NOT_BODY: return closure_ok(c, NULL, NULL, e, B);
     case E_UNIFY:
     case E_ASSIGN: return unify_safe(c, e->a, e->b, B, out);
     case E_TERM: {
@@ -822,11 +861,11 @@ static void order_body(cctx *c, body *b, bset *B)
         order_nested_term(c, e->b, B);
         order_nested_term(c, e->coll, B);
         for (int j = 0; j < e->nwith; j++) order_nested_term(c, e->withs[j].value, B);
-        if (e->kind == E_EVERY) {
+        if (e->kind == E_EVERY || e->kind == E_NOT_BODY) {
             bset inner = {calloc((size_t)B->n + 1, 1), B->n};
             memcpy(inner.b, B->b, (size_t)B->n);
             if (e->k) pattern_binds(e->k, &inner, B);
-            pattern_binds(e->v, &inner, B);
+            if (e->v) pattern_binds(e->v, &inner, B);
             order_body(c, e->body, &inner);
             free(inner.b);
         }

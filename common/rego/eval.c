@@ -1010,8 +1010,6 @@ static bool type_ok(const char *types, const rv *v)
     return false;
 }
 
-static int cmpstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static void type_desc(const char *types, char *buf, size_t len)
 {
     char tmp[256];
@@ -1023,7 +1021,6 @@ static void type_desc(const char *types, char *buf, size_t len)
         snprintf(buf, len, "%s", parts[0]);
         return;
     }
-    qsort(parts, (size_t)n, sizeof(char *), cmpstr);
     size_t l = (size_t)snprintf(buf, len, "one of {");
     for (int i = 0; i < n; i++) l += (size_t)snprintf(buf + l, len - l, "%s%s", i ? ", " : "", parts[i]);
     snprintf(buf + l, len - l, "}");
@@ -1036,6 +1033,9 @@ static int call_builtin(ev *e, const rego_builtin_def *bi, term *t, rv **argv, i
     *out = NULL;
     for (int i = 0; i < bi->nargs && i < 8; i++) {
         if (!type_ok(bi->arg_types[i], argv[i])) {
+            /* OPA: an operand type error is an error only with strict builtin errors;
+             * otherwise the call is undefined. */
+            if (!e->strict) return 0;
             char d[200];
             type_desc(bi->arg_types[i], d, sizeof d);
             return ev_error(e, "eval_type_error", t->line, t->col, "%s: operand %d must be %s but got %s", bi->name,
@@ -1056,9 +1056,9 @@ static int call_builtin(ev *e, const rego_builtin_def *bi, term *t, rv **argv, i
         return *out ? 1 : 0;
     }
     if (r == REGO_UNDEF) return 0;
+    if (!e->strict) return 0; /* OPA: builtin errors make the call undefined */
     if (ctx.is_type_error) return ev_error(e, "eval_type_error", t->line, t->col, "%s", ctx.msg);
-    if (e->strict) return ev_error(e, "eval_builtin_error", t->line, t->col, "%s", ctx.msg);
-    return 0;
+    return ev_error(e, "eval_builtin_error", t->line, t->col, "%s", ctx.msg);
 }
 
 /* walk(x): yields [path, value] for every node */
@@ -1174,9 +1174,16 @@ static int invoke(ev *e, term *t, rv **argv, int argc, const KV *k)
         if (m) {
             if (m->val) return k->fn(e, k, m->val);
             if (m->fnode) {
-                m->off = true;
-                int r = invoke_named(e, t, m->fnode, NULL, SP_NONE, argv, argc, k);
-                m->off = false;
+                /* OPA: no mock applies while a replacement function runs */
+                int saved = e->nmocks;
+                e->nmocks = 0;
+                rv *out = NULL;
+                int r = eval_func(e, m->fnode, argv, argc, &out, t->line, t->col);
+                e->nmocks = saved;
+                if (r < 0) return r;
+                if (!out) return 0;
+                r = k->fn(e, k, out);
+                rv_unref(out);
                 return r;
             }
             const rego_builtin_def *bi = m->fnode ? NULL : rego_builtin_find(m->fname);
@@ -1413,6 +1420,7 @@ static int eval_expr_pos(ev *e, frame *fr, expr *x, const K *k)
         somein_kv s = {{every_fn}, fr, x, k};
         return eval_term(e, fr, x->coll, &s.k);
     }
+    case E_NOT_BODY: return eval_body(e, fr, x->body, 0, k);
     case E_TERM: {
         term *t = x->a;
         if (t->kind == T_CALL) {
@@ -1444,8 +1452,47 @@ static rv *set_in(rv *base, rv **keys, int n, rv *val)
     return o;
 }
 
+/* The state a `with` replaces. The modifiers apply to their expression only: the
+ * continuation (the rest of the body) runs with the outer state put back. */
+typedef struct {
+    rv *input, *data;
+    rv **cache;
+    char *busy;
+    rnode **shadow;
+    int nshadow;
+    mock *mocks;
+    int nmocks;
+} with_state;
+static void with_save(const ev *e, with_state *s)
+{
+    s->input = e->input, s->data = e->data, s->cache = e->cache, s->busy = e->busy;
+    s->shadow = e->shadow, s->nshadow = e->nshadow, s->mocks = e->mocks, s->nmocks = e->nmocks;
+}
+static void with_load(ev *e, const with_state *s)
+{
+    e->input = s->input, e->data = s->data, e->cache = s->cache, e->busy = s->busy;
+    e->shadow = s->shadow, e->nshadow = s->nshadow, e->mocks = s->mocks, e->nmocks = s->nmocks;
+}
+typedef struct {
+    K k;
+    const K *next;
+    with_state outer;
+} with_k;
+static int with_outer_fn(ev *e, const K *k)
+{
+    const with_k *w = (const with_k *)k;
+    with_state inner;
+    with_save(e, &inner);
+    with_load(e, &w->outer);
+    int r = w->next->fn(e, w->next);
+    with_load(e, &inner);
+    return r;
+}
+
 static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
 {
+    with_k wk = {{with_outer_fn}, k, {0}};
+    with_save(e, &wk.outer);
     rv *saved_input = e->input, *saved_data = e->data;
     rv **saved_cache = e->cache;
     char *saved_busy = e->busy;
@@ -1469,7 +1516,10 @@ static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
             m->name = tg->name;
             m->fn = tg->fn;
             term *vt = w->value;
-            if (vt->kind == T_REF && vt->root == ROOT_DATA) {
+            if (vt->kind == T_FREF) {
+                if (vt->fn) m->fnode = vt->fn;
+                else m->fname = vt->name;
+            } else if (vt->kind == T_REF && vt->root == ROOT_DATA) {
                 /* replacement by a user function? */
                 rnode *n = e->pol->root;
                 for (int j = 1; j < vt->n && n; j++)
@@ -1545,10 +1595,12 @@ static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
             owned_data = nd;
             e->data = nd;
             /* shadow the deepest virtual node on the path */
+            /* shadow the virtual node the path names or passes through (a rule); a
+             * path leaving the tree below a package keeps its sibling rules */
             rnode *n = e->pol->root, *deep = NULL;
             for (int j = 0; j < np && n; j++) {
                 n = rv_typeof(keys[j]) == RV_STRING ? rego_node_child(n, rv_str(keys[j])) : NULL;
-                if (n) deep = n;
+                deep = n;
                 if (n && (n->nrules || n->def)) break;
             }
             if (deep) e->shadow[e->nshadow++] = deep;
@@ -1565,7 +1617,7 @@ static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
         }
         expr tmp = *x;
         tmp.nwith = 0;
-        rc = eval_expr(e, fr, &tmp, k);
+        rc = eval_expr(e, fr, &tmp, &wk.k);
         if (new_cache) {
             for (int i = 0; i < e->pol->nnodes; i++)
                 if (e->cache[i] != UNDEF_MARK) rv_unref(e->cache[i]);

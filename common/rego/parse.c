@@ -87,7 +87,7 @@ void rego_set_error(rego_error *err, const char *code, const char *file, int lin
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (file && line > 0) snprintf(err->message, sizeof err->message, "%s:%d:%d: %s: %s", file, line, col, code, msg);
+    if (file && line > 0) snprintf(err->message, sizeof err->message, "%s:%d: %s: %s", file, line, code, msg);
     else snprintf(err->message, sizeof err->message, "%s: %s", code, msg);
 }
 
@@ -120,6 +120,7 @@ typedef struct {
     bool has_peek;
     bool failed;
     int no_or; /* parsing a comprehension head: `|` ends the term */
+    bool not_body; /* `import future.keywords.not` (or future.keywords): `not { body }` */
 } P;
 
 static void perr(P *p, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -884,10 +885,12 @@ static body *parse_braced_body(P *p)
 
 static bool parse_withs(P *p, expr *e)
 {
-    if (!is_kw(&p->t, "with") || p->t.nl) return true;
+    /* `with` may start a new line, unless it is a ref (`with.foo`: keywords are refs) */
+#define WITH_NEXT(p) (is_kw(&(p)->t, "with") && (!(p)->t.nl || peek(p)->kind == K_IDENT))
+    if (!WITH_NEXT(p)) return true;
     int n = 0, cap = 0;
     with_mod *w = NULL;
-    while (is_kw(&p->t, "with") && !p->t.nl) {
+    while (WITH_NEXT(p)) {
         next(p);
         term *target = parse_term(p);
         if (!target) return false;
@@ -1013,6 +1016,14 @@ static expr *parse_literal(P *p)
         neg = true;
         line = p->t.line;
         col = p->t.col;
+        if (p->not_body && is_op(&p->t, "{")) {
+            expr *e = mk_expr(p, E_NOT_BODY, line, col);
+            e->body = parse_braced_body(p);
+            if (!e->body) return NULL;
+            e->neg = 1;
+            if (!parse_withs(p, e)) return NULL;
+            return e;
+        }
     }
     term *a = parse_member_term(p);
     if (!a) return NULL;
@@ -1096,8 +1107,27 @@ static body *parse_rule_body(P *p, bool *had)
         next(p);
         *had = true;
         if (is_op(&p->t, "{")) {
-            /* `if {` could be an object/set literal expression too; treat as body */
-            return parse_braced_body(p);
+            /* `if {` is a body, unless it only parses as one expression starting with
+             * an object/set literal or comprehension (`if {x: i | ...}`): retry so */
+            P saved = *p;
+            rego_error saved_err = p->pc->err ? *p->pc->err : (rego_error){0};
+            body *b = parse_braced_body(p);
+            if (b) return b;
+            P failed = *p;
+            rego_error body_err = p->pc->err ? *p->pc->err : (rego_error){0};
+            *p = saved;
+            if (p->pc->err) *p->pc->err = saved_err;
+            expr *e = parse_literal(p);
+            if (!e) {
+                *p = failed; /* report the body's error */
+                if (p->pc->err) *p->pc->err = body_err;
+                return NULL;
+            }
+            b = ar_alloc(p->pc->ar, sizeof(body));
+            b->n = 1;
+            b->exprs = ar_alloc(p->pc->ar, sizeof(expr *));
+            b->exprs[0] = e;
+            return b;
         }
         expr *e = parse_literal(p);
         if (!e) return NULL;
@@ -1335,6 +1365,11 @@ module *rego_parse_module(parse_ctx *pc)
         }
         if (strcmp(root, "future") == 0 || strcmp(root, "rego") == 0) {
             if (strcmp(root, "rego") == 0) pc->v1 = true;
+            if (r->kind == T_REF && r->n >= 2 && r->items[1]->kind == T_VAL &&
+                rv_typeof(r->items[1]->val) == RV_STRING && strcmp(rv_str(r->items[1]->val), "keywords") == 0 &&
+                (r->n == 2 || (r->n == 3 && r->items[2]->kind == T_VAL && rv_typeof(r->items[2]->val) == RV_STRING &&
+                               strcmp(rv_str(r->items[2]->val), "not") == 0)))
+                p.not_body = true;
             continue;
         }
         if (strcmp(root, "data") != 0 && strcmp(root, "input") != 0) {

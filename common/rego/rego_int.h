@@ -42,6 +42,7 @@ typedef enum {
     T_SCOMP, /* items[0] head, body */
     T_OCOMP, /* items[0] key, items[1] value, body */
     T_CALL,  /* name, items = args */
+    T_FREF,  /* `with f as g` replacement naming a function/builtin: name, fn/bi/special */
 } term_kind;
 
 enum { ROOT_NONE = 0, ROOT_DATA, ROOT_INPUT, ROOT_LOCAL };
@@ -72,7 +73,8 @@ struct term {
 
 enum { SP_NONE = 0, SP_WALK, SP_PRINT, SP_MEMBER2, SP_MEMBER3, SP_EQ, SP_ASSIGN };
 
-typedef enum { E_TERM, E_UNIFY, E_ASSIGN, E_SOME_DECL, E_SOME_IN, E_EVERY } expr_kind;
+typedef enum { E_TERM, E_UNIFY, E_ASSIGN, E_SOME_DECL, E_SOME_IN, E_EVERY, E_NOT_BODY } expr_kind;
+/* E_NOT_BODY: `not { body }` (future.keywords.not): body in `body`, neg set */
 
 typedef struct {
     term *target;
@@ -85,7 +87,7 @@ typedef struct expr {
     int line, col;
     term *a, *b;          /* E_TERM: a; E_UNIFY/ASSIGN: a = b */
     term *k, *v, *coll;   /* E_SOME_IN / E_EVERY (k may be NULL) */
-    body *body;           /* E_EVERY */
+    body *body;           /* E_EVERY, E_NOT_BODY */
     term **decl;          /* E_SOME_DECL vars */
     int ndecl;
     with_mod *withs;

@@ -121,12 +121,32 @@ static void test_json_roundtrip(void **state)
     assert_null(rv_from_json_text("{", 1, eb, sizeof eb));
 }
 
+/* JSON text keeps exact numbers (beyond int64 and float64), decodes escapes and
+ * surrogate pairs, keeps the last of duplicate keys and refuses bad input. */
+static void test_json_text_exact(void **state)
+{
+    (void)state;
+    const char *src = " {\"big\": 123456789012345678901234567890, \"huge\": 2e308, \"f\": 1.50,"
+                      " \"s\": \"a\\u00e9\\ud83d\\ude00\\n\", \"d\": 1, \"d\": 2, \"e\": [], \"o\": {}} ";
+    char eb[128];
+    rv *v = rv_from_json_text(src, strlen(src), eb, sizeof eb);
+    assert_non_null(v);
+    char *t = rv_to_json_text(v);
+    assert_string_equal(t, "{\"big\":123456789012345678901234567890,\"d\":2,\"e\":[],\"f\":1.50,\"huge\":2e308,"
+                           "\"o\":{},\"s\":\"a\u00e9\U0001F600\\n\"}");
+    free(t);
+    rv_unref(v);
+    const char *bad[] = {"[1,]", "{\"a\" 1}", "01", "\"\\ud800\"", "\"\xff\"", "[1] x", "tru", "-", "1.", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_null(rv_from_json_text(bad[i], strlen(bad[i]), eb, sizeof eb));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_across_types), cmocka_unit_test(test_object_sorted_and_lookup),
         cmocka_unit_test(test_set_dedup),          cmocka_unit_test(test_big_numbers),
         cmocka_unit_test(test_division),           cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_json_text_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "rego/value.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <openssl/bn.h>
 #include <stdio.h>
@@ -195,7 +196,9 @@ rv *rv_number_from_text(const char *text, size_t len)
         }
     } else {
         double d = strtod(s, NULL);
-        if (isinf(d) || isnan(d)) goto bad;
+        /* beyond float64 (e.g. 2e308): OPA keeps the number's text; so do we, with
+         * an infinite approximation for comparisons and float arithmetic */
+        if (isnan(d)) goto bad;
         v = rv_alloc(RV_NUMBER);
         v->nk = NK_FLT;
         v->u.num.d = d;
@@ -736,16 +739,287 @@ json_t *rv_to_json(const rv *v)
     return json_null();
 }
 
-rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
+/* JSON text straight to values (no jansson tree): numbers keep their exact text
+ * (integers of any size, floats beyond float64), as OPA's json.Number does. */
+typedef struct {
+    const char *s;
+    size_t n, i;
+    int depth;
+    const char *err;
+} jparse;
+
+static void jp_ws(jparse *p)
 {
-    json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL * 0, &je);
-    if (!j) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%d:%d: %s", je.line, je.column, je.text);
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+        p->i++;
+}
+
+static int jp_hex4(jparse *p, unsigned *out)
+{
+    if (p->i + 4 > p->n) return -1;
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p->s[p->i++];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t utf8_put(char *o, unsigned cp)
+{
+    if (cp < 0x80) return o[0] = (char)cp, 1;
+    if (cp < 0x800) return o[0] = (char)(0xC0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3F)), 2;
+    if (cp < 0x10000)
+        return o[0] = (char)(0xE0 | (cp >> 12)), o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+               o[2] = (char)(0x80 | (cp & 0x3F)), 3;
+    o[0] = (char)(0xF0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* length of a valid UTF-8 sequence at s (n bytes available), 0 if invalid */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t l;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if ((c & 0xE0) == 0xC0) l = 2, min = 0x80, c &= 0x1F;
+    else if ((c & 0xF0) == 0xE0) l = 3, min = 0x800, c &= 0x0F;
+    else if ((c & 0xF8) == 0xF0) l = 4, min = 0x10000, c &= 0x07;
+    else return 0;
+    if (l > n) return 0;
+    for (size_t k = 1; k < l; k++) {
+        if ((s[k] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[k] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    return l;
+}
+
+static rv *jp_string(jparse *p)
+{
+    p->i++; /* opening quote */
+    size_t start = p->i;
+    bool simple = true;
+    while (p->i < p->n && p->s[p->i] != '"') {
+        unsigned char c = (unsigned char)p->s[p->i];
+        if (c < 0x20) return p->err = "control character in string", NULL;
+        if (c == '\\') {
+            simple = false;
+            p->i += 2;
+            continue;
+        }
+        size_t l = utf8_seq((const unsigned char *)p->s + p->i, p->n - p->i);
+        if (!l) return p->err = "invalid UTF-8 in string", NULL;
+        p->i += l;
+    }
+    if (p->i >= p->n) return p->err = "unterminated string", NULL;
+    size_t end = p->i++;
+    if (simple) return rv_string(p->s + start, end - start);
+    char *buf = xmalloc(end - start + 1), *o = buf;
+    for (size_t i = start; i < end;) {
+        char c = p->s[i++];
+        if (c != '\\') {
+            *o++ = c;
+            continue;
+        }
+        c = p->s[i++];
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            jparse q = {p->s, end, i, 0, NULL};
+            if (jp_hex4(&q, &cp)) goto bad_escape;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (q.i + 6 <= end && p->s[q.i] == '\\' && p->s[q.i + 1] == 'u') {
+                    q.i += 2;
+                    if (jp_hex4(&q, &lo)) goto bad_escape;
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    else goto bad_escape;
+                } else goto bad_escape;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) goto bad_escape;
+            i = q.i;
+            o += utf8_put(o, cp);
+            break;
+        }
+        default: goto bad_escape;
+        }
+    }
+    rv *v = rv_string(buf, (size_t)(o - buf));
+    free(buf);
+    return v;
+bad_escape:
+    free(buf);
+    p->err = "invalid escape in string";
+    return NULL;
+}
+
+static int jp_key_cmp(const void *x, const void *y)
+{
+    rv *const *a = x, *const *b = y;
+    int c = rv_compare(a[0], b[0]);
+    if (c) return c;
+    /* equal keys: keep input order (the last one wins) */
+    return (uintptr_t)a[2] < (uintptr_t)b[2] ? -1 : (uintptr_t)a[2] > (uintptr_t)b[2];
+}
+
+static rv *jp_value(jparse *p)
+{
+    jp_ws(p);
+    if (p->i >= p->n) return p->err = "unexpected end of input", NULL;
+    char c = p->s[p->i];
+    if (c == '"') return jp_string(p);
+    if (c == '{' || c == '[') {
+        if (++p->depth > 2048) return p->err = "nesting too deep", NULL;
+        p->i++;
+        bool obj = c == '{';
+        size_t cap = 8, k = 0, w = obj ? 3 : 1;
+        rv **items = xmalloc(cap * w * sizeof(rv *));
+        jp_ws(p);
+        if (p->i < p->n && p->s[p->i] == (obj ? '}' : ']')) p->i++;
+        else
+            for (;;) {
+                if (k == cap) items = realloc(items, (cap *= 2) * w * sizeof(rv *));
+                rv *key = NULL;
+                if (obj) {
+                    jp_ws(p);
+                    if (p->i >= p->n || p->s[p->i] != '"') {
+                        p->err = "expected string key";
+                        goto fail;
+                    }
+                    key = jp_string(p);
+                    if (!key) goto fail;
+                    jp_ws(p);
+                    if (p->i >= p->n || p->s[p->i] != ':') {
+                        rv_unref(key);
+                        p->err = "expected ':'";
+                        goto fail;
+                    }
+                    p->i++;
+                }
+                rv *val = jp_value(p);
+                if (!val) {
+                    rv_unref(key);
+                    goto fail;
+                }
+                if (obj) {
+                    items[3 * k] = key;
+                    items[3 * k + 1] = val;
+                    items[3 * k + 2] = (rv *)(uintptr_t)k;
+                } else items[k] = val;
+                k++;
+                jp_ws(p);
+                if (p->i < p->n && p->s[p->i] == ',') {
+                    p->i++;
+                    continue;
+                }
+                if (p->i < p->n && p->s[p->i] == (obj ? '}' : ']')) {
+                    p->i++;
+                    break;
+                }
+                p->err = obj ? "expected ',' or '}'" : "expected ',' or ']'";
+                goto fail;
+            }
+        p->depth--;
+        rv *v;
+        if (obj) {
+            qsort(items, k, 3 * sizeof(rv *), jp_key_cmp);
+            v = rv_object_new(k);
+            size_t m = 0;
+            for (size_t i = 0; i < k; i++) {
+                if (i + 1 < k && rv_compare(items[3 * i], items[3 * (i + 1)]) == 0) {
+                    rv_unref(items[3 * i]);
+                    rv_unref(items[3 * i + 1]);
+                    continue;
+                }
+                v->u.c.items[m] = items[3 * i];
+                v->u.c.vals[m] = items[3 * i + 1];
+                m++;
+            }
+            v->u.c.len = m;
+        } else {
+            v = rv_array_new(k);
+            for (size_t i = 0; i < k; i++) rv_array_push(v, items[i]);
+        }
+        free(items);
+        return v;
+    fail:
+        for (size_t i = 0; i < k; i++) {
+            if (obj) rv_unref(items[3 * i]), rv_unref(items[3 * i + 1]);
+            else rv_unref(items[i]);
+        }
+        free(items);
         return NULL;
     }
-    rv *v = rv_from_json(j);
-    json_decref(j);
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t st = p->i;
+        if (p->s[p->i] == '-') p->i++;
+        if (p->i < p->n && p->s[p->i] == '0') p->i++;
+        else if (p->i < p->n && p->s[p->i] >= '1' && p->s[p->i] <= '9')
+            while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
+        else return p->err = "invalid number", NULL;
+        if (p->i < p->n && p->s[p->i] == '.') {
+            p->i++;
+            size_t d = p->i;
+            while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
+            if (p->i == d) return p->err = "invalid number", NULL;
+        }
+        if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+            p->i++;
+            if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-')) p->i++;
+            size_t d = p->i;
+            while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
+            if (p->i == d) return p->err = "invalid number", NULL;
+        }
+        rv *v = rv_number_from_text(p->s + st, p->i - st);
+        if (!v) p->err = "invalid number";
+        return v;
+    }
+    static const struct {
+        const char *w;
+        size_t n;
+    } lits[] = {{"null", 4}, {"true", 4}, {"false", 5}};
+    for (int k = 0; k < 3; k++)
+        if (p->n - p->i >= lits[k].n && memcmp(p->s + p->i, lits[k].w, lits[k].n) == 0) {
+            p->i += lits[k].n;
+            return k == 0 ? rv_null() : rv_bool(k == 1);
+        }
+    return p->err = "invalid token", NULL;
+}
+
+rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
+{
+    jparse p = {text ? text : "", text ? len : 0, 0, 0, NULL};
+    rv *v = jp_value(&p);
+    if (v) {
+        jp_ws(&p);
+        if (p.i < p.n) {
+            rv_unref(v);
+            v = NULL;
+            p.err = "end of file expected";
+        }
+    }
+    if (!v && errbuf && errlen) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < p.i && i < p.n; i++) {
+            if (text[i] == '\n') line++, col = 1;
+            else col++;
+        }
+        snprintf(errbuf, errlen, "%d:%d: %s", line, col, p.err ? p.err : "invalid JSON");
+    }
     return v;
 }
 
