@@ -11,10 +11,38 @@
  *     reported as a domain or IP), emails, IPv6 (validated by inet_pton), IPv4
  *     (inet_pton), domains. A string that is exactly one of these is simply a token
  *     covering the whole value.
- * Domain rule: 2+ labels of letters/digits/hyphens (1-63 chars, no hyphen at either
- * end), total <= 253, and a last label of 2-24 letters that is not a common file
- * extension (json, txt, exe, log, png, jpg, zip, gz, html, php, js, py, sh, dll, ...),
- * so "a.json" or "app.log" are not domains. IP addresses never match (letters TLD).
+ * Domain rule (domain tokens and URL hosts):
+ *   - syntax: 2+ labels of letters/digits/hyphens (1-63 chars, no hyphen at either
+ *     end), total <= 253, a last label of 2-24 letters (so IP addresses never match);
+ *   - public suffix list (libpsl, the newer of its built-in copy and Debian's
+ *     publicsuffix file, loaded once by enrich_new): the last label must be a TLD
+ *     of the list's ICANN section ("com", "io", "uk", "zip"; not "guardduty",
+ *     "xlarge", "doe", "firewall", "local", "internal", "json", "log"), and the name
+ *     must have a registrable part under the ICANN rules, i.e. not be a public
+ *     suffix itself ("co.uk" alone is not a domain; "github.io" and
+ *     "s3.amazonaws.com", suffixes of the PRIVATE section only, still are). So
+ *     "aws.guardduty", "m3.xlarge", "john.doe", "google.compute.firewall",
+ *     "a.json", "app.log" or "host.corp.local" are not domains;
+ *   - names that look like domains but are something else, for domain tokens of
+ *     exactly two labels (a URL's host is always a host: "https://evil.zip/"
+ *     yields the domain evil.zip):
+ *       . a path component: right after a single '/' or '\' ("/tmp/x.com",
+ *         "C:\Users\k.suzuki\AppData"; not after "//" or "\\", where hosts
+ *         start: "hxxp://evil.com", "\\evil.com\share");
+ *       . the key of key=value text: right before '=' ("fd.name=/etc/shadow");
+ *       . a user name: the member's key is user, account, login, owner or actor,
+ *         or ends in "username"/"accountname" (userName, TargetUserName,
+ *         sAMAccountName), where first.last names meet brand TLDs (k.suzuki);
+ *       . a file name: some file extensions are real TLDs (zip, py, sh, md, so, pl,
+ *         mov, app, java, ...); ending in one of them under a JSON path with a
+ *         word that names a file, path, process or command (file, fileName,
+ *         FilePath, path, process, proc, Image, CommandLine, cmdline, script, ...).
+ *     Trade-off, on purpose: elsewhere ("ping evil.zip" in a description,
+ *     {"host": "point.md"}) such a name is a domain, so "README.md" in free text
+ *     of a non-file field is reported as the domain readme.md.
+ * Emails keep a syntactic rule for their domain (same syntax, last label not one of
+ * the file extensions below) without the suffix list: internal addresses such as
+ * bob@corp.local are worth keeping as indicators.
  * Values are normalised so that dedupe works: domains, emails and hashes lower-case,
  * IPv6 in inet_ntop's canonical form. Dedupe is on (type, value, path); at most
  * ENRICH_MAX_INDICATORS per alert.
@@ -40,12 +68,15 @@
  *          multicast, reserved or documentation ranges).
  *
  * Must stay true: no I/O, no clock, no randomness — the output is a function of
- * the input only. */
+ * the input and of the public suffix list loaded by enrich_new (a process keeps the
+ * list it started with; a newer publicsuffix package changes results only after a
+ * restart). */
 #include "services/enrich/enrich.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <libpsl.h>
 #include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +88,7 @@
 
 struct enrich_ctx {
     pcre2_code *tokens;
+    psl_ctx_t *psl; /* owned (psl_free; a no-op for libpsl's built-in list) */
 };
 
 enum { G_URL = 1, G_EMAIL, G_IPV6, G_IPV4, G_DOMAIN };
@@ -96,6 +128,19 @@ enrich_ctx *enrich_new(char *err, size_t errlen)
         return NULL;
     }
     (void)pcre2_jit_compile(ctx->tokens, PCRE2_JIT_COMPLETE); /* interpreter if JIT is unavailable */
+    /* The newer of libpsl's built-in list and the distribution's file; the built-in
+     * one alone when the file is absent. */
+    ctx->psl = psl_latest(NULL);
+    if (!ctx->psl)
+        ctx->psl = (psl_ctx_t *)psl_builtin();
+    if (!ctx->psl) {
+        snprintf(err, errlen, "no public suffix list: libpsl has no built-in list and %s is unreadable "
+                              "(install the publicsuffix package)",
+                 psl_dist_filename() ? psl_dist_filename() : "the distribution's file");
+        pcre2_code_free(ctx->tokens);
+        free(ctx);
+        return NULL;
+    }
     return ctx;
 }
 
@@ -104,6 +149,7 @@ void enrich_free(enrich_ctx *ctx)
     if (!ctx)
         return;
     pcre2_code_free(ctx->tokens);
+    psl_free(ctx->psl);
     free(ctx);
 }
 
@@ -182,11 +228,15 @@ static int ind_add(enrich_indicators *l, const char *type, const char *value, co
 
 /* ---- classification helpers ---- */
 
+/* File extensions. Most are no TLD and the suffix list already rejects them; those
+ * that are (zip, py, sh, md, so, pl, pm, rs, ps, cc, mk, ml, mov, app, cab, java)
+ * matter for the file-name rule of the header, and every one of them for emails. */
 static const char *const file_exts[] = {
     "json", "txt", "exe", "log", "png", "jpg", "jpeg", "gif", "bmp", "ico", "svg", "zip", "gz", "tgz",
     "tar", "rar", "html", "htm", "php", "js", "py", "sh", "dll", "so", "bin", "bat", "cmd", "vbs",
     "msi", "jar", "class", "java", "yaml", "yml", "xml", "csv", "conf", "cfg", "ini", "tmp", "bak",
     "pdf", "doc", "docx", "xls", "xlsx", "css", "sql", "pem", "crt", "key", "dat", "lnk", "md",
+    "pl", "pm", "rs", "ps", "cc", "mk", "ml", "mov", "app", "cab",
     NULL};
 
 static bool is_file_ext(const char *tld, size_t n)
@@ -197,35 +247,89 @@ static bool is_file_ext(const char *tld, size_t n)
     return false;
 }
 
-/* The domain rule of the file header, on s[0..n). */
-static bool domain_valid(const char *s, size_t n)
+/* The syntax of the domain rule on s[0..n): returns the number of labels (>= 2) and
+ * sets *tld to the last label, or returns 0. */
+static size_t domain_syntax(const char *s, size_t n, const char **tld)
 {
     if (n < 4 || n > 253)
-        return false;
+        return 0;
     size_t labels = 0, start = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && s[i] != '.') {
             unsigned char c = (unsigned char)s[i];
             if (!isalnum(c) && c != '-')
-                return false;
+                return 0;
             continue;
         }
         size_t len = i - start;
         if (len < 1 || len > 63 || s[start] == '-' || s[i - 1] == '-')
-            return false;
+            return 0;
         labels++;
         if (i == n) { /* last label: the TLD */
             if (len < 2 || len > 24)
-                return false;
+                return 0;
             for (size_t k = start; k < n; k++)
                 if (!isalpha((unsigned char)s[k]))
-                    return false;
-            if (is_file_ext(s + start, len))
-                return false;
+                    return 0;
+            *tld = s + start;
         }
         start = i + 1;
     }
-    return labels >= 2;
+    return labels >= 2 ? labels : 0;
+}
+
+/* An email's domain: the syntax, and a last label that is not a file extension. */
+static bool email_domain_valid(const char *s, size_t n)
+{
+    const char *tld = NULL;
+    return domain_syntax(s, n, &tld) && !is_file_ext(tld, (size_t)(s + n - tld));
+}
+
+/* The suffix-list part of the domain rule; name is lower-case and NUL-terminated,
+ * tld points into it. */
+static bool domain_public(const enrich_ctx *ctx, const char *name, const char *tld)
+{
+    return psl_is_public_suffix2(ctx->psl, tld, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE) &&
+           !psl_is_public_suffix2(ctx->psl, name, PSL_TYPE_ICANN);
+}
+
+/* Words of a JSON path that say its value is a file, a path, a process or a command
+ * line. The path is cut into words at every character that is not a letter or a
+ * digit and at camelCase humps ("TargetFilename" -> target, filename;
+ * "ImageFileName" -> image, file, name; "URLPath" -> url, path). */
+static bool path_names_file(const char *path)
+{
+    static const char *const words[] = {
+        "file", "files", "filename", "filenames", "filepath", "path", "paths", "pathname", "dir",
+        "directory", "folder", "cwd", "fd", "process", "processes", "proc", "exe", "executable", "image",
+        "cmd", "cmdline", "command", "commandline", "script", "module", "attachment", "attachments",
+        "archive", "binary", "program", "argv", "args", "arguments", NULL};
+    char word[32];
+    size_t wl = 0;
+    for (size_t i = 0;; i++) {
+        unsigned char c = (unsigned char)path[i];
+        bool boundary = !isalnum(c);
+        if (!boundary && isupper(c) && i > 0) {
+            unsigned char p = (unsigned char)path[i - 1], nx = (unsigned char)path[i + 1];
+            boundary = islower(p) || isdigit(p) || (isupper(p) && islower(nx));
+        }
+        if (boundary && wl) {
+            if (wl < sizeof word) {
+                word[wl] = 0;
+                for (const char *const *w = words; *w; w++)
+                    if (!strcmp(*w, word))
+                        return true;
+            }
+            wl = 0;
+        }
+        if (!c)
+            return false;
+        if (isalnum(c)) {
+            if (wl < sizeof word)
+                word[wl] = (char)tolower(c);
+            wl++;
+        }
+    }
 }
 
 static void lower(char *s)
@@ -351,8 +455,34 @@ static void path_pop(walk *w, size_t saved)
     }
 }
 
-static void add_ip_or_domain(walk *w, const char *s, size_t n)
+/* True when the member key names a user (the user-name rule of the header). */
+static bool key_names_user(const char *key)
 {
+    if (!key)
+        return false;
+    char k[64];
+    size_t n = 0;
+    for (const char *p = key; *p; p++)
+        if (isalnum((unsigned char)*p)) {
+            if (n + 1 >= sizeof k)
+                return false;
+            k[n++] = (char)tolower((unsigned char)*p);
+        }
+    k[n] = 0;
+    static const char *const exact[] = {"user", "account", "login", "owner", "actor", NULL};
+    for (const char *const *e = exact; *e; e++)
+        if (!strcmp(k, *e))
+            return true;
+    return (n >= 8 && !strcmp(k + n - 8, "username")) || (n >= 11 && !strcmp(k + n - 11, "accountname"));
+}
+
+/* How a domain candidate was found, for the rules on two-label names of the header. */
+enum { AS_HOST, AS_TOKEN, AS_PATH_COMPONENT, AS_KEY };
+
+static void add_ip_or_domain(walk *w, const char *s, size_t n, int found, const char *key)
+{
+    const char *tld = NULL;
+    size_t labels;
     char buf[300], canon[INET6_ADDRSTRLEN];
     unsigned char addr[16];
     if (!copy_n(buf, sizeof buf, s, n))
@@ -363,8 +493,16 @@ static void add_ip_or_domain(walk *w, const char *s, size_t n)
         static const unsigned char zero[16];
         if (memcmp(addr, zero, 16) && inet_ntop(AF_INET6, addr, canon, sizeof canon))
             add(w, "ipv6", canon);
-    } else if (domain_valid(buf, n)) {
+    } else if ((labels = domain_syntax(buf, n, &tld)) != 0) {
         lower(buf);
+        if (!domain_public(w->ctx, buf, tld))
+            return;
+        if (found != AS_HOST && labels == 2) {
+            if (found == AS_PATH_COMPONENT || found == AS_KEY || key_names_user(key))
+                return; /* /tmp/x.com, C:\Users\k.suzuki, fd.name=..., {"userName": "k.suzuki"} */
+            if (is_file_ext(tld, (size_t)(buf + n - tld)) && path_names_file(w->path))
+                return; /* a file name: install.sh, setup.py, README.md */
+        }
         add(w, "domain", buf);
     }
 }
@@ -393,7 +531,7 @@ static void add_url(walk *w, const char *s, size_t n)
     if (a < e && *a == '[') {
         const char *rb = memchr(a, ']', (size_t)(e - a));
         if (rb)
-            add_ip_or_domain(w, a + 1, (size_t)(rb - a - 1));
+            add_ip_or_domain(w, a + 1, (size_t)(rb - a - 1), AS_HOST, NULL);
         return;
     }
     const char *colon = memchr(a, ':', (size_t)(e - a));
@@ -401,7 +539,7 @@ static void add_url(walk *w, const char *s, size_t n)
         e = colon;
     if (e > a && e[-1] == '.')
         e--;
-    add_ip_or_domain(w, a, (size_t)(e - a));
+    add_ip_or_domain(w, a, (size_t)(e - a), AS_HOST, NULL);
 }
 
 static void scan_string(walk *w, const char *s, size_t n, const char *key)
@@ -437,7 +575,7 @@ static void scan_string(walk *w, const char *s, size_t n, const char *key)
         case G_EMAIL:
             if (copy_n(buf, sizeof buf, t, tl)) {
                 const char *at = strrchr(buf, '@');
-                if (at && domain_valid(at + 1, strlen(at + 1)) && buf[0] != '.') {
+                if (at && email_domain_valid(at + 1, strlen(at + 1)) && buf[0] != '.') {
                     lower(buf);
                     add(w, "email", buf);
                 }
@@ -447,13 +585,20 @@ static void scan_string(walk *w, const char *s, size_t n, const char *key)
             while (tl > 0 && t[tl - 1] == '.')
                 tl--;
             if (memchr(t, ':', tl))
-                add_ip_or_domain(w, t, tl); /* inet_pton decides; times like 15:32:49 fail */
+                add_ip_or_domain(w, t, tl, AS_TOKEN, key); /* inet_pton decides; times like 15:32:49 fail */
             break;
         }
         case G_IPV4:
-        case G_DOMAIN:
-            add_ip_or_domain(w, t, tl);
+            add_ip_or_domain(w, t, tl, AS_TOKEN, key);
             break;
+        case G_DOMAIN: {
+            size_t at = (size_t)(t - s);
+            bool in_path = at >= 1 && (s[at - 1] == '/' || s[at - 1] == '\\') &&
+                           !(at >= 2 && s[at - 2] == s[at - 1]);
+            bool is_key = at + tl < n && s[at + tl] == '=';
+            add_ip_or_domain(w, t, tl, in_path ? AS_PATH_COMPONENT : is_key ? AS_KEY : AS_TOKEN, key);
+            break;
+        }
         default:
             break;
         }

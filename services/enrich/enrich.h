@@ -39,8 +39,10 @@ typedef struct {
     size_t nslots;
 } enrich_indicators;
 
-/* Compiled patterns, made once per process and shared read-only by any number of
- * threads. NEW (enrich_free), or NULL with a message in err. */
+/* Compiled patterns and the public suffix list (libpsl: the newer of its built-in
+ * list and the publicsuffix package's file), made once per process and shared
+ * read-only by any number of threads. NEW (enrich_free), or NULL with a message in
+ * err (e.g. no suffix list available). */
 typedef struct enrich_ctx enrich_ctx;
 enrich_ctx *enrich_new(char *err, size_t errlen);
 void enrich_free(enrich_ctx *ctx); /* NULL is fine */

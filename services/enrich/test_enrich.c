@@ -146,12 +146,95 @@ static void test_not_domains(void **state)
     enrich_indicators l;
     extract_text("[\"a.json\", \"/var/log/app.log\", \"C:\\\\Windows\\\\evil.dll\", \"setup.exe\", \"1.2.3\","
                  "\"version 5.10.215-181.850.amzn2int.x86_64\", \"aws-sdk-java/1.12.720\", \"T1562.008\","
-                 "\"Amazon.com_Inc.\", \"README.md\", \"x.y\", \"300.1.1.1\", \"::\", \"AWS::EC2::Instance\","
+                 "\"Amazon.com_Inc.\", \"x.y\", \"300.1.1.1\", \"::\", \"AWS::EC2::Instance\","
                  "\"00:1a:2b:3c:4d:5e\", \"2017-12-08T15:32:49.862Z\", \"report.PDF\"]",
                  &l);
     if (l.count)
         dump(&l);
     assert_int_equal(l.count, 0);
+    enrich_indicators_free(&l);
+}
+
+/* The public suffix list: a dotted name is a domain only under an ICANN TLD and
+ * with a registrable part. */
+static void test_psl_not_domains(void **state)
+{
+    enrich_indicators l;
+    extract_text("{\"source\":\"aws.guardduty\",\"instanceType\":\"m3.xlarge\",\"user\":\"john.doe\","
+                 "\"type\":\"google.compute.firewall\",\"host\":\"db1.corp.local\",\"svc\":\"api.svc.internal\","
+                 "\"suffix\":\"co.uk\",\"k8s\":\"kube-system.pods\",\"field\":\"process.exe_path\","
+                 "\"msg\":\"aws.guardduty flagged m3.xlarge of john.doe via google.compute.firewall on host.localdomain\"}",
+                 &l);
+    ASSERT_HASNT(&l, "domain", "aws.guardduty");
+    ASSERT_HASNT(&l, "domain", "m3.xlarge");
+    ASSERT_HASNT(&l, "domain", "john.doe");
+    ASSERT_HASNT(&l, "domain", "google.compute.firewall");
+    ASSERT_HASNT(&l, "domain", "compute.firewall");
+    ASSERT_HASNT(&l, "domain", "db1.corp.local");
+    ASSERT_HASNT(&l, "domain", "co.uk");
+    if (l.count)
+        dump(&l);
+    assert_int_equal(l.count, 0);
+    enrich_indicators_free(&l);
+}
+
+static void test_psl_domains(void **state)
+{
+    enrich_indicators l;
+    extract_text("{\"a\":\"evil.example.com\",\"b\":\"shop.example.co.uk\",\"c\":\"example.co.uk\","
+                 "\"d\":\"attacker.github.io\",\"e\":\"sts.amazonaws.com\",\"f\":\"point.md\","
+                 "\"g\":\"Login-Portal.ZIP\",\"h\":\"x.y.z.example.name\","
+                 "\"msg\":\"beacon to c2.evil.app and files.evil.zip, see https://install.sh/get\","
+                 "\"mail\":\"bob@corp.local\"}",
+                 &l);
+    ASSERT_HAS(&l, "domain", "evil.example.com", "a");
+    ASSERT_HAS(&l, "domain", "shop.example.co.uk", "b");
+    ASSERT_HAS(&l, "domain", "example.co.uk", "c");
+    ASSERT_HAS(&l, "domain", "attacker.github.io", "d");
+    ASSERT_HAS(&l, "domain", "sts.amazonaws.com", "e");
+    ASSERT_HAS(&l, "domain", "point.md", "f");
+    ASSERT_HAS(&l, "domain", "login-portal.zip", "g");
+    ASSERT_HAS(&l, "domain", "x.y.z.example.name", "h");
+    ASSERT_HAS(&l, "domain", "c2.evil.app", "msg");
+    ASSERT_HAS(&l, "domain", "files.evil.zip", "msg");
+    ASSERT_HAS(&l, "url", "https://install.sh/get", "msg");
+    ASSERT_HAS(&l, "domain", "install.sh", "msg"); /* a URL's host is a host */
+    ASSERT_HAS(&l, "email", "bob@corp.local", "mail"); /* emails need no public suffix */
+    assert_int_equal(l.count, 13);
+    enrich_indicators_free(&l);
+}
+
+/* File names whose extension is a real TLD: not domains in a path or under a key
+ * that names a file, a path, a process or a command. */
+static void test_psl_file_names(void **state)
+{
+    enrich_indicators l;
+    extract_text("{\"file\":{\"name\":\"README.md\"},\"TargetFilename\":\"setup.py\","
+                 "\"process\":{\"name\":\"miner.sh\",\"args\":[\"payload.zip\"]},"
+                 "\"CommandLine\":\"python3 build.py --out dist.zip\","
+                 "\"ImageFileName\":\"libx.so\",\"proc.cmdline\":\"perl run.pl\","
+                 "\"msg\":\"dropped /tmp/install.sh and C:\\\\Users\\\\x\\\\invoice.zip\"}",
+                 &l);
+    if (l.count)
+        dump(&l);
+    assert_int_equal(l.count, 0);
+    enrich_indicators_free(&l);
+}
+
+/* Two-label names that are path components, keys of key=value text or user names. */
+static void test_two_label_names(void **state)
+{
+    enrich_indicators l;
+    extract_text("{\"userName\":\"k.suzuki\",\"TargetUserName\":\"j.smith\",\"sAMAccountName\":\"a.tanaka\","
+                 "\"dir\":\"C:\\\\Users\\\\k.suzuki\\\\AppData\",\"p\":\"/home/m.rossi/x.com\","
+                 "\"output\":\"fd.name=/etc/shadow fd.sport=443 proc.name=bash\","
+                 "\"ioc\":\"hxxp://evil.com/a and \\\\\\\\smb.evil.net\\\\share\"}",
+                 &l);
+    ASSERT_HAS(&l, "domain", "evil.com", "ioc");     /* after "//": a host */
+    ASSERT_HAS(&l, "domain", "smb.evil.net", "ioc"); /* after "\\\\": a host */
+    if (l.count != 2)
+        dump(&l);
+    assert_int_equal(l.count, 2);
     enrich_indicators_free(&l);
 }
 
@@ -455,6 +538,10 @@ int main(void)
         cmocka_unit_test(test_whole_values),
         cmocka_unit_test(test_free_text),
         cmocka_unit_test(test_not_domains),
+        cmocka_unit_test(test_psl_not_domains),
+        cmocka_unit_test(test_psl_domains),
+        cmocka_unit_test(test_psl_file_names),
+        cmocka_unit_test(test_two_label_names),
         cmocka_unit_test(test_paths_and_ids),
         cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_dedupe_and_cap),
