@@ -1,0 +1,66 @@
+/* hutchctl's shared pieces: the parsed command line, settings, and the command
+ * table entries every command file contributes.
+ *
+ * A command is one row of cli_commands (hutchctl.c): noun, verb, which options it
+ * takes, how many positional arguments, and its run function. Adding `policy eval`
+ * or `dlq replay` is a new row and a new function; parsing, --help, usage errors
+ * (exit 2) and --output are handled once, in hutchctl.c.
+ *
+ * Exit codes: 0 success, 1 failure (unreachable service, not found, refused),
+ * 2 usage error. */
+#ifndef HUTCH_CLI_H
+#define HUTCH_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/pg.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Options a command may accept (bit set in its table row). */
+enum {
+    OPT_SCHEMA = 1 << 0, /* --schema S */
+    OPT_LIMIT = 1 << 1,  /* --limit N */
+    OPT_STATUS = 1 << 2, /* --status S */
+};
+
+typedef struct {
+    char *database_url; /* HUTCH_DATABASE_URL (secret) */
+    char *ingest_url;   /* HUTCH_INGEST_URL */
+    char *ingest_token; /* HUTCH_INGEST_TOKEN (secret) */
+} cli_config;
+
+typedef struct {
+    cli_config cfg;
+    bool json;          /* --output json */
+    const char *schema; /* BORROWED from argv */
+    const char *status;
+    int64_t limit;      /* default 50 */
+    const char *args[4];/* positional arguments, BORROWED from argv */
+    int nargs;
+    pg *db;             /* opened on first use by cli_db */
+} cli;
+
+/* The database connection, opened on first use; NULL (with the error printed) when
+ * it cannot be reached. */
+pg *cli_db(cli *c);
+
+/* Runs sql (one row, one column of JSON text) and returns the parsed document (NEW,
+ * json_decref) or NULL: *found is false when there was no row or a NULL value
+ * (nothing printed); on a database error the error is printed and found is true. */
+json_t *cli_query_json(cli *c, const char *sql, int nparams, const char *const *params, bool *found);
+
+/* Prints "hutchctl: <message>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Commands (cmd_*.c). Each returns CLI_OK / CLI_FAIL / CLI_USAGE. */
+int cmd_alert_send(cli *c);
+int cmd_alert_list(cli *c);
+int cmd_alert_show(cli *c);
+int cmd_ticket_list(cli *c);
+int cmd_ticket_show(cli *c);
+int cmd_event_list(cli *c);
+
+#endif

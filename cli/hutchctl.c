@@ -1,0 +1,247 @@
+/* hutchctl: the operator's command line. This file is the frame: the command table,
+ * option parsing, help, settings and the database connection. Commands live in
+ * cmd_*.c and only build a JSON document and print it (output.h).
+ *
+ *   hutchctl [--output json|table] NOUN VERB [options] [args]
+ *
+ * Settings come from the services' environment variables (HUTCH_DATABASE_URL,
+ * HUTCH_INGEST_URL, HUTCH_INGEST_TOKEN), so `. .hutch/env` is all the setup. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/config.h"
+#include "common/log.h"
+
+typedef struct {
+    const char *noun;
+    const char *verb;
+    unsigned opts;     /* OPT_* accepted */
+    int min_args, max_args;
+    const char *args;  /* usage text of options and arguments */
+    const char *help;
+    int (*run)(cli *c);
+} cli_command;
+
+static const cli_command cli_commands[] = {
+    {"alert", "send", OPT_SCHEMA, 1, 1, "--schema S FILE|-", "post an alert (JSON) to ingest; prints the event id",
+     cmd_alert_send},
+    {"alert", "list", OPT_LIMIT, 0, 0, "[--limit N]", "latest alerts", cmd_alert_list},
+    {"alert", "show", 0, 1, 1, "ID", "one alert with its indicators and ticket", cmd_alert_show},
+    {"ticket", "list", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status S] [--limit N]",
+     "tickets by latest activity (status: open, acknowledged, resolved)", cmd_ticket_list},
+    {"ticket", "show", 0, 1, 1, "ID", "one ticket with its alerts and notifications", cmd_ticket_show},
+    {"event", "list", OPT_LIMIT, 0, 0, "[--limit N]", "latest raw events and what policy decided",
+     cmd_event_list},
+};
+#define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
+
+static const config_field cli_config_table[] = {
+    {"HUTCH_DATABASE_URL", CONFIG_SECRET, "", offsetof(cli_config, database_url),
+     "Postgres URL (list and show commands)", 0, 0},
+    {"HUTCH_INGEST_URL", CONFIG_STRING, "http://127.0.0.1:8081", offsetof(cli_config, ingest_url),
+     "ingest's base URL (alert send)", 0, 0},
+    {"HUTCH_INGEST_TOKEN", CONFIG_SECRET, "", offsetof(cli_config, ingest_token),
+     "bearer token for ingest, when it requires one", 0, 0},
+    CONFIG_END,
+};
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hutchctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: hutchctl [--output json|table] NOUN VERB [options] [args]\n\ncommands:\n", out);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "%s %s %s", cli_commands[i].noun, cli_commands[i].verb, cli_commands[i].args);
+        fprintf(out, "  %-44s %s\n", line, cli_commands[i].help);
+    }
+    fputs("\noptions:\n  --output json|table, -o   one JSON document on stdout, or a readable table (default)\n"
+          "  --help, -h                this help\n\n",
+          out);
+    config_print_help(cli_config_table, "hutchctl", "settings (environment):");
+}
+
+pg *cli_db(cli *c)
+{
+    if (c->db)
+        return c->db;
+    if (!c->cfg.database_url || !*c->cfg.database_url) {
+        cli_error("HUTCH_DATABASE_URL is not set (try `. .hutch/env`)");
+        return NULL;
+    }
+    char err[512];
+    c->db = pg_connect(c->cfg.database_url, 0, err, sizeof err);
+    if (!c->db)
+        cli_error("cannot connect to the database: %s", err);
+    return c->db;
+}
+
+json_t *cli_query_json(cli *c, const char *sql, int nparams, const char *const *params, bool *found)
+{
+    *found = true;
+    pg *db = cli_db(c);
+    if (!db)
+        return NULL;
+    PGresult *res = NULL;
+    if (pg_exec(db, &res, sql, nparams, params) != PG_OK) {
+        cli_error("query failed (see the log line above)");
+        return NULL;
+    }
+    json_t *doc = NULL;
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        *found = false;
+    } else {
+        json_error_t jerr;
+        doc = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
+        if (!doc)
+            cli_error("unexpected answer from the database: %s", jerr.text);
+    }
+    PQclear(res);
+    return doc;
+}
+
+static int parse_limit(const char *text, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || !end || *end || end == text || v < 1 || v > 100000)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Takes the value of --name=V or --name V; advances *i. NULL when missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq)
+        return eq + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static bool is_option(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+int main(int argc, char **argv)
+{
+    static cli c;
+    c.limit = 50;
+    const char *words[2] = {NULL, NULL};
+    int nwords = 0;
+    const char *schema = NULL, *status = NULL, *limit = NULL;
+    bool help = false, saw_limit = false;
+
+    /* Options may come anywhere; "-" alone is a positional argument (stdin). */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help = true;
+        } else if (is_option(a, "--output") || strcmp(a, "-o") == 0) {
+            const char *v = option_value(argc, argv, &i, a);
+            if (!v || (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)) {
+                cli_error("--output wants json or table");
+                return CLI_USAGE;
+            }
+            c.json = strcmp(v, "json") == 0;
+        } else if (is_option(a, "--schema")) {
+            if (!(schema = option_value(argc, argv, &i, a))) {
+                cli_error("--schema wants a value");
+                return CLI_USAGE;
+            }
+        } else if (is_option(a, "--status")) {
+            if (!(status = option_value(argc, argv, &i, a))) {
+                cli_error("--status wants a value");
+                return CLI_USAGE;
+            }
+        } else if (is_option(a, "--limit")) {
+            saw_limit = true;
+            if (!(limit = option_value(argc, argv, &i, a)) || parse_limit(limit, &c.limit) != 0) {
+                cli_error("--limit wants a number from 1 to 100000");
+                return CLI_USAGE;
+            }
+        } else if (strcmp(a, "--") == 0) {
+            for (i++; i < argc; i++) {
+                if (c.nargs >= (int)(sizeof c.args / sizeof c.args[0])) {
+                    cli_error("too many arguments");
+                    return CLI_USAGE;
+                }
+                c.args[c.nargs++] = argv[i];
+            }
+        } else if (a[0] == '-' && a[1] != '\0') {
+            cli_error("unknown option %s (see hutchctl --help)", a);
+            return CLI_USAGE;
+        } else if (nwords < 2) {
+            words[nwords++] = a;
+        } else if (c.nargs < (int)(sizeof c.args / sizeof c.args[0])) {
+            c.args[c.nargs++] = a;
+        } else {
+            cli_error("too many arguments");
+            return CLI_USAGE;
+        }
+    }
+    if (help && nwords == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (nwords < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const cli_command *cmd = NULL;
+    bool noun_known = false;
+    for (size_t i = 0; i < N_COMMANDS && !cmd; i++) {
+        noun_known |= strcmp(cli_commands[i].noun, words[0]) == 0;
+        if (strcmp(cli_commands[i].noun, words[0]) == 0 && strcmp(cli_commands[i].verb, words[1]) == 0)
+            cmd = &cli_commands[i];
+    }
+    if (!cmd) {
+        if (noun_known)
+            cli_error("unknown command \"%s %s\" (see hutchctl --help)", words[0], words[1]);
+        else
+            cli_error("unknown command \"%s\" (see hutchctl --help)", words[0]);
+        return CLI_USAGE;
+    }
+    if (help) {
+        printf("usage: hutchctl %s %s %s\n  %s\n", cmd->noun, cmd->verb, cmd->args, cmd->help);
+        return CLI_OK;
+    }
+    if ((schema && !(cmd->opts & OPT_SCHEMA)) || (status && !(cmd->opts & OPT_STATUS)) ||
+        (saw_limit && !(cmd->opts & OPT_LIMIT)) || c.nargs < cmd->min_args || c.nargs > cmd->max_args) {
+        cli_error("usage: hutchctl %s %s %s", cmd->noun, cmd->verb, cmd->args);
+        return CLI_USAGE;
+    }
+    c.schema = schema;
+    c.status = status;
+
+    log_init("hutchctl", LOG_LEVEL_WARN);
+    char err[1024];
+    if (config_load(cli_config_table, &c.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "hutchctl: bad settings:\n%s", err);
+        config_free(cli_config_table, &c.cfg);
+        return CLI_FAIL;
+    }
+    int rc = cmd->run(&c);
+    fflush(stdout);
+    pg_free(c.db);
+    config_free(cli_config_table, &c.cfg);
+    return rc;
+}

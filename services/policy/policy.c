@@ -1,0 +1,201 @@
+/* Policy's domain logic (policy.h): the default engine and Alert packing.
+ *
+ * The default engine follows Warren's non-strict mode: every event becomes one
+ * alert; title and description come from the fields security products commonly
+ * use (GuardDuty and Security Hub via EventBridge: detail.title / detail.type;
+ * Google SCC: finding.category; Falco: rule / output; SNS-style: Message), and
+ * severity hints stay in the payload for the agent to read. */
+#include "services/policy/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ids.h"
+
+static const char *const title_paths[] = {
+    "title", "Title", "name", "rule", "Rule", "detail.title", "detail.type", "finding.category",
+    "output", "Message", "message", "description", NULL,
+};
+static const char *const description_paths[] = {
+    "description", "Description", "detail.description", "output", NULL,
+};
+static const char *const namespace_paths[] = {"namespace", NULL};
+
+#define NO_TITLE "(no title)"
+
+const char *policy_first_string(const json_t *payload, const char *const *paths)
+{
+    for (size_t i = 0; paths[i]; i++) {
+        const json_t *v = payload;
+        const char *p = paths[i];
+        while (v && *p) {
+            const char *dot = strchr(p, '.');
+            size_t n = dot ? (size_t)(dot - p) : strlen(p);
+            char key[64];
+            if (n >= sizeof key || !json_is_object(v)) {
+                v = NULL;
+                break;
+            }
+            memcpy(key, p, n);
+            key[n] = '\0';
+            v = json_object_get(v, key);
+            p += n + (dot ? 1 : 0);
+        }
+        if (json_is_string(v) && json_string_length(v) > 0)
+            return json_string_value(v);
+    }
+    return NULL;
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+policy_alert *policy_decision_add(policy_decision *d)
+{
+    policy_alert *grown = realloc(d->alerts, (d->count + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    d->alerts = grown;
+    policy_alert *a = &d->alerts[d->count];
+    memset(a, 0, sizeof *a);
+    a->title = strdup("");
+    a->description = strdup("");
+    a->namespace = strdup("");
+    a->source = strdup("");
+    a->channel = strdup("");
+    a->tags = json_array();
+    a->attributes = json_array();
+    d->count++; /* counted even when incomplete, so policy_decision_free releases it */
+    if (!a->title || !a->description || !a->namespace || !a->source || !a->channel || !a->tags || !a->attributes)
+        return NULL;
+    return a;
+}
+
+static int set_str(char **slot, const char *value)
+{
+    char *copy = dup_or_empty(value);
+    if (!copy)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int policy_default_eval(void *ctx, const policy_input *in, policy_decision *out, char *err, size_t errlen)
+{
+    out->package = strdup("");
+    policy_alert *a = out->package ? policy_decision_add(out) : NULL;
+    const char *title = policy_first_string(in->payload, title_paths);
+    if (!a || set_str(&a->title, title ? title : NO_TITLE) != 0 ||
+        set_str(&a->description, policy_first_string(in->payload, description_paths)) != 0 ||
+        set_str(&a->namespace, policy_first_string(in->payload, namespace_paths)) != 0 ||
+        set_str(&a->source, in->schema) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const policy_engine policy_default_engine = {"default", policy_default_eval, NULL};
+
+void policy_decision_free(policy_decision *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->count; i++) {
+        policy_alert *a = &d->alerts[i];
+        free(a->title);
+        free(a->description);
+        free(a->namespace);
+        free(a->source);
+        free(a->channel);
+        json_decref(a->tags);
+        json_decref(a->attributes);
+    }
+    free(d->alerts);
+    free(d->package);
+    free(d->reason);
+    memset(d, 0, sizeof *d);
+}
+
+void policy_alert_id(char out[37], const char *event_id, int64_t created_ms, size_t index)
+{
+    char seed[128];
+    snprintf(seed, sizeof seed, "%s/alert/%zu", event_id, index);
+    ids_uuid7_derived(out, created_ms, seed);
+}
+
+const char *policy_alert_key(const policy_alert *a, const char *alert_id)
+{
+    return a->namespace && *a->namespace ? a->namespace : alert_id;
+}
+
+static const char *json_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+uint8_t *policy_alert_pack(const Hutch__V1__RawEvent *ev, const policy_decision *d, size_t index, size_t *len)
+{
+    if (!ev || !ev->meta || index >= d->count)
+        return NULL;
+    const policy_alert *a = &d->alerts[index];
+    int64_t created = ev->meta->created_unix_ms;
+    char alert_id[37], seed[128];
+    policy_alert_id(alert_id, ev->event_id, created, index);
+    snprintf(seed, sizeof seed, "%s/alert-message/%zu", ev->event_id, index);
+    msg_meta_buf mb;
+    msg_meta_init(&mb, ev->meta->trace_id, "hutch-policy", created, seed);
+
+    Hutch__V1__Alert m = HUTCH__V1__ALERT__INIT;
+    m.meta = &mb.meta;
+    m.alert_id = alert_id;
+    m.event_id = ev->event_id;
+    m.schema = ev->schema;
+    m.title = a->title;
+    m.description = a->description;
+    m.namespace_ = a->namespace;
+    m.source = a->source;
+    m.channel = a->channel;
+    m.payload_json = ev->payload_json;
+    m.policy_package = d->package ? d->package : "";
+    m.created_unix_ms = created;
+
+    size_t ntags = json_array_size(a->tags), nattrs = json_array_size(a->attributes);
+    char **tags = calloc(ntags ? ntags : 1, sizeof *tags);
+    Hutch__V1__Attribute *attrs = calloc(nattrs ? nattrs : 1, sizeof *attrs);
+    Hutch__V1__Attribute **attr_ptrs = calloc(nattrs ? nattrs : 1, sizeof *attr_ptrs);
+    uint8_t *out = NULL;
+    if (!tags || !attrs || !attr_ptrs)
+        goto done;
+    for (size_t i = 0; i < ntags; i++) {
+        const char *t = json_string_value(json_array_get(a->tags, i));
+        tags[i] = (char *)(t ? t : "");
+    }
+    for (size_t i = 0; i < nattrs; i++) {
+        const json_t *o = json_array_get(a->attributes, i);
+        hutch__v1__attribute__init(&attrs[i]);
+        attrs[i].key = (char *)json_str(o, "key");
+        attrs[i].value = (char *)json_str(o, "value");
+        attrs[i].link = (char *)json_str(o, "link");
+        attrs[i].type = (char *)json_str(o, "type");
+        attrs[i].id = (char *)json_str(o, "id");
+        attrs[i].persist = json_is_true(json_object_get(o, "persist"));
+        attrs[i].ttl_seconds = json_integer_value(json_object_get(o, "ttl_seconds"));
+        attr_ptrs[i] = &attrs[i];
+    }
+    m.n_tags = ntags;
+    m.tags = tags;
+    m.n_attributes = nattrs;
+    m.attributes = attr_ptrs;
+    out = msg_pack(&m.base, len);
+done:
+    free(tags);
+    free(attrs);
+    free(attr_ptrs);
+    return out;
+}

@@ -1,0 +1,86 @@
+/* Policy's domain logic: a RawEvent's payload goes in, a decision comes out (the
+ * alerts to raise, or none with a reason), then each alert is packed as a
+ * hutch.v1.Alert. No Kafka, no Postgres here; main.c and store.c do the I/O.
+ *
+ * The decision is made by an engine, a function pointer behind policy_engine. Until
+ * the Rego engine lands, policy_default_engine is Warren's non-strict default: one
+ * alert per event, with title, description and namespace taken from the payload's
+ * common fields. A Rego engine (evaluating ingest.<schema> / alert.<schema>) is
+ * another policy_engine with the same signature; main.c picks it in one place.
+ *
+ * What must stay true: the same input gives the same decision and byte-identical
+ * Alert messages (ids and times derive from the RawEvent), so a redelivered event
+ * re-produces exactly what the first delivery did. */
+#ifndef HUTCH_POLICY_H
+#define HUTCH_POLICY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/msg.h"
+
+/* One alert a policy decided to raise. Strings are NEW (owned by the decision). */
+typedef struct {
+    char *title;
+    char *description;
+    char *namespace;   /* "" when none: the Alert is then keyed by its alert id */
+    char *source;
+    char *channel;
+    json_t *tags;       /* array of strings, NEW reference */
+    json_t *attributes; /* array of {key, value, link, type, ...}, NEW reference */
+} policy_alert;
+
+/* What an engine decided for one event. Release with policy_decision_free. */
+typedef struct {
+    policy_alert *alerts;
+    size_t count;
+    char *package;     /* the policy that decided, e.g. "ingest.guardduty"; "" for the default */
+    char *reason;      /* why no alert (count == 0), or NULL */
+} policy_decision;
+
+/* One event as an engine sees it. Everything BORROWED for the call. */
+typedef struct {
+    const char *event_id;
+    const char *schema;
+    const char *source;
+    const json_t *payload; /* the parsed payload_json */
+} policy_input;
+
+/* Fills out (zeroed by the caller) and returns 0; or returns -1 with err set when
+ * the engine cannot decide (a policy error: dead-letter). */
+typedef int (*policy_eval_fn)(void *ctx, const policy_input *in, policy_decision *out, char *err, size_t errlen);
+
+typedef struct {
+    const char *name;  /* for logs: "default", "rego" */
+    policy_eval_fn eval;
+    void *ctx;         /* BORROWED by the engine's user */
+} policy_engine;
+
+/* Warren's non-strict default (ctx unused). */
+extern const policy_engine policy_default_engine;
+int policy_default_eval(void *ctx, const policy_input *in, policy_decision *out, char *err, size_t errlen);
+
+/* Frees what a decision owns; the struct itself is the caller's. NULL is fine. */
+void policy_decision_free(policy_decision *d);
+
+/* Adds an alert to d and returns it with every string set to "" and empty arrays
+ * (for engines). NULL on OOM. */
+policy_alert *policy_decision_add(policy_decision *d);
+
+/* First non-empty string among the dotted paths (NULL-terminated list), e.g.
+ * "detail.title"; BORROWED from payload, or NULL. */
+const char *policy_first_string(const json_t *payload, const char *const *paths);
+
+/* The id of the index-th alert of an event: derived from (created_ms, event_id, index). */
+void policy_alert_id(char out[37], const char *event_id, int64_t created_ms, size_t index);
+
+/* The Kafka key of an Alert: its namespace when non-empty, else its alert id. BORROWED. */
+const char *policy_alert_key(const policy_alert *a, const char *alert_id);
+
+/* Packs the index-th alert of the decision as a hutch.v1.Alert: alert_id from
+ * policy_alert_id, meta trace id from the event, created time = the event's.
+ * ev BORROWED (must have meta). NEW buffer (free()), length in *len; NULL on OOM. */
+uint8_t *policy_alert_pack(const Hutch__V1__RawEvent *ev, const policy_decision *d, size_t index, size_t *len);
+
+#endif
