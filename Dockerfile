@@ -12,7 +12,7 @@ RUN make MODE=release -j"$(nproc)" programs
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       librdkafka1 libprotobuf-c1 libpq5 libjansson4 libevent-2.1-7 libevent-pthreads-2.1-7 libcurl4 \
-      libssl3 libpcre2-8-0 libuuid1 libyaml-0-2 ca-certificates && rm -rf /var/lib/apt/lists/*
+      libssl3 libpcre2-8-0 libuuid1 libyaml-0-2 tzdata ca-certificates && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/release/bin/ /usr/local/bin/
 COPY policies/ /etc/hutch/policies/
 ENV HUTCH_HTTP_ADDR=0.0.0.0 HUTCH_POLICY_DIR=/etc/hutch/policies

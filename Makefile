@@ -29,7 +29,7 @@ else
 endif
 
 CC ?= cc
-PKGS := rdkafka libprotobuf-c jansson libevent libevent_pthreads libpq libcurl libpcre2-8 yaml-0.1 uuid openssl
+PKGS := rdkafka libprotobuf-c jansson libevent libevent_pthreads libpq libcurl libpcre2-8 yaml-0.1 uuid openssl libpsl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -17,12 +17,11 @@ cmd=${1:-}; dir=${2:-}
 mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
 pidf=$dir/kafka.pid
 
-java_cmd() {
-    local heap=${HUTCH_KAFKA_HEAP:-512m}
-    java -Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
-        -Djava.awt.headless=true -Dlog4j2.configurationFile="$HUTCH_ROOT/tools/kafka/log4j2.xml" \
-        -Dkafka.logs.dir="$dir" -cp "$HUTCH_KAFKA_LIBS/*" "$@"
-}
+JAVA=(java -Xms128m -Xmx"${HUTCH_KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
+      -Dlog4j2.configurationFile="$HUTCH_ROOT/tools/kafka/log4j2.xml" -Dkafka.logs.dir="$dir"
+      -cp "$HUTCH_KAFKA_LIBS/*")
+ms() { date +%s%3N; }
 
 case $cmd in
 start)
@@ -38,23 +37,20 @@ start)
         "$HUTCH_ROOT/tools/kafka/server.properties.in" > "$dir/server.properties"
     if [[ ! -f $dir/meta/meta.properties ]]; then
         [[ -f $dir/cluster.id ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22 > "$dir/cluster.id"
-        t0=$(date +%s.%N)
-        java_cmd kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" \
+        t0=$(ms)
+        "${JAVA[@]}" kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" \
             --ignore-formatted >> "$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "kafka storage format failed"; }
-        log "kafka storage formatted in $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s"
+        log "kafka storage formatted in $(( $(ms) - t0 )) ms"
     fi
-    t0=$(date +%s)
-    setsid bash -c 'exec "$@"' _ java -Xms128m -Xmx"${HUTCH_KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-        -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-        -Dlog4j2.configurationFile="$HUTCH_ROOT/tools/kafka/log4j2.xml" -Dkafka.logs.dir="$dir" \
-        -cp "$HUTCH_KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.log" 2>&1 < /dev/null &
+    t0=$(ms)
+    setsid "${JAVA[@]}" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.log" 2>&1 < /dev/null &
     echo $! > "$pidf"
     if ! wait_port 127.0.0.1 "$port" 60 "$(cat "$pidf")"; then
         tail -30 "$dir/kafka.log" >&2
         stop_pidfile "$pidf" 10
         die "kafka did not listen on 127.0.0.1:$port within 60 s (log: $dir/kafka.log)"
     fi
-    log "kafka up on 127.0.0.1:$port in $(( $(date +%s) - t0 ))s (pid $(cat "$pidf"), log $dir/kafka.log)"
+    log "kafka up on 127.0.0.1:$port in $(( $(ms) - t0 )) ms (pid $(cat "$pidf"), log $dir/kafka.log)"
     echo "127.0.0.1:$port"
     ;;
 stop)

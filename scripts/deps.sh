@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what Hutch needs to build, run and test, only when it is missing
+# (`make deps`; `make run`, `make test` and `make bench` depend on it).
+# Idempotent and quick when everything is there: every step checks first
+# (dpkg status, a marker file), and `apt-get update` runs at most once.
+#
+#   1. Debian packages: toolchain and C libraries, Postgres, Java 17 and Maven (the
+#      Kafka broker), Debian's python3 test packages (the e2e tests run on
+#      /usr/bin/python3: pytest, psycopg2, requests, confluent-kafka).
+#   2. Apache Kafka's jars from Maven Central (tools/kafka/pom.xml) into the cache
+#      ($HUTCH_KAFKA_LIBS, outside the repository).
+#   3. OPA, the oracle of the Rego engine's differential tests and benchmarks, via
+#      the Go module proxy into the cache ($HUTCH_OPA). Tests only, never at run
+#      time. Skipped (with a note) when Go is absent or HUTCH_DEPS_SKIP_OPA=1.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+export DEBIAN_FRONTEND=noninteractive
+
+PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
+      libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
+      libcmocka-dev libpsl-dev publicsuffix jq postgresql clang libclang-rt-14-dev openjdk-17-jre-headless curl
+      python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
+      python3-confluent-kafka)
+command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
+
+t0=$(date +%s%3N)
+SUDO=
+[[ $(id -u) == 0 ]] || SUDO=sudo
+
+# 1. Debian packages
+missing=()
+while read -r name status; do
+    [[ $status == installed ]] || missing+=("$name")
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null || true)
+for p in "${PKGS[@]}"; do  # packages dpkg has never heard of print nothing above
+    dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -q '^installed$' || {
+        [[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p"); }
+done
+if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. Kafka jars
+if [[ ! -f $HUTCH_KAFKA_LIBS/.complete ]]; then
+    log "copying Apache Kafka $HUTCH_KAFKA_VERSION and its runtime dependencies from Maven Central into $HUTCH_KAFKA_LIBS"
+    rm -rf "$HUTCH_KAFKA_LIBS"; mkdir -p "$HUTCH_KAFKA_LIBS"
+    mvn -q -B -f "$HUTCH_ROOT/tools/kafka/pom.xml" dependency:copy-dependencies \
+        -DoutputDirectory="$HUTCH_KAFKA_LIBS" || die "maven could not copy the Kafka jars"
+    ls "$HUTCH_KAFKA_LIBS"/kafka_2.13-*.jar >/dev/null 2>&1 || die "kafka_2.13 jar missing after maven"
+    touch "$HUTCH_KAFKA_LIBS/.complete"
+fi
+
+# 3. OPA (test oracle)
+if [[ ${HUTCH_DEPS_SKIP_OPA:-0} == 1 ]]; then
+    :
+elif [[ -x $HUTCH_OPA ]]; then
+    :
+elif ! command -v go >/dev/null 2>&1; then
+    log "note: go not found, OPA ($HUTCH_OPA_VERSION) not installed: Rego differential tests will be skipped"
+else
+    log "building OPA $HUTCH_OPA_VERSION through the Go module proxy into $(dirname "$HUTCH_OPA") (once, a few minutes)"
+    mkdir -p "$(dirname "$HUTCH_OPA")"
+    if ! GOBIN=$(dirname "$HUTCH_OPA") GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
+        go install "github.com/open-policy-agent/opa@$HUTCH_OPA_VERSION"; then
+        log "warning: OPA $HUTCH_OPA_VERSION could not be installed: Rego differential tests will be skipped"
+    fi
+fi
+
+log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA)"

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The whole Hutch stack on one machine, loopback only, state under .hutch/.
+#
+#   scripts/stack.sh up [MODE]     Postgres, the broker, topics, the six services; returns
+#                                  once every /readyz answers 200 (empty database)
+#   scripts/stack.sh down          stops everything, removes .hutch/
+#   scripts/stack.sh run [MODE]    up + the sample alerts + `hutchctl ticket list`, then
+#                                  waits for Ctrl-C (or HUTCH_RUN_SECONDS) and goes down
+#   scripts/stack.sh status
+#
+# MODE picks the binaries: debug build/bin, asan build/asan/bin, release build/release/bin.
+# Broker: a real Apache Kafka (KRaft, scripts/kafka.sh) unless HUTCH_BROKER=dev, which
+# uses build/bin/hutch-devbroker (librdkafka's mock cluster: no Java needed).
+#
+# Ports (env overrides): Postgres HUTCH_PG_PORT=55432, Kafka HUTCH_KAFKA_PORT=59092
+# (controller +1), services HUTCH_INGEST_PORT=8081 HUTCH_POLICY_PORT=8082
+# HUTCH_ENRICH_PORT=8083 HUTCH_CLUSTER_PORT=8084 HUTCH_AGENT_PORT=8085 HUTCH_NOTIFY_PORT=8086.
+# Every service gets HUTCH_KAFKA_BROKERS, HUTCH_DATABASE_URL, HUTCH_HTTP_ADDR=127.0.0.1 and
+# its HUTCH_<SERVICE>_PORT; logs go to .hutch/logs/<service>.log.
+# .hutch/env holds the settings for another shell: `. .hutch/env && build/bin/hutchctl ticket list`.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+cmd=${1:-}; mode=${2:-debug}
+STATE=${HUTCH_STATE:-$HUTCH_ROOT/.hutch}
+BIN=${HUTCH_BIN_DIR:-$(build_dir "$mode")/bin}
+PG_PORT=${HUTCH_PG_PORT:-55432}
+KAFKA_PORT=${HUTCH_KAFKA_PORT:-59092}
+READY_SECS=${HUTCH_READY_SECONDS:-90}
+
+svc_port() { local v="HUTCH_${1^^}_PORT"; echo "${!v:-${HUTCH_DEFAULT_PORT[$1]}}"; }
+
+start_broker() {
+    if [[ ${HUTCH_BROKER:-kafka} == dev ]]; then
+        [[ -x $BIN/hutch-devbroker ]] || die "$BIN/hutch-devbroker missing: make MODE=$mode"
+        if ! pidfile_alive "$STATE/devbroker.pid"; then
+            : > "$STATE/devbroker.addr"
+            setsid "$BIN/hutch-devbroker" > "$STATE/devbroker.addr" 2>> "$STATE/logs/devbroker.log" < /dev/null &
+            echo $! > "$STATE/devbroker.pid"
+            for _ in $(seq 1 100); do [[ -s $STATE/devbroker.addr ]] && break; sleep 0.1; done
+        fi
+        BROKERS=$(head -1 "$STATE/devbroker.addr")
+        [[ -n $BROKERS ]] || die "hutch-devbroker printed no address (log: $STATE/logs/devbroker.log)"
+        log "dev broker on $BROKERS"
+    else
+        BROKERS=$("$HUTCH_ROOT/scripts/kafka.sh" start "$STATE/kafka" "$KAFKA_PORT")
+    fi
+}
+
+start_service() {
+    local s=$1 port; port=$(svc_port "$s")
+    local exe=$BIN/hutch-$s pidf=$STATE/pids/$s.pid
+    [[ -x $exe ]] || die "$exe missing: make MODE=$mode"
+    pidfile_alive "$pidf" && return 0
+    port_open 127.0.0.1 "$port" && die "port $port ($s) is taken by another process"
+    local var="HUTCH_${s^^}_PORT"
+    env HUTCH_KAFKA_BROKERS="$BROKERS" HUTCH_DATABASE_URL="$DB_URL" HUTCH_HTTP_ADDR=127.0.0.1 \
+        "$var=$port" setsid "$exe" >> "$STATE/logs/$s.log" 2>&1 < /dev/null &
+    echo $! > "$pidf"
+}
+
+write_env() {
+    cat > "$STATE/env" <<EOT
+# Hutch dev stack settings (scripts/stack.sh): . .hutch/env
+export HUTCH_DATABASE_URL='$DB_URL'
+export HUTCH_KAFKA_BROKERS='$BROKERS'
+export HUTCH_INGEST_URL='http://127.0.0.1:$(svc_port ingest)'
+EOT
+}
+
+up() {
+    local t0; t0=$(date +%s%3N)
+    mkdir -p "$STATE/logs" "$STATE/pids"
+    DB_URL=$("$HUTCH_ROOT/scripts/postgres.sh" start "$STATE/pg" "$PG_PORT")
+    log "postgres on 127.0.0.1:$PG_PORT"
+    start_broker
+    /usr/bin/python3 "$HUTCH_ROOT/scripts/topics.py" "$BROKERS" "${HUTCH_TOPIC_PARTITIONS:-8}" \
+        || die "could not create the Kafka topics"
+    for s in "${HUTCH_SERVICES[@]}"; do start_service "$s"; done
+    for s in "${HUTCH_SERVICES[@]}"; do
+        if ! wait_http_200 "http://127.0.0.1:$(svc_port "$s")/readyz" "$READY_SECS" "$(cat "$STATE/pids/$s.pid")"; then
+            tail -20 "$STATE/logs/$s.log" >&2 || true
+            die "$s not ready within ${READY_SECS}s (log: $STATE/logs/$s.log); 'make down' cleans up"
+        fi
+    done
+    write_env
+    log "stack up in $(( $(date +%s%3N) - t0 )) ms: ingest http://127.0.0.1:$(svc_port ingest), logs in $STATE/logs, settings in $STATE/env"
+}
+
+down() {
+    local s
+    for s in "${HUTCH_SERVICES[@]}"; do
+        [[ -f $STATE/pids/$s.pid ]] && kill -TERM "$(cat "$STATE/pids/$s.pid")" 2>/dev/null || true
+    done
+    for s in "${HUTCH_SERVICES[@]}"; do stop_pidfile "$STATE/pids/$s.pid" 20; done
+    stop_pidfile "$STATE/devbroker.pid" 10
+    [[ -d $STATE/kafka ]] && "$HUTCH_ROOT/scripts/kafka.sh" stop "$STATE/kafka"
+    [[ -d $STATE/pg ]] && "$HUTCH_ROOT/scripts/postgres.sh" stop "$STATE/pg"
+    rm -rf "$STATE"
+    log "stack down"
+}
+
+send_samples() {
+    local ctl=$BIN/hutchctl f schema n=0 files=()
+    [[ -x $ctl ]] || { log "no $ctl: sample alerts not sent"; return 0; }
+    mapfile -t files < <(find "$HUTCH_ROOT/policies" -path '*/detect/*' -name '*.json' 2>/dev/null | sort)
+    ((${#files[@]})) || mapfile -t files < <(find "$HUTCH_ROOT/tests/e2e/fixtures" -mindepth 2 -name '*.json' 2>/dev/null | sort)
+    for f in "${files[@]}"; do
+        schema=$(basename "$(dirname "$f")")
+        if "$ctl" alert send --schema "$schema" "$f" >/dev/null; then n=$((n + 1)); else log "failed to send $f"; fi
+    done
+    log "sent $n sample alerts; waiting for them to become tickets"
+    sleep "${HUTCH_RUN_SETTLE_SECONDS:-3}"
+    "$ctl" ticket list || true
+}
+
+case $cmd in
+up) up ;;
+down) down ;;
+run)
+    trap 'echo; down; exit 0' INT TERM
+    up || { down; exit 1; }
+    . "$STATE/env"; export HUTCH_DATABASE_URL HUTCH_KAFKA_BROKERS HUTCH_INGEST_URL
+    send_samples
+    log "running; Ctrl-C stops everything"
+    if [[ -n ${HUTCH_RUN_SECONDS:-} ]]; then sleep "$HUTCH_RUN_SECONDS"; else while :; do sleep 1; done; fi
+    down
+    ;;
+status)
+    for s in "${HUTCH_SERVICES[@]}"; do
+        if pidfile_alive "$STATE/pids/$s.pid"; then echo "$s: running on $(svc_port "$s")"; else echo "$s: stopped"; fi
+    done
+    ;;
+*) die "usage: stack.sh up|down|run|status [debug|asan|release]" ;;
+esac

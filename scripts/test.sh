@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# `make test [MODE=...]`: every test of the project against the binaries of MODE.
+#   1. unit tests: every cmocka runner $(BUILD)/bin/test_* (scripts/run-unit-tests.sh)
+#   2. conformance: scripts/check-conformance.sh BUILD_DIR, when it exists (one check)
+#   3. end-to-end: pytest tests/e2e on /usr/bin/python3 (Debian's pytest, psycopg2,
+#      requests, confluent-kafka) with HUTCH_BIN_DIR pointing at the MODE's binaries
+#      and its own Postgres and Kafka (HUTCH_BROKER=dev: the dev broker)
+# Prints each stage's count and, as the very last line, the sum as
+# 'N passed, N failed' (CI reads it). Exits non-zero if anything failed.
+# Env: HUTCH_E2E_ARGS (extra pytest arguments, e.g. "-k http -x"), HUTCH_SKIP_E2E=1.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mode=${1:-debug}
+build=$(build_dir "$mode")
+export HUTCH_BIN_DIR=${HUTCH_BIN_DIR:-$build/bin} HUTCH_MODE=$mode
+cd "$HUTCH_ROOT"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+total_p=0 total_f=0 total_s=0 status=0 t_all=$(date +%s)
+
+# last 'N passed, N failed' line of a file -> "P F"
+counts() { grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -1 |
+           sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed, ([0-9]+) failed.*/\2 \3/'; }
+
+stage() { printf '\n==== %s (%s) ====\n' "$1" "$mode"; }
+
+# 1. unit
+stage "unit tests"
+shopt -s nullglob
+units=("$HUTCH_BIN_DIR"/test_*)
+shopt -u nullglob
+if ((${#units[@]})); then
+    scripts/run-unit-tests.sh "${units[@]}" 2>&1 | tee "$tmp/unit"
+    rc=${PIPESTATUS[0]}
+    read -r p f < <(counts "$tmp/unit" || echo "0 1")
+    ((rc != 0 && f == 0)) && f=1
+    total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); ((rc == 0)) || status=1
+else
+    echo "no unit-test runners in $HUTCH_BIN_DIR"
+fi
+
+# 2. conformance (one check: scripts/check-conformance.sh compares with its baseline)
+if [[ -x scripts/check-conformance.sh ]]; then
+    stage "conformance"
+    scripts/check-conformance.sh "$(dirname "$HUTCH_BIN_DIR")" 2>&1
+    rc=$?
+    if ((rc == 0)); then total_p=$((total_p + 1)); echo "conformance: ok"
+    else total_f=$((total_f + 1)); status=1; echo "conformance: FAILED (exit $rc)"; fi
+fi
+
+# 3. end-to-end
+if [[ ${HUTCH_SKIP_E2E:-0} != 1 ]]; then
+    stage "end-to-end tests (broker: ${HUTCH_BROKER:-kafka})"
+    t0=$(date +%s)
+    # shellcheck disable=SC2086
+    /usr/bin/python3 -m pytest tests/e2e -p no:cacheprovider -rfEs --junitxml="$tmp/e2e.xml" \
+        ${HUTCH_E2E_ARGS:-} 2>&1
+    rc=$?
+    if [[ -f $tmp/e2e.xml ]]; then
+        read -r n f e s < <(/usr/bin/python3 - "$tmp/e2e.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+g = lambda k: sum(int(x.get(k, 0)) for x in suites)
+print(g("tests"), g("failures"), g("errors"), g("skipped"))
+PY
+        )
+    else
+        n=0 f=0 e=0 s=0
+    fi
+    p=$((n - f - e - s)); f=$((f + e))
+    if ((rc == 5)); then rc=0; fi            # no tests collected is not a failure by itself
+    ((rc != 0 && f == 0)) && f=1            # pytest could not run (import error, crash)
+    echo "e2e: $p passed, $f failed, $s skipped in $(( $(date +%s) - t0 ))s"
+    total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s)); ((rc == 0)) || status=1
+fi
+
+((total_f == 0)) || status=1
+echo
+echo "make test MODE=$mode: $(( $(date +%s) - t_all ))s"
+if ((total_s)); then echo "$total_p passed, $total_f failed, $total_s skipped"; else echo "$total_p passed, $total_f failed"; fi
+exit $status
