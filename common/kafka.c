@@ -333,6 +333,9 @@ kafka_producer *kafka_producer_new(const char *brokers, const char *client_id, c
     rd_kafka_conf_t *conf = base_conf(&p->c, brokers, client_id, err, errlen);
     if (!conf || conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
         conf_set(conf, "acks", "all", err, errlen) < 0 || conf_set(conf, "linger.ms", "5", err, errlen) < 0 ||
+        /* The broker's message.max.bytes (tools/kafka/server.properties.in): an
+         * event of ingest's largest body (1 MiB) plus its envelope must fit. */
+        conf_set(conf, "message.max.bytes", "4194304", err, errlen) < 0 ||
         conf_passthrough(conf, err, errlen) < 0) {
         if (conf)
             rd_kafka_conf_destroy(conf);
@@ -888,9 +891,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     } else {
         LOG_INFO("kafka_partitions_revoked", "consumer", c->c.name, "count", count, "reason", rd_kafka_err2name(err),
                  NULL);
-        /* Commit what is stored before the partitions move, to limit redelivery. */
+        /* Commit what is stored before the partitions move, to limit redelivery.
+         * Asynchronous: a synchronous commit blocks for the whole session timeout
+         * when the coordinator is unreachable (closing while the broker is down). */
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
-            rd_kafka_commit(rk, NULL, 0);
+            rd_kafka_commit(rk, NULL, 1);
         if (coop)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -936,6 +941,11 @@ kafka_consumer *kafka_consumer_new(const char *brokers, const char *group, const
         conf_set(conf, "enable.auto.offset.store", "false", err, errlen) < 0 ||
         conf_set(conf, "auto.offset.reset", "earliest", err, errlen) < 0 ||
         conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen) < 0 ||
+        /* A short session (default 45 s): a member killed with SIGKILL gives its
+         * partitions back within 10 s, and closing while the broker is down is
+         * bounded by it too. HUTCH_KAFKA_SESSION_TIMEOUT_MS overrides. */
+        conf_set(conf, "session.timeout.ms", "10000", err, errlen) < 0 ||
+        conf_set(conf, "heartbeat.interval.ms", "2000", err, errlen) < 0 ||
         conf_passthrough(conf, err, errlen) < 0) {
         if (conf)
             rd_kafka_conf_destroy(conf);
@@ -977,7 +987,7 @@ kafka_consumer *kafka_consumer_new(const char *brokers, const char *group, const
 }
 
 /* Commits synchronously and leaves the group, but never for longer than the
- * broker's state allows: librdkafka's close waits up to session.timeout.ms (45 s)
+ * broker's state allows: librdkafka's close waits up to session.timeout.ms
  * for an unreachable coordinator, which would outlast a SIGTERM grace period. The
  * close runs on a queue we serve with a deadline; if it does not finish, the
  * handle is destroyed without it (offsets stored but not committed are then
@@ -987,12 +997,10 @@ static void consumer_close(kafka_consumer *c)
     if (c->closed)
         return;
     c->closed = true;
+    /* No explicit rd_kafka_commit: with enable.auto.commit the close itself
+     * commits the stored offsets, and a synchronous commit would block for the
+     * whole session timeout when the coordinator is unreachable. */
     bool up = atomic_load(&c->c.connected);
-    if (up) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(c->c.rk, NULL, 0);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            LOG_WARN("kafka_commit_failed", "consumer", c->c.name, "error", rd_kafka_err2str(e), NULL);
-    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(c->c.rk);
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->c.rk, q);
     if (error) {

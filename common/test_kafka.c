@@ -333,7 +333,9 @@ static void test_stop_while_broker_down(void **state)
     int64_t t0 = ids_now_ms();
     s.stop = 1;
     pthread_join(th, NULL);
+    print_message("joined after %lld ms\n", (long long)(ids_now_ms() - t0));
     kafka_consumer_free(s.c);
+    print_message("consumer freed after %lld ms\n", (long long)(ids_now_ms() - t0));
     kafka_producer_free(p, 1000);
     int64_t took = ids_now_ms() - t0;
     print_message("stop with broker down took %lld ms\n", (long long)took);
