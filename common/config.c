@@ -173,6 +173,20 @@ static void free_strings(const config_field *table, void *out)
     }
 }
 
+/* True if text is one of the "|"-separated choices. */
+static bool choice_ok(const char *choices, const char *text)
+{
+    size_t n = strlen(text);
+    for (const char *c = choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && !strncmp(c, text, n))
+            return true;
+        c += len + (bar ? 1 : 0);
+    }
+    return false;
+}
+
 int config_load(const config_field *table, void *out, char *err, size_t errlen)
 {
     size_t used = 0;
@@ -203,6 +217,12 @@ int config_load(const config_field *table, void *out, char *err, size_t errlen)
         switch (f->type) {
         case CONFIG_STRING:
         case CONFIG_SECRET: {
+            if (f->choices && !choice_ok(f->choices, text)) {
+                err_add(err, errlen, &used, "%s: \"%s\" is not one of %s%s", f->env, secret ? "****" : text,
+                        f->choices, origin);
+                errors++;
+                break;
+            }
             char *copy = strdup(text);
             if (!copy) {
                 err_add(err, errlen, &used, "%s: out of memory", f->env);
@@ -286,13 +306,8 @@ static const char *type_name(config_type t)
     return "?";
 }
 
-void config_print_help(const config_field *table, const char *program, const char *about)
+static void print_fields(FILE *o, const config_field *table)
 {
-    FILE *o = stdout;
-    fprintf(o, "Usage: %s [--help]\n", program ? program : "hutch");
-    if (about && *about)
-        fprintf(o, "\n%s\n", about);
-    fprintf(o, "\nSettings (environment variables):\n");
     for (const config_field *f = table; f && f->env; f++) {
         char def[160];
         if (!f->def)
@@ -304,34 +319,68 @@ void config_print_help(const config_field *table, const char *program, const cha
         fprintf(o, "  %-32s %-9s %s\n", f->env, type_name(f->type), def);
         if (f->type == CONFIG_INT && f->min < f->max)
             fprintf(o, "  %-32s %-9s range [%" PRId64 ", %" PRId64 "]\n", "", "", f->min, f->max);
+        if (f->choices)
+            fprintf(o, "  %-32s %-9s one of %s\n", "", "", f->choices);
         if (f->help && *f->help)
             fprintf(o, "      %s\n", f->help);
+    }
+}
+
+static void print_help(const config_section *sections, size_t n, const char *program, const char *about)
+{
+    FILE *o = stdout;
+    fprintf(o, "Usage: %s [--help]\n", program ? program : "hutch");
+    if (about && *about)
+        fprintf(o, "\n%s\n", about);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(o, "\n%s (environment variables):\n", sections[i].title ? sections[i].title : "Settings");
+        print_fields(o, sections[i].table);
     }
     fprintf(o, "\nHUTCH_KAFKA_<NAME> variables not listed are passed to librdkafka as <name> "
                "('_' -> '.'), e.g. HUTCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL.\n");
     fflush(o);
 }
 
+void config_print_help(const config_field *table, const char *program, const char *about)
+{
+    config_section one = {table, NULL, "Settings"};
+    print_help(&one, 1, program, about);
+}
+
 void config_load_or_exit(const config_field *table, void *out, int argc, char **argv, const char *program,
                          const char *about)
 {
+    config_section one = {table, out, "Settings"};
+    config_sections_load_or_exit(&one, 1, argc, argv, program, about);
+}
+
+void config_sections_load_or_exit(const config_section *sections, size_t n, int argc, char **argv,
+                                  const char *program, const char *about)
+{
     for (int i = 1; i < argc && argv; i++) {
         if (argv[i] && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
-            config_print_help(table, program, about);
+            print_help(sections, n, program, about);
             exit(0);
         }
     }
-    char err[4096];
-    if (config_load(table, out, err, sizeof err) < 0) {
-        fprintf(stderr, "%s: invalid configuration:\n", program ? program : "hutch");
+    bool failed = false;
+    for (size_t s = 0; s < n; s++) {
+        char err[4096];
+        if (config_load(sections[s].table, sections[s].out, err, sizeof err) == 0)
+            continue;
+        if (!failed)
+            fprintf(stderr, "%s: invalid configuration:\n", program ? program : "hutch");
+        failed = true;
         /* Indent each problem for readability. */
         const char *p = err;
         while (*p) {
             const char *nl = strchr(p, '\n');
-            size_t n = nl ? (size_t)(nl - p) : strlen(p);
-            fprintf(stderr, "  %.*s\n", (int)n, p);
-            p += n + (nl ? 1 : 0);
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            fprintf(stderr, "  %.*s\n", (int)len, p);
+            p += len + (nl ? 1 : 0);
         }
+    }
+    if (failed) {
         fprintf(stderr, "(run %s --help for the list of settings)\n", program ? program : "with");
         exit(EX_CONFIG);
     }

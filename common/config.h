@@ -27,9 +27,18 @@ typedef struct {
     size_t offset;         /* offsetof(struct, field) */
     const char *help;
     int64_t min, max;      /* for CONFIG_INT when min < max */
+    const char *choices;   /* CONFIG_STRING: allowed values, "|"-separated; NULL = any */
 } config_field;
 
-#define CONFIG_END { NULL, 0, NULL, 0, NULL, 0, 0 }
+#define CONFIG_END { NULL, 0, NULL, 0, NULL, 0, 0, NULL }
+
+/* One table and the struct it fills, for programs with several tables (a service:
+ * its own settings and service_common_config), loaded and shown together. */
+typedef struct {
+    const config_field *table;
+    void *out;
+    const char *title; /* heading in --help, e.g. "Common settings" */
+} config_section;
 
 /* Fills `out` from the environment. Returns 0, or -1 with every problem listed
  * in err (one per line). */
@@ -42,6 +51,10 @@ void config_print_help(const config_field *table, const char *program, const cha
  * and exits 78 (EX_CONFIG). */
 void config_load_or_exit(const config_field *table, void *out, int argc, char **argv,
                          const char *program, const char *about);
+/* The same for n sections: --help lists them all; every problem of every section
+ * is reported before the exit 78. */
+void config_sections_load_or_exit(const config_section *sections, size_t n, int argc, char **argv,
+                                  const char *program, const char *about);
 
 /* Added by the implementation (not needed by most programs): */
 /* True if env names a field of a table already passed to config_load (kafka.c uses

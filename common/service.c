@@ -33,11 +33,26 @@ const config_field service_common_config[] = {
      "address the HTTP server (/healthz, /readyz, /metrics) listens on"},
     {"HUTCH_HTTP_PORT", CONFIG_INT, "0", offsetof(service_common, http_port),
      "HTTP port when the service has no port setting of its own (0 = any free port)", 0, 65535},
-    {"HUTCH_LOG_LEVEL", CONFIG_STRING, "info", offsetof(service_common, log_level), "debug, info, warn or error"},
+    {"HUTCH_LOG_LEVEL", CONFIG_STRING, "info", offsetof(service_common, log_level), "least severe level logged", 0, 0,
+     "debug|info|warn|error"},
     {"HUTCH_TOPIC_PARTITIONS", CONFIG_INT, "8", offsetof(service_common, topic_partitions),
      "partitions of the topics created at start-up", 1, 1024},
     CONFIG_END,
 };
+
+static service_common loaded_common; /* by service_config_or_exit */
+static bool common_loaded;
+
+void service_config_or_exit(const config_field *table, void *cfg, int argc, char **argv, const char *program,
+                            const char *about)
+{
+    config_section sections[] = {
+        {table, cfg, "Settings"},
+        {service_common_config, &loaded_common, "Common settings"},
+    };
+    config_sections_load_or_exit(sections, 2, argc, argv, program, about);
+    common_loaded = true;
+}
 
 static volatile sig_atomic_t *signal_stop;
 static char program_name[64] = "hutch";
@@ -94,8 +109,13 @@ int service_start(service *svc, const char *name, int argc, char **argv, int64_t
     memset(&svc->common, 0, sizeof svc->common);
     snprintf(program_name, sizeof program_name, "hutch-%s", name);
 
-    /* --help was the caller's business (its own table); argc 0 skips it here. */
-    config_load_or_exit(service_common_config, &svc->common, 0, argv, program_name, NULL);
+    if (common_loaded) {
+        svc->common = loaded_common; /* the strings move to svc */
+        common_loaded = false;
+    } else {
+        /* --help was the caller's business (its own table); argc 0 skips it here. */
+        config_load_or_exit(service_common_config, &svc->common, 0, argv, program_name, NULL);
+    }
     log_init(program_name, log_level_parse(svc->common.log_level));
     install_signals(svc);
 

@@ -39,8 +39,13 @@ typedef struct {
     kafka_consumer *consumer; /* only after service_consume */
 } service;
 
-/* Loads service_common_config (exit 78 on errors, --help handled by the caller's
- * config_load_or_exit first), starts logging, signals, Postgres (waits up to 60 s,
+/* For main(), first: handles --help (the service's table, then the common one) and
+ * loads both tables, reporting every problem of both before exiting 78. `table`
+ * fills `cfg`; the common settings are kept for service_start. */
+void service_config_or_exit(const config_field *table, void *cfg, int argc, char **argv, const char *program,
+                            const char *about);
+/* Takes the common settings loaded by service_config_or_exit (or loads them now,
+ * exit 78 on errors), starts logging, signals, Postgres (waits up to 60 s,
  * migrates), the producer and the HTTP server on http_port. Returns 0 or -1 (logged). */
 int service_start(service *svc, const char *name, int argc, char **argv, int64_t http_port);
 /* Consumes topics (NULL-terminated) with group "hutch-<name>" until stopped. */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -55,6 +57,59 @@ static void test_defaults(void **state)
     config_free(table, &c);
     assert_null(c.name);
     assert_null(c.required);
+}
+
+static const config_field level_table[] = {
+    {"HT_LEVEL", CONFIG_STRING, "info", 0, "a level", 0, 0, "debug|info|warn"},
+    CONFIG_END,
+};
+
+static void test_choices(void **state)
+{
+    char *level = NULL;
+    char err[1024];
+    setenv("HT_LEVEL", "warn", 1);
+    assert_int_equal(config_load(level_table, &level, err, sizeof err), 0);
+    assert_string_equal(level, "warn");
+    config_free(level_table, &level);
+    setenv("HT_LEVEL", "war", 1); /* a prefix of a choice is not a choice */
+    assert_int_equal(config_load(level_table, &level, err, sizeof err), -1);
+    assert_non_null(strstr(err, "HT_LEVEL: \"war\" is not one of debug|info|warn"));
+    assert_null(level);
+    unsetenv("HT_LEVEL");
+}
+
+/* Two sections with one error each: both reported, then exit 78. */
+static void test_sections_report_all(void **state)
+{
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/tmp/hutch-test-config-sections.err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        setenv("HT_REQUIRED", "x", 1);
+        setenv("HT_COUNT", "1000", 1);
+        setenv("HT_LEVEL", "loud", 1);
+        test_conf c;
+        char *level = NULL;
+        config_section sections[] = {{table, &c, "Settings"}, {level_table, &level, "Common settings"}};
+        config_sections_load_or_exit(sections, 2, 0, NULL, "prog", NULL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 78);
+    char buf[2048] = {0};
+    FILE *f = fopen("/tmp/hutch-test-config-sections.err", "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    unlink("/tmp/hutch-test-config-sections.err");
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "HT_COUNT: 1000 is out of range"));
+    assert_non_null(strstr(buf, "HT_LEVEL: \"loud\" is not one of"));
 }
 
 static void test_values_from_env(void **state)
@@ -190,6 +245,8 @@ int main(void)
         cmocka_unit_test_setup(test_all_errors_at_once, clear_env),
         cmocka_unit_test_setup(test_int_range, clear_env),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test_setup(test_choices, clear_env),
+        cmocka_unit_test_setup(test_sections_report_all, clear_env),
         cmocka_unit_test_setup(test_help_masks_secret, clear_env),
         cmocka_unit_test_setup(test_known, clear_env),
     };

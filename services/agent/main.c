@@ -188,8 +188,8 @@ int main(int argc, char **argv)
 {
     agent_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    config_load_or_exit(agent_config_table, &cfg, argc, argv, "hutch-agent",
-                        "Triages clustered alerts (severity, summary) and asks notify to tell people.");
+    service_config_or_exit(agent_config_table, &cfg, argc, argv, "hutch-agent",
+                           "Triages clustered alerts (severity, summary) and asks notify to tell people.");
     service svc;
     memset(&svc, 0, sizeof svc);
     int rc = 1;

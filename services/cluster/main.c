@@ -175,9 +175,9 @@ out:
 int main(int argc, char **argv)
 {
     cluster_config cfg = {0};
-    config_load_or_exit(cluster_config_table, &cfg, argc, argv, "hutch-cluster",
-                        "Groups enriched alerts into tickets by namespace or fingerprint within a window: "
-                        "hutch.alerts.enriched -> hutch.alerts.clustered + hutch.tickets.events.");
+    service_config_or_exit(cluster_config_table, &cfg, argc, argv, "hutch-cluster",
+                           "Groups enriched alerts into tickets by namespace or fingerprint within a window: "
+                           "hutch.alerts.enriched -> hutch.alerts.clustered + hutch.tickets.events.");
     service svc;
     memset(&svc, 0, sizeof svc);
     int status = 1;

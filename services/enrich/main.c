@@ -168,9 +168,9 @@ out:
 int main(int argc, char **argv)
 {
     enrich_config cfg = {0};
-    config_load_or_exit(enrich_config_table, &cfg, argc, argv, "hutch-enrich",
-                        "Extracts indicators (IP, domain, URL, hash, email) and a risk score from accepted "
-                        "alerts: hutch.alerts.accepted -> hutch.alerts.enriched.");
+    service_config_or_exit(enrich_config_table, &cfg, argc, argv, "hutch-enrich",
+                           "Extracts indicators (IP, domain, URL, hash, email) and a risk score from accepted "
+                           "alerts: hutch.alerts.accepted -> hutch.alerts.enriched.");
     service svc;
     memset(&svc, 0, sizeof svc);
     int status = 1;

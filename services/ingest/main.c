@@ -379,8 +379,8 @@ static void drain(ingest_app *app, int64_t wait_ms)
 int main(int argc, char **argv)
 {
     static ingest_app app;
-    config_load_or_exit(ingest_config_table, &app.cfg, argc, argv, "hutch-ingest",
-                        "Receives alerts by webhook and from hutch.ingest.json; produces RawEvents on hutch.events.raw.");
+    service_config_or_exit(ingest_config_table, &app.cfg, argc, argv, "hutch-ingest",
+                           "Receives alerts by webhook and from hutch.ingest.json; produces RawEvents on hutch.events.raw.");
     if (!ingest_schema_valid(app.cfg.default_schema)) {
         fprintf(stderr, "HUTCH_INGEST_DEFAULT_SCHEMA: invalid schema name \"%s\" (want [a-z0-9][a-z0-9_.-]{0,63})\n",
                 app.cfg.default_schema);

@@ -276,8 +276,8 @@ int main(int argc, char **argv)
 {
     notify_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    config_load_or_exit(notify_config_table, &cfg, argc, argv, "hutch-notify",
-                        "Renders notifications (Slack Block Kit, PagerDuty, webhook) through an outbox.");
+    service_config_or_exit(notify_config_table, &cfg, argc, argv, "hutch-notify",
+                           "Renders notifications (Slack Block Kit, PagerDuty, webhook) through an outbox.");
     if (notify_post_init() != 0) {
         fprintf(stderr, "hutch-notify: cannot initialise libcurl\n");
         config_free(notify_config_table, &cfg);

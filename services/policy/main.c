@@ -141,8 +141,8 @@ done:
 int main(int argc, char **argv)
 {
     static policy_app app;
-    config_load_or_exit(policy_config_table, &app.cfg, argc, argv, "hutch-policy",
-                        "Decides which raw events become alerts (hutch.events.raw -> hutch.alerts.accepted).");
+    service_config_or_exit(policy_config_table, &app.cfg, argc, argv, "hutch-policy",
+                           "Decides which raw events become alerts (hutch.events.raw -> hutch.alerts.accepted).");
     /* The one place an engine is chosen; the Rego engine replaces this line. */
     app.engine = policy_default_engine;
     app.m_events = metrics_counter("hutch_policy_events_total", "events decided");
