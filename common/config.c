@@ -341,6 +341,12 @@ static void print_help(const config_section *sections, size_t n, const char *pro
     fflush(o);
 }
 
+void config_print_settings(FILE *o, const config_field *table, const char *title)
+{
+    fprintf(o, "%s (environment variables):\n", title ? title : "Settings");
+    print_fields(o, table);
+}
+
 void config_print_help(const config_field *table, const char *program, const char *about)
 {
     config_section one = {table, NULL, "Settings"};

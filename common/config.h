@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum {
     CONFIG_STRING,   /* char *  */
@@ -46,6 +47,9 @@ int config_load(const config_field *table, void *out, char *err, size_t errlen);
 void config_free(const config_field *table, void *out);
 /* Writes the table as help text (name, default or "required", secret masked). */
 void config_print_help(const config_field *table, const char *program, const char *about);
+
+/* Writes only the settings under a heading (for programs with a help of their own). */
+void config_print_settings(FILE *o, const config_field *table, const char *title);
 
 /* For main(): handles --help (exit 0), loads, and on error prints every problem
  * and exits 78 (EX_CONFIG). */
