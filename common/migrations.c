@@ -41,6 +41,7 @@ static const char m001_init[] =
     "  triaged_at timestamptz);"
     "CREATE INDEX alerts_created_at ON alerts (created_at DESC);"
     "CREATE INDEX alerts_event_id ON alerts (event_id);"
+    "CREATE INDEX alerts_ticket_id ON alerts (ticket_id);"
     "CREATE TABLE indicators ("
     "  alert_id uuid NOT NULL REFERENCES alerts ON DELETE CASCADE,"
     "  type text NOT NULL,"
@@ -53,7 +54,7 @@ static const char m001_init[] =
     "  title text NOT NULL,"
     "  summary text NOT NULL DEFAULT '',"
     "  status text NOT NULL DEFAULT 'open',"             /* open | acknowledged | resolved */
-    "  severity text NOT NULL DEFAULT 'medium',"
+    "  severity text,"                                  /* highest of its alerts'; NULL until the agent triages one */
     "  namespace text NOT NULL DEFAULT '',"
     "  fingerprint text NOT NULL DEFAULT '',"
     "  alert_count int NOT NULL DEFAULT 0,"

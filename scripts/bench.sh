@@ -26,7 +26,7 @@ set -euo pipefail
 mode=${HUTCH_BENCH_MODE:-release}
 export HUTCH_STATE=${HUTCH_BENCH_STATE:-$HUTCH_ROOT/build/bench-stack}
 export HUTCH_PG_PORT=${HUTCH_PG_PORT:-55452}
-export HUTCH_KAFKA_PORT=${HUTCH_KAFKA_PORT:-59112}
+export HUTCH_BROKER_PORT=${HUTCH_BROKER_PORT:-59112}
 i=0
 for s in "${HUTCH_SERVICES[@]}"; do
     v="HUTCH_${s^^}_PORT"

@@ -12,7 +12,7 @@
 # Broker: a real Apache Kafka (KRaft, scripts/kafka.sh) unless HUTCH_BROKER=dev, which
 # uses build/bin/hutch-devbroker (librdkafka's mock cluster: no Java needed).
 #
-# Ports (env overrides): Postgres HUTCH_PG_PORT=55432, Kafka HUTCH_KAFKA_PORT=59092
+# Ports (env overrides): Postgres HUTCH_PG_PORT=55432, Kafka HUTCH_BROKER_PORT=59092
 # (controller +1), services HUTCH_INGEST_PORT=8081 HUTCH_POLICY_PORT=8082
 # HUTCH_ENRICH_PORT=8083 HUTCH_CLUSTER_PORT=8084 HUTCH_AGENT_PORT=8085 HUTCH_NOTIFY_PORT=8086.
 # Every service gets HUTCH_KAFKA_BROKERS, HUTCH_DATABASE_URL, HUTCH_HTTP_ADDR=127.0.0.1 and
@@ -25,7 +25,7 @@ cmd=${1:-}; mode=${2:-debug}
 STATE=${HUTCH_STATE:-$HUTCH_ROOT/.hutch}
 BIN=${HUTCH_BIN_DIR:-$(build_dir "$mode")/bin}
 PG_PORT=${HUTCH_PG_PORT:-55432}
-KAFKA_PORT=${HUTCH_KAFKA_PORT:-59092}
+KAFKA_PORT=${HUTCH_BROKER_PORT:-59092}
 READY_SECS=${HUTCH_READY_SECONDS:-90}
 
 svc_port() { local v="HUTCH_${1^^}_PORT"; echo "${!v:-${HUTCH_DEFAULT_PORT[$1]}}"; }

@@ -24,8 +24,27 @@ counts() { grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -1
 
 stage() { printf '\n==== %s (%s) ====\n' "$1" "$mode"; }
 
-# 1. unit
+# 1. unit, with a Postgres and a Kafka broker of their own for the tests that need
+#    one (test_pg, test_kafka: HUTCH_TEST_DATABASE_URL, HUTCH_TEST_KAFKA_BROKERS)
 stage "unit tests"
+svc_dir=$(mktemp -d /tmp/hutch-unit-XXXXXX); chmod 755 "$svc_dir"
+unit_pg_port=${HUTCH_UNIT_PG_PORT:-55472} unit_kafka_port=${HUTCH_UNIT_KAFKA_PORT:-59132}
+stop_unit_services() {
+    [[ -d $svc_dir ]] || return 0
+    scripts/kafka.sh stop "$svc_dir/kafka" >/dev/null 2>&1 || true
+    scripts/postgres.sh stop "$svc_dir/pg" >/dev/null 2>&1 || true
+    rm -rf "$svc_dir"
+}
+trap 'stop_unit_services; rm -rf "$tmp"' EXIT
+if scripts/postgres.sh start "$svc_dir/pg" "$unit_pg_port" >/dev/null; then
+    export HUTCH_TEST_DATABASE_URL=$(scripts/postgres.sh url "$svc_dir/pg" "$unit_pg_port")
+else
+    echo "unit: could not start Postgres: the database tests will fail"
+    export HUTCH_TEST_DATABASE_URL=postgresql://127.0.0.1:1/none
+fi
+if [[ ${HUTCH_BROKER:-kafka} != dev ]] && scripts/kafka.sh start "$svc_dir/kafka" "$unit_kafka_port" >/dev/null; then
+    export HUTCH_TEST_KAFKA_BROKERS=127.0.0.1:$unit_kafka_port
+fi
 shopt -s nullglob
 units=("$HUTCH_BIN_DIR"/test_*)
 shopt -u nullglob
@@ -38,6 +57,8 @@ if ((${#units[@]})); then
 else
     echo "no unit-test runners in $HUTCH_BIN_DIR"
 fi
+
+stop_unit_services
 
 # 2. conformance (one check: scripts/check-conformance.sh compares with its baseline)
 if [[ -x scripts/check-conformance.sh ]]; then

@@ -164,13 +164,17 @@ int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_re
         r = NULL;
         if (bound) {
             const char *pt[] = {res->ticket_id};
-            rc = pg_exec(db, NULL,
+            rc = pg_exec(db, &r,
                          "UPDATE tickets SET alert_count = alert_count + 1,"
                          " last_alert_at = greatest(last_alert_at, now()), updated_at = now() "
-                         "WHERE ticket_id = $1::uuid",
+                         "WHERE ticket_id = $1::uuid RETURNING alert_count",
                          1, pt);
             if (rc)
                 goto out;
+            if (PQntuples(r) == 1)
+                res->alert_count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            PQclear(r);
+            r = NULL;
         }
     }
 
@@ -185,7 +189,12 @@ int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_re
         LOG_WARN("cluster_alert_row_missing", "alert_id", in->alert_id, "ticket_id", res->ticket_id, NULL);
     PQclear(r);
     r = NULL;
-    rc = read_count(db, res->ticket_id, &res->alert_count);
+    /* The count is known without another round trip unless the alert was bound by
+     * an earlier attempt of this very message (bound == 0 above). */
+    if (res->new_ticket)
+        res->alert_count = 1;
+    else if (res->alert_count == 0)
+        rc = read_count(db, res->ticket_id, &res->alert_count);
     if (!rc)
         rc = pg_commit(db);
 out:
