@@ -1,7 +1,7 @@
 /* Postgres access (pg.h).
  *
- * One libpq connection per handle, used by one thread at a time. Queries go
- * through PQexecParams only (text parameters, never SQL built from data); the one
+ * One libpq connection per handle, used by one thread at a time. Queries are
+ * parameterised only (text parameters, never SQL built from data); the one
  * exception is a migration script, which is a constant of the program run with
  * PQexec because it holds several statements.
  *
@@ -10,6 +10,13 @@
  * statement — except inside a transaction: the transaction died with the old
  * connection, so every statement up to pg_rollback fails with PG_RETRY instead of
  * silently running outside it. The caller re-runs the whole transaction later.
+ *
+ * Statements are prepared once per connection (named after a hash of their text)
+ * and then run with PQexecPrepared: services run the same few statements for every
+ * message, and parsing and planning them each time was most of Postgres' work.
+ * The cache holds the text of each prepared statement and is emptied whenever the
+ * connection is replaced or reset; a statement the server no longer knows is
+ * prepared again.
  *
  * `up` mirrors the connection state in an atomic so that pg_connected can be
  * called from another thread (the HTTP thread's /readyz) without touching libpq. */
@@ -29,8 +36,14 @@
 /* An arbitrary constant: "hutch" in ASCII, the key of the migration lock. */
 #define PG_MIGRATION_LOCK_KEY "1752462440"
 
+#define PG_PREPARED_MAX 64
+
 struct pg {
     PGconn *conn;
+    char *prepared[PG_PREPARED_MAX]; /* texts prepared on conn ... */
+    unsigned prepared_id[PG_PREPARED_MAX]; /* ... as "s<id>", ids never reused */
+    int nprepared;
+    unsigned next_id;
     char *url;
     bool in_tx;     /* between pg_begin and pg_commit/pg_rollback */
     bool tx_broken; /* the connection was lost during the transaction */
@@ -117,10 +130,18 @@ pg *pg_connect(const char *url, int wait_ms, char *err, size_t errlen)
     return db;
 }
 
+static void forget_prepared(pg *db)
+{
+    for (int i = 0; i < db->nprepared; i++)
+        free(db->prepared[i]);
+    db->nprepared = 0;
+}
+
 void pg_free(pg *db)
 {
     if (!db)
         return;
+    forget_prepared(db);
     if (db->conn)
         PQfinish(db->conn);
     free(db->url);
@@ -142,6 +163,7 @@ static int ensure_connection(pg *db)
         db->tx_broken = true;
         return PG_RETRY;
     }
+    forget_prepared(db); /* a new session knows none of them */
     if (db->conn) {
         PQreset(db->conn);
         if (PQstatus(db->conn) == CONNECTION_OK) {
@@ -196,6 +218,34 @@ static int classify_failure(pg *db, PGresult *r, const char *sql)
     return rc;
 }
 
+/* Runs sql as a prepared statement (preparing it first on this connection), or
+ * with PQexecParams once the cache is full. */
+static PGresult *run_statement(pg *db, const char *sql, int nparams, const char *const *params)
+{
+    int i = 0;
+    while (i < db->nprepared && strcmp(db->prepared[i], sql) != 0)
+        i++;
+    char name[16];
+    if (i == db->nprepared) {
+        char *copy = i < PG_PREPARED_MAX ? strdup(sql) : NULL;
+        if (!copy)
+            return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        unsigned id = db->next_id++;
+        snprintf(name, sizeof name, "s%u", id);
+        PGresult *prep = PQprepare(db->conn, name, sql, nparams, NULL);
+        if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK) {
+            free(copy);
+            return prep; /* the error is the statement's: classified by the caller */
+        }
+        PQclear(prep);
+        db->prepared[i] = copy;
+        db->prepared_id[i] = id;
+        db->nprepared++;
+    }
+    snprintf(name, sizeof name, "s%u", db->prepared_id[i]);
+    return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+}
+
 int pg_exec(pg *db, PGresult **res, const char *sql, int nparams, const char *const *params)
 {
     if (res)
@@ -207,8 +257,23 @@ int pg_exec(pg *db, PGresult **res, const char *sql, int nparams, const char *co
     int rc = ensure_connection(db);
     if (rc != PG_OK)
         return rc;
-    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *r = run_statement(db, sql, nparams, params);
     ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (status == PGRES_FATAL_ERROR && state && !strcmp(state, "26000") && !db->in_tx) {
+        /* invalid_sql_statement_name: the session lost our statements (a pooler, a
+         * DISCARD ALL): forget them and run this one unprepared */
+        forget_prepared(db);
+        PQclear(r);
+        r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    } else if (status == PGRES_FATAL_ERROR && state && !strcmp(state, "26000")) {
+        /* the same inside a transaction, which that error aborted: run it again */
+        forget_prepared(db);
+        PQclear(r);
+        LOG_WARN("pg_prepared_statements_lost", "statement", sql, NULL);
+        return PG_RETRY;
+    }
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
         if (res)
             *res = r;

@@ -79,6 +79,34 @@ static void test_exec_params(void **state)
     pg_free(db);
 }
 
+/* Statements are prepared once per connection; a session that lost them (DEALLOCATE
+ * ALL, as a pooler may do) gets them prepared again, or a retry inside a transaction. */
+static void test_prepared_statements(void **state)
+{
+    pg *db = open_or_skip();
+    const char *sql = "SELECT $1::int * 2";
+    const char *p[] = {"21"};
+    for (int round = 0; round < 3; round++) {
+        PGresult *r = NULL;
+        assert_int_equal(pg_exec(db, &r, sql, 1, p), PG_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "42");
+        PQclear(r);
+        if (round == 0)
+            assert_int_equal(pg_exec(db, NULL, "DEALLOCATE ALL", 0, NULL), PG_OK);
+    }
+    assert_int_equal(pg_exec(db, NULL, "DEALLOCATE ALL", 0, NULL), PG_OK);
+    assert_int_equal(pg_begin(db), PG_OK);
+    assert_int_equal(pg_exec(db, NULL, sql, 1, p), PG_RETRY);
+    pg_rollback(db);
+    assert_int_equal(pg_begin(db), PG_OK);
+    PGresult *r = NULL;
+    assert_int_equal(pg_exec(db, &r, sql, 1, p), PG_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "42");
+    PQclear(r);
+    assert_int_equal(pg_commit(db), PG_OK);
+    pg_free(db);
+}
+
 static void test_transactions(void **state)
 {
     pg *db = open_or_skip();
@@ -184,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_fails),
         cmocka_unit_test(test_exec_params),
+        cmocka_unit_test(test_prepared_statements),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_migrate),
