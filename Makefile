@@ -48,7 +48,7 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name, each with NAME_SRCS
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners, each with NAME_SRCS
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench clean fmt
+.PHONY: all deps test unit-test e2e-test conformance run up down bench rego-bench clean fmt
 all: programs
 
 include proto/proto.mk
@@ -112,6 +112,11 @@ down:
 bench: deps
 	@$(MAKE) --no-print-directory MODE=release programs
 	@scripts/bench.sh
+	@scripts/rego-bench.sh
+
+# Rego engine vs OPA on bench/rego/* (scripts/rego-bench.sh; RUNS=N for more runs).
+rego-bench:
+	@scripts/rego-bench.sh --runs $(or $(RUNS),5)
 
 clean:
 	rm -rf build

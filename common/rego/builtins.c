@@ -103,6 +103,47 @@ int rego_bctx_type_errorf(rego_bctx *ctx, const char *fmt, ...)
 
 int64_t rego_bctx_now_ns(rego_bctx *ctx) { return ctx->now_ns; }
 
+size_t rego_bctx_mem_left(const rego_bctx *ctx) { return ctx->mem_left ? ctx->mem_left : SIZE_MAX; }
+
+/* Approximate length of v's JSON text, walking at most until it passes cap (values of
+ * shared subtrees can be exponentially larger as text than in memory). */
+static size_t text_size_capped(const rv *v, size_t cap)
+{
+    switch (rv_typeof(v)) {
+    case RV_STRING: return rv_strlen(v) + 2;
+    case RV_NUMBER: return 24;
+    case RV_ARRAY:
+    case RV_SET:
+    case RV_OBJECT: {
+        bool obj = rv_typeof(v) == RV_OBJECT;
+        size_t n = rv_len(v), total = 2 + n;
+        for (size_t i = 0; i < n && total <= cap; i++) {
+            if (obj) total += text_size_capped(rv_object_key_at(v, i), cap - total) + 1;
+            if (total <= cap)
+                total += text_size_capped(obj ? rv_object_val_at(v, i)
+                                              : rv_typeof(v) == RV_SET ? rv_set_at(v, i) : rv_array_at(v, i),
+                                          cap - total);
+        }
+        return total;
+    }
+    default: return 5;
+    }
+}
+
+bool rego_bctx_may_render(rego_bctx *ctx, const rv *v)
+{
+    if (!ctx->mem_left) return true;
+    return rego_bctx_may_alloc(ctx, text_size_capped(v, ctx->mem_left));
+}
+
+bool rego_bctx_may_alloc(rego_bctx *ctx, size_t bytes)
+{
+    if (bytes <= rego_bctx_mem_left(ctx)) return true;
+    rego_bctx_errorf(ctx, "%s: result would exceed the evaluation's memory limit", ctx->name ? ctx->name : "builtin");
+    ctx->is_type_error = 2; /* an eval_limit_error, also in non-strict mode */
+    return false;
+}
+
 rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key)
 {
     rv *c = ctx->cache ? *ctx->cache : NULL;

@@ -46,6 +46,13 @@ int rego_bctx_type_errorf(rego_bctx *ctx, const char *fmt, ...) __attribute__((f
 
 /* Wall clock of this evaluation, fixed at its start (OPA's time.now_ns semantics). */
 int64_t rego_bctx_now_ns(rego_bctx *ctx);
+/* Before building a result of about `bytes` bytes: false (after recording an
+ * eval_limit_error-worthy message) when it would exceed the evaluation's memory
+ * limit (rego_options.max_memory). The builtin then returns REGO_ERR. */
+bool rego_bctx_may_alloc(rego_bctx *ctx, size_t bytes);
+size_t rego_bctx_mem_left(const rego_bctx *ctx); /* SIZE_MAX when unlimited */
+/* Same for the text of v (json.marshal, sprintf): false when it would not fit. */
+bool rego_bctx_may_render(rego_bctx *ctx, const rv *v);
 /* Per-evaluation cache for nondeterministic builtins keyed by (name, args). */
 rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key);            /* BORROWED or NULL */
 void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val);  /* val stolen */

@@ -102,6 +102,9 @@ static int round_like(rego_bctx *ctx, rv *const *a, rv **out, int mode)
     }
     double d = rv_number_as_double(a[0]);
     double r = mode == 0 ? round(d) : mode == 1 ? ceil(d) : floor(d);
+    /* OPA 1.19 rounds a fraction between -1 and 1 by its magnitude (its big.Float
+     * rounding sees exponent <= 0): ceil(-0.5) is 1 and floor(-0.5) is 0 there. */
+    if (mode != 0 && d > -1 && d < 0) r = mode == 1 ? 1 : 0;
     *out = rv_double(r);
     return *out ? REGO_OK : REGO_UNDEF;
 }
@@ -127,6 +130,7 @@ static int range_impl(rego_bctx *ctx, const char *name, int64_t lo, int64_t hi, 
 {
     uint64_t n = (uint64_t)(lo <= hi ? hi - lo : lo - hi) / (uint64_t)step + 1;
     if (n > 100000000ULL) return rego_bctx_errorf(ctx, "%s: range too large", name);
+    if (!rego_bctx_may_alloc(ctx, (size_t)n * 48)) return REGO_ERR; /* slot + number each */
     rv *arr = rv_array_new((size_t)n);
     if (lo <= hi)
         for (int64_t i = lo; i <= hi; i += step) {
@@ -359,7 +363,7 @@ B(b_to_number)
         if (!v) {
             if (n >= 3 && (strcasestr(s, "nan") || strcasestr(s, "inf")))
                 return rego_bctx_type_errorf(ctx, "to_number: invalid syntax");
-            return rego_bctx_errorf(ctx, "strconv.ParseFloat: parsing %s: invalid syntax", s);
+            return rego_bctx_errorf(ctx, "to_number: strconv.ParseFloat: parsing \"%s\": invalid syntax", s);
         }
         *out = v;
         return REGO_OK;
@@ -369,10 +373,43 @@ B(b_to_number)
 }
 
 /* ------------------------------------------------------------ bits */
+/* Integers beyond int64 for bits.and/or/xor/negate (OPA uses big.Int): two's
+ * complement in __int128, enough for any integer of up to 38 digits. */
+static bool big_int128(const rv *v, __int128 *o)
+{
+    if (!rv_number_is_integer(v)) return false;
+    char *t = rv_number_text(v);
+    const char *p = t;
+    bool neg = *p == '-';
+    if (neg || *p == '+') p++;
+    size_t nd = strlen(p);
+    bool ok = nd > 0 && nd <= 38 && p[strspn(p, "0123456789")] == 0;
+    __int128 r = 0;
+    for (size_t i = 0; ok && i < nd; i++) r = r * 10 + (p[i] - '0');
+    free(t);
+    *o = neg ? -r : r;
+    return ok;
+}
+static rv *rv_int128(__int128 x)
+{
+    char buf[48], *p = buf + sizeof buf;
+    *--p = 0;
+    unsigned __int128 u = x < 0 ? -(unsigned __int128)x : (unsigned __int128)x;
+    do *--p = (char)('0' + (int)(u % 10)); while ((u /= 10) != 0);
+    if (x < 0) *--p = '-';
+    return rv_number_from_text(p, strlen(p));
+}
+
 static int bits2(rego_bctx *ctx, const char *name, rv *const *a, rv **out, int op)
 {
     int64_t x, y;
     int rc = REGO_ERR;
+    __int128 bx, by;
+    if (op <= 2 && !(rv_number_as_int64(a[0], &x) && rv_number_as_int64(a[1], &y)) && big_int128(a[0], &bx) &&
+        big_int128(a[1], &by)) {
+        *out = rv_int128(op == 0 ? bx | by : op == 1 ? bx & by : bx ^ by);
+        return *out ? REGO_OK : REGO_ERR;
+    }
     if (!int_operand(ctx, name, 1, a[0], &x, &rc)) return rc;
     if (!int_operand(ctx, name, 2, a[1], &y, &rc)) return rc;
     int64_t r = 0;
@@ -419,6 +456,11 @@ B(b_bits_negate)
 {
     int64_t x;
     int rc = REGO_ERR;
+    __int128 bx;
+    if (!rv_number_as_int64(a[0], &x) && big_int128(a[0], &bx)) {
+        *out = rv_int128(~bx);
+        return *out ? REGO_OK : REGO_ERR;
+    }
     if (!int_operand(ctx, "bits.negate", 1, a[0], &x, &rc)) return rc;
     *out = rv_int(~x);
     return REGO_OK;

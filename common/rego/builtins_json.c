@@ -345,6 +345,7 @@ static rv *json_parse(const char *s, size_t n, char *err, size_t errlen)
 
 static int bi_json_marshal(rego_bctx *ctx, rv *const *a, rv **out)
 {
+    if (!rego_bctx_may_render(ctx, a[0])) return REGO_ERR;
     char *s = rv_to_json_text(a[0]);
     *out = rv_cstring(s);
     free(s);

@@ -275,6 +275,12 @@ static int units_common(rego_bctx *ctx, const rv *arg, bool bytes, rv **out)
     }
     d.exp += u->pow10;
     char *text = units_dec_text(&d, bytes);
+    /* a 700000-digit integer took minutes to convert (found by fuzzing); OPA
+     * would build it, nobody means it */
+    if (text && strlen(text) > 4096) {
+        free(text);
+        text = NULL;
+    }
     if (text == NULL) {
         rego_bctx_errorf(ctx, "%s: exponent too large", name);
         goto out;

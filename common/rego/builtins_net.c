@@ -10,13 +10,17 @@
  * is Go's "invalid CIDR address: <s>".
  *
  * net.lookup_ip_addr is deliberately absent: policies get no DNS.
- * No static mutable state: safe from any number of threads.
+ * No static mutable state: safe from any number of threads. A string's parses are
+ * attached to the value itself (rv_aux, published atomically), so an allow-list of
+ * CIDRs in data is parsed once, not on every call.
  */
 #include "rego/builtins.h"
+#include "rego/value_int.h"
 
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,13 +110,19 @@ static bool net_contains_ip(const net_cidr *a, const net_cidr *ip)
 {
     if (a->v4 != ip->v4)
         return false;
-    for (int i = 0; i < 16; i++) {
-        int bits = a->prefix - 8 * i;
-        unsigned char m = bits >= 8 ? 0xff : bits <= 0 ? 0 : (unsigned char)(0xff << (8 - bits));
-        if ((ip->b[i] & m) != a->b[i])
-            return false;
-    }
-    return true;
+    /* as two 64-bit big-endian words: the address's bits under the mask must equal
+     * the network's, and the network's bits beyond the prefix must be zero */
+    uint64_t ah, al, ih, il;
+    memcpy(&ah, a->b, 8);
+    memcpy(&al, a->b + 8, 8);
+    memcpy(&ih, ip->b, 8);
+    memcpy(&il, ip->b + 8, 8);
+    ah = __builtin_bswap64(ah), al = __builtin_bswap64(al);
+    ih = __builtin_bswap64(ih), il = __builtin_bswap64(il);
+    int p = a->prefix < 0 ? 0 : a->prefix > 128 ? 128 : a->prefix;
+    uint64_t mh = p >= 64 ? ~0ull : p == 0 ? 0 : ~0ull << (64 - p);
+    uint64_t ml = p >= 128 ? ~0ull : p <= 64 ? 0 : ~0ull << (128 - p);
+    return ((ih & mh) == ah) && ((il & ml) == al);
 }
 
 static void net_last(const net_cidr *c, net_cidr *last)
@@ -178,11 +188,69 @@ static int net_bad_cidr(rego_bctx *ctx, const char *name, const rv *s)
     return rego_bctx_errorf(ctx, "%s: invalid CIDR address: %s", name, rv_str(s));
 }
 
+/* Both parses of a string (as a CIDR and as an address), attached to the string
+ * value (rv_aux) on first use: an allow-list of CIDRs in data, or the address being
+ * checked against it, is parsed once rather than once per call. */
+typedef struct {
+    rv_aux base;
+    bool is_cidr, is_ip;
+    net_cidr cidr, ip;
+    /* as 64-bit words (host order): the network, its mask, the address */
+    uint64_t nh, nl, mh, ml, ih, il;
+} net_parsed;
+
+static void net_words(const unsigned char *b, uint64_t *hi, uint64_t *lo)
+{
+    uint64_t h = 0, l = 0;
+    for (int i = 0; i < 8; i++) {
+        h = h << 8 | b[i];
+        l = l << 8 | b[8 + i];
+    }
+    *hi = h;
+    *lo = l;
+}
+
+static void net_parsed_free(rv_aux *a) { free(a); }
+
+static const net_parsed *net_parsed_of(const rv *s)
+{
+    rv_aux *a = rvi_aux(s);
+    if (a && a->kind == RV_AUX_CIDR)
+        return (const net_parsed *)a;
+    if (!a) {
+        net_parsed *p = calloc(1, sizeof *p);
+        if (!p)
+            return NULL;
+        p->base.kind = RV_AUX_CIDR;
+        p->base.free_fn = net_parsed_free;
+        bool lit4;
+        p->is_cidr = net_parse_cidr(rv_str(s), rv_strlen(s), &p->cidr);
+        p->is_ip = net_parse_ip(rv_str(s), rv_strlen(s), &p->ip, &lit4);
+        if (p->is_cidr) {
+            int pf = p->cidr.prefix < 0 ? 0 : p->cidr.prefix > 128 ? 128 : p->cidr.prefix;
+            net_words(p->cidr.b, &p->nh, &p->nl);
+            p->mh = pf >= 64 ? ~0ull : pf == 0 ? 0 : ~0ull << (64 - pf);
+            p->ml = pf >= 128 ? ~0ull : pf <= 64 ? 0 : ~0ull << (128 - pf);
+        }
+        if (p->is_ip)
+            net_words(p->ip.b, &p->ih, &p->il);
+        a = rv_aux_attach(s, &p->base);
+    }
+    return a && a->kind == RV_AUX_CIDR ? (const net_parsed *)a : NULL;
+}
+
 /* cidr_contains(a, b): b is a CIDR (contained entirely) or an IP. Returns 1/0, or
  * -1 after recording an error. */
 static int net_contains(rego_bctx *ctx, const char *name, const rv *a, const rv *b)
 {
     net_cidr na, nb;
+    const net_parsed *pa = net_parsed_of(a), *pb = pa ? net_parsed_of(b) : NULL;
+    if (pa && pb) {
+        if (!pa->is_cidr)
+            return net_bad_cidr(ctx, name, a), -1;
+        if (!pb->is_cidr && pb->is_ip) /* net_contains_ip on the precomputed words */
+            return pa->cidr.v4 == pb->ip.v4 && (pb->ih & pa->mh) == pa->nh && (pb->il & pa->ml) == pa->nl;
+    }
     if (!net_parse_cidr(rv_str(a), rv_strlen(a), &na))
         return net_bad_cidr(ctx, name, a), -1;
     if (net_parse_cidr(rv_str(b), rv_strlen(b), &nb)) {
@@ -201,6 +269,15 @@ static int net_contains(rego_bctx *ctx, const char *name, const rv *a, const rv 
 
 static int bi_cidr_contains(rego_bctx *ctx, rv *const *args, rv **out)
 {
+    /* both strings already parsed (an allow-list after its first use): no calls */
+    rv_aux *xa = rvi_aux(args[0]), *xb = rvi_aux(args[1]);
+    if (xa && xb && xa->kind == RV_AUX_CIDR && xb->kind == RV_AUX_CIDR) {
+        const net_parsed *pa = (const net_parsed *)xa, *pb = (const net_parsed *)xb;
+        if (pa->is_cidr && !pb->is_cidr && pb->is_ip) {
+            *out = rvi_bool(pa->cidr.v4 == pb->ip.v4 && (pb->ih & pa->mh) == pa->nh && (pb->il & pa->ml) == pa->nl);
+            return REGO_OK;
+        }
+    }
     int r = net_contains(ctx, "net.cidr_contains", args[0], args[1]);
     if (r < 0)
         return REGO_ERR;
@@ -292,7 +369,7 @@ static int net_cmp_cidr(const void *x, const void *y)
     return a->prefix - b->prefix;
 }
 
-/* Go's ip.DefaultMask(): classful mask for IPv4, none for IPv6. */
+/* Go's ip.DefaultMask(): classful prefix for IPv4, none for IPv6. */
 static bool net_default_network(const char *s, size_t n, net_cidr *c)
 {
     bool lit4;
@@ -372,10 +449,48 @@ static int bi_cidr_merge(rego_bctx *ctx, rv *const *args, rv **out)
             return rego_bctx_errorf(ctx, "net.cidr_merge: IP address %s invalid", s);
         }
     }
+    /* OPA prints a bare IP that merged with nothing as given ("192.168.0.1" ->
+     * "192.168.0.1/24", its classful prefix, host bits kept): remember them */
+    net_cidr *bare = NULL;
+    size_t nbare = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rv *e = rv_typeof(in) == RV_ARRAY ? rv_array_at(in, i) : rv_set_at(in, i);
+        if (memchr(rv_str(e), '/', rv_strlen(e)))
+            continue;
+        if (!bare && !(bare = calloc(n, sizeof *bare)))
+            break;
+        bool lit4;
+        if (net_parse_ip(rv_str(e), rv_strlen(e), &bare[nbare], &lit4)) {
+            bare[nbare].prefix = v[i].prefix;
+            nbare++;
+        }
+    }
+    net_cidr *orig = nbare ? malloc(n * sizeof *orig) : NULL;
+    if (orig)
+        memcpy(orig, v, n * sizeof *orig);
     size_t m = net_merge_list(v, n);
     rv *arr = rv_array_new(m);
-    for (size_t i = 0; i < m; i++)
-        rv_array_push(arr, net_cidr_text(&v[i]));
+    for (size_t i = 0; i < m; i++) {
+        const net_cidr *show = &v[i];
+        for (size_t b = 0; orig && b < nbare; b++) {
+            net_cidr probe = bare[b];
+            probe.prefix = 128;
+            if (bare[b].v4 != v[i].v4 || bare[b].prefix != v[i].prefix || !net_contains_ip(&v[i], &probe))
+                continue;
+            size_t inside = 0; /* inputs this output stands for */
+            for (size_t k = 0; k < n; k++) {
+                net_cidr pk = orig[k];
+                pk.prefix = 128;
+                inside += orig[k].v4 == v[i].v4 && orig[k].prefix >= v[i].prefix && net_contains_ip(&v[i], &pk);
+            }
+            if (inside == 1)
+                show = &bare[b];
+            break;
+        }
+        rv_array_push(arr, net_cidr_text(show));
+    }
+    free(bare);
+    free(orig);
     free(v);
     *out = arr;
     return REGO_OK;

@@ -405,10 +405,46 @@ static re_entry *re_get(const char *pat, size_t n)
     return e;
 }
 
+/* A pattern value remembers its compiled entry (rv_aux): a policy's constant
+ * patterns skip the cache's lock and hash after their first use. */
+typedef struct {
+    rv_aux base;
+    re_entry *e; /* one reference */
+} re_aux;
+
+static void re_aux_free(rv_aux *a)
+{
+    re_release(((re_aux *)a)->e);
+    free(a);
+}
+
+/* Returns a referenced entry for the pattern value (release with re_release). */
+static re_entry *re_get_value(const rv *pat)
+{
+    rv_aux *a = rv_aux_get(pat);
+    if (a && a->kind == RV_AUX_REGEX) {
+        re_entry *e = ((re_aux *)a)->e;
+        atomic_fetch_add(&e->refs, 1);
+        return e;
+    }
+    re_entry *e = re_get(rv_str(pat), rv_strlen(pat));
+    if (!a) {
+        re_aux *x = malloc(sizeof *x);
+        if (x) {
+            x->base.kind = RV_AUX_REGEX;
+            x->base.free_fn = re_aux_free;
+            x->e = e;
+            atomic_fetch_add(&e->refs, 1);
+            rv_aux_attach(pat, &x->base);
+        }
+    }
+    return e;
+}
+
 /* Compiles or reports OPA's error. Returns NULL after rego_bctx_errorf. */
 static re_entry *re_get_or_err(rego_bctx *ctx, const char *fn, const rv *pat)
 {
-    re_entry *e = re_get(rv_str(pat), rv_strlen(pat));
+    re_entry *e = re_get_value(pat);
     if (!e->code) {
         rego_bctx_errorf(ctx, "%s: %s", fn, e->err);
         re_release(e);
@@ -456,17 +492,52 @@ static void re_all(re_entry *e, const char *s, size_t n, int64_t max, match_fn c
 
 /* ------------------------------------------------------------ regex builtins */
 
-static int bi_regex_match(rego_bctx *ctx, rv *const *a, rv **out)
+/* Match data for yes/no matches, one per thread (a match needs only its own match
+ * data; an ovector of one pair is enough to know whether the pattern matched). */
+static pthread_key_t g_md_key;
+static pthread_once_t g_md_once = PTHREAD_ONCE_INIT;
+static void md_free(void *p) { pcre2_match_data_free(p); }
+static atomic_bool g_md_key_made;
+static void md_key_init(void)
 {
-    re_entry *e = re_get_or_err(ctx, "regex.match", a[0]);
+    pthread_key_create(&g_md_key, md_free);
+    atomic_store(&g_md_key_made, true);
+}
+static bool g_md_key_ok(void) { return atomic_load(&g_md_key_made); }
+static pcre2_match_data *md_thread(void)
+{
+    pthread_once(&g_md_once, md_key_init);
+    pcre2_match_data *md = pthread_getspecific(g_md_key);
+    if (!md) {
+        md = pcre2_match_data_create(1, NULL);
+        if (!md) abort();
+        pthread_setspecific(g_md_key, md);
+    }
+    return md;
+}
+
+__attribute__((destructor)) static void md_fini(void)
+{
+    /* the main thread's match data: key destructors do not run at exit() */
+    pcre2_match_data *md = g_md_key_ok() ? pthread_getspecific(g_md_key) : NULL;
+    if (md) {
+        pthread_setspecific(g_md_key, NULL);
+        pcre2_match_data_free(md);
+    }
+}
+
+static int regex_match_as(rego_bctx *ctx, const char *name, rv *const *a, rv **out)
+{
+    re_entry *e = re_get_or_err(ctx, name, a[0]);
     if (!e) return REGO_ERR;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(e->code, NULL);
-    if (!md) abort();
+    pcre2_match_data *md = md_thread();
     *out = rv_bool(re_exec(e, md, rv_str(a[1]), rv_strlen(a[1]), 0) > 0);
-    pcre2_match_data_free(md);
     re_release(e);
     return REGO_OK;
 }
+static int bi_regex_match(rego_bctx *ctx, rv *const *a, rv **out) { return regex_match_as(ctx, "regex.match", a, out); }
+/* re_match: the deprecated name, which OPA's errors use */
+static int bi_re_match(rego_bctx *ctx, rv *const *a, rv **out) { return regex_match_as(ctx, "re_match", a, out); }
 
 static int bi_regex_is_valid(rego_bctx *ctx, rv *const *a, rv **out)
 {
@@ -640,6 +711,13 @@ static int bi_regex_replace(rego_bctx *ctx, rv *const *a, rv **out)
     sb_put(&b, "", 0);
     size_t last = 0, pos = 0;
     while (pos <= n) {
+        if (b.len > rego_bctx_mem_left(ctx)) { /* `regex.replace(big, "", big)` */
+            free(b.p);
+            pcre2_match_data_free(md);
+            re_release(e);
+            rego_bctx_may_alloc(ctx, SIZE_MAX);
+            return REGO_ERR;
+        }
         if (!re_exec(e, md, s, n, pos)) break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         sb_put(&b, s + last, ov[0] - last);
@@ -1073,7 +1151,7 @@ static int bi_regex_globs_match(rego_bctx *ctx, rv *const *a, rv **out)
 
 const rego_builtin_def rego_builtins_regex[] = {
     {"regex.match", 2, bi_regex_match, {"string", "string"}, 0},
-    {"re_match", 2, bi_regex_match, {"string", "string"}, 0},
+    {"re_match", 2, bi_re_match, {"string", "string"}, 0},
     {"regex.is_valid", 1, bi_regex_is_valid, {NULL}, 0},
     {"regex.find_n", 3, bi_regex_find_n, {"string", "string", "number"}, 0},
     {"regex.find_all_string_submatch_n", 3, bi_regex_submatch, {"string", "string", "number"}, 0},

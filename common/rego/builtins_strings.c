@@ -5,9 +5,9 @@
  * by byte nowhere user-visible, so every index here is a rune index. Invalid UTF-8
  * bytes count as one rune each (Go decodes them as U+FFFD, width 1).
  *
- * sprintf follows Go's fmt the way OPA feeds it: integers arrive as Go ints (or
- * *big.Int when they do not fit int64), other numbers as float64 (or as their text
- * when they overflow float64), strings as strings, and every other value as its
+ * sprintf follows Go's fmt the way OPA feeds it: integers arrive as Go int64s (or
+ * *big.Int when they do not fit int64), numbers written with a '.' as float64, other
+ * numbers ("1e3", or overflowing float64) as their text, strings as strings, and every other value as its
  * Rego text (so %s of true prints "true" while %t of true is a bad verb, exactly as
  * in OPA). Unsupported combinations print Go's %!v(type=value) markers.
  *
@@ -29,10 +29,18 @@
 typedef struct {
     char *p;
     size_t len, cap;
+    size_t limit; /* 0 = none; growing past it sets over and drops the bytes */
+    bool over;
 } sbuf;
+/* A builder bounded by the evaluation's memory budget (see sb_done). */
+#define SB_LIMITED(ctx) {.limit = rego_bctx_mem_left(ctx) == SIZE_MAX ? 0 : rego_bctx_mem_left(ctx) + 1}
 
 static void sb_put(sbuf *b, const char *s, size_t n)
 {
+    if (b->limit && (b->over || b->len + n > b->limit)) {
+        b->over = true;
+        return;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1) cap *= 2;
@@ -52,6 +60,21 @@ static void sb_repeat(sbuf *b, char c, long n)
     for (long i = 0; i < n; i++) sb_putc(b, c);
 }
 /* Hands the buffer to a new rv string and frees it. */
+/* The result of a bounded builder: REGO_OK with *out, or the memory-limit error. */
+static int sb_done(rego_bctx *ctx, sbuf *b, rv **out)
+{
+    if (b->over) {
+        free(b->p);
+        b->p = NULL;
+        rego_bctx_may_alloc(ctx, SIZE_MAX); /* records the memory-limit error */
+        return REGO_ERR;
+    }
+    *out = rv_string(b->p ? b->p : "", b->len);
+    free(b->p);
+    b->p = NULL;
+    return REGO_OK;
+}
+
 static rv *sb_to_rv(sbuf *b)
 {
     rv *r = rv_string(b->p ? b->p : "", b->len);
@@ -183,15 +206,14 @@ static int bi_concat(rego_bctx *ctx, rv *const *a, rv **out)
         return rego_bctx_type_errorf(ctx, "concat: operand 2 must be one of {set, array} but got %s",
                                      rv_type_name(a[1]));
     if (strings_elems(ctx, "concat", 2, a[1]) != REGO_OK) return REGO_ERR;
-    sbuf b = {0};
+    sbuf b = SB_LIMITED(ctx);
     size_t n = rv_len(a[1]);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !b.over; i++) {
         if (i) sb_put(&b, rv_str(a[0]), rv_strlen(a[0]));
         const rv *e = coll_at(a[1], i);
         sb_put(&b, rv_str(e), rv_strlen(e));
     }
-    *out = sb_to_rv(&b);
-    return REGO_OK;
+    return sb_done(ctx, &b, out);
 }
 
 /* Go's strings.Split (n < 0: all parts). */
@@ -267,10 +289,9 @@ static void replace_all(sbuf *b, const char *s, size_t n, const char *old, size_
 
 static int bi_replace(rego_bctx *ctx, rv *const *a, rv **out)
 {
-    sbuf b = {0};
+    sbuf b = SB_LIMITED(ctx);
     replace_all(&b, rv_str(a[0]), rv_strlen(a[0]), rv_str(a[1]), rv_strlen(a[1]), rv_str(a[2]), rv_strlen(a[2]));
-    *out = sb_to_rv(&b);
-    return REGO_OK;
+    return sb_done(ctx, &b, out);
 }
 
 /* strings.replace_n(patterns, s): Go's strings.NewReplacer with the pairs in key
@@ -287,11 +308,11 @@ static int bi_replace_n(rego_bctx *ctx, rv *const *a, rv **out)
     }
     const char *s = rv_str(a[1]);
     size_t n = rv_strlen(a[1]);
-    sbuf b = {0};
+    sbuf b = SB_LIMITED(ctx);
     sb_put(&b, "", 0);
     size_t i = 0;
     bool prev_empty = false;
-    while (i <= n) {
+    while (i <= n && !b.over) {
         size_t k;
         for (k = 0; k < np; k++) {
             const rv *key = rv_object_key_at(pat, k);
@@ -317,8 +338,7 @@ static int bi_replace_n(rego_bctx *ctx, rv *const *a, rv **out)
         i += w;
         prev_empty = false;
     }
-    *out = sb_to_rv(&b);
-    return REGO_OK;
+    return sb_done(ctx, &b, out);
 }
 
 static bool cutset_has(const char *cs, size_t cn, uint32_t r)
@@ -620,6 +640,9 @@ static char *int_digits(const rv *num, bool *neg)
     }
     if (point < 0) point = (long)ml;
     long exp = (*p == 'e' || *p == 'E') ? strtol(p + 1, NULL, 10) : 0;
+    /* strtol saturates at LONG_MAX/MIN: keep point + exp from overflowing */
+    if (exp > 1000000) exp = 1000000;
+    if (exp < -1000000) exp = -1000000;
     long intlen = point + exp;
     char *out;
     if (intlen <= 0) {
@@ -681,7 +704,14 @@ static int bi_format_int(rego_bctx *ctx, rv *const *a, rv **out)
         return rego_bctx_type_errorf(ctx, "format_int: operand 2 must be one of {2, 8, 10, 16}");
     bool neg;
     char *dec = int_digits(a[0], &neg);
-    char *s = digits_to_base(dec, (int)base);
+    /* conversion is quadratic in the digits: refuse absurd magnitudes (1e300000)
+     * rather than spend minutes (found by fuzzing) */
+    if (strlen(dec) > 4096) {
+        free(dec);
+        return rego_bctx_errorf(ctx, "format_int: operand 1 is too large");
+    }
+    char *s = base == 10 ? strdup(dec) : digits_to_base(dec, (int)base);
+    if (!s) abort();
     sbuf b = {0};
     if (neg) sb_putc(&b, '-');
     sb_puts(&b, s);
@@ -699,8 +729,9 @@ typedef struct {
     int kind;
     int64_t i;
     double f;
-    char *s; /* ARG_BIG: decimal digits with optional '-'; ARG_STR: bytes (owned) */
+    char *s; /* ARG_BIG: decimal digits with optional '-'; ARG_STR: bytes (owned unless borrowed) */
     size_t sl;
+    bool borrowed; /* s points into the argument value (a string operand): not freed */
 } farg;
 
 typedef struct {
@@ -713,6 +744,10 @@ typedef struct {
 static void pad(sbuf *b, const fflags *f, const char *s, size_t n, bool zero_ok)
 {
     long w = f->wid_set ? f->wid : 0;
+    if (w <= 0 || (size_t)w <= n / 4) { /* no padding possible: skip counting runes */
+        sb_put(b, s, n);
+        return;
+    }
     long rc = (long)rune_count(s, n);
     if (w <= rc) {
         sb_put(b, s, n);
@@ -1009,7 +1044,7 @@ static void fmt_string(sbuf *b, const fflags *f, const char *s, size_t n, char v
 static const char *arg_type_name(const farg *a)
 {
     switch (a->kind) {
-    case ARG_INT: return "int";
+    case ARG_INT: return "int64";
     case ARG_BIG: return "*big.Int";
     case ARG_FLOAT: return "float64";
     default: return "string";
@@ -1027,7 +1062,8 @@ static void bad_verb(sbuf *b, const farg *a, char verb)
         sb_puts(b, "MISSING)");
         return;
     }
-    sb_puts(b, arg_type_name(a));
+    /* big.Int formats its own bad verbs: "%!q(big.Int=1...)", no '*' */
+    sb_puts(b, a->kind == ARG_BIG ? "big.Int" : arg_type_name(a));
     sb_putc(b, '=');
     fflags none = {0};
     fmt_arg(b, &none, a, 'v');
@@ -1119,7 +1155,8 @@ static void fmt_arg(sbuf *b, const fflags *f, const farg *a, char verb)
 
 static void args_free(farg *args, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(args[i].s);
+    for (size_t i = 0; i < n; i++)
+        if (!args[i].borrowed) free(args[i].s);
     free(args);
 }
 
@@ -1145,7 +1182,8 @@ static farg *args_make(const rv *arr)
                 a->s = t;
             } else {
                 double d = strtod(t, NULL);
-                if (isinf(d) || isnan(d)) {
+                /* OPA 1.19 hands an exponent-only number ("1e3", no '.') to fmt as its text */
+                if (isinf(d) || isnan(d) || !strchr(t, '.')) {
                     a->kind = ARG_STR;
                     a->s = t;
                     a->sl = strlen(t);
@@ -1158,10 +1196,8 @@ static farg *args_make(const rv *arr)
         } else if (rv_typeof(v) == RV_STRING) {
             a->kind = ARG_STR;
             a->sl = rv_strlen(v);
-            a->s = malloc(a->sl + 1);
-            if (!a->s) abort();
-            memcpy(a->s, rv_str(v), a->sl);
-            a->s[a->sl] = 0;
+            a->s = (char *)rv_str(v); /* NUL-terminated, lives as long as the operand */
+            a->borrowed = true;
         } else {
             a->kind = ARG_STR;
             a->s = rv_to_rego_text(v);
@@ -1188,7 +1224,14 @@ static bool parse_num(const char *fmt, size_t n, size_t *p, long *out)
 static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
 {
     sbuf b = {0};
-    sb_put(&b, "", 0);
+    /* room for the usual output up front (the format plus the string operands) */
+    size_t want = n + 32;
+    for (size_t k = 0; k < nargs; k++)
+        if (args[k].kind == ARG_STR) want += args[k].sl;
+    b.p = malloc(want);
+    if (!b.p) abort();
+    b.cap = want;
+    b.p[0] = 0;
     size_t argi = 0, i = 0;
     bool reordered = false;
     while (i < n) {
@@ -1325,11 +1368,61 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
     return b.p;
 }
 
+/* The common case: only %s/%v of string operands and %%, one operand per verb.
+ * Output is then the bytes themselves, as go_sprintf would write them; anything
+ * else (flags, widths, other verbs or operand types, a count mismatch) returns
+ * false and takes the general path. */
+static bool sprintf_simple(const rv *fmtv, const rv *arr, rv **out)
+{
+    const char *f = rv_str(fmtv), *end = f + rv_strlen(fmtv);
+    size_t na = rv_len(arr), ai = 0, len = 0;
+    for (const char *p = f; p < end;) {
+        const char *pc = memchr(p, '%', (size_t)(end - p));
+        if (!pc) {
+            len += (size_t)(end - p);
+            break;
+        }
+        len += (size_t)(pc - p);
+        if (pc + 1 >= end) return false;
+        char c = pc[1];
+        if (c == '%') len++;
+        else if ((c == 's' || c == 'v') && ai < na && rv_typeof(rv_array_at(arr, ai)) == RV_STRING)
+            len += rv_strlen(rv_array_at(arr, ai++));
+        else return false;
+        p = pc + 2;
+    }
+    if (ai != na) return false;
+    char stackbuf[512];
+    char *buf = len < sizeof stackbuf ? stackbuf : malloc(len + 1);
+    if (!buf) abort();
+    size_t o = 0;
+    ai = 0;
+    for (const char *p = f; p < end;) {
+        const char *pc = memchr(p, '%', (size_t)(end - p));
+        size_t lit = pc ? (size_t)(pc - p) : (size_t)(end - p);
+        memcpy(buf + o, p, lit);
+        o += lit;
+        if (!pc) break;
+        if (pc[1] == '%') buf[o++] = '%';
+        else {
+            const rv *sv = rv_array_at(arr, ai++);
+            memcpy(buf + o, rv_str(sv), rv_strlen(sv));
+            o += rv_strlen(sv);
+        }
+        p = pc + 2;
+    }
+    *out = rv_string(buf, o);
+    if (buf != stackbuf) free(buf);
+    return true;
+}
+
 static int bi_sprintf(rego_bctx *ctx, rv *const *a, rv **out)
 {
     if (rv_typeof(a[1]) != RV_ARRAY)
         return rego_bctx_type_errorf(ctx, "sprintf: operand 2 must be array but got %s", rv_type_name(a[1]));
+    if (sprintf_simple(a[0], a[1], out)) return REGO_OK;
     size_t nargs = rv_len(a[1]);
+    if (!rego_bctx_may_render(ctx, a[1])) return REGO_ERR; /* composites print as their text */
     farg *args = args_make(a[1]);
     char *s = go_sprintf(rv_str(a[0]), rv_strlen(a[0]), args, nargs);
     args_free(args, nargs);
@@ -1340,7 +1433,52 @@ static int bi_sprintf(rego_bctx *ctx, rv *const *a, rv **out)
 
 /* ------------------------------------------------------------ table */
 
+/* internal.template_string(parts): the value of a template string $"..{x}..". parts
+ * holds literal strings and, per expression, the array of its values (a closure:
+ * empty when undefined); a string value is printed as is, others as Rego terms. */
+static int bi_template_string(rego_bctx *ctx, rv *const *a, rv **out)
+{
+    (void)ctx;
+    size_t cap = 64, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) abort();
+    for (size_t i = 0; i < rv_len(a[0]); i++) {
+        rv *part = rv_array_at(a[0], i);
+        char *tmp = NULL;
+        const char *s;
+        size_t len;
+        if (rv_typeof(part) == RV_STRING) {
+            s = rv_str(part);
+            len = rv_strlen(part);
+        } else if (rv_typeof(part) != RV_ARRAY || rv_len(part) == 0) {
+            s = "<undefined>";
+            len = strlen(s);
+        } else {
+            rv *v = rv_array_at(part, 0);
+            if (rv_typeof(v) == RV_STRING) {
+                s = rv_str(v);
+                len = rv_strlen(v);
+            } else {
+                s = tmp = rv_to_rego_text(v);
+                len = strlen(s);
+            }
+        }
+        if (n + len + 1 > cap) {
+            while (n + len + 1 > cap) cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+        memcpy(buf + n, s, len);
+        n += len;
+        free(tmp);
+    }
+    *out = rv_string(buf, n);
+    free(buf);
+    return REGO_OK;
+}
+
 const rego_builtin_def rego_builtins_strings[] = {
+    {"internal.template_string", 1, bi_template_string, {"array"}, 0},
     {"concat", 2, bi_concat, {"string", NULL}, 0},
     {"split", 2, bi_split, {"string", "string"}, 0},
     {"strings.split_n", 3, bi_split_n, {"string", "string", "number"}, 0},

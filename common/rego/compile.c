@@ -84,6 +84,9 @@ typedef struct {
     int capocc;
     bool failed;
     bool relaxed; /* closures may treat unbound shared vars as their own */
+    int scope_seq;      /* scope_body renames */
+    body *scope_body;   /* what scope_body works on: a rule (or query) body ... */
+    rule *scope_rule;   /* ... and its rule */
 } cctx;
 
 static void cerr(cctx *c, const char *code, int line, int col, const char *fmt, ...)
@@ -99,6 +102,16 @@ static void cerr(cctx *c, const char *code, int line, int col, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rego_set_error(c->err, code, c->mod ? c->mod->file : "", line, col, "%s", msg);
+}
+
+/* user-visible name of a var (closure-scoped vars are renamed `x$N`, see scope_body) */
+static const char *display_name(const char *name)
+{
+    static __thread char buf[256];
+    const char *d = strchr(name, '$');
+    if (!d) return name;
+    snprintf(buf, sizeof buf, "%.*s", (int)(d - name), name);
+    return buf;
 }
 
 static void declare(cctx *c, const char *name)
@@ -328,9 +341,9 @@ static void resolve_call(cctx *c, term *t)
             term *r = im->ref;
             if (r->kind != T_REF || strcmp(r->items[0]->name, "data") != 0) continue;
             size_t n = (size_t)snprintf(full, sizeof full, "data");
-            for (int j = 1; j < r->n; j++)
+            for (int j = 1; j < r->n && n < sizeof full; j++)
                 n += (size_t)snprintf(full + n, sizeof full - n, ".%s", rv_str(r->items[j]->val));
-            snprintf(full + n, sizeof full - n, "%s", restp);
+            if (n < sizeof full) snprintf(full + n, sizeof full - n, "%s", restp); /* else: truncated */
             found = true;
         }
         if (!found && is_pkg_rule(c, first)) snprintf(full, sizeof full, "%s.%s", c->mod->pkgpath, name);
@@ -447,10 +460,12 @@ static void resolve_body(cctx *c, body *b)
                     n = (size_t)snprintf(name, sizeof name, "%s", tg->items[0]->name);
                     for (int k = 1; k < tg->n; k++)
                         if (tg->items[k]->kind == T_VAL && rv_typeof(tg->items[k]->val) == RV_STRING)
-                            n += (size_t)snprintf(name + n, sizeof name - n, ".%s", rv_str(tg->items[k]->val));
+                            if (n < sizeof name)
+                                n += (size_t)snprintf(name + n, sizeof name - n, ".%s", rv_str(tg->items[k]->val));
                 }
                 term *ct = ar_alloc(c->ar, sizeof(term));
                 ct->kind = T_CALL;
+                if (n >= sizeof name) n = sizeof name - 1; /* snprintf's wanted length: clamp */
                 ct->name = ar_strndup(c->ar, name, n);
                 ct->line = tg->line;
                 ct->col = tg->col;
@@ -483,11 +498,13 @@ static void resolve_body(cctx *c, body *b)
                     bool ok = true;
                     for (int k = 1; vt->kind == T_REF && k < vt->n; k++) {
                         if (vt->items[k]->kind != T_VAL || rv_typeof(vt->items[k]->val) != RV_STRING) ok = false;
-                        else vn += (size_t)snprintf(vname + vn, sizeof vname - vn, ".%s", rv_str(vt->items[k]->val));
+                        else if (vn < sizeof vname)
+                            vn += (size_t)snprintf(vname + vn, sizeof vname - vn, ".%s", rv_str(vt->items[k]->val));
                     }
                     if (ok && strcmp(head->name, "input") != 0) {
                         term *ft = ar_alloc(c->ar, sizeof(term));
                         ft->kind = T_CALL;
+                        if (vn >= sizeof vname) vn = sizeof vname - 1;
                         ft->name = ar_strndup(c->ar, vname, vn);
                         ft->line = vt->line;
                         ft->col = vt->col;
@@ -753,8 +770,16 @@ static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
         if (t->kind == T_CALL) {
             int ar = call_arity(t);
             int nin = t->n > ar ? ar : t->n;
+            /* vars bound by refs in the args may be args too: `x == xs[x]` */
+            bset BO = {calloc((size_t)B->n + 1, 1), B->n};
+            memcpy(BO.b, B->b, (size_t)B->n);
             for (int i = 0; i < nin; i++)
-                if (!can_eval(c, t->items[i], B)) return false;
+                if (t->items[i]->kind == T_REF && can_eval(c, t->items[i], B)) add_outputs(t->items[i], &BO, B);
+            bool ok = true;
+            for (int i = 0; i < nin && ok; i++)
+                ok = t->items[i]->kind == T_VAR ? can_eval(c, t->items[i], &BO) : can_eval(c, t->items[i], B);
+            free(BO.b);
+            if (!ok) return false;
             for (int i = 0; i < nin; i++) add_outputs(t->items[i], out, B);
             if (t->n > ar) {
                 if (!pattern_ok(c, t->items[ar], B)) return false;
@@ -782,6 +807,18 @@ static term *first_unbound(term *t, const bset *B)
     return NULL;
 }
 
+/* same, not looking into closures (order_nested_term checks their heads in their scope) */
+static term *first_unbound_open(term *t, const bset *B)
+{
+    if (!t || t->body) return NULL;
+    if (t->kind == T_VAR && t->slot >= 0 && !bound(B, t->slot)) return t;
+    for (int i = 0; i < t->n; i++) {
+        term *r = first_unbound_open(t->items[i], B);
+        if (r) return r;
+    }
+    return NULL;
+}
+
 static void order_body(cctx *c, body *b, bset *B);
 
 static void order_nested_term(cctx *c, term *t, bset *B)
@@ -793,8 +830,8 @@ static void order_nested_term(cctx *c, term *t, bset *B)
         order_body(c, t->body, &inner);
         for (int i = 0; i < t->n && !c->failed; i++) {
             order_nested_term(c, t->items[i], &inner);
-            term *u = first_unbound(t->items[i], &inner);
-            if (u && !c->failed) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+            term *u = first_unbound_open(t->items[i], &inner);
+            if (u && !c->failed) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
         }
         free(inner.b);
         return;
@@ -841,12 +878,14 @@ static void order_body(cctx *c, body *b, bset *B)
             for (int i = 0; i < n; i++) {
                 if (placed[i]) continue;
                 expr *e = in[i];
-                term *u = first_unbound(e->a, B);
+                /* `x := y`: y is the unsafe one (x is being declared) */
+                term *u = e->kind == E_ASSIGN ? first_unbound(e->b, B) : NULL;
+                if (!u) u = first_unbound(e->a, B);
                 if (!u) u = first_unbound(e->b, B);
                 if (!u) u = first_unbound(e->coll, B);
                 for (int j = 0; !u && j < e->nwith; j++) u = first_unbound(e->withs[j].value, B);
                 if (u) {
-                    cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+                    cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
                     break;
                 }
             }
@@ -879,12 +918,451 @@ static void order_body(cctx *c, body *b, bset *B)
     free(placed);
 }
 
+/* ------------------------------------------------------------ closure scoping
+ * OPA renames `:=`/`some` declared vars from the declaration on, so a closure
+ * (comprehension, every, not-body) textually before `x := ...` in the same body
+ * has its own `x`. Slots here are one per name per rule, so such closure vars are
+ * renamed to `x$N` (`$` never occurs in Rego names; display_name strips it). */
+static void rename_term(term *t, const char *from, const char *to);
+static void rename_body(body *b, const char *from, const char *to)
+{
+    if (!b) return;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        rename_term(e->a, from, to);
+        rename_term(e->b, from, to);
+        rename_term(e->k, from, to);
+        rename_term(e->v, from, to);
+        rename_term(e->coll, from, to);
+        for (int j = 0; j < e->ndecl; j++) rename_term(e->decl[j], from, to);
+        rename_body(e->body, from, to);
+        for (int j = 0; j < e->nwith; j++) rename_term(e->withs[j].value, from, to);
+    }
+}
+static void rename_term(term *t, const char *from, const char *to)
+{
+    if (!t) return;
+    if (t->kind == T_VAR && !t->wildcard && strcmp(t->name, from) == 0) t->name = to;
+    for (int i = 0; i < t->n; i++) rename_term(t->items[i], from, to);
+    rename_body(t->body, from, to);
+}
+static bool term_has_var(term *t, const char *name);
+static bool body_has_var(body *b, const char *name)
+{
+    if (!b) return false;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        if (term_has_var(e->a, name) || term_has_var(e->b, name) || term_has_var(e->k, name) ||
+            term_has_var(e->v, name) || term_has_var(e->coll, name) || body_has_var(e->body, name))
+            return true;
+        for (int j = 0; j < e->ndecl; j++)
+            if (term_has_var(e->decl[j], name)) return true;
+        for (int j = 0; j < e->nwith; j++)
+            if (term_has_var(e->withs[j].value, name)) return true;
+    }
+    return false;
+}
+static bool term_has_var(term *t, const char *name)
+{
+    if (!t) return false;
+    if (t->kind == T_VAR && strcmp(t->name, name) == 0) return true;
+    for (int i = 0; i < t->n; i++)
+        if (term_has_var(t->items[i], name)) return true;
+    return body_has_var(t->body, name);
+}
+
+typedef struct {
+    const char **v;
+    int n, cap;
+} namevec;
+static void nv_add(namevec *nv, const char *s)
+{
+    for (int i = 0; i < nv->n; i++)
+        if (strcmp(nv->v[i], s) == 0) return;
+    if (nv->n == nv->cap) nv->v = realloc(nv->v, (size_t)(nv->cap = nv->cap ? nv->cap * 2 : 8) * sizeof(char *));
+    nv->v[nv->n++] = s;
+}
+static bool nv_has(const namevec *nv, const char *s)
+{
+    for (int i = 0; i < nv->n; i++)
+        if (strcmp(nv->v[i], s) == 0) return true;
+    return false;
+}
+static void pattern_names(term *t, namevec *nv)
+{
+    if (!t) return;
+    if (t->kind == T_VAR) {
+        if (!t->wildcard) nv_add(nv, t->name);
+    } else if (t->kind == T_ARRAY) {
+        for (int i = 0; i < t->n; i++) pattern_names(t->items[i], nv);
+    } else if (t->kind == T_OBJECT) {
+        for (int i = 1; i < t->n; i += 2) pattern_names(t->items[i], nv);
+    }
+}
+static void expr_decl_names(expr *e, namevec *nv)
+{
+    if (e->kind == E_ASSIGN) pattern_names(e->a, nv);
+    if (e->kind == E_SOME_DECL)
+        for (int j = 0; j < e->ndecl; j++) pattern_names(e->decl[j], nv);
+    if (e->kind == E_SOME_IN) {
+        pattern_names(e->k, nv);
+        pattern_names(e->v, nv);
+    }
+}
+
+static int count_name_term(term *t, const char *name);
+static int count_name_body(body *b, const char *name)
+{
+    int n = 0;
+    if (!b) return 0;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        n += count_name_term(e->a, name) + count_name_term(e->b, name) + count_name_term(e->k, name) +
+             count_name_term(e->v, name) + count_name_term(e->coll, name) + count_name_body(e->body, name);
+        for (int j = 0; j < e->ndecl; j++) n += count_name_term(e->decl[j], name);
+        for (int j = 0; j < e->nwith; j++) n += count_name_term(e->withs[j].value, name);
+    }
+    return n;
+}
+static int count_name_term(term *t, const char *name)
+{
+    if (!t) return 0;
+    int n = t->kind == T_VAR && strcmp(t->name, name) == 0;
+    for (int i = 0; i < t->n; i++) n += count_name_term(t->items[i], name);
+    return n + count_name_body(t->body, name);
+}
+/* occurrences of name in the whole rule (or query) being compiled */
+static int count_name_root(cctx *c, const char *name)
+{
+    int n = count_name_body(c->scope_body, name);
+    rule *r = c->scope_rule;
+    if (r) {
+        n += count_name_term(r->key, name) + count_name_term(r->value, name);
+        for (int i = 0; i < r->nargs; i++) n += count_name_term(r->args[i], name);
+        for (int i = 0; i < r->nref; i++) n += count_name_term(r->ref[i], name);
+    }
+    return n;
+}
+
+static void scope_body(cctx *c, body *b);
+static void scope_closure_term(cctx *c, term *t, const namevec *later);
+
+/* A var declared inside a closure (`:=`, `some`, every's key/value) is the closure's
+ * own, even when the same name is used outside it (OPA's scopes): rename it there. */
+static void scope_shadow(cctx *c, term *t, expr *e)
+{
+    body *b = t ? t->body : e->body;
+    namevec d = {0};
+    for (int i = 0; b && i < b->n; i++) expr_decl_names(b->exprs[i], &d);
+    if (e && e->kind == E_EVERY) {
+        pattern_names(e->k, &d);
+        pattern_names(e->v, &d);
+    }
+    for (int i = 0; i < d.n; i++) {
+        const char *x = d.v[i];
+        int inside = t ? count_name_term(t, x)
+                       : count_name_term(e->k, x) + count_name_term(e->v, x) + count_name_body(e->body, x);
+        if (count_name_root(c, x) <= inside) continue;
+        char buf[300];
+        int len = snprintf(buf, sizeof buf, "%s$%d", x, ++c->scope_seq);
+        const char *to = ar_strndup(c->ar, buf, (size_t)len);
+        if (t) rename_term(t, x, to);
+        else {
+            rename_term(e->k, x, to);
+            rename_term(e->v, x, to);
+            rename_body(e->body, x, to);
+        }
+    }
+    free(d.v);
+}
+/* rename in closure `t` / every-or-not expression `e` the vars declared later */
+static void scope_rename(cctx *c, term *t, expr *e, const namevec *later)
+{
+    for (int i = 0; i < later->n; i++) {
+        const char *x = later->v[i];
+        bool has = t ? term_has_var(t, x)
+                     : (term_has_var(e->k, x) || term_has_var(e->v, x) || body_has_var(e->body, x));
+        if (!has) continue;
+        char buf[300];
+        int len = snprintf(buf, sizeof buf, "%s$%d", x, ++c->scope_seq);
+        const char *to = ar_strndup(c->ar, buf, (size_t)len);
+        if (t) rename_term(t, x, to);
+        else {
+            rename_term(e->k, x, to);
+            rename_term(e->v, x, to);
+            rename_body(e->body, x, to);
+        }
+    }
+}
+static void scope_closure_term(cctx *c, term *t, const namevec *later)
+{
+    if (!t) return;
+    if (t->body) {
+        if (later && later->n) scope_rename(c, t, NULL, later);
+        scope_shadow(c, t, NULL);
+        scope_body(c, t->body);
+        return; /* head terms of the closure are inside its scope */
+    }
+    for (int i = 0; i < t->n; i++) scope_closure_term(c, t->items[i], later);
+}
+static void scope_body(cctx *c, body *b)
+{
+    if (!b) return;
+    for (int i = 0; i < b->n; i++) {
+        namevec before = {0}, later = {0}, lv = {0};
+        for (int j = 0; j <= i; j++) expr_decl_names(b->exprs[j], &before);
+        for (int j = i + 1; j < b->n; j++) expr_decl_names(b->exprs[j], &lv);
+        for (int j = 0; j < lv.n; j++)
+            if (!nv_has(&before, lv.v[j])) nv_add(&later, lv.v[j]);
+        expr *e = b->exprs[i];
+        scope_closure_term(c, e->a, &later);
+        scope_closure_term(c, e->b, &later);
+        scope_closure_term(c, e->coll, &later);
+        for (int j = 0; j < e->nwith; j++) scope_closure_term(c, e->withs[j].value, &later);
+        if (e->body) {
+            if (later.n) scope_rename(c, NULL, e, &later);
+            scope_shadow(c, NULL, e);
+            scope_body(c, e->body);
+        }
+        free(before.v);
+        free(later.v);
+        free(lv.v);
+    }
+}
+
+/* ------------------------------------------------------------ negated expressions
+ * OPA binds the "dynamic" terms of every expression to generated vars placed before
+ * it (compiler stages RewriteExprTerms and RewriteDynamicTerms): nested calls, refs
+ * and comprehensions among a call's arguments, refs inside the operands of `=`/`==`
+ * only as ref components. For a negated expression this is visible: those terms are
+ * evaluated outside the `not`, so `not startswith(input.missing, "a")` is undefined,
+ * while `not input.missing == "a"` is true (issue opa#1877). Runs after safety
+ * ordering, so the hoisted expressions only use vars bound before the negation. */
+typedef struct {
+    expr **v;
+    int n, cap;
+} exprvec;
+
+static term *hoist_term(cctx *c, term *t, const expr *orig, exprvec *out)
+{
+    term *v = ar_alloc(c->ar, sizeof(term));
+    v->kind = T_VAR;
+    v->name = "$neg";
+    v->wildcard = 1;
+    v->slot = slot_for(c, v->name, true);
+    v->line = t->line;
+    v->col = t->col;
+    expr *x = ar_alloc(c->ar, sizeof(expr));
+    x->kind = E_UNIFY;
+    x->line = orig->line;
+    x->col = orig->col;
+    x->a = v;
+    x->b = t;
+    x->withs = orig->withs;
+    x->nwith = orig->nwith;
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 4;
+        out->v = realloc(out->v, (size_t)out->cap * sizeof(expr *));
+    }
+    out->v[out->n++] = x;
+    term *use = ar_alloc(c->ar, sizeof(term));
+    *use = *v;
+    return use;
+}
+
+/* RewriteExprTerms: calls nested in arguments, refs and composites */
+static void hoist_calls(cctx *c, term **slot, const expr *orig, exprvec *out, bool top)
+{
+    term *t = *slot;
+    if (!t || t->ground) return;
+    switch (t->kind) {
+    case T_CALL:
+        if (t->special == SP_PRINT) return;
+        for (int i = 0; i < t->n; i++) hoist_calls(c, &t->items[i], orig, out, false);
+        if (!top) *slot = hoist_term(c, t, orig, out);
+        return;
+    case T_REF:
+    case T_ARRAY:
+    case T_SET:
+    case T_OBJECT:
+        for (int i = 0; i < t->n; i++) hoist_calls(c, &t->items[i], orig, out, false);
+        return;
+    default: return;
+    }
+}
+
+/* rewriteDynamicsOne */
+static void hoist_dyn_one(cctx *c, term **slot, const expr *orig, exprvec *out)
+{
+    term *t = *slot;
+    if (!t || t->ground) return;
+    switch (t->kind) {
+    case T_REF:
+        for (int i = 1; i < t->n; i++) hoist_dyn_one(c, &t->items[i], orig, out);
+        *slot = hoist_term(c, t, orig, out);
+        return;
+    case T_ARRAY:
+    case T_SET:
+    case T_OBJECT:
+        for (int i = 0; i < t->n; i++) hoist_dyn_one(c, &t->items[i], orig, out);
+        return;
+    case T_ACOMP:
+    case T_SCOMP:
+    case T_OCOMP: *slot = hoist_term(c, t, orig, out); return;
+    default: return;
+    }
+}
+
+/* rewriteDynamicsInTerm: a ref keeps its place, only its components move */
+static void hoist_dyn_in_term(cctx *c, term **slot, const expr *orig, exprvec *out)
+{
+    term *t = *slot;
+    if (!t || t->ground) return;
+    if (t->kind == T_REF) {
+        for (int i = 1; i < t->n; i++) hoist_dyn_one(c, &t->items[i], orig, out);
+        return;
+    }
+    if (t->kind == T_ACOMP || t->kind == T_SCOMP || t->kind == T_OCOMP) return;
+    hoist_dyn_one(c, slot, orig, out);
+}
+
+static void hoist_negated_body(cctx *c, body *b);
+static void hoist_nested_term(cctx *c, term *t)
+{
+    if (!t) return;
+    if (t->body) hoist_negated_body(c, t->body);
+    for (int i = 0; i < t->n; i++) hoist_nested_term(c, t->items[i]);
+}
+
+static void hoist_negated_body(cctx *c, body *b)
+{
+    if (!b) return;
+    exprvec nb = {0};
+    bool changed = false;
+    for (int i = 0; i < b->n; i++) {
+        expr *e = b->exprs[i];
+        hoist_nested_term(c, e->a);
+        hoist_nested_term(c, e->b);
+        hoist_nested_term(c, e->coll);
+        for (int j = 0; j < e->nwith; j++) hoist_nested_term(c, e->withs[j].value);
+        if (e->body) hoist_negated_body(c, e->body);
+        int before = nb.n;
+        if (e->neg && (e->kind == E_TERM || e->kind == E_UNIFY)) {
+            term *a = e->a;
+            bool call = e->kind == E_TERM && a->kind == T_CALL && !a->special;
+            bool eq = e->kind == E_UNIFY || (call && strcmp(a->name, "equal") == 0 && a->n == 2);
+            if (e->kind == E_UNIFY) {
+                hoist_calls(c, &e->a, e, &nb, false);
+                hoist_calls(c, &e->b, e, &nb, false);
+            } else hoist_calls(c, &e->a, e, &nb, true);
+            if (eq && e->kind == E_UNIFY) {
+                hoist_dyn_in_term(c, &e->a, e, &nb);
+                hoist_dyn_in_term(c, &e->b, e, &nb);
+            } else if (eq) {
+                hoist_dyn_in_term(c, &a->items[0], e, &nb);
+                hoist_dyn_in_term(c, &a->items[1], e, &nb);
+            } else if (e->kind == E_TERM && a->kind == T_CALL) {
+                if (a->special != SP_PRINT)
+                    for (int j = 0; j < a->n; j++) hoist_dyn_one(c, &a->items[j], e, &nb);
+            } else hoist_dyn_in_term(c, &e->a, e, &nb);
+        }
+        changed |= nb.n > before;
+        if (nb.n == nb.cap) {
+            nb.cap = nb.cap ? nb.cap * 2 : 8;
+            nb.v = realloc(nb.v, (size_t)nb.cap * sizeof(expr *));
+        }
+        nb.v[nb.n++] = e;
+    }
+    if (changed) {
+        b->exprs = ar_alloc(c->ar, (size_t)nb.n * sizeof(expr *));
+        memcpy(b->exprs, nb.v, (size_t)nb.n * sizeof(expr *));
+        b->n = nb.n;
+    }
+    free(nb.v);
+}
+
 /* ------------------------------------------------------------ rule compile */
+/* 1: needs computing (template string, comprehension), -1: holds another call */
+static int arg_kind(const term *t)
+{
+    if (!t) return 0;
+    if (t->body) return 1;
+    if (t->kind == T_CALL) return strcmp(t->name, "internal.template_string") == 0 ? 1 : -1;
+    int k = 0;
+    for (int i = 0; i < t->n; i++) {
+        int ki = arg_kind(t->items[i]);
+        if (ki < 0) return -1;
+        if (ki) k = 1;
+    }
+    return k;
+}
+
+/* A function argument that must be computed (`f($"{x}")`, `f(x + 1)`) is no pattern:
+ * as OPA does, it becomes a var unified with the term in the body, where safety
+ * ordering puts it after whatever binds its vars. Rules of an else chain share the
+ * args array, so a rewritten rule gets its own copy. */
+static void rewrite_func_args(cctx *c, rule *r)
+{
+    term **args = NULL;
+    expr **extra = NULL;
+    int nextra = 0;
+    for (int i = 0; i < r->nargs; i++) {
+        int k = arg_kind(r->args[i]);
+        if (k < 0) {
+            cerr(c, "rego_compile_error", r->args[i]->line, r->args[i]->col, "rule arguments cannot contain calls");
+            break;
+        }
+        if (!k) continue;
+        if (!args) {
+            args = ar_alloc(c->ar, (size_t)r->nargs * sizeof(term *));
+            memcpy(args, r->args, (size_t)r->nargs * sizeof(term *));
+            extra = calloc((size_t)r->nargs, sizeof(expr *));
+        }
+        term *orig = r->args[i];
+        term *v = ar_alloc(c->ar, sizeof(term));
+        v->kind = T_VAR;
+        char name[32];
+        int len = snprintf(name, sizeof name, "$arg%d", i);
+        v->name = ar_strndup(c->ar, name, (size_t)len);
+        v->slot = -1;
+        v->line = orig->line;
+        v->col = orig->col;
+        term *v2 = ar_alloc(c->ar, sizeof(term));
+        *v2 = *v;
+        expr *x = ar_alloc(c->ar, sizeof(expr));
+        x->kind = E_UNIFY;
+        x->line = orig->line;
+        x->col = orig->col;
+        x->a = v2;
+        x->b = orig;
+        extra[nextra++] = x;
+        args[i] = v;
+    }
+    if (!args || c->failed) {
+        free(extra);
+        return;
+    }
+    int n0 = r->body ? r->body->n : 0;
+    body *b = ar_alloc(c->ar, sizeof(body));
+    b->n = n0 + nextra;
+    b->exprs = ar_alloc(c->ar, (size_t)b->n * sizeof(expr *));
+    if (n0) memcpy(b->exprs, r->body->exprs, (size_t)n0 * sizeof(expr *));
+    memcpy(b->exprs + n0, extra, (size_t)nextra * sizeof(expr *));
+    r->body = b;
+    r->args = args;
+    free(extra);
+}
+
 static void compile_rule(cctx *c, rule *r)
 {
+    if (r->kind == R_FUNC) rewrite_func_args(c, r);
+    if (c->failed) return;
     c->nslots = 0;
     c->ndecl = 0;
     if (c->occ) memset(c->occ, 0, (size_t)c->capocc * sizeof(int));
+    c->scope_body = r->body;
+    c->scope_rule = r;
+    scope_body(c, r->body);
     for (int i = 0; i < r->nargs; i++) declare_pattern_vars(c, r->args[i]);
     declare_body(c, r->body);
     for (int i = 0; i < r->nargs; i++) resolve_term(c, r->args[i]);
@@ -900,17 +1378,18 @@ static void compile_rule(cctx *c, rule *r)
         term *heads[3] = {r->key, r->value, NULL};
         for (int i = r->nstatic; i < r->nref && !c->failed; i++) {
             order_nested_term(c, r->ref[i], &B);
-            term *u = first_unbound(r->ref[i], &B);
-            if (u) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+            term *u = first_unbound_open(r->ref[i], &B);
+            if (u) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
         }
         for (int i = 0; heads[i] && !c->failed; i++) {
             order_nested_term(c, heads[i], &B);
-            term *u = first_unbound(heads[i], &B);
-            if (u) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", u->name);
+            term *u = first_unbound_open(heads[i], &B);
+            if (u) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
         }
         for (int i = 0; i < 2 && !c->failed; i++) (void)0;
     }
     free(B.b);
+    if (!c->failed) hoist_negated_body(c, r->body);
     r->nslots = c->nslots;
 }
 
@@ -919,12 +1398,15 @@ int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, t
 {
     module dummy = {.file = "query", .pkgpath = "data", .imports = NULL};
     cctx c = {.pol = pol, .ar = ar, .mod = mod ? mod : &dummy, .err = err};
+    c.scope_body = b;
+    scope_body(&c, b);
     declare_body(&c, b);
     resolve_body(&c, b);
     if (!c.failed) {
         bset B = {calloc((size_t)c.nslots + 1, 1), c.nslots};
         order_body(&c, b, &B);
         free(B.b);
+        if (!c.failed) hoist_negated_body(&c, b);
     }
     *nslots = c.nslots;
     if (slot_names) {
@@ -965,30 +1447,32 @@ static int deps_subtree(rego_policy *pol, rnode *n, rnode **stack, int depth, re
     return 0;
 }
 
+/* rules a data ref may read, as OPA's GetRulesDynamic: constant components select
+ * one child, others every child; rules met on the way count; the end takes the
+ * whole subtree */
+static int deps_ref(rego_policy *pol, term *t, int i, rnode *n, rnode **stack, int depth, rego_error *err)
+{
+    if (i >= t->n) return deps_subtree(pol, n, stack, depth, err);
+    term *p = t->items[i];
+    if (p->kind == T_VAL) {
+        if (rv_typeof(p->val) != RV_STRING) return 0; /* data[2]: base documents only */
+        rnode *k = rego_node_child(n, rv_str(p->val));
+        if (!k) return 0;
+        if (dep_visit(pol, k, stack, depth, err)) return -1;
+        return deps_ref(pol, t, i + 1, k, stack, depth, err);
+    }
+    for (int j = 0; j < n->nkids; j++) {
+        if (dep_visit(pol, n->kids[j], stack, depth, err)) return -1;
+        if (deps_ref(pol, t, i + 1, n->kids[j], stack, depth, err)) return -1;
+    }
+    return 0;
+}
+
 static int deps_term(rego_policy *pol, term *t, rnode **stack, int depth, rego_error *err)
 {
     if (!t) return 0;
     if (t->kind == T_CALL && t->fn && dep_visit(pol, t->fn, stack, depth, err)) return -1;
-    if (t->kind == T_REF && t->root == ROOT_DATA) {
-        rnode *n = pol->root;
-        int i = 1;
-        for (; i < t->n; i++) {
-            term *p = t->items[i];
-            if (p->kind != T_VAL || rv_typeof(p->val) != RV_STRING) break;
-            rnode *k = rego_node_child(n, rv_str(p->val));
-            if (!k) {
-                n = NULL;
-                break;
-            }
-            n = k;
-            if (n->nrules || n->def) break;
-        }
-        if (n) {
-            if (n->nrules || n->def) {
-                if (dep_visit(pol, n, stack, depth, err)) return -1;
-            } else if (deps_subtree(pol, n, stack, depth, err)) return -1;
-        }
-    }
+    if (t->kind == T_REF && t->root == ROOT_DATA && deps_ref(pol, t, 1, pol->root, stack, depth, err)) return -1;
     for (int i = 0; i < t->n; i++)
         if (deps_term(pol, t->items[i], stack, depth, err)) return -1;
     if (t->body && deps_body(pol, t->body, stack, depth, err)) return -1;
@@ -1017,7 +1501,7 @@ static int dep_visit(rego_policy *pol, rnode *n, rnode **stack, int depth, rego_
         for (int i = 0; i < depth; i++)
             if (stack[i] == n) start = i;
         for (int i = start; i < depth && l < 500; i++) l += (size_t)snprintf(msg + l, sizeof msg - l, "%s -> ", stack[i]->path);
-        snprintf(msg + l, sizeof msg - l, "%s", n->path);
+        if (l < sizeof msg) snprintf(msg + l, sizeof msg - l, "%s", n->path); /* long paths: truncated */
         rule *r = n->nrules ? n->rules[0] : n->def;
         rego_set_error(err, "rego_recursion_error", r->file, r->line, r->col, "rule %s is recursive: %s", n->path, msg);
         return -1;
@@ -1161,6 +1645,7 @@ rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax
         if (c.failed) goto fail;
     }
     if (check_recursion(pol, pol->root, err)) goto fail;
+    rego_optimize_policy(pol);
     return pol;
 fail:
     rego_policy_free(pol);
@@ -1172,4 +1657,27 @@ void rego_policy_free(rego_policy *pol)
     if (!pol) return;
     ar_free(&pol->ar);
     free(pol);
+}
+
+size_t rego_policy_rules(const rego_policy *pol, rego_rule_info **out)
+{
+    size_t n = 0, cap = 0;
+    rego_rule_info *v = NULL;
+    for (int m = 0; m < pol->nmods; m++) {
+        const module *mod = pol->mods[m];
+        for (int i = 0; i < mod->nrules; i++) {
+            const rule *r = mod->rules[i];
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                rego_rule_info *nv = realloc(v, cap * sizeof *v);
+                if (!nv) break;
+                v = nv;
+            }
+            v[n++] = (rego_rule_info){.path = r->node->path, .file = r->file, .line = r->line, .col = r->col,
+                                      .is_function = r->kind == R_FUNC, .is_default = r->is_default,
+                                      .static_ref = r->nstatic == r->nref};
+        }
+    }
+    *out = v;
+    return n;
 }

@@ -3,8 +3,16 @@
  * Every evaluation step takes a continuation (K: "go on with the next expression",
  * KV: "here is one value of a term"). Backtracking is just returning: a binding is
  * set before calling the continuation and cleared after it returns, so no trail is
- * needed. Return codes: 0 = keep enumerating, 1 = stop (a `not` or an existence
- * check found what it wanted), -1 = error (recorded in the ev).
+ * needed (and a binding borrows its value). Return codes: 0 = keep enumerating,
+ * 1 = stop (a `not` or an existence check found what it wanted), -1 = error
+ * (recorded in the ev).
+ *
+ * Fast paths, all driven by annotations made once at compile time (optimize.c) and
+ * giving the same results, errors and step counts as the general path: data refs
+ * start at their precomputed rule-tree node; single-valued terms (calls and
+ * composites over constants, variables and constant-key refs) are evaluated
+ * directly by eval_sv; `some v in coll` followed by a builtin test of v runs as one
+ * loop (eval_fused); builtin operand types are checked against precomputed masks.
  *
  * Virtual documents are computed whole the first time a query touches them and
  * cached for the rest of the evaluation (one cache per `with` scope). Base data and
@@ -17,7 +25,11 @@
 #include <time.h>
 
 #include "rego/rego_int.h"
+#include "rego/value_int.h"
 
+/* A rule's (or query's) variables. A slot BORROWS its value: bindings are only made
+ * around a continuation call (set, call, clear) with a value that its producer keeps
+ * alive for the duration of that call, so no reference is taken. */
 typedef struct {
     rv **s;
     int n;
@@ -51,7 +63,22 @@ typedef struct ev {
     int depth;
     bool strict;
     const char *file; /* for errors */
+    uintptr_t stack_base; /* address of a local in rego_query_eval (see step) */
 } ev;
+
+/* The evaluator recurses (continuations, rules, comprehensions, walk): a long chain
+ * (e.g. a function mocked by itself with `with`) must end in eval_limit_error, not a
+ * stack overflow (found by fuzzing), whatever the frame sizes of the build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define REGO_MAX_STACK ((uintptr_t)5 << 20)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REGO_MAX_STACK ((uintptr_t)5 << 20)
+#endif
+#endif
+#ifndef REGO_MAX_STACK
+#define REGO_MAX_STACK ((uintptr_t)2 << 20)
+#endif
 
 static long undef_mark_s;
 #define UNDEF_MARK ((rv *)&undef_mark_s)
@@ -86,6 +113,9 @@ static int ev_error(ev *e, const char *code, int line, int col, const char *fmt,
 
 static int step(ev *e, int line, int col)
 {
+    char probe;
+    if (e->stack_base - (uintptr_t)&probe > REGO_MAX_STACK && e->stack_base > (uintptr_t)&probe)
+        return ev_error(e, "eval_limit_error", line, col, "evaluation too deep (stack limit)");
     e->steps++;
     if (e->max_steps && e->steps > e->max_steps)
         return ev_error(e, "eval_limit_error", line, col, "evaluation exceeded the step limit (%llu)",
@@ -191,9 +221,12 @@ static int body_next(ev *e, const K *k)
 
 static int eval_expr(ev *e, frame *fr, expr *x, const K *k);
 
+static int eval_fused(ev *e, frame *fr, body *b, int i, const K *k);
+
 static int eval_body(ev *e, frame *fr, body *b, int i, const K *k)
 {
     if (!b || i >= b->n) return k->fn(e, k);
+    if (b->exprs[i]->fuse_pos && !e->nmocks) return eval_fused(e, fr, b, i, k);
     body_k bk = {{body_next}, fr, b, i, k};
     return eval_expr(e, fr, b->exprs[i], &bk.k);
 }
@@ -271,9 +304,8 @@ static int unify(ev *e, frame *fr, term *p, rv *v, const K *k)
         if (p->slot < 0) return ev_error(e, "rego_unsafe_var_error", p->line, p->col, "var %s is unsafe", p->name);
         if (fr->s[p->slot]) return rv_equal(fr->s[p->slot], v) ? k->fn(e, k) : 0;
         {
-            fr->s[p->slot] = rv_ref(v);
+            fr->s[p->slot] = v; /* borrowed: v outlives the continuation (see frame) */
             int r = k->fn(e, k);
-            rv_unref(fr->s[p->slot]);
             fr->s[p->slot] = NULL;
             return r;
         }
@@ -538,9 +570,8 @@ static int walk_value(ev *e, frame *fr, term *t, int idx, rv *cur, const KV *k)
                 key = child = rv_set_at(cur, i);
             }
             if (p->kind == T_VAR) {
-                fr->s[p->slot] = rv_ref(key);
+                fr->s[p->slot] = key; /* borrowed (see frame) */
                 r = walk_value(e, fr, t, idx + 1, child, k);
-                rv_unref(fr->s[p->slot]);
                 fr->s[p->slot] = NULL;
             } else {
                 walkk w = {{walk_bound_next}, fr, t, idx, child, k};
@@ -604,11 +635,26 @@ static rv *deep_merge_d(rv *a, rv *b, bool *conf, int depth)
 static rv *deep_merge(rv *a, rv *b, bool *conf) { return deep_merge_d(a, b, conf, 1 << 20); }
 
 /* Full value of node n (virtual) merged over base. NEW or NULL (undefined). */
+/* a function of no arguments (`f() = 1`) is also a value in refs (data.test.f is 1) */
+static bool fn_arity0(const rnode *n)
+{
+    const rule *r = n->nrules ? n->rules[0] : n->def;
+    return n->is_func && r && r->nargs == 0;
+}
+
+static int eval_func(ev *e, rnode *n, rv **argv, int argc, rv **out, int line, int col);
+
 static rv *node_full(ev *e, rnode *n, rv *base, int *st)
 {
     *st = 0;
     if (!n || shadowed(e, n)) return rv_ref(base);
-    if (n->is_func) return NULL;
+    if (n->is_func) {
+        if (!fn_arity0(n)) return NULL;
+        rule *r = n->nrules ? n->rules[0] : n->def;
+        rv *out = NULL;
+        if (eval_func(e, n, NULL, 0, &out, r->line, r->col) < 0) *st = -1;
+        return out;
+    }
     bool cacheable = true;
     if (cacheable && e->cache[n->id]) {
         rv *c = e->cache[n->id];
@@ -632,7 +678,7 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
         rv *kidsobj = rv_object_new((size_t)n->nkids);
         for (int i = 0; i < n->nkids; i++) {
             rnode *kid = n->kids[i];
-            if (kid->is_func) continue;
+            if (kid->is_func && !fn_arity0(kid)) continue;
             rv *kb = base ? rv_object_get(base, kid->key) : NULL;
             rv *kv = node_full(e, kid, kb, st);
             if (*st < 0) {
@@ -683,6 +729,34 @@ typedef struct {
     const KV *next;
 } datak;
 static int eval_data(ev *e, frame *fr, term *t, int idx, rnode *n, rv *base, const KV *k);
+
+/* Base documents are JSON read by path in OPA's storage, so a number ref component
+ * matches the object key of its decimal text there: data[2] reads data["2"]. Only
+ * refs rooted at data do this (a value bound to a var is looked up as is). */
+static rv *lookup_base(rv *cur, rv *key)
+{
+    rv *c = lookup(cur, key);
+    if (c || rv_typeof(cur) != RV_OBJECT || rv_typeof(key) != RV_NUMBER) return c;
+    char *txt = rv_number_text(key);
+    if (!txt) return NULL;
+    rv *sk = rv_cstring(txt);
+    free(txt);
+    c = rv_object_get(cur, sk);
+    rv_unref(sk);
+    return c;
+}
+static int walk_base(ev *e, frame *fr, term *t, int idx, rv *cur, const KV *k)
+{
+    while (idx < t->n) {
+        term *p = t->items[idx];
+        rv *key = p->kind == T_VAL ? p->val : (p->kind == T_VAR && p->slot >= 0) ? fr->s[p->slot] : NULL;
+        if (!key) break;
+        cur = lookup_base(cur, key);
+        if (!cur) return 0;
+        idx++;
+    }
+    return walk_value(e, fr, t, idx, cur, k);
+}
 typedef struct {
     KV k;
     frame *fr;
@@ -697,20 +771,25 @@ static int data_key(ev *e, const KV *k, rv *key)
     const datakv *d = (const datakv *)k;
     rnode *kid = NULL;
     if (rv_typeof(key) == RV_STRING) kid = rego_node_child(d->n, rv_str(key));
-    rv *kb = d->base ? lookup(d->base, key) : NULL;
-    if (kid && !kid->is_func) return eval_data(e, d->fr, d->t, d->idx + 1, kid, kb, d->next);
+    rv *kb = d->base ? lookup_base(d->base, key) : NULL;
+    if (kid && (!kid->is_func || fn_arity0(kid))) return eval_data(e, d->fr, d->t, d->idx + 1, kid, kb, d->next);
     if (!kb) return 0;
-    return walk_value(e, d->fr, d->t, d->idx + 1, kb, d->next);
+    return walk_base(e, d->fr, d->t, d->idx + 1, kb, d->next);
 }
 
 static int eval_data(ev *e, frame *fr, term *t, int idx, rnode *n, rv *base, const KV *k)
 {
     if (!n || shadowed(e, n)) {
         if (!base) return 0;
-        return walk_value(e, fr, t, idx, base, k);
+        return walk_base(e, fr, t, idx, base, k);
     }
-    if (n->is_func) return 0;
+    if (n->is_func && !fn_arity0(n)) return 0;
     if (idx >= t->n || n->nrules || n->def || has_unbound(fr, t->items[idx])) {
+        rv *c = e->cache[n->id];
+        if (c && !n->is_func && !shadowed(e, n)) {
+            /* cached: the cache keeps it alive for this continuation, no reference taken */
+            return c == UNDEF_MARK ? 0 : walk_value(e, fr, t, idx, c, k);
+        }
         int st;
         rv *v = node_full(e, n, base, &st);
         if (st < 0) return -1;
@@ -784,6 +863,7 @@ static int value_fn(ev *e, const KV *k, rv *v)
 {
     rule_k *rk = ((const value_kv *)k)->rk;
     rule *r = rk->r;
+    rk->found = true;
     if (*rk->result) {
         if (!rv_equal(*rk->result, v))
             return ev_error(e, "eval_conflict_error", r->line, r->col,
@@ -808,11 +888,13 @@ static int rule_solution(ev *e, const K *k)
     rule *r = rk->r;
     frame *fr = rk->fr;
     int st;
-    rk->found = true;
     if (r->kind == R_COMPLETE || r->kind == R_FUNC) {
+        /* found is set by value_fn: a body that succeeds with an undefined value
+         * falls through to the `else` (OPA moves the head value into the body) */
         value_kv vk = {{value_fn}, rk};
         return eval_term(e, fr, r->value, &vk.k);
     }
+    rk->found = true;
     if (r->kind == R_SET && r->nstatic == r->nref) {
         value_kv vk = {{setkey_fn}, rk};
         return eval_term(e, fr, r->key, &vk.k);
@@ -886,7 +968,7 @@ static int eval_one_rule(ev *e, rule *r0, rv **argv, rv **result, rv **acc)
         int ns = r->nslots;
         rv *slots_stack[32];
         rv **slots = ns <= 32 ? slots_stack : calloc((size_t)ns, sizeof(rv *));
-        if (ns <= 32) memset(slots_stack, 0, sizeof slots_stack);
+        if (ns <= 32) memset(slots_stack, 0, (size_t)ns * sizeof(rv *));
         frame fr = {slots, ns};
         rule_k rk = {{rule_solution}, &fr, r, result, acc ? *acc : NULL, false};
         int rc;
@@ -895,7 +977,6 @@ static int eval_one_rule(ev *e, rule *r0, rv **argv, rv **result, rv **acc)
             rc = args_from(e, &fr, r->args, argv, 0, r->nargs, &b.k);
         } else rc = eval_body(e, &fr, r->body, 0, &rk.k);
         if (acc) *acc = rk.acc;
-        for (int i = 0; i < ns; i++) rv_unref(slots[i]);
         if (slots != slots_stack) free(slots);
         if (rc < 0) return rc;
         if (rk.found) break;
@@ -921,8 +1002,12 @@ static int eval_rule_value(ev *e, rnode *n, rv **out)
     rv *result = NULL, *acc = NULL;
     bool is_set = first->kind == R_SET && first->nstatic == first->nref;
     bool is_obj = !is_set && (first->kind == R_OBJECT || first->kind == R_SET);
-    if (is_set) acc = rv_set_new(0);
-    else if (is_obj) acc = rv_object_new(0);
+    /* a complete rule first and an object rule later (`p = 1` and `p[0] = true`):
+     * the node is an object all the same (found by fuzzing: acc was NULL) */
+    for (int i = 1; i < n->nrules && !is_set && !is_obj; i++)
+        is_obj = n->rules[i]->kind == R_OBJECT || (n->rules[i]->kind == R_SET && n->rules[i]->nstatic < n->rules[i]->nref);
+    if (is_set) acc = rv_set_new((size_t)n->nrules); /* a hint: often one member per rule */
+    else if (is_obj) acc = rv_object_new((size_t)n->nrules);
     for (int i = 0; i < n->nrules && rc == 0; i++) {
         rule *r = n->rules[i];
         if (r->kind == R_COMPLETE && (is_set || is_obj)) {
@@ -980,7 +1065,6 @@ static int eval_func(ev *e, rnode *n, rv **argv, int argc, rv **out, int line, i
         frame fr = {slots, d->nslots};
         int st = 0;
         result = eval_first(e, &fr, d->value, &st);
-        for (int i = 0; i < d->nslots; i++) rv_unref(slots[i]);
         if (slots != slots_stack) free(slots);
         if (st < 0) rc = -1;
     }
@@ -1028,11 +1112,26 @@ static void type_desc(const char *types, char *buf, size_t len)
 
 static void print_sink_default(void *arg, const char *line) { (void)arg, (void)line; }
 
+
+/* What a builtin's result adds to the memory estimate: its bytes for a string, a
+ * slot per member for a collection (members are shared references). */
+static size_t result_size(const rv *v)
+{
+    switch (rv_typeof(v)) {
+    case RV_STRING: return rv_strlen(v);
+    case RV_ARRAY:
+    case RV_SET: return 16 + rv_len(v) * 16;
+    case RV_OBJECT: return 16 + rv_len(v) * 32;
+    default: return 0;
+    }
+}
+
 static int call_builtin(ev *e, const rego_builtin_def *bi, term *t, rv **argv, int argc, rv **out)
 {
     *out = NULL;
+    bool masks = t->has_argmask && t->bi == bi;
     for (int i = 0; i < bi->nargs && i < 8; i++) {
-        if (!type_ok(bi->arg_types[i], argv[i])) {
+        if (masks ? !(t->argmask[i] & (1u << rv_typeof(argv[i]))) : !type_ok(bi->arg_types[i], argv[i])) {
             /* OPA: an operand type error is an error only with strict builtin errors;
              * otherwise the call is undefined. */
             if (!e->strict) return 0;
@@ -1050,20 +1149,142 @@ static int call_builtin(ev *e, const rego_builtin_def *bi, term *t, rv **argv, i
     ctx.print = e->opts && e->opts->print ? e->opts->print : print_sink_default;
     ctx.print_arg = e->opts ? e->opts->print_arg : NULL;
     ctx.name = bi->name;
+    ctx.mem_left = !e->max_mem ? 0 : e->mem < e->max_mem ? e->max_mem - e->mem : 1;
     int r = bi->fn(&ctx, argv, out);
     if (r == REGO_OK) {
-        if (*out && rv_typeof(*out) == RV_STRING) e->mem += rv_strlen(*out);
+        if (*out) e->mem += result_size(*out);
+        /* checked here too: a chain of rule values built on the way back up (no
+         * expression, so no step, in between) must not outgrow the limit */
+        if (e->max_mem && e->mem > e->max_mem) {
+            rv_unref(*out);
+            *out = NULL;
+            return ev_error(e, "eval_limit_error", t->line, t->col, "evaluation exceeded the memory limit (%zu bytes)",
+                            e->max_mem);
+        }
         return *out ? 1 : 0;
     }
+    if (ctx.is_type_error == 2) return ev_error(e, "eval_limit_error", t->line, t->col, "%s", ctx.msg);
     if (r == REGO_UNDEF) return 0;
     if (!e->strict) return 0; /* OPA: builtin errors make the call undefined */
     if (ctx.is_type_error) return ev_error(e, "eval_type_error", t->line, t->col, "%s", ctx.msg);
     return ev_error(e, "eval_builtin_error", t->line, t->col, "%s", ctx.msg);
 }
 
+/* ------------------------------------------------------------ fused loops */
+/* `some v in coll` + a builtin test of v (optimize.c sets fuse_pos): the builtin is
+ * called for each member directly; members that pass bind v and the body goes on
+ * after the test. Same results, errors and step counts as the general path; only
+ * used when no `with` mock is active (a mock could replace the builtin). */
+typedef struct {
+    KV k;
+    frame *fr;
+    body *b;
+    int i;
+    const K *next;
+} fused_kv;
+static int fused_coll(ev *e, const KV *k, rv *coll)
+{
+    const fused_kv *f = (const fused_kv *)k;
+    frame *fr = f->fr;
+    expr *x = f->b->exprs[f->i], *y = f->b->exprs[f->i + 1];
+    term *t = y->a;
+    int pos = x->fuse_pos - 1, slot = x->v->slot;
+    rv_type ty = rv_typeof(coll);
+    if (ty != RV_ARRAY && ty != RV_OBJECT && ty != RV_SET) return 0;
+    size_t n = rv_len(coll);
+    if (n == 0) return 0;
+    rv *argv[8], *owned[8] = {0};
+    int r = 0;
+    for (int j = 0; j < t->n; j++) {
+        if (j == pos) continue;
+        term *a = t->items[j];
+        if (a->kind == T_VAL) argv[j] = a->val;
+        else if (a->kind == T_VAR) argv[j] = fr->s[a->slot];
+        else {
+            int st;
+            argv[j] = owned[j] = eval_first(e, fr, a, &st);
+            if (st < 0) r = -1;
+        }
+        if (r < 0 || !argv[j]) goto done; /* error, or an undefined operand: no solutions */
+    }
+    /* operands other than v checked once; then one type bit test per member */
+    const rego_builtin_def *bi = t->bi;
+    bool slow = false;
+    for (int j = 0; j < t->n; j++)
+        if (j != pos && !(t->argmask[j] & (1u << rv_typeof(argv[j])))) slow = true;
+    rego_bctx ctx;
+    ctx.now_ns = e->now_ns;
+    ctx.cache = &e->bcache;
+    ctx.print = e->opts && e->opts->print ? e->opts->print : print_sink_default;
+    ctx.print_arg = e->opts ? e->opts->print_arg : NULL;
+    ctx.name = bi->name;
+    ctx.mem_left = !e->max_mem ? 0 : e->mem < e->max_mem ? e->max_mem - e->mem : 1;
+    unsigned vmask = t->argmask[pos];
+    /* limits never change during an evaluation; with a memory limit, call_builtin
+     * does the accounting and checks */
+    bool limits = e->max_steps || e->max_mem, fast = !slow && !e->max_mem;
+    rv_ref(coll);
+    for (size_t m = 0; m < n && r == 0; m++) {
+        rv *val = ty == RV_OBJECT ? rvi_val(coll, m) : rvi_item(coll, m);
+        e->steps += 2; /* the `some` member and the call, as the general path counts them */
+        if (limits && e->max_steps && e->steps > e->max_steps) {
+            e->steps -= 2;
+            if (step(e, x->line, x->col) || step(e, y->line, y->col)) {
+                r = -1;
+                break;
+            }
+        } else if (limits && e->max_mem && e->mem > e->max_mem && step(e, x->line, x->col)) {
+            r = -1;
+            break;
+        }
+        argv[pos] = val;
+        rv *out = NULL;
+        int c = -2;
+        if (fast && (vmask & (1u << rvi_type(val)))) {
+            ctx.msg[0] = 0;
+            ctx.is_type_error = 0;
+            int br = bi->fn(&ctx, argv, &out);
+            if (br == REGO_OK) c = out ? 1 : 0; /* no memory limit here: no accounting */
+            else if (br == REGO_UNDEF) c = 0;
+            else out = NULL; /* error: call_builtin below reports it the usual way */
+        }
+        if (c == -2) c = call_builtin(e, bi, t, argv, t->n, &out);
+        if (c < 0) {
+            r = -1;
+            break;
+        }
+        bool pass = c > 0 && !rvi_is_false(out);
+        rvi_unref(out);
+        if (!pass) continue;
+        fr->s[slot] = val; /* borrowed (see frame) */
+        r = eval_body(e, fr, f->b, f->i + 2, f->next);
+        fr->s[slot] = NULL;
+    }
+    rv_unref(coll);
+done:
+    for (int j = 0; j < t->n; j++) rv_unref(owned[j]);
+    return r;
+}
+
+static int eval_fused(ev *e, frame *fr, body *b, int i, const K *k)
+{
+    expr *x = b->exprs[i];
+    if (fr->s[x->v->slot]) { /* v already bound: the general path checks membership */
+        body_k bk = {{body_next}, fr, b, i, k};
+        return eval_expr(e, fr, x, &bk.k);
+    }
+    if (step(e, x->line, x->col)) return -1;
+    fused_kv f = {{fused_coll}, fr, b, i, k};
+    return eval_term(e, fr, x->coll, &f.k);
+}
+
 /* walk(x): yields [path, value] for every node */
 static int walk_emit(ev *e, rv *path, rv *v, const KV *k)
 {
+    /* every node is a step and its path counts toward the memory estimate: a value
+     * of shared subtrees (x1 := [x0, x0] ...) is exponentially large to walk */
+    e->mem += 48 + 16 * rv_len(path);
+    if (step(e, 0, 0)) return -1;
     rv *pair = rv_array_new(2);
     rv_array_push(pair, rv_ref(path));
     rv_array_push(pair, rv_ref(v));
@@ -1137,7 +1358,9 @@ static int invoke_named(ev *e, term *t, rnode *fn, const rego_builtin_def *bi, i
         rv_type ty = rv_typeof(coll);
         if (special == SP_MEMBER2) {
             if (ty == RV_SET) found = rv_set_contains(coll, argv[0]);
-            else if (ty == RV_ARRAY || ty == RV_OBJECT)
+            else if (rv_index_contains(coll, argv[0], &found)) {
+                /* large array/object: hashed index attached to the collection */
+            } else if (ty == RV_ARRAY || ty == RV_OBJECT)
                 for (size_t i = 0; i < rv_len(coll) && !found; i++)
                     found = rv_equal(ty == RV_ARRAY ? rv_array_at(coll, i) : rv_object_val_at(coll, i), argv[0]);
         } else {
@@ -1215,13 +1438,21 @@ static int callarg_fn(ev *e, const KV *k, rv *v)
 }
 static int call_args_from(ev *e, frame *fr, term *t, int i, int argc, rv **argv, const KV *k)
 {
-    if (i >= argc) return invoke(e, t, argv, argc, k);
+    if (i >= argc) {
+        /* re-read var args: one left unbound below was bound by a later ref arg */
+        for (int j = 0; j < argc; j++) {
+            term *a = t->items[j];
+            if (a->kind == T_VAR && a->slot >= 0 && !(argv[j] = fr->s[a->slot])) return 0;
+        }
+        return invoke(e, t, argv, argc, k);
+    }
     term *a = t->items[i];
     if (a->kind == T_VAL) {
         argv[i] = a->val;
         return call_args_from(e, fr, t, i + 1, argc, argv, k);
     }
-    if (a->kind == T_VAR && a->slot >= 0 && fr->s[a->slot]) {
+    if (a->kind == T_VAR && a->slot >= 0) {
+        /* unbound only when a later arg's ref binds it (`x == xs[x]`) */
         argv[i] = fr->s[a->slot];
         return call_args_from(e, fr, t, i + 1, argc, argv, k);
     }
@@ -1263,7 +1494,191 @@ static int head_fn(ev *e, const KV *k, rv *v)
     return walk_value(e, h->fr, h->t, 1, v, h->next);
 }
 
+/* ------------------------------------------------------------ single values */
+static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k);
+
+/* First value through continuations (for what eval_sv does not do itself). */
+static rv *eval_first_cps(ev *e, frame *fr, term *t, int *st)
+{
+    first_kv f = {{first_fn}, NULL};
+    int r = eval_term_cps(e, fr, t, &f.k);
+    *st = r < 0 ? -1 : 0;
+    if (r < 0) {
+        rv_unref(f.out);
+        return NULL;
+    }
+    return f.out;
+}
+
+/* Direct evaluation of a single-valued term (optimize.c sets t->sv): the value, or
+ * NULL when undefined or on error (*st = -1). *owned says whether the caller must
+ * release it; a value not owned is kept alive by the policy, the frame, the input or
+ * data, or the evaluation's cache for as long as the caller's continuation runs.
+ * Same results and errors as eval_term, in the same order, without a continuation
+ * per operand. */
+static rv *eval_sv(ev *e, frame *fr, term *t, int *st, bool *owned);
+/* eval_sv with constants and bound variables (most operands) handled inline */
+static inline rv *eval_svq(ev *e, frame *fr, term *t, int *st, bool *owned)
+{
+    if (t->kind == T_VAL) {
+        *owned = false;
+        return t->val;
+    }
+    if (t->kind == T_VAR && t->slot >= 0 && fr->s[t->slot]) {
+        *owned = false;
+        return fr->s[t->slot];
+    }
+    return eval_sv(e, fr, t, st, owned);
+}
+
+static rv *eval_sv(ev *e, frame *fr, term *t, int *st, bool *owned)
+{
+    *st = 0;
+    *owned = false;
+    switch (t->kind) {
+    case T_VAL: return t->val;
+    case T_VAR:
+        if (t->slot >= 0 && fr->s[t->slot]) return fr->s[t->slot];
+        if (t->slot >= 0) *st = ev_error(e, "rego_unsafe_var_error", t->line, t->col, "var %s is unsafe", t->name);
+        return NULL;
+    case T_REF: {
+        rv *cur;
+        int i = 1;
+        if (t->root == ROOT_INPUT) cur = e->input;
+        else if (t->root == ROOT_DATA) {
+            if (!t->dnode || e->nshadow) break;
+            rv *base = e->data;
+            for (i = 1; i < t->nstatic && base; i++) base = lookup(base, t->items[i]->val);
+            i = t->nstatic;
+            rnode *n = t->dnode;
+            if (i >= t->n || n->nrules || n->def) {
+                rv *c = e->cache[n->id];
+                if (!c) { /* computed once, then kept by the cache */
+                    rv *v = node_full(e, n, base, st);
+                    if (*st < 0) return NULL;
+                    rv_unref(v);
+                    c = e->cache[n->id];
+                    if (!c) return NULL;
+                }
+                if (c == UNDEF_MARK) return NULL;
+                cur = c;
+            } else { /* below a node without rules and off the rule tree: base data */
+                cur = base ? lookup(base, t->items[i]->val) : NULL;
+                i++;
+            }
+        } else {
+            term *h = t->items[0];
+            if (!(h->kind == T_VAR && h->slot >= 0 && fr->s[h->slot])) break;
+            cur = fr->s[h->slot];
+        }
+        for (; i < t->n && cur; i++) cur = lookup(cur, t->items[i]->val);
+        return cur;
+    }
+    case T_OBJECT:
+        if (t->korder[0]) { /* constant keys, order known: values in source order, then append */
+            int np = t->n / 2;
+            rv *vals[8];
+            bool own[8];
+            for (int i = 0; i < np; i++) {
+                vals[i] = eval_svq(e, fr, t->items[2 * i + 1], st, &own[i]);
+                if (!vals[i]) {
+                    for (int j = 0; j < i; j++)
+                        if (own[j]) rv_unref(vals[j]);
+                    return NULL;
+                }
+            }
+            rv *v = rv_object_new((size_t)np);
+            for (int i = 0; i < np; i++) {
+                int p = t->korder[i] - 1;
+                rv_object_append_sorted(v, rv_ref(t->items[2 * p]->val), own[p] ? vals[p] : rv_ref(vals[p]));
+            }
+            e->mem += 32 * (size_t)t->n;
+            *owned = true;
+            return v;
+        }
+        /* fall through */
+    case T_ARRAY:
+    case T_SET: {
+        size_t n = (size_t)t->n;
+        rv *v = t->kind == T_ARRAY ? rv_array_new(n) : t->kind == T_SET ? rv_set_new(n) : rv_object_new(n / 2);
+        rv *key = NULL;
+        for (int i = 0; i < t->n; i++) {
+            bool own;
+            rv *x = eval_svq(e, fr, t->items[i], st, &own);
+            if (!x) {
+                rv_unref(key);
+                rv_unref(v);
+                return NULL;
+            }
+            if (!own) rv_ref(x);
+            if (t->kind == T_ARRAY) rv_array_push(v, x);
+            else if (t->kind == T_SET) rv_set_add(v, x);
+            else if (i % 2 == 0) key = x;
+            else {
+                rv_object_set(v, key, x);
+                key = NULL;
+            }
+        }
+        e->mem += 32 * n;
+        *owned = true;
+        return v;
+    }
+    case T_CALL: {
+        if (e->nmocks || t->special != SP_NONE || t->n > 16) break;
+        int ar = call_arity(t);
+        if (t->n > ar) {
+            *st = ev_error(e, "rego_type_error", t->line, t->col, "%s: too many arguments", t->name);
+            return NULL;
+        }
+        rv *argv[16];
+        bool own[16];
+        int argc = 0, r = 0;
+        rv *out = NULL;
+        for (; argc < t->n; argc++) {
+            argv[argc] = eval_svq(e, fr, t->items[argc], st, &own[argc]);
+            if (!argv[argc]) goto call_done;
+        }
+        if (t->fn) {
+            r = eval_func(e, t->fn, argv, argc, &out, t->line, t->col);
+        } else if (argc != t->bi->nargs) {
+            r = ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", t->bi->name);
+        } else {
+            r = call_builtin(e, t->bi, t, argv, argc, &out);
+        }
+        if (r < 0) {
+            *st = -1;
+            rv_unref(out);
+            out = NULL;
+        }
+    call_done:
+        for (int j = 0; j < argc; j++)
+            if (own[j]) rv_unref(argv[j]);
+        *owned = out != NULL;
+        return out;
+    }
+    default: break;
+    }
+    rv *v = eval_first_cps(e, fr, t, st);
+    *owned = v != NULL;
+    return v;
+}
+
 static int eval_term(ev *e, frame *fr, term *t, const KV *k)
+{
+    if (t->sv && (t->kind == T_CALL || t->kind == T_OBJECT || t->kind == T_ARRAY || t->kind == T_SET)) {
+        int st;
+        bool owned;
+        rv *v = eval_sv(e, fr, t, &st, &owned);
+        if (st < 0) return -1;
+        if (!v) return 0;
+        int r = k->fn(e, k, v);
+        if (owned) rv_unref(v);
+        return r;
+    }
+    return eval_term_cps(e, fr, t, k);
+}
+
+static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k)
 {
     switch (t->kind) {
     case T_VAL: return k->fn(e, k, t->val);
@@ -1276,7 +1691,14 @@ static int eval_term(ev *e, frame *fr, term *t, const KV *k)
         case ROOT_INPUT:
             if (!e->input) return 0;
             return walk_value(e, fr, t, 1, e->input, k);
-        case ROOT_DATA: return eval_data(e, fr, t, 1, e->pol->root, e->data, k);
+        case ROOT_DATA:
+            if (t->dnode && !e->nshadow) {
+                /* static prefix resolved at compile time (optimize.c); base data follows it */
+                rv *base = e->data;
+                for (int i = 1; i < t->nstatic && base; i++) base = lookup(base, t->items[i]->val);
+                return eval_data(e, fr, t, t->nstatic, t->dnode, base, k);
+            }
+            return eval_data(e, fr, t, 1, e->pol->root, e->data, k);
         default: {
             term *h = t->items[0];
             if (h->kind == T_VAR && h->slot >= 0 && fr->s[h->slot]) return walk_value(e, fr, t, 1, fr->s[h->slot], k);
@@ -1354,9 +1776,11 @@ static int iterate_members(ev *e, frame *fr, expr *x, rv *coll, const K *k)
     if (ty != RV_ARRAY && ty != RV_OBJECT && ty != RV_SET) return 0;
     int r = 0;
     for (size_t i = 0; i < rv_len(coll) && r == 0; i++) {
-        rv *key, *val, *tmp = NULL;
-        if (ty == RV_ARRAY) key = tmp = rv_int((int64_t)i), val = rv_array_at(coll, i);
-        else if (ty == RV_OBJECT) key = rv_object_key_at(coll, i), val = rv_object_val_at(coll, i);
+        rv *key = NULL, *val, *tmp = NULL;
+        if (ty == RV_ARRAY) {
+            val = rv_array_at(coll, i);
+            if (x->k) key = tmp = rv_int((int64_t)i); /* `some v in arr` needs no index value */
+        } else if (ty == RV_OBJECT) key = rv_object_key_at(coll, i), val = rv_object_val_at(coll, i);
         else key = val = rv_set_at(coll, i);
         if (step(e, x->line, x->col)) {
             rv_unref(tmp);
@@ -1533,7 +1957,7 @@ static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
                        vt->items[0]->slot >= 0 && !fr->s[vt->items[0]->slot]) {
                 char buf[256];
                 size_t l = (size_t)snprintf(buf, sizeof buf, "%s", vt->items[0]->name);
-                for (int j = 1; j < vt->n; j++)
+                for (int j = 1; j < vt->n && l < sizeof buf; j++)
                     if (vt->items[j]->kind == T_VAL && rv_typeof(vt->items[j]->val) == RV_STRING)
                         l += (size_t)snprintf(buf + l, sizeof buf - l, ".%s", rv_str(vt->items[j]->val));
                 tmpvals[i] = rv_cstring(buf);
@@ -1669,12 +2093,22 @@ static int query_solution(ev *e, const K *k)
     query_k *qk = (query_k *)k;
     rv *b = rv_object_new(4);
     for (int i = 0; i < qk->q->nslots; i++) {
-        const char *name = qk->q->slot_names[i];
-        if (!name || name[0] == '_' || !qk->fr->s[i]) continue;
-        rv_object_set(b, rv_cstring(name), rv_ref(qk->fr->s[i]));
+        if (!qk->q->slot_keys[i] || !qk->fr->s[i]) continue;
+        rv_object_set(b, rv_ref(qk->q->slot_keys[i]), rv_ref(qk->fr->s[i]));
     }
     rv_array_push(qk->rs, b);
     return 0;
+}
+
+/* After compiling a query body: optimisation and the result keys of its slots. */
+static void query_finish(const rego_policy *pol, rego_query *q)
+{
+    rego_optimize_body(pol, &q->ar, q->body);
+    q->slot_keys = ar_alloc(&q->ar, (size_t)(q->nslots + 1) * sizeof(rv *));
+    for (int i = 0; i < q->nslots; i++) {
+        const char *name = q->slot_names[i];
+        if (name && name[0] != '_') q->slot_keys[i] = ar_keep(&q->ar, rv_cstring(name));
+    }
 }
 
 rego_query *rego_query_prepare(const rego_policy *pol, const char *query, rego_error *err)
@@ -1690,8 +2124,116 @@ rego_query *rego_query_prepare(const rego_policy *pol, const char *query, rego_e
     if (!q->body) goto fail;
     if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
         goto fail;
+    query_finish(pol, q);
     return q;
 fail:
+    rego_query_free(q);
+    return NULL;
+}
+
+/* opa eval's value capture (its rego.rewriteQueryToCaptureValue): every top-level
+ * expression that is a term, or a call without an output argument, and is neither
+ * negated nor `=`/`:=`, becomes `$N = term`; when the query has several expressions
+ * or variables, `$N` must also be truthy (a lone `false` is a defined result). */
+static bool term_has_vars(const term *t)
+{
+    if (!t) return false;
+    if (t->kind == T_VAR) return true;
+    if (t->body) return true;
+    for (int i = 0; i < t->n; i++) {
+        const term *u = t->items[i];
+        if (i == 0 && t->kind == T_REF && u->kind == T_VAR && (!strcmp(u->name, "data") || !strcmp(u->name, "input")))
+            continue; /* a root document, not a variable */
+        if (term_has_vars(u)) return true;
+    }
+    return false;
+}
+
+rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query, rego_query_expr **exprs,
+                                       size_t *nexprs, rego_error *err)
+{
+    rego_error dummy;
+    if (!err) err = &dummy;
+    memset(err, 0, sizeof *err);
+    *exprs = NULL;
+    *nexprs = 0;
+    rego_query *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->pol = pol;
+    parse_ctx pc = {.ar = &q->ar, .file = "query", .src = query, .len = strlen(query), .v1 = true, .err = err};
+    q->body = rego_parse_query(&pc);
+    if (!q->body) goto fail;
+    body *b = q->body;
+    int n = b->n;
+    bool check = n > 1;
+    for (int i = 0; i < n && !check; i++)
+        if (term_has_vars(b->exprs[i]->a) || term_has_vars(b->exprs[i]->b) || b->exprs[i]->kind != E_TERM) check = true;
+    rego_query_expr *info = calloc((size_t)(n ? n : 1), sizeof *info);
+    expr **out = ar_alloc(&q->ar, (size_t)(2 * n + 1) * sizeof(expr *));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        expr *x = b->exprs[i];
+        info[i].line = x->line;
+        info[i].col = x->col;
+        if (x->neg) { /* the parser places a negation after its `not` */
+            size_t o = 0;
+            for (int l = 1; query[o] && l < x->line; o++)
+                if (query[o] == '\n') l++;
+            o += x->col > 0 ? (size_t)x->col - 1 : 0;
+            while (o > 0 && strchr(" \t\r\n", query[o - 1])) o--;
+            if (o >= 3 && strncmp(query + o - 3, "not", 3) == 0) {
+                o -= 3;
+                int l = 1, col = 1;
+                for (size_t j = 0; j < o; j++) {
+                    if (query[j] == '\n') l++, col = 1;
+                    else col++;
+                }
+                info[i].line = l;
+                info[i].col = col;
+            }
+        }
+        out[k++] = x;
+        if (x->neg || x->kind != E_TERM) continue;
+        term *t = x->a;
+        if (t->kind == T_CALL) {
+            const rego_builtin_def *d = rego_builtin_find(t->name);
+            if (d && t->n > d->nargs) continue; /* has its output argument */
+        }
+        char name[24];
+        int len = snprintf(name, sizeof name, "$%d", i);
+        term *v = ar_alloc(&q->ar, sizeof(term));
+        v->kind = T_VAR;
+        v->name = ar_strndup(&q->ar, name, (size_t)len);
+        v->slot = -1;
+        v->line = x->line;
+        v->col = x->col;
+        x->kind = E_UNIFY; /* `term = $N`: an unsafe var of term is reported first */
+        x->a = t;
+        x->b = v;
+        info[i].captured = true;
+        if (check) {
+            expr *c = ar_alloc(&q->ar, sizeof(expr));
+            term *cv = ar_alloc(&q->ar, sizeof(term));
+            *cv = *v;
+            c->kind = E_TERM;
+            c->a = cv;
+            c->line = x->line;
+            c->col = x->col;
+            out[k++] = c;
+        }
+    }
+    b->exprs = out;
+    b->n = k;
+    *exprs = info;
+    *nexprs = (size_t)n;
+    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
+        goto fail;
+    query_finish(pol, q);
+    return q;
+fail:
+    free(*exprs);
+    *exprs = NULL;
+    *nexprs = 0;
     rego_query_free(q);
     return NULL;
 }
@@ -1708,7 +2250,9 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
 {
     rego_error dummy;
     if (!err) err = &dummy;
-    memset(err, 0, sizeof *err);
+    /* cleared field by field: the struct is 1 KB and most evaluations succeed */
+    err->code[0] = err->message[0] = err->file[0] = err->missing_function[0] = 0;
+    err->line = err->col = 0;
     *result_set = NULL;
     ev e = {0};
     e.pol = q->pol;
@@ -1720,6 +2264,8 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
     e.strict = opts && opts->strict_builtin_errors;
     e.max_steps = opts ? opts->max_steps : 0;
     e.max_mem = opts ? opts->max_memory : 0;
+    char stack_here;
+    e.stack_base = (uintptr_t)&stack_here;
     if (opts && opts->now_ns) e.now_ns = opts->now_ns;
     else {
         struct timespec ts;
@@ -1732,26 +2278,32 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
     e.cache = nn <= 64 ? cache_stack : calloc((size_t)nn, sizeof(rv *));
     e.busy = nn <= 64 ? busy_stack : calloc((size_t)nn, 1);
     if (nn <= 64) {
-        memset(cache_stack, 0, sizeof cache_stack);
-        memset(busy_stack, 0, sizeof busy_stack);
+        memset(cache_stack, 0, (size_t)nn * sizeof(rv *));
+        memset(busy_stack, 0, (size_t)nn);
     }
-    rv *slots_stack[32] = {0};
+    rv *slots_stack[32];
     rv **slots = q->nslots <= 32 ? slots_stack : calloc((size_t)q->nslots, sizeof(rv *));
+    if (slots == slots_stack) memset(slots_stack, 0, (size_t)q->nslots * sizeof(rv *));
     frame fr = {slots, q->nslots};
+    /* values made by this evaluation stay on this thread until the result set is
+     * handed out: plain reference counts for them (value.h, rv_local_begin) */
+    rv_local_begin();
     query_k qk = {{query_solution}, &fr, q, rv_array_new(1)};
     int rc = eval_body(&e, &fr, q->body, 0, &qk.k);
-    for (int i = 0; i < q->nslots; i++) rv_unref(slots[i]);
     if (slots != slots_stack) free(slots);
     for (int i = 0; i < nn; i++)
-        if (e.cache[i] != UNDEF_MARK) rv_unref(e.cache[i]);
+        if (e.cache[i] && e.cache[i] != UNDEF_MARK) rv_unref(e.cache[i]);
     if (e.cache != cache_stack) free(e.cache);
     if (e.busy != busy_stack) free(e.busy);
     rv_unref(e.bcache);
     if (rc < 0) {
         if (!err->code[0]) rego_set_error(err, "eval_internal_error", NULL, 0, 0, "evaluation failed");
         rv_unref(qk.rs);
+        rv_local_end();
         return -1;
     }
+    rv_publish(qk.rs);
+    rv_local_end();
     *result_set = qk.rs;
     return 0;
 }

@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,10 @@ void rego_set_error(rego_error *err, const char *code, const char *file, int lin
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (file && line > 0) snprintf(err->message, sizeof err->message, "%s:%d: %s: %s", file, line, code, msg);
+    /* "policy.rego:4:3: rego_unsafe_var_error: var x is unsafe" */
+    if (file && line > 0 && col > 0)
+        snprintf(err->message, sizeof err->message, "%s:%d:%d: %s: %s", file, line, col, code, msg);
+    else if (file && line > 0) snprintf(err->message, sizeof err->message, "%s:%d: %s: %s", file, line, code, msg);
     else snprintf(err->message, sizeof err->message, "%s: %s", code, msg);
 }
 
@@ -98,6 +102,7 @@ typedef enum {
     K_STRING,
     K_NUMBER,
     K_PUNCT,
+    K_TEMPLATE, /* $"..{expr}.." or $`..{expr}..`: whole extent in s/n, parsed by parse_template */
 } tok_kind;
 
 typedef struct {
@@ -121,6 +126,9 @@ typedef struct {
     bool failed;
     int no_or; /* parsing a comprehension head: `|` ends the term */
     bool not_body; /* `import future.keywords.not` (or future.keywords): `not { body }` */
+    bool kw_and, kw_or; /* `import future.keywords.and` / `.or` (experimental) */
+    bool not_wrap;      /* `import future.keywords.not` itself: `not x` means `not { x }` */
+    int nest;           /* term nesting depth (bounded: the parser and evaluator recurse) */
 } P;
 
 static void perr(P *p, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -172,6 +180,72 @@ static int hexv(int c)
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+/* Template strings: the lexer only finds their end (expressions may hold strings,
+ * braces and nested templates); parse_template parses the parts. */
+static bool skip_template(P *p);
+static bool skip_quoted(P *p)
+{
+    int q = cur(p);
+    adv(p);
+    for (;;) {
+        int ch = cur(p);
+        if (ch == -1 || (q == '"' && ch == '\n')) return false;
+        if (q == '"' && ch == '\\') {
+            adv(p);
+            if (cur(p) == -1) return false;
+        } else if (ch == q) {
+            adv(p);
+            return true;
+        }
+        adv(p);
+    }
+}
+/* after `{`: through the matching `}` */
+static bool skip_template_expr(P *p)
+{
+    int depth = 0;
+    for (;;) {
+        int ch = cur(p);
+        if (ch == -1) return false;
+        if (ch == '"' || ch == '`') {
+            if (!skip_quoted(p)) return false;
+            continue;
+        }
+        if (ch == '$' && (at(p, 1) == '"' || at(p, 1) == '`')) {
+            if (!skip_template(p)) return false;
+            continue;
+        }
+        if (ch == '{') depth++;
+        if (ch == '}' && depth-- == 0) {
+            adv(p);
+            return true;
+        }
+        adv(p);
+    }
+}
+static bool skip_template(P *p)
+{
+    adv(p); /* $ */
+    int q = cur(p);
+    adv(p);
+    for (;;) {
+        int ch = cur(p);
+        if (ch == -1 || (q == '"' && ch == '\n')) return false;
+        if (ch == '\\' && (q == '"' || at(p, 1) == '{')) {
+            adv(p);
+            if (cur(p) == -1) return false;
+            adv(p);
+            continue;
+        }
+        if (ch == q) {
+            adv(p);
+            return true;
+        }
+        adv(p);
+        if (ch == '{' && !skip_template_expr(p)) return false;
+    }
 }
 
 static void lex_raw(P *p, tok *t)
@@ -324,6 +398,16 @@ static void lex_raw(P *p, tok *t)
         t->slen = p->pos - start;
         t->str = ar_strndup(p->pc->ar, p->pc->src + start, t->slen);
         adv(p);
+        t->n = (size_t)(p->pc->src + p->pos - t->s);
+        return;
+    }
+    if (c == '$' && (at(p, 1) == '"' || at(p, 1) == '`')) {
+        if (!skip_template(p)) {
+            perr(p, t->line, t->col, "non-terminated template string");
+            t->kind = K_EOF;
+            return;
+        }
+        t->kind = K_TEMPLATE;
         t->n = (size_t)(p->pc->src + p->pos - t->s);
         return;
     }
@@ -498,6 +582,8 @@ static term *parse_postfix(P *p, term *base)
             /* call: name must be a var or a ref of strings */
             char name[256];
             size_t nl = 0;
+            /* snprintf returns the length it wanted: a name longer than the buffer
+             * read (and then wrote) past it (found by fuzzing) */
             if (base->kind == T_VAR) nl = (size_t)snprintf(name, sizeof name, "%s", base->name);
             else {
                 if (base->items[0]->kind != T_VAR) {
@@ -511,8 +597,13 @@ static term *parse_postfix(P *p, term *base)
                         perr(p, base->line, base->col, "invalid call");
                         return NULL;
                     }
-                    nl += (size_t)snprintf(name + nl, sizeof name - nl, ".%s", rv_str(c->val));
+                    if (nl < sizeof name)
+                        nl += (size_t)snprintf(name + nl, sizeof name - nl, ".%s", rv_str(c->val));
                 }
+            }
+            if (nl >= sizeof name) {
+                perr(p, base->line, base->col, "function name too long");
+                return NULL;
             }
             next(p);
             tvec args = {0};
@@ -629,6 +720,7 @@ static term *parse_brace(P *p, int line, int col)
     return t;
 }
 
+static term *parse_template(P *p, const tok *t);
 static term *parse_primary_inner(P *p);
 static term *parse_primary(P *p)
 {
@@ -654,6 +746,7 @@ static term *parse_primary_inner(P *p)
         return mk_val(p, v, t.line, t.col);
     }
     case K_STRING: next(p); return mk_val(p, rv_string(t.str, t.slen), t.line, t.col);
+    case K_TEMPLATE: next(p); return parse_template(p, &t);
     case K_IDENT:
         next(p);
         if (is_op(&p->t, ".") && !p->t.nl && p->t.s == t.s + t.n) return mk_var(p, t.s, t.n, t.line, t.col);
@@ -737,11 +830,19 @@ static term *parse_primary_inner(P *p)
     return NULL;
 }
 
+#define MAX_TERM_NESTING 200
 static term *parse_term(P *p)
 {
+    /* `[[[[...` thousands deep overflowed the stack (found by fuzzing) */
+    if (p->nest >= MAX_TERM_NESTING) {
+        perr(p, p->t.line, p->t.col, "term nested too deeply (more than %d levels)", MAX_TERM_NESTING);
+        return NULL;
+    }
+    p->nest++;
     term *b = parse_primary(p);
-    if (!b) return NULL;
-    return parse_postfix(p, b);
+    if (b) b = parse_postfix(p, b);
+    p->nest--;
+    return b;
 }
 
 /* binary levels, lowest first: in, relation, |, &, +-, * / % */
@@ -893,7 +994,10 @@ static bool parse_withs(P *p, expr *e)
     while (WITH_NEXT(p)) {
         next(p);
         term *target = parse_term(p);
-        if (!target) return false;
+        if (!target) {
+            free(w);
+            return false;
+        }
         if (!is_kw(&p->t, "as")) {
             perr(p, p->t.line, p->t.col, "unexpected %s token: expected as", tok_desc(&p->t));
             free(w);
@@ -917,7 +1021,7 @@ static bool parse_withs(P *p, expr *e)
     return true;
 }
 
-static expr *parse_literal(P *p)
+static expr *parse_literal_base(P *p, bool withs)
 {
     int line = p->t.line, col = p->t.col;
     tok *nx = peek(p);
@@ -965,14 +1069,14 @@ static expr *parse_literal(P *p)
             e->k = t2 ? t1 : NULL;
             e->v = t2 ? t2 : t1;
             e->coll = coll;
-            if (!parse_withs(p, e)) return NULL;
+            if (withs && !parse_withs(p, e)) return NULL;
             return e;
         }
         if (t1->kind == T_CALL && strcmp(t1->name, "internal.member_2") == 0) {
             expr *e = mk_expr(p, E_SOME_IN, line, col);
             e->v = t1->items[0];
             e->coll = t1->items[1];
-            if (!parse_withs(p, e)) return NULL;
+            if (withs && !parse_withs(p, e)) return NULL;
             return e;
         }
         if (t1->kind != T_VAR) {
@@ -1007,11 +1111,12 @@ static expr *parse_literal(P *p)
         e->coll = coll;
         e->body = parse_braced_body(p);
         if (!e->body) return NULL;
-        if (!parse_withs(p, e)) return NULL;
+        if (withs && !parse_withs(p, e)) return NULL;
         return e;
     }
     bool neg = false;
-    if (kw_ok && is_kw(&p->t, "not")) {
+    /* `not` is reserved in v0 and v1: `not [1] == x` and `not (x)` negate */
+    if ((kw_ok || is_op(nx, "[") || is_op(nx, "(")) && is_kw(&p->t, "not")) {
         next(p);
         neg = true;
         line = p->t.line;
@@ -1021,7 +1126,7 @@ static expr *parse_literal(P *p)
             e->body = parse_braced_body(p);
             if (!e->body) return NULL;
             e->neg = 1;
-            if (!parse_withs(p, e)) return NULL;
+            if (withs && !parse_withs(p, e)) return NULL;
             return e;
         }
     }
@@ -1032,7 +1137,7 @@ static expr *parse_literal(P *p)
     } else if (!p->t.nl && (is_op(&p->t, "=") || is_op(&p->t, ":="))) {
         bool assign = is_op(&p->t, ":=");
         next(p);
-        term *b = parse_expr_term(p);
+        term *b = parse_member_term(p); /* `x := 1, "foo" in xs` */
         if (!b) return NULL;
         e = mk_expr(p, assign ? E_ASSIGN : E_UNIFY, line, col);
         e->a = a;
@@ -1042,8 +1147,326 @@ static expr *parse_literal(P *p)
         e->a = a;
     }
     e->neg = neg;
-    if (!parse_withs(p, e)) return NULL;
+    if (neg && p->not_wrap) {
+        /* `import future.keywords.not`: `not expr` is `not { expr }`, so the terms OPA
+         * hoists out of a negated expression (compile.c) stay inside the negation */
+        expr *outer = mk_expr(p, E_NOT_BODY, line, col);
+        outer->neg = 1;
+        outer->body = ar_alloc(p->pc->ar, sizeof(body));
+        outer->body->n = 1;
+        outer->body->exprs = ar_alloc(p->pc->ar, sizeof(expr *));
+        outer->body->exprs[0] = e;
+        e->neg = 0;
+        e = outer;
+    }
+    if (withs && !parse_withs(p, e)) return NULL;
     return e;
+}
+
+
+/* ------------------------------------------------------------ `and` / `or` (experimental)
+ * With `import future.keywords.and` / `.or`, a literal may be a chain of operands:
+ * `a and b or not c`, `{ body } and (x or y) with input as v`. `not` binds tighter
+ * than `and`, `and` tighter than `or`; trailing `with`s apply to the whole chain
+ * (inside parentheses: to the group). Every operand is a closure with its own scope
+ * that succeeds at most once, so the chain is desugared into `not { }` bodies:
+ *   test(B)            = not { not { B } }               (B succeeds, once)
+ *   A1 and ... and An  = test({ test(A1); ...; test(An) })
+ *   O1 or ... or On    = not { not { O1 }; ...; not { On } }
+ * which keeps short-circuit order (a later operand runs only if needed). */
+typedef struct {
+    expr *e; /* a literal operand */
+    body *b; /* a braced-body operand */
+} operand;
+
+static bool logic_kw(P *p, const char *kw)
+{
+    if (p->t.nl || !is_kw(&p->t, kw)) return false;
+    return kw[0] == 'a' ? p->kw_and : p->kw_or;
+}
+static bool logic_next(P *p) { return logic_kw(p, "and") || logic_kw(p, "or"); }
+
+static body *body_of(P *p, expr **v, int n)
+{
+    body *b = ar_alloc(p->pc->ar, sizeof(body));
+    b->n = n;
+    b->exprs = ar_alloc(p->pc->ar, (size_t)(n ? n : 1) * sizeof(expr *));
+    if (n) memcpy(b->exprs, v, (size_t)n * sizeof(expr *));
+    return b;
+}
+static expr *mk_notb(P *p, body *b, int line, int col)
+{
+    expr *e = mk_expr(p, E_NOT_BODY, line, col);
+    e->body = b;
+    e->neg = 1;
+    return e;
+}
+static expr *mk_test(P *p, body *b, int line, int col)
+{
+    expr *inner = mk_notb(p, b, line, col);
+    return mk_notb(p, body_of(p, &inner, 1), line, col);
+}
+static body *operand_body(P *p, operand o) { return o.b ? o.b : body_of(p, &o.e, 1); }
+
+static expr *parse_logic(P *p, bool withs);
+
+typedef struct {
+    P p;
+    rego_error err;
+} psave;
+static void ps_save(P *p, psave *s)
+{
+    s->p = *p;
+    s->err = p->pc->err ? *p->pc->err : (rego_error){0};
+}
+static void ps_load(P *p, const psave *s)
+{
+    *p = s->p;
+    if (p->pc->err) *p->pc->err = s->err;
+}
+
+static bool parse_operand_primary(P *p, bool after_op, operand *o)
+{
+    o->e = NULL;
+    o->b = NULL;
+    if (is_op(&p->t, "{")) {
+        /* a body if it parses as one and sits next to and/or; else a set/object */
+        psave s;
+        ps_save(p, &s);
+        body *b = parse_braced_body(p);
+        if (b && !p->failed && (after_op || logic_next(p))) {
+            o->b = b;
+            return true;
+        }
+        ps_load(p, &s);
+    } else if (is_op(&p->t, "(")) {
+        /* a term in parentheses, else a group `( chain [with ...] )` */
+        psave s, failed;
+        ps_save(p, &s);
+        expr *e = parse_literal_base(p, false);
+        if (e && !p->failed) {
+            o->e = e;
+            return true;
+        }
+        ps_save(p, &failed);
+        ps_load(p, &s);
+        next(p);
+        e = parse_logic(p, true);
+        if (e && !p->failed && expect(p, ")")) {
+            o->e = e;
+            return true;
+        }
+        ps_load(p, &failed); /* report the term's error */
+        return false;
+    }
+    o->e = parse_literal_base(p, false);
+    return o->e != NULL;
+}
+
+static bool parse_operand(P *p, bool after_op, operand *o)
+{
+    if (is_kw(&p->t, "not") && (is_op(peek(p), "(") || (is_op(peek(p), "{") && !p->not_body))) {
+        /* `not (a or b)`: negated group (`not { }` bodies are parse_literal_base's) */
+        int line = p->t.line, col = p->t.col;
+        bool paren = is_op(peek(p), "(");
+        psave s;
+        ps_save(p, &s);
+        next(p);
+        operand in;
+        if (parse_operand_primary(p, true, &in) && (in.b || paren)) {
+            o->b = NULL;
+            o->e = mk_notb(p, operand_body(p, in), line, col);
+            return true;
+        }
+        ps_load(p, &s);
+    }
+    return parse_operand_primary(p, after_op, o);
+}
+
+/* and-chain; *single set when it is one operand */
+static bool parse_and_chain(P *p, bool after_op, operand *out)
+{
+    int line = p->t.line, col = p->t.col;
+    operand o;
+    if (!parse_operand(p, after_op, &o)) return false;
+    if (!logic_kw(p, "and")) {
+        *out = o;
+        return true;
+    }
+    int n = 0, cap = 4;
+    expr **v = malloc((size_t)cap * sizeof(expr *));
+    for (;;) {
+        expr *x = o.b ? mk_test(p, o.b, line, col) : o.e;
+        if (o.e && o.e->kind != E_TERM) x = mk_test(p, operand_body(p, o), line, col);
+        if (n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof(expr *));
+        v[n++] = x;
+        if (!logic_kw(p, "and")) break;
+        next(p);
+        line = p->t.line;
+        col = p->t.col;
+        if (!parse_operand(p, true, &o)) {
+            free(v);
+            return false;
+        }
+    }
+    out->e = NULL;
+    out->b = body_of(p, v, n);
+    free(v);
+    return true;
+}
+
+static expr *parse_logic(P *p, bool withs)
+{
+    int line = p->t.line, col = p->t.col;
+    operand o;
+    if (!parse_and_chain(p, false, &o)) return NULL;
+    expr *e;
+    if (!logic_kw(p, "or")) {
+        e = o.e ? o.e : mk_test(p, o.b, line, col);
+    } else {
+        int n = 0, cap = 4;
+        expr **v = malloc((size_t)cap * sizeof(expr *));
+        for (;;) {
+            if (n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof(expr *));
+            v[n++] = mk_notb(p, operand_body(p, o), line, col);
+            if (!logic_kw(p, "or")) break;
+            next(p);
+            if (!parse_and_chain(p, true, &o)) {
+                free(v);
+                return NULL;
+            }
+        }
+        e = mk_notb(p, body_of(p, v, n), line, col);
+        free(v);
+    }
+    if (withs && WITH_NEXT(p)) {
+        if (e->nwith) e = mk_test(p, body_of(p, &e, 1), line, col);
+        if (!parse_withs(p, e)) return NULL;
+    }
+    return e;
+}
+
+static expr *parse_literal(P *p)
+{
+    if (!p->kw_and && !p->kw_or) return parse_literal_base(p, true);
+    return parse_logic(p, true);
+}
+
+
+/* ------------------------------------------------------------ template strings
+ * $"text {expr} text" and $`raw {expr}` (OPA 1.x): `\{` is a literal brace; each
+ * `{expr [with ...]}` is a term whose value is printed (strings as they are, other
+ * values as Rego terms, "<undefined>" when it has none). Becomes
+ *   internal.template_string([ "text", [$t | $t = expr with ...], "text" ])
+ * so an expression part is a closure (its own with-scope, first value or none). */
+static bool parse_withs(P *p, expr *e);
+static term *parse_template(P *p, const tok *t)
+{
+    const char *src = p->pc->src;
+    bool raw = t->s[1] == '`';
+    size_t i = (size_t)(t->s - src) + 2, end = (size_t)(t->s - src) + t->n - 1; /* closing quote */
+    int line = t->line, col = t->col + 2;
+    tvec parts = {0};
+    size_t cap = 64, n = 0;
+    char *buf = malloc(cap);
+#define TADV()                                                                                                         \
+    do {                                                                                                               \
+        if (src[i] == '\n') line++, col = 1;                                                                           \
+        else col++;                                                                                                    \
+        i++;                                                                                                           \
+    } while (0)
+    while (i <= end && !p->failed) {
+        if (n + 8 > cap) buf = realloc(buf, cap *= 2);
+        char ch = i < end ? src[i] : 0;
+        if (i < end && ch == '\\' && i + 1 < end && src[i + 1] == '{') {
+            buf[n++] = '{';
+            TADV();
+            TADV();
+            continue;
+        }
+        if (i < end && ch == '\\' && !raw) {
+            TADV();
+            char e = i < end ? src[i] : 0;
+            const char *m = strchr("ntrbf/\\\"", e);
+            if (e && m) {
+                buf[n++] = "\n\t\r\b\f/\\\""[m - "ntrbf/\\\""];
+                TADV();
+            } else if (e == 'u' && i + 4 < end && hexv(src[i + 1]) >= 0 && hexv(src[i + 2]) >= 0 &&
+                       hexv(src[i + 3]) >= 0 && hexv(src[i + 4]) >= 0) {
+                unsigned cp = 0;
+                for (int k = 1; k <= 4; k++) cp = cp * 16 + (unsigned)hexv(src[i + k]);
+                for (int k = 0; k < 5; k++) TADV();
+                put_utf8(buf, &n, cp);
+            } else {
+                perr(p, line, col, "illegal escape sequence");
+                break;
+            }
+            continue;
+        }
+        if (i < end && ch != '{') {
+            buf[n++] = ch;
+            TADV();
+            continue;
+        }
+        /* end of a literal part */
+        if (n) tv_push(&parts, mk_val(p, rv_string(buf, n), t->line, t->col));
+        n = 0;
+        if (i >= end) break;
+        /* expression part: find its `}` with the lexer's scanner */
+        int el = line, ec = col;
+        P scan = *p;
+        scan.pos = i + 1;
+        scan.has_peek = false;
+        if (!skip_template_expr(&scan)) {
+            perr(p, el, ec, "expected } to end template string expression");
+            break;
+        }
+        size_t estart = i + 1, eend = scan.pos - 1; /* eend: the `}` */
+        TADV();
+        parse_ctx spc = *p->pc;
+        spc.src = src + estart;
+        spc.len = eend - estart;
+        P sub = {.pc = &spc, .line = line, .col = col, .not_body = p->not_body, .kw_and = p->kw_and, .kw_or = p->kw_or,
+                 .not_wrap = p->not_wrap};
+        next(&sub);
+        term *x = sub.failed ? NULL : parse_expr_term(&sub);
+        char name[48];
+        snprintf(name, sizeof name, "$t%zx", (size_t)(uintptr_t)(src + estart)); /* unique per source */
+        term *v = mk_var(p, name, strlen(name), el, ec);
+        expr *u = mk_expr(p, E_UNIFY, el, ec);
+        u->a = v;
+        u->b = x;
+        if (x && !sub.failed) parse_withs(&sub, u);
+        if (!sub.failed && sub.t.kind != K_EOF)
+            perr(&sub, sub.t.line, sub.t.col, "expected } to end template string expression");
+        if (sub.failed || !x) {
+            p->failed = true;
+            break;
+        }
+        term *c = mk(p, T_ACOMP, el, ec);
+        c->items = ar_alloc(p->pc->ar, sizeof(term *));
+        c->items[0] = mk_var(p, name, strlen(name), el, ec);
+        c->n = 1;
+        c->body = body_of(p, &u, 1);
+        tv_push(&parts, c);
+        while (i < eend) TADV();
+        TADV(); /* } */
+    }
+#undef TADV
+    free(buf);
+    if (p->failed) {
+        free(parts.v);
+        return NULL;
+    }
+    term *arr = mk(p, T_ARRAY, t->line, t->col);
+    arr->n = parts.n;
+    arr->items = tv_done(p, &parts);
+    term *call = mk(p, T_CALL, t->line, t->col);
+    call->name = "internal.template_string";
+    call->n = 1;
+    call->items = ar_alloc(p->pc->ar, sizeof(term *));
+    call->items[0] = arr;
+    return call;
 }
 
 static body *parse_body_until(P *p, const char *close)
@@ -1232,11 +1655,11 @@ static bool parse_rule(P *p, module *m, rvec *out)
         rv_push_rule(out, r);
         return true;
     }
-    /* v0 `p[x] { }` = partial set; v1 `p[x] if` = object with value true */
-    if (!has_contains && !has_value && r->kind == R_COMPLETE && r->nref >= 2) {
+    /* v0 `p[x] { }`, `p["x"]`, `p.x { }` = partial set (two-part heads only: `a.b[x] { }`
+     * is an object); v1 `p[x] if` = object with value true */
+    if (!has_contains && !has_value && r->kind == R_COMPLETE && r->nref == 2) {
         term *last = r->ref[r->nref - 1];
-        bool dyn = !(last->kind == T_VAL && rv_typeof(last->val) == RV_STRING);
-        if (!p->pc->v1 && dyn) {
+        if (!p->pc->v1 && !(is_kw(&p->t, "if") && !p->t.nl)) { /* v0 `a[x] if q[x]`: object */
             r->kind = R_SET;
             r->key = last;
             r->nref -= 1;
@@ -1260,6 +1683,18 @@ static bool parse_rule(P *p, module *m, rvec *out)
     rule *prev = r;
     while (is_kw(&p->t, "else") && !(is_op(peek(p), ".") || is_op(peek(p), "["))) {
         int el = p->t.line, ec = p->t.col;
+        /* OPA's parse errors; an else on a set rule had no value to evaluate
+         * (NULL dereference found by fuzzing) */
+        if (r->kind == R_SET) {
+            perr(p, el, ec, "else keyword cannot be used on multi-value rules");
+            return false;
+        }
+        bool var_head = r->kind == R_OBJECT;
+        for (int i = 1; i < r->nref; i++) var_head |= r->ref[i]->kind != T_VAL;
+        if (var_head) {
+            perr(p, el, ec, "else keyword cannot be used on rules with variables in head");
+            return false;
+        }
         next(p);
         rule *e = new_rule(p, m, el, ec);
         e->kind = r->kind;
@@ -1326,10 +1761,14 @@ module *rego_parse_module(parse_ctx *pc)
                 perr(&p, pkg->line, pkg->col, "invalid package name");
                 return NULL;
             }
-            n += (size_t)snprintf(path + n, sizeof path - n, ".%s", rv_str(pkg->items[i]->val));
+            if (n < sizeof path) n += (size_t)snprintf(path + n, sizeof path - n, ".%s", rv_str(pkg->items[i]->val));
         }
     } else {
         perr(&p, pkg->line, pkg->col, "invalid package name");
+        return NULL;
+    }
+    if (n >= sizeof path) { /* snprintf's wanted length: never read past path */
+        perr(&p, pkg->line, pkg->col, "package name too long");
         return NULL;
     }
     m->pkgpath = ar_strndup(pc->ar, path, n);
@@ -1370,6 +1809,13 @@ module *rego_parse_module(parse_ctx *pc)
                 (r->n == 2 || (r->n == 3 && r->items[2]->kind == T_VAL && rv_typeof(r->items[2]->val) == RV_STRING &&
                                strcmp(rv_str(r->items[2]->val), "not") == 0)))
                 p.not_body = true;
+            if (r->kind == T_REF && r->n == 3 && r->items[1]->kind == T_VAL && r->items[2]->kind == T_VAL &&
+                rv_typeof(r->items[1]->val) == RV_STRING && rv_typeof(r->items[2]->val) == RV_STRING &&
+                strcmp(rv_str(r->items[1]->val), "keywords") == 0) {
+                if (strcmp(rv_str(r->items[2]->val), "and") == 0) p.kw_and = true;
+                if (strcmp(rv_str(r->items[2]->val), "or") == 0) p.kw_or = true;
+                if (strcmp(rv_str(r->items[2]->val), "not") == 0) p.not_wrap = true;
+            }
             continue;
         }
         if (strcmp(root, "data") != 0 && strcmp(root, "input") != 0) {

@@ -43,7 +43,7 @@ typedef struct {
 
 typedef struct {
     char code[40];
-    char message[768];
+    char message[768]; /* "file:line:col: code: text" (position parts omitted when unknown) */
     char file[128];
     int line, col;
     /* Set when compilation failed because a called function does not exist: its name. */
@@ -52,8 +52,15 @@ typedef struct {
 
 typedef struct {
     bool strict_builtin_errors; /* builtin errors abort instead of making the expression undefined */
-    uint64_t max_steps;         /* 0 = unlimited; exceeding it returns eval_limit_error */
-    size_t max_memory;          /* approximate bytes of values built; 0 = unlimited */
+    /* Limits (exceeding one returns eval_limit_error, also without strict builtin
+     * errors). Steps: one per expression, comprehension member, walk node.
+     * Memory: an estimate of the values the evaluation builds (builtin results
+     * included); a builtin refuses to build a result that would not fit (huge
+     * numbers.range, concat/replace/sprintf/json.marshal blow-ups). Independent of
+     * both, the evaluator's recursion is capped (REGO_MAX_STACK in eval.c). A
+     * service should set both, e.g. 1e6 steps and 64 MB. */
+    uint64_t max_steps;         /* 0 = unlimited */
+    size_t max_memory;          /* approximate bytes; 0 = unlimited */
     void (*print)(void *arg, const char *line); /* print() sink; NULL drops output */
     void *print_arg;
     int64_t now_ns;             /* 0 = the wall clock at the start of the evaluation */
@@ -65,10 +72,33 @@ rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax
                           rego_error *err);
 void rego_policy_free(rego_policy *pol);
 
+/* The rules of a compiled policy, in module and source order (for test runners).
+ * *out is a NEW array (free()); its strings belong to the policy. */
+typedef struct {
+    const char *path; /* "data.pkg.test_x" (for a ref head: its static part) */
+    const char *file;
+    int line, col;
+    bool is_function, is_default;
+    bool static_ref; /* the whole head ref is static (no variable key) */
+} rego_rule_info;
+size_t rego_policy_rules(const rego_policy *pol, rego_rule_info **out);
+
 /* Compile a query (e.g. "data.ingest.allow = x" or "x := data.a.b"). The policy must
  * outlive the query. Returns NEW query (rego_query_free) or NULL with *err. */
 rego_query *rego_query_prepare(const rego_policy *pol, const char *query, rego_error *err);
 void rego_query_free(rego_query *q);
+
+/* The query compiled the way `opa eval` reports it: each top-level expression that
+ * is a term or a call without output (not negated, not `=`/`:=`) has its value bound
+ * to "$N" (N = the expression's index) in every result row; a lone such expression
+ * is defined even when its value is false. *exprs (NEW array, free()) gets one entry
+ * per top-level expression, *nexprs their number. */
+typedef struct {
+    int line, col;  /* where the expression starts in the query text */
+    bool captured;  /* its value is the row's "$N"; otherwise the value is true */
+} rego_query_expr;
+rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query, rego_query_expr **exprs,
+                                       size_t *nexprs, rego_error *err);
 
 /* Evaluate. input and data are BORROWED (either may be NULL = undefined / empty).
  * opts may be NULL. On success returns 0 and *result_set is a NEW array value.

@@ -8,6 +8,9 @@ test_rego_value_SRCS := common/rego/test_rego_value.c
 test_rego_value_LIBS := -lcmocka
 test_rego_SRCS := common/rego/test_rego.c
 test_rego_LIBS := -lcmocka
+UNIT_TESTS += $(BIN)/test_rego_limits
+test_rego_limits_SRCS := common/rego/test_rego_limits.c
+test_rego_limits_LIBS := -lcmocka
 
 # Family tables are weak references in builtins.c and a static archive member is
 # not pulled in for a weak reference: force extraction (-u) of each family whose

@@ -67,8 +67,15 @@ struct term {
     const rego_builtin_def *bi;   /* T_CALL resolved builtin */
     rnode *fn;                    /* T_CALL resolved user function */
     int special;                  /* T_CALL: SP_* */
-    rnode *dnode;                 /* T_REF ROOT_DATA: deepest static node, npath static comps */
+    /* Set by rego_optimize_* (optimize.c) after compilation: */
+    rnode *dnode;                 /* T_REF ROOT_DATA: node reached by items[1..nstatic) from data,
+                                   * stopping at the first node with rules (NULL: not computed) */
     int nstatic;
+    uint8_t argmask[8];           /* T_CALL with bi: allowed rv_type bits per operand */
+    uint8_t has_argmask;
+    uint8_t sv;                   /* single-valued: evaluated directly, not through continuations */
+    uint8_t korder[8];            /* T_OBJECT of <= 8 distinct constant keys: pair indexes in key
+                                   * order (korder[0] = 1 + first pair), else korder[0] = 0 */
 };
 
 enum { SP_NONE = 0, SP_WALK, SP_PRINT, SP_MEMBER2, SP_MEMBER3, SP_EQ, SP_ASSIGN };
@@ -92,6 +99,9 @@ typedef struct expr {
     int ndecl;
     with_mod *withs;
     int nwith;
+    /* optimize.c: `some v in coll` followed by a builtin test of v (e.g.
+     * net.cidr_contains(v, ip)) runs as one loop; fuse_pos = v's operand index + 1 */
+    uint8_t fuse_pos;
 } expr;
 
 struct body {
@@ -184,12 +194,18 @@ struct rego_query {
     body *body;
     int nslots;
     const char **slot_names; /* user-visible names, NULL for generated */
+    rv **slot_keys;          /* their names as string values (result set keys), NULL if hidden */
 };
 
 /* compile.c */
 int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, term **head_terms, int nhead,
                       term **args, int nargs, int *nslots, const char ***slot_names, rego_error *err);
 rnode *rego_node_child(const rnode *n, const char *name);
+
+/* optimize.c: annotations computed once after compilation (policy or query), read
+ * by eval.c; they never change a result, only how fast it is found. */
+void rego_optimize_policy(rego_policy *pol);
+void rego_optimize_body(const rego_policy *pol, arena *ar, body *b); /* ar: the query's arena */
 
 /* ------------------------------------------------------------ builtin call context */
 struct rego_bctx {
@@ -200,6 +216,8 @@ struct rego_bctx {
     void (*print)(void *arg, const char *line);
     void *print_arg;
     const char *name;
+    size_t mem_left; /* memory budget left for this call's result; 0 = unlimited (a
+                      * zeroed context, as builtin unit tests make); exhausted = 1 */
 };
 
 #endif

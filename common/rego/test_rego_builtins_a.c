@@ -247,7 +247,7 @@ static void test_sprintf(void **state)
     EXPECT("sprintf", "[\"%v %v\", [null, {\"a\": 1}]]", "\"null {\\\"a\\\": 1}\"");
     EXPECT("sprintf", "[\"%*d\", [4, 7]]", "\"   7\"");
     EXPECT("sprintf", "[\"%[2]d %[1]d\", [1, 2]]", "\"2 1\"");
-    EXPECT("sprintf", "[\"%f\", [1]]", "\"%!f(int=1)\"");
+    EXPECT("sprintf", "[\"%f\", [1]]", "\"%!f(int64=1)\"");
     EXPECT("sprintf", "[\"%d\", [1.5]]", "\"%!d(float64=1.5)\"");
 }
 

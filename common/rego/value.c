@@ -1,9 +1,18 @@
 /* Rego values: implementation of value.h.
  *
- * Layout: one struct rv per value with an atomic reference count (compiled policies
- * share constant values between threads; the count is the only mutable part once a
- * value is built). Objects and sets are sorted arrays kept in rv_compare order:
- * builders insert by binary search, readers look up by binary search.
+ * Layout: one struct rv per value (value_int.h) with an atomic reference count
+ * (compiled policies share constant values between threads; the count is the only
+ * mutable part once a value is built, besides the derived data below). Objects and
+ * sets are sorted arrays kept in rv_compare order: builders insert by binary search,
+ * readers look up by binary search. A string's bytes and a container's first
+ * arrays live in the same allocation as the rv (one malloc per value).
+ *
+ * Speed (see also eval.c): values made during an evaluation (rv_local_begin/end)
+ * count references without atomic instructions until rv_publish hands them out;
+ * dropping the last reference of a shared value needs no locked instruction either.
+ * Derived data is attached to a value on first use and published with one CAS
+ * (rv_aux: an array's membership index, a pattern's compiled regex, a parsed
+ * CIDR), so it is shared by all threads without locks.
  *
  * Numbers: NK_INT (int64), NK_BIG (integer too big for int64, canonical decimal
  * text, arithmetic through OpenSSL BIGNUM) and NK_FLT (a double, plus the source
@@ -21,34 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NK_INT, NK_BIG, NK_FLT };
-
-struct rv {
-    int refcnt; /* < 0: immortal */
-    uint8_t type;
-    uint8_t nk;
-    union {
-        bool b;
-        struct {
-            int64_t i;
-            double d;
-            char *text; /* NK_BIG: canonical; NK_FLT: source text or NULL */
-        } num;
-        struct {
-            size_t len;
-            char *s;
-        } str;
-        struct {
-            size_t len, cap;
-            rv **items; /* array items, set items, object keys */
-            rv **vals;  /* object values */
-        } c;
-    } u;
-};
+#include "rego/value_int.h"
 
 static rv rv_null_s = {.refcnt = -1, .type = RV_NULL};
-static rv rv_true_s = {.refcnt = -1, .type = RV_BOOL, .u.b = true};
-static rv rv_false_s = {.refcnt = -1, .type = RV_BOOL, .u.b = false};
+rv rv_true_s = {.refcnt = -1, .type = RV_BOOL, .u.b = true}; /* value_int.h: rvi_bool */
+rv rv_false_s = {.refcnt = -1, .type = RV_BOOL, .u.b = false};
 
 static void *xmalloc(size_t n)
 {
@@ -63,28 +49,59 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
+/* Values made during an evaluation are seen by its thread only until the evaluation
+ * hands them out (rv_publish), so their counts need no atomic instructions (which
+ * cost more than the rest of a typical evaluation step). */
+static __thread int tls_local;
+
+void rv_local_begin(void) { tls_local++; }
+void rv_local_end(void) { tls_local--; }
+
+void rv_publish(rv *v)
+{
+    if (!v || !v->local) return; /* values made elsewhere hold only published values */
+    v->local = 0;
+    if (v->type >= RV_ARRAY)
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            rv_publish(v->u.c.items[i]);
+            if (v->u.c.vals) rv_publish(v->u.c.vals[i]);
+        }
+}
+
 static rv *rv_alloc(rv_type t)
 {
     rv *v = xmalloc(sizeof(rv));
     memset(v, 0, sizeof(*v));
     v->refcnt = 1;
     v->type = (uint8_t)t;
+    v->local = tls_local > 0;
     return v;
 }
 
 rv *rv_ref(rv *v)
 {
-    if (v && v->refcnt >= 0) __atomic_add_fetch(&v->refcnt, 1, __ATOMIC_RELAXED);
+    if (!v) return v;
+    if (v->local) v->refcnt++;
+    else if (__atomic_load_n(&v->refcnt, __ATOMIC_RELAXED) >= 0) __atomic_add_fetch(&v->refcnt, 1, __ATOMIC_RELAXED);
     return v;
 }
 
 void rv_unref(rv *v)
 {
-    if (!v || v->refcnt < 0) return;
-    if (__atomic_sub_fetch(&v->refcnt, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (!v) return;
+    if (v->local) {
+        if (--v->refcnt != 0) return;
+    } else {
+        int c = __atomic_load_n(&v->refcnt, __ATOMIC_ACQUIRE);
+        if (c < 0) return;
+        /* the only reference is ours: nobody else can take one, free without a
+         * locked instruction */
+        if (c != 1 && __atomic_sub_fetch(&v->refcnt, 1, __ATOMIC_ACQ_REL) != 0) return;
+    }
+    if (v->aux) v->aux->free_fn(v->aux);
     switch (v->type) {
     case RV_NUMBER: free(v->u.num.text); break;
-    case RV_STRING: free(v->u.str.s); break;
+    case RV_STRING: break; /* bytes live in the rv's allocation */
     case RV_ARRAY:
     case RV_SET:
     case RV_OBJECT:
@@ -92,8 +109,10 @@ void rv_unref(rv *v)
             rv_unref(v->u.c.items[i]);
             if (v->u.c.vals) rv_unref(v->u.c.vals[i]);
         }
-        free(v->u.c.items);
-        free(v->u.c.vals);
+        if (!v->inl) {
+            free(v->u.c.items);
+            free(v->u.c.vals);
+        }
         break;
     default: break;
     }
@@ -411,8 +430,12 @@ rv *rv_num_rem(const rv *a, const rv *b, const char **err)
 
 rv *rv_string(const char *s, size_t len)
 {
-    rv *v = rv_alloc(RV_STRING);
-    v->u.str.s = xmalloc(len + 1);
+    rv *v = xmalloc(sizeof(rv) + len + 1); /* one allocation: header then bytes */
+    memset(v, 0, sizeof(*v));
+    v->refcnt = 1;
+    v->type = RV_STRING;
+    v->local = tls_local > 0;
+    v->u.str.s = (char *)(v + 1);
     if (len) memcpy(v->u.str.s, s, len);
     v->u.str.s[len] = 0;
     v->u.str.len = len;
@@ -431,23 +454,44 @@ size_t rv_len(const rv *v)
     return 0;
 }
 
-static void c_grow(rv *v, bool vals)
+static void c_grow_slow(rv *v, bool vals);
+static inline void c_grow(rv *v, bool vals)
 {
     if (v->u.c.len < v->u.c.cap) return;
+    c_grow_slow(v, vals);
+}
+
+__attribute__((noinline)) static void c_grow_slow(rv *v, bool vals)
+{
     size_t cap = v->u.c.cap ? v->u.c.cap * 2 : 4;
-    v->u.c.items = xrealloc(v->u.c.items, cap * sizeof(rv *));
-    if (vals) v->u.c.vals = xrealloc(v->u.c.vals, cap * sizeof(rv *));
+    if (v->inl) { /* outgrew the inline arrays: move to separate ones */
+        rv **items = xmalloc(cap * sizeof(rv *)), **vs = vals ? xmalloc(cap * sizeof(rv *)) : NULL;
+        memcpy(items, v->u.c.items, v->u.c.len * sizeof(rv *));
+        if (vals) memcpy(vs, v->u.c.vals, v->u.c.len * sizeof(rv *));
+        v->u.c.items = items;
+        v->u.c.vals = vs;
+        v->inl = 0;
+    } else {
+        v->u.c.items = xrealloc(v->u.c.items, cap * sizeof(rv *));
+        if (vals) v->u.c.vals = xrealloc(v->u.c.vals, cap * sizeof(rv *));
+    }
     v->u.c.cap = cap;
 }
 
 static rv *c_new(rv_type t, size_t hint)
 {
-    rv *v = rv_alloc(t);
-    if (hint) {
-        v->u.c.items = xmalloc(hint * sizeof(rv *));
-        if (t == RV_OBJECT) v->u.c.vals = xmalloc(hint * sizeof(rv *));
-        v->u.c.cap = hint;
-    }
+    if (!hint) return rv_alloc(t);
+    /* one allocation: header, then the item (and value) arrays for `hint` entries */
+    size_t per = t == RV_OBJECT ? 2 : 1;
+    rv *v = xmalloc(sizeof(rv) + hint * per * sizeof(rv *));
+    memset(v, 0, sizeof(*v));
+    v->refcnt = 1;
+    v->type = (uint8_t)t;
+    v->local = tls_local > 0;
+    v->inl = 1;
+    v->u.c.items = (rv **)(v + 1);
+    if (t == RV_OBJECT) v->u.c.vals = v->u.c.items + hint;
+    v->u.c.cap = hint;
     return v;
 }
 
@@ -510,9 +554,51 @@ void rv_object_set(rv *obj, rv *key, rv *val)
     obj->u.c.len++;
 }
 
+/* memcmp's sign for the first m bytes. */
+static inline int str_cmp_prefix(const char *a, const char *b, size_t m)
+{
+    int c = m ? (int)(unsigned char)a[0] - (int)(unsigned char)b[0] : 0; /* most differ here */
+    if (c == 0 && m > 1) c = memcmp(a, b, m);
+    return c;
+}
+
+/* Lookup of a string key: the common case (JSON objects), compared inline. String
+ * keys sort after null/bool/number keys and before composites (rv_compare). */
+static rv *obj_get_str(const rv *obj, const rv *key)
+{
+    const char *ks = key->u.str.s;
+    size_t klen = key->u.str.len, lo = 0, hi = obj->u.c.len;
+    rv *const *items = obj->u.c.items;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const rv *k = items[mid];
+        int c;
+        if (k == key) c = 0;
+        else if (k->type != RV_STRING) c = k->type < RV_STRING ? -1 : 1;
+        else {
+            size_t m = k->u.str.len < klen ? k->u.str.len : klen;
+            c = str_cmp_prefix(k->u.str.s, ks, m);
+            if (c == 0) c = k->u.str.len < klen ? -1 : k->u.str.len > klen;
+        }
+        if (c == 0) return obj->u.c.vals[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+void rv_object_append_sorted(rv *obj, rv *key, rv *val)
+{
+    c_grow(obj, true);
+    obj->u.c.items[obj->u.c.len] = key;
+    obj->u.c.vals[obj->u.c.len] = val;
+    obj->u.c.len++;
+}
+
 rv *rv_object_get(const rv *obj, const rv *key)
 {
     if (!obj || obj->type != RV_OBJECT) return NULL;
+    if (key->type == RV_STRING) return obj_get_str(obj, key);
     bool found;
     size_t i = c_search(obj, key, &found);
     return found ? obj->u.c.vals[i] : NULL;
@@ -570,6 +656,84 @@ bool rv_set_contains(const rv *set, const rv *item)
 
 rv *rv_set_at(const rv *set, size_t i) { return set->u.c.items[i]; }
 
+/* ---------------------------------------------------------------- derived data */
+
+rv_aux *rv_aux_get(const rv *v) { return v ? __atomic_load_n(&v->aux, __ATOMIC_ACQUIRE) : NULL; }
+
+rv_aux *rv_aux_attach(const rv *v, rv_aux *a)
+{
+    if (!v || __atomic_load_n(&v->refcnt, __ATOMIC_RELAXED) < 0) {
+        a->free_fn(a);
+        return NULL;
+    }
+    rv_aux *expected = NULL;
+    /* the value is shared read-only; aux is its only lazily written field */
+    if (__atomic_compare_exchange_n(&((rv *)v)->aux, &expected, a, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return a;
+    a->free_fn(a);
+    return expected;
+}
+
+typedef struct {
+    rv_aux base;
+    size_t mask;
+    bool unusable; /* holds a big integer (equal to an int64 of another form): scan */
+    rv *slots[];   /* BORROWED items of the collection, NULL = empty */
+} rv_index;
+
+static void index_free(rv_aux *a) { free(a); }
+
+static bool index_probe_ok(const rv *item)
+{
+    switch (item->type) {
+    case RV_NULL:
+    case RV_BOOL:
+    case RV_STRING: return true;
+    case RV_NUMBER: {
+        /* integral int64 numbers hash by value (rv_hash); others could be equal to a
+         * differently hashed form (big text vs float), so they scan */
+        int64_t i;
+        return item->nk != NK_BIG && rv_number_as_int64(item, &i) && rv_number_is_integer(item);
+    }
+    default: return false;
+    }
+}
+
+bool rv_index_contains(const rv *coll, const rv *item, bool *found)
+{
+    if (!coll || (coll->type != RV_ARRAY && coll->type != RV_OBJECT) || coll->u.c.len < 16) return false;
+    if (!index_probe_ok(item)) return false;
+    rv_aux *a = rv_aux_get(coll);
+    if (!a) {
+        size_t n = coll->u.c.len, cap = 16;
+        while (cap < 2 * n) cap *= 2;
+        rv_index *ix = calloc(1, sizeof *ix + cap * sizeof(rv *));
+        if (!ix) return false;
+        ix->base.kind = RV_AUX_INDEX;
+        ix->base.free_fn = index_free;
+        ix->mask = cap - 1;
+        rv **src = coll->type == RV_ARRAY ? coll->u.c.items : coll->u.c.vals;
+        for (size_t i = 0; i < n; i++) {
+            if (src[i]->type == RV_NUMBER && src[i]->nk == NK_BIG) ix->unusable = true;
+            size_t h = (size_t)rv_hash(src[i]) & ix->mask;
+            while (ix->slots[h]) h = (h + 1) & ix->mask;
+            ix->slots[h] = src[i];
+        }
+        a = rv_aux_attach(coll, &ix->base);
+        if (!a) return false;
+    }
+    if (a->kind != RV_AUX_INDEX) return false;
+    const rv_index *ix = (const rv_index *)a;
+    if (ix->unusable) return false;
+    for (size_t h = (size_t)rv_hash(item) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask)
+        if (rv_equal(ix->slots[h], item)) {
+            *found = true;
+            return true;
+        }
+    *found = false;
+    return true;
+}
+
 /* ---------------------------------------------------------------- order */
 
 int rv_compare(const rv *a, const rv *b)
@@ -582,7 +746,7 @@ int rv_compare(const rv *a, const rv *b)
     case RV_NUMBER: return num_cmp(a, b);
     case RV_STRING: {
         size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
-        int c = memcmp(a->u.str.s, b->u.str.s, m);
+        int c = str_cmp_prefix(a->u.str.s, b->u.str.s, m);
         if (c) return c < 0 ? -1 : 1;
         return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
     }
@@ -1043,7 +1207,8 @@ static void sb_put(sbuf *b, const char *s, size_t n)
 }
 static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-static void sb_json_string(sbuf *b, const char *s, size_t n)
+/* html: escape <, >, & as Go's json.Marshal does (not in Rego term text) */
+static void sb_json_string(sbuf *b, const char *s, size_t n, bool html)
 {
     sb_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
@@ -1055,9 +1220,9 @@ static void sb_json_string(sbuf *b, const char *s, size_t n)
         case '\n': sb_put(b, "\\n", 2); break;
         case '\r': sb_put(b, "\\r", 2); break;
         case '\t': sb_put(b, "\\t", 2); break;
-        case '<': sb_put(b, "\\u003c", 6); break;
-        case '>': sb_put(b, "\\u003e", 6); break;
-        case '&': sb_put(b, "\\u0026", 6); break;
+        case '<': html ? sb_put(b, "\\u003c", 6) : sb_put(b, "<", 1); break;
+        case '>': html ? sb_put(b, "\\u003e", 6) : sb_put(b, ">", 1); break;
+        case '&': html ? sb_put(b, "\\u0026", 6) : sb_put(b, "&", 1); break;
         default:
             if (c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
@@ -1079,7 +1244,7 @@ static void to_text(sbuf *b, const rv *v, bool rego)
         free(t);
         break;
     }
-    case RV_STRING: sb_json_string(b, v->u.str.s, v->u.str.len); break;
+    case RV_STRING: sb_json_string(b, v->u.str.s, v->u.str.len, !rego); break;
     case RV_ARRAY:
         sb_puts(b, "[");
         for (size_t i = 0; i < v->u.c.len; i++) {
@@ -1108,7 +1273,7 @@ static void to_text(sbuf *b, const rv *v, bool rego)
             if (k->type == RV_STRING || rego) to_text(b, k, rego);
             else {
                 char *t = rv_to_json_text(k);
-                sb_json_string(b, t, strlen(t));
+                sb_json_string(b, t, strlen(t), true);
                 free(t);
             }
             sb_puts(b, rego ? ": " : ":");

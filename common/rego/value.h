@@ -35,6 +35,16 @@ typedef struct rv rv;
 rv *rv_ref(rv *v);
 void rv_unref(rv *v);
 
+/* Thread-local values (the evaluator's fast path). Between rv_local_begin() and
+ * rv_local_end() (nestable, per thread), new values get non-atomic reference counts
+ * and must not be seen by another thread. rv_publish(v) makes v and every local
+ * value it contains ordinary (atomic) values again; call it on whatever leaves the
+ * thread-local phase (e.g. a result set) before rv_local_end(). Values made outside
+ * such a phase are unaffected. */
+void rv_local_begin(void);
+void rv_local_end(void);
+void rv_publish(rv *v);
+
 rv_type rv_typeof(const rv *v);
 const char *rv_type_name(const rv *v); /* OPA names: "null", "boolean", "number", "string", "array", "object", "set" */
 
@@ -74,6 +84,9 @@ rv *rv_array_at(const rv *arr, size_t i); /* BORROWED */
 rv *rv_object_new(size_t capacity_hint);
 /* Inserts or replaces. Both stolen. */
 void rv_object_set(rv *obj, rv *key, rv *val);
+/* Appends a pair whose key sorts after every key already there (the caller knows
+ * the order, e.g. constant keys sorted once). Both stolen. */
+void rv_object_append_sorted(rv *obj, rv *key, rv *val);
 rv *rv_object_get(const rv *obj, const rv *key);        /* BORROWED or NULL */
 rv *rv_object_get_cstr(const rv *obj, const char *key); /* BORROWED or NULL */
 rv *rv_object_key_at(const rv *obj, size_t i);          /* BORROWED, sorted order */
@@ -88,6 +101,27 @@ rv *rv_set_at(const rv *set, size_t i);                 /* BORROWED, sorted orde
 int rv_compare(const rv *a, const rv *b);
 bool rv_equal(const rv *a, const rv *b);
 uint64_t rv_hash(const rv *v);
+
+/* Derived data attached to a value: a compiled regex for a pattern string, a parsed
+ * CIDR, a hash index of an array's items. A value carries at most one; it is computed
+ * from the (immutable) value on first use and published atomically, so any number of
+ * threads may attach and read concurrently without locks: a thread that loses the race
+ * frees its copy. It lives as long as the value (free_fn runs when the value dies). */
+typedef struct rv_aux rv_aux;
+struct rv_aux {
+    int kind;                        /* RV_AUX_* */
+    void (*free_fn)(rv_aux *a);      /* releases the whole rv_aux */
+};
+enum { RV_AUX_REGEX = 1, RV_AUX_CIDR, RV_AUX_INDEX };
+rv_aux *rv_aux_get(const rv *v); /* BORROWED or NULL */
+/* Attaches a (stolen) unless v already has one. Returns the aux now on v (a, or the
+ * one already there, a being freed), or NULL if v cannot carry one (a freed). */
+rv_aux *rv_aux_attach(const rv *v, rv_aux *a);
+
+/* Index of an array's items (or an object's values) for membership tests, built on
+ * first use for collections of at least 16 items. Returns true and sets *found, or
+ * false if no index applies (the caller scans). Thread-safe (see rv_aux). */
+bool rv_index_contains(const rv *coll, const rv *item, bool *found);
 
 /* JSON. Sets become sorted arrays, non-string object keys become their JSON text. */
 rv *rv_from_json(const json_t *j);                 /* NEW, NULL only on OOM */

@@ -1,6 +1,9 @@
 /* hutch-rego-bench: evaluations per second of one prepared query, on one thread.
  *
- * Usage: hutch-rego-bench [--v0] [--runs R] [--iterations N | --min-ms MS] [-d FILE]... -i input.json QUERY
+ * Usage: hutch-rego-bench [--v0] [--runs R] [--iterations N | --min-ms MS] [--fresh-input] [-d FILE]... -i input.json QUERY
+ *
+ * --fresh-input parses the input JSON text again for every evaluation (timed too), as
+ * a service does per event: nothing derived from the input survives between runs.
  *
  * The modules (-d *.rego) are compiled once, .json files merged into data, the input
  * parsed once into a value and the query prepared once; then each run evaluates the
@@ -12,6 +15,7 @@
  * peak_rss_kb is ru_maxrss of the process (getrusage), i.e. compile + evaluations.
  * Exit 0, or 2 when compilation or an evaluation fails (message on stderr).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +57,23 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static const char *g_fresh_text; /* --fresh-input: the input's JSON text */
+static size_t g_fresh_len;
+
 /* Evaluates n times; returns elapsed ns or -1 on error. */
 static int64_t run(const rego_query *q, rv *input, rv *data, const rego_options *opts, long n, size_t *rows)
 {
     rego_error err;
     int64_t t0 = now_ns();
     for (long i = 0; i < n; i++) {
-        rv *rs = NULL;
-        if (rego_query_eval(q, input, data, opts, &rs, &err) < 0) {
+        rv *rs = NULL, *fresh = NULL;
+        if (g_fresh_text) {
+            char eb[64];
+            input = fresh = rv_from_json_text(g_fresh_text, g_fresh_len, eb, sizeof eb);
+        }
+        int rc = rego_query_eval(q, input, data, opts, &rs, &err);
+        rv_unref(fresh);
+        if (rc < 0) {
             fprintf(stderr, "hutch-rego-bench: eval: %s: %s\n", err.code, err.message);
             return -1;
         }
@@ -76,11 +89,14 @@ int main(int argc, char **argv)
     int nf = 0, runs = 5;
     long iters = 0, min_ms = 300;
     rego_syntax syn = REGO_SYNTAX_V1;
+    bool fresh_input = false;
+    char *fresh_text = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--v0") == 0) syn = REGO_SYNTAX_V0;
         else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = atoi(argv[++i]);
         else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) iters = atol(argv[++i]);
         else if (strcmp(argv[i], "--min-ms") == 0 && i + 1 < argc) min_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--fresh-input") == 0) fresh_input = true;
         else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc && nf < 64) files[nf++] = argv[++i];
         else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) input_path = argv[++i];
         else if (argv[i][0] != '-' && !query) query = argv[i];
@@ -127,7 +143,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "hutch-rego-bench: cannot load input %s\n", input_path);
             return 2;
         }
-        free(t);
+        if (fresh_input) {
+            fresh_text = t;
+            g_fresh_text = t;
+            g_fresh_len = len;
+        } else free(t);
     }
     rego_error err;
     rego_policy *pol = rego_compile(mods, (size_t)nm, syn, &err);
@@ -171,5 +191,6 @@ int main(int argc, char **argv)
     rv_unref(input);
     rv_unref(data);
     for (int i = 0; i < nm; i++) free(texts[i]);
+    free(fresh_text);
     return 0;
 }
