@@ -24,6 +24,11 @@ enum {
     OPT_SCHEMA = 1 << 0, /* --schema S */
     OPT_LIMIT = 1 << 1,  /* --limit N */
     OPT_STATUS = 1 << 2, /* --status S */
+    OPT_POLICY = 1 << 3, /* --policy DIR (required by the policy commands) */
+    OPT_INPUT = 1 << 4,  /* --input FILE */
+    OPT_DATA = 1 << 5,   /* --data FILE */
+    OPT_V0 = 1 << 6,     /* --v0 */
+    OPT_RUN = 1 << 7,    /* --run REGEX */
 };
 
 typedef struct {
@@ -38,6 +43,11 @@ typedef struct {
     const char *schema; /* BORROWED from argv */
     const char *status;
     int64_t limit;      /* default 50 */
+    const char *policy_dir; /* --policy, BORROWED from argv */
+    const char *input_path; /* --input */
+    const char *data_path;  /* --data */
+    const char *run;        /* --run */
+    bool v0;                /* --v0: modules default to Rego v0 syntax */
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -62,5 +72,7 @@ int cmd_alert_show(cli *c);
 int cmd_ticket_list(cli *c);
 int cmd_ticket_show(cli *c);
 int cmd_event_list(cli *c);
+int cmd_policy_eval(cli *c);
+int cmd_policy_test(cli *c);
 
 #endif

@@ -37,6 +37,11 @@ static const cli_command cli_commands[] = {
     {"ticket", "show", 0, 1, 1, "ID", "one ticket with its alerts and notifications", cmd_ticket_show},
     {"event", "list", OPT_LIMIT, 0, 0, "[--limit N]", "latest raw events and what policy decided",
      cmd_event_list},
+    {"policy", "eval", OPT_POLICY | OPT_INPUT | OPT_DATA | OPT_V0, 1, 1,
+     "--policy DIR [--input F] [--data F] [--v0] QUERY", "evaluate a Rego query like `opa eval` (JSON)",
+     cmd_policy_eval},
+    {"policy", "test", OPT_POLICY | OPT_V0 | OPT_RUN, 0, 0, "--policy DIR [--v0] [--run REGEX]",
+     "run the test_* rules of *_test.rego files like `opa test`", cmd_policy_test},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -71,7 +76,7 @@ static void usage(FILE *out)
     fputs("\noptions:\n  --output json|table, -o   one JSON document on stdout, or a readable table (default)\n"
           "  --help, -h                this help\n\n",
           out);
-    config_print_help(cli_config_table, "hutchctl", "settings (environment):");
+    config_print_settings(out, cli_config_table, "Settings");
 }
 
 pg *cli_db(cli *c)
@@ -149,12 +154,37 @@ int main(int argc, char **argv)
     int nwords = 0;
     const char *schema = NULL, *status = NULL, *limit = NULL;
     bool help = false, saw_limit = false;
+    unsigned seen = 0; /* OPT_* of the policy options given */
+    static const struct {
+        const char *name;
+        unsigned opt;
+        size_t off; /* const char * field of cli */
+    } str_opts[] = {
+        {"--policy", OPT_POLICY, offsetof(cli, policy_dir)},
+        {"--input", OPT_INPUT, offsetof(cli, input_path)},
+        {"--data", OPT_DATA, offsetof(cli, data_path)},
+        {"--run", OPT_RUN, offsetof(cli, run)},
+    };
 
     /* Options may come anywhere; "-" alone is a positional argument (stdin). */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        size_t so = 0;
+        while (so < sizeof str_opts / sizeof str_opts[0] && !is_option(a, str_opts[so].name))
+            so++;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             help = true;
+        } else if (so < sizeof str_opts / sizeof str_opts[0]) {
+            const char *v = option_value(argc, argv, &i, a);
+            if (!v) {
+                cli_error("%s wants a value", str_opts[so].name);
+                return CLI_USAGE;
+            }
+            *(const char **)((char *)&c + str_opts[so].off) = v;
+            seen |= str_opts[so].opt;
+        } else if (strcmp(a, "--v0") == 0) {
+            c.v0 = true;
+            seen |= OPT_V0;
         } else if (is_option(a, "--output") || strcmp(a, "-o") == 0) {
             const char *v = option_value(argc, argv, &i, a);
             if (!v || (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)) {
@@ -225,7 +255,8 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if ((schema && !(cmd->opts & OPT_SCHEMA)) || (status && !(cmd->opts & OPT_STATUS)) ||
-        (saw_limit && !(cmd->opts & OPT_LIMIT)) || c.nargs < cmd->min_args || c.nargs > cmd->max_args) {
+        (saw_limit && !(cmd->opts & OPT_LIMIT)) || (seen & ~cmd->opts) ||
+        ((cmd->opts & OPT_POLICY) && !(seen & OPT_POLICY)) || c.nargs < cmd->min_args || c.nargs > cmd->max_args) {
         cli_error("usage: hutchctl %s %s %s", cmd->noun, cmd->verb, cmd->args);
         return CLI_USAGE;
     }

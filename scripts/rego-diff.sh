@@ -7,7 +7,7 @@
 # OPA's answers stored, so they run without OPA), the hand-written corpus
 # (tests/rego-diff/cases: alert policies in Warren/AlertChain style, builtin families)
 # and a generated corpus (tests/rego-diff/generate.py, N policies x 2 inputs, seeded,
-# written under $BUILD/rego-diff/gen). Prints one line per divergence and
+# written to a fresh $BUILD/rego-diff/gen.XXXXXX, removed afterwards). Prints one line per divergence and
 # 'N passed, N failed' at the end. Exits non-zero only on divergences not listed in
 # tests/rego-diff/known-divergences.txt. --record turns new divergences into regression
 # cases. Without OPA ($HUTCH_OPA, installed by `make deps`) only the regressions run.
@@ -35,11 +35,13 @@ dirs=()
 opa=()
 if [[ -x $HUTCH_OPA ]]; then
     opa=(--opa "$HUTCH_OPA")
-    gen=$build/rego-diff/gen
-    rm -rf "$gen"
+    # a directory of its own: several runs (make test, a helper) may overlap
+    mkdir -p "$build/rego-diff"
+    gen=$(mktemp -d "$build/rego-diff/gen.XXXXXX")
+    trap 'rm -rf "$gen"' EXIT
     /usr/bin/python3 "$HUTCH_ROOT/tests/rego-diff/generate.py" --seed "$seed" --count "$count" "$gen"
     dirs=("$HUTCH_ROOT/tests/rego-diff/cases" "$gen")
 else
     log "note: OPA not found at $HUTCH_OPA (make deps): running the stored regression cases only"
 fi
-exec /usr/bin/python3 "$HUTCH_ROOT/tests/rego-diff/run.py" --eval "$eval_bin" "${opa[@]}" "${record[@]}" "${dirs[@]}"
+/usr/bin/python3 "$HUTCH_ROOT/tests/rego-diff/run.py" --eval "$eval_bin" "${opa[@]}" "${record[@]}" "${dirs[@]}"

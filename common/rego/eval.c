@@ -1220,9 +1220,9 @@ static int fused_coll(ev *e, const KV *k, rv *coll)
     ctx.name = bi->name;
     ctx.mem_left = !e->max_mem ? 0 : e->mem < e->max_mem ? e->max_mem - e->mem : 1;
     unsigned vmask = t->argmask[pos];
-    /* limits never change during an evaluation; with a memory limit, call_builtin
-     * does the accounting and checks */
-    bool limits = e->max_steps || e->max_mem, fast = !slow && !e->max_mem;
+    /* limits never change during an evaluation; the direct call does call_builtin's
+     * memory accounting itself (mem_left before, result size after) */
+    bool limits = e->max_steps || e->max_mem, fast = !slow;
     rv_ref(coll);
     for (size_t m = 0; m < n && r == 0; m++) {
         rv *val = ty == RV_OBJECT ? rvi_val(coll, m) : rvi_item(coll, m);
@@ -1243,9 +1243,20 @@ static int fused_coll(ev *e, const KV *k, rv *coll)
         if (fast && (vmask & (1u << rvi_type(val)))) {
             ctx.msg[0] = 0;
             ctx.is_type_error = 0;
+            if (e->max_mem) ctx.mem_left = e->mem < e->max_mem ? e->max_mem - e->mem : 1;
             int br = bi->fn(&ctx, argv, &out);
-            if (br == REGO_OK) c = out ? 1 : 0; /* no memory limit here: no accounting */
-            else if (br == REGO_UNDEF) c = 0;
+            if (br == REGO_OK) {
+                c = out ? 1 : 0;
+                if (out && rvi_type(out) >= RV_STRING) { /* as call_builtin accounts it */
+                    e->mem += result_size(out);
+                    if (e->max_mem && e->mem > e->max_mem) {
+                        rvi_unref(out);
+                        r = ev_error(e, "eval_limit_error", y->a->line, y->a->col,
+                                     "evaluation exceeded the memory limit (%zu bytes)", e->max_mem);
+                        break;
+                    }
+                }
+            } else if (br == REGO_UNDEF) c = 0;
             else out = NULL; /* error: call_builtin below reports it the usual way */
         }
         if (c == -2) c = call_builtin(e, bi, t, argv, t->n, &out);

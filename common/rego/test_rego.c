@@ -348,6 +348,52 @@ static void test_fast_paths_and_threads(void **state)
     rego_policy_free(pol);
 }
 
+/* One parsed document (its values share an arena and one reference count) used by
+ * several threads at once: derived data (CIDRs, array index) attached concurrently
+ * to its members, members referenced from results, each thread dropping its own
+ * reference last in any order. */
+typedef struct {
+    const rego_query *q;
+    rv *data; /* the thread's own reference */
+    int bad;
+} shared_arg;
+
+static void *shared_thread(void *p)
+{
+    shared_arg *a = p;
+    for (int i = 0; i < 50; i++) {
+        char *t = fast_eval(a->q, fast_in, a->data, false);
+        if (strcmp(t, fast_want) != 0) a->bad++;
+        free(t);
+    }
+    rv_unref(a->data);
+    return NULL;
+}
+
+static void test_shared_document_threads(void **state)
+{
+    (void)state;
+    rego_error err;
+    rego_policy *pol = compile1(fast_src, REGO_SYNTAX_V1, &err);
+    if (!pol) fail_msg("compile: %s", err.message);
+    rego_query *q = rego_query_prepare(pol, "x := data.f.r", &err);
+    assert_non_null(q);
+    rv *data = fast_data();
+    pthread_t th[4];
+    shared_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (shared_arg){q, rv_ref(data), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, shared_thread, &args[i]), 0);
+    }
+    rv_unref(data); /* the threads hold the document now */
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+    }
+    rego_query_free(q);
+    rego_policy_free(pol);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_template_strings),     cmocka_unit_test(test_logic_operators),
         cmocka_unit_test(test_scoping_and_data_keys),
         cmocka_unit_test(test_fast_paths_and_threads),
+        cmocka_unit_test(test_shared_document_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

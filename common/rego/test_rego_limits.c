@@ -145,6 +145,24 @@ static void test_limit_steps_nested_comprehensions(void **state)
 /* ------------------------------------------------------------ fuzz regressions */
 
 /* fuzz/regressions/fuzz_eval_policy/complete-then-object-rule: NULL object */
+/* `some v in coll` + a builtin test (the fused loop of eval.c) accounts steps and
+ * memory like the general path, and gives the same answer with limits set. */
+static void test_limit_fused_loop(void **state)
+{
+    (void)state;
+    const char *src = "package l\nimport rego.v1\n"
+                      "b := concat(\"\", [\"0123456789\" | some _ in numbers.range(1, 10000)])\n"
+                      "xs := [concat(\"\", [b, format_int(i, 10)]) | some i in numbers.range(1, 100)]\n"
+                      "r := count([v | some v in xs; upper(v)])\n";
+    expect_limit(src, 0, 15 << 20, "memory limit");
+    expect(src, "x := data.l.r", NULL, "[{\"x\":100}]");
+    const char *steps = "package l\nimport rego.v1\n"
+                        "xs := [format_int(i, 10) | some i in numbers.range(1, 5000)]\n"
+                        "r := count([v | some v in xs; startswith(v, \"1\")])\n";
+    expect_limit(steps, 15000, 0, "step limit");
+    expect(steps, "x := data.l.r", NULL, "[{\"x\":1111}]");
+}
+
 static void test_fuzz_complete_then_object_rule(void **state)
 {
     (void)state;
@@ -414,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_limit_replace_bombs),
         cmocka_unit_test(test_limit_shared_subtrees),
         cmocka_unit_test(test_limit_steps_nested_comprehensions),
+        cmocka_unit_test(test_limit_fused_loop),
         cmocka_unit_test(test_fuzz_complete_then_object_rule),
         cmocka_unit_test(test_fuzz_format_int_huge),
         cmocka_unit_test(test_fuzz_with_parse_error),

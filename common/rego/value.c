@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <openssl/bn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,14 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
+/* Members of a parsed JSON document (rv_from_json_text) share their document's
+ * arena and its reference count (see there). */
+enum { RV_ARENA = 2 }; /* rv.local of an arena member (1 = thread-local value) */
+typedef struct rv_arena rv_arena;
+static void arena_ref(rv *v);
+static void arena_unref(rv *v);
+static void arena_note_aux(const rv *v);
+
 /* Values made during an evaluation are seen by its thread only until the evaluation
  * hands them out (rv_publish), so their counts need no atomic instructions (which
  * cost more than the rest of a typical evaluation step). */
@@ -59,7 +68,8 @@ void rv_local_end(void) { tls_local--; }
 
 void rv_publish(rv *v)
 {
-    if (!v || !v->local) return; /* values made elsewhere hold only published values */
+    /* values made elsewhere hold only published values; arena members count atomically */
+    if (!v || v->local != 1) return;
     v->local = 0;
     if (v->type >= RV_ARRAY)
         for (size_t i = 0; i < v->u.c.len; i++) {
@@ -68,9 +78,83 @@ void rv_publish(rv *v)
         }
 }
 
+/* Value blocks are recycled through per-thread free lists by size class (16-byte
+ * steps up to 256 bytes): an evaluation makes and drops a few dozen small values,
+ * and glibc's own per-thread cache (7 blocks a size) overflows into its slower
+ * paths. A block is an ordinary malloc block of its class size, so one whose size
+ * is no longer known (a container that outgrew its inline arrays) is simply
+ * free()d, and a block freed by another thread joins that thread's lists. Lists are
+ * bounded and drained at thread exit. */
+enum { VB_CLASSES = 17, VB_MAX = 64 };
+typedef struct vblock {
+    struct vblock *next;
+} vblock;
+typedef struct {
+    vblock *head[VB_CLASSES];
+    uint16_t n[VB_CLASSES];
+    bool registered;
+} vcache;
+static __thread vcache tls_vc;
+static pthread_key_t vc_key;
+static pthread_once_t vc_once = PTHREAD_ONCE_INIT;
+
+static void vc_drain(void *arg)
+{
+    vcache *c = arg;
+    for (int i = 0; i < VB_CLASSES; i++) {
+        for (vblock *b = c->head[i], *n; b; b = n) {
+            n = b->next;
+            free(b);
+        }
+        c->head[i] = NULL;
+        c->n[i] = 0;
+    }
+    c->registered = false; /* a later free registers again */
+}
+static void vc_key_init(void) { pthread_key_create(&vc_key, vc_drain); }
+
+static inline void *vb_alloc(size_t size)
+{
+    size_t k = (size + 15) >> 4;
+    if (k < VB_CLASSES) {
+        vcache *c = &tls_vc;
+        vblock *b = c->head[k];
+        if (b) {
+            c->head[k] = b->next;
+            c->n[k]--;
+            return b;
+        }
+        return xmalloc(k << 4);
+    }
+    return xmalloc(size);
+}
+
+__attribute__((noinline)) static void vc_register(vcache *c)
+{
+    pthread_once(&vc_once, vc_key_init);
+    pthread_setspecific(vc_key, c); /* vc_drain at thread exit */
+    c->registered = true;
+}
+
+/* size: what the block was allocated for, 0 = unknown */
+static inline void vb_free(void *p, size_t size)
+{
+    size_t k = (size + 15) >> 4;
+    vcache *c = &tls_vc;
+    if (size && k < VB_CLASSES && c->n[k] < VB_MAX) {
+        if (!c->registered) vc_register(c);
+        vblock *b = p;
+        b->next = c->head[k];
+        c->head[k] = b;
+        c->n[k]++;
+        return;
+    }
+    free(p);
+}
+
 static rv *rv_alloc(rv_type t)
 {
-    rv *v = xmalloc(sizeof(rv));
+    rv *v = vb_alloc(sizeof(rv));
     memset(v, 0, sizeof(*v));
     v->refcnt = 1;
     v->type = (uint8_t)t;
@@ -81,7 +165,8 @@ static rv *rv_alloc(rv_type t)
 rv *rv_ref(rv *v)
 {
     if (!v) return v;
-    if (v->local) v->refcnt++;
+    if (v->local == 1) v->refcnt++;
+    else if (v->local) arena_ref(v);
     else if (__atomic_load_n(&v->refcnt, __ATOMIC_RELAXED) >= 0) __atomic_add_fetch(&v->refcnt, 1, __ATOMIC_RELAXED);
     return v;
 }
@@ -89,8 +174,11 @@ rv *rv_ref(rv *v)
 void rv_unref(rv *v)
 {
     if (!v) return;
-    if (v->local) {
+    if (v->local == 1) {
         if (--v->refcnt != 0) return;
+    } else if (v->local) {
+        arena_unref(v);
+        return;
     } else {
         int c = __atomic_load_n(&v->refcnt, __ATOMIC_ACQUIRE);
         if (c < 0) return;
@@ -109,14 +197,18 @@ void rv_unref(rv *v)
             rv_unref(v->u.c.items[i]);
             if (v->u.c.vals) rv_unref(v->u.c.vals[i]);
         }
-        if (!v->inl) {
+        if (v->inl != 1) {
             free(v->u.c.items);
             free(v->u.c.vals);
         }
         break;
     default: break;
     }
-    free(v);
+    size_t size = sizeof(rv); /* the block's size (see vb_alloc) */
+    if (v->type == RV_STRING) size += v->u.str.len + 1;
+    else if (v->type >= RV_ARRAY && v->inl)
+        size = v->inl == 1 ? size + v->u.c.cap * (v->type == RV_OBJECT ? 2 : 1) * sizeof(rv *) : 0;
+    vb_free(v, size);
 }
 
 rv_type rv_typeof(const rv *v) { return (rv_type)v->type; }
@@ -430,7 +522,7 @@ rv *rv_num_rem(const rv *a, const rv *b, const char **err)
 
 rv *rv_string(const char *s, size_t len)
 {
-    rv *v = xmalloc(sizeof(rv) + len + 1); /* one allocation: header then bytes */
+    rv *v = vb_alloc(sizeof(rv) + len + 1); /* one allocation: header then bytes */
     memset(v, 0, sizeof(*v));
     v->refcnt = 1;
     v->type = RV_STRING;
@@ -464,13 +556,13 @@ static inline void c_grow(rv *v, bool vals)
 __attribute__((noinline)) static void c_grow_slow(rv *v, bool vals)
 {
     size_t cap = v->u.c.cap ? v->u.c.cap * 2 : 4;
-    if (v->inl) { /* outgrew the inline arrays: move to separate ones */
+    if (v->inl == 1) { /* outgrew the inline arrays: move to separate ones */
         rv **items = xmalloc(cap * sizeof(rv *)), **vs = vals ? xmalloc(cap * sizeof(rv *)) : NULL;
         memcpy(items, v->u.c.items, v->u.c.len * sizeof(rv *));
         if (vals) memcpy(vs, v->u.c.vals, v->u.c.len * sizeof(rv *));
         v->u.c.items = items;
         v->u.c.vals = vs;
-        v->inl = 0;
+        v->inl = 2; /* block size no longer known: plain free() */
     } else {
         v->u.c.items = xrealloc(v->u.c.items, cap * sizeof(rv *));
         if (vals) v->u.c.vals = xrealloc(v->u.c.vals, cap * sizeof(rv *));
@@ -483,7 +575,7 @@ static rv *c_new(rv_type t, size_t hint)
     if (!hint) return rv_alloc(t);
     /* one allocation: header, then the item (and value) arrays for `hint` entries */
     size_t per = t == RV_OBJECT ? 2 : 1;
-    rv *v = xmalloc(sizeof(rv) + hint * per * sizeof(rv *));
+    rv *v = vb_alloc(sizeof(rv) + hint * per * sizeof(rv *));
     memset(v, 0, sizeof(*v));
     v->refcnt = 1;
     v->type = (uint8_t)t;
@@ -666,6 +758,7 @@ rv_aux *rv_aux_attach(const rv *v, rv_aux *a)
         a->free_fn(a);
         return NULL;
     }
+    if (v->local == RV_ARENA) arena_note_aux(v);
     rv_aux *expected = NULL;
     /* the value is shared read-only; aux is its only lazily written field */
     if (__atomic_compare_exchange_n(&((rv *)v)->aux, &expected, a, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -903,32 +996,174 @@ json_t *rv_to_json(const rv *v)
     return json_null();
 }
 
-/* JSON text straight to values (no jansson tree): numbers keep their exact text
- * (integers of any size, floats beyond float64), as OPA's json.Number does. */
-typedef struct {
-    const char *s;
-    size_t n, i;
-    int depth;
-    const char *err;
-} jparse;
+/* JSON text straight to values (no jansson tree), in one pass: numbers keep their
+ * exact text (integers of any size, floats beyond float64), as OPA's json.Number
+ * does; duplicate object keys: the last one wins; strings must be valid UTF-8
+ * (escapes included: a lone surrogate is an error).
+ *
+ * The values of one parsed document live in one arena (rv_arena): a bump allocator
+ * over a few large blocks, so parsing allocates a handful of blocks instead of one
+ * malloc per value, and releasing the document is one free per block instead of a
+ * walk. A member is marked local == RV_ARENA and the word before it points to its
+ * arena. Members share the arena's reference count: rv_ref/rv_unref of any member
+ * count on the arena, links inside the tree are not counted, and the arena (every
+ * member) is released when the last outside reference goes. So a member outlives
+ * its document exactly as an ordinary value would; the price is that one kept
+ * member keeps the whole document's memory. The count is atomic (a parsed document
+ * may be shared read-only between threads, like any published value). Derived data
+ * (rv_aux) attached to members is released with the arena. */
 
-static void jp_ws(jparse *p)
+typedef struct arena_block {
+    struct arena_block *next;
+} arena_block;
+
+struct rv_arena {
+    int refcnt;   /* outside references to members */
+    int has_aux;  /* some member got derived data (walk on release) */
+    rv *root;
+    arena_block *blocks; /* further blocks (the first is this allocation) */
+    char *p, *end;       /* free part of the current block */
+    size_t next_size;
+};
+
+static inline rv_arena *arena_of(const rv *v) { return ((rv_arena *const *)v)[-1]; }
+
+static void arena_free_aux(rv *v)
 {
-    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
-        p->i++;
+    if (v->aux) v->aux->free_fn(v->aux);
+    if (v->type >= RV_ARRAY)
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            arena_free_aux(v->u.c.items[i]);
+            if (v->u.c.vals) arena_free_aux(v->u.c.vals[i]);
+        }
 }
 
-static int jp_hex4(jparse *p, unsigned *out)
+static void arena_release(rv_arena *a)
 {
-    if (p->i + 4 > p->n) return -1;
+    if (a->has_aux && a->root) arena_free_aux(a->root);
+    for (arena_block *b = a->blocks, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    free(a);
+}
+
+static void arena_note_aux(const rv *v) { __atomic_store_n(&arena_of(v)->has_aux, 1, __ATOMIC_RELAXED); }
+
+static void arena_ref(rv *v) { __atomic_add_fetch(&arena_of(v)->refcnt, 1, __ATOMIC_RELAXED); }
+
+static void arena_unref(rv *v)
+{
+    rv_arena *a = arena_of(v);
+    /* the only reference is ours: nobody else can take one (see rv_unref) */
+    if (__atomic_load_n(&a->refcnt, __ATOMIC_ACQUIRE) != 1 && __atomic_sub_fetch(&a->refcnt, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    arena_release(a);
+}
+
+static rv_arena *arena_new(size_t text_len)
+{
+    /* a parsed document takes about twice its text (GuardDuty finding: 4 KB -> 7 KB) */
+    size_t first = text_len * 2 + 256;
+    if (first > ((size_t)256 << 10)) first = (size_t)256 << 10;
+    rv_arena *a = xmalloc(sizeof *a + first);
+    memset(a, 0, sizeof *a);
+    a->refcnt = 1;
+    a->p = (char *)(a + 1);
+    a->end = a->p + first;
+    a->next_size = first < 4096 ? 8192 : first * 2;
+    return a;
+}
+
+__attribute__((noinline)) static char *arena_grow(rv_arena *a, size_t need)
+{
+    size_t size = a->next_size;
+    if (size < (size_t)1 << 20) a->next_size *= 2;
+    bool own = need > size / 4; /* a big value gets a block of its own; the current one stays */
+    if (own) size = need;
+    arena_block *b = xmalloc(sizeof *b + size);
+    b->next = a->blocks;
+    a->blocks = b;
+    char *p = (char *)(b + 1);
+    if (!own) {
+        a->p = p + need;
+        a->end = p + size;
+    }
+    return p;
+}
+
+/* n bytes for a member (8-aligned), after the word that points to the arena. */
+static inline rv *arena_rv(rv_arena *a, size_t n)
+{
+    size_t need = (sizeof(rv_arena *) + n + 7) & ~(size_t)7;
+    char *p = a->p;
+    if ((size_t)(a->end - p) >= need) a->p = p + need;
+    else p = arena_grow(a, need);
+    *(rv_arena **)p = a;
+    rv *v = (rv *)(p + sizeof(rv_arena *));
+    v->refcnt = 1;
+    v->local = RV_ARENA;
+    v->inl = 0;
+    v->nk = 0;
+    v->aux = NULL;
+    return v;
+}
+
+/* bytes for a member's data (number text), not a value */
+static inline char *arena_bytes(rv_arena *a, size_t n)
+{
+    size_t need = (n + 7) & ~(size_t)7;
+    char *p = a->p;
+    if ((size_t)(a->end - p) >= need) a->p = p + need;
+    else p = arena_grow(a, need);
+    return p;
+}
+
+typedef struct {
+    const char *s, *cur, *end;
+    int depth;
+    const char *err;
+    rv_arena *a;
+    rv **stk; /* members of the open containers, in order (objects: key, value) */
+    size_t sp, scap;
+    rv *stk0[256];
+} jparse;
+
+static const unsigned char jp_is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+static inline void jp_ws(jparse *p)
+{
+    const char *c = p->cur, *e = p->end;
+    if (c < e && !jp_is_ws[(unsigned char)*c]) return; /* compact JSON */
+    while (c < e && jp_is_ws[(unsigned char)*c]) {
+        c++;
+        /* indentation of pretty-printed JSON: 8 spaces at a time */
+        while (e - c >= 8) {
+            uint64_t w;
+            memcpy(&w, c, 8);
+            if (w != 0x2020202020202020ULL) break;
+            c += 8;
+        }
+    }
+    p->cur = c;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* four hex digits at s (the caller checked there are four) */
+static int jp_hex4(const char *s, unsigned *out)
+{
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
-        char c = p->s[p->i++];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
+        int d = hex_digit(s[k]);
+        if (d < 0) return -1;
+        v = v << 4 | (unsigned)d;
     }
     *out = v;
     return 0;
@@ -966,35 +1201,82 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return l;
 }
 
+/* The bytes of w (8 bytes of text, little-endian) that end a plain run of a string:
+ * '"', '\\', a control character or non-ASCII. Bit 7 of each such byte is set; the
+ * lowest set bit is exact (borrows only make false marks above a true one). */
+static inline uint64_t jp_special8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & high;
+}
+
 static rv *jp_string(jparse *p)
 {
-    p->i++; /* opening quote */
-    size_t start = p->i;
+    const char *c = ++p->cur, *e = p->end, *start = c; /* after the opening quote */
     bool simple = true;
-    while (p->i < p->n && p->s[p->i] != '"') {
-        unsigned char c = (unsigned char)p->s[p->i];
-        if (c < 0x20) return p->err = "control character in string", NULL;
-        if (c == '\\') {
+    for (;;) {
+        while (e - c >= 8) {
+            uint64_t w;
+            memcpy(&w, c, 8);
+            uint64_t m = jp_special8(w);
+            if (m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                c += __builtin_ctzll(m) >> 3;
+#endif
+                break;
+            }
+            c += 8;
+        }
+        if (c >= e) {
+            p->cur = c;
+            return p->err = "unterminated string", NULL;
+        }
+        unsigned char ch = (unsigned char)*c;
+        if (ch == '"') break;
+        if (ch == '\\') {
             simple = false;
-            p->i += 2;
+            c += 2;
+            if (c > e) c = e;
             continue;
         }
-        size_t l = utf8_seq((const unsigned char *)p->s + p->i, p->n - p->i);
-        if (!l) return p->err = "invalid UTF-8 in string", NULL;
-        p->i += l;
+        if (ch < 0x20) {
+            p->cur = c;
+            return p->err = "control character in string", NULL;
+        }
+        if (ch < 0x80) {
+            c++;
+            continue;
+        }
+        size_t l = utf8_seq((const unsigned char *)c, (size_t)(e - c));
+        if (!l) {
+            p->cur = c;
+            return p->err = "invalid UTF-8 in string", NULL;
+        }
+        c += l;
     }
-    if (p->i >= p->n) return p->err = "unterminated string", NULL;
-    size_t end = p->i++;
-    if (simple) return rv_string(p->s + start, end - start);
-    char *buf = xmalloc(end - start + 1), *o = buf;
-    for (size_t i = start; i < end;) {
-        char c = p->s[i++];
-        if (c != '\\') {
-            *o++ = c;
-            continue;
-        }
-        c = p->s[i++];
-        switch (c) {
+    size_t n = (size_t)(c - start);
+    p->cur = c + 1;
+    rv *v = arena_rv(p->a, sizeof(rv) + n + 1);
+    v->type = RV_STRING;
+    char *o = (char *)(v + 1);
+    v->u.str.s = o;
+    if (simple) {
+        memcpy(o, start, n);
+        o[n] = 0;
+        v->u.str.len = n;
+        return v;
+    }
+    /* decode the escapes (the text is never shorter than what it decodes to) */
+    for (const char *i = start; i < c;) {
+        const char *bs = memchr(i, '\\', (size_t)(c - i));
+        if (!bs) bs = c;
+        memcpy(o, i, (size_t)(bs - i));
+        o += bs - i;
+        i = bs;
+        if (i >= c) break;
+        i++;
+        switch (*i++) {
         case '"': *o++ = '"'; break;
         case '\\': *o++ = '\\'; break;
         case '/': *o++ = '/'; break;
@@ -1005,185 +1287,257 @@ static rv *jp_string(jparse *p)
         case 't': *o++ = '\t'; break;
         case 'u': {
             unsigned cp, lo;
-            jparse q = {p->s, end, i, 0, NULL};
-            if (jp_hex4(&q, &cp)) goto bad_escape;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (q.i + 6 <= end && p->s[q.i] == '\\' && p->s[q.i + 1] == 'u') {
-                    q.i += 2;
-                    if (jp_hex4(&q, &lo)) goto bad_escape;
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    else goto bad_escape;
-                } else goto bad_escape;
+            if (c - i < 4 || jp_hex4(i, &cp)) goto bad_escape;
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* a high surrogate needs its low half */
+                if (c - i < 6 || i[0] != '\\' || i[1] != 'u' || jp_hex4(i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    goto bad_escape;
+                i += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) goto bad_escape;
-            i = q.i;
             o += utf8_put(o, cp);
             break;
         }
         default: goto bad_escape;
         }
     }
-    rv *v = rv_string(buf, (size_t)(o - buf));
-    free(buf);
+    *o = 0;
+    v->u.str.len = (size_t)(o - v->u.str.s);
     return v;
 bad_escape:
-    free(buf);
     p->err = "invalid escape in string";
-    return NULL;
+    return NULL; /* the arena goes with the whole parse */
+}
+
+static inline int jp_str_cmp(const rv *a, const rv *b)
+{
+    size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
+    const unsigned char *x = (const unsigned char *)a->u.str.s, *y = (const unsigned char *)b->u.str.s;
+    for (size_t i = 0; i < m; i++) /* keys mostly differ in their first bytes */
+        if (x[i] != y[i]) return (int)x[i] - (int)y[i];
+    return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
 }
 
 static int jp_key_cmp(const void *x, const void *y)
 {
     rv *const *a = x, *const *b = y;
-    int c = rv_compare(a[0], b[0]);
+    int c = jp_str_cmp(a[0], b[0]);
     if (c) return c;
     /* equal keys: keep input order (the last one wins) */
     return (uintptr_t)a[2] < (uintptr_t)b[2] ? -1 : (uintptr_t)a[2] > (uintptr_t)b[2];
 }
 
+/* Sorts k (key, value) pairs by key, equal keys in input order. */
+static void jp_sort_pairs(rv **pr, size_t k)
+{
+    if (k <= 32) { /* insertion sort: objects are small and often nearly sorted */
+        for (size_t i = 1; i < k; i++) {
+            rv *key = pr[2 * i], *val = pr[2 * i + 1];
+            size_t j = i;
+            while (j > 0 && jp_str_cmp(pr[2 * (j - 1)], key) > 0) {
+                pr[2 * j] = pr[2 * (j - 1)];
+                pr[2 * j + 1] = pr[2 * (j - 1) + 1];
+                j--;
+            }
+            pr[2 * j] = key;
+            pr[2 * j + 1] = val;
+        }
+        return;
+    }
+    rv **t = xmalloc(3 * k * sizeof(rv *));
+    for (size_t i = 0; i < k; i++) {
+        t[3 * i] = pr[2 * i];
+        t[3 * i + 1] = pr[2 * i + 1];
+        t[3 * i + 2] = (rv *)(uintptr_t)i;
+    }
+    qsort(t, k, 3 * sizeof(rv *), jp_key_cmp);
+    for (size_t i = 0; i < k; i++) {
+        pr[2 * i] = t[3 * i];
+        pr[2 * i + 1] = t[3 * i + 1];
+    }
+    free(t);
+}
+
+__attribute__((noinline)) static void jp_grow(jparse *p)
+{
+    rv **n = xmalloc(2 * p->scap * sizeof(rv *));
+    memcpy(n, p->stk, p->sp * sizeof(rv *));
+    if (p->stk != p->stk0) free(p->stk);
+    p->stk = n;
+    p->scap *= 2;
+}
+
+static inline void jp_push(jparse *p, rv *v)
+{
+    if (p->sp == p->scap) jp_grow(p);
+    p->stk[p->sp++] = v;
+}
+
+static rv *jp_number(jparse *p)
+{
+    const char *c = p->cur, *e = p->end, *st = c;
+    bool neg = false, integral = true;
+    if (*c == '-') neg = true, c++;
+    uint64_t m = 0;
+    const char *d0 = c;
+    if (c < e && *c == '0') c++;
+    else if (c < e && *c >= '1' && *c <= '9')
+        while (c < e && *c >= '0' && *c <= '9') m = m * 10 + (uint64_t)(*c++ - '0');
+    else return p->cur = c, p->err = "invalid number", NULL;
+    size_t nd = (size_t)(c - d0);
+    if (c < e && *c == '.') {
+        integral = false;
+        const char *d = ++c;
+        while (c < e && *c >= '0' && *c <= '9') c++;
+        if (c == d) return p->cur = c, p->err = "invalid number", NULL;
+    }
+    if (c < e && (*c == 'e' || *c == 'E')) {
+        integral = false;
+        c++;
+        if (c < e && (*c == '+' || *c == '-')) c++;
+        const char *d = c;
+        while (c < e && *c >= '0' && *c <= '9') c++;
+        if (c == d) return p->cur = c, p->err = "invalid number", NULL;
+    }
+    p->cur = c;
+    size_t len = (size_t)(c - st);
+    rv *v;
+    if (integral && nd <= 18) { /* fits int64 */
+        v = arena_rv(p->a, sizeof(rv));
+        v->type = RV_NUMBER;
+        v->nk = NK_INT;
+        v->u.num.i = neg ? -(int64_t)m : (int64_t)m;
+        v->u.num.d = (double)v->u.num.i;
+        v->u.num.text = NULL;
+        return v;
+    }
+    /* anything else exactly as rv_number_from_text makes it, then moved into the arena */
+    rv *h = rv_number_from_text(st, len);
+    if (!h) return p->err = "invalid number", NULL;
+    v = arena_rv(p->a, sizeof(rv));
+    v->type = RV_NUMBER;
+    v->nk = h->nk;
+    v->u.num = h->u.num;
+    if (h->u.num.text) {
+        size_t tl = strlen(h->u.num.text) + 1;
+        v->u.num.text = memcpy(arena_bytes(p->a, tl), h->u.num.text, tl);
+    }
+    rv_unref(h);
+    return v;
+}
+
 static rv *jp_value(jparse *p)
 {
     jp_ws(p);
-    if (p->i >= p->n) return p->err = "unexpected end of input", NULL;
-    char c = p->s[p->i];
+    if (p->cur >= p->end) return p->err = "unexpected end of input", NULL;
+    char c = *p->cur;
     if (c == '"') return jp_string(p);
     if (c == '{' || c == '[') {
         if (++p->depth > 2048) return p->err = "nesting too deep", NULL;
-        p->i++;
+        p->cur++;
         bool obj = c == '{';
-        size_t cap = 8, k = 0, w = obj ? 3 : 1;
-        rv **items = xmalloc(cap * w * sizeof(rv *));
+        char close = obj ? '}' : ']';
+        size_t base = p->sp;
         jp_ws(p);
-        if (p->i < p->n && p->s[p->i] == (obj ? '}' : ']')) p->i++;
+        if (p->cur < p->end && *p->cur == close) p->cur++;
         else
             for (;;) {
-                if (k == cap) items = realloc(items, (cap *= 2) * w * sizeof(rv *));
-                rv *key = NULL;
                 if (obj) {
                     jp_ws(p);
-                    if (p->i >= p->n || p->s[p->i] != '"') {
-                        p->err = "expected string key";
-                        goto fail;
-                    }
-                    key = jp_string(p);
-                    if (!key) goto fail;
+                    if (p->cur >= p->end || *p->cur != '"') return p->err = "expected string key", NULL;
+                    rv *key = jp_string(p);
+                    if (!key) return NULL;
                     jp_ws(p);
-                    if (p->i >= p->n || p->s[p->i] != ':') {
-                        rv_unref(key);
-                        p->err = "expected ':'";
-                        goto fail;
-                    }
-                    p->i++;
+                    if (p->cur >= p->end || *p->cur != ':') return p->err = "expected ':'", NULL;
+                    p->cur++;
+                    jp_push(p, key);
                 }
                 rv *val = jp_value(p);
-                if (!val) {
-                    rv_unref(key);
-                    goto fail;
-                }
-                if (obj) {
-                    items[3 * k] = key;
-                    items[3 * k + 1] = val;
-                    items[3 * k + 2] = (rv *)(uintptr_t)k;
-                } else items[k] = val;
-                k++;
+                if (!val) return NULL;
+                jp_push(p, val);
                 jp_ws(p);
-                if (p->i < p->n && p->s[p->i] == ',') {
-                    p->i++;
+                if (p->cur < p->end && *p->cur == ',') {
+                    p->cur++;
                     continue;
                 }
-                if (p->i < p->n && p->s[p->i] == (obj ? '}' : ']')) {
-                    p->i++;
+                if (p->cur < p->end && *p->cur == close) {
+                    p->cur++;
                     break;
                 }
-                p->err = obj ? "expected ',' or '}'" : "expected ',' or ']'";
-                goto fail;
+                return p->err = obj ? "expected ',' or '}'" : "expected ',' or ']'", NULL;
             }
         p->depth--;
-        rv *v;
-        if (obj) {
-            qsort(items, k, 3 * sizeof(rv *), jp_key_cmp);
-            v = rv_object_new(k);
-            size_t m = 0;
+        rv **it = p->stk + base;
+        size_t n = p->sp - base, k = obj ? n / 2 : n;
+        if (obj && k > 1) {
+            jp_sort_pairs(it, k);
+            size_t m = 0; /* drop all but the last of equal keys */
             for (size_t i = 0; i < k; i++) {
-                if (i + 1 < k && rv_compare(items[3 * i], items[3 * (i + 1)]) == 0) {
-                    rv_unref(items[3 * i]);
-                    rv_unref(items[3 * i + 1]);
-                    continue;
-                }
-                v->u.c.items[m] = items[3 * i];
-                v->u.c.vals[m] = items[3 * i + 1];
+                if (i + 1 < k && jp_str_cmp(it[2 * i], it[2 * (i + 1)]) == 0) continue;
+                it[2 * m] = it[2 * i];
+                it[2 * m + 1] = it[2 * i + 1];
                 m++;
             }
-            v->u.c.len = m;
-        } else {
-            v = rv_array_new(k);
-            for (size_t i = 0; i < k; i++) rv_array_push(v, items[i]);
+            k = m;
         }
-        free(items);
-        return v;
-    fail:
-        for (size_t i = 0; i < k; i++) {
-            if (obj) rv_unref(items[3 * i]), rv_unref(items[3 * i + 1]);
-            else rv_unref(items[i]);
-        }
-        free(items);
-        return NULL;
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        size_t st = p->i;
-        if (p->s[p->i] == '-') p->i++;
-        if (p->i < p->n && p->s[p->i] == '0') p->i++;
-        else if (p->i < p->n && p->s[p->i] >= '1' && p->s[p->i] <= '9')
-            while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
-        else return p->err = "invalid number", NULL;
-        if (p->i < p->n && p->s[p->i] == '.') {
-            p->i++;
-            size_t d = p->i;
-            while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
-            if (p->i == d) return p->err = "invalid number", NULL;
-        }
-        if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
-            p->i++;
-            if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-')) p->i++;
-            size_t d = p->i;
-            while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
-            if (p->i == d) return p->err = "invalid number", NULL;
-        }
-        rv *v = rv_number_from_text(p->s + st, p->i - st);
-        if (!v) p->err = "invalid number";
+        rv *v = arena_rv(p->a, sizeof(rv) + k * (obj ? 2 : 1) * sizeof(rv *));
+        v->type = obj ? RV_OBJECT : RV_ARRAY;
+        v->inl = 1;
+        v->u.c.len = v->u.c.cap = k;
+        v->u.c.items = (rv **)(v + 1);
+        v->u.c.vals = NULL;
+        if (obj) {
+            v->u.c.vals = v->u.c.items + k;
+            for (size_t i = 0; i < k; i++) {
+                v->u.c.items[i] = it[2 * i];
+                v->u.c.vals[i] = it[2 * i + 1];
+            }
+        } else if (k) memcpy(v->u.c.items, it, k * sizeof(rv *));
+        p->sp = base;
         return v;
     }
-    static const struct {
-        const char *w;
-        size_t n;
-    } lits[] = {{"null", 4}, {"true", 4}, {"false", 5}};
-    for (int k = 0; k < 3; k++)
-        if (p->n - p->i >= lits[k].n && memcmp(p->s + p->i, lits[k].w, lits[k].n) == 0) {
-            p->i += lits[k].n;
-            return k == 0 ? rv_null() : rv_bool(k == 1);
-        }
+    if (c == '-' || (c >= '0' && c <= '9')) return jp_number(p);
+    size_t left = (size_t)(p->end - p->cur);
+    if (left >= 4 && memcmp(p->cur, "null", 4) == 0) return p->cur += 4, rv_null();
+    if (left >= 4 && memcmp(p->cur, "true", 4) == 0) return p->cur += 4, rv_bool(true);
+    if (left >= 5 && memcmp(p->cur, "false", 5) == 0) return p->cur += 5, rv_bool(false);
     return p->err = "invalid token", NULL;
 }
 
 rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
 {
-    jparse p = {text ? text : "", text ? len : 0, 0, 0, NULL};
+    if (!text) text = "", len = 0;
+    jparse p;
+    p.s = p.cur = text;
+    p.end = text + len;
+    p.depth = 0;
+    p.err = NULL;
+    p.a = arena_new(len);
+    p.stk = p.stk0;
+    p.sp = 0;
+    p.scap = sizeof p.stk0 / sizeof p.stk0[0];
     rv *v = jp_value(&p);
     if (v) {
         jp_ws(&p);
-        if (p.i < p.n) {
-            rv_unref(v);
+        if (p.cur < p.end) {
             v = NULL;
             p.err = "end of file expected";
         }
     }
-    if (!v && errbuf && errlen) {
-        int line = 1, col = 1;
-        for (size_t i = 0; i < p.i && i < p.n; i++) {
-            if (text[i] == '\n') line++, col = 1;
-            else col++;
+    if (p.stk != p.stk0) free(p.stk);
+    if (!v || v->local != RV_ARENA) { /* error, or a shared singleton */
+        arena_release(p.a);
+        if (!v && errbuf && errlen) {
+            int line = 1, col = 1;
+            for (const char *i = text; i < p.cur && i < p.end; i++) {
+                if (*i == '\n') line++, col = 1;
+                else col++;
+            }
+            snprintf(errbuf, errlen, "%d:%d: %s", line, col, p.err ? p.err : "invalid JSON");
         }
-        snprintf(errbuf, errlen, "%d:%d: %s", line, col, p.err ? p.err : "invalid JSON");
+        return v;
     }
+    p.a->root = v;
     return v;
 }
 

@@ -126,7 +126,12 @@ bool rv_index_contains(const rv *coll, const rv *item, bool *found);
 /* JSON. Sets become sorted arrays, non-string object keys become their JSON text. */
 rv *rv_from_json(const json_t *j);                 /* NEW, NULL only on OOM */
 json_t *rv_to_json(const rv *v);                   /* NEW json_t, json_decref() */
-rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen); /* NULL + message on bad JSON */
+/* JSON text in one pass, with full validation (UTF-8, escapes, surrogate pairs); numbers
+ * keep their exact text, duplicate keys: the last wins. NEW value, or NULL and
+ * "line:col: message" in errbuf. The document's values share one arena and one
+ * reference count: cheap to build and to free (a service's per-event input), and a
+ * member that is kept (rv_ref) keeps the whole document's memory until released. */
+rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen);
 /* Compact JSON as OPA's json.marshal prints it (keys sorted). NEW, free(). */
 char *rv_to_json_text(const rv *v);
 /* Rego term text as OPA prints values in errors and print(): sets as {1, 2}, strings quoted. NEW, free(). */
