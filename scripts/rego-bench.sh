@@ -11,6 +11,8 @@
 #     timed runs on one thread and reports the median ns/eval and its peak RSS; once
 #     more with --fresh-input (the input JSON parsed again for every evaluation, as a
 #     service does per event; reported separately, OPA's figure does not include it);
+#     and once more with --limits (max_steps 1e6 and max_memory 64 MB, as a service
+#     evaluates: the 'limits' column);
 #   - OPA ($HUTCH_OPA, see scripts/lib.sh): `opa bench --format json --count N` with the
 #     same -d/-i files and query, GOMAXPROCS=1 (one core, like ours); ns/op = T/N per
 #     run, the median taken, peak RSS of the process from /usr/bin/time;
@@ -74,6 +76,10 @@ for c in "${cases[@]}"; do
     "$ours_bin" --runs "$runs" --min-ms "$min_ms" --fresh-input "${files[@]}" -i "$dir/input.json" "$query" \
         >"$tmp/fresh.json" || die "$c: hutch-rego-bench --fresh-input failed"
     fresh_ns=$(jq '.ns_per_eval' "$tmp/fresh.json")
+    # the same with the evaluation limits a service sets (rego.h: 1e6 steps, 64 MB)
+    "$ours_bin" --runs "$runs" --min-ms "$min_ms" --limits "${files[@]}" -i "$dir/input.json" "$query" \
+        >"$tmp/limits.json" || die "$c: hutch-rego-bench --limits failed"
+    limits_ns=$(jq '.ns_per_eval' "$tmp/limits.json")
 
     opa_ns=null opa_rss=null opa_runs=null agree=null
     if ((use_opa)); then
@@ -99,12 +105,12 @@ for c in "${cases[@]}"; do
     fi
     rows+=("$(jq -c --arg case "$c" --arg query "$query" --argjson bytes "$input_bytes" \
         --argjson opa_ns "$opa_ns" --argjson opa_rss "$opa_rss" --argjson opa_runs "$opa_runs" \
-        --argjson agree "$agree" --argjson fresh "$fresh_ns" '{
+        --argjson agree "$agree" --argjson fresh "$fresh_ns" --argjson limits "$limits_ns" '{
             case: $case, query: $query, input_bytes: $bytes,
             ours: {ns_per_eval: .ns_per_eval, us_per_eval: (.ns_per_eval / 1000 * 1000 | round / 1000),
                    evals_per_sec: .evals_per_sec, runs_ns_per_eval: .runs_ns_per_eval,
                    iterations: .iterations, peak_rss_kb: .peak_rss_kb,
-                   fresh_input_ns_per_eval: $fresh},
+                   fresh_input_ns_per_eval: $fresh, with_limits_ns_per_eval: $limits},
             opa: (if $opa_ns == null then null else
                   {ns_per_op: $opa_ns, runs_ns_per_op: $opa_runs, peak_rss_kb: $opa_rss} end),
             ratio: (if $opa_ns == null then null else ($opa_ns / .ns_per_eval * 10 | round / 10) end),
@@ -119,15 +125,17 @@ printf '%s\n' "${rows[@]}" | jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" -
     '{date: $date, host: $host, runs: $runs, opa_version: (if $opa == "" then null else $opa end),
       opa_env: "GOMAXPROCS=1", statistic: "median of runs", cases: .}' >"$out"
 
-printf '\n%-10s %12s %12s %10s %14s %12s %8s %6s %12s\n' case 'ours µs/eval' 'evals/s' 'RSS KB' 'OPA ns/op' \
-    'OPA RSS KB' ratio same 'fresh µs'
+printf '\n%-10s %12s %12s %10s %14s %12s %8s %6s %12s %12s\n' case 'ours µs/eval' 'evals/s' 'RSS KB' 'OPA ns/op' \
+    'OPA RSS KB' ratio same 'fresh µs' 'limits µs'
 jq -r '.cases[] | [.case, (.ours.us_per_eval | tostring), (.ours.evals_per_sec | tostring),
        (.ours.peak_rss_kb | tostring), (.opa.ns_per_op // "-" | tostring), (.opa.peak_rss_kb // "-" | tostring),
        ((.ratio // "-" | tostring) + (if .ratio then "x" else "" end)), (.same_answer // "-" | tostring),
-       (.ours.fresh_input_ns_per_eval / 1000 * 100 | round / 100 | tostring)] | @tsv' "$out" \
-    | while IFS=$'\t' read -r a b c d e f g h i; do
-        printf '%-10s %12s %12s %10s %14s %12s %8s %6s %12s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
+       (.ours.fresh_input_ns_per_eval / 1000 * 100 | round / 100 | tostring),
+       (.ours.with_limits_ns_per_eval / 1000 * 100 | round / 100 | tostring)] | @tsv' "$out" \
+    | while IFS=$'\t' read -r a b c d e f g h i j; do
+        printf '%-10s %12s %12s %10s %14s %12s %8s %6s %12s %12s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"
     done
 echo "(median of $runs runs, one core; 'fresh': ours with the input JSON parsed again for every"
-echo " evaluation, which opa bench does not do; written to ${out#"$root"/})"
+echo " evaluation, which opa bench does not do; 'limits': ours with max_steps 1e6 and max_memory 64 MB;"
+echo " written to ${out#"$root"/})"
 exit $status

@@ -1,9 +1,12 @@
 /* hutch-rego-bench: evaluations per second of one prepared query, on one thread.
  *
- * Usage: hutch-rego-bench [--v0] [--runs R] [--iterations N | --min-ms MS] [--fresh-input] [-d FILE]... -i input.json QUERY
+ * Usage: hutch-rego-bench [--v0] [--runs R] [--iterations N | --min-ms MS] [--fresh-input] [--limits]
+ *                         [-d FILE]... -i input.json QUERY
  *
  * --fresh-input parses the input JSON text again for every evaluation (timed too), as
  * a service does per event: nothing derived from the input survives between runs.
+ * --limits evaluates with the limits rego.h recommends for a service (max_steps 1e6,
+ * max_memory 64 MB), so the figure includes the limit accounting.
  *
  * The modules (-d *.rego) are compiled once, .json files merged into data, the input
  * parsed once into a value and the query prepared once; then each run evaluates the
@@ -89,7 +92,7 @@ int main(int argc, char **argv)
     int nf = 0, runs = 5;
     long iters = 0, min_ms = 300;
     rego_syntax syn = REGO_SYNTAX_V1;
-    bool fresh_input = false;
+    bool fresh_input = false, limits = false;
     char *fresh_text = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--v0") == 0) syn = REGO_SYNTAX_V0;
@@ -97,11 +100,12 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) iters = atol(argv[++i]);
         else if (strcmp(argv[i], "--min-ms") == 0 && i + 1 < argc) min_ms = atol(argv[++i]);
         else if (strcmp(argv[i], "--fresh-input") == 0) fresh_input = true;
+        else if (strcmp(argv[i], "--limits") == 0) limits = true;
         else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc && nf < 64) files[nf++] = argv[++i];
         else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) input_path = argv[++i];
         else if (argv[i][0] != '-' && !query) query = argv[i];
         else {
-            fprintf(stderr, "usage: hutch-rego-bench [--v0] [--runs R] [--iterations N|--min-ms MS] [-d FILE]... -i input.json QUERY\n");
+            fprintf(stderr, "usage: hutch-rego-bench [--v0] [--runs R] [--iterations N|--min-ms MS] [--fresh-input] [--limits] [-d FILE]... -i input.json QUERY\n");
             return 2;
         }
     }
@@ -161,6 +165,10 @@ int main(int argc, char **argv)
         return 2;
     }
     rego_options opts = {.now_ns = 1}; /* fixed clock: no clock_gettime per evaluation */
+    if (limits) {
+        opts.max_steps = 1000000;
+        opts.max_memory = (size_t)64 << 20;
+    }
     size_t rows = 0;
     /* warm-up and calibration */
     int64_t t = run(q, input, data, &opts, 100, &rows);

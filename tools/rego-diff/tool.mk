@@ -14,7 +14,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -I. -Icommon $(FUZZ_SAN) \
 	$(shell pkg-config --cflags jansson libpcre2-8 openssl yaml-0.1 uuid 2>/dev/null)
 FUZZ_LIBS = $(shell pkg-config --libs jansson libpcre2-8 openssl yaml-0.1 uuid 2>/dev/null) -lm -pthread
-FUZZ_TARGETS := fuzz_parse fuzz_eval_input fuzz_eval_policy
+FUZZ_TARGETS := fuzz_parse fuzz_eval_input fuzz_eval_policy fuzz_json
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_REGO_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(filter-out common/rego/test_%.c,$(wildcard common/rego/*.c)))
 
