@@ -5,7 +5,7 @@
  *   policy eval --policy DIR [--input FILE] [--data FILE] [--v0] QUERY
  *   policy test --policy DIR [--v0] [--run REGEX]
  *
- * Loading (policy_set_load), as OPA loads `-d DIR`: every *.rego below DIR
+ * Loading (rego_bundle_load, common/rego/bundle.c), as OPA loads `-d DIR`: every *.rego below DIR
  * (recursively, hidden entries skipped, sorted) is a module; every *.json / *.yaml /
  * *.yml document is data, merged into `data` under its directory's path relative to
  * DIR (DIR/a/b/x.json lands at data.a.b); two documents that set the same leaf
@@ -36,275 +36,14 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "rego/bundle.h"
 #include "rego/rego.h"
 #include "rego/value.h"
 
-/* ------------------------------------------------------------ loading */
-
-typedef struct {
-    rego_module_src *mods; /* names and sources point into names/texts */
-    char **names, **texts;
-    size_t n, cap;
-    rv *data; /* NEW object */
-} policy_set;
-
-static void policy_set_free(policy_set *ps)
+static bool ends_with_test_rego(const char *file)
 {
-    for (size_t i = 0; i < ps->n; i++) {
-        free(ps->names[i]);
-        free(ps->texts[i]);
-    }
-    free(ps->mods);
-    free(ps->names);
-    free(ps->texts);
-    rv_unref(ps->data);
-    memset(ps, 0, sizeof *ps);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 8192, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return NULL;
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-/* YAML through the engine's yaml.unmarshal. NEW value or NULL with err. */
-static rv *yaml_to_rv(const char *text, size_t len, char *err, size_t errlen)
-{
-    rego_error e;
-    rego_policy *pol = rego_compile(NULL, 0, REGO_SYNTAX_V1, &e);
-    if (!pol) {
-        snprintf(err, errlen, "%s", e.message);
-        return NULL;
-    }
-    rv *in = rv_string(text, len), *rs = NULL, *out = NULL;
-    rego_options opts = {.strict_builtin_errors = true};
-    if (rego_eval(pol, "x := yaml.unmarshal(input)", in, NULL, &opts, &rs, &e) < 0)
-        snprintf(err, errlen, "%s", e.message);
-    else if (rv_len(rs) == 1)
-        out = rv_ref(rv_object_get_cstr(rv_array_at(rs, 0), "x"));
-    else
-        snprintf(err, errlen, "not a YAML document");
-    rv_unref(rs);
-    rv_unref(in);
-    rego_policy_free(pol);
-    return out;
-}
-
-/* Deep merge of b into a (OPA's data merge): objects merge key by key, anything
- * else must be equal. NEW value, or NULL when they conflict (path in where). */
-static rv *merge_docs(rv *a, rv *b, char *where, size_t wlen)
-{
-    if (rv_typeof(a) != RV_OBJECT || rv_typeof(b) != RV_OBJECT) {
-        if (rv_equal(a, b))
-            return rv_ref(a);
-        return NULL;
-    }
-    rv *out = rv_object_new(rv_len(a) + rv_len(b));
-    for (size_t i = 0; i < rv_len(a); i++)
-        rv_object_set(out, rv_ref(rv_object_key_at(a, i)), rv_ref(rv_object_val_at(a, i)));
-    for (size_t i = 0; i < rv_len(b); i++) {
-        rv *k = rv_object_key_at(b, i), *old = rv_object_get(out, k);
-        rv *nv = old ? merge_docs(old, rv_object_val_at(b, i), where, wlen) : rv_ref(rv_object_val_at(b, i));
-        if (!nv) {
-            if (rv_typeof(k) == RV_STRING) {
-                char tail[1024];
-                snprintf(tail, sizeof tail, "%s", where);
-                snprintf(where, wlen, ".%s%s", rv_str(k), tail);
-            }
-            rv_unref(out);
-            return NULL;
-        }
-        rv_object_set(out, rv_ref(k), nv);
-    }
-    return out;
-}
-
-/* Merges doc (BORROWED) into ps->data at path (n components). 0 or -1 with err. */
-static int merge_at(policy_set *ps, char **path, int n, rv *doc, const char *file, char *err, size_t errlen)
-{
-    if (n == 0 && rv_typeof(doc) != RV_OBJECT) {
-        snprintf(err, errlen, "%s: a data document at the root must be an object", file);
-        return -1;
-    }
-    rv *wrapped = rv_ref(doc);
-    for (int i = n - 1; i >= 0; i--) {
-        rv *o = rv_object_new(1);
-        rv_object_set(o, rv_cstring(path[i]), wrapped);
-        wrapped = o;
-    }
-    char where[1024] = "";
-    rv *m = ps->data ? merge_docs(ps->data, wrapped, where, sizeof where) : rv_ref(wrapped);
-    rv_unref(wrapped);
-    if (!m) {
-        snprintf(err, errlen, "%s: merge error: data%s is set differently by another document", file, where);
-        return -1;
-    }
-    rv_unref(ps->data);
-    ps->data = m;
-    return 0;
-}
-
-static int add_module(policy_set *ps, const char *path, char *text, size_t len, rego_syntax syn)
-{
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 16;
-        rego_module_src *m = realloc(ps->mods, cap * sizeof *m);
-        if (m)
-            ps->mods = m;
-        char **nm = realloc(ps->names, cap * sizeof *nm);
-        if (nm)
-            ps->names = nm;
-        char **tx = realloc(ps->texts, cap * sizeof *tx);
-        if (tx)
-            ps->texts = tx;
-        if (!m || !nm || !tx)
-            return -1;
-        ps->cap = cap;
-    }
-    ps->names[ps->n] = strdup(path);
-    ps->texts[ps->n] = text;
-    ps->mods[ps->n] = (rego_module_src){.name = ps->names[ps->n], .source = text, .len = len, .syntax = syn};
-    ps->n++;
-    return 0;
-}
-
-static int load_file(policy_set *ps, const char *path, char **dpath, int ndpath, rego_syntax syn, char *err,
-                     size_t errlen)
-{
-    bool rego = has_suffix(path, ".rego"), json = has_suffix(path, ".json"),
-         yaml = has_suffix(path, ".yaml") || has_suffix(path, ".yml");
-    if (!rego && !json && !yaml)
-        return 0;
-    size_t len = 0;
-    char *text = slurp(path, &len);
-    if (!text) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (rego) {
-        if (add_module(ps, path, text, len, syn) == 0)
-            return 0;
-        free(text);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    char eb[512] = "";
-    rv *doc = json ? rv_from_json_text(text, len, eb, sizeof eb) : yaml_to_rv(text, len, eb, sizeof eb);
-    free(text);
-    if (!doc) {
-        snprintf(err, errlen, "%s: %s", path, eb);
-        return -1;
-    }
-    int rc = merge_at(ps, dpath, ndpath, doc, path, err, errlen);
-    rv_unref(doc);
-    return rc;
-}
-
-static int visible(const struct dirent *e) { return e->d_name[0] != '.'; }
-
-/* Walks dir; dpath holds the data path of dir relative to the root. */
-static int load_dir(policy_set *ps, const char *dir, char **dpath, int ndpath, rego_syntax syn, char *err,
-                    size_t errlen)
-{
-    struct dirent **ents = NULL;
-    int n = scandir(dir, &ents, visible, alphasort);
-    if (n < 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        char path[4096];
-        bool here = strcmp(dir, ".") == 0; /* "p.rego", not "./p.rego", in messages */
-        if (rc == 0 && snprintf(path, sizeof path, "%s%s%s", here ? "" : dir, here ? "" : "/", ents[i]->d_name) <
-                           (int)sizeof path) {
-            struct stat st;
-            if (stat(path, &st) != 0) {
-                snprintf(err, errlen, "%s: %s", path, strerror(errno));
-                rc = -1;
-            } else if (S_ISDIR(st.st_mode)) {
-                if (ndpath >= 64) {
-                    snprintf(err, errlen, "%s: directories nested too deep", path);
-                    rc = -1;
-                } else {
-                    dpath[ndpath] = ents[i]->d_name;
-                    rc = load_dir(ps, path, dpath, ndpath + 1, syn, err, errlen);
-                }
-            } else if (S_ISREG(st.st_mode)) {
-                rc = load_file(ps, path, dpath, ndpath, syn, err, errlen);
-            }
-        }
-        free(ents[i]);
-    }
-    free(ents);
-    return rc;
-}
-
-/* Loads DIR (or a single file) and an optional extra data document at the root.
- * 0, or -1 with err. */
-static int policy_set_load(policy_set *ps, const char *dir, const char *data_file, rego_syntax syn, char *err,
-                           size_t errlen)
-{
-    memset(ps, 0, sizeof *ps);
-    char *dpath[65];
-    int rc = 0;
-    struct stat st;
-    if (dir) {
-        if (stat(dir, &st) != 0) {
-            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-            return -1;
-        }
-        rc = S_ISDIR(st.st_mode) ? load_dir(ps, dir, dpath, 0, syn, err, errlen)
-                                 : load_file(ps, dir, dpath, 0, syn, err, errlen);
-    }
-    if (rc == 0 && data_file) {
-        if (has_suffix(data_file, ".json") || has_suffix(data_file, ".yaml") || has_suffix(data_file, ".yml"))
-            rc = load_file(ps, data_file, dpath, 0, syn, err, errlen);
-        else {
-            size_t len;
-            char *text = slurp(data_file, &len), eb[512] = "";
-            rv *doc = text ? rv_from_json_text(text, len, eb, sizeof eb) : NULL;
-            free(text);
-            if (!doc) {
-                snprintf(err, errlen, "%s: %s", data_file, text ? eb : strerror(errno));
-                rc = -1;
-            } else {
-                rc = merge_at(ps, dpath, 0, doc, data_file, err, errlen);
-                rv_unref(doc);
-            }
-        }
-    }
-    if (rc == 0 && !ps->data)
-        ps->data = rv_object_new(0);
-    return rc;
+    size_t n = strlen(file);
+    return n >= 10 && strcmp(file + n - 10, "_test.rego") == 0;
 }
 
 /* ------------------------------------------------------------ output helpers */
@@ -430,28 +169,21 @@ int cmd_policy_eval(cli *c)
 {
     const char *query = c->args[0];
     rego_syntax syn = c->v0 ? REGO_SYNTAX_V0 : REGO_SYNTAX_V1;
-    policy_set ps;
+    rego_bundle ps;
     char err[2048];
-    if (policy_set_load(&ps, c->policy_dir, c->data_path, syn, err, sizeof err) != 0) {
+    if (rego_bundle_load(&ps, c->policy_dir, c->data_path, syn, err, sizeof err) != 0) {
         cli_error("%s", err);
-        policy_set_free(&ps);
+        rego_bundle_free(&ps);
         return CLI_FAIL;
     }
     rv *input = NULL;
     if (c->input_path) {
-        size_t len;
-        char *text = slurp(c->input_path, &len), eb[512] = "";
-        if (text && (has_suffix(c->input_path, ".yaml") || has_suffix(c->input_path, ".yml")))
-            input = yaml_to_rv(text, len, eb, sizeof eb);
-        else if (text)
-            input = rv_from_json_text(text, len, eb, sizeof eb);
+        input = rego_read_document(c->input_path, err, sizeof err);
         if (!input) {
-            cli_error("%s: %s", c->input_path, text ? eb : strerror(errno));
-            free(text);
-            policy_set_free(&ps);
+            cli_error("%s", err);
+            rego_bundle_free(&ps);
             return CLI_FAIL;
         }
-        free(text);
     }
     int rc = CLI_OK;
     rego_error e;
@@ -521,7 +253,7 @@ int cmd_policy_eval(cli *c)
     rego_query_free(q);
     rego_policy_free(pol);
     rv_unref(input);
-    policy_set_free(&ps);
+    rego_bundle_free(&ps);
     return rc;
 }
 
@@ -580,7 +312,7 @@ static int collect_rule_tests(const rego_policy *pol, pcre2_code *run, test_list
     for (size_t i = 0; i < n && rc == 0; i++) {
         const rego_rule_info *r = &rules[i];
         const char *last = strrchr(r->path, '.');
-        if (!r->file || !has_suffix(r->file, "_test.rego") || r->is_function || r->is_default || !r->static_ref ||
+        if (!r->file || !ends_with_test_rego(r->file) || r->is_function || r->is_default || !r->static_ref ||
             !last || strncmp(last + 1, "test_", 5) != 0)
             continue;
         bool dup = false;
@@ -657,11 +389,11 @@ int cmd_policy_test(cli *c)
             return CLI_USAGE;
         }
     }
-    policy_set ps;
+    rego_bundle ps;
     char err[2048];
-    if (policy_set_load(&ps, c->policy_dir, NULL, syn, err, sizeof err) != 0) {
+    if (rego_bundle_load(&ps, c->policy_dir, NULL, syn, err, sizeof err) != 0) {
         cli_error("%s", err);
-        policy_set_free(&ps);
+        rego_bundle_free(&ps);
         pcre2_code_free(run);
         return CLI_FAIL;
     }
@@ -670,7 +402,7 @@ int cmd_policy_test(cli *c)
     rego_policy *pol = rego_compile(ps.mods, ps.n, syn, &e);
     if (!pol) {
         fprintf(stderr, "%s\n", e.message);
-        policy_set_free(&ps);
+        rego_bundle_free(&ps);
         pcre2_code_free(run);
         return CLI_FAIL;
     }
@@ -720,7 +452,7 @@ int cmd_policy_test(cli *c)
         rc = CLI_FAIL;
     tests_free(&tests);
     rego_policy_free(pol);
-    policy_set_free(&ps);
+    rego_bundle_free(&ps);
     pcre2_code_free(run);
     return rc;
 }

@@ -25,27 +25,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "rego/bundle.h"
 #include "rego/rego.h"
 #include "rego/value.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    *len = (size_t)n;
-    return buf;
-}
 
 static int64_t now_ns(void)
 {
@@ -119,7 +101,7 @@ int main(int argc, char **argv)
     rv *data = NULL, *input = NULL;
     for (int i = 0; i < nf; i++) {
         size_t len;
-        char *t = slurp(files[i], &len);
+        char *t = rego_read_file(files[i], &len);
         if (!t) {
             fprintf(stderr, "hutch-rego-bench: cannot read %s\n", files[i]);
             return 2;
@@ -142,7 +124,7 @@ int main(int argc, char **argv)
     }
     if (input_path) {
         size_t len;
-        char eb[256], *t = slurp(input_path, &len);
+        char eb[256], *t = rego_read_file(input_path, &len);
         if (!t || !(input = rv_from_json_text(t, len, eb, sizeof eb))) {
             fprintf(stderr, "hutch-rego-bench: cannot load input %s\n", input_path);
             return 2;

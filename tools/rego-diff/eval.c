@@ -3,8 +3,8 @@
  *
  * Usage: hutch-rego-eval [--v0|--v1] [--strict] [--max-steps N] [-d FILE|DIR]... [-i input.json] QUERY
  *
- *   -d FILE   a .rego module, or a .json document merged into data (at the root, like
- *             `opa eval -d data.json`); a directory loads its *.rego and *.json (not recursive)
+ *   -d PATH   a .rego module, a JSON document merged into data at the root, or a
+ *             directory loaded like `opa eval -d DIR` (common/rego/bundle.h)
  *   -i FILE   input document (JSON)
  *   --v0      modules without a syntax marker are Rego v0 (opa eval --v0-compatible)
  *   --strict  builtin errors abort the evaluation (opa eval --strict-builtin-errors)
@@ -17,121 +17,13 @@
  * this program prints rows as they come. Exit status: 0 defined/undefined, 2 error
  * (as `opa eval` does), 3 usage or I/O error.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/bundle.h"
 #include "rego/rego.h"
 #include "rego/value.h"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    if (len) *len = n;
-    return buf;
-}
-
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-/* Deep merge of src into dst (both objects); returns a NEW object. */
-static rv *merge(rv *dst, rv *src)
-{
-    if (!dst) return rv_ref(src);
-    if (rv_typeof(dst) != RV_OBJECT || rv_typeof(src) != RV_OBJECT) return rv_ref(src);
-    rv *out = rv_object_new(rv_len(dst) + rv_len(src));
-    for (size_t i = 0; i < rv_len(dst); i++)
-        rv_object_set(out, rv_ref(rv_object_key_at(dst, i)), rv_ref(rv_object_val_at(dst, i)));
-    for (size_t i = 0; i < rv_len(src); i++) {
-        rv *k = rv_object_key_at(src, i);
-        rv *old = rv_object_get(out, k);
-        rv *nv = old ? merge(old, rv_object_val_at(src, i)) : rv_ref(rv_object_val_at(src, i));
-        rv_object_set(out, rv_ref(k), nv);
-    }
-    return out;
-}
-
-typedef struct {
-    rego_module_src *mods;
-    char **texts;
-    char **names;
-    size_t n;
-    rv *data;
-} loaded;
-
-static int load_path(loaded *L, const char *path, rego_syntax syn);
-
-static int load_file(loaded *L, const char *path, rego_syntax syn)
-{
-    size_t len;
-    char *text = read_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "hutch-rego-eval: cannot read %s\n", path);
-        return -1;
-    }
-    if (ends_with(path, ".json")) {
-        char eb[256];
-        rv *d = rv_from_json_text(text, len, eb, sizeof eb);
-        free(text);
-        if (!d) {
-            fprintf(stderr, "hutch-rego-eval: %s: %s\n", path, eb);
-            return -1;
-        }
-        rv *m = merge(L->data, d);
-        rv_unref(L->data);
-        rv_unref(d);
-        L->data = m;
-        return 0;
-    }
-    L->mods = realloc(L->mods, (L->n + 1) * sizeof *L->mods);
-    L->texts = realloc(L->texts, (L->n + 1) * sizeof *L->texts);
-    L->names = realloc(L->names, (L->n + 1) * sizeof *L->names);
-    L->texts[L->n] = text;
-    L->names[L->n] = strdup(path);
-    L->mods[L->n] = (rego_module_src){.name = L->names[L->n], .source = text, .len = len, .syntax = syn};
-    L->n++;
-    return 0;
-}
-
-static int load_path(loaded *L, const char *path, rego_syntax syn)
-{
-    DIR *d = opendir(path);
-    if (!d) return load_file(L, path, syn);
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (!ends_with(e->d_name, ".rego") && !ends_with(e->d_name, ".json")) continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        rc = load_file(L, p, syn);
-    }
-    closedir(d);
-    return rc;
-}
 
 static void print_error(const rego_error *err)
 {
@@ -144,7 +36,9 @@ static void print_error(const rego_error *err)
 
 int main(int argc, char **argv)
 {
-    loaded L = {0};
+    rego_bundle L;
+    rego_bundle_init(&L);
+    char lerr[1024];
     const char *input_path = NULL, *query = NULL;
     rego_syntax syn = REGO_SYNTAX_V1;
     rego_options opts = {.max_steps = 20000000, .max_memory = (size_t)1 << 30};
@@ -168,21 +62,16 @@ int main(int argc, char **argv)
         return 3;
     }
     for (int i = 0; i < nd; i++)
-        if (load_path(&L, dpaths[i], REGO_SYNTAX_AUTO) < 0) return 3;
+        if (rego_bundle_add(&L, dpaths[i], REGO_SYNTAX_AUTO, lerr, sizeof lerr) < 0) {
+            fprintf(stderr, "hutch-rego-eval: %s\n", lerr);
+            rego_bundle_free(&L);
+            return 3;
+        }
     rv *input = NULL;
-    if (input_path) {
-        size_t len;
-        char *text = read_file(input_path, &len), eb[256];
-        if (!text) {
-            fprintf(stderr, "hutch-rego-eval: cannot read %s\n", input_path);
-            return 3;
-        }
-        input = rv_from_json_text(text, len, eb, sizeof eb);
-        free(text);
-        if (!input) {
-            fprintf(stderr, "hutch-rego-eval: %s: %s\n", input_path, eb);
-            return 3;
-        }
+    if (input_path && !(input = rego_read_document(input_path, lerr, sizeof lerr))) {
+        fprintf(stderr, "hutch-rego-eval: %s\n", lerr);
+        rego_bundle_free(&L);
+        return 3;
     }
 
     int status = 0;
@@ -206,13 +95,6 @@ int main(int argc, char **argv)
     rv_unref(rs);
     rego_policy_free(pol);
     rv_unref(input);
-    rv_unref(L.data);
-    for (size_t i = 0; i < L.n; i++) {
-        free(L.texts[i]);
-        free(L.names[i]);
-    }
-    free(L.texts);
-    free(L.names);
-    free(L.mods);
+    rego_bundle_free(&L);
     return status;
 }
