@@ -9,6 +9,7 @@ import re
 import uuid
 
 from hutch_e2e import (SHARED_FIXTURES, TOPIC_EVENTS_RAW, TOPIC_INGEST_JSON, guardduty_finding, scaled)
+import hutch_e2e
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -175,3 +176,29 @@ def test_http_errors(healthy):
         assert requests.get(s.url + "/healthz", timeout=5).status_code == 200
         m = requests.get(s.url + "/metrics", timeout=5)
         assert m.status_code == 200 and "# TYPE" in m.text, s.name
+
+
+def test_bearer_tokens(healthy):
+    """A second ingest with HUTCH_INGEST_TOKENS: 401 without or with a wrong token,
+    nothing queued; 202 with a right one, and that alert goes through."""
+    st = healthy
+    import requests
+    env = dict(st.env, HUTCH_INGEST_TOKENS="tok-one,tok-two")
+    guarded = hutch_e2e.Service("ingest", st.base, env)
+    guarded.start()
+    try:
+        guarded.wait_ready()
+        url = f"{guarded.url}/hooks/alert/raw/guardduty"
+        marker = f"token-{uuid.uuid4().hex}"
+        body = json.dumps({"title": marker})
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "tok-one"}):
+            r = requests.post(url, data=body, headers=headers, timeout=10)
+            assert r.status_code == 401, (headers, r.status_code, r.text)
+        assert st.pg.scalar("SELECT count(*) FROM events WHERE payload::text LIKE %s", (f"%{marker}%",)) == 0
+        r = requests.post(url, data=body, headers={"Authorization": "Bearer tok-two"}, timeout=10)
+        assert r.status_code == 202, r.text
+        event_id = r.json()["event_id"]
+        hutch_e2e.wait_for(lambda: st.pg.scalar("SELECT count(*) FROM alerts WHERE event_id = %s", (event_id,)) == 1,
+                           scaled(60), 0.2, "alert of the authorised event")
+    finally:
+        assert guarded.stop() == 0, guarded.log_tail()
