@@ -10,6 +10,7 @@
  *
  * The resulting policy is immutable; eval.c only reads it.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,8 +378,7 @@ static void resolve_call(cctx *c, term *t)
     }
     int want = t->bi->nargs;
     if (t->n != want && t->n != want + 1) {
-        cerr(c, "rego_type_error", t->line, t->col, "%s: %s", name,
-             t->n < want ? "too few arguments" : "too many arguments");
+        cerr(c, "rego_type_error", t->line, t->col, "%s: arity mismatch", name); /* OPA's text */
     }
 }
 
@@ -737,11 +737,15 @@ static bool unify_safe(cctx *c, term *a, term *b, const bset *B, bset *out)
     return false;
 }
 
+static term *first_unbound_open(term *t, const bset *B);
 static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
 {
     for (int j = 0; j < e->nwith; j++)
         if (!can_eval(c, e->withs[j].value, B)) return false;
     if (e->neg) {
+        /* OPA: a negated expression binds nothing, so all its vars (closures aside,
+         * `_` included) must be bound before it */
+        if (first_unbound_open(e->a, B) || first_unbound_open(e->b, B)) return false;
         bset tmp = {calloc((size_t)B->n + 1, 1), B->n};
         expr pos = *e;
         pos.neg = 0;
@@ -884,8 +888,8 @@ static void order_body(cctx *c, body *b, bset *B)
                 if (!u) u = first_unbound(e->b, B);
                 if (!u) u = first_unbound(e->coll, B);
                 for (int j = 0; !u && j < e->nwith; j++) u = first_unbound(e->withs[j].value, B);
-                if (u) {
-                    cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
+                if (u) { /* OPA reports the expression's position */
+                    cerr(c, "rego_unsafe_var_error", e->line, e->col, "var %s is unsafe", display_name(u->name));
                     break;
                 }
             }
@@ -1281,6 +1285,195 @@ static void hoist_negated_body(cctx *c, body *b)
     free(nb.v);
 }
 
+/* ------------------------------------------------------------ declared vars
+ * OPA's rewriteLocalVars errors: in one scope (a body; a closure opens a new one) a
+ * var may be declared (`:=`, `some`, `some .. in`, every's key/value) only once and
+ * not after it was used ("var x referenced above"); function args count as declared.
+ * In v1, `input`/`data` may not be declared. Runs on the rule as written, before
+ * scope_body renames closure vars. */
+enum { OCC_SEEN = 1, OCC_ARG, OCC_ASSIGNED, OCC_DECLARED };
+
+typedef struct {
+    const char **names;
+    unsigned char *occ;
+    int n, cap;
+    int top; /* index where the innermost scope starts */
+} dscope;
+
+static int ds_find_top(const dscope *s, const char *name)
+{
+    for (int i = s->n - 1; i >= s->top; i--)
+        if (strcmp(s->names[i], name) == 0) return i;
+    return -1;
+}
+static bool ds_declared_any(const dscope *s, const char *name)
+{
+    for (int i = s->n - 1; i >= 0; i--)
+        if (s->occ[i] != OCC_SEEN && strcmp(s->names[i], name) == 0) return true;
+    return false;
+}
+static void ds_push(dscope *s, const char *name, int occ)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->names = realloc(s->names, (size_t)s->cap * sizeof(char *));
+        s->occ = realloc(s->occ, (size_t)s->cap);
+    }
+    s->names[s->n] = name;
+    s->occ[s->n++] = (unsigned char)occ;
+}
+
+static void dv_declare(cctx *c, dscope *s, term *v, int occ)
+{
+    if (c->failed || v->wildcard || strchr(v->name, '$')) return;
+    if (c->mod && c->mod->v1 && (strcmp(v->name, "input") == 0 || strcmp(v->name, "data") == 0)) {
+        cerr(c, "rego_compile_error", v->line, v->col, "variables must not shadow %s (use a different variable name)",
+             v->name);
+        return;
+    }
+    int i = ds_find_top(s, v->name);
+    if (i >= 0) {
+        static const char *const what[] = {"", "var %s referenced above", "arg %s redeclared", "var %s assigned above",
+                                           "var %s declared above"};
+        char msg[300];
+        snprintf(msg, sizeof msg, what[s->occ[i]], v->name);
+        cerr(c, "rego_compile_error", v->line, v->col, "%s", msg);
+        return;
+    }
+    ds_push(s, v->name, occ);
+}
+
+static void dv_body(cctx *c, dscope *s, body *b);
+static void dv_term(cctx *c, dscope *s, term *t);
+static void dv_closure(cctx *c, dscope *s, term *t)
+{
+    int save_top = s->top, save_n = s->n;
+    s->top = s->n;
+    dv_body(c, s, t->body);
+    for (int i = 0; i < t->n; i++) dv_term(c, s, t->items[i]);
+    s->top = save_top;
+    s->n = save_n;
+}
+static void dv_term(cctx *c, dscope *s, term *t)
+{
+    if (!t || c->failed) return;
+    if (t->body) {
+        dv_closure(c, s, t);
+        return;
+    }
+    if (t->kind == T_VAR) {
+        if (!t->wildcard && !ds_declared_any(s, t->name) && ds_find_top(s, t->name) < 0) ds_push(s, t->name, OCC_SEEN);
+        return;
+    }
+    for (int i = 0; i < t->n; i++) dv_term(c, s, t->items[i]);
+}
+/* vars of a `:=` pattern; object keys and other terms are uses */
+static void dv_pattern(cctx *c, dscope *s, term *t, int occ)
+{
+    if (!t || c->failed) return;
+    if (t->kind == T_VAR) dv_declare(c, s, t, occ);
+    else if (t->kind == T_ARRAY)
+        for (int i = 0; i < t->n; i++) dv_pattern(c, s, t->items[i], occ);
+    else if (t->kind == T_OBJECT)
+        for (int i = 0; i < t->n; i += 2) {
+            dv_term(c, s, t->items[i]);
+            dv_pattern(c, s, t->items[i + 1], occ);
+        }
+    else dv_term(c, s, t);
+}
+/* `some k, v in xs` declares the set of k's and v's vars (a repeat is no error) */
+static void dv_some_in(cctx *c, dscope *s, term *t, int mark)
+{
+    if (!t || c->failed) return;
+    if (t->kind == T_VAR) {
+        if (t->wildcard || strchr(t->name, '$')) return;
+        for (int i = mark; i < s->n; i++)
+            if (strcmp(s->names[i], t->name) == 0) return;
+        dv_declare(c, s, t, OCC_DECLARED);
+        return;
+    }
+    if (t->kind == T_ARRAY || t->kind == T_OBJECT)
+        for (int i = t->kind == T_OBJECT ? 1 : 0; i < t->n; i += t->kind == T_OBJECT ? 2 : 1)
+            dv_some_in(c, s, t->items[i], mark);
+}
+static void dv_body(cctx *c, dscope *s, body *b)
+{
+    for (int i = 0; b && i < b->n && !c->failed; i++) {
+        expr *e = b->exprs[i];
+        if (e->neg && e->kind == E_ASSIGN) {
+            cerr(c, "rego_compile_error", e->line, e->col, "cannot assign vars inside negated expression");
+            return;
+        }
+        for (int j = 0; j < e->nwith; j++) dv_term(c, s, e->withs[j].value);
+        switch (e->kind) {
+        case E_ASSIGN:
+            dv_term(c, s, e->b);
+            dv_pattern(c, s, e->a, OCC_ASSIGNED);
+            break;
+        case E_SOME_DECL:
+            for (int j = 0; j < e->ndecl; j++) dv_declare(c, s, e->decl[j], OCC_DECLARED);
+            break;
+        case E_SOME_IN: { /* OPA reports the `some` expression's position */
+            dv_term(c, s, e->coll);
+            int mark = s->n;
+            term k = e->k ? *e->k : (term){0}, v = *e->v;
+            if (e->k && k.kind == T_VAR) k.line = e->line, k.col = e->col;
+            if (v.kind == T_VAR) v.line = e->line, v.col = e->col;
+            dv_some_in(c, s, e->k ? &k : NULL, mark);
+            dv_some_in(c, s, &v, mark);
+            break;
+        }
+        case E_EVERY: {
+            dv_term(c, s, e->coll);
+            int save_top = s->top, save_n = s->n;
+            s->top = s->n;
+            int mark = s->n;
+            dv_some_in(c, s, e->k, mark);
+            dv_some_in(c, s, e->v, mark);
+            dv_body(c, s, e->body);
+            s->top = save_top;
+            s->n = save_n;
+            break;
+        }
+        case E_NOT_BODY: {
+            int save_top = s->top, save_n = s->n;
+            s->top = s->n;
+            dv_body(c, s, e->body);
+            s->top = save_top;
+            s->n = save_n;
+            break;
+        }
+        default:
+            dv_term(c, s, e->a);
+            dv_term(c, s, e->b);
+            break;
+        }
+    }
+}
+/* function args: a set of declared vars (`f(x, x)` is no error) */
+static void dv_args(cctx *c, dscope *s, term *t)
+{
+    if (!t) return;
+    if (t->kind == T_VAR) {
+        if (!t->wildcard && ds_find_top(s, t->name) < 0) ds_push(s, t->name, OCC_ARG);
+        return;
+    }
+    for (int i = 0; i < t->n; i++) dv_args(c, s, t->items[i]);
+}
+static void check_declared_vars(cctx *c, rule *r, body *b)
+{
+    dscope s = {0};
+    if (r && c->mod && c->mod->v1 && !r->is_default && r->nref >= 1 && r->ref[0]->kind == T_VAL && r->pkgpath) {
+        const char *nm = rv_str(r->ref[0]->val);
+        if (strcmp(nm, "input") == 0 || strcmp(nm, "data") == 0)
+            cerr(c, "rego_compile_error", r->line, r->col, "rules must not shadow %s (use a different rule name)", nm);
+    }
+    for (int i = 0; r && i < r->nargs; i++) dv_args(c, &s, r->args[i]);
+    dv_body(c, &s, b);
+    free(s.names);
+    free(s.occ);
+}
+
 /* ------------------------------------------------------------ rule compile */
 /* 1: needs computing (template string, comprehension), -1: holds another call */
 static int arg_kind(const term *t)
@@ -1355,6 +1548,8 @@ static void rewrite_func_args(cctx *c, rule *r)
 
 static void compile_rule(cctx *c, rule *r)
 {
+    check_declared_vars(c, r, r->body);
+    if (c->failed) return;
     if (r->kind == R_FUNC) rewrite_func_args(c, r);
     if (c->failed) return;
     c->nslots = 0;
@@ -1399,7 +1594,8 @@ int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, t
     module dummy = {.file = "query", .pkgpath = "data", .imports = NULL};
     cctx c = {.pol = pol, .ar = ar, .mod = mod ? mod : &dummy, .err = err};
     c.scope_body = b;
-    scope_body(&c, b);
+    check_declared_vars(&c, NULL, b);
+    if (!c.failed) scope_body(&c, b);
     declare_body(&c, b);
     resolve_body(&c, b);
     if (!c.failed) {
@@ -1525,6 +1721,225 @@ static int check_recursion(rego_policy *pol, rnode *n, rego_error *err)
     return 0;
 }
 
+/* ------------------------------------------------------------ rule conflicts
+ * OPA's checkRuleConflicts over its rule tree, whose nodes are keyed by every
+ * constant of a head ref (ours: string keys only, so `p[0]` is a rule of node p whose
+ * ref goes on with a constant: `beyond` below). Per OPA node: rules of different kinds
+ * (single/multi-value), arities, or complete and partial rules together are
+ * "conflicting rules <ref> found"; a rule with a ground ref and rules below it is
+ * "rule <ref> conflicts with:\n  rule <ref> at file:line ...". */
+static bool ref_ground(const rule *r)
+{
+    for (int i = r->nstatic; i < r->nref; i++)
+        if (r->ref[i]->kind != T_VAL) return false;
+    return true;
+}
+static bool beyond(const rule *r) { return r->nstatic < r->nref && ref_ground(r); }
+/* r's constant suffix starts with (or, strict, strictly extends) o's */
+static bool suffix_extends(const rule *r, const rule *o, bool strict)
+{
+    int lr = r->nref - r->nstatic, lo = o->nref - o->nstatic;
+    if (lr < lo || (strict && lr == lo)) return false;
+    for (int i = 0; i < lo; i++)
+        if (!rv_equal(r->ref[r->nstatic + i]->val, o->ref[o->nstatic + i]->val)) return false;
+    return true;
+}
+static int mod_index(const rego_policy *pol, const rule *r)
+{
+    for (int i = 0; i < pol->nmods; i++)
+        if (pol->mods[i] == r->mod) return i;
+    return 0;
+}
+static bool rule_before(const rego_policy *pol, const rule *a, const rule *b)
+{
+    int ma = mod_index(pol, a), mb = mod_index(pol, b);
+    if (ma != mb) return ma < mb;
+    return a->line != b->line ? a->line < b->line : a->col < b->col;
+}
+/* the full ref of a rule as OPA prints it: data.a.p[0], data.a.q[x], data.a["x y"] */
+static void rule_ref_text(const rule *r, int upto, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s", r->pkgpath);
+    for (int i = 0; i < upto && n < cap; i++) {
+        const term *t = r->ref[i];
+        bool ident = false;
+        if (t->kind == T_VAL && rv_typeof(t->val) == RV_STRING) {
+            const char *s = rv_str(t->val);
+            ident = isalpha((unsigned char)s[0]) || s[0] == '_';
+            for (const char *q = s; *q && ident; q++) ident = isalnum((unsigned char)*q) || *q == '_';
+        }
+        if (ident) n += (size_t)snprintf(buf + n, cap - n, ".%s", rv_str(t->val));
+        else if (t->kind == T_VAR) n += (size_t)snprintf(buf + n, cap - n, "[%s]", display_name(t->name));
+        else if (t->kind == T_VAL) {
+            char *j = rv_to_json_text(t->val);
+            n += (size_t)snprintf(buf + n, cap - n, "[%s]", j ? j : "?");
+            free(j);
+        } else n += (size_t)snprintf(buf + n, cap - n, "[...]");
+    }
+}
+/* the same path split in parts for sorting (strings of the static part, then terms) */
+static int ref_cmp_rules(const rule *a, const rule *b)
+{
+    int c = strcmp(a->node->path, b->node->path);
+    if (c) {
+        /* a node path that is a prefix of the other's sorts first; else by component */
+        const char *x = a->node->path, *y = b->node->path;
+        while (*x && *x == *y) x++, y++;
+        if (!*x && *y == '.') return -1;
+        if (!*y && *x == '.') return 1;
+        if (!*x && !*y) return 0;
+        if (*x == '.') return -1;
+        if (*y == '.') return 1;
+        return (unsigned char)*x < (unsigned char)*y ? -1 : 1;
+    }
+    int la = a->nref - a->nstatic, lb = b->nref - b->nstatic;
+    for (int i = 0; i < la && i < lb; i++) {
+        const term *s = a->ref[a->nstatic + i], *t = b->ref[b->nstatic + i];
+        if (s->kind == T_VAL && t->kind == T_VAL) {
+            int r = rv_compare(s->val, t->val);
+            if (r) return r;
+        } else if (s->kind != t->kind) return s->kind == T_VAL ? -1 : 1;
+        else if (s->kind == T_VAR) {
+            int r = strcmp(s->name, t->name);
+            if (r) return r;
+        }
+    }
+    return la - lb;
+}
+typedef struct {
+    rule **v;
+    int n, cap;
+} rulevec;
+static void rvec_add(rulevec *v, rule *r)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 8;
+        v->v = realloc(v->v, (size_t)v->cap * sizeof(rule *));
+    }
+    v->v[v->n++] = r;
+}
+static void subtree_rules(const rnode *n, rulevec *out)
+{
+    for (int i = 0; i < n->nrules; i++) rvec_add(out, n->rules[i]);
+    if (n->def) rvec_add(out, n->def);
+    for (int i = 0; i < n->nkids; i++) subtree_rules(n->kids[i], out);
+}
+/* is a's ref (static path + suffix) a prefix of b's? */
+static bool ref_prefix_of(const rule *a, const rule *b)
+{
+    size_t la = strlen(a->node->path);
+    if (strncmp(a->node->path, b->node->path, la) != 0) return false;
+    if (b->node->path[la] == '.') return a->nstatic == a->nref; /* b is in a subtree below a's node */
+    if (b->node->path[la]) return false;
+    int na = a->nref - a->nstatic, nb = b->nref - b->nstatic;
+    if (na > nb) return false;
+    for (int i = 0; i < na; i++) {
+        const term *s = a->ref[a->nstatic + i], *t = b->ref[b->nstatic + i];
+        if (s->kind != t->kind) return false;
+        if (s->kind == T_VAL && !rv_equal(s->val, t->val)) return false;
+        if (s->kind == T_VAR && strcmp(s->name, t->name) != 0) return false;
+        if (s->kind != T_VAL && s->kind != T_VAR) return false;
+    }
+    return true;
+}
+static int conflict_group(const rego_policy *pol, rule **g, int ng, rulevec *kids, rego_error *err)
+{
+    bool multi = false, single = false, ground = false;
+    int complete = 0, partial = 0, arity = -1;
+    bool arities = false;
+    for (int i = 0; i < ng; i++) {
+        rule *r = g[i];
+        if (r->kind == R_SET) multi = true;
+        else single = true;
+        int a = r->kind == R_FUNC ? r->nargs : 0;
+        if (arity >= 0 && a != arity) arities = true;
+        arity = a;
+        if (r->kind != R_SET && ref_ground(r)) complete++;
+        else partial++;
+        if (ref_ground(r)) ground = true;
+    }
+    char name[300];
+    if ((multi && single) || arities || (complete && partial)) {
+        rule_ref_text(g[ng - 1], g[ng - 1]->nref, name, sizeof name);
+        rego_set_error(err, "rego_type_error", g[0]->file, g[0]->line, g[0]->col, "conflicting rules %s found", name);
+        return -1;
+    }
+    if (!ground || !kids->n) return 0;
+    /* OPA's flattenChildren: refs of the rules below, prefixes only, sorted */
+    rulevec keep = {0};
+    for (int i = 0; i < kids->n; i++) {
+        rule *r = kids->v[i];
+        bool skip = false;
+        for (int j = 0; j < keep.n && !skip; j++) {
+            if (ref_prefix_of(keep.v[j], r)) skip = true;
+            else if (ref_prefix_of(r, keep.v[j])) keep.v[j--] = keep.v[--keep.n];
+        }
+        if (!skip) rvec_add(&keep, r);
+    }
+    for (int i = 1; i < keep.n; i++) /* insertion sort: a handful of entries */
+        for (int j = i; j > 0 && ref_cmp_rules(keep.v[j - 1], keep.v[j]) > 0; j--) {
+            rule *t = keep.v[j];
+            keep.v[j] = keep.v[j - 1];
+            keep.v[j - 1] = t;
+        }
+    char msg[700];
+    rule_ref_text(g[ng - 1], g[ng - 1]->nref, name, sizeof name);
+    size_t n = (size_t)snprintf(msg, sizeof msg, "rule %s conflicts with:", name);
+    for (int i = 0; i < keep.n && n < sizeof msg; i++) {
+        rule *r = keep.v[i], *first = r;
+        for (int j = 0; j < kids->n; j++) /* location: the first rule with that ref */
+            if (ref_prefix_of(r, kids->v[j]) && ref_prefix_of(kids->v[j], r) && rule_before(pol, kids->v[j], first))
+                first = kids->v[j];
+        char t[300];
+        rule_ref_text(r, r->nref, t, sizeof t);
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "\n  rule %s at %s:%d", t, first->file, first->line);
+    }
+    free(keep.v);
+    rego_set_error(err, "rego_type_error", g[0]->file, g[0]->line, g[0]->col, "%s", msg);
+    return -1;
+}
+static int check_conflicts(const rego_policy *pol, const rnode *n, rego_error *err)
+{
+    rulevec all = {0}, g = {0}, kids = {0};
+    for (int i = 0; i < n->nrules; i++) rvec_add(&all, n->rules[i]);
+    if (n->def) {
+        rvec_add(&all, n->def);
+        for (int i = all.n - 1; i > 0 && rule_before(pol, all.v[i], all.v[i - 1]); i--) {
+            rule *t = all.v[i];
+            all.v[i] = all.v[i - 1];
+            all.v[i - 1] = t;
+        }
+    }
+    char *done = calloc((size_t)all.n + 1, 1);
+    int rc = 0;
+    for (int i = 0; i < all.n && !rc; i++) {
+        if (done[i]) continue;
+        rule *r = all.v[i];
+        bool b = beyond(r);
+        g.n = kids.n = 0;
+        for (int j = i; j < all.n; j++) {
+            rule *o = all.v[j];
+            if (!done[j] && beyond(o) == b && (!b || (suffix_extends(o, r, false) && suffix_extends(r, o, false)))) {
+                done[j] = 1;
+                rvec_add(&g, o);
+            }
+        }
+        for (int j = 0; j < all.n; j++) {
+            rule *o = all.v[j];
+            if (beyond(o) && (!b || suffix_extends(o, r, true))) rvec_add(&kids, o);
+        }
+        if (!b)
+            for (int k = 0; k < n->nkids; k++) subtree_rules(n->kids[k], &kids);
+        rc = conflict_group(pol, g.v, g.n, &kids, err);
+    }
+    free(done);
+    free(all.v);
+    free(g.v);
+    free(kids.v);
+    for (int k = 0; k < n->nkids && !rc; k++) rc = check_conflicts(pol, n->kids[k], err);
+    return rc;
+}
+
 /* ------------------------------------------------------------ public */
 static bool src_looks_v1(const char *s, size_t len)
 {
@@ -1607,29 +2022,7 @@ rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax
             node_add_rule(pol, n, r);
         }
     }
-    /* kind consistency */
-    for (int mi = 0; mi < pol->nmods; mi++) {
-        module *m = pol->mods[mi];
-        for (int ri = 0; ri < m->nrules; ri++) {
-            rule *r = m->rules[ri];
-            rnode *n = r->node;
-            for (int k = 0; k < n->nrules; k++) {
-                rule *o = n->rules[k];
-                bool f1 = o->kind == R_FUNC, f2 = r->kind == R_FUNC;
-                if (f1 != f2 || (o->kind == R_SET) != (r->kind == R_SET && r->nstatic == r->nref)) {
-                    if ((o->kind == R_SET) == (r->kind == R_SET) && f1 == f2) continue;
-                    rego_set_error(err, "rego_type_error", r->file, r->line, r->col,
-                                   "conflicting rules %s found", n->path);
-                    goto fail;
-                }
-                if (f1 && f2 && o->nargs != r->nargs) {
-                    rego_set_error(err, "rego_type_error", r->file, r->line, r->col,
-                                   "conflicting rules %s found", n->path);
-                    goto fail;
-                }
-            }
-        }
-    }
+    if (check_conflicts(pol, pol->root, err)) goto fail;
     /* resolve and order */
     {
         cctx c = {.pol = pol, .ar = &pol->ar, .err = err};

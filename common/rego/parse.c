@@ -1118,9 +1118,7 @@ static expr *parse_literal_base(P *p, bool withs)
     /* `not` is reserved in v0 and v1: `not [1] == x` and `not (x)` negate */
     if ((kw_ok || is_op(nx, "[") || is_op(nx, "(")) && is_kw(&p->t, "not")) {
         next(p);
-        neg = true;
-        line = p->t.line;
-        col = p->t.col;
+        neg = true; /* the expression's position stays at `not` (as OPA's) */
         if (p->not_body && is_op(&p->t, "{")) {
             expr *e = mk_expr(p, E_NOT_BODY, line, col);
             e->body = parse_braced_body(p);
@@ -1582,6 +1580,35 @@ static rule *new_rule(P *p, module *m, int line, int col)
     return r;
 }
 
+/* OPA's validateDefaultRuleValue: the value of a default rule is a constant (closures
+ * aside); the first ref, call or var found (outermost first) is reported. */
+/* an import's path as OPA prints it: data.a.b["c d"] */
+static void import_text(const term *r, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s", r->kind == T_VAR ? r->name : r->items[0]->name);
+    for (int i = 1; r->kind == T_REF && i < r->n && n < cap; i++) {
+        const term *k = r->items[i];
+        if (k->kind != T_VAL || rv_typeof(k->val) != RV_STRING) break;
+        const char *s = rv_str(k->val);
+        bool ident = (isalpha((unsigned char)s[0]) || s[0] == '_');
+        for (const char *q = s; *q && ident; q++) ident = isalnum((unsigned char)*q) || *q == '_';
+        n += (size_t)snprintf(buf + n, cap - n, ident ? ".%s" : "[\"%s\"]", s);
+    }
+}
+
+static const char *default_value_bad(const term *t)
+{
+    if (!t || t->body) return NULL;
+    if (t->kind == T_REF) return "ref";
+    if (t->kind == T_CALL) return t->n == 0 && strcmp(t->name, "set") == 0 ? NULL : "call"; /* set() is a literal */
+    if (t->kind == T_VAR) return "var";
+    for (int i = 0; i < t->n; i++) {
+        const char *b = default_value_bad(t->items[i]);
+        if (b) return b;
+    }
+    return NULL;
+}
+
 static bool parse_rule(P *p, module *m, rvec *out)
 {
     int line = p->t.line, col = p->t.col;
@@ -1650,6 +1677,11 @@ static bool parse_rule(P *p, module *m, rvec *out)
     if (is_default) {
         if (!has_value) {
             perr(p, line, col, "default rules must have a value");
+            return false;
+        }
+        const char *bad = default_value_bad(r->value);
+        if (bad) {
+            perr(p, line, col, "illegal default rule (value cannot contain %s)", bad);
             return false;
         }
         rv_push_rule(out, r);
@@ -1775,14 +1807,17 @@ module *rego_parse_module(parse_ctx *pc)
     m->pkg = pkg;
     int ni = 0, capi = 0;
     import_decl *imps = NULL;
+    bool *explicit_alias = NULL;
     while (is_kw(&p.t, "import")) {
         tok *nx = peek(&p);
         if (nx->kind != K_IDENT) break;
+        int kl = p.t.line, kc = p.t.col;
         next(&p);
         int il = p.t.line, ic = p.t.col;
         term *r = parse_term(&p);
         if (!r) {
             free(imps);
+            free(explicit_alias);
             return NULL;
         }
         const char *alias = NULL;
@@ -1791,6 +1826,7 @@ module *rego_parse_module(parse_ctx *pc)
             if (p.t.kind != K_IDENT) {
                 perr(&p, p.t.line, p.t.col, "unexpected %s token: expected var", tok_desc(&p.t));
                 free(imps);
+                free(explicit_alias);
                 return NULL;
             }
             alias = ar_strndup(pc->ar, p.t.s, p.t.n);
@@ -1800,6 +1836,7 @@ module *rego_parse_module(parse_ctx *pc)
         if (!root) {
             perr(&p, il, ic, "invalid import");
             free(imps);
+            free(explicit_alias);
             return NULL;
         }
         if (strcmp(root, "future") == 0 || strcmp(root, "rego") == 0) {
@@ -1821,8 +1858,10 @@ module *rego_parse_module(parse_ctx *pc)
         if (strcmp(root, "data") != 0 && strcmp(root, "input") != 0) {
             perr(&p, il, ic, "invalid import, must begin with one of: {data, input, future, rego}");
             free(imps);
+            free(explicit_alias);
             return NULL;
         }
+        bool explicit = alias != NULL;
         if (!alias) {
             if (r->kind == T_VAR) alias = r->name;
             else {
@@ -1830,12 +1869,30 @@ module *rego_parse_module(parse_ctx *pc)
                 if (last->kind != T_VAL || rv_typeof(last->val) != RV_STRING) {
                     perr(&p, il, ic, "invalid import");
                     free(imps);
+                    free(explicit_alias);
                     return NULL;
                 }
                 alias = rv_str(last->val);
             }
         }
-        if (ni == capi) imps = realloc(imps, (size_t)(capi = capi ? capi * 2 : 4) * sizeof(import_decl));
+        for (int k = 0; k < ni; k++) {
+            if (strcmp(imps[k].alias, alias) != 0) continue;
+            /* OPA's CheckDuplicateImports */
+            char txt[300];
+            import_text(imps[k].ref, txt, sizeof txt);
+            rego_set_error(pc->err, "rego_compile_error", pc->file, kl, kc, "import must not shadow import %s%s%s",
+                           txt, explicit_alias[k] ? " as " : "", explicit_alias[k] ? imps[k].alias : "");
+            p.failed = true;
+            free(imps);
+            free(explicit_alias);
+            return NULL;
+        }
+        if (ni == capi) {
+            capi = capi ? capi * 2 : 4;
+            imps = realloc(imps, (size_t)capi * sizeof(import_decl));
+            explicit_alias = realloc(explicit_alias, (size_t)capi * sizeof(bool));
+        }
+        explicit_alias[ni] = explicit;
         imps[ni].alias = alias;
         imps[ni].ref = r;
         ni++;
@@ -1844,6 +1901,7 @@ module *rego_parse_module(parse_ctx *pc)
     if (ni) memcpy(m->imports, imps, (size_t)ni * sizeof(import_decl));
     m->nimports = ni;
     free(imps);
+    free(explicit_alias);
     m->v1 = pc->v1;
     rvec rules = {0};
     while (!p.failed && p.t.kind != K_EOF) {

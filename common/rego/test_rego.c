@@ -127,6 +127,139 @@ static void test_unsafe_and_recursion(void **state)
     assert_string_equal(err.code, "rego_recursion_error");
 }
 
+/* Compile-time errors OPA v1.19.0 reports (`opa check --format json`): code, text
+ * and position line:col (col 0: not compared). */
+static void test_compile_errors_like_opa(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src;
+        rego_syntax syn;
+        const char *code, *text;
+        int line, col;
+    } cases[] = {
+        /* unsafe vars inside `not` (a negated expression binds nothing) */
+        {"package t\np if {\n  x := [1]\n  not x[_] == 2\n}\n", REGO_SYNTAX_V1, "rego_unsafe_var_error",
+         "var _ is unsafe", 4, 3},
+        {"package t\np if {\n  not q[x]\n}\nq := [1]\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var x is unsafe", 3, 3},
+        {"package t\nq { not _ = 1 }\n", REGO_SYNTAX_V0, "rego_unsafe_var_error", "var _ is unsafe", 2, 5},
+        {"package t\np if {\n  1 < y\n}\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var y is unsafe", 3, 3},
+        /* redeclared vars */
+        {"package t\np if {\n  x := 1\n  y := 2\n  x := 3\n}\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "var x assigned above", 5, 3},
+        {"package t\np if { [a, a] := [1, 1] }\n", REGO_SYNTAX_V1, "rego_compile_error", "var a assigned above", 2, 12},
+        {"package t\np if { some x; x := 1 }\n", REGO_SYNTAX_V1, "rego_compile_error", "var x declared above", 2, 16},
+        {"package t\np if { x := 1; some x in [1] }\n", REGO_SYNTAX_V1, "rego_compile_error", "var x assigned above", 2,
+         16},
+        {"package t\np { x = 1; x := 2 }\n", REGO_SYNTAX_V0, "rego_compile_error", "var x referenced above", 2, 12},
+        {"package t\nf(x) := y if { x := 1; y := 2 }\n", REGO_SYNTAX_V1, "rego_compile_error", "arg x redeclared", 2, 16},
+        {"package t\np if { every x in [1] { x := 2 } }\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "var x declared above", 2, 25},
+        {"package t\np if { x := 1 } else := 2 if { x := 1; x := 3 }\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "var x assigned above", 2, 40},
+        {"package t\np if { x := 1; not x := 2 }\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "cannot assign vars inside negated expression", 2, 16},
+        {"package t\np if { input := 1 }\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "variables must not shadow input (use a different variable name)", 2, 8},
+        {"package t\ndata := 1\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "rules must not shadow data (use a different rule name)", 2, 1},
+        /* conflicting rules */
+        {"package t\np = 1\np[0] = true\n", REGO_SYNTAX_V1, "rego_type_error",
+         "rule data.t.p conflicts with:\n  rule data.t.p[0] at p.rego:3", 2, 1},
+        {"package t\np[0] = true\np = 1\n", REGO_SYNTAX_V1, "rego_type_error",
+         "rule data.t.p conflicts with:\n  rule data.t.p[0] at p.rego:2", 3, 1},
+        {"package t\np := 1\np.a := 2 if input.x\np.a := 3\np[1] := 3\np[true] := 3\np[\"x y\"] := 4\n", REGO_SYNTAX_V1,
+         "rego_type_error",
+         "rule data.t.p conflicts with:\n  rule data.t.p[true] at p.rego:6\n  rule data.t.p[1] at p.rego:5\n"
+         "  rule data.t.p.a at p.rego:3\n  rule data.t.p[\"x y\"] at p.rego:7",
+         2, 1},
+        {"package t\np contains 1\np.q := 1\n", REGO_SYNTAX_V1, "rego_type_error",
+         "rule data.t.p conflicts with:\n  rule data.t.p.q at p.rego:3", 2, 1},
+        {"package t\nq := 5\nq[x] if { x := 1 }\n", REGO_SYNTAX_V1, "rego_type_error",
+         "conflicting rules data.t.q[x] found", 2, 1},
+        {"package t\np[0] := 1\np[0] contains 2\n", REGO_SYNTAX_V1, "rego_type_error",
+         "conflicting rules data.t.p[0] found", 2, 1},
+        {"package t\nf(x) := 1\nf := 2\n", REGO_SYNTAX_V1, "rego_type_error", "conflicting rules data.t.f found", 2, 1},
+        /* imports, default values, calls */
+        {"package t\nimport data.foo as x\nimport data.bar as x\np := 1\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "import must not shadow import data.foo as x", 3, 1},
+        {"package t\nimport input.foo\nimport data.foo\np := 1\n", REGO_SYNTAX_V1, "rego_compile_error",
+         "import must not shadow import input.foo", 3, 1},
+        {"package t\ndefault p := input.x\n", REGO_SYNTAX_V1, "rego_parse_error",
+         "illegal default rule (value cannot contain ref)", 2, 1},
+        {"package t\ndefault p := [x]\n", REGO_SYNTAX_V1, "rego_parse_error",
+         "illegal default rule (value cannot contain var)", 2, 1},
+        {"package t\ndefault p := count([])\n", REGO_SYNTAX_V1, "rego_parse_error",
+         "illegal default rule (value cannot contain call)", 2, 1},
+        {"package t\np if count()\n", REGO_SYNTAX_V1, "rego_type_error", "count: arity mismatch", 2, 6},
+        {"package t\np if { g(1) }\n", REGO_SYNTAX_V1, "rego_type_error", "undefined function g", 2, 8},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rego_error err;
+        rego_policy *pol = compile1(cases[i].src, cases[i].syn, &err);
+        if (pol) fail_msg("case %zu compiled: %s", i, cases[i].src);
+        if (strcmp(err.code, cases[i].code) != 0 || !strstr(err.message, cases[i].text) || err.line != cases[i].line ||
+            (cases[i].col && err.col != cases[i].col))
+            fail_msg("case %zu: got %s at %d:%d: %s", i, err.code, err.line, err.col, err.message);
+    }
+    /* and what OPA accepts */
+    static const char *const ok[] = {
+        "package t\np if { x := 1; y := [x | x := 2] }\n",
+        "package t\np if { some x, x in [1] }\n",
+        "package t\np if { x := 1; x = 1 }\n",
+        "package t\np if { _ := 1; _ := 2 }\n",
+        "package t\nf(x, x) := 1\np if { x := 1; f(x, x) }\n",
+        "package t\np if { x := 1 } else := 2 if { x := 1 }\n",
+        "package t\np if { x := [1]; not x[0] == 2 }\n",
+        "package t\np.q[r].s := 1 if { r := \"a\" }\np.q.r := 2\n",
+        "package t\ndefault p := {\"a\": [1, -2.5, null]}\n",
+        "package t\nimport data.foo\nimport data.bar\np := 1\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        rego_error err;
+        rego_policy *pol = compile1(ok[i], REGO_SYNTAX_V1, &err);
+        if (!pol) fail_msg("ok case %zu: %s", i, err.message);
+        rego_policy_free(pol);
+    }
+}
+
+/* Arithmetic as OPA v1.19.0 prints it (opa eval): non-integers and quotients in a
+ * 64-bit mantissa, shortest text, %g form; integers exact. */
+static void test_number_precision(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"1/3", "0.33333333333333333334"},
+        {"2/3", "0.6666666666666666667"},
+        {"0.1 + 0.2", "0.3"},
+        {"0.1 - 0.3", "-0.20000000000000000002"},
+        {"3 - 2.9", "0.09999999999999999991"},
+        {"-1/12345678901234567890", "-8.1000000729000006636e-20"},
+        {"100000000000000000000 / 3", "33333333333333333334"},
+        {"12345678901234567890123 * 3 / 3", "12345678901234567890000"},
+        {"12345678901234567890123 + 1", "12345678901234567890124"},
+        {"0.00001 * 1", "1e-05"},
+        {"1234567.5 * 1", "1.2345675e+06"},
+        {"123456.5 * 1", "123456.5"},
+        {"1 / 1e30", "9.9999999999999999995e-31"},
+        {"1/3 * 3", "1"},
+        {"(1/3) == 0.3333333333333333333", "false"},
+        {"10/3 > 3.3333333333333333", "true"},
+    };
+    rego_error err;
+    rego_policy *pol = compile1("package t\n", REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char q[128], want[128];
+        snprintf(q, sizeof q, "x := %s", cases[i][0]);
+        snprintf(want, sizeof want, "[{\"x\":%s}]", cases[i][1]);
+        char *t = eval_text(pol, q, NULL, &err);
+        if (!t || strcmp(t, want) != 0) fail_msg("%s: got %s, want %s", q, t ? t : err.message, want);
+        free(t);
+    }
+    rego_policy_free(pol);
+}
+
 static void test_step_limit(void **state)
 {
     (void)state;
@@ -403,6 +536,8 @@ int main(void)
         cmocka_unit_test(test_step_limit),           cmocka_unit_test(test_prepared_query),
         cmocka_unit_test(test_template_strings),     cmocka_unit_test(test_logic_operators),
         cmocka_unit_test(test_scoping_and_data_keys),
+        cmocka_unit_test(test_compile_errors_like_opa),
+        cmocka_unit_test(test_number_precision),
         cmocka_unit_test(test_fast_paths_and_threads),
         cmocka_unit_test(test_shared_document_threads),
     };

@@ -399,6 +399,86 @@ static BIGNUM *num_to_bn(const rv *n)
 
 static bool num_is_int(const rv *n) { return n->nk == NK_INT || n->nk == NK_BIG; }
 
+/* OPA computes with non-integers (and integers in a division) as big.Float numbers of
+ * a 64-bit mantissa, parsed from each operand's text, and prints a result with
+ * FloatToNumber: the shortest text that reads back as the same 64-bit value, in Go's
+ * %f form when it is an integer, else %g (exponent form below 1e-4 or from 1e6 on).
+ * x86-64's long double has that mantissa, and strtold/printf round correctly. */
+#if __LDBL_MANT_DIG__ == 64
+typedef long double opa_float;
+#define OF_STRTO strtold
+#define OF_FMT "%.*Le"
+#else
+typedef double opa_float; /* no 64-bit mantissa: float64 as before */
+#define OF_STRTO strtod
+#define OF_FMT "%.*e"
+#endif
+
+static opa_float num_of(const rv *n)
+{
+    if (n->nk == NK_INT) return (opa_float)n->u.num.i;
+    if (n->u.num.text) return OF_STRTO(n->u.num.text, NULL);
+    return (opa_float)n->u.num.d;
+}
+
+/* the number OPA's FloatToNumber makes of x; NULL if x is not finite */
+static rv *num_from_of(opa_float x)
+{
+    if (isnan(x) || isinf(x)) return NULL;
+    if (x == 0) return rv_int(0);
+    char e[64];
+    int lo = 1, hi = 21; /* 21 significant digits always read back the same */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(e, sizeof e, OF_FMT, mid - 1, x);
+        if (OF_STRTO(e, NULL) == x) hi = mid;
+        else lo = mid + 1;
+    }
+    snprintf(e, sizeof e, OF_FMT, lo - 1, x);
+    /* e: [-]D[.DDD]e(+|-)XX -> digits, decimal point position */
+    const char *q = e;
+    bool neg = *q == '-';
+    if (neg) q++;
+    char dig[32];
+    int nd = 0;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9' && nd < 31) dig[nd++] = *q;
+    int exp10 = *q == 'e' ? atoi(q + 1) : 0;
+    while (nd > 1 && dig[nd - 1] == '0') nd--;
+    int dp = exp10 + 1; /* digits before the decimal point */
+    char out[128];
+    size_t n = 0;
+    if (neg) out[n++] = '-';
+    bool isint = x == truncl((long double)x);
+    if (!isint && (exp10 < -4 || exp10 >= 6)) {
+        out[n++] = dig[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            for (int i = 1; i < nd; i++) out[n++] = dig[i];
+        }
+        n += (size_t)snprintf(out + n, sizeof out - n, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+    } else if (dp <= 0) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int i = 0; i < -dp; i++) out[n++] = '0';
+        for (int i = 0; i < nd; i++) out[n++] = dig[i];
+    } else {
+        /* integers may need up to ~4933 digits: build on the heap */
+        size_t cap = n + (size_t)dp + (size_t)nd + 4;
+        char *big = xmalloc(cap);
+        memcpy(big, out, n);
+        for (int i = 0; i < dp; i++) big[n++] = i < nd ? dig[i] : '0';
+        if (nd > dp) {
+            big[n++] = '.';
+            for (int i = dp; i < nd; i++) big[n++] = dig[i];
+        }
+        rv *v = rv_number_from_text(big, n);
+        free(big);
+        return v;
+    }
+    return rv_number_from_text(out, n);
+}
+
 static int num_cmp(const rv *a, const rv *b)
 {
     if (a->nk == NK_INT && b->nk == NK_INT) return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
@@ -413,6 +493,11 @@ static int num_cmp(const rv *a, const rv *b)
         }
     }
     double x = a->u.num.d, y = b->u.num.d;
+    if (x == y && (a->nk == NK_FLT || b->nk == NK_FLT)) {
+        /* equal as float64: OPA compares 1/3 and 0.3333333333333333333 finer */
+        opa_float p = num_of(a), q = num_of(b);
+        return p < q ? -1 : p > q;
+    }
     return x < y ? -1 : x > y;
 }
 
@@ -445,11 +530,11 @@ static rv *arith(const rv *a, const rv *b, arith_op op, const char **err)
         return big_arith(a, b, op);
     }
     if (num_is_int(a) && num_is_int(b)) return big_arith(a, b, op);
-    double x = a->u.num.d, y = b->u.num.d, r;
+    opa_float x = num_of(a), y = num_of(b), r;
     if (op == OP_ADD) r = x + y;
     else if (op == OP_SUB) r = x - y;
     else r = x * y;
-    rv *v = num_from_double(r);
+    rv *v = num_from_of(r);
     if (!v) *err = "arithmetic overflow";
     return v;
 }
@@ -467,21 +552,14 @@ rv *rv_num_div(const rv *a, const rv *b, const char **err)
     if (a->nk == NK_INT && b->nk == NK_INT && b->u.num.i != 0 && a->u.num.i % b->u.num.i == 0 &&
         !(a->u.num.i == INT64_MIN && b->u.num.i == -1))
         return rv_int(a->u.num.i / b->u.num.i);
-    if (num_is_int(a) && num_is_int(b) && (a->nk == NK_BIG || b->nk == NK_BIG)) {
-        BIGNUM *x = num_to_bn(a), *y = num_to_bn(b), *q = BN_new(), *r = BN_new();
-        BN_CTX *ctx = BN_CTX_new();
-        BN_div(q, r, x, y, ctx);
-        rv *v = NULL;
-        if (BN_is_zero(r)) v = num_big_from_bn(q);
-        BN_free(x);
-        BN_free(y);
-        BN_free(q);
-        BN_free(r);
-        BN_CTX_free(ctx);
-        if (v) return v;
+    /* anything else, big integers included, is a float quotient (OPA) */
+    opa_float y = num_of(b);
+    if (y == 0) {
+        *err = "divide by zero";
+        return NULL;
     }
-    rv *v = num_from_double(a->u.num.d / b->u.num.d);
-    if (!v) *err = "divide by zero";
+    rv *v = num_from_of(num_of(a) / y);
+    if (!v) *err = "arithmetic overflow";
     return v;
 }
 
