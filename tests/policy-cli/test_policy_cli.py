@@ -91,7 +91,7 @@ def test_eval_error_shape():
     e = json.loads(out)["errors"][0]
     assert e["code"] == "rego_unsafe_var_error"
     assert e["message"] == "var z is unsafe"
-    assert e["location"] == {"file": "query", "row": 2, "col": 6}
+    assert e["location"] == {"file": "query", "row": 2, "col": 1}  # the expression, as OPA points
 
 
 def test_test_passes():
