@@ -2,8 +2,9 @@
  *
  * The default engine follows Warren's non-strict mode: every event becomes one
  * alert; title and description come from the fields security products commonly
- * use (GuardDuty and Security Hub via EventBridge: detail.title / detail.type;
- * Google SCC: finding.category; Falco: rule / output; SNS-style: Message), and
+ * use (GuardDuty via EventBridge: detail.title / detail.type; Security Hub via
+ * EventBridge: detail.findings[0].Title; Google SCC: finding.category; Falco: rule /
+ * output; Wazuh: rule.description; SNS-style: Message), and
  * severity hints stay in the payload for the agent to read. */
 #include "services/policy/policy.h"
 
@@ -14,11 +15,12 @@
 #include "common/ids.h"
 
 static const char *const title_paths[] = {
-    "title", "Title", "name", "rule", "Rule", "detail.title", "detail.type", "finding.category",
-    "output", "Message", "message", "description", NULL,
+    "title", "Title", "name", "rule", "Rule", "detail.title", "detail.type", "detail.findings.0.Title",
+    "finding.category", "rule.description", "output", "Message", "message", "description", NULL,
 };
 static const char *const description_paths[] = {
-    "description", "Description", "detail.description", "output", NULL,
+    "description", "Description", "detail.description", "detail.findings.0.Description", "output", "full_log",
+    NULL,
 };
 static const char *const namespace_paths[] = {"namespace", NULL};
 
@@ -33,13 +35,17 @@ const char *policy_first_string(const json_t *payload, const char *const *paths)
             const char *dot = strchr(p, '.');
             size_t n = dot ? (size_t)(dot - p) : strlen(p);
             char key[64];
-            if (n >= sizeof key || !json_is_object(v)) {
+            if (n >= sizeof key || !(json_is_object(v) || json_is_array(v))) {
                 v = NULL;
                 break;
             }
             memcpy(key, p, n);
             key[n] = '\0';
-            v = json_object_get(v, key);
+            /* a segment of digits indexes an array: "detail.findings.0.Title" */
+            if (json_is_array(v) && n > 0 && strspn(key, "0123456789") == n)
+                v = json_array_get(v, strtoul(key, NULL, 10));
+            else
+                v = json_object_get(v, key);
             p += n + (dot ? 1 : 0);
         }
         if (json_is_string(v) && json_string_length(v) > 0)

@@ -46,6 +46,10 @@ static void test_title_order(void **state)
     expect_title("{\"detail\":{\"title\":\"GuardDuty title\",\"type\":\"Recon:EC2/PortProbe\"}}", "GuardDuty title");
     expect_title("{\"detail\":{\"type\":\"Recon:EC2/PortProbe\"}}", "Recon:EC2/PortProbe");
     expect_title("{\"finding\":{\"category\":\"MALWARE\"}}", "MALWARE");
+    expect_title("{\"detail\":{\"findings\":[{\"Title\":\"S3 bucket allows public read\"},{\"Title\":\"x\"}]}}",
+                 "S3 bucket allows public read");
+    expect_title("{\"detail\":{\"findings\":[]}}", "(no title)");
+    expect_title("{\"rule\":{\"level\":10,\"description\":\"sshd: brute force\"}}", "sshd: brute force");
     expect_title("{\"output\":\"shell spawned\"}", "shell spawned");
     expect_title("{\"Message\":\"M\",\"message\":\"m\"}", "M");
     expect_title("{\"message\":\"m\"}", "m");
@@ -88,8 +92,14 @@ static void test_first_string(void **state)
     json_t *p = json_loads("{\"a\":{\"b\":{\"c\":\"deep\"}}}", 0, NULL);
     const char *const paths[] = {"a.b.x", "a.b.c", NULL};
     assert_string_equal(policy_first_string(p, paths), "deep");
-    const char *const none[] = {"a.b", "a.b.c.d", "x", NULL};
+    const char *const none[] = {"a.b", "a.b.c.d", "x", "a.0", NULL};
     assert_null(policy_first_string(p, none));
+    json_decref(p);
+    p = json_loads("{\"l\":[\"zero\",{\"k\":\"one\"}]}", 0, NULL);
+    const char *const indexed[] = {"l.2", "l.x", "l.1.k", NULL};
+    assert_string_equal(policy_first_string(p, indexed), "one");
+    const char *const first[] = {"l.0", NULL};
+    assert_string_equal(policy_first_string(p, first), "zero");
     json_decref(p);
 }
 
