@@ -15,6 +15,7 @@
  * thread-safe; the locale is created once.
  */
 #include "rego/builtins.h"
+#include "rego/value_int.h"
 
 #include <locale.h>
 #include <math.h>
@@ -1372,8 +1373,97 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
  * Output is then the bytes themselves, as go_sprintf would write them; anything
  * else (flags, widths, other verbs or operand types, a count mismatch) returns
  * false and takes the general path. */
+/* A constant format string's pieces, parsed once (rv_aux on the format value):
+ * literal runs and %s/%v argument places. simple = false: other verbs, the general
+ * path is taken at once. */
+typedef struct {
+    rv_aux base;
+    bool simple;
+    uint32_t nargs, nseg;
+    struct {
+        uint32_t off, len; /* literal bytes of the format; len == UINT32_MAX: the next argument */
+    } seg[];
+} fmt_aux;
+
+static void fmt_aux_free(rv_aux *a) { free(a); }
+
+/* The parsed format for a published (constant) format string, or NULL (parse it
+ * each time: values made by the evaluation are not worth an aux). */
+static const fmt_aux *fmt_get(const rv *fmtv)
+{
+    rv_aux *a = rv_aux_get(fmtv);
+    if (a) return a->kind == RV_AUX_FORMAT ? (const fmt_aux *)a : NULL;
+    if (fmtv->local) return NULL;
+    const char *f = rv_str(fmtv), *end = f + rv_strlen(fmtv);
+    if (rv_strlen(fmtv) >= UINT32_MAX / 2) return NULL;
+    size_t n = 1;
+    for (const char *p = f; p < end; p++) n += *p == '%';
+    fmt_aux *x = calloc(1, sizeof *x + (2 * n + 1) * sizeof x->seg[0]);
+    if (!x) return NULL;
+    x->base.kind = RV_AUX_FORMAT;
+    x->base.free_fn = fmt_aux_free;
+    x->simple = true;
+    for (const char *p = f; p < end;) {
+        const char *pc = memchr(p, '%', (size_t)(end - p));
+        const char *le = pc ? pc : end;
+        if (le > p) x->seg[x->nseg].off = (uint32_t)(p - f), x->seg[x->nseg++].len = (uint32_t)(le - p);
+        if (!pc) break;
+        if (pc + 1 >= end) {
+            x->simple = false;
+            break;
+        }
+        char c = pc[1];
+        if (c == '%') x->seg[x->nseg].off = (uint32_t)(pc - f), x->seg[x->nseg++].len = 1;
+        else if (c == 's' || c == 'v') x->seg[x->nseg++].len = UINT32_MAX, x->nargs++;
+        else {
+            x->simple = false;
+            break;
+        }
+        p = pc + 2;
+    }
+    a = rv_aux_attach(fmtv, &x->base);
+    return a && a->kind == RV_AUX_FORMAT ? (const fmt_aux *)a : NULL;
+}
+
+/* sprintf_simple with the format parsed once */
+static bool sprintf_parsed(const fmt_aux *x, const rv *fmtv, const rv *arr, rv **out)
+{
+    if (!x->simple || rvi_clen(arr) != x->nargs) return false;
+    rv *const *items = arr->u.c.items;
+    size_t len = 0, ai = 0;
+    for (uint32_t i = 0; i < x->nseg; i++) {
+        if (x->seg[i].len != UINT32_MAX) len += x->seg[i].len;
+        else {
+            const rv *a = items[ai++];
+            if (a->type != RV_STRING) return false;
+            len += a->u.str.len;
+        }
+    }
+    char stackbuf[512];
+    char *buf = len < sizeof stackbuf ? stackbuf : malloc(len + 1);
+    if (!buf) abort();
+    const char *f = fmtv->u.str.s;
+    size_t o = 0;
+    ai = 0;
+    for (uint32_t i = 0; i < x->nseg; i++) {
+        if (x->seg[i].len != UINT32_MAX) {
+            memcpy(buf + o, f + x->seg[i].off, x->seg[i].len);
+            o += x->seg[i].len;
+        } else {
+            const rv *a = items[ai++];
+            memcpy(buf + o, a->u.str.s, a->u.str.len);
+            o += a->u.str.len;
+        }
+    }
+    *out = rv_string(buf, o);
+    if (buf != stackbuf) free(buf);
+    return true;
+}
+
 static bool sprintf_simple(const rv *fmtv, const rv *arr, rv **out)
 {
+    const fmt_aux *x = fmt_get(fmtv);
+    if (x) return sprintf_parsed(x, fmtv, arr, out);
     const char *f = rv_str(fmtv), *end = f + rv_strlen(fmtv);
     size_t na = rv_len(arr), ai = 0, len = 0;
     for (const char *p = f; p < end;) {

@@ -159,6 +159,7 @@ static bool is_pattern(frame *fr, term *t)
 
 static rv *lookup(rv *cur, rv *key)
 {
+    if (cur->type == RV_OBJECT && key->type == RV_STRING) return rvi_object_get_str(cur, key); /* most refs */
     switch (rv_typeof(cur)) {
     case RV_OBJECT: return rv_object_get(cur, key);
     case RV_ARRAY: {

@@ -26,10 +26,12 @@
  * Runs single-threaded inside rego_compile / rego_query_prepare; afterwards the
  * annotations are read-only like the rest of the policy.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rego/rego_int.h"
+#include "rego/value_int.h"
 
 static void opt_body(const rego_policy *pol, body *b);
 
@@ -67,10 +69,60 @@ static void fold_constant(term *t)
     t->ground = 1;
 }
 
+/* Short string constants (object keys, labels, formats) are interned process-wide
+ * as immortal values (value_int.h rvi_string_immortal): values built from literals
+ * share them without counting references, which are atomic on published values
+ * (a result set holds a few dozen of them). Bounded: at most IMM_MAX strings of at
+ * most IMM_LEN bytes over the life of the process (policies reloaded with the same
+ * keys share them); the rest is interned per policy as before. */
+enum { IMM_MAX = 16384, IMM_LEN = 64 };
+static pthread_mutex_t g_imm_lock = PTHREAD_MUTEX_INITIALIZER;
+static rv **g_imm;
+static size_t g_imm_cap, g_imm_n;
+
+static rv *intern_immortal(const rv *v)
+{
+    size_t len = rv_strlen(v);
+    if (len > IMM_LEN) return NULL;
+    rv *r = NULL;
+    pthread_mutex_lock(&g_imm_lock);
+    if (2 * (g_imm_n + 1) > g_imm_cap && g_imm_n < IMM_MAX) {
+        size_t cap = g_imm_cap ? g_imm_cap * 2 : 1024;
+        rv **ns = calloc(cap, sizeof(rv *));
+        if (ns) {
+            for (size_t i = 0; i < g_imm_cap; i++)
+                if (g_imm[i]) {
+                    size_t h = (size_t)rv_hash(g_imm[i]) & (cap - 1);
+                    while (ns[h]) h = (h + 1) & (cap - 1);
+                    ns[h] = g_imm[i];
+                }
+            free(g_imm);
+            g_imm = ns;
+            g_imm_cap = cap;
+        }
+    }
+    if (g_imm_cap) {
+        size_t h = (size_t)rv_hash(v) & (g_imm_cap - 1);
+        for (; g_imm[h]; h = (h + 1) & (g_imm_cap - 1))
+            if (rv_equal(g_imm[h], v)) {
+                r = g_imm[h];
+                break;
+            }
+        if (!r && g_imm_n < IMM_MAX && 2 * (g_imm_n + 1) <= g_imm_cap) {
+            r = g_imm[h] = rvi_string_immortal(rv_str(v), len);
+            g_imm_n++;
+        }
+    }
+    pthread_mutex_unlock(&g_imm_lock);
+    return r;
+}
+
 static rv *intern(rv *v)
 {
     intern_tab *t = g_intern;
     if (!t || rv_typeof(v) != RV_STRING) return v;
+    rv *im = intern_immortal(v);
+    if (im) return im; /* v stays kept by the policy's arena */
     if (2 * (t->n + 1) > t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
         rv **ns = calloc(cap, sizeof(rv *));

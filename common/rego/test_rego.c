@@ -527,6 +527,42 @@ static void test_shared_document_threads(void **state)
     rego_policy_free(pol);
 }
 
+/* A result set outlives everything it was made from: members of two parsed
+ * documents (input and data, each an arena whose references an evaluation counts on
+ * its thread and adds up at the end, alternating here), the policy's constants
+ * (short strings interned as immortal values, long ones counted) and the policy. */
+static void test_result_outlives_sources(void **state)
+{
+    (void)state;
+    static const char src[] = "package r\n"
+                              "import rego.v1\n"
+                              "out contains {\"k\": input.a[i], \"d\": data.b[i], \"c\": \"short\", "
+                              "\"long\": \"a constant string longer than sixty-four bytes, kept by the policy\"} "
+                              "if some i in numbers.range(0, 2)\n";
+    rego_error err;
+    rego_policy *pol = compile1(src, REGO_SYNTAX_V1, &err);
+    if (!pol) fail_msg("compile: %s", err.message);
+    char eb[64];
+    static const char in_txt[] = "{\"a\": [\"x0\", \"x1\", \"x2\"]}", data_txt[] = "{\"b\": [\"y0\", \"y1\", \"y2\"]}";
+    rv *rs = NULL;
+    for (int round = 0; round < 3; round++) {
+        rv *input = rv_from_json_text(in_txt, strlen(in_txt), eb, sizeof eb);
+        rv *data = rv_from_json_text(data_txt, strlen(data_txt), eb, sizeof eb);
+        assert_non_null(input);
+        assert_non_null(data);
+        rv_unref(rs);
+        rs = NULL;
+        assert_int_equal(rego_eval(pol, "x := data.r.out", input, data, NULL, &rs, &err), 0);
+        rv_unref(input);
+        rv_unref(data);
+    }
+    rego_policy_free(pol);
+    char *t = rv_to_json_text(rs);
+    assert_non_null(strstr(t, "{\"c\":\"short\",\"d\":\"y2\",\"k\":\"x2\",\"long\":\"a constant string longer"));
+    free(t);
+    rv_unref(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_number_precision),
         cmocka_unit_test(test_fast_paths_and_threads),
         cmocka_unit_test(test_shared_document_threads),
+        cmocka_unit_test(test_result_outlives_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

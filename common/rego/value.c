@@ -63,8 +63,24 @@ static void arena_note_aux(const rv *v);
  * cost more than the rest of a typical evaluation step). */
 static __thread int tls_local;
 
+/* Inside an evaluation, references to members of one document (arena) -- typically
+ * the input -- are counted on this thread and added to the arena's atomic count
+ * once, when the evaluation ends or another arena's member is counted (arena_flush):
+ * an evaluation takes and drops a few dozen references to input members, each a
+ * locked instruction otherwise. Safe because the counted value is reached from a
+ * reference this thread holds for the whole evaluation (the caller keeps input and
+ * data alive during rego_query_eval), so the arena's real count cannot reach zero
+ * while references are pending here; a count that reaches zero through the pending
+ * delta is released at the flush. */
+static __thread rv_arena *tls_pend_arena;
+static __thread int tls_pend_delta;
+static void arena_flush(void);
+
 void rv_local_begin(void) { tls_local++; }
-void rv_local_end(void) { tls_local--; }
+void rv_local_end(void)
+{
+    if (--tls_local == 0) arena_flush();
+}
 
 void rv_publish(rv *v)
 {
@@ -72,9 +88,9 @@ void rv_publish(rv *v)
     if (!v || v->local != 1) return;
     v->local = 0;
     if (v->type >= RV_ARRAY)
-        for (size_t i = 0; i < v->u.c.len; i++) {
-            rv_publish(v->u.c.items[i]);
-            if (v->u.c.vals) rv_publish(v->u.c.vals[i]);
+        for (size_t i = 0; i < v->u.c.len; i++) { /* only local children need the call */
+            if (v->u.c.items[i]->local == 1) rv_publish(v->u.c.items[i]);
+            if (v->u.c.vals && v->u.c.vals[i]->local == 1) rv_publish(v->u.c.vals[i]);
         }
 }
 
@@ -171,6 +187,10 @@ rv *rv_ref(rv *v)
     return v;
 }
 
+static void rv_free(rv *v);
+
+/* Only the count here, the freeing in rv_free: most calls just count down and
+ * return without the frame that freeing (a recursion) needs. */
 void rv_unref(rv *v)
 {
     if (!v) return;
@@ -186,6 +206,11 @@ void rv_unref(rv *v)
          * locked instruction */
         if (c != 1 && __atomic_sub_fetch(&v->refcnt, 1, __ATOMIC_ACQ_REL) != 0) return;
     }
+    rv_free(v);
+}
+
+__attribute__((noinline)) static void rv_free(rv *v)
+{
     if (v->aux) v->aux->free_fn(v->aux);
     switch (v->type) {
     case RV_NUMBER: free(v->u.num.text); break;
@@ -193,9 +218,9 @@ void rv_unref(rv *v)
     case RV_ARRAY:
     case RV_SET:
     case RV_OBJECT:
-        for (size_t i = 0; i < v->u.c.len; i++) {
-            rv_unref(v->u.c.items[i]);
-            if (v->u.c.vals) rv_unref(v->u.c.vals[i]);
+        for (size_t i = 0; i < v->u.c.len; i++) { /* immortal children (constants) need no call */
+            rvi_unref(v->u.c.items[i]);
+            if (v->u.c.vals) rvi_unref(v->u.c.vals[i]);
         }
         if (v->inl != 1) {
             free(v->u.c.items);
@@ -609,9 +634,20 @@ rv *rv_string(const char *s, size_t len)
     if (len) memcpy(v->u.str.s, s, len);
     v->u.str.s[len] = 0;
     v->u.str.len = len;
+    v->u.str.pre = rvi_str_pre(v->u.str.s, len);
     return v;
 }
 rv *rv_cstring(const char *s) { return rv_string(s, strlen(s)); }
+
+rv *rvi_string_immortal(const char *s, size_t len)
+{
+    int saved = tls_local;
+    tls_local = 0;
+    rv *v = rv_string(s, len);
+    tls_local = saved;
+    v->refcnt = -1;
+    return v;
+}
 const char *rv_str(const rv *s) { return s->u.str.s; }
 size_t rv_strlen(const rv *s) { return s->u.str.len; }
 
@@ -724,39 +760,6 @@ void rv_object_set(rv *obj, rv *key, rv *val)
     obj->u.c.len++;
 }
 
-/* memcmp's sign for the first m bytes. */
-static inline int str_cmp_prefix(const char *a, const char *b, size_t m)
-{
-    int c = m ? (int)(unsigned char)a[0] - (int)(unsigned char)b[0] : 0; /* most differ here */
-    if (c == 0 && m > 1) c = memcmp(a, b, m);
-    return c;
-}
-
-/* Lookup of a string key: the common case (JSON objects), compared inline. String
- * keys sort after null/bool/number keys and before composites (rv_compare). */
-static rv *obj_get_str(const rv *obj, const rv *key)
-{
-    const char *ks = key->u.str.s;
-    size_t klen = key->u.str.len, lo = 0, hi = obj->u.c.len;
-    rv *const *items = obj->u.c.items;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const rv *k = items[mid];
-        int c;
-        if (k == key) c = 0;
-        else if (k->type != RV_STRING) c = k->type < RV_STRING ? -1 : 1;
-        else {
-            size_t m = k->u.str.len < klen ? k->u.str.len : klen;
-            c = str_cmp_prefix(k->u.str.s, ks, m);
-            if (c == 0) c = k->u.str.len < klen ? -1 : k->u.str.len > klen;
-        }
-        if (c == 0) return obj->u.c.vals[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return NULL;
-}
-
 void rv_object_append_sorted(rv *obj, rv *key, rv *val)
 {
     c_grow(obj, true);
@@ -768,7 +771,7 @@ void rv_object_append_sorted(rv *obj, rv *key, rv *val)
 rv *rv_object_get(const rv *obj, const rv *key)
 {
     if (!obj || obj->type != RV_OBJECT) return NULL;
-    if (key->type == RV_STRING) return obj_get_str(obj, key);
+    if (key->type == RV_STRING) return rvi_object_get_str(obj, key); /* JSON objects: inline (value_int.h) */
     bool found;
     size_t i = c_search(obj, key, &found);
     return found ? obj->u.c.vals[i] : NULL;
@@ -832,7 +835,9 @@ rv_aux *rv_aux_get(const rv *v) { return v ? __atomic_load_n(&v->aux, __ATOMIC_A
 
 rv_aux *rv_aux_attach(const rv *v, rv_aux *a)
 {
-    if (!v || __atomic_load_n(&v->refcnt, __ATOMIC_RELAXED) < 0) {
+    /* the shared singletons carry none; an immortal string (rvi_string_immortal)
+     * keeps its aux for the life of the process */
+    if (!v || (__atomic_load_n(&v->refcnt, __ATOMIC_RELAXED) < 0 && v->type != RV_STRING)) {
         a->free_fn(a);
         return NULL;
     }
@@ -907,6 +912,16 @@ bool rv_index_contains(const rv *coll, const rv *item, bool *found)
 
 /* ---------------------------------------------------------------- order */
 
+/* rv_compare of members: the same (interned) value, or strings that differ in their
+ * pre words, without a call */
+static inline int cmp_child(const rv *a, const rv *b)
+{
+    if (a == b) return 0;
+    if (a->type == RV_STRING && b->type == RV_STRING && a->u.str.pre != b->u.str.pre)
+        return a->u.str.pre < b->u.str.pre ? -1 : 1;
+    return rv_compare(a, b);
+}
+
 int rv_compare(const rv *a, const rv *b)
 {
     if (a == b) return 0;
@@ -916,18 +931,19 @@ int rv_compare(const rv *a, const rv *b)
     case RV_BOOL: return (int)a->u.b - (int)b->u.b;
     case RV_NUMBER: return num_cmp(a, b);
     case RV_STRING: {
+        if (a->u.str.pre != b->u.str.pre) return a->u.str.pre < b->u.str.pre ? -1 : 1;
         size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
-        int c = str_cmp_prefix(a->u.str.s, b->u.str.s, m);
+        int c = m > 8 ? memcmp(a->u.str.s + 8, b->u.str.s + 8, m - 8) : 0;
         if (c) return c < 0 ? -1 : 1;
         return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
     }
     default: {
         size_t n = a->u.c.len < b->u.c.len ? a->u.c.len : b->u.c.len;
         for (size_t i = 0; i < n; i++) {
-            int c = rv_compare(a->u.c.items[i], b->u.c.items[i]);
+            int c = cmp_child(a->u.c.items[i], b->u.c.items[i]);
             if (c) return c;
             if (a->type == RV_OBJECT) {
-                c = rv_compare(a->u.c.vals[i], b->u.c.vals[i]);
+                c = cmp_child(a->u.c.vals[i], b->u.c.vals[i]);
                 if (c) return c;
             }
         }
@@ -941,7 +957,8 @@ bool rv_equal(const rv *a, const rv *b)
     if (a == b) return true;
     if (a->type != b->type) return false;
     if (a->type == RV_STRING)
-        return a->u.str.len == b->u.str.len && memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
+        return a->u.str.len == b->u.str.len && a->u.str.pre == b->u.str.pre &&
+               (a->u.str.len <= 8 || memcmp(a->u.str.s + 8, b->u.str.s + 8, a->u.str.len - 8) == 0);
     if (a->type >= RV_ARRAY && a->u.c.len != b->u.c.len) return false;
     return rv_compare(a, b) == 0;
 }
@@ -1128,11 +1145,42 @@ static void arena_release(rv_arena *a)
 
 static void arena_note_aux(const rv *v) { __atomic_store_n(&arena_of(v)->has_aux, 1, __ATOMIC_RELAXED); }
 
-static void arena_ref(rv *v) { __atomic_add_fetch(&arena_of(v)->refcnt, 1, __ATOMIC_RELAXED); }
+static void arena_flush(void)
+{
+    rv_arena *a = tls_pend_arena;
+    int d = tls_pend_delta;
+    tls_pend_arena = NULL;
+    tls_pend_delta = 0;
+    /* d == 0: nothing to add, and the arena may be gone (its last reference dropped
+     * on another thread) */
+    if (a && d && __atomic_add_fetch(&a->refcnt, d, __ATOMIC_ACQ_REL) == 0) arena_release(a);
+}
+
+static void arena_ref(rv *v)
+{
+    rv_arena *a = arena_of(v);
+    if (tls_local > 0) { /* counted here until the evaluation ends (tls_pend_arena) */
+        if (a != tls_pend_arena) {
+            arena_flush();
+            tls_pend_arena = a;
+        }
+        tls_pend_delta++;
+        return;
+    }
+    __atomic_add_fetch(&a->refcnt, 1, __ATOMIC_RELAXED);
+}
 
 static void arena_unref(rv *v)
 {
     rv_arena *a = arena_of(v);
+    if (tls_local > 0) {
+        if (a != tls_pend_arena) {
+            arena_flush();
+            tls_pend_arena = a;
+        }
+        tls_pend_delta--; /* released at the flush if that was the last reference */
+        return;
+    }
     /* the only reference is ours: nobody else can take one (see rv_unref) */
     if (__atomic_load_n(&a->refcnt, __ATOMIC_ACQUIRE) != 1 && __atomic_sub_fetch(&a->refcnt, 1, __ATOMIC_ACQ_REL) != 0)
         return;
@@ -1343,6 +1391,7 @@ static rv *jp_string(jparse *p)
         memcpy(o, start, n);
         o[n] = 0;
         v->u.str.len = n;
+        v->u.str.pre = rvi_str_pre(o, n);
         return v;
     }
     /* decode the escapes (the text is never shorter than what it decodes to) */
@@ -1381,6 +1430,7 @@ static rv *jp_string(jparse *p)
     }
     *o = 0;
     v->u.str.len = (size_t)(o - v->u.str.s);
+    v->u.str.pre = rvi_str_pre(v->u.str.s, v->u.str.len);
     return v;
 bad_escape:
     p->err = "invalid escape in string";
@@ -1389,9 +1439,10 @@ bad_escape:
 
 static inline int jp_str_cmp(const rv *a, const rv *b)
 {
+    if (a->u.str.pre != b->u.str.pre) return a->u.str.pre < b->u.str.pre ? -1 : 1;
     size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
     const unsigned char *x = (const unsigned char *)a->u.str.s, *y = (const unsigned char *)b->u.str.s;
-    for (size_t i = 0; i < m; i++) /* keys mostly differ in their first bytes */
+    for (size_t i = 8; i < m; i++) /* the first 8 bytes are equal (pre) */
         if (x[i] != y[i]) return (int)x[i] - (int)y[i];
     return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
 }

@@ -112,7 +112,7 @@ struct rv_aux {
     int kind;                        /* RV_AUX_* */
     void (*free_fn)(rv_aux *a);      /* releases the whole rv_aux */
 };
-enum { RV_AUX_REGEX = 1, RV_AUX_CIDR, RV_AUX_INDEX };
+enum { RV_AUX_REGEX = 1, RV_AUX_CIDR, RV_AUX_INDEX, RV_AUX_FORMAT };
 rv_aux *rv_aux_get(const rv *v); /* BORROWED or NULL */
 /* Attaches a (stolen) unless v already has one. Returns the aux now on v (a, or the
  * one already there, a being freed), or NULL if v cannot carry one (a freed). */

@@ -34,6 +34,10 @@ struct rv {
         struct {
             size_t len;
             char *s;
+            uint64_t pre; /* the first 8 bytes big-endian, zero-padded (rvi_str_pre):
+                             set by both string constructors in value.c, so comparing
+                             two pre words orders strings as memcmp does (a tie, e.g.
+                             "a" and "a\0", falls back to the bytes) */
         } str;
         struct {
             size_t len, cap;
@@ -42,6 +46,21 @@ struct rv {
         } c;
     } u;
 };
+
+/* The pre word of a string's bytes (value_int.h struct rv). */
+static inline uint64_t rvi_str_pre(const char *s, size_t len)
+{
+    uint64_t w = 0;
+    if (len >= 8) {
+        __builtin_memcpy(&w, s, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        return w;
+    }
+    for (size_t i = 0; i < len; i++) w |= (uint64_t)(unsigned char)s[i] << (56 - 8 * i);
+    return w;
+}
 
 extern rv rv_true_s, rv_false_s; /* the shared booleans (value.c) */
 static inline rv *rvi_bool(bool b) { return b ? &rv_true_s : &rv_false_s; }
@@ -52,10 +71,44 @@ static inline rv *rvi_val(const rv *v, size_t i) { return v->u.c.vals[i]; }
 static inline size_t rvi_clen(const rv *v) { return v->u.c.len; } /* array/object/set */
 static inline rv_aux *rvi_aux(const rv *v) { return __atomic_load_n(&v->aux, __ATOMIC_ACQUIRE); }
 static inline bool rvi_is_false(const rv *v) { return v->type == RV_BOOL && !v->u.b; }
+/* A string that is never freed (count < 0: rv_ref/rv_unref do nothing, so sharing it
+ * costs no atomic instruction). For optimize.c's process-wide interning of a
+ * policy's short string constants only (bounded there). */
+rv *rvi_string_immortal(const char *s, size_t len);
+
+/* rv_object_get for an object and a string key (both checked by the caller),
+ * inline for the evaluator's refs: binary search over the sorted keys, decided by
+ * the pre words (struct rv) for nearly every key. String keys sort after
+ * null/bool/number keys and before composites (rv_compare). */
+static inline rv *rvi_object_get_str(const rv *obj, const rv *key)
+{
+    size_t klen = key->u.str.len, lo = 0, hi = obj->u.c.len;
+    uint64_t kp = key->u.str.pre;
+    rv *const *items = obj->u.c.items;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const rv *k = items[mid];
+        int c;
+        if (k == key) return obj->u.c.vals[mid];
+        if (k->type != RV_STRING) c = k->type < RV_STRING ? -1 : 1;
+        else if (k->u.str.pre != kp) c = k->u.str.pre < kp ? -1 : 1;
+        else {
+            size_t kl = k->u.str.len;
+            if (kl == klen && kl <= 8) return obj->u.c.vals[mid]; /* same pre, same length: equal */
+            size_t m = kl < klen ? kl : klen;
+            c = m > 8 ? __builtin_memcmp(k->u.str.s + 8, key->u.str.s + 8, m - 8) : 0;
+            if (c == 0) c = kl < klen ? -1 : kl > klen;
+        }
+        if (c == 0) return obj->u.c.vals[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
 /* rv_unref without the call for the shared singletons (null, true, false). */
 static inline void rvi_unref(rv *v)
 {
-    if (v && (v->local || v->refcnt >= 0)) rv_unref(v);
+    if (v && (v->local || __atomic_load_n(&v->refcnt, __ATOMIC_RELAXED) >= 0)) rv_unref(v);
 }
 
 #endif
