@@ -62,4 +62,30 @@ void rego_bctx_print(rego_bctx *ctx, const char *line);
 /* Lookup by name across every linked family. BORROWED, static; NULL if absent. */
 const rego_builtin_def *rego_builtin_find(const char *name);
 
+/* Growable byte buffer (buf.c), the one string builder of the engine.
+ * Zero-initialise (`rego_buf b = {0};`); p is NULL until the first append and is
+ * always NUL-terminated after one. The buffer OWNS p: release it with
+ * rego_buf_free or hand it over with rego_buf_take (or take p yourself and free it).
+ * Allocation failure aborts, like the value model, unless soft_oom is set: then it
+ * sets oom and later appends are dropped (the caller reports the error).
+ * limit (0 = none): an append that would make len exceed it sets over and is
+ * dropped (strings' builders bounded by the evaluation's memory budget). */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    size_t limit;
+    bool soft_oom;
+    bool oom, over;
+} rego_buf;
+#define REGO_BUF_SOFT {.soft_oom = true}
+
+void rego_buf_putn(rego_buf *b, const char *s, size_t n);
+void rego_buf_puts(rego_buf *b, const char *s);
+void rego_buf_putc(rego_buf *b, char c);
+void rego_buf_printf(rego_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* NEW string value with the bytes so far (ignores oom/over: check them first);
+ * frees the buffer and leaves it empty for reuse. */
+rv *rego_buf_take(rego_buf *b);
+void rego_buf_free(rego_buf *b);
+
 #endif

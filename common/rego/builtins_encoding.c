@@ -20,75 +20,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- small growable byte buffer ---------------------------------------- */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} enc_buf;
-
-static void enc_putn(enc_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void enc_putc(enc_buf *b, char c)
-{
-    enc_putn(b, &c, 1);
-}
-
 /* Hands the buffer over as a string value; frees the buffer. */
-static int enc_finish(rego_bctx *ctx, const char *name, enc_buf *b, rv **out)
+static int enc_finish(rego_bctx *ctx, const char *name, rego_buf *b, rv **out)
 {
     if (b->oom) {
         free(b->p);
         return rego_bctx_errorf(ctx, "%s: out of memory", name);
     }
-    *out = rv_string(b->p ? b->p : "", b->len);
-    free(b->p);
+    *out = rego_buf_take(b);
     return REGO_OK;
 }
 
 /* Go's strconv.Quote, enough for error messages. */
-static void enc_go_quote(enc_buf *b, const char *s, size_t n)
+static void enc_go_quote(rego_buf *b, const char *s, size_t n)
 {
-    enc_putc(b, '"');
+    rego_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        char tmp[8];
         switch (c) {
-        case '"': enc_putn(b, "\\\"", 2); break;
-        case '\\': enc_putn(b, "\\\\", 2); break;
-        case '\n': enc_putn(b, "\\n", 2); break;
-        case '\r': enc_putn(b, "\\r", 2); break;
-        case '\t': enc_putn(b, "\\t", 2); break;
+        case '"': rego_buf_putn(b, "\\\"", 2); break;
+        case '\\': rego_buf_putn(b, "\\\\", 2); break;
+        case '\n': rego_buf_putn(b, "\\n", 2); break;
+        case '\r': rego_buf_putn(b, "\\r", 2); break;
+        case '\t': rego_buf_putn(b, "\\t", 2); break;
         default:
             if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                enc_putn(b, tmp, 4);
+                rego_buf_printf(b, "\\x%02x", c);
             } else {
-                enc_putc(b, (char)c);
+                rego_buf_putc(b, (char)c);
             }
         }
     }
-    enc_putc(b, '"');
+    rego_buf_putc(b, '"');
 }
 
 /* ---- base64 ----------------------------------------------------------- */
@@ -390,33 +353,33 @@ static int bi_hex_decode(rego_bctx *ctx, rv *const *args, rv **out)
 /* ---- urlquery --------------------------------------------------------- */
 
 /* Go's url.QueryEscape. */
-static void url_query_escape(enc_buf *b, const char *s, size_t n)
+static void url_query_escape(rego_buf *b, const char *s, size_t n)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
             c == '.' || c == '~') {
-            enc_putc(b, (char)c);
+            rego_buf_putc(b, (char)c);
         } else if (c == ' ') {
-            enc_putc(b, '+');
+            rego_buf_putc(b, '+');
         } else {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            enc_putn(b, esc, 3);
+            rego_buf_putn(b, esc, 3);
         }
     }
 }
 
 /* Go's url.QueryUnescape. Returns 0, or -1 with a NEW error text in *err (free()). */
-static int url_query_unescape(const char *s, size_t n, enc_buf *b, char **err)
+static int url_query_unescape(const char *s, size_t n, rego_buf *b, char **err)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
             if (i + 2 >= n || hex_val((unsigned char)s[i + 1]) < 0 || hex_val((unsigned char)s[i + 2]) < 0) {
                 size_t el = n - i > 3 ? 3 : n - i;
-                enc_buf e = {0};
-                enc_putn(&e, "invalid URL escape ", 19);
+                rego_buf e = REGO_BUF_SOFT;
+                rego_buf_putn(&e, "invalid URL escape ", 19);
                 enc_go_quote(&e, s + i, el);
                 if (e.oom) {
                     free(e.p);
@@ -426,12 +389,12 @@ static int url_query_unescape(const char *s, size_t n, enc_buf *b, char **err)
                 }
                 return -1;
             }
-            enc_putc(b, (char)(hex_val((unsigned char)s[i + 1]) << 4 | hex_val((unsigned char)s[i + 2])));
+            rego_buf_putc(b, (char)(hex_val((unsigned char)s[i + 1]) << 4 | hex_val((unsigned char)s[i + 2])));
             i += 2;
         } else if (c == '+') {
-            enc_putc(b, ' ');
+            rego_buf_putc(b, ' ');
         } else {
-            enc_putc(b, c);
+            rego_buf_putc(b, c);
         }
     }
     return 0;
@@ -439,14 +402,14 @@ static int url_query_unescape(const char *s, size_t n, enc_buf *b, char **err)
 
 static int bi_urlquery_encode(rego_bctx *ctx, rv *const *args, rv **out)
 {
-    enc_buf b = {0};
+    rego_buf b = REGO_BUF_SOFT;
     url_query_escape(&b, rv_str(args[0]), rv_strlen(args[0]));
     return enc_finish(ctx, "urlquery.encode", &b, out);
 }
 
 static int bi_urlquery_decode(rego_bctx *ctx, rv *const *args, rv **out)
 {
-    enc_buf b = {0};
+    rego_buf b = REGO_BUF_SOFT;
     char *err = NULL;
     if (url_query_unescape(rv_str(args[0]), rv_strlen(args[0]), &b, &err) < 0) {
         free(b.p);
@@ -457,12 +420,12 @@ static int bi_urlquery_decode(rego_bctx *ctx, rv *const *args, rv **out)
     return enc_finish(ctx, "urlquery.decode", &b, out);
 }
 
-static void url_pair(enc_buf *b, const rv *key, const rv *val)
+static void url_pair(rego_buf *b, const rv *key, const rv *val)
 {
     if (b->len > 0)
-        enc_putc(b, '&');
+        rego_buf_putc(b, '&');
     url_query_escape(b, rv_str(key), rv_strlen(key));
-    enc_putc(b, '=');
+    rego_buf_putc(b, '=');
     url_query_escape(b, rv_str(val), rv_strlen(val));
 }
 
@@ -471,7 +434,7 @@ static void url_pair(enc_buf *b, const rv *key, const rv *val)
 static int bi_urlquery_encode_object(rego_bctx *ctx, rv *const *args, rv **out)
 {
     const rv *obj = args[0];
-    enc_buf b = {0};
+    rego_buf b = REGO_BUF_SOFT;
     size_t n = rv_len(obj);
     for (size_t i = 0; i < n; i++) {
         rv *k = rv_object_key_at(obj, i), *v = rv_object_val_at(obj, i);
@@ -546,7 +509,7 @@ static int bi_urlquery_decode_object(rego_bctx *ctx, rv *const *args, rv **out)
             continue;
         const char *eq = memchr(seg, '=', seglen);
         size_t klen = eq ? (size_t)(eq - seg) : seglen;
-        enc_buf kb = {0}, vb = {0};
+        rego_buf kb = REGO_BUF_SOFT, vb = REGO_BUF_SOFT;
         char *e1 = NULL;
         if (url_query_unescape(seg, klen, &kb, &e1) < 0 ||
             (eq && url_query_unescape(eq + 1, seglen - klen - 1, &vb, &e1) < 0)) {
@@ -651,46 +614,46 @@ static bool url_should_escape(unsigned char c, int mode)
 }
 
 /* Go's unescape for path/host/zone/fragment. Returns 0, or -1 with a NEW error text. */
-static int url_unescape_mode(const char *s, size_t n, int mode, enc_buf *b, char **err)
+static int url_unescape_mode(const char *s, size_t n, int mode, rego_buf *b, char **err)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
             if (i + 2 >= n || hex_val((unsigned char)s[i + 1]) < 0 || hex_val((unsigned char)s[i + 2]) < 0 ||
                 (mode == URL_HOST && hex_val((unsigned char)s[i + 1]) < 8 && strncmp(s + i, "%25", 3) != 0)) {
-                enc_buf e = {0};
-                enc_putn(&e, "invalid URL escape ", 19);
+                rego_buf e = REGO_BUF_SOFT;
+                rego_buf_putn(&e, "invalid URL escape ", 19);
                 enc_go_quote(&e, s + i, n - i > 3 ? 3 : n - i);
                 *err = e.p;
                 return -1;
             }
-            enc_putc(b, (char)(hex_val((unsigned char)s[i + 1]) << 4 | hex_val((unsigned char)s[i + 2])));
+            rego_buf_putc(b, (char)(hex_val((unsigned char)s[i + 1]) << 4 | hex_val((unsigned char)s[i + 2])));
             i += 2;
             continue;
         }
         if ((mode == URL_HOST || mode == URL_ZONE) && c < 0x80 && url_should_escape(c, mode)) {
-            enc_buf e = {0};
-            enc_putn(&e, "invalid character ", 18);
+            rego_buf e = REGO_BUF_SOFT;
+            rego_buf_putn(&e, "invalid character ", 18);
             enc_go_quote(&e, s + i, 1);
-            enc_putn(&e, " in host name", 13);
+            rego_buf_putn(&e, " in host name", 13);
             *err = e.p;
             return -1;
         }
-        enc_putc(b, (char)c);
+        rego_buf_putc(b, (char)c);
     }
     return 0;
 }
 
-static void url_escape_path(enc_buf *b, const char *s, size_t n)
+static void url_escape_path(rego_buf *b, const char *s, size_t n)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (url_should_escape(c, URL_PATH)) {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            enc_putn(b, esc, 3);
+            rego_buf_putn(b, esc, 3);
         } else {
-            enc_putc(b, (char)c);
+            rego_buf_putc(b, (char)c);
         }
     }
 }
@@ -723,7 +686,7 @@ static bool url_valid_port(const char *s, size_t n)
 }
 
 typedef struct {
-    enc_buf scheme, host, path, raw_path, query, fragment;
+    rego_buf scheme, host, path, raw_path, query, fragment;
 } url_parts;
 
 static void url_parts_free(url_parts *u)
@@ -738,16 +701,16 @@ static void url_parts_free(url_parts *u)
 
 static char *url_errf(const char *msg, const char *q, size_t qn, const char *tail)
 {
-    enc_buf e = {0};
-    enc_putn(&e, msg, strlen(msg));
+    rego_buf e = REGO_BUF_SOFT;
+    rego_buf_putn(&e, msg, strlen(msg));
     if (q) {
         enc_go_quote(&e, q, qn);
-        enc_putn(&e, tail, strlen(tail));
+        rego_buf_putn(&e, tail, strlen(tail));
     }
     return e.p;
 }
 
-static int url_parse_host(const char *h, size_t n, enc_buf *out, char **err)
+static int url_parse_host(const char *h, size_t n, rego_buf *out, char **err)
 {
     if (n > 0 && h[0] == '[') {
         const char *rb = NULL;
@@ -808,6 +771,8 @@ static bool url_valid_userinfo(const char *s, size_t n)
 static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
 {
     memset(u, 0, sizeof *u);
+    u->scheme.soft_oom = u->host.soft_oom = u->path.soft_oom = true;
+    u->raw_path.soft_oom = u->query.soft_oom = u->fragment.soft_oom = true;
     const char *hash = memchr(raw, '#', n);
     size_t rn = hash ? (size_t)(hash - raw) : n;
     if (hash && url_unescape_mode(hash + 1, n - rn - 1, URL_FRAGMENT, &u->fragment, err) < 0)
@@ -820,8 +785,8 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
     const char *rest = raw;
     size_t restn = rn;
     if (rn == 1 && raw[0] == '*') {
-        enc_putc(&u->path, '*');
-        enc_putc(&u->raw_path, '*');
+        rego_buf_putc(&u->path, '*');
+        rego_buf_putc(&u->raw_path, '*');
         return 0;
     }
     /* scheme */
@@ -840,7 +805,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
                 return -1;
             }
             for (size_t k = 0; k < i; k++)
-                enc_putc(&u->scheme, (char)tolower((unsigned char)raw[k]));
+                rego_buf_putc(&u->scheme, (char)tolower((unsigned char)raw[k]));
             rest = raw + i + 1;
             restn = rn - i - 1;
         }
@@ -848,7 +813,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
     }
     const char *q = memchr(rest, '?', restn);
     if (q) {
-        enc_putn(&u->query, q + 1, restn - (size_t)(q - rest) - 1);
+        rego_buf_putn(&u->query, q + 1, restn - (size_t)(q - rest) - 1);
         restn = (size_t)(q - rest);
     }
     bool has_scheme = u->scheme.len > 0;
@@ -892,7 +857,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
         return -1;
     /* EscapedPath(): the raw form when it is a valid encoding of the path */
     if (url_valid_encoded_path(rest, restn)) {
-        enc_putn(&u->raw_path, rest, restn);
+        rego_buf_putn(&u->raw_path, rest, restn);
     } else {
         url_escape_path(&u->raw_path, u->path.p ? u->path.p : "", u->path.len);
     }
@@ -915,12 +880,12 @@ static int bi_uri_parse(rego_bctx *ctx, rv *const *args, rv **out)
     char *err = NULL;
     const char *raw = rv_str(args[0]);
     if (url_parse(raw, rv_strlen(args[0]), &u, &err) < 0) {
-        enc_buf e = {0};
-        enc_putn(&e, "uri.parse: parse ", 17);
+        rego_buf e = REGO_BUF_SOFT;
+        rego_buf_putn(&e, "uri.parse: parse ", 17);
         enc_go_quote(&e, raw, rv_strlen(args[0]));
-        enc_putn(&e, ": ", 2);
+        rego_buf_putn(&e, ": ", 2);
         const char *m = err ? err : "out of memory";
-        enc_putn(&e, m, strlen(m));
+        rego_buf_putn(&e, m, strlen(m));
         int rc = rego_bctx_errorf(ctx, "%s", e.p ? e.p : "uri.parse: invalid URI");
         free(e.p);
         free(err);

@@ -4,7 +4,12 @@
  *
  * json.unmarshal uses its own small parser so numbers keep their exact text (OPA
  * decodes with json.Number) and integers of any size survive; messages follow Go's
- * encoding/json.
+ * encoding/json. It is not rv_from_json_text (value.c) on purpose: that one is a
+ * strict input validator that rejects a lone surrogate escape and invalid UTF-8 in
+ * strings, which Go (so OPA) accepts (the escape reads as U+FFFD); Go nests up to
+ * 10000 levels (value.c: 2048); and Go's messages ("invalid character 'x'
+ * looking for beginning of value", pinned by test_rego_builtins_a) are not
+ * value.c's ("1:1: invalid token").
  *
  * Paths: json.filter/json.remove take "a/b/c" strings (JSON-pointer escapes ~0 ~1,
  * leading slashes ignored) or arrays of segments. They are merged into a path tree
@@ -26,28 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) abort();
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_putc(sbuf *b, char c) { sb_put(b, &c, 1); }
 
 /* ------------------------------------------------------------ JSON parser */
 
@@ -100,7 +83,7 @@ static bool jp_hex4(jparser *p, unsigned *out)
     return true;
 }
 
-static void put_utf8(sbuf *b, unsigned cp)
+static void put_utf8(rego_buf *b, unsigned cp)
 {
     char o[4];
     size_t n;
@@ -112,14 +95,14 @@ static void put_utf8(sbuf *b, unsigned cp)
     else
         o[0] = (char)(0xF0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
         o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    sb_put(b, o, n);
+    rego_buf_putn(b, o, n);
 }
 
 static rv *jp_string(jparser *p)
 {
     p->i++; /* opening quote */
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    rego_buf b = {0};
+    rego_buf_putn(&b, "", 0);
     while (p->i < p->n) {
         unsigned char c = (unsigned char)p->s[p->i];
         if (c == '"') {
@@ -133,7 +116,7 @@ static rv *jp_string(jparser *p)
             return jp_fail(p, "in string literal");
         }
         if (c != '\\') {
-            sb_putc(&b, (char)c);
+            rego_buf_putc(&b, (char)c);
             p->i++;
             continue;
         }
@@ -141,14 +124,14 @@ static rv *jp_string(jparser *p)
         if (p->i >= p->n) break;
         char e = p->s[p->i++];
         switch (e) {
-        case '"': sb_putc(&b, '"'); break;
-        case '\\': sb_putc(&b, '\\'); break;
-        case '/': sb_putc(&b, '/'); break;
-        case 'b': sb_putc(&b, '\b'); break;
-        case 'f': sb_putc(&b, '\f'); break;
-        case 'n': sb_putc(&b, '\n'); break;
-        case 'r': sb_putc(&b, '\r'); break;
-        case 't': sb_putc(&b, '\t'); break;
+        case '"': rego_buf_putc(&b, '"'); break;
+        case '\\': rego_buf_putc(&b, '\\'); break;
+        case '/': rego_buf_putc(&b, '/'); break;
+        case 'b': rego_buf_putc(&b, '\b'); break;
+        case 'f': rego_buf_putc(&b, '\f'); break;
+        case 'n': rego_buf_putc(&b, '\n'); break;
+        case 'r': rego_buf_putc(&b, '\r'); break;
+        case 't': rego_buf_putc(&b, '\t'); break;
         case 'u': {
             unsigned cp;
             if (!jp_hex4(p, &cp)) {
@@ -352,52 +335,52 @@ static int bi_json_marshal(rego_bctx *ctx, rv *const *a, rv **out)
     return REGO_OK;
 }
 
-static void put_key(sbuf *b, const rv *k)
+static void put_key(rego_buf *b, const rv *k)
 {
     char *t = rv_to_json_text(k);
-    if (rv_typeof(k) == RV_STRING) sb_puts(b, t);
+    if (rv_typeof(k) == RV_STRING) rego_buf_puts(b, t);
     else {
         rv *ks = rv_cstring(t);
         char *q = rv_to_json_text(ks);
-        sb_puts(b, q);
+        rego_buf_puts(b, q);
         free(q);
         rv_unref(ks);
     }
     free(t);
 }
 
-static void newline(sbuf *b, const char *prefix, const char *indent, int depth)
+static void newline(rego_buf *b, const char *prefix, const char *indent, int depth)
 {
-    sb_putc(b, '\n');
-    sb_puts(b, prefix);
-    for (int i = 0; i < depth; i++) sb_puts(b, indent);
+    rego_buf_putc(b, '\n');
+    rego_buf_puts(b, prefix);
+    for (int i = 0; i < depth; i++) rego_buf_puts(b, indent);
 }
 
 /* Go's json.MarshalIndent layout. */
-static void pretty(sbuf *b, const rv *v, const char *prefix, const char *indent, int depth)
+static void pretty(rego_buf *b, const rv *v, const char *prefix, const char *indent, int depth)
 {
     rv_type t = rv_typeof(v);
     size_t n = (t == RV_ARRAY || t == RV_SET || t == RV_OBJECT) ? rv_len(v) : 0;
     if ((t != RV_ARRAY && t != RV_SET && t != RV_OBJECT) || n == 0) {
         char *s = rv_to_json_text(v);
-        sb_puts(b, s);
+        rego_buf_puts(b, s);
         free(s);
         return;
     }
-    sb_putc(b, t == RV_OBJECT ? '{' : '[');
+    rego_buf_putc(b, t == RV_OBJECT ? '{' : '[');
     for (size_t i = 0; i < n; i++) {
-        if (i) sb_putc(b, ',');
+        if (i) rego_buf_putc(b, ',');
         newline(b, prefix, indent, depth + 1);
         if (t == RV_OBJECT) {
             put_key(b, rv_object_key_at(v, i));
-            sb_puts(b, ": ");
+            rego_buf_puts(b, ": ");
             pretty(b, rv_object_val_at(v, i), prefix, indent, depth + 1);
         } else {
             pretty(b, t == RV_SET ? rv_set_at(v, i) : rv_array_at(v, i), prefix, indent, depth + 1);
         }
     }
     newline(b, prefix, indent, depth);
-    sb_putc(b, t == RV_OBJECT ? '}' : ']');
+    rego_buf_putc(b, t == RV_OBJECT ? '}' : ']');
 }
 
 static int bi_json_marshal_with_options(rego_bctx *ctx, rv *const *a, rv **out)
@@ -431,8 +414,8 @@ static int bi_json_marshal_with_options(rego_bctx *ctx, rv *const *a, rv **out)
     }
     if (!explicit_set) pp = implicit;
     if (!pp) return bi_json_marshal(ctx, a, out);
-    sbuf b = {0};
-    sb_puts(&b, prefix);
+    rego_buf b = {0};
+    rego_buf_puts(&b, prefix);
     pretty(&b, a[0], prefix, indent, 0);
     *out = rv_string(b.p, b.len);
     free(b.p);
@@ -474,12 +457,12 @@ static rv *split_path(const char *s, size_t n, bool keep_leading_empty)
     for (;;) {
         size_t j = i;
         while (j < n && s[j] != '/') j++;
-        sbuf seg = {0};
-        sb_put(&seg, "", 0);
+        rego_buf seg = {0};
+        rego_buf_putn(&seg, "", 0);
         for (size_t k = i; k < j; k++) {
-            if (s[k] == '~' && k + 1 < j && s[k + 1] == '1') sb_putc(&seg, '/'), k++;
-            else if (s[k] == '~' && k + 1 < j && s[k + 1] == '0') sb_putc(&seg, '~'), k++;
-            else sb_putc(&seg, s[k]);
+            if (s[k] == '~' && k + 1 < j && s[k + 1] == '1') rego_buf_putc(&seg, '/'), k++;
+            else if (s[k] == '~' && k + 1 < j && s[k + 1] == '0') rego_buf_putc(&seg, '~'), k++;
+            else rego_buf_putc(&seg, s[k]);
         }
         rv_array_push(arr, rv_string(seg.p, seg.len));
         free(seg.p);
@@ -1126,7 +1109,7 @@ static int bi_yaml_is_valid(rego_bctx *ctx, rv *const *a, rv **out)
 
 static int y_write(void *data, unsigned char *buf, size_t size)
 {
-    sb_put((sbuf *)data, (const char *)buf, size);
+    rego_buf_putn((rego_buf *)data, (const char *)buf, size);
     return 1;
 }
 
@@ -1193,8 +1176,8 @@ static int bi_yaml_marshal(rego_bctx *ctx, rv *const *a, rv **out)
 {
     yaml_emitter_t em;
     yaml_event_t ev;
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    rego_buf b = {0};
+    rego_buf_putn(&b, "", 0);
     if (!yaml_emitter_initialize(&em)) return rego_bctx_errorf(ctx, "yaml.marshal: out of memory");
     yaml_emitter_set_output(&em, y_write, &b);
     yaml_emitter_set_unicode(&em, 1);

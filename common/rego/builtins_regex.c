@@ -33,36 +33,6 @@
 
 /* ------------------------------------------------------------ buffers */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) abort();
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_putc(sbuf *b, char c) { sb_put(b, &c, 1); }
-static rv *sb_to_rv(sbuf *b)
-{
-    rv *r = rv_string(b->p ? b->p : "", b->len);
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    return r;
-}
-
 /* Width of the UTF-8 sequence at s (1 for invalid bytes, like Go). */
 static size_t rune_width(const unsigned char *s, size_t n)
 {
@@ -119,13 +89,13 @@ static bool is_quant_start(const char *p, size_t n, size_t i, size_t *qlen)
 
 /* Checks pattern against RE2's grammar and writes the PCRE2 equivalent into out.
  * Returns false with a Go-style message in err. */
-static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t errlen)
+static bool re2_translate(const char *p, size_t n, rego_buf *out, char *err, size_t errlen)
 {
     bool in_class = false;
     size_t class_start = 0;
     bool last_quant = false; /* previous token was a repetition */
     size_t i = 0;
-    sb_put(out, "", 0);
+    rego_buf_putn(out, "", 0);
     while (i < n) {
         char c = p[i];
         if (c == '\\') {
@@ -146,8 +116,8 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                 for (size_t k = j; k < stop; k++) {
                     char lit[8];
                     snprintf(lit, sizeof lit, "\\x{%02x}", (unsigned char)p[k]);
-                    if ((unsigned char)p[k] >= 0x80) sb_putc(out, p[k]);
-                    else sb_puts(out, lit);
+                    if ((unsigned char)p[k] >= 0x80) rego_buf_putc(out, p[k]);
+                    else rego_buf_puts(out, lit);
                 }
                 i = end ? stop + 2 : n;
                 last_quant = false;
@@ -158,9 +128,7 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                 unsigned v = 0;
                 size_t j = i + 1, d = 0;
                 while (j < n && d < 3 && p[j] >= '0' && p[j] <= '7') v = v * 8 + (unsigned)(p[j++] - '0'), d++;
-                char lit[16];
-                snprintf(lit, sizeof lit, "\\x{%x}", v);
-                sb_puts(out, lit);
+                rego_buf_printf(out, "\\x{%x}", v);
                 i = j;
                 last_quant = false;
                 continue;
@@ -172,20 +140,20 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                     return false;
                 }
             }
-            if (e == 'v') sb_puts(out, "\\x{0b}");
-            else if (e == 's') sb_puts(out, in_class ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]");
-            else if (e == 'S' && !in_class) sb_puts(out, "[^\\t\\n\\f\\r ]");
+            if (e == 'v') rego_buf_puts(out, "\\x{0b}");
+            else if (e == 's') rego_buf_puts(out, in_class ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]");
+            else if (e == 'S' && !in_class) rego_buf_puts(out, "[^\\t\\n\\f\\r ]");
             else if ((e == 'p' || e == 'P') && i + 2 < n && p[i + 2] == '{') {
                 const char *close = memchr(p + i + 2, '}', n - i - 2);
                 if (!close) {
                     snprintf(err, errlen, "invalid character class range: `%.*s`", (int)(n - i), p + i);
                     return false;
                 }
-                sb_put(out, p + i, (size_t)(close - (p + i)) + 1);
+                rego_buf_putn(out, p + i, (size_t)(close - (p + i)) + 1);
                 i = (size_t)(close - p) + 1;
                 last_quant = false;
                 continue;
-            } else sb_put(out, p + i, 2);
+            } else rego_buf_putn(out, p + i, 2);
             i += 2;
             last_quant = false;
             continue;
@@ -199,13 +167,13 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                         break;
                     }
                 if (close) {
-                    sb_put(out, p + i, (size_t)(close - (p + i)) + 2);
+                    rego_buf_putn(out, p + i, (size_t)(close - (p + i)) + 2);
                     i = (size_t)(close - p) + 2;
                     continue;
                 }
             }
-            if (c == '[') sb_puts(out, "\\["); /* PCRE2 would read [: :] or nested forms */
-            else sb_putc(out, c);
+            if (c == '[') rego_buf_puts(out, "\\["); /* PCRE2 would read [: :] or nested forms */
+            else rego_buf_putc(out, c);
             if (c == ']') in_class = false;
             i++;
             continue;
@@ -226,9 +194,9 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                     return false;
                 }
             }
-            sb_put(out, p + i, ql);
+            rego_buf_putn(out, p + i, ql);
             i += ql;
-            if (i < n && p[i] == '?') sb_putc(out, p[i++]);
+            if (i < n && p[i] == '?') rego_buf_putc(out, p[i++]);
             last_quant = true;
             continue;
         }
@@ -236,11 +204,11 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
         if (c == '[') {
             in_class = true;
             class_start = i;
-            sb_putc(out, c);
+            rego_buf_putc(out, c);
             i++;
-            if (i < n && p[i] == '^') sb_putc(out, p[i++]);
+            if (i < n && p[i] == '^') rego_buf_putc(out, p[i++]);
             if (i < n && p[i] == ']') { /* a ']' right here is literal */
-                sb_puts(out, "\\]");
+                rego_buf_puts(out, "\\]");
                 i++;
             }
             continue;
@@ -254,9 +222,9 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                     snprintf(err, errlen, "invalid named capture: `%.*s`", (int)(n - i), p + i);
                     return false;
                 }
-                sb_puts(out, "(?<");
-                sb_put(out, p + j + 1, (size_t)(close - (p + j + 1)));
-                sb_putc(out, '>');
+                rego_buf_puts(out, "(?<");
+                rego_buf_putn(out, p + j + 1, (size_t)(close - (p + j + 1)));
+                rego_buf_putc(out, '>');
                 i = (size_t)(close - p) + 1;
                 continue;
             }
@@ -264,7 +232,7 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
             size_t k = j;
             while (k < n && strchr("imsU-", p[k])) k++;
             if (k < n && (p[k] == ')' || p[k] == ':') && (k > j || p[k] == ':')) {
-                sb_put(out, p + i, k - i + 1);
+                rego_buf_putn(out, p + i, k - i + 1);
                 i = k + 1;
                 continue;
             }
@@ -272,7 +240,7 @@ static bool re2_translate(const char *p, size_t n, sbuf *out, char *err, size_t 
                      p + i);
             return false;
         }
-        sb_putc(out, c);
+        rego_buf_putc(out, c);
         i++;
     }
     if (in_class) {
@@ -342,7 +310,7 @@ static re_entry *re_compile_entry(const char *pat, size_t n)
     memcpy(e->key, pat, n);
     e->key[n] = 0;
     e->keylen = n;
-    sbuf tr = {0};
+    rego_buf tr = {0};
     char msg[200];
     if (!re2_translate(pat, n, &tr, msg, sizeof msg)) {
         snprintf(e->err, sizeof e->err, "error parsing regexp: %s", msg);
@@ -645,20 +613,20 @@ static int bi_regex_split(rego_bctx *ctx, rv *const *a, rv **out)
 }
 
 /* Go's Regexp.Expand for $1, ${1}, $name, ${name}, $$. */
-static void expand_template(sbuf *b, re_entry *e, const char *tpl, size_t tn, const char *s, const PCRE2_SIZE *ov,
+static void expand_template(rego_buf *b, re_entry *e, const char *tpl, size_t tn, const char *s, const PCRE2_SIZE *ov,
                             uint32_t np)
 {
     size_t i = 0;
     while (i < tn) {
         const char *d = memchr(tpl + i, '$', tn - i);
         if (!d) {
-            sb_put(b, tpl + i, tn - i);
+            rego_buf_putn(b, tpl + i, tn - i);
             return;
         }
-        sb_put(b, tpl + i, (size_t)(d - (tpl + i)));
+        rego_buf_putn(b, tpl + i, (size_t)(d - (tpl + i)));
         i = (size_t)(d - tpl) + 1;
         if (i < tn && tpl[i] == '$') {
-            sb_putc(b, '$');
+            rego_buf_putc(b, '$');
             i++;
             continue;
         }
@@ -672,7 +640,7 @@ static void expand_template(sbuf *b, re_entry *e, const char *tpl, size_t tn, co
             j++;
         nl = j - ns;
         if (nl == 0 || (brace && (j >= tn || tpl[j] != '}'))) { /* malformed: emit the '$' literally */
-            sb_putc(b, '$');
+            rego_buf_putc(b, '$');
             continue;
         }
         i = brace ? j + 1 : j;
@@ -693,7 +661,7 @@ static void expand_template(sbuf *b, re_entry *e, const char *tpl, size_t tn, co
                 if (gn > 0) g = gn;
             }
         }
-        if (g >= 0 && (uint32_t)g < np && ov[2 * g] != PCRE2_UNSET) sb_put(b, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+        if (g >= 0 && (uint32_t)g < np && ov[2 * g] != PCRE2_UNSET) rego_buf_putn(b, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
     }
 }
 
@@ -707,8 +675,8 @@ static int bi_regex_replace(rego_bctx *ctx, rv *const *a, rv **out)
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(e->code, NULL);
     if (!md) abort();
     uint32_t np = pcre2_get_ovector_count(md);
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    rego_buf b = {0};
+    rego_buf_putn(&b, "", 0);
     size_t last = 0, pos = 0;
     while (pos <= n) {
         if (b.len > rego_bctx_mem_left(ctx)) { /* `regex.replace(big, "", big)` */
@@ -720,7 +688,7 @@ static int bi_regex_replace(rego_bctx *ctx, rv *const *a, rv **out)
         }
         if (!re_exec(e, md, s, n, pos)) break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        sb_put(&b, s + last, ov[0] - last);
+        rego_buf_putn(&b, s + last, ov[0] - last);
         if (ov[1] > last || ov[0] == 0) expand_template(&b, e, tpl, tn, s, ov, np);
         last = ov[1];
         size_t w = pos < n ? rune_width((const unsigned char *)s + pos, n - pos) : 1;
@@ -728,19 +696,19 @@ static int bi_regex_replace(rego_bctx *ctx, rv *const *a, rv **out)
         else if (pos + 1 > ov[1]) pos++;
         else pos = ov[1];
     }
-    sb_put(&b, s + last, n - last);
+    rego_buf_putn(&b, s + last, n - last);
     pcre2_match_data_free(md);
     re_release(e);
-    *out = sb_to_rv(&b);
+    *out = rego_buf_take(&b);
     return REGO_OK;
 }
 
 /* Go's regexp.QuoteMeta. */
-static void quote_meta(sbuf *b, const char *s, size_t n)
+static void quote_meta(rego_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strchr("\\.+*?()|[]{}^$", s[i]) && s[i]) sb_putc(b, '\\');
-        sb_putc(b, s[i]);
+        if (strchr("\\.+*?()|[]{}^$", s[i]) && s[i]) rego_buf_putc(b, '\\');
+        rego_buf_putc(b, s[i]);
     }
 }
 
@@ -752,8 +720,8 @@ static int bi_regex_template_match(rego_bctx *ctx, rv *const *a, rv **out)
     if (rv_strlen(a[2]) == 0 || rv_strlen(a[3]) == 0)
         return rego_bctx_errorf(ctx, "regex.template_match: delimiters must not be empty");
     char ds = rv_str(a[2])[0], de = rv_str(a[3])[0];
-    sbuf pat = {0};
-    sb_putc(&pat, '^');
+    rego_buf pat = {0};
+    rego_buf_putc(&pat, '^');
     int level = 0;
     size_t idx = 0, end = 0;
     for (size_t i = 0; i < n; i++) {
@@ -762,9 +730,9 @@ static int bi_regex_template_match(rego_bctx *ctx, rv *const *a, rv **out)
         } else if (t[i] == de) {
             if (--level == 0) {
                 quote_meta(&pat, t + end, idx - end);
-                sb_putc(&pat, '(');
-                sb_put(&pat, t + idx + 1, i - idx - 1);
-                sb_putc(&pat, ')');
+                rego_buf_putc(&pat, '(');
+                rego_buf_putn(&pat, t + idx + 1, i - idx - 1);
+                rego_buf_putc(&pat, ')');
                 end = i + 1;
             } else if (level < 0) break;
         }
@@ -774,7 +742,7 @@ static int bi_regex_template_match(rego_bctx *ctx, rv *const *a, rv **out)
         return rego_bctx_errorf(ctx, "regex.template_match: unbalanced braces in \"%s\"", t);
     }
     quote_meta(&pat, t + end, n - end);
-    sb_putc(&pat, '$');
+    rego_buf_putc(&pat, '$');
     re_entry *e = re_get(pat.p, pat.len);
     free(pat.p);
     if (!e->code) {
@@ -792,15 +760,13 @@ static int bi_regex_template_match(rego_bctx *ctx, rv *const *a, rv **out)
 
 /* ------------------------------------------------------------ globs */
 
-static void re_lit(sbuf *b, const char *s, size_t n)
+static void re_lit(rego_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
-            char buf[12];
-            snprintf(buf, sizeof buf, "\\x{%02x}", c);
-            sb_puts(b, buf);
-        } else sb_putc(b, (char)c);
+            rego_buf_printf(b, "\\x{%02x}", c);
+        } else rego_buf_putc(b, (char)c);
     }
 }
 
@@ -811,15 +777,15 @@ typedef struct {
     char err[128];
 } glob_parser;
 
-static bool glob_seq(glob_parser *g, sbuf *b, int depth);
+static bool glob_seq(glob_parser *g, rego_buf *b, int depth);
 
 /* [abc] [!abc] [a-z] [!a-z] */
-static bool glob_range(glob_parser *g, sbuf *b)
+static bool glob_range(glob_parser *g, rego_buf *b)
 {
     g->i++; /* '[' */
-    sb_putc(b, '[');
+    rego_buf_putc(b, '[');
     if (g->i < g->n && g->p[g->i] == '!') {
-        sb_putc(b, '^');
+        rego_buf_putc(b, '^');
         g->i++;
     }
     size_t w0 = g->i;
@@ -835,9 +801,9 @@ static bool glob_range(glob_parser *g, sbuf *b)
             return false;
         }
         re_lit(b, g->p + lo, w);
-        sb_putc(b, '-');
+        rego_buf_putc(b, '-');
         re_lit(b, g->p + hi, hw);
-        sb_putc(b, ']');
+        rego_buf_putc(b, ']');
         g->i = hi + hw + 1;
         return true;
     }
@@ -856,7 +822,7 @@ static bool glob_range(glob_parser *g, sbuf *b)
         snprintf(g->err, sizeof g->err, "unexpected length of lo character");
         return false;
     }
-    sb_putc(b, ']');
+    rego_buf_putc(b, ']');
     g->i++;
     return true;
 eof:
@@ -865,7 +831,7 @@ eof:
 }
 
 /* Parses until end, or until ',' / '}' when inside braces (depth > 0). */
-static bool glob_seq(glob_parser *g, sbuf *b, int depth)
+static bool glob_seq(glob_parser *g, rego_buf *b, int depth)
 {
     while (g->i < g->n) {
         char c = g->p[g->i];
@@ -881,28 +847,28 @@ static bool glob_seq(glob_parser *g, sbuf *b, int depth)
             g->i += w;
         } else if (c == '*') {
             if (g->i + 1 < g->n && g->p[g->i + 1] == '*') {
-                sb_puts(b, ".*");
+                rego_buf_puts(b, ".*");
                 while (g->i < g->n && g->p[g->i] == '*') g->i++;
             } else {
                 if (g->seps[0]) {
-                    sb_puts(b, "[^");
-                    sb_puts(b, g->seps);
-                    sb_puts(b, "]*");
-                } else sb_puts(b, ".*");
+                    rego_buf_puts(b, "[^");
+                    rego_buf_puts(b, g->seps);
+                    rego_buf_puts(b, "]*");
+                } else rego_buf_puts(b, ".*");
                 g->i++;
             }
         } else if (c == '?') {
             if (g->seps[0]) {
-                sb_puts(b, "[^");
-                sb_puts(b, g->seps);
-                sb_puts(b, "]");
-            } else sb_putc(b, '.');
+                rego_buf_puts(b, "[^");
+                rego_buf_puts(b, g->seps);
+                rego_buf_puts(b, "]");
+            } else rego_buf_putc(b, '.');
             g->i++;
         } else if (c == '[') {
             if (!glob_range(g, b)) return false;
         } else if (c == '{') {
             g->i++;
-            sb_puts(b, "(?:");
+            rego_buf_puts(b, "(?:");
             for (;;) {
                 if (!glob_seq(g, b, depth + 1)) return false;
                 if (g->i >= g->n) {
@@ -913,10 +879,10 @@ static bool glob_seq(glob_parser *g, sbuf *b, int depth)
                     g->i++;
                     break;
                 }
-                sb_putc(b, '|');
+                rego_buf_putc(b, '|');
                 g->i++; /* ',' */
             }
-            sb_putc(b, ')');
+            rego_buf_putc(b, ')');
         } else if (c == ']' || c == '}') {
             snprintf(g->err, sizeof g->err, "unexpected '%c'", c);
             return false;
@@ -931,8 +897,8 @@ static bool glob_seq(glob_parser *g, sbuf *b, int depth)
 
 static int bi_glob_match(rego_bctx *ctx, rv *const *a, rv **out)
 {
-    sbuf seps = {0};
-    sb_put(&seps, "", 0);
+    rego_buf seps = {0};
+    rego_buf_putn(&seps, "", 0);
     if (rv_typeof(a[1]) == RV_ARRAY) {
         size_t n = rv_len(a[1]);
         for (size_t i = 0; i < n; i++) {
@@ -945,22 +911,22 @@ static int bi_glob_match(rego_bctx *ctx, rv *const *a, rv **out)
             if (rv_strlen(d) == 0) continue;
             re_lit(&seps, rv_str(d), rune_width((const unsigned char *)rv_str(d), rv_strlen(d)));
         }
-        if (n == 0) sb_puts(&seps, "\\x{2e}");
+        if (n == 0) rego_buf_puts(&seps, "\\x{2e}");
     } else if (rv_typeof(a[1]) != RV_NULL) {
         free(seps.p);
         return rego_bctx_type_errorf(ctx, "glob.match: operand 2 must be one of {array, null} but got %s",
                                      rv_type_name(a[1]));
     }
     glob_parser g = {.p = rv_str(a[0]), .n = rv_strlen(a[0]), .seps = seps.p};
-    sbuf re = {0};
-    sb_puts(&re, "(?s)^(?:");
+    rego_buf re = {0};
+    rego_buf_puts(&re, "(?s)^(?:");
     bool ok = glob_seq(&g, &re, 0);
     free(seps.p);
     if (!ok) {
         free(re.p);
         return rego_bctx_errorf(ctx, "glob.match: %s", g.err);
     }
-    sb_puts(&re, ")$");
+    rego_buf_puts(&re, ")$");
     re_entry *e = re_get(re.p, re.len);
     free(re.p);
     if (!e->code) {
@@ -980,13 +946,13 @@ static int bi_glob_quote_meta(rego_bctx *ctx, rv *const *a, rv **out)
 {
     const char *s = rv_str(a[0]);
     size_t n = rv_strlen(a[0]);
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    rego_buf b = {0};
+    rego_buf_putn(&b, "", 0);
     for (size_t i = 0; i < n; i++) {
-        if (s[i] && strchr("*?\\[]{}", s[i])) sb_putc(&b, '\\');
-        sb_putc(&b, s[i]);
+        if (s[i] && strchr("*?\\[]{}", s[i])) rego_buf_putc(&b, '\\');
+        rego_buf_putc(&b, s[i]);
     }
-    *out = sb_to_rv(&b);
+    *out = rego_buf_take(&b);
     return REGO_OK;
 }
 

@@ -27,62 +27,23 @@
 
 /* ------------------------------------------------------------ utilities */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    size_t limit; /* 0 = none; growing past it sets over and drops the bytes */
-    bool over;
-} sbuf;
 /* A builder bounded by the evaluation's memory budget (see sb_done). */
 #define SB_LIMITED(ctx) {.limit = rego_bctx_mem_left(ctx) == SIZE_MAX ? 0 : rego_bctx_mem_left(ctx) + 1}
 
-static void sb_put(sbuf *b, const char *s, size_t n)
+static void sb_repeat(rego_buf *b, char c, long n)
 {
-    if (b->limit && (b->over || b->len + n > b->limit)) {
-        b->over = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) abort();
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
+    for (long i = 0; i < n; i++) rego_buf_putc(b, c);
 }
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_putc(sbuf *b, char c) { sb_put(b, &c, 1); }
-static void sb_repeat(sbuf *b, char c, long n)
-{
-    for (long i = 0; i < n; i++) sb_putc(b, c);
-}
-/* Hands the buffer to a new rv string and frees it. */
 /* The result of a bounded builder: REGO_OK with *out, or the memory-limit error. */
-static int sb_done(rego_bctx *ctx, sbuf *b, rv **out)
+static int sb_done(rego_bctx *ctx, rego_buf *b, rv **out)
 {
     if (b->over) {
-        free(b->p);
-        b->p = NULL;
+        rego_buf_free(b);
         rego_bctx_may_alloc(ctx, SIZE_MAX); /* records the memory-limit error */
         return REGO_ERR;
     }
-    *out = rv_string(b->p ? b->p : "", b->len);
-    free(b->p);
-    b->p = NULL;
+    *out = rego_buf_take(b);
     return REGO_OK;
-}
-
-static rv *sb_to_rv(sbuf *b)
-{
-    rv *r = rv_string(b->p ? b->p : "", b->len);
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    return r;
 }
 
 /* Decodes one rune at s[i] (n bytes left). Invalid sequences read as U+FFFD, width 1. */
@@ -207,12 +168,12 @@ static int bi_concat(rego_bctx *ctx, rv *const *a, rv **out)
         return rego_bctx_type_errorf(ctx, "concat: operand 2 must be one of {set, array} but got %s",
                                      rv_type_name(a[1]));
     if (strings_elems(ctx, "concat", 2, a[1]) != REGO_OK) return REGO_ERR;
-    sbuf b = SB_LIMITED(ctx);
+    rego_buf b = SB_LIMITED(ctx);
     size_t n = rv_len(a[1]);
     for (size_t i = 0; i < n && !b.over; i++) {
-        if (i) sb_put(&b, rv_str(a[0]), rv_strlen(a[0]));
+        if (i) rego_buf_putn(&b, rv_str(a[0]), rv_strlen(a[0]));
         const rv *e = coll_at(a[1], i);
-        sb_put(&b, rv_str(e), rv_strlen(e));
+        rego_buf_putn(&b, rv_str(e), rv_strlen(e));
     }
     return sb_done(ctx, &b, out);
 }
@@ -266,31 +227,31 @@ static int bi_split_n(rego_bctx *ctx, rv *const *a, rv **out)
 }
 
 /* Go's strings.Replace(s, old, new, -1). */
-static void replace_all(sbuf *b, const char *s, size_t n, const char *old, size_t on, const char *nw, size_t nn)
+static void replace_all(rego_buf *b, const char *s, size_t n, const char *old, size_t on, const char *nw, size_t nn)
 {
     if (on == 0) {
         size_t i = 0, w;
-        sb_put(b, nw, nn);
+        rego_buf_putn(b, nw, nn);
         while (i < n) {
             utf8_dec((const unsigned char *)s + i, n - i, &w);
-            sb_put(b, s + i, w);
-            sb_put(b, nw, nn);
+            rego_buf_putn(b, s + i, w);
+            rego_buf_putn(b, nw, nn);
             i += w;
         }
         return;
     }
     const char *p = s, *end = s + n, *q;
     while ((q = memfind(p, (size_t)(end - p), old, on)) != NULL) {
-        sb_put(b, p, (size_t)(q - p));
-        sb_put(b, nw, nn);
+        rego_buf_putn(b, p, (size_t)(q - p));
+        rego_buf_putn(b, nw, nn);
         p = q + on;
     }
-    sb_put(b, p, (size_t)(end - p));
+    rego_buf_putn(b, p, (size_t)(end - p));
 }
 
 static int bi_replace(rego_bctx *ctx, rv *const *a, rv **out)
 {
-    sbuf b = SB_LIMITED(ctx);
+    rego_buf b = SB_LIMITED(ctx);
     replace_all(&b, rv_str(a[0]), rv_strlen(a[0]), rv_str(a[1]), rv_strlen(a[1]), rv_str(a[2]), rv_strlen(a[2]));
     return sb_done(ctx, &b, out);
 }
@@ -309,8 +270,8 @@ static int bi_replace_n(rego_bctx *ctx, rv *const *a, rv **out)
     }
     const char *s = rv_str(a[1]);
     size_t n = rv_strlen(a[1]);
-    sbuf b = SB_LIMITED(ctx);
-    sb_put(&b, "", 0);
+    rego_buf b = SB_LIMITED(ctx);
+    rego_buf_putn(&b, "", 0);
     size_t i = 0;
     bool prev_empty = false;
     while (i <= n && !b.over) {
@@ -323,7 +284,7 @@ static int bi_replace_n(rego_bctx *ctx, rv *const *a, rv **out)
         }
         if (k < np) {
             const rv *key = rv_object_key_at(pat, k), *val = rv_object_val_at(pat, k);
-            sb_put(&b, rv_str(val), rv_strlen(val));
+            rego_buf_putn(&b, rv_str(val), rv_strlen(val));
             size_t kl = rv_strlen(key);
             if (kl) {
                 i += kl;
@@ -335,7 +296,7 @@ static int bi_replace_n(rego_bctx *ctx, rv *const *a, rv **out)
         if (i == n) break;
         size_t w;
         utf8_dec((const unsigned char *)s + i, n - i, &w);
-        sb_put(&b, s + i, w);
+        rego_buf_putn(&b, s + i, w);
         i += w;
         prev_empty = false;
     }
@@ -449,26 +410,26 @@ static rv *map_case(const rv *str, bool upper)
     pthread_once(&g_loc_once, loc_init);
     const char *s = rv_str(str);
     size_t n = rv_strlen(str), i = 0, w;
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    rego_buf b = {0};
+    rego_buf_putn(&b, "", 0);
     while (i < n) {
         uint32_t r = utf8_dec((const unsigned char *)s + i, n - i, &w);
         if (r < 0x80) {
             char c = s[i];
             if (upper && c >= 'a' && c <= 'z') c = (char)(c - 32);
             if (!upper && c >= 'A' && c <= 'Z') c = (char)(c + 32);
-            sb_putc(&b, c);
+            rego_buf_putc(&b, c);
         } else if (r == 0xFFFD && w == 1) {
-            sb_put(&b, "\xEF\xBF\xBD", 3); /* Go rewrites invalid bytes */
+            rego_buf_putn(&b, "\xEF\xBF\xBD", 3); /* Go rewrites invalid bytes */
         } else {
             uint32_t m = r;
             if (g_utf8_loc) m = (uint32_t)(upper ? towupper_l((wint_t)r, g_utf8_loc) : towlower_l((wint_t)r, g_utf8_loc));
             char enc[4];
-            sb_put(&b, enc, utf8_enc(m, enc));
+            rego_buf_putn(&b, enc, utf8_enc(m, enc));
         }
         i += w;
     }
-    return sb_to_rv(&b);
+    return rego_buf_take(&b);
 }
 
 static int bi_lower(rego_bctx *ctx, rv *const *a, rv **out)
@@ -713,12 +674,12 @@ static int bi_format_int(rego_bctx *ctx, rv *const *a, rv **out)
     }
     char *s = base == 10 ? strdup(dec) : digits_to_base(dec, (int)base);
     if (!s) abort();
-    sbuf b = {0};
-    if (neg) sb_putc(&b, '-');
-    sb_puts(&b, s);
+    rego_buf b = {0};
+    if (neg) rego_buf_putc(&b, '-');
+    rego_buf_puts(&b, s);
     free(s);
     free(dec);
-    *out = sb_to_rv(&b);
+    *out = rego_buf_take(&b);
     return REGO_OK;
 }
 
@@ -742,39 +703,39 @@ typedef struct {
 } fflags;
 
 /* Appends s padded to the width (counted in runes). */
-static void pad(sbuf *b, const fflags *f, const char *s, size_t n, bool zero_ok)
+static void pad(rego_buf *b, const fflags *f, const char *s, size_t n, bool zero_ok)
 {
     long w = f->wid_set ? f->wid : 0;
     if (w <= 0 || (size_t)w <= n / 4) { /* no padding possible: skip counting runes */
-        sb_put(b, s, n);
+        rego_buf_putn(b, s, n);
         return;
     }
     long rc = (long)rune_count(s, n);
     if (w <= rc) {
-        sb_put(b, s, n);
+        rego_buf_putn(b, s, n);
         return;
     }
     if (f->minus) {
-        sb_put(b, s, n);
+        rego_buf_putn(b, s, n);
         sb_repeat(b, ' ', w - rc);
     } else if (f->zero && zero_ok) {
         /* sign before the zeros */
         if (n && (s[0] == '-' || s[0] == '+' || s[0] == ' ')) {
-            sb_putc(b, s[0]);
+            rego_buf_putc(b, s[0]);
             sb_repeat(b, '0', w - rc);
-            sb_put(b, s + 1, n - 1);
+            rego_buf_putn(b, s + 1, n - 1);
         } else {
             sb_repeat(b, '0', w - rc);
-            sb_put(b, s, n);
+            rego_buf_putn(b, s, n);
         }
     } else {
         sb_repeat(b, ' ', w - rc);
-        sb_put(b, s, n);
+        rego_buf_putn(b, s, n);
     }
 }
 
 /* Integer formatting from an unsigned magnitude in decimal digits (any size). */
-static void fmt_integer(sbuf *b, const fflags *f, bool neg, const char *dec, char verb)
+static void fmt_integer(rego_buf *b, const fflags *f, bool neg, const char *dec, char verb)
 {
     int base = 10;
     bool upper = false;
@@ -789,24 +750,24 @@ static void fmt_integer(sbuf *b, const fflags *f, bool neg, const char *dec, cha
     if (upper)
         for (char *p = digits; *p; p++)
             if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 32);
-    sbuf t = {0};
-    sb_put(&t, "", 0);
-    if (neg) sb_putc(&t, '-');
-    else if (f->plus) sb_putc(&t, '+');
-    else if (f->space) sb_putc(&t, ' ');
-    if (verb == 'O') sb_puts(&t, "0o");
+    rego_buf t = {0};
+    rego_buf_putn(&t, "", 0);
+    if (neg) rego_buf_putc(&t, '-');
+    else if (f->plus) rego_buf_putc(&t, '+');
+    else if (f->space) rego_buf_putc(&t, ' ');
+    if (verb == 'O') rego_buf_puts(&t, "0o");
     if (f->sharp) {
-        if (verb == 'x') sb_puts(&t, "0x");
-        else if (verb == 'X') sb_puts(&t, "0X");
-        else if (verb == 'b') sb_puts(&t, "0b");
-        else if (verb == 'o' && digits[0] != '0') sb_puts(&t, "0");
+        if (verb == 'x') rego_buf_puts(&t, "0x");
+        else if (verb == 'X') rego_buf_puts(&t, "0X");
+        else if (verb == 'b') rego_buf_puts(&t, "0b");
+        else if (verb == 'o' && digits[0] != '0') rego_buf_puts(&t, "0");
     }
     size_t dl = strlen(digits);
     if (f->prec_set) {
         if (f->prec == 0 && strcmp(digits, "0") == 0) dl = 0; /* %.0d of 0 prints nothing */
         else if ((long)dl < f->prec) sb_repeat(&t, '0', f->prec - (long)dl);
     }
-    sb_put(&t, digits, dl);
+    rego_buf_putn(&t, digits, dl);
     free(digits);
     /* precision disables zero padding */
     fflags g = *f;
@@ -817,9 +778,9 @@ static void fmt_integer(sbuf *b, const fflags *f, bool neg, const char *dec, cha
         if (rc < g.wid) {
             size_t pre = (neg || f->plus || f->space) ? 1 : 0;
             pre += (verb == 'O' || (f->sharp && (verb == 'x' || verb == 'X' || verb == 'b'))) ? 2 : 0;
-            sb_put(b, t.p, pre);
+            rego_buf_putn(b, t.p, pre);
             sb_repeat(b, '0', g.wid - rc);
-            sb_put(b, t.p + pre, t.len - pre);
+            rego_buf_putn(b, t.p + pre, t.len - pre);
             free(t.p);
             return;
         }
@@ -848,36 +809,36 @@ static void shortest_digits(double d, char *digits, int *exp10)
 }
 
 /* Go's %e layout from digits: d.ddddde±XX with prec digits after the dot (-1: all). */
-static void lay_e(sbuf *t, const char *dg, int exp10, int prec, char e)
+static void lay_e(rego_buf *t, const char *dg, int exp10, int prec, char e)
 {
     size_t nd = strlen(dg);
-    sb_putc(t, dg[0]);
+    rego_buf_putc(t, dg[0]);
     int after = prec < 0 ? (int)nd - 1 : prec;
     if (after > 0) {
-        sb_putc(t, '.');
-        for (int i = 1; i <= after; i++) sb_putc(t, (size_t)i < nd ? dg[i] : '0');
+        rego_buf_putc(t, '.');
+        for (int i = 1; i <= after; i++) rego_buf_putc(t, (size_t)i < nd ? dg[i] : '0');
     }
     char eb[16];
     if (dg[0] == '0') exp10 = 0;
     snprintf(eb, sizeof eb, "%c%c%02d", e, exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
-    sb_puts(t, eb);
+    rego_buf_puts(t, eb);
 }
 
 /* Go's %f layout from digits: prec digits after the dot (-1: as many as needed). */
-static void lay_f(sbuf *t, const char *dg, int exp10, int prec)
+static void lay_f(rego_buf *t, const char *dg, int exp10, int prec)
 {
     size_t nd = strlen(dg);
     int dp = exp10 + 1; /* digits before the point */
     if (dg[0] == '0') dp = 1;
-    if (dp <= 0) sb_putc(t, '0');
-    for (int i = 0; i < dp; i++) sb_putc(t, (size_t)i < nd && dg[0] != '0' ? dg[i] : '0');
+    if (dp <= 0) rego_buf_putc(t, '0');
+    for (int i = 0; i < dp; i++) rego_buf_putc(t, (size_t)i < nd && dg[0] != '0' ? dg[i] : '0');
     int after = prec;
     if (prec < 0) after = (int)nd - dp > 0 ? (int)nd - dp : 0;
     if (after > 0) {
-        sb_putc(t, '.');
+        rego_buf_putc(t, '.');
         for (int i = 0; i < after; i++) {
             int idx = dp + i;
-            sb_putc(t, idx >= 0 && (size_t)idx < nd ? dg[idx] : '0');
+            rego_buf_putc(t, idx >= 0 && (size_t)idx < nd ? dg[idx] : '0');
         }
     }
 }
@@ -897,14 +858,14 @@ static void rounded_digits(double d, int n, char *digits, int *exp10)
     while (k > 1 && digits[k - 1] == '0') digits[--k] = 0;
 }
 
-static void fmt_float(sbuf *b, const fflags *f, double d, char verb)
+static void fmt_float(rego_buf *b, const fflags *f, double d, char verb)
 {
-    sbuf t = {0};
-    sb_put(&t, "", 0);
+    rego_buf t = {0};
+    rego_buf_putn(&t, "", 0);
     bool neg = signbit(d);
-    if (neg) sb_putc(&t, '-');
-    else if (f->plus) sb_putc(&t, '+');
-    else if (f->space) sb_putc(&t, ' ');
+    if (neg) rego_buf_putc(&t, '-');
+    else if (f->plus) rego_buf_putc(&t, '+');
+    else if (f->space) rego_buf_putc(&t, ' ');
     long prec = f->prec_set ? f->prec : -1;
     char dg[420];
     int ex;
@@ -919,7 +880,7 @@ static void fmt_float(sbuf *b, const fflags *f, double d, char verb)
         if (prec < 0) prec = 6;
         char buf[512];
         snprintf(buf, sizeof buf, "%.*f", (int)(prec > 300 ? 300 : prec), fabs(d));
-        sb_puts(&t, buf);
+        rego_buf_puts(&t, buf);
         break;
     }
     case 'x': case 'X': {
@@ -932,7 +893,7 @@ static void fmt_float(sbuf *b, const fflags *f, double d, char verb)
             memmove(p + 3, p + 2, 2);
             p[2] = '0';
         }
-        sb_puts(&t, buf);
+        rego_buf_puts(&t, buf);
         break;
     }
     default: { /* g, G, v */
@@ -964,49 +925,44 @@ static void fmt_float(sbuf *b, const fflags *f, double d, char verb)
 }
 
 /* Go's strconv.Quote. */
-static void go_quote(sbuf *t, const char *s, size_t n, bool ascii_only)
+static void go_quote(rego_buf *t, const char *s, size_t n, bool ascii_only)
 {
-    sb_putc(t, '"');
+    rego_buf_putc(t, '"');
     size_t i = 0, w;
     while (i < n) {
         uint32_t r = utf8_dec((const unsigned char *)s + i, n - i, &w);
-        char buf[16];
         if (r == 0xFFFD && w == 1) {
-            snprintf(buf, sizeof buf, "\\x%02x", (unsigned char)s[i]);
-            sb_puts(t, buf);
+            rego_buf_printf(t, "\\x%02x", (unsigned char)s[i]);
         } else if (r == '"' || r == '\\') {
-            sb_putc(t, '\\');
-            sb_putc(t, (char)r);
+            rego_buf_putc(t, '\\');
+            rego_buf_putc(t, (char)r);
         } else if (r >= 0x20 && r < 0x7F) {
-            sb_putc(t, (char)r);
+            rego_buf_putc(t, (char)r);
         } else if (r < 0x20 || r == 0x7F) {
             switch (r) {
-            case '\a': sb_puts(t, "\\a"); break;
-            case '\b': sb_puts(t, "\\b"); break;
-            case '\f': sb_puts(t, "\\f"); break;
-            case '\n': sb_puts(t, "\\n"); break;
-            case '\r': sb_puts(t, "\\r"); break;
-            case '\t': sb_puts(t, "\\t"); break;
-            case '\v': sb_puts(t, "\\v"); break;
+            case '\a': rego_buf_puts(t, "\\a"); break;
+            case '\b': rego_buf_puts(t, "\\b"); break;
+            case '\f': rego_buf_puts(t, "\\f"); break;
+            case '\n': rego_buf_puts(t, "\\n"); break;
+            case '\r': rego_buf_puts(t, "\\r"); break;
+            case '\t': rego_buf_puts(t, "\\t"); break;
+            case '\v': rego_buf_puts(t, "\\v"); break;
             default:
-                snprintf(buf, sizeof buf, "\\x%02x", r);
-                sb_puts(t, buf);
+                rego_buf_printf(t, "\\x%02x", r);
             }
         } else if (!ascii_only && r >= 0xA0 && r != 0xAD && !(r >= 0x2028 && r <= 0x2029) && r != 0xFEFF) {
-            sb_put(t, s + i, w); /* approximately Go's IsPrint */
+            rego_buf_putn(t, s + i, w); /* approximately Go's IsPrint */
         } else if (r < 0x10000) {
-            snprintf(buf, sizeof buf, "\\u%04x", r);
-            sb_puts(t, buf);
+            rego_buf_printf(t, "\\u%04x", r);
         } else {
-            snprintf(buf, sizeof buf, "\\U%08x", r);
-            sb_puts(t, buf);
+            rego_buf_printf(t, "\\U%08x", r);
         }
         i += w;
     }
-    sb_putc(t, '"');
+    rego_buf_putc(t, '"');
 }
 
-static void fmt_string(sbuf *b, const fflags *f, const char *s, size_t n, char verb)
+static void fmt_string(rego_buf *b, const fflags *f, const char *s, size_t n, char verb)
 {
     if (f->prec_set) { /* precision truncates to runes */
         size_t i = 0, k = 0, w;
@@ -1021,21 +977,21 @@ static void fmt_string(sbuf *b, const fflags *f, const char *s, size_t n, char v
         pad(b, f, s, n, true);
         return;
     }
-    sbuf t = {0};
-    sb_put(&t, "", 0);
+    rego_buf t = {0};
+    rego_buf_putn(&t, "", 0);
     if (verb == 'q') {
         if (f->sharp && !memchr(s, '`', n)) {
-            sb_putc(&t, '`');
-            sb_put(&t, s, n);
-            sb_putc(&t, '`');
+            rego_buf_putc(&t, '`');
+            rego_buf_putn(&t, s, n);
+            rego_buf_putc(&t, '`');
         } else go_quote(&t, s, n, f->plus);
     } else { /* x, X */
         const char *hex = verb == 'x' ? "0123456789abcdef" : "0123456789ABCDEF";
         for (size_t i = 0; i < n; i++) {
-            if (f->space && i) sb_putc(&t, ' ');
-            if (f->sharp && (f->space || i == 0)) sb_puts(&t, verb == 'x' ? "0x" : "0X");
-            sb_putc(&t, hex[(unsigned char)s[i] >> 4]);
-            sb_putc(&t, hex[(unsigned char)s[i] & 15]);
+            if (f->space && i) rego_buf_putc(&t, ' ');
+            if (f->sharp && (f->space || i == 0)) rego_buf_puts(&t, verb == 'x' ? "0x" : "0X");
+            rego_buf_putc(&t, hex[(unsigned char)s[i] >> 4]);
+            rego_buf_putc(&t, hex[(unsigned char)s[i] & 15]);
         }
     }
     pad(b, f, t.p, t.len, true);
@@ -1052,26 +1008,26 @@ static const char *arg_type_name(const farg *a)
     }
 }
 
-static void fmt_arg(sbuf *b, const fflags *f, const farg *a, char verb);
+static void fmt_arg(rego_buf *b, const fflags *f, const farg *a, char verb);
 
-static void bad_verb(sbuf *b, const farg *a, char verb)
+static void bad_verb(rego_buf *b, const farg *a, char verb)
 {
-    sb_puts(b, "%!");
-    sb_putc(b, verb);
-    sb_putc(b, '(');
+    rego_buf_puts(b, "%!");
+    rego_buf_putc(b, verb);
+    rego_buf_putc(b, '(');
     if (!a) {
-        sb_puts(b, "MISSING)");
+        rego_buf_puts(b, "MISSING)");
         return;
     }
     /* big.Int formats its own bad verbs: "%!q(big.Int=1...)", no '*' */
-    sb_puts(b, a->kind == ARG_BIG ? "big.Int" : arg_type_name(a));
-    sb_putc(b, '=');
+    rego_buf_puts(b, a->kind == ARG_BIG ? "big.Int" : arg_type_name(a));
+    rego_buf_putc(b, '=');
     fflags none = {0};
     fmt_arg(b, &none, a, 'v');
-    sb_putc(b, ')');
+    rego_buf_putc(b, ')');
 }
 
-static void fmt_arg(sbuf *b, const fflags *f, const farg *a, char verb)
+static void fmt_arg(rego_buf *b, const fflags *f, const farg *a, char verb)
 {
     if (verb == 'T') {
         pad(b, f, arg_type_name(a), strlen(arg_type_name(a)), false);
@@ -1107,27 +1063,26 @@ static void fmt_arg(sbuf *b, const fflags *f, const farg *a, char verb)
                 uint32_t r = (v < 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) ? 0xFFFD : (uint32_t)v;
                 char enc[4], buf[32];
                 size_t el = utf8_enc(r, enc);
-                sbuf t = {0};
-                sb_put(&t, "", 0);
-                if (verb == 'c') sb_put(&t, enc, el);
+                rego_buf t = {0};
+                rego_buf_putn(&t, "", 0);
+                if (verb == 'c') rego_buf_putn(&t, enc, el);
                 else if (verb == 'U') {
                     snprintf(buf, sizeof buf, "U+%04llX", (unsigned long long)(v < 0 ? 0 : v));
-                    sb_puts(&t, buf);
+                    rego_buf_puts(&t, buf);
                     if (f->sharp) {
-                        sb_puts(&t, " '");
-                        sb_put(&t, enc, el);
-                        sb_putc(&t, '\'');
+                        rego_buf_puts(&t, " '");
+                        rego_buf_putn(&t, enc, el);
+                        rego_buf_putc(&t, '\'');
                     }
                 } else {
-                    sb_putc(&t, '\'');
-                    if (r == '\'') sb_puts(&t, "\\'");
-                    else if (r == '\n') sb_puts(&t, "\\n");
-                    else if (r == '\t') sb_puts(&t, "\\t");
+                    rego_buf_putc(&t, '\'');
+                    if (r == '\'') rego_buf_puts(&t, "\\'");
+                    else if (r == '\n') rego_buf_puts(&t, "\\n");
+                    else if (r == '\t') rego_buf_puts(&t, "\\t");
                     else if (r < 0x20) {
-                        snprintf(buf, sizeof buf, "\\x%02x", r);
-                        sb_puts(&t, buf);
-                    } else sb_put(&t, enc, el);
-                    sb_putc(&t, '\'');
+                        rego_buf_printf(&t, "\\x%02x", r);
+                    } else rego_buf_putn(&t, enc, el);
+                    rego_buf_putc(&t, '\'');
                 }
                 pad(b, f, t.p, t.len, false);
                 free(t.p);
@@ -1224,7 +1179,7 @@ static bool parse_num(const char *fmt, size_t n, size_t *p, long *out)
 /* Go's fmt.Sprintf over our argument model (argument indexes [n] included). */
 static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
 {
-    sbuf b = {0};
+    rego_buf b = {0};
     /* room for the usual output up front (the format plus the string operands) */
     size_t want = n + 32;
     for (size_t k = 0; k < nargs; k++)
@@ -1238,7 +1193,7 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
     while (i < n) {
         size_t lit = i;
         while (i < n && fmt[i] != '%') i++;
-        sb_put(&b, fmt + lit, i - lit);
+        rego_buf_putn(&b, fmt + lit, i - lit);
         if (i >= n) break;
         i++; /* skip % */
         fflags f = {0};
@@ -1272,9 +1227,9 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
             if (argi < nargs && args[argi].kind == ARG_INT) {
                 long w = (long)args[argi].i;
                 if (w < 0) f.minus = true, f.zero = false, w = -w;
-                if (w > 1000000) sb_puts(&b, "%!(BADWIDTH)");
+                if (w > 1000000) rego_buf_puts(&b, "%!(BADWIDTH)");
                 else f.wid = w, f.wid_set = true;
-            } else sb_puts(&b, "%!(BADWIDTH)");
+            } else rego_buf_puts(&b, "%!(BADWIDTH)");
             argi++;
         } else {
             f.wid_set = parse_num(fmt, n, &i, &f.wid);
@@ -1297,7 +1252,7 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
                     f.prec = (long)args[argi].i;
                     f.prec_set = true;
                 } else {
-                    sb_puts(&b, "%!(BADPREC)");
+                    rego_buf_puts(&b, "%!(BADPREC)");
                 }
                 argi++;
             } else {
@@ -1315,7 +1270,7 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
             } else good_arg = false;
         }
         if (i >= n) {
-            sb_puts(&b, "%!(NOVERB)");
+            rego_buf_puts(&b, "%!(NOVERB)");
             break;
         }
         size_t vw;
@@ -1325,46 +1280,46 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
         vbuf[vl] = 0;
         i += vw;
         if (verb == '%') {
-            sb_putc(&b, '%');
+            rego_buf_putc(&b, '%');
             continue;
         }
         if (!good_arg) {
-            sb_puts(&b, "%!");
-            sb_puts(&b, vbuf);
-            sb_puts(&b, "(BADINDEX)");
+            rego_buf_puts(&b, "%!");
+            rego_buf_puts(&b, vbuf);
+            rego_buf_puts(&b, "(BADINDEX)");
             continue;
         }
         if (argi >= nargs) {
-            sb_puts(&b, "%!");
-            sb_puts(&b, vbuf);
-            sb_puts(&b, "(MISSING)");
+            rego_buf_puts(&b, "%!");
+            rego_buf_puts(&b, vbuf);
+            rego_buf_puts(&b, "(MISSING)");
             continue;
         }
         if (verb == 'w') verb = 'v'; /* Sprintf treats %w as a bad verb only for non-errors */
         if (verb > 0x7F) {
-            sb_puts(&b, "%!");
-            sb_puts(&b, vbuf);
-            sb_putc(&b, '(');
-            sb_puts(&b, arg_type_name(&args[argi]));
-            sb_putc(&b, '=');
+            rego_buf_puts(&b, "%!");
+            rego_buf_puts(&b, vbuf);
+            rego_buf_putc(&b, '(');
+            rego_buf_puts(&b, arg_type_name(&args[argi]));
+            rego_buf_putc(&b, '=');
             fflags none = {0};
             fmt_arg(&b, &none, &args[argi], 'v');
-            sb_putc(&b, ')');
+            rego_buf_putc(&b, ')');
         } else {
             fmt_arg(&b, &f, &args[argi], (char)verb);
         }
         argi++;
     }
     if (!reordered && argi < nargs) {
-        sb_puts(&b, "%!(EXTRA ");
+        rego_buf_puts(&b, "%!(EXTRA ");
         for (size_t k = argi; k < nargs; k++) {
-            if (k > argi) sb_puts(&b, ", ");
-            sb_puts(&b, arg_type_name(&args[k]));
-            sb_putc(&b, '=');
+            if (k > argi) rego_buf_puts(&b, ", ");
+            rego_buf_puts(&b, arg_type_name(&args[k]));
+            rego_buf_putc(&b, '=');
             fflags none = {0};
             fmt_arg(&b, &none, &args[k], 'v');
         }
-        sb_putc(&b, ')');
+        rego_buf_putc(&b, ')');
     }
     return b.p;
 }

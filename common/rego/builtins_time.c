@@ -800,57 +800,23 @@ static const char *lay_named(const char *s)
     return s;
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} tbuf;
-
-static void tb_putn(tbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void tb_puts(tbuf *b, const char *s)
-{
-    tb_putn(b, s, strlen(s));
-}
-
 /* Go's appendInt: sign, then at least width digits, zero padded. */
-static void tb_int(tbuf *b, int64_t x, int width)
+static void tb_int(rego_buf *b, int64_t x, int width)
 {
-    char tmp[32];
     uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
     if (x < 0)
-        tb_putn(b, "-", 1);
-    int n = snprintf(tmp, sizeof tmp, "%0*" PRIu64, width, u);
-    tb_putn(b, tmp, (size_t)n);
+        rego_buf_putn(b, "-", 1);
+    rego_buf_printf(b, "%0*" PRIu64, width, u);
 }
 
-static void lay_format(tbuf *b, const char *layout, const tm_fields *f)
+static void lay_format(rego_buf *b, const char *layout, const tm_fields *f)
 {
     const char *l = layout;
     size_t n = strlen(layout);
     while (n > 0) {
         lay_chunk c;
         lay_next(l, n, &c);
-        tb_putn(b, l, c.prefix);
+        rego_buf_putn(b, l, c.prefix);
         if (c.std == STD_NONE)
             break;
         l += c.prefix + c.toklen;
@@ -859,24 +825,24 @@ static void lay_format(tbuf *b, const char *layout, const tm_fields *f)
         switch (c.std) {
         case STD_YEAR: tb_int(b, (f->year < 0 ? -f->year : f->year) % 100, 2); break;
         case STD_LONG_YEAR: tb_int(b, f->year, 4); break;
-        case STD_MONTH: tb_putn(b, month_names[f->month - 1], 3); break;
-        case STD_LONG_MONTH: tb_puts(b, month_names[f->month - 1]); break;
+        case STD_MONTH: rego_buf_putn(b, month_names[f->month - 1], 3); break;
+        case STD_LONG_MONTH: rego_buf_puts(b, month_names[f->month - 1]); break;
         case STD_NUM_MONTH: tb_int(b, f->month, 0); break;
         case STD_ZERO_MONTH: tb_int(b, f->month, 2); break;
-        case STD_WEEKDAY: tb_putn(b, day_names[f->wday], 3); break;
-        case STD_LONG_WEEKDAY: tb_puts(b, day_names[f->wday]); break;
+        case STD_WEEKDAY: rego_buf_putn(b, day_names[f->wday], 3); break;
+        case STD_LONG_WEEKDAY: rego_buf_puts(b, day_names[f->wday]); break;
         case STD_DAY: tb_int(b, f->day, 0); break;
         case STD_UNDER_DAY:
             if (f->day < 10)
-                tb_putn(b, " ", 1);
+                rego_buf_putn(b, " ", 1);
             tb_int(b, f->day, 0);
             break;
         case STD_ZERO_DAY: tb_int(b, f->day, 2); break;
         case STD_UNDER_YEARDAY:
             if (f->yday < 100)
-                tb_putn(b, " ", 1);
+                rego_buf_putn(b, " ", 1);
             if (f->yday < 10)
-                tb_putn(b, " ", 1);
+                rego_buf_putn(b, " ", 1);
             tb_int(b, f->yday, 0);
             break;
         case STD_ZERO_YEARDAY: tb_int(b, f->yday, 3); break;
@@ -887,8 +853,8 @@ static void lay_format(tbuf *b, const char *layout, const tm_fields *f)
         case STD_ZERO_MINUTE: tb_int(b, f->min, 2); break;
         case STD_SECOND: tb_int(b, f->sec, 0); break;
         case STD_ZERO_SECOND: tb_int(b, f->sec, 2); break;
-        case STD_PM: tb_puts(b, f->hour >= 12 ? "PM" : "AM"); break;
-        case STD_PM_LOWER: tb_puts(b, f->hour >= 12 ? "pm" : "am"); break;
+        case STD_PM: rego_buf_puts(b, f->hour >= 12 ? "PM" : "AM"); break;
+        case STD_PM_LOWER: rego_buf_puts(b, f->hour >= 12 ? "pm" : "am"); break;
         case STD_ISO_TZ:
         case STD_ISO_COLON_TZ:
         case STD_ISO_SECONDS_TZ:
@@ -901,42 +867,42 @@ static void lay_format(tbuf *b, const char *layout, const tm_fields *f)
         case STD_NUM_COLON_SECONDS_TZ: {
             bool iso = c.std >= STD_ISO_TZ && c.std <= STD_ISO_COLON_SECONDS_TZ;
             if (iso && f->offset == 0) {
-                tb_putn(b, "Z", 1);
+                rego_buf_putn(b, "Z", 1);
                 break;
             }
             int zone = f->offset / 60, abs = f->offset;
             if (zone < 0) {
-                tb_putn(b, "-", 1);
+                rego_buf_putn(b, "-", 1);
                 zone = -zone;
                 abs = -abs;
             } else {
-                tb_putn(b, "+", 1);
+                rego_buf_putn(b, "+", 1);
             }
             tb_int(b, zone / 60, 2);
             bool colon = c.std == STD_ISO_COLON_TZ || c.std == STD_NUM_COLON_TZ ||
                          c.std == STD_ISO_COLON_SECONDS_TZ || c.std == STD_NUM_COLON_SECONDS_TZ;
             if (colon)
-                tb_putn(b, ":", 1);
+                rego_buf_putn(b, ":", 1);
             if (c.std != STD_NUM_SHORT_TZ && c.std != STD_ISO_SHORT_TZ)
                 tb_int(b, zone % 60, 2);
             if (c.std == STD_ISO_SECONDS_TZ || c.std == STD_NUM_SECONDS_TZ || c.std == STD_NUM_COLON_SECONDS_TZ ||
                 c.std == STD_ISO_COLON_SECONDS_TZ) {
                 if (c.std == STD_NUM_COLON_SECONDS_TZ || c.std == STD_ISO_COLON_SECONDS_TZ)
-                    tb_putn(b, ":", 1);
+                    rego_buf_putn(b, ":", 1);
                 tb_int(b, abs % 60, 2);
             }
             break;
         }
         case STD_TZ:
             if (f->abbr[0] != '\0') {
-                tb_puts(b, f->abbr);
+                rego_buf_puts(b, f->abbr);
             } else {
                 int zone = f->offset / 60;
                 if (zone < 0) {
-                    tb_putn(b, "-", 1);
+                    rego_buf_putn(b, "-", 1);
                     zone = -zone;
                 } else {
-                    tb_putn(b, "+", 1);
+                    rego_buf_putn(b, "+", 1);
                 }
                 tb_int(b, zone / 60, 2);
                 tb_int(b, zone % 60, 2);
@@ -955,8 +921,8 @@ static void lay_format(tbuf *b, const char *layout, const tm_fields *f)
                     nd--;
             if (trim && nd == 0)
                 break;
-            tb_putn(b, &c.sep, 1);
-            tb_putn(b, digits, nd);
+            rego_buf_putn(b, &c.sep, 1);
+            rego_buf_putn(b, digits, nd);
             break;
         }
         default: break;
@@ -966,15 +932,15 @@ static void lay_format(tbuf *b, const char *layout, const tm_fields *f)
 
 /* ---- parsing (Go's time.Parse with UTC as the default location) -------- */
 
-static void go_quote(tbuf *b, const char *s, size_t n)
+static void go_quote(rego_buf *b, const char *s, size_t n)
 {
-    tb_putn(b, "\"", 1);
+    rego_buf_putn(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"' || s[i] == '\\')
-            tb_putn(b, "\\", 1);
-        tb_putn(b, s + i, 1);
+            rego_buf_putn(b, "\\", 1);
+        rego_buf_putn(b, s + i, 1);
     }
-    tb_putn(b, "\"", 1);
+    rego_buf_putn(b, "\"", 1);
 }
 
 static bool isdig(const char *s, size_t n, size_t i)
@@ -1114,7 +1080,7 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
     bool pm = false, am = false, utc_z = false, named_zone = false;
     long zone_off = -1;
     const char *range_err = NULL;
-    tbuf eb = {0};
+    rego_buf eb = REGO_BUF_SOFT;
 
     for (;;) {
         lay_chunk c;
@@ -1122,13 +1088,13 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         const char *stdstr = l + c.prefix;
         /* literal prefix must match */
         if (vn < c.prefix || memcmp(v, l, c.prefix) != 0) {
-            tb_puts(&eb, "parsing time ");
+            rego_buf_puts(&eb, "parsing time ");
             go_quote(&eb, value, strlen(value));
-            tb_puts(&eb, " as ");
+            rego_buf_puts(&eb, " as ");
             go_quote(&eb, layout, strlen(layout));
-            tb_puts(&eb, ": cannot parse ");
+            rego_buf_puts(&eb, ": cannot parse ");
             go_quote(&eb, v, vn);
-            tb_puts(&eb, " as ");
+            rego_buf_puts(&eb, " as ");
             go_quote(&eb, l, c.prefix);
             goto fail;
         }
@@ -1136,9 +1102,9 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         vn -= c.prefix;
         if (c.std == STD_NONE) {
             if (vn > 0) {
-                tb_puts(&eb, "parsing time ");
+                rego_buf_puts(&eb, "parsing time ");
                 go_quote(&eb, value, strlen(value));
-                tb_puts(&eb, ": extra text: ");
+                rego_buf_puts(&eb, ": extra text: ");
                 go_quote(&eb, v, vn);
                 goto fail;
             }
@@ -1400,21 +1366,21 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         default: break;
         }
         if (range_err) {
-            tb_puts(&eb, "parsing time ");
+            rego_buf_puts(&eb, "parsing time ");
             go_quote(&eb, value, strlen(value));
-            tb_puts(&eb, ": ");
-            tb_puts(&eb, range_err);
-            tb_puts(&eb, " out of range");
+            rego_buf_puts(&eb, ": ");
+            rego_buf_puts(&eb, range_err);
+            rego_buf_puts(&eb, " out of range");
             goto fail;
         }
         if (!ok) {
-            tb_puts(&eb, "parsing time ");
+            rego_buf_puts(&eb, "parsing time ");
             go_quote(&eb, value, strlen(value));
-            tb_puts(&eb, " as ");
+            rego_buf_puts(&eb, " as ");
             go_quote(&eb, layout, strlen(layout));
-            tb_puts(&eb, ": cannot parse ");
+            rego_buf_puts(&eb, ": cannot parse ");
             go_quote(&eb, hold, holdn);
-            tb_puts(&eb, " as ");
+            rego_buf_puts(&eb, " as ");
             go_quote(&eb, stdstr, c.toklen);
             goto fail;
         }
@@ -1427,24 +1393,24 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
     if (yday >= 0) {
         int maxd = is_leap(year) ? 366 : 365;
         if (yday < 1 || yday > maxd) {
-            tb_puts(&eb, "parsing time ");
+            rego_buf_puts(&eb, "parsing time ");
             go_quote(&eb, value, strlen(value));
-            tb_puts(&eb, ": day-of-year out of range");
+            rego_buf_puts(&eb, ": day-of-year out of range");
             goto fail;
         }
         int64_t yy;
         int m, d;
         civil_from_days(days_from_civil(year, 1, 1) + yday - 1, &yy, &m, &d);
         if (month >= 0 && month != m) {
-            tb_puts(&eb, "parsing time ");
+            rego_buf_puts(&eb, "parsing time ");
             go_quote(&eb, value, strlen(value));
-            tb_puts(&eb, ": day-of-year does not match month");
+            rego_buf_puts(&eb, ": day-of-year does not match month");
             goto fail;
         }
         if (day >= 0 && day != d) {
-            tb_puts(&eb, "parsing time ");
+            rego_buf_puts(&eb, "parsing time ");
             go_quote(&eb, value, strlen(value));
-            tb_puts(&eb, ": day-of-year does not match day");
+            rego_buf_puts(&eb, ": day-of-year does not match day");
             goto fail;
         }
         month = m;
@@ -1456,9 +1422,9 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
             day = 1;
     }
     if (day < 1 || day > days_in_month(month, year)) {
-        tb_puts(&eb, "parsing time ");
+        rego_buf_puts(&eb, "parsing time ");
         go_quote(&eb, value, strlen(value));
-        tb_puts(&eb, ": day out of range");
+        rego_buf_puts(&eb, ": day out of range");
         goto fail;
     }
     __int128 secs = (__int128)days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
@@ -1488,7 +1454,7 @@ static int parse_duration(const char *s, int64_t *out, char **err)
     const char *orig = s;
     uint64_t d = 0;
     bool neg = false;
-    tbuf eb = {0};
+    rego_buf eb = REGO_BUF_SOFT;
     if (*s == '-' || *s == '+') {
         neg = *s == '-';
         s++;
@@ -1544,7 +1510,7 @@ static int parse_duration(const char *s, int64_t *out, char **err)
             s++;
         size_t ul = (size_t)(s - pu);
         if (ul == 0) {
-            tb_puts(&eb, "time: missing unit in duration ");
+            rego_buf_puts(&eb, "time: missing unit in duration ");
             go_quote(&eb, orig, strlen(orig));
             goto fail;
         }
@@ -1569,9 +1535,9 @@ static int parse_duration(const char *s, int64_t *out, char **err)
         else if (ul == 1 && *pu == 'y')
             unit = UINT64_C(31536000000000000);
         else {
-            tb_puts(&eb, "time: unknown unit ");
+            rego_buf_puts(&eb, "time: unknown unit ");
             go_quote(&eb, pu, ul);
-            tb_puts(&eb, " in duration ");
+            rego_buf_puts(&eb, " in duration ");
             go_quote(&eb, orig, strlen(orig));
             goto fail;
         }
@@ -1597,8 +1563,8 @@ static int parse_duration(const char *s, int64_t *out, char **err)
     return 0;
 invalid:
     free(eb.p);
-    eb = (tbuf){0};
-    tb_puts(&eb, "time: invalid duration ");
+    eb = (rego_buf){0};
+    rego_buf_puts(&eb, "time: invalid duration ");
     go_quote(&eb, orig, strlen(orig));
 fail:
     *err = eb.oom ? NULL : eb.p;
@@ -1711,14 +1677,13 @@ static int bi_format(rego_bctx *ctx, rv *const *args, rv **out)
         return rc;
     tm_fields f;
     time_fields(ns, z, &f);
-    tbuf b = {0};
+    rego_buf b = REGO_BUF_SOFT;
     lay_format(&b, layout, &f);
     if (b.oom) {
         free(b.p);
         return rego_bctx_errorf(ctx, "time.format: out of memory");
     }
-    *out = rv_string(b.p ? b.p : "", b.len);
-    free(b.p);
+    *out = rego_buf_take(&b);
     return REGO_OK;
 }
 

@@ -21,6 +21,7 @@
  * hash of its int64 so that 1 and 1.0 collide as they must.
  */
 #include "rego/value.h"
+#include "rego/builtins.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -1670,88 +1671,66 @@ rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
     return v;
 }
 
-/* growable string buffer */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
 /* html: escape <, >, & as Go's json.Marshal does (not in Rego term text) */
-static void sb_json_string(sbuf *b, const char *s, size_t n, bool html)
+static void sb_json_string(rego_buf *b, const char *s, size_t n, bool html)
 {
-    sb_put(b, "\"", 1);
+    rego_buf_putn(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[8];
         switch (c) {
-        case '"': sb_put(b, "\\\"", 2); break;
-        case '\\': sb_put(b, "\\\\", 2); break;
-        case '\n': sb_put(b, "\\n", 2); break;
-        case '\r': sb_put(b, "\\r", 2); break;
-        case '\t': sb_put(b, "\\t", 2); break;
-        case '<': html ? sb_put(b, "\\u003c", 6) : sb_put(b, "<", 1); break;
-        case '>': html ? sb_put(b, "\\u003e", 6) : sb_put(b, ">", 1); break;
-        case '&': html ? sb_put(b, "\\u0026", 6) : sb_put(b, "&", 1); break;
+        case '"': rego_buf_putn(b, "\\\"", 2); break;
+        case '\\': rego_buf_putn(b, "\\\\", 2); break;
+        case '\n': rego_buf_putn(b, "\\n", 2); break;
+        case '\r': rego_buf_putn(b, "\\r", 2); break;
+        case '\t': rego_buf_putn(b, "\\t", 2); break;
+        case '<': html ? rego_buf_putn(b, "\\u003c", 6) : rego_buf_putn(b, "<", 1); break;
+        case '>': html ? rego_buf_putn(b, "\\u003e", 6) : rego_buf_putn(b, ">", 1); break;
+        case '&': html ? rego_buf_putn(b, "\\u0026", 6) : rego_buf_putn(b, "&", 1); break;
         default:
             if (c < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", c);
-                sb_put(b, esc, 6);
-            } else sb_put(b, (const char *)&s[i], 1);
+                rego_buf_printf(b, "\\u%04x", c);
+            } else rego_buf_putn(b, (const char *)&s[i], 1);
         }
     }
-    sb_put(b, "\"", 1);
+    rego_buf_putn(b, "\"", 1);
 }
 
-static void to_text(sbuf *b, const rv *v, bool rego)
+static void to_text(rego_buf *b, const rv *v, bool rego)
 {
     switch (v->type) {
-    case RV_NULL: sb_puts(b, "null"); break;
-    case RV_BOOL: sb_puts(b, v->u.b ? "true" : "false"); break;
+    case RV_NULL: rego_buf_puts(b, "null"); break;
+    case RV_BOOL: rego_buf_puts(b, v->u.b ? "true" : "false"); break;
     case RV_NUMBER: {
         char *t = rv_number_text(v);
-        sb_puts(b, t);
+        rego_buf_puts(b, t);
         free(t);
         break;
     }
     case RV_STRING: sb_json_string(b, v->u.str.s, v->u.str.len, !rego); break;
     case RV_ARRAY:
-        sb_puts(b, "[");
+        rego_buf_puts(b, "[");
         for (size_t i = 0; i < v->u.c.len; i++) {
-            if (i) sb_puts(b, rego ? ", " : ",");
+            if (i) rego_buf_puts(b, rego ? ", " : ",");
             to_text(b, v->u.c.items[i], rego);
         }
-        sb_puts(b, "]");
+        rego_buf_puts(b, "]");
         break;
     case RV_SET:
         if (rego && v->u.c.len == 0) {
-            sb_puts(b, "set()");
+            rego_buf_puts(b, "set()");
             break;
         }
-        sb_puts(b, rego ? "{" : "[");
+        rego_buf_puts(b, rego ? "{" : "[");
         for (size_t i = 0; i < v->u.c.len; i++) {
-            if (i) sb_puts(b, rego ? ", " : ",");
+            if (i) rego_buf_puts(b, rego ? ", " : ",");
             to_text(b, v->u.c.items[i], rego);
         }
-        sb_puts(b, rego ? "}" : "]");
+        rego_buf_puts(b, rego ? "}" : "]");
         break;
     case RV_OBJECT:
-        sb_puts(b, "{");
+        rego_buf_puts(b, "{");
         for (size_t i = 0; i < v->u.c.len; i++) {
-            if (i) sb_puts(b, rego ? ", " : ",");
+            if (i) rego_buf_puts(b, rego ? ", " : ",");
             const rv *k = v->u.c.items[i];
             if (k->type == RV_STRING || rego) to_text(b, k, rego);
             else {
@@ -1759,24 +1738,24 @@ static void to_text(sbuf *b, const rv *v, bool rego)
                 sb_json_string(b, t, strlen(t), true);
                 free(t);
             }
-            sb_puts(b, rego ? ": " : ":");
+            rego_buf_puts(b, rego ? ": " : ":");
             to_text(b, v->u.c.vals[i], rego);
         }
-        sb_puts(b, "}");
+        rego_buf_puts(b, "}");
         break;
     }
 }
 
 char *rv_to_json_text(const rv *v)
 {
-    sbuf b = {0};
+    rego_buf b = {0};
     to_text(&b, v, false);
     return b.p;
 }
 
 char *rv_to_rego_text(const rv *v)
 {
-    sbuf b = {0};
+    rego_buf b = {0};
     to_text(&b, v, true);
     return b.p;
 }
