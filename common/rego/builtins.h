@@ -88,4 +88,8 @@ void rego_buf_printf(rego_buf *b, const char *fmt, ...) __attribute__((format(pr
 rv *rego_buf_take(rego_buf *b);
 void rego_buf_free(rego_buf *b);
 
+/* Appends s quoted the way Go's strconv.Quote does (QuoteToASCII when ascii_only):
+ * OPA's error messages and sprintf's %q quote with it. builtins_strings.c. */
+void rego_go_quote(rego_buf *b, const char *s, size_t n, bool ascii_only);
+
 #endif

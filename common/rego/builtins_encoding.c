@@ -31,29 +31,6 @@ static int enc_finish(rego_bctx *ctx, const char *name, rego_buf *b, rv **out)
     return REGO_OK;
 }
 
-/* Go's strconv.Quote, enough for error messages. */
-static void enc_go_quote(rego_buf *b, const char *s, size_t n)
-{
-    rego_buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': rego_buf_putn(b, "\\\"", 2); break;
-        case '\\': rego_buf_putn(b, "\\\\", 2); break;
-        case '\n': rego_buf_putn(b, "\\n", 2); break;
-        case '\r': rego_buf_putn(b, "\\r", 2); break;
-        case '\t': rego_buf_putn(b, "\\t", 2); break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                rego_buf_printf(b, "\\x%02x", c);
-            } else {
-                rego_buf_putc(b, (char)c);
-            }
-        }
-    }
-    rego_buf_putc(b, '"');
-}
-
 /* ---- base64 ----------------------------------------------------------- */
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -380,7 +357,7 @@ static int url_query_unescape(const char *s, size_t n, rego_buf *b, char **err)
                 size_t el = n - i > 3 ? 3 : n - i;
                 rego_buf e = REGO_BUF_SOFT;
                 rego_buf_putn(&e, "invalid URL escape ", 19);
-                enc_go_quote(&e, s + i, el);
+                rego_go_quote(&e, s + i, el, false);
                 if (e.oom) {
                     free(e.p);
                     *err = NULL;
@@ -623,7 +600,7 @@ static int url_unescape_mode(const char *s, size_t n, int mode, rego_buf *b, cha
                 (mode == URL_HOST && hex_val((unsigned char)s[i + 1]) < 8 && strncmp(s + i, "%25", 3) != 0)) {
                 rego_buf e = REGO_BUF_SOFT;
                 rego_buf_putn(&e, "invalid URL escape ", 19);
-                enc_go_quote(&e, s + i, n - i > 3 ? 3 : n - i);
+                rego_go_quote(&e, s + i, n - i > 3 ? 3 : n - i, false);
                 *err = e.p;
                 return -1;
             }
@@ -634,7 +611,7 @@ static int url_unescape_mode(const char *s, size_t n, int mode, rego_buf *b, cha
         if ((mode == URL_HOST || mode == URL_ZONE) && c < 0x80 && url_should_escape(c, mode)) {
             rego_buf e = REGO_BUF_SOFT;
             rego_buf_putn(&e, "invalid character ", 18);
-            enc_go_quote(&e, s + i, 1);
+            rego_go_quote(&e, s + i, 1, false);
             rego_buf_putn(&e, " in host name", 13);
             *err = e.p;
             return -1;
@@ -704,7 +681,7 @@ static char *url_errf(const char *msg, const char *q, size_t qn, const char *tai
     rego_buf e = REGO_BUF_SOFT;
     rego_buf_putn(&e, msg, strlen(msg));
     if (q) {
-        enc_go_quote(&e, q, qn);
+        rego_go_quote(&e, q, qn, false);
         rego_buf_putn(&e, tail, strlen(tail));
     }
     return e.p;
@@ -882,7 +859,7 @@ static int bi_uri_parse(rego_bctx *ctx, rv *const *args, rv **out)
     if (url_parse(raw, rv_strlen(args[0]), &u, &err) < 0) {
         rego_buf e = REGO_BUF_SOFT;
         rego_buf_putn(&e, "uri.parse: parse ", 17);
-        enc_go_quote(&e, raw, rv_strlen(args[0]));
+        rego_go_quote(&e, raw, rv_strlen(args[0]), false);
         rego_buf_putn(&e, ": ", 2);
         const char *m = err ? err : "out of memory";
         rego_buf_putn(&e, m, strlen(m));

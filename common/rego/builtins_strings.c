@@ -924,8 +924,8 @@ static void fmt_float(rego_buf *b, const fflags *f, double d, char verb)
     free(t.p);
 }
 
-/* Go's strconv.Quote. */
-static void go_quote(rego_buf *t, const char *s, size_t n, bool ascii_only)
+/* Go's strconv.Quote (QuoteToASCII when ascii_only), see builtins.h. */
+void rego_go_quote(rego_buf *t, const char *s, size_t n, bool ascii_only)
 {
     rego_buf_putc(t, '"');
     size_t i = 0, w;
@@ -984,7 +984,7 @@ static void fmt_string(rego_buf *b, const fflags *f, const char *s, size_t n, ch
             rego_buf_putc(&t, '`');
             rego_buf_putn(&t, s, n);
             rego_buf_putc(&t, '`');
-        } else go_quote(&t, s, n, f->plus);
+        } else rego_go_quote(&t, s, n, f->plus);
     } else { /* x, X */
         const char *hex = verb == 'x' ? "0123456789abcdef" : "0123456789ABCDEF";
         for (size_t i = 0; i < n; i++) {
