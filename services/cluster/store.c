@@ -137,63 +137,43 @@ int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_re
     if ((rc = decide(db, in, window_ms, res)))
         goto out;
 
-    const char *pb[] = {in->alert_id, res->ticket_id};
+    /* The writes are one statement (data-modifying CTEs): bind the alert, count it on
+     * the ticket only if this very statement bound it (a retried message counts once),
+     * and stamp the alert row. */
     if (res->new_ticket) {
-        const char *po[] = {res->ticket_id, in->title, in->namespace_, in->fingerprint};
-        rc = pg_exec(db, NULL,
-                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at) "
-                     "VALUES ($1::uuid, $2, $3, $4, 1, now()) ON CONFLICT DO NOTHING",
-                     4, po);
-        if (rc)
-            goto out;
-        rc = pg_exec(db, NULL,
-                     "INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid) "
-                     "ON CONFLICT DO NOTHING",
-                     2, pb);
-        if (rc)
-            goto out;
-    } else {
+        const char *pw[] = {in->alert_id, res->ticket_id, in->fingerprint, in->title, in->namespace_};
         rc = pg_exec(db, &r,
-                     "INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid) "
-                     "ON CONFLICT DO NOTHING RETURNING 1",
-                     2, pb);
-        if (rc)
-            goto out;
-        int bound = PQntuples(r) == 1;
-        PQclear(r);
-        r = NULL;
-        if (bound) {
-            const char *pt[] = {res->ticket_id};
-            rc = pg_exec(db, &r,
-                         "UPDATE tickets SET alert_count = alert_count + 1,"
-                         " last_alert_at = greatest(last_alert_at, now()), updated_at = now() "
-                         "WHERE ticket_id = $1::uuid RETURNING alert_count",
-                         1, pt);
-            if (rc)
-                goto out;
-            if (PQntuples(r) == 1)
-                res->alert_count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-            PQclear(r);
-            r = NULL;
-        }
+                     "WITH t AS (INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count,"
+                     " last_alert_at) VALUES ($2::uuid, $4, $5, $3, 1, now()) ON CONFLICT DO NOTHING),"
+                     " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid)"
+                     " ON CONFLICT DO NOTHING),"
+                     " a AS (UPDATE alerts SET ticket_id = $2::uuid, fingerprint = $3,"
+                     " clustered_at = COALESCE(clustered_at, now()) WHERE alert_id = $1::uuid RETURNING 1) "
+                     "SELECT 1::bigint, (SELECT count(*) FROM a)",
+                     5, pw);
+    } else {
+        const char *pw[] = {in->alert_id, res->ticket_id, in->fingerprint};
+        rc = pg_exec(db, &r,
+                     "WITH b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid)"
+                     " ON CONFLICT DO NOTHING RETURNING 1),"
+                     " t AS (UPDATE tickets SET alert_count = alert_count + 1,"
+                     " last_alert_at = greatest(last_alert_at, now()), updated_at = now()"
+                     " WHERE ticket_id = $2::uuid AND EXISTS (SELECT 1 FROM b) RETURNING alert_count),"
+                     " a AS (UPDATE alerts SET ticket_id = $2::uuid, fingerprint = $3,"
+                     " clustered_at = COALESCE(clustered_at, now()) WHERE alert_id = $1::uuid RETURNING 1) "
+                     "SELECT (SELECT alert_count FROM t), (SELECT count(*) FROM a)",
+                     3, pw);
     }
-
-    const char *pa[] = {in->alert_id, res->ticket_id, in->fingerprint};
-    rc = pg_exec(db, &r,
-                 "UPDATE alerts SET ticket_id = $2::uuid, fingerprint = $3, clustered_at = COALESCE(clustered_at, now()) "
-                 "WHERE alert_id = $1::uuid RETURNING 1",
-                 3, pa);
     if (rc)
         goto out;
-    if (PQntuples(r) != 1)
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        res->alert_count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "1") != 0)
         LOG_WARN("cluster_alert_row_missing", "alert_id", in->alert_id, "ticket_id", res->ticket_id, NULL);
     PQclear(r);
     r = NULL;
-    /* The count is known without another round trip unless the alert was bound by
-     * an earlier attempt of this very message (bound == 0 above). */
-    if (res->new_ticket)
-        res->alert_count = 1;
-    else if (res->alert_count == 0)
+    /* Unknown only if an earlier attempt of this message bound the alert already. */
+    if (res->alert_count == 0)
         rc = read_count(db, res->ticket_id, &res->alert_count);
     if (!rc)
         rc = pg_commit(db);
