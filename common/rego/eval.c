@@ -1337,6 +1337,12 @@ static int invoke_named(ev *e, term *t, rnode *fn, const rego_builtin_def *bi, i
                         const KV *k)
 {
     rv *out = NULL;
+    /* the special builtins have fixed arities too (fuzz: `x := walk()`) */
+    static const struct { int special, nargs; const char *name; } fixed[] = {
+        {SP_WALK, 1, "walk"}, {SP_MEMBER2, 2, "internal.member_2"}, {SP_MEMBER3, 3, "internal.member_3"}};
+    for (size_t i = 0; !fn && i < sizeof fixed / sizeof fixed[0]; i++)
+        if (special == fixed[i].special && argc != fixed[i].nargs)
+            return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", fixed[i].name);
     if (fn) {
         int r = eval_func(e, fn, argv, argc, &out, t->line, t->col);
         if (r < 0) return r;

@@ -173,6 +173,21 @@ static void test_fuzz_complete_then_object_rule(void **state)
     assert_non_null(strstr(err.message, "rule data.f.p conflicts with:\n  rule data.f.p[0] at p.rego:3"));
 }
 
+/* fuzz/regressions/fuzz_eval_policy/walk-without-argument: a NULL dereference (walk,
+ * like the membership calls, skipped the arity check of ordinary builtins) */
+static void test_fuzz_walk_arity(void **state)
+{
+    (void)state;
+    rego_error err;
+    rego_policy *pol = compile1("package f\nx := walk()\n", &err);
+    rv *rs = NULL;
+    if (pol) /* reported when compiling (as OPA does) or, at the latest, when evaluating */
+        assert_int_equal(rego_eval(pol, "x := data.f.x", NULL, NULL, NULL, &rs, &err), -1);
+    assert_string_equal(err.code, "rego_type_error");
+    assert_non_null(strstr(err.message, "walk: arity mismatch"));
+    rego_policy_free(pol);
+}
+
 /* fuzz/regressions/fuzz_eval_input/format-int-huge-exponent: signed overflow, then
  * minutes of quadratic base conversion */
 static void test_fuzz_format_int_huge(void **state)
@@ -437,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_limit_steps_nested_comprehensions),
         cmocka_unit_test(test_limit_fused_loop),
         cmocka_unit_test(test_fuzz_complete_then_object_rule),
+        cmocka_unit_test(test_fuzz_walk_arity),
         cmocka_unit_test(test_fuzz_format_int_huge),
         cmocka_unit_test(test_fuzz_with_parse_error),
         cmocka_unit_test(test_fuzz_deep_nesting),
