@@ -2038,6 +2038,7 @@ rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax
         if (c.failed) goto fail;
     }
     if (check_recursion(pol, pol->root, err)) goto fail;
+    if (rego_typecheck_policy(pol, err)) goto fail;
     rego_optimize_policy(pol);
     return pol;
 fail:

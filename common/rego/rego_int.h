@@ -202,6 +202,10 @@ int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, t
                       term **args, int nargs, int *nslots, const char ***slot_names, rego_error *err);
 rnode *rego_node_child(const rnode *n, const char *name);
 
+/* typecheck.c: OPA's compile-time "match error" check (rego_type_error), run once
+ * after compilation; 0 = accepted, -1 = rejected (err set). */
+int rego_typecheck_policy(const rego_policy *pol, rego_error *err);
+
 /* optimize.c: annotations computed once after compilation (policy or query), read
  * by eval.c; they never change a result, only how fast it is found. */
 void rego_optimize_policy(rego_policy *pol);

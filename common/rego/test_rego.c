@@ -225,6 +225,95 @@ static void test_compile_errors_like_opa(void **state)
 
 /* Arithmetic as OPA v1.19.0 prints it (opa eval): non-integers and quotients in a
  * 64-bit mantissa, shortest text, %g form; integers exact. */
+/* typecheck.c: what OPA 1.19's type checker rejects (each case checked with `opa
+ * check`), and look-alikes it accepts. */
+static void test_type_errors_like_opa(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src;
+        const char *text;
+        int line, col;
+    } cases[] = {
+        /* match error: =, :=, == (negated too) between disjoint static types */
+        {"package t\nq if { x := 1; x == \"a\" }\n", "match error", 2, 16},
+        {"package t\nq if { [1] = {\"a\": 1} }\n", "match error", 2, 8},
+        {"package t\nq if { x := 1; y := x; not y == \"a\" }\n", "match error", 2, 24},
+        {"package t\nq if { not [10, 7] == [1e3] }\n", "match error", 2, 8},
+        {"package t\nq if { {\"a\": 1} == {\"b\": 1} }\n", "match error", 2, 8},
+        {"package t\nq if { input.a == input.b == {1} }\n", "match error", 2, 8},
+        {"package t\nq if { count([1]) == \"a\" }\n", "match error", 2, 8},
+        {"package t\nq if { [x, 1] = [\"a\", \"b\"] }\n", "match error", 2, 8},
+        {"package t\nq if { z := [y | y := 1; y == \"a\"] }\n", "match error", 2, 26},
+        {"package t\nq if { some x in [1]; x == \"a\" }\n", "match error", 2, 23},
+        {"package t\nq if { x := 1 - 2; x == \"a\" }\n", "match error", 2, 20},
+        /* rule and function types */
+        {"package t\np := 1\nq if { p == \"a\" }\n", "match error", 3, 8},
+        {"package t\ns contains 1\nq if { s == {\"a\"} }\n", "match error", 3, 8},
+        {"package t\no[k] := 1 if { some k in input.x }\nq if { o == {\"a\": \"b\"} }\n", "match error", 3, 8},
+        {"package t\ndefault d := {\"a\": 1}\nd := {\"b\": 2}\nq if { not {\"c\": 1} == d }\n", "match error", 4, 8},
+        {"package t\nf(x) := 1\nq if { f(1) == \"a\" }\n", "match error", 3, 8},
+        {"package t\np := 1 if { false } else := 2 if { 1 == \"a\" }\n", "match error", 2, 36},
+        {"package t\np := {\"a\": [1, 2]}\nq if { p.a[0] == \"s\" }\n", "match error", 3, 8},
+        /* builtin operands */
+        {"package t\nr if { count(1) }\n",
+         "count: invalid argument(s)\n\thave: (number)\n\twant: (collection: any<string, array[any], object[any: any], "
+         "set[any]>, n: number)",
+         2, 8},
+        {"package t\nr if { not count(1) }\n", "count: invalid argument(s)\n\thave: (number)", 2, 8},
+        {"package t\nr if { x := count(1) }\n", "count: invalid argument(s)\n\thave: (number, ??\?)", 2, 13},
+        {"package t\nr if { x := 1 + \"a\" }\n",
+         "plus: invalid argument(s)\n\thave: (number, string, ??\?)\n\twant: (x: number, y: number, z: number)", 2, 13},
+        {"package t\nr if { lower({\"a\": [1, \"b\"]}) }\n",
+         "lower: invalid argument(s)\n\thave: (object<a: array<number, string>>)\n\twant: (x: string, y: string)", 2, 8},
+        {"package t\nr if { concat(\"\", [1]) }\n", "concat: invalid argument(s)\n\thave: (string, array<number>)", 2,
+         8},
+        {"package t\np := 1\nr if { x := data.t.p; lower(x) }\n", "lower: invalid argument(s)\n\thave: (number)", 3, 23},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rego_error err;
+        rego_policy *pol = compile1(cases[i].src, REGO_SYNTAX_V1, &err);
+        if (pol) {
+            rego_policy_free(pol);
+            fail_msg("case %zu compiled: %s", i, cases[i].src);
+        }
+        if (strcmp(err.code, "rego_type_error") != 0 || !strstr(err.message, cases[i].text) ||
+            err.line != cases[i].line || err.col != cases[i].col)
+            fail_msg("case %zu: got %s at %d:%d: %s", i, err.code, err.line, err.col, err.message);
+    }
+    /* look-alikes OPA accepts: unknown (any) types, unions, every bodies,
+     * separate comprehension scopes, comparisons other than equality */
+    static const char *const ok[] = {
+        "package t\nq if { 1 != \"a\" }\n",
+        "package t\nq if { 1 < \"a\" }\n",
+        "package t\nq if { x := input; x == 1 }\n",
+        "package t\nq if { x := data.foo; x == 1 }\n",
+        "package t\nq if { [x | x = 1]; [x | x = \"a\"] }\n",
+        "package t\nq if { every x in [1] { x == \"a\" } }\n",
+        "package t\nq if { every x in [1] { y := 1; x; y == \"a\" } }\n",
+        "package t\np := 1 if { false } else := \"a\"\nq if { p == \"a\" }\n",
+        "package t\ndefault p := 1\np := \"a\" if input.x\nq if { p == \"b\" }\n",
+        "package t\nq if { some x in [1, \"a\"]; x == \"a\" }\n",
+        "package t\nq if { [1, 2] == [1, 3] }\n",
+        "package t\nq if { {1} == set() }\n",
+        "package t\nq if { x := sort([1]); x == [\"a\", \"b\"] }\n",
+        "package t\nf(x) := x\nq if { f(1) == \"a\" }\n",
+        "package t\nq if { \"a\" in {1} }\n",
+        "package t\nq if { x := {1} - {2}; x == {\"a\"} }\n",
+        "package t\nr if { count(input) }\n",
+        "package t\nr if { count(\"abc\") }\n",
+        "package t\nr if { lower(input.x) }\n",
+        "package t\nr if { sum([1, 2]) }\n",
+        "package t\nq if { some x in [\"a\", 1]; lower(x) }\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        rego_error err;
+        rego_policy *pol = compile1(ok[i], REGO_SYNTAX_V1, &err);
+        if (!pol) fail_msg("ok case %zu rejected: %s", i, err.message);
+        rego_policy_free(pol);
+    }
+}
+
 static void test_number_precision(void **state)
 {
     (void)state;
@@ -573,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_template_strings),     cmocka_unit_test(test_logic_operators),
         cmocka_unit_test(test_scoping_and_data_keys),
         cmocka_unit_test(test_compile_errors_like_opa),
+        cmocka_unit_test(test_type_errors_like_opa),
         cmocka_unit_test(test_number_precision),
         cmocka_unit_test(test_fast_paths_and_threads),
         cmocka_unit_test(test_shared_document_threads),
