@@ -845,11 +845,14 @@ static term *parse_term(P *p)
     return b;
 }
 
-/* binary levels, lowest first: in, relation, |, &, +-, * / % */
+/* binary levels, lowest first: in, relation, |, &, +-, * / %. As in OPA, an operator
+ * at the start of a line continues the expression (`x := 1` then a line `-1 in xs`
+ * is `x := (1 - 1) in xs`); only the keyword `in` (and a ref's `[`) there starts a
+ * new expression, since `in` is also a var name and a ref-head rule name. */
 static term *parse_factor(P *p)
 {
     term *l = parse_term(p);
-    while (l && !p->t.nl && (is_op(&p->t, "*") || is_op(&p->t, "/") || is_op(&p->t, "%"))) {
+    while (l && (is_op(&p->t, "*") || is_op(&p->t, "/") || is_op(&p->t, "%"))) {
         const char *f = is_op(&p->t, "*") ? "mul" : is_op(&p->t, "/") ? "div" : "rem";
         int line = p->t.line, col = p->t.col;
         next(p);
@@ -862,7 +865,7 @@ static term *parse_factor(P *p)
 static term *parse_arith(P *p)
 {
     term *l = parse_factor(p);
-    while (l && !p->t.nl && (is_op(&p->t, "+") || is_op(&p->t, "-"))) {
+    while (l && (is_op(&p->t, "+") || is_op(&p->t, "-"))) {
         const char *f = is_op(&p->t, "+") ? "plus" : "minus";
         int line = p->t.line, col = p->t.col;
         next(p);
@@ -875,7 +878,7 @@ static term *parse_arith(P *p)
 static term *parse_and(P *p)
 {
     term *l = parse_arith(p);
-    while (l && !p->t.nl && is_op(&p->t, "&")) {
+    while (l && is_op(&p->t, "&")) {
         int line = p->t.line, col = p->t.col;
         next(p);
         term *r = parse_arith(p);
@@ -887,7 +890,7 @@ static term *parse_and(P *p)
 static term *parse_or(P *p)
 {
     term *l = parse_and(p);
-    while (l && !p->t.nl && !p->no_or && is_op(&p->t, "|")) {
+    while (l && !p->no_or && is_op(&p->t, "|")) {
         int line = p->t.line, col = p->t.col;
         next(p);
         term *r = parse_and(p);
@@ -902,7 +905,7 @@ static term *parse_rel(P *p)
     static const char *ops[][2] = {{"==", "equal"}, {"!=", "neq"}, {"<=", "lte"}, {">=", "gte"},
                                    {"<", "lt"},     {">", "gt"},   {NULL, NULL}};
     for (;;) {
-        if (!l || p->t.nl || p->t.kind != K_PUNCT) return l;
+        if (!l || p->t.kind != K_PUNCT) return l;
         int i;
         for (i = 0; ops[i][0]; i++)
             if (is_op(&p->t, ops[i][0])) break;
@@ -932,7 +935,7 @@ static term *parse_expr_term(P *p) { return parse_in(p); }
 static term *parse_member_term(P *p)
 {
     term *a = parse_expr_term(p);
-    if (!a || p->t.nl || !is_op(&p->t, ",")) return a;
+    if (!a || !is_op(&p->t, ",")) return a;
     next(p);
     term *v = parse_rel(p);
     if (!v) return NULL;
@@ -1132,7 +1135,7 @@ static expr *parse_literal_base(P *p, bool withs)
     if (!a) return NULL;
     expr *e;
     if (0) {
-    } else if (!p->t.nl && (is_op(&p->t, "=") || is_op(&p->t, ":="))) {
+    } else if ((is_op(&p->t, "=") || is_op(&p->t, ":="))) {
         bool assign = is_op(&p->t, ":=");
         next(p);
         term *b = parse_member_term(p); /* `x := 1, "foo" in xs` */

@@ -269,6 +269,13 @@ static void test_type_errors_like_opa(void **state)
         {"package t\nr if { concat(\"\", [1]) }\n", "concat: invalid argument(s)\n\thave: (string, array<number>)", 2,
          8},
         {"package t\np := 1\nr if { x := data.t.p; lower(x) }\n", "lower: invalid argument(s)\n\thave: (number)", 3, 23},
+        /* `some .. in` a scalar: a match error (constant) or undefined ref; an operator at
+         * the start of a line continues the expression before it */
+        {"package t\nq if { some x in 5 }\n", "match error", 2, 8},
+        {"package t\nq if { some x in [1] == [1] }\n", "undefined ref", 2, 8},
+        {"package t\nq if {\n\tsome v in input.x\n\t-1 > 3\n}\n", "undefined ref", 3, 2},
+        {"package t\nq if {\n\tx := net.cidr_contains(\"10.0.0.0/8\", \"10.0.0.1\")\n\t-1 in {1}\n}\n",
+         "minus: invalid argument(s)\n\thave: (boolean, number, ??\?)", 3, 7},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rego_error err;
@@ -305,6 +312,7 @@ static void test_type_errors_like_opa(void **state)
         "package t\nr if { lower(input.x) }\n",
         "package t\nr if { sum([1, 2]) }\n",
         "package t\nq if { some x in [\"a\", 1]; lower(x) }\n",
+        "package t\nq if {\n\tx := 1\n\t+ 2 == 3\n}\n",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         rego_error err;

@@ -28,6 +28,9 @@
  * Checked: every `=`, `:=` and top-level `a == b` (OPA rewrites it to `=`, negated
  * or not) of rule bodies (else bodies included) and comprehension bodies in them.
  * `every` and `not { }` bodies are not checked (OPA 1.19 does not report there).
+ * `some .. in c` with c of a scalar type (e.g. a comparison's result) is an error as
+ * in OPA: "match error" for a constant c, else "undefined ref" (OPA's rewritten
+ * `__localN__[v]`; the message names the collection instead).
  * Unification follows OPA's types.unifies: arrays by position both ways (a missing
  * position on one side fails unless it has a dynamic part), objects by static key
  * both ways, then dynamic parts; sets by element; a union unifies if one member does.
@@ -464,7 +467,7 @@ static const struct {
     {"substring", TY_STR}, {"trim", TY_STR}, {"trim_left", TY_STR}, {"trim_prefix", TY_STR},
     {"trim_right", TY_STR}, {"trim_space", TY_STR}, {"trim_suffix", TY_STR}, {"type_name", TY_STR},
     {"upper", TY_STR}, {"bits.and", TY_NUM}, {"bits.or", TY_NUM}, {"bits.xor", TY_NUM},
-    {"bits.negate", TY_NUM}, {"bits.lsh", TY_NUM}, {"bits.rsh", TY_NUM},
+    {"bits.negate", TY_NUM}, {"net.cidr_contains", TY_BOOL}, {"net.cidr_intersects", TY_BOOL}, {"bits.lsh", TY_NUM}, {"bits.rsh", TY_NUM},
     /* TY_ARRAY entries: array of any (dynamic) */
     {"sort", TY_ARRAY}, {"array.concat", TY_ARRAY}, {"array.slice", TY_ARRAY}, {"array.reverse", TY_ARRAY},
 };
@@ -698,6 +701,17 @@ static void bind(tcx *c, term *a, ty *ta, term *b, ty *tb)
     }
 }
 
+/* A type that can never be iterated (no member is an array, object, set or any). */
+static bool ty_scalar(const ty *t)
+{
+    if (t->k == TY_UNION) {
+        for (int i = 0; i < t->n; i++)
+            if (!ty_scalar(t->elems[i])) return false;
+        return t->n > 0;
+    }
+    return t->k == TY_NULL || t->k == TY_BOOL || t->k == TY_NUM || t->k == TY_STR;
+}
+
 static void check_expr(tcx *c, expr *e)
 {
     term *a = NULL, *b = NULL;
@@ -736,6 +750,18 @@ static void check_expr(tcx *c, expr *e)
         break;
     case E_SOME_IN: {
         ty *ct = ty_of(c, e->coll);
+        if (c->failed) return;
+        if (ty_scalar(ct)) { /* OPA: `some v in 5` is a match error, `in f(x)` an undefined ref */
+            if (!c->quiet) {
+                c->failed = true;
+                if (e->coll->kind == T_VAL)
+                    rego_set_error(c->err, "rego_type_error", c->file, e->line, e->col, "match error");
+                else
+                    rego_set_error(c->err, "rego_type_error", c->file, e->line, e->col,
+                                   "undefined ref: collection of `some ... in` is not a collection");
+            }
+            return;
+        }
         ty *vt = ty_values(c, ct);
         if (vt && e->v && fresh_var(c, e->v)) c->slots[e->v->slot] = vt;
         mark_any(c, e->k);
