@@ -367,16 +367,13 @@ static void resolve_call(cctx *c, term *t)
     else if (strcmp(name, "internal.member_3") == 0) t->special = SP_MEMBER3;
     if (t->special == SP_PRINT) return;
     t->bi = rego_builtin_find(name);
-    if (!t->bi && t->special) {
-        /* member/walk are evaluated by the evaluator even without a table entry */
-        return;
-    }
-    if (!t->bi) {
+    /* member/walk are evaluated by the evaluator even without a table entry */
+    if (!t->bi && !t->special) {
         if (c->err && !c->failed) snprintf(c->err->missing_function, sizeof c->err->missing_function, "%s", name);
         cerr(c, "rego_type_error", t->line, t->col, "undefined function %s", name);
         return;
     }
-    int want = t->bi->nargs;
+    int want = t->bi ? t->bi->nargs : rego_special_nargs(t->special);
     if (t->n != want && t->n != want + 1) {
         cerr(c, "rego_type_error", t->line, t->col, "%s: arity mismatch", name); /* OPA's text */
     }
@@ -667,17 +664,20 @@ static void pattern_binds(term *t, bset *out, const bset *B)
     add_outputs(t, out, B);
 }
 
-static int call_arity(term *t)
+int rego_special_nargs(int special)
+{
+    return special == SP_WALK ? 1 : special == SP_MEMBER2 ? 2 : special == SP_MEMBER3 ? 3 : -1;
+}
+
+int rego_call_arity(const term *t)
 {
     if (t->bi) return t->bi->nargs;
     if (t->fn) {
         rule *r = t->fn->nrules ? t->fn->rules[0] : t->fn->def;
         return r ? r->nargs : t->n;
     }
-    if (t->special == SP_MEMBER2) return 2;
-    if (t->special == SP_MEMBER3) return 3;
-    if (t->special == SP_WALK) return 1;
-    return t->n;
+    int special = rego_special_nargs(t->special);
+    return special >= 0 ? special : t->n;
 }
 
 static bool unify_safe(cctx *c, term *a, term *b, const bset *B, bset *out)
@@ -772,7 +772,7 @@ static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
     case E_TERM: {
         term *t = e->a;
         if (t->kind == T_CALL) {
-            int ar = call_arity(t);
+            int ar = rego_call_arity(t);
             int nin = t->n > ar ? ar : t->n;
             /* vars bound by refs in the args may be args too: `x == xs[x]` */
             bset BO = {calloc((size_t)B->n + 1, 1), B->n};

@@ -1337,12 +1337,9 @@ static int invoke_named(ev *e, term *t, rnode *fn, const rego_builtin_def *bi, i
                         const KV *k)
 {
     rv *out = NULL;
-    /* the special builtins have fixed arities too (fuzz: `x := walk()`) */
-    static const struct { int special, nargs; const char *name; } fixed[] = {
-        {SP_WALK, 1, "walk"}, {SP_MEMBER2, 2, "internal.member_2"}, {SP_MEMBER3, 3, "internal.member_3"}};
-    for (size_t i = 0; !fn && i < sizeof fixed / sizeof fixed[0]; i++)
-        if (special == fixed[i].special && argc != fixed[i].nargs)
-            return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", fixed[i].name);
+    /* compile checks call sites; a `with` mock can still route another arity here */
+    if (!fn && rego_special_nargs(special) >= 0 && argc != rego_special_nargs(special))
+        return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", t->name);
     if (fn) {
         int r = eval_func(e, fn, argv, argc, &out, t->line, t->col);
         if (r < 0) return r;
@@ -1486,18 +1483,6 @@ static int eval_call(ev *e, frame *fr, term *t, int argc, const KV *k)
     return call_args_from(e, fr, t, 0, argc, argv, k);
 }
 
-static int call_arity(term *t)
-{
-    if (t->bi) return t->bi->nargs;
-    if (t->fn) {
-        rule *r = t->fn->nrules ? t->fn->rules[0] : t->fn->def;
-        return r ? r->nargs : t->n;
-    }
-    if (t->special == SP_MEMBER2) return 2;
-    if (t->special == SP_MEMBER3) return 3;
-    if (t->special == SP_WALK) return 1;
-    return t->n;
-}
 
 /* ------------------------------------------------------------ eval_term */
 typedef struct {
@@ -1643,7 +1628,7 @@ static rv *eval_sv(ev *e, frame *fr, term *t, int *st, bool *owned)
     }
     case T_CALL: {
         if (e->nmocks || t->special != SP_NONE || t->n > 16) break;
-        int ar = call_arity(t);
+        int ar = rego_call_arity(t);
         if (t->n > ar) {
             *st = ev_error(e, "rego_type_error", t->line, t->col, "%s: too many arguments", t->name);
             return NULL;
@@ -1743,7 +1728,7 @@ static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k)
     case T_SCOMP:
     case T_OCOMP: return eval_comprehension(e, fr, t, k);
     case T_CALL: {
-        int ar = call_arity(t);
+        int ar = rego_call_arity(t);
         if (t->n > ar) return ev_error(e, "rego_type_error", t->line, t->col, "%s: too many arguments", t->name);
         return eval_call(e, fr, t, t->n, k);
     }
@@ -1866,7 +1851,7 @@ static int eval_expr_pos(ev *e, frame *fr, expr *x, const K *k)
     case E_TERM: {
         term *t = x->a;
         if (t->kind == T_CALL) {
-            int ar = call_arity(t);
+            int ar = rego_call_arity(t);
             if (t->n == ar + 1) {
                 callout_kv c = {{callout_fn}, fr, t->items[ar], k};
                 return eval_call(e, fr, t, ar, &c.k);
@@ -2129,24 +2114,41 @@ static void query_finish(const rego_policy *pol, rego_query *q)
     }
 }
 
-rego_query *rego_query_prepare(const rego_policy *pol, const char *query, rego_error *err)
+/* The two steps of both prepare functions: parse the query into a new rego_query
+ * (NULL with *err), and compile its (possibly rewritten) body (0, or -1 with *err). */
+static rego_query *query_parse(const rego_policy *pol, const char *query, rego_error *err)
 {
-    rego_error dummy;
-    if (!err) err = &dummy;
     memset(err, 0, sizeof *err);
     rego_query *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->pol = pol;
     parse_ctx pc = {.ar = &q->ar, .file = "query", .src = query, .len = strlen(query), .v1 = true, .err = err};
     q->body = rego_parse_query(&pc);
-    if (!q->body) goto fail;
-    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
-        goto fail;
-    query_finish(pol, q);
+    if (!q->body) {
+        rego_query_free(q);
+        return NULL;
+    }
     return q;
-fail:
-    rego_query_free(q);
-    return NULL;
+}
+
+static int query_compile(const rego_policy *pol, rego_query *q, rego_error *err)
+{
+    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
+        return -1;
+    query_finish(pol, q);
+    return 0;
+}
+
+rego_query *rego_query_prepare(const rego_policy *pol, const char *query, rego_error *err)
+{
+    rego_error dummy;
+    if (!err) err = &dummy;
+    rego_query *q = query_parse(pol, query, err);
+    if (q && query_compile(pol, q, err) < 0) {
+        rego_query_free(q);
+        return NULL;
+    }
+    return q;
 }
 
 /* opa eval's value capture (its rego.rewriteQueryToCaptureValue): every top-level
@@ -2172,15 +2174,10 @@ rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query
 {
     rego_error dummy;
     if (!err) err = &dummy;
-    memset(err, 0, sizeof *err);
     *exprs = NULL;
     *nexprs = 0;
-    rego_query *q = calloc(1, sizeof *q);
+    rego_query *q = query_parse(pol, query, err);
     if (!q) return NULL;
-    q->pol = pol;
-    parse_ctx pc = {.ar = &q->ar, .file = "query", .src = query, .len = strlen(query), .v1 = true, .err = err};
-    q->body = rego_parse_query(&pc);
-    if (!q->body) goto fail;
     body *b = q->body;
     int n = b->n;
     bool check = n > 1;
@@ -2244,11 +2241,8 @@ rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query
     b->n = k;
     *exprs = info;
     *nexprs = (size_t)n;
-    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
-        goto fail;
-    query_finish(pol, q);
-    return q;
-fail:
+    if (query_compile(pol, q, err) == 0)
+        return q;
     free(*exprs);
     *exprs = NULL;
     *nexprs = 0;

@@ -79,6 +79,12 @@ struct term {
 };
 
 enum { SP_NONE = 0, SP_WALK, SP_PRINT, SP_MEMBER2, SP_MEMBER3, SP_EQ, SP_ASSIGN };
+/* Arguments of a special builtin without a table entry (walk 1, internal.member_2 2,
+ * internal.member_3 3), or -1 for any other. compile.c. */
+int rego_special_nargs(int special);
+/* Arguments a call term takes (its builtin's, function's or special's; else its own
+ * count). compile.c. */
+int rego_call_arity(const term *t);
 
 typedef enum { E_TERM, E_UNIFY, E_ASSIGN, E_SOME_DECL, E_SOME_IN, E_EVERY, E_NOT_BODY } expr_kind;
 /* E_NOT_BODY: `not { body }` (future.keywords.not): body in `body`, neg set */
