@@ -64,17 +64,23 @@ def norm_rows(rows):
     return sorted(canon(r) for r in rows)
 
 
-def run_ours(binary, case, inp, query, timeout):
-    cmd = [binary]
+def eval_command(prefix, v0_flag, strict_flag, case, inp, query):
+    """The same evaluation for either engine: the case's flags, its files, input, query."""
+    cmd = list(prefix)
     if os.path.exists(os.path.join(case, "v0")):
-        cmd.append("--v0")
+        cmd.append(v0_flag)
     if os.path.exists(os.path.join(case, "strict")):
-        cmd.append("--strict")
+        cmd.append(strict_flag)
     for f in case_files(case):
         cmd += ["-d", f]
     if inp:
         cmd += ["-i", inp]
     cmd.append(query)
+    return cmd
+
+
+def run_ours(binary, case, inp, query, timeout):
+    cmd = eval_command([binary], "--v0", "--strict", case, inp, query)
     try:
         p = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -91,16 +97,7 @@ def run_ours(binary, case, inp, query, timeout):
 
 
 def run_opa(opa, case, inp, query, timeout):
-    cmd = [opa, "eval", "-f", "json"]
-    if os.path.exists(os.path.join(case, "v0")):
-        cmd.append("--v0-compatible")
-    if os.path.exists(os.path.join(case, "strict")):
-        cmd.append("--strict-builtin-errors")
-    for f in case_files(case):
-        cmd += ["-d", f]
-    if inp:
-        cmd += ["-i", inp]
-    cmd.append(query)
+    cmd = eval_command([opa, "eval", "-f", "json"], "--v0-compatible", "--strict-builtin-errors", case, inp, query)
     try:
         p = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
