@@ -92,4 +92,8 @@ void rego_buf_free(rego_buf *b);
  * OPA's error messages and sprintf's %q quote with it. builtins_strings.c. */
 void rego_go_quote(rego_buf *b, const char *s, size_t n, bool ascii_only);
 
+/* A YAML document as a NEW value, the way yaml.unmarshal reads it (go-yaml v2's
+ * rules), or NULL with go-yaml's message in err. builtins_json.c. */
+rv *rego_yaml_parse(const char *s, size_t n, char *err, size_t errlen);
+
 #endif

@@ -1051,7 +1051,7 @@ static rv *yaml_node_to_rv(ycvt *c, yaml_node_t *node)
 }
 
 /* Parses the first YAML document. NEW value or NULL with err. */
-static rv *yaml_parse(const char *s, size_t n, char *err, size_t errlen)
+rv *rego_yaml_parse(const char *s, size_t n, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -1088,7 +1088,7 @@ static rv *yaml_parse(const char *s, size_t n, char *err, size_t errlen)
 static int bi_yaml_unmarshal(rego_bctx *ctx, rv *const *a, rv **out)
 {
     char err[256];
-    rv *v = yaml_parse(rv_str(a[0]), rv_strlen(a[0]), err, sizeof err);
+    rv *v = rego_yaml_parse(rv_str(a[0]), rv_strlen(a[0]), err, sizeof err);
     if (!v) return rego_bctx_errorf(ctx, "yaml.unmarshal: %s", err);
     *out = v;
     return REGO_OK;
@@ -1101,7 +1101,7 @@ static int bi_yaml_is_valid(rego_bctx *ctx, rv *const *a, rv **out)
         return REGO_OK;
     }
     char err[256];
-    rv *v = yaml_parse(rv_str(a[0]), rv_strlen(a[0]), err, sizeof err);
+    rv *v = rego_yaml_parse(rv_str(a[0]), rv_strlen(a[0]), err, sizeof err);
     *out = rv_bool(v != NULL);
     rv_unref(v);
     return REGO_OK;

@@ -5,12 +5,13 @@
  * (recursively, hidden entries skipped, sorted) is a module; every *.json / *.yaml /
  * *.yml document is data, merged into `data` under its directory's path relative to
  * DIR (DIR/a/b/x.json lands at data.a.b); two documents that set the same leaf
- * differently are an error. YAML is read with the engine's own yaml.unmarshal, so a
- * document means the same as in a policy. --data FILE merges a document at the root.
+ * differently are an error. YAML is read as the engine's yaml.unmarshal reads it
+ * (rego_yaml_parse), so a document means the same as in a policy. --data FILE merges a document at the root.
  * Modules are Rego v1 unless they say otherwise; --v0 makes v0 the default (AlertChain
  * and older Warren policies).
  * */
 #include "rego/bundle.h"
+#include "rego/builtins.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,29 +66,6 @@ static bool has_suffix(const char *s, const char *suf)
 {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-/* YAML through the engine's yaml.unmarshal. NEW value or NULL with err. */
-static rv *yaml_to_rv(const char *text, size_t len, char *err, size_t errlen)
-{
-    rego_error e;
-    rego_policy *pol = rego_compile(NULL, 0, REGO_SYNTAX_V1, &e);
-    if (!pol) {
-        snprintf(err, errlen, "%s", e.message);
-        return NULL;
-    }
-    rv *in = rv_string(text, len), *rs = NULL, *out = NULL;
-    rego_options opts = {.strict_builtin_errors = true};
-    if (rego_eval(pol, "x := yaml.unmarshal(input)", in, NULL, &opts, &rs, &e) < 0)
-        snprintf(err, errlen, "%s", e.message);
-    else if (rv_len(rs) == 1)
-        out = rv_ref(rv_object_get_cstr(rv_array_at(rs, 0), "x"));
-    else
-        snprintf(err, errlen, "not a YAML document");
-    rv_unref(rs);
-    rv_unref(in);
-    rego_policy_free(pol);
-    return out;
 }
 
 /* Deep merge of b into a (OPA's data merge): objects merge key by key, anything
@@ -189,7 +167,7 @@ static int load_file(rego_bundle *ps, const char *path, char **dpath, int ndpath
         return -1;
     }
     char eb[512] = "";
-    rv *doc = json ? rv_from_json_text(text, len, eb, sizeof eb) : yaml_to_rv(text, len, eb, sizeof eb);
+    rv *doc = json ? rv_from_json_text(text, len, eb, sizeof eb) : rego_yaml_parse(text, len, eb, sizeof eb);
     free(text);
     if (!doc) {
         snprintf(err, errlen, "%s: %s", path, eb);
@@ -288,7 +266,7 @@ rv *rego_read_document(const char *path, char *err, size_t errlen)
         return NULL;
     }
     char eb[512] = "";
-    rv *doc = has_suffix(path, ".yaml") || has_suffix(path, ".yml") ? yaml_to_rv(text, len, eb, sizeof eb)
+    rv *doc = has_suffix(path, ".yaml") || has_suffix(path, ".yml") ? rego_yaml_parse(text, len, eb, sizeof eb)
                                                                     : rv_from_json_text(text, len, eb, sizeof eb);
     free(text);
     if (!doc)
