@@ -326,6 +326,12 @@ static void print_fields(FILE *o, const config_field *table)
     }
 }
 
+void config_print_settings(FILE *o, const config_field *table, const char *title)
+{
+    fprintf(o, "%s (environment variables):\n", title ? title : "Settings");
+    print_fields(o, table);
+}
+
 static void print_help(const config_section *sections, size_t n, const char *program, const char *about)
 {
     FILE *o = stdout;
@@ -333,18 +339,12 @@ static void print_help(const config_section *sections, size_t n, const char *pro
     if (about && *about)
         fprintf(o, "\n%s\n", about);
     for (size_t i = 0; i < n; i++) {
-        fprintf(o, "\n%s (environment variables):\n", sections[i].title ? sections[i].title : "Settings");
-        print_fields(o, sections[i].table);
+        fputc('\n', o);
+        config_print_settings(o, sections[i].table, sections[i].title);
     }
     fprintf(o, "\nHUTCH_KAFKA_<NAME> variables not listed are passed to librdkafka as <name> "
                "('_' -> '.'), e.g. HUTCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL.\n");
     fflush(o);
-}
-
-void config_print_settings(FILE *o, const config_field *table, const char *title)
-{
-    fprintf(o, "%s (environment variables):\n", title ? title : "Settings");
-    print_fields(o, table);
 }
 
 void config_print_help(const config_field *table, const char *program, const char *about)
