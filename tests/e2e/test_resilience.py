@@ -127,6 +127,20 @@ def test_service_sigkilled_midstream_loses_and_duplicates_nothing(healthy, victi
     check_exactly_once(st, poster, scaled(120), ingest_may_duplicate=(victim == "ingest"))
 
 
+def sample_statuses(seconds, request):
+    """Calls request() every 0.5 s for `seconds`: [(seconds since start, status code or
+    the exception's name)], to see what a component answered during an outage."""
+    t0 = time.monotonic()
+    out = []
+    while time.monotonic() - t0 < seconds:
+        try:
+            out.append((round(time.monotonic() - t0, 1), request().status_code))
+        except requests.RequestException as e:
+            out.append((round(time.monotonic() - t0, 1), type(e).__name__))
+        time.sleep(0.5)
+    return out
+
+
 def test_broker_down_20s_loses_nothing(healthy):
     st = healthy
     if not st.broker.restartable:
@@ -136,16 +150,8 @@ def test_broker_down_20s_loses_nothing(healthy):
     before = Poster(st, n, pause=0.3).start()
     before.wait_accepted(n // 4, scaled(60))
     st.broker.stop()
-    t_down = time.monotonic()
     # while the broker is down, ingest answers 503 (it may take a moment to notice)
-    codes = []
-    while time.monotonic() - t_down < 20:
-        try:
-            r = st.post_alert("guardduty", guardduty_finding(), timeout=15)
-            codes.append((round(time.monotonic() - t_down, 1), r.status_code))
-        except requests.RequestException as e:
-            codes.append((round(time.monotonic() - t_down, 1), type(e).__name__))
-        time.sleep(0.5)
+    codes = sample_statuses(20, lambda: st.post_alert("guardduty", guardduty_finding(), timeout=15))
     st.broker.start()
     late = [c for t, c in codes if t >= 5]
     assert late and all(c == 503 for c in late), f"ingest during the outage: {codes}"
@@ -167,15 +173,7 @@ def test_postgres_down_15s_loses_nothing(healthy):
     poster = Poster(st, n, pause=0.3).start()
     poster.wait_accepted(n // 4, scaled(60))
     st.pg.stop()
-    t_down = time.monotonic()
-    policy_readiness = []
-    while time.monotonic() - t_down < 15:
-        try:
-            r = requests.get(st.services["policy"].url + "/readyz", timeout=5)
-            policy_readiness.append((round(time.monotonic() - t_down, 1), r.status_code))
-        except requests.RequestException as e:
-            policy_readiness.append((round(time.monotonic() - t_down, 1), type(e).__name__))
-        time.sleep(0.5)
+    policy_readiness = sample_statuses(15, lambda: requests.get(st.services["policy"].url + "/readyz", timeout=5))
     st.pg.start()
     late = [c for t, c in policy_readiness if t >= 5]
     assert late and all(c == 503 for c in late), f"policy /readyz during the outage: {policy_readiness}"
