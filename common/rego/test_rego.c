@@ -129,6 +129,32 @@ static void test_unsafe_and_recursion(void **state)
 
 /* Compile-time errors OPA v1.19.0 reports (`opa check --format json`): code, text
  * and position line:col (col 0: not compared). */
+/* Case i must fail to compile with code, a message containing text, at line and
+ * (when col is not 0) col. */
+static void expect_compile_error(size_t i, const char *src, rego_syntax syn, const char *code, const char *text,
+                                 int line, int col)
+{
+    rego_error err;
+    rego_policy *pol = compile1(src, syn, &err);
+    if (pol) {
+        rego_policy_free(pol);
+        fail_msg("case %zu compiled: %s", i, src);
+    }
+    if (strcmp(err.code, code) != 0 || !strstr(err.message, text) || err.line != line || (col && err.col != col))
+        fail_msg("case %zu: got %s at %d:%d: %s", i, err.code, err.line, err.col, err.message);
+}
+
+/* Every source compiles (as v1). */
+static void expect_compiles(const char *const *srcs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rego_error err;
+        rego_policy *pol = compile1(srcs[i], REGO_SYNTAX_V1, &err);
+        if (!pol) fail_msg("ok case %zu rejected: %s", i, err.message);
+        rego_policy_free(pol);
+    }
+}
+
 static void test_compile_errors_like_opa(void **state)
 {
     (void)state;
@@ -194,14 +220,8 @@ static void test_compile_errors_like_opa(void **state)
         {"package t\np if count()\n", REGO_SYNTAX_V1, "rego_type_error", "count: arity mismatch", 2, 6},
         {"package t\np if { g(1) }\n", REGO_SYNTAX_V1, "rego_type_error", "undefined function g", 2, 8},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        rego_error err;
-        rego_policy *pol = compile1(cases[i].src, cases[i].syn, &err);
-        if (pol) fail_msg("case %zu compiled: %s", i, cases[i].src);
-        if (strcmp(err.code, cases[i].code) != 0 || !strstr(err.message, cases[i].text) || err.line != cases[i].line ||
-            (cases[i].col && err.col != cases[i].col))
-            fail_msg("case %zu: got %s at %d:%d: %s", i, err.code, err.line, err.col, err.message);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_compile_error(i, cases[i].src, cases[i].syn, cases[i].code, cases[i].text, cases[i].line, cases[i].col);
     /* and what OPA accepts */
     static const char *const ok[] = {
         "package t\np if { x := 1; y := [x | x := 2] }\n",
@@ -215,16 +235,9 @@ static void test_compile_errors_like_opa(void **state)
         "package t\ndefault p := {\"a\": [1, -2.5, null]}\n",
         "package t\nimport data.foo\nimport data.bar\np := 1\n",
     };
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        rego_error err;
-        rego_policy *pol = compile1(ok[i], REGO_SYNTAX_V1, &err);
-        if (!pol) fail_msg("ok case %zu: %s", i, err.message);
-        rego_policy_free(pol);
-    }
+    expect_compiles(ok, sizeof ok / sizeof ok[0]);
 }
 
-/* Arithmetic as OPA v1.19.0 prints it (opa eval): non-integers and quotients in a
- * 64-bit mantissa, shortest text, %g form; integers exact. */
 /* typecheck.c: what OPA 1.19's type checker rejects (each case checked with `opa
  * check`), and look-alikes it accepts. */
 static void test_type_errors_like_opa(void **state)
@@ -277,17 +290,9 @@ static void test_type_errors_like_opa(void **state)
         {"package t\nq if {\n\tx := net.cidr_contains(\"10.0.0.0/8\", \"10.0.0.1\")\n\t-1 in {1}\n}\n",
          "minus: invalid argument(s)\n\thave: (boolean, number, ??\?)", 3, 7},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        rego_error err;
-        rego_policy *pol = compile1(cases[i].src, REGO_SYNTAX_V1, &err);
-        if (pol) {
-            rego_policy_free(pol);
-            fail_msg("case %zu compiled: %s", i, cases[i].src);
-        }
-        if (strcmp(err.code, "rego_type_error") != 0 || !strstr(err.message, cases[i].text) ||
-            err.line != cases[i].line || err.col != cases[i].col)
-            fail_msg("case %zu: got %s at %d:%d: %s", i, err.code, err.line, err.col, err.message);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_compile_error(i, cases[i].src, REGO_SYNTAX_V1, "rego_type_error", cases[i].text, cases[i].line,
+                             cases[i].col);
     /* look-alikes OPA accepts: unknown (any) types, unions, every bodies,
      * separate comprehension scopes, comparisons other than equality */
     static const char *const ok[] = {
@@ -314,14 +319,11 @@ static void test_type_errors_like_opa(void **state)
         "package t\nq if { some x in [\"a\", 1]; lower(x) }\n",
         "package t\nq if {\n\tx := 1\n\t+ 2 == 3\n}\n",
     };
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        rego_error err;
-        rego_policy *pol = compile1(ok[i], REGO_SYNTAX_V1, &err);
-        if (!pol) fail_msg("ok case %zu rejected: %s", i, err.message);
-        rego_policy_free(pol);
-    }
+    expect_compiles(ok, sizeof ok / sizeof ok[0]);
 }
 
+/* Arithmetic as OPA v1.19.0 prints it (opa eval): non-integers and quotients in a
+ * 64-bit mantissa, shortest text, %g form; integers exact. */
 static void test_number_precision(void **state)
 {
     (void)state;
