@@ -47,6 +47,8 @@ struct http_server {
     atomic_bool stopped;
     http_ready_fn ready;
     void *ready_ctx;
+    http_status_fn status;
+    void *status_ctx;
     pthread_mutex_t lock; /* routes and readiness: services add them while the loop runs */
     http_route routes[HTTP_MAX_ROUTES];
     int nroutes;
@@ -122,11 +124,17 @@ static void handle_readyz(http_server *s, struct evhttp_request *req)
     pthread_mutex_lock(&s->lock);
     http_ready_fn fn = s->ready;
     void *ctx = s->ready_ctx;
+    http_status_fn status = s->status;
+    void *status_ctx = s->status_ctx;
     pthread_mutex_unlock(&s->lock);
     bool ready = fn ? fn(ctx, reason, sizeof reason) : true;
     reason[sizeof reason - 1] = '\0';
     json_t *o = ready ? json_pack("{s:s}", "status", "ready")
                       : json_pack("{s:s,s:s}", "status", "not ready", "reason", reason[0] ? reason : "not ready");
+    json_t *extra = status ? status(status_ctx) : NULL;
+    if (o && json_is_object(extra))
+        json_object_update_missing(o, extra);
+    json_decref(extra);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     http_reply_json(req, ready ? 200 : 503, text ? text : (ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}"));
@@ -239,6 +247,16 @@ void http_server_set_ready(http_server *s, http_ready_fn fn, void *ctx)
     pthread_mutex_lock(&s->lock);
     s->ready = fn;
     s->ready_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void http_server_set_status(http_server *s, http_status_fn fn, void *ctx)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->status = fn;
+    s->status_ctx = ctx;
     pthread_mutex_unlock(&s->lock);
 }
 

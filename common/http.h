@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <jansson.h>
 #include <stdbool.h>
 
 typedef struct http_server http_server;
@@ -24,6 +25,10 @@ http_server *http_server_new(const char *addr, int port, size_t max_body, char *
 int http_server_port(const http_server *s);
 struct event_base *http_server_base(http_server *s);
 void http_server_set_ready(http_server *s, http_ready_fn fn, void *ctx);
+/* What a service adds to its /readyz body (e.g. the policy set in use): fn returns a
+ * NEW object whose members join the reply, ready or not. Called on the loop thread. */
+typedef json_t *(*http_status_fn)(void *ctx);
+void http_server_set_status(http_server *s, http_status_fn fn, void *ctx);
 /* Requests whose path starts with prefix go to cb (evhttp's generic callback signature).
  * The longest matching prefix wins. Safe to call while the loop runs. */
 void http_server_route(http_server *s, const char *prefix, void (*cb)(struct evhttp_request *, void *), void *ctx);

@@ -15,9 +15,12 @@
 # Ports (env overrides): Postgres HUTCH_PG_PORT=55432, Kafka HUTCH_BROKER_PORT=59092
 # (controller +1), services HUTCH_INGEST_PORT=8081 HUTCH_POLICY_PORT=8082
 # HUTCH_ENRICH_PORT=8083 HUTCH_CLUSTER_PORT=8084 HUTCH_AGENT_PORT=8085 HUTCH_NOTIFY_PORT=8086.
-# Every service gets HUTCH_KAFKA_BROKERS, HUTCH_DATABASE_URL, HUTCH_HTTP_ADDR=127.0.0.1 and
+# Every service gets HUTCH_KAFKA_BROKERS, HUTCH_DATABASE_URL, HUTCH_HTTP_ADDR=127.0.0.1,
+# HUTCH_POLICY_DIR (default the project's policies/; policy reads it) and
 # its HUTCH_<SERVICE>_PORT; logs go to .hutch/logs/<service>.log.
 # .hutch/env holds the settings for another shell: `. .hutch/env && build/bin/hutchctl ticket list`.
+# HUTCH_STACK_SERVICES="policy enrich" makes `up` start only those services (default all
+# six); set but empty, only Postgres, the broker and the topics (scripts/bench-policy.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +30,7 @@ BIN=${HUTCH_BIN_DIR:-$(build_dir "$mode")/bin}
 PG_PORT=${HUTCH_PG_PORT:-55432}
 KAFKA_PORT=${HUTCH_BROKER_PORT:-59092}
 READY_SECS=${HUTCH_READY_SECONDS:-90}
+read -ra UP_SERVICES <<< "${HUTCH_STACK_SERVICES-${HUTCH_SERVICES[*]}}"
 
 svc_port() { local v="HUTCH_${1^^}_PORT"; echo "${!v:-${HUTCH_DEFAULT_PORT[$1]}}"; }
 
@@ -55,7 +59,7 @@ start_service() {
     port_open 127.0.0.1 "$port" && die "port $port ($s) is taken by another process"
     local var="HUTCH_${s^^}_PORT"
     env HUTCH_KAFKA_BROKERS="$BROKERS" HUTCH_DATABASE_URL="$DB_URL" HUTCH_HTTP_ADDR=127.0.0.1 \
-        "$var=$port" setsid "$exe" >> "$STATE/logs/$s.log" 2>&1 < /dev/null &
+        HUTCH_POLICY_DIR="${HUTCH_POLICY_DIR:-$HUTCH_ROOT/policies}" "$var=$port" setsid "$exe" >> "$STATE/logs/$s.log" 2>&1 < /dev/null &
     echo $! > "$pidf"
 }
 
@@ -76,8 +80,8 @@ up() {
     start_broker
     /usr/bin/python3 "$HUTCH_ROOT/scripts/topics.py" "$BROKERS" "${HUTCH_TOPIC_PARTITIONS:-8}" \
         || die "could not create the Kafka topics"
-    for s in "${HUTCH_SERVICES[@]}"; do start_service "$s"; done
-    for s in "${HUTCH_SERVICES[@]}"; do
+    for s in "${UP_SERVICES[@]}"; do start_service "$s"; done
+    for s in "${UP_SERVICES[@]}"; do
         if ! wait_http_200 "http://127.0.0.1:$(svc_port "$s")/readyz" "$READY_SECS" "$(cat "$STATE/pids/$s.pid")"; then
             tail -20 "$STATE/logs/$s.log" >&2 || true
             die "$s not ready within ${READY_SECS}s (log: $STATE/logs/$s.log); 'make down' cleans up"

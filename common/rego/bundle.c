@@ -151,7 +151,7 @@ static int load_file(rego_bundle *ps, const char *path, char **dpath, int ndpath
 {
     bool rego = has_suffix(path, ".rego"), json = has_suffix(path, ".json"),
          yaml = has_suffix(path, ".yaml") || has_suffix(path, ".yml");
-    if (!rego && !json && !yaml)
+    if (!rego && (ps->modules_only || (!json && !yaml)))
         return 0;
     size_t len = 0;
     char *text = rego_read_file(path, &len);

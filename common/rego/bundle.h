@@ -11,6 +11,7 @@
 #ifndef HUTCH_REGO_BUNDLE_H
 #define HUTCH_REGO_BUNDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rego/rego.h"
@@ -21,6 +22,8 @@ typedef struct {
     char **names, **texts;
     size_t n, cap;
     rv *data; /* the merged data documents (an object, empty when there are none) */
+    bool modules_only; /* set after rego_bundle_init: read *.rego only, no data documents
+                        * (Warren's policy directories, where fixtures sit beside modules) */
 } rego_bundle;
 
 /* Loads path (a directory, recursively, or a single file) and then data_file (NULL:

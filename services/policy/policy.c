@@ -8,6 +8,7 @@
  * severity hints stay in the payload for the agent to read. */
 #include "services/policy/policy.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static int set_str(char **slot, const char *value)
     return 0;
 }
 
-int policy_default_eval(void *ctx, const policy_input *in, policy_decision *out, char *err, size_t errlen)
+int policy_default_eval(const policy_input *in, policy_decision *out, char *err, size_t errlen)
 {
     out->package = strdup("");
     policy_alert *a = out->package ? policy_decision_add(out) : NULL;
@@ -105,7 +106,29 @@ int policy_default_eval(void *ctx, const policy_input *in, policy_decision *out,
     return 0;
 }
 
-const policy_engine policy_default_engine = {"default", policy_default_eval, NULL};
+int policy_merge_attributes(policy_alert *a, const json_t *stored)
+{
+    size_t i;
+    const json_t *attr;
+    json_array_foreach(stored, i, attr) {
+        const char *key = json_string_value(json_object_get(attr, "key"));
+        if (!key)
+            continue;
+        bool present = false;
+        size_t j;
+        const json_t *own;
+        json_array_foreach(a->attributes, j, own) {
+            const char *k = json_string_value(json_object_get(own, "key"));
+            if (k && strcmp(k, key) == 0) {
+                present = true;
+                break;
+            }
+        }
+        if (!present && json_array_append(a->attributes, (json_t *)attr) != 0)
+            return -1;
+    }
+    return 0;
+}
 
 void policy_decision_free(policy_decision *d)
 {

@@ -1,16 +1,13 @@
-/* Policy's domain logic: a RawEvent's payload goes in, a decision comes out (the
- * alerts to raise, or none with a reason), then each alert is packed as a
- * hutch.v1.Alert. No Kafka, no Postgres here; main.c and store.c do the I/O.
+/* Policy's domain logic: the decision about one raw event (the alerts to raise, or
+ * none with a reason), Warren's non-strict default alert, the merge of a
+ * namespace's persisted attributes, and the packing of each alert as a
+ * hutch.v1.Alert. The Rego policies that decide are in rules.h. No Kafka, no
+ * Postgres here; main.c and store.c do the I/O.
  *
- * The decision is made by an engine, a function pointer behind policy_engine. Until
- * the Rego engine lands, policy_default_engine is Warren's non-strict default: one
- * alert per event, with title, description and namespace taken from the payload's
- * common fields. A Rego engine (evaluating ingest.<schema> / alert.<schema>) is
- * another policy_engine with the same signature; main.c picks it in one place.
- *
- * What must stay true: the same input gives the same decision and byte-identical
- * Alert messages (ids and times derive from the RawEvent), so a redelivered event
- * re-produces exactly what the first delivery did. */
+ * What must stay true: Alert ids and times derive from the RawEvent, so a
+ * redelivered event re-produces the same messages; since policies can change
+ * between two deliveries (hot reload), a redelivery re-reads what the first one
+ * stored (store.h) rather than deciding again. */
 #ifndef HUTCH_POLICY_H
 #define HUTCH_POLICY_H
 
@@ -44,22 +41,19 @@ typedef struct {
     const char *event_id;
     const char *schema;
     const char *source;
-    const json_t *payload; /* the parsed payload_json */
+    const json_t *payload;    /* the parsed payload_json */
+    const char *payload_json; /* its text (the policies' input, numbers exact) */
 } policy_input;
 
-/* Fills out (zeroed by the caller) and returns 0; or returns -1 with err set when
- * the engine cannot decide (a policy error: dead-letter). */
-typedef int (*policy_eval_fn)(void *ctx, const policy_input *in, policy_decision *out, char *err, size_t errlen);
+/* Warren's non-strict default: one alert with title, description and namespace
+ * from the payload's common fields. Fills out (zeroed by the caller): 0, or -1
+ * with err on OOM. */
+int policy_default_eval(const policy_input *in, policy_decision *out, char *err, size_t errlen);
 
-typedef struct {
-    const char *name;  /* for logs: "default", "rego" */
-    policy_eval_fn eval;
-    void *ctx;         /* BORROWED by the engine's user */
-} policy_engine;
-
-/* Warren's non-strict default (ctx unused). */
-extern const policy_engine policy_default_engine;
-int policy_default_eval(void *ctx, const policy_input *in, policy_decision *out, char *err, size_t errlen);
+/* Adds to a->attributes every attribute of `stored` (an array of attribute objects,
+ * a namespace's persisted ones, BORROWED) whose key the alert does not have
+ * already: the alert's own values win. 0, or -1 on OOM. */
+int policy_merge_attributes(policy_alert *a, const json_t *stored);
 
 /* Frees what a decision owns; the struct itself is the caller's. NULL is fine. */
 void policy_decision_free(policy_decision *d);

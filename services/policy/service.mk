@@ -1,6 +1,12 @@
 # hutch-policy: hutch.events.raw -> events/alerts rows -> hutch.alerts.accepted.
+# policy.c and rules.c are the decision (no I/O); hutchctl links them too
+# (`policy decide`, `policy test --detect/--ignore`), so a test decides like the service.
+POLICY_DECISION_SRCS := services/policy/policy.c services/policy/rules.c
 PROGRAMS += $(BIN)/hutch-policy
-hutch_policy_SRCS := services/policy/main.c services/policy/policy.c services/policy/store.c
+hutch_policy_SRCS := services/policy/main.c services/policy/store.c services/policy/reload.c $(POLICY_DECISION_SRCS)
 UNIT_TESTS += $(BIN)/test_policy
-test_policy_SRCS := services/policy/test_policy.c services/policy/policy.c
+test_policy_SRCS := services/policy/test_policy.c $(POLICY_DECISION_SRCS)
 test_policy_LIBS := -lcmocka
+UNIT_TESTS += $(BIN)/test_rules
+test_rules_SRCS := services/policy/test_rules.c $(POLICY_DECISION_SRCS)
+test_rules_LIBS := -lcmocka

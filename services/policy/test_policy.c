@@ -23,7 +23,7 @@ static policy_decision decide(const char *json)
     policy_input in = {.event_id = EVENT_ID, .schema = "guardduty", .source = "http:raw", .payload = payload};
     policy_decision d = {0};
     char err[128];
-    assert_int_equal(policy_default_engine.eval(NULL, &in, &d, err, sizeof err), 0);
+    assert_int_equal(policy_default_eval(&in, &d, err, sizeof err), 0);
     json_decref(payload);
     return d;
 }

@@ -358,6 +358,7 @@ class Stack:
             "HUTCH_KAFKA_BROKERS": self.broker.brokers,
             "HUTCH_DATABASE_URL": self.pg.url,
             "HUTCH_HTTP_ADDR": "127.0.0.1",
+            "HUTCH_POLICY_DIR": os.path.join(ROOT, "policies"),
             "HUTCH_LOG_LEVEL": os.environ.get("HUTCH_LOG_LEVEL", "info"),
             # a SIGKILLed consumer's partitions come back after 6 s, not 45 s
             "HUTCH_KAFKA_SESSION_TIMEOUT_MS": "6000",

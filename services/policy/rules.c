@@ -1,0 +1,493 @@
+/* The ingest policies (rules.h): load, find the package of a schema, evaluate, and
+ * turn the policy's objects into policy_alerts, checking their shape. */
+#include "services/policy/rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rego/bundle.h"
+#include "rego/rego.h"
+
+/* What a schema resolves to, prepared on first use. */
+typedef enum { PKG_NONE, PKG_WARREN, PKG_ALERTCHAIN } pkg_kind;
+
+typedef struct {
+    char *schema;
+    pkg_kind kind;
+    char *package;      /* "ingest.S" / "alert.S" */
+    rego_query *alerts; /* x = data.ingest["S"].alerts / data.alert["S"].alert */
+    rego_query *ignore; /* x = data.ingest["S"].ignore (NULL: the package has no ignore rule) */
+} schema_entry;
+
+/* Schemas seen are cached; past this many (schemas come from the events) the
+ * oldest half is dropped, so odd schema names cannot grow memory without bound. */
+#define SCHEMA_CACHE_MAX 256
+
+struct policy_rules {
+    rego_policy *pol;
+    rv *data;
+    size_t modules;
+    rego_rule_info *rules;
+    size_t nrules;
+    schema_entry *cache;
+    size_t ncache;
+};
+
+policy_rules *policy_rules_load(const char *dir, char *err, size_t errlen)
+{
+    rego_bundle b;
+    rego_bundle_init(&b);
+    b.modules_only = true;
+    policy_rules *r = NULL;
+    if (rego_bundle_add(&b, dir, REGO_SYNTAX_AUTO, err, errlen) != 0)
+        goto done;
+    rego_error e;
+    memset(&e, 0, sizeof e);
+    /* AUTO modules: v1 when they say so (`if`, `contains`, import rego.v1), else v0,
+     * which is what AlertChain's `alert[res] { ... }` policies are. */
+    rego_policy *pol = rego_compile(b.mods, b.n, REGO_SYNTAX_V0, &e);
+    if (!pol) {
+        snprintf(err, errlen, "%s", e.message);
+        goto done;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        rego_policy_free(pol);
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    r->pol = pol;
+    r->data = rv_object_new(0);
+    r->modules = b.n;
+    r->nrules = rego_policy_rules(pol, &r->rules);
+done:
+    rego_bundle_free(&b);
+    return r;
+}
+
+static void entry_free(schema_entry *s)
+{
+    free(s->schema);
+    free(s->package);
+    rego_query_free(s->alerts);
+    rego_query_free(s->ignore);
+}
+
+void policy_rules_free(policy_rules *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->ncache; i++)
+        entry_free(&r->cache[i]);
+    free(r->cache);
+    free(r->rules);
+    rv_unref(r->data);
+    rego_policy_free(r->pol);
+    free(r);
+}
+
+size_t policy_rules_module_count(const policy_rules *r)
+{
+    return r ? r->modules : 0;
+}
+
+/* True when a rule lives at or below data.<root>.<schema>. */
+static bool has_rule_under(const policy_rules *r, const char *root, const char *schema, const char *name)
+{
+    char prefix[256];
+    int n = snprintf(prefix, sizeof prefix, "data.%s.%s", root, schema);
+    if (n < 0 || (size_t)n >= sizeof prefix)
+        return false;
+    for (size_t i = 0; i < r->nrules; i++) {
+        const char *p = r->rules[i].path;
+        if (strncmp(p, prefix, (size_t)n) != 0)
+            continue;
+        if (!name && (p[n] == '\0' || p[n] == '.'))
+            return true;
+        if (name && p[n] == '.' && strcmp(p + n + 1, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* x = data.<root>["<schema>"].<rule>, with the schema quoted as a Rego string. */
+static rego_query *prepare(const policy_rules *r, const char *root, const char *schema, const char *rule,
+                           char *err, size_t errlen)
+{
+    json_t *js = json_string(schema);
+    char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+    json_decref(js);
+    if (!quoted) {
+        snprintf(err, errlen, "schema is not valid UTF-8");
+        return NULL;
+    }
+    char q[512];
+    snprintf(q, sizeof q, "x = data.%s[%s].%s", root, quoted, rule);
+    free(quoted);
+    rego_error e;
+    memset(&e, 0, sizeof e);
+    rego_query *query = rego_query_prepare(r->pol, q, &e);
+    if (!query)
+        snprintf(err, errlen, "%s", e.message);
+    return query;
+}
+
+static schema_entry *entry_for(policy_rules *r, const char *schema, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->ncache; i++)
+        if (strcmp(r->cache[i].schema, schema) == 0)
+            return &r->cache[i];
+    if (r->ncache >= SCHEMA_CACHE_MAX) {
+        size_t keep = r->ncache / 2;
+        for (size_t i = 0; i < r->ncache - keep; i++)
+            entry_free(&r->cache[i]);
+        memmove(r->cache, r->cache + (r->ncache - keep), keep * sizeof *r->cache);
+        r->ncache = keep;
+    }
+    schema_entry *grown = realloc(r->cache, (r->ncache + 1) * sizeof *grown);
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->cache = grown;
+    schema_entry s = {.schema = strdup(schema), .kind = PKG_NONE};
+    const char *root = NULL, *rule = NULL;
+    if (has_rule_under(r, "ingest", schema, NULL)) {
+        s.kind = PKG_WARREN, root = "ingest", rule = "alerts";
+    } else if (has_rule_under(r, "alert", schema, NULL)) {
+        s.kind = PKG_ALERTCHAIN, root = "alert", rule = "alert";
+    }
+    bool ok = s.schema != NULL;
+    if (ok && root) {
+        size_t n = strlen(root) + strlen(schema) + 2;
+        s.package = malloc(n);
+        ok = s.package != NULL;
+        if (ok)
+            snprintf(s.package, n, "%s.%s", root, schema);
+        if (ok)
+            ok = (s.alerts = prepare(r, root, schema, rule, err, errlen)) != NULL;
+        if (ok && has_rule_under(r, root, schema, "ignore"))
+            ok = (s.ignore = prepare(r, root, schema, "ignore", err, errlen)) != NULL;
+    } else if (!ok) {
+        snprintf(err, errlen, "out of memory");
+    }
+    if (!ok) {
+        entry_free(&s);
+        return NULL;
+    }
+    r->cache[r->ncache] = s;
+    return &r->cache[r->ncache++];
+}
+
+const char *policy_rules_package(policy_rules *r, const char *schema)
+{
+    char err[64];
+    schema_entry *s = entry_for(r, schema, err, sizeof err);
+    return s ? s->package : NULL;
+}
+
+/* ---- checking what a policy returned -------------------------------------- */
+
+typedef struct {
+    char *err;
+    size_t errlen;
+    const char *package;
+    size_t index;
+} check_ctx;
+
+static int bad(check_ctx *c, const char *fmt, const char *detail)
+{
+    char what[256];
+    snprintf(what, sizeof what, fmt, detail ? detail : "");
+    snprintf(c->err, c->errlen, "%s: alert %zu: %s", c->package, c->index, what);
+    return -1;
+}
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
+/* An optional string member: absent or null is "", another type is an error. */
+static int take_string(check_ctx *c, const json_t *o, const char *key, char **slot)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        char what[96];
+        snprintf(what, sizeof what, "\"%s\" must be a string, not %s", key, type_name(v));
+        return bad(c, "%s", what);
+    }
+    char *copy = strdup(json_string_value(v));
+    if (!copy)
+        return bad(c, "out of memory%s", NULL);
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* An attribute value as text: strings as they are, anything else as JSON. */
+static json_t *value_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return json_incref((json_t *)v);
+    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_t *s = t ? json_string(t) : NULL;
+    free(t);
+    return s;
+}
+
+/* One attribute {key, value, link} (Warren) or {id, key, value, type, persist, ttl}
+ * (AlertChain), normalised to the stored form {key, value, link, type, id, persist,
+ * ttl_seconds} (policy_alert_pack reads it). */
+static int take_attribute(check_ctx *c, const json_t *in, bool alertchain, size_t i, json_t *out_list)
+{
+    char where[64];
+    snprintf(where, sizeof where, "%s[%zu]", alertchain ? "attrs" : "attributes", i);
+    if (!json_is_object(in))
+        return bad(c, "%s must be an object", where);
+    const json_t *key = json_object_get(in, "key");
+    if (!json_is_string(key) || json_string_length(key) == 0)
+        return bad(c, "%s needs a non-empty string \"key\"", where);
+    const json_t *value = json_object_get(in, "value");
+    json_t *attr = json_object();
+    json_t *text = value_text(value ? value : json_null());
+    if (!attr || !text || json_object_set(attr, "key", (json_t *)key) != 0 ||
+        json_object_set_new(attr, "value", text) != 0) {
+        json_decref(attr);
+        return bad(c, "out of memory%s", NULL);
+    }
+    static const char *const strings[] = {"link", "type", "id", NULL};
+    for (size_t k = 0; strings[k]; k++) {
+        const json_t *v = json_object_get(in, strings[k]);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_string(v)) {
+            json_decref(attr);
+            char what[128];
+            snprintf(what, sizeof what, "%s.%s must be a string", where, strings[k]);
+            return bad(c, "%s", what);
+        }
+        json_object_set(attr, strings[k], (json_t *)v);
+    }
+    const json_t *persist = json_object_get(in, "persist");
+    if (persist && !json_is_boolean(persist) && !json_is_null(persist)) {
+        json_decref(attr);
+        return bad(c, "%s.persist must be a boolean", where);
+    }
+    const json_t *ttl = json_object_get(in, "ttl");
+    json_int_t ttl_s = 0;
+    if (ttl && !json_is_null(ttl)) {
+        double d = json_number_value(ttl);
+        if (!json_is_number(ttl) || d < 0 || d > 10 * 365 * 86400.0) {
+            json_decref(attr);
+            return bad(c, "%s.ttl must be a number of seconds (0 to 10 years)", where);
+        }
+        ttl_s = (json_int_t)d;
+    }
+    if (json_is_true(persist)) {
+        json_object_set_new(attr, "persist", json_true());
+        json_object_set_new(attr, "ttl_seconds", json_integer(ttl_s > 0 ? ttl_s : POLICY_PERSIST_TTL_DEFAULT));
+    }
+    if (json_array_append_new(out_list, attr) != 0)
+        return bad(c, "out of memory%s", NULL);
+    return 0;
+}
+
+static int take_list(check_ctx *c, const json_t *o, const char *key, const json_t **out)
+{
+    const json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v)) { /* sets arrive as arrays already (rv_to_json) */
+        char what[96];
+        snprintf(what, sizeof what, "\"%s\" must be an array, not %s", key, type_name(v));
+        return bad(c, "%s", what);
+    }
+    *out = v;
+    return 0;
+}
+
+static int take_alert(check_ctx *c, const json_t *o, bool alertchain, const policy_input *in, policy_alert *a)
+{
+    if (!json_is_object(o))
+        return bad(c, "must be an object, not %s", type_name(o));
+    if (take_string(c, o, "title", &a->title) || take_string(c, o, "description", &a->description) ||
+        take_string(c, o, "channel", &a->channel))
+        return -1;
+    if (alertchain && (take_string(c, o, "source", &a->source) || take_string(c, o, "namespace", &a->namespace)))
+        return -1;
+    if (!*a->source) {
+        free(a->source);
+        if (!(a->source = strdup(in->schema)))
+            return bad(c, "out of memory%s", NULL);
+    }
+    if (!*a->title) { /* a policy that gives no title gets the default's */
+        policy_decision d = {0};
+        char e[64];
+        if (policy_default_eval(in, &d, e, sizeof e) == 0 && d.count == 1) {
+            free(a->title);
+            a->title = d.alerts[0].title;
+            d.alerts[0].title = NULL;
+        }
+        policy_decision_free(&d);
+        if (!a->title && !(a->title = strdup("")))
+            return bad(c, "out of memory%s", NULL);
+    }
+    const json_t *tags, *attrs, *refs = NULL;
+    if (take_list(c, o, "tags", &tags) || take_list(c, o, alertchain ? "attrs" : "attributes", &attrs) ||
+        (alertchain && take_list(c, o, "refs", &refs)))
+        return -1;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(tags, i, v) {
+        if (!json_is_string(v)) {
+            char what[64];
+            snprintf(what, sizeof what, "tags[%zu] must be a string", i);
+            return bad(c, "%s", what);
+        }
+        json_array_append(a->tags, (json_t *)v);
+    }
+    json_array_foreach(attrs, i, v)
+        if (take_attribute(c, v, alertchain, i, a->attributes) != 0)
+            return -1;
+    json_array_foreach(refs, i, v) { /* AlertChain refs: {title, url} as link attributes */
+        const char *url = json_string_value(json_object_get(v, "url"));
+        const char *title = json_string_value(json_object_get(v, "title"));
+        if (!json_is_object(v) || !url) {
+            char what[64];
+            snprintf(what, sizeof what, "refs[%zu] needs a string \"url\"", i);
+            return bad(c, "%s", what);
+        }
+        json_t *ref = json_pack("{s:s,s:s,s:s,s:s}", "key", title && *title ? title : "reference", "value", url,
+                                "link", url, "type", "reference");
+        if (!ref || json_array_append_new(a->attributes, ref) != 0)
+            return bad(c, "out of memory%s", NULL);
+    }
+    return 0;
+}
+
+/* ---- deciding ------------------------------------------------------------- */
+
+static int eval_query(const rego_query *q, rv *input, const policy_rules *r, const policy_rules_options *opts,
+                      const char *package, json_t **value, char *err, size_t errlen)
+{
+    rego_options ro = {
+        .strict_builtin_errors = opts->strict_builtin_errors,
+        .max_steps = opts->max_steps,
+        .max_memory = opts->max_memory,
+    };
+    rv *rs = NULL;
+    rego_error e;
+    memset(&e, 0, sizeof e);
+    *value = NULL;
+    if (rego_query_eval(q, input, r->data, &ro, &rs, &e) != 0) {
+        snprintf(err, errlen, "%s: %s", package, e.message);
+        return -1;
+    }
+    if (rv_len(rs) > 0) {
+        rv *x = rv_object_get_cstr(rv_array_at(rs, 0), "x");
+        *value = x ? rv_to_json(x) : NULL;
+    }
+    rv_unref(rs);
+    return 0;
+}
+
+/* Why nothing came out: the package, and its ignore rule's value when it has one. */
+static char *ignore_reason(const char *package, const json_t *ignore)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s: no alert", package);
+    if (json_is_array(ignore) && json_array_size(ignore) > 0) {
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " (ignore: ");
+        size_t i;
+        const json_t *v;
+        json_array_foreach(ignore, i, v) {
+            char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            if ((size_t)n < sizeof buf)
+                n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%s", i ? "; " : "",
+                              t ? t : json_string_value(v));
+            free(t);
+        }
+        if ((size_t)n < sizeof buf)
+            snprintf(buf + n, sizeof buf - (size_t)n, ")");
+    } else if (json_is_true(ignore)) {
+        snprintf(buf + n, sizeof buf - (size_t)n, " (ignore is true)");
+    }
+    return strdup(buf);
+}
+
+int policy_rules_decide(policy_rules *r, const policy_rules_options *opts, const policy_input *in,
+                        policy_decision *out, char *err, size_t errlen)
+{
+    static const policy_rules_options defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    schema_entry *s = entry_for(r, in->schema, err, errlen);
+    if (!s)
+        return -1;
+    if (s->kind == PKG_NONE) {
+        if (!opts->strict)
+            return policy_default_eval(in, out, err, errlen);
+        char reason[256];
+        snprintf(reason, sizeof reason, "no policy for schema \"%s\" (neither ingest.%s nor alert.%s) in strict mode",
+                 in->schema, in->schema, in->schema);
+        out->package = strdup("");
+        out->reason = strdup(reason);
+        if (!out->package || !out->reason) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+
+    char eb[256];
+    const char *text = in->payload_json ? in->payload_json : "null";
+    rv *input = rv_from_json_text(text, strlen(text), eb, sizeof eb);
+    if (!input) {
+        snprintf(err, errlen, "payload is not valid JSON: %s", eb);
+        return -1;
+    }
+    json_t *alerts = NULL, *ignore = NULL;
+    int rc = eval_query(s->alerts, input, r, opts, s->package, &alerts, err, errlen);
+    if (rc == 0 && alerts && !json_is_array(alerts)) {
+        snprintf(err, errlen, "%s: %s must be a set of objects, not %s", s->package,
+                 s->kind == PKG_WARREN ? "alerts" : "alert", type_name(alerts));
+        rc = -1;
+    }
+    if (rc == 0 && !(out->package = strdup(s->package))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    check_ctx c = {err, errlen, s->package, 0};
+    for (size_t i = 0; rc == 0 && i < json_array_size(alerts); i++) {
+        c.index = i;
+        policy_alert *a = policy_decision_add(out);
+        rc = a ? take_alert(&c, json_array_get(alerts, i), s->kind == PKG_ALERTCHAIN, in, a)
+               : bad(&c, "out of memory%s", NULL);
+    }
+    if (rc == 0 && out->count == 0) {
+        if (s->ignore)
+            rc = eval_query(s->ignore, input, r, opts, s->package, &ignore, err, errlen);
+        if (rc == 0 && !(out->reason = ignore_reason(s->package, ignore))) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    json_decref(alerts);
+    json_decref(ignore);
+    rv_unref(input);
+    return rc;
+}
