@@ -112,6 +112,12 @@ static void deferred_route(struct evhttp_request *req, void *ctx)
     pthread_detach(th);
 }
 
+static json_t *status_fn(void *ctx)
+{
+    (void)ctx;
+    return json_pack("{s:s,s:{s:i}}", "status", "overridden?", "policy", "generation", 2);
+}
+
 static void test_server(void **state)
 {
     char err[256];
@@ -136,6 +142,17 @@ static void test_server(void **state)
     free(out);
     ready_flag = true;
     assert_int_equal(request(port, NULL, "/readyz", NULL, 0, NULL), 200);
+    /* a service's own status joins the body, ready or not; "status" stays ours */
+    http_server_set_status(s, status_fn, NULL);
+    assert_int_equal(request(port, NULL, "/readyz", NULL, 0, &out), 200);
+    assert_string_equal(out, "{\"status\":\"ready\",\"policy\":{\"generation\":2}}");
+    free(out);
+    ready_flag = false;
+    assert_int_equal(request(port, NULL, "/readyz", NULL, 0, &out), 503);
+    assert_non_null(strstr(out, "\"policy\":{\"generation\":2}"));
+    assert_non_null(strstr(out, "\"status\":\"not ready\""));
+    free(out);
+    ready_flag = true;
 
     metrics_add(metrics_counter("t_http_total", "x"), 7);
     assert_int_equal(request(port, NULL, "/metrics", NULL, 0, &out), 200);

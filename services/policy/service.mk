@@ -10,3 +10,6 @@ test_policy_LIBS := -lcmocka
 UNIT_TESTS += $(BIN)/test_rules
 test_rules_SRCS := services/policy/test_rules.c $(POLICY_DECISION_SRCS)
 test_rules_LIBS := -lcmocka
+UNIT_TESTS += $(BIN)/test_reload
+test_reload_SRCS := services/policy/test_reload.c services/policy/reload.c $(POLICY_DECISION_SRCS)
+test_reload_LIBS := -lcmocka
