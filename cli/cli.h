@@ -29,6 +29,10 @@ enum {
     OPT_DATA = 1 << 5,   /* --data FILE */
     OPT_V0 = 1 << 6,     /* --v0 */
     OPT_RUN = 1 << 7,    /* --run REGEX */
+    OPT_STRICT = 1 << 8, /* --strict */
+    OPT_DETECT = 1 << 9, /* --detect DIR */
+    OPT_IGNORE = 1 << 10, /* --ignore DIR */
+    OPT_IGNORED = 1 << 11, /* --ignored */
 };
 
 typedef struct {
@@ -48,6 +52,10 @@ typedef struct {
     const char *data_path;  /* --data */
     const char *run;        /* --run */
     bool v0;                /* --v0: modules default to Rego v0 syntax */
+    bool strict;            /* --strict: no package means ignored, not the default alert */
+    const char *detect_dir; /* --detect DIR: fixtures that must yield an alert */
+    const char *ignore_dir; /* --ignore DIR: fixtures that must yield none */
+    bool ignored;           /* --ignored: only events policy ignored */
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -74,5 +82,6 @@ int cmd_ticket_show(cli *c);
 int cmd_event_list(cli *c);
 int cmd_policy_eval(cli *c);
 int cmd_policy_test(cli *c);
+int cmd_policy_decide(cli *c);
 
 #endif

@@ -1,6 +1,13 @@
-# hutchctl: the operator CLI (cli/hutchctl.c is the command table).
+# hutchctl: the operator CLI (cli/hutchctl.c is the command table). It links the
+# policy service's decision code (POLICY_DECISION_SRCS, services/policy/service.mk,
+# included before this file) so `policy decide` and `policy test --detect` decide
+# exactly like hutch-policy.
 PROGRAMS += $(BIN)/hutchctl
-hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/cmd_alert.c cli/cmd_ticket.c cli/cmd_event.c cli/cmd_policy.c
+hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/fixture.c cli/cmd_alert.c cli/cmd_ticket.c cli/cmd_event.c \
+	cli/cmd_policy.c $(POLICY_DECISION_SRCS)
 UNIT_TESTS += $(BIN)/test_cli_output
 test_cli_output_SRCS := cli/test_cli_output.c cli/output.c
 test_cli_output_LIBS := -lcmocka
+UNIT_TESTS += $(BIN)/test_cli_fixture
+test_cli_fixture_SRCS := cli/test_cli_fixture.c cli/fixture.c
+test_cli_fixture_LIBS := -lcmocka

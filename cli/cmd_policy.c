@@ -1,29 +1,45 @@
-/* hutchctl policy eval / policy test: the Rego engine (common/rego) on a policy
- * directory, the way `opa eval` and `opa test` run it, so an author can check a
- * policy without OPA and without the services.
+/* hutchctl policy eval / test / decide: the Rego engine (common/rego) on a policy
+ * directory, the way `opa eval` and `opa test` run it, and the policy service's own
+ * decision (services/policy/rules.h), so an author can check a policy without OPA
+ * and without the services.
  *
- *   policy eval --policy DIR [--input FILE] [--data FILE] [--v0] QUERY
- *   policy test --policy DIR [--v0] [--run REGEX]
+ *   policy eval   --policy DIR [--input FILE] [--data FILE] [--v0] QUERY
+ *   policy test   --policy DIR [--detect DIR] [--ignore DIR] [--data PATH] [--v0] [--run REGEX]
+ *   policy decide --policy DIR --schema S [--input FILE] [--strict]
  *
- * Loading (rego_bundle_load, common/rego/bundle.c), as OPA loads `-d DIR`: every *.rego below DIR
- * (recursively, hidden entries skipped, sorted) is a module; every *.json / *.yaml /
- * *.yml document is data, merged into `data` under its directory's path relative to
- * DIR (DIR/a/b/x.json lands at data.a.b); two documents that set the same leaf
- * differently are an error. YAML is read with the engine's own yaml.unmarshal, so a
- * document means the same as in a policy. --data FILE merges a document at the root.
- * Modules are Rego v1 unless they say otherwise; --v0 makes v0 the default (AlertChain
- * and older Warren policies).
+ * eval loads (rego_bundle_load, common/rego/bundle.c) as OPA loads `-d DIR`: every
+ * *.rego below DIR (recursively, hidden entries skipped, sorted) is a module; every
+ * *.json / *.yaml / *.yml document is data, merged into `data` under its directory's
+ * path relative to DIR (DIR/a/b/x.json lands at data.a.b); two documents that set the
+ * same leaf differently are an error. YAML is read with the engine's own
+ * yaml.unmarshal, so a document means the same as in a policy. --data FILE merges a
+ * document at the root. Modules are Rego v1 unless they say otherwise; --v0 makes v0
+ * the default (AlertChain and older Warren policies).
  *
  * eval prints OPA's `--format json` shape: {"result":[{"expressions":[{"value",
  * "text","location"}],"bindings":{...}}]}, {} when undefined, and
  * {"errors":[{"message","code","location"}]} (exit 1) on an error.
  *
- * test runs every rule named test_* (not functions) defined in *_test.rego files: a
- * test passes when its value is defined and not false. One line per test
- * ("FILE:LINE: data.pkg.test_x: PASS (0.2ms)"), errors with file:line:col below
- * their test, then "PASS: n/m" (and FAIL / ERROR counts); exit 1 unless all passed.
- * Tests are collected into a list first (policy_test) and run by one loop, so other
- * kinds of test cases (e.g. alert fixtures) can be added as further collectors. */
+ * test and decide read the modules only (bundle modules_only): Warren-style policy
+ * directories keep their fixtures (.json, possibly several concatenated objects)
+ * beside the modules, and those are not data. test's --data PATH gives the test_*
+ * rules data documents (a file at the root, or a directory loaded like `opa test`).
+ *
+ * test collects its cases into one list, then runs and reports them in one loop:
+ *   - every rule named test_* (not functions), in any module as opa test does: passes
+ *     when its value is defined and not false;
+ *   - with --detect/--ignore, Warren's fixtures: ROOT/<schema>/ then every *.json /
+ *     *.jsonl below (fixture.h splits a file into objects); each object is decided by
+ *     policy_rules_decide in strict mode, with the service's limits; a detect case
+ *     passes with at least one alert, an ignore case with none. Unreadable files, bad
+ *     JSON, a policy error, a file with no schema directory are ERROR cases, never
+ *     skipped. With fixtures, modules are compiled the way hutch-policy compiles them
+ *     (each module's syntax detected, v0 when it does not tell) unless --v0.
+ * One line per case ("FILE:LINE: NAME: PASS (0.2ms)"), the error or what came out
+ * indented below a FAIL/ERROR, then "PASS: n/m" (and FAIL / ERROR counts); exit 1
+ * unless all passed. --run REGEX filters cases by name (rule path or fixture name).
+ *
+ * decide prints one decision as JSON: {schema, package, status, reason, alerts}. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <dirent.h>
 #include <errno.h>
@@ -35,16 +51,12 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/fixture.h"
 #include "cli/output.h"
 #include "rego/bundle.h"
 #include "rego/rego.h"
 #include "rego/value.h"
-
-static bool ends_with_test_rego(const char *file)
-{
-    size_t n = strlen(file);
-    return n >= 10 && strcmp(file + n - 10, "_test.rego") == 0;
-}
+#include "services/policy/rules.h"
 
 /* ------------------------------------------------------------ output helpers */
 
@@ -260,17 +272,25 @@ int cmd_policy_eval(cli *c)
 /* ------------------------------------------------------------ policy test */
 
 typedef enum { TEST_PASS, TEST_FAIL, TEST_ERROR } test_outcome;
+typedef enum { CASE_RULE, CASE_DETECT, CASE_IGNORE } case_kind;
 
-/* One test case: today a test_* rule; fixture-based cases can be added as other
- * collectors that fill the same list. */
+/* One test case: a test_* rule, or one object of a detect/ignore fixture file.
+ * Collectors fill one list, one loop runs it, one report prints it. */
 typedef struct {
-    char *name;  /* "data.pkg.test_x" */
-    char *query; /* evaluated for the verdict: defined and not false passes */
-    const char *file;
+    case_kind kind;
+    char *name;       /* "data.pkg.test_x" / "detect/guardduty/sub/file.json#2" */
+    char *query;      /* rule: evaluated for the verdict: defined and not false passes */
+    const char *file; /* rule: BORROWED from the policy; fixture: == path */
     int line;
+    char *path;       /* fixture: the file */
+    char *schema;     /* fixture: its schema (first directory level) */
+    char *payload;    /* fixture: the object's own text (the input, numbers exact) */
+    json_t *doc;      /* fixture: the parsed object; NULL when the case is an ERROR already */
     test_outcome outcome;
     double ms;
-    rego_error err;
+    rego_error err;   /* rule: the evaluation error */
+    char *detail;     /* fixture: what came out on FAIL, the message on ERROR */
+    json_t *alerts;   /* fixture: the titles of the alerts that came out */
 } policy_test;
 
 typedef struct {
@@ -281,8 +301,15 @@ typedef struct {
 static void tests_free(test_list *t)
 {
     for (size_t i = 0; i < t->n; i++) {
-        free(t->v[i].name);
-        free(t->v[i].query);
+        policy_test *p = &t->v[i];
+        free(p->name);
+        free(p->query);
+        free(p->path);
+        free(p->schema);
+        free(p->payload);
+        json_decref(p->doc);
+        free(p->detail);
+        json_decref(p->alerts);
     }
     free(t->v);
 }
@@ -302,31 +329,41 @@ static policy_test *tests_add(test_list *t)
     return p;
 }
 
-/* test_* rules of *_test.rego modules, once per rule name, filtered by run. */
-static int collect_rule_tests(const rego_policy *pol, pcre2_code *run, test_list *out)
+/* --run: a case runs when its name matches (no filter: all run). */
+typedef struct {
+    pcre2_code *re;
+    pcre2_match_data *md;
+} name_filter;
+
+static bool wanted(const name_filter *f, const char *name)
+{
+    return !f->re || pcre2_match(f->re, (PCRE2_SPTR)name, PCRE2_ZERO_TERMINATED, 0, 0, f->md, NULL) >= 0;
+}
+
+/* test_* rules of every module, once per rule name, filtered by run. */
+static int collect_rule_tests(const rego_policy *pol, const name_filter *run, test_list *out)
 {
     rego_rule_info *rules = NULL;
     size_t n = rego_policy_rules(pol, &rules);
-    pcre2_match_data *md = run ? pcre2_match_data_create_from_pattern(run, NULL) : NULL;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const rego_rule_info *r = &rules[i];
         const char *last = strrchr(r->path, '.');
-        if (!r->file || !ends_with_test_rego(r->file) || r->is_function || r->is_default || !r->static_ref ||
+        /* as opa test: every rule named test_* is a test, whatever its file is called */
+        if (!r->file || r->is_function || r->is_default || !r->static_ref ||
             !last || strncmp(last + 1, "test_", 5) != 0)
             continue;
         bool dup = false;
         for (size_t k = 0; k < out->n && !dup; k++)
-            dup = strcmp(out->v[k].name, r->path) == 0;
-        if (dup)
-            continue;
-        if (run && pcre2_match(run, (PCRE2_SPTR)r->path, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL) < 0)
+            dup = out->v[k].kind == CASE_RULE && strcmp(out->v[k].name, r->path) == 0;
+        if (dup || !wanted(run, r->path))
             continue;
         policy_test *t = tests_add(out);
         if (!t) {
             rc = -1;
             break;
         }
+        t->kind = CASE_RULE;
         t->name = strdup(r->path);
         size_t ql = strlen(r->path) + 16;
         t->query = malloc(ql);
@@ -337,8 +374,153 @@ static int collect_rule_tests(const rego_policy *pol, pcre2_code *run, test_list
         if (!t->name || !t->query)
             rc = -1;
     }
-    pcre2_match_data_free(md);
     free(rules);
+    return rc;
+}
+
+/* ---- fixtures (Warren's layout): ROOT/<schema>/ then *.json|*.jsonl at any depth,
+ * one case per object */
+
+static int visible_entry(const struct dirent *e) { return e->d_name[0] != '.'; }
+
+static const char *kind_dir(case_kind k) { return k == CASE_DETECT ? "detect" : "ignore"; }
+
+/* A case that is an ERROR before it runs (an unreadable file, bad JSON, a misplaced
+ * file): reported and counted like any other. 0, or -1 on OOM. */
+static int add_error_case(test_list *out, case_kind kind, const char *name, const char *path, const char *schema,
+                          int line, const char *msg, const name_filter *f)
+{
+    if (!wanted(f, name))
+        return 0;
+    policy_test *t = tests_add(out);
+    if (!t)
+        return -1;
+    t->kind = kind;
+    t->outcome = TEST_ERROR;
+    t->name = strdup(name);
+    t->path = strdup(path);
+    t->file = t->path;
+    t->schema = strdup(schema ? schema : "");
+    t->line = line;
+    t->detail = strdup(msg);
+    return t->name && t->path && t->schema && t->detail ? 0 : -1;
+}
+
+/* The cases of one fixture file; rel is its name ("detect/<schema>/sub/file.json"). */
+static int collect_fixture_file(test_list *out, case_kind kind, const char *schema, const char *path, const char *rel,
+                                const name_filter *f)
+{
+    bool jsonl = false;
+    fixture_is_file(rel, &jsonl);
+    size_t len = 0;
+    char *text = rego_read_file(path, &len);
+    if (!text) {
+        char msg[4200];
+        snprintf(msg, sizeof msg, "cannot read %s: %s", path, strerror(errno));
+        return add_error_case(out, kind, rel, path, schema, 0, msg, f);
+    }
+    fixture_docs docs = {0};
+    int rc = fixture_split(text, len, jsonl, &docs);
+    for (size_t i = 0; i < docs.n && rc == 0; i++) {
+        const fixture_doc *d = &docs.v[i];
+        char name[4200];
+        if (docs.n > 1)
+            snprintf(name, sizeof name, "%s#%zu", rel, i + 1);
+        else
+            snprintf(name, sizeof name, "%s", rel);
+        if (!d->value) {
+            rc = add_error_case(out, kind, name, path, schema, d->line, d->error, f);
+            continue;
+        }
+        if (!wanted(f, name))
+            continue;
+        policy_test *t = tests_add(out);
+        if (!t) {
+            rc = -1;
+            break;
+        }
+        t->kind = kind;
+        t->name = strdup(name);
+        t->path = strdup(path);
+        t->file = t->path;
+        t->schema = strdup(schema);
+        t->line = d->line;
+        t->payload = strndup(text + d->off, d->len);
+        t->doc = json_incref(d->value);
+        if (!t->name || !t->path || !t->schema || !t->payload)
+            rc = -1;
+    }
+    fixture_docs_free(&docs);
+    free(text);
+    return rc;
+}
+
+/* Everything below a schema directory: *.json / *.jsonl at any depth (other files
+ * are not fixtures), sorted, hidden entries skipped. */
+static int walk_fixtures(test_list *out, case_kind kind, const char *schema, const char *dir, const char *rel,
+                         const name_filter *f)
+{
+    struct dirent **ents = NULL;
+    int n = scandir(dir, &ents, visible_entry, alphasort);
+    if (n < 0) {
+        char msg[4200];
+        snprintf(msg, sizeof msg, "cannot read directory %s: %s", dir, strerror(errno));
+        return add_error_case(out, kind, rel, dir, schema, 0, msg, f);
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096], relp[4096];
+        struct stat st;
+        if (rc == 0 && snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name) < (int)sizeof path &&
+            snprintf(relp, sizeof relp, "%s/%s", rel, ents[i]->d_name) < (int)sizeof relp) {
+            if (stat(path, &st) != 0) {
+                char msg[4200];
+                snprintf(msg, sizeof msg, "cannot read %s: %s", path, strerror(errno));
+                rc = add_error_case(out, kind, relp, path, schema, 0, msg, f);
+            } else if (S_ISDIR(st.st_mode)) {
+                rc = walk_fixtures(out, kind, schema, path, relp, f);
+            } else if (fixture_is_file(ents[i]->d_name, NULL)) {
+                rc = collect_fixture_file(out, kind, schema, path, relp, f);
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return rc;
+}
+
+/* ROOT's first level names the schemas. A fixture file right under ROOT has no
+ * schema: an ERROR case. ROOT itself missing is a plain failure (err). */
+static int collect_fixture_tests(const char *root, case_kind kind, const name_filter *f, test_list *out, char *err,
+                                 size_t errlen)
+{
+    struct dirent **ents = NULL;
+    int n = scandir(root, &ents, visible_entry, alphasort);
+    if (n < 0) {
+        snprintf(err, errlen, "--%s %s: %s", kind_dir(kind), root, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096], rel[4096];
+        struct stat st;
+        const char *name = ents[i]->d_name;
+        if (rc == 0 && snprintf(path, sizeof path, "%s/%s", root, name) < (int)sizeof path &&
+            snprintf(rel, sizeof rel, "%s/%s", kind_dir(kind), name) < (int)sizeof rel) {
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+                rc = walk_fixtures(out, kind, name, path, rel, f);
+            } else if (fixture_is_file(name, NULL)) {
+                char msg[256];
+                snprintf(msg, sizeof msg, "a fixture file needs a schema directory: put it in %s/<schema>/",
+                         kind_dir(kind));
+                rc = add_error_case(out, kind, rel, path, NULL, 0, msg, f);
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory");
     return rc;
 }
 
@@ -349,12 +531,11 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void run_test(const rego_policy *pol, rv *data, policy_test *t)
+static void run_rule_test(const rego_policy *pol, rv *data, policy_test *t)
 {
     /* a runaway test stops with eval_limit_error instead of hanging the run */
     rego_options opts = {.max_steps = 500000000, .max_memory = (size_t)2 << 30};
     rv *rs = NULL;
-    double t0 = now_ms();
     if (rego_eval(pol, t->query, NULL, data, &opts, &rs, &t->err) != 0) {
         t->outcome = TEST_ERROR;
     } else {
@@ -365,8 +546,60 @@ static void run_test(const rego_policy *pol, rv *data, policy_test *t)
                 t->outcome = TEST_PASS;
         }
     }
-    t->ms = now_ms() - t0;
     rv_unref(rs);
+}
+
+/* The service's defaults (HUTCH_POLICY_MAX_STEPS, HUTCH_POLICY_MAX_MEMORY_MB), so a
+ * policy that passes here does not hit the limits in hutch-policy. */
+#define DECIDE_MAX_STEPS 1000000
+#define DECIDE_MAX_MEMORY ((size_t)64 << 20)
+#define DECIDE_EVENT_ID "00000000-0000-7000-8000-000000000000"
+
+/* A fixture case, decided as hutch-policy would in strict mode (a schema without a
+ * policy fails a detect case with the reason instead of raising the default alert). */
+static void run_fixture(policy_rules *rules, policy_test *t)
+{
+    if (!t->doc)
+        return; /* an ERROR already (bad JSON, unreadable file) */
+    policy_rules_options o = {.strict = true, .max_steps = DECIDE_MAX_STEPS, .max_memory = DECIDE_MAX_MEMORY};
+    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = t->schema, .source = "hutchctl", .payload = t->doc,
+                       .payload_json = t->payload};
+    policy_decision d;
+    memset(&d, 0, sizeof d);
+    char err[2048];
+    if (policy_rules_decide(rules, &o, &in, &d, err, sizeof err) != 0) {
+        t->outcome = TEST_ERROR;
+        t->detail = strdup(err);
+        policy_decision_free(&d);
+        return;
+    }
+    t->alerts = json_array();
+    sbuf b = {0};
+    for (size_t i = 0; i < d.count; i++) {
+        json_array_append_new(t->alerts, json_string(d.alerts[i].title ? d.alerts[i].title : ""));
+        json_t *s = json_string(d.alerts[i].title ? d.alerts[i].title : "");
+        char *q = json_dumps(s, JSON_ENCODE_ANY);
+        sb_str(&b, i ? ", " : "");
+        sb_str(&b, q ? q : "\"\"");
+        free(q);
+        json_decref(s);
+    }
+    char msg[4096];
+    if (t->kind == CASE_DETECT && d.count == 0) {
+        t->outcome = TEST_FAIL;
+        snprintf(msg, sizeof msg, "expected an alert, got none: %s",
+                 d.reason && *d.reason ? d.reason : "the policy gave no alert");
+        t->detail = strdup(msg);
+    } else if (t->kind == CASE_IGNORE && d.count > 0) {
+        t->outcome = TEST_FAIL;
+        snprintf(msg, sizeof msg, "expected no alert, got %zu from %s: %s", d.count,
+                 d.package && *d.package ? d.package : "the default alert", b.p ? b.p : "");
+        t->detail = strdup(msg);
+    } else {
+        t->outcome = TEST_PASS;
+    }
+    free(b.p);
+    policy_decision_free(&d);
 }
 
 static const char *outcome_name(test_outcome o)
@@ -374,85 +607,248 @@ static const char *outcome_name(test_outcome o)
     return o == TEST_PASS ? "PASS" : o == TEST_FAIL ? "FAIL" : "ERROR";
 }
 
+static json_t *fixture_error_doc(const policy_test *t)
+{
+    json_t *loc = json_pack("{s:s,s:i,s:i}", "file", t->file ? t->file : "", "row", t->line, "col", 0);
+    json_t *one = json_pack("{s:s,s:s,s:o}", "message", t->detail ? t->detail : "", "code",
+                            t->doc ? "hutch_policy_error" : "hutch_fixture_error", "location", loc);
+    return json_pack("{s:[o]}", "errors", one);
+}
+
+static void report(const test_list *tests, const size_t count[3], bool json)
+{
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < tests->n; i++) {
+            const policy_test *t = &tests->v[i];
+            json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s,s:f}", "name", t->name, "kind",
+                                  t->kind == CASE_RULE ? "rule" : kind_dir(t->kind), "file", t->file ? t->file : "",
+                                  "line", t->line, "result", outcome_name(t->outcome), "duration_ms", t->ms);
+            if (t->kind != CASE_RULE) {
+                json_object_set_new(o, "schema", json_string(t->schema ? t->schema : ""));
+                if (t->alerts)
+                    json_object_set(o, "alerts", t->alerts);
+                if (t->outcome == TEST_FAIL)
+                    json_object_set_new(o, "detail", json_string(t->detail ? t->detail : ""));
+            }
+            if (t->outcome == TEST_ERROR)
+                json_object_set_new(o, "error", t->kind == CASE_RULE ? error_doc(&t->err) : fixture_error_doc(t));
+            json_array_append_new(arr, o);
+        }
+        json_t *doc = json_pack("{s:o,s:i,s:i,s:i,s:i}", "tests", arr, "passed", (int)count[TEST_PASS], "failed",
+                                (int)count[TEST_FAIL], "errors", (int)count[TEST_ERROR], "total", (int)tests->n);
+        output_json(stdout, doc);
+        json_decref(doc);
+        return;
+    }
+    for (size_t i = 0; i < tests->n; i++) {
+        const policy_test *t = &tests->v[i];
+        printf("%s:%d: %s: %s (%.3fms)\n", t->file ? t->file : "", t->line, t->name, outcome_name(t->outcome), t->ms);
+        if (t->kind == CASE_RULE && t->outcome == TEST_ERROR)
+            printf("  %s\n", t->err.message);
+        else if (t->kind != CASE_RULE && t->outcome != TEST_PASS)
+            printf("  %s\n", t->detail ? t->detail : "");
+    }
+    puts("--------------------------------------------------------------------------------");
+    printf("PASS: %zu/%zu\n", count[TEST_PASS], tests->n);
+    if (count[TEST_FAIL])
+        printf("FAIL: %zu/%zu\n", count[TEST_FAIL], tests->n);
+    if (count[TEST_ERROR])
+        printf("ERROR: %zu/%zu\n", count[TEST_ERROR], tests->n);
+}
+
 int cmd_policy_test(cli *c)
 {
+    bool fixtures = c->detect_dir || c->ignore_dir;
+    /* With fixtures, modules are read as hutch-policy reads them (each tells its own
+     * syntax, v0 when it does not: AlertChain); else v1 unless --v0, like opa test. */
     rego_syntax syn = c->v0 ? REGO_SYNTAX_V0 : REGO_SYNTAX_V1;
-    pcre2_code *run = NULL;
+    rego_syntax load_syn = fixtures && !c->v0 ? REGO_SYNTAX_AUTO : syn;
+    rego_syntax compile_syn = fixtures && !c->v0 ? REGO_SYNTAX_V0 : syn;
+    name_filter run = {0};
     if (c->run) {
         int ec;
         PCRE2_SIZE eo;
-        run = pcre2_compile((PCRE2_SPTR)c->run, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
-        if (!run) {
+        run.re = pcre2_compile((PCRE2_SPTR)c->run, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+        if (!run.re) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(ec, msg, sizeof msg);
             cli_error("--run: bad regular expression at %zu: %s", (size_t)eo, (const char *)msg);
             return CLI_USAGE;
         }
+        run.md = pcre2_match_data_create_from_pattern(run.re, NULL);
     }
-    rego_bundle ps;
-    char err[2048];
-    if (rego_bundle_load(&ps, c->policy_dir, NULL, syn, err, sizeof err) != 0) {
-        cli_error("%s", err);
-        rego_bundle_free(&ps);
-        pcre2_code_free(run);
-        return CLI_FAIL;
-    }
-    rego_error e;
-    memset(&e, 0, sizeof e);
-    rego_policy *pol = rego_compile(ps.mods, ps.n, syn, &e);
-    if (!pol) {
-        fprintf(stderr, "%s\n", e.message);
-        rego_bundle_free(&ps);
-        pcre2_code_free(run);
-        return CLI_FAIL;
-    }
-    test_list tests = {0};
     int rc = CLI_OK;
-    if (collect_rule_tests(pol, run, &tests) != 0) {
-        cli_error("out of memory");
+    char err[2048];
+    rego_bundle ps, data;
+    /* modules only: Warren-style policy directories keep fixtures (.json) beside
+     * the modules, which are no data documents; --data gives the tests data */
+    rego_bundle_init(&ps);
+    ps.modules_only = true;
+    rego_bundle_init(&data);
+    rego_policy *pol = NULL;
+    policy_rules *rules = NULL;
+    test_list tests = {0};
+    rv *empty = rv_object_new(0);
+    if (rego_bundle_add(&ps, c->policy_dir, load_syn, err, sizeof err) != 0 ||
+        (c->data_path && rego_bundle_add(&data, c->data_path, syn, err, sizeof err) != 0)) {
+        cli_error("%s", err);
         rc = CLI_FAIL;
-    } else if (tests.n == 0) {
-        cli_error("no tests found (rules named test_* in *_test.rego files under %s)", c->policy_dir);
+        goto done;
+    }
+    {
+        rego_error e;
+        memset(&e, 0, sizeof e);
+        pol = rego_compile(ps.mods, ps.n, compile_syn, &e);
+        if (!pol) {
+            fprintf(stderr, "%s\n", e.message);
+            rc = CLI_FAIL;
+            goto done;
+        }
+        if (collect_rule_tests(pol, &run, &tests) != 0) {
+            cli_error("out of memory");
+            rc = CLI_FAIL;
+            goto done;
+        }
+    }
+    if (fixtures) {
+        if (!(rules = policy_rules_load(c->policy_dir, err, sizeof err))) {
+            fprintf(stderr, "%s\n", err);
+            rc = CLI_FAIL;
+            goto done;
+        }
+        if ((c->detect_dir && collect_fixture_tests(c->detect_dir, CASE_DETECT, &run, &tests, err, sizeof err) != 0) ||
+            (c->ignore_dir && collect_fixture_tests(c->ignore_dir, CASE_IGNORE, &run, &tests, err, sizeof err) != 0)) {
+            cli_error("%s", err);
+            rc = CLI_FAIL;
+            goto done;
+        }
+    }
+    if (tests.n == 0) {
+        if (fixtures)
+            cli_error("no tests found (no test_* rules under %s, no fixture files%s)",
+                      c->policy_dir, c->run ? " matching --run" : "");
+        else
+            cli_error("no tests found (no rules named test_* under %s)", c->policy_dir);
         rc = CLI_FAIL;
+        goto done;
     }
     size_t count[3] = {0, 0, 0};
-    for (size_t i = 0; i < tests.n && rc == CLI_OK; i++) {
-        run_test(pol, ps.data, &tests.v[i]);
-        count[tests.v[i].outcome]++;
+    for (size_t i = 0; i < tests.n; i++) {
+        policy_test *t = &tests.v[i];
+        double t0 = now_ms();
+        if (t->kind == CASE_RULE)
+            run_rule_test(pol, data.data ? data.data : empty, t);
+        else
+            run_fixture(rules, t);
+        t->ms = now_ms() - t0;
+        count[t->outcome]++;
     }
-    if (rc == CLI_OK && c->json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < tests.n; i++) {
-            policy_test *t = &tests.v[i];
-            json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:f}", "name", t->name, "file", t->file, "line", t->line,
-                                  "result", outcome_name(t->outcome), "duration_ms", t->ms);
-            if (t->outcome == TEST_ERROR)
-                json_object_set_new(o, "error", error_doc(&t->err));
-            json_array_append_new(arr, o);
-        }
-        json_t *doc = json_pack("{s:o,s:i,s:i,s:i,s:i}", "tests", arr, "passed", (int)count[TEST_PASS], "failed",
-                                (int)count[TEST_FAIL], "errors", (int)count[TEST_ERROR], "total", (int)tests.n);
-        output_json(stdout, doc);
-        json_decref(doc);
-    } else if (rc == CLI_OK) {
-        for (size_t i = 0; i < tests.n; i++) {
-            policy_test *t = &tests.v[i];
-            printf("%s:%d: %s: %s (%.3fms)\n", t->file, t->line, t->name, outcome_name(t->outcome), t->ms);
-            if (t->outcome == TEST_ERROR)
-                printf("  %s\n", t->err.message);
-        }
-        puts("--------------------------------------------------------------------------------");
-        printf("PASS: %zu/%zu\n", count[TEST_PASS], tests.n);
-        if (count[TEST_FAIL])
-            printf("FAIL: %zu/%zu\n", count[TEST_FAIL], tests.n);
-        if (count[TEST_ERROR])
-            printf("ERROR: %zu/%zu\n", count[TEST_ERROR], tests.n);
-    }
-    if (rc == CLI_OK && count[TEST_PASS] != tests.n)
+    report(&tests, count, c->json);
+    if (count[TEST_PASS] != tests.n)
         rc = CLI_FAIL;
+done:
     tests_free(&tests);
+    rv_unref(empty);
+    policy_rules_free(rules);
     rego_policy_free(pol);
     rego_bundle_free(&ps);
-    pcre2_code_free(run);
+    rego_bundle_free(&data);
+    pcre2_match_data_free(run.md);
+    pcre2_code_free(run.re);
+    return rc;
+}
+
+/* ------------------------------------------------------------ policy decide */
+
+/* The whole of path ("-" or NULL: stdin) as a NEW NUL-terminated buffer, or NULL
+ * with err set. */
+static char *read_input(const char *path, size_t *len, char *err, size_t errlen)
+{
+    if (path && strcmp(path, "-") != 0) {
+        char *t = rego_read_file(path, len);
+        if (!t)
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return t;
+    }
+    sbuf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        sb_add(&b, chunk, n);
+    if (ferror(stdin)) {
+        snprintf(err, errlen, "stdin: %s", strerror(errno));
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p ? b.p : strdup("");
+}
+
+static json_t *alert_doc(const policy_alert *a)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "title", a->title ? a->title : "", "description",
+                     a->description ? a->description : "", "namespace", a->namespace ? a->namespace : "", "source",
+                     a->source ? a->source : "", "channel", a->channel ? a->channel : "", "tags",
+                     a->tags ? json_incref(a->tags) : json_array(), "attributes",
+                     a->attributes ? json_incref(a->attributes) : json_array());
+}
+
+int cmd_policy_decide(cli *c)
+{
+    if (!c->schema || !*c->schema) {
+        cli_error("usage: hutchctl policy decide --policy DIR --schema S [--input F] [--strict] (--schema is needed)");
+        return CLI_USAGE;
+    }
+    char err[2048];
+    size_t len = 0;
+    char *text = read_input(c->input_path, &len, err, sizeof err);
+    if (!text) {
+        cli_error("%s", err);
+        return CLI_FAIL;
+    }
+    json_error_t je;
+    json_t *payload = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    if (!payload) {
+        cli_error("%s: invalid JSON at line %d, column %d: %s", c->input_path ? c->input_path : "stdin", je.line,
+                  je.column, je.text);
+        free(text);
+        return CLI_FAIL;
+    }
+    int rc = CLI_OK;
+    policy_decision d;
+    memset(&d, 0, sizeof d);
+    policy_rules *rules = policy_rules_load(c->policy_dir, err, sizeof err);
+    if (!rules) {
+        cli_error("%s", err);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    policy_rules_options o = {.strict = c->strict, .max_steps = DECIDE_MAX_STEPS, .max_memory = DECIDE_MAX_MEMORY};
+    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = c->schema, .source = "hutchctl", .payload = payload,
+                       .payload_json = text};
+    if (policy_rules_decide(rules, &o, &in, &d, err, sizeof err) != 0) {
+        cli_error("%s", err);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    json_t *alerts = json_array();
+    for (size_t i = 0; i < d.count; i++)
+        json_array_append_new(alerts, alert_doc(&d.alerts[i]));
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o}", "schema", c->schema, "package", d.package ? d.package : "",
+                            "status", d.count ? "accepted" : "ignored", "reason",
+                            d.reason ? json_string(d.reason) : json_null(), "alerts", alerts);
+    if (!doc) {
+        cli_error("out of memory");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    output_json(stdout, doc);
+    json_decref(doc);
+done:
+    policy_decision_free(&d);
+    policy_rules_free(rules);
+    json_decref(payload);
+    free(text);
     return rc;
 }

@@ -35,13 +35,17 @@ static const cli_command cli_commands[] = {
     {"ticket", "list", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status S] [--limit N]",
      "tickets by latest activity (status: open, acknowledged, resolved)", cmd_ticket_list},
     {"ticket", "show", 0, 1, 1, "ID", "one ticket with its alerts and notifications", cmd_ticket_show},
-    {"event", "list", OPT_LIMIT, 0, 0, "[--limit N]", "latest raw events and what policy decided",
-     cmd_event_list},
+    {"event", "list", OPT_LIMIT | OPT_STATUS | OPT_IGNORED, 0, 0, "[--ignored|--status S] [--limit N]",
+     "latest raw events and what policy decided (status: received, accepted, ignored, dead)", cmd_event_list},
     {"policy", "eval", OPT_POLICY | OPT_INPUT | OPT_DATA | OPT_V0, 1, 1,
      "--policy DIR [--input F] [--data F] [--v0] QUERY", "evaluate a Rego query like `opa eval` (JSON)",
      cmd_policy_eval},
-    {"policy", "test", OPT_POLICY | OPT_V0 | OPT_RUN, 0, 0, "--policy DIR [--v0] [--run REGEX]",
-     "run the test_* rules of *_test.rego files like `opa test`", cmd_policy_test},
+    {"policy", "test", OPT_POLICY | OPT_V0 | OPT_RUN | OPT_DATA | OPT_DETECT | OPT_IGNORE, 0, 0,
+     "--policy DIR [--detect D] [--ignore D] [--data P] [--v0] [--run RE]",
+     "run test_* rules (like `opa test`) and detect/ignore fixtures (Warren)", cmd_policy_test},
+    {"policy", "decide", OPT_POLICY | OPT_SCHEMA | OPT_INPUT | OPT_STRICT, 0, 0,
+     "--policy DIR --schema S [--input F] [--strict]", "decide one event (JSON, FILE or stdin) like hutch-policy",
+     cmd_policy_decide},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -71,7 +75,10 @@ static void usage(FILE *out)
     for (size_t i = 0; i < N_COMMANDS; i++) {
         char line[128];
         snprintf(line, sizeof line, "%s %s %s", cli_commands[i].noun, cli_commands[i].verb, cli_commands[i].args);
-        fprintf(out, "  %-44s %s\n", line, cli_commands[i].help);
+        if (strlen(line) > 44) /* a long synopsis gets its help on the next line */
+            fprintf(out, "  %s\n  %-44s %s\n", line, "", cli_commands[i].help);
+        else
+            fprintf(out, "  %-44s %s\n", line, cli_commands[i].help);
     }
     fputs("\noptions:\n  --output json|table, -o   one JSON document on stdout, or a readable table (default)\n"
           "  --help, -h                this help\n\n",
@@ -164,6 +171,8 @@ int main(int argc, char **argv)
         {"--input", OPT_INPUT, offsetof(cli, input_path)},
         {"--data", OPT_DATA, offsetof(cli, data_path)},
         {"--run", OPT_RUN, offsetof(cli, run)},
+        {"--detect", OPT_DETECT, offsetof(cli, detect_dir)},
+        {"--ignore", OPT_IGNORE, offsetof(cli, ignore_dir)},
     };
 
     /* Options may come anywhere; "-" alone is a positional argument (stdin). */
@@ -185,6 +194,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--v0") == 0) {
             c.v0 = true;
             seen |= OPT_V0;
+        } else if (strcmp(a, "--strict") == 0) {
+            c.strict = true;
+            seen |= OPT_STRICT;
+        } else if (strcmp(a, "--ignored") == 0) {
+            c.ignored = true;
+            seen |= OPT_IGNORED;
         } else if (is_option(a, "--output") || strcmp(a, "-o") == 0) {
             const char *v = option_value(argc, argv, &i, a);
             if (!v || (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)) {

@@ -197,9 +197,14 @@ static int load_dir(rego_bundle *ps, const char *dir, char **dpath, int ndpath, 
         if (rc == 0 && snprintf(path, sizeof path, "%s%s%s", here ? "" : dir, here ? "" : "/", ents[i]->d_name) <
                            (int)sizeof path) {
             struct stat st;
+            bool wanted = has_suffix(path, ".rego") ||
+                          (!ps->modules_only && (has_suffix(path, ".json") || has_suffix(path, ".yaml") ||
+                                                 has_suffix(path, ".yml")));
             if (stat(path, &st) != 0) {
-                snprintf(err, errlen, "%s: %s", path, strerror(errno));
-                rc = -1;
+                if (wanted) { /* a file we do not read may be anything, even a dangling link */
+                    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+                    rc = -1;
+                }
             } else if (S_ISDIR(st.st_mode)) {
                 if (ndpath >= 64) {
                     snprintf(err, errlen, "%s: directories nested too deep", path);

@@ -1,4 +1,4 @@
-"""`hutchctl policy eval` and `hutchctl policy test` on a small policy directory.
+"""`hutchctl policy eval`, `policy test` and `policy decide` on small policy directories.
 
 Run by scripts/test.sh (stage "policy cli") or directly:
     HUTCH_BIN_DIR=build/bin python3 -m pytest tests/policy-cli
@@ -95,13 +95,22 @@ def test_eval_error_shape():
 
 
 def test_test_passes():
-    rc, out, err = hutchctl("policy", "test", "--policy", "policy")
+    # policy test reads modules only (Warren-style directories keep fixtures beside
+    # them); --data gives the tests the data documents `opa test DIR` would load
+    rc, out, err = hutchctl("policy", "test", "--policy", "policy", "--data", "policy")
     assert rc == 0, out + err
     assert "data.hutch.detect_test.test_alert_for_stranger: PASS" in out
     assert out.strip().splitlines()[-1] == "PASS: 6/6"
     if os.access(OPA, os.X_OK):
         p = subprocess.run([OPA, "test", "policy"], capture_output=True, text=True, cwd=HERE, timeout=60)
         assert p.returncode == 0 and "PASS: 6/6" in p.stdout
+
+
+def test_test_loads_modules_only():
+    rc, out, _ = hutchctl("policy", "test", "--policy", "policy")
+    assert rc == 1  # data.lists is not loaded: the two tests that need it fail
+    assert "data.hutch.detect_test.test_trusted_user_no_alert: FAIL" in out
+    assert "PASS: 4/6" in out and "FAIL: 2/6" in out
 
 
 def test_test_run_filter():
@@ -117,7 +126,7 @@ def test_test_failures_and_errors(tmp_path):
         "package more_test\n\nimport rego.v1\n\n"
         "test_fails if data.hutch.detect.severity == \"high\" with input as {}\n\n"
         "test_conflict := x if some x in [1, 2]\n")
-    rc, out, _ = hutchctl("policy", "test", "--policy", str(d))
+    rc, out, _ = hutchctl("policy", "test", "--policy", str(d), "--data", str(d))
     assert rc == 1
     assert "data.more_test.test_fails: FAIL" in out
     assert "data.more_test.test_conflict: ERROR" in out
