@@ -48,7 +48,7 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name, each with NAME_SRCS
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners, each with NAME_SRCS
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench rego-bench clean fmt
+.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt
 all: programs
 
 include proto/proto.mk
@@ -112,7 +112,13 @@ down:
 bench: deps
 	@$(MAKE) --no-print-directory MODE=release programs
 	@scripts/bench.sh
+	@scripts/bench-policy.sh
 	@scripts/rego-bench.sh
+
+# hutch-policy alone: Kafka in, Postgres and Kafka out (scripts/bench-policy.sh; EVENTS=N).
+bench-policy: deps
+	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-policy
+	@$(if $(EVENTS),HUTCH_BENCH_EVENTS=$(EVENTS) )scripts/bench-policy.sh
 
 # Rego engine vs OPA on bench/rego/* (scripts/rego-bench.sh; RUNS=N for more runs).
 rego-bench:

@@ -104,18 +104,29 @@ down() {
     log "stack down"
 }
 
+# The policies' own fixtures (Warren's layout: policies/test/{detect,ignore}/<schema>/,
+# .json = one alert, .jsonl = one per line): detect ones become tickets, ignore ones
+# show up as ignored events with the policy's reason.
 send_samples() {
-    local ctl=$BIN/hutchctl f schema n=0 files=()
+    local ctl=$BIN/hutchctl f rel schema line n=0 files=()
     [[ -x $ctl ]] || { log "no $ctl: sample alerts not sent"; return 0; }
-    mapfile -t files < <(find "$HUTCH_ROOT/policies" -path '*/detect/*' -name '*.json' 2>/dev/null | sort)
-    ((${#files[@]})) || mapfile -t files < <(find "$HUTCH_ROOT/tests/e2e/fixtures" -mindepth 2 -name '*.json' 2>/dev/null | sort)
+    mapfile -t files < <(find "$HUTCH_ROOT/policies/test" -path '*/detect/*' -o -path '*/ignore/*' 2>/dev/null \
+        | grep -E '\.jsonl?$' | sort)
     for f in "${files[@]}"; do
-        schema=$(basename "$(dirname "$f")")
-        if "$ctl" alert send --schema "$schema" "$f" >/dev/null; then n=$((n + 1)); else log "failed to send $f"; fi
+        rel=${f#*/test/*/}          # <schema>/...
+        schema=${rel%%/*}
+        if [[ $f == *.jsonl ]]; then
+            while IFS= read -r line; do
+                [[ -n ${line// } ]] || continue
+                if "$ctl" alert send --schema "$schema" - <<< "$line" >/dev/null; then n=$((n + 1)); else log "failed to send a line of $f"; fi
+            done < "$f"
+        elif "$ctl" alert send --schema "$schema" "$f" >/dev/null; then n=$((n + 1)); else log "failed to send $f"; fi
     done
     log "sent $n sample alerts; waiting for them to become tickets"
     sleep "${HUTCH_RUN_SETTLE_SECONDS:-3}"
     "$ctl" ticket list || true
+    log "ignored by the policies (hutchctl event list --ignored):"
+    "$ctl" event list --ignored --limit 10 || true
 }
 
 case $cmd in
