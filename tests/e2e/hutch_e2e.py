@@ -504,3 +504,38 @@ class TopicTail:
 
     def close(self):
         self.c.close()
+
+
+# --- policy service helpers (test_policy.py) -----------------------------------------
+
+def decode_alert(buf):
+    """hutch.v1.Alert (proto/hutch/v1/alert.proto), the fields policy sets, as a dict."""
+    f = decode_pb(buf)
+    s = lambda n: f.get(n, [b""])[0].decode("utf-8", "replace")  # noqa: E731
+    attrs = []
+    for raw in f.get(11, []):
+        a = decode_pb(raw)
+        attrs.append({
+            "key": a.get(1, [b""])[0].decode(), "value": a.get(2, [b""])[0].decode(),
+            "link": a.get(3, [b""])[0].decode(), "type": a.get(4, [b""])[0].decode(),
+            "persist": bool(a.get(5, [0])[0]), "ttl_seconds": a.get(6, [0])[0],
+        })
+    return {"alert_id": s(2), "event_id": s(3), "schema": s(4), "title": s(5), "description": s(6),
+            "namespace": s(7), "source": s(8), "channel": s(9),
+            "tags": [t.decode() for t in f.get(10, [])], "attributes": attrs, "policy_package": s(13)}
+
+
+def read_metrics(url):
+    """GET url/metrics -> {"name" or "name{labels}": float} (Prometheus text)."""
+    r = requests.get(url + "/metrics", timeout=5)
+    r.raise_for_status()
+    out = {}
+    for line in r.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            pass
+    return out

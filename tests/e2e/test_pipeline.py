@@ -24,10 +24,16 @@ def check_full_path(st, event_id, title, schema="guardduty"):
     assert ev["status"] == "accepted"
     assert ev["alert_count"] == 1
     assert ev["payload"]["title"] == title
+    if schema == "guardduty":  # decided by the shipped policy (policies/ingest/guardduty.rego)
+        assert ev["policy_package"] == "ingest.guardduty", ev["policy_package"]
 
     [a] = st.pg.query("SELECT * FROM alerts WHERE event_id = %s", (event_id,))
     assert a["schema"] == schema and a["title"] == title
     assert a["ticket_id"] is not None
+    if schema == "guardduty":
+        assert a["policy_package"] == "ingest.guardduty"
+        attrs = {x["key"]: x["value"] for x in a["attributes"]}
+        assert attrs.get("remote_ip") == "198.51.100.23" and attrs.get("instance_id") == "i-0b1c2d3e4f5a6b7c8", attrs
     assert a["enriched_at"] is not None and a["clustered_at"] is not None
 
     inds = st.pg.query("SELECT type, value, path FROM indicators WHERE alert_id = %s", (a["alert_id"],))
@@ -141,7 +147,10 @@ def test_oversize_body_is_refused_and_writes_nothing(healthy):
     marker = f"oversize-{uuid.uuid4().hex}"
     tail = st.tail(TOPIC_EVENTS_RAW)
     try:
-        doc = {"title": marker, "pad": ""}
+        # real GuardDuty findings (the shipped policy ignores anything else), padded
+        doc = guardduty_finding(marker)
+        big_title = doc["title"]
+        doc["pad"] = ""
         base = len(json.dumps(doc))
         doc["pad"] = "x" * (1024 * 1024 + 1 - base)  # valid JSON of 1 MiB + 1 byte
         body = json.dumps(doc).encode()
@@ -149,18 +158,19 @@ def test_oversize_body_is_refused_and_writes_nothing(healthy):
         r = st.post_alert("guardduty", body, timeout=scaled(30))
         assert r.status_code == 413, (r.status_code, r.text[:200])
         # just under the limit is fine
-        doc["pad"] = "y" * (1024 * 1024 - base - 64)
-        doc["title"] = f"{marker}-small"
-        r = st.post_alert("guardduty", doc, timeout=scaled(30))
+        small = guardduty_finding(f"{marker}-small")
+        small["pad"] = ""
+        small["pad"] = "y" * (1024 * 1024 - len(json.dumps(small)) - 64)
+        r = st.post_alert("guardduty", small, timeout=scaled(30))
         assert r.status_code == 202, r.text
-        st.wait_alert_done(doc["title"])
+        st.wait_alert_done(small["title"])
         probe = guardduty_finding()
         assert st.post_alert("guardduty", probe).status_code == 202
         st.wait_alert_done(probe["title"])
-        assert st.pg.scalar("SELECT count(*) FROM events WHERE payload->>'title' = %s", (marker,)) == 0
-        assert st.pg.scalar("SELECT count(*) FROM alerts WHERE title = %s", (marker,)) == 0
+        assert st.pg.scalar("SELECT count(*) FROM events WHERE payload->>'title' = %s", (big_title,)) == 0
+        assert st.pg.scalar("SELECT count(*) FROM alerts WHERE title = %s", (big_title,)) == 0
         seen = tail.read_all(1.0)
-        assert not [m for m in seen if b'"' + marker.encode() + b'"' in (m.value() or b"")]
+        assert not [m for m in seen if f"[e2e {marker}]".encode() in (m.value() or b"")]
     finally:
         tail.close()
 
@@ -190,7 +200,7 @@ def test_bearer_tokens(healthy):
         guarded.wait_ready()
         url = f"{guarded.url}/hooks/alert/raw/guardduty"
         marker = f"token-{uuid.uuid4().hex}"
-        body = json.dumps({"title": marker})
+        body = json.dumps(guardduty_finding(marker))  # a finding the shipped policy accepts
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "tok-one"}):
             r = requests.post(url, data=body, headers=headers, timeout=10)
             assert r.status_code == 401, (headers, r.status_code, r.text)
