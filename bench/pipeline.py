@@ -42,8 +42,9 @@ import urllib.parse
 
 import psycopg2
 
+from procfs import children, proc_cpu, proc_status, read_pid  # bench/procfs.py
+
 SERVICES = ["ingest", "policy", "enrich", "cluster", "agent", "notify"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # ---- alert shapes ---------------------------------------------------------------
 
@@ -251,48 +252,6 @@ class Poster:
 
 
 # ---- process figures ------------------------------------------------------------
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.readline().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def proc_status(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])  # kB
-    except OSError:
-        pass
-    return None
-
-
-def proc_cpu(pid):
-    """utime + stime of pid in seconds (None if gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-        return (int(rest[11]) + int(rest[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def children(ppid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
-                        out.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
 
 def stack_pids(state):
     pids = {s: read_pid(os.path.join(state, "pids", s + ".pid")) for s in SERVICES}

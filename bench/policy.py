@@ -52,12 +52,13 @@ import time
 import urllib.request
 
 import psycopg2
+
+from procfs import proc_cpu, proc_status, read_pid, tree_cpu  # bench/procfs.py
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 TOPIC_RAW = "hutch.events.raw"
 TOPIC_ALERTS = "hutch.alerts.accepted"
 TOPIC_DLQ = "hutch.dlq"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # ---- protobuf wire format (proto/hutch/v1/envelope.proto, alert.proto) ------------
 
@@ -269,52 +270,6 @@ class Gen:
 
 
 # ---- process figures ------------------------------------------------------------
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.readline().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def proc_status(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])  # kB
-    except OSError:
-        pass
-    return None
-
-
-def proc_cpu(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-        return (int(rest[11]) + int(rest[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def tree_cpu(root):
-    """CPU seconds per pid of root and its children (Postgres: postmaster + backends)."""
-    out = {}
-    c = proc_cpu(root)
-    if c is not None:
-        out[root] = c
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    rest = f.read().rsplit(")", 1)[1].split()
-                if int(rest[1]) == root:
-                    out[int(d)] = (int(rest[11]) + int(rest[12])) / CLK_TCK
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
 
 def metrics(port):
     try:

@@ -9,5 +9,5 @@ UNIT_TESTS += $(BIN)/test_cli_output
 test_cli_output_SRCS := cli/test_cli_output.c cli/output.c
 test_cli_output_LIBS := -lcmocka
 UNIT_TESTS += $(BIN)/test_cli_fixture
-test_cli_fixture_SRCS := cli/test_cli_fixture.c cli/fixture.c
+test_cli_fixture_SRCS := cli/test_cli_fixture.c cli/fixture.c $(POLICY_DECISION_SRCS)
 test_cli_fixture_LIBS := -lcmocka

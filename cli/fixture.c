@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/policy/policy.h"
+
 static bool has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), m = strlen(suf);
@@ -37,26 +39,6 @@ static fixture_doc *docs_add(fixture_docs *d)
     return f;
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    default:
-        return "an object";
-    }
-}
-
 /* Parses text[off, off+len) into one case; flags adds JSON_DISABLE_EOF_CHECK for
  * concatenated documents, and *used then tells how many bytes it took. 0 when the
  * piece was a valid document (object or not), 1 on a JSON syntax error, -1 OOM. */
@@ -80,7 +62,7 @@ static int add_doc(fixture_docs *d, const char *text, size_t off, size_t len, in
     if (used)
         *used = f->len;
     if (!json_is_object(v)) {
-        snprintf(msg, sizeof msg, "a case must be a JSON object, not %s (line %d)", type_name(v), line);
+        snprintf(msg, sizeof msg, "a case must be a JSON object, not %s (line %d)", policy_json_type(v), line);
         json_decref(v);
         return (f->error = strdup(msg)) ? 0 : -1;
     }

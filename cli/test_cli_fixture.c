@@ -70,7 +70,7 @@ static void test_not_an_object(void **state)
     fixture_docs d = split("[{\"a\": 1}]", false);
     assert_int_equal(d.n, 1);
     assert_null(d.v[0].value);
-    assert_non_null(strstr(d.v[0].error, "must be a JSON object, not an array"));
+    assert_non_null(strstr(d.v[0].error, "must be a JSON object, not array"));
     fixture_docs_free(&d);
 }
 
@@ -99,7 +99,7 @@ static void test_jsonl(void **state)
     assert_null(d.v[2].value);
     assert_int_equal(d.v[2].line, 4);
     assert_non_null(strstr(d.v[2].error, "invalid JSON at line 4"));
-    assert_non_null(strstr(d.v[3].error, "not an array"));
+    assert_non_null(strstr(d.v[3].error, "not array"));
     assert_non_null(d.v[4].value);
     assert_int_equal(d.v[4].line, 6);
     fixture_docs_free(&d);

@@ -106,6 +106,20 @@ int policy_default_eval(const policy_input *in, policy_decision *out, char *err,
     return 0;
 }
 
+const char *policy_json_type(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
 int policy_merge_attributes(policy_alert *a, const json_t *stored)
 {
     size_t i;

@@ -50,6 +50,10 @@ typedef struct {
  * with err on OOM. */
 int policy_default_eval(const policy_input *in, policy_decision *out, char *err, size_t errlen);
 
+/* A JSON value's type as Rego names it ("object", "array", "string", "number",
+ * "boolean", "null"), for messages about what a policy or a fixture holds. */
+const char *policy_json_type(const json_t *v);
+
 /* Adds to a->attributes every attribute of `stored` (an array of attribute objects,
  * a namespace's persisted ones, BORROWED) whose key the alert does not have
  * already: the alert's own values win. 0, or -1 on OOM. */

@@ -204,20 +204,6 @@ static int bad(check_ctx *c, const char *fmt, const char *detail)
     return -1;
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    default: return "null";
-    }
-}
-
 /* An optional string member: absent or null is "", another type is an error. */
 static int take_string(check_ctx *c, const json_t *o, const char *key, char **slot)
 {
@@ -226,7 +212,7 @@ static int take_string(check_ctx *c, const json_t *o, const char *key, char **sl
         return 0;
     if (!json_is_string(v)) {
         char what[96];
-        snprintf(what, sizeof what, "\"%s\" must be a string, not %s", key, type_name(v));
+        snprintf(what, sizeof what, "\"%s\" must be a string, not %s", key, policy_json_type(v));
         return bad(c, "%s", what);
     }
     char *copy = strdup(json_string_value(v));
@@ -313,7 +299,7 @@ static int take_list(check_ctx *c, const json_t *o, const char *key, const json_
         return 0;
     if (!json_is_array(v)) { /* sets arrive as arrays already (rv_to_json) */
         char what[96];
-        snprintf(what, sizeof what, "\"%s\" must be an array, not %s", key, type_name(v));
+        snprintf(what, sizeof what, "\"%s\" must be an array, not %s", key, policy_json_type(v));
         return bad(c, "%s", what);
     }
     *out = v;
@@ -323,7 +309,7 @@ static int take_list(check_ctx *c, const json_t *o, const char *key, const json_
 static int take_alert(check_ctx *c, const json_t *o, bool alertchain, const policy_input *in, policy_alert *a)
 {
     if (!json_is_object(o))
-        return bad(c, "must be an object, not %s", type_name(o));
+        return bad(c, "must be an object, not %s", policy_json_type(o));
     if (take_string(c, o, "title", &a->title) || take_string(c, o, "description", &a->description) ||
         take_string(c, o, "channel", &a->channel))
         return -1;
@@ -464,7 +450,7 @@ int policy_rules_decide(policy_rules *r, const policy_rules_options *opts, const
     int rc = eval_query(s->alerts, input, r, opts, s->package, &alerts, err, errlen);
     if (rc == 0 && alerts && !json_is_array(alerts)) {
         snprintf(err, errlen, "%s: %s must be a set of objects, not %s", s->package,
-                 s->kind == PKG_WARREN ? "alerts" : "alert", type_name(alerts));
+                 s->kind == PKG_WARREN ? "alerts" : "alert", policy_json_type(alerts));
         rc = -1;
     }
     if (rc == 0 && !(out->package = strdup(s->package))) {

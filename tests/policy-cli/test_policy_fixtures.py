@@ -134,7 +134,7 @@ def test_invalid_json_is_an_error(policy_copy):
     verdict, detail = result_of(out, "detect/demo/mixed.jsonl#2")
     assert verdict == "ERROR" and detail.startswith("invalid JSON at line 2")
     verdict, detail = result_of(out, "detect/demo/mixed.jsonl#3")
-    assert verdict == "ERROR" and "must be a JSON object, not an array" in detail
+    assert verdict == "ERROR" and "must be a JSON object, not array" in detail
     verdict, detail = result_of(out, "detect/demo/empty.json")
     assert verdict == "ERROR" and "no JSON document" in detail
     assert "ERROR: 4/" in out
