@@ -66,6 +66,7 @@ attributes := array.concat(
 		some c in [
 			["category", category],
 			["resource_name", resource_name],
+			["resource", display_name],
 			["project", project],
 			["severity", lower(severity)],
 			["finding_class", object.get(finding, "findingClass", "")],
@@ -82,8 +83,15 @@ description := d if {
 	d != ""
 } else := sprintf("Security Command Center finding %s (%s) on %s", [category, lower(severity), resource_name])
 
+# The title names the kind of finding and the project, not the resource (that is in
+# the attributes and the description): 40 open firewalls of one project are one
+# ticket, not 40 (cluster groups alerts by schema + title).
+title := sprintf("%s in %s", [category, project]) if project != ""
+
+else := category
+
 alerts contains {
-	"title": sprintf("%s: %s", [category, display_name]),
+	"title": title,
 	"description": description,
 	"attributes": attributes,
 	"tags": ["gcp", "scc", lower(severity)],

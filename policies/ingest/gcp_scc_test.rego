@@ -13,12 +13,23 @@ attr(a, k) := {x.value | some x in a.attributes; x.key == k}
 
 test_notification if {
 	some a in scc.alerts with input as note(finding)
-	a.title == "C2: Bad IP: vm1"
+	a.title == "C2: Bad IP in proj-one"
+	attr(a, "resource") == {"vm1"}
 	attr(a, "project") == {"proj-one"}
 	attr(a, "category") == {"C2: Bad IP"}
 	some x in a.attributes
 	x.key == "external_uri"
 	x.link == "https://console.cloud.google.com/x"
+}
+
+# one title for a kind of finding in a project, whatever the resource: one ticket
+test_title_does_not_name_the_resource if {
+	other := object.union(finding, {"resourceName": "//compute.googleapis.com/projects/p1/zones/z/instances/vm2"})
+	some a in scc.alerts with input as finding
+	some b in scc.alerts with input as other
+	a.title == "C2: Bad IP in p1"
+	b.title == a.title
+	attr(b, "resource") == {"vm2"}
 }
 
 test_bare_finding_project_from_name if {
