@@ -40,7 +40,13 @@ cap(k) := concat("", [upper(substring(k, 0, 1)), substring(k, 1, -1)])
 
 pascal(path) := [cap(k) | some k in path]
 
-get(f, path, d) := object.get(f, path, object.get(f, pascal(path), d))
+# camelCase first; the PascalCase path is only built when that misses
+get(f, path, d) := v if {
+	v := object.get(f, path, absent)
+	v != absent
+} else := object.get(f, pascal(path), d)
+
+absent := "\u0000absent"
 
 str(v) := v if is_string(v)
 
