@@ -111,20 +111,36 @@ static bool has_rule_under(const policy_rules *r, const char *root, const char *
     return false;
 }
 
-/* x = data.<root>["<schema>"].<rule>, with the schema quoted as a Rego string. */
+/* x = data.<root>["<seg>"]...["<seg>"].<rule>: the schema's dot-separated parts
+ * as quoted keys, so "aws.guardduty" is package ingest.aws.guardduty (Warren joins
+ * "data.ingest." and the schema) and "gcp-scc" is ingest["gcp-scc"]. */
 static rego_query *prepare(const policy_rules *r, const char *root, const char *schema, const char *rule,
                            char *err, size_t errlen)
 {
-    json_t *js = json_string(schema);
-    char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
-    json_decref(js);
-    if (!quoted) {
-        snprintf(err, errlen, "schema is not valid UTF-8");
+    char q[1024];
+    int n = snprintf(q, sizeof q, "x = data.%s", root);
+    const char *seg = schema;
+    while (n > 0 && (size_t)n < sizeof q) {
+        const char *dot = strchr(seg, '.');
+        size_t len = dot ? (size_t)(dot - seg) : strlen(seg);
+        json_t *js = json_stringn(seg, len);
+        char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        json_decref(js);
+        if (!quoted) {
+            snprintf(err, errlen, "schema is not valid UTF-8");
+            return NULL;
+        }
+        n += snprintf(q + n, sizeof q - (size_t)n, "[%s]", quoted);
+        free(quoted);
+        if (!dot)
+            break;
+        seg = dot + 1;
+    }
+    if (n < 0 || (size_t)n + strlen(rule) + 2 >= sizeof q) {
+        snprintf(err, errlen, "schema name too long");
         return NULL;
     }
-    char q[512];
-    snprintf(q, sizeof q, "x = data.%s[%s].%s", root, quoted, rule);
-    free(quoted);
+    snprintf(q + n, sizeof q - (size_t)n, ".%s", rule);
     rego_error e;
     memset(&e, 0, sizeof e);
     rego_query *query = rego_query_prepare(r->pol, q, &e);

@@ -144,6 +144,27 @@ static void test_warren(void **state)
     policy_rules_free(r);
 }
 
+/* A schema with dots names a nested package, as Warren joins "data.ingest." and it. */
+static void test_dotted_schema(void **state)
+{
+    (void)state;
+    write_file("ingest/aws.rego", "package ingest.aws.guardduty\nalerts contains {\"title\": \"nested\"} if true\n");
+    policy_rules *r = load();
+    assert_string_equal(policy_rules_package(r, "aws.guardduty"), "ingest.aws.guardduty");
+    policy_decision d;
+    char err[512];
+    assert_int_equal(decide(r, NULL, "aws.guardduty", "{}", &d, err, sizeof err), 0);
+    assert_int_equal(d.count, 1);
+    assert_string_equal(d.alerts[0].title, "nested");
+    policy_decision_free(&d);
+    /* "aws" alone is the parent package: it exists but has no alerts rule */
+    assert_int_equal(decide(r, NULL, "aws", "{}", &d, err, sizeof err), 0);
+    assert_int_equal(d.count, 0);
+    assert_string_equal(d.package, "ingest.aws");
+    policy_decision_free(&d);
+    policy_rules_free(r);
+}
+
 static void test_no_package(void **state)
 {
     (void)state;
@@ -321,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_warren, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dotted_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_package, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alertchain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
