@@ -1,10 +1,10 @@
 # hutchctl: the operator CLI (cli/hutchctl.c is the command table). It links the
 # policy service's decision code (POLICY_DECISION_SRCS, services/policy/service.mk,
 # included before this file) so `policy decide` and `policy test --detect` decide
-# exactly like hutch-policy.
+# exactly like hutch-policy, and ingest.c for its schema-name rule (`alert send`).
 PROGRAMS += $(BIN)/hutchctl
 hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/fixture.c cli/cmd_alert.c cli/cmd_ticket.c cli/cmd_event.c \
-	cli/cmd_policy.c $(POLICY_DECISION_SRCS)
+	cli/cmd_policy.c $(POLICY_DECISION_SRCS) services/ingest/ingest.c
 UNIT_TESTS += $(BIN)/test_cli_output
 test_cli_output_SRCS := cli/test_cli_output.c cli/output.c
 test_cli_output_LIBS := -lcmocka

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "services/ingest/ingest.h"
 #include "common/ids.h"
 
 #define SEND_MAX_BYTES (64 * 1024 * 1024)
@@ -77,76 +78,14 @@ static const char sql_alert_show[] =
     "   created_at, last_alert_at FROM tickets WHERE ticket_id = a.ticket_id) t))::text"
     " FROM alerts a WHERE a.alert_id = $1::uuid";
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer;
-
-static int buffer_add(buffer *b, const void *data, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown)
-            return -1;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
-    buffer *b = ctx;
+    cli_buf *b = ctx;
     size_t n = size * nmemb;
-    if (b->len + n > 1024 * 1024)
+    if (b->n + n > 1024 * 1024)
         return 0; /* an answer this big is not ingest's */
-    return buffer_add(b, ptr, n) == 0 ? n : 0;
-}
-
-static int read_input(const char *path, buffer *out)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot open %s: %m", path);
-        return -1;
-    }
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (out->len + n > SEND_MAX_BYTES || buffer_add(out, chunk, n) != 0) {
-            cli_error("%s is too large", path);
-            rc = -1;
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        cli_error("cannot read %s: %m", path);
-        rc = -1;
-    }
-    if (f != stdin)
-        fclose(f);
-    return rc;
-}
-
-static bool schema_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (i > 0 && strchr("_.-", ch));
-        if (!ok)
-            return false;
-    }
-    return true;
+    cli_buf_add(b, ptr, n);
+    return n;
 }
 
 int cmd_alert_send(cli *c)
@@ -155,20 +94,22 @@ int cmd_alert_send(cli *c)
         cli_error("usage: hutchctl alert send --schema S FILE|-");
         return CLI_USAGE;
     }
-    if (!schema_ok(c->schema)) {
+    if (!ingest_schema_valid(c->schema)) {
         cli_error("invalid schema \"%s\" (want [a-z0-9][a-z0-9_.-]{0,63})", c->schema);
         return CLI_USAGE;
     }
-    buffer body = {0}, reply = {0};
+    cli_buf reply = {0};
+    size_t body_len = 0;
+    char *body = NULL;
     int rc = CLI_FAIL;
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
     char *auth = NULL, *url = NULL;
     json_t *doc = NULL;
 
-    if (read_input(c->args[0], &body) != 0)
+    if (!(body = cli_read_input(c->args[0], SEND_MAX_BYTES, &body_len)))
         goto done;
-    if (body.len == 0) {
+    if (body_len == 0) {
         cli_error("%s is empty", c->args[0]);
         goto done;
     }
@@ -195,8 +136,8 @@ int cmd_alert_send(cli *c)
     headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
@@ -211,11 +152,11 @@ int cmd_alert_send(cli *c)
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     json_error_t jerr;
-    doc = reply.data ? json_loadb(reply.data, reply.len, 0, &jerr) : NULL;
+    doc = reply.p ? json_loadb(reply.p, reply.n, 0, &jerr) : NULL;
     const char *event_id = json_string_value(json_object_get(doc, "event_id"));
     if (status != 202 || !event_id) {
         const char *msg = json_string_value(json_object_get(doc, "error"));
-        cli_error("ingest answered %ld: %s", status, msg ? msg : (reply.data ? reply.data : "(no body)"));
+        cli_error("ingest answered %ld: %s", status, msg ? msg : (reply.p ? reply.p : "(no body)"));
         goto done;
     }
     if (c->json)
@@ -231,8 +172,8 @@ done:
     curl_global_cleanup();
     free(auth);
     free(url);
-    free(body.data);
-    free(reply.data);
+    free(body);
+    free(reply.p);
     return rc;
 }
 

@@ -77,39 +77,18 @@ static json_t *error_doc(const rego_error *e)
     return json_pack("{s:[o]}", "errors", one);
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} sbuf;
-static void sb_add(sbuf *b, const char *s, size_t n)
+static void sb_indent(cli_buf *b, int depth)
 {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            abort();
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-static void sb_indent(sbuf *b, int depth)
-{
-    sb_add(b, "\n", 1);
+    cli_buf_add(b, "\n", 1);
     for (int i = 0; i < depth; i++)
-        sb_add(b, "  ", 2);
+        cli_buf_add(b, "  ", 2);
 }
 
 /* Pretty-prints compact JSON text the way `opa eval` does (2 spaces, "k": v), so
  * values keep exact numbers (the engine's own JSON text) end to end. */
 static void pretty(FILE *out, const char *s)
 {
-    sbuf b = {0};
+    cli_buf b = {0};
     int depth = 0;
     for (const char *p = s; *p; p++) {
         char c = *p;
@@ -117,27 +96,27 @@ static void pretty(FILE *out, const char *s)
             const char *q = p + 1;
             while (*q && *q != '"')
                 q += *q == '\\' && q[1] ? 2 : 1;
-            sb_add(&b, p, (size_t)(q - p) + (*q ? 1 : 0));
+            cli_buf_add(&b, p, (size_t)(q - p) + (*q ? 1 : 0));
             p = *q ? q : q - 1;
         } else if (c == '{' || c == '[') {
             char close = c == '{' ? '}' : ']';
             if (p[1] == close) {
-                sb_add(&b, p, 2);
+                cli_buf_add(&b, p, 2);
                 p++;
             } else {
-                sb_add(&b, p, 1);
+                cli_buf_add(&b, p, 1);
                 sb_indent(&b, ++depth);
             }
         } else if (c == '}' || c == ']') {
             sb_indent(&b, --depth);
-            sb_add(&b, p, 1);
+            cli_buf_add(&b, p, 1);
         } else if (c == ',') {
-            sb_add(&b, ",", 1);
+            cli_buf_add(&b, ",", 1);
             sb_indent(&b, depth);
         } else if (c == ':') {
-            sb_add(&b, ": ", 2);
+            cli_buf_add(&b, ": ", 2);
         } else {
-            sb_add(&b, p, 1);
+            cli_buf_add(&b, p, 1);
         }
     }
     fprintf(out, "%s\n", b.p ? b.p : "");
@@ -213,11 +192,11 @@ int cmd_policy_eval(cli *c)
     } else if (rv_len(rs) == 0) {
         puts("{}");
     } else {
-        sbuf b = {0};
-        sb_str(&b, "{\"result\":[");
+        cli_buf b = {0};
+        cli_buf_str(&b, "{\"result\":[");
         for (size_t r = 0; r < rv_len(rs); r++) {
             rv *row = rv_array_at(rs, r);
-            sb_str(&b, r ? ",{\"expressions\":[" : "{\"expressions\":[");
+            cli_buf_str(&b, r ? ",{\"expressions\":[" : "{\"expressions\":[");
             for (size_t i = 0; i < nex; i++) {
                 char key[24];
                 snprintf(key, sizeof key, "$%zu", i);
@@ -228,17 +207,17 @@ int cmd_policy_eval(cli *c)
                 char *tj = json_dumps(js, JSON_ENCODE_ANY);
                 char loc[96];
                 snprintf(loc, sizeof loc, ",\"location\":{\"row\":%d,\"col\":%d}}", ex[i].line, ex[i].col);
-                sb_str(&b, i ? ",{\"value\":" : "{\"value\":");
-                sb_str(&b, vt ? vt : "null");
-                sb_str(&b, ",\"text\":");
-                sb_str(&b, tj ? tj : "\"\"");
-                sb_str(&b, loc);
+                cli_buf_str(&b, i ? ",{\"value\":" : "{\"value\":");
+                cli_buf_str(&b, vt ? vt : "null");
+                cli_buf_str(&b, ",\"text\":");
+                cli_buf_str(&b, tj ? tj : "\"\"");
+                cli_buf_str(&b, loc);
                 free(tj);
                 json_decref(js);
                 free(tx);
                 free(vt);
             }
-            sb_str(&b, "]");
+            cli_buf_str(&b, "]");
             /* bindings: the row without the captured "$N" values */
             rv *bind = rv_object_new(rv_len(row));
             for (size_t k = 0; k < rv_len(row); k++) {
@@ -249,14 +228,14 @@ int cmd_policy_eval(cli *c)
             }
             if (rv_len(bind)) {
                 char *bt = rv_to_json_text(bind);
-                sb_str(&b, ",\"bindings\":");
-                sb_str(&b, bt ? bt : "{}");
+                cli_buf_str(&b, ",\"bindings\":");
+                cli_buf_str(&b, bt ? bt : "{}");
                 free(bt);
             }
             rv_unref(bind);
-            sb_str(&b, "}");
+            cli_buf_str(&b, "}");
         }
-        sb_str(&b, "]}");
+        cli_buf_str(&b, "]}");
         pretty(stdout, b.p);
         free(b.p);
     }
@@ -574,13 +553,13 @@ static void run_fixture(policy_rules *rules, policy_test *t)
         return;
     }
     t->alerts = json_array();
-    sbuf b = {0};
+    cli_buf b = {0};
     for (size_t i = 0; i < d.count; i++) {
         json_array_append_new(t->alerts, json_string(d.alerts[i].title ? d.alerts[i].title : ""));
         json_t *s = json_string(d.alerts[i].title ? d.alerts[i].title : "");
         char *q = json_dumps(s, JSON_ENCODE_ANY);
-        sb_str(&b, i ? ", " : "");
-        sb_str(&b, q ? q : "\"\"");
+        cli_buf_str(&b, i ? ", " : "");
+        cli_buf_str(&b, q ? q : "\"\"");
         free(q);
         json_decref(s);
     }
@@ -761,30 +740,6 @@ done:
 
 /* ------------------------------------------------------------ policy decide */
 
-/* The whole of path ("-" or NULL: stdin) as a NEW NUL-terminated buffer, or NULL
- * with err set. */
-static char *read_input(const char *path, size_t *len, char *err, size_t errlen)
-{
-    if (path && strcmp(path, "-") != 0) {
-        char *t = rego_read_file(path, len);
-        if (!t)
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return t;
-    }
-    sbuf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        sb_add(&b, chunk, n);
-    if (ferror(stdin)) {
-        snprintf(err, errlen, "stdin: %s", strerror(errno));
-        free(b.p);
-        return NULL;
-    }
-    *len = b.n;
-    return b.p ? b.p : strdup("");
-}
-
 static json_t *alert_doc(const policy_alert *a)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "title", a->title ? a->title : "", "description",
@@ -802,11 +757,9 @@ int cmd_policy_decide(cli *c)
     }
     char err[2048];
     size_t len = 0;
-    char *text = read_input(c->input_path, &len, err, sizeof err);
-    if (!text) {
-        cli_error("%s", err);
+    char *text = cli_read_input(c->input_path, SIZE_MAX, &len);
+    if (!text)
         return CLI_FAIL;
-    }
     json_error_t je;
     json_t *payload = json_loadb(text, len, JSON_DECODE_ANY, &je);
     if (!payload) {
