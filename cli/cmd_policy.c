@@ -541,7 +541,7 @@ static void run_fixture(policy_rules *rules, policy_test *t)
     if (!t->doc)
         return; /* an ERROR already (bad JSON, unreadable file) */
     policy_rules_options o = {.strict = true, .max_steps = DECIDE_MAX_STEPS, .max_memory = DECIDE_MAX_MEMORY};
-    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = t->schema, .source = "hutchctl", .payload = t->doc,
+    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = t->schema, .source = "hutchctl",
                        .payload_json = t->payload};
     policy_decision d;
     memset(&d, 0, sizeof d);
@@ -778,7 +778,7 @@ int cmd_policy_decide(cli *c)
         goto done;
     }
     policy_rules_options o = {.strict = c->strict, .max_steps = DECIDE_MAX_STEPS, .max_memory = DECIDE_MAX_MEMORY};
-    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = c->schema, .source = "hutchctl", .payload = payload,
+    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = c->schema, .source = "hutchctl",
                        .payload_json = text};
     if (policy_rules_decide(rules, &o, &in, &d, err, sizeof err) != 0) {
         cli_error("%s", err);

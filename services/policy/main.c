@@ -95,7 +95,7 @@ static kafka_result on_raw_event(void *ctx, const kafka_msg *msg, kafka_out *out
     if (!ev)
         return dead(app, reason, reason_len, "cannot unpack hutch.v1.RawEvent%s", NULL);
     kafka_result result = KAFKA_OK;
-    json_t *payload = NULL;
+    rv *payload = NULL; /* parsed once, here: the policies evaluate this value */
     policy_decision decision = {0};
     char err[256] = "";
 
@@ -111,10 +111,10 @@ static kafka_result on_raw_event(void *ctx, const kafka_msg *msg, kafka_out *out
         result = dead(app, reason, reason_len, "RawEvent without schema%s", NULL);
         goto done;
     }
-    json_error_t jerr;
-    payload = json_loads(ev->payload_json, JSON_DECODE_ANY, &jerr);
+    char jerr[256];
+    payload = ev->payload_json ? rv_from_json_text(ev->payload_json, strlen(ev->payload_json), jerr, sizeof jerr) : NULL;
     if (!payload) {
-        result = dead(app, reason, reason_len, "RawEvent payload_json is not valid JSON: %s", jerr.text);
+        result = dead(app, reason, reason_len, "RawEvent payload_json is not valid JSON: %s", jerr);
         goto done;
     }
 
@@ -126,8 +126,8 @@ static kafka_result on_raw_event(void *ctx, const kafka_msg *msg, kafka_out *out
     policy_input in = {.event_id = ev->event_id,
                        .schema = ev->schema,
                        .source = ev->source,
-                       .payload = payload,
-                       .payload_json = ev->payload_json};
+                       .payload_json = ev->payload_json,
+                       .input = payload};
     int rc;
     if (policy_rules_decide(app->rules, &app->options, &in, &decision, err, sizeof err) != 0) {
         rc = policy_store_dead(app->svc.db, ev, policy_rules_package(app->rules, ev->schema), err);
@@ -196,7 +196,7 @@ done:
         LOG_WARN("event_dead", "event_id", ev->event_id, "reason", reason, "topic", msg->topic, "partition", part,
                  "offset", off, NULL);
     policy_decision_free(&decision);
-    json_decref(payload);
+    rv_unref(payload);
     hutch__v1__raw_event__free_unpacked(ev, NULL);
     return result;
 }

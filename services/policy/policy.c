@@ -93,17 +93,20 @@ static int set_str(char **slot, const char *value)
 
 int policy_default_eval(const policy_input *in, policy_decision *out, char *err, size_t errlen)
 {
+    json_t *payload = in->payload_json ? json_loads(in->payload_json, JSON_DECODE_ANY, NULL) : NULL;
     out->package = strdup("");
     policy_alert *a = out->package ? policy_decision_add(out) : NULL;
-    const char *title = policy_first_string(in->payload, title_paths);
+    const char *title = policy_first_string(payload, title_paths);
+    int rc = 0;
     if (!a || set_str(&a->title, title ? title : NO_TITLE) != 0 ||
-        set_str(&a->description, policy_first_string(in->payload, description_paths)) != 0 ||
-        set_str(&a->namespace, policy_first_string(in->payload, namespace_paths)) != 0 ||
+        set_str(&a->description, policy_first_string(payload, description_paths)) != 0 ||
+        set_str(&a->namespace, policy_first_string(payload, namespace_paths)) != 0 ||
         set_str(&a->source, in->schema) != 0) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    json_decref(payload);
+    return rc;
 }
 
 const char *policy_json_type(const json_t *v)

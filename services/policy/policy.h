@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/msg.h"
+#include "rego/value.h"
 
 /* One alert a policy decided to raise. Strings are NEW (owned by the decision). */
 typedef struct {
@@ -41,13 +42,14 @@ typedef struct {
     const char *event_id;
     const char *schema;
     const char *source;
-    const json_t *payload;    /* the parsed payload_json */
-    const char *payload_json; /* its text (the policies' input, numbers exact) */
+    const char *payload_json; /* the event's JSON text: what the policies see as input */
+    rv *input;                /* payload_json parsed once by the caller (rv_from_json_text,
+                               * numbers exact), or NULL: parsed when a policy needs it */
 } policy_input;
 
 /* Warren's non-strict default: one alert with title, description and namespace
- * from the payload's common fields. Fills out (zeroed by the caller): 0, or -1
- * with err on OOM. */
+ * from the payload's common fields (a payload that is not JSON gets "(no title)").
+ * Fills out (zeroed by the caller): 0, or -1 with err on OOM. */
 int policy_default_eval(const policy_input *in, policy_decision *out, char *err, size_t errlen);
 
 /* A JSON value's type as Rego names it ("object", "array", "string", "number",

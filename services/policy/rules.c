@@ -455,12 +455,14 @@ int policy_rules_decide(policy_rules *r, const policy_rules_options *opts, const
         return 0;
     }
 
-    char eb[256];
-    const char *text = in->payload_json ? in->payload_json : "null";
-    rv *input = rv_from_json_text(text, strlen(text), eb, sizeof eb);
+    rv *input = in->input ? rv_ref(in->input) : NULL;
     if (!input) {
-        snprintf(err, errlen, "payload is not valid JSON: %s", eb);
-        return -1;
+        char eb[256];
+        const char *text = in->payload_json ? in->payload_json : "null";
+        if (!(input = rv_from_json_text(text, strlen(text), eb, sizeof eb))) {
+            snprintf(err, errlen, "payload is not valid JSON: %s", eb);
+            return -1;
+        }
     }
     json_t *alerts = NULL, *ignore = NULL;
     int rc = eval_query(s->alerts, input, r, opts, s->package, &alerts, err, errlen);
