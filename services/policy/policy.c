@@ -55,11 +55,6 @@ const char *policy_first_string(const json_t *payload, const char *const *paths)
     return NULL;
 }
 
-static char *dup_or_empty(const char *s)
-{
-    return strdup(s ? s : "");
-}
-
 policy_alert *policy_decision_add(policy_decision *d)
 {
     policy_alert *grown = realloc(d->alerts, (d->count + 1) * sizeof *grown);
@@ -81,9 +76,9 @@ policy_alert *policy_decision_add(policy_decision *d)
     return a;
 }
 
-static int set_str(char **slot, const char *value)
+int policy_set_string(char **slot, const char *value)
 {
-    char *copy = dup_or_empty(value);
+    char *copy = strdup(value ? value : "");
     if (!copy)
         return -1;
     free(*slot);
@@ -98,10 +93,10 @@ int policy_default_eval(const policy_input *in, policy_decision *out, char *err,
     policy_alert *a = out->package ? policy_decision_add(out) : NULL;
     const char *title = policy_first_string(payload, title_paths);
     int rc = 0;
-    if (!a || set_str(&a->title, title ? title : NO_TITLE) != 0 ||
-        set_str(&a->description, policy_first_string(payload, description_paths)) != 0 ||
-        set_str(&a->namespace, policy_first_string(payload, namespace_paths)) != 0 ||
-        set_str(&a->source, in->schema) != 0) {
+    if (!a || policy_set_string(&a->title, title ? title : NO_TITLE) != 0 ||
+        policy_set_string(&a->description, policy_first_string(payload, description_paths)) != 0 ||
+        policy_set_string(&a->namespace, policy_first_string(payload, namespace_paths)) != 0 ||
+        policy_set_string(&a->source, in->schema) != 0) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     }

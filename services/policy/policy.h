@@ -64,6 +64,10 @@ int policy_merge_attributes(policy_alert *a, const json_t *stored);
 /* Frees what a decision owns; the struct itself is the caller's. NULL is fine. */
 void policy_decision_free(policy_decision *d);
 
+/* Replaces the NEW string in *slot with a copy of value (NULL: ""). 0, or -1 on
+ * OOM (the slot unchanged). */
+int policy_set_string(char **slot, const char *value);
+
 /* Adds an alert to d and returns it with every string set to "" and empty arrays
  * (for engines). NULL on OOM. */
 policy_alert *policy_decision_add(policy_decision *d);

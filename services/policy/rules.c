@@ -231,12 +231,7 @@ static int take_string(check_ctx *c, const json_t *o, const char *key, char **sl
         snprintf(what, sizeof what, "\"%s\" must be a string, not %s", key, policy_json_type(v));
         return bad(c, "%s", what);
     }
-    char *copy = strdup(json_string_value(v));
-    if (!copy)
-        return bad(c, "out of memory%s", NULL);
-    free(*slot);
-    *slot = copy;
-    return 0;
+    return policy_set_string(slot, json_string_value(v)) == 0 ? 0 : bad(c, "out of memory%s", NULL);
 }
 
 /* An attribute value as text: strings as they are, anything else as JSON. */
@@ -331,21 +326,16 @@ static int take_alert(check_ctx *c, const json_t *o, bool alertchain, const poli
         return -1;
     if (alertchain && (take_string(c, o, "source", &a->source) || take_string(c, o, "namespace", &a->namespace)))
         return -1;
-    if (!*a->source) {
-        free(a->source);
-        if (!(a->source = strdup(in->schema)))
-            return bad(c, "out of memory%s", NULL);
-    }
+    if (!*a->source && policy_set_string(&a->source, in->schema) != 0)
+        return bad(c, "out of memory%s", NULL);
     if (!*a->title) { /* a policy that gives no title gets the default's */
         policy_decision d = {0};
         char e[64];
-        if (policy_default_eval(in, &d, e, sizeof e) == 0 && d.count == 1) {
-            free(a->title);
-            a->title = d.alerts[0].title;
-            d.alerts[0].title = NULL;
-        }
+        int rc = policy_default_eval(in, &d, e, sizeof e) == 0 && d.count == 1
+                     ? policy_set_string(&a->title, d.alerts[0].title)
+                     : 0;
         policy_decision_free(&d);
-        if (!a->title && !(a->title = strdup("")))
+        if (rc != 0)
             return bad(c, "out of memory%s", NULL);
     }
     const json_t *tags, *attrs, *refs = NULL;

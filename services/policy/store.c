@@ -159,16 +159,6 @@ fail:
     return rc;
 }
 
-static int set_field(char **slot, const char *value)
-{
-    char *copy = strdup(value ? value : "");
-    if (!copy)
-        return -1;
-    free(*slot);
-    *slot = copy;
-    return 0;
-}
-
 int policy_store_read_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_decision *d)
 {
     PGresult *res = NULL;
@@ -205,9 +195,9 @@ int policy_store_read_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_dec
             json_decref(a->attributes);
             a->tags = json_loads(PQgetvalue(res, row, 6), 0, NULL);
             a->attributes = json_loads(PQgetvalue(res, row, 7), 0, NULL);
-            if (set_field(&a->title, PQgetvalue(res, row, 1)) || set_field(&a->description, PQgetvalue(res, row, 2)) ||
-                set_field(&a->namespace, PQgetvalue(res, row, 3)) || set_field(&a->source, PQgetvalue(res, row, 4)) ||
-                set_field(&a->channel, PQgetvalue(res, row, 5)) || !a->tags || !a->attributes) {
+            if (policy_set_string(&a->title, PQgetvalue(res, row, 1)) || policy_set_string(&a->description, PQgetvalue(res, row, 2)) ||
+                policy_set_string(&a->namespace, PQgetvalue(res, row, 3)) || policy_set_string(&a->source, PQgetvalue(res, row, 4)) ||
+                policy_set_string(&a->channel, PQgetvalue(res, row, 5)) || !a->tags || !a->attributes) {
                 PQclear(res);
                 return PG_FATAL;
             }
