@@ -159,13 +159,16 @@ static void declare_pattern_vars(cctx *c, term *t)
     }
 }
 
-static void declare_body(cctx *c, body *b);
-static void declare_term(cctx *c, term *t)
+/* Calls fn on every body nested in t (comprehensions, at any depth of t's items). */
+static void each_nested_body(cctx *c, term *t, void (*fn)(cctx *, body *))
 {
     if (!t) return;
-    if (t->body) declare_body(c, t->body);
-    for (int i = 0; i < t->n; i++) declare_term(c, t->items[i]);
+    if (t->body) fn(c, t->body);
+    for (int i = 0; i < t->n; i++) each_nested_body(c, t->items[i], fn);
 }
+
+static void declare_body(cctx *c, body *b);
+static void declare_term(cctx *c, term *t) { each_nested_body(c, t, declare_body); }
 static void declare_body(cctx *c, body *b)
 {
     if (!b) return;
@@ -1231,12 +1234,7 @@ static void hoist_dyn_in_term(cctx *c, term **slot, const expr *orig, exprvec *o
 }
 
 static void hoist_negated_body(cctx *c, body *b);
-static void hoist_nested_term(cctx *c, term *t)
-{
-    if (!t) return;
-    if (t->body) hoist_negated_body(c, t->body);
-    for (int i = 0; i < t->n; i++) hoist_nested_term(c, t->items[i]);
-}
+static void hoist_nested_term(cctx *c, term *t) { each_nested_body(c, t, hoist_negated_body); }
 
 static void hoist_negated_body(cctx *c, body *b)
 {

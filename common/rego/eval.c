@@ -185,6 +185,19 @@ static int first_fn(ev *e, const KV *k, rv *v)
     f->out = rv_ref(v);
     return 1;
 }
+/* The first value evalf gives for t (NEW) or NULL; *st < 0 on error. */
+static rv *first_through(ev *e, frame *fr, term *t, int *st, int (*evalf)(ev *, frame *, term *, const KV *))
+{
+    first_kv f = {{first_fn}, NULL};
+    int r = evalf(e, fr, t, &f.k);
+    *st = r < 0 ? -1 : 0;
+    if (r < 0) {
+        rv_unref(f.out);
+        return NULL;
+    }
+    return f.out;
+}
+
 /* Evaluates t and returns its first value (NEW) or NULL; *st < 0 on error. */
 static rv *eval_first(ev *e, frame *fr, term *t, int *st)
 {
@@ -196,14 +209,7 @@ static rv *eval_first(ev *e, frame *fr, term *t, int *st)
         *st = 0;
         return rv_ref(fr->s[t->slot]);
     }
-    first_kv f = {{first_fn}, NULL};
-    int r = eval_term(e, fr, t, &f.k);
-    *st = r < 0 ? -1 : 0;
-    if (r < 0) {
-        rv_unref(f.out);
-        return NULL;
-    }
-    return f.out;
+    return first_through(e, fr, t, st, eval_term);
 }
 
 /* ------------------------------------------------------------ bodies */
@@ -1503,14 +1509,7 @@ static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k);
 /* First value through continuations (for what eval_sv does not do itself). */
 static rv *eval_first_cps(ev *e, frame *fr, term *t, int *st)
 {
-    first_kv f = {{first_fn}, NULL};
-    int r = eval_term_cps(e, fr, t, &f.k);
-    *st = r < 0 ? -1 : 0;
-    if (r < 0) {
-        rv_unref(f.out);
-        return NULL;
-    }
-    return f.out;
+    return first_through(e, fr, t, st, eval_term_cps);
 }
 
 /* Direct evaluation of a single-valued term (optimize.c sets t->sv): the value, or
