@@ -93,10 +93,10 @@ programs: $(PROGRAMS) $(UNIT_TESTS)
 deps:
 	@scripts/deps.sh
 
-unit-test: deps programs
+unit-test: deps programs pyproto
 	@scripts/run-unit-tests.sh $(UNIT_TESTS)
 
-test: deps programs
+test: deps programs pyproto
 	@scripts/test.sh $(MODE)
 
 conformance: programs
@@ -109,14 +109,14 @@ up: deps programs
 	@scripts/stack.sh up $(MODE)
 down:
 	@scripts/stack.sh down
-bench: deps
+bench: deps pyproto
 	@$(MAKE) --no-print-directory MODE=release programs
 	@scripts/bench.sh
 	@scripts/bench-policy.sh
 	@scripts/rego-bench.sh
 
 # hutch-policy alone: Kafka in, Postgres and Kafka out (scripts/bench-policy.sh; EVENTS=N).
-bench-policy: deps
+bench-policy: deps pyproto
 	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-policy
 	@$(if $(EVENTS),HUTCH_BENCH_EVENTS=$(EVENTS) )scripts/bench-policy.sh
 

@@ -6,7 +6,8 @@
 #
 #   1. Debian packages: toolchain and C libraries, Postgres, Java 17 and Maven (the
 #      Kafka broker), Debian's python3 test packages (the e2e tests run on
-#      /usr/bin/python3: pytest, psycopg2, requests, confluent-kafka).
+#      /usr/bin/python3: pytest, psycopg2, requests, confluent-kafka, protobuf with protoc
+#      for the Python classes of proto/, `make pyproto`).
 #   2. Apache Kafka's jars from Maven Central (tools/kafka/pom.xml) into the cache
 #      ($HUTCH_KAFKA_LIBS, outside the repository).
 #   3. OPA, the oracle of the Rego engine's differential tests and benchmarks, via
@@ -16,11 +17,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
 
-PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
+PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libpq-dev
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
       libcmocka-dev libpsl-dev publicsuffix jq time postgresql clang libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
-      python3-confluent-kafka)
+      python3-confluent-kafka python3-protobuf)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
 
 t0=$(date +%s%3N)

@@ -30,6 +30,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import topics as hutch_topics  # noqa: E402  (scripts/topics.py)
+sys.path.insert(0, os.path.join(ROOT, "build", "py"))  # `make pyproto`: proto/ as Python classes
+from hutch.v1 import alert_pb2, envelope_pb2  # noqa: E402
 
 MODE = os.environ.get("HUTCH_MODE", "debug")
 BIN_DIR = os.environ.get("HUTCH_BIN_DIR") or os.path.join(
@@ -100,52 +102,13 @@ def guardduty_finding(tag=None):
     return f
 
 
-# --- protobuf wire format, just enough to read a DeadLetter -------------------------
-
-def _varint(buf, i):
-    shift = v = 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return v, i
-        shift += 7
-
-
-def decode_pb(buf):
-    """{field_number: [values]}: bytes for length-delimited fields, ints for varints."""
-    out, i = {}, 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = _varint(buf, i)
-        elif wt == 2:
-            n, i = _varint(buf, i)
-            v, i = bytes(buf[i:i + n]), i + n
-        elif wt == 1:
-            v, i = buf[i:i + 8], i + 8
-        elif wt == 5:
-            v, i = buf[i:i + 4], i + 4
-        else:
-            raise ValueError(f"wire type {wt}")
-        out.setdefault(num, []).append(v)
-    return out
-
+# --- messages ----------------------------------------------------------------------
 
 def decode_dead_letter(buf):
     """DeadLetter (proto/hutch/v1/envelope.proto) as a dict."""
-    f = decode_pb(buf)
-    g = lambda n, d: f.get(n, [d])[0]  # noqa: E731
-    return {
-        "reason": g(2, b"").decode("utf-8", "replace"),
-        "source_topic": g(3, b"").decode("utf-8", "replace"),
-        "source_partition": g(4, 0),
-        "source_offset": g(5, 0),
-        "payload": g(6, b""),
-        "consumer": g(7, b"").decode("utf-8", "replace"),
-    }
+    m = envelope_pb2.DeadLetter.FromString(buf)
+    return {"reason": m.reason, "source_topic": m.source_topic, "source_partition": m.source_partition,
+            "source_offset": m.source_offset, "payload": m.payload, "consumer": m.consumer}
 
 
 # --- processes ---------------------------------------------------------------------
@@ -510,19 +473,12 @@ class TopicTail:
 
 def decode_alert(buf):
     """hutch.v1.Alert (proto/hutch/v1/alert.proto), the fields policy sets, as a dict."""
-    f = decode_pb(buf)
-    s = lambda n: f.get(n, [b""])[0].decode("utf-8", "replace")  # noqa: E731
-    attrs = []
-    for raw in f.get(11, []):
-        a = decode_pb(raw)
-        attrs.append({
-            "key": a.get(1, [b""])[0].decode(), "value": a.get(2, [b""])[0].decode(),
-            "link": a.get(3, [b""])[0].decode(), "type": a.get(4, [b""])[0].decode(),
-            "persist": bool(a.get(5, [0])[0]), "ttl_seconds": a.get(6, [0])[0],
-        })
-    return {"alert_id": s(2), "event_id": s(3), "schema": s(4), "title": s(5), "description": s(6),
-            "namespace": s(7), "source": s(8), "channel": s(9),
-            "tags": [t.decode() for t in f.get(10, [])], "attributes": attrs, "policy_package": s(13)}
+    m = alert_pb2.Alert.FromString(buf)
+    attrs = [{"key": a.key, "value": a.value, "link": a.link, "type": a.type, "persist": a.persist,
+              "ttl_seconds": a.ttl_seconds} for a in m.attributes]
+    return {"alert_id": m.alert_id, "event_id": m.event_id, "schema": m.schema, "title": m.title,
+            "description": m.description, "namespace": m.namespace, "source": m.source, "channel": m.channel,
+            "tags": list(m.tags), "attributes": attrs, "policy_package": m.policy_package}
 
 
 def read_metrics(url):
