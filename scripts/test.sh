@@ -6,7 +6,8 @@
 #      comparison counts; HUTCH_REGO_DIFF_COUNT generated policies, default 200)
 #   4. policy cli: pytest tests/policy-cli (hutchctl policy eval/test)
 #   5. end-to-end: pytest tests/e2e on /usr/bin/python3 (Debian's pytest, psycopg2,
-#      requests, confluent-kafka) with HUTCH_BIN_DIR pointing at the MODE's binaries
+#      requests, confluent-kafka, protobuf with build/py from `make pyproto`) with
+#      HUTCH_BIN_DIR pointing at the MODE's binaries
 #      and its own Postgres and Kafka (HUTCH_BROKER=dev: the dev broker)
 # Prints each stage's count and, as the very last line, the sum as
 # 'N passed, N failed' (CI reads it). Exits non-zero if anything failed.
