@@ -107,6 +107,14 @@ static json_t *utf8_sanitized(const char *s)
 
 void log_kv(log_level level, const char *event, ...)
 {
+    va_list ap;
+    va_start(ap, event);
+    log_kv_va(level, event, ap, NULL);
+    va_end(ap);
+}
+
+void log_kv_va(log_level level, const char *event, va_list ap, const char *const *extra)
+{
     if (level < log_min)
         return;
     if (level < LOG_LEVEL_DEBUG || level > LOG_LEVEL_ERROR)
@@ -124,13 +132,22 @@ void log_kv(log_level level, const char *event, ...)
     json_object_set_new(o, "service", json_string(log_service));
     json_object_set_new(o, "event", json_string(event ? event : "(null)"));
 
-    va_list ap;
-    va_start(ap, event);
-    for (;;) {
-        const char *key = va_arg(ap, const char *);
-        if (!key)
-            break;
-        const char *value = va_arg(ap, const char *);
+    for (const char *const *x = NULL;;) {
+        const char *key, *value;
+        if (!x) {
+            key = va_arg(ap, const char *);
+            if (!key) {
+                if (!(x = extra))
+                    break;
+                continue;
+            }
+            value = va_arg(ap, const char *);
+        } else {
+            if (!(key = x[0]))
+                break;
+            value = x[1];
+            x += 2;
+        }
         if (!value)
             continue;
         json_t *v = json_string(value);
@@ -138,7 +155,6 @@ void log_kv(log_level level, const char *event, ...)
             v = utf8_sanitized(value);
         json_object_set_new(o, key, v);
     }
-    va_end(ap);
 
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);

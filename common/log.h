@@ -8,12 +8,17 @@
 #ifndef HUTCH_LOG_H
 #define HUTCH_LOG_H
 
+#include <stdarg.h>
+
 typedef enum { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR } log_level;
 
 /* service is BORROWED for the process lifetime (a string literal). */
 void log_init(const char *service, log_level min_level);
 log_level log_level_parse(const char *text); /* "debug"|"info"|"warn"|"error", default info */
 void log_kv(log_level level, const char *event, ...) __attribute__((sentinel));
+/* log_kv with the pairs of ap (NULL-ended), then those of extra (BORROWED, NULL-ended
+ * name, value list, or NULL). */
+void log_kv_va(log_level level, const char *event, va_list ap, const char *const *extra);
 
 #define LOG_DEBUG(...) do { log_kv(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 #define LOG_INFO(...)  do { log_kv(LOG_LEVEL_INFO, __VA_ARGS__); } while (0)

@@ -87,6 +87,71 @@ int64_t metrics_value(const metric *m)
     return m ? atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed) : 0;
 }
 
+#define HISTOGRAM_BUCKETS_MAX 16
+
+struct metric_histogram {
+    char *name;
+    const char *help;
+    double bounds[HISTOGRAM_BUCKETS_MAX];
+    int n;
+    _Atomic int64_t buckets[HISTOGRAM_BUCKETS_MAX + 1]; /* per bucket, not cumulative; last = +Inf */
+    _Atomic int64_t sum_micro;                           /* sum of the values x 1e6 */
+    _Atomic int64_t count;
+};
+
+static metric_histogram **histograms;
+static size_t histograms_len, histograms_cap;
+
+metric_histogram *metrics_histogram(const char *name, const char *help, const double *bounds, int n)
+{
+    if (!name || !*name || n < 0 || n > HISTOGRAM_BUCKETS_MAX)
+        return NULL;
+    metric_histogram *found = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < histograms_len && !found; i++)
+        if (!strcmp(histograms[i]->name, name))
+            found = histograms[i];
+    if (!found && histograms_len == histograms_cap) {
+        size_t cap = histograms_cap ? histograms_cap * 2 : 8;
+        metric_histogram **grown = realloc(histograms, cap * sizeof *grown);
+        if (grown) {
+            histograms = grown;
+            histograms_cap = cap;
+        }
+    }
+    if (!found && histograms_len < histograms_cap) {
+        metric_histogram *h = calloc(1, sizeof *h);
+        if (h && (h->name = strdup(name))) {
+            h->help = help ? help : "";
+            h->n = n;
+            memcpy(h->bounds, bounds, (size_t)n * sizeof *bounds);
+            histograms[histograms_len++] = h;
+            found = h;
+        } else {
+            free(h);
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+void metrics_observe(metric_histogram *h, double value)
+{
+    if (!h)
+        return;
+    int i = 0;
+    while (i < h->n && value > h->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_micro, (int64_t)(value * 1e6), memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+int64_t metrics_histogram_count(const metric_histogram *h)
+{
+    return h ? atomic_load_explicit(&((metric_histogram *)h)->count, memory_order_relaxed) : 0;
+}
+
 /* A growable string; on OOM it turns into failed and stops growing. */
 typedef struct {
     char *buf;
@@ -169,6 +234,21 @@ char *metrics_render(void)
             sb_printf(&sb, "%s %lld\n", m->name,
                       (long long)atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed));
         }
+    }
+    for (size_t i = 0; i < histograms_len; i++) {
+        metric_histogram *h = histograms[i];
+        sb_printf(&sb, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+        int64_t cumulative = 0;
+        for (int b = 0; b <= h->n; b++) {
+            cumulative += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+            if (b < h->n)
+                sb_printf(&sb, "%s_bucket{le=\"%g\"} %lld\n", h->name, h->bounds[b], (long long)cumulative);
+            else
+                sb_printf(&sb, "%s_bucket{le=\"+Inf\"} %lld\n", h->name, (long long)cumulative);
+        }
+        sb_printf(&sb, "%s_sum %.6f\n%s_count %lld\n", h->name,
+                  (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, h->name,
+                  (long long)atomic_load_explicit(&h->count, memory_order_relaxed));
     }
     pthread_mutex_unlock(&registry_lock);
     free(done);

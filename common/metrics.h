@@ -17,7 +17,16 @@ void metrics_set(metric *m, int64_t value);
 /* Prometheus text exposition. NEW, free(). Includes process_resident_memory_bytes. */
 char *metrics_render(void);
 
-/* Added by the implementation: current value (tests, gauges computed from counters). */
+/* Current value (tests, gauges computed from counters). */
 int64_t metrics_value(const metric *m);
+
+/* A histogram with fixed upper bounds (BORROWED, ascending, n <= 16; +Inf is
+ * implicit), rendered as _bucket{le=...}, _sum and _count. The name has no labels.
+ * Same name twice returns the same histogram. */
+typedef struct metric_histogram metric_histogram;
+metric_histogram *metrics_histogram(const char *name, const char *help, const double *bounds, int n);
+void metrics_observe(metric_histogram *h, double value);
+/* Observations so far (tests). */
+int64_t metrics_histogram_count(const metric_histogram *h);
 
 #endif

@@ -106,7 +106,15 @@ static const char m001_init[] =
     "  namespace text NOT NULL, key text NOT NULL, value jsonb NOT NULL, expires_at timestamptz,"
     "  PRIMARY KEY (namespace, key));";
 
+/* The payload is stored once, in events (an alert references its event). Severity is
+ * decided once: by the policy (severity_source 'policy') or enrich's normaliser
+ * ('enrich'); a policy's decision read back on redelivery is only its own. */
+static const char m002_severity_payload_once[] =
+    "ALTER TABLE alerts DROP COLUMN payload;"
+    "ALTER TABLE alerts ADD COLUMN severity_score int, ADD COLUMN severity_source text;";
+
 const migration migrations[] = {
     {1, "init", m001_init},
+    {2, "severity_payload_once", m002_severity_payload_once},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

@@ -22,6 +22,7 @@
  * called from another thread (the HTTP thread's /readyz) without touching libpq. */
 #include "common/pg.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ struct pg {
     char *prepared[PG_PREPARED_MAX]; /* texts prepared on conn ... */
     unsigned prepared_id[PG_PREPARED_MAX]; /* ... as "s<id>", ids never reused */
     int nprepared;
+    char last_error[512]; /* of the last failed statement */
     unsigned next_id;
     char *url;
     bool in_tx;     /* between pg_begin and pg_commit/pg_rollback */
@@ -209,6 +211,7 @@ static int classify_failure(pg *db, PGresult *r, const char *sql)
     }
     char err[512];
     copy_error(err, sizeof err, "postgres", msg);
+    snprintf(db->last_error, sizeof db->last_error, "%s", err);
     char stmt[80];
     snprintf(stmt, sizeof stmt, "%.79s", sql);
     if (rc == PG_RETRY)
@@ -412,3 +415,131 @@ int pg_migrate(pg *db, char *err, size_t errlen)
                              NULL, 0));
     return rc;
 }
+
+/* ---- batch statements ---------------------------------------------------- */
+
+void pg_array_init(pg_array *a) { memset(a, 0, sizeof *a); }
+
+static void array_reserve(pg_array *a, size_t more)
+{
+    if (a->failed || (a->buf && a->len + more + 2 <= a->cap))
+        return;
+    size_t cap = a->cap ? a->cap : 256;
+    while (cap < a->len + more + 2)
+        cap *= 2;
+    char *grown = realloc(a->buf, cap);
+    if (!grown) {
+        a->failed = 1;
+        return;
+    }
+    if (!a->buf) {
+        grown[0] = '{';
+        a->len = 1;
+    }
+    a->buf = grown;
+    a->cap = cap;
+}
+
+void pg_array_add(pg_array *a, const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    array_reserve(a, 2 * n + 8); /* worst case: every byte escaped, quotes, comma */
+    if (a->failed)
+        return;
+    if (a->n++)
+        a->buf[a->len++] = ',';
+    if (!text) {
+        memcpy(a->buf + a->len, "NULL", 4);
+        a->len += 4;
+        return;
+    }
+    a->buf[a->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '"' || text[i] == '\\')
+            a->buf[a->len++] = '\\';
+        a->buf[a->len++] = text[i];
+    }
+    a->buf[a->len++] = '"';
+}
+
+void pg_array_addf(pg_array *a, const char *fmt, ...)
+{
+    char small[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        a->failed = 1;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        pg_array_add(a, small);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        a->failed = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    pg_array_add(a, big);
+    free(big);
+}
+
+const char *pg_array_text(pg_array *a)
+{
+    array_reserve(a, 2);
+    if (a->failed)
+        return NULL;
+    a->buf[a->len] = '}'; /* not counted in len: the next add writes over it */
+    a->buf[a->len + 1] = '\0';
+    return a->buf;
+}
+
+void pg_array_free(pg_array *a)
+{
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}
+
+int pg_claim(pg *db, const char *consumer, const char *const *ids, size_t n, bool *fresh)
+{
+    if (n == 0)
+        return PG_OK;
+    pg_array arr;
+    pg_array_init(&arr);
+    for (size_t i = 0; i < n; i++) {
+        pg_array_add(&arr, ids[i]);
+        fresh[i] = false;
+    }
+    const char *text = pg_array_text(&arr);
+    if (!text) {
+        pg_array_free(&arr);
+        return PG_RETRY; /* out of memory: try again later */
+    }
+    const char *params[] = {consumer, text};
+    PGresult *res = NULL;
+    int rc = pg_exec(db, &res,
+                     "INSERT INTO processed_messages (consumer, message_id) SELECT $1, unnest($2::text[]) "
+                     "ON CONFLICT DO NOTHING RETURNING message_id",
+                     2, params);
+    pg_array_free(&arr);
+    if (rc != PG_OK)
+        return rc;
+    /* Each returned id was claimed now: the first of its copies in ids is fresh. */
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *id = PQgetvalue(res, r, 0);
+        for (size_t i = 0; i < n; i++)
+            if (!fresh[i] && !strcmp(ids[i], id)) {
+                fresh[i] = true;
+                break;
+            }
+    }
+    PQclear(res);
+    return PG_OK;
+}
+
+const char *pg_last_error(pg *db) { return db && db->last_error[0] ? db->last_error : "unknown database error"; }

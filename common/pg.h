@@ -8,6 +8,8 @@
 #define HUTCH_PG_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct pg pg;
 
@@ -23,9 +25,34 @@ void pg_free(pg *db);
  * lost, the next call reconnects first. */
 int pg_exec(pg *db, PGresult **res, const char *sql, int nparams, const char *const *params);
 
+/* The message of the last failed statement (BORROWED, until the next failure). */
+const char *pg_last_error(pg *db);
+
 int pg_begin(pg *db);
 int pg_commit(pg *db);
 void pg_rollback(pg *db); /* safe to call after any failure */
+
+/* A Postgres array literal built element by element ("{\"a\",NULL}"), for batch
+ * statements that take one array per column: INSERT ... SELECT * FROM
+ * unnest($1::uuid[], $2::text[], ...). Elements are quoted and escaped; NULL adds
+ * SQL NULL. On OOM the array turns failed and pg_array_text returns NULL. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t n;
+    int failed;
+} pg_array;
+void pg_array_init(pg_array *a);
+void pg_array_add(pg_array *a, const char *text);
+void pg_array_addf(pg_array *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The literal, BORROWED until the next add or pg_array_free; NULL on OOM. */
+const char *pg_array_text(pg_array *a);
+void pg_array_free(pg_array *a);
+
+/* Claims message ids for a consumer in processed_messages, in one statement, inside
+ * the caller's transaction. fresh[i] = true if ids[i] was claimed now (a first
+ * delivery), false if it was claimed before (a redelivery) or earlier in ids. */
+int pg_claim(pg *db, const char *consumer, const char *const *ids, size_t n, bool *fresh);
 
 /* Applies every migration not applied yet (table schema_migrations) under a
  * Postgres advisory lock, so several services starting together apply them once. */

@@ -37,6 +37,10 @@ const config_field service_common_config[] = {
      "debug|info|warn|error"},
     {"HUTCH_TOPIC_PARTITIONS", CONFIG_INT, "8", offsetof(service_common, topic_partitions),
      "partitions of the topics created at start-up", 1, 1024},
+    {"HUTCH_CONSUMER_BATCH", CONFIG_INT, "500", offsetof(service_common, consumer_batch),
+     "most messages a consumer takes into one batch (one Postgres transaction)", 1, 10000},
+    {"HUTCH_CONSUMER_LINGER", CONFIG_DURATION_MS, "5ms", offsetof(service_common, consumer_linger_ms),
+     "how long a consumer waits for a batch to fill after its first message", 0, 0},
     CONFIG_END,
 };
 
@@ -163,18 +167,23 @@ int service_start(service *svc, const char *name, int argc, char **argv, int64_t
     return 0;
 }
 
-int service_consume(service *svc, const char *const *topics, kafka_handler handler, void *ctx)
+int service_consume(service *svc, const consumer_spec *spec, void *ctx)
 {
-    if (!svc || !svc->producer || !topics || !handler)
+    if (!svc || !svc->producer || !spec)
         return -1;
-    char group[96], err[1024];
-    snprintf(group, sizeof group, "hutch-%s", svc->name);
-    svc->consumer = kafka_consumer_new(svc->common.kafka_brokers, group, topics, svc->producer, err, sizeof err);
+    consumer_spec with_settings = *spec;
+    if (!with_settings.batch_max)
+        with_settings.batch_max = (size_t)svc->common.consumer_batch;
+    if (!with_settings.linger_ms)
+        with_settings.linger_ms = (int)svc->common.consumer_linger_ms;
+    char err[1024];
+    svc->consumer = consumer_new(svc->name, svc->common.kafka_brokers, svc->db, svc->producer, &with_settings, ctx,
+                                 err, sizeof err);
     if (!svc->consumer) {
         LOG_ERROR("kafka_consumer_failed", "error", err, NULL);
         return -1;
     }
-    return kafka_consumer_run(svc->consumer, handler, ctx, &svc->stop);
+    return consumer_run(svc->consumer, &svc->stop);
 }
 
 void service_wait(service *svc)
@@ -193,7 +202,7 @@ void service_stop(service *svc)
         return;
     svc->stop = 1;
     LOG_INFO("service_stopping", NULL);
-    kafka_consumer_free(svc->consumer);
+    consumer_free(svc->consumer);
     svc->consumer = NULL;
     if (svc->producer && kafka_producer_flush(svc->producer, FLUSH_TIMEOUT_MS) < 0)
         LOG_WARN("kafka_flush_incomplete", NULL);

@@ -4,7 +4,7 @@
  *
  * A service's main.c is then: declare its own config table, call service_start,
  * register routes, call service_consume (or wait for service_stopping), then
- * service_stop. SIGTERM/SIGINT set `stop`; the consumer finishes the message in
+ * service_stop. SIGTERM/SIGINT set `stop`; the consumer finishes the batch in
  * hand, flushes, commits and returns. */
 #ifndef HUTCH_SERVICE_H
 #define HUTCH_SERVICE_H
@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/consumer.h"
 #include "common/kafka.h"
 #include "common/pg.h"
 
@@ -25,6 +26,8 @@ typedef struct {
     int64_t http_port;       /* HUTCH_<SERVICE>_PORT read by the service; here HUTCH_HTTP_PORT, default 0 */
     char *log_level;         /* HUTCH_LOG_LEVEL */
     int64_t topic_partitions;/* HUTCH_TOPIC_PARTITIONS, default 8 */
+    int64_t consumer_batch;  /* HUTCH_CONSUMER_BATCH, default 500 */
+    int64_t consumer_linger_ms; /* HUTCH_CONSUMER_LINGER, default 5 ms */
 } service_common;
 
 extern const config_field service_common_config[];
@@ -36,7 +39,7 @@ typedef struct {
     http_server *http;
     pg *db;                  /* connected and migrated */
     kafka_producer *producer;
-    kafka_consumer *consumer; /* only after service_consume */
+    consumer *consumer;       /* only after service_consume */
 } service;
 
 /* For main(), first: handles --help (the service's table, then the common one) and
@@ -48,8 +51,9 @@ void service_config_or_exit(const config_field *table, void *cfg, int argc, char
  * exit 78 on errors), starts logging, signals, Postgres (waits up to 60 s,
  * migrates), the producer and the HTTP server on http_port. Returns 0 or -1 (logged). */
 int service_start(service *svc, const char *name, int argc, char **argv, int64_t http_port);
-/* Consumes topics (NULL-terminated) with group "hutch-<name>" until stopped. */
-int service_consume(service *svc, const char *const *topics, kafka_handler handler, void *ctx);
+/* Runs the batch frame (consumer.h) with group "hutch-<name>" until stopped; the
+ * spec's batch size and linger default to HUTCH_CONSUMER_BATCH / _LINGER. */
+int service_consume(service *svc, const consumer_spec *spec, void *ctx);
 /* Blocks until SIGTERM/SIGINT (for services without a consumer). */
 void service_wait(service *svc);
 /* Flushes the producer, closes everything. Safe on a half-started service. */

@@ -42,19 +42,25 @@ typedef struct {
     int rc;
 } app;
 
-static kafka_result handler(void *ctx, const kafka_msg *msg, kafka_out *out, char *reason, size_t reason_len)
+static int handler(void *ctx, pg *db, consumer_item **items, size_t n)
 {
     app *a = ctx;
-    kafka_out_add(out, TOPIC_ALERTS_ACCEPTED, msg->key, msg->key_len, msg->value, msg->value_len, NULL);
-    atomic_fetch_add(&a->handled, 1);
-    return KAFKA_OK;
+    for (size_t i = 0; i < n; i++) {
+        const kafka_msg *msg = &items[i]->msg;
+        if (consumer_emit_bytes(items[i], TOPIC_ALERTS_ACCEPTED, msg->key, msg->key_len, msg->value, msg->value_len,
+                                NULL) != 0)
+            return PG_RETRY;
+    }
+    atomic_fetch_add(&a->handled, (int)n);
+    return PG_OK;
 }
 
 static void *consume(void *arg)
 {
     app *a = arg;
-    const char *topics[] = {TOPIC_EVENTS_RAW, NULL};
-    a->rc = service_consume(&a->svc, topics, handler, a);
+    static const consumer_input inputs[] = {{TOPIC_EVENTS_RAW, NULL}, {NULL, NULL}};
+    consumer_spec spec = {.inputs = inputs, .handle = handler};
+    a->rc = service_consume(&a->svc, &spec, a);
     return NULL;
 }
 

@@ -1,12 +1,8 @@
-/* Default triage without an LLM (see agent.h): severity from payload hints,
- * a summary, and the NotifyRequest for one alert.
- *
- * Severity hints are looked up in a fixed list of places (the payload itself and
- * the wrappers vendors use: EventBridge "detail", Security Hub "findings[0]",
- * CrowdStrike "event", Azure "properties", Google SCC "finding"), first hit wins.
- * Within one object, the most specific key wins: ASFF Severity.Label, then
- * CrowdStrike SeverityName, then Falco priority, then severity/Severity. */
+/* Default triage without an LLM (see agent.h): the alert's severity as decided
+ * upstream (common/severity.h), a summary, and the NotifyRequest. */
 #include "services/agent/agent.h"
+
+#include "common/severity.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -15,230 +11,12 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const severity_names[] = {"info", "low", "medium", "high", "critical"};
-
-const char *agent_severity_name(agent_severity s)
+const char *agent_alert_severity(const Hutch__V1__Alert *alert)
 {
-    if (s < AGENT_SEV_INFO || s > AGENT_SEV_CRITICAL)
-        return "medium";
-    return severity_names[s];
-}
-
-agent_severity agent_severity_parse(const char *name)
-{
-    if (name == NULL)
-        return AGENT_SEV_NONE;
-    for (int i = AGENT_SEV_INFO; i <= AGENT_SEV_CRITICAL; i++)
-        if (strcmp(name, severity_names[i]) == 0)
-            return (agent_severity)i;
-    return AGENT_SEV_NONE;
-}
-
-agent_severity agent_severity_from_guardduty(double severity)
-{
-    if (isnan(severity))
-        return AGENT_SEV_NONE;
-    if (severity < 4.0)
-        return AGENT_SEV_LOW;
-    if (severity < 7.0)
-        return AGENT_SEV_MEDIUM;
-    if (severity < 9.0)
-        return AGENT_SEV_HIGH;
-    return AGENT_SEV_CRITICAL;
-}
-
-agent_severity agent_severity_from_risk(double risk_score)
-{
-    if (isnan(risk_score) || risk_score < 30.0)
-        return AGENT_SEV_LOW;
-    if (risk_score < 60.0)
-        return AGENT_SEV_MEDIUM;
-    if (risk_score < 80.0)
-        return AGENT_SEV_HIGH;
-    return AGENT_SEV_CRITICAL;
-}
-
-/* Copies text trimmed into buf (lowercase); false when it does not fit or is empty. */
-static bool normalise(const char *text, char *buf, size_t buflen)
-{
-    if (text == NULL)
-        return false;
-    while (isspace((unsigned char)*text))
-        text++;
-    size_t len = strlen(text);
-    while (len > 0 && isspace((unsigned char)text[len - 1]))
-        len--;
-    if (len == 0 || len >= buflen)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (char)tolower((unsigned char)text[i]);
-    buf[len] = '\0';
-    return true;
-}
-
-static bool parse_number(const char *text, double *out)
-{
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || !isfinite(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-agent_severity agent_severity_from_text(const char *text)
-{
-    static const struct {
-        const char *word;
-        agent_severity sev;
-    } words[] = {
-        {"critical", AGENT_SEV_CRITICAL}, {"crit", AGENT_SEV_CRITICAL},
-        {"emergency", AGENT_SEV_CRITICAL}, {"emerg", AGENT_SEV_CRITICAL},
-        {"alert", AGENT_SEV_CRITICAL},    {"fatal", AGENT_SEV_CRITICAL},
-        {"high", AGENT_SEV_HIGH},         {"error", AGENT_SEV_HIGH},
-        {"err", AGENT_SEV_HIGH},          {"severe", AGENT_SEV_HIGH},
-        {"medium", AGENT_SEV_MEDIUM},     {"moderate", AGENT_SEV_MEDIUM},
-        {"warning", AGENT_SEV_MEDIUM},    {"warn", AGENT_SEV_MEDIUM},
-        {"low", AGENT_SEV_LOW},           {"notice", AGENT_SEV_LOW},
-        {"info", AGENT_SEV_INFO},         {"informational", AGENT_SEV_INFO},
-        {"information", AGENT_SEV_INFO},  {"debug", AGENT_SEV_INFO},
-    };
-    char buf[32];
-    if (!normalise(text, buf, sizeof buf))
-        return AGENT_SEV_NONE;
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(buf, words[i].word) == 0)
-            return words[i].sev;
-    double v;
-    if (parse_number(buf, &v) && v >= 0.0) /* "8.0": GuardDuty-like up to 10, else 0-100 */
-        return v <= 10.0 ? agent_severity_from_guardduty(v) : agent_severity_from_risk(v);
-    return AGENT_SEV_NONE;
-}
-
-agent_severity agent_severity_from_falco(const char *priority)
-{
-    char buf[32];
-    if (!normalise(priority, buf, sizeof buf))
-        return AGENT_SEV_NONE;
-    if (!strcmp(buf, "emergency") || !strcmp(buf, "alert") || !strcmp(buf, "critical"))
-        return AGENT_SEV_CRITICAL;
-    if (!strcmp(buf, "error"))
-        return AGENT_SEV_HIGH;
-    if (!strcmp(buf, "warning"))
-        return AGENT_SEV_MEDIUM;
-    if (!strcmp(buf, "notice") || !strcmp(buf, "informational") || !strcmp(buf, "info") ||
-        !strcmp(buf, "debug"))
-        return AGENT_SEV_LOW;
-    return agent_severity_from_text(priority);
-}
-
-/* CrowdStrike "Severity": 1-5 (informational .. critical), or 0-100 in some APIs. */
-static agent_severity from_crowdstrike_number(double v)
-{
-    if (isnan(v) || v < 0.0)
-        return AGENT_SEV_NONE;
-    if (v <= 5.0) {
-        if (v < 2.0)
-            return AGENT_SEV_INFO;
-        if (v < 3.0)
-            return AGENT_SEV_LOW;
-        if (v < 4.0)
-            return AGENT_SEV_MEDIUM;
-        if (v < 5.0)
-            return AGENT_SEV_HIGH;
-        return AGENT_SEV_CRITICAL;
-    }
-    return agent_severity_from_risk(v);
-}
-
-/* Wazuh rule.level 0-15. */
-static agent_severity from_wazuh_level(double v)
-{
-    if (v >= 12.0)
-        return AGENT_SEV_CRITICAL;
-    if (v >= 8.0)
-        return AGENT_SEV_HIGH;
-    if (v >= 4.0)
-        return AGENT_SEV_MEDIUM;
-    return AGENT_SEV_LOW;
-}
-
-static agent_severity hints_in(const json_t *obj)
-{
-    if (!json_is_object(obj))
-        return AGENT_SEV_NONE;
-    agent_severity s;
-    const json_t *v = json_object_get(obj, "Severity");
-    if (json_is_object(v)) { /* ASFF */
-        const json_t *label = json_object_get(v, "Label");
-        if (json_is_string(label) && (s = agent_severity_from_text(json_string_value(label))) != AGENT_SEV_NONE)
-            return s;
-        const json_t *norm = json_object_get(v, "Normalized");
-        if (json_is_number(norm))
-            return agent_severity_from_risk(json_number_value(norm));
-    }
-    v = json_object_get(obj, "SeverityName"); /* CrowdStrike */
-    if (json_is_string(v) && (s = agent_severity_from_text(json_string_value(v))) != AGENT_SEV_NONE)
-        return s;
-    v = json_object_get(obj, "priority"); /* Falco */
-    if (json_is_string(v) && (s = agent_severity_from_falco(json_string_value(v))) != AGENT_SEV_NONE)
-        return s;
-    v = json_object_get(obj, "severity"); /* GuardDuty (number), Defender, SCC, generic (text) */
-    if (json_is_number(v))
-        return agent_severity_from_guardduty(json_number_value(v));
-    if (json_is_string(v) && (s = agent_severity_from_text(json_string_value(v))) != AGENT_SEV_NONE)
-        return s;
-    v = json_object_get(obj, "Severity"); /* CrowdStrike number, or text */
-    if (json_is_number(v))
-        return from_crowdstrike_number(json_number_value(v));
-    if (json_is_string(v) && (s = agent_severity_from_text(json_string_value(v))) != AGENT_SEV_NONE)
-        return s;
-    return AGENT_SEV_NONE;
-}
-
-static const json_t *first_of(const json_t *v)
-{
-    return json_is_array(v) ? json_array_get(v, 0) : NULL;
-}
-
-agent_severity agent_severity_from_payload(const json_t *payload)
-{
-    if (!json_is_object(payload))
-        return AGENT_SEV_NONE;
-    const json_t *detail = json_object_get(payload, "detail");
-    const json_t *candidates[] = {
-        payload,
-        detail,
-        first_of(json_object_get(detail, "findings")),
-        first_of(json_object_get(payload, "findings")),
-        json_object_get(payload, "finding"),
-        json_object_get(payload, "event"),
-        json_object_get(payload, "properties"),
-    };
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        agent_severity s = hints_in(candidates[i]);
-        if (s != AGENT_SEV_NONE)
-            return s;
-    }
-    const json_t *rule = json_object_get(payload, "rule"); /* Wazuh */
-    const json_t *level = json_is_object(rule) ? json_object_get(rule, "level") : NULL;
-    if (json_is_number(level))
-        return from_wazuh_level(json_number_value(level));
-    return AGENT_SEV_NONE;
-}
-
-agent_severity agent_triage_severity(const Hutch__V1__Alert *alert, const json_t *payload)
-{
-    agent_severity s = agent_severity_from_payload(payload);
-    if (s != AGENT_SEV_NONE)
-        return s;
-    for (size_t i = 0; alert != NULL && i < alert->n_attributes; i++) {
-        const Hutch__V1__Attribute *a = alert->attributes[i];
-        if (a != NULL && a->key != NULL && strcasecmp(a->key, "severity") == 0 &&
-            (s = agent_severity_from_text(a->value)) != AGENT_SEV_NONE)
-            return s;
-    }
-    return agent_severity_from_risk(alert != NULL ? alert->risk_score : 0.0);
+    severity_level level;
+    if (alert->severity && severity_parse(alert->severity, &level) == 0)
+        return severity_name(level);
+    return severity_name(severity_from_score(alert->risk_score));
 }
 
 /* Length of text cut to at most max bytes without splitting a UTF-8 sequence. */
@@ -338,7 +116,7 @@ int agent_notify_build(agent_notify *n, const Hutch__V1__Alert *alert, const cha
     ids_uuid7_derived(n->request_id, uuid7_time_ms(alert->alert_id, created_ms), seed);
     snprintf(seed, sizeof seed, "%s/agent/notify", alert->alert_id);
     msg_meta_init(&n->meta, alert->meta != NULL && !is_empty(alert->meta->trace_id) ? alert->meta->trace_id : NULL,
-                  "hutch-agent", created_ms, seed);
+                  AGENT_PRODUCER, created_ms, seed);
 
     n->summary = agent_summary(alert);
     const Hutch__V1__Indicator *top[AGENT_NOTIFY_INDICATORS];
@@ -385,4 +163,30 @@ void agent_notify_free(agent_notify *n)
     n->indicators = NULL;
     n->summary = NULL;
     n->req.n_indicators = 0;
+}
+
+uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity, int32_t alert_count,
+                            int64_t created_ms, size_t *len)
+{
+    const char *trace_id = alert->meta ? alert->meta->trace_id : NULL;
+    msg_meta_buf meta;
+    char seed[160];
+    snprintf(seed, sizeof seed, "%s/agent/triaged", alert->alert_id);
+    msg_meta_init(&meta, trace_id && *trace_id ? trace_id : NULL, AGENT_PRODUCER, created_ms, seed);
+    json_t *d = json_pack("{s:s, s:s, s:i}", "severity", severity, "publish", "alert", "alert_count",
+                          (json_int_t)alert_count);
+    char *detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(d);
+    if (!detail)
+        return NULL;
+    Hutch__V1__TicketEvent ev = HUTCH__V1__TICKET_EVENT__INIT;
+    ev.meta = &meta.meta;
+    ev.ticket_id = alert->ticket_id;
+    ev.kind = "triaged";
+    ev.alert_id = alert->alert_id;
+    ev.actor = AGENT_PRODUCER;
+    ev.detail_json = detail;
+    uint8_t *buf = msg_pack(&ev.base, len);
+    free(detail);
+    return buf;
 }

@@ -1,5 +1,5 @@
-/* Unit tests of the agent's default triage (agent.h): severity hints of each
- * vendor, the risk-score fallback, the summary, and the NotifyRequest. */
+/* Unit tests of the agent's default triage (agent.h): the severity read from the
+ * alert, the summary, and the NotifyRequest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,113 +12,20 @@
 
 #include "services/agent/agent.h"
 
-static agent_severity sev_of(const char *payload_json)
-{
-    json_error_t err;
-    json_t *p = json_loads(payload_json, 0, &err);
-    assert_non_null(p);
-    agent_severity s = agent_severity_from_payload(p);
-    json_decref(p);
-    return s;
-}
-
-static void test_guardduty(void **state)
-{
-    assert_int_equal(agent_severity_from_guardduty(0.0), AGENT_SEV_LOW);
-    assert_int_equal(agent_severity_from_guardduty(3.9), AGENT_SEV_LOW);
-    assert_int_equal(agent_severity_from_guardduty(4.0), AGENT_SEV_MEDIUM);
-    assert_int_equal(agent_severity_from_guardduty(6.9), AGENT_SEV_MEDIUM);
-    assert_int_equal(agent_severity_from_guardduty(7.0), AGENT_SEV_HIGH);
-    assert_int_equal(agent_severity_from_guardduty(8.9), AGENT_SEV_HIGH);
-    assert_int_equal(agent_severity_from_guardduty(9.0), AGENT_SEV_CRITICAL);
-    assert_int_equal(sev_of("{\"type\":\"Recon:EC2/PortProbeUnprotectedPort\",\"severity\":2}"), AGENT_SEV_LOW);
-    assert_int_equal(sev_of("{\"severity\":8,\"title\":\"x\"}"), AGENT_SEV_HIGH);
-    assert_int_equal(sev_of("{\"source\":\"aws.guardduty\",\"detail\":{\"severity\":5.5}}"), AGENT_SEV_MEDIUM);
-}
-
-static void test_asff(void **state)
-{
-    assert_int_equal(sev_of("{\"detail\":{\"findings\":[{\"Severity\":{\"Label\":\"CRITICAL\",\"Normalized\":90}}]}}"),
-                     AGENT_SEV_CRITICAL);
-    assert_int_equal(sev_of("{\"findings\":[{\"Severity\":{\"Label\":\"INFORMATIONAL\"}}]}"), AGENT_SEV_INFO);
-    assert_int_equal(sev_of("{\"Severity\":{\"Label\":\"HIGH\"}}"), AGENT_SEV_HIGH);
-    assert_int_equal(sev_of("{\"Severity\":{\"Normalized\":40}}"), AGENT_SEV_MEDIUM);
-}
-
-static void test_falco(void **state)
-{
-    assert_int_equal(sev_of("{\"priority\":\"Emergency\",\"rule\":\"r\"}"), AGENT_SEV_CRITICAL);
-    assert_int_equal(sev_of("{\"priority\":\"Alert\"}"), AGENT_SEV_CRITICAL);
-    assert_int_equal(sev_of("{\"priority\":\"Critical\"}"), AGENT_SEV_CRITICAL);
-    assert_int_equal(sev_of("{\"priority\":\"Error\"}"), AGENT_SEV_HIGH);
-    assert_int_equal(sev_of("{\"priority\":\"Warning\"}"), AGENT_SEV_MEDIUM);
-    assert_int_equal(sev_of("{\"priority\":\"Notice\"}"), AGENT_SEV_LOW);
-    assert_int_equal(sev_of("{\"priority\":\"Informational\"}"), AGENT_SEV_LOW);
-    assert_int_equal(agent_severity_from_falco("debug"), AGENT_SEV_LOW);
-}
-
-static void test_strings_and_vendors(void **state)
-{
-    assert_int_equal(sev_of("{\"severity\":\"high\"}"), AGENT_SEV_HIGH);
-    assert_int_equal(sev_of("{\"severity\":\" Medium \"}"), AGENT_SEV_MEDIUM); /* Defender */
-    assert_int_equal(sev_of("{\"properties\":{\"severity\":\"Low\"}}"), AGENT_SEV_LOW);
-    assert_int_equal(sev_of("{\"finding\":{\"severity\":\"CRITICAL\"}}"), AGENT_SEV_CRITICAL); /* Google SCC */
-    assert_int_equal(sev_of("{\"severity\":\"informational\"}"), AGENT_SEV_INFO);
-    assert_int_equal(sev_of("{\"severity\":\"8.5\"}"), AGENT_SEV_HIGH);
-    /* CrowdStrike */
-    assert_int_equal(sev_of("{\"event\":{\"SeverityName\":\"Critical\",\"Severity\":5}}"), AGENT_SEV_CRITICAL);
-    assert_int_equal(sev_of("{\"event\":{\"Severity\":4}}"), AGENT_SEV_HIGH);
-    assert_int_equal(sev_of("{\"Severity\":2}"), AGENT_SEV_LOW);
-    assert_int_equal(sev_of("{\"SeverityName\":\"Medium\",\"Severity\":5}"), AGENT_SEV_MEDIUM);
-    /* Wazuh */
-    assert_int_equal(sev_of("{\"rule\":{\"level\":12,\"description\":\"x\"}}"), AGENT_SEV_CRITICAL);
-    /* nothing to go on */
-    assert_int_equal(sev_of("{\"severity\":\"bogus\",\"x\":1}"), AGENT_SEV_NONE);
-    assert_int_equal(sev_of("[1,2]"), AGENT_SEV_NONE);
-    assert_int_equal(agent_severity_from_payload(NULL), AGENT_SEV_NONE);
-    assert_int_equal(agent_severity_from_text(NULL), AGENT_SEV_NONE);
-    assert_int_equal(agent_severity_from_text(""), AGENT_SEV_NONE);
-    assert_int_equal(agent_severity_from_text("an overly long severity text that does not fit"), AGENT_SEV_NONE);
-}
-
-static void test_names(void **state)
-{
-    assert_string_equal(agent_severity_name(AGENT_SEV_INFO), "info");
-    assert_string_equal(agent_severity_name(AGENT_SEV_CRITICAL), "critical");
-    assert_string_equal(agent_severity_name(AGENT_SEV_NONE), "medium");
-    for (int i = AGENT_SEV_INFO; i <= AGENT_SEV_CRITICAL; i++)
-        assert_int_equal(agent_severity_parse(agent_severity_name((agent_severity)i)), i);
-    assert_int_equal(agent_severity_parse("High"), AGENT_SEV_NONE);
-}
-
-static void test_risk_fallback(void **state)
+static void test_alert_severity(void **state)
 {
     Hutch__V1__Alert a = HUTCH__V1__ALERT__INIT;
-    json_t *p = json_pack("{s:s}", "title", "no hints");
-    a.risk_score = 85;
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_CRITICAL);
-    a.risk_score = 80;
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_CRITICAL);
-    a.risk_score = 60;
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_HIGH);
-    a.risk_score = 30;
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_MEDIUM);
-    a.risk_score = 29.9;
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_LOW);
+    a.severity = "high"; /* decided upstream: taken as it is */
+    a.risk_score = 5;
+    assert_string_equal(agent_alert_severity(&a), "high");
+    a.severity = "";     /* none (an alert that skipped enrich): the risk score's level */
+    a.risk_score = 95;
+    assert_string_equal(agent_alert_severity(&a), "critical");
+    a.risk_score = 45;
+    assert_string_equal(agent_alert_severity(&a), "medium");
+    a.severity = "bogus";
     a.risk_score = 0;
-    assert_int_equal(agent_triage_severity(&a, NULL), AGENT_SEV_LOW);
-
-    /* an attribute named severity beats the risk score, the payload beats both */
-    Hutch__V1__Attribute attr = HUTCH__V1__ATTRIBUTE__INIT;
-    attr.key = "Severity";
-    attr.value = "critical";
-    Hutch__V1__Attribute *attrs[] = {&attr};
-    a.attributes = attrs;
-    a.n_attributes = 1;
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_CRITICAL);
-    json_object_set_new(p, "severity", json_real(1.0));
-    assert_int_equal(agent_triage_severity(&a, p), AGENT_SEV_LOW);
-    json_decref(p);
+    assert_string_equal(agent_alert_severity(&a), "info");
 }
 
 static Hutch__V1__Indicator ind_storage[12];
@@ -235,13 +142,39 @@ static void test_notify_build(void **state)
     agent_notify_free(NULL);
 }
 
+/* A redelivered alert packs to the same bytes. */
+static void test_triaged_redelivery(void **state)
+{
+    Hutch__V1__Meta meta = HUTCH__V1__META__INIT;
+    meta.id = "0190b7c2-7f00-7000-8000-000000000001";
+    meta.trace_id = "0190b7c2-7f00-7000-8000-000000000002";
+    Hutch__V1__Alert a = HUTCH__V1__ALERT__INIT;
+    a.meta = &meta;
+    a.alert_id = "0190b7c2-7f00-7000-8000-000000000003";
+    a.ticket_id = "0190b7c2-7f00-7000-8000-000000000004";
+    size_t l1 = 0, l2 = 0;
+    uint8_t *b1 = agent_pack_triaged(&a, "high", 3, 1720000000000, &l1);
+    uint8_t *b2 = agent_pack_triaged(&a, "high", 3, 1720000000000, &l2);
+    assert_non_null(b1);
+    assert_non_null(b2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    Hutch__V1__TicketEvent *ev = hutch__v1__ticket_event__unpack(NULL, l1, b1);
+    assert_non_null(ev);
+    assert_string_equal(ev->kind, "triaged");
+    assert_string_equal(ev->detail_json, "{\"alert_count\":3,\"publish\":\"alert\",\"severity\":\"high\"}");
+    hutch__v1__ticket_event__free_unpacked(ev, NULL);
+    free(b1);
+    free(b2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guardduty),   cmocka_unit_test(test_asff),
-        cmocka_unit_test(test_falco),       cmocka_unit_test(test_strings_and_vendors),
-        cmocka_unit_test(test_names),       cmocka_unit_test(test_risk_fallback),
-        cmocka_unit_test(test_summary),     cmocka_unit_test(test_notify_build),
+        cmocka_unit_test(test_alert_severity),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_notify_build),
+        cmocka_unit_test(test_triaged_redelivery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

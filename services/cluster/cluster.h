@@ -10,8 +10,11 @@
 #ifndef HUTCH_CLUSTER_H
 #define HUTCH_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/msg.h"
 
 #define CLUSTER_FINGERPRINT_LEN 65 /* 64 hex + NUL */
 
@@ -43,5 +46,15 @@ typedef struct {
  * fingerprint fp, among n candidates (any order), at now_ms with window_ms. */
 cluster_decision cluster_decide(const char *ns, const char *fp, const cluster_candidate *candidates, size_t n,
                                 int64_t now_ms, int64_t window_ms);
+
+/* The outputs of a clustered alert, packed (NEW buffers, free(); NULL on OOM). Their
+ * Meta ids derive from the input's and TicketEvent.detail_json holds only fields of
+ * the alert, so a redelivered alert packs to the same bytes. cluster_pack_clustered
+ * swaps a's meta/ticket/fingerprint fields while packing and restores them. */
+#define CLUSTER_PRODUCER "hutch-cluster"
+uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket, char *fingerprint,
+                                size_t *len);
+uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket,
+                                   const char *fingerprint, size_t *len);
 
 #endif

@@ -1,18 +1,20 @@
-/* cluster's Postgres statements (store.h).
+/* cluster's Postgres statements (store.h), run inside the batch transaction of the
+ * consumer frame (common/consumer.h), which has claimed the batch's message ids.
  *
- * One transaction per alert:
- *   1. processed_messages (consumer hutch-cluster, input Meta id);
- *   2. pg_advisory_xact_lock(hashtext(namespace)) when the alert has one, then
- *      pg_advisory_xact_lock(hashtext(fingerprint)). Always in that order, so two
- *      transactions never wait on each other in a cycle; the fingerprint lock is
- *      taken even with a namespace because a namespaced alert may bind by
- *      fingerprint too, and two alerts of one fingerprint must not both open;
- *   3. ticket_alerts already has the alert: re-read its ticket (a redelivery, or the
+ * Lock order (two cluster instances, two batches): cluster_store_lock takes, in ONE
+ * statement, pg_advisory_xact_lock on hashtext() of every namespace and fingerprint
+ * of the batch, distinct and in ascending hash order. Every transaction takes its
+ * locks in that one order and takes them all before reading or writing a ticket, so
+ * two transactions never wait on each other in a cycle. The fingerprint lock is
+ * taken even with a namespace because a namespaced alert may bind by fingerprint
+ * too, and two alerts of one fingerprint must not both open. Then per alert
+ * (cluster_store_bind):
+ *   1. ticket_alerts already has the alert: re-read its ticket (a redelivery, or the
  *      same alert arriving twice) and write nothing;
- *   4. else read the open candidate tickets inside the window, cluster_decide, and
+ *   2. else read the open candidate tickets inside the window, cluster_decide, and
  *      bind (ticket_alerts, tickets.alert_count + 1, last_alert_at, updated_at) or
  *      open (tickets with the derived id, ticket_alerts);
- *   5. alerts.ticket_id / fingerprint / clustered_at.
+ *   3. alerts.ticket_id / fingerprint / clustered_at.
  * The window is compared with the database's clock (now() of the transaction), so
  * the services' clocks do not matter. */
 #include "services/cluster/store.h"
@@ -25,13 +27,27 @@
 
 #include "common/log.h"
 
-#define CONSUMER "hutch-cluster"
 #define MAX_CANDIDATES 16
 
-static int lock_on(pg *db, const char *text)
+int cluster_store_lock(pg *db, const char *const *keys, size_t n)
 {
-    const char *p[] = {text};
-    return pg_exec(db, NULL, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p);
+    pg_array arr;
+    pg_array_init(&arr);
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] && *keys[i])
+            pg_array_add(&arr, keys[i]);
+    const char *text = pg_array_text(&arr);
+    int rc = PG_RETRY;
+    if (text) {
+        const char *p[] = {text};
+        rc = arr.n == 0 ? PG_OK
+                        : pg_exec(db, NULL,
+                                  "SELECT count(pg_advisory_xact_lock(h)) FROM "
+                                  "(SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS locks",
+                                  1, p);
+    }
+    pg_array_free(&arr);
+    return rc;
 }
 
 static int read_count(pg *db, const char *ticket_id, int64_t *count)
@@ -92,32 +108,12 @@ static int decide(pg *db, const cluster_input *in, int64_t window_ms, cluster_re
     return 0;
 }
 
-int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res)
+int cluster_store_bind(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res)
 {
     PGresult *r = NULL;
     memset(res, 0, sizeof *res);
-    int rc = pg_begin(db);
-    if (rc)
-        return rc;
-
-    const char *p1[] = {CONSUMER, in->message_id};
-    rc = pg_exec(db, &r,
-                 "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
-                 "ON CONFLICT DO NOTHING RETURNING 1",
-                 2, p1);
-    if (rc)
-        goto out;
-    int fresh = PQntuples(r) == 1;
-    PQclear(r);
-    r = NULL;
-
-    if (*in->namespace_ && (rc = lock_on(db, in->namespace_)))
-        goto out;
-    if ((rc = lock_on(db, in->fingerprint)))
-        goto out;
-
     const char *p2[] = {in->alert_id};
-    rc = pg_exec(db, &r, "SELECT ticket_id::text FROM ticket_alerts WHERE alert_id = $1::uuid", 1, p2);
+    int rc = pg_exec(db, &r, "SELECT ticket_id::text FROM ticket_alerts WHERE alert_id = $1::uuid", 1, p2);
     if (rc)
         goto out;
     if (PQntuples(r) == 1) {
@@ -125,14 +121,12 @@ int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_re
         res->new_ticket = !strcasecmp(res->ticket_id, in->new_ticket_id);
         res->again = true;
         rc = read_count(db, res->ticket_id, &res->alert_count);
-        if (!rc)
-            rc = pg_commit(db);
         goto out;
     }
     PQclear(r);
     r = NULL;
-    if (!fresh) /* processed before yet unbound: cannot happen with this code; decide again */
-        LOG_WARN("cluster_processed_but_unbound", "alert_id", in->alert_id, "message_id", in->message_id, NULL);
+    if (in->redelivered) /* processed before yet unbound: cannot happen with this code; decide again */
+        LOG_WARN("cluster_processed_but_unbound", "alert_id", in->alert_id, NULL);
 
     if ((rc = decide(db, in, window_ms, res)))
         goto out;
@@ -175,11 +169,7 @@ int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_re
     /* Unknown only if an earlier attempt of this message bound the alert already. */
     if (res->alert_count == 0)
         rc = read_count(db, res->ticket_id, &res->alert_count);
-    if (!rc)
-        rc = pg_commit(db);
 out:
     PQclear(r);
-    if (rc)
-        pg_rollback(db);
     return rc;
 }

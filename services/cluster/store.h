@@ -1,10 +1,12 @@
-/* cluster's Postgres transaction: record the message, serialise on the alert's
- * namespace and fingerprint, then either re-read an earlier decision (redelivery)
- * or read the candidate tickets, decide (cluster_decide) and bind or open. */
+/* cluster's Postgres statements, inside the consumer frame's batch transaction:
+ * serialise on every namespace and fingerprint of the batch (one lock order, see
+ * store.c), then per alert either re-read an earlier decision (redelivery) or read
+ * the candidate tickets, decide (cluster_decide) and bind or open. */
 #ifndef HUTCH_CLUSTER_STORE_H
 #define HUTCH_CLUSTER_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/pg.h"
@@ -12,7 +14,7 @@
 
 /* What the transaction needs to know about the alert. All BORROWED. */
 typedef struct {
-    const char *message_id;  /* input Meta id (processed_messages) */
+    bool redelivered;        /* the frame found the message claimed before */
     const char *alert_id;    /* canonical UUID */
     const char *namespace_;  /* "" = none */
     const char *fingerprint;
@@ -27,7 +29,11 @@ typedef struct {
     int64_t alert_count;     /* the ticket's alert_count after this alert (for logs) */
 } cluster_result;
 
-/* Runs the whole transaction. 0 (committed, *res filled), PG_RETRY or PG_FATAL (rolled back). */
-int cluster_store(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res);
+/* Locks keys[0..n) (namespaces and fingerprints; NULL and "" skipped), all at once in
+ * the one order. PG_OK, PG_RETRY or PG_FATAL. */
+int cluster_store_lock(pg *db, const char *const *keys, size_t n);
+/* Binds or opens for one alert (after cluster_store_lock covered its keys).
+ * PG_OK (*res filled), PG_RETRY or PG_FATAL; the caller's transaction is then broken. */
+int cluster_store_bind(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res);
 
 #endif

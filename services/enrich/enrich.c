@@ -52,17 +52,9 @@
  * values get "attributes.<key>".
  *
  * Risk score (0-100), deliberately simple and explainable:
- *     score = min(100, base + min(25, 5 * public_ips))
- *   base = the highest severity hint found anywhere in the payload or attributes,
- *          or 20 when there is none. Hints are members named "severity" or
- *          "priority" (any case):
- *            number under "severity": 0..10 -> x10 (GuardDuty), 10..100 -> as is;
- *            object under "severity": Normalized (0..100, ASFF) or Label;
- *            string: critical/emergency/alert/fatal 90, high/error/major 70,
- *                    medium/moderate/warning/warn 40, low/notice/minor 20,
- *                    informational/info/information/debug/none 0; a number in a
- *                    string under "severity" reads as a number.
- *          Numeric "priority" values are ignored (their scales run both ways).
+ *     score = min(100, severity_score + min(25, 5 * public_ips))
+ *   severity_score = the alert's severity score (common/severity.h: the policy's
+ *          severity, else the normaliser's reading of the payload's hints);
  *   public_ips = distinct IPv4/IPv6 indicator values that are globally routable
  *          (enrich_ip_is_public: not private, loopback, link-local, CGNAT,
  *          multicast, reserved or documentation ranges).
@@ -72,6 +64,8 @@
  * list it started with; a newer publicsuffix package changes results only after a
  * restart). */
 #include "services/enrich/enrich.h"
+
+#include "common/msg.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
@@ -676,115 +670,6 @@ int enrich_extract(const enrich_ctx *ctx, const json_t *payload, Hutch__V1__Attr
 
 /* ---- risk score ---- */
 
-static int severity_word(const char *s)
-{
-    static const struct {
-        const char *word;
-        int score;
-    } words[] = {
-        {"critical", 90}, {"emergency", 90}, {"alert", 90}, {"fatal", 90},
-        {"high", 70}, {"error", 70}, {"major", 70},
-        {"medium", 40}, {"moderate", 40}, {"warning", 40}, {"warn", 40},
-        {"low", 20}, {"notice", 20}, {"minor", 20},
-        {"informational", 0}, {"info", 0}, {"information", 0}, {"debug", 0}, {"none", 0},
-    };
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        n--;
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strlen(words[i].word) == n && !strncasecmp(words[i].word, s, n))
-            return words[i].score;
-    return -1;
-}
-
-static int severity_number(double x)
-{
-    if (x >= 0 && x <= 10)
-        return (int)(x * 10 + 0.5);
-    if (x > 10 && x <= 100)
-        return (int)(x + 0.5);
-    return -1;
-}
-
-static int severity_string(const char *s, bool numeric_ok)
-{
-    int w = severity_word(s);
-    if (w >= 0 || !numeric_ok)
-        return w;
-    char *end;
-    double x = strtod(s, &end);
-    if (end == s)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    return *end ? -1 : severity_number(x);
-}
-
-static int max_int(int a, int b) { return a > b ? a : b; }
-
-static int hint_of(const char *key, const json_t *v)
-{
-    bool sev = !strcasecmp(key, "severity");
-    if (!sev && strcasecmp(key, "priority"))
-        return -1;
-    if (json_is_number(v))
-        return sev ? severity_number(json_number_value(v)) : -1;
-    if (json_is_string(v))
-        return severity_string(json_string_value(v), sev);
-    if (json_is_object(v) && sev) {
-        int best = -1;
-        const char *k;
-        json_t *c;
-        json_object_foreach((json_t *)v, k, c) {
-            if (!strcasecmp(k, "normalized") && json_is_number(c)) {
-                double x = json_number_value(c);
-                if (x >= 0 && x <= 100)
-                    best = max_int(best, (int)(x + 0.5));
-            } else if (!strcasecmp(k, "label") && json_is_string(c)) {
-                best = max_int(best, severity_word(json_string_value(c)));
-            }
-        }
-        return best;
-    }
-    return -1;
-}
-
-static int hints_walk(const json_t *v, int depth)
-{
-    if (depth > WALK_MAX_DEPTH)
-        return -1;
-    int best = -1;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *c;
-        json_object_foreach((json_t *)v, k, c) {
-            best = max_int(best, hint_of(k, c));
-            best = max_int(best, hints_walk(c, depth + 1));
-        }
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *c;
-        json_array_foreach(v, i, c) best = max_int(best, hints_walk(c, depth + 1));
-    }
-    return best;
-}
-
-int enrich_severity_hint(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs)
-{
-    int best = payload ? hints_walk(payload, 0) : -1;
-    for (size_t i = 0; attrs && i < n_attrs; i++) {
-        const Hutch__V1__Attribute *a = attrs[i];
-        if (!a || !a->key || !a->value)
-            continue;
-        bool sev = !strcasecmp(a->key, "severity");
-        if (sev || !strcasecmp(a->key, "priority"))
-            best = max_int(best, severity_string(a->value, sev));
-    }
-    return best;
-}
-
 static bool v4_in(uint32_t ip, uint32_t net, int bits)
 {
     uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
@@ -839,11 +724,9 @@ bool enrich_ip_is_public(const char *text)
     return true;
 }
 
-double enrich_risk_score(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs,
-                         const enrich_indicators *ind)
+double enrich_risk_score(int severity_score, const enrich_indicators *ind)
 {
-    int hint = enrich_severity_hint(payload, attrs, n_attrs);
-    int base = hint >= 0 ? hint : 20;
+    int base = severity_score;
     int public_ips = 0;
     for (size_t i = 0; ind && i < ind->count; i++) {
         const enrich_indicator *it = &ind->items[i];
@@ -861,3 +744,45 @@ double enrich_risk_score(const json_t *payload, Hutch__V1__Attribute *const *att
     int score = base + bonus;
     return score > 100 ? 100 : score < 0 ? 0 : score;
 }
+
+/* ---- output ---- */
+
+uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
+                     double risk_score, size_t *len)
+{
+    Hutch__V1__Indicator *items = calloc(ind->count ? ind->count : 1, sizeof *items);
+    Hutch__V1__Indicator **ptrs = calloc(ind->count ? ind->count : 1, sizeof *ptrs);
+    uint8_t *buf = NULL;
+    if (!items || !ptrs)
+        goto out;
+    for (size_t i = 0; i < ind->count; i++) {
+        hutch__v1__indicator__init(&items[i]);
+        /* protobuf-c's fields are char *, but packing never writes through them */
+        items[i].type = (char *)ind->items[i].type;
+        items[i].value = ind->items[i].value;
+        items[i].path = ind->items[i].path;
+        ptrs[i] = &items[i];
+    }
+    char seed[128];
+    snprintf(seed, sizeof seed, "%s/enriched/0", a->meta->id);
+    int64_t created = a->meta->created_unix_ms ? a->meta->created_unix_ms : a->created_unix_ms;
+    msg_meta_buf mb;
+    msg_meta_init(&mb, a->meta->trace_id, ENRICH_PRODUCER, created, seed);
+
+    /* The copy shares a's strings: packing never writes through them. The payload stops
+     * here: nothing after enrich reads it (events.payload keeps it). */
+    Hutch__V1__Alert out = *a;
+    out.meta = &mb.meta;
+    out.n_indicators = ind->count;
+    out.indicators = ptrs;
+    out.risk_score = risk_score;
+    out.severity = (char *)severity;
+    out.severity_score = severity_score;
+    out.payload_json = "";
+    buf = msg_pack(&out.base, len);
+out:
+    free(items);
+    free(ptrs);
+    return buf;
+}
+

@@ -3,7 +3,7 @@
  * Two pure functions on an alert's payload (a jansson value) and attributes:
  * - enrich_extract: deterministic indicator extraction (IPv4, IPv6, domain, URL,
  *   MD5/SHA1/SHA256, email), each with the JSON path where it was found;
- * - enrich_risk_score: a transparent 0-100 score from severity hints and public IPs.
+ * - enrich_risk_score: a transparent 0-100 score from the alert's severity and public IPs.
  * The same input always yields the same indicators in the same order, which is what
  * lets a redelivered alert produce byte-identical output (SERVICES.md, idempotency).
  * See enrich.c's header for the exact rules. */
@@ -55,13 +55,21 @@ int enrich_extract(const enrich_ctx *ctx, const json_t *payload, Hutch__V1__Attr
                    size_t n_attrs, enrich_indicators *out);
 void enrich_indicators_free(enrich_indicators *list); /* frees contents, zeroes; NULL is fine */
 
-/* Severity hint found in the payload/attributes on a 0-100 scale, or -1 if none. */
-int enrich_severity_hint(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs);
 /* True if text is an IPv4/IPv6 address that is globally routable (not private,
  * loopback, link-local, CGNAT, multicast, reserved or a documentation range). */
 bool enrich_ip_is_public(const char *text);
-/* The risk score (formula in enrich.c's header), 0..100. */
-double enrich_risk_score(const json_t *payload, Hutch__V1__Attribute *const *attrs, size_t n_attrs,
-                         const enrich_indicators *indicators);
+/* The risk score (formula in enrich.c's header), 0..100, from the alert's severity
+ * score (common/severity.h) and its indicators. */
+double enrich_risk_score(int severity_score, const enrich_indicators *indicators);
+
+#define ENRICH_PRODUCER "hutch-enrich"
+/* The severity score of an alert with no severity at all (low). */
+#define ENRICH_DEFAULT_SEVERITY_SCORE 20
+
+/* The enriched Alert: a with the indicators, severity, scores and a new Meta derived
+ * from its own (so a redelivered alert packs to the same bytes), without the payload.
+ * a is not changed. NEW buffer (free()) or NULL on OOM. */
+uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
+                     double risk_score, size_t *len);
 
 #endif

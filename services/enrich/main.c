@@ -1,14 +1,14 @@
 /* hutch-enrich: hutch.alerts.accepted -> indicators + risk score -> hutch.alerts.enriched.
  *
- * For each Alert: unpack (else dead-letter), parse its payload (else dead-letter),
- * extract indicators and score (enrich.c, pure), write them with the
- * processed_messages row in one transaction (store.c), then hand the same Alert,
- * now carrying indicators and risk_score and a new Meta, to the consumer loop,
- * which produces it and stores the offset only after the broker acknowledged it.
+ * Batches of Alerts come from the frame (common/consumer.h) inside one transaction.
+ * Per alert: parse its payload (else dead-letter), extract indicators (enrich.c,
+ * pure), decide its severity unless the policy did (common/severity.h, the one
+ * home), score it; then the whole batch is written in two statements (store.c) and
+ * each alert goes on with indicators, severity and risk score, without its payload.
  *
- * Idempotency: extraction is a function of the input and the output Meta id is
+ * Idempotency: all of it is a function of the input and the output Meta id is
  * derived from the input's ("<input meta id>/enriched/0"), so a redelivered alert
- * skips the database (processed_messages said so) and produces the same bytes. */
+ * writes nothing (the frame's claim said so) and produces the same bytes. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,11 +20,10 @@
 #include "common/metrics.h"
 #include "common/msg.h"
 #include "common/service.h"
+#include "common/severity.h"
 #include "common/topics.h"
 #include "services/enrich/enrich.h"
 #include "services/enrich/store.h"
-
-#define PRODUCER "hutch-enrich"
 
 typedef struct {
     int64_t port;
@@ -37,132 +36,97 @@ static const config_field enrich_config_table[] = {
 };
 
 typedef struct {
-    service *svc;
     enrich_ctx *extractor;
-    metric *m_ok, *m_redelivered, *m_dead, *m_retry, *m_indicators;
+    metric *m_indicators;
 } enrich_handler_ctx;
 
-static kafka_result dead(enrich_handler_ctx *h, char *reason, size_t reason_len, const char *why,
-                         const char *alert_id)
-{
-    snprintf(reason, reason_len, "%s%s%s", why, alert_id ? ": alert " : "", alert_id ? alert_id : "");
-    metrics_add(h->m_dead, 1);
-    return KAFKA_DEAD;
-}
+/* What one alert of the batch became. */
+typedef struct {
+    enrich_indicators ind;
+    const char *severity;
+    int severity_score;
+    double risk_score;
+} enriched;
 
-/* Packs `a` with indicators and a new Meta; the fields swapped in are restored before
- * returning, so `a` can still be freed by protobuf-c. NEW buffer or NULL (OOM). */
-static uint8_t *pack_enriched(Hutch__V1__Alert *a, const enrich_indicators *ind, double score, size_t *len)
+/* The alert's severity: the policy's when it named one, else the normaliser's. */
+static void decide_severity(const Hutch__V1__Alert *a, const json_t *payload, enriched *e)
 {
-    Hutch__V1__Indicator *items = calloc(ind->count ? ind->count : 1, sizeof *items);
-    Hutch__V1__Indicator **ptrs = calloc(ind->count ? ind->count : 1, sizeof *ptrs);
-    uint8_t *buf = NULL;
-    if (!items || !ptrs)
-        goto out;
-    for (size_t i = 0; i < ind->count; i++) {
-        hutch__v1__indicator__init(&items[i]);
-        /* protobuf-c's fields are char *, but packing never writes through them */
-        items[i].type = (char *)ind->items[i].type;
-        items[i].value = ind->items[i].value;
-        items[i].path = ind->items[i].path;
-        ptrs[i] = &items[i];
+    severity_level level;
+    if (a->severity && severity_parse(a->severity, &level) == 0) {
+        e->severity_score = a->severity_score > 0 ? a->severity_score : severity_score(level);
+    } else {
+        int hint = severity_score_from_json(payload, a->attributes, a->n_attributes);
+        e->severity_score = hint >= 0 ? hint : ENRICH_DEFAULT_SEVERITY_SCORE;
+        level = severity_from_score(e->severity_score);
     }
-    char seed[128];
-    snprintf(seed, sizeof seed, "%s/enriched/0", a->meta->id);
-    int64_t created = a->meta->created_unix_ms ? a->meta->created_unix_ms : a->created_unix_ms;
-    msg_meta_buf mb;
-    msg_meta_init(&mb, a->meta->trace_id, PRODUCER, created, seed);
-
-    Hutch__V1__Meta *old_meta = a->meta;
-    size_t old_n = a->n_indicators;
-    Hutch__V1__Indicator **old_ind = a->indicators;
-    a->meta = &mb.meta;
-    a->n_indicators = ind->count;
-    a->indicators = ptrs;
-    a->risk_score = score;
-    buf = msg_pack(&a->base, len);
-    a->meta = old_meta;
-    a->n_indicators = old_n;
-    a->indicators = old_ind;
-out:
-    free(items);
-    free(ptrs);
-    return buf;
+    e->severity = severity_name(level);
 }
 
-static kafka_result handle_alert(void *vctx, const kafka_msg *msg, kafka_out *out, char *reason,
-                                 size_t reason_len)
+/* One batch, inside the frame's transaction: extract and score each alert (pure),
+ * write them all (two statements), queue each enriched alert. */
+static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     enrich_handler_ctx *h = vctx;
-    kafka_result result = KAFKA_OK;
-    json_t *payload = NULL;
-    enrich_indicators ind = {0};
-    uint8_t *packed = NULL;
-    char part[16], off[32], nind[16], score_text[16];
-    snprintf(part, sizeof part, "%" PRId32, msg->partition);
-    snprintf(off, sizeof off, "%" PRId64, msg->offset);
-
-    Hutch__V1__Alert *a = hutch__v1__alert__unpack(NULL, msg->value_len, msg->value);
-    if (!a)
-        return dead(h, reason, reason_len, "cannot unpack hutch.v1.Alert", NULL);
-    if (!a->meta || !ids_is_uuid(a->meta->id) || !ids_is_uuid(a->alert_id)) {
-        result = dead(h, reason, reason_len, "Alert without a valid meta.id or alert_id", NULL);
-        goto out;
+    enriched *out = calloc(n, sizeof *out);
+    enrich_row *rows = calloc(n, sizeof *rows);
+    size_t *row_of = calloc(n, sizeof *row_of);
+    int rc = out && rows && row_of ? PG_OK : PG_RETRY;
+    size_t n_rows = 0;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
+        if (!ids_is_uuid(a->alert_id)) {
+            consumer_item_dead(items[i], "Alert without a valid alert_id");
+            continue;
+        }
+        json_error_t jerr;
+        json_t *payload = json_loads(a->payload_json ? a->payload_json : "", JSON_DECODE_ANY, &jerr);
+        if (!payload) {
+            consumer_item_dead(items[i], "invalid JSON payload (%s at line %d): alert %s", jerr.text, jerr.line,
+                               a->alert_id);
+            continue;
+        }
+        if (enrich_extract(h->extractor, payload, a->attributes, a->n_attributes, &out[i].ind) < 0)
+            rc = PG_RETRY; /* out of memory: the batch runs again */
+        decide_severity(a, payload, &out[i]);
+        out[i].risk_score = enrich_risk_score(out[i].severity_score, &out[i].ind);
+        json_decref(payload);
+        if (!items[i]->redelivered) {
+            rows[n_rows] = (enrich_row){a->alert_id, out[i].severity, out[i].risk_score, &out[i].ind, false};
+            row_of[i] = ++n_rows; /* 1-based: 0 = no row */
+        }
     }
-    json_error_t jerr;
-    payload = json_loads(a->payload_json, JSON_DECODE_ANY, &jerr);
-    if (!payload) {
-        char why[256];
-        snprintf(why, sizeof why, "invalid JSON payload (%s at line %d)", jerr.text, jerr.line);
-        result = dead(h, reason, reason_len, why, a->alert_id);
-        goto out;
+    if (rc == PG_OK)
+        rc = enrich_store(db, rows, n_rows);
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        consumer_item *it = items[i];
+        Hutch__V1__Alert *a = (Hutch__V1__Alert *)it->value;
+        if (it->dead)
+            continue;
+        if (row_of[i] && !rows[row_of[i] - 1].found) {
+            consumer_item_dead(it, "no such alert in the alerts table: alert %s", a->alert_id);
+            continue;
+        }
+        size_t len = 0;
+        uint8_t *packed = enrich_pack(a, &out[i].ind, out[i].severity, out[i].severity_score, out[i].risk_score, &len);
+        const char *key = a->namespace_ && *a->namespace_ ? a->namespace_ : a->alert_id;
+        if (!packed || consumer_emit_bytes(it, TOPIC_ALERTS_ENRICHED, key, strlen(key), packed, len, NULL) != 0)
+            rc = PG_RETRY;
+        free(packed);
+        char nind[16], score_text[16];
+        snprintf(nind, sizeof nind, "%zu", out[i].ind.count);
+        snprintf(score_text, sizeof score_text, "%.0f", out[i].risk_score);
+        consumer_item_log(LOG_LEVEL_INFO, it, it->redelivered ? "alert_enriched_again" : "alert_enriched", "alert_id",
+                          a->alert_id, "trace_id", a->meta->trace_id, "indicators", nind, "severity", out[i].severity,
+                          "risk_score", score_text, "truncated", out[i].ind.truncated ? "true" : NULL, NULL);
+        if (!it->redelivered)
+            metrics_add(h->m_indicators, (int64_t)out[i].ind.count);
     }
-    if (enrich_extract(h->extractor, payload, a->attributes, a->n_attributes, &ind) < 0) {
-        snprintf(reason, reason_len, "out of memory extracting indicators");
-        result = KAFKA_RETRY;
-        goto out;
-    }
-    double score = enrich_risk_score(payload, a->attributes, a->n_attributes, &ind);
-
-    enrich_store_outcome outcome = ENRICH_STORED;
-    int rc = enrich_store(h->svc->db, a->meta->id, a->alert_id, &ind, score, &outcome);
-    if (rc == PG_RETRY) {
-        snprintf(reason, reason_len, "database unavailable");
-        metrics_add(h->m_retry, 1);
-        result = KAFKA_RETRY;
-        goto out;
-    }
-    if (rc != 0) {
-        result = dead(h, reason, reason_len, "database rejected the alert's indicators", a->alert_id);
-        goto out;
-    }
-    if (outcome == ENRICH_NO_ALERT) {
-        result = dead(h, reason, reason_len, "no such alert in the alerts table", a->alert_id);
-        goto out;
-    }
-
-    size_t len = 0;
-    packed = pack_enriched(a, &ind, score, &len);
-    const char *key = a->namespace_ && *a->namespace_ ? a->namespace_ : a->alert_id;
-    if (!packed || kafka_out_add(out, TOPIC_ALERTS_ENRICHED, key, strlen(key), packed, len, NULL) != 0) {
-        snprintf(reason, reason_len, "cannot queue the enriched alert");
-        result = KAFKA_RETRY;
-        goto out;
-    }
-    snprintf(nind, sizeof nind, "%zu", ind.count);
-    snprintf(score_text, sizeof score_text, "%.0f", score);
-    LOG_INFO(outcome == ENRICH_ALREADY ? "alert_enriched_again" : "alert_enriched", "alert_id", a->alert_id,
-             "trace_id", a->meta->trace_id, "topic", msg->topic, "partition", part, "offset", off, "indicators",
-             nind, "risk_score", score_text, "truncated", ind.truncated ? "true" : NULL, NULL);
-    metrics_add(outcome == ENRICH_ALREADY ? h->m_redelivered : h->m_ok, 1);
-    metrics_add(h->m_indicators, (int64_t)ind.count);
-out:
-    free(packed);
-    enrich_indicators_free(&ind);
-    json_decref(payload);
-    if (a)
-        hutch__v1__alert__free_unpacked(a, NULL);
-    return result;
+    for (size_t i = 0; out && i < n; i++)
+        enrich_indicators_free(&out[i].ind);
+    free(out);
+    free(rows);
+    free(row_of);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -174,7 +138,7 @@ int main(int argc, char **argv)
     service svc;
     memset(&svc, 0, sizeof svc);
     int status = 1;
-    enrich_handler_ctx h = {.svc = &svc};
+    enrich_handler_ctx h = {0};
     if (service_start(&svc, "enrich", argc, argv, cfg.port) != 0)
         goto out;
     char err[256];
@@ -183,13 +147,10 @@ int main(int argc, char **argv)
         LOG_ERROR("enrich_init_failed", "error", err, NULL);
         goto out;
     }
-    h.m_ok = metrics_counter("hutch_enrich_alerts_total{result=\"ok\"}", "Alerts enriched");
-    h.m_redelivered = metrics_counter("hutch_enrich_alerts_total{result=\"redelivered\"}", "Alerts enriched");
-    h.m_dead = metrics_counter("hutch_enrich_alerts_total{result=\"dead\"}", "Alerts enriched");
-    h.m_retry = metrics_counter("hutch_enrich_retries_total", "Alerts retried because the database was down");
     h.m_indicators = metrics_counter("hutch_enrich_indicators_total", "Indicators extracted");
-    const char *const topics[] = {TOPIC_ALERTS_ACCEPTED, NULL};
-    status = service_consume(&svc, topics, handle_alert, &h) == 0 ? 0 : 1;
+    static const consumer_input inputs[] = {{TOPIC_ALERTS_ACCEPTED, &hutch__v1__alert__descriptor}, {NULL, NULL}};
+    consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
+    status = service_consume(&svc, &spec, &h) == 0 ? 0 : 1;
 out:
     service_stop(&svc);
     enrich_free(h.extractor);

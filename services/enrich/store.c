@@ -1,93 +1,62 @@
-/* enrich's Postgres statements (store.h). Indicators go in as one statement: a JSON
- * array of [type, value, path] triples expanded by jsonb_array_elements, so an alert
- * with 1,000 indicators is one round trip and no SQL is ever built from values.
- * Every write is a no-op the second time (ON CONFLICT DO NOTHING, a COALESCE on
- * enriched_at), and processed_messages says whether there is a second time. */
+/* enrich's Postgres statements (store.h): the batch as arrays, unnest()ed, so a batch
+ * of 500 alerts is two statements, not a thousand. Indicators are inserted with ON
+ * CONFLICT DO NOTHING and the alerts update is idempotent, so even a batch run again
+ * after a failed commit writes each fact once. */
 #include "services/enrich/store.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
-#define CONSUMER "hutch-enrich"
-
-static char *indicators_json(const enrich_indicators *ind)
+int enrich_store(pg *db, enrich_row *rows, size_t n)
 {
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < ind->count; i++) {
-        const enrich_indicator *it = &ind->items[i];
-        if (json_array_append_new(arr, json_pack("[sss]", it->type, it->value, it->path))) {
-            json_decref(arr);
-            return NULL;
+    if (n == 0)
+        return PG_OK;
+    pg_array ids, sev, score, ind_alert, ind_type, ind_value, ind_path;
+    pg_array *all[] = {&ids, &sev, &score, &ind_alert, &ind_type, &ind_value, &ind_path};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        pg_array_init(all[i]);
+    for (size_t i = 0; i < n; i++) {
+        rows[i].found = false;
+        pg_array_add(&ids, rows[i].alert_id);
+        pg_array_add(&sev, rows[i].severity);
+        pg_array_addf(&score, "%.17g", rows[i].risk_score);
+        for (size_t j = 0; rows[i].indicators && j < rows[i].indicators->count; j++) {
+            const enrich_indicator *it = &rows[i].indicators->items[j];
+            pg_array_add(&ind_alert, rows[i].alert_id);
+            pg_array_add(&ind_type, it->type);
+            pg_array_add(&ind_value, it->value);
+            pg_array_add(&ind_path, it->path);
         }
     }
-    char *text = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return text;
-}
-
-int enrich_store(pg *db, const char *message_id, const char *alert_id, const enrich_indicators *ind,
-                 double risk_score, enrich_store_outcome *outcome)
-{
+    const char *p1[] = {pg_array_text(&ids), pg_array_text(&sev), pg_array_text(&score)};
+    const char *p2[] = {pg_array_text(&ind_alert), pg_array_text(&ind_type), pg_array_text(&ind_value),
+                        pg_array_text(&ind_path)};
+    int rc = PG_RETRY; /* out of memory building the arrays: try again later */
     PGresult *res = NULL;
-    char *json = indicators_json(ind);
-    if (!json)
-        return PG_RETRY; /* out of memory: try again later */
-    char score[32];
-    snprintf(score, sizeof score, "%.17g", risk_score);
-
-    int rc = pg_begin(db);
-    if (rc)
-        goto out;
-    const char *p1[] = {CONSUMER, message_id};
-    rc = pg_exec(db, &res,
-                 "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
-                 "ON CONFLICT DO NOTHING RETURNING 1",
-                 2, p1);
-    if (rc)
-        goto out;
-    int fresh = PQntuples(res) == 1;
-    PQclear(res);
-    res = NULL;
-    if (!fresh) {
-        *outcome = ENRICH_ALREADY;
-        rc = pg_commit(db);
-        goto out;
+    if (p1[0] && p1[1] && p1[2] && p2[0] && p2[1] && p2[2] && p2[3])
+        rc = pg_exec(db, &res,
+                     "UPDATE alerts SET severity = x.severity, risk_score = x.score,"
+                     " enriched_at = COALESCE(enriched_at, now()) "
+                     "FROM unnest($1::uuid[], $2::text[], $3::double precision[]) AS x(alert_id, severity, score) "
+                     "WHERE alerts.alert_id = x.alert_id RETURNING alerts.alert_id::text",
+                     3, p1);
+    if (rc == PG_OK) {
+        for (int r = 0; r < PQntuples(res); r++)
+            for (size_t i = 0; i < n; i++)
+                if (!rows[i].found && !strcasecmp(rows[i].alert_id, PQgetvalue(res, r, 0)))
+                    rows[i].found = true;
+        if (ind_alert.n)
+            rc = pg_exec(db, NULL,
+                         "INSERT INTO indicators (alert_id, type, value, path) "
+                         "SELECT x.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(a, t, v, p) "
+                         "WHERE EXISTS (SELECT 1 FROM alerts WHERE alerts.alert_id = x.a) "
+                         "ON CONFLICT DO NOTHING",
+                         4, p2);
     }
-    const char *p2[] = {alert_id, score};
-    rc = pg_exec(db, &res,
-                 "UPDATE alerts SET risk_score = $2::double precision, enriched_at = COALESCE(enriched_at, now()) "
-                 "WHERE alert_id = $1::uuid RETURNING 1",
-                 2, p2);
-    if (rc)
-        goto out;
-    int found = PQntuples(res) == 1;
     PQclear(res);
-    res = NULL;
-    if (!found) {
-        *outcome = ENRICH_NO_ALERT;
-        pg_rollback(db);
-        goto out;
-    }
-    if (ind->count) {
-        const char *p3[] = {alert_id, json};
-        rc = pg_exec(db, NULL,
-                     "INSERT INTO indicators (alert_id, type, value, path) "
-                     "SELECT $1::uuid, x->>0, x->>1, x->>2 FROM jsonb_array_elements($2::jsonb) AS x "
-                     "ON CONFLICT DO NOTHING",
-                     2, p3);
-        if (rc)
-            goto out;
-    }
-    rc = pg_commit(db);
-    if (!rc)
-        *outcome = ENRICH_STORED;
-out:
-    if (rc)
-        pg_rollback(db);
-    PQclear(res);
-    free(json);
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        pg_array_free(all[i]);
     return rc;
 }

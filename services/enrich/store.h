@@ -1,23 +1,25 @@
-/* enrich's Postgres statements: one transaction per consumed alert, holding the
- * processed_messages row, the indicators and the alert's risk score, so a
- * redelivered alert changes nothing the second time. */
+/* enrich's Postgres statements, inside the consumer frame's batch transaction (which
+ * claimed the batch's message ids): one statement for the alerts' severity and risk
+ * score, one for all their indicators. */
 #ifndef HUTCH_ENRICH_STORE_H
 #define HUTCH_ENRICH_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/pg.h"
 #include "services/enrich/enrich.h"
 
-typedef enum {
-    ENRICH_STORED = 0,        /* committed: indicators and score written */
-    ENRICH_ALREADY = 1,       /* committed nothing new: this message was processed before */
-    ENRICH_NO_ALERT = 2,      /* rolled back: the alert row does not exist (dead-letter) */
-} enrich_store_outcome;
+/* One enriched alert. All BORROWED. */
+typedef struct {
+    const char *alert_id;   /* canonical UUID */
+    const char *severity;   /* level name */
+    double risk_score;
+    const enrich_indicators *indicators;
+    bool found;             /* out: the alert row exists (else dead-letter it) */
+} enrich_row;
 
-/* All strings BORROWED. message_id: the input Meta id; alert_id: a canonical UUID.
- * Returns 0 with *outcome set, or PG_RETRY / PG_FATAL (rolled back). */
-int enrich_store(pg *db, const char *message_id, const char *alert_id, const enrich_indicators *ind,
-                 double risk_score, enrich_store_outcome *outcome);
+/* Writes rows[0..n). PG_OK (each row's `found` set), PG_RETRY or PG_FATAL. */
+int enrich_store(pg *db, enrich_row *rows, size_t n);
 
 #endif

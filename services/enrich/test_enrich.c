@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/severity.h"
 #include "services/enrich/enrich.h"
 
 static const char *fixtures_dir(void)
@@ -275,8 +276,8 @@ static void test_attributes(void **state)
     ASSERT_HAS(&l, "ipv4", "8.8.4.4", "attributes[\"src ip\"]");
     ASSERT_HAS(&l, "md5", "44d88612fea8a8f36de82e1278abb02f", "attributes.file");
     assert_int_equal(l.count, 2);
-    assert_int_equal(enrich_severity_hint(NULL, attrs, 3), 90);
-    assert_true(enrich_risk_score(NULL, attrs, 3, &l) == 95.0);
+    assert_int_equal(severity_score_from_json(NULL, attrs, 3), 90);
+    assert_true(enrich_risk_score(90, &l) == 95.0);
     enrich_indicators_free(&l);
 }
 
@@ -371,35 +372,13 @@ static void test_ip_public(void **state)
     assert_true(enrich_ip_is_public("172.32.0.1"));
 }
 
-static int hint(const char *json)
-{
-    json_t *j = parse(json);
-    int h = enrich_severity_hint(j, NULL, 0);
-    json_decref(j);
-    return h;
-}
-
-static void test_severity_hints(void **state)
-{
-    assert_int_equal(hint("{\"detail\":{\"severity\":5}}"), 50);        /* GuardDuty 0-10 */
-    assert_int_equal(hint("{\"severity\":8.9}"), 89);
-    assert_int_equal(hint("{\"Severity\":{\"Label\":\"HIGH\",\"Normalized\":70}}"), 70);
-    assert_int_equal(hint("{\"Severity\":{\"Label\":\"CRITICAL\"}}"), 90);
-    assert_int_equal(hint("{\"priority\":\"Warning\",\"output\":\"x\"}"), 40); /* Falco */
-    assert_int_equal(hint("{\"priority\":1}"), -1);
-    assert_int_equal(hint("{\"severity\":\"low\",\"x\":[{\"severity\":\"High\"}]}"), 70);
-    assert_int_equal(hint("{\"severity\":\"7\"}"), 70);
-    assert_int_equal(hint("{\"severity\":\"bogus\",\"level\":12}"), -1);
-    assert_int_equal(hint("{\"severity\":500}"), -1);
-    assert_int_equal(hint("[1,2]"), -1);
-}
-
 static double score(const char *json)
 {
     json_t *j = parse(json);
     enrich_indicators l = {0};
     assert_int_equal(enrich_extract(ctx, j, NULL, 0, &l), 0);
-    double s = enrich_risk_score(j, NULL, 0, &l);
+    int hint = severity_score_from_json(j, NULL, 0);
+    double s = enrich_risk_score(hint >= 0 ? hint : 20, &l);
     enrich_indicators_free(&l);
     json_decref(j);
     return s;
@@ -437,7 +416,7 @@ static void test_guardduty_tor(void **state)
     ASSERT_HAS(&l, "ipv4", "198.51.100.0", "detail.description");
     ASSERT_HAS(&l, "domain", "amazon.com", "detail.service.additionalInfo.unusual.isps");
     assert_int_equal(count_type(&l, "md5"), 0); /* detectorId and id are identifiers */
-    assert_true(enrich_risk_score(j, NULL, 0, &l) == 50.0); /* severity 5, documentation IP */
+    assert_true(enrich_risk_score(severity_score_from_json(j, NULL, 0), &l) == 50.0); /* severity 5, documentation IP */
     enrich_indicators_free(&l);
     json_decref(j);
 }
@@ -450,7 +429,7 @@ static void test_guardduty_dns(void **state)
     enrich_indicators l = {0};
     assert_int_equal(enrich_extract(ctx, j, NULL, 0, &l), 0);
     ASSERT_HAS(&l, "domain", "example.com", "detail.service.action.dnsRequestAction.domain");
-    assert_true(enrich_risk_score(j, NULL, 0, &l) == 50.0);
+    assert_true(enrich_risk_score(severity_score_from_json(j, NULL, 0), &l) == 50.0);
     enrich_indicators_free(&l);
     json_decref(j);
 }
@@ -463,7 +442,7 @@ static void test_guardduty_attack_sequence(void **state)
     enrich_indicators l = {0};
     assert_int_equal(enrich_extract(ctx, j, NULL, 0, &l), 0);
     ASSERT_HAS(&l, "ipv4", "10.0.0.1", "description");
-    assert_true(enrich_risk_score(j, NULL, 0, &l) == 90.0);
+    assert_true(enrich_risk_score(severity_score_from_json(j, NULL, 0), &l) == 90.0);
     enrich_indicators_free(&l);
     json_decref(j);
 }
@@ -477,7 +456,7 @@ static void test_securityhub_asff(void **state)
     assert_int_equal(enrich_extract(ctx, j, NULL, 0, &l), 0);
     ASSERT_HAS(&l, "ipv4", "11.1.111.11", "Action.AwsApiCallAction.RemoteIpDetails.IpAddressV4");
     ASSERT_HAS(&l, "domain", "sts.amazonaws.com", "Action.AwsApiCallAction.ServiceName");
-    assert_true(enrich_risk_score(j, NULL, 0, &l) == 75.0); /* HIGH/70 + one public IP */
+    assert_true(enrich_risk_score(severity_score_from_json(j, NULL, 0), &l) == 75.0); /* HIGH/70 + one public IP */
     enrich_indicators_free(&l);
     json_decref(j);
 }
@@ -516,7 +495,8 @@ static void test_all_fixtures(void **state)
                     assert_false(!strcmp(l.items[i].type, l.items[k].type) &&
                                  !strcmp(l.items[i].value, l.items[k].value) &&
                                  !strcmp(l.items[i].path, l.items[k].path));
-            double s = enrich_risk_score(j, NULL, 0, &l);
+            int hint = severity_score_from_json(j, NULL, 0);
+    double s = enrich_risk_score(hint >= 0 ? hint : 20, &l);
             assert_true(s >= 0 && s <= 100);
             if (getenv("ENRICH_TEST_VERBOSE")) {
                 fprintf(stderr, "%s: score %.0f\n", path, s);
@@ -548,7 +528,6 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_long_values),
         cmocka_unit_test(test_ip_public),
-        cmocka_unit_test(test_severity_hints),
         cmocka_unit_test(test_risk_score),
         cmocka_unit_test(test_guardduty_tor),
         cmocka_unit_test(test_guardduty_dns),

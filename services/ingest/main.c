@@ -295,18 +295,19 @@ static void on_hook(struct evhttp_request *req, void *ctx)
     free(value);
 }
 
-static kafka_result on_json_message(void *ctx, const kafka_msg *msg, kafka_out *out, char *reason,
-                                    size_t reason_len)
+/* One JSON message from a log router -> one RawEvent. 0, or -1 on OOM (the batch
+ * runs again); a bad message is marked dead. */
+static int json_message(ingest_app *app, consumer_item *it)
 {
-    ingest_app *app = ctx;
+    const kafka_msg *msg = &it->msg;
     char schema[INGEST_SCHEMA_MAX + 1];
     size_t hlen = 0;
     const char *h = kafka_msg_header(msg, HEADER_SCHEMA, &hlen);
     if (h) {
         if (!ingest_schema_valid_n(h, hlen)) {
-            snprintf(reason, reason_len, "invalid %s header (want [a-z0-9][a-z0-9_.-]{0,63})", HEADER_SCHEMA);
+            consumer_item_dead(it, "invalid %s header (want [a-z0-9][a-z0-9_.-]{0,63})", HEADER_SCHEMA);
             metrics_add(app->m_kafka_dead, 1);
-            return KAFKA_DEAD;
+            return 0;
         }
         memcpy(schema, h, hlen);
         schema[hlen] = '\0';
@@ -320,14 +321,12 @@ static kafka_result on_json_message(void *ctx, const kafka_msg *msg, kafka_out *
                                   : INGEST_BAD;
     if (!msg->value)
         snprintf(err, sizeof err, "empty message");
-    if (st == INGEST_NOMEM) {
-        snprintf(reason, reason_len, "out of memory");
-        return KAFKA_RETRY;
-    }
+    if (st == INGEST_NOMEM)
+        return -1;
     if (st != INGEST_OK) {
-        snprintf(reason, reason_len, "%s", err);
+        consumer_item_dead(it, "%s", err);
         metrics_add(app->m_kafka_dead, 1);
-        return KAFKA_DEAD;
+        return 0;
     }
 
     char source[300];
@@ -342,23 +341,26 @@ static kafka_result on_json_message(void *ctx, const kafka_msg *msg, kafka_out *
     size_t vlen = 0;
     uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
     free(payload);
-    if (!value) {
-        snprintf(reason, reason_len, "out of memory");
-        return KAFKA_RETRY;
-    }
-    int rc = kafka_out_add(out, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen, NULL);
+    int rc = value ? consumer_emit_bytes(it, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen, NULL)
+                   : -1;
     free(value);
-    if (rc != 0) {
-        snprintf(reason, reason_len, "cannot queue the RawEvent");
-        return KAFKA_RETRY;
-    }
-    char part[16], off[24];
-    snprintf(part, sizeof part, "%d", (int)msg->partition);
-    snprintf(off, sizeof off, "%lld", (long long)msg->offset);
+    if (rc != 0)
+        return -1;
     metrics_add(app->m_kafka_events, 1);
-    LOG_INFO("event_received", "event_id", ids.event_id, "trace_id", ids.trace_id, "schema", schema, "source", source,
-             "topic", msg->topic, "partition", part, "offset", off, NULL);
-    return KAFKA_OK;
+    consumer_item_log(LOG_LEVEL_INFO, it, "event_received", "event_id", ids.event_id, "trace_id", ids.trace_id,
+                      "schema", schema, "source", source, NULL);
+    return 0;
+}
+
+/* A batch of hutch.ingest.json: no database, the outputs' ids derive from the
+ * messages' coordinates, so a redelivered message produces the same RawEvent. */
+static int handle_json_batch(void *ctx, pg *db, consumer_item **items, size_t n)
+{
+    (void)db;
+    for (size_t i = 0; i < n; i++)
+        if (json_message(ctx, items[i]) != 0)
+            return PG_RETRY;
+    return PG_OK;
 }
 
 /* Waits (bounded) until every parked request got its delivery report. */
@@ -413,8 +415,9 @@ int main(int argc, char **argv)
     http_server_set_max_body(app.svc.http, (size_t)app.cfg.max_body);
     http_server_route(app.svc.http, "/hooks/", on_hook, &app);
 
-    static const char *const topics[] = {TOPIC_INGEST_JSON, NULL};
-    status = service_consume(&app.svc, topics, on_json_message, &app) == 0 ? 0 : 1;
+    static const consumer_input inputs[] = {{TOPIC_INGEST_JSON, NULL}, {NULL, NULL}};
+    consumer_spec spec = {.inputs = inputs, .handle = handle_json_batch, .no_database = true};
+    status = service_consume(&app.svc, &spec, &app) == 0 ? 0 : 1;
 
 out:
     /* Stop: refuse new requests, let parked ones get their reports (bounded). */

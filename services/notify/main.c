@@ -1,17 +1,18 @@
 /* hutch-notify: consumes NotifyRequests and tells people, through an outbox.
  *
- * Per request: plan the targets and render their messages (notify.h), write the
- * outbox rows and processed_messages in one transaction and commit (store.h), and
- * only then deliver each row still 'pending' (post.h), holding the row's lock
- * (FOR UPDATE) across the POST so that a second consumer handed the same request
- * during a rebalance waits and then sees 'sent'. Without Slack settings the
+ * Batches come from the frame (common/consumer.h). Per request: plan the targets and
+ * render their messages (notify.h); the batch's outbox rows are written in one
+ * statement inside the frame's transaction (store.h), and only after the commit is
+ * each row still 'pending' delivered (post.h, the frame's after_commit), holding the
+ * row's lock (FOR UPDATE) across the POST so that a second consumer handed the same
+ * request during a rebalance waits and then sees 'sent'. Without Slack settings the
  * Slack message goes to target "log": recorded 'sent' at once and written to the
  * log as one line (event notification_rendered), the first time only.
  *
  * Delivery outcomes: 2xx -> 'sent'; 4xx other than 408/429 -> 'failed' (a bad
- * message, never retried); no answer / 5xx / 408 / 429 -> attempts + 1 and
- * KAFKA_RETRY (the loop runs this message again after a backoff) until
- * HUTCH_NOTIFY_MAX_ATTEMPTS, then 'failed' and the partition moves on.
+ * message, never retried); no answer / 5xx / 408 / 429 -> attempts + 1 and the
+ * frame calls the delivery again after a backoff until HUTCH_NOTIFY_MAX_ATTEMPTS,
+ * then 'failed' and the partition moves on.
  * URLs and the PagerDuty routing key are secrets: never logged, never stored (the
  * routing key is added to the PagerDuty body only when posting). */
 #include <inttypes.h>
@@ -180,96 +181,126 @@ static bool valid_request(const Hutch__V1__NotifyRequest *r, char *reason, size_
     return true;
 }
 
-static kafka_result handle(void *vctx, const kafka_msg *msg, kafka_out *out, char *reason, size_t reason_len)
+/* One request's plan and rendered texts. */
+typedef struct {
+    notify_plan plan;
+    char *texts[NOTIFY_MAX_TARGETS];
+} planned;
+
+static void planned_free(planned *p)
+{
+    for (size_t i = 0; i < NOTIFY_MAX_TARGETS; i++)
+        free(p->texts[i]);
+    notify_plan_free(&p->plan);
+    memset(p, 0, sizeof *p);
+}
+
+/* Plans and renders r (deterministic: the same request gives the same texts).
+ * 0, or -1 on OOM. */
+static int plan_request(const notify_ctx *ctx, const Hutch__V1__NotifyRequest *r, planned *p)
+{
+    memset(p, 0, sizeof *p);
+    notify_settings settings = {ctx->cfg->slack_webhook_url, ctx->cfg->pagerduty_routing_key, ctx->cfg->webhook_url};
+    if (notify_plan_make(&p->plan, r, &settings) != 0)
+        return -1;
+    for (size_t i = 0; i < p->plan.n; i++)
+        if (!(p->texts[i] = json_dumps(p->plan.targets[i].message, JSON_COMPACT)))
+            return -1;
+    return 0;
+}
+
+/* One batch, inside the frame's transaction: plan and render every request, write all
+ * outbox rows in one statement. Targets "log" are recorded 'sent' at once and written
+ * to the log the first time only; the others are posted after the commit. */
+static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     notify_ctx *ctx = vctx;
-    kafka_result result = KAFKA_OK;
-    notify_plan plan;
-    memset(&plan, 0, sizeof plan);
-    char *texts[NOTIFY_MAX_TARGETS] = {NULL};
-    char partition[16], offset[32];
-    snprintf(partition, sizeof partition, "%" PRId32, msg->partition);
-    snprintf(offset, sizeof offset, "%" PRId64, msg->offset);
-
-    Hutch__V1__NotifyRequest *r = hutch__v1__notify_request__unpack(NULL, msg->value_len, msg->value);
-    if (r == NULL) {
-        snprintf(reason, reason_len, "cannot unpack NotifyRequest");
-        return KAFKA_DEAD;
-    }
-    const char *trace_id = r->meta ? r->meta->trace_id : NULL;
-    if (!valid_request(r, reason, reason_len)) {
-        result = KAFKA_DEAD;
-        goto done;
-    }
-    notify_settings settings = {ctx->cfg->slack_webhook_url, ctx->cfg->pagerduty_routing_key, ctx->cfg->webhook_url};
-    if (notify_plan_make(&plan, r, &settings) != 0) {
-        snprintf(reason, reason_len, "cannot render the notification");
-        result = KAFKA_RETRY; /* OOM: the only way rendering fails on a valid request */
-        goto done;
-    }
-    notify_row rows[NOTIFY_MAX_TARGETS];
-    memset(rows, 0, sizeof rows);
-    for (size_t i = 0; i < plan.n; i++) {
-        texts[i] = json_dumps(plan.targets[i].message, JSON_COMPACT);
-        if (texts[i] == NULL) {
-            snprintf(reason, reason_len, "out of memory");
-            result = KAFKA_RETRY;
-            goto done;
-        }
-        rows[i] = (notify_row){.row_id = plan.targets[i].row_id,
-                               .ticket_id = r->ticket_id,
-                               .alert_id = r->alert_id,
-                               .kind = r->kind,
-                               .target = plan.targets[i].target,
-                               .channel = r->channel,
-                               .message = texts[i],
-                               .sent = !strcmp(plan.targets[i].target, NOTIFY_TARGET_LOG)};
-    }
-    const char *message_id = r->meta && r->meta->id && r->meta->id[0] ? r->meta->id : r->request_id;
-    int rc = notify_store_record(ctx->svc->db, message_id, rows, plan.n);
-    if (rc != PG_OK) {
-        snprintf(reason, reason_len, rc == PG_RETRY ? "database unavailable" : "database rejected the outbox rows");
-        result = rc == PG_RETRY ? KAFKA_RETRY : KAFKA_DEAD;
-        goto done;
-    }
-
-    bool again = false;
-    for (size_t i = 0; i < plan.n; i++) {
-        const notify_target *t = &plan.targets[i];
-        if (!strcmp(t->target, NOTIFY_TARGET_LOG)) {
-            if (rows[i].inserted) {
-                LOG_INFO("notification_rendered", "request_id", t->row_id, "ticket_id", r->ticket_id, "alert_id",
-                         r->alert_id, "trace_id", trace_id, "kind", r->kind, "severity", r->severity, "channel",
-                         r->channel, "target", t->target, "message", texts[i], NULL);
-                count(t->target, "sent");
-            }
+    planned *plans = calloc(n, sizeof *plans);
+    notify_row *rows = calloc(n * NOTIFY_MAX_TARGETS, sizeof *rows);
+    int rc = plans && rows ? PG_OK : PG_RETRY;
+    size_t n_rows = 0;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        const Hutch__V1__NotifyRequest *r = (const Hutch__V1__NotifyRequest *)items[i]->value;
+        char reason[256];
+        if (!valid_request(r, reason, sizeof reason)) {
+            consumer_item_dead(items[i], "%s", reason);
             continue;
         }
-        deliver_result d = deliver(ctx, r, t, texts[i], reason, reason_len);
-        if (d == DELIVER_DB_RETRY || d == DELIVER_DB_FATAL) {
-            /* an unrecorded outcome: run again (the row is re-read; FATAL here is a bug, not the message) */
-            result = KAFKA_RETRY;
-            goto done;
+        if (plan_request(ctx, r, &plans[i]) != 0) {
+            rc = PG_RETRY; /* OOM: the only way rendering fails on a valid request */
+            break;
         }
-        if (d == DELIVER_AGAIN)
-            again = true;
+        for (size_t t = 0; t < plans[i].plan.n; t++)
+            rows[n_rows++] = (notify_row){.row_id = plans[i].plan.targets[t].row_id,
+                                          .ticket_id = r->ticket_id,
+                                          .alert_id = r->alert_id,
+                                          .kind = r->kind,
+                                          .target = plans[i].plan.targets[t].target,
+                                          .channel = r->channel,
+                                          .message = plans[i].texts[t],
+                                          .sent = !strcmp(plans[i].plan.targets[t].target, NOTIFY_TARGET_LOG)};
     }
-    if (again)
-        result = KAFKA_RETRY;
-    else
-        LOG_INFO("notify_request_done", "request_id", r->request_id, "ticket_id", r->ticket_id, "alert_id",
-                 r->alert_id, "trace_id", trace_id, "kind", r->kind, "topic", msg->topic, "partition", partition,
-                 "offset", offset, NULL);
+    if (rc == PG_OK)
+        rc = notify_store_record(db, rows, n_rows);
+    for (size_t i = 0, row = 0; rc == PG_OK && i < n; i++) {
+        const Hutch__V1__NotifyRequest *r = (const Hutch__V1__NotifyRequest *)items[i]->value;
+        for (size_t t = 0; !items[i]->dead && t < plans[i].plan.n; t++, row++) {
+            if (rows[row].sent && rows[row].inserted) {
+                consumer_item_log(LOG_LEVEL_INFO, items[i], "notification_rendered", "request_id", rows[row].row_id,
+                                  "ticket_id", r->ticket_id, "alert_id", r->alert_id, "trace_id", r->meta->trace_id,
+                                  "kind", r->kind, "severity", r->severity, "channel", r->channel, "target",
+                                  rows[row].target, "message", rows[row].message, NULL);
+                count(rows[row].target, "sent");
+            }
+        }
+    }
+    for (size_t i = 0; plans && i < n; i++)
+        planned_free(&plans[i]);
+    free(plans);
+    free(rows);
+    return rc;
+}
 
-done:
-    if (result == KAFKA_DEAD)
-        LOG_WARN("notify_request_dead", "request_id", r->request_id, "trace_id", trace_id, "reason", reason, "topic",
-                 msg->topic, "partition", partition, "offset", offset, NULL);
-    for (size_t i = 0; i < NOTIFY_MAX_TARGETS; i++)
-        free(texts[i]);
-    notify_plan_free(&plan);
-    hutch__v1__notify_request__free_unpacked(r, NULL);
-    return result;
+/* After the commit: posts every row of the batch still 'pending'. PG_OK when all are
+ * done (sent or failed for good); anything else has the frame call again after a
+ * backoff (a failed post below HUTCH_NOTIFY_MAX_ATTEMPTS, or the database). */
+static int deliver_batch(void *vctx, pg *db, consumer_item **items, size_t n)
+{
+    notify_ctx *ctx = vctx;
+    int rc = PG_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i]->dead)
+            continue;
+        const Hutch__V1__NotifyRequest *r = (const Hutch__V1__NotifyRequest *)items[i]->value;
+        planned p;
+        if (plan_request(ctx, r, &p) != 0) {
+            planned_free(&p);
+            rc = PG_RETRY;
+            continue;
+        }
+        bool again = false;
+        for (size_t t = 0; t < p.plan.n; t++) {
+            const notify_target *target = &p.plan.targets[t];
+            if (!strcmp(target->target, NOTIFY_TARGET_LOG))
+                continue;
+            char reason[CONSUMER_REASON_MAX] = "";
+            deliver_result d = deliver(ctx, r, target, p.texts[t], reason, sizeof reason);
+            if (d != DELIVER_DONE) {
+                again = true;
+                consumer_item_log(LOG_LEVEL_WARN, items[i], "notify_request_again", "request_id", r->request_id,
+                                  "trace_id", r->meta->trace_id, "reason", reason[0] ? reason : "database", NULL);
+            }
+        }
+        if (again)
+            rc = PG_RETRY;
+        else
+            consumer_item_log(LOG_LEVEL_INFO, items[i], "notify_request_done", "request_id", r->request_id,
+                              "ticket_id", r->ticket_id, "alert_id", r->alert_id, "trace_id", r->meta->trace_id,
+                              "kind", r->kind, NULL);
+        planned_free(&p);
+    }
+    (void)db;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -290,8 +321,10 @@ int main(int argc, char **argv)
         LOG_INFO("notify_targets", "slack", cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
                  cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off", NULL);
         notify_ctx ctx = {.svc = &svc, .cfg = &cfg};
-        static const char *const topics[] = {TOPIC_NOTIFY_REQUESTS, NULL};
-        rc = service_consume(&svc, topics, handle, &ctx) == 0 ? 0 : 1;
+        static const consumer_input inputs[] = {{TOPIC_NOTIFY_REQUESTS, &hutch__v1__notify_request__descriptor},
+                                                {NULL, NULL}};
+        consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = deliver_batch};
+        rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
     }
     service_stop(&svc);
     notify_post_cleanup();

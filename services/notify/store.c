@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char sql_processed[] =
-    "INSERT INTO processed_messages (consumer, message_id) VALUES ('hutch-notify', $1) ON CONFLICT DO NOTHING";
-
 static const char sql_insert[] =
     "INSERT INTO notifications (request_id, ticket_id, alert_id, kind, target, channel, message, status, sent_at) "
-    "VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7::jsonb, $8::text, CASE WHEN $8::text = 'sent' THEN now() END) "
-    "ON CONFLICT (request_id) DO NOTHING RETURNING 1";
+    "SELECT x.request_id, x.ticket_id, x.alert_id, x.kind, x.target, x.channel, x.message, x.status,"
+    " CASE WHEN x.status = 'sent' THEN now() END "
+    "FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])"
+    " AS x(request_id, ticket_id, alert_id, kind, target, channel, message, status) "
+    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id";
 
 static const char sql_status[] = "SELECT status, attempts FROM notifications WHERE request_id = $1";
 static const char sql_claim[] = "SELECT status, attempts FROM notifications WHERE request_id = $1 FOR UPDATE";
@@ -21,33 +21,41 @@ static const char sql_attempt[] =
     " sent_at = CASE WHEN $2::text = 'sent' THEN now() ELSE sent_at END "
     "WHERE request_id = $1 AND status = 'pending'";
 
-int notify_store_record(pg *db, const char *message_id, notify_row *rows, size_t n)
+int notify_store_record(pg *db, notify_row *rows, size_t n)
 {
-    int rc = pg_begin(db);
-    if (rc != PG_OK)
-        goto fail;
-    const char *p[] = {message_id};
-    if ((rc = pg_exec(db, NULL, sql_processed, 1, p)) != PG_OK)
-        goto fail;
+    if (n == 0)
+        return PG_OK;
+    pg_array cols[8];
+    for (int c = 0; c < 8; c++)
+        pg_array_init(&cols[c]);
     for (size_t i = 0; i < n; i++) {
         notify_row *r = &rows[i];
-        const char *params[] = {r->row_id,  r->ticket_id,
-                                r->alert_id && *r->alert_id ? r->alert_id : NULL,
-                                r->kind,    r->target,
-                                r->channel ? r->channel : "",
-                                r->message, r->sent ? "sent" : "pending"};
-        PGresult *res = NULL;
-        if ((rc = pg_exec(db, &res, sql_insert, 8, params)) != PG_OK)
-            goto fail;
-        r->inserted = PQntuples(res) == 1;
-        PQclear(res);
+        r->inserted = false;
+        pg_array_add(&cols[0], r->row_id);
+        pg_array_add(&cols[1], r->ticket_id);
+        pg_array_add(&cols[2], r->alert_id && *r->alert_id ? r->alert_id : NULL);
+        pg_array_add(&cols[3], r->kind);
+        pg_array_add(&cols[4], r->target);
+        pg_array_add(&cols[5], r->channel ? r->channel : "");
+        pg_array_add(&cols[6], r->message);
+        pg_array_add(&cols[7], r->sent ? "sent" : "pending");
     }
-    if ((rc = pg_commit(db)) != PG_OK)
-        goto fail;
-    return PG_OK;
-fail:
-    pg_rollback(db);
-    return rc == PG_RETRY ? PG_RETRY : PG_FATAL;
+    const char *params[8];
+    int rc = PG_OK;
+    for (int c = 0; c < 8; c++)
+        if (!(params[c] = pg_array_text(&cols[c])))
+            rc = PG_RETRY; /* out of memory */
+    PGresult *res = NULL;
+    if (rc == PG_OK)
+        rc = pg_exec(db, &res, sql_insert, 8, params);
+    for (int r = 0; rc == PG_OK && r < PQntuples(res); r++)
+        for (size_t i = 0; i < n; i++)
+            if (!rows[i].inserted && !strcmp(rows[i].row_id, PQgetvalue(res, r, 0)))
+                rows[i].inserted = true;
+    PQclear(res);
+    for (int c = 0; c < 8; c++)
+        pg_array_free(&cols[c]);
+    return rc;
 }
 
 static int read_status(pg *db, const char *sql, const char *row_id, char *status, size_t status_len, int *attempts)

@@ -1,7 +1,7 @@
 /* notify's outbox in Postgres (table notifications, request_id primary key).
  *
  * The order that makes "never posts twice" true: the rows are inserted and
- * committed (with the processed_messages row, consumer "hutch-notify") BEFORE any
+ * committed (with the frame's claim of the message, consumer "hutch-notify") BEFORE any
  * post; a post happens only for a row still 'pending'; its outcome is written
  * right after. A crash between a successful post and that write can repeat one
  * post on redelivery (the outside world has no transaction with us); nothing else can. */
@@ -25,9 +25,10 @@ typedef struct {
     bool inserted;          /* OUT: this call created the row */
 } notify_row;
 
-/* One transaction: processed_messages (hutch-notify, message_id) and every row,
- * each ON CONFLICT DO NOTHING. Strings BORROWED. PG_OK, PG_RETRY or PG_FATAL. */
-int notify_store_record(pg *db, const char *message_id, notify_row *rows, size_t n);
+/* Inserts every row (one statement, each ON CONFLICT DO NOTHING) inside the consumer
+ * frame's batch transaction, which holds the batch's claim. Strings BORROWED.
+ * PG_OK, PG_RETRY or PG_FATAL. */
+int notify_store_record(pg *db, notify_row *rows, size_t n);
 
 /* Reads a row's status ("pending"/"sent"/"failed", into status) and attempts.
  * PG_OK (status "" if there is no such row), PG_RETRY or PG_FATAL. */

@@ -1,13 +1,13 @@
 /* hutch-policy: hutch.events.raw -> decision -> hutch.alerts.accepted.
  *
- * For each RawEvent: unpack and check it (anything malformed is dead-lettered with
- * the reason), let the ingest policies decide (rules.h: ingest.<schema>,
- * alert.<schema>, or the default alert), record the decision and the message id in
- * one Postgres transaction (store.c), then hand one Alert per decided alert to the
- * consumer loop, which produces them and stores the offset once they are
- * acknowledged. A policy error dead-letters the event (its events row says 'dead'
- * and why). A redelivered event finds its processed_messages row, writes nothing and
- * re-produces the Alerts the first delivery stored.
+ * Batches of RawEvents come from the frame (common/consumer.h) inside one
+ * transaction. Per event: check it (anything malformed is dead-lettered with the
+ * reason), let the ingest policies decide (rules.h: ingest.<schema>, alert.<schema>,
+ * or the default alert; the policy may name the alert's severity, the one home of
+ * which is common/severity.h); the batch's decisions are stored together (store.c),
+ * then one Alert per decided alert is produced. A policy error dead-letters the
+ * event (its events row says 'dead' and why). A redelivered event (the frame's claim
+ * says so) writes nothing and re-produces the Alerts the first delivery stored.
  *
  * The policy set is the one of HUTCH_POLICY_DIR, reloaded on SIGHUP and when its
  * files change (reload.h); the consumer swaps sets between two events. */
@@ -77,128 +77,114 @@ static json_t *readyz_status(void *ctx)
     return o;
 }
 
-static kafka_result dead(policy_app *app, char *reason, size_t reason_len, const char *fmt, const char *detail)
+/* Decides one event; the item is left alive with *d filled, or dead (malformed:
+ * nothing stored) or with row->reason set (a policy error: stored 'dead'). */
+static void decide(policy_app *app, consumer_item *it, policy_decision *d, policy_event_row *row, char *err,
+                   size_t errlen)
 {
-    snprintf(reason, reason_len, fmt, detail ? detail : "");
-    metrics_add(app->m_dead, 1);
-    return KAFKA_DEAD;
-}
-
-static kafka_result on_raw_event(void *ctx, const kafka_msg *msg, kafka_out *out, char *reason, size_t reason_len)
-{
-    policy_app *app = ctx;
-    char part[16], off[24];
-    snprintf(part, sizeof part, "%d", (int)msg->partition);
-    snprintf(off, sizeof off, "%lld", (long long)msg->offset);
-
-    Hutch__V1__RawEvent *ev = hutch__v1__raw_event__unpack(NULL, msg->value_len, msg->value);
-    if (!ev)
-        return dead(app, reason, reason_len, "cannot unpack hutch.v1.RawEvent%s", NULL);
-    kafka_result result = KAFKA_OK;
-    rv *payload = NULL; /* parsed once, here: the policies evaluate this value */
-    policy_decision decision = {0};
-    char err[256] = "";
-
-    if (!ev->meta || !ev->meta->id || !*ev->meta->id) {
-        result = dead(app, reason, reason_len, "RawEvent without meta.id%s", NULL);
-        goto done;
-    }
+    const Hutch__V1__RawEvent *ev = (const Hutch__V1__RawEvent *)it->value;
     if (!ids_is_uuid(ev->event_id)) {
-        result = dead(app, reason, reason_len, "RawEvent event_id is not a UUID: \"%.64s\"", ev->event_id);
-        goto done;
+        consumer_item_dead(it, "RawEvent event_id is not a UUID: \"%.64s\"", ev->event_id);
+        return;
     }
     if (!ev->schema || !*ev->schema) {
-        result = dead(app, reason, reason_len, "RawEvent without schema%s", NULL);
-        goto done;
+        consumer_item_dead(it, "RawEvent without schema");
+        return;
     }
     char jerr[256];
-    payload = ev->payload_json ? rv_from_json_text(ev->payload_json, strlen(ev->payload_json), jerr, sizeof jerr) : NULL;
+    rv *payload = ev->payload_json ? rv_from_json_text(ev->payload_json, strlen(ev->payload_json), jerr, sizeof jerr)
+                                   : NULL; /* parsed once, here: the policies evaluate this value */
     if (!payload) {
-        result = dead(app, reason, reason_len, "RawEvent payload_json is not valid JSON: %s", jerr);
-        goto done;
-    }
-
-    policy_rules *newer = policy_reload_take(app->reload);
-    if (newer) { /* between two events: this one is decided by the new set only */
-        policy_rules_free(app->rules);
-        app->rules = newer;
+        consumer_item_dead(it, "RawEvent payload_json is not valid JSON: %s", ev->payload_json ? jerr : "missing");
+        return;
     }
     policy_input in = {.event_id = ev->event_id,
                        .schema = ev->schema,
                        .source = ev->source,
                        .payload_json = ev->payload_json,
                        .input = payload};
-    int rc;
-    if (policy_rules_decide(app->rules, &app->options, &in, &decision, err, sizeof err) != 0) {
-        rc = policy_store_dead(app->svc.db, ev, policy_rules_package(app->rules, ev->schema), err);
-        if (rc == PG_RETRY) {
-            snprintf(reason, reason_len, "database unavailable");
-            result = KAFKA_RETRY;
-            goto done;
-        }
-        result = dead(app, reason, reason_len, "policy error: %s", err);
-        goto done;
+    row->ev = ev;
+    if (policy_rules_decide(app->rules, &app->options, &in, d, err, errlen) == 0) {
+        row->d = d;
+        err[0] = '\0'; /* no error: the caller reads a non-empty err as a policy error */
+    } else {
+        row->package = policy_rules_package(app->rules, ev->schema);
+        row->reason = err;
     }
-
-    int already = 0;
-    rc = policy_store_decision(app->svc.db, ev, &decision, &already);
-    if (rc == PG_RETRY) {
-        snprintf(reason, reason_len, "database unavailable");
-        result = KAFKA_RETRY;
-        goto done;
-    }
-    if (rc != PG_OK) {
-        result = dead(app, reason, reason_len, "database refused the event (see hutch-policy's log)%s", NULL);
-        goto done;
-    }
-    if (already) {
-        /* produce what the first delivery stored, whatever the policies say now */
-        policy_decision_free(&decision);
-        rc = policy_store_read_decision(app->svc.db, ev, &decision);
-        if (rc != PG_OK) {
-            snprintf(reason, reason_len, "cannot read the stored decision back");
-            result = rc == PG_RETRY ? KAFKA_RETRY : dead(app, reason, reason_len, "%s", reason);
-            goto done;
-        }
-        metrics_add(app->m_duplicates, 1);
-        LOG_INFO("event_redelivered", "event_id", ev->event_id, "trace_id", ev->meta->trace_id, "topic", msg->topic,
-                 "partition", part, "offset", off, NULL);
-    }
-
-    for (size_t i = 0; i < decision.count; i++) {
-        char alert_id[37];
-        policy_alert_id(alert_id, ev->event_id, ev->meta->created_unix_ms, i);
-        const char *key = policy_alert_key(&decision.alerts[i], alert_id);
-        size_t len = 0;
-        uint8_t *value = policy_alert_pack(ev, &decision, i, &len);
-        int qrc = value ? kafka_out_add(out, TOPIC_ALERTS_ACCEPTED, key, strlen(key), value, len, NULL) : -1;
-        free(value);
-        if (qrc != 0) {
-            snprintf(reason, reason_len, "cannot queue the Alert");
-            result = KAFKA_RETRY;
-            goto done;
-        }
-        LOG_INFO("alert_accepted", "alert_id", alert_id, "event_id", ev->event_id, "trace_id", ev->meta->trace_id,
-                 "title", decision.alerts[i].title, "namespace", decision.alerts[i].namespace, NULL);
-    }
-    char count[16];
-    snprintf(count, sizeof count, "%zu", decision.count);
-    LOG_INFO("event_decided", "event_id", ev->event_id, "trace_id", ev->meta->trace_id, "schema", ev->schema,
-             "policy", decision.package, "alert_count", count, "reason", decision.reason, "topic", msg->topic,
-             "partition", part, "offset", off, NULL);
-    metrics_add(app->m_events, 1);
-    if (decision.count == 0)
-        metrics_add(app->m_ignored, 1);
-    metrics_add(app->m_alerts, (int64_t)decision.count);
-
-done:
-    if (result == KAFKA_DEAD)
-        LOG_WARN("event_dead", "event_id", ev->event_id, "reason", reason, "topic", msg->topic, "partition", part,
-                 "offset", off, NULL);
-    policy_decision_free(&decision);
     rv_unref(payload);
-    hutch__v1__raw_event__free_unpacked(ev, NULL);
-    return result;
+}
+
+/* One batch of RawEvents, inside the frame's transaction: decide each (a newer policy
+ * set is taken between two batches), store the batch (store.c), queue one Alert per
+ * decided alert. A redelivered event re-produces what its first delivery stored. */
+static int handle_batch(void *ctx, pg *db, consumer_item **items, size_t n)
+{
+    policy_app *app = ctx;
+    policy_rules *newer = policy_reload_take(app->reload);
+    if (newer) {
+        policy_rules_free(app->rules);
+        app->rules = newer;
+    }
+    policy_decision *decisions = calloc(n, sizeof *decisions);
+    policy_event_row *rows = calloc(n, sizeof *rows);
+    char (*errors)[256] = calloc(n, sizeof *errors);
+    int rc = decisions && rows && errors ? PG_OK : PG_RETRY;
+    size_t n_rows = 0;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        if (items[i]->redelivered)
+            continue;
+        decide(app, items[i], &decisions[i], &rows[n_rows], errors[i], sizeof errors[i]);
+        if (!items[i]->dead)
+            n_rows++;
+    }
+    if (rc == PG_OK)
+        rc = policy_store_events(db, rows, n_rows);
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        consumer_item *it = items[i];
+        const Hutch__V1__RawEvent *ev = (const Hutch__V1__RawEvent *)it->value;
+        policy_decision *d = &decisions[i];
+        if (it->dead)
+            continue;
+        if (errors[i][0]) {
+            consumer_item_dead(it, "policy error: %s", errors[i]);
+            metrics_add(app->m_dead, 1);
+            continue;
+        }
+        if (it->redelivered) {
+            /* produce what the first delivery stored, whatever the policies say now */
+            if ((rc = policy_store_read_decision(db, ev, d)) != PG_OK)
+                break;
+            metrics_add(app->m_duplicates, 1);
+            consumer_item_log(LOG_LEVEL_INFO, it, "event_redelivered", "event_id", ev->event_id, "trace_id",
+                              ev->meta->trace_id, NULL);
+        }
+        for (size_t k = 0; rc == PG_OK && k < d->count; k++) {
+            char alert_id[37];
+            policy_alert_id(alert_id, ev->event_id, ev->meta->created_unix_ms, k);
+            const char *key = policy_alert_key(&d->alerts[k], alert_id);
+            size_t len = 0;
+            uint8_t *value = policy_alert_pack(ev, d, k, &len);
+            if (!value || consumer_emit_bytes(it, TOPIC_ALERTS_ACCEPTED, key, strlen(key), value, len, NULL) != 0)
+                rc = PG_RETRY; /* out of memory: the batch runs again */
+            free(value);
+            LOG_DEBUG("alert_accepted", "alert_id", alert_id, "event_id", ev->event_id, "trace_id", ev->meta->trace_id,
+                      "title", d->alerts[k].title, "namespace", d->alerts[k].namespace, NULL);
+        }
+        char count[16];
+        snprintf(count, sizeof count, "%zu", d->count);
+        consumer_item_log(LOG_LEVEL_INFO, it, "event_decided", "event_id", ev->event_id, "trace_id", ev->meta->trace_id,
+                          "schema", ev->schema, "policy", d->package, "alert_count", count, "reason", d->reason, NULL);
+        if (!it->redelivered) {
+            metrics_add(app->m_events, 1);
+            metrics_add(d->count ? app->m_alerts : app->m_ignored, d->count ? (int64_t)d->count : 1);
+        }
+    }
+    for (size_t i = 0; decisions && i < n; i++)
+        policy_decision_free(&decisions[i]);
+    free(decisions);
+    free(rows);
+    free(errors);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -234,8 +220,10 @@ int main(int argc, char **argv)
         } else {
             sighup_target = app.reload;
             http_server_set_status(app.svc.http, readyz_status, &app);
-            static const char *const topics[] = {TOPIC_EVENTS_RAW, NULL};
-            status = service_consume(&app.svc, topics, on_raw_event, &app) == 0 ? 0 : 1;
+            static const consumer_input inputs[] = {{TOPIC_EVENTS_RAW, &hutch__v1__raw_event__descriptor},
+                                                    {NULL, NULL}};
+            consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
+            status = service_consume(&app.svc, &spec, &app) == 0 ? 0 : 1;
         }
     }
     service_stop(&app.svc); /* stops HTTP first: readyz_status no longer runs */

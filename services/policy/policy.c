@@ -68,10 +68,13 @@ policy_alert *policy_decision_add(policy_decision *d)
     a->namespace = strdup("");
     a->source = strdup("");
     a->channel = strdup("");
+    a->severity = strdup("");
+    a->severity_score = -1;
     a->tags = json_array();
     a->attributes = json_array();
     d->count++; /* counted even when incomplete, so policy_decision_free releases it */
-    if (!a->title || !a->description || !a->namespace || !a->source || !a->channel || !a->tags || !a->attributes)
+    if (!a->title || !a->description || !a->namespace || !a->source || !a->channel || !a->severity || !a->tags ||
+        !a->attributes)
         return NULL;
     return a;
 }
@@ -153,6 +156,7 @@ void policy_decision_free(policy_decision *d)
         free(a->namespace);
         free(a->source);
         free(a->channel);
+        free(a->severity);
         json_decref(a->tags);
         json_decref(a->attributes);
     }
@@ -205,6 +209,8 @@ uint8_t *policy_alert_pack(const Hutch__V1__RawEvent *ev, const policy_decision 
     m.payload_json = ev->payload_json;
     m.policy_package = d->package ? d->package : "";
     m.created_unix_ms = created;
+    m.severity = a->severity;
+    m.severity_score = a->severity_score > 0 ? a->severity_score : 0;
 
     size_t ntags = json_array_size(a->tags), nattrs = json_array_size(a->attributes);
     char **tags = calloc(ntags ? ntags : 1, sizeof *tags);

@@ -27,6 +27,8 @@ typedef struct {
     char *channel;
     json_t *tags;       /* array of strings, NEW reference */
     json_t *attributes; /* array of {key, value, link, type, ...}, NEW reference */
+    char *severity;     /* the policy's severity level name, "" when it named none (enrich decides) */
+    int severity_score; /* 0-100 with severity, else -1 */
 } policy_alert;
 
 /* What an engine decided for one event. Release with policy_decision_free. */

@@ -2,10 +2,12 @@
  * turn the policy's objects into policy_alerts, checking their shape. */
 #include "services/policy/rules.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/severity.h"
 #include "rego/bundle.h"
 #include "rego/rego.h"
 
@@ -302,6 +304,34 @@ static int take_attribute(check_ctx *c, const json_t *in, bool alertchain, size_
     return 0;
 }
 
+/* "severity": a level name (any case) or a 0-100 score (common/severity.h). */
+static int take_severity(check_ctx *c, const json_t *o, policy_alert *a)
+{
+    const json_t *v = json_object_get(o, "severity");
+    if (!v || json_is_null(v))
+        return 0;
+    severity_level level;
+    int score;
+    if (json_is_string(v)) {
+        char lower[16];
+        const char *text = json_string_value(v);
+        size_t i = 0;
+        for (; text[i] && i < sizeof lower - 1; i++)
+            lower[i] = (char)tolower((unsigned char)text[i]);
+        lower[i] = '\0';
+        if (text[i] || severity_parse(lower, &level) != 0)
+            return bad(c, "\"severity\" must be info, low, medium, high, critical or a number 0-100%s", "");
+        score = severity_score(level);
+    } else if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 100) {
+        score = (int)(json_number_value(v) + 0.5);
+        level = severity_from_score(score);
+    } else {
+        return bad(c, "\"severity\" must be info, low, medium, high, critical or a number 0-100%s", "");
+    }
+    a->severity_score = score;
+    return policy_set_string(&a->severity, severity_name(level)) == 0 ? 0 : bad(c, "out of memory%s", NULL);
+}
+
 static int take_list(check_ctx *c, const json_t *o, const char *key, const json_t **out)
 {
     const json_t *v = json_object_get(o, key);
@@ -325,6 +355,8 @@ static int take_alert(check_ctx *c, const json_t *o, bool alertchain, const poli
         take_string(c, o, "channel", &a->channel))
         return -1;
     if (alertchain && (take_string(c, o, "source", &a->source) || take_string(c, o, "namespace", &a->namespace)))
+        return -1;
+    if (take_severity(c, o, a))
         return -1;
     if (!*a->source && policy_set_string(&a->source, in->schema) != 0)
         return bad(c, "out of memory%s", NULL);

@@ -1,7 +1,10 @@
-/* Policy's Postgres statements (store.h). The processed_messages row is claimed
- * first, in the same transaction as every other write: a message seen before
- * commits nothing new. An events row left 'dead' by a policy error is the only
- * row a later decision overwrites (the event replayed from the DLQ). */
+/* Policy's Postgres statements (store.h), inside the frame's batch transaction: a
+ * message seen before is not handed here (the caller reads its decision back). An
+ * events row left 'dead' by a policy error is the only row a later decision
+ * overwrites (the event redelivered or replayed from the DLQ).
+ *
+ * Lock order: namespace_attributes rows are written per alert in key order; two
+ * batches writing the same namespace's keys take them in that order. */
 #include "services/policy/store.h"
 
 #include <jansson.h>
@@ -9,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char sql_claim[] =
-    "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
-    "ON CONFLICT DO NOTHING RETURNING 1";
-
-static const char sql_event[] =
+static const char sql_events[] =
     "INSERT INTO events (event_id, schema, source, trace_id, payload, received_at, status, policy_package,"
     " alert_count, reason, decided_at) "
-    "VALUES ($1::uuid, $2, $3, $4, $5::jsonb, to_timestamp($6::bigint / 1000.0), $7, $8, $9::int, $10, now()) "
+    "SELECT x.event_id, x.schema, x.source, x.trace_id, x.payload, to_timestamp(x.received / 1000.0), x.status,"
+    " x.package, x.alert_count, x.reason, now() "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::text[], $8::text[],"
+    " $9::int[], $10::text[])"
+    " AS x(event_id, schema, source, trace_id, payload, received, status, package, alert_count, reason) "
     "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, policy_package = excluded.policy_package,"
     " alert_count = excluded.alert_count, reason = excluded.reason, decided_at = excluded.decided_at "
     "WHERE events.status = 'dead'";
@@ -36,35 +39,22 @@ static const char sql_persisted[] =
 static const char sql_read_event[] =
     "SELECT coalesce(policy_package, ''), alert_count, reason FROM events WHERE event_id = $1::uuid";
 static const char sql_read_alerts[] =
-    "SELECT alert_id::text, title, description, namespace, source, channel, to_json(tags)::text, attributes::text "
+    "SELECT alert_id::text, title, description, namespace, source, channel, to_json(tags)::text, attributes::text,"
+    " CASE WHEN severity_source = 'policy' THEN severity ELSE '' END,"
+    " CASE WHEN severity_source = 'policy' THEN severity_score ELSE -1 END "
     "FROM alerts WHERE event_id = $1::uuid";
 
-static const char sql_alert[] =
+static const char sql_alerts[] =
     "INSERT INTO alerts (alert_id, event_id, trace_id, schema, title, description, namespace, source, channel,"
-    " tags, attributes, payload, policy_package) "
-    "VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9,"
-    " ARRAY(SELECT jsonb_array_elements_text($10::jsonb)), $11::jsonb, $12::jsonb, $13) "
+    " tags, attributes, policy_package, severity, severity_score, severity_source) "
+    "SELECT x.alert_id, x.event_id, x.trace_id, x.schema, x.title, x.description, x.namespace, x.source, x.channel,"
+    " ARRAY(SELECT jsonb_array_elements_text(x.tags)), x.attributes, x.package, x.severity, x.score,"
+    " CASE WHEN x.severity IS NULL THEN NULL ELSE 'policy' END "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+    " $9::text[], $10::jsonb[], $11::jsonb[], $12::text[], $13::text[], $14::int[])"
+    " AS x(alert_id, event_id, trace_id, schema, title, description, namespace, source, channel, tags, attributes,"
+    " package, severity, score) "
     "ON CONFLICT (alert_id) DO NOTHING";
-
-static int insert_alert(pg *db, const Hutch__V1__RawEvent *ev, const policy_decision *d, size_t i)
-{
-    const policy_alert *a = &d->alerts[i];
-    char alert_id[37];
-    policy_alert_id(alert_id, ev->event_id, ev->meta->created_unix_ms, i);
-    char *tags = json_dumps(a->tags, JSON_COMPACT);
-    char *attrs = json_dumps(a->attributes, JSON_COMPACT);
-    int rc = PG_FATAL;
-    if (tags && attrs) {
-        const char *params[] = {
-            alert_id, ev->event_id, ev->meta->trace_id, ev->schema, a->title, a->description, a->namespace,
-            a->source, a->channel, tags, attrs, ev->payload_json, d->package ? d->package : "",
-        };
-        rc = pg_exec(db, NULL, sql_alert, 13, params);
-    }
-    free(tags);
-    free(attrs);
-    return rc;
-}
 
 static int attr_key_cmp(const void *a, const void *b)
 {
@@ -110,52 +100,83 @@ static int namespace_attributes(pg *db, policy_alert *a)
     return rc;
 }
 
-int policy_store_dead(pg *db, const Hutch__V1__RawEvent *ev, const char *package, const char *reason)
+#define EVENT_COLUMNS 10
+#define ALERT_COLUMNS 14
+
+static void add_alert(pg_array *c, const Hutch__V1__RawEvent *ev, const policy_decision *d, size_t i, char **owned)
 {
-    char received[24];
-    snprintf(received, sizeof received, "%lld", (long long)ev->received_unix_ms);
-    const char *event[] = {
-        ev->event_id, ev->schema, ev->source, ev->meta->trace_id, ev->payload_json, received,
-        "dead", package ? package : "", "0", reason,
-    };
-    return pg_exec(db, NULL, sql_event, 10, event);
+    const policy_alert *a = &d->alerts[i];
+    char alert_id[37];
+    policy_alert_id(alert_id, ev->event_id, ev->meta->created_unix_ms, i);
+    owned[0] = json_dumps(a->tags, JSON_COMPACT);
+    owned[1] = json_dumps(a->attributes, JSON_COMPACT);
+    const char *v[] = {alert_id, ev->event_id, ev->meta->trace_id, ev->schema, a->title, a->description, a->namespace,
+                       a->source, a->channel, owned[0], owned[1], d->package ? d->package : "",
+                       *a->severity ? a->severity : NULL};
+    for (int k = 0; k < 13; k++)
+        pg_array_add(&c[k], v[k]);
+    if (*a->severity)
+        pg_array_addf(&c[13], "%d", a->severity_score);
+    else
+        pg_array_add(&c[13], NULL);
+    if (!owned[0] || !owned[1])
+        c[0].failed = 1; /* out of memory: the statement is not run */
 }
 
-int policy_store_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_decision *d, int *already)
+int policy_store_events(pg *db, policy_event_row *rows, size_t n)
 {
-    *already = 0;
-    int rc = pg_begin(db);
+    if (n == 0)
+        return PG_OK;
+    int rc = PG_OK;
+    /* namespaces first: they change the alerts that are then stored */
+    for (size_t i = 0; rc == PG_OK && i < n; i++)
+        for (size_t k = 0; rc == PG_OK && rows[i].d && k < rows[i].d->count; k++)
+            rc = namespace_attributes(db, &rows[i].d->alerts[k]);
     if (rc != PG_OK)
         return rc;
-    PGresult *res = NULL;
-    const char *claim[] = {POLICY_CONSUMER, ev->meta->id};
-    rc = pg_exec(db, &res, sql_claim, 2, claim);
-    if (rc != PG_OK)
-        goto fail;
-    *already = PQntuples(res) == 0;
-    PQclear(res);
-    if (*already) {
-        pg_rollback(db);
-        return PG_OK;
+    pg_array ev[EVENT_COLUMNS], al[ALERT_COLUMNS];
+    for (int c = 0; c < EVENT_COLUMNS; c++)
+        pg_array_init(&ev[c]);
+    for (int c = 0; c < ALERT_COLUMNS; c++)
+        pg_array_init(&al[c]);
+    size_t n_alerts = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Hutch__V1__RawEvent *e = rows[i].ev;
+        const policy_decision *d = rows[i].d;
+        size_t count = d ? d->count : 0;
+        const char *status = !d ? "dead" : count ? "accepted" : "ignored";
+        const char *package = d ? (d->package ? d->package : "") : (rows[i].package ? rows[i].package : "");
+        const char *reason = !d ? rows[i].reason : count ? NULL : d->reason;
+        const char *v[] = {e->event_id, e->schema, e->source, e->meta->trace_id, e->payload_json};
+        for (int k = 0; k < 5; k++)
+            pg_array_add(&ev[k], v[k]);
+        pg_array_addf(&ev[5], "%lld", (long long)e->received_unix_ms);
+        pg_array_add(&ev[6], status);
+        pg_array_add(&ev[7], package);
+        pg_array_addf(&ev[8], "%zu", count);
+        pg_array_add(&ev[9], reason);
+        for (size_t k = 0; k < count; k++, n_alerts++) {
+            char *owned[2];
+            add_alert(al, e, d, k, owned);
+            free(owned[0]);
+            free(owned[1]);
+        }
     }
-
-    char received[24], count[16];
-    snprintf(received, sizeof received, "%lld", (long long)ev->received_unix_ms);
-    snprintf(count, sizeof count, "%zu", d->count);
-    const char *event[] = {
-        ev->event_id, ev->schema, ev->source, ev->meta->trace_id, ev->payload_json, received,
-        d->count ? "accepted" : "ignored", d->package ? d->package : "", count, d->count ? NULL : d->reason,
-    };
-    rc = pg_exec(db, NULL, sql_event, 10, event);
-    for (size_t i = 0; rc == PG_OK && i < d->count; i++)
-        rc = namespace_attributes(db, &d->alerts[i]);
-    for (size_t i = 0; rc == PG_OK && i < d->count; i++)
-        rc = insert_alert(db, ev, d, i);
-    if (rc != PG_OK)
-        goto fail;
-    return pg_commit(db);
-fail:
-    pg_rollback(db);
+    const char *pe[EVENT_COLUMNS], *pa[ALERT_COLUMNS];
+    for (int c = 0; c < EVENT_COLUMNS; c++)
+        if (!(pe[c] = pg_array_text(&ev[c])))
+            rc = PG_RETRY; /* out of memory */
+    for (int c = 0; c < ALERT_COLUMNS; c++)
+        if (!(pa[c] = pg_array_text(&al[c])) || al[c].failed)
+            rc = PG_RETRY;
+    if (rc == PG_OK)
+        rc = pg_exec(db, NULL, sql_events, EVENT_COLUMNS, pe);
+    if (rc == PG_OK && n_alerts)
+        rc = pg_exec(db, NULL, sql_alerts, ALERT_COLUMNS, pa);
+    for (int c = 0; c < EVENT_COLUMNS; c++)
+        pg_array_free(&ev[c]);
+    for (int c = 0; c < ALERT_COLUMNS; c++)
+        pg_array_free(&al[c]);
     return rc;
 }
 
@@ -197,10 +218,12 @@ int policy_store_read_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_dec
             a->attributes = json_loads(PQgetvalue(res, row, 7), 0, NULL);
             if (policy_set_string(&a->title, PQgetvalue(res, row, 1)) || policy_set_string(&a->description, PQgetvalue(res, row, 2)) ||
                 policy_set_string(&a->namespace, PQgetvalue(res, row, 3)) || policy_set_string(&a->source, PQgetvalue(res, row, 4)) ||
-                policy_set_string(&a->channel, PQgetvalue(res, row, 5)) || !a->tags || !a->attributes) {
+                policy_set_string(&a->channel, PQgetvalue(res, row, 5)) ||
+                policy_set_string(&a->severity, PQgetvalue(res, row, 8)) || !a->tags || !a->attributes) {
                 PQclear(res);
                 return PG_FATAL;
             }
+            a->severity_score = (int)strtol(PQgetvalue(res, row, 9), NULL, 10);
             found++;
         }
     }

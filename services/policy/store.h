@@ -1,30 +1,31 @@
-/* Policy's Postgres statements: one transaction per event records the decision
- * (events row, one alerts row per alert, the namespace's persisted attributes)
- * together with the processed_messages row that makes a redelivery a no-op. */
+/* Policy's Postgres statements, inside the consumer frame's batch transaction (which
+ * claimed the batch's message ids): the events rows of the batch in one statement,
+ * the namespaces' persisted attributes, the alerts rows in one statement; and the
+ * read-back of a decision for a redelivered event. */
 #ifndef HUTCH_POLICY_STORE_H
 #define HUTCH_POLICY_STORE_H
+
+#include <stddef.h>
 
 #include "common/pg.h"
 #include "services/policy/policy.h"
 
-#define POLICY_CONSUMER "hutch-policy"
+/* One decided event of the batch. ev BORROWED (ev->meta set); d BORROWED and updated
+ * (namespace attributes merged in: produce what was stored); d NULL for a dead event. */
+typedef struct {
+    const Hutch__V1__RawEvent *ev;
+    policy_decision *d;
+    const char *package; /* for a dead event: the package that failed, or "" */
+    const char *reason;  /* for a dead event: why */
+} policy_event_row;
 
-/* Records ev's decision d (both BORROWED; ev->meta must be set) in one transaction.
- * Alerts with a namespace get its persisted attributes merged in (d is updated:
- * produce what was stored). *already is set to 1 when the message (meta.id) had
- * been processed before: nothing is written then, and the caller re-reads what the
- * first delivery stored with policy_store_read_decision.
- * Returns PG_OK, PG_RETRY (database unavailable: run again later) or PG_FATAL (the
- * database refused the data: dead-letter). */
-int policy_store_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_decision *d, int *already);
+/* Writes rows[0..n): each event (accepted, ignored or dead; a 'dead' row is the only
+ * one a later decision overwrites), its alerts, the namespaces' attributes.
+ * PG_OK, PG_RETRY or PG_FATAL. */
+int policy_store_events(pg *db, policy_event_row *rows, size_t n);
 
 /* The decision stored for ev's event (d zeroed by the caller; free it either way),
  * alerts in their original order. PG_OK, PG_RETRY or PG_FATAL. */
 int policy_store_read_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_decision *d);
-
-/* Records the event as 'dead' (a policy error; the message goes to the DLQ) so
- * `hutchctl event list` shows it; a later decision (DLQ replay) overwrites it.
- * Not a claim of the message. PG_OK, PG_RETRY or PG_FATAL. */
-int policy_store_dead(pg *db, const Hutch__V1__RawEvent *ev, const char *package, const char *reason);
 
 #endif
