@@ -28,13 +28,10 @@
 #include "services/agent/store.h"
 
 typedef struct {
-    int64_t port;
     char *default_channel;
 } agent_config;
 
 static const config_field agent_config_table[] = {
-    {"HUTCH_AGENT_PORT", CONFIG_INT, "8085", offsetof(agent_config, port),
-     "HTTP port for /healthz, /readyz, /metrics (0 = any free port)", 0, 65535},
     {"HUTCH_AGENT_DEFAULT_CHANNEL", CONFIG_STRING, "", offsetof(agent_config, default_channel),
      "Slack channel for alerts whose policy named none", 0, 0},
     CONFIG_END,
@@ -193,7 +190,7 @@ int main(int argc, char **argv)
     service svc;
     memset(&svc, 0, sizeof svc);
     int rc = 1;
-    if (service_start(&svc, "agent", argc, argv, cfg.port) == 0) {
+    if (service_start(&svc, "agent", argc, argv) == 0) {
         agent_ctx ctx = {.svc = &svc, .cfg = &cfg};
         static const char *const topics[] = {TOPIC_ALERTS_CLUSTERED, TOPIC_AGENT_REQUESTS, NULL};
         rc = service_consume(&svc, topics, handle, &ctx) == 0 ? 0 : 1;

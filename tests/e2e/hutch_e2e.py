@@ -30,6 +30,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import topics as hutch_topics  # noqa: E402  (scripts/topics.py)
+from services import service_names  # noqa: E402  (scripts/services.py)
 sys.path.insert(0, os.path.join(ROOT, "build", "py"))  # `make pyproto`: proto/ as Python classes
 from hutch.v1 import alert_pb2, envelope_pb2  # noqa: E402
 
@@ -38,13 +39,15 @@ BIN_DIR = os.environ.get("HUTCH_BIN_DIR") or os.path.join(
     ROOT, {"debug": "build", "asan": "build/asan", "release": "build/release"}.get(MODE, "build"), "bin")
 BROKER_KIND = os.environ.get("HUTCH_BROKER", "kafka")
 SLOW = float(os.environ.get("HUTCH_E2E_SLOW", "3" if MODE == "asan" or "/asan/" in BIN_DIR else "1"))
-SERVICES = ["ingest", "policy", "enrich", "cluster", "agent", "notify"]
+SERVICES = service_names()  # common/services.h, in pipeline order
 SHARED_FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "alerts")
 OWN_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
-TOPIC_INGEST_JSON = "hutch.ingest.json"
-TOPIC_EVENTS_RAW = "hutch.events.raw"
-TOPIC_DLQ = "hutch.dlq"
+_TOPICS = hutch_topics.topic_constants()  # common/topics.h
+TOPIC_INGEST_JSON = _TOPICS["TOPIC_INGEST_JSON"]
+TOPIC_EVENTS_RAW = _TOPICS["TOPIC_EVENTS_RAW"]
+TOPIC_ALERTS_ACCEPTED = _TOPICS["TOPIC_ALERTS_ACCEPTED"]
+TOPIC_DLQ = _TOPICS["TOPIC_DLQ"]
 
 
 def scaled(seconds):
