@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 
 typedef struct {
     const char *noun;
@@ -70,30 +71,6 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-void cli_buf_add(cli_buf *b, const void *data, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            cli_error("out of memory");
-            exit(CLI_FAIL);
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void cli_buf_str(cli_buf *b, const char *s)
-{
-    cli_buf_add(b, s, strlen(s));
-}
-
 char *cli_read_input(const char *path, size_t max, size_t *len)
 {
     bool std = !path || strcmp(path, "-") == 0;
@@ -103,16 +80,17 @@ char *cli_read_input(const char *path, size_t max, size_t *len)
         cli_error("cannot open %s: %m", name);
         return NULL;
     }
-    cli_buf b = {0};
+    strbuf b = {0};
     char chunk[65536];
     size_t n;
     bool ok = true;
     while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.n + n > max) {
+        if (b.len + n > max) {
             cli_error("%s is too large (more than %zu bytes)", name, max);
             ok = false;
-        } else {
-            cli_buf_add(&b, chunk, n);
+        } else if (strbuf_add(&b, chunk, n) != 0) {
+            cli_error("out of memory reading %s", name);
+            ok = false;
         }
     }
     if (ok && ferror(f)) {
@@ -122,11 +100,14 @@ char *cli_read_input(const char *path, size_t max, size_t *len)
     if (!std)
         fclose(f);
     if (!ok) {
-        free(b.p);
+        strbuf_free(&b);
         return NULL;
     }
-    *len = b.n;
-    return b.p ? b.p : strdup("");
+    *len = b.len;
+    char *text = strbuf_take(&b);
+    if (!text)
+        cli_error("out of memory reading %s", name);
+    return text;
 }
 
 static void usage(FILE *out)

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
+
 static const char *const severity_names[] = {"info", "low", "medium", "high", "critical"};
 
 const char *agent_severity_name(agent_severity s)
@@ -241,17 +243,6 @@ agent_severity agent_triage_severity(const Hutch__V1__Alert *alert, const json_t
     return agent_severity_from_risk(alert != NULL ? alert->risk_score : 0.0);
 }
 
-/* Length of text cut to at most max bytes without splitting a UTF-8 sequence. */
-static size_t utf8_cut(const char *text, size_t max)
-{
-    size_t len = strlen(text);
-    if (len <= max)
-        return len;
-    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
-        max--;
-    return max;
-}
-
 static bool is_empty(const char *s)
 {
     return s == NULL || *s == '\0';
@@ -284,7 +275,7 @@ char *agent_summary(const Hutch__V1__Alert *alert)
     const char *text = !is_empty(alert->description) ? alert->description
                        : !is_empty(alert->title)     ? alert->title
                                                      : "(no description)";
-    size_t cut = utf8_cut(text, AGENT_SUMMARY_DESCRIPTION_MAX);
+    size_t cut = utf8_cut(text, strlen(text), AGENT_SUMMARY_DESCRIPTION_MAX);
     fwrite(text, 1, cut, f);
     if (cut < strlen(text))
         fputs("\xE2\x80\xA6", f); /* … */
