@@ -38,7 +38,9 @@ static void test_growth(void **state)
     char expect[10 * 1000 + 1];
     for (int i = 0; i < 1000; i++) {
         assert_int_equal(strbuf_printf(&b, "%09d,", i), 0);
-        snprintf(expect + 10 * i, 11, "%09d,", i);
+        char piece[16];
+        snprintf(piece, sizeof piece, "%09d,", i);
+        memcpy(expect + 10 * i, piece, 11); /* with its NUL, overwritten by the next */
     }
     assert_int_equal(b.len, 10000);
     assert_string_equal(b.p, expect);
