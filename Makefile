@@ -29,35 +29,52 @@ else
 endif
 
 CC ?= cc
-PKGS := rdkafka libprotobuf-c jansson libevent libevent_pthreads libpq libcurl libpcre2-8 yaml-0.1 uuid openssl libpsl
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-
-CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	-pthread $(MODE_CFLAGS) -I. -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS := -pthread $(MODE_LDFLAGS) $(EXTRA_LDFLAGS)
-LDLIBS = $(PKG_LIBS) -lm
-
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
 
-# Filled by the fragments.
+# Filled by the fragments. A program or test runner $(BIN)/NAME (NAME with '-' as '_'
+# in variable names) declares:
+#   NAME_SRCS  its own sources
+#   NAME_PKGS  the pkg-config packages of what it uses: its own code's, and those of
+#              the libhutch modules it links (PKGS_<module>, common/common.mk)
+#   NAME_REGO  non-empty when it uses the Rego engine: links libhutch_rego.a and
+#              REGO_PKGS (common/rego/rego.mk)
+#   NAME_LIBS  any other linker arguments
 PROTO_SRCS :=     # proto/hutch/v1/*.proto
 COMMON_SRCS :=    # common/*.c            -> $(BUILD)/libhutch.a
 REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
-PROGRAMS :=       # $(BIN)/name, each with NAME_SRCS
-UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners, each with NAME_SRCS
+PROGRAMS :=       # $(BIN)/name
+UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
 .PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt
 all: programs
 
 include proto/proto.mk
 include common/common.mk
--include $(wildcard common/rego/*.mk)
--include $(wildcard services/*/service.mk)
--include cli/cli.mk
--include $(wildcard tools/*/tool.mk)
--include tests/tests.mk
+include $(wildcard common/rego/*.mk)
+include $(wildcard services/*/service.mk)
+include cli/cli.mk
+include $(wildcard tools/*/tool.mk)
+
+# `pkg-config OPTION PACKAGES`, stopping make (with pkg-config's message naming the
+# package) when it fails.
+pkg_config = $(shell pkg-config $(1) $(sort $(2)))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error pkg-config $(1) $(sort $(2)) failed (`make deps` installs what is missing)))
+
+prog_name = $(subst -,_,$(notdir $(1)))
+ALL_PKGS := $(sort $(REGO_PKGS) $(foreach p,$(PROGRAMS) $(UNIT_TESTS),$($(call prog_name,$(p))_PKGS)))
+# Goals that compile nothing run without the packages (`make deps` installs them).
+ifneq ($(filter-out deps clean down fmt,$(or $(MAKECMDGOALS),all)),)
+  PKG_MISSING := $(shell for p in $(ALL_PKGS); do pkg-config --exists $$p || echo $$p; done)
+  ifneq ($(PKG_MISSING),)
+    $(error pkg-config does not find $(PKG_MISSING): `make deps` installs them)
+  endif
+  PKG_CFLAGS := $(call pkg_config,--cflags,$(ALL_PKGS))
+endif
+
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-pthread $(MODE_CFLAGS) -I. -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(MODE_LDFLAGS) $(EXTRA_LDFLAGS)
+LDLIBS := -lm
 
 GEN_OBJS := $(patsubst $(BUILD)/gen/%.c,$(OBJ)/gen/%.o,$(PROTO_GEN_C))
 COMMON_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRCS)) $(GEN_OBJS)
@@ -80,13 +97,15 @@ $(OBJ)/gen/%.o: $(BUILD)/gen/%.c $(PROTO_GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# A program or test links its own objects, then libhutch_rego, then libhutch.
+# A program or test links its own objects, then libhutch_rego (if NAME_REGO), then
+# libhutch, then its packages.
 define link_program
-$(1): $$(patsubst %.c,$$(OBJ)/%.o,$$($(2)_SRCS)) $$(LIBREGO) $$(LIBHUTCH)
+$(1): $$(patsubst %.c,$$(OBJ)/%.o,$$($(2)_SRCS)) $(if $($(2)_REGO),$$(LIBREGO)) $$(LIBHUTCH)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$($(2)_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(call pkg_config,--libs,$$($(2)_PKGS) $(if $($(2)_REGO),$$(REGO_PKGS))) \
+		$$($(2)_LIBS) $$(LDLIBS)
 endef
-$(foreach p,$(PROGRAMS) $(UNIT_TESTS),$(eval $(call link_program,$(p),$(subst -,_,$(notdir $(p))))))
+$(foreach p,$(PROGRAMS) $(UNIT_TESTS),$(eval $(call link_program,$(p),$(call prog_name,$(p)))))
 
 programs: $(PROGRAMS) $(UNIT_TESTS)
 

@@ -46,7 +46,10 @@ import psycopg2
 
 from procfs import children, proc_cpu, proc_status, read_pid  # bench/procfs.py
 
-SERVICES = ["ingest", "policy", "enrich", "cluster", "agent", "notify"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+from services import service_names  # noqa: E402  (scripts/services.py: common/services.h)
+
+SERVICES = service_names()
 
 # ---- alert shapes ---------------------------------------------------------------
 

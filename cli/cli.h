@@ -73,16 +73,6 @@ json_t *cli_query_json(cli *c, const char *sql, int nparams, const char *const *
 /* Prints "hutchctl: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* hutchctl's one growable byte buffer, always NUL-terminated once written:
- * `cli_buf b = {0};` ... `free(b.p)`. Running out of memory ends hutchctl (exit 1,
- * with the message): a command has nothing better to do. */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} cli_buf;
-void cli_buf_add(cli_buf *b, const void *data, size_t n);
-void cli_buf_str(cli_buf *b, const char *s);
-
 /* The whole of path ("-" or NULL: stdin) as a NEW NUL-terminated buffer, *len its
  * size; NULL with the error printed when it cannot be opened or read, or holds more
  * than max bytes. */

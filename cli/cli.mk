@@ -5,9 +5,12 @@
 PROGRAMS += $(BIN)/hutchctl
 hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/fixture.c cli/cmd_alert.c cli/cmd_ticket.c cli/cmd_event.c \
 	cli/cmd_policy.c $(POLICY_DECISION_SRCS) services/ingest/ingest.c
+hutchctl_PKGS := $(POLICY_DECISION_PKGS) $(PKGS_pg) libcurl libpcre2-8
+hutchctl_REGO := yes
 UNIT_TESTS += $(BIN)/test_cli_output
 test_cli_output_SRCS := cli/test_cli_output.c cli/output.c
-test_cli_output_LIBS := -lcmocka
+test_cli_output_PKGS := cmocka jansson
 UNIT_TESTS += $(BIN)/test_cli_fixture
 test_cli_fixture_SRCS := cli/test_cli_fixture.c cli/fixture.c $(POLICY_DECISION_SRCS)
-test_cli_fixture_LIBS := -lcmocka
+test_cli_fixture_PKGS := cmocka $(POLICY_DECISION_PKGS)
+test_cli_fixture_REGO := yes

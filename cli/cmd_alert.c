@@ -13,6 +13,7 @@
 #include "cli/output.h"
 #include "services/ingest/ingest.h"
 #include "common/ids.h"
+#include "common/strbuf.h"
 
 #define SEND_MAX_BYTES (64 * 1024 * 1024)
 
@@ -80,12 +81,11 @@ static const char sql_alert_show[] =
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
-    cli_buf *b = ctx;
+    strbuf *b = ctx;
     size_t n = size * nmemb;
-    if (b->n + n > 1024 * 1024)
+    if (b->len + n > 1024 * 1024)
         return 0; /* an answer this big is not ingest's */
-    cli_buf_add(b, ptr, n);
-    return n;
+    return strbuf_add(b, ptr, n) == 0 ? n : 0; /* 0 ends the transfer */
 }
 
 int cmd_alert_send(cli *c)
@@ -98,7 +98,7 @@ int cmd_alert_send(cli *c)
         cli_error("invalid schema \"%s\" (want [a-z0-9][a-z0-9_.-]{0,63})", c->schema);
         return CLI_USAGE;
     }
-    cli_buf reply = {0};
+    strbuf reply = {0};
     size_t body_len = 0;
     char *body = NULL;
     int rc = CLI_FAIL;
@@ -152,7 +152,7 @@ int cmd_alert_send(cli *c)
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     json_error_t jerr;
-    doc = reply.p ? json_loadb(reply.p, reply.n, 0, &jerr) : NULL;
+    doc = reply.p ? json_loadb(reply.p, reply.len, 0, &jerr) : NULL;
     const char *event_id = json_string_value(json_object_get(doc, "event_id"));
     if (status != 202 || !event_id) {
         const char *msg = json_string_value(json_object_get(doc, "error"));
@@ -173,7 +173,7 @@ done:
     free(auth);
     free(url);
     free(body);
-    free(reply.p);
+    strbuf_free(&reply);
     return rc;
 }
 

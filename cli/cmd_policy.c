@@ -53,6 +53,7 @@
 #include "cli/cli.h"
 #include "cli/fixture.h"
 #include "cli/output.h"
+#include "common/strbuf.h"
 #include "rego/bundle.h"
 #include "rego/rego.h"
 #include "rego/value.h"
@@ -77,18 +78,18 @@ static json_t *error_doc(const rego_error *e)
     return json_pack("{s:[o]}", "errors", one);
 }
 
-static void sb_indent(cli_buf *b, int depth)
+static void sb_indent(strbuf *b, int depth)
 {
-    cli_buf_add(b, "\n", 1);
+    strbuf_add(b, "\n", 1);
     for (int i = 0; i < depth; i++)
-        cli_buf_add(b, "  ", 2);
+        strbuf_add(b, "  ", 2);
 }
 
 /* Pretty-prints compact JSON text the way `opa eval` does (2 spaces, "k": v), so
  * values keep exact numbers (the engine's own JSON text) end to end. */
 static void pretty(FILE *out, const char *s)
 {
-    cli_buf b = {0};
+    strbuf b = {0};
     int depth = 0;
     for (const char *p = s; *p; p++) {
         char c = *p;
@@ -96,31 +97,34 @@ static void pretty(FILE *out, const char *s)
             const char *q = p + 1;
             while (*q && *q != '"')
                 q += *q == '\\' && q[1] ? 2 : 1;
-            cli_buf_add(&b, p, (size_t)(q - p) + (*q ? 1 : 0));
+            strbuf_add(&b, p, (size_t)(q - p) + (*q ? 1 : 0));
             p = *q ? q : q - 1;
         } else if (c == '{' || c == '[') {
             char close = c == '{' ? '}' : ']';
             if (p[1] == close) {
-                cli_buf_add(&b, p, 2);
+                strbuf_add(&b, p, 2);
                 p++;
             } else {
-                cli_buf_add(&b, p, 1);
+                strbuf_add(&b, p, 1);
                 sb_indent(&b, ++depth);
             }
         } else if (c == '}' || c == ']') {
             sb_indent(&b, --depth);
-            cli_buf_add(&b, p, 1);
+            strbuf_add(&b, p, 1);
         } else if (c == ',') {
-            cli_buf_add(&b, ",", 1);
+            strbuf_add(&b, ",", 1);
             sb_indent(&b, depth);
         } else if (c == ':') {
-            cli_buf_add(&b, ": ", 2);
+            strbuf_add(&b, ": ", 2);
         } else {
-            cli_buf_add(&b, p, 1);
+            strbuf_add(&b, p, 1);
         }
     }
-    fprintf(out, "%s\n", b.p ? b.p : "");
-    free(b.p);
+    if (b.failed)
+        cli_error("out of memory");
+    else
+        fprintf(out, "%s\n", b.p ? b.p : "");
+    strbuf_free(&b);
 }
 
 static void print_error_json(const rego_error *e)
@@ -192,11 +196,11 @@ int cmd_policy_eval(cli *c)
     } else if (rv_len(rs) == 0) {
         puts("{}");
     } else {
-        cli_buf b = {0};
-        cli_buf_str(&b, "{\"result\":[");
+        strbuf b = {0};
+        strbuf_puts(&b, "{\"result\":[");
         for (size_t r = 0; r < rv_len(rs); r++) {
             rv *row = rv_array_at(rs, r);
-            cli_buf_str(&b, r ? ",{\"expressions\":[" : "{\"expressions\":[");
+            strbuf_puts(&b, r ? ",{\"expressions\":[" : "{\"expressions\":[");
             for (size_t i = 0; i < nex; i++) {
                 char key[24];
                 snprintf(key, sizeof key, "$%zu", i);
@@ -207,17 +211,17 @@ int cmd_policy_eval(cli *c)
                 char *tj = json_dumps(js, JSON_ENCODE_ANY);
                 char loc[96];
                 snprintf(loc, sizeof loc, ",\"location\":{\"row\":%d,\"col\":%d}}", ex[i].line, ex[i].col);
-                cli_buf_str(&b, i ? ",{\"value\":" : "{\"value\":");
-                cli_buf_str(&b, vt ? vt : "null");
-                cli_buf_str(&b, ",\"text\":");
-                cli_buf_str(&b, tj ? tj : "\"\"");
-                cli_buf_str(&b, loc);
+                strbuf_puts(&b, i ? ",{\"value\":" : "{\"value\":");
+                strbuf_puts(&b, vt ? vt : "null");
+                strbuf_puts(&b, ",\"text\":");
+                strbuf_puts(&b, tj ? tj : "\"\"");
+                strbuf_puts(&b, loc);
                 free(tj);
                 json_decref(js);
                 free(tx);
                 free(vt);
             }
-            cli_buf_str(&b, "]");
+            strbuf_puts(&b, "]");
             /* bindings: the row without the captured "$N" values */
             rv *bind = rv_object_new(rv_len(row));
             for (size_t k = 0; k < rv_len(row); k++) {
@@ -228,16 +232,21 @@ int cmd_policy_eval(cli *c)
             }
             if (rv_len(bind)) {
                 char *bt = rv_to_json_text(bind);
-                cli_buf_str(&b, ",\"bindings\":");
-                cli_buf_str(&b, bt ? bt : "{}");
+                strbuf_puts(&b, ",\"bindings\":");
+                strbuf_puts(&b, bt ? bt : "{}");
                 free(bt);
             }
             rv_unref(bind);
-            cli_buf_str(&b, "}");
+            strbuf_puts(&b, "}");
         }
-        cli_buf_str(&b, "]}");
-        pretty(stdout, b.p);
-        free(b.p);
+        strbuf_puts(&b, "]}");
+        if (b.failed) {
+            cli_error("out of memory");
+            rc = CLI_FAIL;
+        } else {
+            pretty(stdout, b.p);
+        }
+        strbuf_free(&b);
     }
     free(ex);
     rv_unref(rs);
@@ -553,13 +562,13 @@ static void run_fixture(policy_rules *rules, policy_test *t)
         return;
     }
     t->alerts = json_array();
-    cli_buf b = {0};
+    strbuf b = {0};
     for (size_t i = 0; i < d.count; i++) {
         json_array_append_new(t->alerts, json_string(d.alerts[i].title ? d.alerts[i].title : ""));
         json_t *s = json_string(d.alerts[i].title ? d.alerts[i].title : "");
         char *q = json_dumps(s, JSON_ENCODE_ANY);
-        cli_buf_str(&b, i ? ", " : "");
-        cli_buf_str(&b, q ? q : "\"\"");
+        strbuf_puts(&b, i ? ", " : "");
+        strbuf_puts(&b, q ? q : "\"\"");
         free(q);
         json_decref(s);
     }
@@ -572,12 +581,13 @@ static void run_fixture(policy_rules *rules, policy_test *t)
     } else if (t->kind == CASE_IGNORE && d.count > 0) {
         t->outcome = TEST_FAIL;
         snprintf(msg, sizeof msg, "expected no alert, got %zu from %s: %s", d.count,
-                 d.package && *d.package ? d.package : "the default alert", b.p ? b.p : "");
+                 d.package && *d.package ? d.package : "the default alert",
+                 b.failed ? "(titles lost: out of memory)" : b.p ? b.p : "");
         t->detail = strdup(msg);
     } else {
         t->outcome = TEST_PASS;
     }
-    free(b.p);
+    strbuf_free(&b);
     policy_decision_free(&d);
 }
 

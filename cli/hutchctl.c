@@ -7,6 +7,7 @@
  * Settings come from the services' environment variables (HUTCH_DATABASE_URL,
  * HUTCH_INGEST_URL, HUTCH_INGEST_TOKEN), so `. .hutch/env` is all the setup. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 
 typedef struct {
     const char *noun;
@@ -69,30 +71,6 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-void cli_buf_add(cli_buf *b, const void *data, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            cli_error("out of memory");
-            exit(CLI_FAIL);
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void cli_buf_str(cli_buf *b, const char *s)
-{
-    cli_buf_add(b, s, strlen(s));
-}
-
 char *cli_read_input(const char *path, size_t max, size_t *len)
 {
     bool std = !path || strcmp(path, "-") == 0;
@@ -102,16 +80,17 @@ char *cli_read_input(const char *path, size_t max, size_t *len)
         cli_error("cannot open %s: %m", name);
         return NULL;
     }
-    cli_buf b = {0};
+    strbuf b = {0};
     char chunk[65536];
     size_t n;
     bool ok = true;
     while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.n + n > max) {
+        if (b.len + n > max) {
             cli_error("%s is too large (more than %zu bytes)", name, max);
             ok = false;
-        } else {
-            cli_buf_add(&b, chunk, n);
+        } else if (strbuf_add(&b, chunk, n) != 0) {
+            cli_error("out of memory reading %s", name);
+            ok = false;
         }
     }
     if (ok && ferror(f)) {
@@ -121,11 +100,14 @@ char *cli_read_input(const char *path, size_t max, size_t *len)
     if (!std)
         fclose(f);
     if (!ok) {
-        free(b.p);
+        strbuf_free(&b);
         return NULL;
     }
-    *len = b.n;
-    return b.p ? b.p : strdup("");
+    *len = b.len;
+    char *text = strbuf_take(&b);
+    if (!text)
+        cli_error("out of memory reading %s", name);
+    return text;
 }
 
 static void usage(FILE *out)
@@ -195,108 +177,144 @@ static int parse_limit(const char *text, int64_t *out)
     return 0;
 }
 
-/* Takes the value of --name=V or --name V; advances *i. NULL when missing. */
-static const char *option_value(int argc, char **argv, int *i, const char *arg)
-{
-    const char *eq = strchr(arg, '=');
-    if (eq)
-        return eq + 1;
-    if (*i + 1 >= argc)
-        return NULL;
-    return argv[++*i];
-}
+/* getopt_long's val of the long options without a short form. */
+enum {
+    VAL_SCHEMA = 256,
+    VAL_STATUS,
+    VAL_LIMIT,
+    VAL_POLICY,
+    VAL_INPUT,
+    VAL_DATA,
+    VAL_RUN,
+    VAL_DETECT,
+    VAL_IGNORE,
+    VAL_V0,
+    VAL_STRICT,
+    VAL_IGNORED,
+};
 
-static bool is_option(const char *arg, const char *name)
+static const struct option cli_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"output", required_argument, NULL, 'o'},
+    {"schema", required_argument, NULL, VAL_SCHEMA},
+    {"status", required_argument, NULL, VAL_STATUS},
+    {"limit", required_argument, NULL, VAL_LIMIT},
+    {"policy", required_argument, NULL, VAL_POLICY},
+    {"input", required_argument, NULL, VAL_INPUT},
+    {"data", required_argument, NULL, VAL_DATA},
+    {"run", required_argument, NULL, VAL_RUN},
+    {"detect", required_argument, NULL, VAL_DETECT},
+    {"ignore", required_argument, NULL, VAL_IGNORE},
+    {"v0", no_argument, NULL, VAL_V0},
+    {"strict", no_argument, NULL, VAL_STRICT},
+    {"ignored", no_argument, NULL, VAL_IGNORED},
+    {NULL, 0, NULL, 0},
+};
+
+/* The usage error for an option given without its value (getopt_long's optopt). */
+static void missing_value(int val)
 {
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+    if (val == 'o')
+        cli_error("--output wants json or table");
+    else if (val == VAL_LIMIT)
+        cli_error("--limit wants a number from 1 to 100000");
+    else
+        for (const struct option *o = cli_options; o->name; o++)
+            if (o->val == val)
+                cli_error("--%s wants a value", o->name);
 }
 
 int main(int argc, char **argv)
 {
     static cli c;
     c.limit = 50;
-    const char *words[2] = {NULL, NULL};
-    int nwords = 0;
-    const char *schema = NULL, *status = NULL, *limit = NULL;
+    const char *schema = NULL, *status = NULL;
     bool help = false, saw_limit = false;
     unsigned seen = 0; /* OPT_* of the policy options given */
-    static const struct {
-        const char *name;
-        unsigned opt;
-        size_t off; /* const char * field of cli */
-    } str_opts[] = {
-        {"--policy", OPT_POLICY, offsetof(cli, policy_dir)},
-        {"--input", OPT_INPUT, offsetof(cli, input_path)},
-        {"--data", OPT_DATA, offsetof(cli, data_path)},
-        {"--run", OPT_RUN, offsetof(cli, run)},
-        {"--detect", OPT_DETECT, offsetof(cli, detect_dir)},
-        {"--ignore", OPT_IGNORE, offsetof(cli, ignore_dir)},
-    };
 
-    /* Options may come anywhere; "-" alone is a positional argument (stdin). */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        size_t so = 0;
-        while (so < sizeof str_opts / sizeof str_opts[0] && !is_option(a, str_opts[so].name))
-            so++;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    /* Options may come anywhere (getopt_long moves the operands after them); "-"
+     * alone is an operand (stdin), "--" ends the options. */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":ho:", cli_options, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
             help = true;
-        } else if (so < sizeof str_opts / sizeof str_opts[0]) {
-            const char *v = option_value(argc, argv, &i, a);
-            if (!v) {
-                cli_error("%s wants a value", str_opts[so].name);
-                return CLI_USAGE;
-            }
-            *(const char **)((char *)&c + str_opts[so].off) = v;
-            seen |= str_opts[so].opt;
-        } else if (strcmp(a, "--v0") == 0) {
-            c.v0 = true;
-            seen |= OPT_V0;
-        } else if (strcmp(a, "--strict") == 0) {
-            c.strict = true;
-            seen |= OPT_STRICT;
-        } else if (strcmp(a, "--ignored") == 0) {
-            c.ignored = true;
-            seen |= OPT_IGNORED;
-        } else if (is_option(a, "--output") || strcmp(a, "-o") == 0) {
-            const char *v = option_value(argc, argv, &i, a);
-            if (!v || (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)) {
+            break;
+        case 'o':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
                 cli_error("--output wants json or table");
                 return CLI_USAGE;
             }
-            c.json = strcmp(v, "json") == 0;
-        } else if (is_option(a, "--schema")) {
-            if (!(schema = option_value(argc, argv, &i, a))) {
-                cli_error("--schema wants a value");
-                return CLI_USAGE;
-            }
-        } else if (is_option(a, "--status")) {
-            if (!(status = option_value(argc, argv, &i, a))) {
-                cli_error("--status wants a value");
-                return CLI_USAGE;
-            }
-        } else if (is_option(a, "--limit")) {
+            c.json = strcmp(optarg, "json") == 0;
+            break;
+        case VAL_SCHEMA:
+            schema = optarg;
+            break;
+        case VAL_STATUS:
+            status = optarg;
+            break;
+        case VAL_LIMIT:
             saw_limit = true;
-            if (!(limit = option_value(argc, argv, &i, a)) || parse_limit(limit, &c.limit) != 0) {
-                cli_error("--limit wants a number from 1 to 100000");
+            if (parse_limit(optarg, &c.limit) != 0) {
+                missing_value(VAL_LIMIT);
                 return CLI_USAGE;
             }
-        } else if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++) {
-                if (c.nargs >= (int)(sizeof c.args / sizeof c.args[0])) {
-                    cli_error("too many arguments");
-                    return CLI_USAGE;
-                }
-                c.args[c.nargs++] = argv[i];
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error("unknown option %s (see hutchctl --help)", a);
+            break;
+        case VAL_POLICY:
+            c.policy_dir = optarg;
+            seen |= OPT_POLICY;
+            break;
+        case VAL_INPUT:
+            c.input_path = optarg;
+            seen |= OPT_INPUT;
+            break;
+        case VAL_DATA:
+            c.data_path = optarg;
+            seen |= OPT_DATA;
+            break;
+        case VAL_RUN:
+            c.run = optarg;
+            seen |= OPT_RUN;
+            break;
+        case VAL_DETECT:
+            c.detect_dir = optarg;
+            seen |= OPT_DETECT;
+            break;
+        case VAL_IGNORE:
+            c.ignore_dir = optarg;
+            seen |= OPT_IGNORE;
+            break;
+        case VAL_V0:
+            c.v0 = true;
+            seen |= OPT_V0;
+            break;
+        case VAL_STRICT:
+            c.strict = true;
+            seen |= OPT_STRICT;
+            break;
+        case VAL_IGNORED:
+            c.ignored = true;
+            seen |= OPT_IGNORED;
+            break;
+        case ':':
+            missing_value(optopt);
             return CLI_USAGE;
-        } else if (nwords < 2) {
-            words[nwords++] = a;
+        case '?':
+            if (optopt > 0 && optopt < VAL_SCHEMA) /* a short option */
+                cli_error("unknown option -%c (see hutchctl --help)", optopt);
+            else /* unknown, ambiguous, or a value given to a flag (--v0=1) */
+                cli_error("unknown option %s (see hutchctl --help)", argv[optind - 1]);
+            return CLI_USAGE;
+        }
+    }
+    const char *words[2] = {NULL, NULL};
+    int nwords = 0;
+    for (int i = optind; i < argc; i++) {
+        if (nwords < 2) {
+            words[nwords++] = argv[i];
         } else if (c.nargs < (int)(sizeof c.args / sizeof c.args[0])) {
-            c.args[c.nargs++] = a;
+            c.args[c.nargs++] = argv[i];
         } else {
             cli_error("too many arguments");
             return CLI_USAGE;

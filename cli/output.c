@@ -8,15 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 #define CELL_MAX 4096
 
 size_t output_width(const char *s)
 {
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
+    return utf8_chars(s);
 }
 
 /* Copies at most max_cols code points of src (all of it if max_cols == 0) into
@@ -27,8 +25,9 @@ static void copy_cut(char *buf, size_t buflen, const char *src, int max_cols)
     size_t limit = cut ? (size_t)(max_cols > 3 ? max_cols - 3 : max_cols) : SIZE_MAX;
     size_t cols = 0, i = 0, o = 0;
     while (src[i] && cols < limit) {
-        unsigned char c = (unsigned char)src[i];
-        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        size_t len = utf8_seq_len(src + i, 4);
+        if (len == 0) /* not UTF-8: a byte is a column */
+            len = 1;
         if (o + len + 4 > buflen) {
             cut = true;
             break;

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
+
 static const char *log_service = "hutch";
 static log_level log_min = LOG_LEVEL_INFO;
 
@@ -69,38 +71,11 @@ static void write_all(int fd, const char *p, size_t len)
     }
 }
 
-/* Copy of s with every byte that is not part of a valid UTF-8 sequence as '?'. */
-static json_t *utf8_sanitized(const char *s)
+/* s as a JSON string with every byte that is not part of a valid UTF-8 sequence as '?'. */
+static json_t *sanitized_string(const char *s)
 {
-    size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        bool ok = n > 0 && i + n <= len && !(n == 2 && c < 0xC2) && !(n == 4 && c > 0xF4);
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (p[i + k] & 0xC0) == 0x80;
-        if (ok && n == 3) {
-            unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6);
-            ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
-        }
-        if (ok && n == 4) {
-            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12);
-            ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        }
-        if (!ok) {
-            copy[i++] = '?';
-            continue;
-        }
-        memcpy(copy + i, p + i, n);
-        i += n;
-    }
-    copy[len] = '\0';
-    json_t *v = json_string(copy);
+    char *copy = utf8_sanitize(s, strlen(s));
+    json_t *v = copy ? json_string(copy) : NULL;
     free(copy);
     return v;
 }
@@ -152,7 +127,7 @@ void log_kv_va(log_level level, const char *event, va_list ap, const char *const
             continue;
         json_t *v = json_string(value);
         if (!v) /* not UTF-8: keep the field, with the bad bytes replaced */
-            v = utf8_sanitized(value);
+            v = sanitized_string(value);
         json_object_set_new(o, key, v);
     }
 

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/strbuf.h"
+
 typedef enum { METRIC_COUNTER, METRIC_GAUGE } metric_type;
 
 struct metric {
@@ -152,42 +154,6 @@ int64_t metrics_histogram_count(const metric_histogram *h)
     return h ? atomic_load_explicit(&((metric_histogram *)h)->count, memory_order_relaxed) : 0;
 }
 
-/* A growable string; on OOM it turns into failed and stops growing. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} strbuf;
-
-static void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf *sb, const char *fmt, ...)
-{
-    if (sb->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            sb->failed = 1;
-            return;
-        }
-        if ((size_t)n < sb->cap - sb->len) {
-            sb->len += (size_t)n;
-            return;
-        }
-        size_t cap = (sb->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(sb->buf, cap);
-        if (!grown) {
-            sb->failed = 1;
-            return;
-        }
-        sb->buf = grown;
-        sb->cap = cap;
-    }
-}
-
 static int64_t resident_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -206,55 +172,45 @@ char *metrics_render(void)
     metrics_set(metrics_gauge("process_resident_memory_bytes", "Resident memory size in bytes."), resident_bytes());
 
     strbuf sb = {0};
-    sb.cap = 4096;
-    sb.buf = malloc(sb.cap);
-    if (!sb.buf)
-        return NULL;
-    sb.buf[0] = '\0';
 
     pthread_mutex_lock(&registry_lock);
     char *done = calloc(registry_len ? registry_len : 1, 1);
     if (!done) {
         pthread_mutex_unlock(&registry_lock);
-        free(sb.buf);
         return NULL;
     }
     for (size_t i = 0; i < registry_len; i++) {
         if (done[i])
             continue;
         const metric *head = registry[i];
-        sb_printf(&sb, "# HELP %.*s %s\n", (int)head->family_len, head->name, head->help);
-        sb_printf(&sb, "# TYPE %.*s %s\n", (int)head->family_len, head->name,
+        strbuf_printf(&sb, "# HELP %.*s %s\n", (int)head->family_len, head->name, head->help);
+        strbuf_printf(&sb, "# TYPE %.*s %s\n", (int)head->family_len, head->name,
                   head->type == METRIC_COUNTER ? "counter" : "gauge");
         for (size_t j = i; j < registry_len; j++) {
             const metric *m = registry[j];
             if (done[j] || m->family_len != head->family_len || strncmp(m->name, head->name, head->family_len))
                 continue;
             done[j] = 1;
-            sb_printf(&sb, "%s %lld\n", m->name,
+            strbuf_printf(&sb, "%s %lld\n", m->name,
                       (long long)atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed));
         }
     }
     for (size_t i = 0; i < histograms_len; i++) {
         metric_histogram *h = histograms[i];
-        sb_printf(&sb, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+        strbuf_printf(&sb, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
         int64_t cumulative = 0;
         for (int b = 0; b <= h->n; b++) {
             cumulative += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
             if (b < h->n)
-                sb_printf(&sb, "%s_bucket{le=\"%g\"} %lld\n", h->name, h->bounds[b], (long long)cumulative);
+                strbuf_printf(&sb, "%s_bucket{le=\"%g\"} %lld\n", h->name, h->bounds[b], (long long)cumulative);
             else
-                sb_printf(&sb, "%s_bucket{le=\"+Inf\"} %lld\n", h->name, (long long)cumulative);
+                strbuf_printf(&sb, "%s_bucket{le=\"+Inf\"} %lld\n", h->name, (long long)cumulative);
         }
-        sb_printf(&sb, "%s_sum %.6f\n%s_count %lld\n", h->name,
+        strbuf_printf(&sb, "%s_sum %.6f\n%s_count %lld\n", h->name,
                   (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, h->name,
                   (long long)atomic_load_explicit(&h->count, memory_order_relaxed));
     }
     pthread_mutex_unlock(&registry_lock);
     free(done);
-    if (sb.failed) {
-        free(sb.buf);
-        return NULL;
-    }
-    return sb.buf;
+    return strbuf_take(&sb); /* NULL when it ran out of memory */
 }

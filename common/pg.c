@@ -420,88 +420,55 @@ int pg_migrate(pg *db, char *err, size_t errlen)
 
 void pg_array_init(pg_array *a) { memset(a, 0, sizeof *a); }
 
-static void array_reserve(pg_array *a, size_t more)
-{
-    if (a->failed || (a->buf && a->len + more + 2 <= a->cap))
-        return;
-    size_t cap = a->cap ? a->cap : 256;
-    while (cap < a->len + more + 2)
-        cap *= 2;
-    char *grown = realloc(a->buf, cap);
-    if (!grown) {
-        a->failed = 1;
-        return;
-    }
-    if (!a->buf) {
-        grown[0] = '{';
-        a->len = 1;
-    }
-    a->buf = grown;
-    a->cap = cap;
-}
-
 void pg_array_add(pg_array *a, const char *text)
 {
-    size_t n = text ? strlen(text) : 0;
-    array_reserve(a, 2 * n + 8); /* worst case: every byte escaped, quotes, comma */
-    if (a->failed)
-        return;
-    if (a->n++)
-        a->buf[a->len++] = ',';
+    strbuf_puts(&a->text, a->n++ ? "," : "{");
     if (!text) {
-        memcpy(a->buf + a->len, "NULL", 4);
-        a->len += 4;
+        strbuf_puts(&a->text, "NULL");
         return;
     }
-    a->buf[a->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] == '"' || text[i] == '\\')
-            a->buf[a->len++] = '\\';
-        a->buf[a->len++] = text[i];
+    strbuf_puts(&a->text, "\"");
+    for (const char *p = text; *p; p++) {
+        size_t run = strcspn(p, "\"\\");
+        strbuf_add(&a->text, p, run);
+        p += run;
+        if (!*p)
+            break;
+        strbuf_add(&a->text, "\\", 1);
+        strbuf_add(&a->text, p, 1);
     }
-    a->buf[a->len++] = '"';
+    strbuf_puts(&a->text, "\"");
 }
 
 void pg_array_addf(pg_array *a, const char *fmt, ...)
 {
-    char small[128];
+    char small[64];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        a->failed = 1;
+    if (n < 0 || (size_t)n >= sizeof small) { /* numbers only: anything longer is a misuse */
+        a->text.failed = true;
         return;
     }
-    if ((size_t)n < sizeof small) {
-        pg_array_add(a, small);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        a->failed = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    pg_array_add(a, big);
-    free(big);
+    pg_array_add(a, small);
 }
 
 const char *pg_array_text(pg_array *a)
 {
-    array_reserve(a, 2);
-    if (a->failed)
+    if (a->n == 0)
+        return a->text.failed ? NULL : "{}";
+    if (strbuf_puts(&a->text, "}") != 0)
         return NULL;
-    a->buf[a->len] = '}'; /* not counted in len: the next add writes over it */
-    a->buf[a->len + 1] = '\0';
-    return a->buf;
+    a->text.len--; /* not counted: the next add writes over it */
+    return a->text.p;
 }
+
+bool pg_array_failed(const pg_array *a) { return a->text.failed; }
 
 void pg_array_free(pg_array *a)
 {
-    free(a->buf);
+    strbuf_free(&a->text);
     memset(a, 0, sizeof *a);
 }
 

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/strbuf.h"
+
 typedef struct pg pg;
 
 enum { PG_OK = 0, PG_RETRY = -1, PG_FATAL = -2 };
@@ -37,16 +39,17 @@ void pg_rollback(pg *db); /* safe to call after any failure */
  * unnest($1::uuid[], $2::text[], ...). Elements are quoted and escaped; NULL adds
  * SQL NULL. On OOM the array turns failed and pg_array_text returns NULL. */
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    size_t n;
-    int failed;
+    strbuf text; /* "{" and the elements so far */
+    size_t n;    /* elements */
 } pg_array;
 void pg_array_init(pg_array *a);
 void pg_array_add(pg_array *a, const char *text);
+/* Adds a short printf-formatted element (numbers: at most 63 bytes). */
 void pg_array_addf(pg_array *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The literal, BORROWED until the next add or pg_array_free; NULL on OOM. */
 const char *pg_array_text(pg_array *a);
+/* True once an add ran out of memory (pg_array_text then returns NULL). */
+bool pg_array_failed(const pg_array *a);
 void pg_array_free(pg_array *a);
 
 /* Claims message ids for a consumer in processed_messages, in one statement, inside

@@ -11,6 +11,7 @@
  * Every step tolerates a NULL member, so a half-started service stops cleanly. */
 #include "common/service.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +20,26 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/services.h"
 #include "common/topics.h"
 
 #define PG_WAIT_MS 60000
 #define FLUSH_TIMEOUT_MS 10000
 
-const config_field service_common_config[] = {
+/* The port setting of the service being started (name_port_setting, before the
+ * table is used): HUTCH_<NAME>_PORT with the default of common/services.h ("0", any
+ * free port, for a name not in that list). */
+static char port_env[64], port_default[8];
+
+static config_field service_common_config[] = {
     {"HUTCH_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", offsetof(service_common, kafka_brokers),
      "Kafka bootstrap servers (host:port,...)"},
     {"HUTCH_DATABASE_URL", CONFIG_SECRET, "postgresql:///hutch", offsetof(service_common, database_url),
      "Postgres connection URL (may hold a password)"},
     {"HUTCH_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", offsetof(service_common, http_addr),
      "address the HTTP server (/healthz, /readyz, /metrics) listens on"},
-    {"HUTCH_HTTP_PORT", CONFIG_INT, "0", offsetof(service_common, http_port),
-     "HTTP port when the service has no port setting of its own (0 = any free port)", 0, 65535},
+    {port_env, CONFIG_INT, port_default, offsetof(service_common, http_port),
+     "HTTP port: /healthz, /readyz, /metrics and the service's routes (0 = any free port)", 0, 65535},
     {"HUTCH_LOG_LEVEL", CONFIG_STRING, "info", offsetof(service_common, log_level), "least severe level logged", 0, 0,
      "debug|info|warn|error"},
     {"HUTCH_TOPIC_PARTITIONS", CONFIG_INT, "8", offsetof(service_common, topic_partitions),
@@ -47,9 +54,28 @@ const config_field service_common_config[] = {
 static service_common loaded_common; /* by service_config_or_exit */
 static bool common_loaded;
 
+static void name_port_setting(const char *name)
+{
+    static const struct {
+        const char *name, *port;
+    } services[] = {
+#define SERVICE_ROW(service, port) {#service, #port},
+        HUTCH_SERVICES(SERVICE_ROW)
+#undef SERVICE_ROW
+    };
+    size_t n = (size_t)snprintf(port_env, sizeof port_env, "HUTCH_%s_PORT", name);
+    for (size_t i = 0; i < n && i < sizeof port_env; i++)
+        port_env[i] = (char)(port_env[i] == '-' ? '_' : toupper((unsigned char)port_env[i]));
+    snprintf(port_default, sizeof port_default, "0");
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+        if (strcmp(services[i].name, name) == 0)
+            snprintf(port_default, sizeof port_default, "%s", services[i].port);
+}
+
 void service_config_or_exit(const config_field *table, void *cfg, int argc, char **argv, const char *program,
                             const char *about)
 {
+    name_port_setting(strncmp(program, "hutch-", 6) == 0 ? program + 6 : program);
     config_section sections[] = {
         {table, cfg, "Settings"},
         {service_common_config, &loaded_common, "Common settings"},
@@ -100,7 +126,7 @@ static bool service_ready(void *ctx, char *reason, size_t reason_len)
     return true;
 }
 
-int service_start(service *svc, const char *name, int argc, char **argv, int64_t http_port)
+int service_start(service *svc, const char *name, int argc, char **argv)
 {
     if (!svc || !name)
         return -1;
@@ -118,6 +144,7 @@ int service_start(service *svc, const char *name, int argc, char **argv, int64_t
         common_loaded = false;
     } else {
         /* --help was the caller's business (its own table); argc 0 skips it here. */
+        name_port_setting(name);
         config_load_or_exit(service_common_config, &svc->common, 0, argv, program_name, NULL);
     }
     log_init(program_name, log_level_parse(svc->common.log_level));
@@ -134,12 +161,7 @@ int service_start(service *svc, const char *name, int argc, char **argv, int64_t
         return -1;
     }
 
-    static const char *const all_topics[] = {
-        TOPIC_INGEST_JSON,     TOPIC_EVENTS_RAW,      TOPIC_ALERTS_ACCEPTED, TOPIC_ALERTS_ENRICHED,
-        TOPIC_ALERTS_CLUSTERED, TOPIC_NOTIFY_REQUESTS, TOPIC_TICKETS_EVENTS,  TOPIC_AGENT_REQUESTS,
-        TOPIC_DLQ,             NULL,
-    };
-    if (kafka_create_topics(svc->common.kafka_brokers, all_topics, (int)svc->common.topic_partitions, err,
+    if (kafka_create_topics(svc->common.kafka_brokers, hutch_topics, (int)svc->common.topic_partitions, err,
                             sizeof err) < 0)
         LOG_WARN("kafka_create_topics_failed", "error", err, NULL);
 
@@ -149,7 +171,7 @@ int service_start(service *svc, const char *name, int argc, char **argv, int64_t
         return -1;
     }
 
-    int port = (int)(http_port > 0 ? http_port : svc->common.http_port);
+    int port = (int)svc->common.http_port;
     svc->http = http_server_new(svc->common.http_addr, port, HTTP_DEFAULT_MAX_BODY, err, sizeof err);
     if (!svc->http) {
         LOG_ERROR("http_listen_failed", "error", err, NULL);

@@ -18,19 +18,18 @@
 #include "common/kafka.h"
 #include "common/pg.h"
 
-/* Settings every service reads (the table is service_common_config). */
+/* Settings every service reads (service.c's table, with the port setting named for
+ * the service). */
 typedef struct {
     char *kafka_brokers;     /* HUTCH_KAFKA_BROKERS, default 127.0.0.1:9092 */
     char *database_url;      /* HUTCH_DATABASE_URL (secret: may hold a password) */
     char *http_addr;         /* HUTCH_HTTP_ADDR, default 127.0.0.1 */
-    int64_t http_port;       /* HUTCH_<SERVICE>_PORT read by the service; here HUTCH_HTTP_PORT, default 0 */
+    int64_t http_port;       /* HUTCH_<NAME>_PORT, default from common/services.h (0 for others) */
     char *log_level;         /* HUTCH_LOG_LEVEL */
     int64_t topic_partitions;/* HUTCH_TOPIC_PARTITIONS, default 8 */
     int64_t consumer_batch;  /* HUTCH_CONSUMER_BATCH, default 500 */
     int64_t consumer_linger_ms; /* HUTCH_CONSUMER_LINGER, default 5 ms */
 } service_common;
-
-extern const config_field service_common_config[];
 
 typedef struct {
     const char *name;        /* "policy": logs, client id "hutch-policy", consumer group "hutch-policy" */
@@ -44,13 +43,15 @@ typedef struct {
 
 /* For main(), first: handles --help (the service's table, then the common one) and
  * loads both tables, reporting every problem of both before exiting 78. `table`
- * fills `cfg`; the common settings are kept for service_start. */
+ * fills `cfg`; the common settings are kept for service_start. `program` is
+ * "hutch-<name>": the common table's port setting is HUTCH_<NAME>_PORT. */
 void service_config_or_exit(const config_field *table, void *cfg, int argc, char **argv, const char *program,
                             const char *about);
 /* Takes the common settings loaded by service_config_or_exit (or loads them now,
  * exit 78 on errors), starts logging, signals, Postgres (waits up to 60 s,
- * migrates), the producer and the HTTP server on http_port. Returns 0 or -1 (logged). */
-int service_start(service *svc, const char *name, int argc, char **argv, int64_t http_port);
+ * migrates), the producer and the HTTP server on HUTCH_<NAME>_PORT. Returns 0 or -1
+ * (logged). */
+int service_start(service *svc, const char *name, int argc, char **argv);
 /* Runs the batch frame (consumer.h) with group "hutch-<name>" until stopped; the
  * spec's batch size and linger default to HUTCH_CONSUMER_BATCH / _LINGER. */
 int service_consume(service *svc, const consumer_spec *spec, void *ctx);

@@ -15,21 +15,11 @@
 
 #include "common/http.h"
 #include "common/metrics.h"
-
-typedef struct {
-    char *data;
-    size_t len;
-} body;
+#include "common/strbuf.h"
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
-    body *b = arg;
-    char *grown = realloc(b->data, b->len + size * n + 1);
-    memcpy(grown + b->len, p, size * n);
-    b->len += size * n;
-    grown[b->len] = '\0';
-    b->data = grown;
-    return size * n;
+    return strbuf_add(arg, p, size * n) == 0 ? size * n : 0;
 }
 
 /* Returns the status; *out gets the body (free it) when out != NULL. */
@@ -38,7 +28,7 @@ static long request(int port, const char *method, const char *path, const char *
     CURL *c = curl_easy_init();
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    body b = {calloc(1, 1), 0};
+    strbuf b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -57,9 +47,9 @@ static long request(int port, const char *method, const char *path, const char *
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (out)
-        *out = b.data;
+        *out = strbuf_take(&b); /* "" for an empty body */
     else
-        free(b.data);
+        strbuf_free(&b);
     return status;
 }
 

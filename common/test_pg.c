@@ -206,10 +206,30 @@ static void test_migrate(void **state)
     pg_free(db);
 }
 
+/* The array literal builder of batch statements: quoting, escaping, NULL, reuse. */
+static void test_array_literal(void **state)
+{
+    pg_array a;
+    pg_array_init(&a);
+    assert_string_equal(pg_array_text(&a), "{}");
+    pg_array_add(&a, "plain");
+    assert_string_equal(pg_array_text(&a), "{\"plain\"}");
+    pg_array_add(&a, "a \"quoted\" \\ back,slash {x}");
+    pg_array_add(&a, NULL);
+    pg_array_add(&a, "");
+    pg_array_addf(&a, "%d", -42);
+    assert_string_equal(pg_array_text(&a),
+                        "{\"plain\",\"a \\\"quoted\\\" \\\\ back,slash {x}\",NULL,\"\",\"-42\"}");
+    assert_int_equal(a.n, 5);
+    assert_false(pg_array_failed(&a));
+    pg_array_free(&a);
+}
+
 int main(void)
 {
     log_init("test-pg", getenv("TEST_LOG_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_array_literal),
         cmocka_unit_test(test_connect_fails),
         cmocka_unit_test(test_exec_params),
         cmocka_unit_test(test_prepared_statements),

@@ -76,11 +76,8 @@ static void test_service(void **state)
     rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(mrk, 1);
     /* All of them exist (as with the dev broker): start-up must not wait on the
      * Admin API, which the mock cluster lacks. */
-    const char *all[] = {TOPIC_INGEST_JSON,      TOPIC_EVENTS_RAW,      TOPIC_ALERTS_ACCEPTED,
-                         TOPIC_ALERTS_ENRICHED,  TOPIC_ALERTS_CLUSTERED, TOPIC_NOTIFY_REQUESTS,
-                         TOPIC_TICKETS_EVENTS,   TOPIC_AGENT_REQUESTS,  TOPIC_DLQ};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        rd_kafka_mock_topic_create(mock, all[i], 2, 1);
+    for (size_t i = 0; hutch_topics[i]; i++)
+        rd_kafka_mock_topic_create(mock, hutch_topics[i], 2, 1);
     setenv("HUTCH_KAFKA_BROKERS", rd_kafka_mock_cluster_bootstraps(mock), 1);
     setenv("HUTCH_DATABASE_URL", db, 1);
     setenv("HUTCH_LOG_LEVEL", getenv("TEST_LOG_DEBUG") ? "debug" : "warn", 1);
@@ -90,7 +87,7 @@ static void test_service(void **state)
     char *argv[] = {"hutch-test", NULL};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(service_start(&a.svc, "test", 1, argv, 0), 0);
+    assert_int_equal(service_start(&a.svc, "test", 1, argv), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_true(t1.tv_sec - t0.tv_sec < 5);
     int port = http_server_port(a.svc.http);

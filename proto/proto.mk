@@ -6,6 +6,9 @@ PROTO_GEN_H := $(PROTO_GEN_C:.c=.h)
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+# Made by a pattern rule, so make would delete them as intermediates after a build and
+# make them (and every object, which depends on the headers) again the next time.
+.SECONDARY: $(PROTO_GEN_C) $(PROTO_GEN_H)
 
 # The same contracts as Python classes (protoc, python3-protobuf) for the end-to-end
 # tests and the benchmark drivers: build/py/hutch/v1/*_pb2.py, whatever MODE is.

@@ -13,9 +13,19 @@ HUTCH_KAFKA_LIBS=${HUTCH_KAFKA_LIBS:-$HUTCH_CACHE/kafka-$HUTCH_KAFKA_VERSION/lib
 HUTCH_OPA_VERSION=${HUTCH_OPA_VERSION:-v1.19.0}
 HUTCH_OPA=${HUTCH_OPA:-$HUTCH_CACHE/opa-$HUTCH_OPA_VERSION/opa}
 
-# The six services in pipeline order, and their default ports for `make up`.
-HUTCH_SERVICES=(ingest policy enrich cluster agent notify)
-declare -A HUTCH_DEFAULT_PORT=([ingest]=8081 [policy]=8082 [enrich]=8083 [cluster]=8084 [agent]=8085 [notify]=8086)
+# The services in pipeline order and their default ports: the X(name, port) lines of
+# common/services.h, the one list (the services' own port settings come from it too).
+HUTCH_SERVICES=()
+declare -A HUTCH_DEFAULT_PORT=()
+while read -r _name _port; do
+    HUTCH_SERVICES+=("$_name")
+    HUTCH_DEFAULT_PORT[$_name]=$_port
+done < <(sed -n 's/^ *X(\([a-z_]*\), *\([0-9]*\)).*/\1 \2/p' "$HUTCH_ROOT/common/services.h")
+unset _name _port
+if ((${#HUTCH_SERVICES[@]} == 0)); then
+    echo "lib.sh: no X(name, port) line in $HUTCH_ROOT/common/services.h" >&2
+    exit 1
+fi
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

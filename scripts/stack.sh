@@ -13,8 +13,8 @@
 # uses build/bin/hutch-devbroker (librdkafka's mock cluster: no Java needed).
 #
 # Ports (env overrides): Postgres HUTCH_PG_PORT=55432, Kafka HUTCH_BROKER_PORT=59092
-# (controller +1), services HUTCH_INGEST_PORT=8081 HUTCH_POLICY_PORT=8082
-# HUTCH_ENRICH_PORT=8083 HUTCH_CLUSTER_PORT=8084 HUTCH_AGENT_PORT=8085 HUTCH_NOTIFY_PORT=8086.
+# (controller +1), each service HUTCH_<SERVICE>_PORT, by default its port in
+# common/services.h (ingest 8081 ... notify 8086).
 # Every service gets HUTCH_KAFKA_BROKERS, HUTCH_DATABASE_URL, HUTCH_HTTP_ADDR=127.0.0.1,
 # HUTCH_POLICY_DIR (default the project's policies/; policy reads it) and
 # its HUTCH_<SERVICE>_PORT; logs go to .hutch/logs/<service>.log.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Creates Hutch's Kafka topics (the TOPIC_* names of common/topics.h) with N
+"""Creates Hutch's Kafka topics (the HUTCH_TOPICS list of common/topics.h) with N
 partitions, replication 1, on a broker; existing topics are left alone.
 
     /usr/bin/python3 scripts/topics.py BROKERS [PARTITIONS]
@@ -17,9 +17,18 @@ from confluent_kafka.admin import AdminClient, NewTopic
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def hutch_topics():
+def topic_constants():
+    """{C constant: topic name} from the X(TOPIC_..., "name") lines of common/topics.h,
+    in the list's order."""
     with open(os.path.join(ROOT, "common", "topics.h")) as f:
-        return re.findall(r'^#define\s+TOPIC_\w+\s+"([^"]+)"', f.read(), re.M)
+        found = dict(re.findall(r'^\s*X\((TOPIC_\w+),\s*"([^"]+)"\)', f.read(), re.M))
+    if not found:
+        raise RuntimeError("no X(TOPIC_..., \"name\") line in common/topics.h")
+    return found
+
+
+def hutch_topics():
+    return list(topic_constants().values())
 
 
 def ensure_topics(brokers, partitions=8, timeout=30.0):

@@ -1,9 +1,11 @@
-/* Builtin registry: finds builtins across every linked family table.
+/* Builtin registry: finds builtins across every family table.
  *
- * Each family table is referenced through a weak symbol, so a family whose file is
- * not linked reads as NULL and its builtins are simply missing. The name index is
- * built once (pthread_once) into a sorted array and searched by binary search; after
- * that it is read-only and safe to share between threads.
+ * The families are named once, in REGO_BUILTIN_FAMILIES below: the list declares
+ * each family's table and builds the array the index is made from. The references
+ * are ordinary (strong) ones, so linking libhutch_rego.a pulls in every family file
+ * and a program that does not use the engine pulls in none. The name index is built
+ * once (pthread_once) into a sorted array and searched by binary search; after that
+ * it is read-only and safe to share between threads.
  *
  * The rego_bctx_* functions operate on the per-call context the evaluator owns
  * (struct rego_bctx is defined in rego_int.h).
@@ -18,16 +20,27 @@
 
 #include "rego/rego_int.h"
 
-extern const rego_builtin_def rego_builtins_core[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_strings[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_regex[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_collections[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_encoding[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_json[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_net[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_time[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_crypto[] __attribute__((weak));
-extern const rego_builtin_def rego_builtins_misc[] __attribute__((weak));
+/* Every builtin family, in registration order (a name registered twice: the first
+ * family wins). Family F is the table rego_builtins_F of builtins_F.c. */
+#define REGO_BUILTIN_FAMILIES(X) \
+    X(core)                      \
+    X(strings)                   \
+    X(regex)                     \
+    X(collections)               \
+    X(encoding)                  \
+    X(json)                      \
+    X(net)                       \
+    X(time)                      \
+    X(crypto)                    \
+    X(misc)
+
+#define DECLARE_FAMILY(family) extern const rego_builtin_def rego_builtins_##family[];
+REGO_BUILTIN_FAMILIES(DECLARE_FAMILY)
+#undef DECLARE_FAMILY
+
+#define FAMILY_TABLE(family) rego_builtins_##family,
+static const rego_builtin_def *const families[] = {REGO_BUILTIN_FAMILIES(FAMILY_TABLE)};
+#undef FAMILY_TABLE
 
 static const rego_builtin_def **g_index;
 static size_t g_count;
@@ -41,19 +54,13 @@ static int def_cmp(const void *a, const void *b)
 
 static void build_index(void)
 {
-    const rego_builtin_def *tables[] = {rego_builtins_core,   rego_builtins_strings, rego_builtins_regex,
-                                        rego_builtins_collections, rego_builtins_encoding, rego_builtins_json,
-                                        rego_builtins_net,    rego_builtins_time,    rego_builtins_crypto,
-                                        rego_builtins_misc};
     size_t n = 0;
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
-        if (tables[t])
-            for (const rego_builtin_def *d = tables[t]; d->name; d++) n++;
+    for (size_t t = 0; t < sizeof families / sizeof families[0]; t++)
+        for (const rego_builtin_def *d = families[t]; d->name; d++) n++;
     g_index = calloc(n ? n : 1, sizeof *g_index);
     if (!g_index) return;
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
-        if (tables[t])
-            for (const rego_builtin_def *d = tables[t]; d->name; d++) g_index[g_count++] = d;
+    for (size_t t = 0; t < sizeof families / sizeof families[0]; t++)
+        for (const rego_builtin_def *d = families[t]; d->name; d++) g_index[g_count++] = d;
     qsort(g_index, g_count, sizeof *g_index, def_cmp);
     /* first registration of a name wins: drop later duplicates */
     size_t w = 0;

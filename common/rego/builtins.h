@@ -2,9 +2,10 @@
  *
  * Each family lives in its own file (builtins_strings.c, builtins_net.c, ...) and
  * exports one table `const rego_builtin_def rego_builtins_<family>[]`, ended by an
- * entry whose name is NULL. builtins.c declares every family's table as a weak
- * symbol, so a family that is not linked is simply absent (its calls are reported
- * as a missing builtin, and the conformance driver counts them as skipped).
+ * entry whose name is NULL. builtins.c names every family once, in its family
+ * list (REGO_BUILTIN_FAMILIES): a new family is a new file and a new line there.
+ * A builtin that no family defines is reported as missing (the conformance driver
+ * counts its cases as skipped).
  *
  * Calling convention: the evaluator checks arity and the declared operand types
  * before the call (producing OPA's "operand N must be T but got U" errors), so a
@@ -59,7 +60,7 @@ void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val);  /* val stol
 /* print(): output goes where the evaluation's options said. */
 void rego_bctx_print(rego_bctx *ctx, const char *line);
 
-/* Lookup by name across every linked family. BORROWED, static; NULL if absent. */
+/* Lookup by name across every family. BORROWED, static; NULL if absent. */
 const rego_builtin_def *rego_builtin_find(const char *name);
 
 /* Growable byte buffer (buf.c), the one string builder of the engine.

@@ -2,4 +2,5 @@
 # (builtins_{net,time,crypto,encoding,misc}.c are picked up by rego.mk with the rest of common/rego).
 UNIT_TESTS += $(BIN)/test_rego_builtins_b
 test_rego_builtins_b_SRCS := common/rego/test_rego_builtins_b.c
-test_rego_builtins_b_LIBS := -lcmocka
+test_rego_builtins_b_PKGS := cmocka
+test_rego_builtins_b_REGO := yes

@@ -1,20 +1,13 @@
 # Rego engine (common/rego): value model, parser, compiler, evaluator and builtin
 # families. Every common/rego/*.c except the cmocka runners goes into
-# libhutch_rego.a, so a new builtin family file is picked up without editing this.
+# libhutch_rego.a, so a new builtin family file is picked up without editing this
+# (its table is named in builtins.c's family list). A program using the engine sets
+# NAME_REGO := yes and gets the archive and REGO_PKGS.
 REGO_SRCS += $(filter-out common/rego/test_%.c,$(wildcard common/rego/*.c))
+REGO_PKGS := jansson libpcre2-8 libcrypto yaml-0.1 uuid
 
-UNIT_TESTS += $(BIN)/test_rego_value $(BIN)/test_rego
+UNIT_TESTS += $(BIN)/test_rego_value $(BIN)/test_rego $(BIN)/test_rego_limits
 test_rego_value_SRCS := common/rego/test_rego_value.c
-test_rego_value_LIBS := -lcmocka
 test_rego_SRCS := common/rego/test_rego.c
-test_rego_LIBS := -lcmocka
-UNIT_TESTS += $(BIN)/test_rego_limits
 test_rego_limits_SRCS := common/rego/test_rego_limits.c
-test_rego_limits_LIBS := -lcmocka
-
-# Family tables are weak references in builtins.c and a static archive member is
-# not pulled in for a weak reference: force extraction (-u) of each family whose
-# file exists (a family without a file stays a NULL weak reference).
-comma := ,
-REGO_FAMILIES := core strings regex collections encoding json net time crypto misc
-LDFLAGS += $(foreach f,$(REGO_FAMILIES),$(if $(wildcard common/rego/builtins_$(f).c),-Wl$(comma)-u$(comma)rego_builtins_$(f)))
+$(foreach t,test_rego_value test_rego test_rego_limits,$(eval $(t)_PKGS := cmocka)$(eval $(t)_REGO := yes))

@@ -11,23 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
+
 const char *agent_alert_severity(const Hutch__V1__Alert *alert)
 {
     severity_level level;
     if (alert->severity && severity_parse(alert->severity, &level) == 0)
         return severity_name(level);
     return severity_name(severity_from_score(alert->risk_score));
-}
-
-/* Length of text cut to at most max bytes without splitting a UTF-8 sequence. */
-static size_t utf8_cut(const char *text, size_t max)
-{
-    size_t len = strlen(text);
-    if (len <= max)
-        return len;
-    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
-        max--;
-    return max;
 }
 
 static bool is_empty(const char *s)
@@ -62,7 +53,7 @@ char *agent_summary(const Hutch__V1__Alert *alert)
     const char *text = !is_empty(alert->description) ? alert->description
                        : !is_empty(alert->title)     ? alert->title
                                                      : "(no description)";
-    size_t cut = utf8_cut(text, AGENT_SUMMARY_DESCRIPTION_MAX);
+    size_t cut = utf8_cut(text, strlen(text), AGENT_SUMMARY_DESCRIPTION_MAX);
     fwrite(text, 1, cut, f);
     if (cut < strlen(text))
         fputs("\xE2\x80\xA6", f); /* … */

@@ -27,13 +27,10 @@
 #include "services/agent/store.h"
 
 typedef struct {
-    int64_t port;
     char *default_channel;
 } agent_config;
 
 static const config_field agent_config_table[] = {
-    {"HUTCH_AGENT_PORT", CONFIG_INT, "8085", offsetof(agent_config, port),
-     "HTTP port for /healthz, /readyz, /metrics (0 = any free port)", 0, 65535},
     {"HUTCH_AGENT_DEFAULT_CHANNEL", CONFIG_STRING, "", offsetof(agent_config, default_channel),
      "Slack channel for alerts whose policy named none", 0, 0},
     CONFIG_END,
@@ -125,7 +122,7 @@ int main(int argc, char **argv)
     service svc;
     memset(&svc, 0, sizeof svc);
     int rc = 1;
-    if (service_start(&svc, "agent", argc, argv, cfg.port) == 0) {
+    if (service_start(&svc, "agent", argc, argv) == 0) {
         agent_ctx ctx = {.cfg = &cfg,
                          .m_triaged = metrics_counter("hutch_agent_alerts_triaged_total", "Alerts triaged (first delivery)")};
         static const consumer_input inputs[] = {{TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor},

@@ -26,13 +26,10 @@
 #include "services/cluster/store.h"
 
 typedef struct {
-    int64_t port;
     int64_t window_ms;
 } cluster_config;
 
 static const config_field cluster_config_table[] = {
-    {"HUTCH_CLUSTER_PORT", CONFIG_INT, "8084", offsetof(cluster_config, port),
-     "HTTP port for /healthz, /readyz and /metrics (0 = any free port)", 0, 65535},
     {"HUTCH_CLUSTER_WINDOW", CONFIG_DURATION_MS, "1h", offsetof(cluster_config, window_ms),
      "An alert joins an open ticket of its namespace or fingerprint whose last alert is this recent", 0, 0},
     CONFIG_END,
@@ -117,7 +114,7 @@ int main(int argc, char **argv)
     memset(&svc, 0, sizeof svc);
     int status = 1;
     cluster_handler_ctx h = {.window_ms = cfg.window_ms};
-    if (service_start(&svc, "cluster", argc, argv, cfg.port) != 0)
+    if (service_start(&svc, "cluster", argc, argv) != 0)
         goto out;
     h.m_opened = metrics_counter("hutch_cluster_alerts_total{result=\"opened\"}", "Alerts clustered, new effects only");
     h.m_bound = metrics_counter("hutch_cluster_alerts_total{result=\"bound\"}", "Alerts clustered, new effects only");

@@ -78,6 +78,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/strbuf.h"
+
 #define WALK_MAX_DEPTH 200
 
 struct enrich_ctx {
@@ -373,79 +375,51 @@ typedef struct {
     const enrich_ctx *ctx;
     enrich_indicators *out;
     pcre2_match_data *md;
-    char *path;
-    size_t path_len, path_cap;
+    strbuf path; /* where the walk is, e.g. detail.resource[0].name; never NULL during it */
     int oom;
 } walk;
 
 static void add(walk *w, const char *type, const char *value)
 {
-    if (!w->oom && ind_add(w->out, type, value, w->path) < 0)
+    if (!w->oom && ind_add(w->out, type, value, w->path.p) < 0)
         w->oom = 1;
 }
 
 /* Appends to the path; returns the length to restore with path_pop. */
 static size_t path_push(walk *w, const char *key, long index)
 {
-    size_t saved = w->path_len;
-    char idx[32];
-    const char *piece;
-    size_t need;
-    char *quoted = NULL;
+    size_t saved = w->path.len;
     if (!key) {
-        snprintf(idx, sizeof idx, "[%ld]", index);
-        piece = idx;
+        strbuf_printf(&w->path, "[%ld]", index);
     } else if (!*key || strpbrk(key, ".[]\" \t\n")) {
         json_t *js = json_string(key);
-        quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
         json_decref(js);
         if (!quoted) {
             w->oom = 1;
             return saved;
         }
-        piece = quoted;
+        strbuf_printf(&w->path, "[%s]", quoted);
+        free(quoted);
     } else {
-        piece = key;
+        strbuf_printf(&w->path, "%s%s", saved > 0 ? "." : "", key);
     }
-    int dot = key && !quoted && w->path_len > 0;
-    int brackets = quoted != NULL;
-    need = w->path_len + dot + 2 * brackets + strlen(piece) + 1;
-    if (need > w->path_cap) {
-        size_t ncap = need * 2;
-        char *n = realloc(w->path, ncap);
-        if (!n) {
-            free(quoted);
-            w->oom = 1;
-            return saved;
-        }
-        w->path = n;
-        w->path_cap = ncap;
+    if (w->path.failed) {
+        w->oom = 1;
+        return saved;
     }
-    char *p = w->path + w->path_len;
-    if (dot)
-        *p++ = '.';
-    if (brackets)
-        *p++ = '[';
-    size_t pl = strlen(piece);
-    memcpy(p, piece, pl);
-    p += pl;
-    if (brackets)
-        *p++ = ']';
-    *p = 0;
-    w->path_len = (size_t)(p - w->path);
-    free(quoted);
-    if (w->path_len > ENRICH_MAX_PATH_LEN) { /* keep it indexable; the prefix still says where */
-        memcpy(w->path + ENRICH_MAX_PATH_LEN - 3, "...", 4);
-        w->path_len = ENRICH_MAX_PATH_LEN;
+    if (w->path.len > ENRICH_MAX_PATH_LEN) { /* keep it indexable; the prefix still says where */
+        memcpy(w->path.p + ENRICH_MAX_PATH_LEN - 3, "...", 4);
+        w->path.len = ENRICH_MAX_PATH_LEN;
     }
     return saved;
 }
 
 static void path_pop(walk *w, size_t saved)
 {
-    if (w->path) {
-        w->path_len = saved;
-        w->path[saved] = 0;
+    if (w->path.p && saved <= w->path.len) {
+        w->path.len = saved;
+        w->path.p[saved] = 0;
     }
 }
 
@@ -494,7 +468,7 @@ static void add_ip_or_domain(walk *w, const char *s, size_t n, int found, const 
         if (found != AS_HOST && labels == 2) {
             if (found == AS_PATH_COMPONENT || found == AS_KEY || key_names_user(key))
                 return; /* /tmp/x.com, C:\Users\k.suzuki, fd.name=..., {"userName": "k.suzuki"} */
-            if (is_file_ext(tld, (size_t)(buf + n - tld)) && path_names_file(w->path))
+            if (is_file_ext(tld, (size_t)(buf + n - tld)) && path_names_file(w->path.p))
                 return; /* a file name: install.sh, setup.py, README.md */
         }
         add(w, "domain", buf);
@@ -641,13 +615,11 @@ int enrich_extract(const enrich_ctx *ctx, const json_t *payload, Hutch__V1__Attr
         return -1;
     walk w = {.ctx = ctx, .out = out};
     w.md = pcre2_match_data_create_from_pattern(ctx->tokens, NULL);
-    w.path = calloc(1, 64);
-    if (!w.md || !w.path) {
+    if (!w.md || strbuf_add(&w.path, "", 0) != 0) { /* the path starts as "" */
         pcre2_match_data_free(w.md);
-        free(w.path);
+        strbuf_free(&w.path);
         return -1;
     }
-    w.path_cap = 64;
     if (payload)
         walk_value(&w, payload, NULL, 0);
     if (n_attrs && attrs) {
@@ -664,7 +636,7 @@ int enrich_extract(const enrich_ctx *ctx, const json_t *payload, Hutch__V1__Attr
         path_pop(&w, saved);
     }
     pcre2_match_data_free(w.md);
-    free(w.path);
+    strbuf_free(&w.path);
     return w.oom ? -1 : 0;
 }
 

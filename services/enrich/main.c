@@ -25,13 +25,8 @@
 #include "services/enrich/enrich.h"
 #include "services/enrich/store.h"
 
-typedef struct {
-    int64_t port;
-} enrich_config;
-
+/* No settings of its own (the HTTP port is a common setting, service.h). */
 static const config_field enrich_config_table[] = {
-    {"HUTCH_ENRICH_PORT", CONFIG_INT, "8083", offsetof(enrich_config, port),
-     "HTTP port for /healthz, /readyz and /metrics (0 = any free port)", 0, 65535},
     CONFIG_END,
 };
 
@@ -131,15 +126,15 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 
 int main(int argc, char **argv)
 {
-    enrich_config cfg = {0};
-    service_config_or_exit(enrich_config_table, &cfg, argc, argv, "hutch-enrich",
+    char no_settings = 0; /* the empty table writes nothing here */
+    service_config_or_exit(enrich_config_table, &no_settings, argc, argv, "hutch-enrich",
                            "Extracts indicators (IP, domain, URL, hash, email) and a risk score from accepted "
                            "alerts: hutch.alerts.accepted -> hutch.alerts.enriched.");
     service svc;
     memset(&svc, 0, sizeof svc);
     int status = 1;
     enrich_handler_ctx h = {0};
-    if (service_start(&svc, "enrich", argc, argv, cfg.port) != 0)
+    if (service_start(&svc, "enrich", argc, argv) != 0)
         goto out;
     char err[256];
     h.extractor = enrich_new(err, sizeof err);
@@ -154,6 +149,6 @@ int main(int argc, char **argv)
 out:
     service_stop(&svc);
     enrich_free(h.extractor);
-    config_free(enrich_config_table, &cfg);
+    config_free(enrich_config_table, &no_settings);
     return status;
 }

@@ -41,7 +41,6 @@
 #include "services/ingest/ingest.h"
 
 typedef struct {
-    int64_t port;
     int64_t max_body;
     char *tokens;
     char *default_schema;
@@ -49,7 +48,6 @@ typedef struct {
 } ingest_config;
 
 static const config_field ingest_config_table[] = {
-    {"HUTCH_INGEST_PORT", CONFIG_INT, "8081", offsetof(ingest_config, port), "HTTP port (0 = any free port)", 0, 65535},
     {"HUTCH_INGEST_MAX_BODY", CONFIG_INT, "1048576", offsetof(ingest_config, max_body),
      "largest accepted request body in bytes (413 above)", 1, 64 * 1024 * 1024},
     {"HUTCH_INGEST_TOKENS", CONFIG_SECRET, "", offsetof(ingest_config, tokens),
@@ -403,7 +401,7 @@ int main(int argc, char **argv)
 
     int status = 1;
     bool poll_started = false;
-    if (service_start(&app.svc, "ingest", argc, argv, app.cfg.port) != 0)
+    if (service_start(&app.svc, "ingest", argc, argv) != 0)
         goto out;
     if (pthread_create(&app.poll_thread, NULL, poll_main, &app) != 0)
         goto out;

@@ -1,6 +1,7 @@
 # hutch-ingest: webhooks and hutch.ingest.json -> hutch.events.raw.
 PROGRAMS += $(BIN)/hutch-ingest
 hutch_ingest_SRCS := services/ingest/main.c services/ingest/ingest.c
+hutch_ingest_PKGS := $(PKGS_service) libcrypto
 UNIT_TESTS += $(BIN)/test_ingest
 test_ingest_SRCS := services/ingest/test_ingest.c services/ingest/ingest.c
-test_ingest_LIBS := -lcmocka
+test_ingest_PKGS := cmocka jansson libcrypto $(PKGS_msg)

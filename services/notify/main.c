@@ -34,7 +34,6 @@
 #include "services/notify/store.h"
 
 typedef struct {
-    int64_t port;
     char *slack_webhook_url;
     char *pagerduty_routing_key;
     char *pagerduty_url;
@@ -44,8 +43,6 @@ typedef struct {
 } notify_config;
 
 static const config_field notify_config_table[] = {
-    {"HUTCH_NOTIFY_PORT", CONFIG_INT, "8086", offsetof(notify_config, port),
-     "HTTP port for /healthz, /readyz, /metrics (0 = any free port)", 0, 65535},
     {"HUTCH_SLACK_WEBHOOK_URL", CONFIG_SECRET, "", offsetof(notify_config, slack_webhook_url),
      "Slack incoming webhook; unset: messages are rendered to the log only", 0, 0},
     {"HUTCH_PAGERDUTY_ROUTING_KEY", CONFIG_SECRET, "", offsetof(notify_config, pagerduty_routing_key),
@@ -317,7 +314,7 @@ int main(int argc, char **argv)
     service svc;
     memset(&svc, 0, sizeof svc);
     int rc = 1;
-    if (service_start(&svc, "notify", argc, argv, cfg.port) == 0) {
+    if (service_start(&svc, "notify", argc, argv) == 0) {
         LOG_INFO("notify_targets", "slack", cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
                  cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off", NULL);
         notify_ctx ctx = {.svc = &svc, .cfg = &cfg};

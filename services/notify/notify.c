@@ -13,30 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ELLIPSIS "\xE2\x80\xA6"
+#include "common/utf8.h"
 
-/* Length of the valid UTF-8 sequence at p (at most avail bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || n > avail || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4))
-        return 0;
-    for (size_t k = 1; k < n; k++)
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-    if (n == 3) {
-        unsigned cp = ((c & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6);
-        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-    }
-    if (n == 4) {
-        unsigned cp = ((c & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12);
-        if (cp < 0x10000 || cp > 0x10FFFF)
-            return 0;
-    }
-    return n;
-}
+#define ELLIPSIS "\xE2\x80\xA6"
 
 /* The one text pass (see the file comment). escape: Slack mrkdwn escaping;
  * no_backtick: ` becomes ' (text placed inside a code span). NEW or NULL (OOM). */
@@ -54,14 +33,14 @@ static char *fit_text(const char *text, size_t max_chars, bool escape, bool no_b
     /* total output characters, to know whether an ellipsis will be needed */
     size_t total = 0;
     for (size_t j = 0; j < len;) {
-        size_t n = utf8_seq(p + j, len - j);
+        size_t n = utf8_seq_len(text + j, len - j);
         unsigned char c = p[j];
         total += escape && c == '&' ? 5 : escape && (c == '<' || c == '>') ? 4 : 1;
         j += n ? n : 1;
     }
     size_t limit = total > max_chars ? (max_chars > 0 ? max_chars - 1 : 0) : max_chars;
     while (i < len) {
-        size_t n = utf8_seq(p + i, len - i);
+        size_t n = utf8_seq_len(text + i, len - i);
         const char *rep = NULL;
         size_t rep_len = 1;
         char one = '?';

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include "common/utf8.h"
 #include "services/notify/notify.h"
 #include "services/notify/post.h"
 
@@ -44,14 +45,6 @@ static void make_request(Hutch__V1__NotifyRequest *r, const char *kind, const ch
     r->alert_count = 3;
     r->indicators = indicators;
     r->n_indicators = 3;
-}
-
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
 }
 
 static const char *text_of(const json_t *block)

@@ -29,14 +29,12 @@
 #include "services/policy/store.h"
 
 typedef struct {
-    int64_t port;
     char *dir;
     bool strict, strict_builtin_errors;
     int64_t max_steps, max_memory_mb, reload_interval_ms;
 } policy_config;
 
 static const config_field policy_config_table[] = {
-    {"HUTCH_POLICY_PORT", CONFIG_INT, "8082", offsetof(policy_config, port), "HTTP port (0 = any free port)", 0, 65535},
     {"HUTCH_POLICY_DIR", CONFIG_STRING, "policies", offsetof(policy_config, dir),
      "directory of the ingest policies (every *.rego below it)"},
     {"HUTCH_POLICY_STRICT", CONFIG_BOOL, "0", offsetof(policy_config, strict),
@@ -212,7 +210,7 @@ int main(int argc, char **argv)
     app.m_duplicates = metrics_counter("hutch_policy_redelivered_total", "events seen before (no new effect)");
 
     int status = 1;
-    if (service_start(&app.svc, "policy", argc, argv, app.cfg.port) == 0) {
+    if (service_start(&app.svc, "policy", argc, argv) == 0) {
         char err[1024];
         app.reload = policy_reload_start(app.cfg.dir, app.cfg.reload_interval_ms, &app.rules, err, sizeof err);
         if (!app.reload) {

@@ -120,7 +120,7 @@ static void add_alert(pg_array *c, const Hutch__V1__RawEvent *ev, const policy_d
     else
         pg_array_add(&c[13], NULL);
     if (!owned[0] || !owned[1])
-        c[0].failed = 1; /* out of memory: the statement is not run */
+        c[0].text.failed = true; /* out of memory: the statement is not run */
 }
 
 int policy_store_events(pg *db, policy_event_row *rows, size_t n)
@@ -167,7 +167,7 @@ int policy_store_events(pg *db, policy_event_row *rows, size_t n)
         if (!(pe[c] = pg_array_text(&ev[c])))
             rc = PG_RETRY; /* out of memory */
     for (int c = 0; c < ALERT_COLUMNS; c++)
-        if (!(pa[c] = pg_array_text(&al[c])) || al[c].failed)
+        if (!(pa[c] = pg_array_text(&al[c])) || pg_array_failed(&al[c]))
             rc = PG_RETRY;
     if (rc == PG_OK)
         rc = pg_exec(db, NULL, sql_events, EVENT_COLUMNS, pe);

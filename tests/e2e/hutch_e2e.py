@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -30,6 +31,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import topics as hutch_topics  # noqa: E402  (scripts/topics.py)
+from services import service_names  # noqa: E402  (scripts/services.py)
 sys.path.insert(0, os.path.join(ROOT, "build", "py"))  # `make pyproto`: proto/ as Python classes
 from hutch.v1 import alert_pb2, envelope_pb2  # noqa: E402
 
@@ -38,13 +40,15 @@ BIN_DIR = os.environ.get("HUTCH_BIN_DIR") or os.path.join(
     ROOT, {"debug": "build", "asan": "build/asan", "release": "build/release"}.get(MODE, "build"), "bin")
 BROKER_KIND = os.environ.get("HUTCH_BROKER", "kafka")
 SLOW = float(os.environ.get("HUTCH_E2E_SLOW", "3" if MODE == "asan" or "/asan/" in BIN_DIR else "1"))
-SERVICES = ["ingest", "policy", "enrich", "cluster", "agent", "notify"]
+SERVICES = service_names()  # common/services.h, in pipeline order
 SHARED_FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "alerts")
 OWN_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
-TOPIC_INGEST_JSON = "hutch.ingest.json"
-TOPIC_EVENTS_RAW = "hutch.events.raw"
-TOPIC_DLQ = "hutch.dlq"
+_TOPICS = hutch_topics.topic_constants()  # common/topics.h
+TOPIC_INGEST_JSON = _TOPICS["TOPIC_INGEST_JSON"]
+TOPIC_EVENTS_RAW = _TOPICS["TOPIC_EVENTS_RAW"]
+TOPIC_ALERTS_ACCEPTED = _TOPICS["TOPIC_ALERTS_ACCEPTED"]
+TOPIC_DLQ = _TOPICS["TOPIC_DLQ"]
 
 
 def scaled(seconds):
@@ -293,6 +297,9 @@ class Service:
     def log_tail(self, n=40):
         return tail_file(self.log, n)
 
+    def metrics(self):
+        return read_metrics(self.url)
+
 
 class Stack:
     """Everything for one pytest session. start() brings it all up; close() takes it down."""
@@ -467,6 +474,104 @@ class TopicTail:
 
     def close(self):
         self.c.close()
+
+
+# --- load ---------------------------------------------------------------------------
+
+LOAD_RATE = int(os.environ.get("HUTCH_E2E_LOAD_RATE", "2000"))          # alerts/s offered
+LOAD_SECONDS = float(os.environ.get("HUTCH_E2E_LOAD_SECONDS", "5"))      # for this long
+
+
+class Load:
+    """Offers GuardDuty findings at `rate` per second for `seconds`, in a thread, on
+    hutch.ingest.json (the log-router path: ingest derives the event id from the
+    message's coordinates, so even a redelivery makes one event per message). The
+    findings carry `groups` titles, so they pile into that many tickets, as a storm
+    does. check() then proves every one went all the way exactly once."""
+
+    def __init__(self, st, rate=None, seconds=None, groups=10):
+        self.st, self.rate, self.seconds, self.groups = st, rate or LOAD_RATE, seconds or LOAD_SECONDS, groups
+        self.tag = f"load-{uuid.uuid4().hex[:8]}"
+        self.sent = 0
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.titles = [guardduty_finding(f"{self.tag}-{g}")["title"] for g in range(groups)]
+
+    def _run(self):
+        try:
+            p = Producer({"bootstrap.servers": self.st.broker.brokers, "enable.idempotence": True,
+                          "linger.ms": 5, "message.timeout.ms": 300000, "log_level": 2})
+            base = load_fixture("guardduty/ec2_ssh_bruteforce.json")
+            total = int(self.rate * self.seconds)
+            t0 = time.monotonic()
+            for i in range(total):
+                f = dict(base)
+                f["id"] = f"{self.tag}-{i}"
+                f["title"] = self.titles[i % self.groups]
+                while True:
+                    try:
+                        p.produce(TOPIC_INGEST_JSON, value=json.dumps(f).encode(), key=f["id"].encode(),
+                                  headers=[("hutch-schema", b"guardduty")])
+                        break
+                    except BufferError:
+                        p.poll(0.05)
+                self.sent += 1
+                ahead = t0 + (i + 1) / self.rate - time.monotonic()
+                if ahead > 0.002:
+                    p.poll(0)
+                    time.sleep(ahead)
+            left = p.flush(300)
+            if left:
+                raise RuntimeError(f"{left} load messages not acknowledged")
+            self.elapsed = time.monotonic() - t0
+        except BaseException as e:  # reported by join()
+            self.error = e
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def wait_sent(self, k, timeout):
+        wait_for(lambda: self.sent >= k or self.error, timeout, 0.05, f"{k} load messages sent")
+
+    def join(self, timeout):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "load did not finish"
+        if self.error:
+            raise self.error
+        return self
+
+    def check(self, timeout):
+        """Every offered finding: one event, one alert, bound to its group's one ticket,
+        one notification; nothing doubled."""
+        n = self.sent
+        like = f"%[e2e {self.tag}-%"
+
+        def counts():
+            return self.st.pg.query(
+                "SELECT (SELECT count(*) FROM events WHERE payload->>'title' LIKE %(t)s) AS events,"
+                " (SELECT count(*) FROM alerts WHERE title LIKE %(t)s) AS alerts,"
+                " (SELECT count(DISTINCT event_id) FROM alerts WHERE title LIKE %(t)s) AS alert_events,"
+                " (SELECT count(*) FROM alerts a JOIN ticket_alerts ta USING (alert_id) WHERE a.title LIKE %(t)s)"
+                "  AS bound,"
+                " (SELECT count(*) FROM notifications n JOIN alerts a USING (alert_id) WHERE a.title LIKE %(t)s)"
+                "  AS notified,"
+                " (SELECT count(*) FROM tickets WHERE title LIKE %(t)s) AS tickets,"
+                " (SELECT coalesce(sum(alert_count), 0) FROM tickets WHERE title LIKE %(t)s) AS ticket_alerts",
+                {"t": like})[0]
+        last = {}
+
+        def done():
+            last.update(counts())
+            return last["notified"] >= n and last["bound"] >= n
+        try:
+            wait_for(done, timeout, 1.0, f"{n} load alerts to be notified")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}: {last}") from None
+        c = counts()
+        assert c == {"events": n, "alerts": n, "alert_events": n, "bound": n, "notified": n,
+                     "tickets": self.groups, "ticket_alerts": n}, c
+        return c
 
 
 # --- policy service helpers (test_policy.py) -----------------------------------------

@@ -20,10 +20,9 @@ import pytest
 import requests
 
 import hutch_e2e
-from hutch_e2e import (BIN_DIR, ROOT, TOPIC_DLQ, decode_alert, decode_dead_letter, read_metrics, scaled, wait_for)
+from hutch_e2e import (BIN_DIR, ROOT, TOPIC_ALERTS_ACCEPTED, TOPIC_DLQ, TOPIC_EVENTS_RAW, decode_alert,
+                       decode_dead_letter, read_metrics, scaled, wait_for)
 
-TOPIC_ALERTS_ACCEPTED = "hutch.alerts.accepted"
-TOPIC_EVENTS_RAW = "hutch.events.raw"
 SHIPPED = os.path.join(ROOT, "policies")
 
 WARREN = """package ingest.e2e_warren

@@ -1,6 +1,9 @@
-"""End-to-end failure tests (issue 2, "Tests"): poison messages, a service SIGKILLed
-mid-stream, the Kafka broker stopped for 20 s. Nothing accepted may be lost, and no
-ticket or notification may be duplicated."""
+"""End-to-end failure tests: poison messages, a service SIGKILLed mid-stream, two
+instances of a service sharing its partitions while one is killed, the Kafka broker
+stopped for 20 s, Postgres stopped for 15 s. Each failure happens under a load of
+HUTCH_E2E_LOAD_RATE (2,000) alerts/s on the log-router path (hutch_e2e.Load) beside
+the tracked HTTP alerts. Nothing accepted may be lost, and no alert, ticket or
+notification may be duplicated."""
 import os
 import threading
 import time
@@ -9,8 +12,8 @@ import uuid
 import pytest
 import requests
 
-from hutch_e2e import (SERVICES, TOPIC_DLQ, TOPIC_EVENTS_RAW, TOPIC_INGEST_JSON, decode_dead_letter,
-                       guardduty_finding, scaled, wait_for)
+from hutch_e2e import (SERVICES, TOPIC_DLQ, TOPIC_EVENTS_RAW, TOPIC_INGEST_JSON, Load, Service,
+                       decode_dead_letter, guardduty_finding, scaled, wait_for)
 
 
 @pytest.mark.parametrize("topic,consumer", [(TOPIC_EVENTS_RAW, "policy"), (TOPIC_INGEST_JSON, "ingest")])
@@ -116,15 +119,50 @@ def check_exactly_once(st, poster, timeout, ingest_may_duplicate=False):
 def test_service_sigkilled_midstream_loses_and_duplicates_nothing(healthy, victim):
     st = healthy
     n = int(os.environ.get("HUTCH_E2E_KILL_ALERTS", "30"))
+    load = Load(st).start()
     poster = Poster(st, n, pause=0.05).start()
     poster.wait_accepted(n // 3, scaled(60))
+    load.wait_sent(load.rate * load.seconds // 2, scaled(60))
     svc = st.services[victim]
     svc.kill()  # SIGKILL: no drain, no commit
     time.sleep(1.0)
     svc.start()
     svc.wait_ready()
     poster.join(scaled(180))
+    load.join(scaled(180))
     check_exactly_once(st, poster, scaled(120), ingest_may_duplicate=(victim == "ingest"))
+    load.check(scaled(300))
+
+
+@pytest.mark.parametrize("name", ["policy", "cluster"])
+def test_two_instances_share_partitions_one_killed(healthy, name):
+    """A second instance of a service joins its consumer group; under load both take
+    partitions; one is SIGKILLed midway (its partitions move to the other). No alert,
+    ticket or notification is doubled, nothing is lost."""
+    st = healthy
+    second = Service(name, st.base, st.env)
+    second.log = second.log.replace(".log", "-2.log")
+    second.start()
+    try:
+        second.wait_ready()
+        load = Load(st).start()
+        poster = Poster(st, 20, pause=0.05).start()
+        load.wait_sent(load.rate * load.seconds // 2, scaled(60))
+        # both members consume: each has handled messages
+        def consumed(svc):
+            m = svc.metrics()
+            return sum(v for k, v in m.items() if k.startswith(f"hutch_{name}_messages_total"))
+        wait_for(lambda: consumed(second) > 0 and consumed(st.services[name]) > 0, scaled(60), 0.5,
+                 "both instances to consume")
+        st.services[name].kill()  # SIGKILL one of the two mid-stream
+        poster.join(scaled(180))
+        load.join(scaled(180))
+        load.check(scaled(300))
+        check_exactly_once(st, poster, scaled(120))
+    finally:
+        second.stop()
+        st.services[name].start()
+        st.services[name].wait_ready()
 
 
 def sample_statuses(seconds, request):
@@ -146,9 +184,11 @@ def test_broker_down_20s_loses_nothing(healthy):
     if not st.broker.restartable:
         pytest.skip("the dev broker keeps nothing across restarts (HUTCH_BROKER=dev)")
     n = int(os.environ.get("HUTCH_E2E_OUTAGE_ALERTS", "20"))
+    load = Load(st).start()
     # slow enough to keep posting (retrying on 503) through the whole outage
     before = Poster(st, n, pause=0.3).start()
     before.wait_accepted(n // 4, scaled(60))
+    load.wait_sent(load.rate * load.seconds // 2, scaled(60))
     st.broker.stop()
     # while the broker is down, ingest answers 503 (it may take a moment to notice)
     codes = sample_statuses(20, lambda: st.post_alert("guardduty", guardduty_finding(), timeout=15))
@@ -160,8 +200,10 @@ def test_broker_down_20s_loses_nothing(healthy):
     after.join(scaled(180))
     for s in st.services.values():
         assert s.alive(), f"{s.name} died during the broker outage:\n{s.log_tail()}"
+    load.join(scaled(300))
     check_exactly_once(st, before, scaled(180), ingest_may_duplicate=True)
     check_exactly_once(st, after, scaled(120))
+    load.check(scaled(300))
 
 
 def test_postgres_down_15s_loses_nothing(healthy):
@@ -170,14 +212,18 @@ def test_postgres_down_15s_loses_nothing(healthy):
     every alert arrives exactly once."""
     st = healthy
     n = int(os.environ.get("HUTCH_E2E_PG_OUTAGE_ALERTS", "20"))
+    load = Load(st).start()
     poster = Poster(st, n, pause=0.3).start()
     poster.wait_accepted(n // 4, scaled(60))
+    load.wait_sent(load.rate * load.seconds // 2, scaled(60))
     st.pg.stop()
     policy_readiness = sample_statuses(15, lambda: requests.get(st.services["policy"].url + "/readyz", timeout=5))
     st.pg.start()
     late = [c for t, c in policy_readiness if t >= 5]
     assert late and all(c == 503 for c in late), f"policy /readyz during the outage: {policy_readiness}"
     poster.join(scaled(180))
+    load.join(scaled(180))
     for s in st.services.values():
         assert s.alive(), f"{s.name} died during the Postgres outage:\n{s.log_tail()}"
     check_exactly_once(st, poster, scaled(180))
+    load.check(scaled(300))

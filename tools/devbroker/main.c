@@ -29,13 +29,6 @@ static void devbroker_on_signal(int sig) {
     devbroker_stop = 1;
 }
 
-static const char *const devbroker_topics[] = {
-    TOPIC_INGEST_JSON,     TOPIC_EVENTS_RAW,      TOPIC_ALERTS_ACCEPTED,
-    TOPIC_ALERTS_ENRICHED, TOPIC_ALERTS_CLUSTERED, TOPIC_NOTIFY_REQUESTS,
-    TOPIC_TICKETS_EVENTS,  TOPIC_AGENT_REQUESTS,   TOPIC_DLQ,
-    NULL,
-};
-
 static int devbroker_parse_int(const char *s, int min, int max, int *out) {
     char *end = NULL;
     errno = 0;
@@ -102,10 +95,11 @@ int main(int argc, char **argv) {
         rd_kafka_destroy(rk);
         return 1;
     }
-    for (int i = 0; devbroker_topics[i]; i++) {
-        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, devbroker_topics[i], partitions, 1);
+    int ntopics = 0;
+    for (; hutch_topics[ntopics]; ntopics++) {
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, hutch_topics[ntopics], partitions, 1);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            fprintf(stderr, "hutch-devbroker: topic %s: %s\n", devbroker_topics[i], rd_kafka_err2str(err));
+            fprintf(stderr, "hutch-devbroker: topic %s: %s\n", hutch_topics[ntopics], rd_kafka_err2str(err));
             rd_kafka_mock_cluster_destroy(mc);
             rd_kafka_destroy(rk);
             return 1;
@@ -115,8 +109,7 @@ int main(int argc, char **argv) {
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
     fprintf(stderr, "hutch-devbroker: %s, %d topics x %d partitions, pid %ld\n",
-            rd_kafka_mock_cluster_bootstraps(mc), (int)(sizeof devbroker_topics / sizeof *devbroker_topics) - 1,
-            partitions, (long)getpid());
+            rd_kafka_mock_cluster_bootstraps(mc), ntopics, partitions, (long)getpid());
 
     while (!devbroker_stop)
         rd_kafka_poll(rk, 200);

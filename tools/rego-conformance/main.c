@@ -47,7 +47,12 @@ static category *cat_get(const char *note)
     name[n] = 0;
     for (int i = 0; i < g_ncats; i++)
         if (strcmp(g_cats[i].name, name) == 0) return &g_cats[i];
-    g_cats = realloc(g_cats, (size_t)(g_ncats + 1) * sizeof(category));
+    category *grown = realloc(g_cats, (size_t)(g_ncats + 1) * sizeof(category));
+    if (!grown) {
+        fprintf(stderr, "hutch-rego-conformance: out of memory\n");
+        exit(2);
+    }
+    g_cats = grown;
     category *c = &g_cats[g_ncats++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -379,8 +384,13 @@ static void run_dir(const char *dir)
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        names = realloc(names, (n + 1) * sizeof(char *));
-        names[n++] = strdup(de->d_name);
+        char **grown = realloc(names, (n + 1) * sizeof(char *));
+        if (!grown || !(grown[n] = strdup(de->d_name))) {
+            fprintf(stderr, "hutch-rego-conformance: out of memory\n");
+            exit(2);
+        }
+        names = grown;
+        n++;
     }
     closedir(d);
     qsort(names, n, sizeof(char *), cmp_str);

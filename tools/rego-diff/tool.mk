@@ -4,6 +4,8 @@
 PROGRAMS += $(BIN)/hutch-rego-eval $(BIN)/hutch-rego-bench
 hutch_rego_eval_SRCS := tools/rego-diff/eval.c
 hutch_rego_bench_SRCS := tools/rego-diff/bench.c
+hutch_rego_eval_REGO := yes
+hutch_rego_bench_REGO := yes
 
 # ---- fuzzing: clang + libFuzzer + ASan + UBSan, into build/fuzz/ (independent of MODE).
 # The engine sources are compiled again with coverage instrumentation and linked as
@@ -11,9 +13,8 @@ hutch_rego_bench_SRCS := tools/rego-diff/bench.c
 FUZZ_DIR := build/fuzz
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -I. -Icommon $(FUZZ_SAN) \
-	$(shell pkg-config --cflags jansson libpcre2-8 openssl yaml-0.1 uuid 2>/dev/null)
-FUZZ_LIBS = $(shell pkg-config --libs jansson libpcre2-8 openssl yaml-0.1 uuid 2>/dev/null) -lm -pthread
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -pthread -I. -Icommon $(FUZZ_SAN) $(call pkg_config,--cflags,$(REGO_PKGS))
+FUZZ_LIBS = $(call pkg_config,--libs,$(REGO_PKGS)) -lm -pthread
 FUZZ_TARGETS := fuzz_parse fuzz_eval_input fuzz_eval_policy fuzz_json
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_REGO_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(filter-out common/rego/test_%.c,$(wildcard common/rego/*.c)))
