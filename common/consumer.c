@@ -141,6 +141,11 @@ int consumer_emit(consumer_item *it, const char *topic, const char *key, const P
     return buf ? emit_owned(it, topic, key, key ? strlen(key) : 0, buf, len, NULL) : -1;
 }
 
+int consumer_emit_take(consumer_item *it, const char *topic, const char *key, uint8_t *value, size_t value_len)
+{
+    return emit_owned(it, topic, key, key ? strlen(key) : 0, value, value_len, NULL);
+}
+
 int consumer_emit_bytes(consumer_item *it, const char *topic, const void *key, size_t key_len, const void *value,
                         size_t value_len, const char *const *headers)
 {

@@ -103,9 +103,11 @@ int consumer_run(consumer *c, volatile sig_atomic_t *stop);
 bool consumer_connected(consumer *c);
 void consumer_free(consumer *c);
 
-/* Outputs of an item. Takes the packed message or bytes; the key and headers are
- * copied. 0, or -1 on OOM (return PG_RETRY: the batch runs again). */
+/* Outputs of an item: m packed, or bytes (copied), or a packed buffer the frame takes
+ * (STOLEN, freed with the batch, even on failure: the one that avoids a copy). Keys
+ * and headers are copied. 0, or -1 on OOM (return PG_RETRY: the batch runs again). */
 int consumer_emit(consumer_item *it, const char *topic, const char *key, const ProtobufCMessage *m);
+int consumer_emit_take(consumer_item *it, const char *topic, const char *key, uint8_t *value, size_t value_len);
 int consumer_emit_bytes(consumer_item *it, const char *topic, const void *key, size_t key_len, const void *value,
                         size_t value_len, const char *const *headers);
 /* Marks the item dead (dead-lettered with the reason; its outputs dropped). */

@@ -82,13 +82,10 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         uint8_t *alert_buf = cluster_pack_clustered(a, r.ticket_id, r.new_ticket, fingerprints[i], &alert_len);
         uint8_t *event_buf = cluster_pack_ticket_event(a, r.ticket_id, r.new_ticket, fingerprints[i], &event_len);
         const char *key = *in.namespace_ ? in.namespace_ : a->alert_id;
-        if (!alert_buf || !event_buf ||
-            consumer_emit_bytes(it, TOPIC_ALERTS_CLUSTERED, key, strlen(key), alert_buf, alert_len, NULL) != 0 ||
-            consumer_emit_bytes(it, TOPIC_TICKETS_EVENTS, r.ticket_id, strlen(r.ticket_id), event_buf, event_len,
-                                NULL) != 0)
+        /* the frame takes the buffers (NULL ones fail): no copy */
+        int taken = consumer_emit_take(it, TOPIC_ALERTS_CLUSTERED, key, alert_buf, alert_len);
+        if (consumer_emit_take(it, TOPIC_TICKETS_EVENTS, r.ticket_id, event_buf, event_len) != 0 || taken != 0)
             rc = PG_RETRY; /* out of memory: the batch runs again */
-        free(alert_buf);
-        free(event_buf);
         if (rc != PG_OK)
             break;
         char count[24];

@@ -104,9 +104,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         size_t len = 0;
         uint8_t *packed = enrich_pack(a, &out[i].ind, out[i].severity, out[i].severity_score, out[i].risk_score, &len);
         const char *key = a->namespace_ && *a->namespace_ ? a->namespace_ : a->alert_id;
-        if (!packed || consumer_emit_bytes(it, TOPIC_ALERTS_ENRICHED, key, strlen(key), packed, len, NULL) != 0)
+        if (consumer_emit_take(it, TOPIC_ALERTS_ENRICHED, key, packed, len) != 0)
             rc = PG_RETRY;
-        free(packed);
         char nind[16], score_text[16];
         snprintf(nind, sizeof nind, "%zu", out[i].ind.count);
         snprintf(score_text, sizeof score_text, "%.0f", out[i].risk_score);

@@ -339,10 +339,7 @@ static int json_message(ingest_app *app, consumer_item *it)
     size_t vlen = 0;
     uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
     free(payload);
-    int rc = value ? consumer_emit_bytes(it, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen, NULL)
-                   : -1;
-    free(value);
-    if (rc != 0)
+    if (consumer_emit_take(it, TOPIC_EVENTS_RAW, ids.event_id, value, vlen) != 0)
         return -1;
     metrics_add(app->m_kafka_events, 1);
     consumer_item_log(LOG_LEVEL_INFO, it, "event_received", "event_id", ids.event_id, "trace_id", ids.trace_id,

@@ -162,9 +162,8 @@ static int handle_batch(void *ctx, pg *db, consumer_item **items, size_t n)
             const char *key = policy_alert_key(&d->alerts[k], alert_id);
             size_t len = 0;
             uint8_t *value = policy_alert_pack(ev, d, k, &len);
-            if (!value || consumer_emit_bytes(it, TOPIC_ALERTS_ACCEPTED, key, strlen(key), value, len, NULL) != 0)
+            if (consumer_emit_take(it, TOPIC_ALERTS_ACCEPTED, key, value, len) != 0)
                 rc = PG_RETRY; /* out of memory: the batch runs again */
-            free(value);
             LOG_DEBUG("alert_accepted", "alert_id", alert_id, "event_id", ev->event_id, "trace_id", ev->meta->trace_id,
                       "title", d->alerts[k].title, "namespace", d->alerts[k].namespace, NULL);
         }
