@@ -41,63 +41,71 @@ typedef struct {
 } cluster_handler_ctx;
 
 /* One batch, inside the frame's transaction: check each alert, lock every key of the
- * batch at once (store.c's lock order), then bind or open per alert and queue its
- * two outputs. */
+ * batch at once, bind or open for all (store.c's few statements), then queue each
+ * alert's two outputs. */
 static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     cluster_handler_ctx *h = vctx;
     char (*fingerprints)[CLUSTER_FINGERPRINT_LEN] = calloc(n, sizeof *fingerprints);
+    char (*new_ids)[37] = calloc(n, sizeof *new_ids);
     const char **keys = calloc(2 * n, sizeof *keys);
-    int rc = fingerprints && keys ? PG_OK : PG_RETRY;
+    cluster_row *rows = calloc(n, sizeof *rows);
+    size_t *row_of = calloc(n, sizeof *row_of);
+    int rc = fingerprints && new_ids && keys && rows && row_of ? PG_OK : PG_RETRY;
+    size_t n_rows = 0;
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
-        if (!ids_is_uuid(a->alert_id))
+        if (!ids_is_uuid(a->alert_id)) {
             consumer_item_dead(items[i], "Alert without a valid alert_id");
-        else if (cluster_fingerprint(a->schema, a->title, fingerprints[i]) != 0)
+            continue;
+        }
+        if (cluster_fingerprint(a->schema, a->title, fingerprints[i]) != 0) {
             rc = PG_RETRY; /* the digest failed: out of memory */
+            break;
+        }
+        cluster_ticket_id(new_ids[i], a->alert_id, a->created_unix_ms ? a->created_unix_ms : a->meta->created_unix_ms);
         keys[2 * i] = a->namespace_;
-        keys[2 * i + 1] = items[i]->dead ? NULL : fingerprints[i];
+        keys[2 * i + 1] = fingerprints[i];
+        rows[n_rows] = (cluster_row){.redelivered = items[i]->redelivered,
+                                     .alert_id = a->alert_id,
+                                     .namespace_ = a->namespace_ ? a->namespace_ : "",
+                                     .fingerprint = fingerprints[i],
+                                     .title = a->title ? a->title : "",
+                                     .new_ticket_id = new_ids[i]};
+        row_of[i] = ++n_rows; /* 1-based: 0 = no row */
     }
     if (rc == PG_OK)
         rc = cluster_store_lock(db, keys, 2 * n);
+    if (rc == PG_OK && n_rows)
+        rc = cluster_store_batch(db, rows, n_rows, h->window_ms);
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         consumer_item *it = items[i];
-        Hutch__V1__Alert *a = (Hutch__V1__Alert *)it->value;
         if (it->dead)
             continue;
-        char new_ticket_id[37];
-        cluster_ticket_id(new_ticket_id, a->alert_id, a->created_unix_ms ? a->created_unix_ms : a->meta->created_unix_ms);
-        cluster_input in = {
-            .redelivered = it->redelivered,
-            .alert_id = a->alert_id,
-            .namespace_ = a->namespace_ ? a->namespace_ : "",
-            .fingerprint = fingerprints[i],
-            .title = a->title ? a->title : "",
-            .new_ticket_id = new_ticket_id,
-        };
-        cluster_result r;
-        if ((rc = cluster_store_bind(db, &in, h->window_ms, &r)) != PG_OK)
-            break;
+        Hutch__V1__Alert *a = (Hutch__V1__Alert *)it->value;
+        const cluster_row *r = &rows[row_of[i] - 1];
         size_t alert_len = 0, event_len = 0;
-        uint8_t *alert_buf = cluster_pack_clustered(a, r.ticket_id, r.new_ticket, fingerprints[i], &alert_len);
-        uint8_t *event_buf = cluster_pack_ticket_event(a, r.ticket_id, r.new_ticket, fingerprints[i], &event_len);
-        const char *key = *in.namespace_ ? in.namespace_ : a->alert_id;
+        uint8_t *alert_buf = cluster_pack_clustered(a, r->ticket_id, r->new_ticket, fingerprints[i], &alert_len);
+        uint8_t *event_buf = cluster_pack_ticket_event(a, r->ticket_id, r->new_ticket, fingerprints[i], &event_len);
+        const char *key = *r->namespace_ ? r->namespace_ : a->alert_id;
         /* the frame takes the buffers (NULL ones fail): no copy */
         int taken = consumer_emit_take(it, TOPIC_ALERTS_CLUSTERED, key, alert_buf, alert_len);
-        if (consumer_emit_take(it, TOPIC_TICKETS_EVENTS, r.ticket_id, event_buf, event_len) != 0 || taken != 0)
+        if (consumer_emit_take(it, TOPIC_TICKETS_EVENTS, r->ticket_id, event_buf, event_len) != 0 || taken != 0)
             rc = PG_RETRY; /* out of memory: the batch runs again */
-        if (rc != PG_OK)
-            break;
         char count[24];
-        snprintf(count, sizeof count, "%" PRId64, r.alert_count);
-        consumer_item_log(LOG_LEVEL_INFO, it, r.again ? "alert_clustered_again" : r.new_ticket ? "ticket_opened" : "alert_bound",
-                          "alert_id", a->alert_id, "ticket_id", r.ticket_id, "trace_id", a->meta->trace_id,
+        snprintf(count, sizeof count, "%" PRId64, r->alert_count);
+        consumer_item_log(LOG_LEVEL_INFO, it,
+                          r->again ? "alert_clustered_again" : r->new_ticket ? "ticket_opened" : "alert_bound",
+                          "alert_id", a->alert_id, "ticket_id", r->ticket_id, "trace_id", a->meta->trace_id,
                           "alert_count", count, NULL);
-        if (!r.again)
-            metrics_add(r.new_ticket ? h->m_opened : h->m_bound, 1);
+        if (!r->again)
+            metrics_add(r->new_ticket ? h->m_opened : h->m_bound, 1);
     }
     free(fingerprints);
+    free(new_ids);
     free(keys);
+    free(rows);
+    free(row_of);
     return rc;
 }
 

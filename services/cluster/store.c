@@ -7,14 +7,22 @@
  * locks in that one order and takes them all before reading or writing a ticket, so
  * two transactions never wait on each other in a cycle. The fingerprint lock is
  * taken even with a namespace because a namespaced alert may bind by fingerprint
- * too, and two alerts of one fingerprint must not both open. Then per alert
- * (cluster_store_bind):
- *   1. ticket_alerts already has the alert: re-read its ticket (a redelivery, or the
- *      same alert arriving twice) and write nothing;
- *   2. else read the open candidate tickets inside the window, cluster_decide, and
- *      bind (ticket_alerts, tickets.alert_count + 1, last_alert_at, updated_at) or
- *      open (tickets with the derived id, ticket_alerts);
- *   3. alerts.ticket_id / fingerprint / clustered_at.
+ * too, and two alerts of one fingerprint must not both open. Then, for the whole
+ * batch (cluster_store_batch), a handful of statements whatever its size:
+ *   1. the alerts ticket_alerts already has: their ticket is re-read (a redelivery,
+ *      or the same alert arriving twice) and nothing is written for them;
+ *   2. the open candidate tickets inside the window for every namespace and
+ *      fingerprint of the batch, in one query;
+ *   3. cluster_decide for each alert in batch order, in memory: a ticket opened or
+ *      joined by an earlier alert of the batch is a candidate for the later ones, so
+ *      the result is the one alert-by-alert processing would give;
+ *   4. one insert of the new tickets, one statement binding the alerts (ticket_alerts),
+ *      counting them on their tickets (alert_count + what this statement bound,
+ *      last_alert_at, updated_at) and stamping alerts.ticket_id/fingerprint/clustered_at.
+ * Ticket rows are not locked in a set order beyond the advisory locks: two batches
+ * without a common key can still meet on one ticket (a namespace match for one, a
+ * fingerprint match for the other); a deadlock there is PG_RETRY and the frame runs
+ * the batch again.
  * The window is compared with the database's clock (now() of the transaction), so
  * the services' clocks do not matter. */
 #include "services/cluster/store.h"
@@ -27,7 +35,6 @@
 
 #include "common/log.h"
 
-#define MAX_CANDIDATES 16
 
 int cluster_store_lock(pg *db, const char *const *keys, size_t n)
 {
@@ -50,126 +57,245 @@ int cluster_store_lock(pg *db, const char *const *keys, size_t n)
     return rc;
 }
 
-static int read_count(pg *db, const char *ticket_id, int64_t *count)
+/* A candidate ticket as read (or opened in this batch), with its strings owned. */
+typedef struct {
+    char ticket_id[37];
+    char *namespace_, *fingerprint, *status;
+    int64_t last_alert_ms;
+} candidate;
+
+typedef struct {
+    candidate *items;
+    size_t n, cap;
+} candidates;
+
+static int candidates_add(candidates *c, const char *id, const char *ns, const char *fp, const char *status,
+                          int64_t last_ms)
 {
-    PGresult *res = NULL;
-    const char *p[] = {ticket_id};
-    int rc = pg_exec(db, &res, "SELECT alert_count FROM tickets WHERE ticket_id = $1::uuid", 1, p);
-    if (!rc && PQntuples(res) == 1)
-        *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        candidate *grown = realloc(c->items, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        c->items = grown;
+        c->cap = cap;
+    }
+    candidate *x = &c->items[c->n];
+    snprintf(x->ticket_id, sizeof x->ticket_id, "%s", id);
+    x->namespace_ = strdup(ns);
+    x->fingerprint = strdup(fp);
+    x->status = strdup(status);
+    x->last_alert_ms = last_ms;
+    c->n++;
+    return x->namespace_ && x->fingerprint && x->status ? 0 : -1;
+}
+
+static void candidates_free(candidates *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->items[i].namespace_);
+        free(c->items[i].fingerprint);
+        free(c->items[i].status);
+    }
+    free(c->items);
+}
+
+/* Marks the rows whose alert is bound already (a redelivery, or the alert twice). */
+static int read_bound(pg *db, cluster_row *rows, size_t n)
+{
+    pg_array ids;
+    pg_array_init(&ids);
+    for (size_t i = 0; i < n; i++)
+        pg_array_add(&ids, rows[i].alert_id);
+    const char *p[] = {pg_array_text(&ids)};
+    PGresult *r = NULL;
+    int rc = p[0] ? pg_exec(db, &r, "SELECT alert_id::text, ticket_id::text FROM ticket_alerts WHERE alert_id = ANY($1::uuid[])",
+                            1, p)
+                  : PG_RETRY;
+    for (int k = 0; rc == PG_OK && k < PQntuples(r); k++)
+        for (size_t i = 0; i < n; i++)
+            if (!strcasecmp(rows[i].alert_id, PQgetvalue(r, k, 0))) {
+                snprintf(rows[i].ticket_id, sizeof rows[i].ticket_id, "%s", PQgetvalue(r, k, 1));
+                rows[i].new_ticket = !strcasecmp(rows[i].ticket_id, rows[i].new_ticket_id);
+                rows[i].again = true;
+            }
+    PQclear(r);
+    pg_array_free(&ids);
     return rc;
 }
 
-/* Reads candidates and decides; fills res->ticket_id / new_ticket. */
-static int decide(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res)
+/* The open tickets inside the window that any pending row could join: one query. */
+static int read_candidates(pg *db, const cluster_row *rows, size_t n, int64_t window_ms, candidates *out,
+                           int64_t *now_ms)
 {
+    pg_array ns, fp;
+    pg_array_init(&ns);
+    pg_array_init(&fp);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].again)
+            continue;
+        if (*rows[i].namespace_)
+            pg_array_add(&ns, rows[i].namespace_);
+        pg_array_add(&fp, rows[i].fingerprint);
+    }
     char window[32];
     snprintf(window, sizeof window, "%" PRId64, window_ms);
-    const char *p[] = {in->namespace_, in->fingerprint, window};
+    const char *p[] = {pg_array_text(&ns), pg_array_text(&fp), window};
     PGresult *r = NULL;
-    int rc = pg_exec(db, &r,
-                     "SELECT ticket_id::text, namespace, fingerprint, status,"
-                     " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
-                     " (extract(epoch FROM now()) * 1000)::bigint "
-                     "FROM tickets "
-                     "WHERE status <> 'resolved'"
-                     " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
-                     " AND ((namespace <> '' AND namespace = $1) OR fingerprint = $2) "
-                     "ORDER BY (namespace <> '' AND namespace = $1) DESC, last_alert_at DESC, ticket_id "
-                     "LIMIT 16",
-                     3, p);
-    if (rc)
-        return rc;
-    cluster_candidate cands[MAX_CANDIDATES];
-    int n = PQntuples(r);
-    if (n > MAX_CANDIDATES)
-        n = MAX_CANDIDATES;
-    int64_t now_ms = 0;
-    for (int i = 0; i < n; i++) {
-        cands[i] = (cluster_candidate){
-            .ticket_id = PQgetvalue(r, i, 0),
-            .namespace_ = PQgetvalue(r, i, 1),
-            .fingerprint = PQgetvalue(r, i, 2),
-            .status = PQgetvalue(r, i, 3),
-            .last_alert_ms = strtoll(PQgetvalue(r, i, 4), NULL, 10),
-        };
-        now_ms = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+    int rc = p[0] && p[1] ? pg_exec(db, &r,
+                                    "SELECT ticket_id::text, namespace, fingerprint, status,"
+                                    " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
+                                    " (extract(epoch FROM now()) * 1000)::bigint "
+                                    "FROM tickets "
+                                    "WHERE status <> 'resolved'"
+                                    " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
+                                    " AND ((namespace <> '' AND namespace = ANY($1::text[])) OR fingerprint = ANY($2::text[]))",
+                                    3, p)
+                          : PG_RETRY;
+    if (rc == PG_OK) {
+        PGresult *now = NULL;
+        rc = PQntuples(r) ? PG_OK : pg_exec(db, &now, "SELECT (extract(epoch FROM now()) * 1000)::bigint", 0, NULL);
+        if (rc == PG_OK)
+            *now_ms = strtoll(PQntuples(r) ? PQgetvalue(r, 0, 5) : PQgetvalue(now, 0, 0), NULL, 10);
+        PQclear(now);
     }
-    cluster_decision d = cluster_decide(in->namespace_, in->fingerprint, cands, (size_t)n, now_ms, window_ms);
-    if (d.action == CLUSTER_BIND) {
-        snprintf(res->ticket_id, sizeof res->ticket_id, "%s", cands[d.index].ticket_id);
-        res->new_ticket = false;
-    } else {
-        snprintf(res->ticket_id, sizeof res->ticket_id, "%s", in->new_ticket_id);
-        res->new_ticket = true;
-    }
+    for (int k = 0; rc == PG_OK && k < PQntuples(r); k++)
+        if (candidates_add(out, PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2), PQgetvalue(r, k, 3),
+                           strtoll(PQgetvalue(r, k, 4), NULL, 10)) != 0)
+            rc = PG_RETRY; /* out of memory */
     PQclear(r);
-    return 0;
+    pg_array_free(&ns);
+    pg_array_free(&fp);
+    return rc;
 }
 
-int cluster_store_bind(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res)
+/* Decides every pending row in batch order, as if one by one: a ticket opened or
+ * joined by an earlier row of the batch is a candidate for the later ones. */
+static int decide_rows(cluster_row *rows, size_t n, candidates *cands, int64_t now_ms, int64_t window_ms)
 {
-    PGresult *r = NULL;
-    memset(res, 0, sizeof *res);
-    const char *p2[] = {in->alert_id};
-    int rc = pg_exec(db, &r, "SELECT ticket_id::text FROM ticket_alerts WHERE alert_id = $1::uuid", 1, p2);
-    if (rc)
-        goto out;
-    if (PQntuples(r) == 1) {
-        snprintf(res->ticket_id, sizeof res->ticket_id, "%s", PQgetvalue(r, 0, 0));
-        res->new_ticket = !strcasecmp(res->ticket_id, in->new_ticket_id);
-        res->again = true;
-        rc = read_count(db, res->ticket_id, &res->alert_count);
-        goto out;
+    cluster_candidate *view = NULL;
+    int rc = PG_OK;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        cluster_row *row = &rows[i];
+        for (size_t j = 0; j < i && !row->again; j++)
+            if (!strcasecmp(rows[j].alert_id, row->alert_id)) { /* the same alert twice in the batch */
+                snprintf(row->ticket_id, sizeof row->ticket_id, "%s", rows[j].ticket_id);
+                row->new_ticket = rows[j].new_ticket;
+                row->again = true;
+            }
+        if (row->again)
+            continue;
+        cluster_candidate *grown = realloc(view, (cands->n ? cands->n : 1) * sizeof *view);
+        if (!grown) {
+            rc = PG_RETRY;
+            break;
+        }
+        view = grown;
+        for (size_t k = 0; k < cands->n; k++)
+            view[k] = (cluster_candidate){cands->items[k].ticket_id, cands->items[k].namespace_,
+                                          cands->items[k].fingerprint, cands->items[k].status,
+                                          cands->items[k].last_alert_ms};
+        cluster_decision d = cluster_decide(row->namespace_, row->fingerprint, view, cands->n, now_ms, window_ms);
+        if (d.action == CLUSTER_BIND) {
+            snprintf(row->ticket_id, sizeof row->ticket_id, "%s", cands->items[d.index].ticket_id);
+            cands->items[d.index].last_alert_ms = now_ms;
+            row->new_ticket = false;
+        } else {
+            snprintf(row->ticket_id, sizeof row->ticket_id, "%s", row->new_ticket_id);
+            row->new_ticket = true;
+            if (candidates_add(cands, row->new_ticket_id, row->namespace_, row->fingerprint, "open", now_ms) != 0)
+                rc = PG_RETRY;
+        }
+        if (row->redelivered) /* claimed before yet unbound: cannot happen with this code; decided again */
+            LOG_WARN("cluster_processed_but_unbound", "alert_id", row->alert_id, NULL);
     }
-    PQclear(r);
-    r = NULL;
-    if (in->redelivered) /* processed before yet unbound: cannot happen with this code; decide again */
-        LOG_WARN("cluster_processed_but_unbound", "alert_id", in->alert_id, NULL);
+    free(view);
+    return rc;
+}
 
-    if ((rc = decide(db, in, window_ms, res)))
-        goto out;
-
-    /* The writes are one statement (data-modifying CTEs): bind the alert, count it on
-     * the ticket only if this very statement bound it (a retried message counts once),
-     * and stamp the alert row. */
-    if (res->new_ticket) {
-        const char *pw[] = {in->alert_id, res->ticket_id, in->fingerprint, in->title, in->namespace_};
-        rc = pg_exec(db, &r,
-                     "WITH t AS (INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count,"
-                     " last_alert_at) VALUES ($2::uuid, $4, $5, $3, 1, now()) ON CONFLICT DO NOTHING),"
-                     " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid)"
-                     " ON CONFLICT DO NOTHING),"
-                     " a AS (UPDATE alerts SET ticket_id = $2::uuid, fingerprint = $3,"
-                     " clustered_at = COALESCE(clustered_at, now()) WHERE alert_id = $1::uuid RETURNING 1) "
-                     "SELECT 1::bigint, (SELECT count(*) FROM a)",
-                     5, pw);
-    } else {
-        const char *pw[] = {in->alert_id, res->ticket_id, in->fingerprint};
-        rc = pg_exec(db, &r,
-                     "WITH b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) VALUES ($1::uuid, $2::uuid)"
-                     " ON CONFLICT DO NOTHING RETURNING 1),"
-                     " t AS (UPDATE tickets SET alert_count = alert_count + 1,"
+/* Writes the batch's decisions: new tickets, bindings, counts, alert rows. Then each
+ * row's alert_count (for logs). */
+static int write_rows(pg *db, cluster_row *rows, size_t n)
+{
+    pg_array t_id, t_title, t_ns, t_fp, b_alert, b_ticket, b_fp, again_tickets;
+    pg_array *all[] = {&t_id, &t_title, &t_ns, &t_fp, &b_alert, &b_ticket, &b_fp, &again_tickets};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        pg_array_init(all[k]);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].again) {
+            pg_array_add(&again_tickets, rows[i].ticket_id);
+            continue;
+        }
+        if (rows[i].new_ticket) {
+            pg_array_add(&t_id, rows[i].ticket_id);
+            pg_array_add(&t_title, rows[i].title);
+            pg_array_add(&t_ns, rows[i].namespace_);
+            pg_array_add(&t_fp, rows[i].fingerprint);
+        }
+        pg_array_add(&b_alert, rows[i].alert_id);
+        pg_array_add(&b_ticket, rows[i].ticket_id);
+        pg_array_add(&b_fp, rows[i].fingerprint);
+    }
+    const char *pt[] = {pg_array_text(&t_id), pg_array_text(&t_title), pg_array_text(&t_ns), pg_array_text(&t_fp)};
+    const char *pb[] = {pg_array_text(&b_alert), pg_array_text(&b_ticket), pg_array_text(&b_fp)};
+    const char *pa[] = {pg_array_text(&again_tickets)};
+    int rc = pt[0] && pt[1] && pt[2] && pt[3] && pb[0] && pb[1] && pb[2] && pa[0] ? PG_OK : PG_RETRY;
+    PGresult *counts = NULL, *again_counts = NULL;
+    if (rc == PG_OK && t_id.n)
+        rc = pg_exec(db, NULL,
+                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at) "
+                     "SELECT x.id, x.title, x.ns, x.fp, 0, now() "
+                     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, title, ns, fp) "
+                     "ON CONFLICT DO NOTHING",
+                     4, pt);
+    /* Bind, count on each ticket only what this very statement bound (a batch run
+     * again after a failed commit counts once), and stamp the alert rows. */
+    if (rc == PG_OK && b_alert.n)
+        rc = pg_exec(db, &counts,
+                     "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(alert_id, ticket_id, fp)),"
+                     " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) SELECT alert_id, ticket_id FROM x"
+                     " ON CONFLICT DO NOTHING RETURNING ticket_id),"
+                     " k AS (SELECT ticket_id, count(*) AS k FROM b GROUP BY ticket_id),"
+                     " t AS (UPDATE tickets SET alert_count = alert_count + k.k,"
                      " last_alert_at = greatest(last_alert_at, now()), updated_at = now()"
-                     " WHERE ticket_id = $2::uuid AND EXISTS (SELECT 1 FROM b) RETURNING alert_count),"
-                     " a AS (UPDATE alerts SET ticket_id = $2::uuid, fingerprint = $3,"
-                     " clustered_at = COALESCE(clustered_at, now()) WHERE alert_id = $1::uuid RETURNING 1) "
-                     "SELECT (SELECT alert_count FROM t), (SELECT count(*) FROM a)",
-                     3, pw);
+                     " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count),"
+                     " a AS (UPDATE alerts SET ticket_id = x.ticket_id, fingerprint = x.fp,"
+                     " clustered_at = COALESCE(clustered_at, now()) FROM x WHERE alerts.alert_id = x.alert_id RETURNING 1) "
+                     "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a) FROM t",
+                     3, pb);
+    if (rc == PG_OK && again_tickets.n)
+        rc = pg_exec(db, &again_counts, "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[])",
+                     1, pa);
+    /* each fresh row's count: the ticket's final count less the rows bound after it */
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        PGresult *src = rows[i].again ? again_counts : counts;
+        for (int k = 0; src && k < PQntuples(src); k++)
+            if (!strcasecmp(PQgetvalue(src, k, 0), rows[i].ticket_id))
+                rows[i].alert_count = strtoll(PQgetvalue(src, k, 1), NULL, 10);
+        for (size_t j = i + 1; !rows[i].again && j < n; j++)
+            if (!rows[j].again && !strcasecmp(rows[j].ticket_id, rows[i].ticket_id))
+                rows[i].alert_count--;
     }
-    if (rc)
-        goto out;
-    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        res->alert_count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "1") != 0)
-        LOG_WARN("cluster_alert_row_missing", "alert_id", in->alert_id, "ticket_id", res->ticket_id, NULL);
-    PQclear(r);
-    r = NULL;
-    /* Unknown only if an earlier attempt of this message bound the alert already. */
-    if (res->alert_count == 0)
-        rc = read_count(db, res->ticket_id, &res->alert_count);
-out:
-    PQclear(r);
+    if (rc == PG_OK && counts && PQntuples(counts) > 0 && strtoll(PQgetvalue(counts, 0, 2), NULL, 10) != (long long)b_alert.n)
+        LOG_WARN("cluster_alert_rows_missing", NULL);
+    PQclear(counts);
+    PQclear(again_counts);
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        pg_array_free(all[k]);
+    return rc;
+}
+
+int cluster_store_batch(pg *db, cluster_row *rows, size_t n, int64_t window_ms)
+{
+    candidates cands = {0};
+    int64_t now_ms = 0;
+    int rc = read_bound(db, rows, n);
+    if (rc == PG_OK)
+        rc = read_candidates(db, rows, n, window_ms, &cands, &now_ms);
+    if (rc == PG_OK)
+        rc = decide_rows(rows, n, &cands, now_ms, window_ms);
+    if (rc == PG_OK)
+        rc = write_rows(db, rows, n);
+    candidates_free(&cands);
     return rc;
 }

@@ -12,7 +12,7 @@
 #include "common/pg.h"
 #include "services/cluster/cluster.h"
 
-/* What the transaction needs to know about the alert. All BORROWED. */
+/* One alert of the batch: what the statements need (BORROWED) and what they decided. */
 typedef struct {
     bool redelivered;        /* the frame found the message claimed before */
     const char *alert_id;    /* canonical UUID */
@@ -20,20 +20,17 @@ typedef struct {
     const char *fingerprint;
     const char *title;
     const char *new_ticket_id; /* cluster_ticket_id of this alert */
-} cluster_input;
-
-typedef struct {
-    char ticket_id[37];
-    bool new_ticket;         /* this alert opened the ticket */
-    bool again;              /* the alert was already bound: decision re-read, nothing written */
-    int64_t alert_count;     /* the ticket's alert_count after this alert (for logs) */
-} cluster_result;
+    char ticket_id[37];      /* out */
+    bool new_ticket;         /* out: this alert opened the ticket */
+    bool again;              /* out: the alert was already bound: decision re-read, nothing written */
+    int64_t alert_count;     /* out: the ticket's alert_count after this alert (for logs) */
+} cluster_row;
 
 /* Locks keys[0..n) (namespaces and fingerprints; NULL and "" skipped), all at once in
  * the one order. PG_OK, PG_RETRY or PG_FATAL. */
 int cluster_store_lock(pg *db, const char *const *keys, size_t n);
-/* Binds or opens for one alert (after cluster_store_lock covered its keys).
- * PG_OK (*res filled), PG_RETRY or PG_FATAL; the caller's transaction is then broken. */
-int cluster_store_bind(pg *db, const cluster_input *in, int64_t window_ms, cluster_result *res);
+/* Binds or opens for every row (after cluster_store_lock covered their keys), in
+ * batch order, as if one by one. PG_OK (outs set), PG_RETRY or PG_FATAL. */
+int cluster_store_batch(pg *db, cluster_row *rows, size_t n, int64_t window_ms);
 
 #endif
