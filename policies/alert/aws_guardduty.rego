@@ -81,4 +81,4 @@ ignore contains sprintf("not a Trojan finding and severity %v <= 7: %s", [f.Seve
 	not accepted(f)
 }
 
-ignore contains "not a GuardDuty Findings list" if not is_array(input.Findings)
+ignore contains "not a GuardDuty Findings list" if not is_array(object.get(input, "Findings", null))

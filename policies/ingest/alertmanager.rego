@@ -62,7 +62,7 @@ ignore contains sprintf("heartbeat alert %s (always firing by design)", [alertna
 	alertname(a) in heartbeats
 }
 
-unrecognised if not is_array(input.alerts)
+unrecognised if not is_array(object.get(input, "alerts", null))
 
 kind := lib.kind(object.get(input, "version", ""), "version or alerts")
 

@@ -33,7 +33,7 @@ records contains r if {
 	is_object(r)
 }
 
-records contains input if not is_array(input.records)
+records contains input if not is_array(object.get(input, "records", null))
 
 value(v) := lib.str(v.value) if is_object(v)
 

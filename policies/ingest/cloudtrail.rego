@@ -140,7 +140,7 @@ ignore contains sprintf("CloudTrail Insight %s ended (its start was the detectio
 
 unrecognised_kinds contains lib.kind(object.get(input, "detail-type", ""), "eventName, Records or CloudTrail detail-type") if {
 	count(records) == 0
-	not is_array(input.Records)
+	not is_array(object.get(input, "Records", null))
 }
 
 unrecognised_kinds contains lib.kind(object.get(r, "eventType", ""), "eventType") if {
