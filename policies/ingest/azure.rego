@@ -75,10 +75,11 @@ level_scale := {"Critical": "critical", "Error": "high", "Warning": "medium", "I
 
 closed_risk := {"dismissed", "remediated", "confirmedSafe"}
 
-signin_risk(r) := l if {
-	some k in ["riskLevelDuringSignIn", "riskLevelAggregated"]
-	l := lower(lib.str(f(r, k)))
-	risk_scale[l]
+# the higher of riskLevelDuringSignIn and riskLevelAggregated
+signin_risk(r) := ls[0] if {
+	levels := {lower(lib.str(f(r, k))) | some k in ["riskLevelDuringSignIn", "riskLevelAggregated"]}
+	ls := [l | some l in ["high", "medium", "low"]; l in levels]
+	count(ls) > 0
 }
 
 signin_error(r) := c if {
@@ -152,6 +153,14 @@ ignore contains sprintf("successful sign-in without risk: %s", [lib.str(f(r, "us
 	some r in records
 	category(r) in signin_categories
 	not detection(r)
+	not signin_risk(r)
+}
+
+ignore contains sprintf("sign-in risk already %s: %s", [lib.str(f(r, "riskState")), lib.str(f(r, "userPrincipalName"))]) if {
+	some r in records
+	category(r) in signin_categories
+	not detection(r)
+	signin_risk(r)
 }
 
 ignore contains sprintf("risk already %s: %s", [lib.str(f(r, "riskState")), lib.str(f(r, "riskEventType"))]) if {

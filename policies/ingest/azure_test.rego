@@ -25,8 +25,14 @@ test_risky_sign_in if {
 	b.severity == "medium"
 }
 
+test_higher_of_the_two_risk_levels if {
+	some a in azure.alerts with input as with_props({"riskLevelDuringSignIn": "low", "riskLevelAggregated": "high", "riskState": "atRisk"})
+	a.severity == "high"
+}
+
 test_dismissed_risk_and_clean_sign_in_ignored if {
 	count(azure.alerts) == 0 with input as with_props({"riskLevelDuringSignIn": "high", "riskState": "dismissed"})
+	azure.ignore == {"sign-in risk already dismissed: robin@corp.example"} with input as with_props({"riskLevelDuringSignIn": "high", "riskState": "dismissed"})
 	count(azure.alerts) == 0 with input as signin({})
 	azure.ignore == {"successful sign-in without risk: robin@corp.example"} with input as signin({})
 }

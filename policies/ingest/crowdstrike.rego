@@ -103,17 +103,9 @@ severity := object.get(hutch_scale, lower(severity_name), "medium")
 
 detection_name := object.get(detection, "DetectName", object.get(detection, "Name", object.get(detection, "Technique", stream_type)))
 
-detection_host := h if {
-	some k in ["ComputerName", "Hostname", "HostName", "SourceEndpointHostName"]
-	h := lib.str(object.get(detection, k, ""))
-	h != ""
-} else := ""
+detection_host := lib.first([object.get(detection, k, "") | some k in ["ComputerName", "Hostname", "HostName", "SourceEndpointHostName"]])
 
-detection_user := u if {
-	some k in ["UserName", "SourceAccountUpn", "SourceAccountName", "UserPrincipal"]
-	u := lib.str(object.get(detection, k, ""))
-	u != ""
-} else := ""
+detection_user := lib.first([object.get(detection, k, "") | some k in ["UserName", "SourceAccountUpn", "SourceAccountName", "UserPrincipal"]])
 
 detection_attributes := lib.attrs([
 	["hostname", detection_host],

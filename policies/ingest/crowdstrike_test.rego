@@ -43,7 +43,7 @@ test_severity_name_from_number if {
 }
 
 test_identity_and_mobile_detections if {
-	idp := {"metadata": {"eventType": "IdpDetectionSummaryEvent"}, "event": {"Name": "Credential scanning", "SeverityName": "Medium", "SourceAccountUpn": "bob@corp.example", "SourceEndpointIpAddress": "10.0.0.9", "TargetAccountName": "svc-db"}}
+	idp := {"metadata": {"eventType": "IdpDetectionSummaryEvent"}, "event": {"Name": "Credential scanning", "SeverityName": "Medium", "SourceAccountUpn": "bob@corp.example", "SourceAccountName": "bob", "SourceEndpointIpAddress": "10.0.0.9", "TargetAccountName": "svc-db"}}
 	some a in crowdstrike.alerts with input as idp
 	a.severity == "medium"
 	attr(a, "user") == {"bob@corp.example"}

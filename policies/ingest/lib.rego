@@ -75,3 +75,9 @@ str(v) := sprintf("%v", [v]) if {
 }
 
 str(v) := "" if is_null(v)
+
+# The first non-empty string of vals (in order), else "".
+first(vals) := xs[0] if {
+	xs := [x | some x in vals; is_string(x); x != ""]
+	count(xs) > 0
+} else := ""

@@ -130,20 +130,12 @@ cloud_entity_rows := [[k, v] |
 user := sprintf("%s\\%s", [alert.relatedUser.domainName, alert.relatedUser.userName]) if {
 	is_string(alert.relatedUser.domainName)
 	is_string(alert.relatedUser.userName)
-} else := u if {
-	some e in object.get(alert, "evidence", [])
-	u := object.get(e, "userPrincipalName", null)
-	is_string(u)
-} else := ""
+} else := lib.first([object.get(e, "userPrincipalName", "") | some e in object.get(alert, "evidence", []); is_object(e)])
 
 device := d if {
 	d := str(object.get(alert, "computerDnsName", ""))
 	d != ""
-} else := d if {
-	some e in object.get(alert, "evidence", [])
-	d := object.get(e, "deviceDnsName", null)
-	is_string(d)
-} else := ""
+} else := lib.first([object.get(e, "deviceDnsName", "") | some e in object.get(alert, "evidence", []); is_object(e)])
 
 portal_link := l if {
 	l := str(object.get(alert, "alertWebUrl", ""))
@@ -169,8 +161,7 @@ recognised if alert
 recognised if evidence
 
 kind := k if {
-	some v in [object.get(input, "category", ""), object.get(input, "type", ""), object.get(input, "@odata.type", "")]
-	k := lib.str(v)
+	k := lib.first([object.get(input, "category", ""), object.get(input, "type", ""), object.get(input, "@odata.type", "")])
 	k != ""
 } else := "no title and severity"
 

@@ -32,14 +32,13 @@ levels := {"informational": "info", "low": "low", "medium": "medium", "high": "h
 
 severity := levels[level]
 
-event := e if {
-	some k in ["event", "document", "fields"]
-	e := object.get(input, k, null)
-	is_object(e)
-} else := e if {
-	some k in ["documents", "matches"]
-	e := object.get(input, [k, 0], null)
-	is_object(e)
+event := es[0] if {
+	es := [e |
+		some p in [["event"], ["document"], ["fields"], ["documents", 0], ["matches", 0]]
+		e := object.get(input, p, null)
+		is_object(e)
+	]
+	count(es) > 0
 } else := {}
 
 # the event as Windows / Sysmon (Chainsaw wraps it in data.Event.EventData), ECS or flat
@@ -87,7 +86,7 @@ unrecognised if title == ""
 
 unrecognised if not levels[level]
 
-kind := level if level != ""
+kind := lib.str(object.get(rule, "level", object.get(rule, "rule_level", ""))) if level != ""
 
 else := "no level" if title != ""
 

@@ -65,6 +65,8 @@ test_zircolite_output if {
 test_unrecognised if {
 	some a in sigma.alerts with input as {"title": "x", "level": "urgent"}
 	a.title == "sigma: unrecognised event (urgent)"
+	some d in sigma.alerts with input as {"title": "x", "level": "P2"}
+	d.title == "sigma: unrecognised event (P2)"
 	a.severity == "low"
 	some b in sigma.alerts with input as {"title": "x"}
 	b.title == "sigma: unrecognised event (no level)"

@@ -141,8 +141,7 @@ wcs_vulnerability if {
 sigma_levels := {"informational": "info", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
 
 wcs_rule_name := n if {
-	some n in [object.get(input, ["rule", "name"], null), object.get(input, ["rule", "title"], null), object.get(input, ["rule", "description"], null)]
-	is_string(n)
+	n := lib.first([object.get(input, ["rule", k], "") | some k in ["name", "title", "description"]])
 	n != ""
 }
 
