@@ -5,8 +5,9 @@
 # "displayMessage", "actor": {id, type, alternateId, displayName}, "client": {ipAddress,
 # geographicalContext, userAgent}, "outcome": {result, reason}, "target": [...],
 # "securityContext": {isProxy, ...}, "debugContext": {"debugData": {...}}}; an Event Hook
-# delivery {"data": {"events": [...]}} gives one alert per event. Keys are read in Okta's
-# camelCase and all-lowercase (as some log pipelines store them).
+# delivery {"data": {"events": [...]}} and a /api/v1/logs page (a JSON array) give one
+# decision per event. Keys are read in Okta's camelCase and all-lowercase (as some log
+# pipelines store them).
 #
 # Detections: threat/security events (security.*), policy denials, failed sign-ins and
 # MFA failures (low: the cluster service groups them into storm tickets), account lockout,
@@ -28,7 +29,16 @@ events contains e if {
 	is_object(e)
 }
 
-events contains input if not input.data.events
+events contains e if {
+	is_array(input)
+	some e in input
+	is_object(e)
+}
+
+events contains input if {
+	is_object(input)
+	not input.data.events
+}
 
 # camelCase first, then all-lowercase
 g(e, k, d) := object.get(e, k, object.get(e, lower(k), d))

@@ -77,6 +77,12 @@ test_event_hook_delivery if {
 	count(okta.ignore) == 1 with input as i
 }
 
+test_logs_api_page if {
+	i := [ev("user.session.start", "FAILURE", {}), ev("user.account.lock", "SUCCESS", {}), ev("user.session.start", "SUCCESS", {})]
+	count(okta.alerts) == 2 with input as i
+	count(okta.ignore) == 1 with input as i
+}
+
 test_unrecognised if {
 	i := ev("user.lifecycle.something_new", "UNKNOWN", {})
 	some a in okta.alerts with input as i
