@@ -489,7 +489,10 @@ static int collect_fixture_tests(const char *root, case_kind kind, const name_fi
     struct dirent **ents = NULL;
     int n = scandir(root, &ents, visible_entry, alphasort);
     if (n < 0) {
-        snprintf(err, errlen, "--%s %s: %s", kind_dir(kind), root, strerror(errno));
+        if (kind == CASE_EVENT)
+            snprintf(err, errlen, "%s: %s", root, strerror(errno));
+        else
+            snprintf(err, errlen, "--%s %s: %s", kind_dir(kind), root, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -868,6 +871,7 @@ static char *ignore_words(const char *reason)
     return strndup(p, n);
 }
 
+/* The title hutch.lib gives an event its policy does not recognise (policies/ingest/lib.rego). */
 static bool unrecognised_title(const char *title) { return title && strstr(title, ": unrecognised event ("); }
 
 /* One event: accepted, ignored (why), unrecognised (what) or an error. */
@@ -899,7 +903,7 @@ static void coverage_decide(policy_rules *rules, json_t *s, const policy_test *t
         if (all_unrecognised) {
             coverage_bump(s, "unrecognised");
             for (size_t i = 0; i < d.count; i++)
-                coverage_bump(kinds, d.alerts[i].title);
+                coverage_bump(kinds, d.alerts[i].title ? d.alerts[i].title : "");
         } else {
             coverage_bump(s, "accepted");
         }
