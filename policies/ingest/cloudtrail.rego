@@ -116,6 +116,7 @@ detection(r) := {"title": sprintf("CloudTrail Insight: unusual %s of %s:%s", [li
 routine(r) if {
 	not detection(r)
 	event_type(r) in record_types
+	event_type(r) != "AwsCloudTrailInsight"
 }
 
 ignore contains sprintf("informational audit event: %s:%s by %s%s", [service(r), name(r), principal(r), read_only_note(r)]) if {

@@ -72,6 +72,9 @@ test_insight if {
 	some a in cloudtrail.alerts with input as r
 	a.title == "CloudTrail Insight: unusual ApiCallRateInsight of ec2:RunInstances"
 	a.severity == "medium"
+	e := json.patch(r, [{"op": "replace", "path": "/insightDetails/state", "value": "End"}])
+	count(cloudtrail.alerts) == 0 with input as e
+	cloudtrail.ignore == {"CloudTrail Insight RunInstances ended (its start was the detection)"} with input as e
 }
 
 test_console_login_without_mfa if {
