@@ -4,8 +4,8 @@
 Posts N alerts to ingest (POST /hooks/alert/raw/{schema}) from C concurrent HTTP/1.1
 keep-alive clients (threads, one http.client connection each), records per event id
 the wall-clock time its 202 came back, then waits (bounded) until the policy service
-decided every event (the shipped policies of policies/ drop some, e.g. low-severity
-GuardDuty findings: recorded as ignored) and every alert made has its notification
+decided every event (the shipped policies of policies/ ignore non-detections, e.g.
+archived findings or Falco debug events: recorded as ignored) and every alert made has its notification
 row, and reports:
 
   - alerts/s through all six services: notified alerts / (first 202 .. last
@@ -348,7 +348,7 @@ def main():
         print("  error:", e, flush=True)
 
     # wait until every accepted event is decided by the policies (accepted, or
-    # ignored: the shipped policies drop e.g. low-severity GuardDuty findings) and
+    # ignored: the shipped policies ignore non-detections with a reason) and
     # every alert they made has its notification row
     deadline = time.time() + a.timeout
     last_print = 0.0

@@ -8,7 +8,7 @@ processed_messages rows) and Kafka out (hutch.alerts.accepted).
   1. Builds N GuardDuty findings (EventBridge-wrapped; twelve finding types of
      realistic shapes: instance, access key and S3 bucket resources; network, DNS,
      API-call and port-probe actions), about --low-fraction of them (default 20%)
-     low severity (< 4, the kind the shipped policy ignores), each packed as a
+     low severity (< 4: low-severity alerts under the shipped policy), each packed as a
      hutch.v1.RawEvent exactly as ingest packs one (meta with a UUIDv7 id, a trace
      id, created time, producer "hutch-ingest"; event_id UUIDv7; schema
      "guardduty"; source "http:raw"; payload_json; Kafka key = event id), with

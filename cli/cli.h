@@ -88,5 +88,6 @@ int cmd_event_list(cli *c);
 int cmd_policy_eval(cli *c);
 int cmd_policy_test(cli *c);
 int cmd_policy_decide(cli *c);
+int cmd_policy_coverage(cli *c);
 
 #endif

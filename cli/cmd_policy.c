@@ -6,6 +6,7 @@
  *   policy eval   --policy DIR [--input FILE] [--data FILE] [--v0] QUERY
  *   policy test   --policy DIR [--detect DIR] [--ignore DIR] [--data PATH] [--v0] [--run REGEX]
  *   policy decide --policy DIR --schema S [--input FILE] [--strict]
+ *   policy coverage --policy DIR EVENTS_DIR
  *
  * eval loads (rego_bundle_load, common/rego/bundle.c) as OPA loads `-d DIR`: every
  * *.rego below DIR (recursively, hidden entries skipped, sorted) is a module; every
@@ -39,7 +40,16 @@
  * indented below a FAIL/ERROR, then "PASS: n/m" (and FAIL / ERROR counts); exit 1
  * unless all passed. --run REGEX filters cases by name (rule path or fixture name).
  *
- * decide prints one decision as JSON: {schema, package, status, reason, alerts}. */
+ * decide prints one decision as JSON: {schema, package, status, reason, alerts}.
+ *
+ * coverage reads every event under EVENTS_DIR/<schema>/ the way test reads fixtures
+ * (the same walker: *.json, *.jsonl at any depth) and decides each as hutch-policy
+ * does in strict mode, then reports per schema how many events were accepted,
+ * ignored (each distinct reason with its count; an ignore without a reason from the
+ * package is a silent drop and says so), unrecognised (only "<source>: unrecognised
+ * event (...)" alerts, an "unrecognised ... strict mode" reason, or no policy for the
+ * schema) and errors (bad JSON, unreadable files, policy errors). Exit 1 when there
+ * were errors. An operator points it at a dump of their own alerts. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <dirent.h>
 #include <errno.h>
@@ -260,7 +270,7 @@ int cmd_policy_eval(cli *c)
 /* ------------------------------------------------------------ policy test */
 
 typedef enum { TEST_PASS, TEST_FAIL, TEST_ERROR } test_outcome;
-typedef enum { CASE_RULE, CASE_DETECT, CASE_IGNORE } case_kind;
+typedef enum { CASE_RULE, CASE_DETECT, CASE_IGNORE, CASE_EVENT } case_kind;
 
 /* One test case: a test_* rule, or one object of a detect/ignore fixture file.
  * Collectors fill one list, one loop runs it, one report prints it. */
@@ -371,7 +381,10 @@ static int collect_rule_tests(const rego_policy *pol, const name_filter *run, te
 
 static int visible_entry(const struct dirent *e) { return e->d_name[0] != '.'; }
 
-static const char *kind_dir(case_kind k) { return k == CASE_DETECT ? "detect" : "ignore"; }
+static const char *kind_dir(case_kind k)
+{
+    return k == CASE_DETECT ? "detect" : k == CASE_IGNORE ? "ignore" : "events";
+}
 
 /* A case that is an ERROR before it runs (an unreadable file, bad JSON, a misplaced
  * file): reported and counted like any other. 0, or -1 on OOM. */
@@ -485,7 +498,10 @@ static int collect_fixture_tests(const char *root, case_kind kind, const name_fi
     struct dirent **ents = NULL;
     int n = scandir(root, &ents, visible_entry, alphasort);
     if (n < 0) {
-        snprintf(err, errlen, "--%s %s: %s", kind_dir(kind), root, strerror(errno));
+        if (kind == CASE_EVENT)
+            snprintf(err, errlen, "%s: %s", root, strerror(errno));
+        else
+            snprintf(err, errlen, "--%s %s: %s", kind_dir(kind), root, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -494,13 +510,17 @@ static int collect_fixture_tests(const char *root, case_kind kind, const name_fi
         struct stat st;
         const char *name = ents[i]->d_name;
         if (rc == 0 && snprintf(path, sizeof path, "%s/%s", root, name) < (int)sizeof path &&
-            snprintf(rel, sizeof rel, "%s/%s", kind_dir(kind), name) < (int)sizeof rel) {
+            (kind == CASE_EVENT ? snprintf(rel, sizeof rel, "%s", name)
+                                : snprintf(rel, sizeof rel, "%s/%s", kind_dir(kind), name)) < (int)sizeof rel) {
             if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
                 rc = walk_fixtures(out, kind, name, path, rel, f);
             } else if (fixture_is_file(name, NULL)) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "a fixture file needs a schema directory: put it in %s/<schema>/",
-                         kind_dir(kind));
+                char msg[4200];
+                if (kind == CASE_EVENT)
+                    snprintf(msg, sizeof msg, "an event file needs a schema directory: put it in %s/<schema>/", root);
+                else
+                    snprintf(msg, sizeof msg, "a fixture file needs a schema directory: put it in %s/<schema>/",
+                             kind_dir(kind));
                 rc = add_error_case(out, kind, rel, path, NULL, 0, msg, f);
             }
         }
@@ -813,5 +833,209 @@ done:
     policy_rules_free(rules);
     json_decref(payload);
     free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------ policy coverage */
+
+/* A source's counters and what it saw, kept as JSON (the --output json document is
+ * built from them): {"schema", "package", "events", "accepted", "ignored", "silent",
+ * "unrecognised", "errors", "ignored_reasons": {reason: n}, "unrecognised_kinds":
+ * {what: n}, "error_cases": [{"case", "file", "line", "message"}]}. */
+static json_t *coverage_source(json_t *sources, const char *schema)
+{
+    json_t *s = json_object_get(sources, schema);
+    if (!s) {
+        s = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "schema", schema, "package", "", "events", 0,
+                      "accepted", 0, "ignored", 0, "silent", 0, "unrecognised", 0, "errors", 0, "ignored_reasons",
+                      json_object(), "unrecognised_kinds", json_object(), "error_cases", json_array());
+        json_object_set_new(sources, schema, s);
+    }
+    return s;
+}
+
+static void coverage_bump(json_t *o, const char *key)
+{
+    json_object_set_new(o, key, json_integer(json_integer_value(json_object_get(o, key)) + 1));
+}
+
+static void coverage_error(json_t *s, const policy_test *t, const char *msg)
+{
+    coverage_bump(s, "errors");
+    json_array_append_new(json_object_get(s, "error_cases"),
+                          json_pack("{s:s,s:s,s:i,s:s}", "case", t->name, "file", t->path ? t->path : "", "line",
+                                    t->line, "message", msg ? msg : ""));
+}
+
+/* The package's own words in "<pkg>: no alert (ignore: <words>)", or NULL when it
+ * gave none (a silent drop). NEW. */
+static char *ignore_words(const char *reason)
+{
+    const char *p = reason ? strstr(reason, "(ignore: ") : NULL;
+    if (!p)
+        return NULL;
+    p += strlen("(ignore: ");
+    size_t n = strlen(p);
+    if (n && p[n - 1] == ')')
+        n--;
+    return strndup(p, n);
+}
+
+/* The title hutch.lib gives an event its policy does not recognise (policies/ingest/lib.rego). */
+static bool unrecognised_title(const char *title) { return title && strstr(title, ": unrecognised event ("); }
+
+/* One event: accepted, ignored (why), unrecognised (what) or an error. */
+static void coverage_decide(policy_rules *rules, json_t *s, const policy_test *t)
+{
+    coverage_bump(s, "events");
+    if (!t->doc) {
+        coverage_error(s, t, t->detail);
+        return;
+    }
+    policy_rules_options o = {.strict = true, .max_steps = DECIDE_MAX_STEPS, .max_memory = DECIDE_MAX_MEMORY};
+    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = t->schema, .source = "hutchctl",
+                       .payload_json = t->payload};
+    policy_decision d;
+    memset(&d, 0, sizeof d);
+    char err[2048];
+    if (policy_rules_decide(rules, &o, &in, &d, err, sizeof err) != 0) {
+        coverage_error(s, t, err);
+        policy_decision_free(&d);
+        return;
+    }
+    if (d.package && *d.package)
+        json_object_set_new(s, "package", json_string(d.package));
+    json_t *kinds = json_object_get(s, "unrecognised_kinds");
+    if (d.count > 0) {
+        bool all_unrecognised = true;
+        for (size_t i = 0; i < d.count; i++)
+            all_unrecognised = all_unrecognised && unrecognised_title(d.alerts[i].title);
+        if (all_unrecognised) {
+            coverage_bump(s, "unrecognised");
+            for (size_t i = 0; i < d.count; i++)
+                coverage_bump(kinds, d.alerts[i].title ? d.alerts[i].title : "");
+        } else {
+            coverage_bump(s, "accepted");
+        }
+    } else if (!d.package || !*d.package) {
+        coverage_bump(s, "unrecognised");
+        coverage_bump(kinds, d.reason ? d.reason : "no policy for schema");
+    } else {
+        char *words = ignore_words(d.reason);
+        if (words && strstr(words, "unrecognised ") == words && strstr(words, "strict mode")) {
+            coverage_bump(s, "unrecognised");
+            coverage_bump(kinds, words);
+        } else if (words) {
+            coverage_bump(s, "ignored");
+            coverage_bump(json_object_get(s, "ignored_reasons"), words);
+        } else {
+            coverage_bump(s, "ignored");
+            coverage_bump(s, "silent");
+            coverage_bump(json_object_get(s, "ignored_reasons"), "(no reason: a silent drop, the package has no ignore reason for it)");
+        }
+        free(words);
+    }
+    policy_decision_free(&d);
+}
+
+static json_t *counts_array(const json_t *counts, const char *name)
+{
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)counts, k, v)
+        json_array_append_new(arr, json_pack("{s:s,s:O}", name, k, "count", v));
+    return arr;
+}
+
+static int cint(const json_t *s, const char *k) { return (int)json_integer_value(json_object_get(s, k)); }
+
+static void coverage_report(json_t *sources, bool json)
+{
+    static const char *const totals_keys[] = {"events", "accepted", "ignored", "silent", "unrecognised", "errors"};
+    int totals[6] = {0};
+    const char *schema;
+    json_t *s;
+    json_object_foreach(sources, schema, s)
+        for (size_t i = 0; i < 6; i++)
+            totals[i] += cint(s, totals_keys[i]);
+    if (json) {
+        json_t *arr = json_array();
+        json_object_foreach(sources, schema, s) {
+            json_t *o = json_deep_copy(s);
+            json_object_set_new(o, "ignored_reasons", counts_array(json_object_get(s, "ignored_reasons"), "reason"));
+            json_object_set_new(o, "unrecognised_kinds", counts_array(json_object_get(s, "unrecognised_kinds"), "what"));
+            json_array_append_new(arr, o);
+        }
+        json_t *tot = json_object();
+        for (size_t i = 0; i < 6; i++)
+            json_object_set_new(tot, totals_keys[i], json_integer(totals[i]));
+        json_object_set_new(tot, "sources", json_integer((json_int_t)json_object_size(sources)));
+        json_t *doc = json_pack("{s:o,s:o}", "sources", arr, "totals", tot);
+        output_json(stdout, doc);
+        json_decref(doc);
+        return;
+    }
+    json_object_foreach(sources, schema, s) {
+        const char *pkg = json_string_value(json_object_get(s, "package"));
+        printf("%s (%s): %d events: %d accepted, %d ignored, %d unrecognised, %d errors\n", schema,
+               pkg && *pkg ? pkg : "no policy", cint(s, "events"), cint(s, "accepted"), cint(s, "ignored"),
+               cint(s, "unrecognised"), cint(s, "errors"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(s, "ignored_reasons"), k, v)
+            printf("  %-12s %5d  %s\n", "ignored", (int)json_integer_value(v), k);
+        json_object_foreach(json_object_get(s, "unrecognised_kinds"), k, v)
+            printf("  %-12s %5d  %s\n", "unrecognised", (int)json_integer_value(v), k);
+        size_t i;
+        json_array_foreach(json_object_get(s, "error_cases"), i, v)
+            printf("  %-12s %s:%d: %s: %s\n", "error", json_string_value(json_object_get(v, "file")),
+                   (int)json_integer_value(json_object_get(v, "line")), json_string_value(json_object_get(v, "case")),
+                   json_string_value(json_object_get(v, "message")));
+    }
+    puts("--------------------------------------------------------------------------------");
+    printf("total: %d events from %zu sources: %d accepted, %d ignored (%d without a reason), %d unrecognised, %d "
+           "errors\n",
+           totals[0], json_object_size(sources), totals[1], totals[2], totals[3], totals[4], totals[5]);
+}
+
+int cmd_policy_coverage(cli *c)
+{
+    const char *root = c->args[0];
+    char err[4200];
+    int rc = CLI_OK;
+    test_list events = {0};
+    name_filter all = {0};
+    json_t *sources = json_object();
+    policy_rules *rules = policy_rules_load(c->policy_dir, err, sizeof err);
+    if (!rules) {
+        cli_error("%s", err);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    if (collect_fixture_tests(root, CASE_EVENT, &all, &events, err, sizeof err) != 0) {
+        cli_error("%s", err);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    if (events.n == 0) {
+        cli_error("no event files under %s (it is read as %s/<schema>/*.json|*.jsonl)", root, root);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    for (size_t i = 0; i < events.n; i++) {
+        const policy_test *t = &events.v[i];
+        coverage_decide(rules, coverage_source(sources, t->schema && *t->schema ? t->schema : "(no schema)"), t);
+    }
+    coverage_report(sources, c->json);
+    const char *schema;
+    json_t *s;
+    json_object_foreach(sources, schema, s)
+        if (cint(s, "errors") > 0)
+            rc = CLI_FAIL;
+done:
+    tests_free(&events);
+    json_decref(sources);
+    policy_rules_free(rules);
     return rc;
 }

@@ -48,6 +48,9 @@ static const cli_command cli_commands[] = {
     {"policy", "decide", OPT_POLICY | OPT_SCHEMA | OPT_INPUT | OPT_STRICT, 0, 0,
      "--policy DIR --schema S [--input F] [--strict]", "decide one event (JSON, FILE or stdin) like hutch-policy",
      cmd_policy_decide},
+    {"policy", "coverage", OPT_POLICY, 1, 1, "--policy DIR EVENTS_DIR",
+     "decide every event under EVENTS_DIR/<schema>/: per source accepted, ignored (why), unrecognised, errors",
+     cmd_policy_coverage},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

@@ -15,7 +15,7 @@
 #
 # Settings (environment):
 #   HUTCH_BENCH_EVENTS=20000       RawEvents to pre-load
-#   HUTCH_BENCH_LOW_FRACTION=0.2   share of low-severity findings (the policy ignores them)
+#   HUTCH_BENCH_LOW_FRACTION=0.2   share of low-severity findings (low-severity alerts)
 #   HUTCH_BENCH_POLICY_DIR=policies  HUTCH_POLICY_DIR given to hutch-policy
 #   HUTCH_BENCH_WAIT=300           seconds to wait for the last event
 #   HUTCH_BENCH_POLICY_OUT=bench/results/policy.json

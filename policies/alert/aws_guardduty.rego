@@ -12,6 +12,15 @@ accepted(f) if startswith(f.Type, "Trojan:")
 
 accepted(f) if f.Severity > 7
 
+# GuardDuty's 1.0-10.0 scale on the Hutch one
+severity(f) := "critical" if f.Severity >= 9
+
+else := "high" if f.Severity >= 7
+
+else := "medium" if f.Severity >= 4
+
+else := "low"
+
 instance_id(f) := object.get(f, ["Resource", "InstanceDetails", "InstanceId"], "")
 
 namespace(f) := sprintf("aws_guardduty/instance/%s", [instance_id(f)]) if instance_id(f) != ""
@@ -54,6 +63,7 @@ alert contains {
 	"title": f.Type,
 	"description": object.get(f, "Description", ""),
 	"source": "aws",
+	"severity": severity(f),
 	"namespace": namespace(f),
 	"attrs": attrs(f),
 	"refs": [{
@@ -71,4 +81,4 @@ ignore contains sprintf("not a Trojan finding and severity %v <= 7: %s", [f.Seve
 	not accepted(f)
 }
 
-ignore contains "not a GuardDuty Findings list" if not is_array(input.Findings)
+ignore contains "not a GuardDuty Findings list" if not is_array(object.get(input, "Findings", null))

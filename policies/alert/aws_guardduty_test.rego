@@ -12,6 +12,7 @@ test_trojan_alert if {
 	some a in aws_guardduty.alert with input as {"Findings": [f]}
 	a.namespace == "aws_guardduty/instance/i-0abc"
 	a.source == "aws"
+	a.severity == "high"
 	some x in a.attrs
 	x.key == "instance_id"
 	x.persist == true
@@ -22,6 +23,13 @@ test_trojan_alert if {
 }
 
 test_high_severity_non_trojan if count(aws_guardduty.alert) == 1 with input as {"Findings": [object.union(f, {"Type": "Backdoor:EC2/X", "Severity": 7.1})]}
+
+test_severity_scale if {
+	every v, s in {2: "low", 5: "medium", 8: "high", 9: "critical"} {
+		some a in aws_guardduty.alert with input as {"Findings": [object.union(f, {"Severity": v})]}
+		a.severity == s
+	}
+}
 
 test_severity_7_non_trojan_ignored if {
 	i := {"Findings": [object.union(f, {"Type": "Backdoor:EC2/X", "Severity": 7})]}

@@ -1,58 +1,127 @@
-# Falco events (falco JSON output / falcosidekick payload) -> Hutch alerts (ingest.falco).
+# Falco events (Falco's JSON output: json_output, http_output, program_output; the
+# falcosidekick payload) -> Hutch alerts (ingest.falco).
 #
-# Input: {"rule", "priority", "output", "output_fields": {...}, "hostname", "tags", "time"}.
-# Priorities Emergency, Alert, Critical, Error and Warning alert; Notice, Informational
-# (Info) and Debug are dropped with a reason in `ignore`.
+# Input: {"uuid", "rule", "priority", "output", "output_fields": {...}, "source",
+# "hostname", "tags", "time"}; a falcosidekick batch (JSON array) gives one decision per
+# event. Every rule match alerts, whatever its priority: Emergency, Alert, Critical ->
+# critical; Error -> high; Warning -> medium; Notice -> low; Informational / Info -> info.
+# Attributes: container, image, k8s namespace / pod (syscall source) or the audited user,
+# target namespace / resource (k8s_audit source), user, command line, file, host.
+# Non-detections (ignored with a reason): Debug priority (Falco's own diagnostics),
+# falcosidekick's test event ("Test rule"), Falco internal events (metrics snapshots,
+# syscall drop reports). Anything else (no rule, unknown priority):
+# "falco: unrecognised event (<priority>)".
 package ingest.falco
 
 import rego.v1
 
-alerting_priorities := {"emergency", "alert", "critical", "error", "warning"}
+import data.hutch.lib
 
-quiet_priorities := {"notice", "informational", "info", "debug"}
+source := "falco"
 
-priority := lower(input.priority)
+scale := {"emergency": "critical", "alert": "critical", "critical": "critical", "error": "high",
+	"warning": "medium", "notice": "low", "informational": "info", "info": "info"}
 
-fields := object.get(input, "output_fields", {})
-
-container_image := sprintf("%s:%s", [fields["container.image.repository"], fields["container.image.tag"]]) if {
-	fields["container.image.tag"]
-} else := object.get(fields, "container.image.repository", "")
-
-attributes := [{"key": c[0], "value": c[1]} |
-	some c in [
-		["rule", input.rule],
-		["priority", input.priority],
-		["hostname", object.get(input, "hostname", "")],
-		["container_id", object.get(fields, "container.id", "")],
-		["container_name", object.get(fields, "container.name", "")],
-		["container_image", container_image],
-		["k8s_namespace", object.get(fields, "k8s.ns.name", "")],
-		["k8s_pod", object.get(fields, "k8s.pod.name", "")],
-		["user", object.get(fields, "user.name", "")],
-		["proc_cmdline", object.get(fields, "proc.cmdline", "")],
-		["file", object.get(fields, "fd.name", "")],
-	]
-	is_string(c[1])
-	c[1] != ""
-	c[1] != "<NA>"
-]
-
-ignore contains sprintf("falco priority %s is below Warning: %s", [input.priority, input.rule]) if {
-	priority in quiet_priorities
+events contains e if {
+	is_array(input)
+	some e in input
+	is_object(e)
 }
 
-ignore contains sprintf("unknown falco priority %v: %v", [object.get(input, "priority", null), object.get(input, "rule", null)]) if {
-	not priority in quiet_priorities
-	not priority in alerting_priorities
+events contains input if is_object(input)
+
+priority(e) := lower(lib.str(object.get(e, "priority", "")))
+
+rule(e) := lib.str(object.get(e, "rule", ""))
+
+fields(e) := object.get(e, "output_fields", {})
+
+internal(e) if startswith(rule(e), "Falco internal")
+
+sidekick_test(e) if {
+	rule(e) == "Test rule"
+	contains(lib.str(object.get(e, "output", "")), "falcosidekick")
 }
+
+detection(e) if {
+	scale[priority(e)]
+	rule(e) != ""
+	not internal(e)
+	not sidekick_test(e)
+}
+
+ignore contains sprintf("falco debug-priority event (Falco's own diagnostics, not a detection): %s", [rule(e)]) if {
+	some e in events
+	priority(e) == "debug"
+	not sidekick_test(e)
+}
+
+ignore contains "falcosidekick test event (a connectivity check)" if {
+	some e in events
+	sidekick_test(e)
+}
+
+ignore contains sprintf("%s: Falco's own health / metrics event", [rule(e)]) if {
+	some e in events
+	internal(e)
+}
+
+unrecognised(e) if {
+	not detection(e)
+	priority(e) != "debug"
+	not internal(e)
+	not sidekick_test(e)
+}
+
+kind(e) := lib.kind(object.get(e, "priority", ""), "priority") if rule(e) != ""
+
+else := "no rule"
+
+ignore contains lib.unrecognised_reason(source, kind(e)) if {
+	lib.strict(source)
+	some e in events
+	unrecognised(e)
+}
+
+container_image(f) := sprintf("%s:%s", [f["container.image.repository"], f["container.image.tag"]]) if {
+	is_string(f["container.image.tag"])
+	is_string(f["container.image.repository"])
+} else := lib.str(object.get(f, "container.image.repository", object.get(f, "container.image", "")))
+
+fv(e, k) := lib.str(object.get(fields(e), k, ""))
+
+attributes(e) := lib.attrs([
+	["rule", rule(e)],
+	["priority", lib.str(object.get(e, "priority", ""))],
+	["hostname", lib.str(object.get(e, "hostname", ""))],
+	["container_id", fv(e, "container.id")],
+	["container_name", fv(e, "container.name")],
+	["container_image", container_image(fields(e))],
+	["k8s_namespace", fv(e, "k8s.ns.name")],
+	["k8s_pod", fv(e, "k8s.pod.name")],
+	["user", fv(e, "user.name")],
+	["proc_cmdline", fv(e, "proc.cmdline")],
+	["file", fv(e, "fd.name")],
+	["src_ip", fv(e, "fd.cip")],
+	["k8s_user", fv(e, "ka.user.name")],
+	["k8s_target", concat("/", [x | some x in [fv(e, "ka.target.namespace"), fv(e, "ka.target.resource"), fv(e, "ka.target.name")]; x != ""])],
+	["falco_source", lib.str(object.get(e, "source", ""))],
+	["event_id", lib.str(object.get(e, "uuid", ""))],
+])
 
 alerts contains {
-	"title": input.rule,
-	"description": input.output,
-	"attributes": attributes,
-	"tags": [t | some t in ({"falco", priority} | {t | some t in object.get(input, "tags", []); is_string(t)})],
+	"title": rule(e),
+	"description": lib.str(object.get(e, "output", rule(e))),
+	"attributes": attributes(e),
+	"tags": [t | some t in ({"falco", priority(e)} | {t | some t in object.get(e, "tags", []); is_string(t)})],
+	"severity": scale[priority(e)],
 } if {
-	priority in alerting_priorities
-	is_string(input.rule)
+	some e in events
+	detection(e)
+}
+
+alerts contains lib.unrecognised_alert(source, kind(e)) if {
+	not lib.strict(source)
+	some e in events
+	unrecognised(e)
 }

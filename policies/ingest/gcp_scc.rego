@@ -1,24 +1,69 @@
 # Google Security Command Center findings -> Hutch alerts (Warren contract: ingest["gcp-scc"]).
 #
-# Accepted shapes: the Pub/Sub notification {"notificationConfigName", "finding", "resource"}
-# and a bare finding (name + category). One alert per finding.
-# Dropped, with a reason in `ignore`: state INACTIVE, mute MUTED, severity LOW, or an input
-# that is not an SCC finding (e.g. a Cloud Logging Event Threat Detection entry).
+# Accepted shapes, one alert per finding:
+#   - the notification {"notificationConfigName", "finding", "resource"} SCC publishes,
+#   - the same inside a Pub/Sub push envelope {"message": {"data": <base64 JSON>,
+#     "attributes", "messageId"}, "subscription"},
+#   - a bare finding (name + category),
+#   - an Event Threat Detection Cloud Logging entry {"logName": ".../threatdetection...",
+#     "jsonPayload": {"detectionCategory": {"ruleName", "subRuleName"}, "detectionPriority",
+#     "properties", "sourceId"}} (titled "ETD <ruleName>", severity from detectionPriority).
+# Severity: CRITICAL, HIGH, MEDIUM, LOW as is; SEVERITY_UNSPECIFIED medium.
+# Non-detections (ignored with a reason): state INACTIVE (the finding is over), mute MUTED
+# (a person or a mute rule silenced it), finding classes OBSERVATION (informational) and
+# SCC_ERROR (a detector's configuration error, not a detection). Anything else:
+# "gcp-scc: unrecognised event (<what was missing>)".
 package ingest["gcp-scc"]
 
 import rego.v1
 
-finding := input.finding if is_object(input.finding)
+import data.hutch.lib
 
-finding := input if {
-	not input.finding
-	is_string(input.category)
-	is_string(input.name)
+source := "gcp-scc"
+
+# the Pub/Sub push envelope's data, decoded
+envelope := json.unmarshal(base64.decode(input.message.data)) if is_string(input.message.data)
+
+doc_from_envelope if is_object(envelope)
+
+doc := envelope if doc_from_envelope
+
+else := input
+
+finding := doc.finding if is_object(doc.finding)
+
+finding := doc if {
+	not doc.finding
+	is_string(doc.category)
+	is_string(doc.name)
 }
 
-resource := object.get(input, "resource", {})
+finding := etd_finding if etd_finding
+
+etd_finding := {
+	"name": lib.str(object.get(doc, "insertId", "")),
+	"category": sprintf("ETD %s", [concat(": ", [n | some n in [etd.detectionCategory.ruleName, object.get(etd, ["detectionCategory", "subRuleName"], "")]; n != ""])]),
+	"severity": upper(lib.str(object.get(etd, "detectionPriority", "MEDIUM"))),
+	"state": "ACTIVE",
+	"resourceName": etd_resource,
+	"findingClass": "THREAT",
+} if {
+	contains(lib.str(object.get(doc, "logName", "")), "threatdetection")
+	is_string(etd.detectionCategory.ruleName)
+}
+
+etd := object.get(doc, "jsonPayload", {})
+
+etd_resource := r if {
+	r := lib.str(object.get(etd, ["properties", "instanceDetails"], ""))
+	r != ""
+} else := sprintf("projects/%s", [lib.str(object.get(etd, ["properties", "network", "project"], object.get(etd, ["properties", "project_id"], "unknown")))])
+
+resource := object.get(doc, "resource", {})
 
 severity := object.get(finding, "severity", "SEVERITY_UNSPECIFIED")
+
+hutch_severity := object.get({"CRITICAL": "critical", "HIGH": "high", "MEDIUM": "medium", "LOW": "low"}, severity, "medium")
 
 category := object.get(finding, "category", "UNKNOWN")
 
@@ -52,14 +97,28 @@ reasons := [c.reason |
 	some c in [
 		{"hit": object.get(finding, "state", "") == "INACTIVE", "reason": sprintf("finding state INACTIVE: %s on %s", [category, resource_name])},
 		{"hit": object.get(finding, "mute", "") == "MUTED", "reason": sprintf("finding muted: %s on %s", [category, resource_name])},
-		{"hit": severity == "LOW", "reason": sprintf("low severity finding: %s on %s", [category, resource_name])},
+		{"hit": object.get(finding, "findingClass", "") == "OBSERVATION", "reason": sprintf("observation (informational finding class): %s on %s", [category, resource_name])},
+		{"hit": object.get(finding, "findingClass", "") == "SCC_ERROR", "reason": sprintf("SCC_ERROR finding (a detector configuration error, not a detection): %s", [category])},
 	]
 	c.hit
 ]
 
 ignore contains r if some r in reasons
 
-ignore contains "not a Security Command Center finding (no finding with name and category)" if not finding
+kind := "undecodable Pub/Sub message data" if {
+	is_string(input.message.data)
+	not doc_from_envelope
+} else := "no finding with name and category"
+
+ignore contains lib.unrecognised_reason(source, kind) if {
+	not finding
+	lib.strict(source)
+}
+
+alerts contains lib.unrecognised_alert(source, kind) if {
+	not finding
+	not lib.strict(source)
+}
 
 attributes := array.concat(
 	[{"key": c[0], "value": c[1]} |
@@ -95,6 +154,7 @@ alerts contains {
 	"description": description,
 	"attributes": attributes,
 	"tags": ["gcp", "scc", lower(severity)],
+	"severity": hutch_severity,
 } if {
 	finding
 	count(reasons) == 0

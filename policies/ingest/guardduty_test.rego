@@ -51,10 +51,54 @@ test_severity_labels if {
 	guardduty.severity_label(9) == "critical"
 }
 
-test_low_severity_ignored_with_reason if {
+test_low_severity_is_a_low_alert if {
 	f := object.union(raw, {"severity": 3.9})
+	some a in guardduty.alerts with input as f
+	a.severity == "low"
+	count(guardduty.ignore) == 0 with input as f
+}
+
+test_alert_severity if {
+	every v, s in {2: "low", 5: "medium", 8: "high", 9.5: "critical"} {
+		some a in guardduty.alerts with input as object.union(raw, {"severity": v})
+		a.severity == s
+	}
+}
+
+test_archived_ignored if {
+	f := object.union(raw, {"service": {"archived": true}})
 	count(guardduty.alerts) == 0 with input as f
-	guardduty.ignore == {"low severity finding (3.9 < 4): Backdoor:EC2/C&CActivity.B!DNS"} with input as f
+	guardduty.ignore == {"archived finding (archived by a suppression rule or a person): Backdoor:EC2/C&CActivity.B!DNS"} with input as f
+}
+
+test_empty_findings_ignored if {
+	count(guardduty.alerts) == 0 with input as {"Findings": []}
+	guardduty.ignore == {"empty findings list (get-findings returned no finding)"} with input as {"Findings": []}
+}
+
+asff := {"SchemaVersion": "2018-10-08", "Id": "arn:aws:guardduty:eu-west-1:123456789012:detector/d/finding/f9", "ProductArn": "arn:aws:securityhub:eu-west-1::product/aws/guardduty",
+	"AwsAccountId": "123456789012", "Region": "eu-west-1", "Types": ["TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS"], "Title": "C&C domain queried by i-0ccc",
+	"Severity": {"Label": "HIGH", "Product": 8}, "RecordState": "ACTIVE", "Resources": [{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:eu-west-1:123456789012:instance/i-0ccc"}],
+	"ProductFields": {"aws/guardduty/service/action/networkConnectionAction/remoteIpDetails/ipAddressV4": "198.51.100.9"}}
+
+test_security_hub_import if {
+	some a in guardduty.alerts with input as {"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub", "detail": {"findings": [asff]}}
+	a.title == "C&C domain queried by i-0ccc"
+	a.severity == "high"
+	attr(a, "instance_id") == {"arn:aws:ec2:eu-west-1:123456789012:instance/i-0ccc"}
+	attr(a, "remote_ip") == {"198.51.100.9"}
+	count(guardduty.alerts) == 1 with input as {"Findings": [asff]}
+	count(guardduty.alerts) == 0 with input as object.union(asff, {"RecordState": "ARCHIVED"})
+}
+
+test_malware_scan_results if {
+	clean := {"detail-type": "GuardDuty Malware Protection Object Scan Result", "source": "aws.guardduty", "detail": {"scanResultDetails": {"scanResultStatus": "NO_THREATS_FOUND"}, "s3ObjectDetails": {"bucketName": "b", "objectKey": "k"}}}
+	count(guardduty.alerts) == 0 with input as clean
+	guardduty.ignore == {"malware scan completed: NO_THREATS_FOUND (not a detection)"} with input as clean
+	bad := json.patch(clean, [{"op": "replace", "path": "/detail/scanResultDetails", "value": {"scanResultStatus": "THREATS_FOUND", "threats": [{"name": "EICAR-Test-File"}]}}])
+	some a in guardduty.alerts with input as bad
+	a.severity == "high"
+	attr(a, "threat") == {"EICAR-Test-File"}
 }
 
 test_severity_4_alerts if {
@@ -66,7 +110,12 @@ test_title_falls_back_to_type if {
 	a.title == "Backdoor:EC2/C&CActivity.B!DNS"
 }
 
-test_unrelated_input if {
-	count(guardduty.alerts) == 0 with input as {"foo": 1}
-	count(guardduty.ignore) == 1 with input as {"foo": 1}
+test_unrelated_input_is_unrecognised if {
+	some a in guardduty.alerts with input as {"foo": 1}
+	a.title == "guardduty: unrecognised event (no detail-type or finding type)"
+	a.severity == "low"
+	some b in guardduty.alerts with input as {"detail-type": "GuardDuty Something New", "detail": {}}
+	b.title == "guardduty: unrecognised event (GuardDuty Something New)"
+	count(guardduty.alerts) == 0 with input as {"foo": 1} with data.hutch.config.strict_sources as ["guardduty"]
+	guardduty.ignore == {"unrecognised guardduty event (no detail-type or finding type): strict mode (data.hutch.config.strict_sources)"} with input as {"foo": 1} with data.hutch.config.strict_sources as ["guardduty"]
 }

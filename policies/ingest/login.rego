@@ -70,6 +70,7 @@ alerts contains {
 		c[1] != ""
 	],
 	"tags": ["login", "high"],
+	"severity": "high",
 } if {
 	burst
 	count(ignore) == 0

@@ -12,6 +12,8 @@ alerts(o) := x if {
 }
 
 test_burst_alerts if {
+	some b in alerts({})
+	b.severity == "high"
 	some a in alerts({})
 	a.title == "Multiple login failures from 203.0.113.45"
 	a.description == "25 failed login attempts in 3 minutes"

@@ -108,3 +108,10 @@ def test_shared_sample(rel, line, exp, tmp_path):
         one.write_text(lines[line - 1])
         path = str(one)
     check(decide(exp["schema"], path), exp, f"{rel}" + (f":{line}" if line else ""))
+
+
+def test_no_sample_unsupported():
+    """Every shared sample's source has a shipped policy now."""
+    unsupported = [rel for rel, exp in EXPECTED.items()
+                   if any(e.get("unsupported") for e in (exp if isinstance(exp, list) else [exp]))]
+    assert not unsupported, "samples still marked unsupported: " + ", ".join(unsupported)
