@@ -772,9 +772,12 @@ done:
 
 static json_t *alert_doc(const policy_alert *a)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "title", a->title ? a->title : "", "description",
+    /* severity: the policy's, or null when it named none (enrich's normaliser decides) */
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "title", a->title ? a->title : "", "description",
                      a->description ? a->description : "", "namespace", a->namespace ? a->namespace : "", "source",
-                     a->source ? a->source : "", "channel", a->channel ? a->channel : "", "tags",
+                     a->source ? a->source : "", "channel", a->channel ? a->channel : "", "severity",
+                     a->severity && *a->severity ? json_string(a->severity) : json_null(), "severity_score",
+                     a->severity && *a->severity ? json_integer(a->severity_score) : json_null(), "tags",
                      a->tags ? json_incref(a->tags) : json_array(), "attributes",
                      a->attributes ? json_incref(a->attributes) : json_array());
 }

@@ -497,23 +497,22 @@ static void wait_outputs(consumer *c, batch *b, volatile sig_atomic_t *stop)
 static void round_once(consumer *c, batch *b, volatile sig_atomic_t *stop)
 {
     int64_t started = ids_now_ms();
-    consumer_item **live = malloc(b->n * sizeof *live);
+    consumer_item **live;
+    while (!(live = malloc(b->n * sizeof *live))) { /* skipping ahead would lose the batch */
+        LOG_ERROR("out_of_memory", "consumer", c->name, NULL);
+        if (!wait_serving(c, 100, stop))
+            return; /* stopped: nothing of this round is stored, it is redelivered */
+    }
     size_t n_live = 0;
     for (size_t i = 0; i < b->n; i++) {
         consumer_item *it = &b->items[i];
         it->msg = b->msgs[i];
         decode(c, it);
-        if (it->dead)
-            b->handled[i] = true;
-        else if (live)
+        if (!it->dead)
             live[n_live++] = it;
     }
-    bool all_handled = live != NULL;
-    if (!live) {
-        LOG_ERROR("out_of_memory", "consumer", c->name, NULL);
-    } else if (n_live && process(c, live, n_live, stop) < 0) {
-        all_handled = false; /* stopped while retrying: nothing of this round is stored */
-    }
+    /* stopped while retrying: nothing of this round is produced or stored */
+    bool all_handled = !n_live || process(c, live, n_live, stop) == 0;
     if (all_handled && n_live && c->spec.after_commit) {
         int64_t backoff = RETRY_BACKOFF_MIN_MS;
         while (c->spec.after_commit(c->ctx, c->db, live, n_live) != PG_OK) {

@@ -346,9 +346,10 @@ def _load_first(path):
 def test_shipped_guardduty_policy(pol):
     st = pol.st
     detect = os.path.join(SHIPPED, "test", "detect", "guardduty", "ssh_bruteforce.json")
-    low = os.path.join(SHIPPED, "test", "ignore", "guardduty", "low_severity_port_probe.jsonl")
+    low = os.path.join(SHIPPED, "test", "detect", "guardduty", "low_severity_port_probe.jsonl")
+    non = os.path.join(SHIPPED, "test", "ignore", "guardduty", "non_detections.jsonl")
     if not (os.path.exists(os.path.join(SHIPPED, "ingest", "guardduty.rego")) and os.path.exists(detect)
-            and os.path.exists(low)):
+            and os.path.exists(low) and os.path.exists(non)):
         pytest.skip("the shipped GuardDuty policy or its fixtures are not there")
     tag = uuid.uuid4().hex[:10]
     finding = _load_first(detect)
@@ -363,7 +364,9 @@ def test_shipped_guardduty_policy(pol):
     assert ld["severity"] < 4
     ld["id"] = uuid.uuid4().hex
     ld["title"] = f"{ld['title']} [e2e {tag}]"
-    ign = post(st, "guardduty", lowf)
+    low_ev = post(st, "guardduty", lowf)
+    nonf = _load_first(non)
+    ign = post(st, "guardduty", nonf)
 
     row = wait_event(st, ev)
     assert row["status"] == "accepted" and row["alert_count"] == 1 and row["policy_package"] == "ingest.guardduty"
@@ -377,13 +380,23 @@ def test_shipped_guardduty_policy(pol):
     assert [x["value"] for x in by["remote_ip"]] == [net["remoteIpDetails"]["ipAddressV4"]], by
     assert [x["value"] for x in by["account_id"]] == [str(d["accountId"])], by
 
+    # a low-severity detection is a low alert (storms are grouped, not dropped); the
+    # policy named its severity, which is carried as decided (severity_source 'policy')
+    row = wait_event(st, low_ev)
+    assert row["status"] == "accepted" and row["alert_count"] == 1, row
+    [la] = alerts_of(st, low_ev)
+    assert st.pg.scalar("SELECT severity || '/' || severity_source FROM alerts WHERE alert_id = %s",
+                        (la["alert_id"],)) == "low/policy"
+    # a non-detection is ignored with its named reason
     row = wait_event(st, ign)
     assert row["status"] == "ignored" and row["alert_count"] == 0, row
     assert row["policy_package"] == "ingest.guardduty"
-    assert "low severity" in row["reason"], row["reason"]
+    assert row["reason"], row
     assert alerts_of(st, ign) == []
-    # the accepted one goes the whole way (enrich, cluster, agent, notify)
+    # the accepted one goes the whole way (enrich, cluster, agent, notify) with its severity
     st.wait_alert_done(d["title"])
+    sev = st.pg.scalar("SELECT severity || '/' || severity_source FROM alerts WHERE alert_id = %s", (a["alert_id"],))
+    assert sev in {f"{s}/policy" for s in ("info", "low", "medium", "high", "critical")}, sev
 
 
 # --- 2. AlertChain: namespace, persisted attributes, Kafka key --------------------
