@@ -153,6 +153,8 @@ class PolicyRig:
         self.st.services["policy"] = self.svc  # failure reports show its log
         self.svc.start()
         self.svc.wait_ready()
+        # ready (Postgres, Kafka) a moment before the policy set is loaded and shown
+        hutch_e2e.wait_for(lambda: "policy" in self.readyz()[1], scaled(30), 0.1, "the policy state in /readyz")
 
     def stop(self):
         rc = self.svc.stop()
