@@ -74,7 +74,7 @@ static const char sql_alert_show[] =
     "SELECT json_build_object("
     " 'alert', to_json(a),"
     " 'indicators', coalesce((SELECT json_agg(i ORDER BY i.type, i.value, i.path) FROM"
-    "   (SELECT type, value, path FROM indicators WHERE alert_id = a.alert_id) i), '[]'),"
+    "   (SELECT type, value, unnest(paths) AS path FROM indicators WHERE alert_id = a.alert_id) i), '[]'),"
     " 'ticket', (SELECT to_json(t) FROM (SELECT ticket_id, title, status, severity, alert_count, namespace,"
     "   created_at, last_alert_at FROM tickets WHERE ticket_id = a.ticket_id) t))::text"
     " FROM alerts a WHERE a.alert_id = $1::uuid";

@@ -512,7 +512,9 @@ static void round_once(consumer *c, batch *b, volatile sig_atomic_t *stop)
             live[n_live++] = it;
     }
     /* stopped while retrying: nothing of this round is produced or stored */
+    int64_t decoded = ids_now_ms();
     bool all_handled = !n_live || process(c, live, n_live, stop) == 0;
+    int64_t committed = ids_now_ms();
     if (all_handled && n_live && c->spec.after_commit) {
         int64_t backoff = RETRY_BACKOFF_MIN_MS;
         while (c->spec.after_commit(c->ctx, c->db, live, n_live) != PG_OK) {
@@ -536,6 +538,7 @@ static void round_once(consumer *c, batch *b, volatile sig_atomic_t *stop)
         kafka_producer_poll(c->producer, 0);
         wait_outputs(c, b, stop);
     }
+    int64_t acked = ids_now_ms();
     free(live);
 
     bool *done = calloc(b->n ? b->n : 1, sizeof *done);
@@ -556,6 +559,13 @@ static void round_once(consumer *c, batch *b, volatile sig_atomic_t *stop)
     metrics_add(c->m_dead, dead);
     metrics_observe(c->h_size, (double)b->n);
     metrics_observe(c->h_seconds, (double)(ids_now_ms() - started) / 1000.0);
+    char n_text[16], ms[3][24];
+    snprintf(n_text, sizeof n_text, "%zu", b->n);
+    snprintf(ms[0], sizeof ms[0], "%lld", (long long)(decoded - started));
+    snprintf(ms[1], sizeof ms[1], "%lld", (long long)(committed - decoded));
+    snprintf(ms[2], sizeof ms[2], "%lld", (long long)(acked - committed));
+    LOG_DEBUG("batch_done", "consumer", c->name, "messages", n_text, "decode_ms", ms[0], "transaction_ms", ms[1],
+              "produce_ms", ms[2], NULL);
 }
 
 /* ---- the consumer ------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* enrich's Postgres statements (store.h): the batch as arrays, unnest()ed, so a batch
- * of 500 alerts is two statements, not a thousand. Indicators are inserted with ON
+ * of 500 alerts is two statements, not a thousand. Indicators are one row per alert
+ * and distinct (type, value), with the paths they were found at. Indicators are inserted with ON
  * CONFLICT DO NOTHING and the alerts update is idempotent, so even a batch run again
  * after a failed commit writes each fact once. */
 #include "services/enrich/store.h"
@@ -49,10 +50,11 @@ int enrich_store(pg *db, enrich_row *rows, size_t n)
                     rows[i].found = true;
         if (ind_alert.n)
             rc = pg_exec(db, NULL,
-                         "INSERT INTO indicators (alert_id, type, value, path) "
-                         "SELECT x.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(a, t, v, p) "
+                         "INSERT INTO indicators (alert_id, type, value, paths) "
+                         "SELECT x.a, x.t, x.v, array_agg(x.p ORDER BY x.p) "
+                         "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(a, t, v, p) "
                          "WHERE EXISTS (SELECT 1 FROM alerts WHERE alerts.alert_id = x.a) "
-                         "ON CONFLICT DO NOTHING",
+                         "GROUP BY x.a, x.t, x.v ON CONFLICT DO NOTHING",
                          4, p2);
     }
     PQclear(res);

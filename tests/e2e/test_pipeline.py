@@ -36,7 +36,8 @@ def check_full_path(st, event_id, title, schema="guardduty"):
         assert attrs.get("remote_ip") == "198.51.100.23" and attrs.get("instance_id") == "i-0b1c2d3e4f5a6b7c8", attrs
     assert a["enriched_at"] is not None and a["clustered_at"] is not None
 
-    inds = st.pg.query("SELECT type, value, path FROM indicators WHERE alert_id = %s", (a["alert_id"],))
+    inds = st.pg.query("SELECT type, value, unnest(paths) AS path FROM indicators WHERE alert_id = %s",
+                       (a["alert_id"],))
     by = {}
     for i in inds:
         by.setdefault((i["type"], i["value"]), set()).add(i["path"])
