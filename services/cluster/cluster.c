@@ -101,6 +101,7 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
     msg_meta_init(&mb, a->meta->trace_id, CLUSTER_PRODUCER, a->meta->created_unix_ms, seed);
     Hutch__V1__Meta *old_meta = a->meta;
     char *old_ticket = a->ticket_id, *old_fp = a->fingerprint;
+    protobuf_c_boolean old_new = a->new_ticket;
     a->meta = &mb.meta;
     a->ticket_id = (char *)ticket_id; /* packing never writes through it */
     a->fingerprint = fingerprint;
@@ -109,6 +110,7 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
     a->meta = old_meta;
     a->ticket_id = old_ticket;
     a->fingerprint = old_fp;
+    a->new_ticket = old_new;
     return buf;
 }
 

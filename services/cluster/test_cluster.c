@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -132,6 +133,54 @@ static void test_bad_candidates_ignored(void **state)
     assert_int_equal(d.action, CLUSTER_OPEN);
 }
 
+/* The outputs of a clustered alert: a redelivered alert packs to the same bytes, and
+ * the alert itself is left as it was. */
+static void test_pack_redelivery(void **state)
+{
+    Hutch__V1__Meta meta = HUTCH__V1__META__INIT;
+    meta.id = "0190b7c2-7f00-7000-8000-000000000001";
+    meta.trace_id = "0190b7c2-7f00-7000-8000-000000000002";
+    meta.created_unix_ms = 1720000000000;
+    Hutch__V1__Alert a = HUTCH__V1__ALERT__INIT;
+    a.meta = &meta;
+    a.alert_id = "0190b7c2-7f00-7000-8000-000000000003";
+    a.schema = "guardduty";
+    a.title = "SSH brute force";
+    char fp[CLUSTER_FINGERPRINT_LEN];
+    assert_int_equal(cluster_fingerprint(a.schema, a.title, fp), 0);
+    const char *ticket = "0190b7c2-7f00-7000-8000-000000000004";
+    size_t l1, l2, e1, e2;
+    uint8_t *b1 = cluster_pack_clustered(&a, ticket, true, fp, &l1);
+    uint8_t *b2 = cluster_pack_clustered(&a, ticket, true, fp, &l2);
+    uint8_t *v1 = cluster_pack_ticket_event(&a, ticket, true, fp, &e1);
+    uint8_t *v2 = cluster_pack_ticket_event(&a, ticket, true, fp, &e2);
+    assert_non_null(b1);
+    assert_non_null(v1);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    assert_int_equal(e1, e2);
+    assert_memory_equal(v1, v2, e1);
+    assert_ptr_equal(a.meta, &meta); /* restored */
+    assert_string_equal(a.ticket_id, "");
+    assert_false(a.new_ticket);
+    Hutch__V1__Alert *out = hutch__v1__alert__unpack(NULL, l1, b1);
+    assert_non_null(out);
+    assert_string_equal(out->ticket_id, ticket);
+    assert_string_equal(out->fingerprint, fp);
+    assert_true(out->new_ticket);
+    assert_string_not_equal(out->meta->id, meta.id); /* its own id, derived from the input's */
+    assert_string_equal(out->meta->trace_id, meta.trace_id);
+    hutch__v1__alert__free_unpacked(out, NULL);
+    Hutch__V1__TicketEvent *ev = hutch__v1__ticket_event__unpack(NULL, e1, v1);
+    assert_non_null(ev);
+    assert_string_equal(ev->kind, "opened");
+    hutch__v1__ticket_event__free_unpacked(ev, NULL);
+    free(b1);
+    free(b2);
+    free(v1);
+    free(v2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_empty_namespaces_do_not_match),
         cmocka_unit_test(test_tie_breaks_are_order_free),
         cmocka_unit_test(test_bad_candidates_ignored),
+        cmocka_unit_test(test_pack_redelivery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

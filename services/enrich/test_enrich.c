@@ -512,6 +512,43 @@ static void test_all_fixtures(void **state)
     assert_true(files > 0);
 }
 
+/* The enriched Alert: a redelivered alert packs to the same bytes; the payload stops
+ * at enrich; the severity and scores are carried. */
+static void test_pack_redelivery(void **state)
+{
+    Hutch__V1__Meta meta = HUTCH__V1__META__INIT;
+    meta.id = "0190b7c2-7f00-7000-8000-000000000001";
+    meta.trace_id = "0190b7c2-7f00-7000-8000-000000000002";
+    meta.created_unix_ms = 1720000000000;
+    Hutch__V1__Alert a = HUTCH__V1__ALERT__INIT;
+    a.meta = &meta;
+    a.alert_id = "0190b7c2-7f00-7000-8000-000000000003";
+    a.payload_json = "{\"ip\": \"8.8.8.8\"}";
+    json_t *payload = parse(a.payload_json);
+    enrich_indicators l = {0};
+    assert_int_equal(enrich_extract(ctx, payload, NULL, 0, &l), 0);
+    size_t l1, l2;
+    uint8_t *b1 = enrich_pack(&a, &l, "high", 70, 75, &l1);
+    uint8_t *b2 = enrich_pack(&a, &l, "high", 70, 75, &l2);
+    assert_non_null(b1);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    Hutch__V1__Alert *out = hutch__v1__alert__unpack(NULL, l1, b1);
+    assert_non_null(out);
+    assert_string_equal(out->payload_json, "");
+    assert_string_equal(out->severity, "high");
+    assert_int_equal(out->severity_score, 70);
+    assert_true(out->risk_score == 75);
+    assert_int_equal(out->n_indicators, 1);
+    assert_string_equal(out->indicators[0]->value, "8.8.8.8");
+    assert_string_equal(a.payload_json, "{\"ip\": \"8.8.8.8\"}"); /* the input is not changed */
+    hutch__v1__alert__free_unpacked(out, NULL);
+    free(b1);
+    free(b2);
+    enrich_indicators_free(&l);
+    json_decref(payload);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_guardduty_attack_sequence),
         cmocka_unit_test(test_securityhub_asff),
         cmocka_unit_test(test_all_fixtures),
+        cmocka_unit_test(test_pack_redelivery),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
