@@ -331,6 +331,9 @@ static void decode(consumer *c, consumer_item *it)
         return;
     }
     it->message_id = meta->id;
+    const char *why = in->check ? in->check(it->value) : NULL;
+    if (why)
+        consumer_item_dead(it, "%s", why);
 }
 
 /* ---- the transaction, bisected on a poison message --------------------------------- */

@@ -5,8 +5,8 @@
  *   1. poll up to HUTCH_CONSUMER_BATCH messages, or what arrives within
  *      HUTCH_CONSUMER_LINGER after the first;
  *   2. decode each with the protobuf type of its topic (consumer_input) and check
- *      its envelope: a message that does not decode, or has no valid meta.id, is
- *      dead-lettered alone;
+ *      its envelope and the input's own check: a message that does not decode, has
+ *      no valid meta.id or fails the check is dead-lettered alone;
  *   3. BEGIN; claim every message id in one statement (processed_messages, consumer
  *      "hutch-<service>"; the id is meta.id, or topic:partition:offset for inputs
  *      without an envelope); spec->handle gets the batch with each item's
@@ -66,10 +66,13 @@ typedef struct {
     size_t n_outputs, cap_outputs;
 } consumer_item;
 
-/* A topic and the protobuf type its messages hold (NULL: raw bytes, e.g. JSON). */
+/* A topic, the protobuf type its messages hold (NULL: raw bytes, e.g. JSON), and an
+ * optional check of a decoded message (NULL or a msg_check_* of msg.h: the reason it
+ * is dead-lettered, or NULL when it is usable). The handler sees checked items only. */
 typedef struct {
     const char *topic;
     const ProtobufCMessageDescriptor *type;
+    const char *(*check)(const ProtobufCMessage *m);
 } consumer_input;
 
 typedef struct {

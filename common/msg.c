@@ -44,3 +44,11 @@ uint8_t *msg_pack(const ProtobufCMessage *m, size_t *len)
     *len = protobuf_c_message_pack(m, out);
     return out;
 }
+
+const char *msg_check_alert(const ProtobufCMessage *m)
+{
+    const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)m;
+    if (m->descriptor != &hutch__v1__alert__descriptor)
+        return "not a hutch.v1.Alert";
+    return ids_is_uuid(a->alert_id) ? NULL : "Alert without a valid alert_id";
+}

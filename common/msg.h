@@ -27,4 +27,8 @@ void msg_meta_init(msg_meta_buf *buf, const char *trace_id, const char *producer
 /* Packs any protobuf-c message. NEW buffer (free()), length in *len. NULL on OOM. */
 uint8_t *msg_pack(const ProtobufCMessage *m, size_t *len);
 
+/* The checks a consumer runs on an input before its handler sees it
+ * (consumer_input.check): NULL when m is usable, else why not (static text). */
+const char *msg_check_alert(const ProtobufCMessage *m); /* an Alert with a UUID alert_id */
+
 #endif

@@ -62,8 +62,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             continue;
         }
         const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
-        if (!ids_is_uuid(a->alert_id) || !ids_is_uuid(a->ticket_id)) {
-            consumer_item_dead(it, "alert without a valid alert_id or ticket_id");
+        if (!ids_is_uuid(a->ticket_id)) {
+            consumer_item_dead(it, "alert without a valid ticket_id");
             continue;
         }
         const char *severity = agent_alert_severity(a);
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     if (service_start(&svc, "agent", argc, argv) == 0) {
         agent_ctx ctx = {.cfg = &cfg,
                          .m_triaged = metrics_counter("hutch_agent_alerts_triaged_total", "Alerts triaged (first delivery)")};
-        static const consumer_input inputs[] = {{TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor},
+        static const consumer_input inputs[] = {{TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor, msg_check_alert},
                                                 {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},
                                                 {NULL, NULL}};
         consumer_spec spec = {.inputs = inputs, .handle = handle_batch};

@@ -55,10 +55,6 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     size_t n_rows = 0;
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
-        if (!ids_is_uuid(a->alert_id)) {
-            consumer_item_dead(items[i], "Alert without a valid alert_id");
-            continue;
-        }
         if (cluster_fingerprint(a->schema, a->title, fingerprints[i]) != 0) {
             rc = PG_RETRY; /* the digest failed: out of memory */
             break;
@@ -123,7 +119,8 @@ int main(int argc, char **argv)
         goto out;
     h.m_opened = metrics_counter("hutch_cluster_alerts_total{result=\"opened\"}", "Alerts clustered, new effects only");
     h.m_bound = metrics_counter("hutch_cluster_alerts_total{result=\"bound\"}", "Alerts clustered, new effects only");
-    static const consumer_input inputs[] = {{TOPIC_ALERTS_ENRICHED, &hutch__v1__alert__descriptor}, {NULL, NULL}};
+    static const consumer_input inputs[] = {{TOPIC_ALERTS_ENRICHED, &hutch__v1__alert__descriptor, msg_check_alert},
+                                            {NULL, NULL, NULL}};
     consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
     status = service_consume(&svc, &spec, &h) == 0 ? 0 : 1;
 out:

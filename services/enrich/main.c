@@ -69,10 +69,6 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     size_t n_rows = 0;
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
-        if (!ids_is_uuid(a->alert_id)) {
-            consumer_item_dead(items[i], "Alert without a valid alert_id");
-            continue;
-        }
         json_error_t jerr;
         json_t *payload = json_loads(a->payload_json ? a->payload_json : "", JSON_DECODE_ANY, &jerr);
         if (!payload) {
@@ -142,7 +138,8 @@ int main(int argc, char **argv)
         goto out;
     }
     h.m_indicators = metrics_counter("hutch_enrich_indicators_total", "Indicators extracted");
-    static const consumer_input inputs[] = {{TOPIC_ALERTS_ACCEPTED, &hutch__v1__alert__descriptor}, {NULL, NULL}};
+    static const consumer_input inputs[] = {{TOPIC_ALERTS_ACCEPTED, &hutch__v1__alert__descriptor, msg_check_alert},
+                                            {NULL, NULL, NULL}};
     consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
     status = service_consume(&svc, &spec, &h) == 0 ? 0 : 1;
 out:
