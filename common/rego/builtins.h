@@ -92,6 +92,14 @@ void rego_buf_free(rego_buf *b);
  * OPA's error messages and sprintf's %q quote with it. builtins_strings.c. */
 void rego_go_quote(rego_buf *b, const char *s, size_t n, bool ascii_only);
 
+/* UTF-8 the way Go reads it (OPA's strings are Go strings, which may hold any
+ * bytes): rego_utf8_decode returns the rune at s (n > 0 bytes left) and its width in
+ * *w; an invalid or truncated sequence reads as U+FFFD of width 1, so every invalid
+ * byte is one rune. rego_utf8_count is the number of runes (count() of a string,
+ * Go's utf8.RuneCountInString). builtins.c. */
+uint32_t rego_utf8_decode(const unsigned char *s, size_t n, size_t *w);
+size_t rego_utf8_count(const char *s, size_t n);
+
 /* A YAML document as a NEW value, the way yaml.unmarshal reads it (go-yaml v2's
  * rules), or NULL with go-yaml's message in err. builtins_json.c. */
 rv *rego_yaml_parse(const char *s, size_t n, char *err, size_t errlen);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/builtins.h"
 
 #define B(name) static int name(rego_bctx *ctx, rv *const *a, rv **out)
@@ -175,17 +176,9 @@ B(b_range_step)
 }
 
 /* ------------------------------------------------------------ aggregates */
-static size_t utf8_count(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80) c++;
-    return c;
-}
-
 B(b_count)
 {
-    if (rv_typeof(a[0]) == RV_STRING) *out = rv_int((int64_t)utf8_count(rv_str(a[0]), rv_strlen(a[0])));
+    if (rv_typeof(a[0]) == RV_STRING) *out = rv_int((int64_t)rego_utf8_count(rv_str(a[0]), rv_strlen(a[0])));
     else *out = rv_int((int64_t)rv_len(a[0]));
     return REGO_OK;
 }
@@ -234,7 +227,7 @@ static int cmp_rv(const void *x, const void *y) { return rv_compare(*(rv *const 
 B(b_sort)
 {
     size_t n = rv_len(a[0]);
-    rv **v = malloc((n ? n : 1) * sizeof(rv *));
+    rv **v = rego_xmalloc(n * sizeof(rv *));
     for (size_t i = 0; i < n; i++) v[i] = elem(a[0], i);
     if (rv_typeof(a[0]) == RV_ARRAY) qsort(v, n, sizeof(rv *), cmp_rv);
     rv *arr = rv_array_new(n);
@@ -354,7 +347,7 @@ B(b_to_number)
         rv *v = NULL;
         if (n > 0 && s[0] == '+') v = rv_number_from_text(s + 1, n - 1);
         else if (n > 1 && s[0] == '.') {
-            char *t = malloc(n + 2);
+            char *t = rego_xmalloc(n + 2);
             t[0] = '0';
             memcpy(t + 1, s, n + 1);
             v = rv_number_from_text(t, n + 1);

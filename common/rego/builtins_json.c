@@ -23,6 +23,7 @@
  * (true/yes/on, null/~, ints, floats), mapping keys become strings, and
  * yaml.marshal quotes strings that would otherwise read back as another type.
  */
+#include "rego/alloc.h"
 #include "rego/builtins.h"
 
 #include <ctype.h>
@@ -515,8 +516,7 @@ static void ptree_add(ptree *t, const rv *segs)
         if (!c) {
             if (t->n == t->cap) {
                 t->cap = t->cap ? t->cap * 2 : 4;
-                t->kids = realloc(t->kids, t->cap * sizeof *t->kids);
-                if (!t->kids) abort();
+                t->kids = rego_xrealloc(t->kids, t->cap * sizeof *t->kids);
             }
             c = &t->kids[t->n++];
             memset(c, 0, sizeof *c);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/rego_int.h"
 
 /* ------------------------------------------------------------ arena */
@@ -30,8 +31,7 @@ void *ar_alloc(arena *a, size_t n)
     n = (n + 15) & ~(size_t)15;
     if (!a->head || a->head->used + n > a->head->cap) {
         size_t cap = n > 65536 ? n : 65536;
-        arena_chunk *c = malloc(sizeof(arena_chunk) + cap);
-        if (!c) abort();
+        arena_chunk *c = rego_xmalloc(sizeof(arena_chunk) + cap);
         c->next = a->head;
         c->used = 0;
         c->cap = cap;
@@ -56,8 +56,7 @@ rv *ar_keep(arena *a, rv *v)
     if (!v) return v;
     if (a->nvals == a->capvals) {
         a->capvals = a->capvals ? a->capvals * 2 : 64;
-        a->vals = realloc(a->vals, a->capvals * sizeof(rv *));
-        if (!a->vals) abort();
+        a->vals = rego_xrealloc(a->vals, a->capvals * sizeof(rv *));
     }
     a->vals[a->nvals++] = v;
     return v;
@@ -301,7 +300,7 @@ static void lex_raw(P *p, tok *t)
     if (c == '"') {
         adv(p);
         size_t cap = 64, n = 0;
-        char *buf = malloc(cap);
+        char *buf = rego_xmalloc(cap);
         for (;;) {
             int ch = cur(p);
             if (ch == -1 || ch == '\n') {
@@ -310,7 +309,7 @@ static void lex_raw(P *p, tok *t)
                 t->kind = K_EOF;
                 return;
             }
-            if (n + 8 > cap) buf = realloc(buf, cap *= 2);
+            if (n + 8 > cap) buf = rego_xrealloc(buf, cap *= 2);
             if (ch == '"') {
                 adv(p);
                 break;
@@ -496,7 +495,7 @@ static void tv_push(tvec *v, term *t)
 {
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 4;
-        v->v = realloc(v->v, (size_t)v->cap * sizeof(term *));
+        v->v = rego_xrealloc(v->v, (size_t)v->cap * sizeof(term *));
     }
     v->v[v->n++] = t;
 }
@@ -1012,7 +1011,7 @@ static bool parse_withs(P *p, expr *e)
             free(w);
             return false;
         }
-        if (n == cap) w = realloc(w, (size_t)(cap = cap ? cap * 2 : 2) * sizeof(with_mod));
+        if (n == cap) w = rego_xrealloc(w, (size_t)(cap = cap ? cap * 2 : 2) * sizeof(with_mod));
         w[n].target = target;
         w[n].value = val;
         n++;
@@ -1295,11 +1294,11 @@ static bool parse_and_chain(P *p, bool after_op, operand *out)
         return true;
     }
     int n = 0, cap = 4;
-    expr **v = malloc((size_t)cap * sizeof(expr *));
+    expr **v = rego_xmalloc((size_t)cap * sizeof(expr *));
     for (;;) {
         expr *x = o.b ? mk_test(p, o.b, line, col) : o.e;
         if (o.e && o.e->kind != E_TERM) x = mk_test(p, operand_body(p, o), line, col);
-        if (n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof(expr *));
+        if (n == cap) v = rego_xrealloc(v, (size_t)(cap *= 2) * sizeof(expr *));
         v[n++] = x;
         if (!logic_kw(p, "and")) break;
         next(p);
@@ -1326,9 +1325,9 @@ static expr *parse_logic(P *p, bool withs)
         e = o.e ? o.e : mk_test(p, o.b, line, col);
     } else {
         int n = 0, cap = 4;
-        expr **v = malloc((size_t)cap * sizeof(expr *));
+        expr **v = rego_xmalloc((size_t)cap * sizeof(expr *));
         for (;;) {
-            if (n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof(expr *));
+            if (n == cap) v = rego_xrealloc(v, (size_t)(cap *= 2) * sizeof(expr *));
             v[n++] = mk_notb(p, operand_body(p, o), line, col);
             if (!logic_kw(p, "or")) break;
             next(p);
@@ -1369,7 +1368,7 @@ static term *parse_template(P *p, const tok *t)
     int line = t->line, col = t->col + 2;
     tvec parts = {0};
     size_t cap = 64, n = 0;
-    char *buf = malloc(cap);
+    char *buf = rego_xmalloc(cap);
 #define TADV()                                                                                                         \
     do {                                                                                                               \
         if (src[i] == '\n') line++, col = 1;                                                                           \
@@ -1377,7 +1376,7 @@ static term *parse_template(P *p, const tok *t)
         i++;                                                                                                           \
     } while (0)
     while (i <= end && !p->failed) {
-        if (n + 8 > cap) buf = realloc(buf, cap *= 2);
+        if (n + 8 > cap) buf = rego_xrealloc(buf, cap *= 2);
         char ch = i < end ? src[i] : 0;
         if (i < end && ch == '\\' && i + 1 < end && src[i + 1] == '{') {
             buf[n++] = '{';
@@ -1485,7 +1484,7 @@ static body *parse_body_until(P *p, const char *close)
         }
         expr *e = parse_literal(p);
         if (!e) break;
-        if (n == cap) v = realloc(v, (size_t)(cap = cap ? cap * 2 : 4) * sizeof(expr *));
+        if (n == cap) v = rego_xrealloc(v, (size_t)(cap = cap ? cap * 2 : 4) * sizeof(expr *));
         v[n++] = e;
     }
     if (p->failed) {
@@ -1512,7 +1511,7 @@ typedef struct {
 } rvec;
 static void rv_push_rule(rvec *v, rule *r)
 {
-    if (v->n == v->cap) v->v = realloc(v->v, (size_t)(v->cap = v->cap ? v->cap * 2 : 8) * sizeof(rule *));
+    if (v->n == v->cap) v->v = rego_xrealloc(v->v, (size_t)(v->cap = v->cap ? v->cap * 2 : 8) * sizeof(rule *));
     v->v[v->n++] = r;
 }
 
@@ -1892,8 +1891,8 @@ module *rego_parse_module(parse_ctx *pc)
         }
         if (ni == capi) {
             capi = capi ? capi * 2 : 4;
-            imps = realloc(imps, (size_t)capi * sizeof(import_decl));
-            explicit_alias = realloc(explicit_alias, (size_t)capi * sizeof(bool));
+            imps = rego_xrealloc(imps, (size_t)capi * sizeof(import_decl));
+            explicit_alias = rego_xrealloc(explicit_alias, (size_t)capi * sizeof(bool));
         }
         explicit_alias[ni] = explicit;
         imps[ni].alias = alias;

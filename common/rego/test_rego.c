@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -475,6 +476,74 @@ static void test_scoping_and_data_keys(void **state)
     rego_policy_free(pol);
 }
 
+/* evaluates query with data (JSON text) against one module; compact JSON of the
+ * result set, or "error <code>: <message>" (caller frees) */
+static char *eval_with_data(const char *src, const char *query, const char *data_json)
+{
+    rego_error err;
+    rego_policy *pol = compile1(src, REGO_SYNTAX_V1, &err);
+    if (!pol) fail_msg("compile: %s", err.message);
+    rv *data = rv_from_json_text(data_json, strlen(data_json), NULL, 0);
+    assert_non_null(data);
+    rv *rs = NULL;
+    char *t;
+    if (rego_eval_json(pol, query, NULL, data, NULL, &rs, &err) == 0) t = rv_to_json_text(rs);
+    else {
+        t = malloc(sizeof err.message + 64);
+        snprintf(t, sizeof err.message + 64, "error %s: %s", err.code, err.message);
+    }
+    rv_unref(rs);
+    rv_unref(data);
+    rego_policy_free(pol);
+    return t;
+}
+
+static void expect_with_data(const char *src, const char *query, const char *data_json, const char *want)
+{
+    char *t = eval_with_data(src, query, data_json);
+    assert_string_equal(t, want);
+    free(t);
+}
+
+/* Base documents (data) and rules under the same prefix, as OPA 1.19 answers. */
+static void test_base_and_virtual_documents(void **state)
+{
+    (void)state;
+    const char *src = "package a.b\nr := 1\nc.d := 5\n";
+    const char *data = "{\"a\":{\"b\":{\"q\":2,\"c\":{\"e\":7}},\"z\":3}}";
+    /* a ground path merges both */
+    expect_with_data(src, "x := data.a.b", data, "[{\"x\":{\"c\":{\"d\":5,\"e\":7},\"q\":2,\"r\":1}}]");
+    /* iteration: the base document's keys, then the rule tree's; c is in both, so twice */
+    expect_with_data(src, "x := [k | data.a.b[k]]", data, "[{\"x\":[\"c\",\"q\",\"c\",\"r\"]}]");
+    expect_with_data(src, "x := [k | some k, _ in data.a.b]", data, "[{\"x\":[\"c\",\"q\",\"c\",\"r\"]}]");
+    expect_with_data(src, "x := {k | data.a.b[k]}", data, "[{\"x\":[\"c\",\"q\",\"r\"]}]");
+    expect_with_data(src, "x := [[k, v] | v := data.a[k]]", "{\"a\":{\"y\":1}}",
+                     "[{\"x\":[[\"y\",1],[\"b\",{\"c\":{\"d\":5},\"r\":1}]]}]");
+    /* a rule where the base documents hold a value, or below a value that is not an object */
+    expect_with_data(src, "x := 1", "{\"a\":{\"b\":{\"r\":{}}}}",
+                     "error rego_compile_error: rego_compile_error: conflicting rule for data path a/b/r found");
+    expect_with_data(src, "x := 1", "{\"a\":{\"b\":{\"c\":[1]}}}",
+                     "error rego_compile_error: rego_compile_error: conflicting rule for data path a/b/c/d found");
+    expect_with_data(src, "x := 1", "{\"a\":7}",
+                     "error rego_compile_error: rego_compile_error: conflicting rule for data path a/b/c/d found");
+    /* an empty package does not hide a base value that is not an object */
+    expect_with_data("package a.b.e\n", "x := data.a.b.e", "{\"a\":{\"b\":{\"e\":1}}}", "[{\"x\":1}]");
+    expect_with_data("package a.b.e\n", "x := data.a.b.e", "{}", "[{\"x\":{}}]");
+}
+
+/* count() of a string counts runes as Go does: every invalid byte is one. */
+static void test_count_invalid_utf8(void **state)
+{
+    (void)state;
+    const char *src = "package t\n";
+    /* "/w==" = ff, "gA==" = 80, "4oI=" = e2 82 (truncated), "4oKs" = e2 82 ac (the euro sign) */
+    check_eval(src, REGO_SYNTAX_V1,
+               "a := count(base64.decode(\"/w==\")); b := count(base64.decode(\"gA==\")); "
+               "c := count(base64.decode(\"4oI=\")); d := count(base64.decode(\"4oKs\")); "
+               "e := count(base64.decode(\"wIA=\"))",
+               NULL, "[{\"a\":1,\"b\":1,\"c\":2,\"d\":1,\"e\":2}]");
+}
+
 /* The evaluator's fast paths (optimize.c, value.c): a `some` loop fused with a
  * builtin test, hashed membership in a large array, hashed keys of a large object,
  * derived data attached to values (parsed CIDRs, compiled regexes), all used by
@@ -671,6 +740,8 @@ int main(void)
         cmocka_unit_test(test_step_limit),           cmocka_unit_test(test_prepared_query),
         cmocka_unit_test(test_template_strings),     cmocka_unit_test(test_logic_operators),
         cmocka_unit_test(test_scoping_and_data_keys),
+        cmocka_unit_test(test_base_and_virtual_documents),
+        cmocka_unit_test(test_count_invalid_utf8),
         cmocka_unit_test(test_compile_errors_like_opa),
         cmocka_unit_test(test_type_errors_like_opa),
         cmocka_unit_test(test_number_precision),

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/rego_int.h"
 
 typedef enum { TY_ANY, TY_NULL, TY_BOOL, TY_NUM, TY_STR, TY_ARRAY, TY_OBJECT, TY_SET, TY_UNION } ty_kind;
@@ -76,7 +77,7 @@ typedef struct {
 
 static ty *ty_new(tcx *c, ty_kind k)
 {
-    ty *t = calloc(1, sizeof *t);
+    ty *t = rego_xcalloc(1, sizeof *t);
     if (!t) return &c->any;
     t->k = k;
     t->next_alloc = c->allocs;
@@ -103,8 +104,8 @@ static ty *ty_set(tcx *c, ty *elem)
 static void ty_hold(tcx *c, ty *owner, size_t n, bool keys)
 {
     /* arrays hung on a type are freed with it: kept in a helper alloc list */
-    owner->elems = calloc(n ? n : 1, sizeof(ty *));
-    if (keys) owner->keys = calloc(n ? n : 1, sizeof(char *));
+    owner->elems = rego_xcalloc(n ? n : 1, sizeof(ty *));
+    if (keys) owner->keys = rego_xcalloc(n ? n : 1, sizeof(char *));
     if (!owner->elems || (keys && !owner->keys)) {
         c->failed = true; /* out of memory: stop checking, accept */
         owner->k = TY_ANY;
@@ -574,7 +575,7 @@ static ty *ty_of(tcx *c, term *t);
 /* Type of a comprehension head in the comprehension's scope. */
 static ty *closure_type(tcx *c, term *t)
 {
-    ty **saved = malloc(((size_t)c->nslots + 1) * sizeof(ty *));
+    ty **saved = rego_xmalloc(((size_t)c->nslots + 1) * sizeof(ty *));
     if (!saved) {
         c->failed = true;
         return &c->any;
@@ -784,7 +785,7 @@ static void check_body(tcx *c, body *b)
  * (NULL for functions). */
 static ty *check_rule(tcx *c, rule *r)
 {
-    ty **slots = calloc((size_t)r->nslots + 1, sizeof(ty *));
+    ty **slots = rego_xcalloc((size_t)r->nslots + 1, sizeof(ty *));
     if (!slots) {
         c->failed = true;
         return &c->any;
@@ -845,8 +846,8 @@ int rego_typecheck_policy(const rego_policy *pol, rego_error *err)
 {
     tcx c = {.pol = pol, .err = err};
     c.any.k = TY_ANY;
-    c.node_state = calloc((size_t)pol->nnodes + 1, 1);
-    c.node_type = calloc((size_t)pol->nnodes + 1, sizeof(ty *));
+    c.node_state = rego_xcalloc((size_t)pol->nnodes + 1, 1);
+    c.node_type = rego_xcalloc((size_t)pol->nnodes + 1, sizeof(ty *));
     if (c.node_state && c.node_type) {
         for (int mi = 0; mi < pol->nmods && !c.failed; mi++) {
             module *m = pol->mods[mi];
