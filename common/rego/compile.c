@@ -1897,8 +1897,35 @@ static int conflict_group(const rego_policy *pol, rule **g, int ng, rulevec *kid
     rego_set_error(err, "rego_type_error", g[0]->file, g[0]->line, g[0]->col, "%s", msg);
     return -1;
 }
+/* OPA's checkRuleConflicts also refuses a rule whose whole head ref is a path of
+ * string keys that is also the path of a package, even an empty one: "package p.b
+ * conflicts with rule b defined at file:line" (a head with a variable, `b[k]`, is
+ * left to evaluation). */
+static int check_package_conflict(const rego_policy *pol, const rnode *n, rego_error *err)
+{
+    const rule *first = NULL;
+    for (int i = 0; i <= n->nrules; i++) {
+        const rule *r = i < n->nrules ? n->rules[i] : n->def;
+        if (!r || r->nstatic < r->nref) continue;
+        if (!first || rule_before(pol, r, first)) first = r;
+    }
+    if (!first) return 0;
+    for (int i = 0; i < pol->nmods; i++) {
+        const module *m = pol->mods[i];
+        if (strcmp(m->pkgpath, n->path) != 0) continue;
+        size_t skip = strlen(first->mod->pkgpath) + 1;
+        const char *rel = strlen(n->path) > skip ? n->path + skip : n->path;
+        rego_set_error(err, "rego_type_error", first->file, first->mod->pkg->line, first->mod->pkg->col,
+                       "package %s conflicts with rule %s defined at %s:%d", m->pkgpath + 5, rel, first->file,
+                       first->line);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_conflicts(const rego_policy *pol, const rnode *n, rego_error *err)
 {
+    if ((n->nrules || n->def) && check_package_conflict(pol, n, err)) return -1;
     rulevec all = {0}, g = {0}, kids = {0};
     for (int i = 0; i < n->nrules; i++) rvec_add(&all, n->rules[i]);
     if (n->def) {

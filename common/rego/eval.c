@@ -652,6 +652,14 @@ static bool fn_arity0(const rnode *n)
 
 static int eval_func(ev *e, rnode *n, rv **argv, int argc, rv **out, int line, int col);
 
+static bool subtree_has_rules(const rnode *n)
+{
+    if (n->nrules || n->def) return true;
+    for (int i = 0; i < n->nkids; i++)
+        if (subtree_has_rules(n->kids[i])) return true;
+    return false;
+}
+
 static rv *node_full(ev *e, rnode *n, rv *base, int *st)
 {
     *st = 0;
@@ -694,6 +702,7 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
         for (int i = 0; i < n->nkids; i++) {
             rnode *kid = n->kids[i];
             if (kid->is_func && !fn_arity0(kid)) continue;
+            if (val && !subtree_has_rules(kid)) continue; /* an empty package below rules: OPA ignores it */
             rv *kb = base ? rv_object_get(base, kid->key) : NULL;
             rv *kv = node_full(e, kid, kb, st);
             if (*st < 0) {
@@ -706,7 +715,9 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
         }
         if (val) {
             bool conf = false;
-            if (rv_typeof(val) != RV_OBJECT && rv_len(kidsobj) > 0) conf = true;
+            if (rv_len(kidsobj) == 0) {
+                /* nothing below to merge */
+            } else if (rv_typeof(val) != RV_OBJECT) conf = true;
             else {
                 rule *r0 = n->nrules ? n->rules[0] : n->def;
                 int depth = r0 && r0->nref > r0->nstatic ? r0->nref - r0->nstatic : 1;

@@ -529,6 +529,26 @@ static void test_base_and_virtual_documents(void **state)
     /* an empty package does not hide a base value that is not an object */
     expect_with_data("package a.b.e\n", "x := data.a.b.e", "{\"a\":{\"b\":{\"e\":1}}}", "[{\"x\":1}]");
     expect_with_data("package a.b.e\n", "x := data.a.b.e", "{}", "[{\"x\":{}}]");
+    /* ... nor makes a set rule above it an object */
+    expect_with_data("package a.b.e\n", "x := data.a", "{}", "[{\"x\":{\"b\":{\"e\":{}}}}]");
+    rego_module_src two[] = {{.name = "p.rego", .source = "package p\nb contains 1\n", .syntax = REGO_SYNTAX_V1},
+                             {.name = "q.rego", .source = "package p.b.c\n", .syntax = REGO_SYNTAX_V1}};
+    rego_error err;
+    rego_policy *pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    char *t = eval_text(pol, "x := data.p", NULL, &err);
+    assert_string_equal(t, "[{\"x\":{\"b\":[1]}}]");
+    free(t);
+    rego_policy_free(pol);
+    /* a rule at the path of a package, even an empty one (not a rule with a variable key) */
+    two[1].source = "package p.b\n";
+    assert_null(rego_compile(two, 2, REGO_SYNTAX_V1, &err));
+    assert_string_equal(err.code, "rego_type_error");
+    assert_non_null(strstr(err.message, "package p.b conflicts with rule b defined at p.rego:2"));
+    two[0].source = "package p\nb[k] := 1 if some k in [\"x\"]\n";
+    pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    rego_policy_free(pol);
 }
 
 /* count() of a string counts runes as Go does: every invalid byte is one. */
@@ -542,6 +562,9 @@ static void test_count_invalid_utf8(void **state)
                "c := count(base64.decode(\"4oI=\")); d := count(base64.decode(\"4oKs\")); "
                "e := count(base64.decode(\"wIA=\"))",
                NULL, "[{\"a\":1,\"b\":1,\"c\":2,\"d\":1,\"e\":2}]");
+    /* JSON text writes each invalid byte as \ufffd, as Go's encoding/json (and escapes U+2028) */
+    check_eval(src, REGO_SYNTAX_V1, "x := json.marshal([base64.decode(\"4oJh/w==\"), \"\\u2028\"])", NULL,
+               "[{\"x\":\"[\\\"\\\\ufffd\\\\ufffda\\\\ufffd\\\",\\\"\\\\u2028\\\"]\"}]");
 }
 
 /* The evaluator's fast paths (optimize.c, value.c): a `some` loop fused with a

@@ -1660,7 +1660,9 @@ rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
     return v;
 }
 
-/* html: escape <, >, & as Go's json.Marshal does (not in Rego term text) */
+/* html (JSON text, not Rego term text): as Go's json.Marshal writes a string, so
+ * <, >, & U+2028 and U+2029 escaped, and each byte of invalid UTF-8 (OPA's strings
+ * may hold any bytes, e.g. from base64.decode) written as \ufffd. */
 static void sb_json_string(rego_buf *b, const char *s, size_t n, bool html)
 {
     rego_buf_putn(b, "\"", 1);
@@ -1678,6 +1680,13 @@ static void sb_json_string(rego_buf *b, const char *s, size_t n, bool html)
         default:
             if (c < 0x20) {
                 rego_buf_printf(b, "\\u%04x", c);
+            } else if (c >= 0x80 && html) {
+                size_t w;
+                uint32_t cp = rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
+                if (cp == 0xFFFD && w == 1) rego_buf_putn(b, "\\ufffd", 6);
+                else if (cp == 0x2028 || cp == 0x2029) rego_buf_printf(b, "\\u%04x", (unsigned)cp);
+                else rego_buf_putn(b, s + i, w);
+                i += w - 1;
             } else rego_buf_putn(b, (const char *)&s[i], 1);
         }
     }
