@@ -41,9 +41,9 @@ static int def_cmp(const void *a, const void *b)
 
 static void build_index(void)
 {
-    const rego_builtin_def *tables[] = {rego_builtins_core,   rego_builtins_strings, rego_builtins_regex,
+    const rego_builtin_def *tables[] = {rego_builtins_core,        rego_builtins_strings,  rego_builtins_regex,
                                         rego_builtins_collections, rego_builtins_encoding, rego_builtins_json,
-                                        rego_builtins_net,    rego_builtins_time,    rego_builtins_crypto,
+                                        rego_builtins_net,         rego_builtins_time,     rego_builtins_crypto,
                                         rego_builtins_misc};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -120,8 +120,9 @@ static size_t text_size_capped(const rv *v, size_t cap)
         for (size_t i = 0; i < n && total <= cap; i++) {
             if (obj) total += text_size_capped(rv_object_key_at(v, i), cap - total) + 1;
             if (total <= cap)
-                total += text_size_capped(obj ? rv_object_val_at(v, i)
-                                              : rv_typeof(v) == RV_SET ? rv_set_at(v, i) : rv_array_at(v, i),
+                total += text_size_capped(obj                      ? rv_object_val_at(v, i)
+                                          : rv_typeof(v) == RV_SET ? rv_set_at(v, i)
+                                                                   : rv_array_at(v, i),
                                           cap - total);
         }
         return total;

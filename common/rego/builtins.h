@@ -26,14 +26,14 @@ typedef struct rego_bctx rego_bctx; /* per-call context, owned by the evaluator 
 typedef int (*rego_builtin_fn)(rego_bctx *ctx, rv *const *args, rv **out);
 
 typedef struct {
-    const char *name;        /* "concat", "strings.replace_n", "net.cidr_contains" */
-    int nargs;               /* operands, not counting the output */
+    const char *name; /* "concat", "strings.replace_n", "net.cidr_contains" */
+    int nargs;        /* operands, not counting the output */
     rego_builtin_fn fn;
     /* Operand types, one per operand, OPA type names joined by '|':
      * "string", "number", "boolean", "null", "array", "object", "set", "any",
      * e.g. "array|set". NULL entries or a NULL array mean "any". */
     const char *arg_types[8];
-    unsigned flags;          /* REGO_BUILTIN_* */
+    unsigned flags; /* REGO_BUILTIN_* */
 } rego_builtin_def;
 
 #define REGO_BUILTIN_NONDETERMINISTIC 1u /* time.now_ns, rand, uuid.rfc4122: cached per evaluation */
@@ -54,8 +54,8 @@ size_t rego_bctx_mem_left(const rego_bctx *ctx); /* SIZE_MAX when unlimited */
 /* Same for the text of v (json.marshal, sprintf): false when it would not fit. */
 bool rego_bctx_may_render(rego_bctx *ctx, const rv *v);
 /* Per-evaluation cache for nondeterministic builtins keyed by (name, args). */
-rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key);            /* BORROWED or NULL */
-void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val);  /* val stolen */
+rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key);           /* BORROWED or NULL */
+void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val); /* val stolen */
 /* print(): output goes where the evaluation's options said. */
 void rego_bctx_print(rego_bctx *ctx, const char *line);
 
@@ -77,7 +77,10 @@ typedef struct {
     bool soft_oom;
     bool oom, over;
 } rego_buf;
-#define REGO_BUF_SOFT {.soft_oom = true}
+#define REGO_BUF_SOFT                                                                                                  \
+    {                                                                                                                  \
+        .soft_oom = true                                                                                               \
+    }
 
 void rego_buf_putn(rego_buf *b, const char *s, size_t n);
 void rego_buf_puts(rego_buf *b, const char *s);

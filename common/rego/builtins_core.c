@@ -17,12 +17,36 @@
 #define B(name) static int name(rego_bctx *ctx, rv *const *a, rv **out)
 
 /* ------------------------------------------------------------ comparison */
-B(b_equal) { *out = rv_bool(rv_compare(a[0], a[1]) == 0); return REGO_OK; }
-B(b_neq) { *out = rv_bool(rv_compare(a[0], a[1]) != 0); return REGO_OK; }
-B(b_lt) { *out = rv_bool(rv_compare(a[0], a[1]) < 0); return REGO_OK; }
-B(b_lte) { *out = rv_bool(rv_compare(a[0], a[1]) <= 0); return REGO_OK; }
-B(b_gt) { *out = rv_bool(rv_compare(a[0], a[1]) > 0); return REGO_OK; }
-B(b_gte) { *out = rv_bool(rv_compare(a[0], a[1]) >= 0); return REGO_OK; }
+B(b_equal)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) == 0);
+    return REGO_OK;
+}
+B(b_neq)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) != 0);
+    return REGO_OK;
+}
+B(b_lt)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) < 0);
+    return REGO_OK;
+}
+B(b_lte)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) <= 0);
+    return REGO_OK;
+}
+B(b_gt)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) > 0);
+    return REGO_OK;
+}
+B(b_gte)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) >= 0);
+    return REGO_OK;
+}
 
 /* ------------------------------------------------------------ arithmetic */
 static int arith_result(rego_bctx *ctx, const char *name, rv *r, const char *err, rv **out)
@@ -314,11 +338,11 @@ B(b_set)
 }
 
 /* ------------------------------------------------------------ types */
-#define TYPECHECK(fname, ty) \
-    B(fname)                 \
-    {                        \
-        *out = rv_bool(rv_typeof(a[0]) == ty); \
-        return REGO_OK;      \
+#define TYPECHECK(fname, ty)                                                                                           \
+    B(fname)                                                                                                           \
+    {                                                                                                                  \
+        *out = rv_bool(rv_typeof(a[0]) == ty);                                                                         \
+        return REGO_OK;                                                                                                \
     }
 TYPECHECK(b_is_string, RV_STRING)
 TYPECHECK(b_is_number, RV_NUMBER)
@@ -388,7 +412,8 @@ static rv *rv_int128(__int128 x)
     char buf[48], *p = buf + sizeof buf;
     *--p = 0;
     unsigned __int128 u = x < 0 ? -(unsigned __int128)x : (unsigned __int128)x;
-    do *--p = (char)('0' + (int)(u % 10)); while ((u /= 10) != 0);
+    do *--p = (char)('0' + (int)(u % 10));
+    while ((u /= 10) != 0);
     if (x < 0) *--p = '-';
     return rv_number_from_text(p, strlen(p));
 }
@@ -412,8 +437,8 @@ static int bits2(rego_bctx *ctx, const char *name, rv *const *a, rv **out, int o
     case 2: r = x ^ y; break;
     case 3:
         if (y < 0)
-            return rego_bctx_type_errorf(ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer",
-                                         name);
+            return rego_bctx_type_errorf(
+                ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer", name);
         if (y < 62 && (x == 0 || (x > 0 ? x <= (INT64_MAX >> y) : x >= (INT64_MIN >> y)))) {
             r = (int64_t)((uint64_t)x << y);
             break;
@@ -432,8 +457,8 @@ static int bits2(rego_bctx *ctx, const char *name, rv *const *a, rv **out, int o
         }
     case 4:
         if (y < 0)
-            return rego_bctx_type_errorf(ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer",
-                                         name);
+            return rego_bctx_type_errorf(
+                ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer", name);
         r = y >= 63 ? (x < 0 ? -1 : 0) : x >> y;
         break;
     }

@@ -659,7 +659,8 @@ static void expand_template(rego_buf *b, re_entry *e, const char *tpl, size_t tn
                 if (gn > 0) g = gn;
             }
         }
-        if (g >= 0 && (uint32_t)g < np && ov[2 * g] != PCRE2_UNSET) rego_buf_putn(b, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+        if (g >= 0 && (uint32_t)g < np && ov[2 * g] != PCRE2_UNSET)
+            rego_buf_putn(b, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
     }
 }
 
@@ -903,8 +904,8 @@ static int bi_glob_match(rego_bctx *ctx, rv *const *a, rv **out)
             const rv *d = rv_array_at(a[1], i);
             if (rv_typeof(d) != RV_STRING) {
                 free(seps.p);
-                return rego_bctx_type_errorf(ctx, "glob.match: operand 2 must be array of strings but got array containing %s",
-                                             rv_type_name(d));
+                return rego_bctx_type_errorf(
+                    ctx, "glob.match: operand 2 must be array of strings but got array containing %s", rv_type_name(d));
             }
             if (rv_strlen(d) == 0) continue;
             re_lit(&seps, rv_str(d), rune_width((const unsigned char *)rv_str(d), rv_strlen(d)));
@@ -976,7 +977,8 @@ static bool gi_parse(const char *p, size_t n, gtok **out, size_t *count, char *e
         char c = p[i];
         if (c == '*' || c == '+') {
             if (k == 0 || v[k - 1].mod) {
-                snprintf(err, errlen, "input:%.*s, pos:%zu, modifier '%c' with no preceding element: the input provided is invalid",
+                snprintf(err, errlen,
+                         "input:%.*s, pos:%zu, modifier '%c' with no preceding element: the input provided is invalid",
                          (int)n, p, i + 1, c);
                 free(v);
                 return false;
@@ -996,8 +998,9 @@ static bool gi_parse(const char *p, size_t n, gtok **out, size_t *count, char *e
             }
             bit_set(t, (unsigned char)p[++i]);
         } else if (c == ']') {
-            snprintf(err, errlen, "input:%.*s, pos:%zu, set-close ']' with no preceding '[': the input provided is invalid",
-                     (int)n, p, i + 1);
+            snprintf(err, errlen,
+                     "input:%.*s, pos:%zu, set-close ']' with no preceding '[': the input provided is invalid", (int)n,
+                     p, i + 1);
             free(v);
             return false;
         } else if (c == '[') {
@@ -1022,8 +1025,9 @@ static bool gi_parse(const char *p, size_t n, gtok **out, size_t *count, char *e
                 j++;
             }
             if (!closed) {
-                snprintf(err, errlen, "input:%.*s, pos:%zu, set-open '[' with no closing ']': the input provided is invalid",
-                         (int)n, p, i + 1);
+                snprintf(err, errlen,
+                         "input:%.*s, pos:%zu, set-open '[' with no closing ']': the input provided is invalid", (int)n,
+                         p, i + 1);
                 free(v);
                 return false;
             }
@@ -1054,7 +1058,7 @@ static bool gi_intersect(const gtok *a, size_t na, const gtok *b, size_t nb)
     uint8_t *seen = rego_xcalloc(N, 1);
     size_t *queue = rego_xmalloc(N * sizeof *queue);
     size_t qh = 0, qt = 0;
-#define GI_ID(i, ri, j, rj) ((((i) * 2 + (ri)) * W) + (j) * 2 + (rj))
+#define GI_ID(i, ri, j, rj) ((((i)*2 + (ri)) * W) + (j)*2 + (rj))
 #define GI_PUSH(i, ri, j, rj)                                                                                          \
     do {                                                                                                               \
         size_t id_ = GI_ID(i, ri, j, rj);                                                                              \

@@ -29,7 +29,10 @@
 /* ------------------------------------------------------------ utilities */
 
 /* A builder bounded by the evaluation's memory budget (see sb_done). */
-#define SB_LIMITED(ctx) {.limit = rego_bctx_mem_left(ctx) == SIZE_MAX ? 0 : rego_bctx_mem_left(ctx) + 1}
+#define SB_LIMITED(ctx)                                                                                                \
+    {                                                                                                                  \
+        .limit = rego_bctx_mem_left(ctx) == SIZE_MAX ? 0 : rego_bctx_mem_left(ctx) + 1                                 \
+    }
 
 static void sb_repeat(rego_buf *b, char c, long n)
 {
@@ -280,9 +283,20 @@ static bool cutset_has(const char *cs, size_t cn, uint32_t r)
 static bool is_space_rune(uint32_t r)
 {
     switch (r) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ': case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-        return true;
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return true;
     default: return r >= 0x2000 && r <= 0x200A;
     }
 }
@@ -357,10 +371,7 @@ static int bi_trim_suffix(rego_bctx *ctx, rv *const *a, rv **out)
 
 static locale_t g_utf8_loc;
 static pthread_once_t g_loc_once = PTHREAD_ONCE_INIT;
-static void loc_init(void)
-{
-    g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-}
+static void loc_init(void) { g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
 __attribute__((destructor)) static void loc_fini(void)
 {
     if (g_utf8_loc) freelocale(g_utf8_loc);
@@ -385,7 +396,8 @@ static rv *map_case(const rv *str, bool upper)
             rego_buf_putn(&b, "\xEF\xBF\xBD", 3); /* Go rewrites invalid bytes */
         } else {
             uint32_t m = r;
-            if (g_utf8_loc) m = (uint32_t)(upper ? towupper_l((wint_t)r, g_utf8_loc) : towlower_l((wint_t)r, g_utf8_loc));
+            if (g_utf8_loc)
+                m = (uint32_t)(upper ? towupper_l((wint_t)r, g_utf8_loc) : towlower_l((wint_t)r, g_utf8_loc));
             char enc[4];
             rego_buf_putn(&b, enc, utf8_enc(m, enc));
         }
@@ -698,7 +710,8 @@ static void fmt_integer(rego_buf *b, const fflags *f, bool neg, const char *dec,
     bool upper = false;
     switch (verb) {
     case 'b': base = 2; break;
-    case 'o': case 'O': base = 8; break;
+    case 'o':
+    case 'O': base = 8; break;
     case 'x': base = 16; break;
     case 'X': base = 16, upper = true; break;
     default: break;
@@ -827,20 +840,23 @@ static void fmt_float(rego_buf *b, const fflags *f, double d, char verb)
     char dg[420];
     int ex;
     switch (verb) {
-    case 'e': case 'E': {
+    case 'e':
+    case 'E': {
         if (prec < 0) prec = 6;
         rounded_digits(d, (int)prec + 1, dg, &ex);
         lay_e(&t, dg, ex, (int)prec, verb);
         break;
     }
-    case 'f': case 'F': {
+    case 'f':
+    case 'F': {
         if (prec < 0) prec = 6;
         char buf[512];
         snprintf(buf, sizeof buf, "%.*f", (int)(prec > 300 ? 300 : prec), fabs(d));
         rego_buf_puts(&t, buf);
         break;
     }
-    case 'x': case 'X': {
+    case 'x':
+    case 'X': {
         char buf[128];
         if (prec >= 0) snprintf(buf, sizeof buf, verb == 'x' ? "%.*a" : "%.*A", (int)prec, fabs(d));
         else snprintf(buf, sizeof buf, verb == 'x' ? "%a" : "%A", fabs(d));
@@ -904,8 +920,7 @@ void rego_go_quote(rego_buf *t, const char *s, size_t n, bool ascii_only)
             case '\r': rego_buf_puts(t, "\\r"); break;
             case '\t': rego_buf_puts(t, "\\t"); break;
             case '\v': rego_buf_puts(t, "\\v"); break;
-            default:
-                rego_buf_printf(t, "\\x%02x", r);
+            default: rego_buf_printf(t, "\\x%02x", r);
             }
         } else if (!ascii_only && r >= 0xA0 && r != 0xAD && !(r >= 0x2028 && r <= 0x2029) && r != 0xFEFF) {
             rego_buf_putn(t, s + i, w); /* approximately Go's IsPrint */
@@ -1005,16 +1020,22 @@ static void fmt_arg(rego_buf *b, const fflags *f, const farg *a, char verb)
             digits = neg ? a->s + 1 : a->s;
         }
         switch (verb) {
-        case 'd': case 'v': case 'b': case 'o': case 'O': case 'x': case 'X':
-            fmt_integer(b, f, neg, digits, verb);
-            return;
+        case 'd':
+        case 'v':
+        case 'b':
+        case 'o':
+        case 'O':
+        case 'x':
+        case 'X': fmt_integer(b, f, neg, digits, verb); return;
         case 's':
             if (a->kind == ARG_BIG) {
                 fmt_integer(b, f, neg, digits, 'd');
                 return;
             }
             break;
-        case 'c': case 'q': case 'U':
+        case 'c':
+        case 'q':
+        case 'U':
             if (a->kind == ARG_INT) {
                 int64_t v = a->i;
                 uint32_t r = (v < 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) ? 0xFFFD : (uint32_t)v;
@@ -1053,14 +1074,24 @@ static void fmt_arg(rego_buf *b, const fflags *f, const farg *a, char verb)
     }
     case ARG_FLOAT:
         switch (verb) {
-        case 'v': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'x': case 'X':
-            fmt_float(b, f, a->f, verb);
-            return;
+        case 'v':
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G':
+        case 'x':
+        case 'X': fmt_float(b, f, a->f, verb); return;
         default: bad_verb(b, a, verb); return;
         }
     default:
         switch (verb) {
-        case 'v': case 's': case 'q': case 'x': case 'X': fmt_string(b, f, a->s, a->sl, verb); return;
+        case 'v':
+        case 's':
+        case 'q':
+        case 'x':
+        case 'X': fmt_string(b, f, a->s, a->sl, verb); return;
         default: bad_verb(b, a, verb); return;
         }
     }

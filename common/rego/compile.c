@@ -82,13 +82,13 @@ typedef struct {
     int nslots, capslots;
     const char **declared; /* names declared local */
     int ndecl, capdecl;
-    int *occ;              /* occurrences per slot, whole rule */
+    int *occ; /* occurrences per slot, whole rule */
     int capocc;
     bool failed;
-    bool relaxed; /* closures may treat unbound shared vars as their own */
-    int scope_seq;      /* scope_body renames */
-    body *scope_body;   /* what scope_body works on: a rule (or query) body ... */
-    rule *scope_rule;   /* ... and its rule */
+    bool relaxed;     /* closures may treat unbound shared vars as their own */
+    int scope_seq;    /* scope_body renames */
+    body *scope_body; /* what scope_body works on: a rule (or query) body ... */
+    rule *scope_rule; /* ... and its rule */
 } cctx;
 
 static void cerr(cctx *c, const char *code, int line, int col, const char *fmt, ...)
@@ -482,7 +482,8 @@ static void resolve_body(cctx *c, body *b)
                     c->err = save;
                     if (!f && c->failed && !ct->bi && !ct->fn && !ct->special) {
                         c->failed = false;
-                        cerr(c, "rego_compile_error", tg->line, tg->col, "with keyword replacing %s: not a function or data/input ref", name);
+                        cerr(c, "rego_compile_error", tg->line, tg->col,
+                             "with keyword replacing %s: not a function or data/input ref", name);
                         /* most likely a builtin we do not have (e.g. http.send) */
                         if (c->err && !strchr(name, '[') && strncmp(name, "data.", 5) != 0)
                             snprintf(c->err->missing_function, sizeof c->err->missing_function, "%.127s", name);
@@ -839,7 +840,8 @@ static void order_nested_term(cctx *c, term *t, bset *B)
         for (int i = 0; i < t->n && !c->failed; i++) {
             order_nested_term(c, t->items[i], &inner);
             term *u = first_unbound_open(t->items[i], &inner);
-            if (u && !c->failed) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
+            if (u && !c->failed)
+                cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
         }
         free(inner.b);
         return;
@@ -1088,8 +1090,8 @@ static void scope_rename(cctx *c, term *t, expr *e, const namevec *later)
 {
     for (int i = 0; i < later->n; i++) {
         const char *x = later->v[i];
-        bool has = t ? term_has_var(t, x)
-                     : (term_has_var(e->k, x) || term_has_var(e->v, x) || body_has_var(e->body, x));
+        bool has =
+            t ? term_has_var(t, x) : (term_has_var(e->k, x) || term_has_var(e->v, x) || body_has_var(e->body, x));
         if (!has) continue;
         char buf[300];
         int len = snprintf(buf, sizeof buf, "%s$%d", x, ++c->scope_seq);
@@ -1695,7 +1697,8 @@ static int dep_visit(rego_policy *pol, rnode *n, rnode **stack, int depth, rego_
         int start = 0;
         for (int i = 0; i < depth; i++)
             if (stack[i] == n) start = i;
-        for (int i = start; i < depth && l < 500; i++) l += (size_t)snprintf(msg + l, sizeof msg - l, "%s -> ", stack[i]->path);
+        for (int i = start; i < depth && l < 500; i++)
+            l += (size_t)snprintf(msg + l, sizeof msg - l, "%s -> ", stack[i]->path);
         if (l < sizeof msg) snprintf(msg + l, sizeof msg - l, "%s", n->path); /* long paths: truncated */
         rule *r = n->nrules ? n->rules[0] : n->def;
         rego_set_error(err, "rego_recursion_error", r->file, r->line, r->col, "rule %s is recursive: %s", n->path, msg);
@@ -1971,7 +1974,8 @@ static bool src_looks_v1(const char *s, size_t len)
 {
     /* a module using `if` or `contains` as keywords is v1 */
     for (size_t i = 0; i + 3 < len; i++) {
-        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n') && strncmp(s + i, "if ", 3) == 0) return true;
+        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n') && strncmp(s + i, "if ", 3) == 0)
+            return true;
         if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, "if{", 3) == 0) return true;
         if (i + 9 < len && s[i] == ' ' && strncmp(s + i, " contains ", 10) == 0) return true;
     }
@@ -2093,8 +2097,12 @@ size_t rego_policy_rules(const rego_policy *pol, rego_rule_info **out)
                 if (!nv) break;
                 v = nv;
             }
-            v[n++] = (rego_rule_info){.path = r->node->path, .file = r->file, .line = r->line, .col = r->col,
-                                      .is_function = r->kind == R_FUNC, .is_default = r->is_default,
+            v[n++] = (rego_rule_info){.path = r->node->path,
+                                      .file = r->file,
+                                      .line = r->line,
+                                      .col = r->col,
+                                      .is_function = r->kind == R_FUNC,
+                                      .is_default = r->is_default,
                                       .static_ref = r->nstatic == r->nref};
         }
     }

@@ -63,7 +63,7 @@ typedef struct ev {
     int64_t now_ns;
     int depth;
     bool strict;
-    const char *file; /* for errors */
+    const char *file;     /* for errors */
     uintptr_t stack_base; /* address of a local in rego_query_eval (see step) */
 } ev;
 
@@ -627,7 +627,8 @@ static rv *deep_merge_d(rv *a, rv *b, bool *conf, int depth)
         return a;
     }
     rv *o = rv_object_new(rv_len(a) + rv_len(b));
-    for (size_t i = 0; i < rv_len(a); i++) rv_object_set(o, rv_ref(rv_object_key_at(a, i)), rv_ref(rv_object_val_at(a, i)));
+    for (size_t i = 0; i < rv_len(a); i++)
+        rv_object_set(o, rv_ref(rv_object_key_at(a, i)), rv_ref(rv_object_val_at(a, i)));
     for (size_t i = 0; i < rv_len(b); i++) {
         rv *key = rv_object_key_at(b, i);
         rv *old = rv_object_get(o, key);
@@ -1094,7 +1095,8 @@ static int eval_rule_value(ev *e, rnode *n, rv **out)
     /* a complete rule first and an object rule later (`p = 1` and `p[0] = true`):
      * the node is an object all the same (found by fuzzing: acc was NULL) */
     for (int i = 1; i < n->nrules && !is_set && !is_obj; i++)
-        is_obj = n->rules[i]->kind == R_OBJECT || (n->rules[i]->kind == R_SET && n->rules[i]->nstatic < n->rules[i]->nref);
+        is_obj =
+            n->rules[i]->kind == R_OBJECT || (n->rules[i]->kind == R_SET && n->rules[i]->nstatic < n->rules[i]->nref);
     if (is_set) acc = rv_set_new((size_t)n->nrules); /* a hint: often one member per rule */
     else if (is_obj) acc = rv_object_new((size_t)n->nrules);
     for (int i = 0; i < n->nrules && rc == 0; i++) {
@@ -1200,7 +1202,6 @@ static void type_desc(const char *types, char *buf, size_t len)
 }
 
 static void print_sink_default(void *arg, const char *line) { (void)arg, (void)line; }
-
 
 /* What a builtin's result adds to the memory estimate: its bytes for a string, a
  * slot per member for a collection (members are shared references). */
@@ -1484,8 +1485,7 @@ static int invoke_named(ev *e, term *t, rnode *fn, const rego_builtin_def *bi, i
     default: break;
     }
     if (!bi) return ev_error(e, "rego_type_error", t->line, t->col, "undefined function %s", t->name);
-    if (argc != bi->nargs)
-        return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", bi->name);
+    if (argc != bi->nargs) return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", bi->name);
     int r = call_builtin(e, bi, t, argv, argc, &out);
     if (r <= 0) return r;
     r = k->fn(e, k, out);
@@ -1571,7 +1571,6 @@ static int eval_call(ev *e, frame *fr, term *t, int argc, const KV *k)
     return call_args_from(e, fr, t, 0, argc, argv, k);
 }
 
-
 /* ------------------------------------------------------------ eval_term */
 typedef struct {
     KV k;
@@ -1589,10 +1588,7 @@ static int head_fn(ev *e, const KV *k, rv *v)
 static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k);
 
 /* First value through continuations (for what eval_sv does not do itself). */
-static rv *eval_first_cps(ev *e, frame *fr, term *t, int *st)
-{
-    return first_through(e, fr, t, st, eval_term_cps);
-}
+static rv *eval_first_cps(ev *e, frame *fr, term *t, int *st) { return first_through(e, fr, t, st, eval_term_cps); }
 
 /* Direct evaluation of a single-valued term (optimize.c sets t->sv): the value, or
  * NULL when undefined or on error (*st = -1). *owned says whether the caller must
@@ -2240,8 +2236,7 @@ static rego_query *query_parse(const rego_policy *pol, const char *query, rego_e
 
 static int query_compile(const rego_policy *pol, rego_query *q, rego_error *err)
 {
-    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
-        return -1;
+    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0) return -1;
     query_finish(pol, q);
     return 0;
 }
@@ -2348,8 +2343,7 @@ rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query
     b->n = k;
     *exprs = info;
     *nexprs = (size_t)n;
-    if (query_compile(pol, q, err) == 0)
-        return q;
+    if (query_compile(pol, q, err) == 0) return q;
     free(*exprs);
     *exprs = NULL;
     *nexprs = 0;
@@ -2466,8 +2460,8 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
     return 0;
 }
 
-int rego_eval(const rego_policy *pol, const char *query, rv *input, rv *data, const rego_options *opts,
-              rv **result_set, rego_error *err)
+int rego_eval(const rego_policy *pol, const char *query, rv *input, rv *data, const rego_options *opts, rv **result_set,
+              rego_error *err)
 {
     rego_query *q = rego_query_prepare(pol, query, err);
     if (!q) return -1;

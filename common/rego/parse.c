@@ -109,9 +109,9 @@ typedef struct {
     const char *s; /* start in source */
     size_t n;
     int line, col;
-    bool nl;     /* newline before */
-    char op[3];  /* punctuation */
-    char *str;   /* decoded string (malloc'd, in arena) */
+    bool nl;    /* newline before */
+    char op[3]; /* punctuation */
+    char *str;  /* decoded string (malloc'd, in arena) */
     size_t slen;
 } tok;
 
@@ -123,8 +123,8 @@ typedef struct {
     tok peek1; /* lookahead */
     bool has_peek;
     bool failed;
-    int no_or; /* parsing a comprehension head: `|` ends the term */
-    bool not_body; /* `import future.keywords.not` (or future.keywords): `not { body }` */
+    int no_or;          /* parsing a comprehension head: `|` ends the term */
+    bool not_body;      /* `import future.keywords.not` (or future.keywords): `not { body }` */
     bool kw_and, kw_or; /* `import future.keywords.and` / `.or` (experimental) */
     bool not_wrap;      /* `import future.keywords.not` itself: `not x` means `not { x }` */
     int nest;           /* term nesting depth (bounded: the parser and evaluator recurse) */
@@ -596,8 +596,7 @@ static term *parse_postfix(P *p, term *base)
                         perr(p, base->line, base->col, "invalid call");
                         return NULL;
                     }
-                    if (nl < sizeof name)
-                        nl += (size_t)snprintf(name + nl, sizeof name - nl, ".%s", rv_str(c->val));
+                    if (nl < sizeof name) nl += (size_t)snprintf(name + nl, sizeof name - nl, ".%s", rv_str(c->val));
                 }
             }
             if (nl >= sizeof name) {
@@ -973,10 +972,7 @@ static expr *mk_expr(P *p, expr_kind k, int line, int col)
     return e;
 }
 
-static bool at_body_end(P *p, const char *close)
-{
-    return p->t.kind == K_EOF || (close && is_op(&p->t, close));
-}
+static bool at_body_end(P *p, const char *close) { return p->t.kind == K_EOF || (close && is_op(&p->t, close)); }
 
 static body *parse_braced_body(P *p)
 {
@@ -1027,8 +1023,8 @@ static expr *parse_literal_base(P *p, bool withs)
 {
     int line = p->t.line, col = p->t.col;
     tok *nx = peek(p);
-    bool kw_ok = !(nx->kind == K_PUNCT && (is_op(nx, ".") || is_op(nx, "[") || is_op(nx, "=") ||
-                                          is_op(nx, ":=") || is_op(nx, "(") || is_op(nx, "==")));
+    bool kw_ok = !(nx->kind == K_PUNCT && (is_op(nx, ".") || is_op(nx, "[") || is_op(nx, "=") || is_op(nx, ":=") ||
+                                           is_op(nx, "(") || is_op(nx, "==")));
     if (kw_ok && is_kw(&p->t, "some")) {
         next(p);
         /* some x, y   |   some x in xs   |  some k, v in xs */
@@ -1162,7 +1158,6 @@ static expr *parse_literal_base(P *p, bool withs)
     if (withs && !parse_withs(p, e)) return NULL;
     return e;
 }
-
 
 /* ------------------------------------------------------------ `and` / `or` (experimental)
  * With `import future.keywords.and` / `.or`, a literal may be a chain of operands:
@@ -1352,7 +1347,6 @@ static expr *parse_literal(P *p)
     return parse_logic(p, true);
 }
 
-
 /* ------------------------------------------------------------ template strings
  * $"text {expr} text" and $`raw {expr}` (OPA 1.x): `\{` is a literal brace; each
  * `{expr [with ...]}` is a term whose value is printed (strings as they are, other
@@ -1426,7 +1420,12 @@ static term *parse_template(P *p, const tok *t)
         parse_ctx spc = *p->pc;
         spc.src = src + estart;
         spc.len = eend - estart;
-        P sub = {.pc = &spc, .line = line, .col = col, .not_body = p->not_body, .kw_and = p->kw_and, .kw_or = p->kw_or,
+        P sub = {.pc = &spc,
+                 .line = line,
+                 .col = col,
+                 .not_body = p->not_body,
+                 .kw_and = p->kw_and,
+                 .kw_or = p->kw_or,
                  .not_wrap = p->not_wrap};
         next(&sub);
         term *x = sub.failed ? NULL : parse_expr_term(&sub);
@@ -1834,7 +1833,9 @@ module *rego_parse_module(parse_ctx *pc)
             alias = ar_strndup(pc->ar, p.t.s, p.t.n);
             next(&p);
         }
-        const char *root = r->kind == T_VAR ? r->name : (r->kind == T_REF && r->items[0]->kind == T_VAR) ? r->items[0]->name : NULL;
+        const char *root = r->kind == T_VAR                                   ? r->name
+                           : (r->kind == T_REF && r->items[0]->kind == T_VAR) ? r->items[0]->name
+                                                                              : NULL;
         if (!root) {
             perr(&p, il, ic, "invalid import");
             free(imps);
@@ -1882,8 +1883,8 @@ module *rego_parse_module(parse_ctx *pc)
             /* OPA's CheckDuplicateImports */
             char txt[300];
             import_text(imps[k].ref, txt, sizeof txt);
-            rego_set_error(pc->err, "rego_compile_error", pc->file, kl, kc, "import must not shadow import %s%s%s",
-                           txt, explicit_alias[k] ? " as " : "", explicit_alias[k] ? imps[k].alias : "");
+            rego_set_error(pc->err, "rego_compile_error", pc->file, kl, kc, "import must not shadow import %s%s%s", txt,
+                           explicit_alias[k] ? " as " : "", explicit_alias[k] ? imps[k].alias : "");
             p.failed = true;
             free(imps);
             free(explicit_alias);

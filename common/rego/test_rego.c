@@ -168,7 +168,8 @@ static void test_compile_errors_like_opa(void **state)
         /* unsafe vars inside `not` (a negated expression binds nothing) */
         {"package t\np if {\n  x := [1]\n  not x[_] == 2\n}\n", REGO_SYNTAX_V1, "rego_unsafe_var_error",
          "var _ is unsafe", 4, 3},
-        {"package t\np if {\n  not q[x]\n}\nq := [1]\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var x is unsafe", 3, 3},
+        {"package t\np if {\n  not q[x]\n}\nq := [1]\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var x is unsafe", 3,
+         3},
         {"package t\nq { not _ = 1 }\n", REGO_SYNTAX_V0, "rego_unsafe_var_error", "var _ is unsafe", 2, 5},
         {"package t\np if {\n  1 < y\n}\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var y is unsafe", 3, 3},
         /* redeclared vars */
@@ -179,7 +180,8 @@ static void test_compile_errors_like_opa(void **state)
         {"package t\np if { x := 1; some x in [1] }\n", REGO_SYNTAX_V1, "rego_compile_error", "var x assigned above", 2,
          16},
         {"package t\np { x = 1; x := 2 }\n", REGO_SYNTAX_V0, "rego_compile_error", "var x referenced above", 2, 12},
-        {"package t\nf(x) := y if { x := 1; y := 2 }\n", REGO_SYNTAX_V1, "rego_compile_error", "arg x redeclared", 2, 16},
+        {"package t\nf(x) := y if { x := 1; y := 2 }\n", REGO_SYNTAX_V1, "rego_compile_error", "arg x redeclared", 2,
+         16},
         {"package t\np if { every x in [1] { x := 2 } }\n", REGO_SYNTAX_V1, "rego_compile_error",
          "var x declared above", 2, 25},
         {"package t\np if { x := 1 } else := 2 if { x := 1; x := 3 }\n", REGO_SYNTAX_V1, "rego_compile_error",
@@ -279,10 +281,12 @@ static void test_type_errors_like_opa(void **state)
         {"package t\nr if { x := 1 + \"a\" }\n",
          "plus: invalid argument(s)\n\thave: (number, string, ??\?)\n\twant: (x: number, y: number, z: number)", 2, 13},
         {"package t\nr if { lower({\"a\": [1, \"b\"]}) }\n",
-         "lower: invalid argument(s)\n\thave: (object<a: array<number, string>>)\n\twant: (x: string, y: string)", 2, 8},
+         "lower: invalid argument(s)\n\thave: (object<a: array<number, string>>)\n\twant: (x: string, y: string)", 2,
+         8},
         {"package t\nr if { concat(\"\", [1]) }\n", "concat: invalid argument(s)\n\thave: (string, array<number>)", 2,
          8},
-        {"package t\np := 1\nr if { x := data.t.p; lower(x) }\n", "lower: invalid argument(s)\n\thave: (number)", 3, 23},
+        {"package t\np := 1\nr if { x := data.t.p; lower(x) }\n", "lower: invalid argument(s)\n\thave: (number)", 3,
+         23},
         /* `some .. in` a scalar: a match error (constant) or undefined ref; an operator at
          * the start of a line continues the expression before it */
         {"package t\nq if { some x in 5 }\n", "match error", 2, 8},
@@ -364,8 +368,8 @@ static void test_step_limit(void **state)
 {
     (void)state;
     rego_error err;
-    rego_policy *pol = compile1("package t\np := count([x | some x in numbers.range(1, 100000)])\n",
-                                REGO_SYNTAX_V1, &err);
+    rego_policy *pol =
+        compile1("package t\np := count([x | some x in numbers.range(1, 100000)])\n", REGO_SYNTAX_V1, &err);
     assert_non_null(pol);
     char *t = eval_text(pol, "x := data.t.p", NULL, &err);
     assert_null(t);
@@ -414,8 +418,9 @@ static void test_template_strings(void **state)
                       "q := $`x\n{data.t.a}`\n"
                       "f($\"{x}!\") := 1 if x := \"hi\"\n"
                       "r := f(\"hi!\")\n";
-    check_eval(src, REGO_SYNTAX_V1, "x := data.t.p", NULL,
-               "[{\"x\":\"foo {x} 3 [1, \\\"b\\\"] \\u003cundefined\\u003e \\u003cfoo\\u003e\"}]"); /* JSON text escapes < > */
+    check_eval(
+        src, REGO_SYNTAX_V1, "x := data.t.p", NULL,
+        "[{\"x\":\"foo {x} 3 [1, \\\"b\\\"] \\u003cundefined\\u003e \\u003cfoo\\u003e\"}]"); /* JSON text escapes < > */
     check_eval(src, REGO_SYNTAX_V1, "x := data.t.q", NULL, "[{\"x\":\"x\\nfoo\"}]");
     check_eval(src, REGO_SYNTAX_V1, "x := data.t.r", NULL, "[{\"x\":1}]");
     check_eval(src, REGO_SYNTAX_V1, "x := $\"{input.a with input.a as 2}\"", NULL, "[{\"x\":\"2\"}]");
@@ -757,11 +762,16 @@ static void test_result_outlives_sources(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_error_position), cmocka_unit_test(test_v1_policy),
-        cmocka_unit_test(test_v0_policy),            cmocka_unit_test(test_with_and_every),
-        cmocka_unit_test(test_conflict),             cmocka_unit_test(test_unsafe_and_recursion),
-        cmocka_unit_test(test_step_limit),           cmocka_unit_test(test_prepared_query),
-        cmocka_unit_test(test_template_strings),     cmocka_unit_test(test_logic_operators),
+        cmocka_unit_test(test_parse_error_position),
+        cmocka_unit_test(test_v1_policy),
+        cmocka_unit_test(test_v0_policy),
+        cmocka_unit_test(test_with_and_every),
+        cmocka_unit_test(test_conflict),
+        cmocka_unit_test(test_unsafe_and_recursion),
+        cmocka_unit_test(test_step_limit),
+        cmocka_unit_test(test_prepared_query),
+        cmocka_unit_test(test_template_strings),
+        cmocka_unit_test(test_logic_operators),
         cmocka_unit_test(test_scoping_and_data_keys),
         cmocka_unit_test(test_base_and_virtual_documents),
         cmocka_unit_test(test_count_invalid_utf8),

@@ -338,13 +338,11 @@ static const struct {
     const char *args;
     const char *want;
 } bi_sigs[] = {
-    {"count", 1, "u<s a<A> o S<A>>",
-     "(collection: any<string, array[any], object[any: any], set[any]>, n: number)"},
+    {"count", 1, "u<s a<A> o S<A>>", "(collection: any<string, array[any], object[any: any], set[any]>, n: number)"},
     {"lower", 1, "s", "(x: string, y: string)"},
     {"upper", 1, "s", "(x: string, y: string)"},
     {"trim_space", 1, "s", "(value: string, output: string)"},
-    {"concat", 2, "s u<a<s> S<s>>",
-     "(delimiter: string, collection: any<array[string], set[string]>, output: string)"},
+    {"concat", 2, "s u<a<s> S<s>>", "(delimiter: string, collection: any<array[string], set[string]>, output: string)"},
     {"startswith", 2, "s s", "(search: string, base: string, result: boolean)"},
     {"endswith", 2, "s s", "(search: string, base: string, result: boolean)"},
     {"contains", 2, "s s", "(haystack: string, needle: string, result: boolean)"},
@@ -457,20 +455,63 @@ static const struct {
     const char *name;
     ty_kind k;
 } bi_results[] = {
-    {"abs", TY_NUM}, {"ceil", TY_NUM}, {"concat", TY_STR}, {"contains", TY_BOOL}, {"count", TY_NUM},
-    {"div", TY_NUM}, {"endswith", TY_BOOL}, {"equal", TY_BOOL}, {"floor", TY_NUM}, {"format_int", TY_STR},
-    {"glob.match", TY_BOOL}, {"gt", TY_BOOL}, {"gte", TY_BOOL}, {"indexof", TY_NUM},
-    {"internal.member_2", TY_BOOL}, {"internal.member_3", TY_BOOL}, {"is_array", TY_BOOL},
-    {"is_boolean", TY_BOOL}, {"is_null", TY_BOOL}, {"is_number", TY_BOOL}, {"is_object", TY_BOOL},
-    {"is_set", TY_BOOL}, {"is_string", TY_BOOL}, {"lower", TY_STR}, {"lt", TY_BOOL}, {"lte", TY_BOOL},
-    {"mul", TY_NUM}, {"neq", TY_BOOL}, {"plus", TY_NUM}, {"regex.match", TY_BOOL}, {"rem", TY_NUM},
-    {"replace", TY_STR}, {"round", TY_NUM}, {"sprintf", TY_STR}, {"startswith", TY_BOOL},
-    {"substring", TY_STR}, {"trim", TY_STR}, {"trim_left", TY_STR}, {"trim_prefix", TY_STR},
-    {"trim_right", TY_STR}, {"trim_space", TY_STR}, {"trim_suffix", TY_STR}, {"type_name", TY_STR},
-    {"upper", TY_STR}, {"bits.and", TY_NUM}, {"bits.or", TY_NUM}, {"bits.xor", TY_NUM},
-    {"bits.negate", TY_NUM}, {"net.cidr_contains", TY_BOOL}, {"net.cidr_intersects", TY_BOOL}, {"bits.lsh", TY_NUM}, {"bits.rsh", TY_NUM},
+    {"abs", TY_NUM},
+    {"ceil", TY_NUM},
+    {"concat", TY_STR},
+    {"contains", TY_BOOL},
+    {"count", TY_NUM},
+    {"div", TY_NUM},
+    {"endswith", TY_BOOL},
+    {"equal", TY_BOOL},
+    {"floor", TY_NUM},
+    {"format_int", TY_STR},
+    {"glob.match", TY_BOOL},
+    {"gt", TY_BOOL},
+    {"gte", TY_BOOL},
+    {"indexof", TY_NUM},
+    {"internal.member_2", TY_BOOL},
+    {"internal.member_3", TY_BOOL},
+    {"is_array", TY_BOOL},
+    {"is_boolean", TY_BOOL},
+    {"is_null", TY_BOOL},
+    {"is_number", TY_BOOL},
+    {"is_object", TY_BOOL},
+    {"is_set", TY_BOOL},
+    {"is_string", TY_BOOL},
+    {"lower", TY_STR},
+    {"lt", TY_BOOL},
+    {"lte", TY_BOOL},
+    {"mul", TY_NUM},
+    {"neq", TY_BOOL},
+    {"plus", TY_NUM},
+    {"regex.match", TY_BOOL},
+    {"rem", TY_NUM},
+    {"replace", TY_STR},
+    {"round", TY_NUM},
+    {"sprintf", TY_STR},
+    {"startswith", TY_BOOL},
+    {"substring", TY_STR},
+    {"trim", TY_STR},
+    {"trim_left", TY_STR},
+    {"trim_prefix", TY_STR},
+    {"trim_right", TY_STR},
+    {"trim_space", TY_STR},
+    {"trim_suffix", TY_STR},
+    {"type_name", TY_STR},
+    {"upper", TY_STR},
+    {"bits.and", TY_NUM},
+    {"bits.or", TY_NUM},
+    {"bits.xor", TY_NUM},
+    {"bits.negate", TY_NUM},
+    {"net.cidr_contains", TY_BOOL},
+    {"net.cidr_intersects", TY_BOOL},
+    {"bits.lsh", TY_NUM},
+    {"bits.rsh", TY_NUM},
     /* TY_ARRAY entries: array of any (dynamic) */
-    {"sort", TY_ARRAY}, {"array.concat", TY_ARRAY}, {"array.slice", TY_ARRAY}, {"array.reverse", TY_ARRAY},
+    {"sort", TY_ARRAY},
+    {"array.concat", TY_ARRAY},
+    {"array.slice", TY_ARRAY},
+    {"array.reverse", TY_ARRAY},
 };
 
 static ty *call_type(tcx *c, const term *t)
@@ -683,7 +724,6 @@ static void mark_any(tcx *c, term *t)
     if (t->kind == T_ACOMP || t->kind == T_SCOMP || t->kind == T_OCOMP) return; /* own scope */
     for (int i = 0; i < t->n; i++) mark_any(c, t->items[i]);
 }
-
 
 /* First binding of vars by `a = b` (types computed before binding). */
 static void bind(tcx *c, term *a, ty *ta, term *b, ty *tb)

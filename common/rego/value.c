@@ -39,7 +39,6 @@ static rv rv_null_s = {.refcnt = -1, .type = RV_NULL};
 rv rv_true_s = {.refcnt = -1, .type = RV_BOOL, .u.b = true}; /* value_int.h: rvi_bool */
 rv rv_false_s = {.refcnt = -1, .type = RV_BOOL, .u.b = false};
 
-
 /* Members of a parsed JSON document (rv_from_json_text) share their document's
  * arena and its reference count (see there). */
 enum { RV_ARENA = 2 }; /* rv.local of an arena member (1 = thread-local value) */
@@ -498,8 +497,8 @@ static int num_cmp(const rv *a, const rv *b)
 {
     if (a->nk == NK_INT && b->nk == NK_INT) return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
     if (a->nk == NK_BIG || b->nk == NK_BIG) {
-        if (rv_number_is_integer(a) && rv_number_is_integer(b) &&
-            (a->nk != NK_FLT || fabs(a->u.num.d) < 9e18) && (b->nk != NK_FLT || fabs(b->u.num.d) < 9e18)) {
+        if (rv_number_is_integer(a) && rv_number_is_integer(b) && (a->nk != NK_FLT || fabs(a->u.num.d) < 9e18) &&
+            (b->nk != NK_FLT || fabs(b->u.num.d) < 9e18)) {
             BIGNUM *x = num_to_bn(a), *y = num_to_bn(b);
             int c = BN_cmp(x, y);
             BN_free(x);
@@ -834,8 +833,7 @@ rv_aux *rv_aux_attach(const rv *v, rv_aux *a)
     if (v->local == RV_ARENA) arena_note_aux(v);
     rv_aux *expected = NULL;
     /* the value is shared read-only; aux is its only lazily written field */
-    if (__atomic_compare_exchange_n(&((rv *)v)->aux, &expected, a, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return a;
+    if (__atomic_compare_exchange_n(&((rv *)v)->aux, &expected, a, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return a;
     a->free_fn(a);
     return expected;
 }
@@ -1025,8 +1023,7 @@ rv *rv_from_json(const json_t *j)
         size_t k = 0;
         const char *key;
         json_t *val;
-        json_object_foreach((json_t *)j, key, val)
-        {
+        json_object_foreach ((json_t *)j, key, val) {
             pairs[2 * k] = rv_cstring(key);
             pairs[2 * k + 1] = rv_from_json(val);
             k++;
@@ -1103,8 +1100,8 @@ typedef struct arena_block {
 } arena_block;
 
 struct rv_arena {
-    int refcnt;   /* outside references to members */
-    int has_aux;  /* some member got derived data (walk on release) */
+    int refcnt;  /* outside references to members */
+    int has_aux; /* some member got derived data (walk on release) */
     rv *root;
     arena_block *blocks; /* further blocks (the first is this allocation) */
     char *p, *end;       /* free part of the current block */
