@@ -602,7 +602,8 @@ static bool shadowed(ev *e, rnode *n)
     return false;
 }
 
-static int eval_rule_value(ev *e, rnode *n, rv **out);
+static int eval_rule_value_opt(ev *e, rnode *n, rv **out, bool with_default);
+static int eval_rule_value(ev *e, rnode *n, rv **out) { return eval_rule_value_opt(e, n, out, true); }
 
 /* Deep merge b into a (both NEW refs consumed), conflict -> NULL with *conf */
 static rv *deep_merge_d(rv *a, rv *b, bool *conf, int depth)
@@ -653,12 +654,45 @@ static bool fn_arity0(const rnode *n)
 
 static int eval_func(ev *e, rnode *n, rv **argv, int argc, rv **out, int line, int col);
 
-static bool subtree_has_rules(const rnode *n)
+static rv *node_full(ev *e, rnode *n, rv *base, int *st);
+
+/* The value of n where it is merged into the value of rules above it (`a[k] := v`
+ * with rules under a, in its package or in package a.b): OPA applies no default rule
+ * there and leaves out what is undefined, so an empty package or a child without a
+ * value adds no key. NEW or NULL. */
+static rv *node_below_rules(ev *e, rnode *n, int *st)
 {
-    if (n->nrules || n->def) return true;
-    for (int i = 0; i < n->nkids; i++)
-        if (subtree_has_rules(n->kids[i])) return true;
-    return false;
+    *st = 0;
+    if (n->is_func || shadowed(e, n)) return node_full(e, n, NULL, st);
+    rv *val = NULL;
+    if (eval_rule_value_opt(e, n, &val, false) < 0) {
+        *st = -1;
+        return NULL;
+    }
+    rv *kids = NULL;
+    for (int i = 0; i < n->nkids; i++) {
+        rv *kv = node_below_rules(e, n->kids[i], st);
+        if (*st < 0) {
+            rv_unref(kids);
+            rv_unref(val);
+            return NULL;
+        }
+        if (!kv) continue;
+        if (!kids) kids = rv_object_new((size_t)n->nkids);
+        rv_object_set(kids, rv_ref(n->kids[i]->key), kv);
+    }
+    if (!kids) return val;
+    if (!val) return kids;
+    bool conf = rv_typeof(val) != RV_OBJECT;
+    if (!conf) val = deep_merge(val, kids, &conf);
+    else rv_unref(kids);
+    if (conf) {
+        rv_unref(val);
+        rule *r = n->rules[0];
+        *st = ev_error(e, "eval_conflict_error", r->line, r->col, "object keys must be unique");
+        return NULL;
+    }
+    return val;
 }
 
 static rv *node_full(ev *e, rnode *n, rv *base, int *st)
@@ -703,9 +737,8 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
         for (int i = 0; i < n->nkids; i++) {
             rnode *kid = n->kids[i];
             if (kid->is_func && !fn_arity0(kid)) continue;
-            if (val && !subtree_has_rules(kid)) continue; /* an empty package below rules: OPA ignores it */
             rv *kb = base ? rv_object_get(base, kid->key) : NULL;
-            rv *kv = node_full(e, kid, kb, st);
+            rv *kv = val ? node_below_rules(e, kid, st) : node_full(e, kid, kb, st);
             if (*st < 0) {
                 rv_unref(obj);
                 rv_unref(kidsobj);
@@ -1075,9 +1108,10 @@ static int eval_one_rule(ev *e, rule *r0, rv **argv, rv **result, rv **acc)
     return 0;
 }
 
-static int eval_rule_value(ev *e, rnode *n, rv **out)
+static int eval_rule_value_opt(ev *e, rnode *n, rv **out, bool with_default)
 {
     *out = NULL;
+    if (!with_default && !n->nrules) return 0;
     if (e->busy[n->id]) {
         rule *r = n->nrules ? n->rules[0] : n->def;
         return ev_error(e, "rego_recursion_error", r->line, r->col, "rule %s is recursive", n->path);
@@ -1119,7 +1153,7 @@ static int eval_rule_value(ev *e, rnode *n, rv **out)
             result = acc;
             acc = NULL;
         }
-        if (!result && n->def) {
+        if (!result && n->def && with_default) {
             frame fr = {NULL, 0};
             rv *slots[8] = {0};
             fr.s = slots;

@@ -554,6 +554,16 @@ static void test_base_and_virtual_documents(void **state)
     pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
     assert_non_null(pol);
     rego_policy_free(pol);
+    /* rules below a rule with a variable key (here from another package) are merged
+     * into its object without their defaults, undefined ones left out */
+    two[0].source = "package p\na[k] := 1 if some k in [\"x\"]\n";
+    two[1].source = "package p.a.b\ndefault d := 0\nc := 2 if input.n > 1\ne := 3\n";
+    pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    t = eval_text(pol, "x := data.p.a", "{\"n\":0}", &err);
+    assert_string_equal(t, "[{\"x\":{\"b\":{\"e\":3},\"x\":1}}]");
+    free(t);
+    rego_policy_free(pol);
 }
 
 /* count() of a string counts runes as Go does: every invalid byte is one. */
