@@ -17,7 +17,7 @@ void metrics_set(metric *m, int64_t value);
 /* Prometheus text exposition. NEW, free(). Includes process_resident_memory_bytes. */
 char *metrics_render(void);
 
-/* Added by the implementation: current value (tests, gauges computed from counters). */
+/* The current value (tests, gauges computed from counters). */
 int64_t metrics_value(const metric *m);
 
 #endif

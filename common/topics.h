@@ -1,4 +1,4 @@
-/* Kafka topic names: the arrows of DESIGN.md's pipeline. One place, so a newcomer
+/* Kafka topic names: the arrows of docs/ARCHITECTURE.md's pipeline. One place, so a newcomer
  * can grep where a message goes next. */
 #ifndef HUTCH_TOPICS_H
 #define HUTCH_TOPICS_H
