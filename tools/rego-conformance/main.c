@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "rego/alloc.h"
 #include "rego/rego.h"
 #include "rego/value.h"
 
@@ -47,7 +48,7 @@ static category *cat_get(const char *note)
     name[n] = 0;
     for (int i = 0; i < g_ncats; i++)
         if (strcmp(g_cats[i].name, name) == 0) return &g_cats[i];
-    g_cats = realloc(g_cats, (size_t)(g_ncats + 1) * sizeof(category));
+    g_cats = rego_xrealloc(g_cats, (size_t)(g_ncats + 1) * sizeof(category));
     category *c = &g_cats[g_ncats++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -373,7 +374,7 @@ static void run_dir(const char *dir)
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        names = realloc(names, (n + 1) * sizeof(char *));
+        names = rego_xrealloc(names, (n + 1) * sizeof(char *));
         names[n++] = strdup(de->d_name);
     }
     closedir(d);
