@@ -46,7 +46,7 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt
+.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt fmt-check
 all: programs
 
 include proto/proto.mk
@@ -146,7 +146,18 @@ rego-bench:
 clean:
 	rm -rf build
 
+# Formatting (clang-format 14, `make deps`), by the nearest .clang-format: the top-level
+# style, common/rego/, tools/ and fuzz/ with their one-line bodies. `make fmt` formats
+# only the C lines changed since FMT_BASE (HEAD: what you are about to commit), so it
+# never rewrites code nobody touched; `make fmt-check` fails when those lines or any
+# file of FMT_CLEAN (the directories formatted throughout) would change.
+FMT_BASE ?= HEAD
+FMT_CLEAN := common/rego tools fuzz
 fmt:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	git clang-format --force --extensions c,h $(FMT_BASE)
+fmt-check:
+	@clang-format --dry-run --Werror $$(git ls-files $(addsuffix /*.c,$(FMT_CLEAN)) $(addsuffix /*.h,$(FMT_CLEAN)))
+	@d=$$(git clang-format --diff --extensions c,h $(FMT_BASE)); \
+	if printf '%s\n' "$$d" | grep -q '^[-+]'; then printf '%s\n' "$$d"; echo "make fmt would change the lines above"; exit 1; fi
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

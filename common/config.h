@@ -60,7 +60,6 @@ void config_load_or_exit(const config_field *table, void *out, int argc, char **
 void config_sections_load_or_exit(const config_section *sections, size_t n, int argc, char **argv,
                                   const char *program, const char *about);
 
-/* Added by the implementation (not needed by most programs): */
 /* True if env names a field of a table already passed to config_load (kafka.c uses
  * it to keep table settings out of the HUTCH_KAFKA_* pass-through). */
 bool config_is_known(const char *env);

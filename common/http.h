@@ -32,7 +32,7 @@ void http_server_set_status(http_server *s, http_status_fn fn, void *ctx);
 /* Requests whose path starts with prefix go to cb (evhttp's generic callback signature).
  * The longest matching prefix wins. Safe to call while the loop runs. */
 void http_server_route(http_server *s, const char *prefix, void (*cb)(struct evhttp_request *, void *), void *ctx);
-/* Added by the implementation: changes the body limit (413 above it); safe while the
+/* Changes the body limit (413 above it); safe while the
  * loop runs (applied on the loop thread). service_start uses HTTP_DEFAULT_MAX_BODY. */
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 void http_server_set_max_body(http_server *s, size_t max_body);
@@ -40,7 +40,7 @@ void http_server_set_max_body(http_server *s, size_t max_body);
 int http_server_start(http_server *s);
 /* Runs fn(ctx) on the loop thread soon; safe from any thread. 0 or -1. */
 int http_server_defer(http_server *s, void (*fn)(void *ctx), void *ctx);
-/* Added by the implementation: stops the loop and joins the thread, then runs the
+/* Stops the loop and joins the thread, then runs the
  * deferred calls already queued (on the calling thread); after it, handlers no
  * longer run and http_server_defer returns -1 (so a late callback must free its own
  * context). The server is still allocated: http_server_free it. Idempotent. */

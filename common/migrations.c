@@ -1,4 +1,4 @@
-/* The database schema (DESIGN.md, "Contracts"). Every table a service writes is
+/* The database schema (docs/ARCHITECTURE.md, "Tables"). Every table a service writes is
  * here, so one look tells what Hutch stores. Ids are UUID text made by the
  * services (UUIDv7), so rows sort by time. */
 #include "common/migrations.h"

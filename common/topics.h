@@ -1,4 +1,4 @@
-/* Kafka topic names: the arrows of DESIGN.md's pipeline, listed once.
+/* Kafka topic names: the arrows of docs/ARCHITECTURE.md's pipeline, listed once.
  *
  * HUTCH_TOPICS is the one list: each X(IDENT, "name") line makes the constant IDENT
  * (a string, usable wherever a string literal was: static initializers, strcmp) and

@@ -15,10 +15,13 @@
 
 static const char *const POLICIES[] = {
     "package ingest.guardduty\nimport rego.v1\n"
-    "alerts contains {\"title\": input.detail.title, \"description\": sprintf(\"%s (%v)\", [input.detail.type, input.detail.severity]),\n"
+    "alerts contains {\"title\": input.detail.title, \"description\": sprintf(\"%s (%v)\", [input.detail.type, "
+    "input.detail.severity]),\n"
     "  \"attrs\": [{\"key\": \"ip\", \"value\": ip}], \"sev\": sev} if {\n"
-    "  input.detail.severity >= 4\n  ip := input.detail.service.action.networkConnectionAction.remoteIpDetails.ipAddressV4\n"
-    "  not net.cidr_contains(\"10.0.0.0/8\", ip)\n  sev := [\"low\", \"mid\", \"high\"][min([floor(input.detail.severity / 3), 2])]\n}\n",
+    "  input.detail.severity >= 4\n  ip := "
+    "input.detail.service.action.networkConnectionAction.remoteIpDetails.ipAddressV4\n"
+    "  not net.cidr_contains(\"10.0.0.0/8\", ip)\n  sev := [\"low\", \"mid\", "
+    "\"high\"][min([floor(input.detail.severity / 3), 2])]\n}\n",
 
     "package t\nimport rego.v1\n"
     "s contains x if { some x in input; is_string(x); regex.match(`^[a-z]+[0-9]*$`, x) }\n"

@@ -15,7 +15,8 @@ static const char INPUT[] =
     "{\"detail\":{\"severity\":5,\"type\":\"UnauthorizedAccess:EC2/SSHBruteForce\",\"title\":\"t\","
     "\"service\":{\"action\":{\"networkConnectionAction\":{\"remoteIpDetails\":{\"ipAddressV4\":\"203.0.113.77\"}}}},"
     "\"tags\":[{\"key\":\"Name\",\"value\":\"bastion\"}]},\"n\":3,\"m\":2.5,\"s\":\"alice,bob\",\"user\":\"alice\","
-    "\"flag\":true,\"nums\":[1,2,3,5,8],\"strs\":[\"a\",\"b,c\",\"\"],\"obj\":{\"k1\":1,\"k2\":\"x\"},\"big\":12345678901234567890}";
+    "\"flag\":true,\"nums\":[1,2,3,5,8],\"strs\":[\"a\",\"b,c\",\"\"],\"obj\":{\"k1\":1,\"k2\":\"x\"},\"big\":"
+    "12345678901234567890}";
 static rv *g_input;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         v = NULL;
     }
     if (max_depth(data, size) > 1000) return 0; /* jansson's depth limit differs */
-    if (memchr(data, 0, size)) return 0;         /* jansson stops at a raw NUL byte */
+    if (memchr(data, 0, size)) return 0;        /* jansson stops at a raw NUL byte */
     json_error_t je;
     json_t *j = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (j) {

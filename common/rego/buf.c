@@ -14,41 +14,31 @@
 
 void rego_buf_putn(rego_buf *b, const char *s, size_t n)
 {
-    if (b->oom || b->over)
-        return;
+    if (b->oom || b->over) return;
     if (b->limit && b->len + n > b->limit) {
         b->over = true;
         return;
     }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
+        while (cap < b->len + n + 1) cap *= 2;
         char *p = realloc(b->p, cap);
         if (p == NULL) {
-            if (!b->soft_oom)
-                abort();
+            if (!b->soft_oom) abort();
             b->oom = true;
             return;
         }
         b->p = p;
         b->cap = cap;
     }
-    if (n)
-        memcpy(b->p + b->len, s, n);
+    if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
 }
 
-void rego_buf_puts(rego_buf *b, const char *s)
-{
-    rego_buf_putn(b, s, strlen(s));
-}
+void rego_buf_puts(rego_buf *b, const char *s) { rego_buf_putn(b, s, strlen(s)); }
 
-void rego_buf_putc(rego_buf *b, char c)
-{
-    rego_buf_putn(b, &c, 1);
-}
+void rego_buf_putc(rego_buf *b, char c) { rego_buf_putn(b, &c, 1); }
 
 void rego_buf_printf(rego_buf *b, const char *fmt, ...)
 {
@@ -57,16 +47,14 @@ void rego_buf_printf(rego_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n < sizeof tmp) {
         rego_buf_putn(b, tmp, (size_t)n);
         return;
     }
     char *big = malloc((size_t)n + 1);
     if (big == NULL) {
-        if (!b->soft_oom)
-            abort();
+        if (!b->soft_oom) abort();
         b->oom = true;
         return;
     }

@@ -127,8 +127,9 @@ static size_t text_size_capped(const rv *v, size_t cap)
         for (size_t i = 0; i < n && total <= cap; i++) {
             if (obj) total += text_size_capped(rv_object_key_at(v, i), cap - total) + 1;
             if (total <= cap)
-                total += text_size_capped(obj ? rv_object_val_at(v, i)
-                                              : rv_typeof(v) == RV_SET ? rv_set_at(v, i) : rv_array_at(v, i),
+                total += text_size_capped(obj                      ? rv_object_val_at(v, i)
+                                          : rv_typeof(v) == RV_SET ? rv_set_at(v, i)
+                                                                   : rv_array_at(v, i),
                                           cap - total);
         }
         return total;
@@ -177,4 +178,46 @@ void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val)
 void rego_bctx_print(rego_bctx *ctx, const char *line)
 {
     if (ctx->print) ctx->print(ctx->print_arg, line);
+}
+
+uint32_t rego_utf8_decode(const unsigned char *s, size_t n, size_t *w)
+{
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *w = 1;
+        return c;
+    }
+    size_t need;
+    uint32_t cp, min;
+    if ((c & 0xE0) == 0xC0) need = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) need = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) need = 4, cp = c & 0x07, min = 0x10000;
+    else goto bad;
+    if (need > n) goto bad;
+    for (size_t k = 1; k < need; k++) {
+        if ((s[k] & 0xC0) != 0x80) goto bad;
+        cp = (cp << 6) | (s[k] & 0x3F);
+    }
+    /* overlong forms, surrogates and values past U+10FFFF are invalid in Go too */
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto bad;
+    *w = need;
+    return cp;
+bad:
+    *w = 1;
+    return 0xFFFD;
+}
+
+size_t rego_utf8_count(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t k = 0, i = 0, w;
+    while (i < n) {
+        if (u[i] < 0x80) i++;
+        else {
+            rego_utf8_decode(u + i, n - i, &w);
+            i += w;
+        }
+        k++;
+    }
+    return k;
 }

@@ -27,14 +27,14 @@ typedef struct rego_bctx rego_bctx; /* per-call context, owned by the evaluator 
 typedef int (*rego_builtin_fn)(rego_bctx *ctx, rv *const *args, rv **out);
 
 typedef struct {
-    const char *name;        /* "concat", "strings.replace_n", "net.cidr_contains" */
-    int nargs;               /* operands, not counting the output */
+    const char *name; /* "concat", "strings.replace_n", "net.cidr_contains" */
+    int nargs;        /* operands, not counting the output */
     rego_builtin_fn fn;
     /* Operand types, one per operand, OPA type names joined by '|':
      * "string", "number", "boolean", "null", "array", "object", "set", "any",
      * e.g. "array|set". NULL entries or a NULL array mean "any". */
     const char *arg_types[8];
-    unsigned flags;          /* REGO_BUILTIN_* */
+    unsigned flags; /* REGO_BUILTIN_* */
 } rego_builtin_def;
 
 #define REGO_BUILTIN_NONDETERMINISTIC 1u /* time.now_ns, rand, uuid.rfc4122: cached per evaluation */
@@ -55,8 +55,8 @@ size_t rego_bctx_mem_left(const rego_bctx *ctx); /* SIZE_MAX when unlimited */
 /* Same for the text of v (json.marshal, sprintf): false when it would not fit. */
 bool rego_bctx_may_render(rego_bctx *ctx, const rv *v);
 /* Per-evaluation cache for nondeterministic builtins keyed by (name, args). */
-rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key);            /* BORROWED or NULL */
-void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val);  /* val stolen */
+rv *rego_bctx_cache_get(rego_bctx *ctx, const char *key);           /* BORROWED or NULL */
+void rego_bctx_cache_put(rego_bctx *ctx, const char *key, rv *val); /* val stolen */
 /* print(): output goes where the evaluation's options said. */
 void rego_bctx_print(rego_bctx *ctx, const char *line);
 
@@ -78,7 +78,10 @@ typedef struct {
     bool soft_oom;
     bool oom, over;
 } rego_buf;
-#define REGO_BUF_SOFT {.soft_oom = true}
+#define REGO_BUF_SOFT                                                                                                  \
+    {                                                                                                                  \
+        .soft_oom = true                                                                                               \
+    }
 
 void rego_buf_putn(rego_buf *b, const char *s, size_t n);
 void rego_buf_puts(rego_buf *b, const char *s);
@@ -92,6 +95,14 @@ void rego_buf_free(rego_buf *b);
 /* Appends s quoted the way Go's strconv.Quote does (QuoteToASCII when ascii_only):
  * OPA's error messages and sprintf's %q quote with it. builtins_strings.c. */
 void rego_go_quote(rego_buf *b, const char *s, size_t n, bool ascii_only);
+
+/* UTF-8 the way Go reads it (OPA's strings are Go strings, which may hold any
+ * bytes): rego_utf8_decode returns the rune at s (n > 0 bytes left) and its width in
+ * *w; an invalid or truncated sequence reads as U+FFFD of width 1, so every invalid
+ * byte is one rune. rego_utf8_count is the number of runes (count() of a string,
+ * Go's utf8.RuneCountInString). builtins.c. */
+uint32_t rego_utf8_decode(const unsigned char *s, size_t n, size_t *w);
+size_t rego_utf8_count(const char *s, size_t n);
 
 /* A YAML document as a NEW value, the way yaml.unmarshal reads it (go-yaml v2's
  * rules), or NULL with go-yaml's message in err. builtins_json.c. */

@@ -182,9 +182,9 @@ static int bi_object_union_n(rego_bctx *ctx, rv *const *a, rv **out)
     size_t n = rv_len(a[0]);
     for (size_t i = 0; i < n; i++)
         if (rv_typeof(rv_array_at(a[0], i)) != RV_OBJECT)
-            return rego_bctx_type_errorf(ctx,
-                                         "object.union_n: operand 1 must be array of objects but got array containing %s",
-                                         rv_type_name(rv_array_at(a[0], i)));
+            return rego_bctx_type_errorf(
+                ctx, "object.union_n: operand 1 must be array of objects but got array containing %s",
+                rv_type_name(rv_array_at(a[0], i)));
     rv *acc = rv_object_new(0);
     for (size_t i = 0; i < n; i++) {
         rv *m = merge(acc, rv_array_at(a[0], i));
@@ -244,12 +244,13 @@ static int bi_object_subset(rego_bctx *ctx, rv *const *a, rv **out)
     for (int k = 0; k < 2; k++) {
         rv_type t = rv_typeof(a[k]);
         if (t != RV_OBJECT && t != RV_SET && t != RV_ARRAY)
-            return rego_bctx_type_errorf(ctx, "object.subset: operand %d must be one of {object, set, array} but got %s",
+            return rego_bctx_type_errorf(ctx,
+                                         "object.subset: operand %d must be one of {object, set, array} but got %s",
                                          k + 1, rv_type_name(a[k]));
     }
     if (!(tp == tb || (tp == RV_ARRAY && tb == RV_SET)))
-        return rego_bctx_type_errorf(ctx,
-                                     "object.subset: both arguments object.subset must be of the same type or array and set");
+        return rego_bctx_type_errorf(
+            ctx, "object.subset: both arguments object.subset must be of the same type or array and set");
     *out = rv_bool(subset(a[0], a[1]));
     return REGO_OK;
 }

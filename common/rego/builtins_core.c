@@ -11,17 +11,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/builtins.h"
 
 #define B(name) static int name(rego_bctx *ctx, rv *const *a, rv **out)
 
 /* ------------------------------------------------------------ comparison */
-B(b_equal) { *out = rv_bool(rv_compare(a[0], a[1]) == 0); return REGO_OK; }
-B(b_neq) { *out = rv_bool(rv_compare(a[0], a[1]) != 0); return REGO_OK; }
-B(b_lt) { *out = rv_bool(rv_compare(a[0], a[1]) < 0); return REGO_OK; }
-B(b_lte) { *out = rv_bool(rv_compare(a[0], a[1]) <= 0); return REGO_OK; }
-B(b_gt) { *out = rv_bool(rv_compare(a[0], a[1]) > 0); return REGO_OK; }
-B(b_gte) { *out = rv_bool(rv_compare(a[0], a[1]) >= 0); return REGO_OK; }
+B(b_equal)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) == 0);
+    return REGO_OK;
+}
+B(b_neq)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) != 0);
+    return REGO_OK;
+}
+B(b_lt)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) < 0);
+    return REGO_OK;
+}
+B(b_lte)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) <= 0);
+    return REGO_OK;
+}
+B(b_gt)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) > 0);
+    return REGO_OK;
+}
+B(b_gte)
+{
+    *out = rv_bool(rv_compare(a[0], a[1]) >= 0);
+    return REGO_OK;
+}
 
 /* ------------------------------------------------------------ arithmetic */
 static int arith_result(rego_bctx *ctx, const char *name, rv *r, const char *err, rv **out)
@@ -175,17 +200,9 @@ B(b_range_step)
 }
 
 /* ------------------------------------------------------------ aggregates */
-static size_t utf8_count(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80) c++;
-    return c;
-}
-
 B(b_count)
 {
-    if (rv_typeof(a[0]) == RV_STRING) *out = rv_int((int64_t)utf8_count(rv_str(a[0]), rv_strlen(a[0])));
+    if (rv_typeof(a[0]) == RV_STRING) *out = rv_int((int64_t)rego_utf8_count(rv_str(a[0]), rv_strlen(a[0])));
     else *out = rv_int((int64_t)rv_len(a[0]));
     return REGO_OK;
 }
@@ -234,7 +251,7 @@ static int cmp_rv(const void *x, const void *y) { return rv_compare(*(rv *const 
 B(b_sort)
 {
     size_t n = rv_len(a[0]);
-    rv **v = malloc((n ? n : 1) * sizeof(rv *));
+    rv **v = rego_xmalloc(n * sizeof(rv *));
     for (size_t i = 0; i < n; i++) v[i] = elem(a[0], i);
     if (rv_typeof(a[0]) == RV_ARRAY) qsort(v, n, sizeof(rv *), cmp_rv);
     rv *arr = rv_array_new(n);
@@ -321,11 +338,11 @@ B(b_set)
 }
 
 /* ------------------------------------------------------------ types */
-#define TYPECHECK(fname, ty) \
-    B(fname)                 \
-    {                        \
-        *out = rv_bool(rv_typeof(a[0]) == ty); \
-        return REGO_OK;      \
+#define TYPECHECK(fname, ty)                                                                                           \
+    B(fname)                                                                                                           \
+    {                                                                                                                  \
+        *out = rv_bool(rv_typeof(a[0]) == ty);                                                                         \
+        return REGO_OK;                                                                                                \
     }
 TYPECHECK(b_is_string, RV_STRING)
 TYPECHECK(b_is_number, RV_NUMBER)
@@ -354,7 +371,7 @@ B(b_to_number)
         rv *v = NULL;
         if (n > 0 && s[0] == '+') v = rv_number_from_text(s + 1, n - 1);
         else if (n > 1 && s[0] == '.') {
-            char *t = malloc(n + 2);
+            char *t = rego_xmalloc(n + 2);
             t[0] = '0';
             memcpy(t + 1, s, n + 1);
             v = rv_number_from_text(t, n + 1);
@@ -395,7 +412,8 @@ static rv *rv_int128(__int128 x)
     char buf[48], *p = buf + sizeof buf;
     *--p = 0;
     unsigned __int128 u = x < 0 ? -(unsigned __int128)x : (unsigned __int128)x;
-    do *--p = (char)('0' + (int)(u % 10)); while ((u /= 10) != 0);
+    do *--p = (char)('0' + (int)(u % 10));
+    while ((u /= 10) != 0);
     if (x < 0) *--p = '-';
     return rv_number_from_text(p, strlen(p));
 }
@@ -419,8 +437,8 @@ static int bits2(rego_bctx *ctx, const char *name, rv *const *a, rv **out, int o
     case 2: r = x ^ y; break;
     case 3:
         if (y < 0)
-            return rego_bctx_type_errorf(ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer",
-                                         name);
+            return rego_bctx_type_errorf(
+                ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer", name);
         if (y < 62 && (x == 0 || (x > 0 ? x <= (INT64_MAX >> y) : x >= (INT64_MIN >> y)))) {
             r = (int64_t)((uint64_t)x << y);
             break;
@@ -439,8 +457,8 @@ static int bits2(rego_bctx *ctx, const char *name, rv *const *a, rv **out, int o
         }
     case 4:
         if (y < 0)
-            return rego_bctx_type_errorf(ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer",
-                                         name);
+            return rego_bctx_type_errorf(
+                ctx, "%s: operand 2 must be an unsigned integer number but got a negative integer", name);
         r = y >= 63 ? (x < 0 ? -1 : 0) : x >> y;
         break;
     }

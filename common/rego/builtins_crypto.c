@@ -44,8 +44,8 @@ static int crypto_hmac(rego_bctx *ctx, const char *name, const EVP_MD *md, rv *c
     const char *key = rv_str(args[1]);
     size_t keylen = rv_strlen(args[1]);
     if (md == NULL || keylen > (size_t)0x7fffffff ||
-        HMAC(md, key ? key : "", (int)keylen, (const unsigned char *)rv_str(args[0]), rv_strlen(args[0]),
-             buf, &len) == NULL)
+        HMAC(md, key ? key : "", (int)keylen, (const unsigned char *)rv_str(args[0]), rv_strlen(args[0]), buf, &len) ==
+            NULL)
         return rego_bctx_errorf(ctx, "%s: hmac failed", name);
     *out = crypto_hex_value(buf, len);
     return REGO_OK;

@@ -37,23 +37,17 @@ static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 static int b64_val(unsigned char c, bool url)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (url ? '-' : '+'))
-        return 62;
-    if (c == (url ? '_' : '/'))
-        return 63;
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == (url ? '-' : '+')) return 62;
+    if (c == (url ? '_' : '/')) return 63;
     return -1;
 }
 
 static void b64_skip_newlines(const char *s, size_t n, size_t *si)
 {
-    while (*si < n && (s[*si] == '\n' || s[*si] == '\r'))
-        (*si)++;
+    while (*si < n && (s[*si] == '\n' || s[*si] == '\r')) (*si)++;
 }
 
 /* Go's padded base64 decoder (StdEncoding / URLEncoding), non-strict. On success
@@ -125,15 +119,13 @@ static int b64_go_decode(const char *s, size_t n, bool url, unsigned char **out,
                 goto out;
             }
             pad = 4 - (size_t)j;
-            for (int k = j; k < 4; k++)
-                q[k] = 'A';
+            for (int k = j; k < 4; k++) q[k] = 'A';
             memcpy(clean + ci, q, 4);
             ci += 4;
             done = true;
             break;
         }
-        if (done)
-            break;
+        if (done) break;
         memcpy(clean + ci, q, 4);
         ci += 4;
     }
@@ -159,10 +151,8 @@ static int b64_decode_builtin(rego_bctx *ctx, const char *name, const char *s, s
     unsigned char *dec = NULL;
     size_t declen = 0, errpos = 0;
     int rc = b64_go_decode(s, n, url, &dec, &declen, &errpos);
-    if (rc == -2)
-        return rego_bctx_errorf(ctx, "%s: out of memory", name);
-    if (rc < 0)
-        return rego_bctx_errorf(ctx, "%s: illegal base64 data at input byte %zu", name, errpos);
+    if (rc == -2) return rego_bctx_errorf(ctx, "%s: out of memory", name);
+    if (rc < 0) return rego_bctx_errorf(ctx, "%s: illegal base64 data at input byte %zu", name, errpos);
     *out = rv_string((const char *)dec, declen);
     free(dec);
     return REGO_OK;
@@ -173,12 +163,10 @@ static int b64_decode_builtin(rego_bctx *ctx, const char *name, const char *s, s
 static int b64_encode_builtin(rego_bctx *ctx, const char *name, const rv *in, bool url, bool pad, rv **out)
 {
     size_t n = rv_strlen(in);
-    if (n > 0x3fffffff)
-        return rego_bctx_errorf(ctx, "%s: input too large", name);
+    if (n > 0x3fffffff) return rego_bctx_errorf(ctx, "%s: input too large", name);
     size_t cap = (n + 2) / 3 * 4 + 1;
     unsigned char *buf = malloc(cap);
-    if (buf == NULL)
-        return rego_bctx_errorf(ctx, "%s: out of memory", name);
+    if (buf == NULL) return rego_bctx_errorf(ctx, "%s: out of memory", name);
     int len = EVP_EncodeBlock(buf, (const unsigned char *)rv_str(in), (int)n);
     if (len < 0) {
         free(buf);
@@ -187,15 +175,12 @@ static int b64_encode_builtin(rego_bctx *ctx, const char *name, const rv *in, bo
     size_t outlen = (size_t)len;
     if (url) {
         for (size_t i = 0; i < outlen; i++) {
-            if (buf[i] == '+')
-                buf[i] = '-';
-            else if (buf[i] == '/')
-                buf[i] = '_';
+            if (buf[i] == '+') buf[i] = '-';
+            else if (buf[i] == '/') buf[i] = '_';
         }
     }
     if (!pad) {
-        while (outlen > 0 && buf[outlen - 1] == '=')
-            outlen--;
+        while (outlen > 0 && buf[outlen - 1] == '=') outlen--;
     }
     *out = rv_string((const char *)buf, outlen);
     free(buf);
@@ -218,8 +203,7 @@ static int bi_base64_is_valid(rego_bctx *ctx, rv *const *args, rv **out)
     size_t declen = 0, errpos = 0;
     int rc = b64_go_decode(rv_str(args[0]), rv_strlen(args[0]), false, &dec, &declen, &errpos);
     free(dec);
-    if (rc == -2)
-        return rego_bctx_errorf(ctx, "base64.is_valid: out of memory");
+    if (rc == -2) return rego_bctx_errorf(ctx, "base64.is_valid: out of memory");
     *out = rv_bool(rc == 0);
     return REGO_OK;
 }
@@ -239,8 +223,7 @@ static int bi_base64url_decode(rego_bctx *ctx, rv *const *args, rv **out)
 {
     const char *s = rv_str(args[0]);
     size_t n = rv_strlen(args[0]);
-    if (n > 0 && s[n - 1] == '=')
-        return b64_decode_builtin(ctx, "base64url.decode", s, n, true, out);
+    if (n > 0 && s[n - 1] == '=') return b64_decode_builtin(ctx, "base64url.decode", s, n, true, out);
     size_t extra = 0;
     switch (n % 4) {
     case 0: break;
@@ -249,8 +232,7 @@ static int bi_base64url_decode(rego_bctx *ctx, rv *const *args, rv **out)
     default: return rego_bctx_errorf(ctx, "base64url.decode: illegal base64url string: %s", s);
     }
     char *tmp = malloc(n + 3);
-    if (tmp == NULL)
-        return rego_bctx_errorf(ctx, "base64url.decode: out of memory");
+    if (tmp == NULL) return rego_bctx_errorf(ctx, "base64url.decode: out of memory");
     memcpy(tmp, s, n);
     memset(tmp + n, '=', extra);
     int rc = b64_decode_builtin(ctx, "base64url.decode", tmp, n + extra, true, out);
@@ -262,12 +244,9 @@ static int bi_base64url_decode(rego_bctx *ctx, rv *const *args, rv **out)
 
 static int hex_val(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -277,8 +256,7 @@ static int bi_hex_encode(rego_bctx *ctx, rv *const *args, rv **out)
     const unsigned char *s = (const unsigned char *)rv_str(args[0]);
     size_t n = rv_strlen(args[0]);
     char *buf = malloc(2 * n + 1);
-    if (buf == NULL)
-        return rego_bctx_errorf(ctx, "hex.encode: out of memory");
+    if (buf == NULL) return rego_bctx_errorf(ctx, "hex.encode: out of memory");
     for (size_t i = 0; i < n; i++) {
         buf[2 * i] = digits[s[i] >> 4];
         buf[2 * i + 1] = digits[s[i] & 15];
@@ -305,8 +283,7 @@ static int bi_hex_decode(rego_bctx *ctx, rv *const *args, rv **out)
     const unsigned char *s = (const unsigned char *)rv_str(args[0]);
     size_t n = rv_strlen(args[0]);
     char *buf = malloc(n / 2 + 1);
-    if (buf == NULL)
-        return rego_bctx_errorf(ctx, "hex.decode: out of memory");
+    if (buf == NULL) return rego_bctx_errorf(ctx, "hex.decode: out of memory");
     size_t i = 0, j = 1;
     for (; j < n; j += 2) {
         int a = hex_val(s[j - 1]), b = hex_val(s[j]);
@@ -318,8 +295,7 @@ static int bi_hex_decode(rego_bctx *ctx, rv *const *args, rv **out)
     }
     if (n % 2 == 1) {
         free(buf);
-        if (hex_val(s[j - 1]) < 0)
-            return hex_invalid_byte(ctx, s[j - 1]);
+        if (hex_val(s[j - 1]) < 0) return hex_invalid_byte(ctx, s[j - 1]);
         return rego_bctx_errorf(ctx, "hex.decode: encoding/hex: odd length hex string");
     }
     *out = rv_string(buf, i);
@@ -399,8 +375,7 @@ static int bi_urlquery_decode(rego_bctx *ctx, rv *const *args, rv **out)
 
 static void url_pair(rego_buf *b, const rv *key, const rv *val)
 {
-    if (b->len > 0)
-        rego_buf_putc(b, '&');
+    if (b->len > 0) rego_buf_putc(b, '&');
     url_query_escape(b, rv_str(key), rv_strlen(key));
     rego_buf_putc(b, '=');
     url_query_escape(b, rv_str(val), rv_strlen(val));
@@ -417,7 +392,9 @@ static int bi_urlquery_encode_object(rego_bctx *ctx, rv *const *args, rv **out)
         rv *k = rv_object_key_at(obj, i), *v = rv_object_val_at(obj, i);
         if (rv_typeof(k) != RV_STRING) {
             free(b.p);
-            return rego_bctx_type_errorf(ctx, "urlquery.encode_object: operand 1 must be object[string: string|array[string]|set[string]] but got object with %s key",
+            return rego_bctx_type_errorf(ctx,
+                                         "urlquery.encode_object: operand 1 must be object[string: "
+                                         "string|array[string]|set[string]] but got object with %s key",
                                          rv_type_name(k));
         }
         switch (rv_typeof(v)) {
@@ -437,8 +414,9 @@ static int bi_urlquery_encode_object(rego_bctx *ctx, rv *const *args, rv **out)
         }
         default:
             free(b.p);
-            return rego_bctx_type_errorf(ctx, "urlquery.encode_object: operand 1 must be one of {string, array, set} but got %s",
-                                         rv_type_name(v));
+            return rego_bctx_type_errorf(
+                ctx, "urlquery.encode_object: operand 1 must be one of {string, array, set} but got %s",
+                rv_type_name(v));
         }
     }
     return enc_finish(ctx, "urlquery.encode_object", &b, out);
@@ -453,8 +431,7 @@ static int url_kv_cmp(const void *a, const void *b)
 {
     const url_kv *x = a, *y = b;
     int c = rv_compare(x->key, y->key);
-    if (c != 0)
-        return c;
+    if (c != 0) return c;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -482,8 +459,7 @@ static int bi_urlquery_decode_object(rego_bctx *ctx, rv *const *args, rv **out)
             }
             continue;
         }
-        if (seglen == 0)
-            continue;
+        if (seglen == 0) continue;
         const char *eq = memchr(seg, '=', seglen);
         size_t klen = eq ? (size_t)(eq - seg) : seglen;
         rego_buf kb = REGO_BUF_SOFT, vb = REGO_BUF_SOFT;
@@ -529,8 +505,7 @@ static int bi_urlquery_decode_object(rego_bctx *ctx, rv *const *args, rv **out)
     if (failed) {
         rc = rego_bctx_errorf(ctx, "urlquery.decode_object: %s", err ? err : "invalid query");
     } else {
-        if (nkv > 0)
-            qsort(kv, nkv, sizeof *kv, url_kv_cmp);
+        if (nkv > 0) qsort(kv, nkv, sizeof *kv, url_kv_cmp);
         rv *obj = rv_object_new(nkv);
         for (size_t i = 0; i < nkv;) {
             size_t j = i;
@@ -553,7 +528,6 @@ static int bi_urlquery_decode_object(rego_bctx *ctx, rv *const *args, rv **out)
     return rc;
 }
 
-
 /* ---- uri (Go's net/url.Parse) ----------------------------------------- */
 
 enum { URL_PATH, URL_HOST, URL_ZONE, URL_FRAGMENT };
@@ -561,29 +535,55 @@ enum { URL_PATH, URL_HOST, URL_ZONE, URL_FRAGMENT };
 /* Go's shouldEscape for the modes used here. */
 static bool url_should_escape(unsigned char c, int mode)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return false;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return false;
     if (mode == URL_HOST || mode == URL_ZONE) {
         switch (c) {
-        case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
-        case '=': case ':': case '[': case ']': case '<': case '>': case '"':
-            return false;
+        case '!':
+        case '$':
+        case '&':
+        case '\'':
+        case '(':
+        case ')':
+        case '*':
+        case '+':
+        case ',':
+        case ';':
+        case '=':
+        case ':':
+        case '[':
+        case ']':
+        case '<':
+        case '>':
+        case '"': return false;
         default: break;
         }
     }
     switch (c) {
-    case '-': case '_': case '.': case '~': return false;
-    case '$': case '&': case '+': case ',': case '/': case ':': case ';': case '=': case '?': case '@':
-        if (mode == URL_PATH)
-            return c == '?';
-        if (mode == URL_FRAGMENT)
-            return false;
+    case '-':
+    case '_':
+    case '.':
+    case '~': return false;
+    case '$':
+    case '&':
+    case '+':
+    case ',':
+    case '/':
+    case ':':
+    case ';':
+    case '=':
+    case '?':
+    case '@':
+        if (mode == URL_PATH) return c == '?';
+        if (mode == URL_FRAGMENT) return false;
         return true;
     default: break;
     }
     if (mode == URL_FRAGMENT) {
         switch (c) {
-        case '!': case '(': case ')': case '*': return false;
+        case '!':
+        case '(':
+        case ')':
+        case '*': return false;
         default: break;
         }
     }
@@ -639,12 +639,24 @@ static bool url_valid_encoded_path(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
-        case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
-        case '=': case ':': case '@': case '[': case ']': case '%':
-            break;
+        case '!':
+        case '$':
+        case '&':
+        case '\'':
+        case '(':
+        case ')':
+        case '*':
+        case '+':
+        case ',':
+        case ';':
+        case '=':
+        case ':':
+        case '@':
+        case '[':
+        case ']':
+        case '%': break;
         default:
-            if (url_should_escape((unsigned char)s[i], URL_PATH))
-                return false;
+            if (url_should_escape((unsigned char)s[i], URL_PATH)) return false;
         }
     }
     return true;
@@ -652,13 +664,10 @@ static bool url_valid_encoded_path(const char *s, size_t n)
 
 static bool url_valid_port(const char *s, size_t n)
 {
-    if (n == 0)
-        return true;
-    if (s[0] != ':')
-        return false;
+    if (n == 0) return true;
+    if (s[0] != ':') return false;
     for (size_t i = 1; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
+        if (!isdigit((unsigned char)s[i])) return false;
     return true;
 }
 
@@ -737,8 +746,7 @@ static bool url_valid_userinfo(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || strchr("-._:~!$&'()*+,;=%@", c) != NULL)
-            continue;
+        if (isalnum(c) || strchr("-._:~!$&'()*+,;=%@", c) != NULL) continue;
         return false;
     }
     return true;
@@ -752,8 +760,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
     u->raw_path.soft_oom = u->query.soft_oom = u->fragment.soft_oom = true;
     const char *hash = memchr(raw, '#', n);
     size_t rn = hash ? (size_t)(hash - raw) : n;
-    if (hash && url_unescape_mode(hash + 1, n - rn - 1, URL_FRAGMENT, &u->fragment, err) < 0)
-        return -1;
+    if (hash && url_unescape_mode(hash + 1, n - rn - 1, URL_FRAGMENT, &u->fragment, err) < 0) return -1;
     for (size_t i = 0; i < rn; i++)
         if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f) {
             *err = url_errf("net/url: invalid control character in URL", NULL, 0, NULL);
@@ -769,11 +776,9 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
     /* scheme */
     for (size_t i = 0; i < rn; i++) {
         char c = raw[i];
-        if (isalpha((unsigned char)c))
-            continue;
+        if (isalpha((unsigned char)c)) continue;
         if (isdigit((unsigned char)c) || c == '+' || c == '-' || c == '.') {
-            if (i == 0)
-                break;
+            if (i == 0) break;
             continue;
         }
         if (c == ':') {
@@ -781,8 +786,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
                 *err = url_errf("missing protocol scheme", NULL, 0, NULL);
                 return -1;
             }
-            for (size_t k = 0; k < i; k++)
-                rego_buf_putc(&u->scheme, (char)tolower((unsigned char)raw[k]));
+            for (size_t k = 0; k < i; k++) rego_buf_putc(&u->scheme, (char)tolower((unsigned char)raw[k]));
             rest = raw + i + 1;
             restn = rn - i - 1;
         }
@@ -795,8 +799,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
     }
     bool has_scheme = u->scheme.len > 0;
     if (restn == 0 || rest[0] != '/') {
-        if (has_scheme)
-            return 0; /* opaque */
+        if (has_scheme) return 0; /* opaque */
         const char *sl = memchr(rest, '/', restn);
         size_t seg = sl ? (size_t)(sl - rest) : restn;
         if (memchr(rest, ':', seg) != NULL) {
@@ -823,15 +826,13 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
                 break;
             }
         const char *h = at ? at + 1 : auth;
-        if (url_parse_host(h, an - (size_t)(h - auth), &u->host, err) < 0)
-            return -1;
+        if (url_parse_host(h, an - (size_t)(h - auth), &u->host, err) < 0) return -1;
         if (at && !url_valid_userinfo(auth, (size_t)(at - auth))) {
             *err = url_errf("net/url: invalid userinfo", NULL, 0, NULL);
             return -1;
         }
     }
-    if (url_unescape_mode(rest, restn, URL_PATH, &u->path, err) < 0)
-        return -1;
+    if (url_unescape_mode(rest, restn, URL_PATH, &u->path, err) < 0) return -1;
     /* EscapedPath(): the raw form when it is a valid encoding of the path */
     if (url_valid_encoded_path(rest, restn)) {
         rego_buf_putn(&u->raw_path, rest, restn);
@@ -847,8 +848,7 @@ static int url_parse(const char *raw, size_t n, url_parts *u, char **err)
 
 static void url_set(rv *obj, const char *key, const char *s, size_t n)
 {
-    if (n > 0)
-        rv_object_set(obj, rv_cstring(key), rv_string(s, n));
+    if (n > 0) rv_object_set(obj, rv_cstring(key), rv_string(s, n));
 }
 
 static int bi_uri_parse(rego_bctx *ctx, rv *const *args, rv **out)
@@ -907,8 +907,7 @@ static int bi_uri_is_valid(rego_bctx *ctx, rv *const *args, rv **out)
     url_parts u;
     char *err = NULL;
     bool ok = rv_strlen(args[0]) > 0 && url_parse(rv_str(args[0]), rv_strlen(args[0]), &u, &err) == 0;
-    if (rv_strlen(args[0]) > 0)
-        url_parts_free(&u);
+    if (rv_strlen(args[0]) > 0) url_parts_free(&u);
     free(err);
     *out = rv_bool(ok);
     return REGO_OK;

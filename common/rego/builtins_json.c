@@ -23,6 +23,7 @@
  * (true/yes/on, null/~, ints, floats), mapping keys become strings, and
  * yaml.marshal quotes strings that would otherwise read back as another type.
  */
+#include "rego/alloc.h"
 #include "rego/builtins.h"
 
 #include <ctype.h>
@@ -43,8 +44,7 @@ typedef struct {
 
 static void jp_ws(jparser *p)
 {
-    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
-        p->i++;
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r')) p->i++;
 }
 
 static rv *jp_fail(jparser *p, const char *what)
@@ -53,8 +53,7 @@ static rv *jp_fail(jparser *p, const char *what)
     if (p->i >= p->n) snprintf(p->err, sizeof p->err, "unexpected end of JSON input");
     else {
         unsigned char c = (unsigned char)p->s[p->i];
-        if (c >= 0x20 && c < 0x7F && c != '\'')
-            snprintf(p->err, sizeof p->err, "invalid character '%c' %s", c, what);
+        if (c >= 0x20 && c < 0x7F && c != '\'') snprintf(p->err, sizeof p->err, "invalid character '%c' %s", c, what);
         else if (c == '\'') snprintf(p->err, sizeof p->err, "invalid character '\\'' %s", what);
         else snprintf(p->err, sizeof p->err, "invalid character '\\x%02x' %s", c, what);
     }
@@ -174,7 +173,8 @@ static rv *jp_number(jparser *p)
     else return jp_fail(p, "in numeric literal");
     if (p->i < p->n && p->s[p->i] == '.') {
         p->i++;
-        if (p->i >= p->n || !isdigit((unsigned char)p->s[p->i])) return jp_fail(p, "after decimal point in numeric literal");
+        if (p->i >= p->n || !isdigit((unsigned char)p->s[p->i]))
+            return jp_fail(p, "after decimal point in numeric literal");
         while (p->i < p->n && isdigit((unsigned char)p->s[p->i])) p->i++;
     }
     if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
@@ -201,7 +201,8 @@ static bool jp_lit(jparser *p, const char *lit)
             if (p->i < p->n) {
                 const char *name = lit[0] == 't' ? "true" : lit[0] == 'f' ? "false" : "null";
                 char c = p->s[p->i];
-                snprintf(p->err, sizeof p->err, "invalid character '%c' in literal %s (expecting '%c')", c, name, lit[k]);
+                snprintf(p->err, sizeof p->err, "invalid character '%c' in literal %s (expecting '%c')", c, name,
+                         lit[k]);
             }
             return false;
         }
@@ -515,8 +516,7 @@ static void ptree_add(ptree *t, const rv *segs)
         if (!c) {
             if (t->n == t->cap) {
                 t->cap = t->cap ? t->cap * 2 : 4;
-                t->kids = realloc(t->kids, t->cap * sizeof *t->kids);
-                if (!t->kids) abort();
+                t->kids = rego_xrealloc(t->kids, t->cap * sizeof *t->kids);
             }
             c = &t->kids[t->n++];
             memset(c, 0, sizeof *c);
@@ -533,7 +533,8 @@ static int ptree_build(rego_bctx *ctx, const char *fn, const rv *paths, ptree *r
 {
     memset(root, 0, sizeof *root);
     if (rv_typeof(paths) != RV_SET && rv_typeof(paths) != RV_ARRAY)
-        return rego_bctx_type_errorf(ctx, "%s: operand 2 must be one of {set, array} but got %s", fn, rv_type_name(paths));
+        return rego_bctx_type_errorf(ctx, "%s: operand 2 must be one of {set, array} but got %s", fn,
+                                     rv_type_name(paths));
     bool set = rv_typeof(paths) == RV_SET;
     for (size_t i = 0; i < rv_len(paths); i++) {
         const rv *p = set ? rv_set_at(paths, i) : rv_array_at(paths, i);
@@ -545,9 +546,10 @@ static int ptree_build(rego_bctx *ctx, const char *fn, const rv *paths, ptree *r
             ptree_add(root, p);
         } else {
             ptree_free(root);
-            return rego_bctx_type_errorf(
-                ctx, "%s: operand 2 must be one of {set, array} containing string paths or array of path segments but got %s",
-                fn, rv_type_name(p));
+            return rego_bctx_type_errorf(ctx,
+                                         "%s: operand 2 must be one of {set, array} containing string paths or array "
+                                         "of path segments but got %s",
+                                         fn, rv_type_name(p));
         }
     }
     return REGO_OK;
@@ -666,7 +668,10 @@ static int64_t seg_index(const rv *seg)
     return v;
 }
 
-static bool seg_is_dash(const rv *seg) { return rv_typeof(seg) == RV_STRING && rv_strlen(seg) == 1 && rv_str(seg)[0] == '-'; }
+static bool seg_is_dash(const rv *seg)
+{
+    return rv_typeof(seg) == RV_STRING && rv_strlen(seg) == 1 && rv_str(seg)[0] == '-';
+}
 
 enum { P_ADD, P_REMOVE, P_REPLACE };
 
@@ -828,7 +833,8 @@ static int bi_json_patch(rego_bctx *ctx, rv *const *a, rv **out)
     for (size_t i = 0; i < rv_len(ops); i++) {
         const rv *o = rv_array_at(ops, i);
         if (rv_typeof(o) != RV_OBJECT) {
-            rc = rego_bctx_errorf(ctx, "%s: must be an array of JSON-Patch objects, but at least one element is not an object", fn);
+            rc = rego_bctx_errorf(
+                ctx, "%s: must be an array of JSON-Patch objects, but at least one element is not an object", fn);
             break;
         }
         rv *opv = rv_object_get_cstr(o, "op"), *pathv = rv_object_get_cstr(o, "path");
@@ -957,7 +963,8 @@ static rv *yaml_resolve(const char *s, size_t n, bool *bad)
         if (v) return v;
     }
     /* floats Go accepts but JSON does not: "1.", ".5", "+1.5" */
-    if (all_digits(b, bl, "0123456789.eE+-") && strpbrk(b, "0123456789") && (isdigit((unsigned char)b[bl - 1]) || b[bl - 1] == '.')) {
+    if (all_digits(b, bl, "0123456789.eE+-") && strpbrk(b, "0123456789") &&
+        (isdigit((unsigned char)b[bl - 1]) || b[bl - 1] == '.')) {
         char *end;
         double d = strtod(buf, &end);
         if (*end == 0 && !isinf(d)) return rv_double(d);

@@ -36,13 +36,10 @@ static size_t units_split(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!isdigit((unsigned char)c) && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-')
-            return i;
+        if (!isdigit((unsigned char)c) && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') return i;
         if (c == 'e' || c == 'E') {
-            if (i == n - 1 || (!isdigit((unsigned char)s[i + 1]) && s[i + 1] != '+' && s[i + 1] != '-'))
-                return i;
-            if (s[i + 1] == '+' || s[i + 1] == '-')
-                i++;
+            if (i == n - 1 || (!isdigit((unsigned char)s[i + 1]) && s[i + 1] != '+' && s[i + 1] != '-')) return i;
+            if (s[i + 1] == '+' || s[i + 1] == '-') i++;
         }
     }
     return n;
@@ -52,7 +49,7 @@ typedef struct {
     bool neg;
     char *digits; /* NEW, most significant first, no leading zeros ("" for zero) */
     size_t ndigits;
-    long exp;     /* value = digits * 10^exp */
+    long exp; /* value = digits * 10^exp */
 } units_dec;
 
 /* Parses a decimal like big.Rat/big.Float would: [sign] digits [. digits] [e [sign] digits].
@@ -61,11 +58,9 @@ static int units_parse_dec(const char *s, size_t n, units_dec *d)
 {
     size_t i = 0;
     memset(d, 0, sizeof *d);
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-        d->neg = s[i++] == '-';
+    if (i < n && (s[i] == '+' || s[i] == '-')) d->neg = s[i++] == '-';
     d->digits = malloc(n + 1);
-    if (d->digits == NULL)
-        return -3;
+    if (d->digits == NULL) return -3;
     size_t nd = 0, intd = 0, fracd = 0;
     while (i < n && isdigit((unsigned char)s[i])) {
         d->digits[nd++] = s[i++];
@@ -78,33 +73,25 @@ static int units_parse_dec(const char *s, size_t n, units_dec *d)
             fracd++;
         }
     }
-    if (intd + fracd == 0)
-        return -1;
+    if (intd + fracd == 0) return -1;
     long e = 0;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         bool eneg = false;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            eneg = s[i++] == '-';
-        if (i >= n || !isdigit((unsigned char)s[i]))
-            return -1;
+        if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+        if (i >= n || !isdigit((unsigned char)s[i])) return -1;
         while (i < n && isdigit((unsigned char)s[i])) {
-            if (e <= UNITS_MAX_EXP * 10L)
-                e = e * 10 + (s[i] - '0');
+            if (e <= UNITS_MAX_EXP * 10L) e = e * 10 + (s[i] - '0');
             i++;
         }
-        if (eneg)
-            e = -e;
+        if (eneg) e = -e;
     }
-    if (i != n)
-        return -1;
-    if (e > UNITS_MAX_EXP || e < -UNITS_MAX_EXP)
-        return -2;
+    if (i != n) return -1;
+    if (e > UNITS_MAX_EXP || e < -UNITS_MAX_EXP) return -2;
     d->exp = e - (long)fracd;
     /* strip leading zeros */
     size_t lz = 0;
-    while (lz < nd && d->digits[lz] == '0')
-        lz++;
+    while (lz < nd && d->digits[lz] == '0') lz++;
     memmove(d->digits, d->digits + lz, nd - lz);
     d->ndigits = nd - lz;
     d->digits[d->ndigits] = '\0';
@@ -114,12 +101,10 @@ static int units_parse_dec(const char *s, size_t n, units_dec *d)
 /* digits *= m (m < 2^60), in place; the buffer is reallocated. Returns -1 on OOM. */
 static int units_mul_small(units_dec *d, uint64_t m)
 {
-    if (d->ndigits == 0 || m == 1)
-        return 0;
+    if (d->ndigits == 0 || m == 1) return 0;
     size_t cap = d->ndigits + 21;
     char *r = malloc(cap + 1);
-    if (r == NULL)
-        return -1;
+    if (r == NULL) return -1;
     /* produce digits least significant first into r */
     size_t rn = 0;
     unsigned __int128 carry = 0;
@@ -132,8 +117,7 @@ static int units_mul_small(units_dec *d, uint64_t m)
         r[rn++] = (char)('0' + (int)(carry % 10));
         carry /= 10;
     }
-    while (rn > 1 && r[rn - 1] == '0')
-        rn--;
+    while (rn > 1 && r[rn - 1] == '0') rn--;
     for (size_t i = 0; i < rn / 2; i++) {
         char t = r[i];
         r[i] = r[rn - 1 - i];
@@ -150,8 +134,7 @@ static int units_mul_small(units_dec *d, uint64_t m)
  * NEW string or NULL on OOM / absurd size. */
 static char *units_dec_text(const units_dec *d, bool truncate)
 {
-    if (d->ndigits == 0)
-        return strdup("0");
+    if (d->ndigits == 0) return strdup("0");
     long exp = d->exp;
     size_t nd = d->ndigits;
     /* trailing zeros of the digit string move into the exponent */
@@ -159,15 +142,12 @@ static char *units_dec_text(const units_dec *d, bool truncate)
         nd--;
         exp++;
     }
-    if (exp > 2L * UNITS_MAX_EXP || exp < -2L * UNITS_MAX_EXP)
-        return NULL;
+    if (exp > 2L * UNITS_MAX_EXP || exp < -2L * UNITS_MAX_EXP) return NULL;
     size_t cap = nd + (exp > 0 ? (size_t)exp : (size_t)(-exp)) + 4;
     char *t = malloc(cap);
-    if (t == NULL)
-        return NULL;
+    if (t == NULL) return NULL;
     size_t k = 0;
-    if (d->neg)
-        t[k++] = '-';
+    if (d->neg) t[k++] = '-';
     if (exp >= 0) {
         memcpy(t + k, d->digits, nd);
         k += nd;
@@ -214,12 +194,10 @@ static const units_def units_si[] = {
 };
 
 static const units_def units_bytes[] = {
-    {"", 0, 0},     {"kb", 3, 0},    {"k", 3, 0},     {"kib", 0, 10},  {"ki", 0, 10},
-    {"mb", 6, 0},   {"m", 6, 0},     {"mib", 0, 20},  {"mi", 0, 20},   {"gb", 9, 0},
-    {"g", 9, 0},    {"gib", 0, 30},  {"gi", 0, 30},   {"tb", 12, 0},   {"t", 12, 0},
-    {"tib", 0, 40}, {"ti", 0, 40},   {"pb", 15, 0},   {"p", 15, 0},    {"pib", 0, 50},
-    {"pi", 0, 50},  {"eb", 18, 0},   {"e", 18, 0},    {"eib", 0, 60},  {"ei", 0, 60},
-    {NULL, 0, 0},
+    {"", 0, 0},     {"kb", 3, 0},   {"k", 3, 0},    {"kib", 0, 10}, {"ki", 0, 10},  {"mb", 6, 0},   {"m", 6, 0},
+    {"mib", 0, 20}, {"mi", 0, 20},  {"gb", 9, 0},   {"g", 9, 0},    {"gib", 0, 30}, {"gi", 0, 30},  {"tb", 12, 0},
+    {"t", 12, 0},   {"tib", 0, 40}, {"ti", 0, 40},  {"pb", 15, 0},  {"p", 15, 0},   {"pib", 0, 50}, {"pi", 0, 50},
+    {"eb", 18, 0},  {"e", 18, 0},   {"eib", 0, 60}, {"ei", 0, 60},  {NULL, 0, 0},
 };
 
 static int units_common(rego_bctx *ctx, const rv *arg, bool bytes, rv **out)
@@ -228,12 +206,10 @@ static int units_common(rego_bctx *ctx, const rv *arg, bool bytes, rv **out)
     size_t n = rv_strlen(arg);
     const char *src = rv_str(arg);
     char *s = malloc(n + 1);
-    if (s == NULL)
-        return rego_bctx_errorf(ctx, "%s: out of memory", name);
+    if (s == NULL) return rego_bctx_errorf(ctx, "%s: out of memory", name);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (src[i] == '"')
-            continue;
+        if (src[i] == '"') continue;
         s[m++] = bytes ? (char)tolower((unsigned char)src[i]) : src[i];
     }
     s[m] = '\0';
@@ -251,11 +227,9 @@ static int units_common(rego_bctx *ctx, const rv *arg, bool bytes, rv **out)
     char *unit = s + split;
     /* units.parse: only the letters after the first are case-insensitive (m vs M). */
     if (!bytes)
-        for (char *p = unit + (*unit ? 1 : 0); *p; p++)
-            *p = (char)tolower((unsigned char)*p);
+        for (char *p = unit + (*unit ? 1 : 0); *p; p++) *p = (char)tolower((unsigned char)*p);
     const units_def *u = bytes ? units_bytes : units_si;
-    while (u->unit && strcmp(u->unit, unit) != 0)
-        u++;
+    while (u->unit && strcmp(u->unit, unit) != 0) u++;
     if (u->unit == NULL) {
         rego_bctx_errorf(ctx, "%s: %sunit %s not recognized", name, bytes ? "byte " : "", unit);
         goto out;
@@ -298,10 +272,7 @@ out:
     return rc;
 }
 
-static int bi_units_parse(rego_bctx *ctx, rv *const *args, rv **out)
-{
-    return units_common(ctx, args[0], false, out);
-}
+static int bi_units_parse(rego_bctx *ctx, rv *const *args, rv **out) { return units_common(ctx, args[0], false, out); }
 
 static int bi_units_parse_bytes(rego_bctx *ctx, rv *const *args, rv **out)
 {
@@ -318,13 +289,11 @@ typedef struct {
 /* [0-9A-Za-z-]+(\.[0-9A-Za-z-]+)* or empty */
 static bool semver_ident_ok(const char *s)
 {
-    if (*s == '\0')
-        return true;
+    if (*s == '\0') return true;
     bool need = true;
     for (; *s; s++) {
         if (*s == '.') {
-            if (need)
-                return false;
+            if (need) return false;
             need = true;
         } else if (isalnum((unsigned char)*s) || *s == '-') {
             need = false;
@@ -344,20 +313,15 @@ static bool semver_parse_int(const char *s, size_t n, int64_t *out)
         neg = s[0] == '-';
         i = 1;
     }
-    if (i >= n)
-        return false;
+    if (i >= n) return false;
     uint64_t v = 0;
     for (; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-        if (v > (UINT64_C(1) << 63) / 10)
-            return false;
+        if (!isdigit((unsigned char)s[i])) return false;
+        if (v > (UINT64_C(1) << 63) / 10) return false;
         v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > (UINT64_C(1) << 63))
-            return false;
+        if (v > (UINT64_C(1) << 63)) return false;
     }
-    if (!neg && v > (uint64_t)INT64_MAX)
-        return false;
+    if (!neg && v > (uint64_t)INT64_MAX) return false;
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return true;
 }
@@ -368,8 +332,7 @@ static bool semver_parse(char *buf, semver_t *sv)
     char *plus = strchr(buf, '+');
     if (plus) {
         *plus = '\0';
-        if (!semver_ident_ok(plus + 1))
-            return false;
+        if (!semver_ident_ok(plus + 1)) return false;
     }
     char *dash = strchr(buf, '-');
     sv->pre = "";
@@ -381,61 +344,44 @@ static bool semver_parse(char *buf, semver_t *sv)
     char *p = buf;
     for (int i = 0; i < 3; i++) {
         char *dot = i < 2 ? strchr(p, '.') : NULL;
-        if (i < 2 && dot == NULL)
-            return false;
+        if (i < 2 && dot == NULL) return false;
         size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        if (!semver_parse_int(p, len, &sv->v[i]))
-            return false;
+        if (!semver_parse_int(p, len, &sv->v[i])) return false;
         p = dot ? dot + 1 : p + len;
     }
     return semver_ident_ok(sv->pre);
 }
 
-static bool semver_atoi(const char *s, size_t n, int64_t *out)
-{
-    return semver_parse_int(s, n, out);
-}
+static bool semver_atoi(const char *s, size_t n, int64_t *out) { return semver_parse_int(s, n, out); }
 
 static int semver_pre_compare(const char *a, const char *b)
 {
     for (;;) {
-        if (*a == '\0')
-            return *b ? -1 : 0;
-        if (*b == '\0')
-            return 1;
+        if (*a == '\0') return *b ? -1 : 0;
+        if (*b == '\0') return 1;
         size_t la = strcspn(a, "."), lb = strcspn(b, ".");
         int64_t ia = 0, ib = 0;
         bool na = semver_atoi(a, la, &ia), nb = semver_atoi(b, lb, &ib);
-        if (na && !nb)
-            return -1;
-        if (!na && nb)
-            return 1;
-        if (na && nb && ia != ib)
-            return ia > ib ? 1 : -1;
+        if (na && !nb) return -1;
+        if (!na && nb) return 1;
+        if (na && nb && ia != ib) return ia > ib ? 1 : -1;
         size_t l = la < lb ? la : lb;
         int c = memcmp(a, b, l);
-        if (c != 0)
-            return c > 0 ? 1 : -1;
-        if (la != lb)
-            return la > lb ? 1 : -1;
+        if (c != 0) return c > 0 ? 1 : -1;
+        if (la != lb) return la > lb ? 1 : -1;
         a += la;
         b += lb;
-        if (*a == '.')
-            a++;
-        if (*b == '.')
-            b++;
+        if (*a == '.') a++;
+        if (*b == '.') b++;
     }
 }
 
 static int semver_compare(const semver_t *a, const semver_t *b)
 {
     for (int i = 0; i < 3; i++)
-        if (a->v[i] != b->v[i])
-            return a->v[i] > b->v[i] ? 1 : -1;
-    if (*a->pre == '\0' && *b->pre != '\0')
-        return 1;
-    if (*b->pre == '\0' && *a->pre != '\0')
-        return -1;
+        if (a->v[i] != b->v[i]) return a->v[i] > b->v[i] ? 1 : -1;
+    if (*a->pre == '\0' && *b->pre != '\0') return 1;
+    if (*b->pre == '\0' && *a->pre != '\0') return -1;
     return semver_pre_compare(a->pre, b->pre);
 }
 
@@ -446,8 +392,7 @@ static int bi_semver_is_valid(rego_bctx *ctx, rv *const *args, rv **out)
         return REGO_OK;
     }
     char *buf = strndup(rv_str(args[0]), rv_strlen(args[0]));
-    if (buf == NULL)
-        return rego_bctx_errorf(ctx, "semver.is_valid: out of memory");
+    if (buf == NULL) return rego_bctx_errorf(ctx, "semver.is_valid: out of memory");
     semver_t sv;
     bool ok = strlen(buf) == rv_strlen(args[0]) && semver_parse(buf, &sv);
     free(buf);
@@ -487,13 +432,11 @@ static char *misc_cache_key(const char *name, rv *const *args, int nargs)
     char *parts[4] = {NULL};
     for (int i = 0; i < nargs; i++) {
         parts[i] = rv_to_json_text(args[i]);
-        if (parts[i] == NULL)
-            goto fail;
+        if (parts[i] == NULL) goto fail;
         len += strlen(parts[i]) + 1;
     }
     char *key = malloc(len);
-    if (key == NULL)
-        goto fail;
+    if (key == NULL) goto fail;
     strcpy(key, name);
     for (int i = 0; i < nargs; i++) {
         strcat(key, "\x1f");
@@ -502,16 +445,14 @@ static char *misc_cache_key(const char *name, rv *const *args, int nargs)
     }
     return key;
 fail:
-    for (int i = 0; i < nargs; i++)
-        free(parts[i]);
+    for (int i = 0; i < nargs; i++) free(parts[i]);
     return NULL;
 }
 
 static int bi_uuid_rfc4122(rego_bctx *ctx, rv *const *args, rv **out)
 {
     char *key = misc_cache_key("uuid.rfc4122", args, 1);
-    if (key == NULL)
-        return rego_bctx_errorf(ctx, "uuid.rfc4122: out of memory");
+    if (key == NULL) return rego_bctx_errorf(ctx, "uuid.rfc4122: out of memory");
     rv *cached = rego_bctx_cache_get(ctx, key);
     if (cached) {
         free(key);
@@ -531,12 +472,9 @@ static int bi_uuid_rfc4122(rego_bctx *ctx, rv *const *args, rv **out)
 
 static int uuid_hex(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -544,57 +482,44 @@ static int uuid_hex(char c)
 static bool uuid_parse_text(const char *s, size_t n, unsigned char u[16])
 {
     if (n == 45) {
-        if (strncasecmp(s, "urn:uuid:", 9) != 0)
-            return false;
+        if (strncasecmp(s, "urn:uuid:", 9) != 0) return false;
         s += 9;
         n = 36;
     } else if (n == 38) {
-        if (s[0] != '{' || s[37] != '}')
-            return false;
+        if (s[0] != '{' || s[37] != '}') return false;
         s++;
         n = 36;
     } else if (n == 32) {
         for (int i = 0; i < 16; i++) {
             int a = uuid_hex(s[2 * i]), b = uuid_hex(s[2 * i + 1]);
-            if (a < 0 || b < 0)
-                return false;
+            if (a < 0 || b < 0) return false;
             u[i] = (unsigned char)(a << 4 | b);
         }
         return true;
     }
-    if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-        return false;
+    if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-') return false;
     static const int pos[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     for (int i = 0; i < 16; i++) {
         int a = uuid_hex(s[pos[i]]), b = uuid_hex(s[pos[i] + 1]);
-        if (a < 0 || b < 0)
-            return false;
+        if (a < 0 || b < 0) return false;
         u[i] = (unsigned char)(a << 4 | b);
     }
     return true;
 }
 
-static void obj_set_cstr(rv *obj, const char *k, rv *v)
-{
-    rv_object_set(obj, rv_cstring(k), v);
-}
+static void obj_set_cstr(rv *obj, const char *k, rv *v) { rv_object_set(obj, rv_cstring(k), v); }
 
 static int bi_uuid_parse(rego_bctx *ctx, rv *const *args, rv **out)
 {
     (void)ctx;
     unsigned char u[16];
-    if (!uuid_parse_text(rv_str(args[0]), rv_strlen(args[0]), u))
-        return REGO_UNDEF;
+    if (!uuid_parse_text(rv_str(args[0]), rv_strlen(args[0]), u)) return REGO_UNDEF;
     int version = u[6] >> 4;
     const char *variant;
-    if ((u[8] & 0xc0) == 0x80)
-        variant = "RFC4122";
-    else if ((u[8] & 0xe0) == 0xc0)
-        variant = "Microsoft";
-    else if ((u[8] & 0xe0) == 0xe0)
-        variant = "Future";
-    else
-        variant = "Reserved";
+    if ((u[8] & 0xc0) == 0x80) variant = "RFC4122";
+    else if ((u[8] & 0xe0) == 0xc0) variant = "Microsoft";
+    else if ((u[8] & 0xe0) == 0xe0) variant = "Future";
+    else variant = "Reserved";
     rv *obj = rv_object_new(8);
     obj_set_cstr(obj, "version", rv_int(version));
     obj_set_cstr(obj, "variant", rv_cstring(variant));
@@ -644,8 +569,7 @@ static int bi_rand_intn(rego_bctx *ctx, rv *const *args, rv **out)
     }
     uint64_t un = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
     char *key = misc_cache_key("rand.intn", args, 2);
-    if (key == NULL)
-        return rego_bctx_errorf(ctx, "rand.intn: out of memory");
+    if (key == NULL) return rego_bctx_errorf(ctx, "rand.intn: out of memory");
     rv *cached = rego_bctx_cache_get(ctx, key);
     if (cached) {
         free(key);

@@ -39,15 +39,13 @@ static const unsigned char v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 static bool net_parse_ip(const char *s, size_t n, net_cidr *c, bool *literal_v4)
 {
     char buf[INET6_ADDRSTRLEN + 8];
-    if (n == 0 || n >= sizeof buf || memchr(s, '\0', n) != NULL)
-        return false;
+    if (n == 0 || n >= sizeof buf || memchr(s, '\0', n) != NULL) return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
     memset(c, 0, sizeof *c);
     if (strchr(buf, ':') == NULL) {
         unsigned char v4[4];
-        if (inet_pton(AF_INET, buf, v4) != 1)
-            return false;
+        if (inet_pton(AF_INET, buf, v4) != 1) return false;
         memcpy(c->b, v4_mapped_prefix, 12);
         memcpy(c->b + 12, v4, 4);
         c->v4 = true;
@@ -55,8 +53,7 @@ static bool net_parse_ip(const char *s, size_t n, net_cidr *c, bool *literal_v4)
         *literal_v4 = true;
         return true;
     }
-    if (inet_pton(AF_INET6, buf, c->b) != 1)
-        return false;
+    if (inet_pton(AF_INET6, buf, c->b) != 1) return false;
     c->v4 = memcmp(c->b, v4_mapped_prefix, 12) == 0;
     c->prefix = 128;
     *literal_v4 = false;
@@ -78,29 +75,22 @@ static void net_mask(net_cidr *c)
 static bool net_parse_cidr(const char *s, size_t n, net_cidr *c)
 {
     const char *slash = memchr(s, '/', n);
-    if (slash == NULL)
-        return false;
+    if (slash == NULL) return false;
     bool lit4;
-    if (!net_parse_ip(s, (size_t)(slash - s), c, &lit4))
-        return false;
+    if (!net_parse_ip(s, (size_t)(slash - s), c, &lit4)) return false;
     const char *p = slash + 1, *end = s + n;
-    if (p == end)
-        return false;
+    if (p == end) return false;
     long v = 0;
     for (; p < end; p++) {
-        if (!isdigit((unsigned char)*p))
-            return false;
+        if (!isdigit((unsigned char)*p)) return false;
         v = v * 10 + (*p - '0');
-        if (v > 0xffffff)
-            return false;
+        if (v > 0xffffff) return false;
     }
     int bits = lit4 ? 32 : 128;
-    if (v > bits)
-        return false;
+    if (v > bits) return false;
     c->prefix = lit4 ? 96 + (int)v : (int)v;
     /* an IPv4-mapped IPv6 network only behaves as IPv4 if the mask covers ::ffff */
-    if (!lit4 && c->v4 && c->prefix < 96)
-        c->v4 = false;
+    if (!lit4 && c->v4 && c->prefix < 96) c->v4 = false;
     net_mask(c);
     return true;
 }
@@ -108,8 +98,7 @@ static bool net_parse_cidr(const char *s, size_t n, net_cidr *c)
 /* Go's net.ParseIP/IPNet.Contains: does network a contain address ip? */
 static bool net_contains_ip(const net_cidr *a, const net_cidr *ip)
 {
-    if (a->v4 != ip->v4)
-        return false;
+    if (a->v4 != ip->v4) return false;
     /* as two 64-bit big-endian words: the address's bits under the mask must equal
      * the network's, and the network's bits beyond the prefix must be zero */
     uint64_t ah, al, ih, il;
@@ -146,21 +135,18 @@ static void net_format_ip(const net_cidr *c, char *out, size_t outlen)
         return;
     }
     unsigned g[8];
-    for (int i = 0; i < 8; i++)
-        g[i] = (unsigned)c->b[2 * i] << 8 | c->b[2 * i + 1];
+    for (int i = 0; i < 8; i++) g[i] = (unsigned)c->b[2 * i] << 8 | c->b[2 * i + 1];
     int best = -1, bestlen = 0;
     for (int i = 0; i < 8;) {
         int j = i;
-        while (j < 8 && g[j] == 0)
-            j++;
+        while (j < 8 && g[j] == 0) j++;
         if (j - i > bestlen) {
             best = i;
             bestlen = j - i;
         }
         i = j > i ? j : i + 1;
     }
-    if (bestlen < 2)
-        best = -1;
+    if (bestlen < 2) best = -1;
     size_t k = 0;
     out[0] = '\0';
     for (int i = 0; i < 8; i++) {
@@ -169,8 +155,7 @@ static void net_format_ip(const net_cidr *c, char *out, size_t outlen)
             i += bestlen - 1;
             continue;
         }
-        if (i > 0 && !(best >= 0 && i == best + bestlen))
-            k += (size_t)snprintf(out + k, outlen - k, ":");
+        if (i > 0 && !(best >= 0 && i == best + bestlen)) k += (size_t)snprintf(out + k, outlen - k, ":");
         k += (size_t)snprintf(out + k, outlen - k, "%x", g[i]);
     }
 }
@@ -215,12 +200,10 @@ static void net_parsed_free(rv_aux *a) { free(a); }
 static const net_parsed *net_parsed_of(const rv *s)
 {
     rv_aux *a = rvi_aux(s);
-    if (a && a->kind == RV_AUX_CIDR)
-        return (const net_parsed *)a;
+    if (a && a->kind == RV_AUX_CIDR) return (const net_parsed *)a;
     if (!a) {
         net_parsed *p = calloc(1, sizeof *p);
-        if (!p)
-            return NULL;
+        if (!p) return NULL;
         p->base.kind = RV_AUX_CIDR;
         p->base.free_fn = net_parsed_free;
         bool lit4;
@@ -232,8 +215,7 @@ static const net_parsed *net_parsed_of(const rv *s)
             p->mh = pf >= 64 ? ~0ull : pf == 0 ? 0 : ~0ull << (64 - pf);
             p->ml = pf >= 128 ? ~0ull : pf <= 64 ? 0 : ~0ull << (128 - pf);
         }
-        if (p->is_ip)
-            net_words(p->ip.b, &p->ih, &p->il);
+        if (p->is_ip) net_words(p->ip.b, &p->ih, &p->il);
         a = rv_aux_attach(s, &p->base);
     }
     return a && a->kind == RV_AUX_CIDR ? (const net_parsed *)a : NULL;
@@ -246,13 +228,11 @@ static int net_contains(rego_bctx *ctx, const char *name, const rv *a, const rv 
     net_cidr na, nb;
     const net_parsed *pa = net_parsed_of(a), *pb = pa ? net_parsed_of(b) : NULL;
     if (pa && pb) {
-        if (!pa->is_cidr)
-            return net_bad_cidr(ctx, name, a), -1;
+        if (!pa->is_cidr) return net_bad_cidr(ctx, name, a), -1;
         if (!pb->is_cidr && pb->is_ip) /* net_contains_ip on the precomputed words */
             return pa->cidr.v4 == pb->ip.v4 && (pb->ih & pa->mh) == pa->nh && (pb->il & pa->ml) == pa->nl;
     }
-    if (!net_parse_cidr(rv_str(a), rv_strlen(a), &na))
-        return net_bad_cidr(ctx, name, a), -1;
+    if (!net_parse_cidr(rv_str(a), rv_strlen(a), &na)) return net_bad_cidr(ctx, name, a), -1;
     if (net_parse_cidr(rv_str(b), rv_strlen(b), &nb)) {
         net_cidr last;
         net_last(&nb, &last);
@@ -279,8 +259,7 @@ static int bi_cidr_contains(rego_bctx *ctx, rv *const *args, rv **out)
         }
     }
     int r = net_contains(ctx, "net.cidr_contains", args[0], args[1]);
-    if (r < 0)
-        return REGO_ERR;
+    if (r < 0) return REGO_ERR;
     *out = rv_bool(r);
     return REGO_OK;
 }
@@ -288,10 +267,8 @@ static int bi_cidr_contains(rego_bctx *ctx, rv *const *args, rv **out)
 static int net_intersects(rego_bctx *ctx, const char *name, rv *const *args, rv **out)
 {
     net_cidr a, b;
-    if (!net_parse_cidr(rv_str(args[0]), rv_strlen(args[0]), &a))
-        return net_bad_cidr(ctx, name, args[0]);
-    if (!net_parse_cidr(rv_str(args[1]), rv_strlen(args[1]), &b))
-        return net_bad_cidr(ctx, name, args[1]);
+    if (!net_parse_cidr(rv_str(args[0]), rv_strlen(args[0]), &a)) return net_bad_cidr(ctx, name, args[0]);
+    if (!net_parse_cidr(rv_str(args[1]), rv_strlen(args[1]), &b)) return net_bad_cidr(ctx, name, args[1]);
     net_cidr ab = a, bb = b;
     ab.prefix = bb.prefix = 128;
     *out = rv_bool(net_contains_ip(&a, &bb) || net_contains_ip(&b, &ab));
@@ -308,8 +285,7 @@ static int bi_cidr_overlap(rego_bctx *ctx, rv *const *args, rv **out)
 {
     net_cidr a, ip;
     bool lit4;
-    if (!net_parse_cidr(rv_str(args[0]), rv_strlen(args[0]), &a))
-        return net_bad_cidr(ctx, "net.cidr_overlap", args[0]);
+    if (!net_parse_cidr(rv_str(args[0]), rv_strlen(args[0]), &a)) return net_bad_cidr(ctx, "net.cidr_overlap", args[0]);
     if (!net_parse_ip(rv_str(args[1]), rv_strlen(args[1]), &ip, &lit4)) {
         *out = rv_bool(false);
         return REGO_OK;
@@ -329,15 +305,13 @@ static int bi_cidr_is_valid(rego_bctx *ctx, rv *const *args, rv **out)
 static void net_incr(net_cidr *c)
 {
     for (int i = 15; i >= 0; i--)
-        if (++c->b[i] != 0)
-            break;
+        if (++c->b[i] != 0) break;
 }
 
 static int bi_cidr_expand(rego_bctx *ctx, rv *const *args, rv **out)
 {
     net_cidr c;
-    if (!net_parse_cidr(rv_str(args[0]), rv_strlen(args[0]), &c))
-        return net_bad_cidr(ctx, "net.cidr_expand", args[0]);
+    if (!net_parse_cidr(rv_str(args[0]), rv_strlen(args[0]), &c)) return net_bad_cidr(ctx, "net.cidr_expand", args[0]);
     int host_bits = 128 - c.prefix;
     if (host_bits > 20)
         return rego_bctx_errorf(ctx, "net.cidr_expand: CIDR %s has more than %u addresses", rv_str(args[0]),
@@ -361,11 +335,9 @@ static int bi_cidr_expand(rego_bctx *ctx, rv *const *args, rv **out)
 static int net_cmp_cidr(const void *x, const void *y)
 {
     const net_cidr *a = x, *b = y;
-    if (a->v4 != b->v4)
-        return a->v4 ? -1 : 1;
+    if (a->v4 != b->v4) return a->v4 ? -1 : 1;
     int c = memcmp(a->b, b->b, 16);
-    if (c != 0)
-        return c;
+    if (c != 0) return c;
     return a->prefix - b->prefix;
 }
 
@@ -373,10 +345,8 @@ static int net_cmp_cidr(const void *x, const void *y)
 static bool net_default_network(const char *s, size_t n, net_cidr *c)
 {
     bool lit4;
-    if (!net_parse_ip(s, n, c, &lit4))
-        return false;
-    if (!c->v4)
-        return false;
+    if (!net_parse_ip(s, n, c, &lit4)) return false;
+    if (!c->v4) return false;
     unsigned char first = c->b[12];
     c->prefix = 96 + (first < 0x80 ? 8 : first < 0xc0 ? 16 : 24);
     net_mask(c);
@@ -425,8 +395,7 @@ static int bi_cidr_merge(rego_bctx *ctx, rv *const *args, rv **out)
     const rv *in = args[0];
     size_t n = rv_len(in);
     net_cidr *v = calloc(n ? n : 1, sizeof *v);
-    if (v == NULL)
-        return rego_bctx_errorf(ctx, "net.cidr_merge: out of memory");
+    if (v == NULL) return rego_bctx_errorf(ctx, "net.cidr_merge: out of memory");
     for (size_t i = 0; i < n; i++) {
         const rv *e = rv_typeof(in) == RV_ARRAY ? rv_array_at(in, i) : rv_set_at(in, i);
         if (rv_typeof(e) != RV_STRING) {
@@ -455,10 +424,8 @@ static int bi_cidr_merge(rego_bctx *ctx, rv *const *args, rv **out)
     size_t nbare = 0;
     for (size_t i = 0; i < n; i++) {
         const rv *e = rv_typeof(in) == RV_ARRAY ? rv_array_at(in, i) : rv_set_at(in, i);
-        if (memchr(rv_str(e), '/', rv_strlen(e)))
-            continue;
-        if (!bare && !(bare = calloc(n, sizeof *bare)))
-            break;
+        if (memchr(rv_str(e), '/', rv_strlen(e))) continue;
+        if (!bare && !(bare = calloc(n, sizeof *bare))) break;
         bool lit4;
         if (net_parse_ip(rv_str(e), rv_strlen(e), &bare[nbare], &lit4)) {
             bare[nbare].prefix = v[i].prefix;
@@ -466,8 +433,7 @@ static int bi_cidr_merge(rego_bctx *ctx, rv *const *args, rv **out)
         }
     }
     net_cidr *orig = nbare ? malloc(n * sizeof *orig) : NULL;
-    if (orig)
-        memcpy(orig, v, n * sizeof *orig);
+    if (orig) memcpy(orig, v, n * sizeof *orig);
     size_t m = net_merge_list(v, n);
     rv *arr = rv_array_new(m);
     for (size_t i = 0; i < m; i++) {
@@ -475,16 +441,14 @@ static int bi_cidr_merge(rego_bctx *ctx, rv *const *args, rv **out)
         for (size_t b = 0; orig && b < nbare; b++) {
             net_cidr probe = bare[b];
             probe.prefix = 128;
-            if (bare[b].v4 != v[i].v4 || bare[b].prefix != v[i].prefix || !net_contains_ip(&v[i], &probe))
-                continue;
+            if (bare[b].v4 != v[i].v4 || bare[b].prefix != v[i].prefix || !net_contains_ip(&v[i], &probe)) continue;
             size_t inside = 0; /* inputs this output stands for */
             for (size_t k = 0; k < n; k++) {
                 net_cidr pk = orig[k];
                 pk.prefix = 128;
                 inside += orig[k].v4 == v[i].v4 && orig[k].prefix >= v[i].prefix && net_contains_ip(&v[i], &pk);
             }
-            if (inside == 1)
-                show = &bare[b];
+            if (inside == 1) show = &bare[b];
             break;
         }
         rv_array_push(arr, net_cidr_text(show));
@@ -499,7 +463,7 @@ static int bi_cidr_merge(rego_bctx *ctx, rv *const *args, rv **out)
 /* ---- cidr_contains_matches -------------------------------------------- */
 
 typedef struct {
-    rv *key;      /* BORROWED from the operand, or NEW for array indices */
+    rv *key; /* BORROWED from the operand, or NEW for array indices */
     const rv *cidr;
     bool own_key;
 } net_item;
@@ -537,20 +501,16 @@ static long net_items(rego_bctx *ctx, const rv *op, int opno, net_item **items)
             elem = rv_object_val_at(op, i);
             it[i].key = rv_object_key_at(op, i);
             break;
-        default:
-            elem = NULL;
-            break;
+        default: elem = NULL; break;
         }
         const rv *c = NULL;
-        if (elem && rv_typeof(elem) == RV_STRING)
-            c = elem;
+        if (elem && rv_typeof(elem) == RV_STRING) c = elem;
         else if (elem && rv_typeof(elem) == RV_ARRAY && rv_len(elem) > 0 &&
                  rv_typeof(rv_array_at(elem, 0)) == RV_STRING)
             c = rv_array_at(elem, 0);
         if (c == NULL) {
             for (size_t j = 0; j <= i; j++)
-                if (it[j].own_key)
-                    rv_unref(it[j].key);
+                if (it[j].own_key) rv_unref(it[j].key);
             free(it);
             rego_bctx_errorf(ctx, "%s: operand %d: element must be string or non-empty array", name, opno);
             return -1;
@@ -564,8 +524,7 @@ static long net_items(rego_bctx *ctx, const rv *op, int opno, net_item **items)
 static void net_items_free(net_item *it, long n)
 {
     for (long i = 0; i < n; i++)
-        if (it[i].own_key)
-            rv_unref(it[i].key);
+        if (it[i].own_key) rv_unref(it[i].key);
     free(it);
 }
 
@@ -573,8 +532,7 @@ static int bi_cidr_contains_matches(rego_bctx *ctx, rv *const *args, rv **out)
 {
     net_item *a = NULL, *b = NULL;
     long na = net_items(ctx, args[0], 1, &a);
-    if (na < 0)
-        return REGO_ERR;
+    if (na < 0) return REGO_ERR;
     long nb = net_items(ctx, args[1], 2, &b);
     if (nb < 0) {
         net_items_free(a, na);
@@ -614,6 +572,10 @@ const rego_builtin_def rego_builtins_net[] = {
     {"net.cidr_is_valid", 1, bi_cidr_is_valid, {"string"}, 0},
     {"net.cidr_expand", 1, bi_cidr_expand, {"string"}, 0},
     {"net.cidr_merge", 1, bi_cidr_merge, {"array|set"}, 0},
-    {"net.cidr_contains_matches", 2, bi_cidr_contains_matches, {"string|array|set|object", "string|array|set|object"}, 0},
+    {"net.cidr_contains_matches",
+     2,
+     bi_cidr_contains_matches,
+     {"string|array|set|object", "string|array|set|object"},
+     0},
     {NULL, 0, NULL, {NULL}, 0},
 };

@@ -21,6 +21,7 @@
  * regex.globs_match decides whether two simple patterns (literals, `.`, [sets],
  * `*`, `+`) share a match by walking pairs of positions in both.
  */
+#include "rego/alloc.h"
 #include "rego/builtins.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -302,11 +303,9 @@ __attribute__((destructor)) static void re_cache_fini(void)
 
 static re_entry *re_compile_entry(const char *pat, size_t n)
 {
-    re_entry *e = calloc(1, sizeof *e);
-    if (!e) abort();
+    re_entry *e = rego_xcalloc(1, sizeof *e);
     atomic_init(&e->refs, 1);
-    e->key = malloc(n + 1);
-    if (!e->key) abort();
+    e->key = rego_xmalloc(n + 1);
     memcpy(e->key, pat, n);
     e->key[n] = 0;
     e->keylen = n;
@@ -578,8 +577,7 @@ static void cb_span(void *arg, const char *s, const PCRE2_SIZE *ov, uint32_t np)
     span_list *l = arg;
     if (l->n + 2 > l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->pairs = realloc(l->pairs, l->cap * sizeof *l->pairs);
-        if (!l->pairs) abort();
+        l->pairs = rego_xrealloc(l->pairs, l->cap * sizeof *l->pairs);
     }
     l->pairs[l->n++] = ov[0];
     l->pairs[l->n++] = ov[1];
@@ -661,7 +659,8 @@ static void expand_template(rego_buf *b, re_entry *e, const char *tpl, size_t tn
                 if (gn > 0) g = gn;
             }
         }
-        if (g >= 0 && (uint32_t)g < np && ov[2 * g] != PCRE2_UNSET) rego_buf_putn(b, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+        if (g >= 0 && (uint32_t)g < np && ov[2 * g] != PCRE2_UNSET)
+            rego_buf_putn(b, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
     }
 }
 
@@ -905,8 +904,8 @@ static int bi_glob_match(rego_bctx *ctx, rv *const *a, rv **out)
             const rv *d = rv_array_at(a[1], i);
             if (rv_typeof(d) != RV_STRING) {
                 free(seps.p);
-                return rego_bctx_type_errorf(ctx, "glob.match: operand 2 must be array of strings but got array containing %s",
-                                             rv_type_name(d));
+                return rego_bctx_type_errorf(
+                    ctx, "glob.match: operand 2 must be array of strings but got array containing %s", rv_type_name(d));
             }
             if (rv_strlen(d) == 0) continue;
             re_lit(&seps, rv_str(d), rune_width((const unsigned char *)rv_str(d), rv_strlen(d)));
@@ -972,14 +971,14 @@ static void bit_set(gtok *t, unsigned c) { t->bits[c >> 3] |= (uint8_t)(1u << (c
 
 static bool gi_parse(const char *p, size_t n, gtok **out, size_t *count, char *err, size_t errlen)
 {
-    gtok *v = calloc(n + 1, sizeof *v);
-    if (!v) abort();
+    gtok *v = rego_xcalloc(n + 1, sizeof *v);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (c == '*' || c == '+') {
             if (k == 0 || v[k - 1].mod) {
-                snprintf(err, errlen, "input:%.*s, pos:%zu, modifier '%c' with no preceding element: the input provided is invalid",
+                snprintf(err, errlen,
+                         "input:%.*s, pos:%zu, modifier '%c' with no preceding element: the input provided is invalid",
                          (int)n, p, i + 1, c);
                 free(v);
                 return false;
@@ -999,8 +998,9 @@ static bool gi_parse(const char *p, size_t n, gtok **out, size_t *count, char *e
             }
             bit_set(t, (unsigned char)p[++i]);
         } else if (c == ']') {
-            snprintf(err, errlen, "input:%.*s, pos:%zu, set-close ']' with no preceding '[': the input provided is invalid",
-                     (int)n, p, i + 1);
+            snprintf(err, errlen,
+                     "input:%.*s, pos:%zu, set-close ']' with no preceding '[': the input provided is invalid", (int)n,
+                     p, i + 1);
             free(v);
             return false;
         } else if (c == '[') {
@@ -1025,8 +1025,9 @@ static bool gi_parse(const char *p, size_t n, gtok **out, size_t *count, char *e
                 j++;
             }
             if (!closed) {
-                snprintf(err, errlen, "input:%.*s, pos:%zu, set-open '[' with no closing ']': the input provided is invalid",
-                         (int)n, p, i + 1);
+                snprintf(err, errlen,
+                         "input:%.*s, pos:%zu, set-open '[' with no closing ']': the input provided is invalid", (int)n,
+                         p, i + 1);
                 free(v);
                 return false;
             }
@@ -1054,11 +1055,10 @@ static bool gi_overlap(const gtok *a, const gtok *b)
 static bool gi_intersect(const gtok *a, size_t na, const gtok *b, size_t nb)
 {
     size_t W = (nb + 1) * 2, N = (na + 1) * 2 * W;
-    uint8_t *seen = calloc(N, 1);
-    size_t *queue = malloc(N * sizeof *queue);
-    if (!seen || !queue) abort();
+    uint8_t *seen = rego_xcalloc(N, 1);
+    size_t *queue = rego_xmalloc(N * sizeof *queue);
     size_t qh = 0, qt = 0;
-#define GI_ID(i, ri, j, rj) ((((i) * 2 + (ri)) * W) + (j) * 2 + (rj))
+#define GI_ID(i, ri, j, rj) ((((i)*2 + (ri)) * W) + (j)*2 + (rj))
 #define GI_PUSH(i, ri, j, rj)                                                                                          \
     do {                                                                                                               \
         size_t id_ = GI_ID(i, ri, j, rj);                                                                              \

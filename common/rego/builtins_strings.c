@@ -14,6 +14,7 @@
  * Case mapping uses the C.UTF-8 locale through towlower_l/towupper_l, which is
  * thread-safe; the locale is created once.
  */
+#include "rego/alloc.h"
 #include "rego/builtins.h"
 #include "rego/value_int.h"
 
@@ -28,7 +29,10 @@
 /* ------------------------------------------------------------ utilities */
 
 /* A builder bounded by the evaluation's memory budget (see sb_done). */
-#define SB_LIMITED(ctx) {.limit = rego_bctx_mem_left(ctx) == SIZE_MAX ? 0 : rego_bctx_mem_left(ctx) + 1}
+#define SB_LIMITED(ctx)                                                                                                \
+    {                                                                                                                  \
+        .limit = rego_bctx_mem_left(ctx) == SIZE_MAX ? 0 : rego_bctx_mem_left(ctx) + 1                                 \
+    }
 
 static void sb_repeat(rego_buf *b, char c, long n)
 {
@@ -44,33 +48,6 @@ static int sb_done(rego_bctx *ctx, rego_buf *b, rv **out)
     }
     *out = rego_buf_take(b);
     return REGO_OK;
-}
-
-/* Decodes one rune at s[i] (n bytes left). Invalid sequences read as U+FFFD, width 1. */
-static uint32_t utf8_dec(const unsigned char *s, size_t n, size_t *w)
-{
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *w = 1;
-        return c;
-    }
-    size_t need;
-    uint32_t cp, min;
-    if ((c & 0xE0) == 0xC0) need = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) need = 3, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) need = 4, cp = c & 0x07, min = 0x10000;
-    else goto bad;
-    if (need > n) goto bad;
-    for (size_t k = 1; k < need; k++) {
-        if ((s[k] & 0xC0) != 0x80) goto bad;
-        cp = (cp << 6) | (s[k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto bad;
-    *w = need;
-    return cp;
-bad:
-    *w = 1;
-    return 0xFFFD;
 }
 
 static size_t utf8_enc(uint32_t cp, char *out)
@@ -101,29 +78,17 @@ static size_t utf8_enc(uint32_t cp, char *out)
 /* Byte offsets of every rune start, plus the total length as a last entry. NEW, free(). */
 static size_t *rune_offsets(const char *s, size_t n, size_t *count)
 {
-    size_t *off = malloc((n + 1) * sizeof *off);
-    if (!off) abort();
+    size_t *off = rego_xmalloc((n + 1) * sizeof *off);
     size_t k = 0, i = 0;
     while (i < n) {
         size_t w;
-        utf8_dec((const unsigned char *)s + i, n - i, &w);
+        rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
         off[k++] = i;
         i += w;
     }
     off[k] = n;
     *count = k;
     return off;
-}
-
-static size_t rune_count(const char *s, size_t n)
-{
-    size_t k = 0, i = 0, w;
-    while (i < n) {
-        utf8_dec((const unsigned char *)s + i, n - i, &w);
-        i += w;
-        k++;
-    }
-    return k;
 }
 
 static const char *memfind(const char *h, size_t hn, const char *nd, size_t nn)
@@ -185,7 +150,7 @@ static rv *split_all(const char *s, size_t n, const char *sep, size_t sn)
     if (sn == 0) {
         size_t i = 0, w;
         while (i < n) {
-            utf8_dec((const unsigned char *)s + i, n - i, &w);
+            rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
             rv_array_push(arr, rv_string(s + i, w));
             i += w;
         }
@@ -233,7 +198,7 @@ static void replace_all(rego_buf *b, const char *s, size_t n, const char *old, s
         size_t i = 0, w;
         rego_buf_putn(b, nw, nn);
         while (i < n) {
-            utf8_dec((const unsigned char *)s + i, n - i, &w);
+            rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
             rego_buf_putn(b, s + i, w);
             rego_buf_putn(b, nw, nn);
             i += w;
@@ -295,7 +260,7 @@ static int bi_replace_n(rego_bctx *ctx, rv *const *a, rv **out)
         } else prev_empty = false;
         if (i == n) break;
         size_t w;
-        utf8_dec((const unsigned char *)s + i, n - i, &w);
+        rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
         rego_buf_putn(&b, s + i, w);
         i += w;
         prev_empty = false;
@@ -307,7 +272,7 @@ static bool cutset_has(const char *cs, size_t cn, uint32_t r)
 {
     size_t i = 0, w;
     while (i < cn) {
-        uint32_t c = utf8_dec((const unsigned char *)cs + i, cn - i, &w);
+        uint32_t c = rego_utf8_decode((const unsigned char *)cs + i, cn - i, &w);
         if (c == r) return true;
         i += w;
     }
@@ -318,9 +283,20 @@ static bool cutset_has(const char *cs, size_t cn, uint32_t r)
 static bool is_space_rune(uint32_t r)
 {
     switch (r) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ': case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-        return true;
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return true;
     default: return r >= 0x2000 && r <= 0x200A;
     }
 }
@@ -334,13 +310,13 @@ static rv *trim_runes(const rv *str, const char *cs, size_t cn, bool left, bool 
     size_t lo = 0, hi = cnt;
     while (left && lo < hi) {
         size_t w;
-        uint32_t r = utf8_dec((const unsigned char *)s + off[lo], n - off[lo], &w);
+        uint32_t r = rego_utf8_decode((const unsigned char *)s + off[lo], n - off[lo], &w);
         if (space ? !is_space_rune(r) : !cutset_has(cs, cn, r)) break;
         lo++;
     }
     while (right && hi > lo) {
         size_t w;
-        uint32_t r = utf8_dec((const unsigned char *)s + off[hi - 1], n - off[hi - 1], &w);
+        uint32_t r = rego_utf8_decode((const unsigned char *)s + off[hi - 1], n - off[hi - 1], &w);
         if (space ? !is_space_rune(r) : !cutset_has(cs, cn, r)) break;
         hi--;
     }
@@ -395,10 +371,7 @@ static int bi_trim_suffix(rego_bctx *ctx, rv *const *a, rv **out)
 
 static locale_t g_utf8_loc;
 static pthread_once_t g_loc_once = PTHREAD_ONCE_INIT;
-static void loc_init(void)
-{
-    g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-}
+static void loc_init(void) { g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
 __attribute__((destructor)) static void loc_fini(void)
 {
     if (g_utf8_loc) freelocale(g_utf8_loc);
@@ -413,7 +386,7 @@ static rv *map_case(const rv *str, bool upper)
     rego_buf b = {0};
     rego_buf_putn(&b, "", 0);
     while (i < n) {
-        uint32_t r = utf8_dec((const unsigned char *)s + i, n - i, &w);
+        uint32_t r = rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
         if (r < 0x80) {
             char c = s[i];
             if (upper && c >= 'a' && c <= 'z') c = (char)(c - 32);
@@ -423,7 +396,8 @@ static rv *map_case(const rv *str, bool upper)
             rego_buf_putn(&b, "\xEF\xBF\xBD", 3); /* Go rewrites invalid bytes */
         } else {
             uint32_t m = r;
-            if (g_utf8_loc) m = (uint32_t)(upper ? towupper_l((wint_t)r, g_utf8_loc) : towlower_l((wint_t)r, g_utf8_loc));
+            if (g_utf8_loc)
+                m = (uint32_t)(upper ? towupper_l((wint_t)r, g_utf8_loc) : towlower_l((wint_t)r, g_utf8_loc));
             char enc[4];
             rego_buf_putn(&b, enc, utf8_enc(m, enc));
         }
@@ -471,7 +445,7 @@ static rv *rune_indexes(const rv *base, const rv *search, bool all)
             if (!all) return rv_int(ri);
             rv_array_push(arr, rv_int(ri));
         }
-        utf8_dec((const unsigned char *)s + i, n - i, &w);
+        rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
         i += w;
         ri++;
     }
@@ -517,8 +491,7 @@ static int bi_reverse(rego_bctx *ctx, rv *const *a, rv **out)
     const char *s = rv_str(a[0]);
     size_t n = rv_strlen(a[0]), cnt;
     size_t *off = rune_offsets(s, n, &cnt);
-    char *buf = malloc(n + 1);
-    if (!buf) abort();
+    char *buf = rego_xmalloc(n + 1);
     size_t w = 0;
     for (size_t k = cnt; k-- > 0;) {
         memcpy(buf + w, s + off[k], off[k + 1] - off[k]);
@@ -536,7 +509,7 @@ static int bi_count(rego_bctx *ctx, rv *const *a, rv **out)
     const char *s = rv_str(a[0]), *q = rv_str(a[1]);
     size_t n = rv_strlen(a[0]), m = rv_strlen(a[1]);
     if (m == 0) {
-        *out = rv_int((int64_t)rune_count(s, n) + 1);
+        *out = rv_int((int64_t)rego_utf8_count(s, n) + 1);
         return REGO_OK;
     }
     int64_t c = 0;
@@ -592,8 +565,7 @@ static char *int_digits(const rv *num, bool *neg)
     *neg = false;
     if (*p == '-' || *p == '+') *neg = (*p++ == '-');
     size_t cap = strlen(p) + 2;
-    char *mant = malloc(cap);
-    if (!mant) abort();
+    char *mant = rego_xmalloc(cap);
     size_t ml = 0;
     long point = -1;
     for (; *p && *p != 'e' && *p != 'E'; p++) {
@@ -611,8 +583,7 @@ static char *int_digits(const rv *num, bool *neg)
         out = strdup("0");
     } else {
         if (intlen > 100000) intlen = 100000; /* absurd exponents: cap the work */
-        out = malloc((size_t)intlen + 1);
-        if (!out) abort();
+        out = rego_xmalloc((size_t)intlen + 1);
         for (long i = 0; i < intlen; i++) out[i] = i < (long)ml ? mant[i] : '0';
         out[intlen] = 0;
     }
@@ -630,12 +601,10 @@ static char *int_digits(const rv *num, bool *neg)
 static char *digits_to_base(const char *dec, int base)
 {
     size_t n = strlen(dec);
-    unsigned char *d = malloc(n);
-    if (!d) abort();
+    unsigned char *d = rego_xmalloc(n);
     for (size_t i = 0; i < n; i++) d[i] = (unsigned char)(dec[i] - '0');
     size_t cap = n * 4 + 2, ol = 0;
-    char *o = malloc(cap);
-    if (!o) abort();
+    char *o = rego_xmalloc(cap);
     size_t start = 0;
     while (start < n && d[start] == 0) start++;
     if (start == n) o[ol++] = '0';
@@ -710,7 +679,7 @@ static void pad(rego_buf *b, const fflags *f, const char *s, size_t n, bool zero
         rego_buf_putn(b, s, n);
         return;
     }
-    long rc = (long)rune_count(s, n);
+    long rc = (long)rego_utf8_count(s, n);
     if (w <= rc) {
         rego_buf_putn(b, s, n);
         return;
@@ -741,7 +710,8 @@ static void fmt_integer(rego_buf *b, const fflags *f, bool neg, const char *dec,
     bool upper = false;
     switch (verb) {
     case 'b': base = 2; break;
-    case 'o': case 'O': base = 8; break;
+    case 'o':
+    case 'O': base = 8; break;
     case 'x': base = 16; break;
     case 'X': base = 16, upper = true; break;
     default: break;
@@ -870,20 +840,23 @@ static void fmt_float(rego_buf *b, const fflags *f, double d, char verb)
     char dg[420];
     int ex;
     switch (verb) {
-    case 'e': case 'E': {
+    case 'e':
+    case 'E': {
         if (prec < 0) prec = 6;
         rounded_digits(d, (int)prec + 1, dg, &ex);
         lay_e(&t, dg, ex, (int)prec, verb);
         break;
     }
-    case 'f': case 'F': {
+    case 'f':
+    case 'F': {
         if (prec < 0) prec = 6;
         char buf[512];
         snprintf(buf, sizeof buf, "%.*f", (int)(prec > 300 ? 300 : prec), fabs(d));
         rego_buf_puts(&t, buf);
         break;
     }
-    case 'x': case 'X': {
+    case 'x':
+    case 'X': {
         char buf[128];
         if (prec >= 0) snprintf(buf, sizeof buf, verb == 'x' ? "%.*a" : "%.*A", (int)prec, fabs(d));
         else snprintf(buf, sizeof buf, verb == 'x' ? "%a" : "%A", fabs(d));
@@ -930,7 +903,7 @@ void rego_go_quote(rego_buf *t, const char *s, size_t n, bool ascii_only)
     rego_buf_putc(t, '"');
     size_t i = 0, w;
     while (i < n) {
-        uint32_t r = utf8_dec((const unsigned char *)s + i, n - i, &w);
+        uint32_t r = rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
         if (r == 0xFFFD && w == 1) {
             rego_buf_printf(t, "\\x%02x", (unsigned char)s[i]);
         } else if (r == '"' || r == '\\') {
@@ -947,8 +920,7 @@ void rego_go_quote(rego_buf *t, const char *s, size_t n, bool ascii_only)
             case '\r': rego_buf_puts(t, "\\r"); break;
             case '\t': rego_buf_puts(t, "\\t"); break;
             case '\v': rego_buf_puts(t, "\\v"); break;
-            default:
-                rego_buf_printf(t, "\\x%02x", r);
+            default: rego_buf_printf(t, "\\x%02x", r);
             }
         } else if (!ascii_only && r >= 0xA0 && r != 0xAD && !(r >= 0x2028 && r <= 0x2029) && r != 0xFEFF) {
             rego_buf_putn(t, s + i, w); /* approximately Go's IsPrint */
@@ -967,7 +939,7 @@ static void fmt_string(rego_buf *b, const fflags *f, const char *s, size_t n, ch
     if (f->prec_set) { /* precision truncates to runes */
         size_t i = 0, k = 0, w;
         while (i < n && (long)k < f->prec) {
-            utf8_dec((const unsigned char *)s + i, n - i, &w);
+            rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
             i += w;
             k++;
         }
@@ -1048,16 +1020,22 @@ static void fmt_arg(rego_buf *b, const fflags *f, const farg *a, char verb)
             digits = neg ? a->s + 1 : a->s;
         }
         switch (verb) {
-        case 'd': case 'v': case 'b': case 'o': case 'O': case 'x': case 'X':
-            fmt_integer(b, f, neg, digits, verb);
-            return;
+        case 'd':
+        case 'v':
+        case 'b':
+        case 'o':
+        case 'O':
+        case 'x':
+        case 'X': fmt_integer(b, f, neg, digits, verb); return;
         case 's':
             if (a->kind == ARG_BIG) {
                 fmt_integer(b, f, neg, digits, 'd');
                 return;
             }
             break;
-        case 'c': case 'q': case 'U':
+        case 'c':
+        case 'q':
+        case 'U':
             if (a->kind == ARG_INT) {
                 int64_t v = a->i;
                 uint32_t r = (v < 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) ? 0xFFFD : (uint32_t)v;
@@ -1096,14 +1074,24 @@ static void fmt_arg(rego_buf *b, const fflags *f, const farg *a, char verb)
     }
     case ARG_FLOAT:
         switch (verb) {
-        case 'v': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'x': case 'X':
-            fmt_float(b, f, a->f, verb);
-            return;
+        case 'v':
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G':
+        case 'x':
+        case 'X': fmt_float(b, f, a->f, verb); return;
         default: bad_verb(b, a, verb); return;
         }
     default:
         switch (verb) {
-        case 'v': case 's': case 'q': case 'x': case 'X': fmt_string(b, f, a->s, a->sl, verb); return;
+        case 'v':
+        case 's':
+        case 'q':
+        case 'x':
+        case 'X': fmt_string(b, f, a->s, a->sl, verb); return;
         default: bad_verb(b, a, verb); return;
         }
     }
@@ -1120,8 +1108,7 @@ static void args_free(farg *args, size_t n)
 static farg *args_make(const rv *arr)
 {
     size_t n = rv_len(arr);
-    farg *args = calloc(n ? n : 1, sizeof *args);
-    if (!args) abort();
+    farg *args = rego_xcalloc(n ? n : 1, sizeof *args);
     for (size_t i = 0; i < n; i++) {
         const rv *v = rv_array_at(arr, i);
         farg *a = &args[i];
@@ -1184,8 +1171,7 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
     size_t want = n + 32;
     for (size_t k = 0; k < nargs; k++)
         if (args[k].kind == ARG_STR) want += args[k].sl;
-    b.p = malloc(want);
-    if (!b.p) abort();
+    b.p = rego_xmalloc(want);
     b.cap = want;
     b.p[0] = 0;
     size_t argi = 0, i = 0;
@@ -1274,7 +1260,7 @@ static char *go_sprintf(const char *fmt, size_t n, farg *args, size_t nargs)
             break;
         }
         size_t vw;
-        uint32_t verb = utf8_dec((const unsigned char *)fmt + i, n - i, &vw);
+        uint32_t verb = rego_utf8_decode((const unsigned char *)fmt + i, n - i, &vw);
         char vbuf[5];
         size_t vl = utf8_enc(verb, vbuf);
         vbuf[vl] = 0;
@@ -1485,8 +1471,7 @@ static int bi_template_string(rego_bctx *ctx, rv *const *a, rv **out)
 {
     (void)ctx;
     size_t cap = 64, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) abort();
+    char *buf = rego_xmalloc(cap);
     for (size_t i = 0; i < rv_len(a[0]); i++) {
         rv *part = rv_array_at(a[0], i);
         char *tmp = NULL;
@@ -1510,8 +1495,7 @@ static int bi_template_string(rego_bctx *ctx, rv *const *a, rv **out)
         }
         if (n + len + 1 > cap) {
             while (n + len + 1 > cap) cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf) abort();
+            buf = rego_xrealloc(buf, cap);
         }
         memcpy(buf + n, s, len);
         n += len;

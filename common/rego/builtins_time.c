@@ -67,10 +67,7 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
-static bool is_leap(int64_t y)
-{
-    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
+static bool is_leap(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
 
 static int days_in_month(int m, int64_t y)
 {
@@ -87,7 +84,7 @@ typedef struct {
     int64_t year;
     int month, day, yday; /* yday 1..366 */
     int hour, min, sec, nsec;
-    int wday; /* 0 = Sunday */
+    int wday;   /* 0 = Sunday */
     int offset; /* seconds east of UTC */
     char abbr[16];
 } tm_fields;
@@ -128,16 +125,15 @@ typedef struct tz_zone {
 } tz_zone;
 
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
-static tz_zone *tz_cache;      /* guarded by tz_lock; entries immutable once linked */
-static tz_zone *tz_local;      /* guarded by tz_lock; NULL until first use */
-static bool tz_local_loaded;   /* guarded by tz_lock */
+static tz_zone *tz_cache;    /* guarded by tz_lock; entries immutable once linked */
+static tz_zone *tz_local;    /* guarded by tz_lock; NULL until first use */
+static bool tz_local_loaded; /* guarded by tz_lock */
 
 static const tz_zone tz_utc = {NULL, "UTC", NULL, NULL, 0, NULL, 0, {0}};
 
 static void tz_free(tz_zone *z)
 {
-    if (z == NULL || z == &tz_utc)
-        return;
+    if (z == NULL || z == &tz_utc) return;
     free(z->name);
     free(z->when);
     free(z->idx);
@@ -150,23 +146,19 @@ static bool tzs_name(const char **s, char *out, size_t outlen)
 {
     const char *p = *s;
     size_t n;
-    if (*p == '\0')
-        return false;
+    if (*p == '\0') return false;
     if (*p == '<') {
         const char *e = strchr(p, '>');
-        if (e == NULL)
-            return false;
+        if (e == NULL) return false;
         n = (size_t)(e - p - 1);
-        if (n >= outlen)
-            n = outlen - 1;
+        if (n >= outlen) n = outlen - 1;
         memcpy(out, p + 1, n);
         out[n] = '\0';
         *s = e + 1;
         return true;
     }
     n = strcspn(p, "0123456789,-+");
-    if (n < 3)
-        return false;
+    if (n < 3) return false;
     size_t c = n < outlen ? n : outlen - 1;
     memcpy(out, p, c);
     out[c] = '\0';
@@ -177,17 +169,14 @@ static bool tzs_name(const char **s, char *out, size_t outlen)
 static bool tzs_num(const char **s, int min, int max, int *out)
 {
     const char *p = *s;
-    if (!isdigit((unsigned char)*p))
-        return false;
+    if (!isdigit((unsigned char)*p)) return false;
     int v = 0;
     while (isdigit((unsigned char)*p)) {
         v = v * 10 + (*p - '0');
-        if (v > max)
-            return false;
+        if (v > max) return false;
         p++;
     }
-    if (v < min)
-        return false;
+    if (v < min) return false;
     *out = v;
     *s = p;
     return true;
@@ -201,16 +190,13 @@ static bool tzs_offset(const char **s, int *out)
         sign = *p == '-' ? -1 : 1;
         p++;
     }
-    if (!tzs_num(&p, 0, 24 * 7, &h))
-        return false;
+    if (!tzs_num(&p, 0, 24 * 7, &h)) return false;
     if (*p == ':') {
         p++;
-        if (!tzs_num(&p, 0, 59, &m))
-            return false;
+        if (!tzs_num(&p, 0, 59, &m)) return false;
         if (*p == ':') {
             p++;
-            if (!tzs_num(&p, 0, 59, &sec))
-                return false;
+            if (!tzs_num(&p, 0, 59, &sec)) return false;
         }
     }
     *out = sign * (h * 3600 + m * 60 + sec);
@@ -224,8 +210,7 @@ static bool tzs_rule(const char **s, tz_rule *r)
     if (*p == 'J') {
         p++;
         r->kind = RULE_JULIAN;
-        if (!tzs_num(&p, 1, 365, &r->day))
-            return false;
+        if (!tzs_num(&p, 1, 365, &r->day)) return false;
     } else if (*p == 'M') {
         p++;
         r->kind = RULE_MWD;
@@ -234,16 +219,14 @@ static bool tzs_rule(const char **s, tz_rule *r)
             return false;
     } else if (isdigit((unsigned char)*p)) {
         r->kind = RULE_DOY;
-        if (!tzs_num(&p, 0, 365, &r->day))
-            return false;
+        if (!tzs_num(&p, 0, 365, &r->day)) return false;
     } else {
         return false;
     }
     r->time = 2 * 3600;
     if (*p == '/') {
         p++;
-        if (!tzs_offset(&p, &r->time))
-            return false;
+        if (!tzs_offset(&p, &r->time)) return false;
     }
     *s = p;
     return true;
@@ -253,32 +236,25 @@ static void tz_parse_posix(const char *s, tz_posix *tz)
 {
     memset(tz, 0, sizeof *tz);
     int off;
-    if (!tzs_name(&s, tz->std_name, sizeof tz->std_name) || !tzs_offset(&s, &off))
-        return;
+    if (!tzs_name(&s, tz->std_name, sizeof tz->std_name) || !tzs_offset(&s, &off)) return;
     tz->std_off = -off;
     if (*s == '\0' || *s == ',') {
         tz->valid = true;
         return;
     }
-    if (!tzs_name(&s, tz->dst_name, sizeof tz->dst_name))
-        return;
+    if (!tzs_name(&s, tz->dst_name, sizeof tz->dst_name)) return;
     if (*s == '\0' || *s == ',') {
         tz->dst_off = tz->std_off + 3600;
     } else {
-        if (!tzs_offset(&s, &off))
-            return;
+        if (!tzs_offset(&s, &off)) return;
         tz->dst_off = -off;
     }
-    if (*s == '\0')
-        s = ",M3.2.0,M11.1.0";
-    if (*s != ',' && *s != ';')
-        return;
+    if (*s == '\0') s = ",M3.2.0,M11.1.0";
+    if (*s != ',' && *s != ';') return;
     s++;
-    if (!tzs_rule(&s, &tz->start) || *s != ',')
-        return;
+    if (!tzs_rule(&s, &tz->start) || *s != ',') return;
     s++;
-    if (!tzs_rule(&s, &tz->end) || *s != '\0')
-        return;
+    if (!tzs_rule(&s, &tz->end) || *s != '\0') return;
     tz->has_dst = true;
     tz->valid = true;
 }
@@ -291,21 +267,16 @@ static int64_t tz_rule_time(int64_t year, const tz_rule *r, int off)
     switch (r->kind) {
     case RULE_JULIAN:
         d = r->day - 1;
-        if (is_leap(year) && r->day >= 60)
-            d++;
+        if (is_leap(year) && r->day >= 60) d++;
         break;
-    case RULE_DOY:
-        d = r->day;
-        break;
+    case RULE_DOY: d = r->day; break;
     case RULE_MWD: {
         int64_t first = days_from_civil(year, r->mon, 1);
         int dow = (int)floor_mod(first + 4, 7); /* weekday of the 1st */
         int dd = r->day - dow;
-        if (dd < 0)
-            dd += 7;
+        if (dd < 0) dd += 7;
         for (int i = 1; i < r->week; i++) {
-            if (dd + 7 >= days_in_month(r->mon, year))
-                break;
+            if (dd + 7 >= days_in_month(r->mon, year)) break;
             dd += 7;
         }
         d = first - days_from_civil(year, 1, 1) + dd;
@@ -352,18 +323,14 @@ static size_t tz_first_zone(const tz_zone *z)
 {
     bool used = false;
     for (size_t i = 0; i < z->ntx; i++)
-        if (z->idx[i] == 0)
-            used = true;
-    if (!used)
-        return 0;
+        if (z->idx[i] == 0) used = true;
+    if (!used) return 0;
     if (z->ntx > 0 && z->types[z->idx[0]].dst) {
         for (size_t zi = z->idx[0]; zi-- > 0;)
-            if (!z->types[zi].dst)
-                return zi;
+            if (!z->types[zi].dst) return zi;
     }
     for (size_t zi = 0; zi < z->ntypes; zi++)
-        if (!z->types[zi].dst)
-            return zi;
+        if (!z->types[zi].dst) return zi;
     return 0;
 }
 
@@ -384,16 +351,13 @@ static void tz_lookup(const tz_zone *z, int64_t sec, int *off, const char **abbr
     size_t lo = 0, hi = z->ntx;
     while (hi - lo > 1) {
         size_t m = (lo + hi) / 2;
-        if (sec < z->when[m])
-            hi = m;
-        else
-            lo = m;
+        if (sec < z->when[m]) hi = m;
+        else lo = m;
     }
     const tz_type *t = &z->types[z->idx[lo]];
     *off = t->off;
     *abbr = t->abbr;
-    if (lo == z->ntx - 1 && z->extend.valid)
-        tz_posix_lookup(&z->extend, sec, off, abbr);
+    if (lo == z->ntx - 1 && z->extend.valid) tz_posix_lookup(&z->extend, sec, off, abbr);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -401,31 +365,23 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int64_t be64(const unsigned char *p)
-{
-    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
+static int64_t be64(const unsigned char *p) { return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4)); }
 
 /* Parses TZif data (v1, or the 64-bit v2+ block and its footer). NEW zone or NULL. */
 static tz_zone *tz_from_tzif(const char *name, const unsigned char *data, size_t len)
 {
-    if (len < 44 || memcmp(data, "TZif", 4) != 0)
-        return NULL;
+    if (len < 44 || memcmp(data, "TZif", 4) != 0) return NULL;
     int version = data[4] == 0 ? 1 : data[4] - '0';
     const unsigned char *p = data, *end = data + len;
     size_t tsize = 4;
     uint32_t cnt[6];
-    for (int i = 0; i < 6; i++)
-        cnt[i] = be32(p + 20 + 4 * i);
+    for (int i = 0; i < 6; i++) cnt[i] = be32(p + 20 + 4 * i);
     if (version >= 2) {
         size_t skip = 44 + (size_t)cnt[3] * 5 + (size_t)cnt[4] * 6 + cnt[5] + (size_t)cnt[2] * 8 + cnt[1] + cnt[0];
-        if (skip + 44 > len)
-            return NULL;
+        if (skip + 44 > len) return NULL;
         p = data + skip;
-        if (memcmp(p, "TZif", 4) != 0)
-            return NULL;
-        for (int i = 0; i < 6; i++)
-            cnt[i] = be32(p + 20 + 4 * i);
+        if (memcmp(p, "TZif", 4) != 0) return NULL;
+        for (int i = 0; i < 6; i++) cnt[i] = be32(p + 20 + 4 * i);
         tsize = 8;
     }
     uint32_t isutcnt = cnt[0], isstdcnt = cnt[1], leapcnt = cnt[2], timecnt = cnt[3], typecnt = cnt[4],
@@ -433,11 +389,9 @@ static tz_zone *tz_from_tzif(const char *name, const unsigned char *data, size_t
     p += 44;
     size_t need = (size_t)timecnt * tsize + timecnt + (size_t)typecnt * 6 + charcnt + (size_t)leapcnt * (tsize + 4) +
                   isstdcnt + isutcnt;
-    if (typecnt == 0 || typecnt > 256 || (size_t)(end - p) < need)
-        return NULL;
+    if (typecnt == 0 || typecnt > 256 || (size_t)(end - p) < need) return NULL;
     tz_zone *z = calloc(1, sizeof *z);
-    if (z == NULL)
-        return NULL;
+    if (z == NULL) return NULL;
     z->name = strdup(name);
     z->when = calloc(timecnt ? timecnt : 1, sizeof *z->when);
     z->idx = calloc(timecnt ? timecnt : 1, 1);
@@ -462,8 +416,7 @@ static tz_zone *tz_from_tzif(const char *name, const unsigned char *data, size_t
         unsigned ai = ty[6 * i + 5];
         if (ai < charcnt) {
             size_t n = strnlen((const char *)ch + ai, charcnt - ai);
-            if (n >= sizeof z->types[i].abbr)
-                n = sizeof z->types[i].abbr - 1;
+            if (n >= sizeof z->types[i].abbr) n = sizeof z->types[i].abbr - 1;
             memcpy(z->types[i].abbr, ch + ai, n);
         }
     }
@@ -484,8 +437,7 @@ static tz_zone *tz_from_tzif(const char *name, const unsigned char *data, size_t
 static tz_zone *tz_load_file(const char *name, const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
+    if (f == NULL) return NULL;
     unsigned char *buf = malloc(1 << 18);
     size_t n = buf ? fread(buf, 1, 1 << 18, f) : 0;
     fclose(f);
@@ -497,11 +449,9 @@ static tz_zone *tz_load_file(const char *name, const char *path)
 /* Go's LoadLocation validity rule for names. */
 static bool tz_name_ok(const char *name)
 {
-    if (name[0] == '\0' || name[0] == '/' || name[0] == '\\' || strlen(name) > 255)
-        return false;
+    if (name[0] == '\0' || name[0] == '/' || name[0] == '\\' || strlen(name) > 255) return false;
     for (const char *p = name; *p; p++) {
-        if (p[0] == '.' && p[1] == '.')
-            return false;
+        if (p[0] == '.' && p[1] == '.') return false;
     }
     return true;
 }
@@ -509,8 +459,7 @@ static bool tz_name_ok(const char *name)
 /* Returns a BORROWED zone (valid until exit), or NULL with *err set (static text). */
 static const tz_zone *tz_get(const char *name, const char **err)
 {
-    if (strcmp(name, "") == 0 || strcmp(name, "UTC") == 0)
-        return &tz_utc;
+    if (strcmp(name, "") == 0 || strcmp(name, "UTC") == 0) return &tz_utc;
     if (strcmp(name, "Local") == 0) {
         pthread_mutex_lock(&tz_lock);
         if (!tz_local_loaded) {
@@ -586,8 +535,7 @@ static void time_fields(int64_t ns, const tz_zone *z, tm_fields *f)
 static bool time_to_ns(__int128 sec, int64_t nsec, int64_t *out)
 {
     __int128 ns = sec * NS_PER_SEC + nsec;
-    if (ns < INT64_MIN || ns > INT64_MAX)
-        return false;
+    if (ns < INT64_MIN || ns > INT64_MAX) return false;
     *out = (int64_t)ns;
     return true;
 }
@@ -641,10 +589,7 @@ typedef struct {
     char sep;    /* '.' or ',' for fractional seconds */
 } lay_chunk;
 
-static bool starts_lower(const char *s, size_t n)
-{
-    return n > 0 && s[0] >= 'a' && s[0] <= 'z';
-}
+static bool starts_lower(const char *s, size_t n) { return n > 0 && s[0] >= 'a' && s[0] <= 'z'; }
 
 static bool has(const char *l, size_t n, size_t i, const char *tok)
 {
@@ -662,49 +607,38 @@ static void lay_next(const char *l, size_t n, lay_chunk *c)
         switch (l[i]) {
         case 'J':
             if (has(l, n, i, "Jan")) {
-                if (has(l, n, i, "January"))
-                    std = STD_LONG_MONTH, len = 7;
-                else if (!starts_lower(l + i + 3, n - i - 3))
-                    std = STD_MONTH, len = 3;
+                if (has(l, n, i, "January")) std = STD_LONG_MONTH, len = 7;
+                else if (!starts_lower(l + i + 3, n - i - 3)) std = STD_MONTH, len = 3;
             }
             break;
         case 'M':
             if (has(l, n, i, "Mon")) {
-                if (has(l, n, i, "Monday"))
-                    std = STD_LONG_WEEKDAY, len = 6;
-                else if (!starts_lower(l + i + 3, n - i - 3))
-                    std = STD_WEEKDAY, len = 3;
+                if (has(l, n, i, "Monday")) std = STD_LONG_WEEKDAY, len = 6;
+                else if (!starts_lower(l + i + 3, n - i - 3)) std = STD_WEEKDAY, len = 3;
             }
-            if (std == STD_NONE && has(l, n, i, "MST"))
-                std = STD_TZ, len = 3;
+            if (std == STD_NONE && has(l, n, i, "MST")) std = STD_TZ, len = 3;
             break;
         case '0':
             if (n >= i + 2 && l[i + 1] >= '1' && l[i + 1] <= '6') {
-                static const int z[] = {STD_ZERO_MONTH, STD_ZERO_DAY, STD_ZERO_HOUR12, STD_ZERO_MINUTE,
-                                        STD_ZERO_SECOND, STD_YEAR};
+                static const int z[] = {STD_ZERO_MONTH,  STD_ZERO_DAY,    STD_ZERO_HOUR12,
+                                        STD_ZERO_MINUTE, STD_ZERO_SECOND, STD_YEAR};
                 std = z[l[i + 1] - '1'], len = 2;
             } else if (has(l, n, i, "002")) {
                 std = STD_ZERO_YEARDAY, len = 3;
             }
             break;
         case '1':
-            if (n >= i + 2 && l[i + 1] == '5')
-                std = STD_HOUR, len = 2;
-            else
-                std = STD_NUM_MONTH, len = 1;
+            if (n >= i + 2 && l[i + 1] == '5') std = STD_HOUR, len = 2;
+            else std = STD_NUM_MONTH, len = 1;
             break;
         case '2':
-            if (has(l, n, i, "2006"))
-                std = STD_LONG_YEAR, len = 4;
-            else
-                std = STD_DAY, len = 1;
+            if (has(l, n, i, "2006")) std = STD_LONG_YEAR, len = 4;
+            else std = STD_DAY, len = 1;
             break;
         case '_':
             if (n >= i + 2 && l[i + 1] == '2') {
-                if (has(l, n, i + 1, "2006"))
-                    std = STD_LONG_YEAR, len = 4, pre = i + 1;
-                else
-                    std = STD_UNDER_DAY, len = 2;
+                if (has(l, n, i + 1, "2006")) std = STD_LONG_YEAR, len = 4, pre = i + 1;
+                else std = STD_UNDER_DAY, len = 2;
             } else if (has(l, n, i, "__2")) {
                 std = STD_UNDER_YEARDAY, len = 3;
             }
@@ -713,44 +647,31 @@ static void lay_next(const char *l, size_t n, lay_chunk *c)
         case '4': std = STD_MINUTE, len = 1; break;
         case '5': std = STD_SECOND, len = 1; break;
         case 'P':
-            if (n >= i + 2 && l[i + 1] == 'M')
-                std = STD_PM, len = 2;
+            if (n >= i + 2 && l[i + 1] == 'M') std = STD_PM, len = 2;
             break;
         case 'p':
-            if (n >= i + 2 && l[i + 1] == 'm')
-                std = STD_PM_LOWER, len = 2;
+            if (n >= i + 2 && l[i + 1] == 'm') std = STD_PM_LOWER, len = 2;
             break;
         case '-':
-            if (has(l, n, i, "-070000"))
-                std = STD_NUM_SECONDS_TZ, len = 7;
-            else if (has(l, n, i, "-07:00:00"))
-                std = STD_NUM_COLON_SECONDS_TZ, len = 9;
-            else if (has(l, n, i, "-0700"))
-                std = STD_NUM_TZ, len = 5;
-            else if (has(l, n, i, "-07:00"))
-                std = STD_NUM_COLON_TZ, len = 6;
-            else if (has(l, n, i, "-07"))
-                std = STD_NUM_SHORT_TZ, len = 3;
+            if (has(l, n, i, "-070000")) std = STD_NUM_SECONDS_TZ, len = 7;
+            else if (has(l, n, i, "-07:00:00")) std = STD_NUM_COLON_SECONDS_TZ, len = 9;
+            else if (has(l, n, i, "-0700")) std = STD_NUM_TZ, len = 5;
+            else if (has(l, n, i, "-07:00")) std = STD_NUM_COLON_TZ, len = 6;
+            else if (has(l, n, i, "-07")) std = STD_NUM_SHORT_TZ, len = 3;
             break;
         case 'Z':
-            if (has(l, n, i, "Z070000"))
-                std = STD_ISO_SECONDS_TZ, len = 7;
-            else if (has(l, n, i, "Z07:00:00"))
-                std = STD_ISO_COLON_SECONDS_TZ, len = 9;
-            else if (has(l, n, i, "Z0700"))
-                std = STD_ISO_TZ, len = 5;
-            else if (has(l, n, i, "Z07:00"))
-                std = STD_ISO_COLON_TZ, len = 6;
-            else if (has(l, n, i, "Z07"))
-                std = STD_ISO_SHORT_TZ, len = 3;
+            if (has(l, n, i, "Z070000")) std = STD_ISO_SECONDS_TZ, len = 7;
+            else if (has(l, n, i, "Z07:00:00")) std = STD_ISO_COLON_SECONDS_TZ, len = 9;
+            else if (has(l, n, i, "Z0700")) std = STD_ISO_TZ, len = 5;
+            else if (has(l, n, i, "Z07:00")) std = STD_ISO_COLON_TZ, len = 6;
+            else if (has(l, n, i, "Z07")) std = STD_ISO_SHORT_TZ, len = 3;
             break;
         case '.':
         case ',':
             if (i + 1 < n && (l[i + 1] == '0' || l[i + 1] == '9')) {
                 char ch = l[i + 1];
                 size_t j = i + 1;
-                while (j < n && l[j] == ch)
-                    j++;
+                while (j < n && l[j] == ch) j++;
                 if (!(j < n && isdigit((unsigned char)l[j]))) {
                     std = ch == '0' ? STD_FRAC0 : STD_FRAC9;
                     c->ndigits = (int)(j - (i + 1));
@@ -795,8 +716,7 @@ static const char *lay_named(const char *s)
         {"TimeOnly", "15:04:05"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(s, names[i][0]) == 0)
-            return names[i][1];
+        if (strcmp(s, names[i][0]) == 0) return names[i][1];
     return s;
 }
 
@@ -804,8 +724,7 @@ static const char *lay_named(const char *s)
 static void tb_int(rego_buf *b, int64_t x, int width)
 {
     uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
-    if (x < 0)
-        rego_buf_putn(b, "-", 1);
+    if (x < 0) rego_buf_putn(b, "-", 1);
     rego_buf_printf(b, "%0*" PRIu64, width, u);
 }
 
@@ -817,8 +736,7 @@ static void lay_format(rego_buf *b, const char *layout, const tm_fields *f)
         lay_chunk c;
         lay_next(l, n, &c);
         rego_buf_putn(b, l, c.prefix);
-        if (c.std == STD_NONE)
-            break;
+        if (c.std == STD_NONE) break;
         l += c.prefix + c.toklen;
         n -= c.prefix + c.toklen;
         int hr12 = f->hour % 12 == 0 ? 12 : f->hour % 12;
@@ -833,16 +751,13 @@ static void lay_format(rego_buf *b, const char *layout, const tm_fields *f)
         case STD_LONG_WEEKDAY: rego_buf_puts(b, day_names[f->wday]); break;
         case STD_DAY: tb_int(b, f->day, 0); break;
         case STD_UNDER_DAY:
-            if (f->day < 10)
-                rego_buf_putn(b, " ", 1);
+            if (f->day < 10) rego_buf_putn(b, " ", 1);
             tb_int(b, f->day, 0);
             break;
         case STD_ZERO_DAY: tb_int(b, f->day, 2); break;
         case STD_UNDER_YEARDAY:
-            if (f->yday < 100)
-                rego_buf_putn(b, " ", 1);
-            if (f->yday < 10)
-                rego_buf_putn(b, " ", 1);
+            if (f->yday < 100) rego_buf_putn(b, " ", 1);
+            if (f->yday < 10) rego_buf_putn(b, " ", 1);
             tb_int(b, f->yday, 0);
             break;
         case STD_ZERO_YEARDAY: tb_int(b, f->yday, 3); break;
@@ -879,16 +794,13 @@ static void lay_format(rego_buf *b, const char *layout, const tm_fields *f)
                 rego_buf_putn(b, "+", 1);
             }
             tb_int(b, zone / 60, 2);
-            bool colon = c.std == STD_ISO_COLON_TZ || c.std == STD_NUM_COLON_TZ ||
-                         c.std == STD_ISO_COLON_SECONDS_TZ || c.std == STD_NUM_COLON_SECONDS_TZ;
-            if (colon)
-                rego_buf_putn(b, ":", 1);
-            if (c.std != STD_NUM_SHORT_TZ && c.std != STD_ISO_SHORT_TZ)
-                tb_int(b, zone % 60, 2);
+            bool colon = c.std == STD_ISO_COLON_TZ || c.std == STD_NUM_COLON_TZ || c.std == STD_ISO_COLON_SECONDS_TZ ||
+                         c.std == STD_NUM_COLON_SECONDS_TZ;
+            if (colon) rego_buf_putn(b, ":", 1);
+            if (c.std != STD_NUM_SHORT_TZ && c.std != STD_ISO_SHORT_TZ) tb_int(b, zone % 60, 2);
             if (c.std == STD_ISO_SECONDS_TZ || c.std == STD_NUM_SECONDS_TZ || c.std == STD_NUM_COLON_SECONDS_TZ ||
                 c.std == STD_ISO_COLON_SECONDS_TZ) {
-                if (c.std == STD_NUM_COLON_SECONDS_TZ || c.std == STD_ISO_COLON_SECONDS_TZ)
-                    rego_buf_putn(b, ":", 1);
+                if (c.std == STD_NUM_COLON_SECONDS_TZ || c.std == STD_ISO_COLON_SECONDS_TZ) rego_buf_putn(b, ":", 1);
                 tb_int(b, abs % 60, 2);
             }
             break;
@@ -911,16 +823,13 @@ static void lay_format(rego_buf *b, const char *layout, const tm_fields *f)
         case STD_FRAC0:
         case STD_FRAC9: {
             bool trim = c.std == STD_FRAC9;
-            if (trim && (c.ndigits == 0 || f->nsec == 0))
-                break;
+            if (trim && (c.ndigits == 0 || f->nsec == 0)) break;
             char digits[16];
             snprintf(digits, sizeof digits, "%09d", f->nsec);
             size_t nd = c.ndigits < 9 ? (size_t)c.ndigits : 9;
             if (trim)
-                while (nd > 0 && digits[nd - 1] == '0')
-                    nd--;
-            if (trim && nd == 0)
-                break;
+                while (nd > 0 && digits[nd - 1] == '0') nd--;
+            if (trim && nd == 0) break;
             rego_buf_putn(b, &c.sep, 1);
             rego_buf_putn(b, digits, nd);
             break;
@@ -936,26 +845,20 @@ static void go_quote(rego_buf *b, const char *s, size_t n)
 {
     rego_buf_putn(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            rego_buf_putn(b, "\\", 1);
+        if (s[i] == '"' || s[i] == '\\') rego_buf_putn(b, "\\", 1);
         rego_buf_putn(b, s + i, 1);
     }
     rego_buf_putn(b, "\"", 1);
 }
 
-static bool isdig(const char *s, size_t n, size_t i)
-{
-    return i < n && s[i] >= '0' && s[i] <= '9';
-}
+static bool isdig(const char *s, size_t n, size_t i) { return i < n && s[i] >= '0' && s[i] <= '9'; }
 
 static bool getnum(const char **v, size_t *n, bool fixed, int *out)
 {
     const char *s = *v;
-    if (!isdig(s, *n, 0))
-        return false;
+    if (!isdig(s, *n, 0)) return false;
     if (!isdig(s, *n, 1)) {
-        if (fixed)
-            return false;
+        if (fixed) return false;
         *out = s[0] - '0';
         *v += 1;
         *n -= 1;
@@ -971,10 +874,8 @@ static bool getnum3(const char **v, size_t *n, bool fixed, int *out)
 {
     int x = 0;
     size_t i;
-    for (i = 0; i < 3 && isdig(*v, *n, i); i++)
-        x = x * 10 + ((*v)[i] - '0');
-    if (i == 0 || (fixed && i != 3))
-        return false;
+    for (i = 0; i < 3 && isdig(*v, *n, i); i++) x = x * 10 + ((*v)[i] - '0');
+    if (i == 0 || (fixed && i != 3)) return false;
     *out = x;
     *v += i;
     *n -= i;
@@ -990,12 +891,10 @@ static bool short_atoi(const char *s, size_t n, int64_t *out)
         neg = s[0] == '-';
         i = 1;
     }
-    if (i >= n)
-        return false;
+    if (i >= n) return false;
     int64_t x = 0;
     for (; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]) || x > INT64_C(100000000000))
-            return false;
+        if (!isdigit((unsigned char)s[i]) || x > INT64_C(100000000000)) return false;
         x = x * 10 + (s[i] - '0');
     }
     *out = neg ? -x : x;
@@ -1019,33 +918,25 @@ static bool lookup_name(const char *const *tab, int count, size_t len_or0, const
 /* parseSignedOffset: "+h" / "-hh" with at most 23 hours; returns bytes used or 0. */
 static size_t parse_signed_offset(const char *s, size_t n)
 {
-    if (n == 0 || (s[0] != '-' && s[0] != '+'))
-        return 0;
+    if (n == 0 || (s[0] != '-' && s[0] != '+')) return 0;
     size_t i = 1;
     int64_t x = 0;
     while (i < n && isdigit((unsigned char)s[i])) {
-        if (x < 1000)
-            x = x * 10 + (s[i] - '0');
+        if (x < 1000) x = x * 10 + (s[i] - '0');
         i++;
     }
-    if (i == 1 || x > 23)
-        return 0;
+    if (i == 1 || x > 23) return 0;
     return i;
 }
 
 static size_t parse_tz_name(const char *s, size_t n)
 {
-    if (n < 3)
-        return 0;
-    if (n >= 4 && (strncmp(s, "ChST", 4) == 0 || strncmp(s, "MeST", 4) == 0))
-        return 4;
-    if (strncmp(s, "GMT", 3) == 0)
-        return 3 + parse_signed_offset(s + 3, n - 3);
-    if (s[0] == '+' || s[0] == '-')
-        return parse_signed_offset(s, n);
+    if (n < 3) return 0;
+    if (n >= 4 && (strncmp(s, "ChST", 4) == 0 || strncmp(s, "MeST", 4) == 0)) return 4;
+    if (strncmp(s, "GMT", 3) == 0) return 3 + parse_signed_offset(s + 3, n - 3);
+    if (s[0] == '+' || s[0] == '-') return parse_signed_offset(s, n);
     size_t up = 0;
-    while (up < 6 && up < n && s[up] >= 'A' && s[up] <= 'Z')
-        up++;
+    while (up < 6 && up < n && s[up] >= 'A' && s[up] <= 'Z') up++;
     switch (up) {
     case 3: return 3;
     case 4: return (s[3] == 'T' || strncmp(s, "WITA", 4) == 0) ? 4 : 0;
@@ -1056,15 +947,11 @@ static size_t parse_tz_name(const char *s, size_t n)
 
 static bool parse_nanos(const char *v, size_t nbytes, int *ns)
 {
-    if (v[0] != '.' && v[0] != ',')
-        return false;
-    if (nbytes > 10)
-        nbytes = 10;
+    if (v[0] != '.' && v[0] != ',') return false;
+    if (nbytes > 10) nbytes = 10;
     int64_t x;
-    if (!short_atoi(v + 1, nbytes - 1, &x) || x < 0)
-        return false;
-    for (size_t i = nbytes; i < 10; i++)
-        x *= 10;
+    if (!short_atoi(v + 1, nbytes - 1, &x) || x < 0) return false;
+    for (size_t i = nbytes; i < 10; i++) x *= 10;
     *ns = (int)x;
     return true;
 }
@@ -1151,8 +1038,7 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         case STD_NUM_MONTH:
         case STD_ZERO_MONTH:
             ok = getnum(&v, &vn, c.std == STD_ZERO_MONTH, &month);
-            if (ok && (month <= 0 || month > 12))
-                range_err = "month";
+            if (ok && (month <= 0 || month > 12)) range_err = "month";
             break;
         case STD_WEEKDAY: ok = lookup_name(day_names, 7, 3, &v, &vn, &idx); break;
         case STD_LONG_WEEKDAY: ok = lookup_name(day_names, 7, 0, &v, &vn, &idx); break;
@@ -1176,26 +1062,22 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
             break;
         case STD_HOUR:
             ok = getnum(&v, &vn, false, &hour);
-            if (ok && hour >= 24)
-                range_err = "hour";
+            if (ok && hour >= 24) range_err = "hour";
             break;
         case STD_HOUR12:
         case STD_ZERO_HOUR12:
             ok = getnum(&v, &vn, c.std == STD_ZERO_HOUR12, &hour);
-            if (ok && hour > 12)
-                range_err = "hour";
+            if (ok && hour > 12) range_err = "hour";
             break;
         case STD_MINUTE:
         case STD_ZERO_MINUTE:
             ok = getnum(&v, &vn, c.std == STD_ZERO_MINUTE, &min);
-            if (ok && min >= 60)
-                range_err = "minute";
+            if (ok && min >= 60) range_err = "minute";
             break;
         case STD_SECOND:
         case STD_ZERO_SECOND:
             ok = getnum(&v, &vn, c.std == STD_ZERO_SECOND, &sec);
-            if (!ok)
-                break;
+            if (!ok) break;
             if (sec >= 60) {
                 range_err = "second";
                 break;
@@ -1204,11 +1086,9 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
             if (vn >= 2 && (v[0] == '.' || v[0] == ',') && isdig(v, vn, 1)) {
                 lay_chunk nc;
                 lay_next(l, ln, &nc);
-                if (nc.std == STD_FRAC0 || nc.std == STD_FRAC9)
-                    break;
+                if (nc.std == STD_FRAC0 || nc.std == STD_FRAC9) break;
                 size_t k = 2;
-                while (k < vn && isdig(v, vn, k))
-                    k++;
+                while (k < vn && isdig(v, vn, k)) k++;
                 ok = parse_nanos(v, k, &nsec);
                 v += k;
                 vn -= k;
@@ -1221,12 +1101,9 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
                 break;
             }
             bool lower = c.std == STD_PM_LOWER;
-            if (strncmp(v, lower ? "pm" : "PM", 2) == 0)
-                pm = true;
-            else if (strncmp(v, lower ? "am" : "AM", 2) == 0)
-                am = true;
-            else
-                ok = false;
+            if (strncmp(v, lower ? "pm" : "PM", 2) == 0) pm = true;
+            else if (strncmp(v, lower ? "am" : "AM", 2) == 0) am = true;
+            else ok = false;
             if (ok) {
                 v += 2;
                 vn -= 2;
@@ -1305,19 +1182,13 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
             ok = ok && getnum(&p, &pn, true, &m);
             p = ss, pn = 2;
             ok = ok && getnum(&p, &pn, true, &s);
-            if (!ok)
-                break;
-            if (h > 24)
-                range_err = "time zone offset hour";
-            if (m > 60)
-                range_err = "time zone offset minute";
-            if (s > 60)
-                range_err = "time zone offset second";
+            if (!ok) break;
+            if (h > 24) range_err = "time zone offset hour";
+            if (m > 60) range_err = "time zone offset minute";
+            if (s > 60) range_err = "time zone offset second";
             zone_off = (h * 60 + m) * 60 + s;
-            if (sign == '-')
-                zone_off = -zone_off;
-            else if (sign != '+')
-                ok = false;
+            if (sign == '-') zone_off = -zone_off;
+            else if (sign != '+') ok = false;
             v += used;
             vn -= used;
             break;
@@ -1353,11 +1224,9 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
             break;
         }
         case STD_FRAC9: {
-            if (vn < 2 || (v[0] != '.' && v[0] != ',') || !isdig(v, vn, 1))
-                break;
+            if (vn < 2 || (v[0] != '.' && v[0] != ',') || !isdig(v, vn, 1)) break;
             size_t i = 0;
-            while (i + 1 < vn && isdig(v, vn, i + 1))
-                i++;
+            while (i + 1 < vn && isdig(v, vn, i + 1)) i++;
             ok = parse_nanos(v, 1 + i, &nsec);
             v += 1 + i;
             vn -= 1 + i;
@@ -1386,10 +1255,8 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         }
     }
     (void)named_zone;
-    if (pm && hour < 12)
-        hour += 12;
-    else if (am && hour == 12)
-        hour = 0;
+    if (pm && hour < 12) hour += 12;
+    else if (am && hour == 12) hour = 0;
     if (yday >= 0) {
         int maxd = is_leap(year) ? 366 : 365;
         if (yday < 1 || yday > maxd) {
@@ -1416,10 +1283,8 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         month = m;
         day = d;
     } else {
-        if (month < 0)
-            month = 1;
-        if (day < 0)
-            day = 1;
+        if (month < 0) month = 1;
+        if (day < 0) day = 1;
     }
     if (day < 1 || day > days_in_month(month, year)) {
         rego_buf_puts(&eb, "parsing time ");
@@ -1428,8 +1293,7 @@ static int time_parse(const char *layout, const char *value, int64_t *out_ns, ch
         goto fail;
     }
     __int128 secs = (__int128)days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
-    if (!utc_z && zone_off != -1)
-        secs -= zone_off;
+    if (!utc_z && zone_off != -1) secs -= zone_off;
     if (!time_to_ns(secs, nsec, out_ns)) {
         free(eb.p);
         *err = strdup("time outside of valid range");
@@ -1463,13 +1327,11 @@ static int parse_duration(const char *s, int64_t *out, char **err)
         *out = 0;
         return 0;
     }
-    if (*s == '\0')
-        goto invalid;
+    if (*s == '\0') goto invalid;
     while (*s) {
         uint64_t v = 0, f = 0;
         double scale = 1;
-        if (!(*s == '.' || isdigit((unsigned char)*s)))
-            goto invalid;
+        if (!(*s == '.' || isdigit((unsigned char)*s))) goto invalid;
         const char *pl = s;
         bool overflow = false;
         while (isdigit((unsigned char)*s)) {
@@ -1477,13 +1339,11 @@ static int parse_duration(const char *s, int64_t *out, char **err)
                 overflow = true;
             } else {
                 v = v * 10 + (uint64_t)(*s - '0');
-                if (v > (UINT64_C(1) << 63))
-                    overflow = true;
+                if (v > (UINT64_C(1) << 63)) overflow = true;
             }
             s++;
         }
-        if (overflow)
-            goto invalid;
+        if (overflow) goto invalid;
         bool pre = s != pl;
         bool post = false;
         if (*s == '.') {
@@ -1503,11 +1363,9 @@ static int parse_duration(const char *s, int64_t *out, char **err)
             }
             post = s != pf;
         }
-        if (!pre && !post)
-            goto invalid;
+        if (!pre && !post) goto invalid;
         const char *pu = s;
-        while (*s && *s != '.' && !isdigit((unsigned char)*s))
-            s++;
+        while (*s && *s != '.' && !isdigit((unsigned char)*s)) s++;
         size_t ul = (size_t)(s - pu);
         if (ul == 0) {
             rego_buf_puts(&eb, "time: missing unit in duration ");
@@ -1515,25 +1373,18 @@ static int parse_duration(const char *s, int64_t *out, char **err)
             goto fail;
         }
         uint64_t unit;
-        if (ul == 2 && strncmp(pu, "ns", 2) == 0)
-            unit = 1;
+        if (ul == 2 && strncmp(pu, "ns", 2) == 0) unit = 1;
         else if ((ul == 2 && strncmp(pu, "us", 2) == 0) || (ul == 3 && strncmp(pu, "\xc2\xb5s", 3) == 0) ||
                  (ul == 3 && strncmp(pu, "\xce\xbcs", 3) == 0))
             unit = 1000;
-        else if (ul == 2 && strncmp(pu, "ms", 2) == 0)
-            unit = 1000000;
-        else if (ul == 1 && *pu == 's')
-            unit = 1000000000;
-        else if (ul == 1 && *pu == 'm')
-            unit = UINT64_C(60000000000);
-        else if (ul == 1 && *pu == 'h')
-            unit = UINT64_C(3600000000000);
+        else if (ul == 2 && strncmp(pu, "ms", 2) == 0) unit = 1000000;
+        else if (ul == 1 && *pu == 's') unit = 1000000000;
+        else if (ul == 1 && *pu == 'm') unit = UINT64_C(60000000000);
+        else if (ul == 1 && *pu == 'h') unit = UINT64_C(3600000000000);
         else if (ul == 1 && *pu == 'd') /* OPA extends Go's units with days, weeks, years */
             unit = UINT64_C(86400000000000);
-        else if (ul == 1 && *pu == 'w')
-            unit = UINT64_C(604800000000000);
-        else if (ul == 1 && *pu == 'y')
-            unit = UINT64_C(31536000000000000);
+        else if (ul == 1 && *pu == 'w') unit = UINT64_C(604800000000000);
+        else if (ul == 1 && *pu == 'y') unit = UINT64_C(31536000000000000);
         else {
             rego_buf_puts(&eb, "time: unknown unit ");
             go_quote(&eb, pu, ul);
@@ -1541,24 +1392,20 @@ static int parse_duration(const char *s, int64_t *out, char **err)
             go_quote(&eb, orig, strlen(orig));
             goto fail;
         }
-        if (v > (UINT64_C(1) << 63) / unit)
-            goto invalid;
+        if (v > (UINT64_C(1) << 63) / unit) goto invalid;
         v *= unit;
         if (f > 0) {
             v += (uint64_t)((double)f * ((double)unit / scale));
-            if (v > (UINT64_C(1) << 63))
-                goto invalid;
+            if (v > (UINT64_C(1) << 63)) goto invalid;
         }
         d += v;
-        if (d > (UINT64_C(1) << 63))
-            goto invalid;
+        if (d > (UINT64_C(1) << 63)) goto invalid;
     }
     if (neg) {
         *out = (int64_t)(0 - d);
         return 0;
     }
-    if (d > (uint64_t)INT64_MAX)
-        goto invalid;
+    if (d > (uint64_t)INT64_MAX) goto invalid;
     *out = (int64_t)d;
     return 0;
 invalid:
@@ -1568,8 +1415,7 @@ invalid:
     go_quote(&eb, orig, strlen(orig));
 fail:
     *err = eb.oom ? NULL : eb.p;
-    if (eb.oom)
-        free(eb.p);
+    if (eb.oom) free(eb.p);
     return -1;
 }
 
@@ -1582,12 +1428,12 @@ static int tz_time(rego_bctx *ctx, const char *name, const rv *a, int64_t *ns, c
 {
     const rv *num = a;
     *zone = &tz_utc;
-    if (layout)
-        *layout = "2006-01-02T15:04:05.999999999Z07:00";
+    if (layout) *layout = "2006-01-02T15:04:05.999999999Z07:00";
     if (rv_typeof(a) == RV_ARRAY) {
         size_t n = rv_len(a);
         if (n == 0)
-            return rego_bctx_type_errorf(ctx, "%s: operand 1 must be either number (ns) or [number (ns), string (tz)] but got array", name);
+            return rego_bctx_type_errorf(
+                ctx, "%s: operand 1 must be either number (ns) or [number (ns), string (tz)] but got array", name);
         num = rv_array_at(a, 0);
         if (rv_typeof(num) != RV_NUMBER)
             return rego_bctx_type_errorf(ctx, "%s: operand 1 must be number but got %s", name, rv_type_name(num));
@@ -1600,8 +1446,7 @@ static int tz_time(rego_bctx *ctx, const char *name, const rv *a, int64_t *ns, c
                 return rego_bctx_errorf(ctx, "%s: time: invalid location name", name);
             *zone = tz_get(rv_str(tz), &err);
             if (*zone == NULL) {
-                if (err)
-                    return rego_bctx_errorf(ctx, "%s: %s", name, err);
+                if (err) return rego_bctx_errorf(ctx, "%s: %s", name, err);
                 return rego_bctx_errorf(ctx, "%s: unknown time zone %s", name, rv_str(tz));
             }
         }
@@ -1615,8 +1460,7 @@ static int tz_time(rego_bctx *ctx, const char *name, const rv *a, int64_t *ns, c
         return rego_bctx_type_errorf(ctx, "%s: operand 1 must be one of {number, array} but got %s", name,
                                      rv_type_name(a));
     }
-    if (!rv_number_as_int64(num, ns))
-        return rego_bctx_errorf(ctx, "%s: timestamp too big", name);
+    if (!rv_number_as_int64(num, ns)) return rego_bctx_errorf(ctx, "%s: timestamp too big", name);
     return REGO_OK;
 }
 
@@ -1673,8 +1517,7 @@ static int bi_format(rego_bctx *ctx, rv *const *args, rv **out)
     const tz_zone *z;
     const char *layout;
     int rc = tz_time(ctx, "time.format", args[0], &ns, &z, &layout);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     tm_fields f;
     time_fields(ns, z, &f);
     rego_buf b = REGO_BUF_SOFT;
@@ -1692,8 +1535,7 @@ static int fields_of(rego_bctx *ctx, const char *name, const rv *a, tm_fields *f
     int64_t ns;
     const tz_zone *z;
     int rc = tz_time(ctx, name, a, &ns, &z, NULL);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     time_fields(ns, z, f);
     return REGO_OK;
 }
@@ -1711,8 +1553,7 @@ static int bi_date(rego_bctx *ctx, rv *const *args, rv **out)
 {
     tm_fields f;
     int rc = fields_of(ctx, "time.date", args[0], &f);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     *out = int_triple(f.year, f.month, f.day);
     return REGO_OK;
 }
@@ -1721,8 +1562,7 @@ static int bi_clock(rego_bctx *ctx, rv *const *args, rv **out)
 {
     tm_fields f;
     int rc = fields_of(ctx, "time.clock", args[0], &f);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     *out = int_triple(f.hour, f.min, f.sec);
     return REGO_OK;
 }
@@ -1731,8 +1571,7 @@ static int bi_weekday(rego_bctx *ctx, rv *const *args, rv **out)
 {
     tm_fields f;
     int rc = fields_of(ctx, "time.weekday", args[0], &f);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     *out = rv_cstring(day_names[f.wday]);
     return REGO_OK;
 }
@@ -1742,11 +1581,11 @@ static int bi_add_date(rego_bctx *ctx, rv *const *args, rv **out)
     int64_t ns, add[3];
     const tz_zone *z;
     int rc = tz_time(ctx, "time.add_date", args[0], &ns, &z, NULL);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     for (int i = 0; i < 3; i++) {
         if (!rv_number_as_int64(args[i + 1], &add[i]))
-            return rego_bctx_type_errorf(ctx, "time.add_date: operand %d must be integer number but got floating-point number", i + 2);
+            return rego_bctx_type_errorf(
+                ctx, "time.add_date: operand %d must be integer number but got floating-point number", i + 2);
     }
     tm_fields f;
     time_fields(ns, z, &f);
@@ -1774,11 +1613,9 @@ static int bi_diff(rego_bctx *ctx, rv *const *args, rv **out)
     int64_t ns1, ns2;
     const tz_zone *z1, *z2;
     int rc = tz_time(ctx, "time.diff", args[0], &ns1, &z1, NULL);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     rc = tz_time(ctx, "time.diff", args[1], &ns2, &z2, NULL);
-    if (rc != REGO_OK)
-        return rc;
+    if (rc != REGO_OK) return rc;
     /* both in the first operand's zone, earlier one first */
     if (ns1 > ns2) {
         int64_t t = ns1;
@@ -1813,8 +1650,7 @@ static int bi_diff(rego_bctx *ctx, rv *const *args, rv **out)
     }
     rv *arr = rv_array_new(6);
     int64_t parts[6] = {year, month, day, hour, min, sec};
-    for (int i = 0; i < 6; i++)
-        rv_array_push(arr, rv_int(parts[i]));
+    for (int i = 0; i < 6; i++) rv_array_push(arr, rv_int(parts[i]));
     *out = arr;
     return REGO_OK;
 }
@@ -1830,8 +1666,7 @@ static int bi_test_sleep(rego_bctx *ctx, rv *const *args, rv **out)
         free(err);
         return rc;
     }
-    if (d > 1000000000LL)
-        d = 1000000000LL;
+    if (d > 1000000000LL) d = 1000000000LL;
     if (d > 0) {
         struct timespec ts = {d / 1000000000LL, d % 1000000000LL};
         nanosleep(&ts, NULL);

@@ -37,8 +37,7 @@ void rego_bundle_free(rego_bundle *ps)
 char *rego_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t cap = 8192, n = 0, r;
     char *buf = malloc(cap + 1);
     while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
@@ -55,8 +54,7 @@ char *rego_read_file(const char *path, size_t *len)
         }
     }
     fclose(f);
-    if (!buf)
-        return NULL;
+    if (!buf) return NULL;
     buf[n] = 0;
     *len = n;
     return buf;
@@ -73,8 +71,7 @@ static bool has_suffix(const char *s, const char *suf)
 static rv *merge_docs(rv *a, rv *b, char *where, size_t wlen)
 {
     if (rv_typeof(a) != RV_OBJECT || rv_typeof(b) != RV_OBJECT) {
-        if (rv_equal(a, b))
-            return rv_ref(a);
+        if (rv_equal(a, b)) return rv_ref(a);
         return NULL;
     }
     rv *out = rv_object_new(rv_len(a) + rv_len(b));
@@ -127,16 +124,12 @@ static int add_module(rego_bundle *ps, const char *path, char *text, size_t len,
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 16;
         rego_module_src *m = realloc(ps->mods, cap * sizeof *m);
-        if (m)
-            ps->mods = m;
+        if (m) ps->mods = m;
         char **nm = realloc(ps->names, cap * sizeof *nm);
-        if (nm)
-            ps->names = nm;
+        if (nm) ps->names = nm;
         char **tx = realloc(ps->texts, cap * sizeof *tx);
-        if (tx)
-            ps->texts = tx;
-        if (!m || !nm || !tx)
-            return -1;
+        if (tx) ps->texts = tx;
+        if (!m || !nm || !tx) return -1;
         ps->cap = cap;
     }
     ps->names[ps->n] = strdup(path);
@@ -151,8 +144,7 @@ static int load_file(rego_bundle *ps, const char *path, char **dpath, int ndpath
 {
     bool rego = has_suffix(path, ".rego"), json = has_suffix(path, ".json"),
          yaml = has_suffix(path, ".yaml") || has_suffix(path, ".yml");
-    if (!rego && (ps->modules_only || (!json && !yaml)))
-        return 0;
+    if (!rego && (ps->modules_only || (!json && !yaml))) return 0;
     size_t len = 0;
     char *text = rego_read_file(path, &len);
     if (!text) {
@@ -160,8 +152,7 @@ static int load_file(rego_bundle *ps, const char *path, char **dpath, int ndpath
         return -1;
     }
     if (rego) {
-        if (add_module(ps, path, text, len, syn) == 0)
-            return 0;
+        if (add_module(ps, path, text, len, syn) == 0) return 0;
         free(text);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -198,8 +189,8 @@ static int load_dir(rego_bundle *ps, const char *dir, char **dpath, int ndpath, 
                            (int)sizeof path) {
             struct stat st;
             bool wanted = has_suffix(path, ".rego") ||
-                          (!ps->modules_only && (has_suffix(path, ".json") || has_suffix(path, ".yaml") ||
-                                                 has_suffix(path, ".yml")));
+                          (!ps->modules_only &&
+                           (has_suffix(path, ".json") || has_suffix(path, ".yaml") || has_suffix(path, ".yml")));
             if (stat(path, &st) != 0) {
                 if (wanted) { /* a file we do not read may be anything, even a dangling link */
                     snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -223,10 +214,7 @@ static int load_dir(rego_bundle *ps, const char *dir, char **dpath, int ndpath, 
     return rc;
 }
 
-void rego_bundle_init(rego_bundle *b)
-{
-    memset(b, 0, sizeof *b);
-}
+void rego_bundle_init(rego_bundle *b) { memset(b, 0, sizeof *b); }
 
 int rego_bundle_add(rego_bundle *ps, const char *path, rego_syntax syn, char *err, size_t errlen)
 {
@@ -236,29 +224,22 @@ int rego_bundle_add(rego_bundle *ps, const char *path, rego_syntax syn, char *er
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    if (S_ISDIR(st.st_mode))
-        return load_dir(ps, path, dpath, 0, syn, err, errlen);
-    if (has_suffix(path, ".rego"))
-        return load_file(ps, path, dpath, 0, syn, err, errlen);
+    if (S_ISDIR(st.st_mode)) return load_dir(ps, path, dpath, 0, syn, err, errlen);
+    if (has_suffix(path, ".rego")) return load_file(ps, path, dpath, 0, syn, err, errlen);
     rv *doc = rego_read_document(path, err, errlen); /* any other name: a JSON document */
-    if (!doc)
-        return -1;
+    if (!doc) return -1;
     int rc = merge_at(ps, dpath, 0, doc, path, err, errlen);
     rv_unref(doc);
     return rc;
 }
 
-int rego_bundle_load(rego_bundle *ps, const char *dir, const char *data_file, rego_syntax syn, char *err,
-                     size_t errlen)
+int rego_bundle_load(rego_bundle *ps, const char *dir, const char *data_file, rego_syntax syn, char *err, size_t errlen)
 {
     rego_bundle_init(ps);
     int rc = 0;
-    if (dir)
-        rc = rego_bundle_add(ps, dir, syn, err, errlen);
-    if (rc == 0 && data_file)
-        rc = rego_bundle_add(ps, data_file, syn, err, errlen);
-    if (rc == 0 && !ps->data)
-        ps->data = rv_object_new(0);
+    if (dir) rc = rego_bundle_add(ps, dir, syn, err, errlen);
+    if (rc == 0 && data_file) rc = rego_bundle_add(ps, data_file, syn, err, errlen);
+    if (rc == 0 && !ps->data) ps->data = rv_object_new(0);
     return rc;
 }
 
@@ -274,7 +255,6 @@ rv *rego_read_document(const char *path, char *err, size_t errlen)
     rv *doc = has_suffix(path, ".yaml") || has_suffix(path, ".yml") ? rego_yaml_parse(text, len, eb, sizeof eb)
                                                                     : rv_from_json_text(text, len, eb, sizeof eb);
     free(text);
-    if (!doc)
-        snprintf(err, errlen, "%s: %s", path, eb);
+    if (!doc) snprintf(err, errlen, "%s: %s", path, eb);
     return doc;
 }

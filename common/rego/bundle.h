@@ -21,7 +21,7 @@ typedef struct {
     rego_module_src *mods; /* n modules; names and sources OWNED by the bundle */
     char **names, **texts;
     size_t n, cap;
-    rv *data; /* the merged data documents (an object, empty when there are none) */
+    rv *data;          /* the merged data documents (an object, empty when there are none) */
     bool modules_only; /* set after rego_bundle_init: read *.rego only, no data documents
                         * (Warren's policy directories, where fixtures sit beside modules) */
 } rego_bundle;

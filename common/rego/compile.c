@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/rego_int.h"
 
 /* ------------------------------------------------------------ tree */
@@ -81,13 +82,13 @@ typedef struct {
     int nslots, capslots;
     const char **declared; /* names declared local */
     int ndecl, capdecl;
-    int *occ;              /* occurrences per slot, whole rule */
+    int *occ; /* occurrences per slot, whole rule */
     int capocc;
     bool failed;
-    bool relaxed; /* closures may treat unbound shared vars as their own */
-    int scope_seq;      /* scope_body renames */
-    body *scope_body;   /* what scope_body works on: a rule (or query) body ... */
-    rule *scope_rule;   /* ... and its rule */
+    bool relaxed;     /* closures may treat unbound shared vars as their own */
+    int scope_seq;    /* scope_body renames */
+    body *scope_body; /* what scope_body works on: a rule (or query) body ... */
+    rule *scope_rule; /* ... and its rule */
 } cctx;
 
 static void cerr(cctx *c, const char *code, int line, int col, const char *fmt, ...)
@@ -121,7 +122,7 @@ static void declare(cctx *c, const char *name)
         if (strcmp(c->declared[i], name) == 0) return;
     if (c->ndecl == c->capdecl) {
         c->capdecl = c->capdecl ? c->capdecl * 2 : 16;
-        c->declared = realloc(c->declared, (size_t)c->capdecl * sizeof(char *));
+        c->declared = rego_xrealloc(c->declared, (size_t)c->capdecl * sizeof(char *));
     }
     c->declared[c->ndecl++] = name;
 }
@@ -139,7 +140,7 @@ static int slot_for(cctx *c, const char *name, bool wildcard)
             if (c->slots[i].name && strcmp(c->slots[i].name, name) == 0) return i;
     if (c->nslots == c->capslots) {
         c->capslots = c->capslots ? c->capslots * 2 : 16;
-        c->slots = realloc(c->slots, (size_t)c->capslots * sizeof(slotent));
+        c->slots = rego_xrealloc(c->slots, (size_t)c->capslots * sizeof(slotent));
     }
     c->slots[c->nslots].name = wildcard ? NULL : name;
     c->slots[c->nslots].slot = c->nslots;
@@ -387,7 +388,7 @@ static void count_occ(cctx *c, int slot)
     if (slot >= c->capocc) {
         int n = c->capocc ? c->capocc : 16;
         while (n <= slot) n *= 2;
-        c->occ = realloc(c->occ, (size_t)n * sizeof(int));
+        c->occ = rego_xrealloc(c->occ, (size_t)n * sizeof(int));
         memset(c->occ + c->capocc, 0, (size_t)(n - c->capocc) * sizeof(int));
         c->capocc = n;
     }
@@ -481,7 +482,8 @@ static void resolve_body(cctx *c, body *b)
                     c->err = save;
                     if (!f && c->failed && !ct->bi && !ct->fn && !ct->special) {
                         c->failed = false;
-                        cerr(c, "rego_compile_error", tg->line, tg->col, "with keyword replacing %s: not a function or data/input ref", name);
+                        cerr(c, "rego_compile_error", tg->line, tg->col,
+                             "with keyword replacing %s: not a function or data/input ref", name);
                         /* most likely a builtin we do not have (e.g. http.send) */
                         if (c->err && !strchr(name, '[') && strncmp(name, "data.", 5) != 0)
                             snprintf(c->err->missing_function, sizeof c->err->missing_function, "%.127s", name);
@@ -569,7 +571,7 @@ static void count_term_occ(term *t, int *cnt, int n)
 static bool closure_ok(cctx *c, term *t, body *b, expr *e, const bset *B)
 {
     int n = c->nslots;
-    int *cnt = calloc((size_t)n + 1, sizeof(int));
+    int *cnt = rego_xcalloc((size_t)n + 1, sizeof(int));
     if (t) count_term_occ(t, cnt, n);
     if (b) count_body_occ(b, cnt, n);
     if (e) {
@@ -713,16 +715,16 @@ static bool unify_safe(cctx *c, term *a, term *b, const bset *B, bset *out)
         return unify_safe(c, &ta, &tb, B, out);
     }
     if (a->kind == T_ARRAY && b->kind == T_ARRAY && a->n == b->n) {
-        bset cur = {calloc((size_t)B->n + 1, 1), B->n};
+        bset cur = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
         memcpy(cur.b, B->b, (size_t)B->n);
-        char *done = calloc((size_t)a->n + 1, 1);
+        char *done = rego_xcalloc((size_t)a->n + 1, 1);
         int left = a->n;
         bool progress = true;
         while (left && progress) {
             progress = false;
             for (int i = 0; i < a->n; i++) {
                 if (done[i]) continue;
-                bset o = {calloc((size_t)B->n + 1, 1), B->n};
+                bset o = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
                 if (unify_safe(c, a->items[i], b->items[i], &cur, &o)) {
                     for (int j = 0; j < B->n; j++)
                         if (o.b[j]) cur.b[j] = out->b[j] = 1;
@@ -749,7 +751,7 @@ static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
         /* OPA: a negated expression binds nothing, so all its vars (closures aside,
          * `_` included) must be bound before it */
         if (first_unbound_open(e->a, B) || first_unbound_open(e->b, B)) return false;
-        bset tmp = {calloc((size_t)B->n + 1, 1), B->n};
+        bset tmp = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
         expr pos = *e;
         pos.neg = 0;
         bool ok = expr_safe(c, &pos, B, &tmp);
@@ -778,7 +780,7 @@ static bool expr_safe(cctx *c, expr *e, const bset *B, bset *out)
             int ar = rego_call_arity(t);
             int nin = t->n > ar ? ar : t->n;
             /* vars bound by refs in the args may be args too: `x == xs[x]` */
-            bset BO = {calloc((size_t)B->n + 1, 1), B->n};
+            bset BO = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
             memcpy(BO.b, B->b, (size_t)B->n);
             for (int i = 0; i < nin; i++)
                 if (t->items[i]->kind == T_REF && can_eval(c, t->items[i], B)) add_outputs(t->items[i], &BO, B);
@@ -832,13 +834,14 @@ static void order_nested_term(cctx *c, term *t, bset *B)
 {
     if (!t || c->failed) return;
     if (t->body) {
-        bset inner = {calloc((size_t)B->n + 1, 1), B->n};
+        bset inner = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
         memcpy(inner.b, B->b, (size_t)B->n);
         order_body(c, t->body, &inner);
         for (int i = 0; i < t->n && !c->failed; i++) {
             order_nested_term(c, t->items[i], &inner);
             term *u = first_unbound_open(t->items[i], &inner);
-            if (u && !c->failed) cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
+            if (u && !c->failed)
+                cerr(c, "rego_unsafe_var_error", u->line, u->col, "var %s is unsafe", display_name(u->name));
         }
         free(inner.b);
         return;
@@ -850,13 +853,13 @@ static void order_body(cctx *c, body *b, bset *B)
 {
     if (!b || c->failed) return;
     int n = b->n;
-    expr **in = malloc((size_t)(n ? n : 1) * sizeof(expr *));
+    expr **in = rego_xmalloc((size_t)(n ? n : 1) * sizeof(expr *));
     memcpy(in, b->exprs, (size_t)n * sizeof(expr *));
-    char *placed = calloc((size_t)n + 1, 1);
+    char *placed = rego_xcalloc((size_t)n + 1, 1);
     int k = 0;
     while (k < n) {
         int pick = -1;
-        bset out = {calloc((size_t)B->n + 1, 1), B->n};
+        bset out = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
         for (int i = 0; i < n; i++) {
             if (placed[i]) continue;
             memset(out.b, 0, (size_t)B->n);
@@ -908,7 +911,7 @@ static void order_body(cctx *c, body *b, bset *B)
         order_nested_term(c, e->coll, B);
         for (int j = 0; j < e->nwith; j++) order_nested_term(c, e->withs[j].value, B);
         if (e->kind == E_EVERY || e->kind == E_NOT_BODY) {
-            bset inner = {calloc((size_t)B->n + 1, 1), B->n};
+            bset inner = {rego_xcalloc((size_t)B->n + 1, 1), B->n};
             memcpy(inner.b, B->b, (size_t)B->n);
             if (e->k) pattern_binds(e->k, &inner, B);
             if (e->v) pattern_binds(e->v, &inner, B);
@@ -986,7 +989,7 @@ static void nv_add(namevec *nv, const char *s)
 {
     for (int i = 0; i < nv->n; i++)
         if (strcmp(nv->v[i], s) == 0) return;
-    if (nv->n == nv->cap) nv->v = realloc(nv->v, (size_t)(nv->cap = nv->cap ? nv->cap * 2 : 8) * sizeof(char *));
+    if (nv->n == nv->cap) nv->v = rego_xrealloc(nv->v, (size_t)(nv->cap = nv->cap ? nv->cap * 2 : 8) * sizeof(char *));
     nv->v[nv->n++] = s;
 }
 static bool nv_has(const namevec *nv, const char *s)
@@ -1087,8 +1090,8 @@ static void scope_rename(cctx *c, term *t, expr *e, const namevec *later)
 {
     for (int i = 0; i < later->n; i++) {
         const char *x = later->v[i];
-        bool has = t ? term_has_var(t, x)
-                     : (term_has_var(e->k, x) || term_has_var(e->v, x) || body_has_var(e->body, x));
+        bool has =
+            t ? term_has_var(t, x) : (term_has_var(e->k, x) || term_has_var(e->v, x) || body_has_var(e->body, x));
         if (!has) continue;
         char buf[300];
         int len = snprintf(buf, sizeof buf, "%s$%d", x, ++c->scope_seq);
@@ -1169,7 +1172,7 @@ static term *hoist_term(cctx *c, term *t, const expr *orig, exprvec *out)
     x->nwith = orig->nwith;
     if (out->n == out->cap) {
         out->cap = out->cap ? out->cap * 2 : 4;
-        out->v = realloc(out->v, (size_t)out->cap * sizeof(expr *));
+        out->v = rego_xrealloc(out->v, (size_t)out->cap * sizeof(expr *));
     }
     out->v[out->n++] = x;
     term *use = ar_alloc(c->ar, sizeof(term));
@@ -1271,7 +1274,7 @@ static void hoist_negated_body(cctx *c, body *b)
         changed |= nb.n > before;
         if (nb.n == nb.cap) {
             nb.cap = nb.cap ? nb.cap * 2 : 8;
-            nb.v = realloc(nb.v, (size_t)nb.cap * sizeof(expr *));
+            nb.v = rego_xrealloc(nb.v, (size_t)nb.cap * sizeof(expr *));
         }
         nb.v[nb.n++] = e;
     }
@@ -1314,8 +1317,8 @@ static void ds_push(dscope *s, const char *name, int occ)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
-        s->names = realloc(s->names, (size_t)s->cap * sizeof(char *));
-        s->occ = realloc(s->occ, (size_t)s->cap);
+        s->names = rego_xrealloc(s->names, (size_t)s->cap * sizeof(char *));
+        s->occ = rego_xrealloc(s->occ, (size_t)s->cap);
     }
     s->names[s->n] = name;
     s->occ[s->n++] = (unsigned char)occ;
@@ -1507,7 +1510,7 @@ static void rewrite_func_args(cctx *c, rule *r)
         if (!args) {
             args = ar_alloc(c->ar, (size_t)r->nargs * sizeof(term *));
             memcpy(args, r->args, (size_t)r->nargs * sizeof(term *));
-            extra = calloc((size_t)r->nargs, sizeof(expr *));
+            extra = rego_xcalloc((size_t)r->nargs, sizeof(expr *));
         }
         term *orig = r->args[i];
         term *v = ar_alloc(c->ar, sizeof(term));
@@ -1564,7 +1567,7 @@ static void compile_rule(cctx *c, rule *r)
     resolve_term(c, r->value);
     resolve_body(c, r->body);
     if (c->failed) return;
-    bset B = {calloc((size_t)c->nslots + 1, 1), c->nslots};
+    bset B = {rego_xcalloc((size_t)c->nslots + 1, 1), c->nslots};
     for (int i = 0; i < r->nargs; i++) pattern_binds(r->args[i], &B, &B);
     order_body(c, r->body, &B);
     if (!c->failed) {
@@ -1597,7 +1600,7 @@ int rego_compile_body(const rego_policy *pol, arena *ar, module *mod, body *b, t
     declare_body(&c, b);
     resolve_body(&c, b);
     if (!c.failed) {
-        bset B = {calloc((size_t)c.nslots + 1, 1), c.nslots};
+        bset B = {rego_xcalloc((size_t)c.nslots + 1, 1), c.nslots};
         order_body(&c, b, &B);
         free(B.b);
         if (!c.failed) hoist_negated_body(&c, b);
@@ -1694,7 +1697,8 @@ static int dep_visit(rego_policy *pol, rnode *n, rnode **stack, int depth, rego_
         int start = 0;
         for (int i = 0; i < depth; i++)
             if (stack[i] == n) start = i;
-        for (int i = start; i < depth && l < 500; i++) l += (size_t)snprintf(msg + l, sizeof msg - l, "%s -> ", stack[i]->path);
+        for (int i = start; i < depth && l < 500; i++)
+            l += (size_t)snprintf(msg + l, sizeof msg - l, "%s -> ", stack[i]->path);
         if (l < sizeof msg) snprintf(msg + l, sizeof msg - l, "%s", n->path); /* long paths: truncated */
         rule *r = n->nrules ? n->rules[0] : n->def;
         rego_set_error(err, "rego_recursion_error", r->file, r->line, r->col, "rule %s is recursive: %s", n->path, msg);
@@ -1812,7 +1816,7 @@ static void rvec_add(rulevec *v, rule *r)
 {
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 8;
-        v->v = realloc(v->v, (size_t)v->cap * sizeof(rule *));
+        v->v = rego_xrealloc(v->v, (size_t)v->cap * sizeof(rule *));
     }
     v->v[v->n++] = r;
 }
@@ -1896,8 +1900,35 @@ static int conflict_group(const rego_policy *pol, rule **g, int ng, rulevec *kid
     rego_set_error(err, "rego_type_error", g[0]->file, g[0]->line, g[0]->col, "%s", msg);
     return -1;
 }
+/* OPA's checkRuleConflicts also refuses a rule whose whole head ref is a path of
+ * string keys that is also the path of a package, even an empty one: "package p.b
+ * conflicts with rule b defined at file:line" (a head with a variable, `b[k]`, is
+ * left to evaluation). */
+static int check_package_conflict(const rego_policy *pol, const rnode *n, rego_error *err)
+{
+    const rule *first = NULL;
+    for (int i = 0; i <= n->nrules; i++) {
+        const rule *r = i < n->nrules ? n->rules[i] : n->def;
+        if (!r || r->nstatic < r->nref) continue;
+        if (!first || rule_before(pol, r, first)) first = r;
+    }
+    if (!first) return 0;
+    for (int i = 0; i < pol->nmods; i++) {
+        const module *m = pol->mods[i];
+        if (strcmp(m->pkgpath, n->path) != 0) continue;
+        size_t skip = strlen(first->mod->pkgpath) + 1;
+        const char *rel = strlen(n->path) > skip ? n->path + skip : n->path;
+        rego_set_error(err, "rego_type_error", first->file, first->mod->pkg->line, first->mod->pkg->col,
+                       "package %s conflicts with rule %s defined at %s:%d", m->pkgpath + 5, rel, first->file,
+                       first->line);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_conflicts(const rego_policy *pol, const rnode *n, rego_error *err)
 {
+    if ((n->nrules || n->def) && check_package_conflict(pol, n, err)) return -1;
     rulevec all = {0}, g = {0}, kids = {0};
     for (int i = 0; i < n->nrules; i++) rvec_add(&all, n->rules[i]);
     if (n->def) {
@@ -1908,7 +1939,7 @@ static int check_conflicts(const rego_policy *pol, const rnode *n, rego_error *e
             all.v[i - 1] = t;
         }
     }
-    char *done = calloc((size_t)all.n + 1, 1);
+    char *done = rego_xcalloc((size_t)all.n + 1, 1);
     int rc = 0;
     for (int i = 0; i < all.n && !rc; i++) {
         if (done[i]) continue;
@@ -1943,7 +1974,8 @@ static bool src_looks_v1(const char *s, size_t len)
 {
     /* a module using `if` or `contains` as keywords is v1 */
     for (size_t i = 0; i + 3 < len; i++) {
-        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n') && strncmp(s + i, "if ", 3) == 0) return true;
+        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n') && strncmp(s + i, "if ", 3) == 0)
+            return true;
         if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, "if{", 3) == 0) return true;
         if (i + 9 < len && s[i] == ' ' && strncmp(s + i, " contains ", 10) == 0) return true;
     }
@@ -1955,7 +1987,7 @@ rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax
     rego_error dummy;
     if (!err) err = &dummy;
     memset(err, 0, sizeof *err);
-    rego_policy *pol = calloc(1, sizeof *pol);
+    rego_policy *pol = rego_xcalloc(1, sizeof *pol);
     if (!pol) return NULL;
     pol->root = ar_alloc(&pol->ar, sizeof(rnode));
     pol->root->name = "data";
@@ -2061,12 +2093,16 @@ size_t rego_policy_rules(const rego_policy *pol, rego_rule_info **out)
             const rule *r = mod->rules[i];
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
-                rego_rule_info *nv = realloc(v, cap * sizeof *v);
+                rego_rule_info *nv = rego_xrealloc(v, cap * sizeof *v);
                 if (!nv) break;
                 v = nv;
             }
-            v[n++] = (rego_rule_info){.path = r->node->path, .file = r->file, .line = r->line, .col = r->col,
-                                      .is_function = r->kind == R_FUNC, .is_default = r->is_default,
+            v[n++] = (rego_rule_info){.path = r->node->path,
+                                      .file = r->file,
+                                      .line = r->line,
+                                      .col = r->col,
+                                      .is_function = r->kind == R_FUNC,
+                                      .is_default = r->is_default,
                                       .static_ref = r->nstatic == r->nref};
         }
     }

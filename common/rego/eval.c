@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rego/alloc.h"
 #include "rego/rego_int.h"
 #include "rego/value_int.h"
 
@@ -62,7 +63,7 @@ typedef struct ev {
     int64_t now_ns;
     int depth;
     bool strict;
-    const char *file; /* for errors */
+    const char *file;     /* for errors */
     uintptr_t stack_base; /* address of a local in rego_query_eval (see step) */
 } ev;
 
@@ -601,7 +602,8 @@ static bool shadowed(ev *e, rnode *n)
     return false;
 }
 
-static int eval_rule_value(ev *e, rnode *n, rv **out);
+static int eval_rule_value_opt(ev *e, rnode *n, rv **out, bool with_default);
+static int eval_rule_value(ev *e, rnode *n, rv **out) { return eval_rule_value_opt(e, n, out, true); }
 
 /* Deep merge b into a (both NEW refs consumed), conflict -> NULL with *conf */
 static rv *deep_merge_d(rv *a, rv *b, bool *conf, int depth)
@@ -626,7 +628,8 @@ static rv *deep_merge_d(rv *a, rv *b, bool *conf, int depth)
         return a;
     }
     rv *o = rv_object_new(rv_len(a) + rv_len(b));
-    for (size_t i = 0; i < rv_len(a); i++) rv_object_set(o, rv_ref(rv_object_key_at(a, i)), rv_ref(rv_object_val_at(a, i)));
+    for (size_t i = 0; i < rv_len(a); i++)
+        rv_object_set(o, rv_ref(rv_object_key_at(a, i)), rv_ref(rv_object_val_at(a, i)));
     for (size_t i = 0; i < rv_len(b); i++) {
         rv *key = rv_object_key_at(b, i);
         rv *old = rv_object_get(o, key);
@@ -651,6 +654,47 @@ static bool fn_arity0(const rnode *n)
 
 static int eval_func(ev *e, rnode *n, rv **argv, int argc, rv **out, int line, int col);
 
+static rv *node_full(ev *e, rnode *n, rv *base, int *st);
+
+/* The value of n where it is merged into the value of rules above it (`a[k] := v`
+ * with rules under a, in its package or in package a.b): OPA applies no default rule
+ * there and leaves out what is undefined, so an empty package or a child without a
+ * value adds no key. NEW or NULL. */
+static rv *node_below_rules(ev *e, rnode *n, int *st)
+{
+    *st = 0;
+    if (n->is_func || shadowed(e, n)) return node_full(e, n, NULL, st);
+    rv *val = NULL;
+    if (eval_rule_value_opt(e, n, &val, false) < 0) {
+        *st = -1;
+        return NULL;
+    }
+    rv *kids = NULL;
+    for (int i = 0; i < n->nkids; i++) {
+        rv *kv = node_below_rules(e, n->kids[i], st);
+        if (*st < 0) {
+            rv_unref(kids);
+            rv_unref(val);
+            return NULL;
+        }
+        if (!kv) continue;
+        if (!kids) kids = rv_object_new((size_t)n->nkids);
+        rv_object_set(kids, rv_ref(n->kids[i]->key), kv);
+    }
+    if (!kids) return val;
+    if (!val) return kids;
+    bool conf = rv_typeof(val) != RV_OBJECT;
+    if (!conf) val = deep_merge(val, kids, &conf);
+    else rv_unref(kids);
+    if (conf) {
+        rv_unref(val);
+        rule *r = n->rules[0];
+        *st = ev_error(e, "eval_conflict_error", r->line, r->col, "object keys must be unique");
+        return NULL;
+    }
+    return val;
+}
+
 static rv *node_full(ev *e, rnode *n, rv *base, int *st)
 {
     *st = 0;
@@ -668,6 +712,13 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
         return c == UNDEF_MARK ? NULL : rv_ref(c);
     }
     rv *val = NULL;
+    if (!(n->nrules || n->def) && base && rv_typeof(base) != RV_OBJECT) {
+        /* OPA merges a prefix's base and virtual documents only when both are
+         * objects, else the base document wins; rules below such a base are a
+         * conflict (data_conflict), so only empty packages are dropped here */
+        e->cache[n->id] = rv_ref(base);
+        return rv_ref(base);
+    }
     if (n->nrules || n->def) {
         int r = eval_rule_value(e, n, &val);
         if (r < 0) {
@@ -687,7 +738,7 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
             rnode *kid = n->kids[i];
             if (kid->is_func && !fn_arity0(kid)) continue;
             rv *kb = base ? rv_object_get(base, kid->key) : NULL;
-            rv *kv = node_full(e, kid, kb, st);
+            rv *kv = val ? node_below_rules(e, kid, st) : node_full(e, kid, kb, st);
             if (*st < 0) {
                 rv_unref(obj);
                 rv_unref(kidsobj);
@@ -698,7 +749,9 @@ static rv *node_full(ev *e, rnode *n, rv *base, int *st)
         }
         if (val) {
             bool conf = false;
-            if (rv_typeof(val) != RV_OBJECT && rv_len(kidsobj) > 0) conf = true;
+            if (rv_len(kidsobj) == 0) {
+                /* nothing below to merge */
+            } else if (rv_typeof(val) != RV_OBJECT) conf = true;
             else {
                 rule *r0 = n->nrules ? n->rules[0] : n->def;
                 int depth = r0 && r0->nref > r0->nstatic ? r0->nref - r0->nstatic : 1;
@@ -784,6 +837,65 @@ static int data_key(ev *e, const KV *k, rv *key)
     return walk_base(e, d->fr, d->t, d->idx + 1, kb, d->next);
 }
 
+/* The members of a prefix node (no rules of its own), the way OPA enumerates them
+ * (topdown evalTree.enumerate): first the base document's keys (or indexes), then
+ * the rule tree's children, each with its full value. A key in both (a base object
+ * and rules under the same prefix) comes twice, as in OPA: that shows in arrays
+ * and result sets, not in sets. fn gets the key and the member's value (BORROWED
+ * for the call). */
+typedef int (*member_fn)(ev *e, void *arg, rv *key, rv *val);
+static int node_members(ev *e, rnode *n, rv *base, member_fn fn, void *arg)
+{
+    int r = 0;
+    rv_type ty = base ? rv_typeof(base) : RV_NULL;
+    if (ty == RV_ARRAY || ty == RV_OBJECT || ty == RV_SET) {
+        for (size_t i = 0; i < rv_len(base) && r == 0; i++) {
+            rv *key, *val, *tmp = NULL, *full = NULL;
+            if (ty == RV_ARRAY) key = tmp = rv_int((int64_t)i), val = rv_array_at(base, i);
+            else if (ty == RV_OBJECT) key = rv_object_key_at(base, i), val = rv_object_val_at(base, i);
+            else key = val = rv_set_at(base, i);
+            rnode *kid = rv_typeof(key) == RV_STRING ? rego_node_child(n, rv_str(key)) : NULL;
+            if (kid && kid->is_func && !fn_arity0(kid)) kid = NULL;
+            if (kid) {
+                int st;
+                val = full = node_full(e, kid, val, &st);
+                if (st < 0) r = -1;
+            }
+            if (r == 0 && val) r = fn(e, arg, key, val);
+            rv_unref(full);
+            rv_unref(tmp);
+        }
+    }
+    for (int i = 0; i < n->nkids && r == 0; i++) {
+        rnode *kid = n->kids[i];
+        if (kid->is_func && !fn_arity0(kid)) continue;
+        int st;
+        rv *val = node_full(e, kid, ty == RV_OBJECT ? rv_object_get(base, kid->key) : NULL, &st);
+        if (st < 0) return -1;
+        if (val) r = fn(e, arg, kid->key, val);
+        rv_unref(val);
+    }
+    return r;
+}
+
+typedef struct {
+    K k;
+    const datakv *d;
+    rv *key;
+} data_enum_k;
+static int data_enum_next(ev *e, const K *k)
+{
+    const data_enum_k *c = (const data_enum_k *)k;
+    return data_key(e, &c->d->k, c->key);
+}
+static int data_enum_member(ev *e, void *arg, rv *key, rv *val)
+{
+    (void)val; /* data_key finds it again, descending into the rule tree */
+    const datakv *d = arg;
+    data_enum_k c = {{data_enum_next}, d, key};
+    return unify(e, d->fr, d->t->items[d->idx], key, &c.k);
+}
+
 static int eval_data(ev *e, frame *fr, term *t, int idx, rnode *n, rv *base, const KV *k)
 {
     if (!n || shadowed(e, n)) {
@@ -791,6 +903,10 @@ static int eval_data(ev *e, frame *fr, term *t, int idx, rnode *n, rv *base, con
         return walk_base(e, fr, t, idx, base, k);
     }
     if (n->is_func && !fn_arity0(n)) return 0;
+    if (idx < t->n && !n->nrules && !n->def && has_unbound(fr, t->items[idx])) {
+        datakv d = {{data_key}, fr, t, idx, n, base, k};
+        return node_members(e, n, base, data_enum_member, &d);
+    }
     if (idx >= t->n || n->nrules || n->def || has_unbound(fr, t->items[idx])) {
         rv *c = e->cache[n->id];
         if (c && !n->is_func && !shadowed(e, n)) {
@@ -974,7 +1090,7 @@ static int eval_one_rule(ev *e, rule *r0, rv **argv, rv **result, rv **acc)
     for (rule *r = r0; r; r = r->els) {
         int ns = r->nslots;
         rv *slots_stack[32];
-        rv **slots = ns <= 32 ? slots_stack : calloc((size_t)ns, sizeof(rv *));
+        rv **slots = ns <= 32 ? slots_stack : rego_xcalloc((size_t)ns, sizeof(rv *));
         if (ns <= 32) memset(slots_stack, 0, (size_t)ns * sizeof(rv *));
         frame fr = {slots, ns};
         rule_k rk = {{rule_solution}, &fr, r, result, acc ? *acc : NULL, false};
@@ -992,9 +1108,10 @@ static int eval_one_rule(ev *e, rule *r0, rv **argv, rv **result, rv **acc)
     return 0;
 }
 
-static int eval_rule_value(ev *e, rnode *n, rv **out)
+static int eval_rule_value_opt(ev *e, rnode *n, rv **out, bool with_default)
 {
     *out = NULL;
+    if (!with_default && !n->nrules) return 0;
     if (e->busy[n->id]) {
         rule *r = n->nrules ? n->rules[0] : n->def;
         return ev_error(e, "rego_recursion_error", r->line, r->col, "rule %s is recursive", n->path);
@@ -1012,7 +1129,8 @@ static int eval_rule_value(ev *e, rnode *n, rv **out)
     /* a complete rule first and an object rule later (`p = 1` and `p[0] = true`):
      * the node is an object all the same (found by fuzzing: acc was NULL) */
     for (int i = 1; i < n->nrules && !is_set && !is_obj; i++)
-        is_obj = n->rules[i]->kind == R_OBJECT || (n->rules[i]->kind == R_SET && n->rules[i]->nstatic < n->rules[i]->nref);
+        is_obj =
+            n->rules[i]->kind == R_OBJECT || (n->rules[i]->kind == R_SET && n->rules[i]->nstatic < n->rules[i]->nref);
     if (is_set) acc = rv_set_new((size_t)n->nrules); /* a hint: often one member per rule */
     else if (is_obj) acc = rv_object_new((size_t)n->nrules);
     for (int i = 0; i < n->nrules && rc == 0; i++) {
@@ -1035,7 +1153,7 @@ static int eval_rule_value(ev *e, rnode *n, rv **out)
             result = acc;
             acc = NULL;
         }
-        if (!result && n->def) {
+        if (!result && n->def && with_default) {
             frame fr = {NULL, 0};
             rv *slots[8] = {0};
             fr.s = slots;
@@ -1068,7 +1186,7 @@ static int eval_func(ev *e, rnode *n, rv **argv, int argc, rv **out, int line, i
     if (rc == 0 && !result && n->def) {
         rule *d = n->def;
         rv *slots_stack[32] = {0};
-        rv **slots = d->nslots <= 32 ? slots_stack : calloc((size_t)d->nslots, sizeof(rv *));
+        rv **slots = d->nslots <= 32 ? slots_stack : rego_xcalloc((size_t)d->nslots, sizeof(rv *));
         frame fr = {slots, d->nslots};
         int st = 0;
         result = eval_first(e, &fr, d->value, &st);
@@ -1118,7 +1236,6 @@ static void type_desc(const char *types, char *buf, size_t len)
 }
 
 static void print_sink_default(void *arg, const char *line) { (void)arg, (void)line; }
-
 
 /* What a builtin's result adds to the memory estimate: its bytes for a string, a
  * slot per member for a collection (members are shared references). */
@@ -1357,12 +1474,12 @@ static int invoke_named(ev *e, term *t, rnode *fn, const rego_builtin_def *bi, i
     switch (special) {
     case SP_PRINT: {
         size_t cap = 256, len = 0;
-        char *line = malloc(cap);
+        char *line = rego_xmalloc(cap);
         line[0] = 0;
         for (int i = 0; i < argc; i++) {
             char *s = rv_typeof(argv[i]) == RV_STRING ? strdup(rv_str(argv[i])) : rv_to_rego_text(argv[i]);
             size_t sl = strlen(s);
-            if (len + sl + 2 > cap) line = realloc(line, cap = (len + sl + 2) * 2);
+            if (len + sl + 2 > cap) line = rego_xrealloc(line, cap = (len + sl + 2) * 2);
             if (i) line[len++] = ' ';
             memcpy(line + len, s, sl + 1);
             len += sl;
@@ -1402,8 +1519,7 @@ static int invoke_named(ev *e, term *t, rnode *fn, const rego_builtin_def *bi, i
     default: break;
     }
     if (!bi) return ev_error(e, "rego_type_error", t->line, t->col, "undefined function %s", t->name);
-    if (argc != bi->nargs)
-        return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", bi->name);
+    if (argc != bi->nargs) return ev_error(e, "rego_type_error", t->line, t->col, "%s: arity mismatch", bi->name);
     int r = call_builtin(e, bi, t, argv, argc, &out);
     if (r <= 0) return r;
     r = k->fn(e, k, out);
@@ -1489,7 +1605,6 @@ static int eval_call(ev *e, frame *fr, term *t, int argc, const KV *k)
     return call_args_from(e, fr, t, 0, argc, argv, k);
 }
 
-
 /* ------------------------------------------------------------ eval_term */
 typedef struct {
     KV k;
@@ -1507,10 +1622,7 @@ static int head_fn(ev *e, const KV *k, rv *v)
 static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k);
 
 /* First value through continuations (for what eval_sv does not do itself). */
-static rv *eval_first_cps(ev *e, frame *fr, term *t, int *st)
-{
-    return first_through(e, fr, t, st, eval_term_cps);
-}
+static rv *eval_first_cps(ev *e, frame *fr, term *t, int *st) { return first_through(e, fr, t, st, eval_term_cps); }
 
 /* Direct evaluation of a single-valued term (optimize.c sets t->sv): the value, or
  * NULL when undefined or on error (*st = -1). *owned says whether the caller must
@@ -1718,7 +1830,7 @@ static int eval_term_cps(ev *e, frame *fr, term *t, const KV *k)
             return r;
         }
         rv *stackacc[16];
-        rv **acc = t->n <= 16 ? stackacc : malloc((size_t)t->n * sizeof(rv *));
+        rv **acc = t->n <= 16 ? stackacc : rego_xmalloc((size_t)t->n * sizeof(rv *));
         int r = comp_from(e, fr, t, 0, acc, k);
         if (acc != stackacc) free(acc);
         return r;
@@ -1771,6 +1883,23 @@ static int member_val_fn(ev *e, const K *k)
 {
     const member_k *m = (const member_k *)k;
     return unify(e, m->fr, m->x->v, m->val, m->next);
+}
+static int iterate_member(ev *e, frame *fr, expr *x, rv *key, rv *val, const K *k)
+{
+    if (step(e, x->line, x->col)) return -1;
+    member_k m = {{member_val_fn}, fr, x, val, k};
+    if (x->k) return unify(e, fr, x->k, key, &m.k);
+    return member_val_fn(e, &m.k);
+}
+typedef struct {
+    frame *fr;
+    expr *x;
+    const K *next;
+} somein_member_arg;
+static int somein_member(ev *e, void *arg, rv *key, rv *val)
+{
+    const somein_member_arg *a = arg;
+    return iterate_member(e, a->fr, a->x, key, val, a->next);
 }
 static int iterate_members(ev *e, frame *fr, expr *x, rv *coll, const K *k)
 {
@@ -1839,6 +1968,15 @@ static int eval_expr_pos(ev *e, frame *fr, expr *x, const K *k)
     case E_UNIFY:
     case E_ASSIGN: return unify_terms(e, fr, x->a, x->b, k);
     case E_SOME_IN: {
+        term *c = x->coll;
+        if (c->kind == T_REF && c->root == ROOT_DATA && c->dnode && c->nstatic == c->n && !e->nshadow &&
+            !c->dnode->nrules && !c->dnode->def && !c->dnode->is_func) {
+            /* `some k, v in data.prefix` is data.prefix[k] = v in OPA: members as a ref enumerates them */
+            rv *base = e->data;
+            for (int i = 1; i < c->nstatic && base; i++) base = lookup(base, c->items[i]->val);
+            somein_member_arg a = {fr, x, k};
+            return node_members(e, c->dnode, base, somein_member, &a);
+        }
         somein_kv s = {{somein_fn}, fr, x, k};
         return eval_term(e, fr, x->coll, &s.k);
     }
@@ -1926,12 +2064,12 @@ static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
     rnode **saved_shadow = e->shadow;
     mock *saved_mocks = e->mocks;
     rv *owned_input = NULL, *owned_data = NULL;
-    rv **tmpvals = calloc((size_t)x->nwith + 1, sizeof(rv *));
+    rv **tmpvals = rego_xcalloc((size_t)x->nwith + 1, sizeof(rv *));
     int rc = 0;
     bool new_cache = false;
-    e->shadow = malloc(((size_t)e->nshadow + (size_t)x->nwith + 1) * sizeof(rnode *));
+    e->shadow = rego_xmalloc(((size_t)e->nshadow + (size_t)x->nwith + 1) * sizeof(rnode *));
     if (e->nshadow) memcpy(e->shadow, saved_shadow, (size_t)e->nshadow * sizeof(rnode *));
-    e->mocks = malloc(((size_t)e->nmocks + (size_t)x->nwith + 1) * sizeof(mock));
+    e->mocks = rego_xmalloc(((size_t)e->nmocks + (size_t)x->nwith + 1) * sizeof(mock));
     if (e->nmocks) memcpy(e->mocks, saved_mocks, (size_t)e->nmocks * sizeof(mock));
     for (int i = 0; i < x->nwith && rc == 0; i++) {
         with_mod *w = &x->withs[i];
@@ -2038,8 +2176,8 @@ static int eval_expr_withs(ev *e, frame *fr, expr *x, const K *k)
     }
     if (rc == 0) {
         if (new_cache) {
-            e->cache = calloc((size_t)e->pol->nnodes + 1, sizeof(rv *));
-            e->busy = calloc((size_t)e->pol->nnodes + 1, 1);
+            e->cache = rego_xcalloc((size_t)e->pol->nnodes + 1, sizeof(rv *));
+            e->busy = rego_xcalloc((size_t)e->pol->nnodes + 1, 1);
         }
         expr tmp = *x;
         tmp.nwith = 0;
@@ -2118,7 +2256,7 @@ static void query_finish(const rego_policy *pol, rego_query *q)
 static rego_query *query_parse(const rego_policy *pol, const char *query, rego_error *err)
 {
     memset(err, 0, sizeof *err);
-    rego_query *q = calloc(1, sizeof *q);
+    rego_query *q = rego_xcalloc(1, sizeof *q);
     if (!q) return NULL;
     q->pol = pol;
     parse_ctx pc = {.ar = &q->ar, .file = "query", .src = query, .len = strlen(query), .v1 = true, .err = err};
@@ -2132,8 +2270,7 @@ static rego_query *query_parse(const rego_policy *pol, const char *query, rego_e
 
 static int query_compile(const rego_policy *pol, rego_query *q, rego_error *err)
 {
-    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0)
-        return -1;
+    if (rego_compile_body(pol, &q->ar, NULL, q->body, NULL, 0, NULL, 0, &q->nslots, &q->slot_names, err) < 0) return -1;
     query_finish(pol, q);
     return 0;
 }
@@ -2182,7 +2319,7 @@ rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query
     bool check = n > 1;
     for (int i = 0; i < n && !check; i++)
         if (term_has_vars(b->exprs[i]->a) || term_has_vars(b->exprs[i]->b) || b->exprs[i]->kind != E_TERM) check = true;
-    rego_query_expr *info = calloc((size_t)(n ? n : 1), sizeof *info);
+    rego_query_expr *info = rego_xcalloc((size_t)(n ? n : 1), sizeof *info);
     expr **out = ar_alloc(&q->ar, (size_t)(2 * n + 1) * sizeof(expr *));
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -2240,8 +2377,7 @@ rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query
     b->n = k;
     *exprs = info;
     *nexprs = (size_t)n;
-    if (query_compile(pol, q, err) == 0)
-        return q;
+    if (query_compile(pol, q, err) == 0) return q;
     free(*exprs);
     *exprs = NULL;
     *nexprs = 0;
@@ -2256,6 +2392,44 @@ void rego_query_free(rego_query *q)
     free(q);
 }
 
+/* OPA's path-conflict check, done when a policy is compiled against a store
+ * (ast checkPathConflicts with storage.NonEmpty): a node with rules whose path the
+ * base documents also hold, or that lies below a base value that is not an object,
+ * is "conflicting rule for data path a/b/r found". Base documents are only known
+ * here, so it runs per evaluation, walking the rule tree only where data has keys:
+ * a few lookups. base is the document at n's path; scalar: a non-object was above. */
+static const rnode *data_conflict(const rnode *n, const rv *base, bool scalar)
+{
+    if (n->nrules || n->def) return base || scalar ? n : NULL;
+    if (!base && !scalar) return NULL;
+    scalar = scalar || rv_typeof(base) != RV_OBJECT;
+    for (int i = 0; i < n->nkids; i++) {
+        const rnode *c = data_conflict(n->kids[i], scalar ? NULL : rv_object_get(base, n->kids[i]->key), scalar);
+        if (c) return c;
+    }
+    return NULL;
+}
+
+static int check_data_conflicts(const rego_policy *pol, const rv *data, rego_error *err)
+{
+    if (!data || rv_typeof(data) != RV_OBJECT || rv_len(data) == 0) return 0;
+    const rnode *c = NULL;
+    for (int i = 0; i < pol->root->nkids && !c; i++)
+        c = data_conflict(pol->root->kids[i], rv_object_get(data, pol->root->kids[i]->key), false);
+    if (!c) return 0;
+    const rnode *chain[256];
+    int depth = 0;
+    for (const rnode *p = c; p != pol->root && depth < 256; p = p->parent) chain[depth++] = p;
+    rego_buf path = {0};
+    while (depth--) {
+        rego_buf_puts(&path, chain[depth]->name);
+        if (depth) rego_buf_putc(&path, '/');
+    }
+    rego_set_error(err, "rego_compile_error", NULL, 0, 0, "conflicting rule for data path %s found", path.p);
+    rego_buf_free(&path);
+    return -1;
+}
+
 int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options *opts, rv **result_set,
                     rego_error *err)
 {
@@ -2265,6 +2439,7 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
     err->code[0] = err->message[0] = err->file[0] = err->missing_function[0] = 0;
     err->line = err->col = 0;
     *result_set = NULL;
+    if (check_data_conflicts(q->pol, data, err)) return -1;
     ev e = {0};
     e.pol = q->pol;
     e.input = input;
@@ -2286,14 +2461,14 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
     rv *cache_stack[64];
     char busy_stack[64];
     int nn = q->pol->nnodes;
-    e.cache = nn <= 64 ? cache_stack : calloc((size_t)nn, sizeof(rv *));
-    e.busy = nn <= 64 ? busy_stack : calloc((size_t)nn, 1);
+    e.cache = nn <= 64 ? cache_stack : rego_xcalloc((size_t)nn, sizeof(rv *));
+    e.busy = nn <= 64 ? busy_stack : rego_xcalloc((size_t)nn, 1);
     if (nn <= 64) {
         memset(cache_stack, 0, (size_t)nn * sizeof(rv *));
         memset(busy_stack, 0, (size_t)nn);
     }
     rv *slots_stack[32];
-    rv **slots = q->nslots <= 32 ? slots_stack : calloc((size_t)q->nslots, sizeof(rv *));
+    rv **slots = q->nslots <= 32 ? slots_stack : rego_xcalloc((size_t)q->nslots, sizeof(rv *));
     if (slots == slots_stack) memset(slots_stack, 0, (size_t)q->nslots * sizeof(rv *));
     frame fr = {slots, q->nslots};
     /* values made by this evaluation stay on this thread until the result set is
@@ -2319,8 +2494,8 @@ int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options
     return 0;
 }
 
-int rego_eval(const rego_policy *pol, const char *query, rv *input, rv *data, const rego_options *opts,
-              rv **result_set, rego_error *err)
+int rego_eval(const rego_policy *pol, const char *query, rv *input, rv *data, const rego_options *opts, rv **result_set,
+              rego_error *err)
 {
     rego_query *q = rego_query_prepare(pol, query, err);
     if (!q) return -1;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/rego_int.h"
 
 /* ------------------------------------------------------------ arena */
@@ -30,8 +31,7 @@ void *ar_alloc(arena *a, size_t n)
     n = (n + 15) & ~(size_t)15;
     if (!a->head || a->head->used + n > a->head->cap) {
         size_t cap = n > 65536 ? n : 65536;
-        arena_chunk *c = malloc(sizeof(arena_chunk) + cap);
-        if (!c) abort();
+        arena_chunk *c = rego_xmalloc(sizeof(arena_chunk) + cap);
         c->next = a->head;
         c->used = 0;
         c->cap = cap;
@@ -56,8 +56,7 @@ rv *ar_keep(arena *a, rv *v)
     if (!v) return v;
     if (a->nvals == a->capvals) {
         a->capvals = a->capvals ? a->capvals * 2 : 64;
-        a->vals = realloc(a->vals, a->capvals * sizeof(rv *));
-        if (!a->vals) abort();
+        a->vals = rego_xrealloc(a->vals, a->capvals * sizeof(rv *));
     }
     a->vals[a->nvals++] = v;
     return v;
@@ -110,9 +109,9 @@ typedef struct {
     const char *s; /* start in source */
     size_t n;
     int line, col;
-    bool nl;     /* newline before */
-    char op[3];  /* punctuation */
-    char *str;   /* decoded string (malloc'd, in arena) */
+    bool nl;    /* newline before */
+    char op[3]; /* punctuation */
+    char *str;  /* decoded string (malloc'd, in arena) */
     size_t slen;
 } tok;
 
@@ -124,8 +123,8 @@ typedef struct {
     tok peek1; /* lookahead */
     bool has_peek;
     bool failed;
-    int no_or; /* parsing a comprehension head: `|` ends the term */
-    bool not_body; /* `import future.keywords.not` (or future.keywords): `not { body }` */
+    int no_or;          /* parsing a comprehension head: `|` ends the term */
+    bool not_body;      /* `import future.keywords.not` (or future.keywords): `not { body }` */
     bool kw_and, kw_or; /* `import future.keywords.and` / `.or` (experimental) */
     bool not_wrap;      /* `import future.keywords.not` itself: `not x` means `not { x }` */
     int nest;           /* term nesting depth (bounded: the parser and evaluator recurse) */
@@ -301,7 +300,7 @@ static void lex_raw(P *p, tok *t)
     if (c == '"') {
         adv(p);
         size_t cap = 64, n = 0;
-        char *buf = malloc(cap);
+        char *buf = rego_xmalloc(cap);
         for (;;) {
             int ch = cur(p);
             if (ch == -1 || ch == '\n') {
@@ -310,7 +309,7 @@ static void lex_raw(P *p, tok *t)
                 t->kind = K_EOF;
                 return;
             }
-            if (n + 8 > cap) buf = realloc(buf, cap *= 2);
+            if (n + 8 > cap) buf = rego_xrealloc(buf, cap *= 2);
             if (ch == '"') {
                 adv(p);
                 break;
@@ -496,7 +495,7 @@ static void tv_push(tvec *v, term *t)
 {
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 4;
-        v->v = realloc(v->v, (size_t)v->cap * sizeof(term *));
+        v->v = rego_xrealloc(v->v, (size_t)v->cap * sizeof(term *));
     }
     v->v[v->n++] = t;
 }
@@ -597,8 +596,7 @@ static term *parse_postfix(P *p, term *base)
                         perr(p, base->line, base->col, "invalid call");
                         return NULL;
                     }
-                    if (nl < sizeof name)
-                        nl += (size_t)snprintf(name + nl, sizeof name - nl, ".%s", rv_str(c->val));
+                    if (nl < sizeof name) nl += (size_t)snprintf(name + nl, sizeof name - nl, ".%s", rv_str(c->val));
                 }
             }
             if (nl >= sizeof name) {
@@ -974,10 +972,7 @@ static expr *mk_expr(P *p, expr_kind k, int line, int col)
     return e;
 }
 
-static bool at_body_end(P *p, const char *close)
-{
-    return p->t.kind == K_EOF || (close && is_op(&p->t, close));
-}
+static bool at_body_end(P *p, const char *close) { return p->t.kind == K_EOF || (close && is_op(&p->t, close)); }
 
 static body *parse_braced_body(P *p)
 {
@@ -1012,7 +1007,7 @@ static bool parse_withs(P *p, expr *e)
             free(w);
             return false;
         }
-        if (n == cap) w = realloc(w, (size_t)(cap = cap ? cap * 2 : 2) * sizeof(with_mod));
+        if (n == cap) w = rego_xrealloc(w, (size_t)(cap = cap ? cap * 2 : 2) * sizeof(with_mod));
         w[n].target = target;
         w[n].value = val;
         n++;
@@ -1028,8 +1023,8 @@ static expr *parse_literal_base(P *p, bool withs)
 {
     int line = p->t.line, col = p->t.col;
     tok *nx = peek(p);
-    bool kw_ok = !(nx->kind == K_PUNCT && (is_op(nx, ".") || is_op(nx, "[") || is_op(nx, "=") ||
-                                          is_op(nx, ":=") || is_op(nx, "(") || is_op(nx, "==")));
+    bool kw_ok = !(nx->kind == K_PUNCT && (is_op(nx, ".") || is_op(nx, "[") || is_op(nx, "=") || is_op(nx, ":=") ||
+                                           is_op(nx, "(") || is_op(nx, "==")));
     if (kw_ok && is_kw(&p->t, "some")) {
         next(p);
         /* some x, y   |   some x in xs   |  some k, v in xs */
@@ -1164,7 +1159,6 @@ static expr *parse_literal_base(P *p, bool withs)
     return e;
 }
 
-
 /* ------------------------------------------------------------ `and` / `or` (experimental)
  * With `import future.keywords.and` / `.or`, a literal may be a chain of operands:
  * `a and b or not c`, `{ body } and (x or y) with input as v`. `not` binds tighter
@@ -1295,11 +1289,11 @@ static bool parse_and_chain(P *p, bool after_op, operand *out)
         return true;
     }
     int n = 0, cap = 4;
-    expr **v = malloc((size_t)cap * sizeof(expr *));
+    expr **v = rego_xmalloc((size_t)cap * sizeof(expr *));
     for (;;) {
         expr *x = o.b ? mk_test(p, o.b, line, col) : o.e;
         if (o.e && o.e->kind != E_TERM) x = mk_test(p, operand_body(p, o), line, col);
-        if (n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof(expr *));
+        if (n == cap) v = rego_xrealloc(v, (size_t)(cap *= 2) * sizeof(expr *));
         v[n++] = x;
         if (!logic_kw(p, "and")) break;
         next(p);
@@ -1326,9 +1320,9 @@ static expr *parse_logic(P *p, bool withs)
         e = o.e ? o.e : mk_test(p, o.b, line, col);
     } else {
         int n = 0, cap = 4;
-        expr **v = malloc((size_t)cap * sizeof(expr *));
+        expr **v = rego_xmalloc((size_t)cap * sizeof(expr *));
         for (;;) {
-            if (n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof(expr *));
+            if (n == cap) v = rego_xrealloc(v, (size_t)(cap *= 2) * sizeof(expr *));
             v[n++] = mk_notb(p, operand_body(p, o), line, col);
             if (!logic_kw(p, "or")) break;
             next(p);
@@ -1353,7 +1347,6 @@ static expr *parse_literal(P *p)
     return parse_logic(p, true);
 }
 
-
 /* ------------------------------------------------------------ template strings
  * $"text {expr} text" and $`raw {expr}` (OPA 1.x): `\{` is a literal brace; each
  * `{expr [with ...]}` is a term whose value is printed (strings as they are, other
@@ -1369,7 +1362,7 @@ static term *parse_template(P *p, const tok *t)
     int line = t->line, col = t->col + 2;
     tvec parts = {0};
     size_t cap = 64, n = 0;
-    char *buf = malloc(cap);
+    char *buf = rego_xmalloc(cap);
 #define TADV()                                                                                                         \
     do {                                                                                                               \
         if (src[i] == '\n') line++, col = 1;                                                                           \
@@ -1377,7 +1370,7 @@ static term *parse_template(P *p, const tok *t)
         i++;                                                                                                           \
     } while (0)
     while (i <= end && !p->failed) {
-        if (n + 8 > cap) buf = realloc(buf, cap *= 2);
+        if (n + 8 > cap) buf = rego_xrealloc(buf, cap *= 2);
         char ch = i < end ? src[i] : 0;
         if (i < end && ch == '\\' && i + 1 < end && src[i + 1] == '{') {
             buf[n++] = '{';
@@ -1427,7 +1420,12 @@ static term *parse_template(P *p, const tok *t)
         parse_ctx spc = *p->pc;
         spc.src = src + estart;
         spc.len = eend - estart;
-        P sub = {.pc = &spc, .line = line, .col = col, .not_body = p->not_body, .kw_and = p->kw_and, .kw_or = p->kw_or,
+        P sub = {.pc = &spc,
+                 .line = line,
+                 .col = col,
+                 .not_body = p->not_body,
+                 .kw_and = p->kw_and,
+                 .kw_or = p->kw_or,
                  .not_wrap = p->not_wrap};
         next(&sub);
         term *x = sub.failed ? NULL : parse_expr_term(&sub);
@@ -1485,7 +1483,7 @@ static body *parse_body_until(P *p, const char *close)
         }
         expr *e = parse_literal(p);
         if (!e) break;
-        if (n == cap) v = realloc(v, (size_t)(cap = cap ? cap * 2 : 4) * sizeof(expr *));
+        if (n == cap) v = rego_xrealloc(v, (size_t)(cap = cap ? cap * 2 : 4) * sizeof(expr *));
         v[n++] = e;
     }
     if (p->failed) {
@@ -1512,7 +1510,7 @@ typedef struct {
 } rvec;
 static void rv_push_rule(rvec *v, rule *r)
 {
-    if (v->n == v->cap) v->v = realloc(v->v, (size_t)(v->cap = v->cap ? v->cap * 2 : 8) * sizeof(rule *));
+    if (v->n == v->cap) v->v = rego_xrealloc(v->v, (size_t)(v->cap = v->cap ? v->cap * 2 : 8) * sizeof(rule *));
     v->v[v->n++] = r;
 }
 
@@ -1835,7 +1833,9 @@ module *rego_parse_module(parse_ctx *pc)
             alias = ar_strndup(pc->ar, p.t.s, p.t.n);
             next(&p);
         }
-        const char *root = r->kind == T_VAR ? r->name : (r->kind == T_REF && r->items[0]->kind == T_VAR) ? r->items[0]->name : NULL;
+        const char *root = r->kind == T_VAR                                   ? r->name
+                           : (r->kind == T_REF && r->items[0]->kind == T_VAR) ? r->items[0]->name
+                                                                              : NULL;
         if (!root) {
             perr(&p, il, ic, "invalid import");
             free(imps);
@@ -1883,8 +1883,8 @@ module *rego_parse_module(parse_ctx *pc)
             /* OPA's CheckDuplicateImports */
             char txt[300];
             import_text(imps[k].ref, txt, sizeof txt);
-            rego_set_error(pc->err, "rego_compile_error", pc->file, kl, kc, "import must not shadow import %s%s%s",
-                           txt, explicit_alias[k] ? " as " : "", explicit_alias[k] ? imps[k].alias : "");
+            rego_set_error(pc->err, "rego_compile_error", pc->file, kl, kc, "import must not shadow import %s%s%s", txt,
+                           explicit_alias[k] ? " as " : "", explicit_alias[k] ? imps[k].alias : "");
             p.failed = true;
             free(imps);
             free(explicit_alias);
@@ -1892,8 +1892,8 @@ module *rego_parse_module(parse_ctx *pc)
         }
         if (ni == capi) {
             capi = capi ? capi * 2 : 4;
-            imps = realloc(imps, (size_t)capi * sizeof(import_decl));
-            explicit_alias = realloc(explicit_alias, (size_t)capi * sizeof(bool));
+            imps = rego_xrealloc(imps, (size_t)capi * sizeof(import_decl));
+            explicit_alias = rego_xrealloc(explicit_alias, (size_t)capi * sizeof(bool));
         }
         explicit_alias[ni] = explicit;
         imps[ni].alias = alias;

@@ -59,17 +59,16 @@ typedef struct {
      * numbers.range, concat/replace/sprintf/json.marshal blow-ups). Independent of
      * both, the evaluator's recursion is capped (REGO_MAX_STACK in eval.c). A
      * service should set both, e.g. 1e6 steps and 64 MB. */
-    uint64_t max_steps;         /* 0 = unlimited */
-    size_t max_memory;          /* approximate bytes; 0 = unlimited */
+    uint64_t max_steps;                         /* 0 = unlimited */
+    size_t max_memory;                          /* approximate bytes; 0 = unlimited */
     void (*print)(void *arg, const char *line); /* print() sink; NULL drops output */
     void *print_arg;
-    int64_t now_ns;             /* 0 = the wall clock at the start of the evaluation */
+    int64_t now_ns; /* 0 = the wall clock at the start of the evaluation */
 } rego_options;
 
 /* Compile modules. default_syntax applies to modules whose syntax is AUTO and that do
  * not reveal their syntax. Returns a NEW policy (rego_policy_free) or NULL with *err. */
-rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax default_syntax,
-                          rego_error *err);
+rego_policy *rego_compile(const rego_module_src *mods, size_t nmods, rego_syntax default_syntax, rego_error *err);
 void rego_policy_free(rego_policy *pol);
 
 /* The rules of a compiled policy, in module and source order (for test runners).
@@ -94,8 +93,8 @@ void rego_query_free(rego_query *q);
  * is defined even when its value is false. *exprs (NEW array, free()) gets one entry
  * per top-level expression, *nexprs their number. */
 typedef struct {
-    int line, col;  /* where the expression starts in the query text */
-    bool captured;  /* its value is the row's "$N"; otherwise the value is true */
+    int line, col; /* where the expression starts in the query text */
+    bool captured; /* its value is the row's "$N"; otherwise the value is true */
 } rego_query_expr;
 rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query, rego_query_expr **exprs,
                                        size_t *nexprs, rego_error *err);
@@ -105,8 +104,8 @@ rego_query *rego_query_prepare_capture(const rego_policy *pol, const char *query
  * On failure returns -1 with *err filled. */
 int rego_query_eval(const rego_query *q, rv *input, rv *data, const rego_options *opts, rv **result_set,
                     rego_error *err);
-int rego_eval(const rego_policy *pol, const char *query, rv *input, rv *data, const rego_options *opts,
-              rv **result_set, rego_error *err);
+int rego_eval(const rego_policy *pol, const char *query, rv *input, rv *data, const rego_options *opts, rv **result_set,
+              rego_error *err);
 /* Same with JSON text input (NULL = no input). */
 int rego_eval_json(const rego_policy *pol, const char *query, const char *input_json, rv *data,
                    const rego_options *opts, rv **result_set, rego_error *err);

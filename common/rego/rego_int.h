@@ -32,17 +32,17 @@ void ar_free(arena *a);
 
 /* ------------------------------------------------------------ AST */
 typedef enum {
-    T_VAL,   /* constant value */
-    T_VAR,   /* variable: name, slot */
-    T_REF,   /* items[0] head, items[1..n) path */
-    T_ARRAY, /* items */
-    T_SET,   /* items */
-    T_OBJECT,/* items: k0, v0, k1, v1, ... (n = 2 * pairs) */
-    T_ACOMP, /* items[0] head, body */
-    T_SCOMP, /* items[0] head, body */
-    T_OCOMP, /* items[0] key, items[1] value, body */
-    T_CALL,  /* name, items = args */
-    T_FREF,  /* `with f as g` replacement naming a function/builtin: name, fn/bi/special */
+    T_VAL,    /* constant value */
+    T_VAR,    /* variable: name, slot */
+    T_REF,    /* items[0] head, items[1..n) path */
+    T_ARRAY,  /* items */
+    T_SET,    /* items */
+    T_OBJECT, /* items: k0, v0, k1, v1, ... (n = 2 * pairs) */
+    T_ACOMP,  /* items[0] head, body */
+    T_SCOMP,  /* items[0] head, body */
+    T_OCOMP,  /* items[0] key, items[1] value, body */
+    T_CALL,   /* name, items = args */
+    T_FREF,   /* `with f as g` replacement naming a function/builtin: name, fn/bi/special */
 } term_kind;
 
 enum { ROOT_NONE = 0, ROOT_DATA, ROOT_INPUT, ROOT_LOCAL };
@@ -63,19 +63,19 @@ struct term {
     int slot;         /* T_VAR */
     term **items;
     int n;
-    body *body;                   /* comprehensions */
-    const rego_builtin_def *bi;   /* T_CALL resolved builtin */
-    rnode *fn;                    /* T_CALL resolved user function */
-    int special;                  /* T_CALL: SP_* */
+    body *body;                 /* comprehensions */
+    const rego_builtin_def *bi; /* T_CALL resolved builtin */
+    rnode *fn;                  /* T_CALL resolved user function */
+    int special;                /* T_CALL: SP_* */
     /* Set by rego_optimize_* (optimize.c) after compilation: */
-    rnode *dnode;                 /* T_REF ROOT_DATA: node reached by items[1..nstatic) from data,
-                                   * stopping at the first node with rules (NULL: not computed) */
+    rnode *dnode; /* T_REF ROOT_DATA: node reached by items[1..nstatic) from data,
+                   * stopping at the first node with rules (NULL: not computed) */
     int nstatic;
-    uint8_t argmask[8];           /* T_CALL with bi: allowed rv_type bits per operand */
+    uint8_t argmask[8]; /* T_CALL with bi: allowed rv_type bits per operand */
     uint8_t has_argmask;
-    uint8_t sv;                   /* single-valued: evaluated directly, not through continuations */
-    uint8_t korder[8];            /* T_OBJECT of <= 8 distinct constant keys: pair indexes in key
-                                   * order (korder[0] = 1 + first pair), else korder[0] = 0 */
+    uint8_t sv;        /* single-valued: evaluated directly, not through continuations */
+    uint8_t korder[8]; /* T_OBJECT of <= 8 distinct constant keys: pair indexes in key
+                        * order (korder[0] = 1 + first pair), else korder[0] = 0 */
 };
 
 enum { SP_NONE = 0, SP_WALK, SP_PRINT, SP_MEMBER2, SP_MEMBER3, SP_EQ, SP_ASSIGN };
@@ -98,10 +98,10 @@ typedef struct expr {
     uint8_t kind;
     uint8_t neg;
     int line, col;
-    term *a, *b;          /* E_TERM: a; E_UNIFY/ASSIGN: a = b */
-    term *k, *v, *coll;   /* E_SOME_IN / E_EVERY (k may be NULL) */
-    body *body;           /* E_EVERY, E_NOT_BODY */
-    term **decl;          /* E_SOME_DECL vars */
+    term *a, *b;        /* E_TERM: a; E_UNIFY/ASSIGN: a = b */
+    term *k, *v, *coll; /* E_SOME_IN / E_EVERY (k may be NULL) */
+    body *body;         /* E_EVERY, E_NOT_BODY */
+    term **decl;        /* E_SOME_DECL vars */
     int ndecl;
     with_mod *withs;
     int nwith;
@@ -120,14 +120,14 @@ typedef enum { R_COMPLETE, R_SET, R_OBJECT, R_FUNC } rule_kind;
 struct rule {
     rule_kind kind;
     rnode *node;
-    term **ref;   /* full head ref: items as parsed (first = name) */
+    term **ref; /* full head ref: items as parsed (first = name) */
     int nref;
-    int nstatic;  /* leading static components of ref (node path below package) */
-    term *key;    /* R_SET element */
-    term *value;  /* value (R_COMPLETE, R_OBJECT leaf, R_FUNC output) */
-    term **args;  /* R_FUNC */
+    int nstatic; /* leading static components of ref (node path below package) */
+    term *key;   /* R_SET element */
+    term *value; /* value (R_COMPLETE, R_OBJECT leaf, R_FUNC output) */
+    term **args; /* R_FUNC */
     int nargs;
-    body *body;   /* NULL = true */
+    body *body; /* NULL = true */
     rule *els;
     bool is_default;
     int nslots;
@@ -139,13 +139,13 @@ struct rule {
 
 struct rnode {
     const char *name;
-    rv *key;       /* string key */
+    rv *key; /* string key */
     rnode *parent;
-    rnode **kids;  /* sorted by name */
+    rnode **kids; /* sorted by name */
     int nkids;
-    rule **rules;  /* non-default */
+    rule **rules; /* non-default */
     int nrules;
-    rule *def;     /* default rule */
+    rule *def; /* default rule */
     bool is_func;
     int id;
     const char *path; /* "data.a.b" */
@@ -160,7 +160,7 @@ typedef struct {
 
 typedef struct module {
     const char *file;
-    term *pkg;          /* ref data.a.b */
+    term *pkg; /* ref data.a.b */
     const char *pkgpath;
     import_decl *imports;
     int nimports;

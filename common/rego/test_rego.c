@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -167,7 +168,8 @@ static void test_compile_errors_like_opa(void **state)
         /* unsafe vars inside `not` (a negated expression binds nothing) */
         {"package t\np if {\n  x := [1]\n  not x[_] == 2\n}\n", REGO_SYNTAX_V1, "rego_unsafe_var_error",
          "var _ is unsafe", 4, 3},
-        {"package t\np if {\n  not q[x]\n}\nq := [1]\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var x is unsafe", 3, 3},
+        {"package t\np if {\n  not q[x]\n}\nq := [1]\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var x is unsafe", 3,
+         3},
         {"package t\nq { not _ = 1 }\n", REGO_SYNTAX_V0, "rego_unsafe_var_error", "var _ is unsafe", 2, 5},
         {"package t\np if {\n  1 < y\n}\n", REGO_SYNTAX_V1, "rego_unsafe_var_error", "var y is unsafe", 3, 3},
         /* redeclared vars */
@@ -178,7 +180,8 @@ static void test_compile_errors_like_opa(void **state)
         {"package t\np if { x := 1; some x in [1] }\n", REGO_SYNTAX_V1, "rego_compile_error", "var x assigned above", 2,
          16},
         {"package t\np { x = 1; x := 2 }\n", REGO_SYNTAX_V0, "rego_compile_error", "var x referenced above", 2, 12},
-        {"package t\nf(x) := y if { x := 1; y := 2 }\n", REGO_SYNTAX_V1, "rego_compile_error", "arg x redeclared", 2, 16},
+        {"package t\nf(x) := y if { x := 1; y := 2 }\n", REGO_SYNTAX_V1, "rego_compile_error", "arg x redeclared", 2,
+         16},
         {"package t\np if { every x in [1] { x := 2 } }\n", REGO_SYNTAX_V1, "rego_compile_error",
          "var x declared above", 2, 25},
         {"package t\np if { x := 1 } else := 2 if { x := 1; x := 3 }\n", REGO_SYNTAX_V1, "rego_compile_error",
@@ -278,10 +281,12 @@ static void test_type_errors_like_opa(void **state)
         {"package t\nr if { x := 1 + \"a\" }\n",
          "plus: invalid argument(s)\n\thave: (number, string, ??\?)\n\twant: (x: number, y: number, z: number)", 2, 13},
         {"package t\nr if { lower({\"a\": [1, \"b\"]}) }\n",
-         "lower: invalid argument(s)\n\thave: (object<a: array<number, string>>)\n\twant: (x: string, y: string)", 2, 8},
+         "lower: invalid argument(s)\n\thave: (object<a: array<number, string>>)\n\twant: (x: string, y: string)", 2,
+         8},
         {"package t\nr if { concat(\"\", [1]) }\n", "concat: invalid argument(s)\n\thave: (string, array<number>)", 2,
          8},
-        {"package t\np := 1\nr if { x := data.t.p; lower(x) }\n", "lower: invalid argument(s)\n\thave: (number)", 3, 23},
+        {"package t\np := 1\nr if { x := data.t.p; lower(x) }\n", "lower: invalid argument(s)\n\thave: (number)", 3,
+         23},
         /* `some .. in` a scalar: a match error (constant) or undefined ref; an operator at
          * the start of a line continues the expression before it */
         {"package t\nq if { some x in 5 }\n", "match error", 2, 8},
@@ -363,8 +368,8 @@ static void test_step_limit(void **state)
 {
     (void)state;
     rego_error err;
-    rego_policy *pol = compile1("package t\np := count([x | some x in numbers.range(1, 100000)])\n",
-                                REGO_SYNTAX_V1, &err);
+    rego_policy *pol =
+        compile1("package t\np := count([x | some x in numbers.range(1, 100000)])\n", REGO_SYNTAX_V1, &err);
     assert_non_null(pol);
     char *t = eval_text(pol, "x := data.t.p", NULL, &err);
     assert_null(t);
@@ -413,8 +418,9 @@ static void test_template_strings(void **state)
                       "q := $`x\n{data.t.a}`\n"
                       "f($\"{x}!\") := 1 if x := \"hi\"\n"
                       "r := f(\"hi!\")\n";
-    check_eval(src, REGO_SYNTAX_V1, "x := data.t.p", NULL,
-               "[{\"x\":\"foo {x} 3 [1, \\\"b\\\"] \\u003cundefined\\u003e \\u003cfoo\\u003e\"}]"); /* JSON text escapes < > */
+    check_eval(
+        src, REGO_SYNTAX_V1, "x := data.t.p", NULL,
+        "[{\"x\":\"foo {x} 3 [1, \\\"b\\\"] \\u003cundefined\\u003e \\u003cfoo\\u003e\"}]"); /* JSON text escapes < > */
     check_eval(src, REGO_SYNTAX_V1, "x := data.t.q", NULL, "[{\"x\":\"x\\nfoo\"}]");
     check_eval(src, REGO_SYNTAX_V1, "x := data.t.r", NULL, "[{\"x\":1}]");
     check_eval(src, REGO_SYNTAX_V1, "x := $\"{input.a with input.a as 2}\"", NULL, "[{\"x\":\"2\"}]");
@@ -473,6 +479,107 @@ static void test_scoping_and_data_keys(void **state)
     rv_unref(rs);
     rv_unref(data);
     rego_policy_free(pol);
+}
+
+/* evaluates query with data (JSON text) against one module; compact JSON of the
+ * result set, or "error <code>: <message>" (caller frees) */
+static char *eval_with_data(const char *src, const char *query, const char *data_json)
+{
+    rego_error err;
+    rego_policy *pol = compile1(src, REGO_SYNTAX_V1, &err);
+    if (!pol) fail_msg("compile: %s", err.message);
+    rv *data = rv_from_json_text(data_json, strlen(data_json), NULL, 0);
+    assert_non_null(data);
+    rv *rs = NULL;
+    char *t;
+    if (rego_eval_json(pol, query, NULL, data, NULL, &rs, &err) == 0) t = rv_to_json_text(rs);
+    else {
+        t = malloc(sizeof err.message + 64);
+        snprintf(t, sizeof err.message + 64, "error %s: %s", err.code, err.message);
+    }
+    rv_unref(rs);
+    rv_unref(data);
+    rego_policy_free(pol);
+    return t;
+}
+
+static void expect_with_data(const char *src, const char *query, const char *data_json, const char *want)
+{
+    char *t = eval_with_data(src, query, data_json);
+    assert_string_equal(t, want);
+    free(t);
+}
+
+/* Base documents (data) and rules under the same prefix, as OPA 1.19 answers. */
+static void test_base_and_virtual_documents(void **state)
+{
+    (void)state;
+    const char *src = "package a.b\nr := 1\nc.d := 5\n";
+    const char *data = "{\"a\":{\"b\":{\"q\":2,\"c\":{\"e\":7}},\"z\":3}}";
+    /* a ground path merges both */
+    expect_with_data(src, "x := data.a.b", data, "[{\"x\":{\"c\":{\"d\":5,\"e\":7},\"q\":2,\"r\":1}}]");
+    /* iteration: the base document's keys, then the rule tree's; c is in both, so twice */
+    expect_with_data(src, "x := [k | data.a.b[k]]", data, "[{\"x\":[\"c\",\"q\",\"c\",\"r\"]}]");
+    expect_with_data(src, "x := [k | some k, _ in data.a.b]", data, "[{\"x\":[\"c\",\"q\",\"c\",\"r\"]}]");
+    expect_with_data(src, "x := {k | data.a.b[k]}", data, "[{\"x\":[\"c\",\"q\",\"r\"]}]");
+    expect_with_data(src, "x := [[k, v] | v := data.a[k]]", "{\"a\":{\"y\":1}}",
+                     "[{\"x\":[[\"y\",1],[\"b\",{\"c\":{\"d\":5},\"r\":1}]]}]");
+    /* a rule where the base documents hold a value, or below a value that is not an object */
+    expect_with_data(src, "x := 1", "{\"a\":{\"b\":{\"r\":{}}}}",
+                     "error rego_compile_error: rego_compile_error: conflicting rule for data path a/b/r found");
+    expect_with_data(src, "x := 1", "{\"a\":{\"b\":{\"c\":[1]}}}",
+                     "error rego_compile_error: rego_compile_error: conflicting rule for data path a/b/c/d found");
+    expect_with_data(src, "x := 1", "{\"a\":7}",
+                     "error rego_compile_error: rego_compile_error: conflicting rule for data path a/b/c/d found");
+    /* an empty package does not hide a base value that is not an object */
+    expect_with_data("package a.b.e\n", "x := data.a.b.e", "{\"a\":{\"b\":{\"e\":1}}}", "[{\"x\":1}]");
+    expect_with_data("package a.b.e\n", "x := data.a.b.e", "{}", "[{\"x\":{}}]");
+    /* ... nor makes a set rule above it an object */
+    expect_with_data("package a.b.e\n", "x := data.a", "{}", "[{\"x\":{\"b\":{\"e\":{}}}}]");
+    rego_module_src two[] = {{.name = "p.rego", .source = "package p\nb contains 1\n", .syntax = REGO_SYNTAX_V1},
+                             {.name = "q.rego", .source = "package p.b.c\n", .syntax = REGO_SYNTAX_V1}};
+    rego_error err;
+    rego_policy *pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    char *t = eval_text(pol, "x := data.p", NULL, &err);
+    assert_string_equal(t, "[{\"x\":{\"b\":[1]}}]");
+    free(t);
+    rego_policy_free(pol);
+    /* a rule at the path of a package, even an empty one (not a rule with a variable key) */
+    two[1].source = "package p.b\n";
+    assert_null(rego_compile(two, 2, REGO_SYNTAX_V1, &err));
+    assert_string_equal(err.code, "rego_type_error");
+    assert_non_null(strstr(err.message, "package p.b conflicts with rule b defined at p.rego:2"));
+    two[0].source = "package p\nb[k] := 1 if some k in [\"x\"]\n";
+    pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    rego_policy_free(pol);
+    /* rules below a rule with a variable key (here from another package) are merged
+     * into its object without their defaults, undefined ones left out */
+    two[0].source = "package p\na[k] := 1 if some k in [\"x\"]\n";
+    two[1].source = "package p.a.b\ndefault d := 0\nc := 2 if input.n > 1\ne := 3\n";
+    pol = rego_compile(two, 2, REGO_SYNTAX_V1, &err);
+    assert_non_null(pol);
+    t = eval_text(pol, "x := data.p.a", "{\"n\":0}", &err);
+    assert_string_equal(t, "[{\"x\":{\"b\":{\"e\":3},\"x\":1}}]");
+    free(t);
+    rego_policy_free(pol);
+}
+
+/* count() of a string counts runes as Go does: every invalid byte is one. */
+static void test_count_invalid_utf8(void **state)
+{
+    (void)state;
+    const char *src = "package t\n";
+    /* "/w==" = ff, "gA==" = 80, "4oI=" = e2 82 (truncated), "4oKs" = e2 82 ac (the euro sign) */
+    check_eval(src, REGO_SYNTAX_V1,
+               "a := count(base64.decode(\"/w==\")); b := count(base64.decode(\"gA==\")); "
+               "c := count(base64.decode(\"4oI=\")); d := count(base64.decode(\"4oKs\")); "
+               "e := count(base64.decode(\"wIA=\"))",
+               NULL, "[{\"a\":1,\"b\":1,\"c\":2,\"d\":1,\"e\":2}]");
+    /* JSON text writes each invalid byte as \ufffd, as Go's encoding/json (and escapes U+2028) */
+    check_eval(src, REGO_SYNTAX_V1, "x := json.marshal([base64.decode(\"4oJh/w==\"), \"\\u2028\"])", NULL,
+               "[{\"x\":\"[\\\"\\\\ufffd\\\\ufffda\\\\ufffd\\\",\\\"\\\\u2028\\\"]\"}]");
 }
 
 /* The evaluator's fast paths (optimize.c, value.c): a `some` loop fused with a
@@ -665,12 +772,19 @@ static void test_result_outlives_sources(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_error_position), cmocka_unit_test(test_v1_policy),
-        cmocka_unit_test(test_v0_policy),            cmocka_unit_test(test_with_and_every),
-        cmocka_unit_test(test_conflict),             cmocka_unit_test(test_unsafe_and_recursion),
-        cmocka_unit_test(test_step_limit),           cmocka_unit_test(test_prepared_query),
-        cmocka_unit_test(test_template_strings),     cmocka_unit_test(test_logic_operators),
+        cmocka_unit_test(test_parse_error_position),
+        cmocka_unit_test(test_v1_policy),
+        cmocka_unit_test(test_v0_policy),
+        cmocka_unit_test(test_with_and_every),
+        cmocka_unit_test(test_conflict),
+        cmocka_unit_test(test_unsafe_and_recursion),
+        cmocka_unit_test(test_step_limit),
+        cmocka_unit_test(test_prepared_query),
+        cmocka_unit_test(test_template_strings),
+        cmocka_unit_test(test_logic_operators),
         cmocka_unit_test(test_scoping_and_data_keys),
+        cmocka_unit_test(test_base_and_virtual_documents),
+        cmocka_unit_test(test_count_invalid_utf8),
         cmocka_unit_test(test_compile_errors_like_opa),
         cmocka_unit_test(test_type_errors_like_opa),
         cmocka_unit_test(test_number_precision),

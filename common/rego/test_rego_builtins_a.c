@@ -38,7 +38,8 @@ static rv *conv(const rv *v)
             return r;
         }
         rv *r = rv_object_new(rv_len(v));
-        for (size_t i = 0; i < rv_len(v); i++) rv_object_set(r, conv(rv_object_key_at(v, i)), conv(rv_object_val_at(v, i)));
+        for (size_t i = 0; i < rv_len(v); i++)
+            rv_object_set(r, conv(rv_object_key_at(v, i)), conv(rv_object_val_at(v, i)));
         return r;
     }
     default: return rv_ref((rv *)v);
@@ -128,7 +129,8 @@ static void test_strings_basic(void **state)
     (void)state;
     EXPECT("concat", "[\"/\", [\"\", \"foo\", \"bar\", \"0\", \"baz\"]]", "\"/foo/bar/0/baz\"");
     EXPECT("concat", "[\",\", {\"$set\": [\"b\", \"a\"]}]", "\"a,b\"");
-    EXPECT_TYPE_ERR("concat", "[\",\", [\"a\", 1]]", "concat: operand 2 must be array of strings but got array containing number");
+    EXPECT_TYPE_ERR("concat", "[\",\", [\"a\", 1]]",
+                    "concat: operand 2 must be array of strings but got array containing number");
     EXPECT("split", "[\"\", \".\"]", "[\"\"]");
     EXPECT("split", "[\"test\", \"\"]", "[\"t\", \"e\", \"s\", \"t\"]");
     EXPECT("split", "[\"\", \"\"]", "[]");
@@ -419,13 +421,15 @@ static void test_objects(void **state)
     EXPECT("object.filter", "[{\"a\": 1, \"b\": 2, \"c\": 3, \"e\": 9}, {\"a\": \"foo\", \"e\": \"\"}]",
            "{\"a\": 1, \"e\": 9}");
     EXPECT("object.filter", "[{\"a\": 7}, []]", "{}");
-    EXPECT("object.union", "[{\"a\": {\"b\": {\"c\": 1}}, \"e\": 1}, {\"a\": {\"b\": \"foo\", \"b1\": \"bar\"}, \"d\": 7, \"e\": 17}]",
+    EXPECT("object.union",
+           "[{\"a\": {\"b\": {\"c\": 1}}, \"e\": 1}, {\"a\": {\"b\": \"foo\", \"b1\": \"bar\"}, \"d\": 7, \"e\": 17}]",
            "{\"a\": {\"b\": \"foo\", \"b1\": \"bar\"}, \"d\": 7, \"e\": 17}");
     EXPECT("object.union", "[{\"a\": {\"b\": {\"c\": 1}}}, {\"a\": {\"b\": {\"d\": 2}}}]",
            "{\"a\": {\"b\": {\"c\": 1, \"d\": 2}}}");
     EXPECT("object.union_n", "[[{}]]", "{}");
-    EXPECT("object.union_n", "[[{\"a\": 1, \"b\": 2, \"c\": 3}, {\"foo\": \"baz\", \"a\": \"a\", \"b\": 2, \"d\": 4}, "
-                             "{\"a\": \"final A!\", \"e\": 5.0}]]",
+    EXPECT("object.union_n",
+           "[[{\"a\": 1, \"b\": 2, \"c\": 3}, {\"foo\": \"baz\", \"a\": \"a\", \"b\": 2, \"d\": 4}, "
+           "{\"a\": \"final A!\", \"e\": 5.0}]]",
            "{\"a\": \"final A!\", \"b\": 2, \"c\": 3, \"d\": 4, \"e\": 5, \"foo\": \"baz\"}");
     EXPECT_TYPE_ERR("object.union_n", "[[{\"foo\": 1}, {\"bar\": 2}, \"baz\"]]", "object.union_n");
 }
@@ -440,22 +444,27 @@ static void test_subset_sets(void **state)
            "{\"n\": {\"s\": {\"$set\": [4, 1]}, \"arr\": [6, 7]}}]",
            "true");
     EXPECT("object.subset", "[{\"$set\": [1, 2, 3]}, {\"$set\": [3, 2]}]", "true");
-    EXPECT("object.subset", "[{\"$set\": [1, 2, 3, {\"$set\": [\"a\", \"b\", \"c\"]}]}, {\"$set\": [3, 2, {\"$set\": [\"a\", \"b\"]}]}]",
+    EXPECT("object.subset",
+           "[{\"$set\": [1, 2, 3, {\"$set\": [\"a\", \"b\", \"c\"]}]}, {\"$set\": [3, 2, {\"$set\": [\"a\", \"b\"]}]}]",
            "false");
     EXPECT("object.subset", "[[1, 2, 3, 4, 5, 6], [3, 4, 5]]", "true");
     EXPECT("object.subset", "[[1, 2, 3, 4, 5, 6], [4, 5, 6, 8]]", "false");
     EXPECT("object.subset", "[[1, 2, 3, 4, 5, 6], {\"$set\": [4, 3, 2]}]", "true");
     EXPECT("object.subset", "[[1, 2, 3, 4, 5, 6], {\"$set\": [9]}]", "false");
     EXPECT_TYPE_ERR("object.subset", "[{\"$set\": [1]}, [1]]", "object.subset");
-    EXPECT_TYPE_ERR("object.subset", "[1, [1]]", "object.subset: operand 1 must be one of {object, set, array} but got number");
-    EXPECT_TYPE_ERR("object.remove", "[{}, \"a\"]", "object.remove: operand 2 must be one of {object, set, array} but got string");
-    EXPECT_TYPE_ERR("object.filter", "[{}, null]", "object.filter: operand 2 must be one of {object, set, array} but got null");
+    EXPECT_TYPE_ERR("object.subset", "[1, [1]]",
+                    "object.subset: operand 1 must be one of {object, set, array} but got number");
+    EXPECT_TYPE_ERR("object.remove", "[{}, \"a\"]",
+                    "object.remove: operand 2 must be one of {object, set, array} but got string");
+    EXPECT_TYPE_ERR("object.filter", "[{}, null]",
+                    "object.filter: operand 2 must be one of {object, set, array} but got null");
     EXPECT_TYPE_ERR("json.remove", "[{}, 1]", "json.remove: operand 2 must be one of {set, array} but got number");
     EXPECT_TYPE_ERR("concat", "[\",\", 1]", "concat: operand 2 must be one of {set, array} but got number");
     EXPECT("intersection", "[{\"$set\": []}]", "{\"$set\": []}");
     EXPECT("intersection", "[{\"$set\": [{\"$set\": [1, 2, 3]}, {\"$set\": [2]}]}]", "{\"$set\": [2]}");
-    EXPECT("intersection", "[{\"$set\": [{\"$set\": [\"a\", \"b\", \"c\", \"d\"]}, {\"$set\": [\"b\", \"c\", \"d\"]}, "
-                           "{\"$set\": [\"c\", \"d\"]}, {\"$set\": [\"d\"]}]}]",
+    EXPECT("intersection",
+           "[{\"$set\": [{\"$set\": [\"a\", \"b\", \"c\", \"d\"]}, {\"$set\": [\"b\", \"c\", \"d\"]}, "
+           "{\"$set\": [\"c\", \"d\"]}, {\"$set\": [\"d\"]}]}]",
            "{\"$set\": [\"d\"]}");
     EXPECT("union", "[{\"$set\": [{\"$set\": []}, {\"$set\": [1, 2]}]}]", "{\"$set\": [1, 2]}");
     EXPECT("union", "[{\"$set\": [{\"$set\": [1, 2, 3]}, {\"$set\": [2, 4]}]}]", "{\"$set\": [1, 2, 3, 4]}");
@@ -477,11 +486,13 @@ static void test_json_marshal(void **state)
            "\"JSON => {\\nJSON => \\t\\\"bar\\\": \\\"baz\\\",\\nJSON => \\t\\\"foo\\\": \\\"bar\\\"\\nJSON => }\"");
     EXPECT("json.marshal_with_options", "[[], {\"indent\": \"    \", \"prefix\": \"---\"}]", "\"---[]\"");
     EXPECT("json.marshal_with_options", "[[[[]]], {\"indent\": \" \"}]", "\"[\\n [\\n  []\\n ]\\n]\"");
-    EXPECT_TYPE_ERR("json.marshal_with_options", "[[], {\"indent\": \"    \", \"include_winning_lottery_numbers\": true}]",
+    EXPECT_TYPE_ERR("json.marshal_with_options",
+                    "[[], {\"indent\": \"    \", \"include_winning_lottery_numbers\": true}]",
                     "object contained unknown key \"include_winning_lottery_numbers\"");
     EXPECT("json.unmarshal", "[\"[{\\\"foo\\\":[1,2,3]}]\"]", "[{\"foo\": [1, 2, 3]}]");
     EXPECT("json.unmarshal", "[\"123456789012345678901234567890\"]", "123456789012345678901234567890");
-    EXPECT("json.unmarshal", "[\" {\\\"a\\\": \\\"\\\\u00e5\\\\ud83d\\\\ude00\\\", \\\"b\\\": [true, false, null, -1.5e3]} \"]",
+    EXPECT("json.unmarshal",
+           "[\" {\\\"a\\\": \\\"\\\\u00e5\\\\ud83d\\\\ude00\\\", \\\"b\\\": [true, false, null, -1.5e3]} \"]",
            "{\"a\": \"å😀\", \"b\": [true, false, null, -1500]}");
     EXPECT_ERR("json.unmarshal", "[\"{\"]", "json.unmarshal: unexpected end of JSON input");
     EXPECT_ERR("json.unmarshal", "[\"plainstring\"]", "invalid character 'p' looking for beginning of value");
@@ -508,7 +519,8 @@ static void test_json_filter_remove(void **state)
            "{\"a\": [{\"1\": [\"d\"]}]}");
     EXPECT("json.filter", "[{}, {\"$set\": [\"a/b\"]}]", "{}");
     EXPECT_TYPE_ERR("json.filter", "[{}, [1]]",
-                    "json.filter: operand 2 must be one of {set, array} containing string paths or array of path segments but got number");
+                    "json.filter: operand 2 must be one of {set, array} containing string paths or array of path "
+                    "segments but got number");
     snprintf(args, sizeof args, "[%s, [\"a/b/c\", \"e\"]]", doc);
     EXPECT("json.remove", args, "{\"a\": {\"b\": {\"d\": 8}}}");
     EXPECT("json.remove", "[{\"a\": {\"b\": 7}, \"c\": 1}, {\"$set\": [\"a\", \"a/b\"]}]", "{\"c\": 1}");
@@ -526,7 +538,8 @@ static void test_json_patch(void **state)
     (void)state;
     EXPECT("json.patch", "[{\"foo\": \"bar\"}, [{\"op\": \"add\", \"path\": \"/baz\", \"value\": \"qux\"}]]",
            "{\"baz\": \"qux\", \"foo\": \"bar\"}");
-    EXPECT("json.patch", "[{\"foo\": [\"bar\", \"baz\"]}, [{\"op\": \"add\", \"path\": \"/foo/1\", \"value\": \"qux\"}]]",
+    EXPECT("json.patch",
+           "[{\"foo\": [\"bar\", \"baz\"]}, [{\"op\": \"add\", \"path\": \"/foo/1\", \"value\": \"qux\"}]]",
            "{\"foo\": [\"bar\", \"qux\", \"baz\"]}");
     EXPECT("json.patch", "[{\"foo\": [\"bar\", \"qux\", \"baz\"]}, [{\"op\": \"remove\", \"path\": \"/foo/1\"}]]",
            "{\"foo\": [\"bar\", \"baz\"]}");
@@ -534,14 +547,17 @@ static void test_json_patch(void **state)
            "[{\"foo\": {\"bar\": \"baz\", \"waldo\": \"fred\"}, \"qux\": {\"corge\": \"grault\"}}, "
            "[{\"op\": \"move\", \"from\": \"/foo/waldo\", \"path\": \"/qux/thud\"}]]",
            "{\"foo\": {\"bar\": \"baz\"}, \"qux\": {\"corge\": \"grault\", \"thud\": \"fred\"}}");
-    EXPECT("json.patch", "[{\"foo\": [\"all\", \"grass\", \"cows\", \"eat\"]}, [{\"op\": \"move\", \"from\": \"/foo/1\", \"path\": \"/foo/3\"}]]",
+    EXPECT("json.patch",
+           "[{\"foo\": [\"all\", \"grass\", \"cows\", \"eat\"]}, [{\"op\": \"move\", \"from\": \"/foo/1\", \"path\": "
+           "\"/foo/3\"}]]",
            "{\"foo\": [\"all\", \"cows\", \"eat\", \"grass\"]}");
     EXPECT("json.patch", "[{\"/\": 9, \"~1\": 10}, [{\"op\": \"test\", \"path\": \"/~01\", \"value\": 10}]]",
            "{\"/\": 9, \"~1\": 10}");
     EXPECT_UNDEF("json.patch", "[{\"/\": 9, \"~1\": 10}, [{\"op\": \"test\", \"path\": \"/~01\", \"value\": \"10\"}]]");
     EXPECT_UNDEF("json.patch", "[{\"q\": {\"bar\": 2}}, [{\"op\": \"add\", \"path\": \"/a/b\", \"value\": 1}]]");
     EXPECT("json.patch", "[{}, [{\"op\": \"add\", \"path\": \"/\", \"value\": 1}]]", "{\"\": 1}");
-    EXPECT("json.patch", "[{\"foo\": {}}, [{\"op\": \"add\", \"path\": \"/foo/\", \"value\": 1}]]", "{\"foo\": {\"\": 1}}");
+    EXPECT("json.patch", "[{\"foo\": {}}, [{\"op\": \"add\", \"path\": \"/foo/\", \"value\": 1}]]",
+           "{\"foo\": {\"\": 1}}");
     EXPECT("json.patch", "[{}, [{\"op\": \"add\", \"path\": \"\", \"value\": []}]]", "[]");
     EXPECT("json.patch", "[[], [{\"op\": \"add\", \"path\": \"/-\", \"value\": \"hi\"}]]", "[\"hi\"]");
     EXPECT("json.patch", "[[1, 2, [3, [4, 5]]], [{\"op\": \"add\", \"path\": \"/2/1/-\", \"value\": 6}]]",
@@ -552,21 +568,29 @@ static void test_json_patch(void **state)
     EXPECT_UNDEF("json.patch", "[[\"foo\", \"bar\"], [{\"op\": \"test\", \"path\": \"/01\", \"value\": \"bar\"}]]");
     EXPECT_UNDEF("json.patch", "[{\"foo\": \"bar\"}, [{\"op\": \"remove\", \"path\": \"/baz\"}]]");
     EXPECT_UNDEF("json.patch", "[[\"foo\", \"sil\"], [{\"op\": \"add\", \"path\": \"/bar\", \"value\": 42}]]");
-    EXPECT("json.patch", "[[1, 2, 3, 4], [{\"op\": \"remove\", \"path\": \"/1\"}, {\"op\": \"remove\", \"path\": \"/2\"}]]",
+    EXPECT("json.patch",
+           "[[1, 2, 3, 4], [{\"op\": \"remove\", \"path\": \"/1\"}, {\"op\": \"remove\", \"path\": \"/2\"}]]",
            "[1, 3]");
-    EXPECT("json.patch", "[{\"baz\": [{\"qux\": \"hello\"}], \"bar\": 1}, [{\"op\": \"copy\", \"from\": \"/baz/0\", \"path\": \"/boo\"}]]",
+    EXPECT("json.patch",
+           "[{\"baz\": [{\"qux\": \"hello\"}], \"bar\": 1}, [{\"op\": \"copy\", \"from\": \"/baz/0\", \"path\": "
+           "\"/boo\"}]]",
            "{\"baz\": [{\"qux\": \"hello\"}], \"bar\": 1, \"boo\": {\"qux\": \"hello\"}}");
-    EXPECT("json.patch", "[{\"foo\": 1}, [{\"op\": \"move\", \"from\": \"/foo\", \"path\": \"/foo\"}]]", "{\"foo\": 1}");
+    EXPECT("json.patch", "[{\"foo\": 1}, [{\"op\": \"move\", \"from\": \"/foo\", \"path\": \"/foo\"}]]",
+           "{\"foo\": 1}");
     EXPECT_ERR("json.patch", "[{\"foo\": 1}, [{\"op\": \"spam\", \"path\": \"/foo\", \"value\": 1}]]", "json.patch");
     EXPECT_ERR("json.patch", "[[1], [{\"op\": \"add\", \"path\": \"/-\"}]]", "missing 'value'");
     /* sets are addressed by member; string paths need no leading slash */
     EXPECT("json.patch", "[{\"foo\": {\"$set\": [\"a\", \"b\", \"c\"]}}, [{\"op\": \"remove\", \"path\": \"foo/b\"}]]",
            "{\"foo\": {\"$set\": [\"a\", \"c\"]}}");
-    EXPECT("json.patch", "[{\"foo\": {\"$set\": [\"a\", \"b\", \"c\"]}}, [{\"op\": \"add\", \"path\": \"foo/d\", \"value\": \"d\"}]]",
+    EXPECT("json.patch",
+           "[{\"foo\": {\"$set\": [\"a\", \"b\", \"c\"]}}, [{\"op\": \"add\", \"path\": \"foo/d\", \"value\": \"d\"}]]",
            "{\"foo\": {\"$set\": [\"a\", \"b\", \"c\", \"d\"]}}");
-    EXPECT_UNDEF("json.patch", "[{\"foo\": {\"$set\": [\"a\", \"b\", \"c\"]}}, [{\"op\": \"add\", \"path\": \"foo/d\", \"value\": \"e\"}]]");
-    EXPECT("json.patch", "[{\"foo\": {\"$set\": [\"a\", \"b\"]}, \"bar\": {\"$set\": [\"c\", \"d\"]}}, "
-                         "[{\"op\": \"move\", \"from\": \"foo/a\", \"path\": \"bar/a\"}]]",
+    EXPECT_UNDEF(
+        "json.patch",
+        "[{\"foo\": {\"$set\": [\"a\", \"b\", \"c\"]}}, [{\"op\": \"add\", \"path\": \"foo/d\", \"value\": \"e\"}]]");
+    EXPECT("json.patch",
+           "[{\"foo\": {\"$set\": [\"a\", \"b\"]}, \"bar\": {\"$set\": [\"c\", \"d\"]}}, "
+           "[{\"op\": \"move\", \"from\": \"foo/a\", \"path\": \"bar/a\"}]]",
            "{\"foo\": {\"$set\": [\"b\"]}, \"bar\": {\"$set\": [\"a\", \"c\", \"d\"]}}");
     EXPECT("json.patch", "[{\"$set\": [[1]]}, [{\"op\": \"add\", \"path\": [[1], 1], \"value\": 2}]]",
            "{\"$set\": [[1, 2]]}");
@@ -584,7 +608,8 @@ static void test_yaml(void **state)
            "{\"a\": 1, \"b\": [true, false, null, 1.5, \"2\", \"x\"], \"c\": 31}");
     EXPECT_ERR("yaml.unmarshal", "[\"[1,2,3\"]", "yaml: line 1: did not find");
     EXPECT("yaml.marshal", "[[{\"foo\": {\"$set\": [1, 2, 3]}}]]", "\"- foo:\\n  - 1\\n  - 2\\n  - 3\\n\"");
-    EXPECT("yaml.marshal", "[{\"a\": \"true\", \"b\": \"x\", \"c\": \"\"}]", "\"a: \\\"true\\\"\\nb: x\\nc: \\\"\\\"\\n\"");
+    EXPECT("yaml.marshal", "[{\"a\": \"true\", \"b\": \"x\", \"c\": \"\"}]",
+           "\"a: \\\"true\\\"\\nb: x\\nc: \\\"\\\"\\n\"");
     /* round trip */
     struct rego_bctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -604,13 +629,13 @@ static void test_yaml(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strings_basic),  cmocka_unit_test(test_strings_index),
-        cmocka_unit_test(test_format_int),     cmocka_unit_test(test_sprintf),
-        cmocka_unit_test(test_regex),          cmocka_unit_test(test_glob),
-        cmocka_unit_test(test_regex_threads),  cmocka_unit_test(test_arrays),
-        cmocka_unit_test(test_objects),        cmocka_unit_test(test_subset_sets),
-        cmocka_unit_test(test_json_marshal),   cmocka_unit_test(test_json_filter_remove),
-        cmocka_unit_test(test_json_patch),     cmocka_unit_test(test_yaml),
+        cmocka_unit_test(test_strings_basic), cmocka_unit_test(test_strings_index),
+        cmocka_unit_test(test_format_int),    cmocka_unit_test(test_sprintf),
+        cmocka_unit_test(test_regex),         cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_regex_threads), cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_objects),       cmocka_unit_test(test_subset_sets),
+        cmocka_unit_test(test_json_marshal),  cmocka_unit_test(test_json_filter_remove),
+        cmocka_unit_test(test_json_patch),    cmocka_unit_test(test_yaml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

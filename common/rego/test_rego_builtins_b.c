@@ -32,10 +32,7 @@ static void tctx_init(tctx *t)
     t->ctx.cache = &t->cache;
 }
 
-static void tctx_done(tctx *t)
-{
-    rv_unref(t->cache);
-}
+static void tctx_done(tctx *t) { rv_unref(t->cache); }
 
 /* Calls name with args given as a JSON array. */
 static int call(tctx *t, const char *name, const char *args_json, rv **out)
@@ -53,8 +50,7 @@ static int call(tctx *t, const char *name, const char *args_json, rv **out)
     }
     assert_int_equal((int)rv_len(args), def->nargs);
     rv *argv[8] = {NULL};
-    for (size_t i = 0; i < rv_len(args); i++)
-        argv[i] = rv_array_at(args, i);
+    for (size_t i = 0; i < rv_len(args); i++) argv[i] = rv_array_at(args, i);
     *out = NULL;
     t->ctx.msg[0] = '\0';
     int rc = def->fn(&t->ctx, argv, out);
@@ -66,8 +62,7 @@ static int call(tctx *t, const char *name, const char *args_json, rv **out)
 static int callv(tctx *t, const char *name, rv *a0, rv *a1, rv **out)
 {
     const rego_builtin_def *def = rego_builtin_find(name);
-    if (def == NULL)
-        return -100;
+    if (def == NULL) return -100;
     rv *argv[2] = {a0, a1};
     t->ctx.msg[0] = '\0';
     int rc = def->fn(&t->ctx, argv, out);
@@ -80,8 +75,7 @@ static rv *json(const char *text)
 {
     char eb[128];
     rv *v = rv_from_json_text(text, strlen(text), eb, sizeof eb);
-    if (v == NULL)
-        fail_msg("bad json %s: %s", text, eb);
+    if (v == NULL) fail_msg("bad json %s: %s", text, eb);
     return v;
 }
 
@@ -89,8 +83,7 @@ static rv *set_of(const char *array_json)
 {
     rv *a = json(array_json);
     rv *s = rv_set_new(rv_len(a));
-    for (size_t i = 0; i < rv_len(a); i++)
-        rv_set_add(s, rv_ref(rv_array_at(a, i)));
+    for (size_t i = 0; i < rv_len(a); i++) rv_set_add(s, rv_ref(rv_array_at(a, i)));
     rv_unref(a);
     return s;
 }
@@ -104,8 +97,7 @@ static void check_value(rv *out, const char *want_json, const char *ctxdesc)
     assert_non_null(want);
     char *got = rv_to_json_text(out);
     char *exp = rv_to_json_text(want);
-    if (strcmp(got, exp) != 0 && !rv_equal(out, want))
-        fail_msg("%s: got %s want %s", ctxdesc, got, exp);
+    if (strcmp(got, exp) != 0 && !rv_equal(out, want)) fail_msg("%s: got %s want %s", ctxdesc, got, exp);
     free(got);
     free(exp);
     rv_unref(want);
@@ -117,8 +109,7 @@ static void ok_impl(const char *name, const char *args, const char *want, int li
     tctx_init(&t);
     rv *out = NULL;
     int rc = call(&t, name, args, &out);
-    if (rc != REGO_OK)
-        fail_msg("line %d: %s(%s) rc=%d msg=%s", line, name, args, rc, t.ctx.msg);
+    if (rc != REGO_OK) fail_msg("line %d: %s(%s) rc=%d msg=%s", line, name, args, rc, t.ctx.msg);
     char desc[256];
     snprintf(desc, sizeof desc, "line %d: %s%s", line, name, args);
     check_value(out, want, desc);
@@ -136,8 +127,7 @@ static void err_impl(const char *name, const char *args, const char *want_msg, i
         char *got = out ? rv_to_json_text(out) : NULL;
         fail_msg("line %d: %s(%s) expected error, rc=%d out=%s", line, name, args, rc, got ? got : "-");
     }
-    if (out != NULL)
-        fail_msg("line %d: out set on error", line);
+    if (out != NULL) fail_msg("line %d: out set on error", line);
     if (strstr(t.ctx.msg, want_msg) == NULL)
         fail_msg("line %d: %s(%s) error %s, want %s", line, name, args, t.ctx.msg, want_msg);
     tctx_done(&t);
@@ -149,8 +139,7 @@ static void undef_impl(const char *name, const char *args, int line)
     tctx_init(&t);
     rv *out = NULL;
     int rc = call(&t, name, args, &out);
-    if (rc != REGO_UNDEF)
-        fail_msg("line %d: %s(%s) expected undefined, rc=%d", line, name, args, rc);
+    if (rc != REGO_UNDEF) fail_msg("line %d: %s(%s) expected undefined, rc=%d", line, name, args, rc);
     rv_unref(out);
     tctx_done(&t);
 }
@@ -185,7 +174,8 @@ static void test_crypto(void **state)
     OK("crypto.hmac.sha256", "[\"foo\", \"bar\"]",
        "\"147933218aaabc0b8b10a2b3a5c34684c8d94341bcf10a4736dc7270f7741851\"");
     OK("crypto.hmac.sha512", "[\"foo\", \"bar\"]",
-       "\"24257d7210582a65c731ec55159c8184cc24c02489453e58587f71f44c23a2d61b4b72154a89d17b2d49448a8452ea066f4fc56a2bcead45c088572ffccdb3d8\"");
+       "\"24257d7210582a65c731ec55159c8184cc24c02489453e58587f71f44c23a2d61b4b72154a89d17b2d49448a8452ea066f4fc56a2bcea"
+       "d45c088572ffccdb3d8\"");
     OK("crypto.hmac.md5", "[\"\u00e5\u00e4\u00f6\u00e7\u00df\U0001F972\u2659\u03a9\", \"\u79d8\u5bc6\u306e\"]",
        "\"20a8743c2157ac60b7e8b79c83651b8d\"");
     OK("crypto.hmac.sha256", "[\"\u00e5\u00e4\u00f6\u00e7\u00df\U0001F972\u2659\u03a9\", \"\u79d8\u5bc6\u306e\"]",
@@ -285,7 +275,8 @@ static void test_uri(void **state)
     OK("uri.parse", "[\"https://example.com?q=1#frag\"]",
        "{\"scheme\": \"https\", \"hostname\": \"example.com\", \"raw_query\": \"q=1\", \"fragment\": \"frag\"}");
     OK("uri.parse", "[\"http://[::1]:8080/path\"]",
-       "{\"scheme\": \"http\", \"hostname\": \"::1\", \"port\": \"8080\", \"path\": \"/path\", \"raw_path\": \"/path\"}");
+       "{\"scheme\": \"http\", \"hostname\": \"::1\", \"port\": \"8080\", \"path\": \"/path\", \"raw_path\": "
+       "\"/path\"}");
     OK("uri.parse", "[\"https://example.com/path%2Fwith%2Fslashes\"]",
        "{\"scheme\": \"https\", \"hostname\": \"example.com\", \"path\": \"/path/with/slashes\", "
        "\"raw_path\": \"/path%2Fwith%2Fslashes\"}");
@@ -448,7 +439,8 @@ static void test_net_contains(void **state)
     OK("net.cidr_contains", "[\"10.0.0.0/8\", \"192.168.1.1\"]", "false");
     OK("net.cidr_contains", "[\"10.0.0.0/8\", \"::ffff:10.1.2.3\"]", "true");
     OK("net.cidr_contains", "[\"::/0\", \"10.1.2.3\"]", "false");
-    ERR("net.cidr_contains", "[\"not-a-cidr\", \"192.168.1.67\"]", "net.cidr_contains: invalid CIDR address: not-a-cidr");
+    ERR("net.cidr_contains", "[\"not-a-cidr\", \"192.168.1.67\"]",
+        "net.cidr_contains: invalid CIDR address: not-a-cidr");
     ERR("net.cidr_contains", "[\"192.168.1.0/28\", \"not-a-cidr\"]", "net.cidr_contains");
 
     OK("net.cidr_intersects", "[\"192.168.1.0/25\", \"192.168.1.64/25\"]", "true");
@@ -472,7 +464,8 @@ static void test_net_contains(void **state)
 static void test_net_expand(void **state)
 {
     (void)state;
-    OK("net.cidr_expand", "[\"192.168.1.1/30\"]", "[\"192.168.1.0\", \"192.168.1.1\", \"192.168.1.2\", \"192.168.1.3\"]");
+    OK("net.cidr_expand", "[\"192.168.1.1/30\"]",
+       "[\"192.168.1.0\", \"192.168.1.1\", \"192.168.1.2\", \"192.168.1.3\"]");
     OK("net.cidr_expand", "[\"172.16.100.255/30\"]",
        "[\"172.16.100.252\", \"172.16.100.253\", \"172.16.100.254\", \"172.16.100.255\"]");
     OK("net.cidr_expand", "[\"192.168.1.1/32\"]", "[\"192.168.1.1\"]");
@@ -509,7 +502,8 @@ static void test_net_merge(void **state)
     OK("net.cidr_merge", "[[\"192.0.128.0\", \"192.0.129.0\"]]", "[\"192.0.128.0/23\"]");
     OK("net.cidr_merge", "[[\"2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128\"]]",
        "[\"2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128\"]");
-    OK("net.cidr_merge", "[[\"2601:600:8a80:207e:a57d:7567:e2c9:e7b3/64\", \"2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128\"]]",
+    OK("net.cidr_merge",
+       "[[\"2601:600:8a80:207e:a57d:7567:e2c9:e7b3/64\", \"2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128\"]]",
        "[\"2601:600:8a80:207e::/64\"]");
     OK("net.cidr_merge", "[[\"::c000:200/120\"]]", "[\"::c000:200/120\"]");
     ERR("net.cidr_merge", "[[\"2601:600:8a80:207e:a57d:7567:e2c9:e7b3\"]]",
@@ -519,9 +513,9 @@ static void test_net_merge(void **state)
     tctx t;
     tctx_init(&t);
     rv *out = NULL;
-    assert_int_equal(callv(&t, "net.cidr_merge", set_of("[\"192.0.2.112/30\", \"192.0.2.116/31\", \"192.0.2.118/31\"]"),
-                           NULL, &out),
-                     REGO_OK);
+    assert_int_equal(
+        callv(&t, "net.cidr_merge", set_of("[\"192.0.2.112/30\", \"192.0.2.116/31\", \"192.0.2.118/31\"]"), NULL, &out),
+        REGO_OK);
     check_value(out, "[\"192.0.2.112/29\"]", "merge set");
     rv_unref(out);
     tctx_done(&t);
@@ -531,7 +525,8 @@ static void test_net_contains_matches(void **state)
 {
     (void)state;
     OK("net.cidr_contains_matches", "[\"1.1.1.0/24\", \"1.1.1.1\"]", "[[\"1.1.1.0/24\", \"1.1.1.1\"]]");
-    OK("net.cidr_contains_matches", "[[\"1.1.2.0/24\", \"1.1.1.0/24\"], [\"1.1.1.1\", \"1.1.2.1\"]]", "[[0, 1], [1, 0]]");
+    OK("net.cidr_contains_matches", "[[\"1.1.2.0/24\", \"1.1.1.0/24\"], [\"1.1.1.1\", \"1.1.2.1\"]]",
+       "[[0, 1], [1, 0]]");
     ERR("net.cidr_contains_matches", "[[\"1.1.2.0/24\", \"1.1.1.0/24\"], [\"1.1.1.1\", 1]]",
         "net.cidr_contains_matches: operand 2: element must be string or non-empty array");
     OK("net.cidr_contains_matches", "[{\"k1\": \"1.1.1.1/24\", \"k2\": [\"1.1.1.2/24\", 1]}, \"1.1.1.128\"]",
@@ -549,9 +544,10 @@ static void test_net_contains_matches(void **state)
                            set_of("[[\"1.1.1.0/24\", \"bar\"], [\"1.1.2.0/24\", \"foo\"]]"),
                            set_of("[[\"1.1.1.1\", \"baz\"], [\"1.1.2.1\", \"qux\"]]"), &out),
                      REGO_OK);
-    check_value(out,
-                "[[[\"1.1.1.0/24\", \"bar\"], [\"1.1.1.1\", \"baz\"]], [[\"1.1.2.0/24\", \"foo\"], [\"1.1.2.1\", \"qux\"]]]",
-                "sets of tuples");
+    check_value(
+        out,
+        "[[[\"1.1.1.0/24\", \"bar\"], [\"1.1.1.1\", \"baz\"]], [[\"1.1.2.0/24\", \"foo\"], [\"1.1.2.1\", \"qux\"]]]",
+        "sets of tuples");
     rv_unref(out);
     out = NULL;
     assert_int_equal(callv(&t, "net.cidr_contains_matches",
@@ -572,10 +568,10 @@ static void test_time_parse(void **state)
     (void)state;
     const char *rfc = "2006-01-02T15:04:05Z07:00";
     char args[256];
-#define PARSE_OK(layout, value, want)                                                  \
-    do {                                                                               \
-        snprintf(args, sizeof args, "[\"%s\", \"%s\"]", layout, value);                \
-        OK("time.parse_ns", args, want);                                               \
+#define PARSE_OK(layout, value, want)                                                                                  \
+    do {                                                                                                               \
+        snprintf(args, sizeof args, "[\"%s\", \"%s\"]", layout, value);                                                \
+        OK("time.parse_ns", args, want);                                                                               \
     } while (0)
     PARSE_OK(rfc, "2017-06-02T19:00:00-07:00", "1496455200000000000");
     PARSE_OK(rfc, "1677-09-21T00:12:43.145224192-00:00", "-9223372036854775808");
@@ -593,7 +589,8 @@ static void test_time_parse(void **state)
     ERR("time.parse_ns", args, "time outside of valid range");
     snprintf(args, sizeof args, "[\"%s\", \"%s\"]", rfc, "2262-04-11T23:47:16.854775808-00:00");
     ERR("time.parse_ns", args, "time outside of valid range");
-    ERR("time.parse_ns", "[\"2006-01-02\", \"2020-02-30\"]", "time.parse_ns: parsing time \"2020-02-30\": day out of range");
+    ERR("time.parse_ns", "[\"2006-01-02\", \"2020-02-30\"]",
+        "time.parse_ns: parsing time \"2020-02-30\": day out of range");
     ERR("time.parse_ns", "[\"2006-01-02\", \"2020-13-01\"]", "parsing time \"2020-13-01\": month out of range");
     ERR("time.parse_ns", "[\"2006-01-02\", \"2020/01/01\"]",
         "parsing time \"2020/01/01\" as \"2006-01-02\": cannot parse \"/01/01\" as \"-\"");
@@ -674,7 +671,8 @@ static void test_time_format(void **state)
        "\"Sat Dec 03 00:10:53 +0530 2022\"");
     OK("time.format", "[[1670006453141828752, \"Asia/Kolkata\", \"RFC1123Z\"]]", "\"Sat, 03 Dec 2022 00:10:53 +0530\"");
     OK("time.format", "[[1670006453141828752, \"Asia/Kolkata\", \"RFC1123\"]]", "\"Sat, 03 Dec 2022 00:10:53 IST\"");
-    OK("time.format", "[[1670006453141828752, \"America/New_York\", \"Monday January _2 3:04:05.000 pm MST Z07:00 __2 002\"]]",
+    OK("time.format",
+       "[[1670006453141828752, \"America/New_York\", \"Monday January _2 3:04:05.000 pm MST Z07:00 __2 002\"]]",
        "\"Friday December  2 1:40:53.141 pm EST -05:00 336 336\"");
     OK("time.format", "[[1670006453000000000, \"UTC\", \"2006-01-02T15:04:05.999999999Z07:00 .000 Kitchen\"]]",
        "\"2022-12-02T18:40:53Z .000 Kitchen\"");
@@ -720,8 +718,7 @@ static void *zone_worker(void *arg)
         snprintf(args, sizeof args, "[[%lld, \"%s\"]]", (long long)(1600000000000000000LL + i * 86400000000000LL),
                  zones[i % 5]);
         rv *out = NULL;
-        if (call(&t, "time.date", args, &out) != REGO_OK)
-            return (void *)1;
+        if (call(&t, "time.date", args, &out) != REGO_OK) return (void *)1;
         rv_unref(out);
         tctx_done(&t);
     }
@@ -732,8 +729,7 @@ static void test_time_threads(void **state)
 {
     (void)state;
     pthread_t th[4];
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, zone_worker, NULL), 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, zone_worker, NULL), 0);
     for (int i = 0; i < 4; i++) {
         void *r;
         pthread_join(th[i], &r);

@@ -20,13 +20,11 @@ static rego_policy *compile1(const char *src, rego_error *err)
 }
 
 /* Result set as compact JSON (NEW) or NULL with *err; limits as given. */
-static char *run(rego_policy *pol, const char *query, const char *input, uint64_t steps, size_t mem,
-                 rego_error *err)
+static char *run(rego_policy *pol, const char *query, const char *input, uint64_t steps, size_t mem, rego_error *err)
 {
     rv *rs = NULL;
     rego_options opts = {.max_steps = steps, .max_memory = mem};
-    if (rego_eval_json(pol, query, input, NULL, &opts, &rs, err) < 0)
-        return NULL;
+    if (rego_eval_json(pol, query, input, NULL, &opts, &rs, err) < 0) return NULL;
     char *t = rv_to_json_text(rs);
     rv_unref(rs);
     return t;
@@ -37,13 +35,10 @@ static void expect(const char *src, const char *query, const char *input, const 
     rego_error err;
     memset(&err, 0, sizeof err);
     rego_policy *pol = compile1(src, &err);
-    if (!pol)
-        fail_msg("compile: %s", err.message);
+    if (!pol) fail_msg("compile: %s", err.message);
     char *t = run(pol, query, input, 1000000, 64 << 20, &err);
-    if (!t)
-        fail_msg("eval: %s", err.message);
-    if (strcmp(t, want) != 0)
-        fail_msg("%s: got %s, want %s", query, t, want);
+    if (!t) fail_msg("eval: %s", err.message);
+    if (strcmp(t, want) != 0) fail_msg("%s: got %s, want %s", query, t, want);
     free(t);
     rego_policy_free(pol);
 }
@@ -54,14 +49,11 @@ static void expect_limit(const char *src, uint64_t steps, size_t mem, const char
     rego_error err;
     memset(&err, 0, sizeof err);
     rego_policy *pol = compile1(src, &err);
-    if (!pol)
-        fail_msg("compile: %s", err.message);
+    if (!pol) fail_msg("compile: %s", err.message);
     char *t = run(pol, "x := data.l.r", NULL, steps, mem, &err);
-    if (t)
-        fail_msg("evaluated to %s", t);
+    if (t) fail_msg("evaluated to %s", t);
     assert_string_equal(err.code, "eval_limit_error");
-    if (!strstr(err.message, what))
-        fail_msg("message %s lacks %s", err.message, what);
+    if (!strstr(err.message, what)) fail_msg("message %s lacks %s", err.message, what);
     rego_policy_free(pol);
 }
 
@@ -214,9 +206,10 @@ static void test_fuzz_with_parse_error(void **state)
 {
     (void)state;
     rego_error err;
-    assert_null(compile1("package g\np = x {\n  x := data.a with input.foo as \"x\" with input.foo.barunits.parse_bytes( as "
-                         "\"y\"\n}\n",
-                         &err));
+    assert_null(
+        compile1("package g\np = x {\n  x := data.a with input.foo as \"x\" with input.foo.barunits.parse_bytes( as "
+                 "\"y\"\n}\n",
+                 &err));
     assert_string_equal(err.code, "rego_parse_error");
 }
 
@@ -226,8 +219,7 @@ static void test_fuzz_deep_nesting(void **state)
     (void)state;
     char src[8192];
     int n = snprintf(src, sizeof src, "package d\nimport rego.v1\np := ");
-    for (int i = 0; i < 3000; i++)
-        src[n++] = '[';
+    for (int i = 0; i < 3000; i++) src[n++] = '[';
     src[n] = 0;
     rego_error err;
     assert_null(compile1(src, &err));
@@ -235,10 +227,8 @@ static void test_fuzz_deep_nesting(void **state)
     assert_non_null(strstr(err.message, "nested too deeply"));
     /* 100 levels are fine */
     n = snprintf(src, sizeof src, "package d\nimport rego.v1\np := ");
-    for (int i = 0; i < 100; i++)
-        src[n++] = '[';
-    for (int i = 0; i < 100; i++)
-        src[n++] = ']';
+    for (int i = 0; i < 100; i++) src[n++] = '[';
+    for (int i = 0; i < 100; i++) src[n++] = ']';
     src[n] = 0;
     rego_policy *pol = compile1(src, &err);
     assert_non_null(pol);
@@ -279,7 +269,8 @@ static void test_fuzz_self_mock_recursion(void **state)
     (void)state;
     rego_error err;
     rego_module_src m = {.name = "p.rego",
-                         .source = "package test\n\nf() {\n  q with time.now_ns as f\n}\nq {\n  time.now_ns() == 2\n}\n",
+                         .source =
+                             "package test\n\nf() {\n  q with time.now_ns as f\n}\nq {\n  time.now_ns() == 2\n}\n",
                          .syntax = REGO_SYNTAX_V0};
     rego_policy *pol = rego_compile(&m, 1, REGO_SYNTAX_V0, &err);
     assert_non_null(pol);
@@ -345,8 +336,8 @@ static void test_else_after_undefined_value(void **state)
 static void test_not_bracket_negation(void **state)
 {
     (void)state;
-    expect("package n\nimport rego.v1\np if not [1, 2] == input.x\nq if not (input.y)\n", "x := data.n",
-           "{\"x\":[1]}", "[{\"x\":{\"p\":true,\"q\":true}}]");
+    expect("package n\nimport rego.v1\np if not [1, 2] == input.x\nq if not (input.y)\n", "x := data.n", "{\"x\":[1]}",
+           "[{\"x\":{\"p\":true,\"q\":true}}]");
 }
 
 static void test_numeric_quirks(void **state)

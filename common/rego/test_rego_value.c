@@ -13,8 +13,8 @@
 static void test_order_across_types(void **state)
 {
     (void)state;
-    rv *vals[] = {rv_null(), rv_bool(false), rv_int(3), rv_cstring("a"), rv_array_new(0), rv_object_new(0),
-                  rv_set_new(0)};
+    rv *vals[] = {rv_null(),       rv_bool(false),   rv_int(3),    rv_cstring("a"),
+                  rv_array_new(0), rv_object_new(0), rv_set_new(0)};
     for (size_t i = 0; i + 1 < sizeof vals / sizeof vals[0]; i++) assert_true(rv_compare(vals[i], vals[i + 1]) < 0);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) rv_unref(vals[i]);
 }
@@ -139,7 +139,8 @@ static void test_json_text_exact(void **state)
     free(t);
     rv_unref(v);
     const char *bad[] = {"[1,]", "{\"a\" 1}", "01", "\"\\ud800\"", "\"\xff\"", "[1] x", "tru", "-", "1.", ""};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_null(rv_from_json_text(bad[i], strlen(bad[i]), eb, sizeof eb));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(rv_from_json_text(bad[i], strlen(bad[i]), eb, sizeof eb));
 }
 
 /* Parses src (must succeed) and returns its compact JSON text (NEW). */
@@ -196,12 +197,25 @@ static void test_json_text_edges(void **state)
     assert_int_equal(rv_strlen(nul), 3);
     assert_memory_equal(rv_str(nul), "a\0b", 3);
     rv_unref(nul);
-    const char *bad_str[] = {"\"\\ud800\"",        "\"\\udc00\"",   "\"\\ud800\\u0041\"", "\"\\ud800x\"",
-                             "\"\\u12g4\"",        "\"\\u12\"",     "\"\\x\"",            "\"\\",
-                             "\"abc",              "\"a\tb\"",      "\"a\nb\"",           "\"\xc0\x80\"",
-                             "\"\xed\xa0\x80\"",   "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "\"\x80\"",
+    const char *bad_str[] = {"\"\\ud800\"",
+                             "\"\\udc00\"",
+                             "\"\\ud800\\u0041\"",
+                             "\"\\ud800x\"",
+                             "\"\\u12g4\"",
+                             "\"\\u12\"",
+                             "\"\\x\"",
+                             "\"\\",
+                             "\"abc",
+                             "\"a\tb\"",
+                             "\"a\nb\"",
+                             "\"\xc0\x80\"",
+                             "\"\xed\xa0\x80\"",
+                             "\"\xf4\x90\x80\x80\"",
+                             "\"\xe2\x82\"",
+                             "\"\x80\"",
                              "\"\xf8\x88\x80\x80\x80\""};
-    for (size_t i = 0; i < sizeof bad_str / sizeof bad_str[0]; i++) expect_bad_json(bad_str[i], strlen(bad_str[i]), NULL);
+    for (size_t i = 0; i < sizeof bad_str / sizeof bad_str[0]; i++)
+        expect_bad_json(bad_str[i], strlen(bad_str[i]), NULL);
     /* numbers: int64 edges, exact text beyond them, floats keep their text */
     expect_json("[0,-0,123456789012345678,9223372036854775807,-9223372036854775808,9223372036854775808,"
                 "-99999999999999999999,1e2,-1.5e-3,1.0,0.1,1E+2]",
@@ -215,8 +229,10 @@ static void test_json_text_edges(void **state)
     assert_true(rv_number_as_int64(rv_array_at(n, 1), &i64));
     assert_int_equal(i64, 100);
     rv_unref(n);
-    const char *bad_num[] = {"-", "01", "-01", "1.", "1e", "1e+", "+1", ".5", "0x1", "--1", "Infinity", "NaN", "1.e3", "-.5"};
-    for (size_t i = 0; i < sizeof bad_num / sizeof bad_num[0]; i++) expect_bad_json(bad_num[i], strlen(bad_num[i]), NULL);
+    const char *bad_num[] = {"-",  "01",  "-01", "1.",       "1e",  "1e+",  "+1",
+                             ".5", "0x1", "--1", "Infinity", "NaN", "1.e3", "-.5"};
+    for (size_t i = 0; i < sizeof bad_num / sizeof bad_num[0]; i++)
+        expect_bad_json(bad_num[i], strlen(bad_num[i]), NULL);
     /* duplicate keys: the last wins (small objects and the large-object sort) */
     expect_json("{\"b\":1,\"a\":2,\"b\":3,\"a\":4}", "{\"a\":4,\"b\":3}");
     char big[4096];
@@ -231,12 +247,14 @@ static void test_json_text_edges(void **state)
     free(t);
     /* structure and whitespace */
     expect_json(" \t\r\n[ ]", "[]");
-    expect_json("{\n                \"a\" :\t[ 1 , {\"b\" : null} ,true,false ] \r\n}\n", "{\"a\":[1,{\"b\":null},true,false]}");
+    expect_json("{\n                \"a\" :\t[ 1 , {\"b\" : null} ,true,false ] \r\n}\n",
+                "{\"a\":[1,{\"b\":null},true,false]}");
     expect_json("null", "null");
     expect_json(" \"s\" ", "\"s\"");
     expect_json("12", "12");
-    const char *bad[] = {"[1,]", "[,1]", "{,}", "{\"a\":1,}", "{\"a\"}", "{1:2}", "[1 2]", "{\"a\":1 \"b\":2}",
-                         "[", "]", "nul", "truex", "[true false]", "\"a\" \"b\"", "  ", "{\"a\":}", "[1]]"};
+    const char *bad[] = {
+        "[1,]", "[,1]",  "{,}",          "{\"a\":1,}",  "{\"a\"}", "{1:2}",    "[1 2]", "{\"a\":1 \"b\":2}", "[", "]",
+        "nul",  "truex", "[true false]", "\"a\" \"b\"", "  ",      "{\"a\":}", "[1]]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_bad_json(bad[i], strlen(bad[i]), NULL);
     expect_bad_json("{\n  \"a\": tru\n}", 14, "2:8: invalid token");
     expect_bad_json("[1] x", 5, "end of file expected");

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/rego_int.h"
 
 typedef enum { TY_ANY, TY_NULL, TY_BOOL, TY_NUM, TY_STR, TY_ARRAY, TY_OBJECT, TY_SET, TY_UNION } ty_kind;
@@ -76,7 +77,7 @@ typedef struct {
 
 static ty *ty_new(tcx *c, ty_kind k)
 {
-    ty *t = calloc(1, sizeof *t);
+    ty *t = rego_xcalloc(1, sizeof *t);
     if (!t) return &c->any;
     t->k = k;
     t->next_alloc = c->allocs;
@@ -103,8 +104,8 @@ static ty *ty_set(tcx *c, ty *elem)
 static void ty_hold(tcx *c, ty *owner, size_t n, bool keys)
 {
     /* arrays hung on a type are freed with it: kept in a helper alloc list */
-    owner->elems = calloc(n ? n : 1, sizeof(ty *));
-    if (keys) owner->keys = calloc(n ? n : 1, sizeof(char *));
+    owner->elems = rego_xcalloc(n ? n : 1, sizeof(ty *));
+    if (keys) owner->keys = rego_xcalloc(n ? n : 1, sizeof(char *));
     if (!owner->elems || (keys && !owner->keys)) {
         c->failed = true; /* out of memory: stop checking, accept */
         owner->k = TY_ANY;
@@ -337,13 +338,11 @@ static const struct {
     const char *args;
     const char *want;
 } bi_sigs[] = {
-    {"count", 1, "u<s a<A> o S<A>>",
-     "(collection: any<string, array[any], object[any: any], set[any]>, n: number)"},
+    {"count", 1, "u<s a<A> o S<A>>", "(collection: any<string, array[any], object[any: any], set[any]>, n: number)"},
     {"lower", 1, "s", "(x: string, y: string)"},
     {"upper", 1, "s", "(x: string, y: string)"},
     {"trim_space", 1, "s", "(value: string, output: string)"},
-    {"concat", 2, "s u<a<s> S<s>>",
-     "(delimiter: string, collection: any<array[string], set[string]>, output: string)"},
+    {"concat", 2, "s u<a<s> S<s>>", "(delimiter: string, collection: any<array[string], set[string]>, output: string)"},
     {"startswith", 2, "s s", "(search: string, base: string, result: boolean)"},
     {"endswith", 2, "s s", "(search: string, base: string, result: boolean)"},
     {"contains", 2, "s s", "(haystack: string, needle: string, result: boolean)"},
@@ -456,20 +455,63 @@ static const struct {
     const char *name;
     ty_kind k;
 } bi_results[] = {
-    {"abs", TY_NUM}, {"ceil", TY_NUM}, {"concat", TY_STR}, {"contains", TY_BOOL}, {"count", TY_NUM},
-    {"div", TY_NUM}, {"endswith", TY_BOOL}, {"equal", TY_BOOL}, {"floor", TY_NUM}, {"format_int", TY_STR},
-    {"glob.match", TY_BOOL}, {"gt", TY_BOOL}, {"gte", TY_BOOL}, {"indexof", TY_NUM},
-    {"internal.member_2", TY_BOOL}, {"internal.member_3", TY_BOOL}, {"is_array", TY_BOOL},
-    {"is_boolean", TY_BOOL}, {"is_null", TY_BOOL}, {"is_number", TY_BOOL}, {"is_object", TY_BOOL},
-    {"is_set", TY_BOOL}, {"is_string", TY_BOOL}, {"lower", TY_STR}, {"lt", TY_BOOL}, {"lte", TY_BOOL},
-    {"mul", TY_NUM}, {"neq", TY_BOOL}, {"plus", TY_NUM}, {"regex.match", TY_BOOL}, {"rem", TY_NUM},
-    {"replace", TY_STR}, {"round", TY_NUM}, {"sprintf", TY_STR}, {"startswith", TY_BOOL},
-    {"substring", TY_STR}, {"trim", TY_STR}, {"trim_left", TY_STR}, {"trim_prefix", TY_STR},
-    {"trim_right", TY_STR}, {"trim_space", TY_STR}, {"trim_suffix", TY_STR}, {"type_name", TY_STR},
-    {"upper", TY_STR}, {"bits.and", TY_NUM}, {"bits.or", TY_NUM}, {"bits.xor", TY_NUM},
-    {"bits.negate", TY_NUM}, {"net.cidr_contains", TY_BOOL}, {"net.cidr_intersects", TY_BOOL}, {"bits.lsh", TY_NUM}, {"bits.rsh", TY_NUM},
+    {"abs", TY_NUM},
+    {"ceil", TY_NUM},
+    {"concat", TY_STR},
+    {"contains", TY_BOOL},
+    {"count", TY_NUM},
+    {"div", TY_NUM},
+    {"endswith", TY_BOOL},
+    {"equal", TY_BOOL},
+    {"floor", TY_NUM},
+    {"format_int", TY_STR},
+    {"glob.match", TY_BOOL},
+    {"gt", TY_BOOL},
+    {"gte", TY_BOOL},
+    {"indexof", TY_NUM},
+    {"internal.member_2", TY_BOOL},
+    {"internal.member_3", TY_BOOL},
+    {"is_array", TY_BOOL},
+    {"is_boolean", TY_BOOL},
+    {"is_null", TY_BOOL},
+    {"is_number", TY_BOOL},
+    {"is_object", TY_BOOL},
+    {"is_set", TY_BOOL},
+    {"is_string", TY_BOOL},
+    {"lower", TY_STR},
+    {"lt", TY_BOOL},
+    {"lte", TY_BOOL},
+    {"mul", TY_NUM},
+    {"neq", TY_BOOL},
+    {"plus", TY_NUM},
+    {"regex.match", TY_BOOL},
+    {"rem", TY_NUM},
+    {"replace", TY_STR},
+    {"round", TY_NUM},
+    {"sprintf", TY_STR},
+    {"startswith", TY_BOOL},
+    {"substring", TY_STR},
+    {"trim", TY_STR},
+    {"trim_left", TY_STR},
+    {"trim_prefix", TY_STR},
+    {"trim_right", TY_STR},
+    {"trim_space", TY_STR},
+    {"trim_suffix", TY_STR},
+    {"type_name", TY_STR},
+    {"upper", TY_STR},
+    {"bits.and", TY_NUM},
+    {"bits.or", TY_NUM},
+    {"bits.xor", TY_NUM},
+    {"bits.negate", TY_NUM},
+    {"net.cidr_contains", TY_BOOL},
+    {"net.cidr_intersects", TY_BOOL},
+    {"bits.lsh", TY_NUM},
+    {"bits.rsh", TY_NUM},
     /* TY_ARRAY entries: array of any (dynamic) */
-    {"sort", TY_ARRAY}, {"array.concat", TY_ARRAY}, {"array.slice", TY_ARRAY}, {"array.reverse", TY_ARRAY},
+    {"sort", TY_ARRAY},
+    {"array.concat", TY_ARRAY},
+    {"array.slice", TY_ARRAY},
+    {"array.reverse", TY_ARRAY},
 };
 
 static ty *call_type(tcx *c, const term *t)
@@ -574,7 +616,7 @@ static ty *ty_of(tcx *c, term *t);
 /* Type of a comprehension head in the comprehension's scope. */
 static ty *closure_type(tcx *c, term *t)
 {
-    ty **saved = malloc(((size_t)c->nslots + 1) * sizeof(ty *));
+    ty **saved = rego_xmalloc(((size_t)c->nslots + 1) * sizeof(ty *));
     if (!saved) {
         c->failed = true;
         return &c->any;
@@ -683,7 +725,6 @@ static void mark_any(tcx *c, term *t)
     for (int i = 0; i < t->n; i++) mark_any(c, t->items[i]);
 }
 
-
 /* First binding of vars by `a = b` (types computed before binding). */
 static void bind(tcx *c, term *a, ty *ta, term *b, ty *tb)
 {
@@ -784,7 +825,7 @@ static void check_body(tcx *c, body *b)
  * (NULL for functions). */
 static ty *check_rule(tcx *c, rule *r)
 {
-    ty **slots = calloc((size_t)r->nslots + 1, sizeof(ty *));
+    ty **slots = rego_xcalloc((size_t)r->nslots + 1, sizeof(ty *));
     if (!slots) {
         c->failed = true;
         return &c->any;
@@ -845,8 +886,8 @@ int rego_typecheck_policy(const rego_policy *pol, rego_error *err)
 {
     tcx c = {.pol = pol, .err = err};
     c.any.k = TY_ANY;
-    c.node_state = calloc((size_t)pol->nnodes + 1, 1);
-    c.node_type = calloc((size_t)pol->nnodes + 1, sizeof(ty *));
+    c.node_state = rego_xcalloc((size_t)pol->nnodes + 1, 1);
+    c.node_type = rego_xcalloc((size_t)pol->nnodes + 1, sizeof(ty *));
     if (c.node_state && c.node_type) {
         for (int mi = 0; mi < pol->nmods && !c.failed; mi++) {
             module *m = pol->mods[mi];

@@ -32,24 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rego/alloc.h"
 #include "rego/value_int.h"
 
 static rv rv_null_s = {.refcnt = -1, .type = RV_NULL};
 rv rv_true_s = {.refcnt = -1, .type = RV_BOOL, .u.b = true}; /* value_int.h: rvi_bool */
 rv rv_false_s = {.refcnt = -1, .type = RV_BOOL, .u.b = false};
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) abort();
-    return p;
-}
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) abort();
-    return p;
-}
 
 /* Members of a parsed JSON document (rv_from_json_text) share their document's
  * arena and its reference count (see there). */
@@ -141,9 +129,9 @@ static inline void *vb_alloc(size_t size)
             c->n[k]--;
             return b;
         }
-        return xmalloc(k << 4);
+        return rego_xmalloc(k << 4);
     }
-    return xmalloc(size);
+    return rego_xmalloc(size);
 }
 
 __attribute__((noinline)) static void vc_register(vcache *c)
@@ -294,7 +282,7 @@ static rv *num_big_from_bn(const BIGNUM *bn)
 rv *rv_number_from_text(const char *text, size_t len)
 {
     char buf[64];
-    char *s = len < sizeof(buf) ? buf : xmalloc(len + 1);
+    char *s = len < sizeof(buf) ? buf : rego_xmalloc(len + 1);
     memcpy(s, text, len);
     s[len] = 0;
     /* validate JSON-ish number */
@@ -491,7 +479,7 @@ static rv *num_from_of(opa_float x)
     } else {
         /* integers may need up to ~4933 digits: build on the heap */
         size_t cap = n + (size_t)dp + (size_t)nd + 4;
-        char *big = xmalloc(cap);
+        char *big = rego_xmalloc(cap);
         memcpy(big, out, n);
         for (int i = 0; i < dp; i++) big[n++] = i < nd ? dig[i] : '0';
         if (nd > dp) {
@@ -509,8 +497,8 @@ static int num_cmp(const rv *a, const rv *b)
 {
     if (a->nk == NK_INT && b->nk == NK_INT) return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
     if (a->nk == NK_BIG || b->nk == NK_BIG) {
-        if (rv_number_is_integer(a) && rv_number_is_integer(b) &&
-            (a->nk != NK_FLT || fabs(a->u.num.d) < 9e18) && (b->nk != NK_FLT || fabs(b->u.num.d) < 9e18)) {
+        if (rv_number_is_integer(a) && rv_number_is_integer(b) && (a->nk != NK_FLT || fabs(a->u.num.d) < 9e18) &&
+            (b->nk != NK_FLT || fabs(b->u.num.d) < 9e18)) {
             BIGNUM *x = num_to_bn(a), *y = num_to_bn(b);
             int c = BN_cmp(x, y);
             BN_free(x);
@@ -672,15 +660,15 @@ __attribute__((noinline)) static void c_grow_slow(rv *v, bool vals)
 {
     size_t cap = v->u.c.cap ? v->u.c.cap * 2 : 4;
     if (v->inl == 1) { /* outgrew the inline arrays: move to separate ones */
-        rv **items = xmalloc(cap * sizeof(rv *)), **vs = vals ? xmalloc(cap * sizeof(rv *)) : NULL;
+        rv **items = rego_xmalloc(cap * sizeof(rv *)), **vs = vals ? rego_xmalloc(cap * sizeof(rv *)) : NULL;
         memcpy(items, v->u.c.items, v->u.c.len * sizeof(rv *));
         if (vals) memcpy(vs, v->u.c.vals, v->u.c.len * sizeof(rv *));
         v->u.c.items = items;
         v->u.c.vals = vs;
         v->inl = 2; /* block size no longer known: plain free() */
     } else {
-        v->u.c.items = xrealloc(v->u.c.items, cap * sizeof(rv *));
-        if (vals) v->u.c.vals = xrealloc(v->u.c.vals, cap * sizeof(rv *));
+        v->u.c.items = rego_xrealloc(v->u.c.items, cap * sizeof(rv *));
+        if (vals) v->u.c.vals = rego_xrealloc(v->u.c.vals, cap * sizeof(rv *));
     }
     v->u.c.cap = cap;
 }
@@ -845,8 +833,7 @@ rv_aux *rv_aux_attach(const rv *v, rv_aux *a)
     if (v->local == RV_ARENA) arena_note_aux(v);
     rv_aux *expected = NULL;
     /* the value is shared read-only; aux is its only lazily written field */
-    if (__atomic_compare_exchange_n(&((rv *)v)->aux, &expected, a, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return a;
+    if (__atomic_compare_exchange_n(&((rv *)v)->aux, &expected, a, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return a;
     a->free_fn(a);
     return expected;
 }
@@ -1032,12 +1019,11 @@ rv *rv_from_json(const json_t *j)
     }
     case JSON_OBJECT: {
         size_t n = json_object_size(j);
-        rv **pairs = xmalloc(2 * n * sizeof(rv *));
+        rv **pairs = rego_xmalloc(2 * n * sizeof(rv *));
         size_t k = 0;
         const char *key;
         json_t *val;
-        json_object_foreach((json_t *)j, key, val)
-        {
+        json_object_foreach ((json_t *)j, key, val) {
             pairs[2 * k] = rv_cstring(key);
             pairs[2 * k + 1] = rv_from_json(val);
             k++;
@@ -1114,8 +1100,8 @@ typedef struct arena_block {
 } arena_block;
 
 struct rv_arena {
-    int refcnt;   /* outside references to members */
-    int has_aux;  /* some member got derived data (walk on release) */
+    int refcnt;  /* outside references to members */
+    int has_aux; /* some member got derived data (walk on release) */
     rv *root;
     arena_block *blocks; /* further blocks (the first is this allocation) */
     char *p, *end;       /* free part of the current block */
@@ -1193,7 +1179,7 @@ static rv_arena *arena_new(size_t text_len)
     /* a parsed document takes about twice its text (GuardDuty finding: 4 KB -> 7 KB) */
     size_t first = text_len * 2 + 256;
     if (first > ((size_t)256 << 10)) first = (size_t)256 << 10;
-    rv_arena *a = xmalloc(sizeof *a + first);
+    rv_arena *a = rego_xmalloc(sizeof *a + first);
     memset(a, 0, sizeof *a);
     a->refcnt = 1;
     a->p = (char *)(a + 1);
@@ -1208,7 +1194,7 @@ __attribute__((noinline)) static char *arena_grow(rv_arena *a, size_t need)
     if (size < (size_t)1 << 20) a->next_size *= 2;
     bool own = need > size / 4; /* a big value gets a block of its own; the current one stays */
     if (own) size = need;
-    arena_block *b = xmalloc(sizeof *b + size);
+    arena_block *b = rego_xmalloc(sizeof *b + size);
     b->next = a->blocks;
     a->blocks = b;
     char *p = (char *)(b + 1);
@@ -1474,7 +1460,7 @@ static void jp_sort_pairs(rv **pr, size_t k)
         }
         return;
     }
-    rv **t = xmalloc(3 * k * sizeof(rv *));
+    rv **t = rego_xmalloc(3 * k * sizeof(rv *));
     for (size_t i = 0; i < k; i++) {
         t[3 * i] = pr[2 * i];
         t[3 * i + 1] = pr[2 * i + 1];
@@ -1490,7 +1476,7 @@ static void jp_sort_pairs(rv **pr, size_t k)
 
 __attribute__((noinline)) static void jp_grow(jparse *p)
 {
-    rv **n = xmalloc(2 * p->scap * sizeof(rv *));
+    rv **n = rego_xmalloc(2 * p->scap * sizeof(rv *));
     memcpy(n, p->stk, p->sp * sizeof(rv *));
     if (p->stk != p->stk0) free(p->stk);
     p->stk = n;
@@ -1671,7 +1657,9 @@ rv *rv_from_json_text(const char *text, size_t len, char *errbuf, size_t errlen)
     return v;
 }
 
-/* html: escape <, >, & as Go's json.Marshal does (not in Rego term text) */
+/* html (JSON text, not Rego term text): as Go's json.Marshal writes a string, so
+ * <, >, & U+2028 and U+2029 escaped, and each byte of invalid UTF-8 (OPA's strings
+ * may hold any bytes, e.g. from base64.decode) written as \ufffd. */
 static void sb_json_string(rego_buf *b, const char *s, size_t n, bool html)
 {
     rego_buf_putn(b, "\"", 1);
@@ -1689,6 +1677,13 @@ static void sb_json_string(rego_buf *b, const char *s, size_t n, bool html)
         default:
             if (c < 0x20) {
                 rego_buf_printf(b, "\\u%04x", c);
+            } else if (c >= 0x80 && html) {
+                size_t w;
+                uint32_t cp = rego_utf8_decode((const unsigned char *)s + i, n - i, &w);
+                if (cp == 0xFFFD && w == 1) rego_buf_putn(b, "\\ufffd", 6);
+                else if (cp == 0x2028 || cp == 0x2029) rego_buf_printf(b, "\\u%04x", (unsigned)cp);
+                else rego_buf_putn(b, s + i, w);
+                i += w - 1;
             } else rego_buf_putn(b, (const char *)&s[i], 1);
         }
     }

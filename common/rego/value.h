@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 typedef enum {
-    RV_NULL = 0,   /* order matches OPA's type order for comparisons */
+    RV_NULL = 0, /* order matches OPA's type order for comparisons */
     RV_BOOL,
     RV_NUMBER,
     RV_STRING,
@@ -51,11 +51,11 @@ const char *rv_type_name(const rv *v); /* OPA names: "null", "boolean", "number"
 /* Scalars. Null, true and false are shared singletons. */
 rv *rv_null(void);
 rv *rv_bool(bool b);
-bool rv_is_true(const rv *v);            /* v is the boolean true */
+bool rv_is_true(const rv *v); /* v is the boolean true */
 rv *rv_int(int64_t i);
-rv *rv_double(double d);                 /* NaN/Inf are refused: returns NULL */
+rv *rv_double(double d);                               /* NaN/Inf are refused: returns NULL */
 rv *rv_number_from_text(const char *text, size_t len); /* JSON number text, any size; NULL if malformed */
-bool rv_number_as_int64(const rv *num, int64_t *out); /* true iff integral and fits */
+bool rv_number_as_int64(const rv *num, int64_t *out);  /* true iff integral and fits */
 double rv_number_as_double(const rv *num);
 bool rv_number_is_integer(const rv *num);
 /* Canonical text of a number as OPA prints it (e.g. "1", "1.5", "1e+100" stays exact). NEW, free(). */
@@ -72,8 +72,8 @@ rv *rv_num_rem(const rv *a, const rv *b, const char **err);
 /* Strings are UTF-8, length-counted, may contain NUL. */
 rv *rv_string(const char *s, size_t len);
 rv *rv_cstring(const char *s);
-const char *rv_str(const rv *s);          /* BORROWED, NUL-terminated */
-size_t rv_strlen(const rv *s);           /* bytes */
+const char *rv_str(const rv *s); /* BORROWED, NUL-terminated */
+size_t rv_strlen(const rv *s);   /* bytes */
 
 /* Collections. rv_len works on strings (bytes), arrays, objects and sets. */
 size_t rv_len(const rv *v);
@@ -95,7 +95,7 @@ rv *rv_object_val_at(const rv *obj, size_t i);          /* BORROWED */
 rv *rv_set_new(size_t capacity_hint);
 void rv_set_add(rv *set, rv *item /* stolen */);
 bool rv_set_contains(const rv *set, const rv *item);
-rv *rv_set_at(const rv *set, size_t i);                 /* BORROWED, sorted order */
+rv *rv_set_at(const rv *set, size_t i); /* BORROWED, sorted order */
 
 /* OPA's total order: by type (rv_type order), then by value. Returns <0, 0, >0. */
 int rv_compare(const rv *a, const rv *b);
@@ -109,8 +109,8 @@ uint64_t rv_hash(const rv *v);
  * frees its copy. It lives as long as the value (free_fn runs when the value dies). */
 typedef struct rv_aux rv_aux;
 struct rv_aux {
-    int kind;                        /* RV_AUX_* */
-    void (*free_fn)(rv_aux *a);      /* releases the whole rv_aux */
+    int kind;                   /* RV_AUX_* */
+    void (*free_fn)(rv_aux *a); /* releases the whole rv_aux */
 };
 enum { RV_AUX_REGEX = 1, RV_AUX_CIDR, RV_AUX_INDEX, RV_AUX_FORMAT };
 rv_aux *rv_aux_get(const rv *v); /* BORROWED or NULL */
@@ -124,8 +124,8 @@ rv_aux *rv_aux_attach(const rv *v, rv_aux *a);
 bool rv_index_contains(const rv *coll, const rv *item, bool *found);
 
 /* JSON. Sets become sorted arrays, non-string object keys become their JSON text. */
-rv *rv_from_json(const json_t *j);                 /* NEW, NULL only on OOM */
-json_t *rv_to_json(const rv *v);                   /* NEW json_t, json_decref() */
+rv *rv_from_json(const json_t *j); /* NEW, NULL only on OOM */
+json_t *rv_to_json(const rv *v);   /* NEW json_t, json_decref() */
 /* JSON text in one pass, with full validation (UTF-8, escapes, surrogate pairs); numbers
  * keep their exact text, duplicate keys: the last wins. NEW value, or NULL and
  * "line:col: message" in errbuf. The document's values share one arena and one

@@ -20,10 +20,10 @@ struct rv {
     int refcnt; /* < 0: immortal */
     uint8_t type;
     uint8_t nk;
-    uint8_t inl; /* container: items/vals live in the same allocation as the rv */
+    uint8_t inl;   /* container: items/vals live in the same allocation as the rv */
     uint8_t local; /* 1: made inside rv_local_begin/end on this thread: plain refcount;
                       2: member of a parsed JSON document: counts on its arena (value.c) */
-    rv_aux *aux; /* derived data (rv_aux_attach), published atomically */
+    rv_aux *aux;   /* derived data (rv_aux_attach), published atomically */
     union {
         bool b;
         struct {

@@ -5,7 +5,7 @@
  *   MD5/SHA1/SHA256, email), each with the JSON path where it was found;
  * - enrich_risk_score: a transparent 0-100 score from the alert's severity and public IPs.
  * The same input always yields the same indicators in the same order, which is what
- * lets a redelivered alert produce byte-identical output (SERVICES.md, idempotency).
+ * lets a redelivered alert produce byte-identical output (docs/ARCHITECTURE.md, "Delivery").
  * See enrich.c's header for the exact rules. */
 #ifndef HUTCH_ENRICH_H
 #define HUTCH_ENRICH_H

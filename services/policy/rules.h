@@ -1,5 +1,5 @@
 /* The ingest policies: every *.rego below a directory, compiled once, asked for
- * one decision per raw event (DESIGN.md, "Policies (Rego)").
+ * one decision per raw event (docs/ARCHITECTURE.md, "Policy contracts").
  *
  * For an event of schema S:
  *   - package ingest.S exists (Warren): its set `alerts` gives the alerts, each

@@ -11,12 +11,25 @@ and functions; about one in five policies is written in v0 syntax. Inputs follow
 schema the expressions read, but sometimes with the wrong type or a missing field, to
 exercise undefinedness and runtime errors.
 
+Two smaller families ride along, one case of each per five policies, for the places
+where our engine once differed from OPA outside the shared conformance cases:
+- docs-S-<i>: base documents (data.json) and rules (virtual documents) that define
+  keys under the same prefixes: merged reads, iteration over a shared prefix (a key
+  in both comes twice in OPA), `some k, v in data.x`, and data that conflicts with a
+  rule (a value at a rule's path, or a non-object above it: OPA's "conflicting rule
+  for data path" compile error).
+- utf8-S-<i>: strings holding invalid UTF-8 (made with base64.decode, hex.decode,
+  urlquery.decode of random byte strings): count() and the other rune-based
+  builtins, and json.marshal (Go writes each invalid byte as \ufffd).
+
 Deterministic: the same --seed gives the same corpus.
 
 Usage: generate.py --seed S --count N OUTDIR
-Each case is OUTDIR/gen-S-<i>/ with policy.rego, input1.json, input2.json, query
-(one query per line) and, for v0 cases, a file named v0.
+Each case is OUTDIR/<family>-S-<i>/ with policy.rego, input1.json, input2.json (gen
+cases), data.json (docs cases), query (one query per line) and, for v0 cases, a file
+named v0.
 """
+import base64
 import argparse
 import json
 import os
@@ -328,6 +341,161 @@ def gen_input(r):
     return d
 
 
+# ------------------------------------------------------------ base and virtual documents
+KEYS = ["a", "b", "c", "d"]
+
+
+def docs_rules(r):
+    """Modules under packages p, p.a, p.a.b, p.b: complete rules, partial sets and
+    objects, ref heads, default rules and empty packages, with constant values."""
+    mods = []
+    used = set()
+    for pkg in r.sample(["p", "p.a", "p.b", "p.a.b", "p.c.d"], r.randint(1, 3)):
+        lines = ["package %s" % pkg, ""]
+        if r.random() < 0.15:  # an empty package: a node of the rule tree without rules
+            mods.append("\n".join(lines) + "\n")
+            continue
+        for _ in range(r.randint(1, 3)):
+            # the queries read into data.p.a: a rule p.a of a scalar type would make
+            # them OPA's type error "undefined ref" (our type checker does not model it)
+            name = r.choice(KEYS[1:] if pkg == "p" else KEYS)
+            kind = r.choice(["complete", "complete", "set", "obj", "refhead", "default"])
+            key = (pkg, name)
+            if key in used:
+                continue
+            used.add(key)
+            val = r.choice(["1", '"s"', "[1, 2]", '{"x": 1}', "true", "input.n"])
+            if kind == "complete":
+                lines.append("%s := %s" % (name, val))
+            elif kind == "default":
+                lines.append("default %s := 0\n%s := %s if input.n > 1" % (name, name, val))
+            elif kind == "set":
+                lines.append("%s contains x if some x in %s" % (name, r.choice(["[1, 2]", '["a", "b"]', "input.xs"])))
+            elif kind == "obj":
+                lines.append("%s[k] := v if some k, v in %s" % (name, r.choice(['{"x": 1, "y": 2}', "input.o"])))
+            else:
+                lines.append("%s.%s := %s" % (name, r.choice(KEYS), val))
+        mods.append("\n".join(lines) + "\n")
+    return mods
+
+
+def docs_data(r, depth=0):
+    """A random document with keys from KEYS (so it meets the rules' paths)."""
+    if depth >= 3 or r.random() < 0.25:
+        return r.choice([1, "v", [1, "a"], {}, None, True, 2.5])
+    return {k: docs_data(r, depth + 1) for k in r.sample(KEYS + ["e", "z"], r.randint(1, 3))}
+
+
+def docs_case(r):
+    mods = docs_rules(r)
+    data = docs_data(r)
+    if not isinstance(data, dict):
+        data = {"p": data}
+    if r.random() < 0.7 and not isinstance(data.get("p"), dict):
+        data["p"] = docs_data(r, 1) if r.random() < 0.5 else {}
+    # most cases keep the base documents off the rules' own paths (merges, no conflict)
+    if r.random() < 0.6:
+        data = strip_rule_paths(data, mods)
+    queries = [
+        "x := data.p",
+        "x := data",
+        "x := [k | data.p[k]]",
+        "x := [[k, v] | some k, v in data.p]",
+        "x := [[k, j] | data.p[k][j]]",
+        "some k; x := data.p[k]",
+        "x := {k | some k; data.p.a[k]}",
+        "x := [v | some v in data.p.a]",
+        "x := data.p.a.b",
+        "x := count([1 | data.p[_][_]])",
+        "x := [p | walk(data.p, [p, _])]",
+    ]
+    return mods, data, r.sample(queries, 4)
+
+
+def strip_rule_paths(data, mods):
+    """Removes from data the values at rule paths and non-objects above them."""
+    paths = []
+    for m in mods:
+        lines = m.splitlines()
+        pkg = lines[0].split()[1].split(".")
+        for l in lines[2:]:
+            head = l.split()[0]
+            if head == "default":
+                head = l.split()[1]
+            head = head.split("[")[0]
+            paths.append(pkg + head.split("."))
+    for path in paths:
+        cur = data
+        for i, k in enumerate(path):
+            if not isinstance(cur, dict) or k not in cur:
+                break
+            if i == len(path) - 1 or not isinstance(cur[k], dict):
+                del cur[k]
+                break
+            cur = cur[k]
+    return data
+
+
+# ------------------------------------------------------------ invalid UTF-8
+BYTES = [b"a", b"Z", b" ", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80",  # valid
+         b"\xff", b"\x80", b"\xbf", b"\xc0\x80", b"\xe2\x82", b"\xf0\x9f", b"\xed\xa0\x80",  # invalid
+         b"\xf4\x90\x80\x80", b"\xc3", b"\xe0\x80\xaf", b"\xf8\x88\x80\x80\x80"]
+
+
+def utf8_string(r):
+    """A Rego expression of a string with invalid UTF-8, and its bytes."""
+    raw = b"".join(r.choice(BYTES) for _ in range(r.randint(1, 5)))
+    how = r.choice(["b64", "b64", "hex", "url"])
+    if how == "b64":
+        return 'base64.decode("%s")' % base64.b64encode(raw).decode()
+    if how == "hex":
+        return 'hex.decode("%s")' % raw.hex()
+    return 'urlquery.decode("%s")' % "".join("%%%02x" % c for c in raw)
+
+
+def utf8_case(r):
+    qs = []
+    for _ in range(4):
+        s = utf8_string(r)
+        # strings.reverse is left out: OPA 1.19 panics on invalid UTF-8 (utf8.EncodeRune)
+        qs.append(r.choice([
+            "x := count(%s)" % s,
+            "x := count(%s)" % s,
+            'x := count(concat("", [%s, "x"]))' % s,
+            "x := json.marshal(%s)" % s,
+            "x := [count(%s), count(json.marshal([%s]))]" % (s, s),
+            'x := indexof(%s, "a")' % s,
+            "x := count(substring(%s, 1, 2))" % s,
+            "x := count(upper(%s))" % s,
+            'x := count(split(%s, ""))' % s,
+            "x := {%s: 1}" % s,
+        ]))
+    return qs
+
+
+def write_docs_case(d, r):
+    mods, data, queries = docs_case(r)
+    os.makedirs(d, exist_ok=True)
+    for i, m in enumerate(mods):
+        with open(os.path.join(d, "policy%d.rego" % i), "w") as f:
+            f.write(m)
+    with open(os.path.join(d, "data.json"), "w") as f:
+        json.dump(data, f)
+    for k in (1, 2):
+        with open(os.path.join(d, "input%d.json" % k), "w") as f:
+            json.dump({"n": r.choice([0, 2]), "xs": [r.choice([1, 3]), "b"], "o": {r.choice(KEYS): 1}}, f)
+    with open(os.path.join(d, "query"), "w") as f:
+        f.write("\n".join(queries) + "\n")
+
+
+def write_utf8_case(d, r):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "policy.rego"), "w") as f:
+        f.write("package u\n")
+    with open(os.path.join(d, "query"), "w") as f:
+        f.write("\n".join(utf8_case(r)) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=1)
@@ -352,6 +520,9 @@ def main():
             open(os.path.join(d, "v0"), "w").close()
         elif os.path.exists(os.path.join(d, "v0")):
             os.unlink(os.path.join(d, "v0"))
+    for i in range(0, a.count, 5):
+        write_docs_case(os.path.join(a.outdir, "docs-%d-%d" % (a.seed, i)), random.Random("docs/%d/%d" % (a.seed, i)))
+        write_utf8_case(os.path.join(a.outdir, "utf8-%d-%d" % (a.seed, i)), random.Random("utf8/%d/%d" % (a.seed, i)))
 
 
 if __name__ == "__main__":

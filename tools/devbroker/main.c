@@ -24,28 +24,31 @@
 
 static volatile sig_atomic_t devbroker_stop;
 
-static void devbroker_on_signal(int sig) {
+static void devbroker_on_signal(int sig)
+{
     (void)sig;
     devbroker_stop = 1;
 }
 
-static int devbroker_parse_int(const char *s, int min, int max, int *out) {
+static int devbroker_parse_int(const char *s, int min, int max, int *out)
+{
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) return -1;
     *out = (int)v;
     return 0;
 }
 
-static void devbroker_usage(FILE *f) {
+static void devbroker_usage(FILE *f)
+{
     fprintf(f, "usage: hutch-devbroker [--partitions N] [--brokers N]\n"
                "  Kafka mock cluster on loopback (librdkafka); prints the bootstrap address\n"
                "  on stdout line 1, creates the Hutch topics, runs until SIGTERM.\n");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int partitions = 8, brokers = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -111,8 +114,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hutch-devbroker: %s, %d topics x %d partitions, pid %ld\n",
             rd_kafka_mock_cluster_bootstraps(mc), ntopics, partitions, (long)getpid());
 
-    while (!devbroker_stop)
-        rd_kafka_poll(rk, 200);
+    while (!devbroker_stop) rd_kafka_poll(rk, 200);
 
     fprintf(stderr, "hutch-devbroker: stopping\n");
     rd_kafka_mock_cluster_destroy(mc);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "rego/alloc.h"
 #include "rego/rego.h"
 #include "rego/value.h"
 
@@ -47,12 +48,7 @@ static category *cat_get(const char *note)
     name[n] = 0;
     for (int i = 0; i < g_ncats; i++)
         if (strcmp(g_cats[i].name, name) == 0) return &g_cats[i];
-    category *grown = realloc(g_cats, (size_t)(g_ncats + 1) * sizeof(category));
-    if (!grown) {
-        fprintf(stderr, "hutch-rego-conformance: out of memory\n");
-        exit(2);
-    }
-    g_cats = grown;
+    g_cats = rego_xrealloc(g_cats, (size_t)(g_ncats + 1) * sizeof(category));
     category *c = &g_cats[g_ncats++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -164,8 +160,7 @@ static bool json_eq(const json_t *a, const json_t *b)
         if (json_object_size(a) != json_object_size(b)) return false;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)a, k, v)
-        {
+        json_object_foreach ((json_t *)a, k, v) {
             json_t *w = json_object_get(b, k);
             if (!w || !json_eq(v, w)) return false;
         }
@@ -188,12 +183,10 @@ static void sort_binding_arrays(json_t *rs)
 {
     size_t i;
     json_t *b;
-    json_array_foreach(rs, i, b)
-    {
+    json_array_foreach (rs, i, b) {
         const char *k;
         json_t *v;
-        json_object_foreach(b, k, v)
-        {
+        json_object_foreach (b, k, v) {
             if (!json_is_array(v)) continue;
             size_t n = json_array_size(v);
             json_t **items = malloc((n ? n : 1) * sizeof(json_t *));
@@ -213,14 +206,12 @@ static bool result_sets_equal(json_t *got, json_t *want)
     }
     size_t i;
     json_t *w;
-    json_array_foreach(want, i, w)
-    {
+    json_array_foreach (want, i, w) {
         bool found = false;
         for (size_t j = 0; j < json_array_size(got) && !found; j++) found = json_eq(w, json_array_get(got, j));
         if (!found) return false;
     }
-    json_array_foreach(got, i, w)
-    {
+    json_array_foreach (got, i, w) {
         bool found = false;
         for (size_t j = 0; j < json_array_size(want) && !found; j++) found = json_eq(w, json_array_get(want, j));
         if (!found) return false;
@@ -238,7 +229,7 @@ static verdict run_case(json_t *c, char *why, size_t whylen)
     json_t *mods = json_object_get(c, "modules");
     size_t nm = json_array_size(mods);
     rego_module_src *srcs = calloc(nm + 1, sizeof *srcs);
-    char (*names)[32] = calloc(nm + 1, 32);
+    char(*names)[32] = calloc(nm + 1, 32);
     for (size_t i = 0; i < nm; i++) {
         snprintf(names[i], 32, "test-%zu.rego", i);
         srcs[i].name = names[i];
@@ -352,8 +343,7 @@ static void run_file(const char *path)
     json_t *cases = json_object_get(doc, "cases");
     size_t i;
     json_t *c;
-    json_array_foreach(cases, i, c)
-    {
+    json_array_foreach (cases, i, c) {
         const char *note = json_string_value(json_object_get(c, "note"));
         if (!note) note = "unknown/unknown";
         if (g_filter && !strstr(note, g_filter)) continue;
@@ -384,12 +374,11 @@ static void run_dir(const char *dir)
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        char **grown = realloc(names, (n + 1) * sizeof(char *));
-        if (!grown || !(grown[n] = strdup(de->d_name))) {
+        names = rego_xrealloc(names, (n + 1) * sizeof(char *));
+        if (!(names[n] = strdup(de->d_name))) {
             fprintf(stderr, "hutch-rego-conformance: out of memory\n");
             exit(2);
         }
-        names = grown;
         n++;
     }
     closedir(d);
@@ -451,11 +440,10 @@ int main(int argc, char **argv)
         tf += c->failed;
         ts += c->skipped;
         if (as_json)
-            json_object_set_new(cats, c->name,
-                                json_pack("{s:i,s:i,s:i}", "passed", c->passed, "failed", c->failed, "skipped",
-                                          c->skipped));
-        else
-            printf("%-45s passed %4d  failed %4d  skipped %4d\n", c->name, c->passed, c->failed, c->skipped);
+            json_object_set_new(
+                cats, c->name,
+                json_pack("{s:i,s:i,s:i}", "passed", c->passed, "failed", c->failed, "skipped", c->skipped));
+        else printf("%-45s passed %4d  failed %4d  skipped %4d\n", c->name, c->passed, c->failed, c->skipped);
     }
     if (as_json) {
         json_object_set_new(out, "syntax", json_string(g_syntax == REGO_SYNTAX_V0 ? "v0" : "v1"));

@@ -87,7 +87,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) input_path = argv[++i];
         else if (argv[i][0] != '-' && !query) query = argv[i];
         else {
-            fprintf(stderr, "usage: hutch-rego-bench [--v0] [--runs R] [--iterations N|--min-ms MS] [--fresh-input] [--limits] [-d FILE]... -i input.json QUERY\n");
+            fprintf(stderr, "usage: hutch-rego-bench [--v0] [--runs R] [--iterations N|--min-ms MS] [--fresh-input] "
+                            "[--limits] [-d FILE]... -i input.json QUERY\n");
             return 2;
         }
     }

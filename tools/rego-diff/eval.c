@@ -53,7 +53,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) input_path = argv[++i];
         else if (argv[i][0] != '-' && !query) query = argv[i];
         else {
-            fprintf(stderr, "usage: hutch-rego-eval [--v0|--v1] [--strict] [--max-steps N] [-d FILE]... [-i input.json] QUERY\n");
+            fprintf(
+                stderr,
+                "usage: hutch-rego-eval [--v0|--v1] [--strict] [--max-steps N] [-d FILE]... [-i input.json] QUERY\n");
             return 3;
         }
     }
