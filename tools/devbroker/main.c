@@ -111,8 +111,8 @@ int main(int argc, char **argv)
 
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
-    fprintf(stderr, "hutch-devbroker: %s, %d topics x %d partitions, pid %ld\n",
-            rd_kafka_mock_cluster_bootstraps(mc), ntopics, partitions, (long)getpid());
+    fprintf(stderr, "hutch-devbroker: %s, %d topics x %d partitions, pid %ld\n", rd_kafka_mock_cluster_bootstraps(mc),
+            ntopics, partitions, (long)getpid());
 
     while (!devbroker_stop) rd_kafka_poll(rk, 200);
 
