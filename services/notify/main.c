@@ -63,11 +63,29 @@ typedef struct {
     const notify_config *cfg;
 } notify_ctx;
 
+/* Notifications by target and result, registered once at start (metric_for). */
+static const char *const targets[] = {NOTIFY_TARGET_LOG, NOTIFY_TARGET_SLACK, NOTIFY_TARGET_PAGERDUTY,
+                                      NOTIFY_TARGET_WEBHOOK};
+static const char *const results[] = {"sent", "failed", "pending"};
+static metric *notification_metrics[4][3];
+
+static void register_metrics(void)
+{
+    for (size_t t = 0; t < 4; t++)
+        for (size_t r = 0; r < 3; r++) {
+            char name[160];
+            snprintf(name, sizeof name, "hutch_notify_notifications_total{target=\"%s\",result=\"%s\"}", targets[t],
+                     results[r]);
+            notification_metrics[t][r] = metrics_counter(name, "Notifications by target and result");
+        }
+}
+
 static void count(const char *target, const char *result)
 {
-    char name[160];
-    snprintf(name, sizeof name, "hutch_notify_notifications_total{target=\"%s\",result=\"%s\"}", target, result);
-    metrics_add(metrics_counter(name, "Notifications by target and result"), 1);
+    for (size_t t = 0; t < 4; t++)
+        for (size_t r = 0; r < 3; r++)
+            if (!strcmp(targets[t], target) && !strcmp(results[r], result))
+                metrics_add(notification_metrics[t][r], 1);
 }
 
 typedef enum { DELIVER_DONE = 0, DELIVER_AGAIN = 1, DELIVER_DB_RETRY = -1, DELIVER_DB_FATAL = -2 } deliver_result;
@@ -314,6 +332,7 @@ int main(int argc, char **argv)
     service svc;
     memset(&svc, 0, sizeof svc);
     int rc = 1;
+    register_metrics();
     if (service_start(&svc, "notify", argc, argv) == 0) {
         LOG_INFO("notify_targets", "slack", cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
                  cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off", NULL);
