@@ -5,6 +5,7 @@
 #      its own data root, exec root and socket)
 #   2. the four images (scripts/docker-images.sh: base from Debian's archive, hutch,
 #      hutch-postgres, hutch-kafka)
+#      and hutch:latest holds the seven programs and its health check, nothing else
 #   3. docker-compose.yml + deploy/compose.test.yml up (host network, 127.0.0.1, free
 #      ports), every service's /readyz answers 200, every container reports healthy
 #      (the images' HEALTHCHECKs), the hutch containers run as uid 10001 on a read-only
@@ -51,6 +52,11 @@ export DOCKER_HOST
 # 2. images
 t0=$(date +%s)
 if scripts/docker-images.sh; then ok "images built in $(( $(date +%s) - t0 ))s"; else bad "images"; exit 1; fi
+
+# the runtime image: the seven programs, no test runner, no sources
+bins=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c 'ls /usr/local/bin; ls -d /src 2>/dev/null' | sort | tr '\n' ' ')
+want="hutch-agent hutch-cluster hutch-enrich hutch-healthcheck hutch-ingest hutch-notify hutch-policy hutchctl "
+[[ $bins == "$want" ]] && ok "hutch:latest holds the programs only" || bad "hutch:latest /usr/local/bin: $bins"
 
 # 3. compose up on free loopback ports
 declare -A taken=() port=()
