@@ -30,7 +30,10 @@ bad() { failed=$((failed + 1)); log "FAILED: $*"; }
 finish() {
     local rc=$?
     if ((compose_up)); then
-        ((failed)) && "${COMPOSE[@]}" logs --no-color --tail 25 >&2 2>/dev/null
+        if ((failed)); then
+            "${COMPOSE[@]}" ps >&2 2>/dev/null
+            "${COMPOSE[@]}" logs --no-color --tail 25 >&2 2>/dev/null
+        fi
         "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || log "compose down failed"
     fi
     scripts/docker-engine.sh stop || true
@@ -57,6 +60,11 @@ if scripts/docker-images.sh; then ok "images built in $(( $(date +%s) - t0 ))s";
 bins=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c 'ls /usr/local/bin; ls -d /src 2>/dev/null' | sort | tr '\n' ' ')
 want="hutch-agent hutch-cluster hutch-enrich hutch-healthcheck hutch-ingest hutch-notify hutch-policy hutchctl "
 [[ $bins == "$want" ]] && ok "hutch:latest holds the programs only" || bad "hutch:latest /usr/local/bin: $bins"
+# the health check's default ports: what each service's --help says (no HUTCH_*_PORT set)
+ports=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c \
+    'for s in '"${HUTCH_SERVICES[*]}"'; do printf "%s=%s " $s "$(hutch-healthcheck --port $s)"; done')
+want=""; for s in "${HUTCH_SERVICES[@]}"; do want+="$s=${HUTCH_DEFAULT_PORT[$s]} "; done
+[[ $ports == "$want" ]] && ok "health check default ports: $ports" || bad "health check default ports: '$ports', not '$want'"
 
 # 3. compose up on free loopback ports
 declare -A taken=() port=()
@@ -83,18 +91,19 @@ export HUTCH_PG_PASSWORD=hutch-deploy-test
 COMPOSE=(docker-compose -p "$PROJECT" -f docker-compose.yml -f deploy/compose.test.yml)
 t0=$(date +%s)
 compose_up=1
-if "${COMPOSE[@]}" up -d --no-build >/dev/null 2>"/tmp/hutch-test-deploy-up.log"; then
-    ok "compose up in $(( $(date +%s) - t0 ))s"
+uplog=$(mktemp /tmp/hutch-test-deploy-up-XXXXXX)
+if "${COMPOSE[@]}" up -d --no-build >/dev/null 2>"$uplog"; then
+    ok "compose up in $(( $(date +%s) - t0 ))s"; rm -f "$uplog"
 else
-    cat /tmp/hutch-test-deploy-up.log >&2; bad "compose up"; exit 1
+    cat "$uplog" >&2; rm -f "$uplog"; bad "compose up"; exit 1
 fi
-all_ready=1
+all_ready=1 t0=$(date +%s)
 for s in "${HUTCH_SERVICES[@]}"; do
     left=$((READY_SECS - ($(date +%s) - t0))); ((left > 0)) || left=1
     if wait_http_200 "http://127.0.0.1:${port[$s]}/readyz" "$left"; then ok "$s /readyz 200"
-    else bad "$s /readyz not 200 within ${READY_SECS}s of compose up"; all_ready=0; fi
+    else bad "$s /readyz not 200 within ${READY_SECS}s after compose up"; all_ready=0; fi
 done
-((all_ready)) && log "every /readyz 200 after $(( $(date +%s) - t0 ))s"
+((all_ready)) && log "every /readyz 200 $(( $(date +%s) - t0 ))s after compose up"
 
 # every container healthy (postgres, kafka and the six HEALTHCHECKs of hutch-healthcheck)
 mapfile -t ids < <("${COMPOSE[@]}" ps -q)

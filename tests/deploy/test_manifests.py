@@ -127,6 +127,12 @@ def test_policy_deployment_mounts_the_policies_configmap(which):
     assert any(k.endswith(".rego") for k in cm["data"])
 
 
+def test_k8s_itself_renders_the_base():
+    r = subprocess.run(kustomize_cmd() + [os.path.join(ROOT, "k8s")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [d for d in yaml.safe_load_all(r.stdout) if d] == render("base")[1]
+
+
 def test_policies_configmap_is_up_to_date():
     r = subprocess.run([os.path.join(ROOT, "scripts", "k8s-policies.sh"), "-"], capture_output=True, text=True,
                        check=True)
