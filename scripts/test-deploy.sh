@@ -67,11 +67,15 @@ want=""; for s in "${HUTCH_SERVICES[@]}"; do want+="$s=${HUTCH_DEFAULT_PORT[$s]}
 [[ $ports == "$want" ]] && ok "health check default ports: $ports" || bad "health check default ports: '$ports', not '$want'"
 
 # 3. compose up on free loopback ports
+# Below the kernel's ephemeral range: a port there, free now, can be some client's
+# source port by the time a container binds it (seen: "cannot listen" 100 s later).
 declare -A taken=() port=()
+read -r eph_low _ < /proc/sys/net/ipv4/ip_local_port_range
+((eph_low > 21000)) || die "ephemeral ports start at $eph_low: no room below for the test's ports"
 free_port() {  # VAR [pair]: a port nobody listens on (and PORT+1 with "pair") into VAR
     local p
     while :; do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % (eph_low - 20001)))
         [[ -z ${taken[$p]:-} && -z ${taken[$((p + 1))]:-} ]] || continue
         port_open 127.0.0.1 "$p" && continue
         [[ ${2:-} == pair ]] && port_open 127.0.0.1 $((p + 1)) && continue
@@ -136,27 +140,38 @@ bridges=$("$DOCKER" network ls --filter driver=bridge -q | wc -l)
 title="GuardDuty deploy test $(date +%s)-$RANDOM"
 body=$(jq -c --arg t "$title" --arg id "$(cat /proc/sys/kernel/random/uuid | tr -d -)" '.title = $t | .id = $id' \
     tests/e2e/fixtures/guardduty/ec2_ssh_bruteforce.json)
-resp=$(curl -s -m 10 -w '\n%{http_code}' -H 'Content-Type: application/json' --data "$body" \
-    "http://127.0.0.1:${port[ingest]}/hooks/alert/raw/guardduty")
-code=${resp##*$'\n'}; resp=${resp%$'\n'*}
-event_id=$(jq -r '.event_id // empty' <<< "$resp" 2>/dev/null)
+# until 202, as the e2e tests do: ingest answers 202 once Kafka acknowledged the event,
+# and the first produce on a loaded machine (metadata, leaders) can take a while
+event_id= code= resp=
+for ((i = 0; i < 6; i++)); do
+    resp=$(curl -s -m 30 -w '\n%{http_code}' -H 'Content-Type: application/json' --data "$body" \
+        "http://127.0.0.1:${port[ingest]}/hooks/alert/raw/guardduty")
+    code=${resp##*$'\n'}; resp=${resp%$'\n'*}
+    [[ $code == 202 ]] && { event_id=$(jq -r '.event_id // empty' <<< "$resp" 2>/dev/null); break; }
+    log "POST of the finding: $code $resp (retrying)"
+    sleep 2
+done
 if [[ $code == 202 && -n $event_id ]]; then ok "finding accepted (202, event $event_id)"
 else bad "POST of the finding: $code $resp"; fi
 psql_q() { PGPASSWORD=$HUTCH_PG_PASSWORD psql -h 127.0.0.1 -p "$HUTCH_DEPLOY_PG_PORT" -U hutch -d hutch -Atqc "$1" 2>/dev/null; }
 note=
 if [[ -n $event_id ]]; then
-    for ((i = 0; i < 120; i++)); do
+    for ((i = 0; i < 240; i++)); do
         note=$(psql_q "SELECT n.kind || ' ' || n.target FROM notifications n JOIN alerts a ON a.ticket_id = n.ticket_id
                        WHERE a.event_id = '$event_id'")
         [[ -n $note ]] && break
         sleep 0.5
     done
 fi
-[[ $note == 'new_ticket '* ]] && ok "notification row: $note" || bad "no notification row for event '$event_id' within 60 s"
+[[ $note == 'new_ticket '* ]] && ok "notification row: $note" || bad "no notification row for event '$event_id' within 120 s"
 status=$(psql_q "SELECT status FROM events WHERE event_id = '${event_id:-00000000-0000-0000-0000-000000000000}'")
 [[ $status == accepted ]] && ok "event row accepted" || bad "event row status '$status'"
 
-# 5. down (the engine stops in finish)
+# 5. down (the engine stops in finish), the containers' logs first when something failed
+if ((failed)); then
+    "${COMPOSE[@]}" ps >&2 2>/dev/null
+    "${COMPOSE[@]}" logs --no-color --tail 25 >&2 2>/dev/null
+fi
 t0=$(date +%s)
 if "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1; then ok "compose down in $(( $(date +%s) - t0 ))s"
 else bad "compose down"; fi
