@@ -5,7 +5,8 @@
 #      its own data root, exec root and socket)
 #   2. the four images (scripts/docker-images.sh: base from Debian's archive, hutch,
 #      hutch-postgres, hutch-kafka)
-#      and hutch:latest holds the seven programs and its health check, nothing else
+#      and hutch:latest holds the seven programs and its health check, nothing else;
+#      hutch-kafka the Kafka version of tools/kafka/pom.xml
 #   3. docker-compose.yml + deploy/compose.test.yml up (host network, 127.0.0.1, free
 #      ports), every service's /readyz answers 200, every container reports healthy
 #      (the images' HEALTHCHECKs), the hutch containers run as uid 10001 on a read-only
@@ -60,6 +61,10 @@ if scripts/docker-images.sh; then ok "images built in $(( $(date +%s) - t0 ))s";
 bins=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c 'ls /usr/local/bin; ls -d /src 2>/dev/null' | sort | tr '\n' ' ')
 want="hutch-agent hutch-cluster hutch-enrich hutch-healthcheck hutch-ingest hutch-notify hutch-policy hutchctl "
 [[ $bins == "$want" ]] && ok "hutch:latest holds the programs only" || bad "hutch:latest /usr/local/bin: $bins"
+# the Kafka of the project (tools/kafka/pom.xml), not another
+jar=$("$DOCKER" run --rm --network none --entrypoint ls hutch-kafka:latest /opt/kafka/libs | grep '^kafka_2\.13-' || true)
+[[ $jar == "kafka_2.13-$HUTCH_KAFKA_VERSION.jar" ]] && ok "hutch-kafka holds Kafka $HUTCH_KAFKA_VERSION" \
+    || bad "hutch-kafka holds '$jar', not Kafka $HUTCH_KAFKA_VERSION"
 # the health check's default ports: what each service's --help says (no HUTCH_*_PORT set)
 ports=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c \
     'for s in '"${HUTCH_SERVICES[*]}"'; do printf "%s=%s " $s "$(hutch-healthcheck --port $s)"; done')
