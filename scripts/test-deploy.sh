@@ -4,9 +4,8 @@
 #   1. a Docker engine of the test's own (scripts/docker-engine.sh: host network only,
 #      its own data root, exec root and socket)
 #   2. the four images (scripts/docker-images.sh: base from Debian's archive, hutch,
-#      hutch-postgres, hutch-kafka)
-#      and hutch:latest holds the seven programs and its health check, nothing else;
-#      hutch-kafka the Kafka version of tools/kafka/pom.xml
+#      hutch-postgres, hutch-kafka); hutch:latest holds the seven programs and its health
+#      check, nothing else; hutch-kafka the Kafka version of tools/kafka/pom.xml
 #   3. docker-compose.yml + deploy/compose.test.yml up (host network, 127.0.0.1, free
 #      ports), every service's /readyz answers 200, every container reports healthy
 #      (the images' HEALTHCHECKs), the hutch containers run as uid 10001 on a read-only
@@ -14,8 +13,8 @@
 #   4. a GuardDuty finding POSTed to ingest is accepted (202) and becomes a ticket and
 #      a notification row (psql as the compose file's database user)
 #   5. compose down -v; dockerd stopped by its pid, its mounts undone (always, on exit)
-# Each check counts; the last line is 'N passed, N failed' (.ci/run reads it). Exits non-zero if
-# anything failed. Needs root (dockerd). Env: HUTCH_DEPLOY_READY_SECONDS (120),
+# Each check counts; the last line is 'N passed, N failed' (.ci/run reads it). Exits
+# non-zero if anything failed. Needs root (dockerd). Env: HUTCH_DEPLOY_READY_SECONDS (120),
 # HUTCH_DOCKER_DATA / HUTCH_DOCKER_EXEC (scripts/docker-engine.sh).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -25,7 +24,7 @@ t_all=$(date +%s)
 READY_SECS=${HUTCH_DEPLOY_READY_SECONDS:-120}
 export DOCKER=${HUTCH_DOCKER_CLI:-/usr/bin/docker}
 PROJECT=hutch-deploy-test
-passed=0 failed=0 compose_up=0
+passed=0 failed=0 compose_up=0 engine=0
 ok() { passed=$((passed + 1)); log "ok: $*"; }
 bad() { failed=$((failed + 1)); log "FAILED: $*"; }
 finish() {
@@ -37,7 +36,7 @@ finish() {
         fi
         "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || log "compose down failed"
     fi
-    scripts/docker-engine.sh stop || true
+    ((engine)) && { scripts/docker-engine.sh stop || true; }
     ((rc == 0 || failed)) || failed=$((failed + 1))
     log "make test-deploy: $(( $(date +%s) - t_all ))s"
     echo "$passed passed, $failed failed"
@@ -49,7 +48,8 @@ trap finish EXIT
 exec 9> "/tmp/hutch-test-deploy-$(id -u).lock"
 flock -w 900 9 || die "another make test-deploy holds /tmp/hutch-test-deploy-$(id -u).lock"
 
-# 1. engine
+# 1. engine (stopped in finish from here on, even if it fails half-way)
+engine=1
 DOCKER_HOST=$(scripts/docker-engine.sh start) || die "could not start dockerd"
 export DOCKER_HOST
 
