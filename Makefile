@@ -10,6 +10,9 @@
 #   make deps           install what is missing (idempotent)
 #   make test           deps, build, unit + conformance + end-to-end tests
 #   make run / up / down / bench / conformance
+#   make images         the four container images (scripts/docker-images.sh; DOCKER, BASE)
+#   make test-deploy    images + docker-compose.yml on a Docker engine of its own (as root)
+#   make k8s-policies   k8s/base/configmap-policies.json from policies/
 
 MODE ?= debug
 ifeq ($(MODE),debug)
@@ -46,7 +49,8 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt fmt-check
+.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt fmt-check \
+	images test-deploy k8s-policies
 all: programs
 
 include proto/proto.mk
@@ -142,6 +146,14 @@ bench-policy: deps pyproto
 # Rego engine vs OPA on bench/rego/* (scripts/rego-bench.sh; RUNS=N for more runs).
 rego-bench:
 	@scripts/rego-bench.sh --runs $(or $(RUNS),5)
+
+# Container images and the deployment test (scripts/docker-images.sh, scripts/test-deploy.sh).
+images:
+	@scripts/docker-images.sh
+test-deploy: deps
+	@scripts/test-deploy.sh
+k8s-policies:
+	@scripts/k8s-policies.sh
 
 clean:
 	rm -rf build

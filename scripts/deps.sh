@@ -13,6 +13,11 @@
 #   3. OPA, the oracle of the Rego engine's differential tests and benchmarks, via
 #      the Go module proxy into the cache ($HUTCH_OPA). Tests only, never at run
 #      time. Skipped (with a note) when Go is absent or HUTCH_DEPS_SKIP_OPA=1.
+#   4. the deployment test tools (`make test`, `make test-deploy`): Debian's docker.io,
+#      docker-compose and debootstrap in step 1 (installed with a policy-rc.d that keeps
+#      the package from starting a daemon: scripts/docker-engine.sh starts its own);
+#      kustomize via the Go module proxy and kubernetes-validate from PyPI (in a venv)
+#      into the cache ($HUTCH_KUSTOMIZE, $HUTCH_K8S_VALIDATE).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
@@ -21,7 +26,8 @@ PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-com
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
       libcmocka-dev libpsl-dev publicsuffix jq time postgresql clang clang-format libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
-      python3-confluent-kafka python3-protobuf)
+      python3-confluent-kafka python3-protobuf python3-yaml python3-venv
+      docker.io docker-compose debootstrap)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
 
 t0=$(date +%s%3N)
@@ -40,7 +46,17 @@ done
 if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # no init script may start a default Docker daemon (or any service) meanwhile
+    prc=
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        prc=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs\nexit 101\n' | $SUDO tee "$prc" >/dev/null
+        $SUDO chmod 755 "$prc"
+    fi
+    rc=0
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    [[ -z $prc ]] || $SUDO rm -f "$prc"
+    ((rc == 0)) || die "apt-get install failed"
 fi
 
 # 2. Kafka jars
@@ -67,6 +83,26 @@ else
         go install "github.com/open-policy-agent/opa@$HUTCH_OPA_VERSION"; then
         log "warning: OPA $HUTCH_OPA_VERSION could not be installed: Rego differential tests will be skipped"
     fi
+fi
+
+# 4. kustomize and kubernetes-validate (manifest tests)
+if [[ ! -x $HUTCH_KUSTOMIZE ]]; then
+    if command -v go >/dev/null 2>&1; then
+        log "building kustomize $HUTCH_KUSTOMIZE_VERSION through the Go module proxy into $(dirname "$HUTCH_KUSTOMIZE")"
+        mkdir -p "$(dirname "$HUTCH_KUSTOMIZE")"
+        GOBIN=$(dirname "$HUTCH_KUSTOMIZE") GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
+            go install "sigs.k8s.io/kustomize/kustomize/v5@$HUTCH_KUSTOMIZE_VERSION" \
+            || log "warning: kustomize could not be installed: the manifest tests use 'kubectl kustomize' if there is one"
+    else
+        log "note: go not found, kustomize not installed: the manifest tests use 'kubectl kustomize' if there is one"
+    fi
+fi
+if [[ ! -x $HUTCH_K8S_VALIDATE ]]; then
+    venv=$(dirname "$(dirname "$HUTCH_K8S_VALIDATE")")
+    log "installing kubernetes-validate $HUTCH_K8S_VALIDATE_VERSION from PyPI into $venv"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv" && "$venv/bin/pip" install -q "kubernetes-validate==$HUTCH_K8S_VALIDATE_VERSION" \
+        || log "warning: kubernetes-validate could not be installed: the manifest tests will fail"
 fi
 
 log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA)"

@@ -5,6 +5,8 @@
 #   scripts/kafka.sh start DIR PORT   format DIR once, start, wait until PORT answers (60 s)
 #   scripts/kafka.sh stop DIR         SIGTERM, wait (up to 60 s), SIGKILL as a last resort
 #   scripts/kafka.sh status DIR
+#   scripts/kafka.sh format DIR PORT  write server.properties, format DIR once (start does it)
+#   scripts/kafka.sh cluster-id [N]   print N (1) new cluster ids (kafka-storage random-uuid's form)
 #
 # DIR holds server.properties, data/, meta/, kafka.log and kafka.pid. The controller
 # listens on PORT+1. Data survives stop/start (the tests stop the broker mid-stream).
@@ -12,8 +14,30 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+ms() { date +%s%3N; }
+
+# A cluster id in the form of `kafka-storage random-uuid` (Kafka's Uuid.randomUuid): a
+# version-4 UUID, url-safe base64 without padding (22 characters), drawn again while it
+# starts with '-' so that no command line can read it as an option (StorageTool's
+# `-t -x...` fails with "expected one argument", and every later start failed the same).
+new_cluster_id() {
+    local hex id
+    while :; do
+        hex=$(tr -d '-' < /proc/sys/kernel/random/uuid)
+        # shellcheck disable=SC2059
+        id=$(printf "$(sed 's/../\\x&/g' <<< "$hex")" | base64 | tr '+/' '-_' | tr -d '=')
+        [[ $id == -* || ${#id} != 22 ]] || { echo "$id"; return; }
+    done
+}
+valid_cluster_id() { [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{21}$ ]]; }
+
 cmd=${1:-}; dir=${2:-}
-[[ -n $cmd && -n $dir ]] || die "usage: kafka.sh start|stop|status DIR [PORT]"
+if [[ $cmd == cluster-id ]]; then
+    [[ ${2:-1} =~ ^[0-9]+$ ]] || die "usage: kafka.sh cluster-id [COUNT]"
+    for ((i = 0; i < ${2:-1}; i++)); do new_cluster_id; done
+    exit 0
+fi
+[[ -n $cmd && -n $dir ]] || die "usage: kafka.sh start|format|stop|status DIR [PORT] | kafka.sh cluster-id [N]"
 mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
 pidf=$dir/kafka.pid
 
@@ -21,7 +45,24 @@ JAVA=(java -Xms128m -Xmx"${HUTCH_KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseM
       -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
       -Dlog4j2.configurationFile="$HUTCH_ROOT/tools/kafka/log4j2.xml" -Dkafka.logs.dir="$dir"
       -cp "$HUTCH_KAFKA_LIBS/*")
-ms() { date +%s%3N; }
+
+# format_storage PORT: server.properties from the template, then the storage formatted
+# once (meta/meta.properties marks it). A cluster.id that an option parser could misread
+# (left by an older kafka.sh) is replaced: no storage was ever formatted with it.
+format_storage() {
+    local port=$1 id t0
+    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$((port + 1))#g" \
+        "$HUTCH_ROOT/tools/kafka/server.properties.in" > "$dir/server.properties"
+    [[ -f $dir/meta/meta.properties ]] && return 0
+    if ! { [[ -f $dir/cluster.id ]] && valid_cluster_id "$(cat "$dir/cluster.id")"; }; then
+        new_cluster_id > "$dir/cluster.id"
+    fi
+    id=$(cat "$dir/cluster.id")
+    t0=$(ms)
+    "${JAVA[@]}" kafka.tools.StorageTool format --cluster-id="$id" -c "$dir/server.properties" \
+        --ignore-formatted >> "$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "kafka storage format failed"; }
+    log "kafka storage formatted in $(( $(ms) - t0 )) ms (cluster id $id)"
+}
 
 case $cmd in
 start)
@@ -33,15 +74,7 @@ start)
     fi
     rm -f "$pidf"
     port_open 127.0.0.1 "$port" && die "port $port is taken by another process"
-    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$((port + 1))#g" \
-        "$HUTCH_ROOT/tools/kafka/server.properties.in" > "$dir/server.properties"
-    if [[ ! -f $dir/meta/meta.properties ]]; then
-        [[ -f $dir/cluster.id ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22 > "$dir/cluster.id"
-        t0=$(ms)
-        "${JAVA[@]}" kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" \
-            --ignore-formatted >> "$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "kafka storage format failed"; }
-        log "kafka storage formatted in $(( $(ms) - t0 )) ms"
-    fi
+    format_storage "$port"
     t0=$(ms)
     setsid "${JAVA[@]}" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.log" 2>&1 < /dev/null &
     echo $! > "$pidf"
@@ -53,11 +86,16 @@ start)
     log "kafka up on 127.0.0.1:$port in $(( $(ms) - t0 )) ms (pid $(cat "$pidf"), log $dir/kafka.log)"
     echo "127.0.0.1:$port"
     ;;
+format)
+    port=${3:-}; [[ -n $port ]] || die "usage: kafka.sh format DIR PORT"
+    [[ -f $HUTCH_KAFKA_LIBS/.complete ]] || die "Kafka jars missing in $HUTCH_KAFKA_LIBS: run scripts/deps.sh"
+    format_storage "$port"
+    ;;
 stop)
     stop_pidfile "$pidf" 60
     ;;
 status)
     if pidfile_alive "$pidf"; then echo "running (pid $(cat "$pidf"))"; else echo stopped; exit 1; fi
     ;;
-*) die "usage: kafka.sh start|stop|status DIR [PORT]" ;;
+*) die "usage: kafka.sh start|format|stop|status DIR [PORT] | kafka.sh cluster-id [N]" ;;
 esac

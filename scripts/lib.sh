@@ -5,6 +5,9 @@
 #   HUTCH_CACHE       default ${XDG_CACHE_HOME:-~/.cache}/hutch
 #   HUTCH_KAFKA_LIBS  the broker's classpath dir (jars copied by Maven)
 #   HUTCH_OPA         the OPA binary (a test oracle, never a runtime dependency)
+#   HUTCH_KUSTOMIZE   kustomize, renders k8s/ in the manifest tests (a test tool)
+#   HUTCH_K8S_VALIDATE the kubernetes-validate command (PyPI, in a venv of its own):
+#                     the Kubernetes schemas the rendered manifests are checked against
 
 HUTCH_ROOT=${HUTCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 HUTCH_CACHE=${HUTCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hutch}
@@ -12,6 +15,10 @@ HUTCH_KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' 
 HUTCH_KAFKA_LIBS=${HUTCH_KAFKA_LIBS:-$HUTCH_CACHE/kafka-$HUTCH_KAFKA_VERSION/libs}
 HUTCH_OPA_VERSION=${HUTCH_OPA_VERSION:-v1.19.0}
 HUTCH_OPA=${HUTCH_OPA:-$HUTCH_CACHE/opa-$HUTCH_OPA_VERSION/opa}
+HUTCH_KUSTOMIZE_VERSION=${HUTCH_KUSTOMIZE_VERSION:-v5.5.0}
+HUTCH_KUSTOMIZE=${HUTCH_KUSTOMIZE:-$HUTCH_CACHE/kustomize-$HUTCH_KUSTOMIZE_VERSION/kustomize}
+HUTCH_K8S_VALIDATE_VERSION=${HUTCH_K8S_VALIDATE_VERSION:-1.37.0}
+HUTCH_K8S_VALIDATE=${HUTCH_K8S_VALIDATE:-$HUTCH_CACHE/k8s-validate-$HUTCH_K8S_VALIDATE_VERSION/bin/kubernetes-validate}
 
 # The services in pipeline order and their default ports: the X(name, port) lines of
 # common/services.h, the one list (the services' own port settings come from it too).

@@ -8,7 +8,8 @@
 #
 # Postgres refuses to run as root: as root, it runs as the `postgres` user (runuser),
 # which is given DIR. Listens on 127.0.0.1:PORT only, its unix socket in DIR/sock,
-# trust auth (loopback, throwaway data), durability off (fsync) for speed.
+# trust auth (loopback, throwaway data), durability off (fsync) for speed: for the dev
+# and test stack only; the images and compose keep Postgres' durable defaults.
 # Idempotent: start on a running server only makes sure the database exists.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

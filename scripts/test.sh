@@ -5,6 +5,9 @@
 #   3. rego differential test: scripts/rego-diff.sh (our engine against OPA; each
 #      comparison counts; HUTCH_REGO_DIFF_COUNT generated policies, default 200)
 #   4. policy cli: pytest tests/policy-cli (hutchctl policy eval/test)
+#   4b. deploy manifests: pytest tests/deploy (k8s/ rendered by kustomize and validated
+#      offline against the Kubernetes schemas, Dockerfiles, compose files; the images
+#      themselves run in `make test-deploy`)
 #   5. end-to-end: pytest tests/e2e on /usr/bin/python3 (Debian's pytest, psycopg2,
 #      requests, confluent-kafka, protobuf with build/py from `make pyproto`) with
 #      HUTCH_BIN_DIR pointing at the MODE's binaries
@@ -110,6 +113,19 @@ if [[ -d tests/policy-cli ]]; then
     p=$((n - f - e - s)); f=$((f + e))
     ((rc != 0 && f == 0)) && f=1
     echo "policy-cli: $p passed, $f failed, $s skipped"
+    total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s)); ((rc == 0)) || status=1
+fi
+
+# 4b. deployment manifests (tests/deploy: kustomize + kubernetes-validate, offline)
+if [[ -d tests/deploy ]]; then
+    stage "deploy manifests"
+    /usr/bin/python3 -m pytest tests/deploy -q -p no:cacheprovider -rfEs --junitxml="$tmp/deploy.xml" 2>&1
+    rc=$?
+    n=0 f=0 e=0 s=0
+    [[ -f $tmp/deploy.xml ]] && read -r n f e s < <(junit_counts "$tmp/deploy.xml")
+    p=$((n - f - e - s)); f=$((f + e))
+    ((rc != 0 && f == 0)) && f=1
+    echo "deploy-manifests: $p passed, $f failed, $s skipped"
     total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s)); ((rc == 0)) || status=1
 fi
 
