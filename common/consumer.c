@@ -176,30 +176,49 @@ void consumer_item_log(log_level level, const consumer_item *it, const char *eve
     va_end(ap);
 }
 
-/* Replaces the item's outputs with its DeadLetter (on hutch.dlq, keyed as the input). */
-static void dead_letter(consumer *c, consumer_item *it)
+/* Packs the DeadLetter of (part of) an item's message and adds it to its outputs.
+ * part < 0: the whole message; else one record of it (its own id and log line). */
+static int add_dead_letter(consumer *c, consumer_item *it, long part, const void *payload, size_t len,
+                           const char *reason)
 {
     const kafka_msg *km = &it->msg;
-    char seed[512];
+    char seed[512], part_text[24];
     snprintf(seed, sizeof seed, "dlq|%s|%s|%d|%lld", c->name, km->topic, (int)km->partition, (long long)km->offset);
+    if (part >= 0) {
+        size_t used = strlen(seed);
+        snprintf(seed + used, sizeof seed - used, "|%ld", part);
+    }
+    snprintf(part_text, sizeof part_text, "%ld", part);
     msg_meta_buf mb;
     msg_meta_init(&mb, NULL, c->name, km->timestamp_ms > 0 ? km->timestamp_ms : ids_now_ms(), seed);
     Hutch__V1__DeadLetter dl = HUTCH__V1__DEAD_LETTER__INIT;
     dl.meta = &mb.meta;
-    dl.reason = it->reason[0] ? it->reason : "handler refused the message";
+    dl.reason = (char *)(reason && *reason ? reason : "handler refused the message");
     dl.source_topic = (char *)km->topic;
     dl.source_partition = km->partition;
     dl.source_offset = km->offset;
-    dl.payload.data = (uint8_t *)km->value;
-    dl.payload.len = km->value ? km->value_len : 0;
+    dl.payload.data = (uint8_t *)payload;
+    dl.payload.len = payload ? len : 0;
     dl.consumer = c->name;
-    size_t len = 0;
-    uint8_t *buf = msg_pack(&dl.base, &len);
-    item_clear_outputs(it);
+    size_t packed_len = 0;
+    uint8_t *buf = msg_pack(&dl.base, &packed_len);
     const char *headers[] = {"hutch-dlq-source", km->topic, NULL};
-    int rc = buf ? emit_owned(it, TOPIC_DLQ, km->key, km->key_len, buf, len, headers) : -1;
+    int rc = buf ? emit_owned(it, TOPIC_DLQ, km->key, km->key_len, buf, packed_len, headers) : -1;
     consumer_item_log(LOG_LEVEL_ERROR, it, "message_dead_lettered", "consumer", c->name, "reason", dl.reason, "dlq_id",
-                      mb.id, rc < 0 ? "error" : NULL, "out of memory", NULL);
+                      mb.id, "part", part >= 0 ? part_text : NULL, rc < 0 ? "error" : NULL, "out of memory", NULL);
+    return rc;
+}
+
+/* Replaces the item's outputs with its DeadLetter (on hutch.dlq, keyed as the input). */
+static void dead_letter(consumer *c, consumer_item *it)
+{
+    item_clear_outputs(it);
+    add_dead_letter(c, it, -1, it->msg.value, it->msg.value_len, it->reason);
+}
+
+int consumer_emit_dead_part(consumer_item *it, size_t part, const void *payload, size_t len, const char *reason)
+{
+    return add_dead_letter(it->frame, it, (long)part, payload, len, reason);
 }
 
 /* ---- batches ------------------------------------------------------------------ */
@@ -307,6 +326,7 @@ static const Hutch__V1__Meta *meta_of(const ProtobufCMessage *m)
 /* Fills the item from its message; a bad one is marked dead. */
 static void decode(consumer *c, consumer_item *it)
 {
+    it->frame = c;
     snprintf(it->coords[0], sizeof it->coords[0], "%d", (int)it->msg.partition);
     snprintf(it->coords[1], sizeof it->coords[1], "%lld", (long long)it->msg.offset);
     const consumer_input *in = input_of(c, it->msg.topic);

@@ -63,6 +63,7 @@ typedef struct {
     char coords[3][24];        /* partition, offset as text (for logs) */
     char raw_id[96];
     consumer_output *outputs;  /* what to produce once the batch committed */
+    struct consumer *frame;    /* BORROWED: the frame handling it */
     size_t n_outputs, cap_outputs;
 } consumer_item;
 
@@ -113,6 +114,10 @@ int consumer_emit(consumer_item *it, const char *topic, const char *key, const P
 int consumer_emit_take(consumer_item *it, const char *topic, const char *key, uint8_t *value, size_t value_len);
 int consumer_emit_bytes(consumer_item *it, const char *topic, const void *key, size_t key_len, const void *value,
                         size_t value_len, const char *const *headers);
+/* A DeadLetter for one part (record, line) of the item's message, beside its other
+ * outputs: for messages that hold several records of which some are bad. payload is
+ * copied into the DeadLetter. 0, or -1 on OOM. */
+int consumer_emit_dead_part(consumer_item *it, size_t part, const void *payload, size_t len, const char *reason);
 /* Marks the item dead (dead-lettered with the reason; its outputs dropped). */
 void consumer_item_dead(consumer_item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_kv with the item's topic, partition and offset appended. */
