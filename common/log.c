@@ -1,7 +1,11 @@
 /* JSON-lines logging (log.h).
  *
- * Each call builds one JSON object with jansson (so every value is escaped the same
- * way), in the fixed order ts, level, service, event, then the caller's fields, and
+ * Each call formats one JSON object straight into a buffer (on the stack unless a
+ * value is long; every key and value escaped by the same function, ASCII only, as
+ * jansson's JSON_ENSURE_ASCII would: building a jansson object per line was the
+ * largest part of ingest's CPU per request after the network), in the fixed order
+ * ts, level, service, event, then the caller's fields (a key given twice keeps its
+ * first place and its last value), and
  * writes it with a single write(2) so lines from several threads never interleave.
  * The level and service are set once by log_init before threads start; they are
  * read without locking afterwards. Logging must never fail the caller: on OOM the
@@ -9,7 +13,6 @@
 #include "common/log.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,41 +72,117 @@ static void write_all(int fd, const char *p, size_t len)
     }
 }
 
-/* Copy of s with every byte that is not part of a valid UTF-8 sequence as '?'. */
-static json_t *utf8_sanitized(const char *s)
+/* Length of the valid UTF-8 sequence at p (at most len bytes) and its code point,
+ * or 0 if the byte at p does not start one (overlong forms, surrogates and code
+ * points above U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *p, size_t len, unsigned *cp)
 {
-    size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return NULL;
+    unsigned char c = p[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || n > len || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4))
+        return 0;
+    unsigned v = n == 1 ? c : n == 2 ? c & 0x1Fu : n == 3 ? c & 0x0Fu : c & 0x07u;
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+        v = v << 6 | (p[k] & 0x3Fu);
+    }
+    if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/* The line being built: on the stack, on the heap once it outgrows that. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed; /* out of memory: the line is dropped */
+    char stack[2048];
+} line_buf;
+
+static void put(line_buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 2 > b->cap) { /* room for the newline too */
+        size_t cap = b->cap * 2 > b->len + n + 2 ? b->cap * 2 : b->len + n + 2;
+        char *grown = b->p == b->stack ? malloc(cap) : realloc(b->p, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        if (b->p == b->stack)
+            memcpy(grown, b->stack, b->len);
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* s as a JSON string, ASCII only (what jansson's JSON_ENSURE_ASCII prints): other
+ * code points as \uXXXX (surrogate pairs above U+FFFF), each byte that is not part
+ * of valid UTF-8 as '?', so a line always appears. */
+static void put_string(line_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    put(b, "\"", 1);
     size_t i = 0;
     while (i < len) {
+        size_t run = i; /* plain ASCII is copied in runs */
+        while (run < len && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        put(b, s + i, run - i);
+        if (run >= len)
+            break;
+        i = run;
         unsigned char c = p[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        bool ok = n > 0 && i + n <= len && !(n == 2 && c < 0xC2) && !(n == 4 && c > 0xF4);
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (p[i + k] & 0xC0) == 0x80;
-        if (ok && n == 3) {
-            unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6);
-            ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
+        char esc[12];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            put(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            const char *named = c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                              : c == '\t' ? "\\t" : NULL;
+            if (named) {
+                put(b, named, 2);
+            } else {
+                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                put(b, u, 6);
+            }
+            i++;
+        } else {
+            unsigned cp = 0;
+            size_t n = utf8_seq(p + i, len - i, &cp);
+            if (n == 0) {
+                put(b, "?", 1);
+                i++;
+                continue;
+            }
+            unsigned units[2] = {cp, 0};
+            int nu = 1;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                units[0] = 0xD800 | (cp >> 10);
+                units[1] = 0xDC00 | (cp & 0x3FF);
+                nu = 2;
+            }
+            for (int k = 0; k < nu; k++) {
+                char u[6] = {'\\', 'u', hex[units[k] >> 12 & 15], hex[units[k] >> 8 & 15], hex[units[k] >> 4 & 15],
+                             hex[units[k] & 15]};
+                put(b, u, 6);
+            }
+            i += n;
         }
-        if (ok && n == 4) {
-            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12);
-            ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        }
-        if (!ok) {
-            copy[i++] = '?';
-            continue;
-        }
-        memcpy(copy + i, p + i, n);
-        i += n;
     }
-    copy[len] = '\0';
-    json_t *v = json_string(copy);
-    free(copy);
-    return v;
+    put(b, "\"", 1);
 }
+
+#define LOG_MAX_FIELDS 64
 
 void log_kv(log_level level, const char *event, ...)
 {
@@ -115,15 +194,14 @@ void log_kv(log_level level, const char *event, ...)
     char ts[40];
     format_ts(ts, sizeof ts);
 
-    json_t *o = json_object();
-    if (!o)
-        return;
-    /* json_string fails on invalid UTF-8: fall back to a lossy copy so the line still appears. */
-    json_object_set_new(o, "ts", json_string(ts));
-    json_object_set_new(o, "level", json_string(level_names[level]));
-    json_object_set_new(o, "service", json_string(log_service));
-    json_object_set_new(o, "event", json_string(event ? event : "(null)"));
-
+    /* Fields in order; a key given again replaces the earlier value in its place
+     * (as a JSON object would have it), the four fixed ones included. */
+    const char *keys[LOG_MAX_FIELDS], *values[LOG_MAX_FIELDS];
+    int n = 0;
+    keys[n] = "ts", values[n++] = ts;
+    keys[n] = "level", values[n++] = level_names[level];
+    keys[n] = "service", values[n++] = log_service;
+    keys[n] = "event", values[n++] = event ? event : "(null)";
     va_list ap;
     va_start(ap, event);
     for (;;) {
@@ -133,25 +211,36 @@ void log_kv(log_level level, const char *event, ...)
         const char *value = va_arg(ap, const char *);
         if (!value)
             continue;
-        json_t *v = json_string(value);
-        if (!v) /* not UTF-8: keep the field, with the bad bytes replaced */
-            v = utf8_sanitized(value);
-        json_object_set_new(o, key, v);
+        int i = 0;
+        while (i < n && strcmp(keys[i], key) != 0)
+            i++;
+        if (i == n && n == LOG_MAX_FIELDS)
+            continue;
+        keys[i] = key;
+        values[i] = value;
+        if (i == n)
+            n++;
     }
     va_end(ap);
 
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    json_decref(o);
-    if (!text)
-        return;
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (!line) {
-        free(text);
-        return;
+    line_buf b;
+    b.p = b.stack;
+    b.len = 0;
+    b.cap = sizeof b.stack;
+    b.failed = false;
+    put(&b, "{", 1);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            put(&b, ",", 1);
+        put_string(&b, keys[i]);
+        put(&b, ":", 1);
+        put_string(&b, values[i]);
     }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    write_all(STDERR_FILENO, line, n + 1);
-    free(line);
+    put(&b, "}", 1);
+    if (!b.failed) {
+        b.p[b.len++] = '\n'; /* put keeps room for it */
+        write_all(STDERR_FILENO, b.p, b.len);
+    }
+    if (b.p != b.stack)
+        free(b.p);
 }
