@@ -28,7 +28,9 @@ Latency percentiles count an alert that had no notification row when the wait en
 as slower than any that had (so p99 is null rather than flattering when more than 1%
 are missing). The clocks of this machine's processes and of Postgres are one clock
 (loopback only). Figures of each run are written as JSON (--out); `merge` joins the
-two runs into bench/results/pipeline.json and prints the table.
+two runs into bench/results/pipeline.json and prints the table. A pipeline too slow to
+notify every alert within --drain is a figure (INCOMPLETE, percentiles null), not a
+failure: the exit status is 1 only when something did not run (generator, database).
 """
 import argparse
 import json
@@ -212,6 +214,10 @@ def latency_phase(a, cur, pids, rate, label):
         "latency_202_to_notification_ms": {
             "p50": pct(lat, expected, 50), "p90": pct(lat, expected, 90), "p99": pct(lat, expected, 99),
             "max": round(lat[-1], 1) if lat and complete else None},
+        # over the alerts notified in time only: flattering when the run is incomplete
+        "latency_of_notified_ms": {"p50": pct(lat, len(lat), 50), "p90": pct(lat, len(lat), 90),
+                                   "p99": pct(lat, len(lat), 99)},
+        "expected_alerts": expected,
         "cpu_seconds": cpu,
         "cpu_seconds_per_1000_alerts": {k: round(v * 1000.0 / notified, 3) for k, v in cpu.items()} if notified else {},
         "loadgen_cpu_seconds_per_1000_alerts": round(lg["loadgen_cpu_s"] * 1000.0 / notified, 3) if notified else None,
@@ -325,6 +331,11 @@ def merge(a):
             print(f"  202 -> notification at {p['rate']}/s           p50 {fmt(L['p50'], ' ms')}, p90 "
                   f"{fmt(L['p90'], ' ms')}, p99 {fmt(L['p99'], ' ms')} ({p['notified']}/{p['alerts']} alerts "
                   f"notified{'' if p['complete'] else ', INCOMPLETE'})")
+            if not p["complete"]:
+                N = p["latency_of_notified_ms"]
+                print(f"    of the {p['notified']} notified in time: p50 {fmt(N['p50'], ' ms')}, p90 "
+                      f"{fmt(N['p90'], ' ms')}, p99 {fmt(N['p99'], ' ms')}; {p['decided']} of {p['accepted']} "
+                      f"events decided by policy, about {p['expected_alerts']} alerts expected")
             g = p["loadgen"]
             print(f"    the 202s themselves: p50 {g['latency_ms']['p50']} ms, p99 {g['latency_ms']['p99']} ms from the "
                   f"due time; {g['accepted']} of {g['sent'] + g['unanswered_at_end']} due requests accepted")
@@ -335,7 +346,7 @@ def merge(a):
         print("  peak RSS: " + ", ".join(f"{s} {m['vm_hwm_kb'] / 1024:.0f} MiB" for s, m in pipe["memory"].items()
                                         if m.get("vm_hwm_kb")))
     print(f"\n  written to {a.out}")
-    return 0 if pipe and pipe["low"]["complete"] else 1
+    return 0
 
 
 def main():
