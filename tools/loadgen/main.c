@@ -83,7 +83,7 @@ typedef struct {
     size_t sent;        /* bytes of the current request written */
     const request_text *req;
     int64_t t_due_ns;   /* CLOCK_MONOTONIC: when the request was due (open loop) or written */
-    char buf[RESP_BUF];
+    char buf[RESP_BUF + 1]; /* NUL-terminated after every read */
     size_t have;
 } conn;
 
@@ -254,6 +254,7 @@ static int conn_open(conn *c)
         return -1;
     }
     c->have = 0;
+    c->buf[0] = '\0';
     c->busy = false;
     c->sent = 0;
     if (c->w->rate > 0)
@@ -346,13 +347,14 @@ static void record_answer(worker *w, conn *c, int status, const char *body, size
 static bool conn_read(conn *c)
 {
     for (;;) {
-        if (c->have == sizeof c->buf) {
+        if (c->have == RESP_BUF) {
             conn_fail(c); /* an answer this big is not ingest's */
             return false;
         }
-        ssize_t n = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
+        ssize_t n = read(c->fd, c->buf + c->have, RESP_BUF - c->have);
         if (n > 0) {
             c->have += (size_t)n;
+            c->buf[c->have] = '\0';
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -379,8 +381,11 @@ static bool conn_read(conn *c)
         char *l = line + 2;
         if (!strncasecmp(l, "Content-Length:", 15))
             clen = strtoul(l + 15, NULL, 10);
-        else if (!strncasecmp(l, "Connection:", 11) && strcasestr(l, "close") && strcasestr(l, "close") < hend)
-            close_after = true;
+        else if (!strncasecmp(l, "Connection:", 11)) {
+            char *eol = strstr(l, "\r\n"); /* the buffer is NUL-terminated, and the head ends in CRLF CRLF */
+            char *close_tok = strcasestr(l, "close");
+            close_after = close_tok && close_tok < eol;
+        }
     }
     if (c->have < head_len + clen)
         return false;
@@ -388,6 +393,7 @@ static bool conn_read(conn *c)
     size_t used = head_len + clen;
     memmove(c->buf, c->buf + used, c->have - used);
     c->have -= used;
+    c->buf[c->have] = '\0';
     c->busy = false;
     if (close_after) {
         epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
