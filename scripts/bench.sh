@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # `make bench`: the pipeline benchmark on the release binaries (the Makefile builds
 # MODE=release first), with build/release/bin/hutch-loadgen making the HTTP load and
-# bench/pipeline.py orchestrating and reading Postgres. Two stacks of its own, one
-# after the other (scripts/stack.sh), always stopped at the end:
+# bench/pipeline.py orchestrating and reading Postgres. One stack of its own
+# (scripts/stack.sh), always stopped at the end, in two runs:
 #   1. ingest alone (Kafka, Postgres, hutch-ingest): full-speed requests/s;
-#   2. all six services: 202 -> notification latency at 1,000/s and 5,000/s (open
-#      loop), then alerts/s through all six services at HUTCH_BENCH_E2E_RATE;
-#      CPU seconds per 1,000 alerts per process, peak RSS per service.
+#   2. the five other services started too: 202 -> notification latency at 1,000/s
+#      and 5,000/s (open loop), then alerts/s through all six services at
+#      HUTCH_BENCH_E2E_RATE; CPU seconds per 1,000 alerts per process, peak RSS per
+#      service.
 # Writes bench/results/pipeline.json and prints the table. Loopback only; every
 # step is bounded (stack start-up by stack.sh, the phases by their settings, plus
 # a hard cap per run).
 #
 # It runs beside a `make up` stack or the end-to-end tests without touching them: its
-# state lives in build/bench-stack/ and build/bench-ingest-stack/ (never committed)
+# state lives in build/bench-stack/ (never committed)
 # and it uses ports of its own (Postgres 55452, Kafka 59112, services 28181-28186;
 # override with the HUTCH_*_PORT variables of stack.sh).
 #
-# Settings (environment), with the defaults (5-7 minutes in all, stack start-ups included):
+# Settings (environment), with the defaults (7-9 minutes in all here, start-up included):
 #   HUTCH_BENCH_SECONDS=30          each latency phase, and the ingest-alone run, each
-#                                   after HUTCH_BENCH_WARMUP=5 s of the same load that
+#                                   after HUTCH_BENCH_WARMUP=10 s of the same load that
 #                                   is not recorded (a fresh JVM is slow at first)
 #   HUTCH_BENCH_DRAIN=60            at most this long for a phase's last notification
 #   HUTCH_BENCH_RATE_LOW=1000       HUTCH_BENCH_RATE_HIGH=5000    (requests/s, open loop)
@@ -29,7 +30,7 @@
 #   HUTCH_BENCH_ONLY=ingest|pipeline   one of the two runs only
 #   HUTCH_BENCH_OUT=bench/results/pipeline.json
 #   HUTCH_BENCH_MODE=release        binaries to measure (debug/asan only to compare)
-#   HUTCH_BENCH_KEEP=1              leave the (last) stack running afterwards
+#   HUTCH_BENCH_KEEP=1              leave the stack running afterwards
 #   HUTCH_BROKER=dev                the dev broker instead of Kafka (as stack.sh)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -45,10 +46,9 @@ for s in "${HUTCH_SERVICES[@]}"; do
     i=$((i + 1))
 done
 out=${HUTCH_BENCH_OUT:-$HUTCH_ROOT/bench/results/pipeline.json}
-ingest_state=${HUTCH_BENCH_INGEST_STATE:-$HUTCH_ROOT/build/bench-ingest-stack}
 only=${HUTCH_BENCH_ONLY:-}
 secs=${HUTCH_BENCH_SECONDS:-30}
-warm=${HUTCH_BENCH_WARMUP:-5}
+warm=${HUTCH_BENCH_WARMUP:-10}
 drain=${HUTCH_BENCH_DRAIN:-60}
 e2e_secs=${HUTCH_BENCH_E2E_SECONDS:-60}
 e2e_warm=${HUTCH_BENCH_E2E_WARMUP:-10}
@@ -84,19 +84,18 @@ driver() { # RUN HARD-CAP-SECONDS ARGS...
         --bodies "$bodies" --connections "${HUTCH_BENCH_CONNECTIONS:-256}" --seconds "$secs" --warmup "$warm" "$@"
 }
 
+# A stale stack of an interrupted run would skew the figures: start from nothing.
+[[ -d $HUTCH_STATE ]] && stack down
+# One broker for both runs (a fresh one spends its first tens of seconds creating its
+# internal topics); the pipeline's consumers, which join after the ingest-alone run,
+# start at the end of their topics instead of working off that run's backlog.
+export HUTCH_KAFKA_AUTO_OFFSET_RESET=latest
 if [[ -z $only || $only == ingest ]]; then
-    pipeline_state=$HUTCH_STATE
-    export HUTCH_STATE=$ingest_state
-    # A stale stack of an interrupted run would skew the figures: start from nothing.
-    [[ -d $HUTCH_STATE ]] && stack down
     log "bench: ingest alone ($mode) in $HUTCH_STATE"
     HUTCH_STACK_SERVICES=ingest stack up "$mode"
     driver ingest $((secs + warm + 180)) --out "$tmp/ingest.json"
-    stack down
-    export HUTCH_STATE=$pipeline_state
 fi
 if [[ -z $only || $only == pipeline ]]; then
-    [[ -d $HUTCH_STATE ]] && stack down
     log "bench: the six services ($mode) in $HUTCH_STATE"
     stack up "$mode"
     driver pipeline $((2 * (secs + warm + drain) + e2e_secs + e2e_warm + 300)) --out "$tmp/pipeline.json" \
