@@ -338,7 +338,8 @@ def merge(a):
                       f"events decided by policy, about {p['expected_alerts']} alerts expected")
             g = p["loadgen"]
             print(f"    the 202s themselves: p50 {g['latency_ms']['p50']} ms, p99 {g['latency_ms']['p99']} ms from the "
-                  f"due time; {g['accepted']} of {g['sent'] + g['unanswered_at_end']} due requests accepted")
+                  f"due time; {g['accepted']} of {g['answered'] + g['errors'] + g['unanswered_at_end']} due requests "
+                  "accepted")
         low = pipe["low"]
         print(f"  CPU s per 1,000 alerts at {low['rate']}/s: " + ", ".join(
             f"{k} {v}" for k, v in low["cpu_seconds_per_1000_alerts"].items())
