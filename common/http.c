@@ -11,6 +11,13 @@
  * that were already queued (so a reply handed over by a Kafka delivery callback is
  * still sent) before the connections are freed.
  *
+ * Several loops (http_server_set_loops, ingest's HTTP threads): every extra loop
+ * has its own event base, evhttp and thread, and accepts from a dup of the same
+ * listening socket, so the kernel hands each new connection to whichever loop
+ * accepts first and a connection then stays on its loop; handlers run on several
+ * threads at once (routes and readiness are read under the lock, metrics are
+ * atomic). http_server_defer still runs on the first loop.
+ *
  * Handlers must not block: a slow handler stalls /healthz and /readyz too. */
 #include "common/http.h"
 
@@ -25,11 +32,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
 
 #define HTTP_MAX_ROUTES 32
+
+/* An extra event loop (the first one is the server's own base/http/thread). */
+typedef struct {
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+    bool running;
+} http_loop;
 
 typedef struct {
     char *prefix;
@@ -53,6 +69,10 @@ struct http_server {
     http_route routes[HTTP_MAX_ROUTES];
     int nroutes;
     metric *m_requests;
+    int listen_fd;        /* the first loop's listening socket (borrowed from its evhttp) */
+    size_t max_body;      /* applied to every loop */
+    http_loop extra[HTTP_MAX_LOOPS - 1];
+    int nextra;
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -186,6 +206,18 @@ static void dispatch(struct evhttp_request *req, void *arg)
     http_reply_error(req, 404, "not found");
 }
 
+/* The settings every loop's evhttp gets. */
+static void configure(http_server *s, struct evhttp *http)
+{
+    if (s->max_body > 0)
+        evhttp_set_max_body_size(http, (ev_ssize_t)s->max_body);
+    evhttp_set_max_headers_size(http, 64 * 1024);
+    evhttp_set_timeout(http, 30);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(http, dispatch, s);
+}
+
 http_server *http_server_new(const char *addr, int port, size_t max_body, char *err, size_t errlen)
 {
     pthread_once(&evthread_once, evthread_init);
@@ -207,13 +239,8 @@ http_server *http_server_new(const char *addr, int port, size_t max_body, char *
         http_server_free(s);
         return NULL;
     }
-    if (max_body > 0)
-        evhttp_set_max_body_size(s->http, (ev_ssize_t)max_body);
-    evhttp_set_max_headers_size(s->http, 64 * 1024);
-    evhttp_set_timeout(s->http, 30);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-    evhttp_set_gencb(s->http, dispatch, s);
+    s->max_body = max_body;
+    configure(s, s->http);
 
     struct evhttp_bound_socket *sock =
         evhttp_bind_socket_with_handle(s->http, addr && *addr ? addr : "127.0.0.1", (ev_uint16_t)port);
@@ -224,9 +251,10 @@ http_server *http_server_new(const char *addr, int port, size_t max_body, char *
         http_server_free(s);
         return NULL;
     }
+    s->listen_fd = evhttp_bound_socket_get_fd(sock);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) == 0) {
+    if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
             s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         else if (ss.ss_family == AF_INET6)
@@ -283,38 +311,50 @@ void http_server_route(http_server *s, const char *prefix, void (*cb)(struct evh
 }
 
 typedef struct {
-    http_server *s;
+    struct evhttp *http;
     size_t max_body;
 } max_body_change;
 
-static void apply_max_body(void *arg)
+static void apply_max_body(evutil_socket_t fd, short what, void *arg)
 {
     max_body_change *m = arg;
-    evhttp_set_max_body_size(m->s->http, (ev_ssize_t)m->max_body);
+    evhttp_set_max_body_size(m->http, (ev_ssize_t)m->max_body);
     free(m);
 }
 
-void http_server_set_max_body(http_server *s, size_t max_body)
+/* On the loop's own thread when it runs (evhttp is not thread-safe). */
+static void set_loop_max_body(struct event_base *base, struct evhttp *http, bool running, size_t max_body)
 {
-    if (!s || !max_body)
-        return;
-    if (!s->running) {
-        evhttp_set_max_body_size(s->http, (ev_ssize_t)max_body);
+    if (!running) {
+        evhttp_set_max_body_size(http, (ev_ssize_t)max_body);
         return;
     }
     max_body_change *m = malloc(sizeof *m);
     if (!m)
         return;
-    m->s = s;
+    m->http = http;
     m->max_body = max_body;
-    if (http_server_defer(s, apply_max_body, m) < 0)
+    struct timeval now = {0, 0};
+    if (event_base_once(base, -1, EV_TIMEOUT, apply_max_body, m, &now) != 0)
         free(m);
+}
+
+void http_server_set_max_body(http_server *s, size_t max_body)
+{
+    if (!s || !max_body || atomic_load(&s->stopped))
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->max_body = max_body;
+    set_loop_max_body(s->base, s->http, s->running, max_body);
+    for (int i = 0; i < s->nextra; i++)
+        set_loop_max_body(s->extra[i].base, s->extra[i].http, s->extra[i].running, max_body);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void *loop_main(void *arg)
 {
-    http_server *s = arg;
-    event_base_loop(s->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    struct event_base *base = arg;
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
 
@@ -322,10 +362,65 @@ int http_server_start(http_server *s)
 {
     if (!s || s->running)
         return -1;
-    if (pthread_create(&s->thread, NULL, loop_main, s) != 0)
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    if (pthread_create(&s->thread, NULL, loop_main, s->base) != 0)
+        rc = -1;
+    else
+        s->running = true;
+    for (int i = 0; rc == 0 && i < s->nextra; i++) {
+        if (pthread_create(&s->extra[i].thread, NULL, loop_main, s->extra[i].base) != 0)
+            rc = -1;
+        else
+            s->extra[i].running = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int http_server_set_loops(http_server *s, int loops)
+{
+    if (!s || loops < 1 || loops > HTTP_MAX_LOOPS || atomic_load(&s->stopped))
         return -1;
-    s->running = true;
-    return 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (rc == 0 && 1 + s->nextra < loops) {
+        http_loop *l = &s->extra[s->nextra];
+        int fd = dup(s->listen_fd); /* each evhttp closes its own when freed */
+        l->base = fd >= 0 ? event_base_new() : NULL;
+        l->http = l->base ? evhttp_new(l->base) : NULL;
+        if (l->http)
+            configure(s, l->http);
+        if (!l->http || !evhttp_accept_socket_with_handle(l->http, fd)) {
+            if (l->http)
+                evhttp_free(l->http);
+            if (l->base)
+                event_base_free(l->base);
+            if (fd >= 0)
+                close(fd);
+            memset(l, 0, sizeof *l);
+            rc = -1;
+            break;
+        }
+        s->nextra++;
+        if (s->running) {
+            if (pthread_create(&l->thread, NULL, loop_main, l->base) != 0)
+                rc = -1;
+            else
+                l->running = true;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int http_server_loops(const http_server *s) { return s ? 1 + s->nextra : 0; }
+
+struct event_base *http_server_loop_base(http_server *s, int i)
+{
+    if (!s || i < 0 || i > s->nextra)
+        return NULL;
+    return i == 0 ? s->base : s->extra[i - 1].base;
 }
 
 typedef struct {
@@ -361,14 +456,28 @@ void http_server_stop(http_server *s)
 {
     if (!s || atomic_exchange(&s->stopped, true))
         return;
-    if (s->running) {
+    pthread_mutex_lock(&s->lock);
+    if (s->running)
         event_base_loopbreak(s->base);
+    for (int i = 0; i < s->nextra; i++)
+        if (s->extra[i].running)
+            event_base_loopbreak(s->extra[i].base);
+    pthread_mutex_unlock(&s->lock);
+    if (s->running) {
         pthread_join(s->thread, NULL);
         s->running = false;
+    }
+    for (int i = 0; i < s->nextra; i++) {
+        if (s->extra[i].running) {
+            pthread_join(s->extra[i].thread, NULL);
+            s->extra[i].running = false;
+        }
     }
     /* Deferred calls queued before the stop still run (they may reply). */
     if (s->base)
         event_base_loop(s->base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < s->nextra; i++)
+        event_base_loop(s->extra[i].base, EVLOOP_NONBLOCK);
 }
 
 void http_server_free(http_server *s)
@@ -376,6 +485,10 @@ void http_server_free(http_server *s)
     if (!s)
         return;
     http_server_stop(s);
+    for (int i = 0; i < s->nextra; i++) {
+        evhttp_free(s->extra[i].http);
+        event_base_free(s->extra[i].base);
+    }
     if (s->http)
         evhttp_free(s->http);
     if (s->base)

@@ -36,9 +36,21 @@ void http_server_route(http_server *s, const char *prefix, void (*cb)(struct evh
  * loop runs (applied on the loop thread). service_start uses HTTP_DEFAULT_MAX_BODY. */
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 void http_server_set_max_body(http_server *s, size_t max_body);
-/* Starts the loop thread. 0 or -1. */
+/* Runs the server on `loops` event loops (threads), 1 to HTTP_MAX_LOOPS, each
+ * accepting connections from the same listening socket; a connection stays on the
+ * loop that accepted it, and its handlers run on that loop's thread. Before or
+ * after http_server_start; loops are only added. 0, or -1 (the loops made so far
+ * stay). */
+#define HTTP_MAX_LOOPS 16
+int http_server_set_loops(http_server *s, int loops);
+int http_server_loops(const http_server *s);
+/* Loop i's event base (0 is http_server_base), BORROWED until http_server_free;
+ * NULL if there is no loop i. A request's loop is
+ * evhttp_connection_get_base(evhttp_request_get_connection(req)). */
+struct event_base *http_server_loop_base(http_server *s, int i);
+/* Starts the loop threads. 0 or -1. */
 int http_server_start(http_server *s);
-/* Runs fn(ctx) on the loop thread soon; safe from any thread. 0 or -1. */
+/* Runs fn(ctx) on the (first) loop's thread soon; safe from any thread. 0 or -1. */
 int http_server_defer(http_server *s, void (*fn)(void *ctx), void *ctx);
 /* Stops the loop and joins the thread, then runs the
  * deferred calls already queued (on the calling thread); after it, handlers no

@@ -6,7 +6,8 @@
  * ids_uuid7 keeps ids made by one process strictly increasing (RFC 9562 6.2,
  * method 1): rand_a is a counter seeded randomly at each new millisecond with its
  * top bit clear, so a burst in one millisecond still sorts; if it overflows, the
- * timestamp borrows the next millisecond. rand_b comes from getrandom(2).
+ * timestamp borrows the next millisecond. rand_b comes from getrandom(2), through a
+ * small per-thread pool.
  *
  * ids_uuid7_derived takes rand_a and rand_b from SHA-256(seed), so the same
  * (unix_ms, seed) always gives the same id: redelivered Kafka messages then produce
@@ -28,7 +29,7 @@ int64_t ids_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fill_random(uint8_t *buf, size_t len)
+static void fill_random_syscall(uint8_t *buf, size_t len)
 {
     size_t got = 0;
     while (got < len) {
@@ -46,6 +47,26 @@ static void fill_random(uint8_t *buf, size_t len)
             return;
         }
         got += (size_t)n;
+    }
+}
+
+/* Random bytes from a per-thread pool refilled 512 bytes at a time: one getrandom
+ * call per 32 ids instead of one per id (ingest makes two ids per request). */
+static void fill_random(uint8_t *buf, size_t len)
+{
+    static __thread uint8_t pool[512];
+    static __thread size_t left;
+    while (len > 0) {
+        if (left == 0) {
+            fill_random_syscall(pool, sizeof pool);
+            left = sizeof pool;
+        }
+        size_t n = len < left ? len : left;
+        memcpy(buf, pool + sizeof pool - left, n);
+        explicit_bzero(pool + sizeof pool - left, n); /* each byte is handed out once */
+        left -= n;
+        buf += n;
+        len -= n;
     }
 }
 

@@ -1,7 +1,11 @@
 /* JSON-lines logging (log.h).
  *
- * Each call builds one JSON object with jansson (so every value is escaped the same
- * way), in the fixed order ts, level, service, event, then the caller's fields, and
+ * Each call formats one JSON object straight into a buffer (strbuf; every key and
+ * value escaped by the same function, ASCII only, as
+ * jansson's JSON_ENSURE_ASCII would: building a jansson object per line was the
+ * largest part of ingest's CPU per request after the network), in the fixed order
+ * ts, level, service, event, then the caller's fields (a key given twice keeps its
+ * first place and its last value), and
  * writes it with a single write(2) so lines from several threads never interleave.
  * The level and service are set once by log_init before threads start; they are
  * read without locking afterwards. Logging must never fail the caller: on OOM the
@@ -9,7 +13,6 @@
 #include "common/log.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/strbuf.h"
 #include "common/utf8.h"
 
 static const char *log_service = "hutch";
@@ -71,14 +75,68 @@ static void write_all(int fd, const char *p, size_t len)
     }
 }
 
-/* s as a JSON string with every byte that is not part of a valid UTF-8 sequence as '?'. */
-static json_t *sanitized_string(const char *s)
+/* s as a JSON string, ASCII only (what jansson's JSON_ENSURE_ASCII prints): other
+ * code points as \uXXXX (surrogate pairs above U+FFFF), each byte that is not part
+ * of valid UTF-8 as '?', so a line always appears. */
+static void put_string(strbuf *b, const char *s)
 {
-    char *copy = utf8_sanitize(s, strlen(s));
-    json_t *v = copy ? json_string(copy) : NULL;
-    free(copy);
-    return v;
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    strbuf_add(b, "\"", 1);
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i; /* plain ASCII is copied in runs */
+        while (run < len && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        strbuf_add(b, s + i, run - i);
+        if (run >= len)
+            break;
+        i = run;
+        unsigned char c = p[i];
+        char esc[12];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            strbuf_add(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            const char *named = c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                              : c == '\t' ? "\\t" : NULL;
+            if (named) {
+                strbuf_add(b, named, 2);
+            } else {
+                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                strbuf_add(b, u, 6);
+            }
+            i++;
+        } else {
+            unsigned cp = 0;
+            size_t n = utf8_decode(s + i, len - i, &cp);
+            if (n == 0) {
+                strbuf_add(b, "?", 1);
+                i++;
+                continue;
+            }
+            unsigned units[2] = {cp, 0};
+            int nu = 1;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                units[0] = 0xD800 | (cp >> 10);
+                units[1] = 0xDC00 | (cp & 0x3FF);
+                nu = 2;
+            }
+            for (int k = 0; k < nu; k++) {
+                char u[6] = {'\\', 'u', hex[units[k] >> 12 & 15], hex[units[k] >> 8 & 15], hex[units[k] >> 4 & 15],
+                             hex[units[k] & 15]};
+                strbuf_add(b, u, 6);
+            }
+            i += n;
+        }
+    }
+    strbuf_add(b, "\"", 1);
 }
+
+#define LOG_MAX_FIELDS 64
 
 void log_kv(log_level level, const char *event, ...)
 {
@@ -98,15 +156,14 @@ void log_kv_va(log_level level, const char *event, va_list ap, const char *const
     char ts[40];
     format_ts(ts, sizeof ts);
 
-    json_t *o = json_object();
-    if (!o)
-        return;
-    /* json_string fails on invalid UTF-8: fall back to a lossy copy so the line still appears. */
-    json_object_set_new(o, "ts", json_string(ts));
-    json_object_set_new(o, "level", json_string(level_names[level]));
-    json_object_set_new(o, "service", json_string(log_service));
-    json_object_set_new(o, "event", json_string(event ? event : "(null)"));
-
+    /* Fields in order; a key given again replaces the earlier value in its place
+     * (as a JSON object would have it), the four fixed ones included. */
+    const char *keys[LOG_MAX_FIELDS], *values[LOG_MAX_FIELDS];
+    int n = 0;
+    keys[n] = "ts", values[n++] = ts;
+    keys[n] = "level", values[n++] = level_names[level];
+    keys[n] = "service", values[n++] = log_service;
+    keys[n] = "event", values[n++] = event ? event : "(null)";
     for (const char *const *x = NULL;;) {
         const char *key, *value;
         if (!x) {
@@ -125,24 +182,28 @@ void log_kv_va(log_level level, const char *event, va_list ap, const char *const
         }
         if (!value)
             continue;
-        json_t *v = json_string(value);
-        if (!v) /* not UTF-8: keep the field, with the bad bytes replaced */
-            v = sanitized_string(value);
-        json_object_set_new(o, key, v);
+        int i = 0;
+        while (i < n && strcmp(keys[i], key) != 0)
+            i++;
+        if (i == n && n == LOG_MAX_FIELDS)
+            continue;
+        keys[i] = key;
+        values[i] = value;
+        if (i == n)
+            n++;
     }
 
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    json_decref(o);
-    if (!text)
-        return;
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (!line) {
-        free(text);
-        return;
+    strbuf b = {0};
+    strbuf_add(&b, "{", 1);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            strbuf_add(&b, ",", 1);
+        put_string(&b, keys[i]);
+        strbuf_add(&b, ":", 1);
+        put_string(&b, values[i]);
     }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    write_all(STDERR_FILENO, line, n + 1);
-    free(line);
+    strbuf_add(&b, "}\n", 2);
+    if (!b.failed)
+        write_all(STDERR_FILENO, b.p, b.len);
+    strbuf_free(&b);
 }

@@ -1,7 +1,8 @@
 /* Unit tests for http.c against a real server on 127.0.0.1:0, with libcurl as the
  * client: built-in endpoints, prefix routes, 404/405/413, deferred replies from
- * another thread, stop/free. */
+ * another thread, several loops on one socket, stop/free. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,6 +183,94 @@ static void test_server(void **state)
     assert_int_equal(request(port, NULL, "/healthz", NULL, 0, NULL), 0); /* gone */
 }
 
+/* Several loops: while one loop is stuck in a handler, the others accept and
+ * answer; the body limit applies on every loop. */
+static http_server *loops_server;
+static atomic_int blocked_loop = -1;
+
+static int loop_index(struct evhttp_request *req)
+{
+    struct event_base *base = evhttp_connection_get_base(evhttp_request_get_connection(req));
+    for (int i = 0; i < http_server_loops(loops_server); i++)
+        if (http_server_loop_base(loops_server, i) == base)
+            return i;
+    return -1;
+}
+
+static void block_route(struct evhttp_request *req, void *ctx)
+{
+    atomic_store(&blocked_loop, loop_index(req));
+    struct timespec ts = {0, 600 * 1000000L}; /* a test only: never sleep on a loop */
+    nanosleep(&ts, NULL);
+    http_reply_json(req, 200, "{}");
+}
+
+static void which_route(struct evhttp_request *req, void *ctx)
+{
+    char json[64];
+    snprintf(json, sizeof json, "{\"loop\":%d}", loop_index(req));
+    http_reply_json(req, 200, json);
+}
+
+static void *block_thread(void *arg)
+{
+    long *status = arg;
+    *status = request(http_server_port(loops_server), NULL, "/block", NULL, 0, NULL);
+    return NULL;
+}
+
+static void test_several_loops(void **state)
+{
+    char err[256];
+    http_server *s = http_server_new("127.0.0.1", 0, 1000, err, sizeof err);
+    assert_non_null(s);
+    loops_server = s;
+    assert_int_equal(http_server_set_loops(s, 3), 0);
+    assert_int_equal(http_server_set_loops(s, 0), -1);
+    assert_int_equal(http_server_set_loops(s, HTTP_MAX_LOOPS + 1), -1);
+    http_server_route(s, "/block", block_route, NULL);
+    http_server_route(s, "/which", which_route, NULL);
+    assert_int_equal(http_server_start(s), 0);
+    assert_int_equal(http_server_set_loops(s, 4), 0); /* added while running */
+    assert_int_equal(http_server_loops(s), 4);
+    assert_ptr_equal(http_server_loop_base(s, 0), http_server_base(s));
+    assert_non_null(http_server_loop_base(s, 3));
+    assert_null(http_server_loop_base(s, 4));
+    int port = http_server_port(s);
+
+    atomic_store(&blocked_loop, -1);
+    long block_status = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, block_thread, &block_status), 0);
+    for (int i = 0; i < 500 && atomic_load(&blocked_loop) < 0; i++) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int stuck = atomic_load(&blocked_loop);
+    assert_true(stuck >= 0);
+    for (int i = 0; i < 6; i++) { /* a new connection each: another loop takes it */
+        char *out = NULL;
+        assert_int_equal(request(port, NULL, "/which", NULL, 0, &out), 200);
+        int loop = -1;
+        assert_int_equal(sscanf(out, "{\"loop\":%d}", &loop), 1);
+        assert_true(loop >= 0 && loop < 4);
+        assert_int_not_equal(loop, stuck);
+        free(out);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(block_status, 200);
+
+    http_server_set_max_body(s, 100);
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    char big[500];
+    memset(big, 'a', sizeof big);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(request(port, NULL, "/which", big, sizeof big, NULL), 413);
+    http_server_free(s);
+    assert_int_equal(request(port, NULL, "/healthz", NULL, 0, NULL), 0); /* every loop gone */
+}
+
 static void test_bad_bind(void **state)
 {
     char err[256] = "";
@@ -206,6 +295,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server),
+        cmocka_unit_test(test_several_loops),
         cmocka_unit_test(test_bad_bind),
         cmocka_unit_test(test_free_without_start),
     };

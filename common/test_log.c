@@ -85,6 +85,42 @@ static void test_escaping(void **state)
     free(out);
 }
 
+/* Non-ASCII text comes out as \u escapes (the line is ASCII), astral code points
+ * as surrogate pairs, long values whole, a repeated key once with its last value. */
+static void test_ascii_and_long_values(void **state)
+{
+    log_init("hutch-test", LOG_LEVEL_DEBUG);
+    size_t long_len = 10000;
+    char *long_value = malloc(long_len + 1);
+    assert_non_null(long_value);
+    for (size_t i = 0; i < long_len; i++)
+        long_value[i] = (char)('a' + i % 26);
+    long_value[long_len] = '\0';
+    capture_begin();
+    LOG_INFO("wide", "accent", "first", "word", "caf\xc3\xa9", "emoji", "\xf0\x9f\x98\x80!", "del", "\x7f",
+             "long", long_value, "accent", "again", "surrogate", "\xed\xa0\x80", NULL);
+    char *out = capture_end();
+    for (const char *c = out; *c; c++)
+        assert_true((unsigned char)*c < 0x80);
+    assert_non_null(strstr(out, "\"caf\\u00e9\""));
+    assert_null(strstr(out, "first")); /* replaced by "again" */
+    assert_non_null(strstr(out, "\\ud83d\\ude00"));
+    json_t *o = json_loads(out, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_object_size(o), 10);
+    assert_string_equal(json_string_value(json_object_get(o, "accent")), "again");
+    assert_string_equal(json_string_value(json_object_get(o, "word")), "caf\xc3\xa9");
+    assert_string_equal(json_string_value(json_object_get(o, "emoji")), "\xf0\x9f\x98\x80!");
+    assert_string_equal(json_string_value(json_object_get(o, "del")), "\x7f");
+    assert_string_equal(json_string_value(json_object_get(o, "long")), long_value);
+    assert_string_equal(json_string_value(json_object_get(o, "surrogate")), "???"); /* not UTF-8 */
+    /* the repeated key keeps its first place: right after event */
+    assert_true(strstr(out, "\"event\":\"wide\",\"accent\":\"again\"") != NULL);
+    json_decref(o);
+    free(out);
+    free(long_value);
+}
+
 static void test_level_filter(void **state)
 {
     log_init("hutch-test", LOG_LEVEL_WARN);
@@ -117,6 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_is_json),
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_ascii_and_long_values),
         cmocka_unit_test(test_level_filter),
         cmocka_unit_test(test_level_parse),
     };

@@ -35,6 +35,19 @@ size_t utf8_seq_len(const char *s, size_t avail)
     return n;
 }
 
+size_t utf8_decode(const char *s, size_t avail, unsigned *cp)
+{
+    size_t n = utf8_seq_len(s, avail);
+    const unsigned char *p = (const unsigned char *)s;
+    if (n == 0)
+        return 0;
+    unsigned v = n == 1 ? p[0] : n == 2 ? p[0] & 0x1Fu : n == 3 ? p[0] & 0x0Fu : p[0] & 0x07u;
+    for (size_t k = 1; k < n; k++)
+        v = v << 6 | (p[k] & 0x3Fu);
+    *cp = v;
+    return n;
+}
+
 bool utf8_valid(const char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {

@@ -15,6 +15,8 @@
  * byte, a truncated, overlong or surrogate sequence, or a code point > U+10FFFF). */
 size_t utf8_seq_len(const char *s, size_t avail);
 
+/* utf8_seq_len that also gives the code point of a valid sequence in *cp. */
+size_t utf8_decode(const char *s, size_t avail, unsigned *cp);
 /* True when s[0..len) is valid UTF-8 as a whole. */
 bool utf8_valid(const char *s, size_t len);
 

@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
 # `make bench`: the pipeline benchmark on the release binaries (the Makefile builds
-# MODE=release first). Starts a stack of its own with scripts/stack.sh (Postgres, the
-# Kafka broker, topics, the six services), posts the alerts with bench/pipeline.py,
-# prints the table, writes bench/results/pipeline.json, and always stops the stack.
-# Loopback only; bounded: stack start-up (stack.sh's own limits), posting, and a wait
-# of at most HUTCH_BENCH_WAIT seconds for the last notification.
+# MODE=release first), with build/release/bin/hutch-loadgen making the HTTP load and
+# bench/pipeline.py orchestrating and reading Postgres. One stack of its own
+# (scripts/stack.sh), always stopped at the end, in two runs:
+#   1. ingest alone (Kafka, Postgres, hutch-ingest): full-speed requests/s;
+#   2. the five other services started too: 202 -> notification latency at 1,000/s
+#      and 5,000/s (open loop), then alerts/s through all six services at
+#      HUTCH_BENCH_E2E_RATE; CPU seconds per 1,000 alerts per process, peak RSS per
+#      service.
+# Writes bench/results/pipeline.json and prints the table. Loopback only; every
+# step is bounded (stack start-up by stack.sh, the phases by their settings, plus
+# a hard cap per run).
 #
 # It runs beside a `make up` stack or the end-to-end tests without touching them: its
-# state lives in build/bench-stack/ (never committed) and it uses ports of its own
-# (Postgres 55452, Kafka 59112, services 28181-28186; override with the HUTCH_*_PORT
-# variables of stack.sh).
+# state lives in build/bench-stack/ (never committed)
+# and it uses ports of its own (Postgres 55452, Kafka 59112, services 28181-28186;
+# override with the HUTCH_*_PORT variables of stack.sh).
 #
-# Settings (environment):
-#   HUTCH_BENCH_ALERTS=10000      alerts to post
-#   HUTCH_BENCH_CONCURRENCY=16    HTTP/1.1 keep-alive clients
-#   HUTCH_BENCH_WAIT=300          seconds to wait for every notification row
+# Settings (environment), with the defaults (7-9 minutes in all here, start-up included):
+#   HUTCH_BENCH_SECONDS=30          each latency phase, and the ingest-alone run, each
+#                                   after HUTCH_BENCH_WARMUP=10 s of the same load that
+#                                   is not recorded (a fresh JVM is slow at first)
+#   HUTCH_BENCH_DRAIN=60            at most this long for a phase's last notification
+#   HUTCH_BENCH_RATE_LOW=1000       HUTCH_BENCH_RATE_HIGH=5000    (requests/s, open loop)
+#   HUTCH_BENCH_E2E_RATE=10000      offered during the throughput phase
+#   HUTCH_BENCH_E2E_SECONDS=60      measured, after HUTCH_BENCH_E2E_WARMUP=10
+#   HUTCH_BENCH_CONNECTIONS=256     keep-alive connections (ingest alone, latency phases)
+#   HUTCH_BENCH_LOADGEN_THREADS=1   generator threads
+#   HUTCH_BENCH_ONLY=ingest|pipeline   one of the two runs only
 #   HUTCH_BENCH_OUT=bench/results/pipeline.json
-#   HUTCH_BENCH_MODE=release      binaries to measure (debug/asan only to compare)
-#   HUTCH_BENCH_KEEP=1            leave the stack running afterwards (stop it with
-#                                 HUTCH_STATE=build/bench-stack scripts/stack.sh down)
-#   HUTCH_BROKER=dev              the dev broker instead of Kafka (as stack.sh)
+#   HUTCH_BENCH_MODE=release        binaries to measure (debug/asan only to compare)
+#   HUTCH_BENCH_KEEP=1              leave the stack running afterwards
+#   HUTCH_BROKER=dev                the dev broker instead of Kafka (as stack.sh)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -34,9 +46,15 @@ for s in "${HUTCH_SERVICES[@]}"; do
     i=$((i + 1))
 done
 out=${HUTCH_BENCH_OUT:-$HUTCH_ROOT/bench/results/pipeline.json}
+only=${HUTCH_BENCH_ONLY:-}
+secs=${HUTCH_BENCH_SECONDS:-30}
+warm=${HUTCH_BENCH_WARMUP:-10}
+drain=${HUTCH_BENCH_DRAIN:-60}
+e2e_secs=${HUTCH_BENCH_E2E_SECONDS:-60}
+e2e_warm=${HUTCH_BENCH_E2E_WARMUP:-10}
 
 bin=$(build_dir "$mode")/bin
-for s in "${HUTCH_SERVICES[@]}"; do
+for s in "${HUTCH_SERVICES[@]}" loadgen; do
     [[ -x $bin/hutch-$s ]] || die "$bin/hutch-$s missing: make MODE=$mode programs"
 done
 
@@ -48,20 +66,41 @@ cleanup() {
     else
         stack down || true
     fi
+    rm -rf "$tmp"
     exit $rc
 }
+tmp=$(mktemp -d)
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+started=$(date +%s)
+bodies=$tmp/guardduty.jsonl
+
+driver() { # RUN HARD-CAP-SECONDS ARGS...
+    local run=$1 cap=$2; shift 2
+    . "$HUTCH_STATE/env"
+    timeout --kill-after=10 "$cap" /usr/bin/python3 "$HUTCH_ROOT/bench/pipeline.py" "$run" \
+        --url "$HUTCH_INGEST_URL" --db "$HUTCH_DATABASE_URL" --state "$HUTCH_STATE" \
+        --loadgen "$bin/hutch-loadgen" --loadgen-threads "${HUTCH_BENCH_LOADGEN_THREADS:-1}" \
+        --bodies "$bodies" --connections "${HUTCH_BENCH_CONNECTIONS:-256}" --seconds "$secs" --warmup "$warm" "$@"
+}
 
 # A stale stack of an interrupted run would skew the figures: start from nothing.
 [[ -d $HUTCH_STATE ]] && stack down
-log "bench: starting the $mode stack in $HUTCH_STATE"
-stack up "$mode"
-. "$HUTCH_STATE/env"
-
-# Everything from here on is bounded by pipeline.py's own wait, plus a hard cap.
-wait_s=${HUTCH_BENCH_WAIT:-300}
-timeout --kill-after=10 $((wait_s + 240)) /usr/bin/python3 "$HUTCH_ROOT/bench/pipeline.py" \
-    --url "$HUTCH_INGEST_URL" --db "$HUTCH_DATABASE_URL" --state "$HUTCH_STATE" \
-    --alerts "${HUTCH_BENCH_ALERTS:-10000}" --concurrency "${HUTCH_BENCH_CONCURRENCY:-16}" \
-    --timeout "$wait_s" --out "$out" --mode "$mode"
+# One broker for both runs (a fresh one spends its first tens of seconds creating its
+# internal topics); the pipeline's consumers, which join after the ingest-alone run,
+# start at the end of their topics instead of working off that run's backlog.
+export HUTCH_KAFKA_AUTO_OFFSET_RESET=latest
+if [[ -z $only || $only == ingest ]]; then
+    log "bench: ingest alone ($mode) in $HUTCH_STATE"
+    HUTCH_STACK_SERVICES=ingest stack up "$mode"
+    driver ingest $((secs + warm + 180)) --out "$tmp/ingest.json"
+fi
+if [[ -z $only || $only == pipeline ]]; then
+    log "bench: the six services ($mode) in $HUTCH_STATE"
+    stack up "$mode"
+    driver pipeline $((2 * (secs + warm + drain) + e2e_secs + e2e_warm + 300)) --out "$tmp/pipeline.json" \
+        --drain "$drain" --rate-low "${HUTCH_BENCH_RATE_LOW:-1000}" --rate-high "${HUTCH_BENCH_RATE_HIGH:-5000}" \
+        --e2e-rate "${HUTCH_BENCH_E2E_RATE:-10000}" --e2e-seconds "$e2e_secs" --e2e-warmup "$e2e_warm"
+fi
+/usr/bin/python3 "$HUTCH_ROOT/bench/pipeline.py" merge --out "$out" --mode "$mode" --started "$started" \
+    --ingest-json "$tmp/ingest.json" --pipeline-json "$tmp/pipeline.json"

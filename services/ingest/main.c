@@ -1,22 +1,17 @@
 /* hutch-ingest: the front door. Webhooks (POST /hooks/alert/{raw,pubsub,sns}/{schema})
  * and the Kafka topic hutch.ingest.json become RawEvents on hutch.events.raw.
  *
- * HTTP: a request is answered 202 only once Kafka acknowledged its RawEvent, and the
- * loop thread never waits for that. The handler queues the produce and parks the
- * request in a pending list; the delivery callback (on the producer's poll thread)
- * only marks the entry and asks the loop thread, through http_server_defer, to
- * sweep the list; the sweep answers 202 (acknowledged) or 503 (delivery failed).
- * The same sweep runs every 200 ms from a timer and answers 503 to requests whose
- * acknowledgement takes longer than HUTCH_INGEST_ACK_TIMEOUT (the entry stays until
- * the delivery report arrives, since librdkafka still owns the message).
+ * HTTP: a request is answered 202 only once Kafka acknowledged its RawEvent, and no
+ * loop thread ever waits for that: the handler produces asynchronously and parks
+ * the request on its loop's queue (parked.h), which answers it on that loop when
+ * the delivery report comes (202, or 503 when delivery failed), or 503 once
+ * HUTCH_INGEST_ACK_TIMEOUT passed. HUTCH_INGEST_HTTP_THREADS event loops share the
+ * listening socket; librdkafka's delivery reports are served by one poll thread.
  *
- * What must stay true: an entry of the pending list is freed exactly once, by the
- * sweep (loop thread, or main inside http_server_stop) or, after service_stop, by
- * main; a request is answered exactly once (entry->req is cleared when it is); the
- * delivery callback never touches its entry after unlocking, since the sweep may
- * free it at once. Stop order: drain (bounded), free the timer, join the poll
- * thread, then service_stop (its flush still delivers replies through
- * http_server_defer, which fails harmlessly once HTTP is stopped).
+ * Stop order: refuse new requests (503), wait (bounded) until every parked request
+ * got its report, stop HTTP, close the queues, join the poll thread, then
+ * service_stop (its flush still delivers reports, which now only mark their
+ * entries), and free the queues.
  *
  * Kafka path: plain JSON messages; the schema comes from the `hutch-schema` header
  * (else HUTCH_INGEST_DEFAULT_SCHEMA); the RawEvent's ids derive from the message's
@@ -39,12 +34,14 @@
 #include "common/service.h"
 #include "common/topics.h"
 #include "services/ingest/ingest.h"
+#include "services/ingest/parked.h"
 
 typedef struct {
     int64_t max_body;
     char *tokens;
     char *default_schema;
     int64_t ack_timeout_ms;
+    int64_t http_threads;
 } ingest_config;
 
 static const config_field ingest_config_table[] = {
@@ -56,128 +53,60 @@ static const config_field ingest_config_table[] = {
      "schema of hutch.ingest.json messages without a hutch-schema header", 0, 0},
     {"HUTCH_INGEST_ACK_TIMEOUT", CONFIG_DURATION_MS, "10s", offsetof(ingest_config, ack_timeout_ms),
      "answer 503 when Kafka has not acknowledged an event within this time", 0, 0},
+    {"HUTCH_INGEST_HTTP_THREADS", CONFIG_INT, "2", offsetof(ingest_config, http_threads),
+     "HTTP event loops (threads) sharing the listening socket", 1, HTTP_MAX_LOOPS},
     CONFIG_END,
 };
-
-typedef struct pending pending;
 
 typedef struct {
     service svc;
     ingest_config cfg;
-    pthread_mutex_t lock;   /* guards the pending list */
-    pending *head;
-    int inflight;           /* entries in the list */
+    parked_queue *queues[HTTP_MAX_LOOPS]; /* one per HTTP loop, in loop order */
+    int nqueues;
     volatile sig_atomic_t draining; /* refuse new requests with 503 */
-    struct event *sweep_timer;
     pthread_t poll_thread;
     volatile sig_atomic_t poll_stop;
     metric *m_accepted, *m_rejected, *m_unavailable, *m_kafka_events, *m_kafka_dead;
 } ingest_app;
 
-struct pending {
-    pending *prev, *next;
-    ingest_app *app;
-    struct evhttp_request *req; /* NULL once answered */
-    int64_t deadline_ms;
-    bool delivered;
-    int err;
-    char event_id[IDS_UUID_LEN];
-    char trace_id[IDS_UUID_LEN];
-    char schema[INGEST_SCHEMA_MAX + 1];
-    const char *source;
-};
-
-static void list_link(ingest_app *app, pending *p)
+/* A parked request's answer, on its loop's thread (parked.h). */
+static void answer(void *ctx, parked *p, parked_outcome outcome)
 {
-    p->prev = NULL;
-    p->next = app->head;
-    if (app->head)
-        app->head->prev = p;
-    app->head = p;
-    app->inflight++;
-}
-
-static void list_unlink(ingest_app *app, pending *p)
-{
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        app->head = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    p->prev = p->next = NULL;
-    app->inflight--;
-}
-
-static void reply_accepted(pending *p)
-{
-    char body[80];
-    snprintf(body, sizeof body, "{\"event_id\":\"%s\"}", p->event_id);
-    http_reply_json(p->req, 202, body);
-    metrics_add(p->app->m_accepted, 1);
-    LOG_INFO("event_accepted", "event_id", p->event_id, "trace_id", p->trace_id, "schema", p->schema,
-             "source", p->source, "topic", TOPIC_EVENTS_RAW, NULL);
-}
-
-/* Loop thread: answers what can be answered, frees what was delivered. */
-static void sweep(ingest_app *app)
-{
-    int64_t now = ids_now_ms();
-    pending *done = NULL;
-    pthread_mutex_lock(&app->lock);
-    for (pending *p = app->head, *next; p; p = next) {
-        next = p->next;
-        if (p->delivered) {
-            list_unlink(app, p);
-            p->next = done;
-            done = p;
-        } else if (p->req && now >= p->deadline_ms) {
-            http_reply_error(p->req, 503, "Kafka did not acknowledge the event in time");
-            metrics_add(app->m_unavailable, 1);
-            LOG_WARN("event_ack_timeout", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
-            p->req = NULL;
-        }
+    ingest_app *app = ctx;
+    switch (outcome) {
+    case PARKED_ACKED: {
+        char body[80];
+        snprintf(body, sizeof body, "{\"event_id\":\"%s\"}", p->event_id);
+        http_reply_json(p->req, 202, body);
+        metrics_add(app->m_accepted, 1);
+        LOG_INFO("event_accepted", "event_id", p->event_id, "trace_id", p->trace_id, "schema", p->schema, "source",
+                 p->source, "topic", TOPIC_EVENTS_RAW, NULL);
+        break;
     }
-    pthread_mutex_unlock(&app->lock);
-    while (done) {
-        pending *p = done;
-        done = p->next;
-        if (p->req && p->err == 0) {
-            reply_accepted(p);
-        } else if (p->req) {
-            http_reply_error(p->req, 503, "Kafka is unavailable");
-            metrics_add(app->m_unavailable, 1);
-            LOG_WARN("event_not_delivered", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
-        } else if (p->err == 0) {
-            /* Answered 503 on timeout, yet delivered after all: the client will
-             * likely retry, so this event may arrive twice under two ids. */
-            LOG_WARN("event_delivered_after_timeout", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
-        }
-        free(p);
+    case PARKED_FAILED:
+        http_reply_error(p->req, 503, "Kafka is unavailable");
+        metrics_add(app->m_unavailable, 1);
+        LOG_WARN("event_not_delivered", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
+        break;
+    case PARKED_TIMED_OUT:
+        http_reply_error(p->req, 503, "Kafka did not acknowledge the event in time");
+        metrics_add(app->m_unavailable, 1);
+        LOG_WARN("event_ack_timeout", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
+        break;
+    case PARKED_LATE_ACK:
+        /* Answered 503 on timeout, yet delivered after all: the client will
+         * likely retry, so this event may arrive twice under two ids. */
+        LOG_WARN("event_delivered_after_timeout", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
+        break;
+    case PARKED_LATE_FAIL:
+        break;
     }
-}
-
-static void sweep_deferred(void *ctx)
-{
-    sweep(ctx);
-}
-
-static void sweep_timer_cb(evutil_socket_t fd, short what, void *ctx)
-{
-    sweep(ctx);
 }
 
 /* Producer poll thread (or wherever librdkafka serves delivery reports). */
 static void on_delivery(void *ctx, int err)
 {
-    pending *p = ctx;
-    ingest_app *app = p->app;
-    pthread_mutex_lock(&app->lock);
-    p->delivered = true;
-    p->err = err;
-    pthread_mutex_unlock(&app->lock);
-    /* p may be gone now. On failure (HTTP stopping) the timer or main cleans up. */
-    http_server_defer(app->svc.http, sweep_deferred, app);
+    parked_delivered(ctx, err);
 }
 
 static void *poll_main(void *ctx)
@@ -185,6 +114,16 @@ static void *poll_main(void *ctx)
     ingest_app *app = ctx;
     while (!app->poll_stop)
         kafka_producer_poll(app->svc.producer, 100);
+    return NULL;
+}
+
+/* The queue of the loop the request arrived on. */
+static parked_queue *queue_of(ingest_app *app, struct evhttp_request *req)
+{
+    struct event_base *base = evhttp_connection_get_base(evhttp_request_get_connection(req));
+    for (int i = 0; i < app->nqueues; i++)
+        if (parked_queue_base(app->queues[i]) == base)
+            return app->queues[i];
     return NULL;
 }
 
@@ -249,46 +188,37 @@ static void on_hook(struct evhttp_request *req, void *ctx)
         return;
     }
 
-    pending *p = calloc(1, sizeof *p);
+    parked_queue *q = queue_of(app, req);
+    parked *p = q ? parked_add(q, req) : NULL;
     if (!p) {
         free(payload);
-        http_reply_error(req, 500, "out of memory");
+        http_reply_error(req, 500, q ? "out of memory" : "request on an unknown event loop");
         return;
     }
     ingest_ids ids;
     ingest_ids_random(&ids);
-    p->app = app;
-    p->req = req;
     p->source = ingest_kind_source(kind);
     memcpy(p->event_id, ids.event_id, sizeof p->event_id);
     memcpy(p->trace_id, ids.trace_id, sizeof p->trace_id);
     snprintf(p->schema, sizeof p->schema, "%s", schema);
-    int64_t now = ids_now_ms();
-    p->deadline_ms = now + app->cfg.ack_timeout_ms;
     ingest_event ev = {
         .event_id = ids.event_id, .trace_id = ids.trace_id, .meta_seed = NULL, .schema = schema,
-        .source = p->source, .payload_json = payload, .received_ms = now,
+        .source = p->source, .payload_json = payload, .received_ms = ids_now_ms(),
     };
     size_t vlen = 0;
     uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
     free(payload);
     if (!value) {
-        free(p);
+        parked_cancel(p);
         http_reply_error(req, 500, "out of memory");
         return;
     }
-    pthread_mutex_lock(&app->lock);
-    list_link(app, p);
-    pthread_mutex_unlock(&app->lock);
-    if (kafka_produce_async(app->svc.producer, TOPIC_EVENTS_RAW, p->event_id, strlen(p->event_id), value, vlen,
+    if (kafka_produce_async(app->svc.producer, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen,
                             NULL, on_delivery, p) != 0) {
-        pthread_mutex_lock(&app->lock);
-        list_unlink(app, p);
-        pthread_mutex_unlock(&app->lock);
-        LOG_WARN("event_not_queued", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
+        LOG_WARN("event_not_queued", "event_id", ids.event_id, "trace_id", ids.trace_id, NULL);
+        parked_cancel(p);
         metrics_add(app->m_unavailable, 1);
         http_reply_error(req, 503, "Kafka is unavailable");
-        free(p);
     }
     free(value);
 }
@@ -358,14 +288,14 @@ static int handle_json_batch(void *ctx, pg *db, consumer_item **items, size_t n)
     return PG_OK;
 }
 
-/* Waits (bounded) until every parked request got its delivery report. */
+/* Waits (bounded) until every parked request got its delivery report and answer. */
 static void drain(ingest_app *app, int64_t wait_ms)
 {
     int64_t until = ids_now_ms() + wait_ms;
     for (;;) {
-        pthread_mutex_lock(&app->lock);
-        int left = app->inflight;
-        pthread_mutex_unlock(&app->lock);
+        int left = 0;
+        for (int i = 0; i < app->nqueues; i++)
+            left += parked_count(app->queues[i]);
         if (left == 0 || ids_now_ms() >= until)
             break;
         struct timespec ts = {0, 50 * 1000 * 1000};
@@ -384,7 +314,6 @@ int main(int argc, char **argv)
         config_free(ingest_config_table, &app.cfg);
         return 78;
     }
-    pthread_mutex_init(&app.lock, NULL);
     app.m_accepted = metrics_counter("hutch_ingest_events_total{path=\"http\",result=\"accepted\"}",
                                      "events accepted by ingest");
     app.m_rejected = metrics_counter("hutch_ingest_events_total{path=\"http\",result=\"rejected\"}",
@@ -400,13 +329,20 @@ int main(int argc, char **argv)
     bool poll_started = false;
     if (service_start(&app.svc, "ingest", argc, argv) != 0)
         goto out;
+    if (http_server_set_loops(app.svc.http, (int)app.cfg.http_threads) != 0) {
+        LOG_ERROR("http_loops_failed", NULL);
+        goto out;
+    }
+    for (int i = 0; i < http_server_loops(app.svc.http); i++) {
+        app.queues[i] = parked_queue_new(http_server_loop_base(app.svc.http, i), app.cfg.ack_timeout_ms, 200, answer,
+                                         &app);
+        if (!app.queues[i])
+            goto out;
+        app.nqueues++;
+    }
     if (pthread_create(&app.poll_thread, NULL, poll_main, &app) != 0)
         goto out;
     poll_started = true;
-    app.sweep_timer = event_new(http_server_base(app.svc.http), -1, EV_PERSIST, sweep_timer_cb, &app);
-    struct timeval period = {0, 200 * 1000};
-    if (!app.sweep_timer || event_add(app.sweep_timer, &period) != 0)
-        goto out;
     http_server_set_max_body(app.svc.http, (size_t)app.cfg.max_body);
     http_server_route(app.svc.http, "/hooks/", on_hook, &app);
 
@@ -419,19 +355,16 @@ out:
     app.draining = 1;
     if (poll_started)
         drain(&app, 10000);
-    if (app.sweep_timer)
-        event_free(app.sweep_timer); /* waits for a running sweep */
+    http_server_stop(app.svc.http); /* no handler runs any more; idempotent */
+    for (int i = 0; i < app.nqueues; i++)
+        parked_queue_close(app.queues[i]);
     if (poll_started) {
         app.poll_stop = 1;
         pthread_join(app.poll_thread, NULL);
     }
-    service_stop(&app.svc); /* its flush may still answer parked requests */
-    while (app.head) {
-        pending *p = app.head;
-        list_unlink(&app, p);
-        free(p);
-    }
-    pthread_mutex_destroy(&app.lock);
+    service_stop(&app.svc); /* its flush delivers the last reports: they only mark */
+    for (int i = 0; i < app.nqueues; i++)
+        parked_queue_free(app.queues[i]);
     config_free(ingest_config_table, &app.cfg);
     return status;
 }

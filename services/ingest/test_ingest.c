@@ -77,6 +77,16 @@ static void test_decode_raw(void **state)
         assert_null(payload);
         assert_non_null(strstr(err, "invalid JSON"));
     }
+    /* An escaped backslash before "u0000" is text, not the escape \u0000. */
+    const char *fine[] = {"{\"a\":\"\\\\u0000\"}", "[\"\\u0001\", \"\\\\\", \"\\\\\\\\u0000\"]", "\"\\ud83d\\ude00\""};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        assert_int_equal(ingest_decode(INGEST_KIND_RAW, fine[i], strlen(fine[i]), &payload, err, sizeof err),
+                         INGEST_OK);
+        free(payload);
+    }
+    const char *nul = "[\"\\\\\", \"x\\\\\\u0000\"]"; /* ["\\", "x\\\u0000"]: the last escape is \u0000 */
+    assert_int_equal(ingest_decode(INGEST_KIND_RAW, nul, strlen(nul), &payload, err, sizeof err), INGEST_BAD);
+    assert_non_null(strstr(err, "u0000"));
     assert_int_equal(ingest_decode(INGEST_KIND_RAW, "{}\0", 3, &payload, err, sizeof err), INGEST_BAD);
     assert_int_equal(ingest_decode(INGEST_KIND_RAW, "", 0, &payload, err, sizeof err), INGEST_BAD);
 }
