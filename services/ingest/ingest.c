@@ -1,9 +1,13 @@
 /* Ingest's domain logic: schema names, webhook envelopes, bearer tokens, RawEvent
  * building. No I/O here (see ingest.h for the contract, main.c for the wiring).
  *
- * JSON is validated with jansson, which also refuses what Postgres' jsonb would
- * refuse later (invalid UTF-8, "\u0000", lone surrogates), so an event that passed
- * ingest can always be stored by policy. */
+ * Payloads are validated with the Rego engine's JSON parser (rego/value.h), the one
+ * the policies read them with: every RFC 8259 document is accepted (integers beyond
+ * int64, numbers beyond double such as 1e400, -0), up to its nesting limit (2048),
+ * and the bytes are passed on unchanged. Refused besides malformed JSON: invalid
+ * UTF-8, lone surrogates and "\u0000", which Postgres' jsonb would refuse later, so
+ * an event that passed ingest can always be stored by policy. Envelopes (Pub/Sub,
+ * SNS) are read with jansson: their fields are strings. */
 #include "services/ingest/ingest.h"
 
 #include <ctype.h>
@@ -17,6 +21,7 @@
 
 #include "common/ids.h"
 #include "common/msg.h"
+#include "rego/value.h"
 
 #define HOOK_PREFIX "/hooks/alert/"
 
@@ -79,14 +84,37 @@ int ingest_parse_path(const char *path, ingest_kind *kind, char schema_out[INGES
     return 0;
 }
 
+/* A string (value or key) holding U+0000: valid JSON, but Postgres' jsonb (the
+ * events table) refuses it, so the event could never be stored. */
+static bool holds_nul(const rv *v)
+{
+    switch (rv_typeof(v)) {
+    case RV_STRING: return memchr(rv_str(v), '\0', rv_strlen(v)) != NULL;
+    case RV_ARRAY:
+        for (size_t i = 0; i < rv_len(v); i++)
+            if (holds_nul(rv_array_at(v, i))) return true;
+        return false;
+    case RV_OBJECT:
+        for (size_t i = 0; i < rv_len(v); i++)
+            if (holds_nul(rv_object_key_at(v, i)) || holds_nul(rv_object_val_at(v, i))) return true;
+        return false;
+    default: return false;
+    }
+}
+
 int ingest_json_validate(const char *text, size_t len, char *err, size_t errlen) {
-    json_error_t jerr;
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    char perr[160];
+    rv *v = rv_from_json_text(text, len, perr, sizeof perr);
     if (!v) {
-        snprintf(err, errlen, "invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+        snprintf(err, errlen, "invalid JSON: %s", perr);
         return -1;
     }
-    json_decref(v);
+    bool nul = holds_nul(v);
+    rv_unref(v);
+    if (nul) {
+        snprintf(err, errlen, "JSON string holding \\u0000 (cannot be stored: Postgres jsonb refuses it)");
+        return -1;
+    }
     return 0;
 }
 

@@ -38,6 +38,7 @@
 #include "common/metrics.h"
 #include "common/service.h"
 #include "common/topics.h"
+#include "services/ingest/guard.h"
 #include "services/ingest/ingest.h"
 
 typedef struct {
@@ -46,6 +47,7 @@ typedef struct {
     char *tokens;
     char *default_schema;
     int64_t ack_timeout_ms;
+    ingest_guard_config guard;
 } ingest_config;
 
 static const config_field ingest_config_table[] = {
@@ -58,6 +60,7 @@ static const config_field ingest_config_table[] = {
      "schema of hutch.ingest.json messages without a hutch-schema header", 0, 0},
     {"HUTCH_INGEST_ACK_TIMEOUT", CONFIG_DURATION_MS, "10s", offsetof(ingest_config, ack_timeout_ms),
      "answer 503 when Kafka has not acknowledged an event within this time", 0, 0},
+    INGEST_GUARD_CONFIG_FIELDS(ingest_config, guard),
     CONFIG_END,
 };
 
@@ -73,6 +76,7 @@ typedef struct {
     struct event *sweep_timer;
     pthread_t poll_thread;
     volatile sig_atomic_t poll_stop;
+    ingest_guard *guard;
     metric *m_accepted, *m_rejected, *m_unavailable, *m_kafka_events, *m_kafka_dead;
 } ingest_app;
 
@@ -213,7 +217,7 @@ static void on_hook(struct evhttp_request *req, void *ctx)
         return;
     }
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!ingest_token_ok(app->cfg.tokens, auth)) {
+    if (kind == INGEST_KIND_RAW && !ingest_token_ok(app->cfg.tokens, auth)) { /* sns, pubsub: guard.h */
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
         reject(app, req, 401, "missing or invalid bearer token");
         return;
@@ -236,6 +240,11 @@ static void on_hook(struct evhttp_request *req, void *ctx)
     const char *body = (const char *)evbuffer_pullup(in, -1);
     char *payload = NULL;
     char err[256];
+    int refused = ingest_guard_check(app->guard, req, kind, schema, body ? body : "", len, err, sizeof err);
+    if (refused) {
+        reject(app, req, refused, err);
+        return;
+    }
     ingest_status st = ingest_decode(kind, body ? body : "", len, &payload, err, sizeof err);
     if (st == INGEST_CONFIRM) {
         LOG_INFO("sns_confirmation", "schema", schema, "detail", err, NULL);
@@ -387,6 +396,12 @@ int main(int argc, char **argv)
         config_free(ingest_config_table, &app.cfg);
         return 78;
     }
+    char gerr[1024];
+    if (!(app.guard = ingest_guard_new(&app.cfg.guard, gerr, sizeof gerr))) {
+        fprintf(stderr, "%s\n", gerr);
+        config_free(ingest_config_table, &app.cfg);
+        return 78;
+    }
     pthread_mutex_init(&app.lock, NULL);
     app.m_accepted = metrics_counter("hutch_ingest_events_total{path=\"http\",result=\"accepted\"}",
                                      "events accepted by ingest");
@@ -434,6 +449,7 @@ out:
         free(p);
     }
     pthread_mutex_destroy(&app.lock);
+    ingest_guard_free(app.guard);
     config_free(ingest_config_table, &app.cfg);
     return status;
 }
