@@ -5,7 +5,8 @@
  * the policies read them with: every RFC 8259 document is accepted (integers beyond
  * int64, numbers beyond double such as 1e400, -0), up to its nesting limit (2048),
  * and the bytes are passed on unchanged. Refused besides malformed JSON: invalid
- * UTF-8, lone surrogates and "\u0000", which Postgres' jsonb would refuse later, so
+ * UTF-8, lone surrogates, "\u0000" and numbers beyond Postgres' numeric (131072
+ * digits before the point, 16383 after), which its jsonb would refuse later, so
  * an event that passed ingest can always be stored by policy. Envelopes (Pub/Sub,
  * SNS) are read with jansson: their fields are strings. */
 #include "services/ingest/ingest.h"
@@ -84,21 +85,82 @@ int ingest_parse_path(const char *path, ingest_kind *kind, char schema_out[INGES
     return 0;
 }
 
-/* A string (value or key) holding U+0000: valid JSON, but Postgres' jsonb (the
- * events table) refuses it, so the event could never be stored. */
-static bool holds_nul(const rv *v)
+/* Postgres' numeric (inside jsonb) holds up to 131072 digits before the decimal
+ * point and 16383 after it; a number beyond is refused when the event is stored
+ * ("value overflows numeric format"). The text is the number as it was sent. */
+static bool jsonb_storable_number(const rv *n)
+{
+    /* the text, not rv_number_as_int64: that one answers through a double, for
+     * which 1E-16384 is the integer 0 */
+    char *t = rv_number_text(n);
+    if (!t)
+        return false;
+    const char *p = t + (*t == '-');
+    /* weight: digits before the point counted from the first nonzero one (negative:
+     * zeros after the point before it); after: digits written after the point */
+    int64_t weight = 0, after = 0, exp = 0;
+    bool nonzero = false, point = false;
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.') {
+            point = true;
+            continue;
+        }
+        if (point)
+            after++;
+        if (!nonzero && *p != '0') {
+            nonzero = true;
+            weight = point ? -(after - 1) : 1;
+        } else if (nonzero && !point) {
+            weight++;
+        }
+    }
+    bool ok = true;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        bool neg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        size_t digits = strspn(p, "0123456789");
+        if (digits > 9) {
+            ok = false; /* |exponent| >= 1e9: beyond either bound */
+        } else {
+            exp = strtoll(p, NULL, 10);
+            if (neg)
+                exp = -exp;
+        }
+    }
+    if (ok) {
+        int64_t scale = after - exp; /* digits after the point once the exponent is applied */
+        ok = scale <= 16383 && (!nonzero || weight + exp <= 131072);
+    }
+    free(t);
+    return ok;
+}
+
+/* Why a valid JSON value cannot be stored as jsonb, or NULL: a string (value or
+ * key) holding U+0000, or a number beyond Postgres' numeric. */
+static const char *unstorable(const rv *v)
 {
     switch (rv_typeof(v)) {
-    case RV_STRING: return memchr(rv_str(v), '\0', rv_strlen(v)) != NULL;
+    case RV_STRING:
+        return memchr(rv_str(v), '\0', rv_strlen(v)) ? "a string holds \\u0000" : NULL;
+    case RV_NUMBER:
+        return jsonb_storable_number(v) ? NULL
+                                        : "a number has more than 131072 digits before the decimal point or 16383 after it";
     case RV_ARRAY:
-        for (size_t i = 0; i < rv_len(v); i++)
-            if (holds_nul(rv_array_at(v, i))) return true;
-        return false;
+        for (size_t i = 0; i < rv_len(v); i++) {
+            const char *why = unstorable(rv_array_at(v, i));
+            if (why) return why;
+        }
+        return NULL;
     case RV_OBJECT:
-        for (size_t i = 0; i < rv_len(v); i++)
-            if (holds_nul(rv_object_key_at(v, i)) || holds_nul(rv_object_val_at(v, i))) return true;
-        return false;
-    default: return false;
+        for (size_t i = 0; i < rv_len(v); i++) {
+            const char *why = unstorable(rv_object_key_at(v, i));
+            if (!why) why = unstorable(rv_object_val_at(v, i));
+            if (why) return why;
+        }
+        return NULL;
+    default: return NULL;
     }
 }
 
@@ -109,12 +171,11 @@ int ingest_json_validate(const char *text, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "invalid JSON: %s", perr);
         return -1;
     }
-    bool nul = holds_nul(v);
+    const char *why = unstorable(v);
+    if (why)
+        snprintf(err, errlen, "JSON that cannot be stored (Postgres jsonb): %s", why);
     rv_unref(v);
-    if (nul) {
-        snprintf(err, errlen, "JSON string holding \\u0000 (cannot be stored: Postgres jsonb refuses it)");
-        return -1;
-    }
+    return why ? -1 : 0;
     return 0;
 }
 

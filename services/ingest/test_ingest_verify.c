@@ -85,6 +85,20 @@ static void test_json_limits(void **state)
     assert_non_null(strstr(err, "u0000"));
     nul = "[{\"k\\u0000\": 1}]";
     assert_int_equal(ingest_decode(INGEST_KIND_RAW, nul, strlen(nul), &payload, err, sizeof err), INGEST_BAD);
+    /* storable as jsonb: Postgres' numeric holds 131072 digits before the point and
+     * 16383 after it (checked against Postgres 15: the first of each pair is stored,
+     * the second refused) */
+    const char *fits[] = {"[1e131071]", "[1E-16383]", "[0.5e131072]", "[-1.5E-16382]", "[0e999999]", NULL};
+    const char *beyond[] = {"[1e131072]", "[1E-16384]", "[10e131071]", "[-1.25E-16382]", "[1e1000000000]", NULL};
+    for (int i = 0; fits[i]; i++) {
+        assert_int_equal(ingest_decode(INGEST_KIND_RAW, fits[i], strlen(fits[i]), &payload, err, sizeof err), INGEST_OK);
+        free(payload);
+    }
+    for (int i = 0; beyond[i]; i++) {
+        assert_int_equal(ingest_decode(INGEST_KIND_RAW, beyond[i], strlen(beyond[i]), &payload, err, sizeof err),
+                         INGEST_BAD);
+        assert_non_null(strstr(err, "131072"));
+    }
     /* still invalid: trailing garbage, lone surrogate, bad UTF-8, NaN */
     const char *bad[] = {"{} x", "\"\\ud800\"", "\"\xff\"", "NaN", "[1,]", "01", NULL};
     for (int i = 0; bad[i]; i++) {
