@@ -3,6 +3,7 @@
  * (ingest_auth_request) so auth.c stays free of HTTP. */
 #include "services/ingest/guard.h"
 
+#include <curl/curl.h>
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
@@ -15,6 +16,7 @@
 #include "services/ingest/auth.h"
 
 struct ingest_guard {
+    bool curl_ready;
     sns_verifier *sns;
     pubsub_verifier *pubsub;
     ingest_auth *auth; /* NULL: no policy directory */
@@ -27,6 +29,8 @@ void ingest_guard_free(ingest_guard *g)
     sns_verifier_free(g->sns);
     pubsub_verifier_free(g->pubsub);
     ingest_auth_free(g->auth);
+    if (g->curl_ready)
+        curl_global_cleanup();
     free(g);
 }
 
@@ -37,6 +41,12 @@ ingest_guard *ingest_guard_new(const ingest_guard_config *c, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* libcurl's global state, before any thread can fetch (not thread-safe itself) */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "libcurl did not initialise");
+        goto fail;
+    }
+    g->curl_ready = true;
     fetch_options fo = {.ca_file = c->ca_file, .timeout_ms = 5000, .max_bytes = 256 * 1024};
     sns_options so = {.cert_hosts = c->sns_cert_hosts, .topics = c->sns_topics, .auto_confirm = c->sns_auto_confirm,
                       .fetch = fo};

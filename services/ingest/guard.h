@@ -64,8 +64,9 @@ typedef struct {
 
 typedef struct ingest_guard ingest_guard;
 
-/* Builds the verifiers and loads the policies. NEW, or NULL with err (a policy
- * directory that does not compile, a bad pattern). cfg BORROWED. */
+/* Builds the verifiers and loads the policies; initialises libcurl, so call it
+ * before other threads start (and free it after they stopped). NEW, or NULL with err
+ * (a policy directory that does not compile, a bad pattern). cfg BORROWED. */
 ingest_guard *ingest_guard_new(const ingest_guard_config *cfg, char *err, size_t errlen);
 void ingest_guard_free(ingest_guard *g);
 
