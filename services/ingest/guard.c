@@ -41,6 +41,12 @@ ingest_guard *ingest_guard_new(const ingest_guard_config *c, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* Auto-confirming with no allow-list would let any AWS account subscribe this
+     * endpoint to its topic and push events signed by AWS itself. */
+    if (c->sns_auto_confirm && !(c->sns_topics && *c->sns_topics)) {
+        snprintf(err, errlen, "HUTCH_INGEST_SNS_AUTO_CONFIRM=1 needs HUTCH_INGEST_SNS_TOPICS (the topics to confirm)");
+        goto fail;
+    }
     /* libcurl's global state, before any thread can fetch (not thread-safe itself) */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "libcurl did not initialise");

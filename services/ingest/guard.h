@@ -50,7 +50,7 @@ typedef struct {
     {"HUTCH_INGEST_SNS_CERT_HOSTS", CONFIG_STRING, SNS_DEFAULT_CERT_HOSTS, offsetof(S, M.sns_cert_hosts),              \
      "PCRE2 pattern the host[:port] of SigningCertURL and SubscribeURL must match", 0, 0, NULL},                        \
     {"HUTCH_INGEST_SNS_AUTO_CONFIRM", CONFIG_BOOL, "0", offsetof(S, M.sns_auto_confirm),                              \
-     "confirm verified SNS subscriptions by GETting their SubscribeURL (else the URL is logged)", 0, 0, NULL},          \
+     "confirm verified SNS subscriptions by GETting their SubscribeURL (else the URL is logged); needs HUTCH_INGEST_SNS_TOPICS", 0, 0, NULL},          \
     {"HUTCH_INGEST_PUBSUB_AUDIENCE", CONFIG_STRING, "", offsetof(S, M.pubsub_audience),                                \
      "audience of the Pub/Sub push OIDC token (required to accept /hooks/alert/pubsub/)", 0, 0, NULL},                  \
     {"HUTCH_INGEST_PUBSUB_JWKS_URL", CONFIG_STRING, PUBSUB_DEFAULT_JWKS, offsetof(S, M.pubsub_jwks_url),               \
@@ -66,7 +66,8 @@ typedef struct ingest_guard ingest_guard;
 
 /* Builds the verifiers and loads the policies; initialises libcurl, so call it
  * before other threads start (and free it after they stopped). NEW, or NULL with err
- * (a policy directory that does not compile, a bad pattern). cfg BORROWED. */
+ * (a policy directory that does not compile, a bad pattern, auto-confirm without
+ * a topic allow-list). cfg BORROWED. */
 ingest_guard *ingest_guard_new(const ingest_guard_config *cfg, char *err, size_t errlen);
 void ingest_guard_free(ingest_guard *g);
 

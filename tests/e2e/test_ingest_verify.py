@@ -372,6 +372,13 @@ def test_sns_subscription_confirmation(ing):
     r = post(sns_url(ing), ing.sns_message("UnsubscribeConfirmation", message="unsubscribed"))
     assert r.status_code == 200, r.text
 
+    # auto-confirm without a topic allow-list (any AWS account could subscribe): refused at start
+    env = ing.env(HUTCH_INGEST_SNS_TOPICS="")
+    env["HUTCH_INGEST_PORT"] = "0"
+    p = subprocess.run([os.path.join(hutch_e2e.BIN_DIR, "hutch-ingest")], env=env, capture_output=True, text=True,
+                       timeout=scaled(30))
+    assert p.returncode == 78 and "HUTCH_INGEST_SNS_TOPICS" in p.stderr, (p.returncode, p.stderr)
+
     # without HUTCH_INGEST_SNS_AUTO_CONFIRM: not confirmed, the URL logged for an operator
     manual = ing.start_ingest("manual", HUTCH_INGEST_SNS_AUTO_CONFIRM="0")
     try:
