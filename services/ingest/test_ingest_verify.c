@@ -1,7 +1,8 @@
 /* Unit tests of what ingest verifies before it takes an event: every valid JSON
  * (numbers beyond int64/double kept byte for byte), the SNS canonical string and
- * certificate-host check (sns.c), RS256 JWTs and JWKS (common/jwt.c) with a key made
- * here, the Pub/Sub email allow-list (pubsub.c), and the auth.http policy (auth.c).
+ * certificate-host check (sns.c), the Pub/Sub email allow-list (pubsub.c; the JWT
+ * and JWKS code has its own tests, common/test_jwt.c), and the auth.http policy
+ * (auth.c).
  * The network paths (certificate and JWKS fetches) are covered end to end in
  * tests/e2e/test_ingest_verify.py. */
 #include <setjmp.h>
@@ -10,17 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/jwt.h"
 #include "rego/value.h"
 #include "services/ingest/auth.h"
 #include "services/ingest/ingest.h"
@@ -223,210 +219,6 @@ static void test_sns_unverifiable(void **state)
     sns_verifier_free(v);
 }
 
-/* ---- JWT / JWKS ---------------------------------------------------------------- */
-
-static EVP_PKEY *test_key;   /* made once: RSA generation is slow */
-static EVP_PKEY *other_key;
-
-static char *b64url(const unsigned char *d, size_t n)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *o = malloc(n * 4 / 3 + 4);
-    size_t j = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) | (i + 2 < n ? d[i + 2] : 0);
-        o[j++] = a[v >> 18 & 63];
-        o[j++] = a[v >> 12 & 63];
-        if (i + 1 < n) o[j++] = a[v >> 6 & 63];
-        if (i + 2 < n) o[j++] = a[v & 63];
-    }
-    o[j] = '\0';
-    return o;
-}
-
-static char *jwk_of(EVP_PKEY *k, const char *kid)
-{
-    BIGNUM *n = NULL, *e = NULL;
-    assert_int_equal(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n), 1);
-    assert_int_equal(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e), 1);
-    unsigned char nb[1024], eb[16];
-    int nl = BN_bn2bin(n, nb), el = BN_bn2bin(e, eb);
-    char *n64 = b64url(nb, (size_t)nl), *e64 = b64url(eb, (size_t)el);
-    char *out = malloc(2048);
-    snprintf(out, 2048, "{\"kty\":\"RSA\",\"alg\":\"RS256\",\"use\":\"sig\",\"kid\":\"%s\",\"n\":\"%s\",\"e\":\"%s\"}", kid,
-             n64, e64);
-    free(n64);
-    free(e64);
-    BN_free(n);
-    BN_free(e);
-    return out;
-}
-
-static char *sign_jwt(EVP_PKEY *k, const char *header, const char *claims)
-{
-    char *h = b64url((const unsigned char *)header, strlen(header));
-    char *c = b64url((const unsigned char *)claims, strlen(claims));
-    size_t il = strlen(h) + strlen(c) + 2;
-    char *input = malloc(il);
-    snprintf(input, il, "%s.%s", h, c);
-    unsigned char sig[512];
-    size_t sl = sizeof sig;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k), 1);
-    assert_int_equal(EVP_DigestSign(md, sig, &sl, (unsigned char *)input, strlen(input)), 1);
-    EVP_MD_CTX_free(md);
-    char *s = b64url(sig, sl);
-    char *tok = malloc(il + strlen(s) + 2);
-    sprintf(tok, "%s.%s", input, s);
-    free(h);
-    free(c);
-    free(input);
-    free(s);
-    return tok;
-}
-
-static int keys_setup(void **state)
-{
-    test_key = EVP_RSA_gen(2048);
-    other_key = EVP_RSA_gen(2048);
-    return test_key && other_key ? 0 : -1;
-}
-
-static int keys_teardown(void **state)
-{
-    EVP_PKEY_free(test_key);
-    EVP_PKEY_free(other_key);
-    return 0;
-}
-
-#define HDR "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"JWT\"}"
-
-static char *claims_json(const char *iss, const char *aud, long exp_delta, const char *extra)
-{
-    char *c = malloc(1024);
-    snprintf(c, 1024, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%ld,\"iat\":%ld%s}", iss, aud, (long)time(NULL) + exp_delta,
-             (long)time(NULL) - 10, extra ? extra : "");
-    return c;
-}
-
-static int check(const char *tok, EVP_PKEY *key, const jwt_expect *e, char *err, size_t errlen)
-{
-    jwt_token t;
-    if (jwt_decode(tok, strlen(tok), &t, err, errlen) != 0)
-        return -1;
-    int rc = jwt_check_claims(&t, e, err, errlen);
-    if (rc == 0 && jwt_verify_sig(&t, key) != 0) {
-        snprintf(err, errlen, "bad signature");
-        rc = -1;
-    }
-    jwt_token_free(&t);
-    return rc;
-}
-
-static void test_jwt(void **state)
-{
-    char err[256];
-    jwt_expect e = {.issuers = "https://accounts.google.com,accounts.google.com", .audience = "https://hutch.example/push",
-                    .now_s = time(NULL), .leeway_s = 60};
-    char *c = claims_json("https://accounts.google.com", "https://hutch.example/push", 600, NULL);
-    char *tok = sign_jwt(test_key, HDR, c);
-    assert_int_equal(check(tok, test_key, &e, err, sizeof err), 0);
-    jwt_token t;
-    assert_int_equal(jwt_decode(tok, strlen(tok), &t, err, sizeof err), 0);
-    assert_string_equal(t.kid, "k1");
-    jwt_token_free(&t);
-    /* another key's signature */
-    assert_int_equal(check(tok, other_key, &e, err, sizeof err), -1);
-    assert_string_equal(err, "bad signature");
-    /* one byte of the payload changed: the signature no longer matches */
-    char *dot = strchr(tok, '.');
-    dot[3] = dot[3] == 'A' ? 'B' : 'A';
-    assert_int_equal(check(tok, test_key, &e, err, sizeof err), -1);
-    free(tok);
-    free(c);
-    /* expired (beyond the leeway), wrong audience, wrong issuer, not yet valid */
-    struct {
-        const char *iss, *aud;
-        long exp;
-        const char *extra, *want;
-    } cases[] = {
-        {"accounts.google.com", "https://hutch.example/push", -61, NULL, "expired"},
-        {"accounts.google.com", "https://other.example/", 600, NULL, "audience"},
-        {"https://evil.example", "https://hutch.example/push", 600, NULL, "issuer"},
-        {"accounts.google.com", "https://hutch.example/push", 600, ",\"nbf\":9999999999", "nbf"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        c = claims_json(cases[i].iss, cases[i].aud, cases[i].exp, cases[i].extra);
-        tok = sign_jwt(test_key, HDR, c);
-        assert_int_equal(check(tok, test_key, &e, err, sizeof err), -1);
-        assert_non_null(strstr(err, cases[i].want));
-        free(tok);
-        free(c);
-    }
-    /* within the leeway; aud as an array */
-    c = claims_json("accounts.google.com", "x", -30, NULL);
-    char *arr = strstr(c, "\"aud\":\"x\"");
-    char fixed[1100];
-    snprintf(fixed, sizeof fixed, "%.*s\"aud\":[\"y\",\"https://hutch.example/push\"]%s", (int)(arr - c), c, arr + 9);
-    tok = sign_jwt(test_key, HDR, fixed);
-    assert_int_equal(check(tok, test_key, &e, err, sizeof err), 0);
-    free(tok);
-    free(c);
-    /* alg none / HS256 refused whatever the signature */
-    c = claims_json("accounts.google.com", "https://hutch.example/push", 600, NULL);
-    tok = sign_jwt(test_key, "{\"alg\":\"none\",\"kid\":\"k1\"}", c);
-    assert_int_equal(check(tok, test_key, &e, err, sizeof err), -1);
-    assert_non_null(strstr(err, "alg"));
-    free(tok);
-    tok = sign_jwt(test_key, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", c);
-    assert_int_equal(check(tok, test_key, &e, err, sizeof err), -1);
-    free(tok);
-    /* no exp */
-    tok = sign_jwt(test_key, HDR, "{\"iss\":\"accounts.google.com\",\"aud\":\"https://hutch.example/push\"}");
-    assert_int_equal(check(tok, test_key, &e, err, sizeof err), -1);
-    assert_non_null(strstr(err, "exp"));
-    free(tok);
-    free(c);
-    /* malformed compact forms */
-    const char *bad[] = {"", "a.b", "a.b.c.d", "e30.e30.", "e30.e30.!!!!", "W10.e30.AAAA", "e30.W10.AAAA", "e30=.e30.AAAA",
-                         NULL};
-    for (int i = 0; bad[i]; i++)
-        assert_int_equal(jwt_decode(bad[i], strlen(bad[i]), &t, err, sizeof err), -1);
-}
-
-static void test_jwks(void **state)
-{
-    char err[256];
-    char *k1 = jwk_of(test_key, "k1"), *k2 = jwk_of(other_key, "k2");
-    char doc[5000];
-    snprintf(doc, sizeof doc,
-             "{\"keys\":[%s,%s,{\"kty\":\"EC\",\"kid\":\"ec\"},{\"kty\":\"RSA\",\"kid\":\"enc\",\"use\":\"enc\"}]}", k1,
-             k2);
-    jwt_jwks s;
-    assert_int_equal(jwt_jwks_parse(doc, strlen(doc), &s, err, sizeof err), 0);
-    assert_int_equal(s.n, 2); /* EC and encryption keys skipped */
-    assert_string_equal(s.keys[0].kid, "k1");
-    char *c = claims_json("accounts.google.com", "aud", 600, NULL);
-    char *tok = sign_jwt(test_key, HDR, c);
-    jwt_token t;
-    assert_int_equal(jwt_decode(tok, strlen(tok), &t, err, sizeof err), 0);
-    assert_int_equal(jwt_verify_sig(&t, s.keys[0].key), 0);
-    assert_int_equal(jwt_verify_sig(&t, s.keys[1].key), -1);
-    jwt_token_free(&t);
-    jwt_jwks_free(&s);
-    free(tok);
-    free(c);
-    /* not a JWKS; a short RSA key; a malformed n */
-    assert_int_equal(jwt_jwks_parse("[]", 2, &s, err, sizeof err), -1);
-    const char *small = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"s\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}";
-    assert_int_equal(jwt_jwks_parse(small, strlen(small), &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "2048"));
-    const char *mal = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"s\",\"n\":\"!!\",\"e\":\"AQAB\"}]}";
-    assert_int_equal(jwt_jwks_parse(mal, strlen(mal), &s, err, sizeof err), -1);
-    free(k1);
-    free(k2);
-}
-
 static void test_pubsub_email(void **state)
 {
     char err[256];
@@ -562,10 +354,8 @@ int main(void)
         cmocka_unit_test(test_sns_canonical_string),
         cmocka_unit_test(test_sns_cert_hosts),
         cmocka_unit_test(test_sns_unverifiable),
-        cmocka_unit_test(test_jwt),
-        cmocka_unit_test(test_jwks),
         cmocka_unit_test(test_pubsub_email),
         cmocka_unit_test(test_auth_policy),
     };
-    return cmocka_run_group_tests(tests, keys_setup, keys_teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
