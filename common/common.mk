@@ -12,6 +12,8 @@ PKGS_pg := libpq $(PKGS_ids) $(PKGS_log)
 PKGS_kafka := rdkafka $(PKGS_msg) $(PKGS_log)
 PKGS_consumer := $(sort $(PKGS_kafka) $(PKGS_pg))
 PKGS_severity := jansson $(PKGS_msg)
+PKGS_fetch := libcurl
+PKGS_jwt := libcrypto jansson $(PKGS_fetch) $(PKGS_log)
 PKGS_service := $(sort $(PKGS_http) $(PKGS_consumer)) # what every service links
 
 # One cmocka runner per module: common/test_<module>.c -> $(BIN)/test_<module>.
@@ -21,3 +23,4 @@ $(foreach t,$(COMMON_TESTS),$(eval $(t)_SRCS := common/$(t).c)$(eval $(t)_PKGS :
 # The HTTP tests are libcurl clients of the server they start.
 test_http_PKGS += libcurl
 test_service_PKGS += libcurl
+test_jwt_PKGS += libevent libevent_pthreads

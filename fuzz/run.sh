@@ -3,13 +3,15 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]        (`make fuzz-run FUZZ_SECONDS=N`)
 #
-# For each target (default: all four; fuzz_json: the JSON parser), in turn, on one core:
+# For each target (default: all; fuzz_json: the JSON parser; fuzz_ingest_*: ingest's
+# decoders, fuzz_jwt: common/jwt.c, see fuzz/ingest.mk), in turn, on one core:
 #   1. replays the stored regression inputs fuzz/regressions/<target>/* (inputs that
 #      once crashed, hung or leaked; each must now run clean),
 #   2. fuzzes for SECONDS (default 60) from the corpus build/fuzz/corpus/<target>,
 #      seeded on first use from the repository: OPA's conformance modules
 #      (../shared/opa-conformance), the differential-test corpus and policies/,
-#      with a Rego dictionary (fuzz/rego.dict).
+#      with a Rego dictionary (fuzz/rego.dict); fuzz/seeds/<target>/ adds its own seeds
+#      (envelopes, SNS messages, a signed JWT and a JWKS).
 # Per-input limits: 10 s (a hang is a finding), 2 GB RSS, leaks detected (ASan).
 # Findings are written to fuzz/crashes/<target>-crash-<sha1> (or leak-/timeout-/oom-);
 # move a fixed one to fuzz/regressions/<target>/ so it is replayed from then on.
@@ -21,7 +23,8 @@ root=$(cd "$here/.." && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_parse fuzz_eval_input fuzz_eval_policy fuzz_json)
+((${#targets[@]})) || targets=(fuzz_parse fuzz_eval_input fuzz_eval_policy fuzz_json fuzz_ingest_raw fuzz_ingest_pubsub
+                            fuzz_ingest_sns fuzz_ingest_kafka_json fuzz_ingest_sns_canonical fuzz_jwt)
 fz=$root/build/fuzz
 mkdir -p "$here/crashes"
 status=0
@@ -61,6 +64,15 @@ for p in glob.glob(os.path.join(root, "policies", "**", "*.json"), recursive=Tru
          glob.glob(os.path.join(root, "tests", "e2e", "fixtures", "**", "*.json"), recursive=True) + \
          glob.glob(os.path.join(root, "build", "rego-diff", "gen", "*", "input*.json"))[:200]:
     inputs.append(open(p, errors="replace").read())
+seeds = os.path.join(root, "fuzz", "seeds", t)
+for p in sorted(glob.glob(os.path.join(seeds, "*"))):
+    put(open(p, "rb").read())
+if t in ("fuzz_ingest_pubsub", "fuzz_ingest_sns", "fuzz_ingest_sns_canonical", "fuzz_jwt"):
+    sys.exit(0)  # their inputs are envelopes, not the repository's JSON documents
+if t == "fuzz_ingest_kafka_json":
+    for s in inputs:
+        put(b"\xff" + s.encode())
+    sys.exit(0)
 if t == "fuzz_parse":
     for i, m in enumerate(modules):
         put(bytes([i % 3]) + m.encode())

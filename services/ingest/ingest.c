@@ -1,13 +1,14 @@
 /* Ingest's domain logic: schema names, webhook envelopes, bearer tokens, RawEvent
  * building. No I/O here (see ingest.h for the contract, main.c for the wiring).
  *
- * JSON is validated in one pass by the parser policy reads the payload with later
- * (rv_from_json_text of common/rego: UTF-8, escapes, surrogate pairs, nesting
- * depth), which builds the document in a single arena instead of a node per value
- * (jansson's json_loadb was half of ingest's CPU per request). It also refuses what
- * Postgres' jsonb would refuse later ("\u0000", which that parser would decode), so
- * an event that passed ingest can always be stored by policy. The webhook envelopes
- * (Pub/Sub, SNS) are still read with jansson: they are rarer and need their fields. */
+ * Payloads are validated with the Rego engine's JSON parser (rego/value.h), the one
+ * the policies read them with: every RFC 8259 document is accepted (integers beyond
+ * int64, numbers beyond double such as 1e400, -0), up to its nesting limit (2048),
+ * and the bytes are passed on unchanged. Refused besides malformed JSON: invalid
+ * UTF-8, lone surrogates, "\u0000" and numbers beyond Postgres' numeric (131072
+ * digits before the point, 16383 after), which its jsonb would refuse later, so
+ * an event that passed ingest can always be stored by policy. Envelopes (Pub/Sub,
+ * SNS) are read with jansson: their fields are strings. */
 #include "services/ingest/ingest.h"
 
 #include <ctype.h>
@@ -21,7 +22,7 @@
 
 #include "common/ids.h"
 #include "common/msg.h"
-#include "common/rego/value.h"
+#include "rego/value.h"
 
 #define HOOK_PREFIX "/hooks/alert/"
 
@@ -84,31 +85,97 @@ int ingest_parse_path(const char *path, ingest_kind *kind, char schema_out[INGES
     return 0;
 }
 
-/* True if valid JSON text holds the escape \u0000. In valid JSON a backslash only
- * starts an escape inside a string, and "\\" is the only escape whose second
- * character is a backslash, so skipping escapes pairwise finds every \u. */
-static bool has_nul_escape(const char *text, size_t len) {
-    const char *end = text + len;
-    for (const char *p = memchr(text, '\\', len); p && p + 1 < end; p = memchr(p, '\\', (size_t)(end - p))) {
-        if (p[1] == 'u' && end - p >= 6 && memcmp(p + 2, "0000", 4) == 0) return true;
-        p += 2;
-        if (p >= end) break;
+/* Postgres' numeric (inside jsonb) holds up to 131072 digits before the decimal
+ * point and 16383 after it; a number beyond is refused when the event is stored
+ * ("value overflows numeric format"). The text is the number as it was sent. */
+static bool jsonb_storable_number(const rv *n)
+{
+    /* the text, not rv_number_as_int64: that one answers through a double, for
+     * which 1E-16384 is the integer 0 */
+    char *t = rv_number_text(n);
+    if (!t)
+        return false;
+    const char *p = t + (*t == '-');
+    /* weight: digits before the point counted from the first nonzero one (negative:
+     * zeros after the point before it); after: digits written after the point */
+    int64_t weight = 0, after = 0, exp = 0;
+    bool nonzero = false, point = false;
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.') {
+            point = true;
+            continue;
+        }
+        if (point)
+            after++;
+        if (!nonzero && *p != '0') {
+            nonzero = true;
+            weight = point ? -(after - 1) : 1;
+        } else if (nonzero && !point) {
+            weight++;
+        }
     }
-    return false;
+    bool ok = true;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        bool neg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        size_t digits = strspn(p, "0123456789");
+        if (digits > 9) {
+            ok = false; /* |exponent| >= 1e9: beyond either bound */
+        } else {
+            exp = strtoll(p, NULL, 10);
+            if (neg)
+                exp = -exp;
+        }
+    }
+    if (ok) {
+        int64_t scale = after - exp; /* digits after the point once the exponent is applied */
+        ok = scale <= 16383 && (!nonzero || weight + exp <= 131072);
+    }
+    free(t);
+    return ok;
+}
+
+/* Why a valid JSON value cannot be stored as jsonb, or NULL: a string (value or
+ * key) holding U+0000, or a number beyond Postgres' numeric. */
+static const char *unstorable(const rv *v)
+{
+    switch (rv_typeof(v)) {
+    case RV_STRING:
+        return memchr(rv_str(v), '\0', rv_strlen(v)) ? "a string holds \\u0000" : NULL;
+    case RV_NUMBER:
+        return jsonb_storable_number(v) ? NULL
+                                        : "a number has more than 131072 digits before the decimal point or 16383 after it";
+    case RV_ARRAY:
+        for (size_t i = 0; i < rv_len(v); i++) {
+            const char *why = unstorable(rv_array_at(v, i));
+            if (why) return why;
+        }
+        return NULL;
+    case RV_OBJECT:
+        for (size_t i = 0; i < rv_len(v); i++) {
+            const char *why = unstorable(rv_object_key_at(v, i));
+            if (!why) why = unstorable(rv_object_val_at(v, i));
+            if (why) return why;
+        }
+        return NULL;
+    default: return NULL;
+    }
 }
 
 int ingest_json_validate(const char *text, size_t len, char *err, size_t errlen) {
-    char why[200];
-    rv *v = rv_from_json_text(text, len, why, sizeof why);
+    char perr[160];
+    rv *v = rv_from_json_text(text, len, perr, sizeof perr);
     if (!v) {
-        snprintf(err, errlen, "invalid JSON: %s", why);
+        snprintf(err, errlen, "invalid JSON: %s", perr);
         return -1;
     }
+    const char *why = unstorable(v);
+    if (why)
+        snprintf(err, errlen, "JSON that cannot be stored (Postgres jsonb): %s", why);
     rv_unref(v);
-    if (has_nul_escape(text, len)) {
-        snprintf(err, errlen, "invalid JSON: \\u0000 is not allowed in strings (Postgres jsonb refuses it)");
-        return -1;
-    }
+    return why ? -1 : 0;
     return 0;
 }
 

@@ -60,7 +60,9 @@ int ingest_parse_path(const char *path, ingest_kind *kind, char schema_out[INGES
 ingest_status ingest_decode(ingest_kind kind, const char *body, size_t len, char **payload,
                             char *err, size_t errlen);
 
-/* Validates that text (len bytes) is one JSON value. 0 or -1 with the parser's message in err. */
+/* Validates that text (len bytes) is one JSON value (RFC 8259: numbers of any size
+ * and precision, nesting up to 2048), storable as jsonb (no "\u0000"). 0, or -1 with
+ * the parser's "line:col: message" in err. */
 int ingest_json_validate(const char *text, size_t len, char *err, size_t errlen);
 
 /* Standard or URL-safe base64, padding optional. Returns a NEW buffer (free(), with a

@@ -33,6 +33,7 @@
 #include "common/metrics.h"
 #include "common/service.h"
 #include "common/topics.h"
+#include "services/ingest/guard.h"
 #include "services/ingest/ingest.h"
 #include "services/ingest/parked.h"
 
@@ -42,6 +43,7 @@ typedef struct {
     char *default_schema;
     int64_t ack_timeout_ms;
     int64_t http_threads;
+    ingest_guard_config guard;
 } ingest_config;
 
 static const config_field ingest_config_table[] = {
@@ -55,6 +57,7 @@ static const config_field ingest_config_table[] = {
      "answer 503 when Kafka has not acknowledged an event within this time", 0, 0},
     {"HUTCH_INGEST_HTTP_THREADS", CONFIG_INT, "2", offsetof(ingest_config, http_threads),
      "HTTP event loops (threads) sharing the listening socket", 1, HTTP_MAX_LOOPS},
+    INGEST_GUARD_CONFIG_FIELDS(ingest_config, guard),
     CONFIG_END,
 };
 
@@ -66,6 +69,7 @@ typedef struct {
     volatile sig_atomic_t draining; /* refuse new requests with 503 */
     pthread_t poll_thread;
     volatile sig_atomic_t poll_stop;
+    ingest_guard *guard;
     metric *m_accepted, *m_rejected, *m_unavailable, *m_kafka_events, *m_kafka_dead;
 } ingest_app;
 
@@ -150,7 +154,7 @@ static void on_hook(struct evhttp_request *req, void *ctx)
         return;
     }
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!ingest_token_ok(app->cfg.tokens, auth)) {
+    if (kind == INGEST_KIND_RAW && !ingest_token_ok(app->cfg.tokens, auth)) { /* sns, pubsub: guard.h */
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
         reject(app, req, 401, "missing or invalid bearer token");
         return;
@@ -173,6 +177,11 @@ static void on_hook(struct evhttp_request *req, void *ctx)
     const char *body = (const char *)evbuffer_pullup(in, -1);
     char *payload = NULL;
     char err[256];
+    int refused = ingest_guard_check(app->guard, req, kind, schema, body ? body : "", len, err, sizeof err);
+    if (refused) {
+        reject(app, req, refused, err);
+        return;
+    }
     ingest_status st = ingest_decode(kind, body ? body : "", len, &payload, err, sizeof err);
     if (st == INGEST_CONFIRM) {
         LOG_INFO("sns_confirmation", "schema", schema, "detail", err, NULL);
@@ -314,6 +323,12 @@ int main(int argc, char **argv)
         config_free(ingest_config_table, &app.cfg);
         return 78;
     }
+    char gerr[1024];
+    if (!(app.guard = ingest_guard_new(&app.cfg.guard, gerr, sizeof gerr))) {
+        fprintf(stderr, "%s\n", gerr);
+        config_free(ingest_config_table, &app.cfg);
+        return 78;
+    }
     app.m_accepted = metrics_counter("hutch_ingest_events_total{path=\"http\",result=\"accepted\"}",
                                      "events accepted by ingest");
     app.m_rejected = metrics_counter("hutch_ingest_events_total{path=\"http\",result=\"rejected\"}",
@@ -365,6 +380,7 @@ out:
     service_stop(&app.svc); /* its flush delivers the last reports: they only mark */
     for (int i = 0; i < app.nqueues; i++)
         parked_queue_free(app.queues[i]);
+    ingest_guard_free(app.guard);
     config_free(ingest_config_table, &app.cfg);
     return status;
 }

@@ -1,12 +1,18 @@
 # hutch-ingest: webhooks and hutch.ingest.json -> hutch.events.raw.
+INGEST_LIB_SRCS := services/ingest/ingest.c services/ingest/sns.c services/ingest/pubsub.c services/ingest/auth.c
+# the domain files' packages, with those of common/jwt.c and common/fetch.c they call
+INGEST_LIB_PKGS := jansson libcrypto libpcre2-8 libcurl libevent $(PKGS_msg) $(PKGS_log)
 PROGRAMS += $(BIN)/hutch-ingest
-hutch_ingest_SRCS := services/ingest/main.c services/ingest/ingest.c services/ingest/parked.c
-hutch_ingest_PKGS := $(PKGS_service) libcrypto
+hutch_ingest_SRCS := services/ingest/main.c services/ingest/guard.c services/ingest/parked.c $(INGEST_LIB_SRCS)
+hutch_ingest_PKGS := $(PKGS_service) $(INGEST_LIB_PKGS) libcurl
 hutch_ingest_REGO := yes
-UNIT_TESTS += $(BIN)/test_ingest
-test_ingest_SRCS := services/ingest/test_ingest.c services/ingest/ingest.c
-test_ingest_PKGS := cmocka jansson libcrypto $(PKGS_msg)
+UNIT_TESTS += $(BIN)/test_ingest $(BIN)/test_ingest_verify
+test_ingest_SRCS := services/ingest/test_ingest.c $(INGEST_LIB_SRCS)
+test_ingest_PKGS := cmocka $(INGEST_LIB_PKGS)
 test_ingest_REGO := yes
+test_ingest_verify_SRCS := services/ingest/test_ingest_verify.c $(INGEST_LIB_SRCS)
+test_ingest_verify_PKGS := cmocka $(INGEST_LIB_PKGS)
+test_ingest_verify_REGO := yes
 UNIT_TESTS += $(BIN)/test_parked
 test_parked_SRCS := services/ingest/test_parked.c services/ingest/parked.c
 test_parked_PKGS := cmocka $(PKGS_http)

@@ -405,8 +405,71 @@ static int take_alert(check_ctx *c, const json_t *o, bool alertchain, const poli
 
 /* ---- deciding ------------------------------------------------------------- */
 
+/* Attribute values that are not strings become their JSON text as the engine
+ * prints it (OPA's json.marshal) before the result goes to jansson, which holds
+ * numbers as int64 or double: 18446744073709551615, 1e400 or 0.1 would otherwise
+ * reach the attribute rounded (or, beyond double, not at all). Returns a NEW value:
+ * v itself (a reference) when nothing needed changing. */
+static rv *attr_value_text(const rv *v)
+{
+    if (rv_typeof(v) == RV_STRING)
+        return rv_ref((rv *)v);
+    char *t = rv_to_json_text(v);
+    rv *s = t ? rv_cstring(t) : NULL;
+    free(t);
+    return s ? s : rv_ref((rv *)v);
+}
+
+static rv *with_attr_texts(rv *alert, const char *list_key)
+{
+    rv *list = rv_typeof(alert) == RV_OBJECT ? rv_object_get_cstr(alert, list_key) : NULL;
+    if (!list || rv_typeof(list) != RV_ARRAY)
+        return rv_ref(alert);
+    rv *nl = rv_array_new(rv_len(list));
+    for (size_t i = 0; i < rv_len(list); i++) {
+        rv *at = rv_array_at(list, i);
+        rv *val = rv_typeof(at) == RV_OBJECT ? rv_object_get_cstr(at, "value") : NULL;
+        if (!val || rv_typeof(val) == RV_STRING) {
+            rv_array_push(nl, rv_ref(at));
+            continue;
+        }
+        rv *na = rv_object_new(rv_len(at));
+        for (size_t k = 0; k < rv_len(at); k++) {
+            rv *key = rv_object_key_at(at, k), *kv = rv_object_val_at(at, k);
+            bool is_value = rv_typeof(key) == RV_STRING && strcmp(rv_str(key), "value") == 0;
+            rv_object_set(na, rv_ref(key), is_value ? attr_value_text(kv) : rv_ref(kv));
+        }
+        rv_array_push(nl, na);
+    }
+    rv *no = rv_object_new(rv_len(alert));
+    for (size_t k = 0; k < rv_len(alert); k++) {
+        rv *key = rv_object_key_at(alert, k);
+        bool is_list = rv_typeof(key) == RV_STRING && strcmp(rv_str(key), list_key) == 0;
+        rv_object_set(no, rv_ref(key), is_list ? rv_ref(nl) : rv_ref(rv_object_val_at(alert, k)));
+    }
+    rv_unref(nl);
+    return no;
+}
+
+/* The alerts set with with_attr_texts applied to each member (NEW). */
+static rv *alerts_with_attr_texts(rv *alerts, const char *list_key)
+{
+    if (rv_typeof(alerts) != RV_SET && rv_typeof(alerts) != RV_ARRAY)
+        return rv_ref(alerts);
+    bool set = rv_typeof(alerts) == RV_SET;
+    rv *out = set ? rv_set_new(rv_len(alerts)) : rv_array_new(rv_len(alerts));
+    for (size_t i = 0; i < rv_len(alerts); i++) {
+        rv *m = with_attr_texts(set ? rv_set_at(alerts, i) : rv_array_at(alerts, i), list_key);
+        if (set)
+            rv_set_add(out, m);
+        else
+            rv_array_push(out, m);
+    }
+    return out;
+}
+
 static int eval_query(const rego_query *q, rv *input, const policy_rules *r, const policy_rules_options *opts,
-                      const char *package, json_t **value, char *err, size_t errlen)
+                      const char *package, const char *attrs_key, json_t **value, char *err, size_t errlen)
 {
     rego_options ro = {
         .strict_builtin_errors = opts->strict_builtin_errors,
@@ -423,7 +486,9 @@ static int eval_query(const rego_query *q, rv *input, const policy_rules *r, con
     }
     if (rv_len(rs) > 0) {
         rv *x = rv_object_get_cstr(rv_array_at(rs, 0), "x");
-        *value = x ? rv_to_json(x) : NULL;
+        rv *t = x && attrs_key ? alerts_with_attr_texts(x, attrs_key) : (x ? rv_ref(x) : NULL);
+        *value = t ? rv_to_json(t) : NULL;
+        rv_unref(t);
     }
     rv_unref(rs);
     return 0;
@@ -487,7 +552,8 @@ int policy_rules_decide(policy_rules *r, const policy_rules_options *opts, const
         }
     }
     json_t *alerts = NULL, *ignore = NULL;
-    int rc = eval_query(s->alerts, input, r, opts, s->package, &alerts, err, errlen);
+    int rc = eval_query(s->alerts, input, r, opts, s->package,
+                        s->kind == PKG_WARREN ? "attributes" : "attrs", &alerts, err, errlen);
     if (rc == 0 && alerts && !json_is_array(alerts)) {
         snprintf(err, errlen, "%s: %s must be a set of objects, not %s", s->package,
                  s->kind == PKG_WARREN ? "alerts" : "alert", policy_json_type(alerts));
@@ -506,7 +572,7 @@ int policy_rules_decide(policy_rules *r, const policy_rules_options *opts, const
     }
     if (rc == 0 && out->count == 0) {
         if (s->ignore)
-            rc = eval_query(s->ignore, input, r, opts, s->package, &ignore, err, errlen);
+            rc = eval_query(s->ignore, input, r, opts, s->package, NULL, &ignore, err, errlen);
         if (rc == 0 && !(out->reason = ignore_reason(s->package, ignore))) {
             snprintf(err, errlen, "out of memory");
             rc = -1;

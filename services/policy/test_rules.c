@@ -334,10 +334,47 @@ static void test_merge(void **state)
     policy_decision_free(&d);
 }
 
+/* Numbers beyond int64/double copied from the input into attribute values arrive
+ * as their exact text (Warren stringifies attribute values), both contracts. */
+static void test_exact_numbers(void **state)
+{
+    (void)state;
+    write_file("ingest/num.rego", "package ingest.num\nimport rego.v1\n"
+                                  "alerts contains {\"title\": \"n\", \"attributes\": [\n"
+                                  "  {\"key\": \"u64\", \"value\": input.u64}, {\"key\": \"big\", \"value\": input.big},\n"
+                                  "  {\"key\": \"huge\", \"value\": input.huge}, {\"key\": \"tiny\", \"value\": input.tiny},\n"
+                                  "  {\"key\": \"dec\", \"value\": input.dec}, {\"key\": \"obj\", \"value\": {\"b\": input.u64, \"a\": 1}},\n"
+                                  "  {\"key\": \"s\", \"value\": \"text\"}]}\n");
+    write_file("alert/num.rego", "package alert.numc\n"
+                                 "alert[{\"title\": \"c\", \"attrs\": [{\"key\": \"big\", \"value\": input.big}]}]\n");
+    policy_rules *r = load();
+    policy_rules_options o = {0};
+    policy_decision d;
+    char err[512];
+    const char *in = "{\"u64\": 18446744073709551615, \"big\": 1234567890123456789012345678901234567890,"
+                     " \"huge\": 1e400, \"tiny\": 1E-400, \"dec\": 0.1}";
+    assert_int_equal(decide(r, &o, "num", in, &d, err, sizeof err), 0);
+    assert_int_equal(d.count, 1);
+    assert_string_equal(attr(&d.alerts[0], "u64", "value"), "18446744073709551615");
+    assert_string_equal(attr(&d.alerts[0], "big", "value"), "1234567890123456789012345678901234567890");
+    assert_string_equal(attr(&d.alerts[0], "huge", "value"), "1e400");
+    assert_string_equal(attr(&d.alerts[0], "tiny", "value"), "1E-400");
+    assert_string_equal(attr(&d.alerts[0], "dec", "value"), "0.1");
+    assert_string_equal(attr(&d.alerts[0], "obj", "value"), "{\"a\":1,\"b\":18446744073709551615}");
+    assert_string_equal(attr(&d.alerts[0], "s", "value"), "text");
+    policy_decision_free(&d);
+    assert_int_equal(decide(r, &o, "numc", in, &d, err, sizeof err), 0);
+    assert_int_equal(d.count, 1);
+    assert_string_equal(attr(&d.alerts[0], "big", "value"), "1234567890123456789012345678901234567890");
+    policy_decision_free(&d);
+    policy_rules_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_warren, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dotted_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_package, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alertchain, setup, teardown),

@@ -109,6 +109,17 @@ alerts contains {{
 """
 
 
+# copies the input's numbers into attributes (valid JSON beyond int64/double, issue 15)
+NUMBERS = """package ingest.e2e_numbers
+
+import rego.v1
+
+alerts contains {
+	"title": sprintf("numbers %s", [input.name]),
+	"attributes": [{"key": k, "value": input[k]} | some k in ["id", "big", "huge", "neg0", "tiny"]],
+}
+"""
+
 # line 6 has the syntax error (reported as .../e2e/reload.rego:6:16)
 BROKEN_RELOAD = """package ingest.e2e_reload
 
@@ -195,7 +206,7 @@ class PolicyRig:
 @pytest.fixture(scope="module")
 def rig(stack):
     r = PolicyRig(stack)
-    for name, text in [("redeliver.rego", versioned("e2e_redeliver", "r1")), ("warren.rego", WARREN), ("chain.rego", CHAIN), ("conflict.rego", CONFLICT), ("shape.rego", SHAPE),
+    for name, text in [("redeliver.rego", versioned("e2e_redeliver", "r1")), ("warren.rego", WARREN), ("chain.rego", CHAIN), ("conflict.rego", CONFLICT), ("shape.rego", SHAPE), ("numbers.rego", NUMBERS),
                        ("reload.rego", versioned("e2e_reload", "v1")),
                        ("stream.rego", versioned("e2e_stream", "s1", parts=2))]:
         r.write(name, text)
@@ -728,3 +739,21 @@ def test_redelivery_after_reload_reproduces_the_stored_decision(pol):
     finally:
         raw_tail.close()
         alert_tail.close()
+
+
+def test_numbers_beyond_int64_and_double_reach_the_policy_exactly(pol):
+    """A uint64 id, a 40-digit integer, 1e400, -0 and 1E-400 (valid JSON that jansson
+    refuses) pass ingest byte for byte, and the policy copies each into an attribute:
+    the stored attribute holds the exact number (-0 as 0: equal as a number)."""
+    st = pol.st
+    name = uuid.uuid4().hex[:10]
+    body = ('{"name": "%s", "id": 18446744073709551615, "big": 1234567890123456789012345678901234567890,'
+            ' "huge": 1e400, "neg0": -0, "tiny": 1E-400}' % name)
+    ev = post(st, "e2e_numbers", body)
+    row = wait_event(st, ev)
+    assert row["status"] == "accepted", row
+    [a] = alerts_of(st, ev)
+    assert a["title"] == f"numbers {name}"
+    got = {x["key"]: x["value"] for x in a["attributes"]}
+    assert got == {"id": "18446744073709551615", "big": "1234567890123456789012345678901234567890",
+                   "huge": "1e400", "neg0": "0", "tiny": "1E-400"}, got

@@ -30,6 +30,8 @@ $(FUZZ_DIR)/obj/%.o: %.c
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_REGO_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 
+include fuzz/ingest.mk
+
 # `make fuzz-run FUZZ_SECONDS=120`: each target for FUZZ_SECONDS, crashers into fuzz/crashes/.
 FUZZ_SECONDS ?= 60
 fuzz-run: fuzz
