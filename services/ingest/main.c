@@ -1,5 +1,6 @@
 /* hutch-ingest: the front door. Webhooks (POST /hooks/alert/{raw,pubsub,sns}/{schema})
- * and the Kafka topic hutch.ingest.json become RawEvents on hutch.events.raw.
+ * and the Kafka JSON topics (HUTCH_INGEST_TOPICS, hutch.ingest.json by default)
+ * become RawEvents on hutch.events.raw.
  *
  * HTTP: a request is answered 202 only once Kafka acknowledged its RawEvent, and the
  * loop thread never waits for that. The handler queues the produce and parks the
@@ -18,10 +19,11 @@
  * thread, then service_stop (its flush still delivers replies through
  * http_server_defer, which fails harmlessly once HTTP is stopped).
  *
- * Kafka path: plain JSON messages; the schema comes from the `hutch-schema` header
- * (else HUTCH_INGEST_DEFAULT_SCHEMA); the RawEvent's ids derive from the message's
- * topic/partition/offset, so a redelivery reproduces the same event; invalid JSON
- * or schema names are dead-lettered. */
+ * Kafka path: router.h makes the events of a message (split, unwrapped, schema from
+ * the header, a field, the topic or the default, ids derived from topic/partition/
+ * offset/index so a redelivery reproduces the same events); on_json_message only
+ * maps its result onto the consumer: a RawEvent per event, a DeadLetter per record
+ * that failed, and the whole message dead-lettered when nothing in it was usable. */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -35,10 +37,12 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/metrics.h"
 #include "common/service.h"
 #include "common/topics.h"
 #include "services/ingest/ingest.h"
+#include "services/ingest/router.h"
 
 typedef struct {
     int64_t port;
@@ -46,6 +50,10 @@ typedef struct {
     char *tokens;
     char *default_schema;
     int64_t ack_timeout_ms;
+    char *topics;
+    char *schema_field;
+    char *schema_map;
+    char *unwrap;
 } ingest_config;
 
 static const config_field ingest_config_table[] = {
@@ -55,9 +63,17 @@ static const config_field ingest_config_table[] = {
     {"HUTCH_INGEST_TOKENS", CONFIG_SECRET, "", offsetof(ingest_config, tokens),
      "comma-separated bearer tokens; when set, webhooks without one of them get 401", 0, 0},
     {"HUTCH_INGEST_DEFAULT_SCHEMA", CONFIG_STRING, "json", offsetof(ingest_config, default_schema),
-     "schema of hutch.ingest.json messages without a hutch-schema header", 0, 0},
+     "schema of Kafka JSON messages that nothing else names (header, field, topic)", 0, 0},
     {"HUTCH_INGEST_ACK_TIMEOUT", CONFIG_DURATION_MS, "10s", offsetof(ingest_config, ack_timeout_ms),
      "answer 503 when Kafka has not acknowledged an event within this time", 0, 0},
+    {"HUTCH_INGEST_TOPICS", CONFIG_STRING, "hutch.ingest.json", offsetof(ingest_config, topics),
+     "Kafka JSON topics to consume, topic[=schema],... (a topic's schema unless a header or field names one)", 0, 0},
+    {"HUTCH_INGEST_SCHEMA_FIELD", CONFIG_STRING, "", offsetof(ingest_config, schema_field),
+     "dotted JSON path whose value names the schema (mixed streams), mapped by HUTCH_INGEST_SCHEMA_MAP", 0, 0},
+    {"HUTCH_INGEST_SCHEMA_MAP", CONFIG_STRING, "", offsetof(ingest_config, schema_map),
+     "value=schema,... for HUTCH_INGEST_SCHEMA_FIELD (empty: the value is the schema)", 0, 0},
+    {"HUTCH_INGEST_UNWRAP", CONFIG_STRING, "", offsetof(ingest_config, unwrap),
+     "dotted JSON path of the alert inside a log router's record (a string holding JSON is parsed)", 0, 0},
     CONFIG_END,
 };
 
@@ -74,6 +90,7 @@ typedef struct {
     pthread_t poll_thread;
     volatile sig_atomic_t poll_stop;
     metric *m_accepted, *m_rejected, *m_unavailable, *m_kafka_events, *m_kafka_dead;
+    router *router;
 } ingest_app;
 
 struct pending {
@@ -295,70 +312,100 @@ static void on_hook(struct evhttp_request *req, void *ctx)
     free(value);
 }
 
+/* A DeadLetter for one record of a message whose other records went on. */
+static int dead_letter_record(const kafka_msg *msg, const router_error *e, kafka_out *out)
+{
+    char seed[400];
+    snprintf(seed, sizeof seed, "dlq|hutch-ingest|%s|%d|%lld|%zu", msg->topic, (int)msg->partition,
+             (long long)msg->offset, e->index);
+    msg_meta_buf mb;
+    msg_meta_init(&mb, NULL, "hutch-ingest", msg->timestamp_ms > 0 ? msg->timestamp_ms : ids_now_ms(), seed);
+    Hutch__V1__DeadLetter dl = HUTCH__V1__DEAD_LETTER__INIT;
+    dl.meta = &mb.meta;
+    dl.reason = (char *)e->reason;
+    dl.source_topic = (char *)msg->topic;
+    dl.source_partition = msg->partition;
+    dl.source_offset = msg->offset;
+    dl.payload.data = (uint8_t *)e->line;
+    dl.payload.len = e->line ? e->line_len : 0;
+    dl.consumer = "hutch-ingest";
+    size_t len = 0;
+    uint8_t *buf = msg_pack(&dl.base, &len);
+    const char *headers[] = {"hutch-dlq-source", msg->topic, NULL};
+    int rc = buf ? kafka_out_add(out, TOPIC_DLQ, msg->key, msg->key_len, buf, len, headers) : -1;
+    free(buf);
+    return rc;
+}
+
 static kafka_result on_json_message(void *ctx, const kafka_msg *msg, kafka_out *out, char *reason,
                                     size_t reason_len)
 {
     ingest_app *app = ctx;
-    char schema[INGEST_SCHEMA_MAX + 1];
     size_t hlen = 0;
     const char *h = kafka_msg_header(msg, HEADER_SCHEMA, &hlen);
-    if (h) {
-        if (!ingest_schema_valid_n(h, hlen)) {
-            snprintf(reason, reason_len, "invalid %s header (want [a-z0-9][a-z0-9_.-]{0,63})", HEADER_SCHEMA);
-            metrics_add(app->m_kafka_dead, 1);
-            return KAFKA_DEAD;
-        }
-        memcpy(schema, h, hlen);
-        schema[hlen] = '\0';
-    } else {
-        snprintf(schema, sizeof schema, "%s", app->cfg.default_schema);
-    }
-
-    char err[256];
-    char *payload = NULL;
-    ingest_status st = msg->value ? ingest_decode(INGEST_KIND_RAW, msg->value, msg->value_len, &payload, err, sizeof err)
-                                  : INGEST_BAD;
-    if (!msg->value)
-        snprintf(err, sizeof err, "empty message");
-    if (st == INGEST_NOMEM) {
-        snprintf(reason, reason_len, "out of memory");
+    router_msg rm = {.topic = msg->topic, .partition = msg->partition, .offset = msg->offset,
+                     .timestamp_ms = msg->timestamp_ms, .header_schema = h, .header_schema_len = h ? hlen : 0,
+                     .value = msg->value, .value_len = msg->value ? msg->value_len : 0};
+    router_result res;
+    router_status st = router_route(app->router, &rm, &res, reason, reason_len);
+    if (st == ROUTER_NOMEM)
         return KAFKA_RETRY;
+    if (st == ROUTER_OK && res.n_events == 0) { /* nothing usable: the whole message */
+        snprintf(reason, reason_len, "%s%s", res.errors[0].reason, res.n_errors > 1 ? " (and more lines)" : "");
+        router_result_free(&res);
+        st = ROUTER_BAD;
     }
-    if (st != INGEST_OK) {
-        snprintf(reason, reason_len, "%s", err);
+    if (st != ROUTER_OK) {
         metrics_add(app->m_kafka_dead, 1);
         return KAFKA_DEAD;
     }
 
-    char source[300];
+    kafka_result result = KAFKA_OK;
+    char source[300], part[16], off[24], index[24];
     snprintf(source, sizeof source, "kafka:%s", msg->topic);
-    ingest_ids ids;
-    ingest_ids_derived(&ids, msg->topic, msg->partition, msg->offset, msg->timestamp_ms);
-    ingest_event ev = {
-        .event_id = ids.event_id, .trace_id = ids.trace_id, .meta_seed = ids.meta_seed, .schema = schema,
-        .source = source, .payload_json = payload,
-        .received_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : 0,
-    };
-    size_t vlen = 0;
-    uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
-    free(payload);
-    if (!value) {
-        snprintf(reason, reason_len, "out of memory");
-        return KAFKA_RETRY;
-    }
-    int rc = kafka_out_add(out, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen, NULL);
-    free(value);
-    if (rc != 0) {
-        snprintf(reason, reason_len, "cannot queue the RawEvent");
-        return KAFKA_RETRY;
-    }
-    char part[16], off[24];
     snprintf(part, sizeof part, "%d", (int)msg->partition);
     snprintf(off, sizeof off, "%lld", (long long)msg->offset);
-    metrics_add(app->m_kafka_events, 1);
-    LOG_INFO("event_received", "event_id", ids.event_id, "trace_id", ids.trace_id, "schema", schema, "source", source,
-             "topic", msg->topic, "partition", part, "offset", off, NULL);
-    return KAFKA_OK;
+    for (size_t i = 0; i < res.n_events && result == KAFKA_OK; i++) {
+        const router_event *e = &res.events[i];
+        const char *attrs[2 * ROUTER_MAX_ATTRS + 1];
+        for (size_t j = 0; j < e->n_attrs; j++) {
+            attrs[2 * j] = e->attrs[j].key;
+            attrs[2 * j + 1] = e->attrs[j].value;
+        }
+        attrs[2 * e->n_attrs] = NULL;
+        ingest_event ev = {
+            .event_id = e->ids.event_id, .trace_id = e->ids.trace_id, .meta_seed = e->ids.meta_seed,
+            .schema = e->schema, .source = source, .payload_json = e->payload,
+            .received_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : 0, .attributes = attrs,
+        };
+        size_t vlen = 0;
+        uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
+        if (!value || kafka_out_add(out, TOPIC_EVENTS_RAW, e->ids.event_id, strlen(e->ids.event_id), value, vlen,
+                                    NULL) != 0) {
+            snprintf(reason, reason_len, "cannot queue the RawEvent");
+            result = KAFKA_RETRY;
+        }
+        free(value);
+        snprintf(index, sizeof index, "%zu", e->index);
+        if (result == KAFKA_OK) {
+            metrics_add(app->m_kafka_events, 1);
+            LOG_INFO("event_received", "event_id", e->ids.event_id, "trace_id", e->ids.trace_id, "schema", e->schema,
+                     "source", source, "topic", msg->topic, "partition", part, "offset", off, "index", index, NULL);
+        }
+    }
+    for (size_t i = 0; i < res.n_errors && result == KAFKA_OK; i++) {
+        if (dead_letter_record(msg, &res.errors[i], out) != 0) {
+            snprintf(reason, reason_len, "cannot queue a DeadLetter");
+            result = KAFKA_RETRY;
+            break;
+        }
+        snprintf(index, sizeof index, "%zu", res.errors[i].index);
+        metrics_add(app->m_kafka_dead, 1);
+        LOG_WARN("record_dead_lettered", "topic", msg->topic, "partition", part, "offset", off, "index", index,
+                 "reason", res.errors[i].reason, NULL);
+    }
+    router_result_free(&res);
+    return result;
 }
 
 /* Waits (bounded) until every parked request got its delivery report. */
@@ -381,9 +428,11 @@ int main(int argc, char **argv)
     static ingest_app app;
     service_config_or_exit(ingest_config_table, &app.cfg, argc, argv, "hutch-ingest",
                            "Receives alerts by webhook and from hutch.ingest.json; produces RawEvents on hutch.events.raw.");
-    if (!ingest_schema_valid(app.cfg.default_schema)) {
-        fprintf(stderr, "HUTCH_INGEST_DEFAULT_SCHEMA: invalid schema name \"%s\" (want [a-z0-9][a-z0-9_.-]{0,63})\n",
-                app.cfg.default_schema);
+    char rerr[1024];
+    app.router = router_new(app.cfg.topics, app.cfg.schema_field, app.cfg.schema_map, app.cfg.unwrap,
+                            app.cfg.default_schema, rerr, sizeof rerr);
+    if (!app.router) {
+        fprintf(stderr, "hutch-ingest: %s\n", rerr);
         config_free(ingest_config_table, &app.cfg);
         return 78;
     }
@@ -413,8 +462,11 @@ int main(int argc, char **argv)
     http_server_set_max_body(app.svc.http, (size_t)app.cfg.max_body);
     http_server_route(app.svc.http, "/hooks/", on_hook, &app);
 
-    static const char *const topics[] = {TOPIC_INGEST_JSON, NULL};
-    status = service_consume(&app.svc, topics, on_json_message, &app) == 0 ? 0 : 1;
+    /* The router topics beyond the common ones are ingest's own to create. */
+    if (kafka_create_topics(app.svc.common.kafka_brokers, router_topics(app.router),
+                            (int)app.svc.common.topic_partitions, rerr, sizeof rerr) < 0)
+        LOG_ERROR("ingest_topics_not_created", "topics", app.cfg.topics, "error", rerr, NULL);
+    status = service_consume(&app.svc, router_topics(app.router), on_json_message, &app) == 0 ? 0 : 1;
 
 out:
     /* Stop: refuse new requests, let parked ones get their reports (bounded). */
@@ -434,6 +486,7 @@ out:
         free(p);
     }
     pthread_mutex_destroy(&app.lock);
+    router_free(app.router);
     config_free(ingest_config_table, &app.cfg);
     return status;
 }

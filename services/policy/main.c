@@ -140,6 +140,11 @@ static kafka_result on_raw_event(void *ctx, const kafka_msg *msg, kafka_out *out
         goto done;
     }
 
+    if (policy_add_event_attributes(&decision, ev) != 0) {
+        snprintf(reason, reason_len, "out of memory");
+        result = KAFKA_RETRY;
+        goto done;
+    }
     int already = 0;
     rc = policy_store_decision(app->svc.db, ev, &decision, &already);
     if (rc == PG_RETRY) {
