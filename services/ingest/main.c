@@ -463,10 +463,12 @@ int main(int argc, char **argv)
     http_server_route(app.svc.http, "/hooks/", on_hook, &app);
 
     /* The router topics beyond the common ones are ingest's own to create. */
-    if (kafka_create_topics(app.svc.common.kafka_brokers, router_topics(app.router),
+    const char *const *topics = router_topics(app.router);
+    bool own_topics = topics[1] || strcmp(topics[0], TOPIC_INGEST_JSON) != 0;
+    if (own_topics && kafka_create_topics(app.svc.common.kafka_brokers, router_topics(app.router),
                             (int)app.svc.common.topic_partitions, rerr, sizeof rerr) < 0)
         LOG_ERROR("ingest_topics_not_created", "topics", app.cfg.topics, "error", rerr, NULL);
-    status = service_consume(&app.svc, router_topics(app.router), on_json_message, &app) == 0 ? 0 : 1;
+    status = service_consume(&app.svc, topics, on_json_message, &app) == 0 ? 0 : 1;
 
 out:
     /* Stop: refuse new requests, let parked ones get their reports (bounded). */
