@@ -1,0 +1,345 @@
+"""End-to-end: real log routers publish alert files to Hutch over Kafka (issue 17).
+
+Debian's rsyslog (omkafka, package rsyslog-kafka) and syslog-ng (kafka-c(), package
+syslog-ng-mod-rdkafka, unpacked by scripts/deps.sh into the cache because the two
+daemons conflict as packages) run as ordinary processes started here, with the
+configs users copy (deploy/log-routers/*/hutch.conf) rendered for this stack: the
+broker's address and the files of this test instead of kafka:9092 and /var/log/...
+They tail real-format Falco, Wazuh and Suricata EVE lines (fixtures/log-routers) and
+publish them to one topic per schema; ingest, restarted for this module with
+HUTCH_INGEST_TOPICS mapping those topics to schemas, makes each line an event of its
+schema, which the schema's policy decides (the events table). A line that is not
+JSON reaches hutch.dlq with its coordinates. Killing the router and ingest (SIGKILL)
+mid-stream loses nothing the router had delivered: every message on the topic is an
+event, exactly once."""
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from hutch_e2e import OWN_FIXTURES, ROOT, TOPIC_DLQ, decode_dead_letter, scaled, wait_for
+
+TOPICS = {"falco": "hutch.ingest.falco", "wazuh": "hutch.ingest.wazuh", "suricata": "hutch.ingest.suricata"}
+INGEST_TOPICS = ",".join(f"{t}={s}" for s, t in TOPICS.items()) + ",hutch.ingest.json"
+# the files the shipped configs tail, replaced by this test's
+CONFIG_FILES = {"falco": "/var/log/falco/events.json", "wazuh": "/var/ossec/logs/alerts/alerts.json",
+                "suricata": "/var/log/suricata/eve.json"}
+PACKAGES = {"falco": "ingest.falco", "wazuh": "ingest.wazuh", "suricata": "ingest.suricata"}
+CACHE = os.environ.get("HUTCH_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hutch")
+SYSLOG_NG_ROOT = os.environ.get("HUTCH_SYSLOG_NG") or os.path.join(CACHE, "syslog-ng", "root")
+
+
+def fixture_lines(schema):
+    with open(os.path.join(OWN_FIXTURES, "log-routers", f"{schema}.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def marked(schema, doc, marker):
+    """The alert with a unique marker in its title field (falco rule, wazuh rule
+    description, suricata signature; a suricata non-alert gets it as its sensor name)."""
+    d = copy.deepcopy(doc)
+    if schema == "falco":
+        d["rule"] = f"{d['rule']} {marker}"
+    elif schema == "wazuh":
+        d["rule"]["description"] = f"{d['rule']['description']} {marker}"
+    elif "alert" in d:
+        d["alert"]["signature"] = f"{d['alert']['signature']} {marker}"
+    else:
+        d["host"] = f"sensor {marker}"
+    return d
+
+
+class Router:
+    """A log router process on a config rendered from deploy/log-routers."""
+
+    def __init__(self, base, brokers):
+        self.dir = base
+        os.makedirs(self.dir, exist_ok=True)
+        self.files = {s: os.path.join(self.dir, f"{s}.json") for s in TOPICS}
+        for path in self.files.values():
+            open(path, "a").close()
+        self.log = os.path.join(self.dir, "router.log")
+        self.brokers = brokers
+        self.proc = None
+
+    def render(self, shipped, out):
+        with open(os.path.join(ROOT, "deploy", "log-routers", shipped)) as f:
+            text = f.read()
+        assert "kafka:9092" in text
+        text = text.replace("kafka:9092", self.brokers)
+        for schema, path in CONFIG_FILES.items():
+            assert path in text, (shipped, path)
+            text = text.replace(path, self.files[schema])
+        with open(out, "w") as f:
+            f.write(text)
+
+    def append(self, schema, line):
+        with open(self.files[schema], "a") as f:
+            f.write(line + "\n")
+
+    def start(self):
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen(self.command(), stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True, env=self.env())
+        time.sleep(0.5)
+        assert self.proc.poll() is None, f"{self.name} exited at once:\n{self.log_tail()}"
+
+    def env(self):
+        return dict(os.environ)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class Rsyslog(Router):
+    name = "rsyslog"
+
+    def __init__(self, base, brokers):
+        super().__init__(base, brokers)
+        os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
+        self.render("rsyslog/hutch.conf", os.path.join(self.dir, "hutch.conf"))
+        self.conf = os.path.join(self.dir, "rsyslog.conf")
+        with open(self.conf, "w") as f:  # what /etc/rsyslog.conf would hold around the include
+            f.write(f'global(workDirectory="{self.dir}/work")\n'
+                    f'include(file="{self.dir}/hutch.conf")\n')
+
+    def command(self):
+        return ["rsyslogd", "-n", "-f", self.conf, "-i", os.path.join(self.dir, "rsyslogd.pid")]
+
+
+class SyslogNg(Router):
+    name = "syslog-ng"
+
+    def __init__(self, base, brokers):
+        super().__init__(base, brokers)
+        self.render("syslog-ng/hutch.conf", os.path.join(self.dir, "hutch.conf"))
+        self.conf = os.path.join(self.dir, "syslog-ng.conf")
+        with open(self.conf, "w") as f:  # what /etc/syslog-ng/syslog-ng.conf would hold around the include
+            f.write(f'@version: 3.38\noptions {{ stats-freq(0); }};\n@include "{self.dir}/hutch.conf"\n')
+
+    def env(self):
+        env = dict(os.environ)
+        env["LD_LIBRARY_PATH"] = os.path.join(SYSLOG_NG_ROOT, "usr", "lib", "syslog-ng")
+        return env
+
+    def command(self):
+        modules = os.path.join(SYSLOG_NG_ROOT, "usr", "lib", "syslog-ng", "3.38")
+        return [os.path.join(SYSLOG_NG_ROOT, "usr", "sbin", "syslog-ng"), f"--module-path={modules}", "-F",
+                "--no-caps", "-f", self.conf, "-R", os.path.join(self.dir, "syslog-ng.persist"),
+                "-p", os.path.join(self.dir, "syslog-ng.pid"), "-c", os.path.join(self.dir, "syslog-ng.ctl")]
+
+
+ROUTERS = {"rsyslog": Rsyslog, "syslog-ng": SyslogNg}
+
+
+def router_missing(name):
+    if name == "rsyslog":
+        return None if shutil.which("rsyslogd") and os.path.exists("/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so") \
+            else "rsyslogd with omkafka not installed (scripts/deps.sh: rsyslog-kafka)"
+    return None if os.path.exists(os.path.join(SYSLOG_NG_ROOT, "usr", "lib", "syslog-ng", "3.38", "libkafka.so")) \
+        else f"syslog-ng with kafka-c() not in {SYSLOG_NG_ROOT} (scripts/deps.sh)"
+
+
+@pytest.fixture(scope="module")
+def routed(stack):
+    """The session stack with ingest consuming the router topics."""
+    ingest = stack.services["ingest"]
+    before = ingest.env.get("HUTCH_INGEST_TOPICS")
+    ingest.env["HUTCH_INGEST_TOPICS"] = INGEST_TOPICS
+    ingest.restart()
+    yield stack
+    if before is None:
+        ingest.env.pop("HUTCH_INGEST_TOPICS", None)
+    else:
+        ingest.env["HUTCH_INGEST_TOPICS"] = before
+    ingest.restart()
+
+
+def make_router(st, name):
+    missing = router_missing(name)
+    if missing:
+        pytest.skip(missing)
+    return ROUTERS[name](os.path.join(st.base, f"{name}-{uuid.uuid4().hex[:6]}"), st.broker.brokers)
+
+
+def events_marked(st, marker):
+    return st.pg.query("SELECT event_id, schema, source, status, policy_package, decided_at, payload::text AS payload"
+                       " FROM events WHERE payload::text LIKE %s", (f"%{marker}%",))
+
+
+@pytest.mark.parametrize("router_name", list(ROUTERS))
+def test_router_lines_become_events_of_their_schema(routed, router_name):
+    st = routed
+    router = make_router(st, router_name)
+    tag = uuid.uuid4().hex[:8]
+    expected = {}  # marker -> (schema, alerting)
+    ignored_marker = None
+    lines = []
+    for schema in TOPICS:
+        for i, doc in enumerate(fixture_lines(schema)):
+            marker = f"[e2e {router_name} {tag}-{schema}-{i}]"
+            d = marked(schema, doc, marker)
+            if schema == "suricata" and d.get("event_type") != "alert":
+                ignored_marker = marker  # not an alert: the router's filter keeps it out
+            else:
+                expected[marker] = schema
+            lines.append((schema, json.dumps(d, separators=(",", ":"))))
+    garbage = f"{router_name} {tag}: this line is not JSON {{ at all"
+    dlq = st.tail(TOPIC_DLQ)
+    try:
+        for schema, line in lines[:3]:  # some before the router starts, the rest while it runs
+            router.append(schema, line)
+        router.start()
+        for schema, line in lines[3:]:
+            router.append(schema, line)
+        router.append("falco", garbage)
+
+        def all_decided():
+            found = {}
+            for marker in expected:
+                rows = [r for r in events_marked(st, marker) if r["decided_at"] is not None]
+                if not rows:
+                    return None
+                found[marker] = rows
+            return found
+        found = wait_for(all_decided, scaled(90), 0.5, f"every line {router_name} published to be decided")
+        for marker, schema in expected.items():
+            [ev] = found[marker]  # once
+            assert ev["schema"] == schema, (marker, ev)
+            assert ev["source"] == f"kafka:{TOPICS[schema]}", ev
+            assert ev["policy_package"] == PACKAGES[schema], (marker, ev)
+            assert ev["status"] in ("accepted", "ignored"), ev
+            assert marker in json.loads(ev["payload"]).__repr__()
+        # the shipped policies' verdicts: Falco Warning/Error alert and Notice is ignored,
+        # Wazuh level 10 alerts and level 3 is ignored, Suricata alerts alert
+        status = {m: found[m][0]["status"] for m in expected}
+        assert sorted(status[m] for m in expected if "-falco-" in m) == ["accepted", "accepted", "ignored"]
+        assert sorted(status[m] for m in expected if "-wazuh-" in m) == ["accepted", "ignored"]
+        assert {status[m] for m in expected if "-suricata-" in m} == {"accepted"}
+
+        m = dlq.read_until(lambda m: decode_dead_letter(m.value())["payload"] == garbage.encode(), scaled(30))
+        assert m is not None, f"the non-JSON line did not reach {TOPIC_DLQ}"
+        dl = decode_dead_letter(m.value())
+        assert dl["source_topic"] == TOPICS["falco"], dl
+        assert dl["source_offset"] >= 0 and dl["source_partition"] >= 0
+        assert "not JSON" in dl["reason"], dl
+        assert "ingest" in dl["consumer"], dl
+        assert not events_marked(st, ignored_marker), "the router's filter let a Suricata flow event through"
+    except BaseException:
+        print(f"--- {router_name} log ---\n{router.log_tail()}")
+        raise
+    finally:
+        dlq.close()
+        router.stop()
+
+
+def topic_messages(brokers, topic, needle):
+    """Every message of a topic (all partitions, from the beginning up to the high
+    watermarks) whose value contains needle: [(partition, offset, value)]."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": f"e2e-read-{uuid.uuid4().hex[:8]}",
+                  "enable.auto.commit": False, "log_level": 2})
+    try:
+        parts = list(c.list_topics(topic, timeout=10).topics[topic].partitions)
+        highs = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        todo = {p for p, h in highs.items() if h > 0}
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
+        out, deadline = [], time.monotonic() + scaled(60)
+        while todo and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            if needle.encode() in m.value():
+                out.append((m.partition(), m.offset(), m.value()))
+            if m.offset() + 1 >= highs[m.partition()]:
+                todo.discard(m.partition())
+        assert not todo, f"could not read {topic} to its end"
+        return out
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("router_name", list(ROUTERS))
+def test_killing_router_and_ingest_mid_stream_loses_nothing_delivered(routed, router_name):
+    st = routed
+    router = make_router(st, router_name)
+    ingest = st.services["ingest"]
+    tag = uuid.uuid4().hex[:8]
+    notice = next(d for d in fixture_lines("falco") if d["priority"] == "Notice")  # decided "ignored": light
+    n = 80
+    markers = [f"[e2e kill {router_name} {tag}-{i:03d}]" for i in range(n)]
+    written = []
+
+    def writer():
+        for i, marker in enumerate(markers):
+            router.append("falco", json.dumps(marked("falco", notice, marker), separators=(",", ":")))
+            written.append(marker)
+            time.sleep(0.1)
+    t = threading.Thread(target=writer, daemon=True)
+    try:
+        router.start()
+        t.start()
+        wait_for(lambda: len(written) >= 15, scaled(30), 0.1, "the first lines")
+        router.kill()
+        wait_for(lambda: len(written) >= 25, scaled(30), 0.1, "more lines")
+        ingest.kill()
+        wait_for(lambda: len(written) >= 35, scaled(30), 0.1, "more lines")
+        router.start()
+        wait_for(lambda: len(written) >= 45, scaled(30), 0.1, "more lines")
+        ingest.start()
+        ingest.wait_ready()
+        t.join(scaled(60))
+        assert len(written) == n
+
+        # every line the router published is on the topic; each of those messages is
+        # one event (a line sent again after the crash is a new message: a new event)
+        def settled():
+            msgs = topic_messages(st.broker.brokers, TOPICS["falco"], f"kill {router_name} {tag}-")
+            evs = events_marked(st, f"kill {router_name} {tag}-")
+            return (msgs, evs) if len(msgs) >= n and len(evs) == len(msgs) else None
+        try:
+            msgs, evs = wait_for(settled, scaled(120), 2, "every delivered message to be an event")
+        except TimeoutError:
+            msgs = topic_messages(st.broker.brokers, TOPICS["falco"], f"kill {router_name} {tag}-")
+            evs = events_marked(st, f"kill {router_name} {tag}-")
+            raise AssertionError(f"{len(msgs)} messages on the topic, {len(evs)} events") from None
+        on_topic = sorted(next(mk for mk in markers if mk.encode() in v) for _, _, v in msgs)
+        in_events = sorted(next(mk for mk in markers if mk in e["payload"]) for e in evs)
+        assert on_topic == in_events  # the same lines, as many times each
+        assert set(on_topic) == set(markers)  # and no line was lost by the router either
+        assert len({e["event_id"] for e in evs}) == len(evs)
+        assert all(e["schema"] == "falco" and e["policy_package"] == "ingest.falco" for e in evs)
+    except BaseException:
+        print(f"--- {router_name} log ---\n{router.log_tail()}")
+        raise
+    finally:
+        router.stop()
+        if not ingest.alive():
+            ingest.start()
+            ingest.wait_ready()
