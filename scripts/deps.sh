@@ -13,6 +13,12 @@
 #   3. OPA, the oracle of the Rego engine's differential tests and benchmarks, via
 #      the Go module proxy into the cache ($HUTCH_OPA). Tests only, never at run
 #      time. Skipped (with a note) when Go is absent or HUTCH_DEPS_SKIP_OPA=1.
+#   4. The log routers of the e2e tests (tests/e2e/test_log_routers.py): rsyslog with
+#      omkafka (rsyslog-kafka) is installed; syslog-ng with kafka-c()
+#      (syslog-ng-core, syslog-ng-mod-rdkafka) conflicts with rsyslog as a package
+#      (both are the system log daemon), so it is unpacked into the cache
+#      ($HUTCH_SYSLOG_NG) with `apt-get download` + `dpkg-deb -x`, its libraries
+#      installed as packages. kcat is for the README's one-liners.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
@@ -21,7 +27,8 @@ PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-com
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
       libcmocka-dev libpsl-dev publicsuffix jq time postgresql clang libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
-      python3-confluent-kafka python3-protobuf)
+      python3-confluent-kafka python3-protobuf
+      rsyslog-kafka kcat libivykis0 libnet1 libwrap0 libjson-c5 libpcre3 libglib2.0-0 libcap2)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
 
 t0=$(date +%s%3N)
@@ -69,4 +76,17 @@ else
     fi
 fi
 
-log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA)"
+# 4. syslog-ng (see the header), unpacked once per Debian version of the package
+sng_version=$(apt-cache policy syslog-ng-mod-rdkafka 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+if [[ -n $sng_version && $sng_version != "(none)" && $(cat "$HUTCH_SYSLOG_NG/.complete" 2>/dev/null) != "$sng_version" ]]; then
+    log "unpacking syslog-ng $sng_version with its Kafka module into $HUTCH_SYSLOG_NG"
+    tmp=$(mktemp -d); chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download "syslog-ng-core=$sng_version" "syslog-ng-mod-rdkafka=$sng_version" >/dev/null) ||
+        die "apt-get download syslog-ng-core syslog-ng-mod-rdkafka failed"
+    rm -rf "$HUTCH_SYSLOG_NG"; mkdir -p "$HUTCH_SYSLOG_NG"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$HUTCH_SYSLOG_NG"; done
+    rm -rf "$tmp"
+    echo "$sng_version" > "$HUTCH_SYSLOG_NG/.complete"
+fi
+
+log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA, syslog-ng: $HUTCH_SYSLOG_NG)"

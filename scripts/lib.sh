@@ -5,6 +5,7 @@
 #   HUTCH_CACHE       default ${XDG_CACHE_HOME:-~/.cache}/hutch
 #   HUTCH_KAFKA_LIBS  the broker's classpath dir (jars copied by Maven)
 #   HUTCH_OPA         the OPA binary (a test oracle, never a runtime dependency)
+#   HUTCH_SYSLOG_NG   syslog-ng and its Kafka module, unpacked (a log router of the e2e tests)
 
 HUTCH_ROOT=${HUTCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 HUTCH_CACHE=${HUTCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hutch}
@@ -12,6 +13,7 @@ HUTCH_KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' 
 HUTCH_KAFKA_LIBS=${HUTCH_KAFKA_LIBS:-$HUTCH_CACHE/kafka-$HUTCH_KAFKA_VERSION/libs}
 HUTCH_OPA_VERSION=${HUTCH_OPA_VERSION:-v1.19.0}
 HUTCH_OPA=${HUTCH_OPA:-$HUTCH_CACHE/opa-$HUTCH_OPA_VERSION/opa}
+HUTCH_SYSLOG_NG=${HUTCH_SYSLOG_NG:-$HUTCH_CACHE/syslog-ng/root}
 
 # The six services in pipeline order, and their default ports for `make up`.
 HUTCH_SERVICES=(ingest policy enrich cluster agent notify)
