@@ -949,6 +949,9 @@ kafka_consumer *kafka_consumer_new(const char *brokers, const char *group, const
         /* Prefetch at most 8 MB (default 64 MB): with a backlog the default made a
          * service's RSS 62 MiB for no gain in throughput (make bench-policy). */
         conf_set(conf, "queued.max.messages.kbytes", "8192", err, errlen) < 0 ||
+        /* A subscribed topic that does not exist yet (ingest's router topics, made
+         * by an operator after the start) is found at the next refresh: 10 s, not 5 min. */
+        conf_set(conf, "topic.metadata.refresh.interval.ms", "10000", err, errlen) < 0 ||
         conf_passthrough(conf, err, errlen) < 0) {
         if (conf)
             rd_kafka_conf_destroy(conf);
@@ -1206,7 +1209,7 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int part
     /* A consumer that subscribes before the broker's metadata shows a new topic sees
      * it as unknown until its next metadata refresh (minutes): wait, bounded, until
      * every created topic has a leader for each partition. */
-    for (int64_t until = ids_now_ms() + 10000; rc == 0 && n > 0;) {
+    for (int64_t until = ids_now_ms() + 30000; rc == 0 && n > 0;) {
         size_t ready = 0;
         md = NULL;
         if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -229,7 +229,11 @@ def test_router_lines_become_events_of_their_schema(routed, router_name):
                     return None
                 found[marker] = rows
             return found
-        found = wait_for(all_decided, scaled(90), 0.5, f"every line {router_name} published to be decided")
+        try:
+            found = wait_for(all_decided, scaled(90), 0.5, f"every line {router_name} published to be decided")
+        except TimeoutError:
+            missing = {m: [(r["schema"], r["status"], r["decided_at"]) for r in events_marked(st, m)] for m in expected}
+            raise AssertionError(f"not every line was decided: {missing}") from None
         for marker, schema in expected.items():
             [ev] = found[marker]  # once
             assert ev["schema"] == schema, (marker, ev)
