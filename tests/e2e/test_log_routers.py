@@ -71,11 +71,14 @@ class Router:
         self.brokers = brokers
         self.proc = None
 
-    def render(self, shipped, out):
+    def render(self, shipped, out, state_dirs=()):
         with open(os.path.join(ROOT, "deploy", "log-routers", shipped)) as f:
             text = f.read()
         assert "kafka:9092" in text
         text = text.replace("kafka:9092", self.brokers)
+        for d in state_dirs:  # the router's state (queues, buffers) in this test's dir
+            assert d in text, (shipped, d)
+            text = text.replace(d, self.dir)
         for schema, path in CONFIG_FILES.items():
             assert path in text, (shipped, path)
             text = text.replace(path, self.files[schema])
@@ -139,7 +142,7 @@ class SyslogNg(Router):
 
     def __init__(self, base, brokers):
         super().__init__(base, brokers)
-        self.render("syslog-ng/hutch.conf", os.path.join(self.dir, "hutch.conf"))
+        self.render("syslog-ng/hutch.conf", os.path.join(self.dir, "hutch.conf"), ["/var/lib/syslog-ng"])
         self.conf = os.path.join(self.dir, "syslog-ng.conf")
         with open(self.conf, "w") as f:  # what /etc/syslog-ng/syslog-ng.conf would hold around the include
             f.write(f'@version: 3.38\noptions {{ stats-freq(0); }};\n@include "{self.dir}/hutch.conf"\n')
