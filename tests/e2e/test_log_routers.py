@@ -25,7 +25,7 @@ import uuid
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from hutch_e2e import OWN_FIXTURES, ROOT, TOPIC_DLQ, decode_dead_letter, scaled, wait_for
+from hutch_e2e import OWN_FIXTURES, ROOT, TOPIC_DLQ, TOPIC_INGEST_JSON, decode_dead_letter, scaled, wait_for
 
 TOPICS = {"falco": "hutch.ingest.falco", "wazuh": "hutch.ingest.wazuh", "suricata": "hutch.ingest.suricata"}
 INGEST_TOPICS = ",".join(f"{t}={s}" for s, t in TOPICS.items()) + ",hutch.ingest.json"
@@ -172,16 +172,20 @@ def router_missing(name):
 
 @pytest.fixture(scope="module")
 def routed(stack):
-    """The session stack with ingest consuming the router topics."""
+    """The session stack with ingest consuming the router topics, taking alerts out of
+    Fluent Bit's `log` and the schema from a pod label when there is one."""
     ingest = stack.services["ingest"]
-    before = ingest.env.get("HUTCH_INGEST_TOPICS")
-    ingest.env["HUTCH_INGEST_TOPICS"] = INGEST_TOPICS
+    settings = {"HUTCH_INGEST_TOPICS": INGEST_TOPICS, "HUTCH_INGEST_UNWRAP": "log",
+                "HUTCH_INGEST_SCHEMA_FIELD": "kubernetes.labels.hutch-schema"}
+    before = {k: ingest.env.get(k) for k in settings}
+    ingest.env.update(settings)
     ingest.restart()
     yield stack
-    if before is None:
-        ingest.env.pop("HUTCH_INGEST_TOPICS", None)
-    else:
-        ingest.env["HUTCH_INGEST_TOPICS"] = before
+    for k, v in before.items():
+        if v is None:
+            ingest.env.pop(k, None)
+        else:
+            ingest.env[k] = v
     ingest.restart()
 
 
@@ -365,3 +369,63 @@ def test_killing_router_and_ingest_mid_stream_loses_nothing_delivered(routed, ro
         if not ingest.alive():
             ingest.start()
             ingest.wait_ready()
+
+
+def test_wrapped_batches_from_a_kubernetes_router(routed):
+    """What Fluent Bit's kafka output sends (fluent-bit.conf): records with the alert as
+    a JSON string in `log` and the pod's metadata beside it, here batched in one JSON
+    array on hutch.ingest.json, the schema named by a pod label; and an NDJSON message
+    with a blank and a broken line. Every good record is an event of its schema, the
+    Kubernetes metadata reaches the alerts as router.* attributes, each bad record
+    reaches hutch.dlq alone with its reason and the message's coordinates."""
+    st = routed
+    tag = uuid.uuid4().hex[:8]
+    falco = [marked("falco", d, f"[e2e k8s {tag}-{i}]") for i, d in enumerate(fixture_lines("falco")[:2])]
+    kube = {"pod_name": f"falco-{tag}", "namespace_name": "falco", "host": "node-3", "container_name": "falco",
+            "labels": {"app.kubernetes.io/name": "falco", "hutch-schema": "falco"}}
+    records = [{"@timestamp": 1700000727.374458, "log": json.dumps(a) + "\n", "stream": "stdout", "kubernetes": kube}
+               for a in falco]
+    plain = f"Falco initialized with configuration file /etc/falco/falco.yaml {tag}"
+    records.insert(1, {"@timestamp": 1700000727.5, "log": plain + "\n", "stream": "stderr", "kubernetes": kube})
+    wazuh = [marked("wazuh", d, f"[e2e ndjson {tag}-{i}]") for i, d in enumerate(fixture_lines("wazuh"))]
+    broken = f'{{"rule": {{"level": 12, "description": "truncated {tag}"'
+    ndjson = json.dumps(wazuh[0]) + "\n\n" + broken + "\n" + json.dumps(wazuh[1]) + "\n"
+    dlq = st.tail(TOPIC_DLQ)
+    try:
+        p1, o1 = st.produce(TOPIC_INGEST_JSON, json.dumps(records).encode())
+        p2, o2 = st.produce(TOPICS["wazuh"], ndjson.encode())
+
+        def decided(marker):
+            return lambda: [r for r in events_marked(st, marker) if r["decided_at"] is not None]
+        for i, a in enumerate(falco):
+            [ev] = wait_for(decided(f"[e2e k8s {tag}-{i}]"), scaled(60), 0.5, f"wrapped record {i}")
+            assert ev["schema"] == "falco" and ev["policy_package"] == "ingest.falco", ev
+            assert json.loads(ev["payload"]) == a  # the alert itself, out of `log`
+        accepted = st.pg.query("SELECT attributes FROM alerts WHERE title LIKE %s", (f"%[e2e k8s {tag}-%",))
+        assert len(accepted) == 2, accepted  # Warning and Error both alert
+        for row in accepted:
+            attrs = {x["key"]: x["value"] for x in row["attributes"]}
+            assert attrs["router.kubernetes.pod"] == f"falco-{tag}", attrs
+            assert attrs["router.kubernetes.namespace"] == "falco"
+            assert attrs["router.kubernetes.node"] == "node-3"
+            assert attrs["router.kubernetes.container"] == "falco"
+            assert attrs["router.stream"] == "stdout"
+            assert attrs["rule"].startswith(("Terminal shell", "Write below")), attrs  # the policy's own stay
+        for i in range(2):
+            [ev] = wait_for(decided(f"[e2e ndjson {tag}-{i}]"), scaled(60), 0.5, f"NDJSON line {i}")
+            assert ev["schema"] == "wazuh" and ev["policy_package"] == "ingest.wazuh", ev
+
+        dead = {}
+        for _ in range(2):
+            m = dlq.read_until(lambda m: tag.encode() in decode_dead_letter(m.value())["payload"], scaled(30))
+            assert m is not None, f"dead letters so far: {list(dead)}"
+            dl = decode_dead_letter(m.value())
+            dead[dl["source_topic"]] = dl
+        wrapped_dl, line_dl = dead[TOPIC_INGEST_JSON], dead[TOPICS["wazuh"]]
+        assert (wrapped_dl["source_partition"], wrapped_dl["source_offset"]) == (p1, o1)
+        assert "log holds a string that is not JSON" in wrapped_dl["reason"], wrapped_dl
+        assert (line_dl["source_partition"], line_dl["source_offset"]) == (p2, o2)
+        assert line_dl["payload"] == broken.encode(), line_dl  # the line alone
+        assert "line 3 is not JSON" in line_dl["reason"], line_dl
+    finally:
+        dlq.close()
