@@ -239,6 +239,48 @@ static void test_schema_field(void **state)
     router_free(r);
 }
 
+/* Odd but valid inputs: nothing is lost and nothing is guessed. */
+static void test_edges(void **state)
+{
+    router *r = make("t", "kind", NULL, "log");
+    /* a whole message that is a scalar is one event, as before */
+    router_result res = route(r, "t", 1, NULL, " \"just a string\" ");
+    assert_int_equal(res.n_events, 1);
+    assert_string_equal(res.events[0].payload, "\"just a string\"");
+    router_result_free(&res);
+    /* null at the unwrap path, and array elements that are not objects: the record is the alert */
+    res = route(r, "t", 1, NULL, "[{\"log\":null,\"a\":1},7,[1]]");
+    assert_int_equal(res.n_events, 3);
+    assert_int_equal(res.n_errors, 0);
+    assert_string_equal(res.events[0].payload, "{\"log\":null,\"a\":1}");
+    assert_string_equal(res.events[1].payload, "7");
+    assert_string_equal(res.events[2].payload, "[1]");
+    router_result_free(&res);
+    /* a schema field that is not a string names nothing */
+    res = route(r, "t", 1, NULL, "{\"kind\":42}");
+    assert_string_equal(res.events[0].schema, "json");
+    router_result_free(&res);
+    /* an unwrapped object keeps the record's scalars, whatever their type */
+    res = route(r, "t", 1, NULL, "{\"log\":{\"x\":1},\"n\":3,\"ok\":true,\"f\":0.25,\"z\":null}");
+    assert_string_equal(res.events[0].payload, "{\"x\":1}");
+    assert_string_equal(attr(&res.events[0], "router.n"), "3");
+    assert_string_equal(attr(&res.events[0], "router.ok"), "true");
+    assert_string_equal(attr(&res.events[0], "router.f"), "0.25");
+    assert_null(attr(&res.events[0], "router.z"));
+    router_result_free(&res);
+    /* NDJSON whose every line is broken: errors only (the caller dead-letters the message) */
+    res = route(r, "t", 1, NULL, "{\n}\n{");
+    assert_int_equal(res.n_events, 0);
+    assert_int_equal(res.n_errors, 3);
+    router_result_free(&res);
+    /* invalid UTF-8 is not JSON (Postgres' jsonb would refuse it later) */
+    res = route(r, "t", 1, NULL, "{\"a\":\"\xff\"}");
+    assert_int_equal(res.n_events, 0);
+    assert_int_equal(res.n_errors, 1);
+    router_result_free(&res);
+    router_free(r);
+}
+
 static void test_arrays(void **state)
 {
     router *r = make("t=suricata", NULL, NULL, NULL);
@@ -391,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_unwrap_string_in_field),
         cmocka_unit_test(test_unwrap_nested_path),
         cmocka_unit_test(test_schema_field),
+        cmocka_unit_test(test_edges),
         cmocka_unit_test(test_arrays),
         cmocka_unit_test(test_ndjson_blank_and_broken_lines),
         cmocka_unit_test(test_derived_ids_stable),
