@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ids.h"
 #include "common/kafka_client.h"
 #include "common/log.h"
 
@@ -99,6 +100,27 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int part
             rd_kafka_event_destroy(ev);
         rd_kafka_queue_destroy(q);
         rd_kafka_AdminOptions_destroy(opts);
+    }
+    /* A consumer that subscribes before the broker's metadata shows a new topic sees
+     * it as unknown until its next metadata refresh: wait, bounded, until every
+     * created topic has a leader for each partition. */
+    for (int64_t until = ids_now_ms() + 30000; rc == 0 && n > 0;) {
+        size_t ready = 0;
+        md = NULL;
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            for (size_t i = 0; i < n; i++)
+                for (int t = 0; t < md->topic_cnt; t++) {
+                    const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+                    bool led = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+                    for (int p = 0; led && p < mt->partition_cnt; p++)
+                        led = mt->partitions[p].leader >= 0;
+                    ready += !strcmp(mt->topic, missing[i]) && led;
+                }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (ready == n || ids_now_ms() >= until)
+            break;
+        kafka_sleep_ms(200);
     }
     for (size_t i = 0; nt && i < n; i++)
         if (nt[i])

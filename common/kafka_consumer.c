@@ -133,6 +133,9 @@ kafka_consumer *kafka_consumer_new(const char *brokers, const char *group, const
         /* Prefetch at most 8 MB (default 64 MB): with a backlog the default made a
          * service's RSS 62 MiB for no gain in throughput (make bench-policy). */
         kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", err, errlen) < 0 ||
+        /* A subscribed topic that does not exist yet (ingest's router topics, made
+         * by an operator after the start) is found at the next refresh: 10 s, not 5 min. */
+        kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "10000", err, errlen) < 0 ||
         kafka_conf_passthrough(conf, err, errlen) < 0) {
         if (conf)
             rd_kafka_conf_destroy(conf);

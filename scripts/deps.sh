@@ -18,6 +18,12 @@
 #      the package from starting a daemon: scripts/docker-engine.sh starts its own);
 #      kustomize via the Go module proxy and kubernetes-validate from PyPI (in a venv)
 #      into the cache ($HUTCH_KUSTOMIZE, $HUTCH_K8S_VALIDATE).
+#   5. The log routers of the e2e tests (tests/e2e/test_log_routers.py): rsyslog with
+#      omkafka (rsyslog-kafka) is installed; syslog-ng with kafka-c()
+#      (syslog-ng-core, syslog-ng-mod-rdkafka) conflicts with rsyslog as a package
+#      (both are the system log daemon), so it is unpacked into the cache
+#      ($HUTCH_SYSLOG_NG) with `apt-get download` + `dpkg-deb -x`, its libraries
+#      installed as packages. kcat is for the README's one-liners.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
@@ -27,7 +33,8 @@ PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-com
       libcmocka-dev libpsl-dev publicsuffix jq time postgresql clang clang-format libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
       python3-confluent-kafka python3-protobuf python3-yaml python3-venv python3-cryptography
-      docker.io docker-compose debootstrap)
+      docker.io docker-compose debootstrap
+      rsyslog-kafka kcat libivykis0 libnet1 libwrap0 libjson-c5 libpcre3 libglib2.0-0 libcap2)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
 
 t0=$(date +%s%3N)
@@ -103,6 +110,20 @@ if [[ ! -x $HUTCH_K8S_VALIDATE ]]; then
     rm -rf "$venv"
     /usr/bin/python3 -m venv "$venv" && "$venv/bin/pip" install -q "kubernetes-validate==$HUTCH_K8S_VALIDATE_VERSION" \
         || log "warning: kubernetes-validate could not be installed: the manifest tests will fail"
+fi
+
+
+# 5. syslog-ng (see the header), unpacked once per Debian version of the package
+sng_version=$(apt-cache policy syslog-ng-mod-rdkafka 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+if [[ -n $sng_version && $sng_version != "(none)" && $(cat "$HUTCH_SYSLOG_NG/.complete" 2>/dev/null) != "$sng_version" ]]; then
+    log "unpacking syslog-ng $sng_version with its Kafka module into $HUTCH_SYSLOG_NG"
+    tmp=$(mktemp -d); chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download "syslog-ng-core=$sng_version" "syslog-ng-mod-rdkafka=$sng_version" >/dev/null) ||
+        die "apt-get download syslog-ng-core syslog-ng-mod-rdkafka failed"
+    rm -rf "$HUTCH_SYSLOG_NG"; mkdir -p "$HUTCH_SYSLOG_NG"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$HUTCH_SYSLOG_NG"; done
+    rm -rf "$tmp"
+    echo "$sng_version" > "$HUTCH_SYSLOG_NG/.complete"
 fi
 
 log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA)"

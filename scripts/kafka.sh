@@ -10,7 +10,13 @@
 #
 # DIR holds server.properties, data/, meta/, kafka.log and kafka.pid. The controller
 # listens on PORT+1. Data survives stop/start (the tests stop the broker mid-stream).
-# Env: HUTCH_KAFKA_HEAP (default 512m).
+# Env: HUTCH_KAFKA_HEAP (default 512m). A second listener, SASL_SSL with SCRAM-SHA-512
+# and PLAIN (tools/kafka/sasl_ssl.properties.in), when HUTCH_KAFKA_SASL_SSL_PORT is set,
+# with HUTCH_KAFKA_TLS_PEM (the broker's private key and certificate chain, one PEM
+# file) and HUTCH_KAFKA_SASL_USERS ("name=password,...": SCRAM credentials written
+# into the cluster metadata when DIR is formatted, by kafka-storage's --add-scram,
+# and PLAIN users of the listener's JAAS line). Test settings: the passwords end up
+# in DIR/server.properties.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -49,10 +55,31 @@ JAVA=(java -Xms128m -Xmx"${HUTCH_KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseM
 # format_storage PORT: server.properties from the template, then the storage formatted
 # once (meta/meta.properties marks it). A cluster.id that an option parser could misread
 # (left by an older kafka.sh) is replaced: no storage was ever formatted with it.
+# format_storage PORT: writes server.properties (with the SASL_SSL listener when
+# HUTCH_KAFKA_SASL_SSL_PORT is set) and formats the storage once.
 format_storage() {
-    local port=$1 id t0
+    local port=$1 id t0 extra_listeners= extra_protocols= plain= u
+    local -a scram=() users=()
+    if [[ -n ${HUTCH_KAFKA_SASL_SSL_PORT:-} ]]; then
+        [[ -f ${HUTCH_KAFKA_TLS_PEM:-} ]] || die "HUTCH_KAFKA_SASL_SSL_PORT needs HUTCH_KAFKA_TLS_PEM (key and certificate, PEM)"
+        port_open 127.0.0.1 "$HUTCH_KAFKA_SASL_SSL_PORT" && die "port $HUTCH_KAFKA_SASL_SSL_PORT is taken by another process"
+        extra_listeners=",SASL_SSL://127.0.0.1:$HUTCH_KAFKA_SASL_SSL_PORT"
+        extra_protocols=",SASL_SSL:SASL_SSL"
+        IFS=, read -ra users <<< "${HUTCH_KAFKA_SASL_USERS:-}"
+        for u in "${users[@]}"; do
+            [[ $u =~ ^[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]+$ ]] || die "HUTCH_KAFKA_SASL_USERS: want name=password,... ([A-Za-z0-9_.-])"
+            scram+=(--add-scram "SCRAM-SHA-512=[name=${u%%=*},password=${u#*=}]")
+            plain+=" user_${u%%=*}=\"${u#*=}\""
+        done
+    fi
     sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$((port + 1))#g" \
+        -e "s#@EXTRA_LISTENERS@#$extra_listeners#g" -e "s#@EXTRA_PROTOCOLS@#$extra_protocols#g" \
         "$HUTCH_ROOT/tools/kafka/server.properties.in" > "$dir/server.properties"
+    if [[ -n $extra_listeners ]]; then
+        sed -e "s#@TLS_PEM@#$HUTCH_KAFKA_TLS_PEM#g" "$HUTCH_ROOT/tools/kafka/sasl_ssl.properties.in" >> "$dir/server.properties"
+        printf 'listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required%s;\n' \
+            "$plain" >> "$dir/server.properties"
+    fi
     [[ -f $dir/meta/meta.properties ]] && return 0
     if ! { [[ -f $dir/cluster.id ]] && valid_cluster_id "$(cat "$dir/cluster.id")"; }; then
         new_cluster_id > "$dir/cluster.id"
@@ -60,7 +87,7 @@ format_storage() {
     id=$(cat "$dir/cluster.id")
     t0=$(ms)
     "${JAVA[@]}" kafka.tools.StorageTool format --cluster-id="$id" -c "$dir/server.properties" \
-        --ignore-formatted >> "$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "kafka storage format failed"; }
+        --ignore-formatted "${scram[@]}" >> "$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "kafka storage format failed"; }
     log "kafka storage formatted in $(( $(ms) - t0 )) ms (cluster id $id)"
 }
 

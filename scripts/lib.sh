@@ -8,6 +8,7 @@
 #   HUTCH_KUSTOMIZE   kustomize, renders k8s/ in the manifest tests (a test tool)
 #   HUTCH_K8S_VALIDATE the kubernetes-validate command (PyPI, in a venv of its own):
 #                     the Kubernetes schemas the rendered manifests are checked against
+#   HUTCH_SYSLOG_NG   syslog-ng and its Kafka module, unpacked (a log router of the e2e tests)
 
 HUTCH_ROOT=${HUTCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 HUTCH_CACHE=${HUTCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hutch}
@@ -19,6 +20,7 @@ HUTCH_KUSTOMIZE_VERSION=${HUTCH_KUSTOMIZE_VERSION:-v5.5.0}
 HUTCH_KUSTOMIZE=${HUTCH_KUSTOMIZE:-$HUTCH_CACHE/kustomize-$HUTCH_KUSTOMIZE_VERSION/kustomize}
 HUTCH_K8S_VALIDATE_VERSION=${HUTCH_K8S_VALIDATE_VERSION:-1.37.0}
 HUTCH_K8S_VALIDATE=${HUTCH_K8S_VALIDATE:-$HUTCH_CACHE/k8s-validate-$HUTCH_K8S_VALIDATE_VERSION/bin/kubernetes-validate}
+HUTCH_SYSLOG_NG=${HUTCH_SYSLOG_NG:-$HUTCH_CACHE/syslog-ng/root}
 
 # The services in pipeline order and their default ports: the X(name, port) lines of
 # common/services.h, the one list (the services' own port settings come from it too).

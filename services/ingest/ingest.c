@@ -346,13 +346,19 @@ void ingest_ids_random(ingest_ids *ids) {
     ids->meta_seed[0] = '\0';
 }
 
-void ingest_ids_derived(ingest_ids *ids, const char *topic, int32_t partition, int64_t offset,
+void ingest_ids_derived(ingest_ids *ids, const char *topic, int32_t partition, int64_t offset, size_t index,
                         int64_t timestamp_ms) {
-    char seed[200];
+    char at[300], seed[320];
     int64_t ts = timestamp_ms > 0 ? timestamp_ms : 0;
-    snprintf(seed, sizeof seed, "kafka:%s/%d/%lld/event", topic, (int)partition, (long long)offset);
+    /* index 0 keeps the seed of the ids before messages held several events, so a
+     * message redelivered across an upgrade still yields the same event */
+    if (index == 0)
+        snprintf(at, sizeof at, "kafka:%s/%d/%lld", topic, (int)partition, (long long)offset);
+    else
+        snprintf(at, sizeof at, "kafka:%s/%d/%lld/%zu", topic, (int)partition, (long long)offset, index);
+    snprintf(seed, sizeof seed, "%s/event", at);
     ids_uuid7_derived(ids->event_id, ts, seed);
-    snprintf(seed, sizeof seed, "kafka:%s/%d/%lld/trace", topic, (int)partition, (long long)offset);
+    snprintf(seed, sizeof seed, "%s/trace", at);
     ids_uuid7_derived(ids->trace_id, ts, seed);
     snprintf(ids->meta_seed, sizeof ids->meta_seed, "%s/raw-event/0", ids->event_id);
 }
@@ -368,5 +374,24 @@ uint8_t *ingest_raw_event_pack(const ingest_event *ev, size_t *len) {
     m.source = (char *)ev->source;
     m.payload_json = (char *)ev->payload_json;
     m.received_unix_ms = ev->received_ms;
-    return msg_pack(&m.base, len);
+    size_t n = 0;
+    while (ev->attributes && ev->attributes[2 * n] && ev->attributes[2 * n + 1])
+        n++;
+    Hutch__V1__Attribute *attrs = calloc(n ? n : 1, sizeof *attrs);
+    Hutch__V1__Attribute **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    uint8_t *out = NULL;
+    if (attrs && ptrs) {
+        for (size_t i = 0; i < n; i++) {
+            hutch__v1__attribute__init(&attrs[i]);
+            attrs[i].key = (char *)ev->attributes[2 * i];
+            attrs[i].value = (char *)ev->attributes[2 * i + 1];
+            ptrs[i] = &attrs[i];
+        }
+        m.n_attributes = n;
+        m.attributes = ptrs;
+        out = msg_pack(&m.base, len);
+    }
+    free(attrs);
+    free(ptrs);
+    return out;
 }

@@ -84,6 +84,7 @@ typedef struct {
     const char *source;
     const char *payload_json;  /* validated JSON */
     int64_t received_ms;       /* also the message's created time */
+    const char *const *attributes; /* NULL, or key, value, key, value, ..., NULL: RawEvent.attributes */
 } ingest_event;
 
 /* Ids of one event. */
@@ -95,9 +96,10 @@ typedef struct {
 
 /* Random event and trace ids (HTTP requests: every POST is a new event). */
 void ingest_ids_random(ingest_ids *ids);
-/* Ids for a message of a Kafka JSON topic: derived from (topic, partition, offset,
- * timestamp) so a redelivered message yields the same event. topic BORROWED. */
-void ingest_ids_derived(ingest_ids *ids, const char *topic, int32_t partition, int64_t offset,
+/* Ids for record `index` of a message of a Kafka JSON topic: derived from (topic,
+ * partition, offset, index, timestamp) so a redelivered message yields the same
+ * events. Index 0 gives the ids a one-event message always had. topic BORROWED. */
+void ingest_ids_derived(ingest_ids *ids, const char *topic, int32_t partition, int64_t offset, size_t index,
                         int64_t timestamp_ms);
 
 /* Packs a hutch.v1.RawEvent (meta producer "hutch-ingest"). NEW buffer (free()),

@@ -1,5 +1,6 @@
 /* hutch-ingest: the front door. Webhooks (POST /hooks/alert/{raw,pubsub,sns}/{schema})
- * and the Kafka topic hutch.ingest.json become RawEvents on hutch.events.raw.
+ * and the Kafka JSON topics (HUTCH_INGEST_TOPICS, hutch.ingest.json by default)
+ * become RawEvents on hutch.events.raw.
  *
  * HTTP: a request is answered 202 only once Kafka acknowledged its RawEvent, and no
  * loop thread ever waits for that: the handler produces asynchronously and parks
@@ -13,10 +14,11 @@
  * service_stop (its flush still delivers reports, which now only mark their
  * entries), and free the queues.
  *
- * Kafka path: plain JSON messages; the schema comes from the `hutch-schema` header
- * (else HUTCH_INGEST_DEFAULT_SCHEMA); the RawEvent's ids derive from the message's
- * topic/partition/offset, so a redelivery reproduces the same event; invalid JSON
- * or schema names are dead-lettered. */
+ * Kafka path: router.h makes the events of a message (split, unwrapped, schema from
+ * the header, a field, the topic or the default, ids derived from topic/partition/
+ * offset/index so a redelivery reproduces the same events); on_json_message only
+ * maps its result onto the consumer: a RawEvent per event, a DeadLetter per record
+ * that failed, and the whole message dead-lettered when nothing in it was usable. */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -30,12 +32,14 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/metrics.h"
 #include "common/service.h"
 #include "common/topics.h"
 #include "services/ingest/guard.h"
 #include "services/ingest/ingest.h"
 #include "services/ingest/parked.h"
+#include "services/ingest/router.h"
 
 typedef struct {
     int64_t max_body;
@@ -44,6 +48,10 @@ typedef struct {
     int64_t ack_timeout_ms;
     int64_t http_threads;
     ingest_guard_config guard;
+    char *topics;
+    char *schema_field;
+    char *schema_map;
+    char *unwrap;
 } ingest_config;
 
 static const config_field ingest_config_table[] = {
@@ -52,12 +60,20 @@ static const config_field ingest_config_table[] = {
     {"HUTCH_INGEST_TOKENS", CONFIG_SECRET, "", offsetof(ingest_config, tokens),
      "comma-separated bearer tokens; when set, webhooks without one of them get 401", 0, 0},
     {"HUTCH_INGEST_DEFAULT_SCHEMA", CONFIG_STRING, "json", offsetof(ingest_config, default_schema),
-     "schema of hutch.ingest.json messages without a hutch-schema header", 0, 0},
+     "schema of Kafka JSON messages that nothing else names (header, field, topic)", 0, 0},
     {"HUTCH_INGEST_ACK_TIMEOUT", CONFIG_DURATION_MS, "10s", offsetof(ingest_config, ack_timeout_ms),
      "answer 503 when Kafka has not acknowledged an event within this time", 0, 0},
     {"HUTCH_INGEST_HTTP_THREADS", CONFIG_INT, "2", offsetof(ingest_config, http_threads),
      "HTTP event loops (threads) sharing the listening socket", 1, HTTP_MAX_LOOPS},
     INGEST_GUARD_CONFIG_FIELDS(ingest_config, guard),
+    {"HUTCH_INGEST_TOPICS", CONFIG_STRING, "hutch.ingest.json", offsetof(ingest_config, topics),
+     "Kafka JSON topics to consume, topic[=schema],... (a topic's schema unless a header or field names one)", 0, 0},
+    {"HUTCH_INGEST_SCHEMA_FIELD", CONFIG_STRING, "", offsetof(ingest_config, schema_field),
+     "dotted JSON path whose value names the schema (mixed streams), mapped by HUTCH_INGEST_SCHEMA_MAP", 0, 0},
+    {"HUTCH_INGEST_SCHEMA_MAP", CONFIG_STRING, "", offsetof(ingest_config, schema_map),
+     "value=schema,... for HUTCH_INGEST_SCHEMA_FIELD (empty: the value is the schema)", 0, 0},
+    {"HUTCH_INGEST_UNWRAP", CONFIG_STRING, "", offsetof(ingest_config, unwrap),
+     "dotted JSON path of the alert inside a log router's record (a string holding JSON is parsed)", 0, 0},
     CONFIG_END,
 };
 
@@ -71,6 +87,7 @@ typedef struct {
     volatile sig_atomic_t poll_stop;
     ingest_guard *guard;
     metric *m_accepted, *m_rejected, *m_unavailable, *m_kafka_events, *m_kafka_dead;
+    router *router;
 } ingest_app;
 
 /* A parked request's answer, on its loop's thread (parked.h). */
@@ -232,62 +249,72 @@ static void on_hook(struct evhttp_request *req, void *ctx)
     free(value);
 }
 
-/* One JSON message from a log router -> one RawEvent. 0, or -1 on OOM (the batch
- * runs again); a bad message is marked dead. */
+/* One message of a log router -> its events (router.h: split, unwrapped, schema from
+ * the header, a field, the topic or the default, ids derived from topic/partition/
+ * offset/index so a redelivery reproduces the same events): a RawEvent per event, a
+ * DeadLetter per record that failed; the whole message dead when nothing in it was
+ * usable. 0, or -1 on OOM (the batch runs again). */
 static int json_message(ingest_app *app, consumer_item *it)
 {
     const kafka_msg *msg = &it->msg;
-    char schema[INGEST_SCHEMA_MAX + 1];
     size_t hlen = 0;
     const char *h = kafka_msg_header(msg, HEADER_SCHEMA, &hlen);
-    if (h) {
-        if (!ingest_schema_valid_n(h, hlen)) {
-            consumer_item_dead(it, "invalid %s header (want [a-z0-9][a-z0-9_.-]{0,63})", HEADER_SCHEMA);
-            metrics_add(app->m_kafka_dead, 1);
-            return 0;
-        }
-        memcpy(schema, h, hlen);
-        schema[hlen] = '\0';
-    } else {
-        snprintf(schema, sizeof schema, "%s", app->cfg.default_schema);
-    }
-
-    char err[256];
-    char *payload = NULL;
-    ingest_status st = msg->value ? ingest_decode(INGEST_KIND_RAW, msg->value, msg->value_len, &payload, err, sizeof err)
-                                  : INGEST_BAD;
-    if (!msg->value)
-        snprintf(err, sizeof err, "empty message");
-    if (st == INGEST_NOMEM)
+    router_msg rm = {.topic = msg->topic, .partition = msg->partition, .offset = msg->offset,
+                     .timestamp_ms = msg->timestamp_ms, .header_schema = h, .header_schema_len = h ? hlen : 0,
+                     .value = msg->value, .value_len = msg->value ? msg->value_len : 0};
+    router_result res;
+    char reason[CONSUMER_REASON_MAX];
+    router_status st = router_route(app->router, &rm, &res, reason, sizeof reason);
+    if (st == ROUTER_NOMEM)
         return -1;
-    if (st != INGEST_OK) {
-        consumer_item_dead(it, "%s", err);
+    if (st == ROUTER_OK && res.n_events == 0) { /* nothing usable: the whole message */
+        snprintf(reason, sizeof reason, "%s%s", res.errors[0].reason, res.n_errors > 1 ? " (and more lines)" : "");
+        router_result_free(&res);
+        st = ROUTER_BAD;
+    }
+    if (st != ROUTER_OK) {
+        consumer_item_dead(it, "%s", reason);
         metrics_add(app->m_kafka_dead, 1);
         return 0;
     }
 
-    char source[300];
+    int rc = 0;
+    char source[300], index[24];
     snprintf(source, sizeof source, "kafka:%s", msg->topic);
-    ingest_ids ids;
-    ingest_ids_derived(&ids, msg->topic, msg->partition, msg->offset, msg->timestamp_ms);
-    ingest_event ev = {
-        .event_id = ids.event_id, .trace_id = ids.trace_id, .meta_seed = ids.meta_seed, .schema = schema,
-        .source = source, .payload_json = payload,
-        .received_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : 0,
-    };
-    size_t vlen = 0;
-    uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
-    free(payload);
-    if (consumer_emit_take(it, TOPIC_EVENTS_RAW, ids.event_id, value, vlen) != 0)
-        return -1;
-    metrics_add(app->m_kafka_events, 1);
-    consumer_item_log(LOG_LEVEL_INFO, it, "event_received", "event_id", ids.event_id, "trace_id", ids.trace_id,
-                      "schema", schema, "source", source, NULL);
-    return 0;
+    for (size_t i = 0; i < res.n_events && rc == 0; i++) {
+        const router_event *e = &res.events[i];
+        const char *attrs[2 * ROUTER_MAX_ATTRS + 1];
+        for (size_t j = 0; j < e->n_attrs; j++) {
+            attrs[2 * j] = e->attrs[j].key;
+            attrs[2 * j + 1] = e->attrs[j].value;
+        }
+        attrs[2 * e->n_attrs] = NULL;
+        ingest_event ev = {
+            .event_id = e->ids.event_id, .trace_id = e->ids.trace_id, .meta_seed = e->ids.meta_seed,
+            .schema = e->schema, .source = source, .payload_json = e->payload,
+            .received_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : 0, .attributes = attrs,
+        };
+        size_t vlen = 0;
+        uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
+        if ((rc = consumer_emit_take(it, TOPIC_EVENTS_RAW, e->ids.event_id, value, vlen)) != 0)
+            break;
+        snprintf(index, sizeof index, "%zu", e->index);
+        metrics_add(app->m_kafka_events, 1);
+        consumer_item_log(LOG_LEVEL_INFO, it, "event_received", "event_id", e->ids.event_id, "trace_id",
+                          e->ids.trace_id, "schema", e->schema, "source", source, "index", index, NULL);
+    }
+    for (size_t i = 0; i < res.n_errors && rc == 0; i++) {
+        const router_error *e = &res.errors[i];
+        if ((rc = consumer_emit_dead_part(it, e->index, e->line, e->line ? e->line_len : 0, e->reason)) != 0)
+            break;
+        metrics_add(app->m_kafka_dead, 1);
+    }
+    router_result_free(&res);
+    return rc;
 }
 
-/* A batch of hutch.ingest.json: no database, the outputs' ids derive from the
- * messages' coordinates, so a redelivered message produces the same RawEvent. */
+/* A batch of the Kafka JSON topics: no database, the outputs' ids derive from the
+ * messages' coordinates, so a redelivered message produces the same RawEvents. */
 static int handle_json_batch(void *ctx, pg *db, consumer_item **items, size_t n)
 {
     (void)db;
@@ -317,9 +344,11 @@ int main(int argc, char **argv)
     static ingest_app app;
     service_config_or_exit(ingest_config_table, &app.cfg, argc, argv, "hutch-ingest",
                            "Receives alerts by webhook and from hutch.ingest.json; produces RawEvents on hutch.events.raw.");
-    if (!ingest_schema_valid(app.cfg.default_schema)) {
-        fprintf(stderr, "HUTCH_INGEST_DEFAULT_SCHEMA: invalid schema name \"%s\" (want [a-z0-9][a-z0-9_.-]{0,63})\n",
-                app.cfg.default_schema);
+    char rerr[1024];
+    app.router = router_new(app.cfg.topics, app.cfg.schema_field, app.cfg.schema_map, app.cfg.unwrap,
+                            app.cfg.default_schema, rerr, sizeof rerr);
+    if (!app.router) {
+        fprintf(stderr, "hutch-ingest: %s\n", rerr);
         config_free(ingest_config_table, &app.cfg);
         return 78;
     }
@@ -361,9 +390,21 @@ int main(int argc, char **argv)
     http_server_set_max_body(app.svc.http, (size_t)app.cfg.max_body);
     http_server_route(app.svc.http, "/hooks/", on_hook, &app);
 
-    static const consumer_input inputs[] = {{TOPIC_INGEST_JSON, NULL}, {NULL, NULL}};
+    /* The router topics beyond the common ones are ingest's own to create. */
+    const char *const *topics = router_topics(app.router);
+    bool own_topics = topics[1] || strcmp(topics[0], TOPIC_INGEST_JSON) != 0;
+    if (own_topics && kafka_create_topics(app.svc.common.kafka_brokers, topics, (int)app.svc.common.topic_partitions,
+                                          rerr, sizeof rerr) < 0)
+        LOG_ERROR("ingest_topics_not_created", "topics", app.cfg.topics, "error", rerr, NULL);
+    size_t n_topics = 0;
+    while (topics[n_topics])
+        n_topics++;
+    consumer_input *inputs = calloc(n_topics + 1, sizeof *inputs); /* raw JSON: no type, no check */
+    for (size_t i = 0; inputs && i < n_topics; i++)
+        inputs[i].topic = topics[i];
     consumer_spec spec = {.inputs = inputs, .handle = handle_json_batch, .no_database = true};
-    status = service_consume(&app.svc, &spec, &app) == 0 ? 0 : 1;
+    status = inputs && service_consume(&app.svc, &spec, &app) == 0 ? 0 : 1;
+    free(inputs);
 
 out:
     /* Stop: refuse new requests, let parked ones get their reports (bounded). */
@@ -381,6 +422,7 @@ out:
     for (int i = 0; i < app.nqueues; i++)
         parked_queue_free(app.queues[i]);
     ingest_guard_free(app.guard);
+    router_free(app.router);
     config_free(ingest_config_table, &app.cfg);
     return status;
 }

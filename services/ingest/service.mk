@@ -1,5 +1,6 @@
-# hutch-ingest: webhooks and hutch.ingest.json -> hutch.events.raw.
-INGEST_LIB_SRCS := services/ingest/ingest.c services/ingest/sns.c services/ingest/pubsub.c services/ingest/auth.c
+# hutch-ingest: webhooks and the Kafka JSON topics (HUTCH_INGEST_TOPICS) -> hutch.events.raw.
+INGEST_LIB_SRCS := services/ingest/ingest.c services/ingest/sns.c services/ingest/pubsub.c services/ingest/auth.c \
+	services/ingest/router.c
 # the domain files' packages, with those of common/jwt.c and common/fetch.c they call
 INGEST_LIB_PKGS := jansson libcrypto libpcre2-8 libcurl libevent $(PKGS_msg) $(PKGS_log)
 PROGRAMS += $(BIN)/hutch-ingest
@@ -16,3 +17,7 @@ test_ingest_verify_REGO := yes
 UNIT_TESTS += $(BIN)/test_parked
 test_parked_SRCS := services/ingest/test_parked.c services/ingest/parked.c
 test_parked_PKGS := cmocka $(PKGS_http)
+UNIT_TESTS += $(BIN)/test_router
+test_router_SRCS := services/ingest/test_router.c $(INGEST_LIB_SRCS)
+test_router_PKGS := cmocka $(INGEST_LIB_PKGS)
+test_router_REGO := yes

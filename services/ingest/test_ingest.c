@@ -198,9 +198,9 @@ static Hutch__V1__RawEvent *unpack(const uint8_t *buf, size_t len)
 static void test_raw_event(void **state)
 {
     ingest_ids a, b, c;
-    ingest_ids_derived(&a, "hutch.ingest.json", 3, 42, 1700000000000);
-    ingest_ids_derived(&b, "hutch.ingest.json", 3, 42, 1700000000000);
-    ingest_ids_derived(&c, "hutch.ingest.json", 3, 43, 1700000000000);
+    ingest_ids_derived(&a, "hutch.ingest.json", 3, 42, 0, 1700000000000);
+    ingest_ids_derived(&b, "hutch.ingest.json", 3, 42, 0, 1700000000000);
+    ingest_ids_derived(&c, "hutch.ingest.json", 3, 43, 0, 1700000000000);
     assert_string_equal(a.event_id, b.event_id);
     assert_string_equal(a.trace_id, b.trace_id);
     assert_string_not_equal(a.event_id, c.event_id);
@@ -229,9 +229,25 @@ static void test_raw_event(void **state)
     assert_string_equal(r->meta->trace_id, a.trace_id);
     assert_string_equal(r->meta->producer, "hutch-ingest");
     assert_true(ids_is_uuid(r->meta->id));
+    assert_int_equal(r->n_attributes, 0);
     hutch__v1__raw_event__free_unpacked(r, NULL);
     free(m1);
     free(m2);
+
+    /* router.* attributes travel on the RawEvent, in order */
+    const char *const attrs[] = {"router.kubernetes.pod", "falco-x7k2p", "router.stream", "stdout", NULL};
+    ev.attributes = attrs;
+    m1 = ingest_raw_event_pack(&ev, &l1);
+    assert_non_null(m1);
+    r = unpack(m1, l1);
+    assert_non_null(r);
+    assert_int_equal(r->n_attributes, 2);
+    assert_string_equal(r->attributes[0]->key, "router.kubernetes.pod");
+    assert_string_equal(r->attributes[0]->value, "falco-x7k2p");
+    assert_string_equal(r->attributes[1]->key, "router.stream");
+    assert_string_equal(r->attributes[1]->value, "stdout");
+    hutch__v1__raw_event__free_unpacked(r, NULL);
+    free(m1);
 
     ingest_ids h1, h2;
     ingest_ids_random(&h1);

@@ -76,25 +76,27 @@ static json_t *readyz_status(void *ctx)
 }
 
 /* Decides one event; the item is left alive with *d filled, or dead (malformed:
- * nothing stored) or with row->reason set (a policy error: stored 'dead'). */
-static void decide(policy_app *app, consumer_item *it, policy_decision *d, policy_event_row *row, char *err,
-                   size_t errlen)
+ * nothing stored) or with row->reason set (a policy error: stored 'dead').
+ * 0, or -1 on OOM. */
+static int decide(policy_app *app, consumer_item *it, policy_decision *d, policy_event_row *row, char *err,
+                  size_t errlen)
 {
+    int rc = 0;
     const Hutch__V1__RawEvent *ev = (const Hutch__V1__RawEvent *)it->value;
     if (!ids_is_uuid(ev->event_id)) {
         consumer_item_dead(it, "RawEvent event_id is not a UUID: \"%.64s\"", ev->event_id);
-        return;
+        return 0;
     }
     if (!ev->schema || !*ev->schema) {
         consumer_item_dead(it, "RawEvent without schema");
-        return;
+        return 0;
     }
     char jerr[256];
     rv *payload = ev->payload_json ? rv_from_json_text(ev->payload_json, strlen(ev->payload_json), jerr, sizeof jerr)
                                    : NULL; /* parsed once, here: the policies evaluate this value */
     if (!payload) {
         consumer_item_dead(it, "RawEvent payload_json is not valid JSON: %s", ev->payload_json ? jerr : "missing");
-        return;
+        return 0;
     }
     policy_input in = {.event_id = ev->event_id,
                        .schema = ev->schema,
@@ -105,11 +107,15 @@ static void decide(policy_app *app, consumer_item *it, policy_decision *d, polic
     if (policy_rules_decide(app->rules, &app->options, &in, d, err, errlen) == 0) {
         row->d = d;
         err[0] = '\0'; /* no error: the caller reads a non-empty err as a policy error */
+        /* a log router's metadata (router.* attributes), after the policy's own */
+        if (policy_add_event_attributes(d, ev) != 0)
+            rc = -1;
     } else {
         row->package = policy_rules_package(app->rules, ev->schema);
         row->reason = err;
     }
     rv_unref(payload);
+    return rc;
 }
 
 /* One batch of RawEvents, inside the frame's transaction: decide each (a newer policy
@@ -131,7 +137,8 @@ static int handle_batch(void *ctx, pg *db, consumer_item **items, size_t n)
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         if (items[i]->redelivered)
             continue;
-        decide(app, items[i], &decisions[i], &rows[n_rows], errors[i], sizeof errors[i]);
+        if (decide(app, items[i], &decisions[i], &rows[n_rows], errors[i], sizeof errors[i]) != 0)
+            rc = PG_RETRY; /* out of memory: the batch runs again */
         if (!items[i]->dead)
             n_rows++;
     }

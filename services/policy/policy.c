@@ -145,6 +145,24 @@ int policy_merge_attributes(policy_alert *a, const json_t *stored)
     return 0;
 }
 
+int policy_add_event_attributes(policy_decision *d, const Hutch__V1__RawEvent *ev)
+{
+    if (!ev || ev->n_attributes == 0 || d->count == 0)
+        return 0;
+    json_t *list = json_array();
+    int rc = list ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ev->n_attributes; i++) {
+        const Hutch__V1__Attribute *at = ev->attributes[i];
+        if (!at->key || !*at->key)
+            continue;
+        rc = json_array_append_new(list, json_pack("{s:s, s:s}", "key", at->key, "value", at->value ? at->value : ""));
+    }
+    for (size_t i = 0; rc == 0 && i < d->count; i++)
+        rc = policy_merge_attributes(&d->alerts[i], list);
+    json_decref(list);
+    return rc;
+}
+
 void policy_decision_free(policy_decision *d)
 {
     if (!d)

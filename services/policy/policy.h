@@ -63,6 +63,11 @@ const char *policy_json_type(const json_t *v);
  * already: the alert's own values win. 0, or -1 on OOM. */
 int policy_merge_attributes(policy_alert *a, const json_t *stored);
 
+/* Adds the event's own attributes (RawEvent.attributes: a log router's router.*
+ * metadata, ev BORROWED) to every alert of d, after the policy's: a key the
+ * policy set wins. 0, or -1 on OOM. */
+int policy_add_event_attributes(policy_decision *d, const Hutch__V1__RawEvent *ev);
+
 /* Frees what a decision owns; the struct itself is the caller's. NULL is fine. */
 void policy_decision_free(policy_decision *d);
 

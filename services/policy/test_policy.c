@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,11 +179,60 @@ static void test_pack(void **state)
     policy_decision_free(&d);
 }
 
+static void test_event_attributes(void **state)
+{
+    Hutch__V1__Attribute pod = HUTCH__V1__ATTRIBUTE__INIT, ip = HUTCH__V1__ATTRIBUTE__INIT;
+    pod.key = "router.kubernetes.pod";
+    pod.value = "falco-x7k2p";
+    ip.key = "ip"; /* the policy's own ip wins */
+    ip.value = "192.0.2.1";
+    Hutch__V1__Attribute *list[] = {&pod, &ip};
+    Hutch__V1__RawEvent ev = HUTCH__V1__RAW_EVENT__INIT;
+    ev.n_attributes = 2;
+    ev.attributes = list;
+
+    policy_decision d = decide("{\"title\":\"x\"}");
+    policy_alert *extra = policy_decision_add(&d);
+    assert_non_null(extra);
+    json_array_append_new(extra->attributes, json_pack("{s:s, s:s}", "key", "ip", "value", "10.0.0.1"));
+    assert_int_equal(policy_add_event_attributes(&d, &ev), 0);
+    for (size_t i = 0; i < d.count; i++) {
+        json_t *attrs = d.alerts[i].attributes;
+        size_t n = json_array_size(attrs);
+        json_t *last = json_array_get(attrs, n - 1);
+        const char *want_ip = i == 0 ? "192.0.2.1" : "10.0.0.1";
+        bool pod_seen = false, ip_seen = false;
+        for (size_t j = 0; j < n; j++) {
+            json_t *a = json_array_get(attrs, j);
+            const char *k = json_string_value(json_object_get(a, "key"));
+            const char *v = json_string_value(json_object_get(a, "value"));
+            if (!strcmp(k, "router.kubernetes.pod")) {
+                assert_string_equal(v, "falco-x7k2p");
+                pod_seen = true;
+            }
+            if (!strcmp(k, "ip")) {
+                assert_false(ip_seen); /* never twice */
+                assert_string_equal(v, want_ip);
+                ip_seen = true;
+            }
+        }
+        assert_true(pod_seen);
+        assert_true(ip_seen);
+        assert_non_null(last);
+    }
+    /* an event without attributes changes nothing */
+    ev.n_attributes = 0;
+    size_t before = json_array_size(d.alerts[0].attributes);
+    assert_int_equal(policy_add_event_attributes(&d, &ev), 0);
+    assert_int_equal(json_array_size(d.alerts[0].attributes), before);
+    policy_decision_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_title_order), cmocka_unit_test(test_fields), cmocka_unit_test(test_first_string),
-        cmocka_unit_test(test_ids_and_keys), cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_ids_and_keys), cmocka_unit_test(test_pack), cmocka_unit_test(test_event_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

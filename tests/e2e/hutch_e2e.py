@@ -163,18 +163,50 @@ class Postgres:
         return next(iter(rows[0].values())) if rows else None
 
 
+def make_test_tls(d):
+    """A test CA and a broker certificate for 127.0.0.1 signed by it, made with the
+    openssl tool. Returns (ca.pem, broker.pem: the broker's key and certificate)."""
+    os.makedirs(d, exist_ok=True)
+
+    def ssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=d)
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=Hutch e2e test CA")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+        "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "broker.crt", "-days", "2", "-extfile", "ext.cnf")
+    with open(os.path.join(d, "broker.pem"), "w") as out:
+        for name in ("broker.key", "broker.crt"):
+            with open(os.path.join(d, name)) as f:
+                out.write(f.read())
+    return os.path.join(d, "ca.pem"), os.path.join(d, "broker.pem")
+
+
 class KafkaBroker:
-    """Real Apache Kafka via scripts/kafka.sh; stop/start keep the data and the port."""
+    """Real Apache Kafka via scripts/kafka.sh; stop/start keep the data and the port.
+    sasl_users ({name: password}): a second listener, SASL_SSL (SCRAM-SHA-512 and
+    PLAIN) with a test CA, at sasl_brokers; the test helpers keep the plain one."""
     restartable = True
 
-    def __init__(self, base):
+    def __init__(self, base, sasl_users=None):
         self.dir = os.path.join(base, "kafka")
         self.port = free_port(pair=True)
         self.brokers = f"127.0.0.1:{self.port}"
+        self.sasl_users = sasl_users
+        self.env = dict(os.environ)
+        if sasl_users:
+            self.sasl_port = free_port()
+            self.sasl_brokers = f"127.0.0.1:{self.sasl_port}"
+            self.ca_pem, pem = make_test_tls(os.path.join(base, "tls"))
+            self.env.update({"HUTCH_KAFKA_SASL_SSL_PORT": str(self.sasl_port), "HUTCH_KAFKA_TLS_PEM": pem,
+                             "HUTCH_KAFKA_SASL_USERS": ",".join(f"{u}={p}" for u, p in sasl_users.items())})
 
     def start(self):
         subprocess.run([os.path.join(ROOT, "scripts", "kafka.sh"), "start", self.dir, str(self.port)],
-                       check=True, capture_output=True, text=True, timeout=120)
+                       check=True, capture_output=True, text=True, timeout=120, env=self.env)
 
     def stop(self):
         subprocess.run([os.path.join(ROOT, "scripts", "kafka.sh"), "stop", self.dir],
@@ -302,14 +334,18 @@ class Service:
 
 
 class Stack:
-    """Everything for one pytest session. start() brings it all up; close() takes it down."""
+    """Everything for one pytest session. start() brings it all up; close() takes it down.
+    kafka_env: how the services reach Kafka instead of the plain listener, given the
+    broker (e.g. its SASL_SSL listener and credentials); broker: a KafkaBroker to use."""
 
-    def __init__(self):
+    def __init__(self, broker=None, kafka_env=None):
         self.base = tempfile.mkdtemp(prefix="hutch-e2e-")
         os.chmod(self.base, 0o755)  # the postgres user must reach base/pg
         os.makedirs(os.path.join(self.base, "logs"))
         self.pg = Postgres(self.base)
-        self.broker = DevBroker(self.base) if BROKER_KIND == "dev" else KafkaBroker(self.base)
+        self.kafka_env = kafka_env
+        self.broker = (broker(self.base) if broker else
+                       DevBroker(self.base) if BROKER_KIND == "dev" else KafkaBroker(self.base))
         self.services = {}
         self._producer = None
         self.timings = {}
@@ -336,6 +372,8 @@ class Stack:
             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1"),
             "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
         })
+        if self.kafka_env:
+            env.update(self.kafka_env(self.broker))
         self.env = env
         t = time.monotonic()
         for name in SERVICES:
