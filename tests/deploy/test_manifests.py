@@ -171,14 +171,16 @@ def test_an_hpa_per_service(which):
 
 
 def consumed_topics():
-    """{service: topics it subscribes to} from the services' sources."""
+    """{service: topics it subscribes to} from the services' sources: the topics of the
+    consumer_input table in each main.c (ingest's come from HUTCH_INGEST_TOPICS, whose
+    default is hutch.ingest.json)."""
     with open(os.path.join(ROOT, "common", "topics.h")) as f:
-        names = dict(re.findall(r'^#define\s+(TOPIC_\w+)\s+"([^"]+)"', f.read(), re.M))
+        names = dict(re.findall(r'X\((TOPIC_\w+),\s*"([^"]+)"\)', f.read()))
     out = {}
     for s in SERVICES:
         with open(os.path.join(ROOT, "services", s, "main.c")) as f:
-            m = re.search(r"topics\[\]\s*=\s*\{([^}]*)\}", f.read())
-        out[s] = {names[t] for t in re.findall(r"TOPIC_\w+", m.group(1))}
+            m = re.search(r"consumer_input inputs\[\]\s*=\s*\{(.*?)\};", f.read(), re.S)
+        out[s] = {names[t] for t in re.findall(r"TOPIC_\w+", m.group(1))} if m else {names["TOPIC_INGEST_JSON"]}
     return out
 
 

@@ -265,6 +265,8 @@ def test_decide_accepted():
             "title": "demo: port scan", "description": "severity at or above 5", "namespace": "",
             "source": "demo", "channel": "sec-demo", "tags": ["demo"],
             "attributes": [{"key": "host", "value": "web-1", "link": ""}],
+            # the demo policy names no severity: enrich's normaliser will decide it
+            "severity": None, "severity_score": None,
         }],
     }
 
