@@ -762,8 +762,13 @@ int intel_reduce(intel_provider p, const intel_indicator *ind, long status, cons
     if (status == 404) {
         out->not_found = true;
         snprintf(out->summary, sizeof out->summary, "%s: no information", display[p]);
+        /* the provider's page for the value exists even when it knows nothing */
         if (p == INTEL_VIRUSTOTAL)
             vt_link(ind, out);
+        else if (p == INTEL_SHODAN)
+            set_link(out, "https://www.shodan.io/host/%s", ind->value);
+        else if (p == INTEL_ABUSEIPDB)
+            set_link(out, "https://www.abuseipdb.com/check/%s", ind->value);
         return INTEL_REDUCE_OK;
     }
     if (status != 200) {
