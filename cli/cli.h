@@ -94,5 +94,6 @@ int cmd_policy_test(cli *c);
 int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
+int cmd_intel_quota(cli *c);
 
 #endif

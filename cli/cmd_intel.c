@@ -13,10 +13,15 @@
  * refusal says how long to wait: hutchctl never sleeps on a quota) and the answer
  * is cached for everyone. --no-cache skips the cache's read and write, not the rate
  * limit. Without a database there is no cache and no shared limit.
- * Exit 1 when every provider asked failed. Keys never appear in the output. */
+ * Exit 1 when every provider asked failed. Keys never appear in the output.
+ *
+ *   intel quota
+ *
+ * The shared rate limits (below). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -207,6 +212,86 @@ print:
     }
 done:
     json_decref(doc);
+    config_free(intel_config_table, &cfg);
+    return rc;
+}
+
+/* hutchctl intel quota: per provider, the shared rate limit as every enrich instance
+ * and hutchctl see it (intel_quota rows, refilled to now): what is left this minute
+ * and today, the cool-down after a 429, and how long until the next request may go. */
+static const col_spec quota_cols[] = {
+    {"provider", "PROVIDER", COL_TEXT, 0},
+    {"enabled", "ENABLED", COL_TEXT, 0},
+    {"minute_left", "MINUTE LEFT", COL_TEXT, 0},
+    {"per_minute", "PER MINUTE", COL_TEXT, 0},
+    {"today_used", "TODAY USED", COL_TEXT, 0},
+    {"per_day", "PER DAY", COL_TEXT, 0},
+    {"cooling_down_until", "COOLING DOWN UNTIL", COL_TIME, 0},
+    {"next_request_in_s", "NEXT IN (S)", COL_TEXT, 0},
+    {NULL},
+};
+
+static json_t *iso_ms(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[40];
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+int cmd_intel_quota(cli *c)
+{
+    intel_config cfg;
+    char err[2048];
+    if (config_load(intel_config_table, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "hutchctl: bad threat-intel settings:\n%s", err);
+        config_free(intel_config_table, &cfg);
+        return CLI_FAIL;
+    }
+    int rc = CLI_OK;
+    json_t *rows = json_array();
+    pg *db = cli_db(c);
+    if (!db) {
+        rc = CLI_FAIL;
+        goto done;
+    }
+    int64_t now = ids_now_ms();
+    for (int p = 0; p < INTEL_PROVIDER_COUNT; p++) {
+        intel_bucket b;
+        int found = intel_quota_read(db, (intel_provider)p, &b);
+        if (found < 0) {
+            cli_error("cannot read intel_quota (see the log line above)");
+            rc = CLI_FAIL;
+            goto done;
+        }
+        intel_limit lim = intel_config_limit(&cfg, (intel_provider)p);
+        intel_bucket_refill(&b, lim, now);
+        intel_bucket probe = b;
+        int64_t wait = intel_bucket_take(&probe, lim, now);
+        json_t *r = json_pack("{s:s, s:b, s:I, s:I}", "provider", intel_provider_name(p), "enabled",
+                              intel_config_enabled(&cfg, (intel_provider)p), "today_used", (json_int_t)b.day_used,
+                              "per_day", (json_int_t)lim.per_day);
+        if (lim.per_minute > 0) {
+            json_object_set_new(r, "per_minute", json_real(lim.per_minute));
+            json_object_set_new(r, "minute_left", json_integer((json_int_t)(b.tokens + 1e-6)));
+        } else {
+            json_object_set_new(r, "per_minute", json_string("no limit"));
+        }
+        if (lim.per_day <= 0)
+            json_object_set_new(r, "per_day", json_string("no limit"));
+        if (b.cooldown_until_ms > now)
+            json_object_set_new(r, "cooling_down_until", iso_ms(b.cooldown_until_ms));
+        json_object_set_new(r, "next_request_in_s", json_real((double)wait / 1000.0));
+        json_array_append_new(rows, r);
+    }
+    if (c->json)
+        output_json(stdout, rows);
+    else
+        output_table(stdout, rows, quota_cols);
+done:
+    json_decref(rows);
     config_free(intel_config_table, &cfg);
     return rc;
 }

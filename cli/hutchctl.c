@@ -53,6 +53,8 @@ static const cli_command cli_commands[] = {
      cmd_policy_coverage},
     {"intel", "lookup", OPT_PROVIDER | OPT_NO_CACHE, 1, 1, "[--provider P] [--no-cache] VALUE",
      "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
+    {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
+     cmd_intel_quota},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

@@ -22,7 +22,7 @@ static double capacity(intel_limit lim)
     return lim.per_minute > 1 ? lim.per_minute : 1;
 }
 
-static void refill(intel_bucket *b, intel_limit lim, int64_t now_ms)
+void intel_bucket_refill(intel_bucket *b, intel_limit lim, int64_t now_ms)
 {
     int64_t day = now_ms / DAY_MS;
     if (b->refilled_ms == 0) { /* never used: a full bucket */
@@ -46,7 +46,7 @@ static void refill(intel_bucket *b, intel_limit lim, int64_t now_ms)
 
 int64_t intel_bucket_take(intel_bucket *b, intel_limit lim, int64_t now_ms)
 {
-    refill(b, lim, now_ms);
+    intel_bucket_refill(b, lim, now_ms);
     if (b->cooldown_until_ms > now_ms)
         return b->cooldown_until_ms - now_ms;
     if (lim.per_day > 0 && b->day_used >= lim.per_day)
@@ -194,6 +194,28 @@ int intel_quota_cool(pg *db, intel_provider p, int64_t until_ms)
                    " ON CONFLICT (provider) DO UPDATE SET cooldown_until_ms ="
                    "   greatest(intel_quota.cooldown_until_ms, EXCLUDED.cooldown_until_ms)",
                    2, params);
+}
+
+int intel_quota_read(pg *db, intel_provider p, intel_bucket *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *params[] = {intel_provider_name(p)};
+    PGresult *r = NULL;
+    int rc = pg_exec(db, &r,
+                     "SELECT tokens, refilled_ms, day, day_used, cooldown_until_ms FROM intel_quota WHERE provider = $1",
+                     1, params);
+    if (rc != PG_OK)
+        return rc;
+    int found = PQntuples(r) > 0;
+    if (found) {
+        out->tokens = strtod(PQgetvalue(r, 0, 0), NULL);
+        out->refilled_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        out->day = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        out->day_used = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        out->cooldown_until_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    }
+    PQclear(r);
+    return found;
 }
 
 static void verdict_from_row(PGresult *r, int row, int col, intel_provider p, const intel_indicator *ind,

@@ -43,6 +43,8 @@ typedef struct {
 /* Takes one request's token at now_ms (Unix ms). Returns 0 (allowed; state updated)
  * or the milliseconds to wait before asking again (> 0; state refilled only). */
 int64_t intel_bucket_take(intel_bucket *b, intel_limit lim, int64_t now_ms);
+/* Brings b up to now_ms (refill, new UTC day) without taking: what is left now. */
+void intel_bucket_refill(intel_bucket *b, intel_limit lim, int64_t now_ms);
 /* A 429: nothing is asked before until_ms (a later cool-down wins). */
 void intel_bucket_cool(intel_bucket *b, int64_t until_ms);
 
@@ -80,6 +82,9 @@ int64_t intel_cache_ttl_ms(const intel_config *cfg, intel_provider p, bool not_f
 /* intel_quota_take at now_ms; *wait_ms = 0 when allowed. */
 int intel_quota_take(pg *db, intel_provider p, intel_limit lim, int64_t now_ms, int64_t *wait_ms);
 int intel_quota_cool(pg *db, intel_provider p, int64_t until_ms);
+/* The shared bucket of p as stored (not refilled): 1 and *out, 0 when p was never
+ * used (out zeroed), or a PG_* error. */
+int intel_quota_read(pg *db, intel_provider p, intel_bucket *out);
 
 enum { INTEL_CACHE_HIT = 1, INTEL_CACHE_CLAIMED = 2, INTEL_CACHE_BUSY = 3 };
 /* Returns INTEL_CACHE_* (out filled on HIT) or a PG_* error. holder (BORROWED) names

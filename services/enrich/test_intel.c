@@ -599,6 +599,15 @@ static void test_bucket_defaults_and_settings(void **state)
 {
     intel_limit vt = intel_default_limit(INTEL_VIRUSTOTAL);
     assert_true(vt.per_minute == 4 && vt.per_day == 500);
+    /* refill is what `intel quota` shows: 4/min, emptied, 30 s later holds 2 */
+    intel_bucket b = {0};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(intel_bucket_take(&b, vt, T0), 0);
+    intel_bucket_refill(&b, vt, T0 + 30000);
+    assert_true(b.tokens > 1.999 && b.tokens < 2.001);
+    assert_int_equal(b.day_used, 4);
+    intel_bucket_refill(&b, vt, T0 + DAY); /* a new UTC day starts at zero */
+    assert_int_equal(b.day_used, 0);
     assert_int_equal(intel_default_limit(INTEL_ABUSEIPDB).per_day, 1000);
     intel_config cfg;
     char err[1024];

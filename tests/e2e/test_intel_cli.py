@@ -1,4 +1,4 @@
-"""`hutchctl intel lookup` against the fake providers (tests/intel/fake_intel.py).
+"""`hutchctl intel lookup` and `intel quota` against the fake providers (tests/intel/fake_intel.py).
 
 Without a database: every provider answers the shapes it documents, a private address
 asks nobody, a provider that does not take the kind is refused. With the stack's
@@ -150,6 +150,18 @@ def test_cache_limit_and_cooldown(stack, fake):
     again = by_provider(json.loads(lookup(env, "--provider", "abuseipdb", ip).stdout))["abuseipdb"]
     assert again["result"] == "rate_limited"
     assert calls(fake)["abuseipdb"] == ab0 + 1
+
+    # intel quota shows the shared state
+    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "-o", "json", "intel", "quota"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert KEY not in r.stdout and KEY not in r.stderr
+    quota = {row["provider"]: row for row in json.loads(r.stdout)}
+    vt = quota["virustotal"]
+    assert vt["enabled"] is True and vt["per_minute"] == 2 and vt["per_day"] == 500
+    assert vt["today_used"] == 2 and vt["minute_left"] == 0 and 0 < vt["next_request_in_s"] <= 30
+    assert quota["abuseipdb"]["cooling_down_until"] and 100 < quota["abuseipdb"]["next_request_in_s"] <= 120
+    assert quota["shodan"]["today_used"] == 0 and "cooling_down_until" not in quota["shodan"]
     stack.pg.query("DELETE FROM intel_quota WHERE provider = 'abuseipdb'")
 
     # the key is stored nowhere
