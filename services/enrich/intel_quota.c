@@ -279,6 +279,74 @@ int intel_cache_claim(pg *db, intel_provider p, const intel_indicator *ind, cons
     return res;
 }
 
+/* The batch form of intel_cache_claim: k numbers the keys; old is every key's row
+ * as it was (the statement's snapshot); claim takes what is free, distinct keys in
+ * lock order. */
+int intel_cache_claim_many(pg *db, intel_cache_key *keys, size_t n, const char *holder, int64_t now_ms,
+                           int64_t claim_ms)
+{
+    if (n == 0)
+        return PG_OK;
+    pg_array prov, kind, val;
+    pg_array_init(&prov);
+    pg_array_init(&kind);
+    pg_array_init(&val);
+    for (size_t i = 0; i < n; i++) {
+        pg_array_add(&prov, intel_provider_name(keys[i].provider));
+        pg_array_add(&kind, intel_kind_name(keys[i].ind->kind));
+        pg_array_add(&val, keys[i].ind->value);
+    }
+    char now[32], until[32];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(until, sizeof until, "%" PRId64, now_ms + claim_ms);
+    int rc = PG_RETRY; /* out of memory: try the batch again later */
+    PGresult *r = NULL;
+    if (!pg_array_failed(&prov) && !pg_array_failed(&kind) && !pg_array_failed(&val)) {
+        const char *params[] = {pg_array_text(&prov), pg_array_text(&kind), pg_array_text(&val), holder, now, until};
+        rc = pg_exec(db, &r,
+                     "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+                     "   AS k(provider, kind, value, i)),"
+                     " claim AS ("
+                     "  INSERT INTO intel_cache AS c (provider, kind, value, claimed_by, claimed_until_ms)"
+                     "  SELECT DISTINCT provider, kind, value, $4, $6::bigint FROM k ORDER BY provider, kind, value"
+                     "  ON CONFLICT (provider, kind, value) DO UPDATE"
+                     "    SET claimed_by = EXCLUDED.claimed_by, claimed_until_ms = EXCLUDED.claimed_until_ms"
+                     "    WHERE (c.expires_at IS NULL OR c.expires_at <= to_timestamp($5::bigint / 1000.0))"
+                     "      AND (c.claimed_until_ms IS NULL OR c.claimed_until_ms <= $5::bigint)"
+                     "  RETURNING provider, kind, value)"
+                     " SELECT k.i,"
+                     "   CASE WHEN EXISTS (SELECT 1 FROM claim cl WHERE (cl.provider, cl.kind, cl.value) ="
+                     "                     (k.provider, k.kind, k.value)) THEN 'claimed'"
+                     "        WHEN o.expires_at > to_timestamp($5::bigint / 1000.0) THEN 'hit' ELSE 'busy' END,"
+                     "   o.verdict, o.score::text, o.summary, o.link, o.not_found::text"
+                     " FROM k LEFT JOIN intel_cache o"
+                     "   ON (o.provider, o.kind, o.value) = (k.provider, k.kind, k.value)"
+                     " ORDER BY k.i",
+                     6, params);
+    }
+    pg_array_free(&prov);
+    pg_array_free(&kind);
+    pg_array_free(&val);
+    if (rc != PG_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        keys[i].result = INTEL_CACHE_BUSY;
+    for (int row = 0; row < PQntuples(r); row++) {
+        long i = strtol(PQgetvalue(r, row, 0), NULL, 10) - 1;
+        if (i < 0 || (size_t)i >= n)
+            continue;
+        const char *s = PQgetvalue(r, row, 1);
+        if (!strcmp(s, "claimed")) {
+            keys[i].result = INTEL_CACHE_CLAIMED;
+        } else if (!strcmp(s, "hit")) {
+            keys[i].result = INTEL_CACHE_HIT;
+            verdict_from_row(r, row, 2, keys[i].provider, keys[i].ind, &keys[i].verdict);
+        }
+    }
+    PQclear(r);
+    return PG_OK;
+}
+
 int intel_cache_store(pg *db, const intel_verdict *v, const char *raw_json, const char *holder, int64_t now_ms,
                       int64_t ttl_ms)
 {

@@ -91,6 +91,20 @@ enum { INTEL_CACHE_HIT = 1, INTEL_CACHE_CLAIMED = 2, INTEL_CACHE_BUSY = 3 };
  * the claimant (an instance id). */
 int intel_cache_claim(pg *db, intel_provider p, const intel_indicator *ind, const char *holder, int64_t now_ms,
                       int64_t claim_ms, intel_verdict *out);
+/* intel_cache_claim for a batch in one statement (what enrich's batch handler
+ * needs: one round trip for every (provider, indicator) of a batch of alerts).
+ * keys[i].provider and .ind (BORROWED) are the input; .result (INTEL_CACHE_*) and,
+ * on HIT, .verdict are the output. A key given twice gets the same result twice
+ * (ask once). Rows are claimed in (provider, kind, value) order, so concurrent
+ * batches over overlapping keys do not deadlock. Returns PG_OK or a PG_* error. */
+typedef struct {
+    intel_provider provider;
+    const intel_indicator *ind;
+    int result;
+    intel_verdict verdict;
+} intel_cache_key;
+int intel_cache_claim_many(pg *db, intel_cache_key *keys, size_t n, const char *holder, int64_t now_ms,
+                           int64_t claim_ms);
 /* Stores v with its raw answer (BORROWED JSON text, may be NULL) for ttl_ms and drops
  * holder's claim. */
 int intel_cache_store(pg *db, const intel_verdict *v, const char *raw_json, const char *holder, int64_t now_ms,

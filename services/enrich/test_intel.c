@@ -822,6 +822,119 @@ static void test_db_cache_race(void **state)
     pg_free(db);
 }
 
+static void test_db_cache_claim_many(void **state)
+{
+    pg *db = db_or_skip();
+    intel_indicator fresh = norm("45.155.205.233"), fresh2 = norm("8.8.8.8"), held = norm("1.1.1.1"),
+                    expired = norm("9.9.9.9"), hash = norm("44d88612fea8a8f36de82e1278abb02f");
+    int64_t now = T0;
+    intel_verdict v = {.provider = INTEL_VIRUSTOTAL, .kind = fresh.kind, .verdict = INTEL_MALICIOUS, .score = 90};
+    strcpy(v.value, fresh.value);
+    strcpy(v.summary, "VT 9/92 engines malicious");
+    assert_int_equal(intel_cache_store(db, &v, NULL, "x", now - 1000, 3600000), PG_OK);
+    strcpy(v.value, expired.value);
+    assert_int_equal(intel_cache_store(db, &v, NULL, "x", now - 7200000, 3600000), PG_OK);
+    assert_int_equal(intel_cache_claim(db, INTEL_VIRUSTOTAL, &held, "other", now - 10, 30000, NULL),
+                     INTEL_CACHE_CLAIMED);
+    intel_cache_key keys[] = {
+        {INTEL_VIRUSTOTAL, &fresh},   /* hit */
+        {INTEL_VIRUSTOTAL, &held},    /* busy: another holder */
+        {INTEL_VIRUSTOTAL, &expired}, /* claimed: stale */
+        {INTEL_VIRUSTOTAL, &fresh2},  /* claimed: new */
+        {INTEL_OTX, &fresh},          /* claimed: same value, other provider */
+        {INTEL_VIRUSTOTAL, &fresh2},  /* the same key twice: the same answer */
+        {INTEL_MALWAREBAZAAR, &hash}, /* claimed */
+    };
+    size_t n = sizeof keys / sizeof keys[0];
+    assert_int_equal(intel_cache_claim_many(db, keys, n, "me", now, 30000), PG_OK);
+    static const int want[] = {INTEL_CACHE_HIT,     INTEL_CACHE_BUSY,    INTEL_CACHE_CLAIMED, INTEL_CACHE_CLAIMED,
+                               INTEL_CACHE_CLAIMED, INTEL_CACHE_CLAIMED, INTEL_CACHE_CLAIMED};
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].result != want[i])
+            fail_msg("key %zu: %d, want %d", i, keys[i].result, want[i]);
+    assert_int_equal(keys[0].verdict.score, 90);
+    assert_string_equal(keys[0].verdict.summary, "VT 9/92 engines malicious");
+    /* what this batch claimed is busy for the next one */
+    for (size_t i = 0; i < n; i++)
+        keys[i].result = 0;
+    assert_int_equal(intel_cache_claim_many(db, keys, n, "next", now + 1, 30000), PG_OK);
+    static const int want2[] = {INTEL_CACHE_HIT,  INTEL_CACHE_BUSY, INTEL_CACHE_BUSY, INTEL_CACHE_BUSY,
+                                INTEL_CACHE_BUSY, INTEL_CACHE_BUSY, INTEL_CACHE_BUSY};
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].result != want2[i])
+            fail_msg("second batch, key %zu: %d, want %d", i, keys[i].result, want2[i]);
+    assert_int_equal(intel_cache_claim_many(db, keys, 0, "none", now, 30000), PG_OK);
+    pg_free(db);
+}
+
+/* Batches over the same 40 keys in different orders, at once: every key is claimed
+ * exactly once, and no batch fails (no deadlock: rows are locked in key order). */
+enum { MANY_KEYS = 40, MANY_THREADS = 6 };
+static intel_indicator many_ind[MANY_KEYS];
+typedef struct {
+    int seed;
+    int rc;
+    int claimed[MANY_KEYS];
+} many_racer;
+static void *race_many(void *arg)
+{
+    many_racer *m = arg;
+    char err[256];
+    pg *db = pg_connect(getenv("HUTCH_TEST_DATABASE_URL"), 5000, err, sizeof err);
+    if (!db) {
+        m->rc = -100;
+        return NULL;
+    }
+    intel_cache_key keys[MANY_KEYS];
+    int order[MANY_KEYS];
+    for (int i = 0; i < MANY_KEYS; i++)
+        order[i] = i;
+    unsigned s = (unsigned)m->seed;
+    for (int i = MANY_KEYS - 1; i > 0; i--) { /* Fisher-Yates with rand_r */
+        int j = (int)(rand_r(&s) % (unsigned)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < MANY_KEYS; i++)
+        keys[i] = (intel_cache_key){INTEL_URLHAUS, &many_ind[order[i]]};
+    char holder[32];
+    snprintf(holder, sizeof holder, "batch-%d", m->seed);
+    m->rc = intel_cache_claim_many(db, keys, MANY_KEYS, holder, T0, 30000);
+    for (int i = 0; i < MANY_KEYS; i++)
+        m->claimed[order[i]] = keys[i].result == INTEL_CACHE_CLAIMED;
+    pg_free(db);
+    return NULL;
+}
+
+static void test_db_cache_claim_many_race(void **state)
+{
+    pg *db = db_or_skip();
+    for (int i = 0; i < MANY_KEYS; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "45.155.%d.%d", 200 + i / 200, 1 + i % 200);
+        many_ind[i] = norm(ip);
+    }
+    pthread_t t[MANY_THREADS];
+    many_racer m[MANY_THREADS];
+    for (int i = 0; i < MANY_THREADS; i++) {
+        memset(&m[i], 0, sizeof m[i]);
+        m[i].seed = i + 1;
+        pthread_create(&t[i], NULL, race_many, &m[i]);
+    }
+    for (int i = 0; i < MANY_THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < MANY_THREADS; i++)
+        assert_int_equal(m[i].rc, PG_OK);
+    for (int k = 0; k < MANY_KEYS; k++) {
+        int claims = 0;
+        for (int i = 0; i < MANY_THREADS; i++)
+            claims += m[i].claimed[k];
+        if (claims != 1)
+            fail_msg("key %d claimed %d times", k, claims);
+    }
+    pg_free(db);
+}
+
 static int setup(void **state)
 {
     log_init("test-intel", LOG_LEVEL_ERROR);
@@ -853,6 +966,8 @@ int main(void)
         cmocka_unit_test(test_db_quota_matches_bucket),
         cmocka_unit_test(test_db_cache_single_flight),
         cmocka_unit_test(test_db_cache_race),
+        cmocka_unit_test(test_db_cache_claim_many),
+        cmocka_unit_test(test_db_cache_claim_many_race),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
