@@ -33,6 +33,8 @@ enum {
     OPT_DETECT = 1 << 9, /* --detect DIR */
     OPT_IGNORE = 1 << 10, /* --ignore DIR */
     OPT_IGNORED = 1 << 11, /* --ignored */
+    OPT_PROVIDER = 1 << 12, /* --provider P */
+    OPT_NO_CACHE = 1 << 13, /* --no-cache */
 };
 
 typedef struct {
@@ -56,6 +58,8 @@ typedef struct {
     const char *detect_dir; /* --detect DIR: fixtures that must yield an alert */
     const char *ignore_dir; /* --ignore DIR: fixtures that must yield none */
     bool ignored;           /* --ignored: only events policy ignored */
+    const char *provider;   /* --provider P (intel lookup), BORROWED from argv */
+    bool no_cache;          /* --no-cache: ask the provider, not the cache */
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -89,5 +93,7 @@ int cmd_policy_eval(cli *c);
 int cmd_policy_test(cli *c);
 int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
+int cmd_intel_lookup(cli *c);
+int cmd_intel_quota(cli *c);
 
 #endif

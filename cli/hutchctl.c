@@ -51,6 +51,10 @@ static const cli_command cli_commands[] = {
     {"policy", "coverage", OPT_POLICY, 1, 1, "--policy DIR EVENTS_DIR",
      "decide every event under EVENTS_DIR/<schema>/: per source accepted, ignored (why), unrecognised, errors",
      cmd_policy_coverage},
+    {"intel", "lookup", OPT_PROVIDER | OPT_NO_CACHE, 1, 1, "[--provider P] [--no-cache] VALUE",
+     "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
+    {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
+     cmd_intel_quota},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -194,6 +198,8 @@ enum {
     VAL_V0,
     VAL_STRICT,
     VAL_IGNORED,
+    VAL_PROVIDER,
+    VAL_NO_CACHE,
 };
 
 static const struct option cli_options[] = {
@@ -211,6 +217,8 @@ static const struct option cli_options[] = {
     {"v0", no_argument, NULL, VAL_V0},
     {"strict", no_argument, NULL, VAL_STRICT},
     {"ignored", no_argument, NULL, VAL_IGNORED},
+    {"provider", required_argument, NULL, VAL_PROVIDER},
+    {"no-cache", no_argument, NULL, VAL_NO_CACHE},
     {NULL, 0, NULL, 0},
 };
 
@@ -299,6 +307,14 @@ int main(int argc, char **argv)
         case VAL_IGNORED:
             c.ignored = true;
             seen |= OPT_IGNORED;
+            break;
+        case VAL_PROVIDER:
+            c.provider = optarg;
+            seen |= OPT_PROVIDER;
+            break;
+        case VAL_NO_CACHE:
+            c.no_cache = true;
+            seen |= OPT_NO_CACHE;
             break;
         case ':':
             missing_value(optopt);

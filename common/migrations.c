@@ -131,9 +131,69 @@ static const char m003_indicators_per_value[] =
     "ALTER INDEX indicators_by_value_pkey RENAME TO indicators_pkey;"
     "CREATE INDEX indicators_value ON indicators (type, value);";
 
+/* Threat intel (services/enrich/intel_quota.h): one cache for every service, keyed by
+ * (provider, kind, normalised value), with a single-flight claim; per-provider rate
+ * limits shared by every instance. intel_quota_take is the rule of intel_bucket_take
+ * (intel_quota.c) on the shared row: keep the two the same (test_intel runs one table
+ * of cases through both). Times are Unix milliseconds so tests drive the clock.
+ * Migration 1's intel_cache was a placeholder no program ever wrote: replaced. */
+static const char m004_intel[] =
+    "DROP TABLE intel_cache;"
+    "CREATE TABLE intel_cache ("
+    "  provider text NOT NULL,"
+    "  kind text NOT NULL,"
+    "  value text NOT NULL,"
+    "  verdict text,"                                   /* malicious | suspicious | harmless | unknown */
+    "  score int,"
+    "  summary text,"
+    "  link text,"
+    "  not_found boolean,"
+    "  body jsonb,"                                     /* the provider's answer, for the agent */
+    "  fetched_at timestamptz,"
+    "  expires_at timestamptz,"                         /* NULL until a first verdict */
+    "  claimed_by text,"                                /* single flight: who is asking now */
+    "  claimed_until_ms bigint,"
+    "  PRIMARY KEY (provider, kind, value));"
+    "CREATE INDEX intel_cache_expires_at ON intel_cache (expires_at);"
+    "CREATE TABLE intel_quota ("
+    "  provider text PRIMARY KEY,"
+    "  tokens double precision NOT NULL,"              /* minute bucket */
+    "  refilled_ms bigint NOT NULL,"                    /* 0 = never used */
+    "  day bigint NOT NULL,"                            /* UTC day number of day_used */
+    "  day_used bigint NOT NULL,"
+    "  cooldown_until_ms bigint NOT NULL DEFAULT 0);"
+    "CREATE FUNCTION intel_quota_take(p text, per_minute float8, per_day bigint, now_ms bigint) RETURNS bigint"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE q intel_quota; w bigint;"
+    " BEGIN"
+    "  INSERT INTO intel_quota VALUES (p, 0, 0, 0, 0, 0) ON CONFLICT (provider) DO NOTHING;"
+    "  SELECT * INTO q FROM intel_quota WHERE provider = p FOR UPDATE;"
+    "  IF q.refilled_ms = 0 THEN"
+    "    q.tokens := CASE WHEN per_minute > 0 THEN greatest(per_minute, 1) ELSE 0 END; q.refilled_ms := now_ms; q.day := now_ms / 86400000; q.day_used := 0;"
+    "  END IF;"
+    "  IF per_minute > 0 AND now_ms > q.refilled_ms THEN"
+    "    q.tokens := least(greatest(per_minute, 1), q.tokens + (now_ms - q.refilled_ms)::float8 * per_minute / 60000.0::float8);"
+    "  END IF;"
+    "  IF now_ms > q.refilled_ms THEN q.refilled_ms := now_ms; END IF;"
+    "  IF now_ms / 86400000 > q.day THEN q.day := now_ms / 86400000; q.day_used := 0; END IF;"
+    "  IF q.cooldown_until_ms > now_ms THEN w := q.cooldown_until_ms - now_ms;"
+    "  ELSIF per_day > 0 AND q.day_used >= per_day THEN w := (q.day + 1) * 86400000 - now_ms;"
+    "  ELSIF per_minute > 0 AND q.tokens < 1.0::float8 - 1e-6::float8 THEN"
+    "    w := greatest(1, ceil((1.0::float8 - q.tokens) * 60000.0::float8 / per_minute - 1e-6::float8)::bigint);"
+    "  ELSE"
+    "    w := 0;"
+    "    IF per_minute > 0 THEN q.tokens := q.tokens - 1; END IF;"
+    "    q.day_used := q.day_used + 1;"
+    "  END IF;"
+    "  UPDATE intel_quota SET tokens = q.tokens, refilled_ms = q.refilled_ms, day = q.day, day_used = q.day_used"
+    "   WHERE provider = p;"
+    "  RETURN w;"
+    " END $$;";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
     {3, "indicators_per_value", m003_indicators_per_value},
+    {4, "intel", m004_intel},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);
