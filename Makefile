@@ -57,8 +57,8 @@ include cli/cli.mk
 include $(wildcard tools/*/tool.mk)
 
 # `pkg-config OPTION PACKAGES`, stopping make (with pkg-config's message naming the
-# package) when it fails.
-pkg_config = $(shell pkg-config $(1) $(sort $(2)))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error pkg-config $(1) $(sort $(2)) failed (`make deps` installs what is missing)))
+# package) when it fails; nothing for no packages.
+pkg_config = $(if $(strip $(2)),$(shell pkg-config $(1) $(sort $(2)))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error pkg-config $(1) $(sort $(2)) failed (`make deps` installs what is missing))))
 
 prog_name = $(subst -,_,$(notdir $(1)))
 ALL_PKGS := $(sort $(REGO_PKGS) $(foreach p,$(PROGRAMS) $(UNIT_TESTS),$($(call prog_name,$(p))_PKGS)))

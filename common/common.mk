@@ -12,6 +12,9 @@ PKGS_pg := libpq $(PKGS_ids) $(PKGS_log)
 PKGS_kafka := rdkafka $(PKGS_msg) $(PKGS_log)
 PKGS_consumer := $(sort $(PKGS_kafka) $(PKGS_pg))
 PKGS_severity := jansson $(PKGS_msg)
+PKGS_shape := libpcre2-8 libcrypto $(PKGS_msg)
+PKGS_embed := libcurl jansson $(PKGS_log)
+PKGS_vindex :=
 PKGS_service := $(sort $(PKGS_http) $(PKGS_consumer)) # what every service links
 
 # One cmocka runner per module: common/test_<module>.c -> $(BIN)/test_<module>.
