@@ -9,7 +9,7 @@
 #   make MODE=release   optimised, into build/release/
 #   make deps           install what is missing (idempotent)
 #   make test           deps, build, unit + conformance + end-to-end tests
-#   make run / up / down / bench / conformance
+#   make run / up / down / bench / conformance / bench-vindex
 
 MODE ?= debug
 ifeq ($(MODE),debug)
@@ -46,7 +46,7 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt
+.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench bench-vindex clean fmt
 all: programs
 
 include proto/proto.mk
@@ -142,6 +142,11 @@ bench-policy: deps pyproto
 # Rego engine vs OPA on bench/rego/* (scripts/rego-bench.sh; RUNS=N for more runs).
 rego-bench:
 	@scripts/rego-bench.sh --runs $(or $(RUNS),5)
+
+# Vector index top-10 at 1M rows and DBSCAN at 100k alerts (scripts/bench-vindex.sh).
+bench-vindex:
+	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-vindex-bench
+	@scripts/bench-vindex.sh
 
 clean:
 	rm -rf build

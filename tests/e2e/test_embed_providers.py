@@ -154,7 +154,8 @@ def test_nothing_listening_is_a_retry():
     port = s.getsockname()[1]
     s.close()
     p = run({"HUTCH_EMBED_PROVIDER": "openai", "HUTCH_EMBED_URL": f"http://127.0.0.1:{port}/v1"}, ["x"])
-    assert p.returncode == 75 and "Could not connect" in p.stderr or "Couldn't connect" in p.stderr
+    assert p.returncode == 75, p.stderr
+    assert "Could not connect" in p.stderr or "Couldn't connect" in p.stderr
 
 
 def test_bad_settings():
