@@ -214,6 +214,35 @@ static void test_range(void **state)
     vindex_free(ix);
 }
 
+/* Parallel scan: the same hits as one thread, filter and min_score included. */
+static void test_threads(void **state)
+{
+    const int dim = 64;
+    const size_t n = 70000; /* above the parallel threshold */
+    vindex *a = vindex_new(dim, VINDEX_I8), *b = vindex_new(dim, VINDEX_I8);
+    float v[64];
+    for (size_t r = 0; r < n; r++) {
+        random_unit(v, dim);
+        vindex_add(a, r, v);
+        vindex_add(b, r, v);
+    }
+    vindex_set_threads(b, 3);
+    for (int round = 0; round < 5; round++) {
+        random_unit(v, dim);
+        vindex_hit x[20], y[20];
+        int calls = 0;
+        int nx = vindex_search(a, v, 20, 0.1f, round % 2 ? even_ids : NULL, &calls, x);
+        int ny = vindex_search(b, v, 20, 0.1f, round % 2 ? even_ids : NULL, &calls, y);
+        assert_int_equal(nx, ny);
+        for (int i = 0; i < nx; i++) {
+            assert_int_equal(x[i].row, y[i].row);
+            assert_true(x[i].score == y[i].score);
+        }
+    }
+    vindex_free(a);
+    vindex_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_ties_and_empty),
         cmocka_unit_test(test_int8),
         cmocka_unit_test(test_range),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

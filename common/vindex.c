@@ -26,6 +26,7 @@ struct vindex {
     int8_t *i8;    /* VINDEX_I8: cap*stride */
     float *scale;  /* VINDEX_I8: cap */
     uint64_t *ids; /* cap */
+    int threads;   /* vindex_set_threads, >= 1 */
 };
 
 /* ---- kernels ---- */
@@ -135,6 +136,7 @@ vindex *vindex_new(int dim, vindex_storage storage)
     ix->dim = dim;
     ix->stride = ((size_t)dim + 31) / 32 * 32;
     ix->storage = storage;
+    ix->threads = 1;
     return ix;
 }
 
@@ -346,17 +348,18 @@ static int cmp_hits(const void *a, const void *b)
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
 }
 
-int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
-                  vindex_filter_fn filter, void *arg, vindex_hit *out)
+void vindex_set_threads(vindex *ix, int threads)
 {
-    if (k == 0 || ix->n == 0)
-        return 0;
-    query qq;
-    if (query_prepare(ix, q, &qq) != 0)
-        return -1;
-    size_t n = 0; /* out[0..n) is a min-heap: out[0] the worst kept */
-    for (size_t r = 0; r < ix->n; r++) {
-        float s = score_row(ix, &qq, r);
+    ix->threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+}
+
+/* Rows [r0, r1) into the min-heap out[0..*n) of at most k hits. */
+static void scan(const vindex *ix, const query *qq, size_t r0, size_t r1, size_t k, float min_score,
+                 vindex_filter_fn filter, void *arg, vindex_hit *out, size_t *nout)
+{
+    size_t n = *nout; /* out[0..n) is a min-heap: out[0] the worst kept */
+    for (size_t r = r0; r < r1; r++) {
+        float s = score_row(ix, qq, r);
         if (s < min_score)
             continue;
         vindex_hit h = {ix->ids[r], (uint32_t)r, s};
@@ -371,6 +374,77 @@ int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
             out[0] = h;
             sift_down(out, n, 0);
         }
+    }
+    *nout = n;
+}
+
+typedef struct {
+    const vindex *ix;
+    const query *qq;
+    size_t r0, r1, k, n;
+    float min_score;
+    vindex_filter_fn filter;
+    void *arg;
+    vindex_hit *heap; /* k */
+} scan_part;
+
+static void *scan_thread(void *p)
+{
+    scan_part *s = p;
+    scan(s->ix, s->qq, s->r0, s->r1, s->k, s->min_score, s->filter, s->arg, s->heap, &s->n);
+    return NULL;
+}
+
+/* Below this many rows a search stays on the caller's thread: starting threads costs
+ * more than it saves. */
+#define PARALLEL_MIN_ROWS 65536
+
+int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
+                  vindex_filter_fn filter, void *arg, vindex_hit *out)
+{
+    if (k == 0 || ix->n == 0)
+        return 0;
+    if (k > ix->n)
+        k = ix->n;
+    query qq;
+    if (query_prepare(ix, q, &qq) != 0)
+        return -1;
+    size_t n = 0;
+    int t = ix->threads;
+    if (t > 1 && ix->n >= PARALLEL_MIN_ROWS) {
+        scan_part parts[64];
+        pthread_t tid[64];
+        bool running[64] = {false};
+        vindex_hit *heaps = malloc((size_t)t * k * sizeof *heaps);
+        if (!heaps) {
+            query_free(&qq);
+            return -1;
+        }
+        for (int i = 0; i < t; i++)
+            parts[i] = (scan_part){ix, &qq, ix->n * i / t, ix->n * (i + 1) / t, k, 0, min_score, filter, arg,
+                                   heaps + (size_t)i * k};
+        for (int i = 1; i < t; i++)
+            running[i] = pthread_create(&tid[i], NULL, scan_thread, &parts[i]) == 0;
+        for (int i = 0; i < t; i++) /* part 0, and any part whose thread did not start */
+            if (!running[i])
+                scan_thread(&parts[i]);
+        for (int i = 1; i < t; i++)
+            if (running[i])
+                pthread_join(tid[i], NULL);
+        for (int i = 0; i < t; i++) /* merge: each part's hits through the same heap */
+            for (size_t j = 0; j < parts[i].n; j++) {
+                vindex_hit h = parts[i].heap[j];
+                if (n < k) {
+                    out[n] = h;
+                    sift_up(out, n++);
+                } else if (worse(&out[0], &h)) {
+                    out[0] = h;
+                    sift_down(out, n, 0);
+                }
+            }
+        free(heaps);
+    } else {
+        scan(ix, &qq, 0, ix->n, k, min_score, filter, arg, out, &n);
     }
     query_free(&qq);
     qsort(out, n, sizeof *out, cmp_hits);

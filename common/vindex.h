@@ -69,6 +69,10 @@ uint64_t vindex_row_hash(const vindex *ix, uint32_t row);
 int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
                   vindex_filter_fn filter, void *arg, vindex_hit *out);
 
+/* Searches of at least 65,536 rows scan in `threads` parts at once (default 1; at most
+ * 64); filter must then be safe to call from several threads. */
+void vindex_set_threads(vindex *ix, int threads);
+
 /* Calls fn(row, score, arg) for every row with score >= min_score, in row order (a range
  * query: DBSCAN's neighbours). fn returning non-zero stops the scan and is returned.
  * Returns 0, or -1 on out of memory. */

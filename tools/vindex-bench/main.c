@@ -1,14 +1,14 @@
 /* hutch-vindex-bench: the figures of the vector index and of DBSCAN on random unit
  * vectors (`make bench-vindex`).
  *
- *   hutch-vindex-bench search --rows 1000000 --dim 384 [--storage f32|i8] [--queries 20]
+ *   hutch-vindex-bench search --rows 1000000 --dim 384 [--storage f32|i8] [--queries 20] [--threads 1]
  *   hutch-vindex-bench dbscan --rows 100000 --dim 384 --shapes 2000 [--storage f32|i8]
  *
  * search: fills an index, runs exact top-10 queries, prints one JSON line: the kernel,
  * median/p90/max query time, index bytes per million rows, process RSS.
  * dbscan: `rows` alerts drawn from `shapes` distinct vectors (alerts of one shape share
- * an embedding; --shapes = --rows for all distinct), grouped around rows/20 topics so that
- * clusters form; times dbscan_run with Warren's defaults. Random data, fixed seed. */
+ * an embedding; --shapes = --rows for all distinct), 20 shapes to a topic so that
+ * clusters form, every tenth shape a stray of its own (noise); times dbscan_run with Warren's defaults. Random data, fixed seed. */
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
@@ -67,7 +67,7 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *o)
 {
     fprintf(o, "usage: hutch-vindex-bench search|dbscan [--rows N] [--dim D] [--storage f32|i8]\n"
-               "       [--queries Q] [--shapes S] [--scalar]\n");
+               "       [--queries Q] [--shapes S] [--threads T] [--scalar]\n");
 }
 
 int main(int argc, char **argv)
@@ -77,13 +77,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *mode = argv[1];
-    long rows = 1000000, dim = 384, queries = 20, shapes = 0;
+    long rows = 1000000, dim = 384, queries = 20, shapes = 0, threads = 1;
     vindex_storage st = VINDEX_F32;
     static const struct option opts[] = {
         {"rows", required_argument, NULL, 'r'},   {"dim", required_argument, NULL, 'd'},
         {"storage", required_argument, NULL, 's'}, {"queries", required_argument, NULL, 'q'},
         {"shapes", required_argument, NULL, 'S'}, {"scalar", no_argument, NULL, 'x'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     optind = 2;
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
         case 'd': dim = atol(optarg); break;
         case 'q': queries = atol(optarg); break;
         case 'S': shapes = atol(optarg); break;
+        case 't': threads = atol(optarg); break;
         case 'x': vindex_use_scalar(true); break;
         case 's':
             if (strcmp(optarg, "f32") == 0)
@@ -108,8 +110,9 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (rows < 1 || dim < 1 || dim > 4096 || queries < 1 || shapes < 0) {
-        fprintf(stderr, "hutch-vindex-bench: --rows, --queries >= 1, --dim 1..4096, --shapes >= 0\n");
+    if (rows < 1 || dim < 1 || dim > 4096 || queries < 1 || shapes < 0 || threads < 1 || threads > 64) {
+        fprintf(stderr, "hutch-vindex-bench: --rows, --queries >= 1, --dim 1..4096, --shapes >= 0, "
+                        "--threads 1..64\n");
         return 2;
     }
     vindex *ix = vindex_new((int)dim, st);
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hutch-vindex-bench: out of memory for %ld rows\n", rows);
         return 1;
     }
+    vindex_set_threads(ix, (int)threads);
     float *v = malloc((size_t)dim * sizeof *v);
 
     if (strcmp(mode, "search") == 0) {
@@ -140,19 +144,17 @@ int main(int argc, char **argv)
             t[q] = now_ms() - t0;
         }
         qsort(t, (size_t)queries, sizeof *t, cmp_double);
-        printf("{\"bench\":\"search\",\"kernel\":\"%s\",\"storage\":\"%s\",\"rows\":%ld,\"dim\":%ld,"
+        printf("{\"bench\":\"search\",\"kernel\":\"%s\",\"threads\":%ld,\"storage\":\"%s\",\"rows\":%ld,\"dim\":%ld,"
                "\"k\":10,\"queries\":%ld,\"median_ms\":%.2f,\"p90_ms\":%.2f,\"max_ms\":%.2f,"
                "\"index_mb_per_million\":%.1f,\"rss_mb\":%.1f}\n",
-               vindex_kernel_name(), st == VINDEX_F32 ? "f32" : "i8", rows, dim, queries,
+               vindex_kernel_name(), threads, st == VINDEX_F32 ? "f32" : "i8", rows, dim, queries,
                t[queries / 2], t[queries * 9 / 10], t[queries - 1],
                vindex_memory(ix) / 1048576.0 * 1e6 / rows, rss_kb() / 1024.0);
         free(t);
     } else {
         if (shapes == 0 || shapes > rows)
             shapes = rows;
-        long topics = rows / 20 > 0 ? rows / 20 : 1;
-        if (topics > shapes)
-            topics = shapes;
+        long topics = shapes / 20 > 0 ? shapes / 20 : 1; /* 20 shapes to a topic */
         float *topic = malloc((size_t)topics * dim * sizeof *topic);
         float *shape = malloc((size_t)shapes * dim * sizeof *shape);
         for (long k = 0; k < topics; k++) {
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
         for (long s = 0; s < shapes; s++) { /* a shape near its topic: cos ~ 0.9 */
             long k = s % topics;
             for (long i = 0; i < dim; i++)
-                shape[s * dim + i] = topic[k * dim + i] + 0.028f * uniform();
+                shape[s * dim + i] = s % 10 == 9 ? uniform() : topic[k * dim + i] + 0.028f * uniform();
             normalise(shape + s * dim, (int)dim);
         }
         for (long r = 0; r < rows; r++)
