@@ -214,6 +214,61 @@ static void test_range(void **state)
     vindex_free(ix);
 }
 
+typedef struct {
+    uint32_t *rows;
+    size_t n;
+} found;
+
+static int found_one(uint32_t row, float score, void *arg)
+{
+    found *f = arg;
+    f->rows[f->n++] = row;
+    return 0;
+}
+
+static int found_batch(size_t q, uint32_t row, float score, void *arg)
+{
+    found *f = arg;
+    f[q].rows[f[q].n++] = row;
+    return 0;
+}
+
+/* A batch of range queries finds what each query alone finds, tiles notwithstanding. */
+static void test_range_batch(void **state)
+{
+    for (int st = 0; st < 2; st++) {
+        const int dim = 48;
+        const size_t n = 3000, nq = 70;
+        vindex *ix = vindex_new(dim, st ? VINDEX_I8 : VINDEX_F32);
+        float *qs = malloc(nq * dim * sizeof *qs), v[48];
+        for (size_t r = 0; r < n; r++) {
+            random_unit(v, dim);
+            vindex_add(ix, r, v);
+            if (r < nq)
+                memcpy(qs + r * dim, v, sizeof v);
+        }
+        found alone[70], batch[70];
+        for (size_t i = 0; i < nq; i++) {
+            alone[i] = (found){malloc(n * sizeof(uint32_t)), 0};
+            batch[i] = (found){malloc(n * sizeof(uint32_t)), 0};
+            assert_int_equal(vindex_range(ix, qs + i * dim, 0.3f, found_one, &alone[i]), 0);
+        }
+        assert_int_equal(vindex_range_batch(ix, qs, nq, 0.3f, found_batch, batch), 0);
+        size_t total = 0;
+        for (size_t i = 0; i < nq; i++) {
+            assert_int_equal(alone[i].n, batch[i].n);
+            assert_memory_equal(alone[i].rows, batch[i].rows, alone[i].n * sizeof(uint32_t));
+            assert_true(alone[i].n >= 1); /* itself */
+            total += alone[i].n;
+            free(alone[i].rows);
+            free(batch[i].rows);
+        }
+        assert_true(total > nq); /* some neighbours besides themselves */
+        free(qs);
+        vindex_free(ix);
+    }
+}
+
 /* Parallel scan: the same hits as one thread, filter and min_score included. */
 static void test_threads(void **state)
 {
@@ -254,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_int8),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_range_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

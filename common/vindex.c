@@ -465,3 +465,36 @@ int vindex_range(const vindex *ix, const float *q, float min_score, vindex_range
     query_free(&qq);
     return rc;
 }
+
+/* Rows in tiles of ~64 KB, each tile scored against every query of the batch while it is
+ * in cache: the rows are read from memory once per batch instead of once per query. */
+#define TILE_BYTES 65536
+
+int vindex_range_batch(const vindex *ix, const float *qs, size_t nq, float min_score, vindex_range_batch_fn fn,
+                       void *arg)
+{
+    if (nq == 0 || ix->n == 0)
+        return 0;
+    query *qq = calloc(nq, sizeof *qq);
+    if (!qq)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < nq; i++)
+        if (query_prepare(ix, qs + i * (size_t)ix->dim, &qq[i]) != 0)
+            rc = -1;
+    size_t row_bytes = ix->storage == VINDEX_F32 ? ix->stride * sizeof(float) : ix->stride;
+    size_t tile = TILE_BYTES / row_bytes ? TILE_BYTES / row_bytes : 1;
+    for (size_t r0 = 0; rc == 0 && r0 < ix->n; r0 += tile) {
+        size_t r1 = r0 + tile < ix->n ? r0 + tile : ix->n;
+        for (size_t i = 0; rc == 0 && i < nq; i++)
+            for (size_t r = r0; rc == 0 && r < r1; r++) {
+                float s = score_row(ix, &qq[i], r);
+                if (s >= min_score)
+                    rc = fn(i, (uint32_t)r, s, arg);
+            }
+    }
+    for (size_t i = 0; i < nq; i++)
+        query_free(&qq[i]);
+    free(qq);
+    return rc;
+}

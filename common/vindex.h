@@ -79,6 +79,13 @@ void vindex_set_threads(vindex *ix, int threads);
 typedef int (*vindex_range_fn)(uint32_t row, float score, void *arg);
 int vindex_range(const vindex *ix, const float *q, float min_score, vindex_range_fn fn, void *arg);
 
+/* The same for nq queries at once (qs: nq*dim floats, borrowed): fn(i, row, score, arg)
+ * for query i, in no particular order. Faster than nq range queries when the rows do not
+ * fit in the CPU cache (they are read once per batch). 0, fn's non-zero, or -1. */
+typedef int (*vindex_range_batch_fn)(size_t query, uint32_t row, float score, void *arg);
+int vindex_range_batch(const vindex *ix, const float *qs, size_t nq, float min_score, vindex_range_batch_fn fn,
+                       void *arg);
+
 /* The kernels, exposed for the tests and the benchmark. n is a multiple of 32. */
 float vindex_dot_f32_scalar(const float *a, const float *b, size_t n);
 int32_t vindex_dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n);

@@ -48,6 +48,104 @@ static int collect(uint32_t row, float score, void *arg)
     return 0;
 }
 
+/* Step 2's neighbour lists, computed beforehand in batches (vindex_range_batch) while
+ * their total stays within a budget; beyond it, each list is queried when needed. */
+#define BATCH 64
+#define LIST_BUDGET (32u << 20) /* entries: 128 MB */
+#define CACHE_BYTES (8u << 20)  /* DBSCAN_AUTO batches rows beyond this */
+
+typedef struct {
+    uint32_t *items;
+    uint32_t n, cap;
+} nlist;
+
+typedef struct {
+    nlist *lists;
+    size_t base, total, budget;
+    bool over, failed;
+} lists_fill;
+
+static int collect_batch(size_t q, uint32_t row, float score, void *arg)
+{
+    lists_fill *f = arg;
+    size_t self = f->base + q;
+    if (row == self)
+        return 0;
+    if (++f->total > f->budget) {
+        f->over = true;
+        return 1;
+    }
+    nlist *l = &f->lists[self];
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 8;
+        uint32_t *p = realloc(l->items, cap * sizeof *p);
+        if (!p) {
+            f->failed = true;
+            return 1;
+        }
+        l->items = p;
+        l->cap = cap;
+    }
+    l->items[l->n++] = row;
+    return 0;
+}
+
+static void free_lists(nlist *lists, size_t n)
+{
+    for (size_t i = 0; lists && i < n; i++)
+        free(lists[i].items);
+    free(lists);
+}
+
+/* All lists, or NULL in *out when over the budget. 0, or -2 out of memory. */
+static int precompute_lists(const vindex *space, size_t npoints, float min_score, size_t budget, nlist **out)
+{
+    *out = NULL;
+    int dim = vindex_dim(space);
+    nlist *lists = calloc(npoints, sizeof *lists);
+    float *qs = malloc((size_t)BATCH * dim * sizeof *qs);
+    if (!lists || !qs) {
+        free(lists);
+        free(qs);
+        return -2;
+    }
+    lists_fill f = {lists, 0, 0, budget, false, false};
+    for (size_t b = 0; b < npoints && !f.over && !f.failed; b += BATCH) {
+        size_t m = npoints - b < BATCH ? npoints - b : BATCH;
+        for (size_t i = 0; i < m; i++)
+            vindex_row(space, (uint32_t)(b + i), qs + i * (size_t)dim);
+        f.base = b;
+        if (vindex_range_batch(space, qs, m, min_score, collect_batch, &f) < 0)
+            f.failed = true;
+    }
+    free(qs);
+    if (f.failed || f.over) {
+        free_lists(lists, npoints);
+        return f.failed ? -2 : 0;
+    }
+    *out = lists;
+    return 0;
+}
+
+/* The neighbours of point i: its precomputed list, or a query into nb. 0 or -2. */
+static int neighbours_of(const vindex *space, const nlist *lists, uint32_t i, float min_score, float *v,
+                         neighbours *nb, const uint32_t **items, size_t *n)
+{
+    if (lists) {
+        *items = lists[i].items;
+        *n = lists[i].n;
+        return 0;
+    }
+    nb->self = i;
+    nb->n = 0;
+    vindex_row(space, i, v);
+    if (vindex_range(space, v, min_score, collect, nb) != 0 || nb->failed)
+        return -2;
+    *items = nb->items;
+    *n = nb->n;
+    return 0;
+}
+
 typedef struct {
     int32_t cluster;
     uint64_t size;
@@ -64,13 +162,15 @@ static int cmp_size(const void *a, const void *b)
 
 int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
 {
-    if (!p || !(p->eps > 0 && p->eps <= 2) || p->min_samples < 1)
+    if (!p || !(p->eps > 0 && p->eps <= 2) || p->min_samples < 1 || p->neighbours < DBSCAN_AUTO ||
+        p->neighbours > DBSCAN_QUERY)
         return -1;
     size_t n = vindex_count(ix);
     if (n == 0)
         return 0;
     int dim = vindex_dim(ix);
     int rc = -2, nclusters = 0;
+    size_t npoints = 0;
     hashed_row *hr = malloc(n * sizeof *hr);
     uint32_t *point_of = malloc(n * sizeof *point_of); /* row -> distinct point */
     uint32_t *rep = malloc(n * sizeof *rep);           /* distinct point -> first row */
@@ -80,6 +180,9 @@ int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
     float *v = malloc((size_t)dim * sizeof *v);
     vindex *points = NULL;
     neighbours nb = {0};
+    nlist *lists = NULL;
+    const uint32_t *items;
+    size_t nitems;
     cluster_size *sizes = NULL;
     if (!hr || !point_of || !rep || !weight || !label || !queue || !v)
         goto out;
@@ -99,7 +202,6 @@ int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
             if (point_of[hr[j].row] == UINT32_MAX && vindex_rows_equal(ix, r, hr[j].row))
                 point_of[hr[j].row] = r;
     }
-    size_t npoints = 0;
     for (size_t r = 0; r < n; r++) {
         if (point_of[r] == r) {
             rep[npoints] = (uint32_t)r;
@@ -124,19 +226,19 @@ int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
 
     /* 2. expansion over the distinct points */
     float min_score = 1.0f - p->eps;
+    bool batch = p->neighbours == DBSCAN_BATCH || (p->neighbours == DBSCAN_AUTO && vindex_memory(space) > CACHE_BYTES);
+    if (batch && precompute_lists(space, npoints, min_score, LIST_BUDGET, &lists) != 0)
+        goto out;
     for (size_t i = 0; i < npoints; i++)
         label[i] = UNVISITED;
     for (size_t i = 0; i < npoints; i++) {
         if (label[i] != UNVISITED)
             continue;
-        nb.self = (uint32_t)i;
-        nb.n = 0;
-        vindex_row(space, (uint32_t)i, v);
-        if (vindex_range(space, v, min_score, collect, &nb) != 0 || nb.failed)
+        if (neighbours_of(space, lists, (uint32_t)i, min_score, v, &nb, &items, &nitems) != 0)
             goto out;
         uint64_t w = weight[i];
-        for (size_t j = 0; j < nb.n; j++)
-            w += weight[nb.items[j]];
+        for (size_t j = 0; j < nitems; j++)
+            w += weight[items[j]];
         if (w < (uint64_t)p->min_samples) {
             label[i] = DBSCAN_NOISE;
             continue;
@@ -144,8 +246,8 @@ int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
         int32_t c = nclusters++;
         label[i] = c;
         size_t head = 0, tail = 0;
-        for (size_t j = 0; j < nb.n; j++) {
-            uint32_t q = nb.items[j];
+        for (size_t j = 0; j < nitems; j++) {
+            uint32_t q = items[j];
             if (label[q] == UNVISITED)
                 queue[tail++] = q;
             if (label[q] == UNVISITED || label[q] == DBSCAN_NOISE)
@@ -153,18 +255,15 @@ int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
         }
         while (head < tail) {
             uint32_t q = queue[head++];
-            nb.self = q;
-            nb.n = 0;
-            vindex_row(space, q, v);
-            if (vindex_range(space, v, min_score, collect, &nb) != 0 || nb.failed)
+            if (neighbours_of(space, lists, q, min_score, v, &nb, &items, &nitems) != 0)
                 goto out;
             uint64_t wq = weight[q];
-            for (size_t j = 0; j < nb.n; j++)
-                wq += weight[nb.items[j]];
+            for (size_t j = 0; j < nitems; j++)
+                wq += weight[items[j]];
             if (wq < (uint64_t)p->min_samples)
                 continue; /* a border point: in the cluster, not expanded */
-            for (size_t j = 0; j < nb.n; j++) {
-                uint32_t x = nb.items[j];
+            for (size_t j = 0; j < nitems; j++) {
+                uint32_t x = items[j];
                 if (label[x] == UNVISITED)
                     queue[tail++] = x;
                 if (label[x] == UNVISITED || label[x] == DBSCAN_NOISE)
@@ -207,5 +306,6 @@ out:
     free(nb.items);
     free(sizes);
     vindex_free(points);
+    free_lists(lists, npoints);
     return rc;
 }

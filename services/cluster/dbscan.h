@@ -9,8 +9,13 @@
  * Identical vectors (alerts of one shape share a cached embedding) are collapsed into one
  * point with a weight before the neighbour queries, which changes nothing in the result
  * (two identical points are always neighbours, hence in the same cluster or both noise)
- * and makes a storm of one shape cost one query. Each distinct point is queried once
- * against the distinct points with the index's exact kernel: O(distinct^2) dot products.
+ * and makes a storm of one shape cost one query. When the distinct rows no longer fit in
+ * the CPU cache, the neighbour lists of all points are computed first, 64 points at a
+ * time against cache-sized tiles of rows (vindex_range_batch: 100,000 alerts of 10,000
+ * float32 shapes went from 13 s to 9 s), while their total stays within a budget (128
+ * MB); otherwise, or past the budget, each point is queried alone when the expansion
+ * reaches it (measured faster for rows that fit in cache). Either way O(distinct^2) dot
+ * products with the index's exact kernel, and the same result.
  *
  * A border point reachable from two clusters goes to the one found first (rows in order),
  * as in every sequential DBSCAN. */
@@ -26,9 +31,16 @@
 #define DBSCAN_DEFAULT_EPS 0.3f
 #define DBSCAN_DEFAULT_MIN_SAMPLES 2
 
+typedef enum {
+    DBSCAN_AUTO = 0, /* BATCH when the distinct rows exceed 8 MB (no longer in cache), else QUERY */
+    DBSCAN_BATCH,    /* all lists first, by batches (falls back to QUERY past the budget) */
+    DBSCAN_QUERY,    /* one range query per point when the expansion reaches it */
+} dbscan_neighbours;
+
 typedef struct {
     float eps;       /* cosine distance, (0, 2] */
     int min_samples; /* >= 1, the point itself included */
+    dbscan_neighbours neighbours; /* how neighbours are found; 0 = DBSCAN_AUTO */
 } dbscan_params;
 
 /* Clusters the rows of ix (borrowed, not modified). labels[vindex_count(ix)] (caller's)

@@ -122,10 +122,14 @@ static void compare(size_t n, int dim, int centres, double sigma, double dup, fl
     if (st == VINDEX_I8) /* the reference sees what the index stores */
         for (size_t r = 0; r < n; r++)
             vindex_row(ix, (uint32_t)r, x + r * dim);
-    int32_t *got = malloc(n * sizeof *got);
-    dbscan_params p = {eps, min_samples};
+    int32_t *got = malloc(n * sizeof *got), *queried = malloc(n * sizeof *queried);
+    dbscan_params p = {eps, min_samples, DBSCAN_BATCH};
     int nc = dbscan_run(ix, &p, got);
     assert_true(nc >= 0);
+    p.neighbours = DBSCAN_QUERY; /* the other path: one query per point */
+    assert_int_equal(dbscan_run(ix, &p, queried), nc);
+    assert_memory_equal(got, queried, n * sizeof *got);
+    free(queried);
 
     int *want = malloc(n * sizeof *want);
     bool *core = malloc(n * sizeof *core), *adj = malloc(n * n * sizeof *adj);
@@ -197,7 +201,7 @@ static void test_storm_of_one_shape(void **state)
         vindex_add(ix, 1 + i, a);
     vindex_add(ix, 1001, c);
     int32_t labels[1002];
-    dbscan_params p = {DBSCAN_DEFAULT_EPS, DBSCAN_DEFAULT_MIN_SAMPLES};
+    dbscan_params p = {DBSCAN_DEFAULT_EPS, DBSCAN_DEFAULT_MIN_SAMPLES, 0};
     assert_int_equal(dbscan_run(ix, &p, labels), 1);
     assert_int_equal(labels[0], DBSCAN_NOISE);
     assert_int_equal(labels[1001], DBSCAN_NOISE);

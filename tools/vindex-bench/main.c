@@ -171,7 +171,7 @@ int main(int argc, char **argv)
         for (long r = 0; r < rows; r++)
             vindex_add(ix, (uint64_t)r, shape + (r < shapes ? r : (long)((uniform() + 1) / 2 * shapes) % shapes) * dim);
         int32_t *labels = malloc((size_t)rows * sizeof *labels);
-        dbscan_params p = {DBSCAN_DEFAULT_EPS, DBSCAN_DEFAULT_MIN_SAMPLES};
+        dbscan_params p = {DBSCAN_DEFAULT_EPS, DBSCAN_DEFAULT_MIN_SAMPLES, 0};
         double t0 = now_ms();
         int nc = dbscan_run(ix, &p, labels);
         double ms = now_ms() - t0;
