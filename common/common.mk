@@ -13,7 +13,7 @@ PKGS_kafka := rdkafka $(PKGS_msg) $(PKGS_log)
 PKGS_consumer := $(sort $(PKGS_kafka) $(PKGS_pg))
 PKGS_severity := jansson $(PKGS_msg)
 PKGS_shape := libpcre2-8 libcrypto $(PKGS_msg)
-PKGS_embed := libcurl jansson $(PKGS_log)
+PKGS_embed := libcurl jansson
 PKGS_vindex :=
 PKGS_service := $(sort $(PKGS_http) $(PKGS_consumer)) # what every service links
 

@@ -93,8 +93,43 @@ int32_t vindex_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) { return 
 bool vindex_cpu_has_avx2(void) { return false; }
 #endif
 
-static float (*dot_f32)(const float *, const float *, size_t);
-static int32_t (*dot_i8)(const int8_t *, const int8_t *, size_t);
+/* Block kernels: q against rows[0..n) (stride elements apart) into out[n]: one indirect
+ * call per block, not per row (a 384-byte int8 row is 12 AVX2 steps: the call cost showed
+ * as a third of a DBSCAN's time). */
+static void dots_f32_scalar(const float *q, const float *rows, size_t n, size_t stride, float *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_f32_scalar(q, rows + r * stride, stride);
+}
+
+static void dots_i8_scalar(const int8_t *q, const int8_t *rows, size_t n, size_t stride, int32_t *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_i8_scalar(q, rows + r * stride, stride);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void dots_f32_avx2(const float *q, const float *rows, size_t n,
+                                                              size_t stride, float *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_f32_avx2(q, rows + r * stride, stride);
+}
+
+__attribute__((target("avx2"))) static void dots_i8_avx2(const int8_t *q, const int8_t *rows, size_t n,
+                                                         size_t stride, int32_t *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_i8_avx2(q, rows + r * stride, stride);
+}
+#else
+#define dots_f32_avx2 dots_f32_scalar
+#define dots_i8_avx2 dots_i8_scalar
+#endif
+
+static float (*dot_f32)(const float *, const float *, size_t); /* for vindex_kernel_name */
+static void (*dots_f32)(const float *, const float *, size_t, size_t, float *);
+static void (*dots_i8)(const int8_t *, const int8_t *, size_t, size_t, int32_t *);
 static bool force_scalar;
 static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
 
@@ -102,7 +137,8 @@ static void choose_kernels(void)
 {
     bool avx2 = !force_scalar && vindex_cpu_has_avx2();
     dot_f32 = avx2 ? vindex_dot_f32_avx2 : vindex_dot_f32_scalar;
-    dot_i8 = avx2 ? vindex_dot_i8_avx2 : vindex_dot_i8_scalar;
+    dots_f32 = avx2 ? dots_f32_avx2 : dots_f32_scalar;
+    dots_i8 = avx2 ? dots_i8_avx2 : dots_i8_scalar;
 }
 
 static void kernels(void)
@@ -299,11 +335,20 @@ static void query_free(query *q)
     free(q->i8);
 }
 
-static inline float score_row(const vindex *ix, const query *q, size_t r)
+
+#define BLOCK 256
+
+/* Scores of rows [r0, r0+n), n <= BLOCK, into out[n]. */
+static void score_block(const vindex *ix, const query *q, size_t r0, size_t n, float *out)
 {
-    if (ix->storage == VINDEX_F32)
-        return dot_f32(q->f32, ix->f32 + r * ix->stride, ix->stride);
-    return (float)dot_i8(q->i8, ix->i8 + r * ix->stride, ix->stride) * q->scale * ix->scale[r];
+    if (ix->storage == VINDEX_F32) {
+        dots_f32(q->f32, ix->f32 + r0 * ix->stride, n, ix->stride, out);
+        return;
+    }
+    int32_t d[BLOCK];
+    dots_i8(q->i8, ix->i8 + r0 * ix->stride, n, ix->stride, d);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)d[i] * q->scale * ix->scale[r0 + i];
 }
 
 /* A hit ranks before another by higher score, then lower row. */
@@ -358,8 +403,11 @@ static void scan(const vindex *ix, const query *qq, size_t r0, size_t r1, size_t
                  vindex_filter_fn filter, void *arg, vindex_hit *out, size_t *nout)
 {
     size_t n = *nout; /* out[0..n) is a min-heap: out[0] the worst kept */
+    float sc[BLOCK];
     for (size_t r = r0; r < r1; r++) {
-        float s = score_row(ix, qq, r);
+        if ((r - r0) % BLOCK == 0)
+            score_block(ix, qq, r, r1 - r < BLOCK ? r1 - r : BLOCK, sc);
+        float s = sc[(r - r0) % BLOCK];
         if (s < min_score)
             continue;
         vindex_hit h = {ix->ids[r], (uint32_t)r, s};
@@ -457,10 +505,13 @@ int vindex_range(const vindex *ix, const float *q, float min_score, vindex_range
     if (query_prepare(ix, q, &qq) != 0)
         return -1;
     int rc = 0;
-    for (size_t r = 0; r < ix->n && rc == 0; r++) {
-        float s = score_row(ix, &qq, r);
-        if (s >= min_score)
-            rc = fn((uint32_t)r, s, arg);
+    float sc[BLOCK];
+    for (size_t r0 = 0; r0 < ix->n && rc == 0; r0 += BLOCK) {
+        size_t m = ix->n - r0 < BLOCK ? ix->n - r0 : BLOCK;
+        score_block(ix, &qq, r0, m, sc);
+        for (size_t i = 0; i < m && rc == 0; i++)
+            if (sc[i] >= min_score)
+                rc = fn((uint32_t)(r0 + i), sc[i], arg);
     }
     query_free(&qq);
     return rc;
@@ -483,15 +534,17 @@ int vindex_range_batch(const vindex *ix, const float *qs, size_t nq, float min_s
         if (query_prepare(ix, qs + i * (size_t)ix->dim, &qq[i]) != 0)
             rc = -1;
     size_t row_bytes = ix->storage == VINDEX_F32 ? ix->stride * sizeof(float) : ix->stride;
-    size_t tile = TILE_BYTES / row_bytes ? TILE_BYTES / row_bytes : 1;
+    size_t tile = TILE_BYTES / row_bytes;
+    tile = tile < 1 ? 1 : tile > BLOCK ? BLOCK : tile;
+    float sc[BLOCK];
     for (size_t r0 = 0; rc == 0 && r0 < ix->n; r0 += tile) {
-        size_t r1 = r0 + tile < ix->n ? r0 + tile : ix->n;
-        for (size_t i = 0; rc == 0 && i < nq; i++)
-            for (size_t r = r0; rc == 0 && r < r1; r++) {
-                float s = score_row(ix, &qq[i], r);
-                if (s >= min_score)
-                    rc = fn(i, (uint32_t)r, s, arg);
-            }
+        size_t m = ix->n - r0 < tile ? ix->n - r0 : tile;
+        for (size_t i = 0; rc == 0 && i < nq; i++) {
+            score_block(ix, &qq[i], r0, m, sc);
+            for (size_t j = 0; j < m && rc == 0; j++)
+                if (sc[j] >= min_score)
+                    rc = fn(i, (uint32_t)(r0 + j), sc[j], arg);
+        }
     }
     for (size_t i = 0; i < nq; i++)
         query_free(&qq[i]);
