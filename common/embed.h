@@ -73,8 +73,8 @@ const char *embedder_note(const embedder *e);
  * vector of texts[i] (free()). Batches by HUTCH_EMBED_BATCH. On a result other than
  * EMBED_OK *out is NULL, err says why and *retry_after_ms (when not NULL) is the delay
  * the server asked for, 0 if none. */
-embed_result embedder_embed(embedder *e, const char *const *texts, size_t n, float **out,
-                            int64_t *retry_after_ms, char *err, size_t errlen);
+embed_result embedder_embed(embedder *e, const char *const *texts, size_t n, float **out, int64_t *retry_after_ms,
+                            char *err, size_t errlen);
 
 /* The hash embedder alone: text (borrowed) into out[dim], normalised (all zeros for a
  * text without words). Pure. */

@@ -71,7 +71,7 @@ static embed_result take_vector(json_t *values, int *dim, float *row, size_t i, 
     }
     size_t k;
     json_t *x;
-    json_array_foreach(values, k, x) {
+    json_array_foreach (values, k, x) {
         if (!json_is_number(x)) {
             snprintf(err, errlen, "vector %zu: element %zu is not a number", i, k);
             return EMBED_ERROR;
@@ -176,8 +176,7 @@ embed_result embed_parse_gemini(const char *body, size_t n, int *dim, float **ou
         r = parse_rows(root, list, 1, dim, false, out, "\"embedding\"", err, errlen);
         json_decref(list);
     } else {
-        r = parse_rows(root, json_object_get(root, "embeddings"), n, dim, false, out, "\"embeddings\"", err,
-                       errlen);
+        r = parse_rows(root, json_object_get(root, "embeddings"), n, dim, false, out, "\"embeddings\"", err, errlen);
     }
     json_decref(root);
     return r;
@@ -194,8 +193,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 
 static json_t *gemini_request(const embedder *e, const char *text, bool with_model)
 {
-    json_t *r = json_pack("{s:{s:[{s:s}]}, s:s}", "content", "parts", "text", text, "taskType",
-                          "SEMANTIC_SIMILARITY");
+    json_t *r = json_pack("{s:{s:[{s:s}]}, s:s}", "content", "parts", "text", text, "taskType", "SEMANTIC_SIMILARITY");
     if (r && e->dims_asked)
         json_object_set_new(r, "outputDimensionality", json_integer(e->dims_asked));
     if (r && with_model) {
@@ -206,8 +204,8 @@ static json_t *gemini_request(const embedder *e, const char *text, bool with_mod
     return r;
 }
 
-embed_result embed_http_batch(embedder *e, const char *const *texts, size_t n, float **out,
-                              int64_t *retry_after_ms, char *err, size_t errlen)
+embed_result embed_http_batch(embedder *e, const char *const *texts, size_t n, float **out, int64_t *retry_after_ms,
+                              char *err, size_t errlen)
 {
     *out = NULL;
     bool gemini = e->kind == EMBEDDER_GEMINI;

@@ -37,7 +37,7 @@ void embed_normalise(float *v, int dim);
  * answer when it was 0). */
 int embed_http_open(embedder *e, char *err, size_t errlen);
 void embed_http_close(embedder *e);
-embed_result embed_http_batch(embedder *e, const char *const *texts, size_t n, float **out,
-                              int64_t *retry_after_ms, char *err, size_t errlen);
+embed_result embed_http_batch(embedder *e, const char *const *texts, size_t n, float **out, int64_t *retry_after_ms,
+                              char *err, size_t errlen);
 
 #endif

@@ -25,14 +25,16 @@ static const struct {
 } masks[] = {
     {"(?<![0-9A-Za-z])" HEX "{8}-" HEX "{4}-" HEX "{4}-" HEX "{4}-" HEX "{12}(?![0-9A-Za-z])", "<uuid>"},
     {"(?<![0-9A-Za-z])\\d{4}-\\d{2}-\\d{2}(?:[T ]\\d{2}:\\d{2}(?::\\d{2})?(?:[.,]\\d+)?)?"
-     "(?:Z|[+-]\\d{2}:?\\d{2})?(?![0-9A-Za-z])", "<time>"},
+     "(?:Z|[+-]\\d{2}:?\\d{2})?(?![0-9A-Za-z])",
+     "<time>"},
     {"(?<![0-9A-Za-z:])\\d{1,2}:\\d{2}:\\d{2}(?:[.,]\\d+)?(?![0-9A-Za-z:])", "<time>"},
     {"(?<![0-9A-Za-z.])" IPV4 ":\\d{1,5}(?![0-9A-Za-z:])", "<ipv4>:<port>"},
     {"(?<![0-9A-Za-z.])" IPV4 "(?![0-9A-Za-z]|\\.\\d)", "<ipv4>"},
     /* two or more colons between hex groups, and either "::" or 3+ full groups: not a
      * clock time (taken above) nor "key:value:x" words (no hex digit then) */
     {"(?<![0-9A-Za-z:.])(?=[0-9A-Fa-f:.]*::|(?:" HEX "{1,4}:){3})(?=[0-9A-Fa-f:.]*\\d|::)"
-     "(?:" HEX "{0,4}:){2,7}(?:" IPV4 "|" HEX "{1,4})?(?![0-9A-Za-z:])", "<ipv6>"},
+     "(?:" HEX "{0,4}:){2,7}(?:" IPV4 "|" HEX "{1,4})?(?![0-9A-Za-z:])",
+     "<ipv6>"},
     {"(?<![0-9A-Za-z])(?:0[xX])?(?=" HEX "*\\d)(?=" HEX "*[A-Fa-f])" HEX "{8,}(?![0-9A-Za-z])", "<hex>"},
     {"(?<![0-9A-Za-z_.])\\d+(?:\\.\\d+)*(?![0-9A-Za-z_]|\\.\\d)", "<num>"}, /* 7.5, 1.2.3 */
 };
@@ -174,8 +176,7 @@ char *shape_text(const Hutch__V1__Alert *a)
         if (!at || !at->key || !*at->key)
             continue;
         attrs[used].key = at->key;
-        attrs[used].value = shape_mask(at->value ? at->value : "", at->value ? strlen(at->value) : 0,
-                                       SHAPE_MAX_VALUE);
+        attrs[used].value = shape_mask(at->value ? at->value : "", at->value ? strlen(at->value) : 0, SHAPE_MAX_VALUE);
         oom = !attrs[used++].value;
     }
     if (!oom) {

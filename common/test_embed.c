@@ -120,8 +120,8 @@ static void test_parse_openai(void **state)
     free(v);
     static const char *bad[] = {
         "not json",
-        "{\"data\":[]}",                                                 /* too few */
-        "{\"data\":[{\"index\":0,\"embedding\":[1,2]},{\"index\":1,\"embedding\":[1]}]}", /* ragged */
+        "{\"data\":[]}",                                                                    /* too few */
+        "{\"data\":[{\"index\":0,\"embedding\":[1,2]},{\"index\":1,\"embedding\":[1]}]}",   /* ragged */
         "{\"data\":[{\"index\":0,\"embedding\":[1,2]},{\"index\":0,\"embedding\":[1,2]}]}", /* twice */
         "{\"data\":[{\"index\":5,\"embedding\":[1,2]},{\"index\":1,\"embedding\":[1,2]}]}", /* range */
         "{\"data\":[{\"index\":0,\"embedding\":[1,\"x\"]},{\"index\":1,\"embedding\":[1,2]}]}",
@@ -135,9 +135,9 @@ static void test_parse_openai(void **state)
         assert_true(err[0] != '\0');
     }
     dim = 4; /* the expected size is enforced */
-    assert_int_equal(embed_parse_openai("{\"data\":[{\"index\":0,\"embedding\":[1,2,3]}]}", 1, &dim, &v, err,
-                                        sizeof err),
-                     EMBED_ERROR);
+    assert_int_equal(
+        embed_parse_openai("{\"data\":[{\"index\":0,\"embedding\":[1,2,3]}]}", 1, &dim, &v, err, sizeof err),
+        EMBED_ERROR);
     assert_non_null(strstr(err, "3 dimensions, expected 4"));
 }
 
@@ -152,9 +152,9 @@ static void test_parse_gemini(void **state)
     assert_true(fabsf(v[1] - 0.2f) < 1e-7f);
     free(v);
     dim = 0;
-    assert_int_equal(embed_parse_gemini("{\"embeddings\":[{\"values\":[1,0]},{\"values\":[0,1]}]}", 2, &dim, &v,
-                                        err, sizeof err),
-                     EMBED_OK);
+    assert_int_equal(
+        embed_parse_gemini("{\"embeddings\":[{\"values\":[1,0]},{\"values\":[0,1]}]}", 2, &dim, &v, err, sizeof err),
+        EMBED_OK);
     assert_true(v[0] == 1 && v[3] == 1);
     free(v);
     dim = 0;
@@ -184,9 +184,8 @@ static void test_error_message(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_embedder), cmocka_unit_test(test_settings),
-        cmocka_unit_test(test_parse_openai),  cmocka_unit_test(test_parse_gemini),
-        cmocka_unit_test(test_error_message),
+        cmocka_unit_test(test_hash_embedder), cmocka_unit_test(test_settings),      cmocka_unit_test(test_parse_openai),
+        cmocka_unit_test(test_parse_gemini),  cmocka_unit_test(test_error_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,7 +91,8 @@ static void probe(Hutch__V1__Alert *a, const char *ip, const char *port, const c
     a->schema = "guardduty";
     a->title = "Unprotected port on EC2 instance is being probed";
     a->description = (char *)host;
-    Hutch__V1__Attribute *x = attr("remote_ip", ip), *y = attr("port", port), *z = attr("instance", "i-0abc123def4567890");
+    Hutch__V1__Attribute *x = attr("remote_ip", ip), *y = attr("port", port),
+                         *z = attr("instance", "i-0abc123def4567890");
     attrs[0] = reverse ? z : x;
     attrs[1] = y;
     attrs[2] = reverse ? x : z;
@@ -108,7 +109,8 @@ static void free_attrs(Hutch__V1__Alert *a)
 static void test_alert_shape(void **state)
 {
     Hutch__V1__Alert a;
-    probe(&a, "198.51.100.7", "22", "EC2 instance i-0abc123def4567890 is being probed on port 22 from 198.51.100.7.", 0);
+    probe(&a, "198.51.100.7", "22", "EC2 instance i-0abc123def4567890 is being probed on port 22 from 198.51.100.7.",
+          0);
     char *s = shape_text(&a);
     assert_string_equal(s, "schema: guardduty\n"
                            "title: Unprotected port on EC2 instance is being probed\n"
@@ -121,7 +123,8 @@ static void test_alert_shape(void **state)
     assert_int_equal(strlen(h1), 64);
     free_attrs(&a);
     /* another probe: other address, port, order of attributes: the same shape */
-    probe(&a, "203.0.113.9", "3389", "EC2 instance i-0fff000aaa111bbb2 is being probed on port 3389 from 203.0.113.9.", 1);
+    probe(&a, "203.0.113.9", "3389", "EC2 instance i-0fff000aaa111bbb2 is being probed on port 3389 from 203.0.113.9.",
+          1);
     char *t = shape_text(&a);
     assert_string_equal(s, t);
     assert_int_equal(shape_hash(t, h2), 0);

@@ -50,8 +50,7 @@ int32_t vindex_dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) float vindex_dot_f32_avx2(const float *a, const float *b, size_t n)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
-           s3 = _mm256_setzero_ps();
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
     for (size_t i = 0; i < n; i += 32) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
@@ -116,8 +115,8 @@ __attribute__((target("avx2,fma"))) static void dots_f32_avx2(const float *q, co
         out[r] = vindex_dot_f32_avx2(q, rows + r * stride, stride);
 }
 
-__attribute__((target("avx2"))) static void dots_i8_avx2(const int8_t *q, const int8_t *rows, size_t n,
-                                                         size_t stride, int32_t *out)
+__attribute__((target("avx2"))) static void dots_i8_avx2(const int8_t *q, const int8_t *rows, size_t n, size_t stride,
+                                                         int32_t *out)
 {
     for (size_t r = 0; r < n; r++)
         out[r] = vindex_dot_i8_avx2(q, rows + r * stride, stride);
@@ -141,10 +140,7 @@ static void choose_kernels(void)
     dots_i8 = avx2 ? dots_i8_avx2 : dots_i8_scalar;
 }
 
-static void kernels(void)
-{
-    pthread_once(&kernel_once, choose_kernels);
-}
+static void kernels(void) { pthread_once(&kernel_once, choose_kernels); }
 
 void vindex_use_scalar(bool scalar)
 {
@@ -253,8 +249,8 @@ uint64_t vindex_id(const vindex *ix, uint32_t row) { return ix->ids[row]; }
 
 size_t vindex_memory(const vindex *ix)
 {
-    size_t per_row = sizeof(uint64_t) + (ix->storage == VINDEX_F32 ? ix->stride * sizeof(float)
-                                                                    : ix->stride + sizeof(float));
+    size_t per_row =
+        sizeof(uint64_t) + (ix->storage == VINDEX_F32 ? ix->stride * sizeof(float) : ix->stride + sizeof(float));
     return sizeof *ix + ix->cap * per_row;
 }
 
@@ -335,7 +331,6 @@ static void query_free(query *q)
     free(q->i8);
 }
 
-
 #define BLOCK 256
 
 /* Scores of rows [r0, r0+n), n <= BLOCK, into out[n]. */
@@ -393,10 +388,7 @@ static int cmp_hits(const void *a, const void *b)
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
 }
 
-void vindex_set_threads(vindex *ix, int threads)
-{
-    ix->threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-}
+void vindex_set_threads(vindex *ix, int threads) { ix->threads = threads < 1 ? 1 : threads > 64 ? 64 : threads; }
 
 /* Rows [r0, r1) into the min-heap out[0..*n) of at most k hits. */
 static void scan(const vindex *ix, const query *qq, size_t r0, size_t r1, size_t k, float min_score,
@@ -447,8 +439,8 @@ static void *scan_thread(void *p)
  * more than it saves. */
 #define PARALLEL_MIN_ROWS 65536
 
-int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
-                  vindex_filter_fn filter, void *arg, vindex_hit *out)
+int vindex_search(const vindex *ix, const float *q, size_t k, float min_score, vindex_filter_fn filter, void *arg,
+                  vindex_hit *out)
 {
     if (k == 0 || ix->n == 0)
         return 0;
@@ -469,8 +461,8 @@ int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
             return -1;
         }
         for (int i = 0; i < t; i++)
-            parts[i] = (scan_part){ix, &qq, ix->n * i / t, ix->n * (i + 1) / t, k, 0, min_score, filter, arg,
-                                   heaps + (size_t)i * k};
+            parts[i] = (scan_part){ix,        &qq,    ix->n * i / t, ix->n * (i + 1) / t,  k, 0,
+                                   min_score, filter, arg,           heaps + (size_t)i * k};
         for (int i = 1; i < t; i++)
             running[i] = pthread_create(&tid[i], NULL, scan_thread, &parts[i]) == 0;
         for (int i = 0; i < t; i++) /* part 0, and any part whose thread did not start */

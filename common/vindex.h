@@ -66,8 +66,8 @@ uint64_t vindex_row_hash(const vindex *ix, uint32_t row);
 /* The best (up to) k rows with score >= min_score that filter accepts (filter NULL =
  * every row), into out[k] (caller's), best first; ties by lower row. q is dim floats,
  * borrowed. Returns the number of hits (0..k), -1 on out of memory. */
-int vindex_search(const vindex *ix, const float *q, size_t k, float min_score,
-                  vindex_filter_fn filter, void *arg, vindex_hit *out);
+int vindex_search(const vindex *ix, const float *q, size_t k, float min_score, vindex_filter_fn filter, void *arg,
+                  vindex_hit *out);
 
 /* Searches of at least 65,536 rows scan in `threads` parts at once (default 1; at most
  * 64); filter must then be safe to call from several threads. */

@@ -128,8 +128,8 @@ static int precompute_lists(const vindex *space, size_t npoints, float min_score
 }
 
 /* The neighbours of point i: its precomputed list, or a query into nb. 0 or -2. */
-static int neighbours_of(const vindex *space, const nlist *lists, uint32_t i, float min_score, float *v,
-                         neighbours *nb, const uint32_t **items, size_t *n)
+static int neighbours_of(const vindex *space, const nlist *lists, uint32_t i, float min_score, float *v, neighbours *nb,
+                         const uint32_t **items, size_t *n)
 {
     if (lists) {
         *items = lists[i].items;
@@ -175,7 +175,7 @@ int dbscan_run(const vindex *ix, const dbscan_params *p, int32_t *labels)
     uint32_t *point_of = malloc(n * sizeof *point_of); /* row -> distinct point */
     uint32_t *rep = malloc(n * sizeof *rep);           /* distinct point -> first row */
     uint64_t *weight = calloc(n, sizeof *weight);
-    int32_t *label = malloc(n * sizeof *label);        /* per distinct point */
+    int32_t *label = malloc(n * sizeof *label); /* per distinct point */
     uint32_t *queue = malloc(n * sizeof *queue);
     float *v = malloc((size_t)dim * sizeof *v);
     vindex *points = NULL;

@@ -38,8 +38,8 @@ typedef enum {
 } dbscan_neighbours;
 
 typedef struct {
-    float eps;       /* cosine distance, (0, 2] */
-    int min_samples; /* >= 1, the point itself included */
+    float eps;                    /* cosine distance, (0, 2] */
+    int min_samples;              /* >= 1, the point itself included */
     dbscan_neighbours neighbours; /* how neighbours are found; 0 = DBSCAN_AUTO */
 } dbscan_params;
 

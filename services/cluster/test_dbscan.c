@@ -74,8 +74,7 @@ static double cosine_distance(const float *a, const float *b, int dim)
 }
 
 /* The reference: labels (cluster ids in discovery order, -1 noise) and core flags. */
-static void reference(const float *x, size_t n, int dim, double eps, int min_samples, int *label,
-                      bool *core, bool *adj)
+static void reference(const float *x, size_t n, int dim, double eps, int min_samples, int *label, bool *core, bool *adj)
 {
     for (size_t i = 0; i < n; i++) {
         int cnt = 1;
@@ -220,9 +219,9 @@ static void test_storm_of_one_shape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_warren_defaults),   cmocka_unit_test(test_sparse_many_noise),
-        cmocka_unit_test(test_duplicates),        cmocka_unit_test(test_int8),
-        cmocka_unit_test(test_min_samples_one),   cmocka_unit_test(test_storm_of_one_shape),
+        cmocka_unit_test(test_warren_defaults), cmocka_unit_test(test_sparse_many_noise),
+        cmocka_unit_test(test_duplicates),      cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_min_samples_one), cmocka_unit_test(test_storm_of_one_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

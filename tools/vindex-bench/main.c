@@ -9,7 +9,8 @@
  * shared: CPU time is what the search itself cost), index bytes per million rows, RSS.
  * dbscan: `rows` alerts drawn from `shapes` distinct vectors (alerts of one shape share
  * an embedding; --shapes = --rows for all distinct), 20 shapes to a topic so that
- * clusters form, every tenth shape a stray of its own (noise); times dbscan_run with Warren's defaults. Random data, fixed seed. */
+ * clusters form, every tenth shape a stray of its own (noise); times dbscan_run with Warren's defaults. Random data,
+ * fixed seed. */
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
@@ -89,10 +90,14 @@ int main(int argc, char **argv)
     long rows = 1000000, dim = 384, queries = 20, shapes = 0, threads = 1;
     vindex_storage st = VINDEX_F32;
     static const struct option opts[] = {
-        {"rows", required_argument, NULL, 'r'},   {"dim", required_argument, NULL, 'd'},
-        {"storage", required_argument, NULL, 's'}, {"queries", required_argument, NULL, 'q'},
-        {"shapes", required_argument, NULL, 'S'}, {"scalar", no_argument, NULL, 'x'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"rows", required_argument, NULL, 'r'},
+        {"dim", required_argument, NULL, 'd'},
+        {"storage", required_argument, NULL, 's'},
+        {"queries", required_argument, NULL, 'q'},
+        {"shapes", required_argument, NULL, 'S'},
+        {"scalar", no_argument, NULL, 'x'},
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -158,9 +163,9 @@ int main(int argc, char **argv)
         printf("{\"bench\":\"search\",\"kernel\":\"%s\",\"threads\":%ld,\"storage\":\"%s\",\"rows\":%ld,\"dim\":%ld,"
                "\"k\":10,\"queries\":%ld,\"median_ms\":%.2f,\"p90_ms\":%.2f,\"max_ms\":%.2f,\"median_cpu_ms\":%.2f,"
                "\"index_mb_per_million\":%.1f,\"rss_mb\":%.1f}\n",
-               vindex_kernel_name(), threads, st == VINDEX_F32 ? "f32" : "i8", rows, dim, queries,
-               t[queries / 2], t[queries * 9 / 10], t[queries - 1], ct[queries / 2],
-               vindex_memory(ix) / 1048576.0 * 1e6 / rows, rss_kb() / 1024.0);
+               vindex_kernel_name(), threads, st == VINDEX_F32 ? "f32" : "i8", rows, dim, queries, t[queries / 2],
+               t[queries * 9 / 10], t[queries - 1], ct[queries / 2], vindex_memory(ix) / 1048576.0 * 1e6 / rows,
+               rss_kb() / 1024.0);
         free(t);
         free(ct);
     } else {
@@ -193,8 +198,8 @@ int main(int argc, char **argv)
         printf("{\"bench\":\"dbscan\",\"kernel\":\"%s\",\"storage\":\"%s\",\"rows\":%ld,\"dim\":%ld,"
                "\"distinct\":%ld,\"eps\":%.2f,\"min_samples\":%d,\"clusters\":%d,\"noise\":%ld,"
                "\"ms\":%.0f,\"cpu_ms\":%.0f,\"rss_mb\":%.1f}\n",
-               vindex_kernel_name(), st == VINDEX_F32 ? "f32" : "i8", rows, dim, shapes, p.eps,
-               p.min_samples, nc, noise, ms, cms, rss_kb() / 1024.0);
+               vindex_kernel_name(), st == VINDEX_F32 ? "f32" : "i8", rows, dim, shapes, p.eps, p.min_samples, nc,
+               noise, ms, cms, rss_kb() / 1024.0);
         free(labels);
         free(topic);
         free(shape);
