@@ -459,6 +459,24 @@ static const char *choose_schema(const route_ctx *c, json_t *alert, json_t *rec)
     return c->topic_schema;
 }
 
+/* One record that is passed on as it is, without a look inside (no unwrap, no schema
+ * field, no router metadata). 0, or -1 on OOM. */
+static int route_verbatim(route_ctx *c, const char *raw, size_t raw_len)
+{
+    router_result *o = c->out;
+    if (grow((void **)&o->events, &c->ev_cap, o->n_events, sizeof *o->events) < 0)
+        return -1;
+    router_event *ev = &o->events[o->n_events];
+    memset(ev, 0, sizeof *ev);
+    snprintf(ev->schema, sizeof ev->schema, "%s", choose_schema(c, NULL, NULL));
+    if (!(ev->payload = dup_n(raw, raw_len)))
+        return -1;
+    ev->payload_len = raw_len;
+    o->n_events++; /* from here on router_result_free owns it */
+    ingest_ids_derived(&ev->ids, c->msg->topic, c->msg->partition, c->msg->offset, 0, c->msg->timestamp_ms);
+    return 0;
+}
+
 /* One record (rec parsed; raw/raw_len its verbatim text or NULL). */
 static int route_record(route_ctx *c, size_t index, json_t *rec, const char *raw, size_t raw_len,
                         const char *line, size_t line_len)
@@ -614,6 +632,10 @@ router_status router_route(const router *r, const router_msg *msg, router_result
             }
     } else if (whole) {
         rc = route_record(&c, 0, whole, t, tn, t, tn);
+    } else if (!c.r->unwrap && !c.r->schema_field && *t != '[' && ingest_json_validate(t, tn, NULL, 0) == 0) {
+        /* one valid JSON value jansson cannot hold (an integer beyond int64, 1e400): with
+         * nothing to look up inside it, it is one event, its bytes as they came */
+        rc = route_verbatim(&c, t, tn);
     } else {
         rc = route_lines(&c, text, len);
     }

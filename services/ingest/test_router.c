@@ -425,6 +425,24 @@ static void test_limits(void **state)
     router_free(r);
 }
 
+/* Valid JSON that jansson cannot hold (numbers beyond int64 and double) passes as the
+ * bytes sent when nothing has to be looked up inside it; an unwrap needs a look. */
+static void test_exact_numbers_verbatim(void **state)
+{
+    const char *text = "{\"id\": 18446744073709551615, \"huge\": 1e400, \"tiny\": 1E-400, \"neg0\": -0}";
+    router *r = make(NULL, NULL, NULL, NULL);
+    router_result res = route(r, "hutch.ingest.json", 7, "guardduty", text);
+    assert_int_equal(res.n_events, 1);
+    assert_int_equal(res.n_errors, 0);
+    assert_string_equal(res.events[0].payload, text);
+    assert_string_equal(res.events[0].schema, "guardduty");
+    router_result one = route(r, "hutch.ingest.json", 7, "guardduty", "{\"id\": 1}");
+    assert_string_equal(res.events[0].ids.event_id, one.events[0].ids.event_id); /* same coordinates, same id */
+    router_result_free(&one);
+    router_result_free(&res);
+    router_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_ndjson_blank_and_broken_lines),
         cmocka_unit_test(test_derived_ids_stable),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_exact_numbers_verbatim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,10 +252,11 @@ def test_router_lines_become_events_of_their_schema(routed, router_name):
             assert ev["policy_package"] == PACKAGES[schema], (marker, ev)
             assert ev["status"] in ("accepted", "ignored"), ev
             assert marker in json.loads(ev["payload"]).__repr__()
-        # the shipped policies' verdicts: Falco Warning/Error alert and Notice is ignored,
-        # Wazuh level 10 alerts and level 3 is ignored, Suricata alerts alert
+        # the shipped policies' verdicts: every Falco priority is an alert (Notice a low
+        # one: detections are grouped, not dropped), Wazuh level 10 alerts and the level-3
+        # successful sudo is ignored, Suricata alerts alert
         status = {m: found[m][0]["status"] for m in expected}
-        assert sorted(status[m] for m in expected if "-falco-" in m) == ["accepted", "accepted", "ignored"]
+        assert sorted(status[m] for m in expected if "-falco-" in m) == ["accepted", "accepted", "accepted"]
         assert sorted(status[m] for m in expected if "-wazuh-" in m) == ["accepted", "ignored"]
         assert {status[m] for m in expected if "-suricata-" in m} == {"accepted"}
 
@@ -313,7 +314,7 @@ def test_killing_router_and_ingest_mid_stream_loses_nothing_delivered(routed, ro
     router = make_router(st, router_name)
     ingest = st.services["ingest"]
     tag = uuid.uuid4().hex[:8]
-    notice = next(d for d in fixture_lines("falco") if d["priority"] == "Notice")  # decided "ignored": light
+    notice = next(d for d in fixture_lines("falco") if d["priority"] == "Notice")  # a low alert
     n = 80
     markers = [f"[e2e kill {router_name} {tag}-{i:03d}]" for i in range(n)]
     written = []
