@@ -46,9 +46,9 @@ struct batch {
     atomic_int refs;     /* the round + one per in-flight produce */
     atomic_int inflight; /* outputs produced but not yet reported */
     size_t n;
-    kafka_msg *msgs;     /* poll order */
+    kafka_msg *msgs; /* poll order */
     consumer_item *items;
-    bool *handled;       /* went through the handler (or is dead): its outputs are final */
+    bool *handled; /* went through the handler (or is dead): its outputs are final */
 };
 
 struct consumer {
@@ -379,8 +379,9 @@ static int unclaim_dead(consumer *c, consumer_item **items, size_t n)
     if (ids.n) {
         const char *text = pg_array_text(&ids);
         const char *params[] = {c->name, text};
-        rc = text ? pg_exec(c->db, NULL, "DELETE FROM processed_messages WHERE consumer = $1 AND message_id = ANY($2::text[])",
-                            2, params)
+        rc = text ? pg_exec(c->db, NULL,
+                            "DELETE FROM processed_messages WHERE consumer = $1 AND message_id = ANY($2::text[])", 2,
+                            params)
                   : PG_RETRY;
     }
     pg_array_free(&ids);
@@ -445,8 +446,8 @@ static int process(consumer *c, consumer_item **items, size_t n, volatile sig_at
         char wait[32], count[16];
         snprintf(wait, sizeof wait, "%lld", (long long)backoff);
         snprintf(count, sizeof count, "%zu", n);
-        consumer_item_log(LOG_LEVEL_WARN, items[0], "batch_retry", "consumer", c->name, "messages", count,
-                          "backoff_ms", wait, "reason", c->spec.no_database ? "handler" : "database unavailable", NULL);
+        consumer_item_log(LOG_LEVEL_WARN, items[0], "batch_retry", "consumer", c->name, "messages", count, "backoff_ms",
+                          wait, "reason", c->spec.no_database ? "handler" : "database unavailable", NULL);
         if (!wait_serving(c, backoff, stop))
             return -1;
         backoff = next_backoff(backoff);

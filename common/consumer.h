@@ -54,16 +54,16 @@ typedef struct consumer_output consumer_output;
 
 /* One message of a batch, as the handler sees it. */
 typedef struct {
-    kafka_msg msg;             /* the consumed message: coordinates, bytes, headers (BORROWED: the batch owns it) */
-    ProtobufCMessage *value;   /* the decoded input (cast to its type), or NULL for raw inputs; OWNED by the frame */
-    const char *message_id;    /* the claimed id: BORROWED from value, or the item's own buffer */
-    bool redelivered;          /* its claim was committed before: write nothing new, re-produce */
-    bool dead;                 /* set by consumer_item_dead */
+    kafka_msg msg;           /* the consumed message: coordinates, bytes, headers (BORROWED: the batch owns it) */
+    ProtobufCMessage *value; /* the decoded input (cast to its type), or NULL for raw inputs; OWNED by the frame */
+    const char *message_id;  /* the claimed id: BORROWED from value, or the item's own buffer */
+    bool redelivered;        /* its claim was committed before: write nothing new, re-produce */
+    bool dead;               /* set by consumer_item_dead */
     char reason[CONSUMER_REASON_MAX];
-    char coords[3][24];        /* partition, offset as text (for logs) */
+    char coords[3][24]; /* partition, offset as text (for logs) */
     char raw_id[96];
-    consumer_output *outputs;  /* what to produce once the batch committed */
-    struct consumer *frame;    /* BORROWED: the frame handling it */
+    consumer_output *outputs; /* what to produce once the batch committed */
+    struct consumer *frame;   /* BORROWED: the frame handling it */
     size_t n_outputs, cap_outputs;
 } consumer_item;
 
@@ -90,8 +90,8 @@ typedef struct {
     /* No Postgres: no claim, no transaction (ingest's Kafka path, whose outputs
      * are idempotent by construction). */
     bool no_database;
-    size_t batch_max;  /* 0: HUTCH_CONSUMER_BATCH (service_consume), else 500 */
-    int linger_ms;     /* 0: HUTCH_CONSUMER_LINGER (service_consume); <0: 5 ms */
+    size_t batch_max; /* 0: HUTCH_CONSUMER_BATCH (service_consume), else 500 */
+    int linger_ms;    /* 0: HUTCH_CONSUMER_LINGER (service_consume); <0: 5 ms */
 } consumer_spec;
 
 typedef struct consumer consumer;

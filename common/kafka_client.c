@@ -82,8 +82,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         LOG_ERROR("kafka_fatal_error", "client", kc->name, "error", rd_kafka_err2name(orig), "reason", fatal, NULL);
         return;
     }
-    LOG_WARN("kafka_error", "client", kc->name, "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), "reason",
-             reason, NULL);
+    LOG_WARN("kafka_error", "client", kc->name, "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), "reason", reason,
+             NULL);
 }
 
 /* Metadata probe: a broker answered within KAFKA_WATCH_TIMEOUT_MS. */
@@ -122,8 +122,7 @@ int kafka_client_init(kafka_client *kc, const char *name, const char *role)
     pthread_mutex_init(&kc->watch_lock, NULL);
     pthread_cond_init(&kc->watch_cond, NULL);
     char mname[256];
-    snprintf(mname, sizeof mname, "hutch_kafka_connected{client=\"%s\",role=\"%s\"}", kc->name ? kc->name : "",
-             role);
+    snprintf(mname, sizeof mname, "hutch_kafka_connected{client=\"%s\",role=\"%s\"}", kc->name ? kc->name : "", role);
     if (strcmp(role, "admin"))
         kc->connected_gauge = metrics_gauge(mname, "1 while a Kafka broker answers, else 0.");
     return kc->name ? 0 : -1;
@@ -209,8 +208,7 @@ int kafka_conf_passthrough(rd_kafka_conf_t *conf, char *err, size_t errlen)
     return bad ? -1 : 0;
 }
 
-rd_kafka_conf_t *kafka_base_conf(kafka_client *kc, const char *brokers, const char *client_id, char *err,
-                                  size_t errlen)
+rd_kafka_conf_t *kafka_base_conf(kafka_client *kc, const char *brokers, const char *client_id, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (kafka_conf_set(conf, "bootstrap.servers", brokers ? brokers : "127.0.0.1:9092", err, errlen) < 0 ||
@@ -226,4 +224,3 @@ rd_kafka_conf_t *kafka_base_conf(kafka_client *kc, const char *brokers, const ch
     rd_kafka_conf_set_error_cb(conf, error_cb);
     return conf;
 }
-

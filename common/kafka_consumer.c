@@ -63,8 +63,7 @@ const void *kafka_msg_header(const kafka_msg *msg, const char *name, size_t *len
     return val;
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                         void *opaque)
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     kafka_consumer *c = opaque;
     const char *proto = rd_kafka_rebalance_protocol(rk);
@@ -100,8 +99,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
 }
 
-kafka_consumer *kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                   char *err, size_t errlen)
+kafka_consumer *kafka_consumer_new(const char *brokers, const char *group, const char *const *topics, char *err,
+                                   size_t errlen)
 {
     if (!group || !topics || !topics[0]) {
         kafka_set_err(err, errlen, "kafka consumer: group and topics are required");

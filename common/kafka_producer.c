@@ -61,7 +61,8 @@ kafka_producer *kafka_producer_new(const char *brokers, const char *client_id, c
 
     rd_kafka_conf_t *conf = kafka_base_conf(&p->c, brokers, client_id, err, errlen);
     if (!conf || kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
-        kafka_conf_set(conf, "acks", "all", err, errlen) < 0 || kafka_conf_set(conf, "linger.ms", "5", err, errlen) < 0 ||
+        kafka_conf_set(conf, "acks", "all", err, errlen) < 0 ||
+        kafka_conf_set(conf, "linger.ms", "5", err, errlen) < 0 ||
         /* The broker's message.max.bytes (tools/kafka/server.properties.in): an
          * event of ingest's largest body (1 MiB) plus its envelope must fit. */
         kafka_conf_set(conf, "message.max.bytes", "4194304", err, errlen) < 0 ||
@@ -130,8 +131,8 @@ static int produce_with(kafka_producer *p, const char *topic, const void *key, s
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         free(d);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            LOG_WARN("kafka_produce_failed", "client", p ? p->c.name : "", "topic", topic, "error",
-                     rd_kafka_err2str(e), NULL);
+            LOG_WARN("kafka_produce_failed", "client", p ? p->c.name : "", "topic", topic, "error", rd_kafka_err2str(e),
+                     NULL);
         return -1;
     }
     return 0;
@@ -244,7 +245,6 @@ void kafka_producer_free(kafka_producer *p, int flush_timeout_ms)
     kafka_client_destroy(&p->c);
     free(p);
 }
-
 
 bool kafka_error_permanent(int err)
 {

@@ -100,8 +100,12 @@ static void put_string(strbuf *b, const char *s)
             strbuf_add(b, esc, 2);
             i++;
         } else if (c < 0x20) {
-            const char *named = c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                              : c == '\t' ? "\\t" : NULL;
+            const char *named = c == '\b'   ? "\\b"
+                                : c == '\f' ? "\\f"
+                                : c == '\n' ? "\\n"
+                                : c == '\r' ? "\\r"
+                                : c == '\t' ? "\\t"
+                                            : NULL;
             if (named) {
                 strbuf_add(b, named, 2);
             } else {
@@ -126,7 +130,11 @@ static void put_string(strbuf *b, const char *s)
                 nu = 2;
             }
             for (int k = 0; k < nu; k++) {
-                char u[6] = {'\\', 'u', hex[units[k] >> 12 & 15], hex[units[k] >> 8 & 15], hex[units[k] >> 4 & 15],
+                char u[6] = {'\\',
+                             'u',
+                             hex[units[k] >> 12 & 15],
+                             hex[units[k] >> 8 & 15],
+                             hex[units[k] >> 4 & 15],
                              hex[units[k] & 15]};
                 strbuf_add(b, u, 6);
             }

@@ -97,7 +97,7 @@ struct metric_histogram {
     double bounds[HISTOGRAM_BUCKETS_MAX];
     int n;
     _Atomic int64_t buckets[HISTOGRAM_BUCKETS_MAX + 1]; /* per bucket, not cumulative; last = +Inf */
-    _Atomic int64_t sum_micro;                           /* sum of the values x 1e6 */
+    _Atomic int64_t sum_micro;                          /* sum of the values x 1e6 */
     _Atomic int64_t count;
 };
 
@@ -185,14 +185,14 @@ char *metrics_render(void)
         const metric *head = registry[i];
         strbuf_printf(&sb, "# HELP %.*s %s\n", (int)head->family_len, head->name, head->help);
         strbuf_printf(&sb, "# TYPE %.*s %s\n", (int)head->family_len, head->name,
-                  head->type == METRIC_COUNTER ? "counter" : "gauge");
+                      head->type == METRIC_COUNTER ? "counter" : "gauge");
         for (size_t j = i; j < registry_len; j++) {
             const metric *m = registry[j];
             if (done[j] || m->family_len != head->family_len || strncmp(m->name, head->name, head->family_len))
                 continue;
             done[j] = 1;
             strbuf_printf(&sb, "%s %lld\n", m->name,
-                      (long long)atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed));
+                          (long long)atomic_load_explicit(&((metric *)m)->value, memory_order_relaxed));
         }
     }
     for (size_t i = 0; i < histograms_len; i++) {
@@ -207,8 +207,8 @@ char *metrics_render(void)
                 strbuf_printf(&sb, "%s_bucket{le=\"+Inf\"} %lld\n", h->name, (long long)cumulative);
         }
         strbuf_printf(&sb, "%s_sum %.6f\n%s_count %lld\n", h->name,
-                  (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, h->name,
-                  (long long)atomic_load_explicit(&h->count, memory_order_relaxed));
+                      (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, h->name,
+                      (long long)atomic_load_explicit(&h->count, memory_order_relaxed));
     }
     pthread_mutex_unlock(&registry_lock);
     free(done);

@@ -199,8 +199,8 @@ int service_consume(service *svc, const consumer_spec *spec, void *ctx)
     if (!with_settings.linger_ms)
         with_settings.linger_ms = (int)svc->common.consumer_linger_ms;
     char err[1024];
-    svc->consumer = consumer_new(svc->name, svc->common.kafka_brokers, svc->db, svc->producer, &with_settings, ctx,
-                                 err, sizeof err);
+    svc->consumer = consumer_new(svc->name, svc->common.kafka_brokers, svc->db, svc->producer, &with_settings, ctx, err,
+                                 sizeof err);
     if (!svc->consumer) {
         LOG_ERROR("kafka_consumer_failed", "error", err, NULL);
         return -1;

@@ -38,7 +38,7 @@ typedef struct {
     http_server *http;
     pg *db;                  /* connected and migrated */
     kafka_producer *producer;
-    consumer *consumer;       /* only after service_consume */
+    consumer *consumer; /* only after service_consume */
 } service;
 
 /* For main(), first: handles --help (the service's table, then the common one) and

@@ -74,11 +74,10 @@ static int severity_word(const char *s)
         const char *word;
         int score;
     } words[] = {
-        {"critical", 90}, {"emergency", 90}, {"alert", 90}, {"fatal", 90},
-        {"high", 70}, {"error", 70}, {"major", 70},
-        {"medium", 40}, {"moderate", 40}, {"warning", 40}, {"warn", 40},
-        {"low", 20}, {"notice", 20}, {"minor", 20},
-        {"informational", 0}, {"info", 0}, {"information", 0}, {"debug", 0}, {"none", 0},
+        {"critical", 90}, {"emergency", 90},  {"alert", 90},  {"fatal", 90},    {"high", 70},
+        {"error", 70},    {"major", 70},      {"medium", 40}, {"moderate", 40}, {"warning", 40},
+        {"warn", 40},     {"low", 20},        {"notice", 20}, {"minor", 20},    {"informational", 0},
+        {"info", 0},      {"information", 0}, {"debug", 0},   {"none", 0},
     };
     while (isspace((unsigned char)*s))
         s++;
@@ -129,7 +128,7 @@ static int hint_of(const char *key, const json_t *v)
         int best = -1;
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c) {
+        json_object_foreach ((json_t *)v, k, c) {
             if (!strcasecmp(k, "normalized") && json_is_number(c)) {
                 double x = json_number_value(c);
                 if (x >= 0 && x <= 100)
@@ -151,14 +150,15 @@ static int hints_walk(const json_t *v, int depth)
     if (json_is_object(v)) {
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c) {
+        json_object_foreach ((json_t *)v, k, c) {
             best = max_int(best, hint_of(k, c));
             best = max_int(best, hints_walk(c, depth + 1));
         }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) best = max_int(best, hints_walk(c, depth + 1));
+        json_array_foreach (v, i, c)
+            best = max_int(best, hints_walk(c, depth + 1));
     }
     return best;
 }
@@ -176,4 +176,3 @@ int severity_score_from_json(const json_t *payload, Hutch__V1__Attribute *const 
     }
     return best;
 }
-

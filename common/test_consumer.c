@@ -130,10 +130,10 @@ static int read_all(const char *brokers, const char *topic, char values[][256], 
 
 typedef struct {
     const char *in, *out;
-    atomic_int handled;      /* items handled with OK */
+    atomic_int handled; /* items handled with OK */
     atomic_int flaky_calls;
     atomic_int batches;
-    int delay_ms;            /* per batch */
+    int delay_ms; /* per batch */
     volatile sig_atomic_t stop;
     consumer *c;
     int rc;
@@ -164,8 +164,7 @@ static int raw_handler(void *ctx, pg *db, consumer_item **items, size_t n)
         char outv[128];
         snprintf(outv, sizeof outv, "out:%s:%.*s", value, schema ? (int)hlen : 1, schema ? schema : "-");
         const char *headers[] = {"hutch-from", s->in, NULL};
-        assert_int_equal(
-            consumer_emit_bytes(it, s->out, it->msg.key, it->msg.key_len, outv, strlen(outv), headers), 0);
+        assert_int_equal(consumer_emit_bytes(it, s->out, it->msg.key, it->msg.key_len, outv, strlen(outv), headers), 0);
     }
     for (size_t i = 0; i < n; i++)
         if (!items[i]->dead)
@@ -180,14 +179,14 @@ static void *run(void *arg)
     return NULL;
 }
 
-static consumer *raw_consumer(const char *brokers, const char *name, const char *topic, kafka_producer *p,
-                              scenario *s, size_t batch)
+static consumer *raw_consumer(const char *brokers, const char *name, const char *topic, kafka_producer *p, scenario *s,
+                              size_t batch)
 {
     static consumer_input inputs[2];
     inputs[0] = (consumer_input){topic, NULL};
     inputs[1] = (consumer_input){NULL, NULL};
-    consumer_spec spec = {.inputs = inputs, .handle = raw_handler, .no_database = true, .batch_max = batch,
-                          .linger_ms = 20};
+    consumer_spec spec = {
+        .inputs = inputs, .handle = raw_handler, .no_database = true, .batch_max = batch, .linger_ms = 20};
     char err[512];
     consumer *c = consumer_new(name, brokers, NULL, p, &spec, s, err, sizeof err);
     if (!c)
@@ -226,7 +225,7 @@ static void test_outputs_dead_retry(void **state)
     assert_int_equal(atomic_load(&s.flaky_calls), 3);
     consumer_free(s.c);
 
-    char (*values)[256] = calloc(64, 256);
+    char(*values)[256] = calloc(64, 256);
     int n = read_all(mock_brokers, "t.out", values, 64, 11);
     int found_header = 0, found_flaky = 0, discarded = 0;
     for (int i = 0; i < n; i++) {
@@ -406,8 +405,8 @@ static consumer *db_consumer(const char *name, const char *topic, kafka_producer
     static consumer_input inputs[2];
     inputs[0] = (consumer_input){topic, &hutch__v1__ticket_event__descriptor};
     inputs[1] = (consumer_input){NULL, NULL};
-    consumer_spec spec = {.inputs = inputs, .handle = db_handler, .after_commit = db_after_commit, .batch_max = 500,
-                          .linger_ms = 50};
+    consumer_spec spec = {
+        .inputs = inputs, .handle = db_handler, .after_commit = db_after_commit, .batch_max = 500, .linger_ms = 50};
     char err[512];
     consumer *c = consumer_new(name, real_brokers(), s->db, p, &spec, s, err, sizeof err);
     if (!c)
@@ -508,7 +507,7 @@ static void test_poison_in_batch(void **state)
     assert_int_equal(scalar(s.db, "SELECT count(*) FROM processed_messages WHERE consumer = 'hutch-test-poison'"), 200);
     print_message("poison batch: %d handler calls for 201 messages\n", atomic_load(&s.batches));
 
-    char (*values)[256] = calloc(1024, 256);
+    char(*values)[256] = calloc(1024, 256);
     int n = read_all(real_brokers(), out, values, 1024, 200);
     assert_int_equal(n, 200);
     for (int i = 0; i < n; i++)
@@ -557,9 +556,9 @@ static void test_redelivery_of_half_done_batch(void **state)
     pthread_join(th, NULL);
     consumer_free(s2.c);
     assert_int_equal(atomic_load(&s2.items), 50);
-    assert_int_equal(atomic_load(&s2.redelivered), 50);  /* the claims said so */
+    assert_int_equal(atomic_load(&s2.redelivered), 50);                       /* the claims said so */
     assert_int_equal(scalar(s.db, "SELECT count(*) FROM frame_effects"), 50); /* nothing written twice */
-    char (*values)[256] = calloc(256, 256);
+    char(*values)[256] = calloc(256, 256);
     assert_int_equal(read_all(real_brokers(), out, values, 256, 50), 50); /* outputs once */
     free(values);
     pg_free(s.db);

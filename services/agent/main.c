@@ -93,8 +93,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         agent_notify *note = &notes[i];
         note->req.alert_count = row->alert_count < 1 ? 1 : row->alert_count;
         size_t ev_len = 0;
-        uint8_t *ev = agent_pack_triaged(a, row->severity, note->req.alert_count, note->meta.meta.created_unix_ms,
-                                         &ev_len);
+        uint8_t *ev =
+            agent_pack_triaged(a, row->severity, note->req.alert_count, note->meta.meta.created_unix_ms, &ev_len);
         int taken = consumer_emit_take(it, TOPIC_TICKETS_EVENTS, a->ticket_id, ev, ev_len);
         if (consumer_emit(it, TOPIC_NOTIFY_REQUESTS, a->ticket_id, &note->req.base) != 0 || taken != 0)
             rc = PG_RETRY;
@@ -123,10 +123,12 @@ int main(int argc, char **argv)
     int rc = 1;
     if (service_start(&svc, "agent", argc, argv) == 0) {
         agent_ctx ctx = {.cfg = &cfg,
-                         .m_triaged = metrics_counter("hutch_agent_alerts_triaged_total", "Alerts triaged (first delivery)")};
-        static const consumer_input inputs[] = {{TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor, msg_check_alert},
-                                                {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},
-                                                {NULL, NULL}};
+                         .m_triaged =
+                             metrics_counter("hutch_agent_alerts_triaged_total", "Alerts triaged (first delivery)")};
+        static const consumer_input inputs[] = {
+            {TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor, msg_check_alert},
+            {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},
+            {NULL, NULL}};
         consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
         rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
     }

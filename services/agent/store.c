@@ -20,13 +20,14 @@
 static const char sql_lock[] =
     "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[]) ORDER BY ticket_id FOR UPDATE";
 
-static const char sql_tickets[] =
-    "UPDATE tickets SET severity = CASE WHEN tickets.severity IS NULL OR " SEVERITY_RANK("x.severity") " > "
-    SEVERITY_RANK("tickets.severity") " THEN x.severity ELSE tickets.severity END,"
-    "  summary = CASE WHEN tickets.summary = '' THEN x.summary ELSE tickets.summary END,"
-    "  updated_at = now() "
-    "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(ticket_id, severity, summary) "
-    "WHERE tickets.ticket_id = x.ticket_id";
+static const char sql_tickets[] = "UPDATE tickets SET severity = CASE WHEN tickets.severity IS NULL OR " SEVERITY_RANK(
+    "x.severity") " > " SEVERITY_RANK("tickets.severity") " THEN x.severity ELSE tickets.severity END,"
+                                                          "  summary = CASE WHEN tickets.summary = '' THEN x.summary "
+                                                          "ELSE tickets.summary END,"
+                                                          "  updated_at = now() "
+                                                          "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS "
+                                                          "x(ticket_id, severity, summary) "
+                                                          "WHERE tickets.ticket_id = x.ticket_id";
 
 static const char sql_alerts[] =
     "UPDATE alerts SET triaged_at = now() WHERE alert_id = ANY($1::uuid[]) AND triaged_at IS NULL";

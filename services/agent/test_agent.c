@@ -18,7 +18,7 @@ static void test_alert_severity(void **state)
     a.severity = "high"; /* decided upstream: taken as it is */
     a.risk_score = 5;
     assert_string_equal(agent_alert_severity(&a), "high");
-    a.severity = "";     /* none (an alert that skipped enrich): the risk score's level */
+    a.severity = ""; /* none (an alert that skipped enrich): the risk score's level */
     a.risk_score = 95;
     assert_string_equal(agent_alert_severity(&a), "critical");
     a.risk_score = 45;

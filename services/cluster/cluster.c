@@ -93,7 +93,8 @@ cluster_decision cluster_decide(const char *ns, const char *fp, const cluster_ca
 
 /* The clustered Alert: `a` with a new Meta and the cluster fields; the swapped
  * pointers are restored before returning. NEW buffer or NULL. */
-uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket, char *fingerprint, size_t *len)
+uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket, char *fingerprint,
+                                size_t *len)
 {
     char seed[128];
     snprintf(seed, sizeof seed, "%s/clustered/0", a->meta->id);
@@ -117,9 +118,9 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
 uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket,
                                    const char *fingerprint, size_t *len)
 {
-    json_t *detail = json_pack("{s:s, s:s, s:s, s:s}", "fingerprint", fingerprint, "namespace",
-                               a->namespace_ ? a->namespace_ : "", "title", a->title ? a->title : "", "schema",
-                               a->schema ? a->schema : "");
+    json_t *detail =
+        json_pack("{s:s, s:s, s:s, s:s}", "fingerprint", fingerprint, "namespace", a->namespace_ ? a->namespace_ : "",
+                  "title", a->title ? a->title : "", "schema", a->schema ? a->schema : "");
     char *detail_text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(detail);
     if (!detail_text)
@@ -139,4 +140,3 @@ uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket
     free(detail_text);
     return buf;
 }
-

@@ -46,8 +46,8 @@ typedef struct {
 static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     cluster_handler_ctx *h = vctx;
-    char (*fingerprints)[CLUSTER_FINGERPRINT_LEN] = calloc(n, sizeof *fingerprints);
-    char (*new_ids)[37] = calloc(n, sizeof *new_ids);
+    char(*fingerprints)[CLUSTER_FINGERPRINT_LEN] = calloc(n, sizeof *fingerprints);
+    char(*new_ids)[37] = calloc(n, sizeof *new_ids);
     const char **keys = calloc(2 * n, sizeof *keys);
     cluster_row *rows = calloc(n, sizeof *rows);
     size_t *row_of = calloc(n, sizeof *row_of);
@@ -91,7 +91,9 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         char count[24];
         snprintf(count, sizeof count, "%" PRId64, r->alert_count);
         consumer_item_log(LOG_LEVEL_INFO, it,
-                          r->again ? "alert_clustered_again" : r->new_ticket ? "ticket_opened" : "alert_bound",
+                          r->again        ? "alert_clustered_again"
+                          : r->new_ticket ? "ticket_opened"
+                                          : "alert_bound",
                           "alert_id", a->alert_id, "ticket_id", r->ticket_id, "trace_id", a->meta->trace_id,
                           "alert_count", count, NULL);
         if (!r->again)

@@ -35,7 +35,6 @@
 
 #include "common/log.h"
 
-
 int cluster_store_lock(pg *db, const char *const *keys, size_t n)
 {
     pg_array arr;
@@ -109,9 +108,11 @@ static int read_bound(pg *db, cluster_row *rows, size_t n)
         pg_array_add(&ids, rows[i].alert_id);
     const char *p[] = {pg_array_text(&ids)};
     PGresult *r = NULL;
-    int rc = p[0] ? pg_exec(db, &r, "SELECT alert_id::text, ticket_id::text FROM ticket_alerts WHERE alert_id = ANY($1::uuid[])",
-                            1, p)
-                  : PG_RETRY;
+    int rc = p[0]
+                 ? pg_exec(db, &r,
+                           "SELECT alert_id::text, ticket_id::text FROM ticket_alerts WHERE alert_id = ANY($1::uuid[])",
+                           1, p)
+                 : PG_RETRY;
     for (int k = 0; rc == PG_OK && k < PQntuples(r); k++)
         for (size_t i = 0; i < n; i++)
             if (!strcasecmp(rows[i].alert_id, PQgetvalue(r, k, 0))) {
@@ -142,16 +143,17 @@ static int read_candidates(pg *db, const cluster_row *rows, size_t n, int64_t wi
     snprintf(window, sizeof window, "%" PRId64, window_ms);
     const char *p[] = {pg_array_text(&ns), pg_array_text(&fp), window};
     PGresult *r = NULL;
-    int rc = p[0] && p[1] ? pg_exec(db, &r,
-                                    "SELECT ticket_id::text, namespace, fingerprint, status,"
-                                    " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
-                                    " (extract(epoch FROM now()) * 1000)::bigint "
-                                    "FROM tickets "
-                                    "WHERE status <> 'resolved'"
-                                    " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
-                                    " AND ((namespace <> '' AND namespace = ANY($1::text[])) OR fingerprint = ANY($2::text[]))",
-                                    3, p)
-                          : PG_RETRY;
+    int rc = p[0] && p[1]
+                 ? pg_exec(db, &r,
+                           "SELECT ticket_id::text, namespace, fingerprint, status,"
+                           " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
+                           " (extract(epoch FROM now()) * 1000)::bigint "
+                           "FROM tickets "
+                           "WHERE status <> 'resolved'"
+                           " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
+                           " AND ((namespace <> '' AND namespace = ANY($1::text[])) OR fingerprint = ANY($2::text[]))",
+                           3, p)
+                 : PG_RETRY;
     if (rc == PG_OK) {
         PGresult *now = NULL;
         rc = PQntuples(r) ? PG_OK : pg_exec(db, &now, "SELECT (extract(epoch FROM now()) * 1000)::bigint", 0, NULL);
@@ -192,9 +194,9 @@ static int decide_rows(cluster_row *rows, size_t n, candidates *cands, int64_t n
         }
         view = grown;
         for (size_t k = 0; k < cands->n; k++)
-            view[k] = (cluster_candidate){cands->items[k].ticket_id, cands->items[k].namespace_,
-                                          cands->items[k].fingerprint, cands->items[k].status,
-                                          cands->items[k].last_alert_ms};
+            view[k] =
+                (cluster_candidate){cands->items[k].ticket_id, cands->items[k].namespace_, cands->items[k].fingerprint,
+                                    cands->items[k].status, cands->items[k].last_alert_ms};
         cluster_decision d = cluster_decide(row->namespace_, row->fingerprint, view, cands->n, now_ms, window_ms);
         if (d.action == CLUSTER_BIND) {
             snprintf(row->ticket_id, sizeof row->ticket_id, "%s", cands->items[d.index].ticket_id);
@@ -251,21 +253,22 @@ static int write_rows(pg *db, cluster_row *rows, size_t n)
     /* Bind, count on each ticket only what this very statement bound (a batch run
      * again after a failed commit counts once), and stamp the alert rows. */
     if (rc == PG_OK && b_alert.n)
-        rc = pg_exec(db, &counts,
-                     "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(alert_id, ticket_id, fp)),"
-                     " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) SELECT alert_id, ticket_id FROM x"
-                     " ON CONFLICT DO NOTHING RETURNING ticket_id),"
-                     " k AS (SELECT ticket_id, count(*) AS k FROM b GROUP BY ticket_id),"
-                     " t AS (UPDATE tickets SET alert_count = alert_count + k.k,"
-                     " last_alert_at = greatest(last_alert_at, now()), updated_at = now()"
-                     " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count),"
-                     " a AS (UPDATE alerts SET ticket_id = x.ticket_id, fingerprint = x.fp,"
-                     " clustered_at = COALESCE(clustered_at, now()) FROM x WHERE alerts.alert_id = x.alert_id RETURNING 1) "
-                     "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a) FROM t",
-                     3, pb);
+        rc = pg_exec(
+            db, &counts,
+            "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(alert_id, ticket_id, fp)),"
+            " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) SELECT alert_id, ticket_id FROM x"
+            " ON CONFLICT DO NOTHING RETURNING ticket_id),"
+            " k AS (SELECT ticket_id, count(*) AS k FROM b GROUP BY ticket_id),"
+            " t AS (UPDATE tickets SET alert_count = alert_count + k.k,"
+            " last_alert_at = greatest(last_alert_at, now()), updated_at = now()"
+            " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count),"
+            " a AS (UPDATE alerts SET ticket_id = x.ticket_id, fingerprint = x.fp,"
+            " clustered_at = COALESCE(clustered_at, now()) FROM x WHERE alerts.alert_id = x.alert_id RETURNING 1) "
+            "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a) FROM t",
+            3, pb);
     if (rc == PG_OK && again_tickets.n)
-        rc = pg_exec(db, &again_counts, "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[])",
-                     1, pa);
+        rc = pg_exec(db, &again_counts,
+                     "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[])", 1, pa);
     /* each fresh row's count: the ticket's final count less the rows bound after it */
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         PGresult *src = rows[i].again ? again_counts : counts;
@@ -276,7 +279,8 @@ static int write_rows(pg *db, cluster_row *rows, size_t n)
             if (!rows[j].again && !strcasecmp(rows[j].ticket_id, rows[i].ticket_id))
                 rows[i].alert_count--;
     }
-    if (rc == PG_OK && counts && PQntuples(counts) > 0 && strtoll(PQgetvalue(counts, 0, 2), NULL, 10) != (long long)b_alert.n)
+    if (rc == PG_OK && counts && PQntuples(counts) > 0 &&
+        strtoll(PQgetvalue(counts, 0, 2), NULL, 10) != (long long)b_alert.n)
         LOG_WARN("cluster_alert_rows_missing", NULL);
     PQclear(counts);
     PQclear(again_counts);

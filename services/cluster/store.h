@@ -20,10 +20,10 @@ typedef struct {
     const char *fingerprint;
     const char *title;
     const char *new_ticket_id; /* cluster_ticket_id of this alert */
-    char ticket_id[37];      /* out */
-    bool new_ticket;         /* out: this alert opened the ticket */
-    bool again;              /* out: the alert was already bound: decision re-read, nothing written */
-    int64_t alert_count;     /* out: the ticket's alert_count after this alert (for logs) */
+    char ticket_id[37];        /* out */
+    bool new_ticket;           /* out: this alert opened the ticket */
+    bool again;                /* out: the alert was already bound: decision re-read, nothing written */
+    int64_t alert_count;       /* out: the ticket's alert_count after this alert (for logs) */
 } cluster_row;
 
 /* Locks keys[0..n) (namespaces and fingerprints; NULL and "" skipped), all at once in

@@ -12,11 +12,11 @@
 
 /* One enriched alert. All BORROWED. */
 typedef struct {
-    const char *alert_id;   /* canonical UUID */
-    const char *severity;   /* level name */
+    const char *alert_id; /* canonical UUID */
+    const char *severity; /* level name */
     double risk_score;
     const enrich_indicators *indicators;
-    bool found;             /* out: the alert row exists (else dead-letter it) */
+    bool found; /* out: the alert row exists (else dead-letter it) */
 } enrich_row;
 
 /* Writes rows[0..n). PG_OK (each row's `found` set), PG_RETRY or PG_FATAL. */

@@ -119,16 +119,12 @@ static void answer(void *ctx, parked *p, parked_outcome outcome)
          * likely retry, so this event may arrive twice under two ids. */
         LOG_WARN("event_delivered_after_timeout", "event_id", p->event_id, "trace_id", p->trace_id, NULL);
         break;
-    case PARKED_LATE_FAIL:
-        break;
+    case PARKED_LATE_FAIL: break;
     }
 }
 
 /* Producer poll thread (or wherever librdkafka serves delivery reports). */
-static void on_delivery(void *ctx, int err)
-{
-    parked_delivered(ctx, err);
-}
+static void on_delivery(void *ctx, int err) { parked_delivered(ctx, err); }
 
 static void *poll_main(void *ctx)
 {
@@ -228,8 +224,13 @@ static void on_hook(struct evhttp_request *req, void *ctx)
     memcpy(p->trace_id, ids.trace_id, sizeof p->trace_id);
     snprintf(p->schema, sizeof p->schema, "%s", schema);
     ingest_event ev = {
-        .event_id = ids.event_id, .trace_id = ids.trace_id, .meta_seed = NULL, .schema = schema,
-        .source = p->source, .payload_json = payload, .received_ms = ids_now_ms(),
+        .event_id = ids.event_id,
+        .trace_id = ids.trace_id,
+        .meta_seed = NULL,
+        .schema = schema,
+        .source = p->source,
+        .payload_json = payload,
+        .received_ms = ids_now_ms(),
     };
     size_t vlen = 0;
     uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
@@ -239,8 +240,8 @@ static void on_hook(struct evhttp_request *req, void *ctx)
         http_reply_error(req, 500, "out of memory");
         return;
     }
-    if (kafka_produce_async(app->svc.producer, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen,
-                            NULL, on_delivery, p) != 0) {
+    if (kafka_produce_async(app->svc.producer, TOPIC_EVENTS_RAW, ids.event_id, strlen(ids.event_id), value, vlen, NULL,
+                            on_delivery, p) != 0) {
         LOG_WARN("event_not_queued", "event_id", ids.event_id, "trace_id", ids.trace_id, NULL);
         parked_cancel(p);
         metrics_add(app->m_unavailable, 1);
@@ -259,9 +260,14 @@ static int json_message(ingest_app *app, consumer_item *it)
     const kafka_msg *msg = &it->msg;
     size_t hlen = 0;
     const char *h = kafka_msg_header(msg, HEADER_SCHEMA, &hlen);
-    router_msg rm = {.topic = msg->topic, .partition = msg->partition, .offset = msg->offset,
-                     .timestamp_ms = msg->timestamp_ms, .header_schema = h, .header_schema_len = h ? hlen : 0,
-                     .value = msg->value, .value_len = msg->value ? msg->value_len : 0};
+    router_msg rm = {.topic = msg->topic,
+                     .partition = msg->partition,
+                     .offset = msg->offset,
+                     .timestamp_ms = msg->timestamp_ms,
+                     .header_schema = h,
+                     .header_schema_len = h ? hlen : 0,
+                     .value = msg->value,
+                     .value_len = msg->value ? msg->value_len : 0};
     router_result res;
     char reason[CONSUMER_REASON_MAX];
     router_status st = router_route(app->router, &rm, &res, reason, sizeof reason);
@@ -290,9 +296,14 @@ static int json_message(ingest_app *app, consumer_item *it)
         }
         attrs[2 * e->n_attrs] = NULL;
         ingest_event ev = {
-            .event_id = e->ids.event_id, .trace_id = e->ids.trace_id, .meta_seed = e->ids.meta_seed,
-            .schema = e->schema, .source = source, .payload_json = e->payload,
-            .received_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : 0, .attributes = attrs,
+            .event_id = e->ids.event_id,
+            .trace_id = e->ids.trace_id,
+            .meta_seed = e->ids.meta_seed,
+            .schema = e->schema,
+            .source = source,
+            .payload_json = e->payload,
+            .received_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : 0,
+            .attributes = attrs,
         };
         size_t vlen = 0;
         uint8_t *value = ingest_raw_event_pack(&ev, &vlen);
@@ -378,8 +389,8 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < http_server_loops(app.svc.http); i++) {
-        app.queues[i] = parked_queue_new(http_server_loop_base(app.svc.http, i), app.cfg.ack_timeout_ms, 200, answer,
-                                         &app);
+        app.queues[i] =
+            parked_queue_new(http_server_loop_base(app.svc.http, i), app.cfg.ack_timeout_ms, 200, answer, &app);
         if (!app.queues[i])
             goto out;
         app.nqueues++;

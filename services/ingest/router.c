@@ -27,10 +27,10 @@ struct router {
     char **topics;       /* NULL-terminated */
     char **topic_schema; /* parallel to topics; NULL = no schema of its own */
     size_t n_topics;
-    char *schema_field;  /* NULL = none */
+    char *schema_field; /* NULL = none */
     schema_entry *map;
     size_t n_map;
-    char *unwrap;        /* NULL = none */
+    char *unwrap; /* NULL = none */
     char *default_schema;
 };
 
@@ -59,10 +59,7 @@ static void append_err(char *err, size_t errlen, size_t *used, const char *text)
         *used = *used + (size_t)w < errlen ? *used + (size_t)w : errlen - 1;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 static void trim(const char **s, size_t *len)
 {
@@ -212,7 +209,8 @@ static int add_topic(void *vctx, const char *item, size_t n)
         return 0;
     }
     if (schema && !ingest_schema_valid_n(schema, sn)) {
-        snprintf(msg, sizeof msg, "HUTCH_INGEST_TOPICS: topic %.*s: invalid schema name \"%.*s\" (want [a-z0-9][a-z0-9_.-]{0,63})",
+        snprintf(msg, sizeof msg,
+                 "HUTCH_INGEST_TOPICS: topic %.*s: invalid schema name \"%.*s\" (want [a-z0-9][a-z0-9_.-]{0,63})",
                  (int)tn, t, (int)(sn > 70 ? 70 : sn), schema);
         append_err(pc->err, pc->errlen, &pc->used, msg);
         return 0;
@@ -300,7 +298,8 @@ router *router_new(const char *topics, const char *schema_field, const char *sch
         goto nomem;
     if (schema_field && *schema_field) {
         if (!path_valid(schema_field)) {
-            snprintf(msg, sizeof msg, "HUTCH_INGEST_SCHEMA_FIELD: \"%.100s\" is not a dotted path (a.b.c)", schema_field);
+            snprintf(msg, sizeof msg, "HUTCH_INGEST_SCHEMA_FIELD: \"%.100s\" is not a dotted path (a.b.c)",
+                     schema_field);
             append_err(err, errlen, &pc.used, msg);
         } else if (!(r->schema_field = strdup(schema_field))) {
             goto nomem;
@@ -317,7 +316,8 @@ router *router_new(const char *topics, const char *schema_field, const char *sch
         }
     }
     if (!ingest_schema_valid(default_schema)) {
-        snprintf(msg, sizeof msg, "HUTCH_INGEST_DEFAULT_SCHEMA: invalid schema name \"%.70s\" (want [a-z0-9][a-z0-9_.-]{0,63})",
+        snprintf(msg, sizeof msg,
+                 "HUTCH_INGEST_DEFAULT_SCHEMA: invalid schema name \"%.70s\" (want [a-z0-9][a-z0-9_.-]{0,63})",
                  default_schema ? default_schema : "");
         append_err(err, errlen, &pc.used, msg);
     } else if (!(r->default_schema = strdup(default_schema))) {
@@ -334,10 +334,7 @@ nomem:
     return NULL;
 }
 
-const char *const *router_topics(const router *r)
-{
-    return r ? (const char *const *)r->topics : NULL;
-}
+const char *const *router_topics(const router *r) { return r ? (const char *const *)r->topics : NULL; }
 
 /* ---- routing ------------------------------------------------------------- */
 
@@ -426,7 +423,7 @@ static int record_attrs(const router *r, json_t *rec, bool wrapped, router_event
     size_t root_len = strcspn(r->unwrap, ".");
     const char *k;
     json_t *v;
-    json_object_foreach(rec, k, v) {
+    json_object_foreach (rec, k, v) {
         if ((strlen(k) == root_len && !strncmp(k, r->unwrap, root_len)) || !strcmp(k, "kubernetes"))
             continue;
         if (!scalar_text(v, value, sizeof value))
@@ -478,8 +475,8 @@ static int route_verbatim(route_ctx *c, const char *raw, size_t raw_len)
 }
 
 /* One record (rec parsed; raw/raw_len its verbatim text or NULL). */
-static int route_record(route_ctx *c, size_t index, json_t *rec, const char *raw, size_t raw_len,
-                        const char *line, size_t line_len)
+static int route_record(route_ctx *c, size_t index, json_t *rec, const char *raw, size_t raw_len, const char *line,
+                        size_t line_len)
 {
     const router *r = c->r;
     json_t *alert = rec, *parsed = NULL;

@@ -309,9 +309,9 @@ static int deliver_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         if (again)
             rc = PG_RETRY;
         else
-            consumer_item_log(LOG_LEVEL_INFO, items[i], "notify_request_done", "request_id", r->request_id,
-                              "ticket_id", r->ticket_id, "alert_id", r->alert_id, "trace_id", r->meta->trace_id,
-                              "kind", r->kind, NULL);
+            consumer_item_log(LOG_LEVEL_INFO, items[i], "notify_request_done", "request_id", r->request_id, "ticket_id",
+                              r->ticket_id, "alert_id", r->alert_id, "trace_id", r->meta->trace_id, "kind", r->kind,
+                              NULL);
         planned_free(&p);
     }
     (void)db;

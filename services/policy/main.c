@@ -38,7 +38,8 @@ static const config_field policy_config_table[] = {
     {"HUTCH_POLICY_DIR", CONFIG_STRING, "policies", offsetof(policy_config, dir),
      "directory of the ingest policies (every *.rego below it)"},
     {"HUTCH_POLICY_STRICT", CONFIG_BOOL, "0", offsetof(policy_config, strict),
-     "1: an event whose schema has no ingest.<schema>/alert.<schema> package is ignored (recorded), not a default alert"},
+     "1: an event whose schema has no ingest.<schema>/alert.<schema> package is ignored (recorded), not a default "
+     "alert"},
     {"HUTCH_POLICY_STRICT_BUILTIN_ERRORS", CONFIG_BOOL, "0", offsetof(policy_config, strict_builtin_errors),
      "1: a builtin error (e.g. a bad regex) is a policy error (dead-letter), as opa --strict-builtin-errors"},
     {"HUTCH_POLICY_MAX_STEPS", CONFIG_INT, "1000000", offsetof(policy_config, max_steps),
@@ -131,7 +132,7 @@ static int handle_batch(void *ctx, pg *db, consumer_item **items, size_t n)
     }
     policy_decision *decisions = calloc(n, sizeof *decisions);
     policy_event_row *rows = calloc(n, sizeof *rows);
-    char (*errors)[256] = calloc(n, sizeof *errors);
+    char(*errors)[256] = calloc(n, sizeof *errors);
     int rc = decisions && rows && errors ? PG_OK : PG_RETRY;
     size_t n_rows = 0;
     for (size_t i = 0; rc == PG_OK && i < n; i++) {

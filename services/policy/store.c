@@ -110,8 +110,18 @@ static void add_alert(pg_array *c, const Hutch__V1__RawEvent *ev, const policy_d
     policy_alert_id(alert_id, ev->event_id, ev->meta->created_unix_ms, i);
     owned[0] = json_dumps(a->tags, JSON_COMPACT);
     owned[1] = json_dumps(a->attributes, JSON_COMPACT);
-    const char *v[] = {alert_id, ev->event_id, ev->meta->trace_id, ev->schema, a->title, a->description, a->namespace,
-                       a->source, a->channel, owned[0], owned[1], d->package ? d->package : "",
+    const char *v[] = {alert_id,
+                       ev->event_id,
+                       ev->meta->trace_id,
+                       ev->schema,
+                       a->title,
+                       a->description,
+                       a->namespace,
+                       a->source,
+                       a->channel,
+                       owned[0],
+                       owned[1],
+                       d->package ? d->package : "",
                        *a->severity ? a->severity : NULL};
     for (int k = 0; k < 13; k++)
         pg_array_add(&c[k], v[k]);
@@ -216,8 +226,10 @@ int policy_store_read_decision(pg *db, const Hutch__V1__RawEvent *ev, policy_dec
             json_decref(a->attributes);
             a->tags = json_loads(PQgetvalue(res, row, 6), 0, NULL);
             a->attributes = json_loads(PQgetvalue(res, row, 7), 0, NULL);
-            if (policy_set_string(&a->title, PQgetvalue(res, row, 1)) || policy_set_string(&a->description, PQgetvalue(res, row, 2)) ||
-                policy_set_string(&a->namespace, PQgetvalue(res, row, 3)) || policy_set_string(&a->source, PQgetvalue(res, row, 4)) ||
+            if (policy_set_string(&a->title, PQgetvalue(res, row, 1)) ||
+                policy_set_string(&a->description, PQgetvalue(res, row, 2)) ||
+                policy_set_string(&a->namespace, PQgetvalue(res, row, 3)) ||
+                policy_set_string(&a->source, PQgetvalue(res, row, 4)) ||
                 policy_set_string(&a->channel, PQgetvalue(res, row, 5)) ||
                 policy_set_string(&a->severity, PQgetvalue(res, row, 8)) || !a->tags || !a->attributes) {
                 PQclear(res);
