@@ -526,6 +526,15 @@ static int route_record(route_ctx *c, size_t index, json_t *rec, const char *raw
     }
     if (!ev->payload)
         goto done;
+    /* the rule of the HTTP path: what jansson let through (a NUL byte after the value,
+     * "\u0000") is refused here with its reason, not at policy */
+    char why[256];
+    if (ingest_json_validate(ev->payload, ev->payload_len, why, sizeof why) != 0) {
+        free(ev->payload);
+        ev->payload = NULL;
+        rc = add_error(c, index, line, line_len, "%s", why);
+        goto done;
+    }
     o->n_events++; /* from here on router_result_free owns it */
     ingest_ids_derived(&ev->ids, c->msg->topic, c->msg->partition, c->msg->offset, index, c->msg->timestamp_ms);
     if (record_attrs(r, rec, wrapped, ev) < 0)
