@@ -391,3 +391,22 @@ void config_sections_load_or_exit(const config_section *sections, size_t n, int 
         exit(EX_CONFIG);
     }
 }
+
+bool config_list_has(const char *list, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if ((size_t)(b - a) == n && memcmp(a, s, n) == 0)
+            return true;
+        p = *end ? end + 1 : end;
+    }
+    return false;
+}

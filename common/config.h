@@ -63,6 +63,9 @@ void config_sections_load_or_exit(const config_section *sections, size_t n, int 
 /* True if env names a field of a table already passed to config_load (kafka.c uses
  * it to keep table settings out of the HUTCH_KAFKA_* pass-through). */
 bool config_is_known(const char *env);
+/* True if s is one of the comma-separated items of list (each trimmed of spaces and
+ * tabs): the allow-lists of settings (topics, issuers, e-mails). */
+bool config_list_has(const char *list, const char *s);
 /* Parses a CONFIG_DURATION_MS text ("500ms", "20s", "1m30s", "1500"). 0 or -1. */
 int config_parse_duration_ms(const char *text, int64_t *out);
 

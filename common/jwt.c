@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/ids.h"
 
 /* base64url without padding (RFC 7515 §2). NEW buffer (with a NUL after the
@@ -239,25 +240,6 @@ int jwt_verify_sig(const jwt_token *t, jwt_pkey *key)
     return ok ? 0 : -1;
 }
 
-static bool in_list(const char *list, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if ((size_t)(b - a) == n && memcmp(a, s, n) == 0)
-            return true;
-        p = *end ? end + 1 : end;
-    }
-    return false;
-}
-
 /* A NumericDate claim: a JSON number of seconds. */
 static int numeric_date(const json_t *claims, const char *name, bool required, int64_t *out, char *err,
                         size_t errlen)
@@ -290,7 +272,7 @@ int jwt_check_claims(const jwt_token *t, const jwt_expect *e, char *err, size_t 
     }
     if (e->issuers && *e->issuers) {
         const char *iss = json_string_value(json_object_get(t->claims, "iss"));
-        if (!iss || !in_list(e->issuers, iss)) {
+        if (!iss || !config_list_has(e->issuers, iss)) {
             snprintf(err, errlen, "issuer not accepted");
             return -1;
         }

@@ -6,7 +6,7 @@
 # built with a certificate-host pattern that matches nothing, so no fetch happens.
 FUZZ_INGEST_TARGETS := fuzz_ingest_raw fuzz_ingest_pubsub fuzz_ingest_sns fuzz_ingest_kafka_json \
 	fuzz_ingest_sns_canonical fuzz_jwt
-FUZZ_INGEST_SRCS := services/ingest/ingest.c services/ingest/sns.c services/ingest/pubsub.c services/ingest/router.c common/jwt.c \
+FUZZ_INGEST_SRCS := services/ingest/ingest.c services/ingest/sns.c services/ingest/pubsub.c services/ingest/router.c common/jwt.c common/config.c \
 	common/fetch.c common/ids.c common/msg.c
 FUZZ_INGEST_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_INGEST_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(FUZZ_DIR)/obj/gen/%.o,$(PROTO_GEN_C))

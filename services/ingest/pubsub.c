@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/config.h"
+
 struct pubsub_verifier {
     jwt_keyset *keys;
     char *issuers, *audience, *emails;
@@ -52,20 +54,8 @@ int pubsub_check_email(const json_t *claims, const char *emails, char *err, size
         snprintf(err, errlen, "token without a verified \"email\"");
         return -1;
     }
-    size_t n = strlen(email);
-    for (const char *p = emails; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if ((size_t)(b - a) == n && memcmp(a, email, n) == 0)
-            return 0;
-        p = *end ? end + 1 : end;
-    }
+    if (config_list_has(emails, email))
+        return 0;
     snprintf(err, errlen, "service account not allowed (HUTCH_INGEST_PUBSUB_EMAILS)");
     return -1;
 }

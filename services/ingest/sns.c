@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/ids.h"
 
 typedef struct {
@@ -220,27 +221,6 @@ static EVP_PKEY *cert_key(sns_verifier *v, const char *url, char *err, size_t er
     return k;
 }
 
-static bool topic_allowed(const char *list, const char *topic)
-{
-    if (!*list)
-        return true;
-    size_t n = strlen(topic);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if ((size_t)(b - a) == n && memcmp(a, topic, n) == 0)
-            return true;
-        p = *end ? end + 1 : end;
-    }
-    return false;
-}
-
 static int verify_signature(EVP_PKEY *key, const EVP_MD *md, const char *text, const unsigned char *sig,
                             size_t sig_len)
 {
@@ -312,7 +292,7 @@ sns_status sns_verify(sns_verifier *v, const char *body, size_t len, json_t **ms
         goto out;
     }
     const char *topic = json_string_value(json_object_get(m, "TopicArn"));
-    if (!topic_allowed(v->topics, topic)) {
+    if (!config_list_has(v->topics, topic)) {
         snprintf(err, errlen, "TopicArn not allowed (HUTCH_INGEST_SNS_TOPICS)");
         st = SNS_FORBIDDEN;
         goto out;
