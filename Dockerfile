@@ -6,7 +6,8 @@
 #                                                      (base from Debian's archive: scripts/docker-images.sh)
 #
 # Two stages. build: every -dev package scripts/deps.sh installs for the programs
-# (tests/deploy checks the list), `make MODE=release` of the seven programs only (no
+# (tests/deploy checks the list; cmocka too: the Makefile checks every package of the
+# tree before it builds anything, though the image holds no test), `make MODE=release` of the seven programs only (no
 # unit tests in the image). runtime: the shared libraries the programs link to, found
 # with ldd and dpkg in the build stage so the list cannot drift from the code, plus
 # publicsuffix (enrich's list), ca-certificates, tzdata and curl (HEALTHCHECK).
@@ -18,7 +19,7 @@ FROM ${BASE} AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev librdkafka-dev libpq-dev \
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev \
-      libpsl-dev libidn2-dev \
+      libpsl-dev libidn2-dev libcmocka-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
