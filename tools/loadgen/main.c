@@ -633,6 +633,8 @@ int main(int argc, char **argv)
 
     int64_t sent = 0, answered = 0, errors = 0, reconnects = 0, unanswered = 0, by_status[MAX_STATUS] = {0};
     int64_t *hist = calloc(LAT_BUCKETS, sizeof *hist);
+    if (!hist)
+        die("out of memory%s", "");
     for (int i = 0; i < o.threads; i++) {
         sent += ws[i].sent;
         answered += ws[i].answered;
@@ -684,5 +686,18 @@ int main(int argc, char **argv)
         }
     }
     printf("}}\n");
+    for (int i = 0; i < o.threads; i++) {
+        close(ws[i].epfd);
+        free(ws[i].conns);
+        free(ws[i].lat_hist);
+        free(ws[i].idle);
+        free(ws[i].recs);
+    }
+    for (size_t i = 0; i < nreqs; i++)
+        free(reqs[i].data);
+    free(reqs);
+    free(ws);
+    free(tids);
+    free(hist);
     return 0;
 }
