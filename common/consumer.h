@@ -60,7 +60,7 @@ typedef struct {
     bool redelivered;        /* its claim was committed before: write nothing new, re-produce */
     bool dead;               /* set by consumer_item_dead */
     char reason[CONSUMER_REASON_MAX];
-    char coords[3][24]; /* partition, offset as text (for logs) */
+    char coords[2][24]; /* partition, offset as text (for logs) */
     char raw_id[96];
     consumer_output *outputs; /* what to produce once the batch committed */
     struct consumer *frame;   /* BORROWED: the frame handling it */

@@ -15,7 +15,9 @@
 
 #include "common/severity.h"
 
-#define SEVERITY_RANK(x) "COALESCE(array_position(ARRAY['info','low','medium','high','critical'], " x "), 0)"
+/* The order of the levels comes from common/severity.h as parameter $4 (the one home
+ * of severity), not from a list written again here. */
+#define SEVERITY_RANK(x) "COALESCE(array_position($4::text[], " x "), 0)"
 
 static const char sql_lock[] =
     "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[]) ORDER BY ticket_id FOR UPDATE";
@@ -71,9 +73,14 @@ int agent_store_triage(pg *db, agent_triage_row *rows, size_t n)
     int rc = PG_RETRY; /* out of memory building the arrays */
     PGresult *res = NULL;
     const char *p_lock[] = {pg_array_text(&tickets)};
-    const char *p_up[] = {pg_array_text(&up_ticket), pg_array_text(&up_sev), pg_array_text(&up_summary)};
+    pg_array levels;
+    pg_array_init(&levels);
+    for (int l = SEVERITY_INFO; l <= SEVERITY_CRITICAL; l++)
+        pg_array_add(&levels, severity_name((severity_level)l));
+    const char *p_up[] = {pg_array_text(&up_ticket), pg_array_text(&up_sev), pg_array_text(&up_summary),
+                          pg_array_text(&levels)};
     const char *p_alerts[] = {pg_array_text(&fresh_alerts)};
-    if (p_lock[0] && p_up[0] && p_up[1] && p_up[2] && p_alerts[0])
+    if (p_lock[0] && p_up[0] && p_up[1] && p_up[2] && p_up[3] && p_alerts[0])
         rc = pg_exec(db, &res, sql_lock, 1, p_lock);
     if (rc == PG_OK) {
         for (int r = 0; r < PQntuples(res); r++)
@@ -83,11 +90,12 @@ int agent_store_triage(pg *db, agent_triage_row *rows, size_t n)
                     rows[i].alert_count = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
                 }
         if (up_ticket.n)
-            rc = pg_exec(db, NULL, sql_tickets, 3, p_up);
+            rc = pg_exec(db, NULL, sql_tickets, 4, p_up);
     }
     if (rc == PG_OK && fresh_alerts.n)
         rc = pg_exec(db, NULL, sql_alerts, 1, p_alerts);
     PQclear(res);
+    pg_array_free(&levels);
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         pg_array_free(all[i]);
     return rc;
