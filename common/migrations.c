@@ -190,10 +190,33 @@ static const char m004_intel[] =
     "  RETURN w;"
     " END $$;";
 
+/* The web console (services/console): its accounts and sessions, and the orderings
+ * of its ticket list (keyset pages over 100k tickets read an index, not a sort).
+ * password_hash is common/password.h's "scrypt$N$r$p$salt$hash"; a session is known
+ * by the SHA-256 of its cookie (a stolen table gives no usable cookie). */
+static const char m011_console[] =
+    "CREATE TABLE console_users ("
+    "  name text PRIMARY KEY,"
+    "  role text NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin')),"
+    "  password_hash text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  updated_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE console_sessions ("
+    "  token_sha256 text PRIMARY KEY,"
+    "  name text NOT NULL REFERENCES console_users ON DELETE CASCADE,"
+    "  csrf text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  expires_at timestamptz NOT NULL);"
+    "CREATE INDEX console_sessions_expires_at ON console_sessions (expires_at);"
+    "CREATE INDEX tickets_last_alert_at_id ON tickets (last_alert_at DESC, ticket_id DESC);"
+    "CREATE INDEX tickets_created_at_id ON tickets (created_at DESC, ticket_id DESC);"
+    "CREATE INDEX events_status_received_at ON events (status, received_at DESC);";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
     {3, "indicators_per_value", m003_indicators_per_value},
     {4, "intel", m004_intel},
+    {11, "console", m011_console},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);
