@@ -35,6 +35,7 @@ enum {
     OPT_IGNORED = 1 << 11, /* --ignored */
     OPT_PROVIDER = 1 << 12, /* --provider P */
     OPT_NO_CACHE = 1 << 13, /* --no-cache */
+    OPT_ROLE = 1 << 14,  /* --role R (user add) */
 };
 
 typedef struct {
@@ -60,6 +61,7 @@ typedef struct {
     bool ignored;           /* --ignored: only events policy ignored */
     const char *provider;   /* --provider P (intel lookup), BORROWED from argv */
     bool no_cache;          /* --no-cache: ask the provider, not the cache */
+    const char *role;       /* --role R (user add), BORROWED from argv */
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -95,5 +97,6 @@ int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
 int cmd_intel_quota(cli *c);
+int cmd_user_add(cli *c);
 
 #endif

@@ -55,6 +55,9 @@ static const cli_command cli_commands[] = {
      "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
     {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
      cmd_intel_quota},
+    {"user", "add", OPT_ROLE, 1, 1, "--role viewer|analyst|admin NAME",
+     "add a web console account or change its role and password (password from stdin, else generated and printed)",
+     cmd_user_add},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -200,6 +203,7 @@ enum {
     VAL_IGNORED,
     VAL_PROVIDER,
     VAL_NO_CACHE,
+    VAL_ROLE,
 };
 
 static const struct option cli_options[] = {
@@ -219,6 +223,7 @@ static const struct option cli_options[] = {
     {"ignored", no_argument, NULL, VAL_IGNORED},
     {"provider", required_argument, NULL, VAL_PROVIDER},
     {"no-cache", no_argument, NULL, VAL_NO_CACHE},
+    {"role", required_argument, NULL, VAL_ROLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -315,6 +320,10 @@ int main(int argc, char **argv)
         case VAL_NO_CACHE:
             c.no_cache = true;
             seen |= OPT_NO_CACHE;
+            break;
+        case VAL_ROLE:
+            c.role = optarg;
+            seen |= OPT_ROLE;
             break;
         case ':':
             missing_value(optopt);
