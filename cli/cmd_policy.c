@@ -67,6 +67,7 @@
 #include "rego/bundle.h"
 #include "rego/rego.h"
 #include "rego/value.h"
+#include "services/policy/decide_json.h"
 #include "services/policy/rules.h"
 
 /* ------------------------------------------------------------ output helpers */
@@ -559,9 +560,6 @@ static void run_rule_test(const rego_policy *pol, rv *data, policy_test *t)
 
 /* The service's defaults (HUTCH_POLICY_MAX_STEPS, HUTCH_POLICY_MAX_MEMORY_MB), so a
  * policy that passes here does not hit the limits in hutch-policy. */
-#define DECIDE_MAX_STEPS 1000000
-#define DECIDE_MAX_MEMORY ((size_t)64 << 20)
-#define DECIDE_EVENT_ID "00000000-0000-7000-8000-000000000000"
 
 /* A fixture case, decided as hutch-policy would in strict mode (a schema without a
  * policy fails a detect case with the reason instead of raising the default alert). */
@@ -770,18 +768,6 @@ done:
 
 /* ------------------------------------------------------------ policy decide */
 
-static json_t *alert_doc(const policy_alert *a)
-{
-    /* severity: the policy's, or null when it named none (enrich's normaliser decides) */
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "title", a->title ? a->title : "", "description",
-                     a->description ? a->description : "", "namespace", a->namespace ? a->namespace : "", "source",
-                     a->source ? a->source : "", "channel", a->channel ? a->channel : "", "severity",
-                     a->severity && *a->severity ? json_string(a->severity) : json_null(), "severity_score",
-                     a->severity && *a->severity ? json_integer(a->severity_score) : json_null(), "tags",
-                     a->tags ? json_incref(a->tags) : json_array(), "attributes",
-                     a->attributes ? json_incref(a->attributes) : json_array());
-}
-
 int cmd_policy_decide(cli *c)
 {
     if (!c->schema || !*c->schema) {
@@ -802,37 +788,22 @@ int cmd_policy_decide(cli *c)
         return CLI_FAIL;
     }
     int rc = CLI_OK;
-    policy_decision d;
-    memset(&d, 0, sizeof d);
+    json_t *doc = NULL;
     policy_rules *rules = policy_rules_load(c->policy_dir, err, sizeof err);
     if (!rules) {
         cli_error("%s", err);
         rc = CLI_FAIL;
         goto done;
     }
-    policy_rules_options o = {.strict = c->strict, .max_steps = DECIDE_MAX_STEPS, .max_memory = DECIDE_MAX_MEMORY};
-    policy_input in = {.event_id = DECIDE_EVENT_ID, .schema = c->schema, .source = "hutchctl",
-                       .payload_json = text};
-    if (policy_rules_decide(rules, &o, &in, &d, err, sizeof err) != 0) {
-        cli_error("%s", err);
-        rc = CLI_FAIL;
-        goto done;
-    }
-    json_t *alerts = json_array();
-    for (size_t i = 0; i < d.count; i++)
-        json_array_append_new(alerts, alert_doc(&d.alerts[i]));
-    json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o}", "schema", c->schema, "package", d.package ? d.package : "",
-                            "status", d.count ? "accepted" : "ignored", "reason",
-                            d.reason ? json_string(d.reason) : json_null(), "alerts", alerts);
+    doc = policy_decide_json(rules, c->schema, text, "hutchctl", c->strict, err, sizeof err);
     if (!doc) {
-        cli_error("out of memory");
+        cli_error("%s", err);
         rc = CLI_FAIL;
         goto done;
     }
     output_json(stdout, doc);
     json_decref(doc);
 done:
-    policy_decision_free(&d);
     policy_rules_free(rules);
     json_decref(payload);
     free(text);

@@ -2,7 +2,7 @@
 # policy.c and rules.c are the decision (no I/O); hutchctl links them too
 # (`policy decide`, `policy test --detect/--ignore`), so a test decides like the service.
 # They use the Rego engine: whoever links them sets NAME_REGO := yes.
-POLICY_DECISION_SRCS := services/policy/policy.c services/policy/rules.c
+POLICY_DECISION_SRCS := services/policy/policy.c services/policy/rules.c services/policy/decide_json.c
 POLICY_DECISION_PKGS := jansson $(PKGS_msg)
 PROGRAMS += $(BIN)/hutch-policy
 hutch_policy_SRCS := services/policy/main.c services/policy/store.c services/policy/reload.c $(POLICY_DECISION_SRCS)
