@@ -60,7 +60,7 @@ static void name_port_setting(const char *name)
         const char *name, *port;
     } services[] = {
 #define SERVICE_ROW(service, port) {#service, #port},
-        HUTCH_SERVICES(SERVICE_ROW)
+        HUTCH_SERVICES(SERVICE_ROW) HUTCH_SIDE_SERVICES(SERVICE_ROW)
 #undef SERVICE_ROW
     };
     size_t n = (size_t)snprintf(port_env, sizeof port_env, "HUTCH_%s_PORT", name);

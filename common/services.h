@@ -17,4 +17,9 @@
     X(agent, 8085)        \
     X(notify, 8086)
 
+/* Processes outside the alert path, with the default of their port setting (one line:
+ * the scripts above read only the pipeline's list; scripts/stack.sh starts these
+ * itself). */
+#define HUTCH_SIDE_SERVICES(X) X(console, 8090)
+
 #endif

@@ -21,6 +21,9 @@
 # .hutch/env holds the settings for another shell: `. .hutch/env && build/bin/hutchctl ticket list`.
 # HUTCH_STACK_SERVICES="policy enrich" makes `up` start only those services (default all
 # six); set but empty, only Postgres, the broker and the topics (scripts/bench-policy.sh).
+# The web console (hutch-console, not in the alert path) starts with the full stack, on
+# HUTCH_CONSOLE_PORT (8090); .hutch/env gets HUTCH_CONSOLE_URL; `run` adds the account
+# "admin" (role admin, a generated password) and prints the URL and the credentials.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +34,9 @@ PG_PORT=${HUTCH_PG_PORT:-55432}
 KAFKA_PORT=${HUTCH_BROKER_PORT:-59092}
 READY_SECS=${HUTCH_READY_SECONDS:-90}
 read -ra UP_SERVICES <<< "${HUTCH_STACK_SERVICES-${HUTCH_SERVICES[*]}}"
+WITH_CONSOLE=0
+[[ -n ${HUTCH_STACK_SERVICES+set} ]] || WITH_CONSOLE=1
+HUTCH_DEFAULT_PORT[console]=8090
 
 svc_port() { local v="HUTCH_${1^^}_PORT"; echo "${!v:-${HUTCH_DEFAULT_PORT[$1]}}"; }
 
@@ -70,6 +76,9 @@ export HUTCH_DATABASE_URL='$DB_URL'
 export HUTCH_KAFKA_BROKERS='$BROKERS'
 export HUTCH_INGEST_URL='http://127.0.0.1:$(svc_port ingest)'
 EOT
+    if [[ $WITH_CONSOLE == 1 ]]; then
+        echo "export HUTCH_CONSOLE_URL='http://127.0.0.1:$(svc_port console)'" >> "$STATE/env"
+    fi
 }
 
 up() {
@@ -80,8 +89,10 @@ up() {
     start_broker
     /usr/bin/python3 "$HUTCH_ROOT/scripts/topics.py" "$BROKERS" "${HUTCH_TOPIC_PARTITIONS:-8}" \
         || die "could not create the Kafka topics"
-    for s in "${UP_SERVICES[@]}"; do start_service "$s"; done
-    for s in "${UP_SERVICES[@]}"; do
+    local started=("${UP_SERVICES[@]}")
+    [[ $WITH_CONSOLE == 1 ]] && started+=(console)
+    for s in "${started[@]}"; do start_service "$s"; done
+    for s in "${started[@]}"; do
         if ! wait_http_200 "http://127.0.0.1:$(svc_port "$s")/readyz" "$READY_SECS" "$(cat "$STATE/pids/$s.pid")"; then
             tail -20 "$STATE/logs/$s.log" >&2 || true
             die "$s not ready within ${READY_SECS}s (log: $STATE/logs/$s.log); 'make down' cleans up"
@@ -89,14 +100,24 @@ up() {
     done
     write_env
     log "stack up in $(( $(date +%s%3N) - t0 )) ms: ingest http://127.0.0.1:$(svc_port ingest), logs in $STATE/logs, settings in $STATE/env"
+    [[ $WITH_CONSOLE == 1 ]] && log "web console: http://127.0.0.1:$(svc_port console) (accounts: hutchctl user add NAME --role viewer|analyst|admin)"
+    return 0
+}
+
+# The console's first admin: account "admin" with a generated password, printed once.
+console_admin() {
+    [[ $WITH_CONSOLE == 1 && -x $BIN/hutchctl ]] || return 0
+    local line
+    line=$("$BIN/hutchctl" user add --role admin admin < /dev/null) || { log "could not add the console's admin"; return 0; }
+    log "web console: http://127.0.0.1:$(svc_port console)  sign in as admin, password ${line##*password: }"
 }
 
 down() {
     local s
-    for s in "${HUTCH_SERVICES[@]}"; do
+    for s in console "${HUTCH_SERVICES[@]}"; do
         [[ -f $STATE/pids/$s.pid ]] && kill -TERM "$(cat "$STATE/pids/$s.pid")" 2>/dev/null || true
     done
-    for s in "${HUTCH_SERVICES[@]}"; do stop_pidfile "$STATE/pids/$s.pid" 20; done
+    for s in console "${HUTCH_SERVICES[@]}"; do stop_pidfile "$STATE/pids/$s.pid" 20; done
     stop_pidfile "$STATE/devbroker.pid" 10
     [[ -d $STATE/kafka ]] && "$HUTCH_ROOT/scripts/kafka.sh" stop "$STATE/kafka"
     [[ -d $STATE/pg ]] && "$HUTCH_ROOT/scripts/postgres.sh" stop "$STATE/pg"
@@ -137,12 +158,13 @@ run)
     up || { down; exit 1; }
     . "$STATE/env"; export HUTCH_DATABASE_URL HUTCH_KAFKA_BROKERS HUTCH_INGEST_URL
     send_samples
+    console_admin
     log "running; Ctrl-C stops everything"
     if [[ -n ${HUTCH_RUN_SECONDS:-} ]]; then sleep "$HUTCH_RUN_SECONDS"; else while :; do sleep 1; done; fi
     down
     ;;
 status)
-    for s in "${HUTCH_SERVICES[@]}"; do
+    for s in "${HUTCH_SERVICES[@]}" console; do
         if pidfile_alive "$STATE/pids/$s.pid"; then echo "$s: running on $(svc_port "$s")"; else echo "$s: stopped"; fi
     done
     ;;

@@ -1,0 +1,11 @@
+# hutch-console: the web console (services/console/console.h). Links the policy
+# decision code (the playground decides like hutch-policy) and the ticket module
+# (every ticket change). Its static files are services/console/web/ (the default of
+# HUTCH_CONSOLE_WEB_DIR is that directory of this tree).
+PROGRAMS += $(BIN)/hutch-console
+hutch_console_SRCS = services/console/main.c services/console/auth.c services/console/api.c \
+	services/console/web.c $(POLICY_DECISION_SRCS) \
+	$(if $(wildcard common/ticket.c),services/console/actions.c,services/console/actions_absent.c)
+hutch_console_PKGS = $(PKGS_service) $(POLICY_DECISION_PKGS) $(PKGS_password)
+hutch_console_REGO := yes
+$(OBJ)/services/console/main.o: CFLAGS += -DHUTCH_CONSOLE_WEB_DEFAULT='"$(CURDIR)/services/console/web"'
