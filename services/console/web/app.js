@@ -50,8 +50,8 @@ function main() { return document.getElementById("main"); }
 function page(title, ...children) {
   document.title = title + " · Hutch";
   const m = main();
-  m.replaceChildren(h("h1", null, title), ...children);
-  return m;
+  m.replaceChildren(h("h1", null, title));
+  return add(m, children);
 }
 function flash(text) {
   const el = document.getElementById("live");
@@ -473,11 +473,12 @@ async function playground() {
     out.replaceChildren();
     try {
       const d = await api("/api/playground", { schema: schema.value.trim(), event: event.value });
-      out.replaceChildren(h("h2", null, "Decision"),
+      out.replaceChildren();
+      add(out, [h("h2", null, "Decision"),
         kv([["Status", h("strong", { id: "pg-status" }, d.status)], ["Package", d.package || "(none)"], ["Reason", d.reason || ""]]),
         d.alerts.length ? h("table", null, h("tr", null, h("th", null, "Title"), h("th", null, "Severity"), h("th", null, "Attributes")),
           d.alerts.map((a) => h("tr", null, h("td", null, a.title), h("td", null, sev(a.severity)), h("td", null, attributes(a.attributes))))) : null,
-        h("pre", null, JSON.stringify(d, null, 2)));
+        h("pre", null, JSON.stringify(d, null, 2))]);
     } catch (e) { out.replaceChildren(errorBox(e)); }
   } },
   h("div", { class: "row" }, h("label", null, "Schema", schema)),
