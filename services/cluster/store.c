@@ -149,7 +149,7 @@ static int read_candidates(pg *db, const cluster_row *rows, size_t n, int64_t wi
                            " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
                            " (extract(epoch FROM now()) * 1000)::bigint "
                            "FROM tickets "
-                           "WHERE status <> 'resolved'"
+                           "WHERE status = 'open'"
                            " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
                            " AND ((namespace <> '' AND namespace = ANY($1::text[])) OR fingerprint = ANY($2::text[]))",
                            3, p)
