@@ -189,7 +189,7 @@ static void reply_page(console *c, struct evhttp_request *req, const char *key, 
 
 static void tickets_list(console *c, struct evhttp_request *req, query *q)
 {
-    static const char *const statuses[] = {"open", "acknowledged", "resolved", "archived", NULL};
+    static const char *const statuses[] = {"open", "resolved", "archived", NULL};
     static const char *const severities[] = {"info", "low", "medium", "high", "critical", "none", NULL};
     static const char *const sorts[] = {"last_alert", "created", NULL};
     static const char *const orders[] = {"desc", "asc", NULL};
@@ -198,7 +198,7 @@ static void tickets_list(console *c, struct evhttp_request *req, query *q)
     char limit[16], at[40] = "", id[IDS_UUID_LEN] = "";
     bool has_after;
     if (status && !one_of(status, statuses))
-        { http_reply_error(req, 400, "status must be open, acknowledged, resolved or archived"); return; }
+        { http_reply_error(req, 400, "status must be open, resolved or archived"); return; }
     if (severity && !one_of(severity, severities))
         { http_reply_error(req, 400, "severity must be info, low, medium, high, critical or none"); return; }
     if (sort && !one_of(sort, sorts))
@@ -217,7 +217,7 @@ static void tickets_list(console *c, struct evhttp_request *req, query *q)
     char sql[2400];
     snprintf(sql, sizeof sql,
              "SELECT json_agg(x) FROM (SELECT t.ticket_id, t.title, t.status, t.severity, t.alert_count,"
-             " t.namespace, t.created_at, t.last_alert_at, to_jsonb(t)->>'assignee' AS assignee,"
+             " t.namespace, t.created_at, t.last_alert_at, nullif(to_jsonb(t)->>'assignee', '') AS assignee,"
              " to_jsonb(t)->>'conclusion' AS conclusion,"
              " to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ',' || t.ticket_id AS cursor"
              " FROM tickets t"

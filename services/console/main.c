@@ -3,8 +3,10 @@
  * no database claim: an event is only a hint to refresh) and pushes each one to every
  * open page as a Server-Sent Event "ticket" with data {ticket_id, kind, alert_id,
  * actor, detail}; a comment line every 15 s keeps idle streams open through proxies.
- * Several console instances each need their own group (HUTCH_CONSOLE_GROUP is not a
- * setting yet: run one). */
+ * Every console process must see every event, so each takes a consumer group of its
+ * own ("hutch-console-<uuid>"): several consoles behind a load balancer all push
+ * every change. While no page is open the events are read and dropped. */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,7 @@ static const config_field console_config_table[] = {
 };
 
 static console app;
+static atomic_size_t open_streams; /* written on the loop thread, read by the consumer */
 
 /* ------------------------------------------------------------ Server-Sent Events */
 
@@ -61,6 +64,7 @@ static void sse_closed(struct evhttp_connection *conn, void *arg)
     sse_client *cl = arg;
     LIST_REMOVE(cl, link);
     app.sse_count--;
+    atomic_store(&open_streams, app.sse_count);
     free(cl);
 }
 
@@ -81,6 +85,7 @@ void console_sse_open(console *c, struct evhttp_request *req)
     evhttp_send_reply_start(req, 200, "OK");
     LIST_INSERT_HEAD(&c->sse, cl, link);
     c->sse_count++;
+    atomic_store(&open_streams, c->sse_count);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), sse_closed, cl);
     struct evbuffer *b = evbuffer_new();
     if (b) {
@@ -121,6 +126,8 @@ static void sse_deliver(void *text)
 
 static int handle_ticket_events(void *ctx, pg *db, consumer_item **items, size_t n)
 {
+    if (atomic_load(&open_streams) == 0)
+        return PG_OK;
     for (size_t i = 0; i < n; i++) {
         const Hutch__V1__TicketEvent *e = (const Hutch__V1__TicketEvent *)items[i]->value;
         json_t *detail = NULL;
@@ -159,6 +166,24 @@ static void load_policies(console *c)
         LOG_WARN("console_policies_not_loaded", "dir", c->cfg->policy_dir, "error", c->policy_error, NULL);
 }
 
+/* /readyz: 200 once the routes are in place and the loop's database connection is up
+ * (service_start's server answers before main has added the routes). */
+static atomic_bool routes_ready;
+
+static bool console_ready(void *ctx, char *reason, size_t reason_len)
+{
+    console *c = ctx;
+    if (!atomic_load(&routes_ready)) {
+        snprintf(reason, reason_len, "starting");
+        return false;
+    }
+    if (!pg_connected(c->db)) {
+        snprintf(reason, reason_len, "postgres unreachable");
+        return false;
+    }
+    return true;
+}
+
 /* Routes and the loop's own things, on the loop thread (before any request). */
 static void setup_on_loop(void *arg)
 {
@@ -187,6 +212,7 @@ int main(int argc, char **argv)
     }
     if (service_start(&svc, "console", argc, argv) == 0) {
         char err[512];
+        http_server_set_ready(svc.http, console_ready, &app);
         app.db = pg_connect(svc.common.database_url, 60000, err, sizeof err);
         if (!app.db) {
             LOG_ERROR("console_db", "error", err, NULL);
@@ -196,11 +222,17 @@ int main(int argc, char **argv)
         http_server_defer(svc.http, setup_on_loop, &app);
         http_server_route(svc.http, "/api/", on_api, &app);
         http_server_route(svc.http, "/", on_web, &app);
+        http_server_set_ready(svc.http, console_ready, &app);
+        atomic_store(&routes_ready, true);
         LOG_INFO("console_ready", "web_dir", cfg.web_dir, "policy_dir", cfg.policy_dir, "trusted_header",
                  cfg.trusted_header[0] ? cfg.trusted_header : "off", NULL);
         static const consumer_input inputs[] = {{TOPIC_TICKETS_EVENTS, &hutch__v1__ticket_event__descriptor},
                                                 {NULL, NULL}};
-        consumer_spec spec = {.inputs = inputs, .handle = handle_ticket_events, .no_database = true};
+        char group[IDS_UUID_LEN + 16];
+        char uuid[IDS_UUID_LEN];
+        ids_uuid7(uuid);
+        snprintf(group, sizeof group, "hutch-console-%s", uuid);
+        consumer_spec spec = {.inputs = inputs, .handle = handle_ticket_events, .no_database = true, .group = group};
         rc = service_consume(&svc, &spec, &app) == 0 ? 0 : 1;
     }
 out:

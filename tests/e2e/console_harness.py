@@ -86,10 +86,6 @@ def wait_ticket_titled(stack, title_part, timeout=None):
     return wait_for(find, timeout or scaled(90), 0.3, f"a ticket titled ...{title_part}...")
 
 
-def ticket_module_present():
-    return os.path.exists(os.path.join(ROOT, "common", "ticket.c"))
-
-
 def hutchctl_decide(schema, event):
     out = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "policy", "decide", "--policy",
                           os.path.join(ROOT, "policies"), "--schema", schema, "--output", "json"],

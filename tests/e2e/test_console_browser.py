@@ -16,8 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from console_harness import (ROOT, add_user, alertmanager_alert, start_console, ticket_module_present, unique,
-                             wait_ticket_titled)
+from console_harness import ROOT, add_user, alertmanager_alert, start_console, unique, wait_ticket_titled
 from hutch_e2e import scaled
 
 SHOTS = os.path.join(ROOT, "build", "screenshots")
@@ -106,14 +105,12 @@ def test_sign_in_live_ticket_resolve_and_history(stack, console, accounts, brows
     Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("false_positive")
     d.find_element(By.ID, "resolve-reason").send_keys("a pen test, announced")
     d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
-    if ticket_module_present():
-        row = wait(d, 30).until(EC.presence_of_element_located(
-            (By.XPATH, "//table[@id='history']//tr[td[text()='user:web-analyst'] and td[text()='resolve']]")))
-        assert "false_positive" in row.text
-        assert d.find_elements(By.ID, "reopen-form")
-    else:
-        err = wait(d).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#resolve-form .error")))
-        assert "ticket module" in err.text
+    row = wait(d, 30).until(EC.presence_of_element_located(
+        (By.XPATH, "//table[@id='history']//tr[td[text()='user:web-analyst'] and td[text()='resolved']]")))
+    assert "false_positive" in row.text and "a pen test, announced" in row.text
+    assert d.find_elements(By.ID, "reopen-form")
+    assert stack.pg.scalar("SELECT conclusion FROM tickets WHERE title = %s", (title,)) == "false_positive"
+    shot(d, "console-ticket-resolved.png")
 
 
 def test_viewer_has_no_actions_and_the_api_refuses(stack, console, accounts, browser):
