@@ -412,3 +412,50 @@ def test_ticket_changes_go_through_the_ticket_module(stack, analyst):
     assert analyst.post(base + "reopen", {}).status_code == 200
     assert analyst.get(f"/api/tickets/{ticket}").json()["ticket"]["status"] == "open"
     error_of(analyst.post(f"/api/tickets/{uuid.uuid4()}/reopen", {}), 409)
+
+
+def test_edit_severity_merge_unmerge_salvage_archive(stack, analyst):
+    tags = [unique("merge"), unique("merge")]
+    for t in tags:
+        stack.post_until_accepted("alertmanager", alertmanager_alert(f"MergeCase {t}", labels={"severity": "warning"}))
+    target, source = (wait_ticket_titled(stack, t) for t in tags)
+    tb, sb = f"/api/tickets/{target}/", f"/api/tickets/{source}/"
+    me = "user:api-analyst"
+
+    assert analyst.post(tb + "edit", {"title": f"Renamed {tags[0]}", "description": "<b>two</b> lines\nhere"}).ok
+    assert analyst.post(tb + "severity", {"severity": "critical"}).ok
+    t = analyst.get(f"/api/tickets/{target}").json()["ticket"]
+    assert t["title"] == f"Renamed {tags[0]}" and t["description"] == "<b>two</b> lines\nhere"
+    assert t["severity"] == "critical"
+
+    # the source's alert joins the target; the source is resolved, merged into it
+    source_alert = analyst.get(f"/api/tickets/{source}").json()["alerts"][0]["alert_id"]
+    assert analyst.post(tb + "merge", {"source": source}).ok
+    d = analyst.get(f"/api/tickets/{target}").json()
+    assert source_alert in [a["alert_id"] for a in d["alerts"]] and len(d["alerts"]) == 2
+    s = analyst.get(f"/api/tickets/{source}").json()["ticket"]
+    assert s["status"] == "resolved" and s["merged_into"] == target
+    error_of(analyst.post(tb + "merge", {"source": source}), 409)  # merged already: refused
+
+    # unmerge sends it back to the ticket it came from, reopened
+    r = analyst.post(tb + "unmerge", {"alert_ids": [source_alert]}).json()
+    assert r == {"ok": True, "ticket_id": source}
+    assert analyst.get(f"/api/tickets/{source}").json()["ticket"]["status"] == "open"
+    error_of(analyst.post(tb + "unmerge", {"alert_ids": [str(uuid.uuid4())]}), 409)
+
+    # salvage: a dry run counts and binds nothing (without embeddings of the ticket's
+    # alerts the module refuses, saying so)
+    before = len(analyst.get(f"/api/tickets/{target}").json()["alerts"])
+    r = analyst.post(tb + "salvage", {"threshold": 0.99, "keyword": tags[0], "dry_run": True})
+    if stack.pg.scalar("SELECT count(*) FROM embeddings e JOIN alerts a USING (alert_id) WHERE a.ticket_id = %s",
+                       (target,)):
+        assert r.status_code == 200 and r.json()["dry_run"] is True and isinstance(r.json()["count"], int), r.text
+    else:
+        assert "no embedded alerts" in error_of(r, 409)
+    assert len(analyst.get(f"/api/tickets/{target}").json()["alerts"]) == before
+
+    assert analyst.post(sb + "archive", {}).ok
+    assert analyst.get(f"/api/tickets/{source}").json()["ticket"]["status"] == "archived"
+    kinds = {(h["actor"], h["kind"]) for h in analyst.get(f"/api/tickets/{target}").json()["history"]}
+    assert {(me, "edited"), (me, "severity"), (me, "merged"), (me, "unmerged")} <= kinds
+    assert analyst.get(f"/api/tickets?status=archived&q={tags[1]}").json()["tickets"][0]["ticket_id"] == source

@@ -64,10 +64,16 @@ def sign_in(d, url, name, password):
     wait(d).until(EC.presence_of_element_located((By.ID, "open-count")))
 
 
-def shot(d, name):
+def shot(d, name, full=False):
+    """A PNG of the window (full: of the whole page, the window stretched to it)."""
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, name)
+    if full:
+        height = d.execute_script("return document.documentElement.scrollHeight")
+        d.set_window_size(1280, min(max(900, height + 120), 4000))
     d.save_screenshot(path)
+    if full:
+        d.set_window_size(1280, 900)
     assert os.path.getsize(path) > 10000
     return path
 
@@ -110,7 +116,7 @@ def test_sign_in_live_ticket_resolve_and_history(stack, console, accounts, brows
     assert "false_positive" in row.text and "a pen test, announced" in row.text
     assert d.find_elements(By.ID, "reopen-form")
     assert stack.pg.scalar("SELECT conclusion FROM tickets WHERE title = %s", (title,)) == "false_positive"
-    shot(d, "console-ticket-resolved.png")
+    shot(d, "console-ticket-resolved.png", full=True)
 
 
 def test_viewer_has_no_actions_and_the_api_refuses(stack, console, accounts, browser):
