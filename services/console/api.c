@@ -187,6 +187,27 @@ static void reply_page(console *c, struct evhttp_request *req, const char *key, 
 
 /* ---------------------------------------------------------- tickets */
 
+/* The ticket list in its four orders, each a constant the planner can serve from
+ * migration 11's (time, id) indexes. $1 status, $2 severity ("none": not triaged),
+ * $3 assignee, $4 search (part of the title, LIKE wildcards escaped, or an id),
+ * $5/$6 the cursor, $7 limit + 1. */
+#define TICKETS_SQL(COL, CMP, DIR)                                                                              \
+    "SELECT json_agg(x) FROM (SELECT t.ticket_id, t.title, t.status, t.severity, t.alert_count,"              \
+    " t.namespace, t.created_at, t.last_alert_at, nullif(to_jsonb(t)->>'assignee', '') AS assignee,"           \
+    " to_jsonb(t)->>'conclusion' AS conclusion, " CURSOR(COL, "t.ticket_id") " AS cursor"                      \
+    " FROM tickets t"                                                                                          \
+    " WHERE ($1::text IS NULL OR t.status = $1)"                                                               \
+    " AND ($2::text IS NULL OR coalesce(t.severity, 'none') = $2)"                                             \
+    " AND ($3::text IS NULL OR to_jsonb(t)->>'assignee' = $3)"                                                 \
+    " AND ($4::text IS NULL OR t.ticket_id::text = $4 OR t.title ILIKE '%' ||"                                 \
+    "  replace(replace(replace($4, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')"                          \
+    " AND ($5::timestamptz IS NULL OR (" COL ", t.ticket_id) " CMP " ($5::timestamptz, $6::uuid))"             \
+    " ORDER BY " COL " " DIR ", t.ticket_id " DIR " LIMIT $7::int) x"
+static const char *const tickets_sql[2][2] = {
+    {TICKETS_SQL("t.last_alert_at", "<", "DESC"), TICKETS_SQL("t.last_alert_at", ">", "ASC")},
+    {TICKETS_SQL("t.created_at", "<", "DESC"), TICKETS_SQL("t.created_at", ">", "ASC")},
+};
+
 static void tickets_list(console *c, struct evhttp_request *req, query *q)
 {
     static const char *const statuses[] = {"open", "resolved", "archived", NULL};
@@ -213,36 +234,15 @@ static void tickets_list(console *c, struct evhttp_request *req, query *q)
         return;
     bool created = sort && !strcmp(sort, "created");
     bool asc = order && !strcmp(order, "asc");
-    const char *col = created ? "t.created_at" : "t.last_alert_at";
-    char sql[2400];
-    snprintf(sql, sizeof sql,
-             "SELECT json_agg(x) FROM (SELECT t.ticket_id, t.title, t.status, t.severity, t.alert_count,"
-             " t.namespace, t.created_at, t.last_alert_at, nullif(to_jsonb(t)->>'assignee', '') AS assignee,"
-             " to_jsonb(t)->>'conclusion' AS conclusion,"
-             " to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ',' || t.ticket_id AS cursor"
-             " FROM tickets t"
-             " WHERE ($1::text IS NULL OR t.status = $1)"
-             " AND ($2::text IS NULL OR coalesce(t.severity, 'none') = $2)"
-             " AND ($3::text IS NULL OR to_jsonb(t)->>'assignee' = $3)"
-             " AND ($4::text IS NULL OR t.ticket_id::text = $4 OR t.title ILIKE '%%' ||"
-             "  replace(replace(replace($4, '\\', '\\\\'), '%%', '\\%%'), '_', '\\_') || '%%')"
-             " AND ($5::timestamptz IS NULL OR (%s, t.ticket_id) %s ($5::timestamptz, $6::uuid))"
-             " ORDER BY %s %s, t.ticket_id %s LIMIT $7::int) x",
-             col, col, asc ? ">" : "<", col, asc ? "ASC" : "DESC", asc ? "ASC" : "DESC");
     const char *params[] = {status, severity, assignee, search, has_after ? at : NULL, has_after ? id : NULL, limit};
+    const char *sql = tickets_sql[created][asc];
     reply_page(c, req, "tickets", sql, 7, params, atol(limit) - 1);
 }
 
 static void ticket_detail(console *c, struct evhttp_request *req, const char *id)
 {
     const char *params[] = {id};
-    PGresult *r = NULL;
-    bool has_history = false;
-    if (pg_exec(c->db, &r, "SELECT to_regclass('ticket_history') IS NOT NULL", 0, NULL) == PG_OK)
-        has_history = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
-    PQclear(r);
-    char sql[4000];
-    snprintf(sql, sizeof sql,
+    static const char sql[] =
              "SELECT json_build_object('ticket', to_jsonb(t),"
              " 'alerts', (SELECT coalesce(json_agg(json_build_object('alert_id', a.alert_id, 'title', a.title,"
              "  'schema', a.schema, 'severity', a.severity, 'created_at', a.created_at, 'source', a.source,"
@@ -259,12 +259,10 @@ static void ticket_detail(console *c, struct evhttp_request *req, const char *id
              "  o.last_alert_at FROM tickets o WHERE o.ticket_id <> t.ticket_id AND ((t.fingerprint <> ''"
              "  AND o.fingerprint = t.fingerprint) OR (t.namespace <> '' AND o.namespace = t.namespace))"
              "  ORDER BY o.last_alert_at DESC LIMIT 10) s),"
-             " 'history', %s)"
-             " FROM tickets t WHERE t.ticket_id = $1::uuid",
-             has_history ? "(SELECT coalesce(json_agg(json_build_object('seq', h.seq, 'at', h.at, 'actor', h.actor,"
-                           " 'kind', h.kind, 'detail', h.detail) ORDER BY h.seq), '[]') FROM ticket_history h"
-                           " WHERE h.ticket_id = t.ticket_id)"
-                         : "NULL");
+             " 'history', (SELECT coalesce(json_agg(json_build_object('seq', h.seq, 'at', h.at, 'actor', h.actor,"
+             "  'kind', h.kind, 'detail', h.detail) ORDER BY h.seq), '[]') FROM ticket_history h"
+             "  WHERE h.ticket_id = t.ticket_id))"
+             " FROM tickets t WHERE t.ticket_id = $1::uuid";
     console_reply_query(c, req, "no such ticket", sql, 1, params);
 }
 

@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "common/password.h"
 #include "services/console/console.h"
+#include "services/console/guard.h"
 
 #define COOKIE "hutch_session"
 
@@ -48,69 +49,9 @@ static bool secure_request(console *c, struct evhttp_request *req)
     return proto && !strcmp(proto, "https") && from_trusted_proxy(c, req);
 }
 
-/* The value of cookie `name` in the Cookie header, copied into out; false if absent. */
 static bool cookie_value(struct evhttp_request *req, const char *name, char *out, size_t outlen)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
-    size_t nlen = strlen(name);
-    while (h && *h) {
-        while (*h == ' ' || *h == ';')
-            h++;
-        const char *end = strchr(h, ';');
-        size_t len = end ? (size_t)(end - h) : strlen(h);
-        if (len > nlen && !strncmp(h, name, nlen) && h[nlen] == '=') {
-            size_t vlen = len - nlen - 1;
-            if (vlen >= outlen)
-                return false;
-            memcpy(out, h + nlen + 1, vlen);
-            out[vlen] = '\0';
-            return true;
-        }
-        h = end;
-    }
-    return false;
-}
-
-/* ---------------------------------------------------------- rate limiting */
-
-static login_counter *counter_for(console *c, const char *key, bool create)
-{
-    int64_t now = ids_now_ms();
-    login_counter *free_slot = NULL, *oldest = &c->counters[0];
-    for (size_t i = 0; i < CONSOLE_LOGIN_COUNTERS; i++) {
-        login_counter *k = &c->counters[i];
-        if (k->key[0] && now - k->window_start_ms >= c->cfg->login_window_ms)
-            k->key[0] = '\0'; /* expired */
-        if (k->key[0] && !strcmp(k->key, key))
-            return k;
-        if (!k->key[0] && !free_slot)
-            free_slot = k;
-        if (k->window_start_ms < oldest->window_start_ms)
-            oldest = k;
-    }
-    if (!create)
-        return NULL;
-    login_counter *k = free_slot ? free_slot : oldest;
-    snprintf(k->key, sizeof k->key, "%s", key);
-    k->window_start_ms = now;
-    k->failures = 0;
-    return k;
-}
-
-/* Seconds until key may try again, 0 if it may now. */
-static int64_t blocked_for(console *c, const char *key)
-{
-    login_counter *k = counter_for(c, key, false);
-    if (!k || k->failures < c->cfg->login_limit)
-        return 0;
-    int64_t left = c->cfg->login_window_ms - (ids_now_ms() - k->window_start_ms);
-    return left > 0 ? (left + 999) / 1000 : 0;
-}
-
-static void count_failure(console *c, const char *key)
-{
-    login_counter *k = counter_for(c, key, true);
-    k->failures++;
+    return guard_cookie(evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie"), name, out, outlen);
 }
 
 /* ---------------------------------------------------------- sessions */
@@ -213,7 +154,8 @@ void auth_login(console *c, struct evhttp_request *req)
     char ip_key[96], name_key[96];
     snprintf(ip_key, sizeof ip_key, "ip:%s", console_peer(req));
     snprintf(name_key, sizeof name_key, "name:%s", name);
-    int64_t wait_ip = blocked_for(c, ip_key), wait_name = blocked_for(c, name_key);
+    int64_t now = ids_now_ms();
+    int64_t wait_ip = guard_blocked_for(&c->limiter, ip_key, now), wait_name = guard_blocked_for(&c->limiter, name_key, now);
     if (wait_ip || wait_name) {
         json_decref(body);
         LOG_WARN("console_login_limited", "user", name, "peer", console_peer(req), NULL);
@@ -238,8 +180,8 @@ void auth_login(console *c, struct evhttp_request *req)
         snprintf(role, sizeof role, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     if (!ok) {
-        count_failure(c, ip_key);
-        count_failure(c, name_key);
+        guard_failed(&c->limiter, ip_key, ids_now_ms());
+        guard_failed(&c->limiter, name_key, ids_now_ms());
         json_decref(body);
         LOG_WARN("console_login_failed", "user", name, "peer", console_peer(req), NULL);
         http_reply_error(req, 401, "wrong name or password");

@@ -19,6 +19,7 @@
 
 #include "common/pg.h"
 #include "common/service.h"
+#include "services/console/guard.h"
 #include "services/policy/rules.h"
 
 typedef struct {
@@ -40,12 +41,6 @@ typedef struct sse_client {
     LIST_ENTRY(sse_client) link;
 } sse_client;
 
-/* Login failures of one key ("ip:..." or "name:...") in the current window. */
-typedef struct {
-    char key[96];
-    int64_t window_start_ms;
-    int failures;
-} login_counter;
 #define CONSOLE_LOGIN_COUNTERS 1024
 
 typedef struct {
@@ -59,7 +54,8 @@ typedef struct {
     LIST_HEAD(, sse_client) sse;
     size_t sse_count;
     struct event *sse_ping;
-    login_counter counters[CONSOLE_LOGIN_COUNTERS];
+    guard_counter counters[CONSOLE_LOGIN_COUNTERS];
+    guard_limiter limiter;      /* over counters, from the settings */
 } console;
 
 #define PASSWORD_CSRF_MAX 80

@@ -206,6 +206,7 @@ int main(int argc, char **argv)
     app.cfg = &cfg;
     app.svc = &svc;
     LIST_INIT(&app.sse);
+    app.limiter = (guard_limiter){app.counters, CONSOLE_LOGIN_COUNTERS, (int)cfg.login_limit, cfg.login_window_ms};
     if (RAND_bytes(app.header_secret, sizeof app.header_secret) != 1) {
         fprintf(stderr, "hutch-console: no random bytes\n");
         return 1;

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "services/console/console.h"
+#include "services/console/guard.h"
 
 static const char *content_type(const char *path)
 {
@@ -33,16 +34,6 @@ static const char *content_type(const char *path)
     return "application/octet-stream";
 }
 
-static bool safe_path(const char *p)
-{
-    if (p[0] != '/' || strstr(p, "..") || strstr(p, "/.") || strlen(p) > 200)
-        return false;
-    for (; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._/-", *p)))
-            return false;
-    return true;
-}
-
 void web_serve(console *c, struct evhttp_request *req)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -51,7 +42,7 @@ void web_serve(console *c, struct evhttp_request *req)
         return;
     }
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    if (!path || !safe_path(path)) {
+    if (!path || !guard_web_path(path)) {
         http_reply_error(req, 404, "not found");
         return;
     }

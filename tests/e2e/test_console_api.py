@@ -116,18 +116,25 @@ def test_wrong_password_and_bad_login_bodies(console, users):
     time.sleep(3.2)  # let this test's failures age out of the 3 s window
 
 
-def test_login_rate_limit(stack, console):
-    name = unique("limited")
-    pw = add_user(stack, name, "viewer", "right-password-1")
-    for _ in range(5):
-        error_of(requests.post(console.url + "/api/login", json={"name": name, "password": "wrong-pass"}, timeout=30),
-                 401)
-    # over the limit even the right password is refused, with Retry-After
-    r = requests.post(console.url + "/api/login", json={"name": name, "password": pw}, timeout=30)
-    assert "too many failed sign-ins" in error_of(r, 429)
-    assert 1 <= int(r.headers["Retry-After"]) <= 3
-    time.sleep(3.2)  # the window (HUTCH_CONSOLE_LOGIN_WINDOW=3s) passes
-    Client(console.url, name, pw)
+def test_login_rate_limit(stack, users):
+    """3 failures per 30 s (a console of its own: its window outlasts a slow machine).
+    The window's end is unit-tested (services/console/test_console.c)."""
+    svc = start_console(stack, name="console-limit", HUTCH_CONSOLE_LOGIN_LIMIT="3", HUTCH_CONSOLE_LOGIN_WINDOW="30s")
+    try:
+        name = unique("limited")
+        pw = add_user(stack, name, "viewer", "right-password-1")
+        for _ in range(3):
+            error_of(requests.post(svc.url + "/api/login", json={"name": name, "password": "wrong-pass"}, timeout=30),
+                     401)
+        # over the limit even the right password is refused, with Retry-After
+        r = requests.post(svc.url + "/api/login", json={"name": name, "password": pw}, timeout=30)
+        assert "too many failed sign-ins" in error_of(r, 429)
+        assert 1 <= int(r.headers["Retry-After"]) <= 30
+        # the address is over its limit too: another account from it waits as well
+        r = requests.post(svc.url + "/api/login", json={"name": "api-admin", "password": users["admin"]}, timeout=30)
+        error_of(r, 429)
+    finally:
+        assert svc.stop() == 0
 
 
 def test_logout_ends_the_session(console, users):
