@@ -359,10 +359,15 @@ async function ticketPage(id) {
     const thr = h("input", { name: "threshold", id: "salvage-threshold", type: "number", min: 0, max: 1, step: 0.01, value: 0.8 });
     const kw = h("input", { name: "keyword", id: "salvage-keyword" });
     const preview = h("p", { class: "muted", id: "salvage-preview" });
+    const raise = h("select", { name: "severity", id: "severity-value" },
+      ["info", "low", "medium", "high", "critical"].map((v) => h("option", { value: v, selected: v === t.severity }, v)));
     actions = [h("h2", null, "Actions"), h("div", { class: "actions" },
       t.status === "open" ? actionForm("resolve-form", "Resolve", [h("label", null, "Conclusion", concl), h("label", null, "Reason", reason)],
         "Resolve", () => post("resolve", { conclusion: concl.value, reason: reason.value })) :
         actionForm("reopen-form", "Reopen", [], "Reopen", () => post("reopen", {})),
+      t.status !== "archived" ? actionForm("archive-form", "Archive", [], "Archive", () => post("archive", {})) : null,
+      actionForm("severity-form", "Raise severity", [h("label", null, "Severity", raise)], "Raise",
+        () => post("severity", { severity: raise.value })),
       actionForm("assign-form", "Assign", [h("label", null, "Assignee (empty: nobody)", assignee)], "Assign",
         () => post("assign", { assignee: assignee.value })),
       actionForm("edit-form", "Edit", [h("label", null, "Title", title), h("label", null, "Description", desc)], "Save",
