@@ -58,11 +58,11 @@ static void test_malformed_stored(void **state)
     static const char *bad[] = {
         "",
         "plain",
-        "scrypt$10$8$1$AAECAwQFBgcICQoLDA0ODw==",                                         /* no hash */
+        "scrypt$10$8$1$AAECAwQFBgcICQoLDA0ODw==",                                               /* no hash */
         "scrypt$10$8$1$AAECAwQFBgcICQoLDA0ODw==$hKGWL22WtdGfIbxEPAZ06BS2bWyYKuZIKvypfAlYOWk=x", /* trailing */
         "scrypt$30$8$1$AAECAwQFBgcICQoLDA0ODw==$hKGWL22WtdGfIbxEPAZ06BS2bWyYKuZIKvypfAlYOWk=",  /* cost too high */
         "scrypt$10$8$1$AAECAw==$hKGWL22WtdGfIbxEPAZ06BS2bWyYKuZIKvypfAlYOWk=",                  /* short salt */
-        "scrypt$10$8$1$AAECAwQFBgcICQoLDA0ODw==$hKGW",                                         /* short hash */
+        "scrypt$10$8$1$AAECAwQFBgcICQoLDA0ODw==$hKGW",                                          /* short hash */
         "bcrypt$10$8$1$AAECAwQFBgcICQoLDA0ODw==$hKGWL22WtdGfIbxEPAZ06BS2bWyYKuZIKvypfAlYOWk=",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -94,8 +94,8 @@ static void test_tokens(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_vector),     cmocka_unit_test(test_round_trip_default_cost),
-        cmocka_unit_test(test_length_limits),    cmocka_unit_test(test_malformed_stored),
+        cmocka_unit_test(test_known_vector),  cmocka_unit_test(test_round_trip_default_cost),
+        cmocka_unit_test(test_length_limits), cmocka_unit_test(test_malformed_stored),
         cmocka_unit_test(test_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

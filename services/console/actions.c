@@ -90,7 +90,8 @@ void actions_ticket(console *c, struct evhttp_request *req, const console_user *
         rc = ticket_assign(c->db, actor, ticket_id, assignee, err, sizeof err);
     } else if (!strcmp(verb, "resolve")) {
         const char *conclusion, *reason;
-        if (!need_string(req, body, "conclusion", 40, &conclusion) || !opt_string(req, body, "reason", MAX_TEXT, &reason))
+        if (!need_string(req, body, "conclusion", 40, &conclusion) ||
+            !opt_string(req, body, "reason", MAX_TEXT, &reason))
             return;
         if (ticket_conclusion_check(conclusion) != 0) {
             http_reply_error(req, 400,
@@ -104,7 +105,8 @@ void actions_ticket(console *c, struct evhttp_request *req, const console_user *
         rc = ticket_archive(c->db, actor, ticket_id, err, sizeof err);
     } else if (!strcmp(verb, "edit")) {
         const char *title, *description;
-        if (!opt_string(req, body, "title", 500, &title) || !opt_string(req, body, "description", MAX_TEXT, &description))
+        if (!opt_string(req, body, "title", 500, &title) ||
+            !opt_string(req, body, "description", MAX_TEXT, &description))
             return;
         if (!title && !description) {
             http_reply_error(req, 400, "edit needs title or description");

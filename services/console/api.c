@@ -182,8 +182,7 @@ static void reply_page(console *c, struct evhttp_request *req, const char *key, 
     free(text);
 }
 
-#define CURSOR(col, id) \
-    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ',' || " id
+#define CURSOR(col, id) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ',' || " id
 
 /* ---------------------------------------------------------- tickets */
 
@@ -191,18 +190,20 @@ static void reply_page(console *c, struct evhttp_request *req, const char *key, 
  * migration 11's (time, id) indexes. $1 status, $2 severity ("none": not triaged),
  * $3 assignee, $4 search (part of the title, LIKE wildcards escaped, or an id),
  * $5/$6 the cursor, $7 limit + 1. */
-#define TICKETS_SQL(COL, CMP, DIR)                                                                              \
-    "SELECT json_agg(x) FROM (SELECT t.ticket_id, t.title, t.status, t.severity, t.alert_count,"              \
-    " t.namespace, t.created_at, t.last_alert_at, nullif(to_jsonb(t)->>'assignee', '') AS assignee,"           \
-    " to_jsonb(t)->>'conclusion' AS conclusion, " CURSOR(COL, "t.ticket_id") " AS cursor"                      \
-    " FROM tickets t"                                                                                          \
-    " WHERE ($1::text IS NULL OR t.status = $1)"                                                               \
-    " AND ($2::text IS NULL OR coalesce(t.severity, 'none') = $2)"                                             \
-    " AND ($3::text IS NULL OR to_jsonb(t)->>'assignee' = $3)"                                                 \
-    " AND ($4::text IS NULL OR t.ticket_id::text = $4 OR t.title ILIKE '%' ||"                                 \
-    "  replace(replace(replace($4, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')"                          \
-    " AND ($5::timestamptz IS NULL OR (" COL ", t.ticket_id) " CMP " ($5::timestamptz, $6::uuid))"             \
-    " ORDER BY " COL " " DIR ", t.ticket_id " DIR " LIMIT $7::int) x"
+#define TICKETS_SQL(COL, CMP, DIR)                                                                                     \
+    "SELECT json_agg(x) FROM (SELECT t.ticket_id, t.title, t.status, t.severity, t.alert_count,"                       \
+    " t.namespace, t.created_at, t.last_alert_at, nullif(to_jsonb(t)->>'assignee', '') AS assignee,"                   \
+    " to_jsonb(t)->>'conclusion' AS conclusion, " CURSOR(                                                              \
+        COL, "t.ticket_id") " AS cursor"                                                                               \
+                            " FROM tickets t"                                                                          \
+                            " WHERE ($1::text IS NULL OR t.status = $1)"                                               \
+                            " AND ($2::text IS NULL OR coalesce(t.severity, 'none') = $2)"                             \
+                            " AND ($3::text IS NULL OR to_jsonb(t)->>'assignee' = $3)"                                 \
+                            " AND ($4::text IS NULL OR t.ticket_id::text = $4 OR t.title ILIKE '%' ||"                 \
+                            "  replace(replace(replace($4, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')"            \
+                            " AND ($5::timestamptz IS NULL OR (" COL ", t.ticket_id) " CMP                             \
+                            " ($5::timestamptz, $6::uuid))"                                                            \
+                            " ORDER BY " COL " " DIR ", t.ticket_id " DIR " LIMIT $7::int) x"
 static const char *const tickets_sql[2][2] = {
     {TICKETS_SQL("t.last_alert_at", "<", "DESC"), TICKETS_SQL("t.last_alert_at", ">", "ASC")},
     {TICKETS_SQL("t.created_at", "<", "DESC"), TICKETS_SQL("t.created_at", ">", "ASC")},
@@ -218,18 +219,30 @@ static void tickets_list(console *c, struct evhttp_request *req, query *q)
     const char *search = q_get(q, "q"), *sort = q_get(q, "sort"), *order = q_get(q, "order");
     char limit[16], at[40] = "", id[IDS_UUID_LEN] = "";
     bool has_after;
-    if (status && !one_of(status, statuses))
-        { http_reply_error(req, 400, "status must be open, resolved or archived"); return; }
-    if (severity && !one_of(severity, severities))
-        { http_reply_error(req, 400, "severity must be info, low, medium, high, critical or none"); return; }
-    if (sort && !one_of(sort, sorts))
-        { http_reply_error(req, 400, "sort must be last_alert or created"); return; }
-    if (order && !one_of(order, orders))
-        { http_reply_error(req, 400, "order must be desc or asc"); return; }
-    if (search && strlen(search) > 200)
-        { http_reply_error(req, 400, "q is at most 200 characters"); return; }
-    if (assignee && strlen(assignee) > 100)
-        { http_reply_error(req, 400, "assignee is at most 100 characters"); return; }
+    if (status && !one_of(status, statuses)) {
+        http_reply_error(req, 400, "status must be open, resolved or archived");
+        return;
+    }
+    if (severity && !one_of(severity, severities)) {
+        http_reply_error(req, 400, "severity must be info, low, medium, high, critical or none");
+        return;
+    }
+    if (sort && !one_of(sort, sorts)) {
+        http_reply_error(req, 400, "sort must be last_alert or created");
+        return;
+    }
+    if (order && !one_of(order, orders)) {
+        http_reply_error(req, 400, "order must be desc or asc");
+        return;
+    }
+    if (search && strlen(search) > 200) {
+        http_reply_error(req, 400, "q is at most 200 characters");
+        return;
+    }
+    if (assignee && strlen(assignee) > 100) {
+        http_reply_error(req, 400, "assignee is at most 100 characters");
+        return;
+    }
     if (q_limit(req, q, limit) != 0 || q_after(req, q, at, id, &has_after) != 0)
         return;
     bool created = sort && !strcmp(sort, "created");
@@ -243,26 +256,26 @@ static void ticket_detail(console *c, struct evhttp_request *req, const char *id
 {
     const char *params[] = {id};
     static const char sql[] =
-             "SELECT json_build_object('ticket', to_jsonb(t),"
-             " 'alerts', (SELECT coalesce(json_agg(json_build_object('alert_id', a.alert_id, 'title', a.title,"
-             "  'schema', a.schema, 'severity', a.severity, 'created_at', a.created_at, 'source', a.source,"
-             "  'attributes', a.attributes, 'tags', a.tags, 'policy_package', a.policy_package,"
-             "  'indicators', (SELECT coalesce(json_agg(json_build_object('type', i.type, 'value', i.value,"
-             "    'verdicts', (SELECT coalesce(json_agg(json_build_object('provider', ic.provider, 'verdict', ic.verdict,"
-             "      'score', ic.score, 'link', ic.link) ORDER BY ic.provider), '[]') FROM intel_cache ic"
-             "      WHERE ic.value = i.value AND ic.verdict IS NOT NULL)) ORDER BY i.type, i.value), '[]')"
-             "   FROM indicators i WHERE i.alert_id = a.alert_id)) ORDER BY a.created_at DESC, a.alert_id), '[]')"
-             "  FROM (SELECT * FROM alerts WHERE ticket_id = t.ticket_id"
-             "   OR alert_id IN (SELECT alert_id FROM ticket_alerts WHERE ticket_id = t.ticket_id)"
-             "   ORDER BY created_at DESC LIMIT 2000) a),"
-             " 'similar', (SELECT coalesce(json_agg(s), '[]') FROM (SELECT o.ticket_id, o.title, o.status, o.severity,"
-             "  o.last_alert_at FROM tickets o WHERE o.ticket_id <> t.ticket_id AND ((t.fingerprint <> ''"
-             "  AND o.fingerprint = t.fingerprint) OR (t.namespace <> '' AND o.namespace = t.namespace))"
-             "  ORDER BY o.last_alert_at DESC LIMIT 10) s),"
-             " 'history', (SELECT coalesce(json_agg(json_build_object('seq', h.seq, 'at', h.at, 'actor', h.actor,"
-             "  'kind', h.kind, 'detail', h.detail) ORDER BY h.seq), '[]') FROM ticket_history h"
-             "  WHERE h.ticket_id = t.ticket_id))"
-             " FROM tickets t WHERE t.ticket_id = $1::uuid";
+        "SELECT json_build_object('ticket', to_jsonb(t),"
+        " 'alerts', (SELECT coalesce(json_agg(json_build_object('alert_id', a.alert_id, 'title', a.title,"
+        "  'schema', a.schema, 'severity', a.severity, 'created_at', a.created_at, 'source', a.source,"
+        "  'attributes', a.attributes, 'tags', a.tags, 'policy_package', a.policy_package,"
+        "  'indicators', (SELECT coalesce(json_agg(json_build_object('type', i.type, 'value', i.value,"
+        "    'verdicts', (SELECT coalesce(json_agg(json_build_object('provider', ic.provider, 'verdict', ic.verdict,"
+        "      'score', ic.score, 'link', ic.link) ORDER BY ic.provider), '[]') FROM intel_cache ic"
+        "      WHERE ic.value = i.value AND ic.verdict IS NOT NULL)) ORDER BY i.type, i.value), '[]')"
+        "   FROM indicators i WHERE i.alert_id = a.alert_id)) ORDER BY a.created_at DESC, a.alert_id), '[]')"
+        "  FROM (SELECT * FROM alerts WHERE ticket_id = t.ticket_id"
+        "   OR alert_id IN (SELECT alert_id FROM ticket_alerts WHERE ticket_id = t.ticket_id)"
+        "   ORDER BY created_at DESC LIMIT 2000) a),"
+        " 'similar', (SELECT coalesce(json_agg(s), '[]') FROM (SELECT o.ticket_id, o.title, o.status, o.severity,"
+        "  o.last_alert_at FROM tickets o WHERE o.ticket_id <> t.ticket_id AND ((t.fingerprint <> ''"
+        "  AND o.fingerprint = t.fingerprint) OR (t.namespace <> '' AND o.namespace = t.namespace))"
+        "  ORDER BY o.last_alert_at DESC LIMIT 10) s),"
+        " 'history', (SELECT coalesce(json_agg(json_build_object('seq', h.seq, 'at', h.at, 'actor', h.actor,"
+        "  'kind', h.kind, 'detail', h.detail) ORDER BY h.seq), '[]') FROM ticket_history h"
+        "  WHERE h.ticket_id = t.ticket_id))"
+        " FROM tickets t WHERE t.ticket_id = $1::uuid";
     console_reply_query(c, req, "no such ticket", sql, 1, params);
 }
 
@@ -279,7 +292,8 @@ static void alert_detail(console *c, struct evhttp_request *req, const char *id)
         "  'reason', e.reason, 'received_at', e.received_at, 'decided_at', e.decided_at) END,"
         " 'indicators', (SELECT coalesce(json_agg(json_build_object('type', i.type, 'value', i.value, 'paths', i.paths,"
         "   'verdicts', (SELECT coalesce(json_agg(json_build_object('provider', ic.provider, 'verdict', ic.verdict,"
-        "    'score', ic.score, 'summary', ic.summary, 'link', ic.link) ORDER BY ic.provider), '[]') FROM intel_cache ic"
+        "    'score', ic.score, 'summary', ic.summary, 'link', ic.link) ORDER BY ic.provider), '[]') FROM intel_cache "
+        "ic"
         "    WHERE ic.value = i.value AND ic.verdict IS NOT NULL)) ORDER BY i.type, i.value), '[]')"
         "  FROM indicators i WHERE i.alert_id = a.alert_id),"
         " 'ticket', (SELECT json_build_object('ticket_id', t.ticket_id, 'title', t.title, 'status', t.status,"
@@ -298,22 +312,30 @@ static void events_list(console *c, struct evhttp_request *req, query *q, const 
     const char *status = forced_status ? forced_status : q_get(q, "status"), *schema = q_get(q, "schema");
     char limit[16], at[40] = "", id[IDS_UUID_LEN] = "";
     bool has_after;
-    if (status && !one_of(status, statuses))
-        { http_reply_error(req, 400, "status must be received, accepted, ignored or dead"); return; }
-    if (schema && strlen(schema) > 100)
-        { http_reply_error(req, 400, "schema is at most 100 characters"); return; }
+    if (status && !one_of(status, statuses)) {
+        http_reply_error(req, 400, "status must be received, accepted, ignored or dead");
+        return;
+    }
+    if (schema && strlen(schema) > 100) {
+        http_reply_error(req, 400, "schema is at most 100 characters");
+        return;
+    }
     if (q_limit(req, q, limit) != 0 || q_after(req, q, at, id, &has_after) != 0)
         return;
     const char *params[] = {status, schema, has_after ? at : NULL, has_after ? id : NULL, limit};
-    reply_page(c, req, "events",
-               "SELECT json_agg(x) FROM (SELECT e.event_id, e.schema, e.source, e.status, e.reason,"
-               " e.policy_package, e.alert_count, e.received_at, e.decided_at, e.trace_id,"
-               " (SELECT coalesce(json_agg(a.alert_id ORDER BY a.alert_id), '[]') FROM alerts a"
-               "  WHERE a.event_id = e.event_id) AS alert_ids, " CURSOR("e.received_at", "e.event_id") " AS cursor"
-               " FROM events e WHERE ($1::text IS NULL OR e.status = $1) AND ($2::text IS NULL OR e.schema = $2)"
-               " AND ($3::timestamptz IS NULL OR (e.received_at, e.event_id) < ($3::timestamptz, $4::uuid))"
-               " ORDER BY e.received_at DESC, e.event_id DESC LIMIT $5::int) x",
-               5, params, atol(limit) - 1);
+    reply_page(
+        c, req, "events",
+        "SELECT json_agg(x) FROM (SELECT e.event_id, e.schema, e.source, e.status, e.reason,"
+        " e.policy_package, e.alert_count, e.received_at, e.decided_at, e.trace_id,"
+        " (SELECT coalesce(json_agg(a.alert_id ORDER BY a.alert_id), '[]') FROM alerts a"
+        "  WHERE a.event_id = e.event_id) AS alert_ids, " CURSOR(
+            "e.received_at",
+            "e.event_id") " AS cursor"
+                          " FROM events e WHERE ($1::text IS NULL OR e.status = $1) AND ($2::text IS NULL OR e.schema "
+                          "= $2)"
+                          " AND ($3::timestamptz IS NULL OR (e.received_at, e.event_id) < ($3::timestamptz, $4::uuid))"
+                          " ORDER BY e.received_at DESC, e.event_id DESC LIMIT $5::int) x",
+        5, params, atol(limit) - 1);
 }
 
 static void event_detail(console *c, struct evhttp_request *req, const char *id)
@@ -339,7 +361,8 @@ static void dashboard(console *c, struct evhttp_request *req)
         "  count(*) n FROM tickets WHERE status = 'open' GROUP BY 1) x),"
         " 'open_tickets', (SELECT count(*) FROM tickets WHERE status = 'open'),"
         " 'alerts_per_hour', (SELECT coalesce(json_agg(json_build_object('hour', h, 'source', src, 'count', n)"
-        "  ORDER BY h, src), '[]') FROM (SELECT date_trunc('hour', created_at) h, coalesce(nullif(source, ''), schema) src,"
+        "  ORDER BY h, src), '[]') FROM (SELECT date_trunc('hour', created_at) h, coalesce(nullif(source, ''), schema) "
+        "src,"
         "  count(*) n FROM alerts WHERE created_at > now() - interval '24 hours' GROUP BY 1, 2) x),"
         " 'ignored_reasons', (SELECT coalesce(json_agg(json_build_object('reason', r, 'count', n) ORDER BY n DESC, r),"
         "  '[]') FROM (SELECT coalesce(reason, '') r, count(*) n FROM events WHERE status = 'ignored'"
@@ -396,8 +419,8 @@ static void playground(console *c, struct evhttp_request *req)
         http_reply_error(req, 503, err);
         goto done;
     }
-    json_t *doc = text ? policy_decide_json(c->rules, schema, text, "console", c->cfg->policy_strict, err, sizeof err)
-                       : NULL;
+    json_t *doc =
+        text ? policy_decide_json(c->rules, schema, text, "console", c->cfg->policy_strict, err, sizeof err) : NULL;
     if (!doc) {
         /* a policy error: what hutch-policy would dead-letter */
         json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:[]}", "schema", schema, "package", "", "status", "dead", "reason",
@@ -454,17 +477,27 @@ void api_route(console *c, struct evhttp_request *req)
     const char *path = evhttp_uri_get_path(uri);
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     bool get = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD, post = method == EVHTTP_REQ_POST;
-    if (!path)
-        { http_reply_error(req, 400, "bad path"); return; }
+    if (!path) {
+        http_reply_error(req, 400, "bad path");
+        return;
+    }
     if (!strcmp(path, "/api/login")) {
-        if (!post)
-            { http_reply_error(req, 405, "POST /api/login {name, password}"); return; }
-        { auth_login(c, req); return; }
+        if (!post) {
+            http_reply_error(req, 405, "POST /api/login {name, password}");
+            return;
+        }
+        {
+            auth_login(c, req);
+            return;
+        }
     }
     console_user u;
     if (!auth_user(c, req, &u)) {
         console_headers(req, true);
-        { http_reply_error(req, 401, "sign in first (POST /api/login)"); return; }
+        {
+            http_reply_error(req, 401, "sign in first (POST /api/login)");
+            return;
+        }
     }
     query q;
     TAILQ_INIT(&q.q);

@@ -60,8 +60,7 @@ static void header_csrf(console *c, const char *name, char out[PASSWORD_CSRF_MAX
 {
     unsigned char md[32];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), c->header_secret, sizeof c->header_secret, (const unsigned char *)name, strlen(name), md,
-         &len);
+    HMAC(EVP_sha256(), c->header_secret, sizeof c->header_secret, (const unsigned char *)name, strlen(name), md, &len);
     for (unsigned i = 0; i < len && 2 * i + 2 < PASSWORD_CSRF_MAX; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
@@ -155,7 +154,8 @@ void auth_login(console *c, struct evhttp_request *req)
     snprintf(ip_key, sizeof ip_key, "ip:%s", console_peer(req));
     snprintf(name_key, sizeof name_key, "name:%s", name);
     int64_t now = ids_now_ms();
-    int64_t wait_ip = guard_blocked_for(&c->limiter, ip_key, now), wait_name = guard_blocked_for(&c->limiter, name_key, now);
+    int64_t wait_ip = guard_blocked_for(&c->limiter, ip_key, now),
+            wait_name = guard_blocked_for(&c->limiter, name_key, now);
     if (wait_ip || wait_name) {
         json_decref(body);
         LOG_WARN("console_login_limited", "user", name, "peer", console_peer(req), NULL);
@@ -172,8 +172,7 @@ void auth_login(console *c, struct evhttp_request *req)
     }
     bool found = PQntuples(r) == 1;
     /* an unknown name costs a hash too, so timing does not tell which names exist */
-    static const char dummy[] =
-        "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    static const char dummy[] = "scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     bool ok = password_verify(password, found ? PQgetvalue(r, 0, 1) : dummy) && found;
     char role[16] = "";
     if (found)

@@ -23,16 +23,16 @@
 #include "services/policy/rules.h"
 
 typedef struct {
-    char *web_dir;          /* HUTCH_CONSOLE_WEB_DIR */
-    char *policy_dir;       /* HUTCH_POLICY_DIR: the playground's policies */
-    bool policy_strict;     /* HUTCH_POLICY_STRICT, as hutch-policy */
-    char *trusted_header;   /* HUTCH_CONSOLE_TRUSTED_HEADER ("" = off) */
-    char *trusted_proxies;  /* HUTCH_CONSOLE_TRUSTED_PROXIES: comma list of peer addresses */
-    char *trusted_role;     /* HUTCH_CONSOLE_TRUSTED_ROLE: role of a header user without an account */
-    bool secure_cookies;    /* HUTCH_CONSOLE_SECURE_COOKIES */
-    int64_t session_ttl_ms; /* HUTCH_CONSOLE_SESSION_TTL */
-    int64_t login_limit;    /* HUTCH_CONSOLE_LOGIN_LIMIT: failures per window per address and per name */
-    int64_t login_window_ms;/* HUTCH_CONSOLE_LOGIN_WINDOW */
+    char *web_dir;           /* HUTCH_CONSOLE_WEB_DIR */
+    char *policy_dir;        /* HUTCH_POLICY_DIR: the playground's policies */
+    bool policy_strict;      /* HUTCH_POLICY_STRICT, as hutch-policy */
+    char *trusted_header;    /* HUTCH_CONSOLE_TRUSTED_HEADER ("" = off) */
+    char *trusted_proxies;   /* HUTCH_CONSOLE_TRUSTED_PROXIES: comma list of peer addresses */
+    char *trusted_role;      /* HUTCH_CONSOLE_TRUSTED_ROLE: role of a header user without an account */
+    bool secure_cookies;     /* HUTCH_CONSOLE_SECURE_COOKIES */
+    int64_t session_ttl_ms;  /* HUTCH_CONSOLE_SESSION_TTL */
+    int64_t login_limit;     /* HUTCH_CONSOLE_LOGIN_LIMIT: failures per window per address and per name */
+    int64_t login_window_ms; /* HUTCH_CONSOLE_LOGIN_WINDOW */
 } console_config;
 
 /* One open Server-Sent Events stream. */
@@ -46,8 +46,8 @@ typedef struct sse_client {
 typedef struct {
     service *svc;
     const console_config *cfg;
-    pg *db;                     /* the HTTP loop's connection */
-    policy_rules *rules;        /* NULL when the policy directory did not load */
+    pg *db;              /* the HTTP loop's connection */
+    policy_rules *rules; /* NULL when the policy directory did not load */
     char policy_error[512];
     int64_t policy_loaded_ms;
     unsigned char header_secret[32]; /* CSRF tokens of trusted-header users */
@@ -55,7 +55,7 @@ typedef struct {
     size_t sse_count;
     struct event *sse_ping;
     guard_counter counters[CONSOLE_LOGIN_COUNTERS];
-    guard_limiter limiter;      /* over counters, from the settings */
+    guard_limiter limiter; /* over counters, from the settings */
 } console;
 
 #define PASSWORD_CSRF_MAX 80
@@ -63,9 +63,9 @@ typedef struct {
 /* The signed-in user of a request. */
 typedef struct {
     char name[96];
-    char role[16];               /* viewer | analyst | admin */
+    char role[16]; /* viewer | analyst | admin */
     char csrf[PASSWORD_CSRF_MAX];
-    bool from_header;            /* trusted-header mode */
+    bool from_header; /* trusted-header mode */
 } console_user;
 
 /* --- auth.c --- */

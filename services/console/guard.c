@@ -36,10 +36,7 @@ int64_t guard_blocked_for(guard_limiter *l, const char *key, int64_t now_ms)
     return left > 0 ? (left + 999) / 1000 : 0;
 }
 
-void guard_failed(guard_limiter *l, const char *key, int64_t now_ms)
-{
-    find(l, key, now_ms, true)->failures++;
-}
+void guard_failed(guard_limiter *l, const char *key, int64_t now_ms) { find(l, key, now_ms, true)->failures++; }
 
 bool guard_cookie(const char *h, const char *name, char *out, size_t outlen)
 {

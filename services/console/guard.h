@@ -18,7 +18,7 @@ typedef struct {
 typedef struct {
     guard_counter *slots; /* BORROWED array of n, zeroed at first */
     size_t n;
-    int limit;            /* failures allowed per window */
+    int limit; /* failures allowed per window */
     int64_t window_ms;
 } guard_limiter;
 

@@ -98,8 +98,7 @@ void console_sse_open(console *c, struct evhttp_request *req)
 static void sse_send_all(const char *event, const char *data)
 {
     sse_client *cl;
-    LIST_FOREACH(cl, &app.sse, link)
-    {
+    LIST_FOREACH (cl, &app.sse, link) {
         struct evbuffer *b = evbuffer_new();
         if (!b)
             continue;
@@ -112,10 +111,7 @@ static void sse_send_all(const char *event, const char *data)
     }
 }
 
-static void sse_ping(evutil_socket_t fd, short what, void *arg)
-{
-    sse_send_all(NULL, "keep-alive");
-}
+static void sse_ping(evutil_socket_t fd, short what, void *arg) { sse_send_all(NULL, "keep-alive"); }
 
 /* On the loop thread: one ticket event (NEW JSON text, freed here). */
 static void sse_deliver(void *text)
@@ -146,15 +142,9 @@ static int handle_ticket_events(void *ctx, pg *db, consumer_item **items, size_t
 
 /* ------------------------------------------------------------ routes */
 
-static void on_api(struct evhttp_request *req, void *arg)
-{
-    api_route(&app, req);
-}
+static void on_api(struct evhttp_request *req, void *arg) { api_route(&app, req); }
 
-static void on_web(struct evhttp_request *req, void *arg)
-{
-    web_serve(&app, req);
-}
+static void on_web(struct evhttp_request *req, void *arg) { web_serve(&app, req); }
 
 static void load_policies(console *c)
 {

@@ -23,9 +23,9 @@ static void test_limiter_blocks_after_limit_until_window_ends(void **state)
     }
     assert_int_equal(guard_blocked_for(&l, "ip:1.2.3.4", t + 10), 60); /* 59 990 ms, rounded up */
     assert_int_equal(guard_blocked_for(&l, "ip:1.2.3.4", t + 59001), 1);
-    assert_int_equal(guard_blocked_for(&l, "name:alice", t + 10), 0);   /* other keys are free */
+    assert_int_equal(guard_blocked_for(&l, "name:alice", t + 10), 0);    /* other keys are free */
     assert_int_equal(guard_blocked_for(&l, "ip:1.2.3.4", t + 60000), 0); /* window over */
-    guard_failed(&l, "ip:1.2.3.4", t + 60000);                         /* a new window, one failure */
+    guard_failed(&l, "ip:1.2.3.4", t + 60000);                           /* a new window, one failure */
     assert_int_equal(guard_blocked_for(&l, "ip:1.2.3.4", t + 60001), 0);
 }
 
@@ -60,8 +60,8 @@ static void test_cookie(void **state)
 static void test_web_path(void **state)
 {
     static const char *ok[] = {"/", "/app.js", "/tickets/01a23520-ca52-736a-863f-79d94c6397c4", "/a/b_c-d.css"};
-    static const char *bad[] = {"", "app.js", "/../etc/passwd", "/a/../b", "/.git/config", "/a/.hidden",
-                                "/a b", "/a%2e%2e", "/a?b", "/a\\b"};
+    static const char *bad[] = {"",           "app.js", "/../etc/passwd", "/a/../b", "/.git/config",
+                                "/a/.hidden", "/a b",   "/a%2e%2e",       "/a?b",    "/a\\b"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         assert_true(guard_web_path(ok[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
