@@ -2,7 +2,8 @@
  * its parts: main.c (settings, start, the tickets-events consumer, Server-Sent
  * Events), auth.c (accounts, sessions, CSRF, login rate limit, trusted header),
  * api.c (the JSON API of docs/API.md), actions.c (ticket changes through
- * common/ticket.h), web.c (the static files of services/console/web).
+ * common/ticket.h), web.c (the static files of services/console/web), guard.c (the
+ * pure checks: login rate limiter, cookie reader, static-path rule).
  *
  * Threads: every HTTP handler runs on the one HTTP loop thread and uses `db`, the
  * loop's own Postgres connection (blocking: the console is not in the alert path;

@@ -401,7 +401,7 @@ async function ticketPage(id) {
       h("th", { class: "hide-narrow" }, "Created")), alertRows)),
     h("h2", null, "Similar tickets"), d.similar.length ? h("ul", null, d.similar.map((s) =>
       h("li", null, link("/tickets/" + s.ticket_id, s.title), " — ", statusText(s.status)))) : h("p", { class: "muted" }, "None."),
-    h("h2", null, "History"), d.history === null ? h("p", { class: "muted" }, "No history: the ticket module's table is missing.") :
+    h("h2", null, "History"),
       h("table", { id: "history" }, h("tr", null, h("th", null, "When"), h("th", null, "Who"), h("th", null, "What"), h("th", null, "Detail")),
         d.history.map((e) => h("tr", null, h("td", null, when(e.at)), h("td", null, e.actor), h("td", null, e.kind),
           h("td", null, e.detail ? JSON.stringify(e.detail) : "")))));
