@@ -223,3 +223,30 @@ def test_keyboard_only_sign_in(console, accounts, browser):
     assert d.switch_to.active_element.get_attribute("href").endswith("/tickets")
     ActionChains(d).send_keys(Keys.ENTER).perform()
     wait(d).until(EC.presence_of_element_located((By.ID, "tickets")))
+
+
+def test_dark_theme_follows_the_system_and_a_phone_fits(console, accounts, browser):
+    d = browser
+    sign_in(d, console.url, "web-viewer", accounts["viewer"])
+    d.get(console.url + "/tickets")
+    wait(d).until(EC.presence_of_element_located((By.ID, "tickets")))
+
+    def background():
+        return d.execute_script("return getComputedStyle(document.body).backgroundColor")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    assert background() == "rgb(255, 255, 255)"
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    assert background() == "rgb(17, 20, 24)"
+    shot(d, "console-tickets-dark.png")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    # a phone: the page itself never scrolls sideways (wide tables scroll in their box)
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2,
+                                                              "mobile": True})
+    for path, element in (("/tickets", "tickets"), ("/", "open-count"), ("/playground", "pg-event")):
+        d.get(console.url + path)
+        wait(d).until(EC.presence_of_element_located((By.ID, element)))
+        overflow = d.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, (path, overflow)
+    shot(d, "console-phone.png")
+    d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -491,7 +491,10 @@ async function playground() {
   h("label", null, "Event (JSON)", event),
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "pg-decide" }, "Decide")));
   page("Policy playground", h("p", { class: "muted" }, "Decides the event against the loaded policies exactly as hutch-policy and `hutchctl policy decide` do; nothing is stored."), form, out);
-  if (!canChange()) form.append(h("p", { class: "muted" }, "Viewers cannot run the playground."));
+  if (!canChange()) {
+    document.getElementById("pg-decide").disabled = true;
+    form.append(h("p", { class: "muted" }, "Viewers cannot run the playground."));
+  }
 }
 
 function chatPage() {
