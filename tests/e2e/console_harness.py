@@ -26,6 +26,12 @@ def start_console(stack, name="console", **settings):
     return svc
 
 
+def stop_console(svc):
+    """SIGTERM; the console must exit 0 (a clean drain; in MODE=asan, no leak)."""
+    rc = svc.stop()
+    assert rc == 0, f"hutch-console exited {rc}:\n{svc.log_tail(30)}"
+
+
 def add_user(stack, name, role, password=None):
     """`hutchctl user add`; returns the password (the generated one when none given)."""
     env = dict(stack.env)

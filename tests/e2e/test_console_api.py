@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from console_harness import (Client, add_user, alertmanager_alert, hutchctl_decide, start_console,
+from console_harness import (Client, add_user, stop_console, alertmanager_alert, hutchctl_decide, start_console,
                              unique, wait_ticket_titled)
 from hutch_e2e import scaled, wait_for
 
@@ -20,7 +20,7 @@ from hutch_e2e import scaled, wait_for
 def console(stack):
     svc = start_console(stack)
     yield svc
-    assert svc.stop() == 0, svc.log_tail()
+    stop_console(svc)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_secure_cookie_when_served_over_tls(stack, users):
         c = Client(svc.url, "api-admin", users["admin"])
         assert "; Secure" in c.login_response.headers["Set-Cookie"]
     finally:
-        assert svc.stop() == 0
+        stop_console(svc)
 
 
 def test_wrong_password_and_bad_login_bodies(console, users):
@@ -134,7 +134,7 @@ def test_login_rate_limit(stack, users):
         r = requests.post(svc.url + "/api/login", json={"name": "api-admin", "password": users["admin"]}, timeout=30)
         error_of(r, 429)
     finally:
-        assert svc.stop() == 0
+        stop_console(svc)
 
 
 def test_logout_ends_the_session(console, users):
@@ -194,8 +194,8 @@ def test_trusted_header_only_from_trusted_proxies(stack, users):
         # from a peer that is not a trusted proxy the header means nothing
         error_of(requests.get(untrusted.url + "/api/me", headers=h, timeout=10), 401)
     finally:
-        assert trusted.stop() == 0
-        assert untrusted.stop() == 0
+        stop_console(trusted)
+        stop_console(untrusted)
 
 
 # ---------------------------------------------------------------- roles and CSRF

@@ -16,7 +16,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from console_harness import ROOT, add_user, alertmanager_alert, start_console, unique, wait_ticket_titled
+from console_harness import (ROOT, add_user, alertmanager_alert, start_console, stop_console, unique,
+                             wait_ticket_titled)
 from hutch_e2e import scaled
 
 SHOTS = os.path.join(ROOT, "build", "screenshots")
@@ -27,7 +28,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 def console(stack):
     svc = start_console(stack, name="console-browser")
     yield svc
-    assert svc.stop() == 0, svc.log_tail()
+    stop_console(svc)
 
 
 @pytest.fixture(scope="module")
