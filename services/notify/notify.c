@@ -82,6 +82,11 @@ char *notify_escape_mrkdwn(const char *text)
     return fit_text(text, SIZE_MAX, true, false);
 }
 
+char *notify_fit(const char *text, size_t max_chars, bool escape)
+{
+    return fit_text(text, max_chars, escape, false);
+}
+
 char *notify_truncate(const char *text, size_t max_chars)
 {
     return fit_text(text, max_chars, false, false);

@@ -25,6 +25,10 @@ char *notify_escape_mrkdwn(const char *text);
 /* Copy of text cut to at most max_chars characters (code points) without splitting
  * one, with "…" appended when cut; invalid UTF-8 bytes as '?'. NEW, NULL on OOM. */
 char *notify_truncate(const char *text, size_t max_chars);
+/* text escaped for mrkdwn (when escape) and cut to at most max_chars characters of
+ * the OUTPUT, never inside an escape or a character, "…" appended when cut; invalid
+ * UTF-8 as '?'. NEW (free()), NULL on OOM. */
+char *notify_fit(const char *text, size_t max_chars, bool escape);
 /* Slack emoji shortcode for a severity name (":red_circle:" ...). Static string. */
 const char *notify_severity_emoji(const char *severity);
 
