@@ -190,10 +190,30 @@ static const char m004_intel[] =
     "  RETURN w;"
     " END $$;";
 
+/* Slack bot mode (services/notify/slack_store.h): one message per ticket. A change of
+ * the ticket raises change_seq in the transaction that consumed it; the edit is due
+ * while shown_seq < change_seq, and shown_seq takes the seq that was rendered only
+ * after chat.update succeeded, so a crash loses no edit and a burst is one edit. */
+static const char m010_slack[] =
+    "CREATE TABLE slack_messages ("
+    "  ticket_id uuid PRIMARY KEY,"
+    "  channel text NOT NULL,"                          /* where it is (or will be) posted */
+    "  ts text,"                                        /* NULL until chat.postMessage answered */
+    "  publish text NOT NULL DEFAULT 'alert',"          /* alert | notice */
+    "  note text,"                                      /* e.g. the channel fallback */
+    "  change_seq bigint NOT NULL DEFAULT 0,"
+    "  shown_seq bigint NOT NULL DEFAULT 0,"
+    "  changed_at timestamptz,"                         /* first change not yet shown */
+    "  edited_at timestamptz,"
+    "  created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX slack_messages_due ON slack_messages (changed_at) WHERE change_seq > shown_seq;"
+    "CREATE INDEX slack_messages_thread ON slack_messages (channel, ts);";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
     {3, "indicators_per_value", m003_indicators_per_value},
     {4, "intel", m004_intel},
+    {10, "slack", m010_slack},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

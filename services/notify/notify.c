@@ -327,6 +327,11 @@ json_t *notify_render_pagerduty(const Hutch__V1__NotifyRequest *r)
     return body;
 }
 
+json_t *notify_render_pagerduty_action(const char *ticket_id, const char *action)
+{
+    return json_pack("{s:s, s:o}", "event_action", action, "dedup_key", jstr(ticket_id));
+}
+
 json_t *notify_request_json(const Hutch__V1__NotifyRequest *r)
 {
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "request_id", jstr(r->request_id),
@@ -356,8 +361,10 @@ int notify_plan_make(notify_plan *plan, const Hutch__V1__NotifyRequest *r, const
 {
     memset(plan, 0, sizeof *plan);
     const char *rid = r->request_id ? r->request_id : "";
-    if (add_target(plan, rid, "", empty(s->slack_webhook_url) ? NOTIFY_TARGET_LOG : NOTIFY_TARGET_SLACK,
-                   notify_render_slack(r)) != 0)
+    const char *slack = s->slack_bot                     ? NOTIFY_TARGET_SLACK_BOT
+                        : empty(s->slack_webhook_url) ? NOTIFY_TARGET_LOG
+                                                      : NOTIFY_TARGET_SLACK;
+    if (add_target(plan, rid, "", slack, notify_render_slack(r)) != 0)
         return -1;
     if (!empty(s->pagerduty_routing_key) && notify_pages(r->severity) &&
         add_target(plan, rid, "/pagerduty", NOTIFY_TARGET_PAGERDUTY, notify_render_pagerduty(r)) != 0)

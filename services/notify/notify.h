@@ -40,6 +40,9 @@ json_t *notify_render_slack(const Hutch__V1__NotifyRequest *r);
 
 /* True for severities that page (high, critical). */
 bool notify_pages(const char *severity);
+/* PagerDuty Events v2 "acknowledge" or "resolve" body (without routing_key) for a
+ * ticket: dedup_key = ticket id. NEW json_t, NULL on OOM. */
+json_t *notify_render_pagerduty_action(const char *ticket_id, const char *action);
 /* PagerDuty Events v2 "trigger" body WITHOUT routing_key (a secret, added only at
  * post time so it is never stored): dedup_key = ticket id. NEW json_t, NULL on OOM. */
 json_t *notify_render_pagerduty(const Hutch__V1__NotifyRequest *r);
@@ -51,6 +54,7 @@ typedef struct {
     const char *slack_webhook_url;
     const char *pagerduty_routing_key;
     const char *webhook_url;
+    bool slack_bot;   /* bot mode (HUTCH_SLACK_BOT_TOKEN set): target "slack" instead of the webhook */
 } notify_settings;
 
 /* Outbox targets (notifications.target values). */
@@ -58,6 +62,8 @@ typedef struct {
 #define NOTIFY_TARGET_SLACK "slack-webhook"
 #define NOTIFY_TARGET_PAGERDUTY "pagerduty"
 #define NOTIFY_TARGET_WEBHOOK "webhook"
+#define NOTIFY_TARGET_SLACK_BOT "slack"        /* the ticket's one message (slack_bot.h) */
+#define NOTIFY_TARGET_SLACK_REPLY "slack-reply" /* a reply in the ticket's thread */
 
 #define NOTIFY_MAX_TARGETS 3
 
