@@ -1,0 +1,306 @@
+"""End-to-end: Slack bot mode and the Slack callbacks (issue 13) against the fake Slack
+Web API (fake_slack.py) — hutch-notify restarted with a bot token, a signing secret and
+the fake's URL for this module, then given back its original settings.
+
+What is checked: one chat.postMessage per ticket and edits for every later change,
+the final message equal to the ticket row; callbacks with a wrong, stale, missing or
+altered signature get 401 and change nothing; a block_actions sent three times (Slack's
+retries) is carried out once; a mention in a ticket thread becomes an AgentRequest for
+that ticket; 429 with Retry-After is waited out; SIGKILL of notify mid-stream posts
+nothing twice and loses no edit; PagerDuty is triggered once per paging ticket."""
+import hashlib
+import hmac
+import json
+import os
+import sys
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hutch_e2e  # noqa: E402
+from hutch_e2e import guardduty_finding, scaled, wait_for  # noqa: E402
+from fake_slack import FakeSlack, check_limits  # noqa: E402
+
+sys.path.insert(0, os.path.join(hutch_e2e.ROOT, "build", "py"))
+from hutch.v1 import ticket_pb2  # noqa: E402
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6"
+TOPIC_AGENT_REQUESTS = hutch_e2e._TOPICS["TOPIC_AGENT_REQUESTS"]
+
+
+@pytest.fixture(scope="module")
+def slack(stack):
+    fake = FakeSlack()
+    original = stack.services["notify"]
+    original.stop()
+    env = dict(original.env)
+    env.update({
+        "HUTCH_SLACK_BOT_TOKEN": fake.token,
+        "HUTCH_SLACK_CHANNEL": "alerts",
+        "HUTCH_SLACK_API_URL": fake.url,
+        "HUTCH_SLACK_SIGNING_SECRET": SECRET,
+        "HUTCH_SLACK_EDIT_COALESCE": "500ms",
+        "HUTCH_SLACK_EDIT_INTERVAL": "200ms",
+        "HUTCH_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+        "HUTCH_PAGERDUTY_URL": fake.pagerduty_url,
+    })
+    env.pop("HUTCH_NOTIFY_PORT", None)
+    notify = hutch_e2e.Service("notify", stack.base, env)
+    stack.services["notify"] = notify
+    notify.start()
+    notify.wait_ready()
+    yield fake, notify
+    rc = notify.stop()
+    stack.services["notify"] = original
+    original.start()
+    original.wait_ready()
+    fake.close()
+    assert rc == 0, f"slack-mode notify exited {rc} on SIGTERM:\n{notify.log_tail()}"
+
+
+def sign(body, ts=None, secret=SECRET):
+    ts = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={mac}"}
+
+
+def post_interaction(notify, payload, headers=None, body=None):
+    body = body if body is not None else ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
+    h = {"Content-Type": "application/x-www-form-urlencoded"}
+    h.update(sign(body) if headers is None else headers)
+    return requests.post(notify.url + "/hooks/slack/interaction", data=body, headers=h, timeout=10)
+
+
+def post_event(notify, event, headers=None):
+    body = json.dumps(event).encode()
+    h = {"Content-Type": "application/json"}
+    h.update(sign(body) if headers is None else headers)
+    return requests.post(notify.url + "/hooks/slack/event", data=body, headers=h, timeout=10)
+
+
+def ticket_of(st, title):
+    rows = st.pg.query("SELECT DISTINCT ticket_id FROM alerts WHERE title = %s", (title,))
+    return str(rows[0]["ticket_id"]) if len(rows) == 1 and rows[0]["ticket_id"] else None
+
+
+def message_of(fake, ticket_id):
+    """The (channel, ts, latest body) of the ticket's top-level message in the fake."""
+    with fake.lock:
+        found = [(k, v) for k, v in fake.messages.items() if ticket_id in json.dumps(v)]
+    return found
+
+
+def summary_text(body):
+    return body["blocks"][1]["text"]["text"]
+
+
+def send_alerts(st, title_tag, n):
+    f = guardduty_finding(title_tag)
+    title = f["title"]
+    for _ in range(n):
+        g = dict(f)
+        g["id"] = uuid.uuid4().hex
+        st.post_until_accepted("guardduty", g)
+    return title
+
+
+def wait_message_matches(st, fake, ticket_id, timeout=None):
+    """Waits until the ticket's Slack message shows the ticket row's alert count and status."""
+    def check():
+        [t] = st.pg.query("SELECT * FROM tickets WHERE ticket_id = %s", (ticket_id,))
+        found = message_of(fake, ticket_id)
+        if len(found) != 1:
+            return None
+        body = found[0][1]
+        n = t["alert_count"]
+        want = f"{n} alert{'s' if n != 1 else ''} \u00b7 ticket `{ticket_id}`"
+        status = next((f["text"] for b in body["blocks"] if b["type"] == "section" for f in b.get("fields", [])
+                       if f["text"].startswith("*Status:*")), "")
+        return (t, body) if want in summary_text(body) and t["status"] in status else None
+    return wait_for(check, timeout or scaled(30), 0.3, f"the Slack message of {ticket_id} to match the ticket")
+
+
+def test_unsigned_callbacks_get_401_and_change_nothing(slack, stack):
+    fake, notify = slack
+    claims = stack.pg.scalar("SELECT count(*) FROM processed_messages WHERE consumer = 'hutch-notify'")
+    payload = {"type": "block_actions", "user": {"id": "U1"}, "trigger_id": "1.2",
+               "actions": [{"action_id": "resolve_ticket", "value": str(uuid.uuid4()), "block_id": "ticket_actions"}]}
+    body = ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
+    good = sign(body)
+    cases = {
+        "wrong secret": sign(body, secret="not-the-secret"),
+        "stale": sign(body, ts=int(time.time()) - 301),
+        "missing signature": {"X-Slack-Request-Timestamp": good["X-Slack-Request-Timestamp"]},
+        "missing timestamp": {"X-Slack-Signature": good["X-Slack-Signature"]},
+        "nothing": {},
+    }
+    for name, headers in cases.items():
+        r = post_interaction(notify, None, headers=headers, body=body)
+        assert r.status_code == 401, (name, r.status_code, r.text)
+    altered = body.replace(b"resolve_ticket", b"salvage%20%20%20")
+    r = post_interaction(notify, None, headers=good, body=altered)
+    assert r.status_code == 401, r.text
+    r = post_event(notify, {"type": "url_verification", "challenge": "x"}, headers={})
+    assert r.status_code == 401
+    time.sleep(scaled(2))
+    assert stack.pg.scalar("SELECT count(*) FROM processed_messages WHERE consumer = 'hutch-notify'") == claims
+    assert fake.count("views.open") == 0
+
+    r = post_event(notify, {"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                            "type": "url_verification"})
+    assert r.status_code == 200 and r.text == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+
+
+def test_one_post_per_ticket_then_edits(slack, stack):
+    fake, notify = slack
+    title = send_alerts(stack, f"slack-edits {uuid.uuid4().hex[:8]}", 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    wait_message_matches(stack, fake, ticket_id)
+    updates_before = len([u for u in fake.updates if ticket_id in json.dumps(u)])
+    # nine more alerts of the same kind: the same ticket, edits only
+    f = guardduty_finding()
+    for _ in range(9):
+        g = dict(f)
+        g["id"] = uuid.uuid4().hex
+        g["title"] = title
+        stack.post_until_accepted("guardduty", g)
+    wait_for(lambda: stack.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (ticket_id,)) == 10,
+             scaled(60), 0.3, "ten alerts on the ticket")
+    t, body = wait_message_matches(stack, fake, ticket_id)
+    posts = [p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]
+    assert len(posts) == 1, len(posts)
+    updates = len([u for u in fake.updates if ticket_id in json.dumps(u)]) - updates_before
+    assert 1 <= updates <= 9, updates  # coalesced: fewer edits than changes
+    assert check_limits(body) is None
+    header = body["blocks"][0]["text"]["text"]
+    assert title[:100] in header
+    assert fake.invalid == [] and fake.unauthorized == 0
+    # PagerDuty: triggered once for the ticket (the sample is high severity), whatever the alert count
+    if t["severity"] in ("high", "critical"):
+        wait_for(lambda: [e for e in fake.pd_events if e["dedup_key"] == ticket_id], scaled(20), 0.3, "a page")
+
+
+def test_hostile_title_renders_as_text(slack, stack):
+    fake, notify = slack
+    title = send_alerts(stack, f"<!channel> <https://evil.example|click> {uuid.uuid4().hex[:6]}", 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    _, body = wait_message_matches(stack, fake, ticket_id)
+    rest = json.dumps(body["blocks"][1:]) + body["text"]
+    assert "<!channel>" not in rest and "<https://evil" not in rest
+    assert "&lt;!channel&gt;" in rest
+
+
+def test_button_sent_three_times_acts_once(slack, stack):
+    fake, notify = slack
+    title = send_alerts(stack, f"slack-button {uuid.uuid4().hex[:8]}", 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    wait_message_matches(stack, fake, ticket_id)
+    [(channel, ts), body] = message_of(fake, ticket_id)[0]
+    alert_id = str(stack.pg.scalar("SELECT alert_id FROM alerts WHERE title = %s", (title,)))
+    payload = {"type": "block_actions", "user": {"id": "U0ANALYST", "name": "ann"}, "trigger_id": "13.37.42",
+               "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+               "channel": {"id": channel}, "message": {"ts": ts},
+               "actions": [{"type": "button", "action_id": "ack_alert", "block_id": f"alert_actions:{ticket_id}",
+                            "value": alert_id, "action_ts": str(time.time())}]}
+    for _ in range(3):
+        r = post_interaction(notify, payload)
+        assert r.status_code == 200, r.text
+    has_history = stack.pg.scalar("SELECT to_regclass('ticket_history') IS NOT NULL")
+    if has_history:
+        wait_for(lambda: stack.pg.scalar("SELECT assignee FROM tickets WHERE ticket_id = %s", (ticket_id,)),
+                 scaled(30), 0.3, "the ticket assigned")
+        time.sleep(scaled(2))
+        n = stack.pg.scalar("SELECT count(*) FROM ticket_history WHERE ticket_id = %s AND actor = %s",
+                            (ticket_id, "slack:U0ANALYST"))
+        assert n == 1, n
+        wait_message_matches(stack, fake, ticket_id)
+        [(_, _), body] = message_of(fake, ticket_id)[0]
+        assert "<@U0ANALYST>" in json.dumps(body)
+    else:
+        # without the ticket module the command is refused, once, in the ticket's thread
+        wait_for(lambda: fake.replies(ts), scaled(30), 0.3, "the refusal in the thread")
+        time.sleep(scaled(2))
+        replies = fake.replies(ts)
+        assert len(replies) == 1, replies
+        assert "Could not ack_alert" in json.dumps(replies[0])
+
+
+def test_modal_opens_for_resolve(slack, stack):
+    fake, notify = slack
+    before = len(fake.views)
+    ticket_id = str(uuid.uuid4())
+    payload = {"type": "block_actions", "user": {"id": "U0ANALYST"}, "trigger_id": "99.1." + uuid.uuid4().hex,
+               "actions": [{"type": "button", "action_id": "resolve_ticket", "block_id": "ticket_actions",
+                            "value": ticket_id, "action_ts": str(time.time())}]}
+    for _ in range(2):
+        assert post_interaction(notify, payload).status_code == 200
+    wait_for(lambda: len(fake.views) > before, scaled(30), 0.3, "views.open")
+    time.sleep(scaled(1))
+    assert len(fake.views) == before + 1
+    view = fake.views[-1]["view"]
+    assert view["callback_id"] == "submit_resolve_ticket" and view["private_metadata"] == ticket_id
+    options = view["blocks"][0]["element"]["options"]
+    assert [o["value"] for o in options] == ["intended", "unaffected", "false_positive", "true_positive", "escalated"]
+
+
+def test_mention_in_ticket_thread_goes_to_agent(slack, stack):
+    fake, notify = slack
+    title = send_alerts(stack, f"slack-mention {uuid.uuid4().hex[:8]}", 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    wait_message_matches(stack, fake, ticket_id)
+    [(channel, ts), _] = message_of(fake, ticket_id)[0]
+    tail = stack.tail(TOPIC_AGENT_REQUESTS)
+    try:
+        event = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:10], "event_time": int(time.time()),
+                 "event": {"type": "app_mention", "user": "U0ANALYST", "text": "<@U0HUTCH> is this host patched?",
+                           "ts": f"{time.time():.6f}", "channel": channel, "thread_ts": ts}}
+        for _ in range(2):  # Slack's retry
+            assert post_event(notify, event).status_code == 200
+        got = []
+        wait_for(lambda: got.extend(tail.read_all(1)) or got, scaled(30), 0.1, "an AgentRequest")
+        got.extend(tail.read_all(scaled(2)))
+        reqs = [ticket_pb2.AgentRequest.FromString(m.value()) for m in got]
+        assert len({r.meta.id for r in reqs}) == 1, reqs  # one request, whatever the retries
+        r = reqs[0]
+        assert r.ticket_id == ticket_id and r.user == "slack:U0ANALYST"
+        assert r.text == "is this host patched?"
+        assert r.reply_channel == channel and r.reply_thread_ts == ts
+    finally:
+        tail.close()
+
+
+def test_429_is_waited_out(slack, stack):
+    fake, notify = slack
+    fake.rate_limit(2, retry_after=1)
+    title = send_alerts(stack, f"slack-429 {uuid.uuid4().hex[:8]}", 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    wait_message_matches(stack, fake, ticket_id)
+    assert len([p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]) == 1
+
+
+def test_sigkill_no_double_post_no_lost_edit(slack, stack):
+    fake, notify = slack
+    title = send_alerts(stack, f"slack-kill {uuid.uuid4().hex[:8]}", 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    f = guardduty_finding()
+    for i in range(12):
+        g = dict(f)
+        g["id"] = uuid.uuid4().hex
+        g["title"] = title
+        stack.post_until_accepted("guardduty", g)
+        if i == 4:
+            notify.kill()
+        if i == 8:
+            notify.start()
+    notify.wait_ready()
+    wait_for(lambda: stack.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (ticket_id,)) == 13,
+             scaled(90), 0.3, "thirteen alerts on the ticket")
+    wait_message_matches(stack, fake, ticket_id, timeout=scaled(60))
+    assert len([p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]) == 1
+    assert stack.pg.scalar("SELECT count(*) FROM slack_messages WHERE ticket_id = %s AND change_seq > shown_seq",
+                           (ticket_id,)) == 0
