@@ -95,5 +95,6 @@ int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
 int cmd_intel_quota(cli *c);
+int cmd_notify_render(cli *c);
 
 #endif

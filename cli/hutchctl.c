@@ -53,6 +53,9 @@ static const cli_command cli_commands[] = {
      cmd_policy_coverage},
     {"intel", "lookup", OPT_PROVIDER | OPT_NO_CACHE, 1, 1, "[--provider P] [--no-cache] VALUE",
      "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
+    {"notify", "render", 0, 1, 1, "TICKET",
+     "the Slack Block Kit message of a ticket (bot mode), as JSON for Block Kit Builder; posts nothing",
+     cmd_notify_render},
     {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
      cmd_intel_quota},
 };

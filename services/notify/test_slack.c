@@ -14,7 +14,10 @@
 #include "common/utf8.h"
 #include "services/notify/blocks.h"
 #include "services/notify/notify.h"
+#include "services/notify/slack_api.h"
 #include "services/notify/slack_callback.h"
+#include "services/notify/slack_commands.h"
+#include "common/ticket.h"
 
 #define TICKET "0190f2a0-0000-7000-8000-000000000003"
 #define ALERT "0190f2a0-0000-7000-8000-000000000002"
@@ -403,6 +406,182 @@ static void test_read_events(void **state)
     slack_callback_free(&cb);
 }
 
+/* ---- limiters ---- */
+
+static void test_limiter(void **state)
+{
+    slack_limiter *l = slack_limiter_new(1.0, 3.0); /* 1/s, bursts of 3 */
+    int64_t t = 1000000;
+    /* a burst of 3 goes at once, the 4th waits about a second */
+    assert_int_equal(slack_limiter_take(l, "C1", t), 0);
+    assert_int_equal(slack_limiter_take(l, "C1", t), 0);
+    assert_int_equal(slack_limiter_take(l, "C1", t), 0);
+    int64_t wait = slack_limiter_take(l, "C1", t);
+    assert_true(wait > 900 && wait <= 1001);
+    /* another channel has its own bucket */
+    assert_int_equal(slack_limiter_take(l, "C2", t), 0);
+    /* a second later one more token */
+    assert_int_equal(slack_limiter_take(l, "C1", t + 1000), 0);
+    assert_true(slack_limiter_take(l, "C1", t + 1000) > 0);
+    /* ten minutes of 1/s: never more than 3 + elapsed seconds */
+    int taken = 0;
+    for (int64_t now = t + 2000; now < t + 2000 + 600000; now += 50)
+        taken += slack_limiter_take(l, "C3", now) == 0;
+    assert_true(taken <= 3 + 600 && taken >= 599);
+    /* a 429 blocks the channel for Retry-After, then tokens come back at the rate */
+    slack_limiter_block(l, "C2", t, 5);
+    assert_int_equal(slack_limiter_take(l, "C2", t + 4000), 1000);
+    assert_true(slack_limiter_take(l, "C2", t + 5000) > 0);
+    assert_int_equal(slack_limiter_take(l, "C2", t + 6001), 0);
+    slack_limiter_free(l);
+}
+
+/* ---- commands, against recording ticket operations ---- */
+
+static char last_call[512];
+static int fake_result = PG_OK;
+
+static int op_assign(pg *db, const char *actor, const char *t, const char *who, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "assign %s %s %s", actor, t, who);
+    return fake_result;
+}
+static int op_decline(pg *db, const char *actor, const char *t, const char *a, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "decline %s %s %s", actor, t, a);
+    return fake_result;
+}
+static int op_reopen(pg *db, const char *actor, const char *t, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "reopen %s %s", actor, t);
+    return fake_result;
+}
+static int op_raise(pg *db, const char *actor, const char *t, const char *sev, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "raise %s %s %s", actor, t, sev);
+    return fake_result;
+}
+static int op_resolve(pg *db, const char *actor, const char *t, const char *c, const char *r, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "resolve %s %s %s %s", actor, t, c, r);
+    return fake_result;
+}
+static int op_salvage(pg *db, const char *actor, const char *t, double th, const char *k, int64_t w, bool dry,
+                      size_t *count, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "salvage %s %s %.2f %s %lld %d", actor, t, th, k, (long long)w, dry);
+    *count = 2;
+    return fake_result;
+}
+static int op_edit(pg *db, const char *actor, const char *t, const char *title, const char *d, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "edit %s %s %s %s", actor, t, title ? title : "(same)", d ? d : "(same)");
+    return fake_result;
+}
+static int op_merge(pg *db, const char *actor, const char *target, const char *source, char *err, size_t n)
+{
+    snprintf(last_call, sizeof last_call, "merge %s %s <- %s", actor, target, source);
+    return fake_result;
+}
+
+static const slack_ticket_ops fake_ops = {op_assign, op_decline, op_reopen, op_raise,
+                                          op_resolve, op_salvage, op_edit, op_merge};
+
+static Hutch__V1__SlackCommand command(const char *action)
+{
+    Hutch__V1__SlackCommand c;
+    hutch__v1__slack_command__init(&c);
+    c.action = (char *)action;
+    c.actor = "slack:U1";
+    c.ticket_id = TICKET;
+    c.alert_id = ALERT;
+    return c;
+}
+
+static void test_commands(void **state)
+{
+    char err[256];
+    struct {
+        const char *action;
+        const char *call;
+    } cases[] = {
+        {"ack_alert", "assign slack:U1 " TICKET " slack:U1"},
+        {"decline_alert", "decline slack:U1 " TICKET " " ALERT},
+        {"reopen_alert", "reopen slack:U1 " TICKET},
+        {"escalate", "raise slack:U1 " TICKET " high"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        Hutch__V1__SlackCommand c = command(cases[i].action);
+        last_call[0] = '\0';
+        assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
+        assert_string_equal(last_call, cases[i].call);
+    }
+    Hutch__V1__SlackCommand c = command("submit_resolve_ticket");
+    c.conclusion = "false_positive";
+    c.comment = "scanner";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
+    assert_string_equal(last_call, "resolve slack:U1 " TICKET " false_positive scanner");
+    c = command("submit_salvage");
+    c.threshold = "0.85";
+    c.keyword = "ssh";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
+    assert_string_equal(last_call, "salvage slack:U1 " TICKET " 0.85 ssh 86400000 0");
+    c.threshold = "lots";
+    last_call[0] = '\0';
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, ""); /* refused before the ticket module */
+    c = command("submit_edit_ticket");
+    c.title = "New title";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
+    assert_string_equal(last_call, "edit slack:U1 " TICKET " New title (same)");
+    c = command("submit_bind_alert");
+    c.target_ticket_id = "0190f2a0-0000-7000-8000-0000000000aa";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
+    assert_string_equal(last_call, "merge slack:U1 0190f2a0-0000-7000-8000-0000000000aa <- " TICKET);
+    /* the module's refusal and retry come back as they are */
+    fake_result = TICKET_REFUSED;
+    c = command("reopen_alert");
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    fake_result = PG_OK;
+    c = command("ack_alert");
+    c.ticket_id = "not-a-uuid";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    c = command("launch_missiles");
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+}
+
+static void test_modals(void **state)
+{
+    Hutch__V1__SlackCommand c = command("salvage");
+    json_t *m = slack_modal_for(&c, NULL);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "callback_id")), "submit_salvage");
+    assert_string_equal(json_string_value(json_object_get(m, "private_metadata")), TICKET);
+    json_t *b0 = json_array_get(json_object_get(m, "blocks"), 0);
+    assert_string_equal(json_string_value(json_object_get(b0, "block_id")), "salvage_threshold_block");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b0, "element"), "action_id")),
+                        "salvage_threshold_input");
+    json_decref(m);
+    c = command("edit_ticket");
+    m = slack_modal_for(&c, NULL);
+    assert_string_equal(json_string_value(json_object_get(m, "callback_id")), "edit_ticket");
+    json_decref(m);
+    c = command("bind_alert");
+    assert_null(slack_modal_for(&c, NULL)); /* nothing to bind to */
+    json_t *open = json_pack("[{s:s, s:s}, {s:s, s:s}]", "ticket_id", TICKET, "title", "itself", "ticket_id",
+                             "0190f2a0-0000-7000-8000-0000000000aa", "title", "the other one");
+    m = slack_modal_for(&c, open);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "private_metadata")), TICKET ":" ALERT);
+    json_t *opts = json_object_get(json_object_get(json_array_get(json_object_get(m, "blocks"), 0), "element"),
+                                   "options");
+    assert_int_equal(json_array_size(opts), 1); /* not the alert's own ticket */
+    json_decref(m);
+    json_decref(open);
+    c = command("ack_alert");
+    assert_null(slack_modal_for(&c, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,7 +589,8 @@ int main(void)
         cmocka_unit_test(test_buttons_by_state),      cmocka_unit_test(test_finding_and_disclaimer),
         cmocka_unit_test(test_limits),                cmocka_unit_test(test_view_from_json),
         cmocka_unit_test(test_signature),             cmocka_unit_test(test_read_block_actions),
-        cmocka_unit_test(test_read_events),
+        cmocka_unit_test(test_read_events),           cmocka_unit_test(test_limiter),
+        cmocka_unit_test(test_commands),              cmocka_unit_test(test_modals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

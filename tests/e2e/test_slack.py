@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -183,6 +184,31 @@ def test_one_post_per_ticket_then_edits(slack, stack):
     # PagerDuty: triggered once for the ticket (the sample is high severity), whatever the alert count
     if t["severity"] in ("high", "critical"):
         wait_for(lambda: [e for e in fake.pd_events if e["dedup_key"] == ticket_id], scaled(20), 0.3, "a page")
+
+
+def hutchctl(stack, *args):
+    out = subprocess.run([os.path.join(hutch_e2e.BIN_DIR, "hutchctl"), *args], env=stack.env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_final_message_is_what_hutchctl_shows(slack, stack):
+    """`hutchctl notify render` gives the blocks Slack ended with, and they carry what
+    `hutchctl ticket show` says (title, alerts, status)."""
+    fake, notify = slack
+    title = send_alerts(stack, f"slack-render {uuid.uuid4().hex[:8]}", 3)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    wait_for(lambda: stack.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (ticket_id,)) == 3,
+             scaled(60), 0.3, "three alerts")
+    _, body = wait_message_matches(stack, fake, ticket_id)
+    rendered = json.loads(hutchctl(stack, "notify", "render", ticket_id))
+    assert rendered["blocks"] == body["blocks"]
+    shown = json.loads(hutchctl(stack, "-o", "json", "ticket", "show", ticket_id))["ticket"]
+    assert shown["title"] in body["blocks"][0]["text"]["text"]
+    assert f"{shown['alert_count']} alerts" in summary_text(body)
+    fields = [f["text"] for b in body["blocks"] if b["type"] == "section" for f in b.get("fields", [])]
+    assert f"*Status:*\n{shown['status']}" in fields, fields
 
 
 def test_hostile_title_renders_as_text(slack, stack):
