@@ -435,6 +435,8 @@ int slack_view_from_json(const json_t *doc, slack_ticket_view *v)
         v->finding_reason = str_at(f, "reason");
         v->finding_recommendation = str_at(f, "recommendation");
         const char *actor = str_at(f, "actor");
+        if (actor == NULL)
+            actor = str_at(doc, "finding_actor");
         v->finding_by_llm = actor == NULL || !strcmp(actor, "hutch-agent");
     }
     v->first_alert_id = str_at(doc, "first_alert_id");

@@ -71,7 +71,8 @@ typedef struct {
 /* Fills v from doc (BORROWED; v's strings point into it, valid while doc lives):
  * {"ticket": {ticket_id, title, summary|description, status, severity, assignee,
  * conclusion, reason|resolution_reason, alert_count, finding: {severity, summary,
- * reason, recommendation, actor}}, "first_alert_id": "...", "publish": "...",
+ * reason, recommendation, actor?}}, "finding_actor": who wrote the finding (the
+ * disclaimer is shown unless a person did), "first_alert_id": "...", "publish": "...",
  * "attributes": [{"key", "value", "link"}...]}. 0, or -1 when doc has no ticket_id. */
 int slack_view_from_json(const json_t *doc, slack_ticket_view *v);
 

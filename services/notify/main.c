@@ -92,7 +92,7 @@ typedef struct {
     service *svc;
     const notify_config *cfg;
     slack_bot *bot;                 /* NULL unless bot mode */
-    const slack_ticket_ops *ops;    /* NULL when the ticket module is not built in */
+    const slack_ticket_ops *ops;    /* the ticket module's (slack_ticket_ops_default) */
 } notify_ctx;
 
 /* Notifications by target and result, registered once at start (metric_for). */
@@ -612,9 +612,6 @@ static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
             else if (ctx->bot == NULL)
                 snprintf(err, sizeof err, "bot mode is off");
             json_decref(modal);
-        } else if (ctx->ops == NULL) {
-            snprintf(err, sizeof err, "the ticket module is not in this build");
-            rc = TICKET_REFUSED;
         } else {
             do {
                 rc = slack_command_run(ctx->ops, db, c, err, sizeof err);
@@ -749,8 +746,7 @@ int main(int argc, char **argv)
             (hooks = slack_http_register(svc.http, svc.producer, cfg.slack_signing_secret)) == NULL)
             rc = 1;
         LOG_INFO("notify_slack", "mode", ctx.bot ? "bot" : "webhook-or-log", "callbacks",
-                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", "ticket_module",
-                 ctx.ops ? "built in" : "absent", NULL);
+                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", NULL);
         static const consumer_input inputs[] = {{TOPIC_NOTIFY_REQUESTS, &hutch__v1__notify_request__descriptor},
                                                 {TOPIC_TICKETS_EVENTS, &hutch__v1__ticket_event__descriptor},
                                                 {TOPIC_SLACK_COMMANDS, &hutch__v1__slack_command__descriptor},

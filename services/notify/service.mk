@@ -2,11 +2,10 @@
 # signed callbacks, commands through the ticket module), PagerDuty, generic webhooks.
 PROGRAMS += $(BIN)/hutch-notify
 NOTIFY_RENDER_SRCS := services/notify/notify.c services/notify/blocks.c
-NOTIFY_TICKET_OPS := $(if $(wildcard common/ticket.c),services/notify/slack_ticket_ops.c,services/notify/slack_ticket_ops_absent.c)
 hutch_notify_SRCS := services/notify/main.c $(NOTIFY_RENDER_SRCS) services/notify/post.c services/notify/store.c \
 	services/notify/slack_callback.c services/notify/slack_api.c services/notify/slack_store.c \
-	services/notify/slack_bot.c services/notify/slack_http.c services/notify/slack_commands.c $(NOTIFY_TICKET_OPS)
-hutch_notify_PKGS := $(PKGS_service) libcurl libcrypto
+	services/notify/slack_bot.c services/notify/slack_http.c services/notify/slack_commands.c services/notify/slack_ticket_ops.c
+hutch_notify_PKGS := $(sort $(PKGS_service) $(PKGS_ticket)) libcurl libcrypto
 UNIT_TESTS += $(BIN)/test_notify
 test_notify_SRCS := services/notify/test_notify.c $(NOTIFY_RENDER_SRCS) services/notify/post.c
 test_notify_PKGS := cmocka jansson libcurl libevent libevent_pthreads $(PKGS_msg)

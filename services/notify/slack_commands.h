@@ -14,7 +14,7 @@
  *   submit_bind_alert    ticket_merge(chosen ticket <- the alert's ticket)
  *
  * The ticket operations are reached through a table so this file is tested without a
- * database; slack_ticket_ops_default() is the ticket module's. */
+ * database; slack_ticket_ops_default() (slack_ticket_ops.c) is the ticket module's. */
 #ifndef HUTCH_NOTIFY_SLACK_COMMANDS_H
 #define HUTCH_NOTIFY_SLACK_COMMANDS_H
 

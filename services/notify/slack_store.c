@@ -39,6 +39,8 @@ static const char sql_doc[] =
     "   ORDER BY x.type, x.value) FROM (SELECT DISTINCT i.type, i.value FROM indicators i"
     "   JOIN ticket_alerts ta ON ta.alert_id = i.alert_id WHERE ta.ticket_id = t.ticket_id"
     "   ORDER BY i.type, i.value LIMIT 10) x), '[]'::json),"
+    " 'finding_actor', (SELECT h.actor FROM ticket_history h WHERE h.ticket_id = t.ticket_id AND h.kind = 'finding'"
+    "   ORDER BY h.seq DESC LIMIT 1),"
     " 'publish', coalesce(m.publish, 'alert'),"
     " 'note', m.note)::text, coalesce(m.change_seq, 0) "
     "FROM tickets t LEFT JOIN slack_messages m ON m.ticket_id = t.ticket_id WHERE t.ticket_id = $1::uuid";
