@@ -623,13 +623,19 @@ static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
         } else {
             consumer_item_log(LOG_LEVEL_WARN, items[i], "slack_command_refused", "action", c->action, "actor",
                               c->actor, "ticket_id", c->ticket_id, "reason", err, NULL);
-            if (ctx->bot != NULL && c->channel[0] && c->message_ts[0]) {
+            /* said in the ticket's thread (a modal submission has no message of its own) */
+            slack_row where = {.found = c->channel[0] && c->message_ts[0]};
+            snprintf(where.channel, sizeof where.channel, "%s", c->channel);
+            snprintf(where.ts, sizeof where.ts, "%s", c->message_ts);
+            if (!where.found && ids_is_uuid(c->ticket_id) && slack_store_message_of(db, c->ticket_id, &where) != PG_OK)
+                where.found = false;
+            if (ctx->bot != NULL && where.found) {
                 char line[700];
-                snprintf(line, sizeof line, "Could not %s: %s", c->action, err);
+                snprintf(line, sizeof line, "Could not %s (asked by %s): %s", c->action, c->actor, err);
                 json_t *msg = slack_render_text_reply(line);
                 char say_err[200];
                 if (msg != NULL)
-                    slack_bot_say(ctx->bot, c->channel, c->message_ts, msg, say_err, sizeof say_err);
+                    slack_bot_say(ctx->bot, where.channel, where.ts, msg, say_err, sizeof say_err);
                 json_decref(msg);
             }
         }
@@ -716,7 +722,8 @@ int main(int argc, char **argv)
     int rc = 1;
     register_metrics();
     if (service_start(&svc, "notify", argc, argv) == 0) {
-        LOG_INFO("notify_targets", "slack", cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
+        LOG_INFO("notify_targets", "slack",
+                 cfg.slack_bot_token[0] ? "bot" : cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
                  cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off", NULL);
         notify_ctx ctx = {.svc = &svc, .cfg = &cfg, .ops = slack_ticket_ops_default()};
         slack_http *hooks = NULL;

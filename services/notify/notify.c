@@ -366,8 +366,10 @@ int notify_plan_make(notify_plan *plan, const Hutch__V1__NotifyRequest *r, const
                                                       : NOTIFY_TARGET_SLACK;
     if (add_target(plan, rid, "", slack, notify_render_slack(r)) != 0)
         return -1;
+    /* one page per ticket: the row is keyed by the ticket, so later requests find it done */
     if (!empty(s->pagerduty_routing_key) && notify_pages(r->severity) &&
-        add_target(plan, rid, "/pagerduty", NOTIFY_TARGET_PAGERDUTY, notify_render_pagerduty(r)) != 0)
+        add_target(plan, r->ticket_id ? r->ticket_id : "", "/pagerduty", NOTIFY_TARGET_PAGERDUTY,
+                   notify_render_pagerduty(r)) != 0)
         return -1;
     if (!empty(s->webhook_url) &&
         add_target(plan, rid, "/webhook", NOTIFY_TARGET_WEBHOOK, notify_request_json(r)) != 0)

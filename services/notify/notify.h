@@ -68,8 +68,9 @@ typedef struct {
 #define NOTIFY_MAX_TARGETS 3
 
 /* One outbox row to write. row_id is the notifications.request_id: the request id
- * for Slack/log, "<request id>/pagerduty" and "<request id>/webhook" for the others,
- * so each target has its own effect-once key. */
+ * for Slack/log, "<ticket id>/pagerduty" (one trigger per ticket, whatever the number
+ * of requests) and "<request id>/webhook" for the others, so each target has its own
+ * effect-once key. */
 typedef struct {
     char row_id[128];
     const char *target;  /* static NOTIFY_TARGET_* */

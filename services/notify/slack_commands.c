@@ -55,8 +55,8 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
         return modal("submit_resolve_ticket", "Resolve ticket", "Resolve", c->ticket_id,
                      json_pack("[o, o]", input("ticket_conclusion_block", "ticket_conclusion_input", "Conclusion",
                                                select, false),
-                               input("ticket_comment_block", "ticket_comment_input", "Comment",
-                                     text_input(NULL, true), true)));
+                               input("ticket_comment_block", "ticket_comment_input", "Reason",
+                                     text_input(NULL, true), false))); /* the module wants a reason */
     }
     if (!strcmp(a, "salvage"))
         return modal("submit_salvage", "Salvage alerts", "Salvage", c->ticket_id,

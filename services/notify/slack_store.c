@@ -81,6 +81,22 @@ int slack_store_lock(pg *db, const char *ticket_id, slack_row *row)
     return rc_of(rc);
 }
 
+int slack_store_message_of(pg *db, const char *ticket_id, slack_row *row)
+{
+    memset(row, 0, sizeof *row);
+    PGresult *res = NULL;
+    const char *p[] = {ticket_id};
+    int rc = pg_exec(db, &res, "SELECT channel, ts FROM slack_messages WHERE ticket_id = $1::uuid AND ts IS NOT NULL",
+                     1, p);
+    if (rc == PG_OK && PQntuples(res) == 1) {
+        row->found = true;
+        snprintf(row->channel, sizeof row->channel, "%s", PQgetvalue(res, 0, 0));
+        snprintf(row->ts, sizeof row->ts, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return rc_of(rc);
+}
+
 int slack_store_posted(pg *db, const char *ticket_id, const char *channel, const char *ts, const char *note,
                        int64_t shown_seq)
 {

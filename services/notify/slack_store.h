@@ -48,6 +48,9 @@ int slack_store_due(pg *db, int64_t coalesce_ms, char (*ids)[37], size_t max, si
  * when nothing newer is pending). */
 int slack_store_shown(pg *db, const char *ticket_id, int64_t seq);
 
+/* Where the ticket's message is (row->found false when it has none); no lock. */
+int slack_store_message_of(pg *db, const char *ticket_id, slack_row *row);
+
 /* The ticket whose message is thread_ts in channel (ticket_id "" when none). */
 int slack_store_ticket_of_thread(pg *db, const char *channel, const char *thread_ts, char ticket_id[37]);
 
