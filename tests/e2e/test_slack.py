@@ -512,3 +512,74 @@ def test_many_alerts_few_posts(slack, stack):
     posts = len(fake.top_level_posts()) - posts_before
     assert posts == 6, posts
     assert posts <= 10
+
+
+def make_bare_ticket(stack, title, severity="low"):
+    """A ticket row without alerts (test setup only: the product writes tickets through
+    the ticket module)."""
+    ticket_id = str(uuid.uuid4())
+    with stack.pg.conn() as c, c.cursor() as cur:
+        cur.execute("INSERT INTO tickets (ticket_id, title, severity, alert_count) VALUES (%s, %s, %s, 0)",
+                    (ticket_id, title, severity))
+    return ticket_id
+
+
+def notify_request(ticket_id, title, channel, publish, severity="low"):
+    r = ticket_pb2.NotifyRequest(request_id=str(uuid.uuid4()), ticket_id=ticket_id, kind="new_ticket", title=title,
+                                 severity=severity, channel=channel, publish=publish, alert_count=0)
+    r.meta.id = r.request_id
+    r.meta.trace_id = str(uuid.uuid4())
+    r.meta.schema_version = 1
+    return r.SerializeToString()
+
+
+def test_notice_in_unknown_channel_falls_back_and_escalates(slack, stack):
+    fake, notify = slack
+    title = f"Quiet notice {uuid.uuid4().hex[:8]}"
+    ticket_id = make_bare_ticket(stack, title)
+    stack.produce(hutch_e2e._TOPICS["TOPIC_NOTIFY_REQUESTS"],
+                  notify_request(ticket_id, title, "#nowhere", "notice"), key=ticket_id.encode())
+    found = wait_for(lambda: message_of(fake, ticket_id), scaled(30), 0.3, "the notice")
+    [((channel, ts), body)] = found
+    assert channel == "C0ALERTS"  # the default channel, since #nowhere does not exist
+    text = json.dumps(body)
+    assert "Posted here because channel nowhere refused the message" in text
+    [notice] = [b for b in body["blocks"] if b.get("block_id") == "notice_actions"]
+    option = notice["elements"][0]["options"][0]["value"]
+    assert option == f"escalate:{ticket_id}"
+    assert not [b for b in body["blocks"] if b.get("block_id") == "ticket_actions"]
+    payload = {"type": "block_actions", "user": {"id": "U0ANALYST"}, "trigger_id": "1.1",
+               "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+               "actions": [{"type": "overflow", "action_id": "notice_actions", "block_id": "notice_actions",
+                            "selected_option": {"text": {"type": "plain_text", "text": "Escalate"}, "value": option},
+                            "action_ts": f"{time.time():.6f}"}]}
+    send_three_times(notify, payload)
+    wait_for(lambda: history(stack, ticket_id, "severity"), scaled(30), 0.3, "escalated")
+    time.sleep(scaled(2))
+    assert len(history(stack, ticket_id, "severity")) == 1
+    assert stack.pg.scalar("SELECT severity FROM tickets WHERE ticket_id = %s", (ticket_id,)) == "high"
+    # the escalation is said in the thread, and the message shows the new severity
+    wait_for(lambda: [r for r in fake.replies(ts) if "Severity raised to high" in json.dumps(r)], scaled(30), 0.3,
+             "the escalation reply")
+    wait_for(lambda: "*high*" in summary_text(message_of(fake, ticket_id)[0][1]), scaled(30), 0.3, "the edit")
+    assert len([p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]) == 1
+
+
+def test_ten_changes_in_a_second_are_one_edit(slack, stack):
+    fake, notify = slack
+    ticket_id, _, _, _ = new_ticket(stack, fake, "slack-coalesce")
+    time.sleep(scaled(1.5))  # every earlier change shown
+    before = len([u for u in fake.updates if ticket_id in json.dumps(u)])
+    for i in range(10):
+        with stack.pg.conn() as c, c.cursor() as cur:  # what the ticket module does, ten times
+            cur.execute("UPDATE tickets SET summary = %s WHERE ticket_id = %s", (f"change {i}", ticket_id))
+        e = ticket_pb2.TicketEvent(ticket_id=ticket_id, kind="edited", actor="user:test",
+                                   detail_json=json.dumps({"summary": f"change {i}"}))
+        e.meta.id = str(uuid.uuid4())
+        e.meta.trace_id = e.meta.id
+        e.meta.schema_version = 1
+        stack.produce(hutch_e2e._TOPICS["TOPIC_TICKETS_EVENTS"], e.SerializeToString(), key=ticket_id.encode())
+    wait_for(lambda: "change 9" in summary_text(message_of(fake, ticket_id)[0][1]), scaled(30), 0.3, "the edit")
+    time.sleep(scaled(2))
+    edits = len([u for u in fake.updates if ticket_id in json.dumps(u)]) - before
+    assert edits <= 2, edits  # ten changes: one edit (two if the burst straddled a window)
