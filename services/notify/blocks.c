@@ -14,10 +14,7 @@
 #include "common/utf8.h"
 #include "services/notify/notify.h"
 
-static bool empty(const char *s)
-{
-    return s == NULL || *s == '\0';
-}
+static bool empty(const char *s) { return s == NULL || *s == '\0'; }
 
 static char *printf_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *printf_new(const char *fmt, ...)
@@ -32,10 +29,7 @@ static char *printf_new(const char *fmt, ...)
 }
 
 /* Escaped and cut copy (see notify_fit). NEW. */
-static char *esc(const char *text, size_t max)
-{
-    return notify_fit(text ? text : "", max, true);
-}
+static char *esc(const char *text, size_t max) { return notify_fit(text ? text : "", max, true); }
 
 typedef struct {
     json_t *blocks;
@@ -104,10 +98,7 @@ static json_t *confirm(const char *title, const char *text, const char *yes)
                      "confirm", plain(yes), "deny", plain("Cancel"));
 }
 
-static const char *severity_or_unknown(const char *s)
-{
-    return empty(s) ? "unknown" : s;
-}
+static const char *severity_or_unknown(const char *s) { return empty(s) ? "unknown" : s; }
 
 /* A Slack user id: what "slack:U123" names, when it looks like one (letters, digits). */
 static bool slack_user_of(const char *actor, char out[32])
@@ -192,8 +183,7 @@ static void add_summary(builder *b, const slack_ticket_view *v)
     char *desc = empty(v->description) ? strdup("_no description_") : esc(v->description, NOTIFY_SECTION_MAX);
     long n = v->alert_count < 1 ? 1 : v->alert_count;
     char *text = id && sev && desc ? printf_new("%s *%s* \xC2\xB7 %ld alert%s \xC2\xB7 ticket `%s`\n%s",
-                                                notify_severity_emoji(v->severity), sev, n, n == 1 ? "" : "s", id,
-                                                desc)
+                                                notify_severity_emoji(v->severity), sev, n, n == 1 ? "" : "s", id, desc)
                                    : NULL;
     add(b, section_take(text));
     free(id);
@@ -239,7 +229,8 @@ static void add_attributes(builder *b, const slack_ticket_view *v)
     for (size_t i = 0; fields && i < v->n_fields && i < SLACK_MAX_FIELDS; i++)
         if (json_array_append_new(fields, attribute_field(&v->fields[i])) != 0)
             b->ok = false;
-    if (fields == NULL || json_array_size(fields) != (v->n_fields < SLACK_MAX_FIELDS ? v->n_fields : SLACK_MAX_FIELDS)) {
+    if (fields == NULL ||
+        json_array_size(fields) != (v->n_fields < SLACK_MAX_FIELDS ? v->n_fields : SLACK_MAX_FIELDS)) {
         json_decref(fields);
         b->ok = false;
         return;
@@ -273,10 +264,7 @@ static void add_finding(builder *b, const slack_ticket_view *v)
     free(rec);
 }
 
-static bool is_status(const slack_ticket_view *v, const char *s)
-{
-    return v->status != NULL && !strcmp(v->status, s);
-}
+static bool is_status(const slack_ticket_view *v, const char *s) { return v->status != NULL && !strcmp(v->status, s); }
 
 static void add_actions(builder *b, const slack_ticket_view *v)
 {
@@ -291,8 +279,8 @@ static void add_actions(builder *b, const slack_ticket_view *v)
                    : NULL);
         return;
     }
-    if (!empty(v->first_alert_id) &&
-        snprintf(block_id, sizeof block_id, "alert_actions:%s", v->ticket_id ? v->ticket_id : "") < (int)sizeof block_id) {
+    if (!empty(v->first_alert_id) && snprintf(block_id, sizeof block_id, "alert_actions:%s",
+                                              v->ticket_id ? v->ticket_id : "") < (int)sizeof block_id) {
         json_t *el = json_array();
         size_t want = 0;
         if (closed) {
@@ -446,8 +434,7 @@ int slack_view_from_json(const json_t *doc, slack_ticket_view *v)
     const json_t *attrs = json_object_get(doc, "attributes");
     size_t i;
     const json_t *a;
-    json_array_foreach(attrs, i, a)
-    {
+    json_array_foreach (attrs, i, a) {
         if (v->n_fields == SLACK_MAX_FIELDS)
             break;
         if (empty(str_at(a, "key")) || str_at(a, "value") == NULL)
@@ -476,8 +463,7 @@ const char *slack_check_limits(const json_t *msg)
         return "more than 50 blocks";
     size_t i;
     const json_t *b;
-    json_array_foreach(blocks, i, b)
-    {
+    json_array_foreach (blocks, i, b) {
         const char *type = str_at(b, "type");
         const char *block_id = str_at(b, "block_id");
         if (type == NULL)
@@ -501,22 +487,25 @@ const char *slack_check_limits(const json_t *msg)
                 return "more than 10 fields";
             size_t j;
             const json_t *f;
-            json_array_foreach(fields, j, f) if (chars_of(f) > SLACK_FIELD_MAX) return "field longer than 2000";
+            json_array_foreach (fields, j, f)
+                if (chars_of(f) > SLACK_FIELD_MAX)
+                    return "field longer than 2000";
         } else if (!strcmp(type, "context")) {
             const json_t *els = json_object_get(b, "elements");
             if (json_array_size(els) == 0 || json_array_size(els) > 10)
                 return "context needs 1 to 10 elements";
             size_t j;
             const json_t *e;
-            json_array_foreach(els, j, e) if (chars_of(e) > NOTIFY_CONTEXT_MAX) return "context element too long";
+            json_array_foreach (els, j, e)
+                if (chars_of(e) > NOTIFY_CONTEXT_MAX)
+                    return "context element too long";
         } else if (!strcmp(type, "actions")) {
             const json_t *els = json_object_get(b, "elements");
             if (json_array_size(els) == 0 || json_array_size(els) > 25)
                 return "actions needs 1 to 25 elements";
             size_t j;
             const json_t *e;
-            json_array_foreach(els, j, e)
-            {
+            json_array_foreach (els, j, e) {
                 const char *aid = str_at(e, "action_id");
                 const char *value = str_at(e, "value");
                 if (aid != NULL && strlen(aid) > SLACK_ID_MAX)

@@ -91,8 +91,8 @@ static const config_field notify_config_table[] = {
 typedef struct {
     service *svc;
     const notify_config *cfg;
-    slack_bot *bot;                 /* NULL unless bot mode */
-    const slack_ticket_ops *ops;    /* the ticket module's (slack_ticket_ops_default) */
+    slack_bot *bot;              /* NULL unless bot mode */
+    const slack_ticket_ops *ops; /* the ticket module's (slack_ticket_ops_default) */
 } notify_ctx;
 
 /* Notifications by target and result, registered once at start (metric_for). */
@@ -136,8 +136,8 @@ static deliver_result deliver(notify_ctx *ctx, const Hutch__V1__NotifyRequest *r
         return rc == PG_RETRY ? DELIVER_DB_RETRY : DELIVER_DB_FATAL;
     if (strcmp(status, "pending") != 0) {
         pg_rollback(ctx->svc->db);
-        LOG_INFO("notification_already_done", "request_id", t->row_id, "ticket_id", r->ticket_id, "trace_id",
-                 trace_id, "target", t->target, "status", status, NULL);
+        LOG_INFO("notification_already_done", "request_id", t->row_id, "ticket_id", r->ticket_id, "trace_id", trace_id,
+                 "target", t->target, "status", status, NULL);
         return DELIVER_DONE;
     }
 
@@ -156,7 +156,7 @@ static deliver_result deliver(notify_ctx *ctx, const Hutch__V1__NotifyRequest *r
         goto outcome;
     const char *url = !strcmp(t->target, NOTIFY_TARGET_SLACK)       ? cfg->slack_webhook_url
                       : !strcmp(t->target, NOTIFY_TARGET_PAGERDUTY) ? cfg->pagerduty_url
-                                                                     : cfg->webhook_url;
+                                                                    : cfg->webhook_url;
     char *body = NULL;
     if (!strcmp(t->target, NOTIFY_TARGET_PAGERDUTY)) {
         json_t *copy = json_deep_copy(t->message);
@@ -193,8 +193,8 @@ outcome:;
             snprintf(raw, sizeof raw, "%s", res.error);
         err = notify_truncate(raw, 300); /* valid UTF-8 for the text column */
     }
-    const char *new_status = outcome == NOTIFY_SENT     ? "sent"
-                             : outcome == NOTIFY_FAILED ? "failed"
+    const char *new_status = outcome == NOTIFY_SENT              ? "sent"
+                             : outcome == NOTIFY_FAILED          ? "failed"
                              : attempts + 1 >= cfg->max_attempts ? "failed"
                                                                  : "pending";
     rc = notify_store_attempt(ctx->svc->db, t->row_id, new_status, err);
@@ -314,8 +314,8 @@ static int handle_requests(void *vctx, pg *db, consumer_item **items, size_t n)
         if (items[i]->dead)
             continue;
         const char *channel = r->channel && r->channel[0] == '#' ? r->channel + 1 : r->channel;
-        rc = slack_store_register(db, r->ticket_id, channel && *channel ? channel : ctx->cfg->slack_channel,
-                                  r->publish);
+        rc =
+            slack_store_register(db, r->ticket_id, channel && *channel ? channel : ctx->cfg->slack_channel, r->publish);
         if (rc == PG_OK)
             rc = slack_store_changed(db, r->ticket_id);
     }
@@ -621,8 +621,8 @@ static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
             consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_command_done", "action", c->action, "actor", c->actor,
                               "ticket_id", c->ticket_id, NULL);
         } else {
-            consumer_item_log(LOG_LEVEL_WARN, items[i], "slack_command_refused", "action", c->action, "actor",
-                              c->actor, "ticket_id", c->ticket_id, "reason", err, NULL);
+            consumer_item_log(LOG_LEVEL_WARN, items[i], "slack_command_refused", "action", c->action, "actor", c->actor,
+                              "ticket_id", c->ticket_id, "reason", err, NULL);
             /* said in the ticket's thread (a modal submission has no message of its own) */
             slack_row where = {.found = c->channel[0] && c->message_ts[0]};
             snprintf(where.channel, sizeof where.channel, "%s", c->channel);
@@ -723,8 +723,11 @@ int main(int argc, char **argv)
     register_metrics();
     if (service_start(&svc, "notify", argc, argv) == 0) {
         LOG_INFO("notify_targets", "slack",
-                 cfg.slack_bot_token[0] ? "bot" : cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
-                 cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off", NULL);
+                 cfg.slack_bot_token[0]     ? "bot"
+                 : cfg.slack_webhook_url[0] ? "webhook"
+                                            : "log",
+                 "pagerduty", cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off",
+                 NULL);
         notify_ctx ctx = {.svc = &svc, .cfg = &cfg, .ops = slack_ticket_ops_default()};
         slack_http *hooks = NULL;
         rc = 0;
@@ -733,19 +736,18 @@ int main(int argc, char **argv)
                 LOG_ERROR("notify_config", "error", "HUTCH_SLACK_BOT_TOKEN needs HUTCH_SLACK_CHANNEL", NULL);
                 rc = 1;
             }
-            slack_bot_config bc = {.api_url = cfg.slack_api_url,
-                                   .token = cfg.slack_bot_token,
-                                   .default_channel = cfg.slack_channel,
-                                   .database_url = svc.common.database_url,
-                                   .timeout_ms = (long)cfg.http_timeout_ms,
-                                   .post_rate = cfg.slack_post_interval_ms > 0 ? 1000.0 / cfg.slack_post_interval_ms
-                                                                               : 1000,
-                                   .post_burst = (double)cfg.slack_post_burst,
-                                   .edit_rate = cfg.slack_edit_interval_ms > 0 ? 1000.0 / cfg.slack_edit_interval_ms
-                                                                               : 1000,
-                                   .edit_burst = 1,
-                                   .coalesce_ms = cfg.slack_edit_coalesce_ms,
-                                   .poll_ms = 200};
+            slack_bot_config bc = {
+                .api_url = cfg.slack_api_url,
+                .token = cfg.slack_bot_token,
+                .default_channel = cfg.slack_channel,
+                .database_url = svc.common.database_url,
+                .timeout_ms = (long)cfg.http_timeout_ms,
+                .post_rate = cfg.slack_post_interval_ms > 0 ? 1000.0 / cfg.slack_post_interval_ms : 1000,
+                .post_burst = (double)cfg.slack_post_burst,
+                .edit_rate = cfg.slack_edit_interval_ms > 0 ? 1000.0 / cfg.slack_edit_interval_ms : 1000,
+                .edit_burst = 1,
+                .coalesce_ms = cfg.slack_edit_coalesce_ms,
+                .poll_ms = 200};
             if (rc == 0 && ((ctx.bot = slack_bot_new(&bc)) == NULL || slack_bot_start(ctx.bot) != 0))
                 rc = 1;
         }

@@ -180,9 +180,9 @@ void slack_limiter_free(slack_limiter *l)
 static bucket *bucket_of(slack_limiter *l, const char *key, int64_t now_ms)
 {
     bucket *b;
-    LIST_FOREACH(b, &l->buckets, link)
-    if (!strncmp(b->key, key, sizeof b->key - 1))
-        return b;
+    LIST_FOREACH (b, &l->buckets, link)
+        if (!strncmp(b->key, key, sizeof b->key - 1))
+            return b;
     b = calloc(1, sizeof *b);
     if (b == NULL)
         return NULL;

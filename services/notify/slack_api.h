@@ -18,13 +18,13 @@
 #include <stdint.h>
 
 typedef struct {
-    bool answered;       /* an HTTP status came back */
-    long status;         /* HTTP status */
-    bool ok;             /* the body said "ok": true */
-    int retry_after_s;   /* from Retry-After on a 429 (1 when absent) */
-    char error[128];     /* Slack's "error" or the transport error */
-    char ts[40];         /* "ts" of the answer (chat.postMessage / chat.update) */
-    char channel[64];    /* "channel" of the answer (the channel id) */
+    bool answered;     /* an HTTP status came back */
+    long status;       /* HTTP status */
+    bool ok;           /* the body said "ok": true */
+    int retry_after_s; /* from Retry-After on a 429 (1 when absent) */
+    char error[128];   /* Slack's "error" or the transport error */
+    char ts[40];       /* "ts" of the answer (chat.postMessage / chat.update) */
+    char channel[64];  /* "channel" of the answer (the channel id) */
 } slack_result;
 
 /* POSTs body (BORROWED JSON) to <api_url>/<method> with the bearer token. Fills *res.

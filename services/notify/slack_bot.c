@@ -138,17 +138,15 @@ notify_outcome slack_bot_post(slack_bot *b, pg *db, const char *ticket_id, char 
     }
     json_decref(msg);
     notify_outcome out = outcome_of(&res, err, errlen);
-    if (out == NOTIFY_SENT &&
-        slack_store_posted(db, ticket_id, res.channel[0] ? res.channel : channel, res.ts, note[0] ? note : NULL,
-                           seq) != PG_OK) {
+    if (out == NOTIFY_SENT && slack_store_posted(db, ticket_id, res.channel[0] ? res.channel : channel, res.ts,
+                                                 note[0] ? note : NULL, seq) != PG_OK) {
         snprintf(err, errlen, "posted but cannot record the ts");
         return NOTIFY_RETRY;
     }
     return out;
 }
 
-notify_outcome slack_bot_reply(slack_bot *b, pg *db, const char *ticket_id, const json_t *msg, char *err,
-                               size_t errlen)
+notify_outcome slack_bot_reply(slack_bot *b, pg *db, const char *ticket_id, const json_t *msg, char *err, size_t errlen)
 {
     slack_row row;
     if (slack_store_lock(db, ticket_id, &row) != PG_OK) {
@@ -177,8 +175,7 @@ notify_outcome slack_bot_reply(slack_bot *b, pg *db, const char *ticket_id, cons
     return outcome_of(&res, err, errlen);
 }
 
-int slack_bot_say(slack_bot *b, const char *channel, const char *thread_ts, const json_t *msg, char *err,
-                  size_t errlen)
+int slack_bot_say(slack_bot *b, const char *channel, const char *thread_ts, const json_t *msg, char *err, size_t errlen)
 {
     json_t *body = json_deep_copy(msg);
     if (body == NULL)
@@ -218,8 +215,8 @@ static void edit_one(slack_bot *b, pg *db, const char *ticket_id)
     slack_row row;
     int rc = slack_store_lock(db, ticket_id, &row);
     int64_t seq = 0;
-    json_t *msg = rc == PG_OK && row.found && row.ts[0] ? render(db, ticket_id, NULL, &seq, err, sizeof err, &rc)
-                                                          : NULL;
+    json_t *msg =
+        rc == PG_OK && row.found && row.ts[0] ? render(db, ticket_id, NULL, &seq, err, sizeof err, &rc) : NULL;
     if (msg == NULL) {
         pg_rollback(db);
         return;

@@ -25,10 +25,10 @@
 #include "services/notify/notify.h"
 
 typedef struct {
-    const char *api_url;         /* https://slack.com/api */
-    const char *token;           /* xoxb-...: secret */
+    const char *api_url; /* https://slack.com/api */
+    const char *token;   /* xoxb-...: secret */
     const char *default_channel;
-    const char *database_url;    /* the edit thread's own connection: secret */
+    const char *database_url; /* the edit thread's own connection: secret */
     long timeout_ms;
     double post_rate, post_burst; /* per channel */
     double edit_rate, edit_burst; /* global */

@@ -80,14 +80,10 @@ slack_sig_result slack_verify(const char *secret, const char *timestamp, const c
 const char *slack_sig_reason(slack_sig_result r)
 {
     switch (r) {
-    case SLACK_SIG_OK:
-        return "ok";
-    case SLACK_SIG_MISSING:
-        return "missing or malformed X-Slack-Signature / X-Slack-Request-Timestamp";
-    case SLACK_SIG_STALE:
-        return "request timestamp outside the 5-minute window";
-    case SLACK_SIG_BAD:
-        return "signature does not match";
+    case SLACK_SIG_OK: return "ok";
+    case SLACK_SIG_MISSING: return "missing or malformed X-Slack-Signature / X-Slack-Request-Timestamp";
+    case SLACK_SIG_STALE: return "request timestamp outside the 5-minute window";
+    case SLACK_SIG_BAD: return "signature does not match";
     }
     return "unknown";
 }
@@ -344,9 +340,9 @@ void slack_callback_free(slack_callback *cb)
     if (cb == NULL)
         return;
     free(cb->challenge);
-    char **fields[] = {&cb->cmd.action,     &cb->cmd.actor,      &cb->cmd.ticket_id,  &cb->cmd.alert_id,
-                       &cb->cmd.conclusion, &cb->cmd.comment,    &cb->cmd.title,      &cb->cmd.description,
-                       &cb->cmd.threshold,  &cb->cmd.keyword,    &cb->cmd.channel,    &cb->cmd.message_ts,
+    char **fields[] = {&cb->cmd.action,     &cb->cmd.actor,           &cb->cmd.ticket_id, &cb->cmd.alert_id,
+                       &cb->cmd.conclusion, &cb->cmd.comment,         &cb->cmd.title,     &cb->cmd.description,
+                       &cb->cmd.threshold,  &cb->cmd.keyword,         &cb->cmd.channel,   &cb->cmd.message_ts,
                        &cb->cmd.trigger_id, &cb->cmd.target_ticket_id};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (*fields[i] != NULL && *fields[i] != protobuf_c_empty_string)

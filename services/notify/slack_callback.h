@@ -38,9 +38,9 @@ const char *slack_sig_reason(slack_sig_result r);
 void slack_sign(const char *secret, const char *timestamp, const void *body, size_t len, char out[68]);
 
 typedef enum {
-    SLACK_CB_IGNORE = 0,  /* nothing to do (a bot's own message, an unknown action): 200 */
-    SLACK_CB_CHALLENGE,   /* url_verification: answer the challenge */
-    SLACK_CB_COMMAND,     /* publish cmd on hutch.slack.commands */
+    SLACK_CB_IGNORE = 0, /* nothing to do (a bot's own message, an unknown action): 200 */
+    SLACK_CB_CHALLENGE,  /* url_verification: answer the challenge */
+    SLACK_CB_COMMAND,    /* publish cmd on hutch.slack.commands */
 } slack_cb_kind;
 
 /* A read callback. cmd's strings are NEW (slack_callback_free). */

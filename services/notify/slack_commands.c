@@ -10,10 +10,7 @@
 
 #define SALVAGE_WINDOW_MS (24LL * 3600 * 1000)
 
-static json_t *plain(const char *text)
-{
-    return json_pack("{s:s, s:s}", "type", "plain_text", "text", text);
-}
+static json_t *plain(const char *text) { return json_pack("{s:s, s:s}", "type", "plain_text", "text", text); }
 
 static json_t *input(const char *block, const char *action, const char *label, json_t *element, bool optional)
 {
@@ -32,8 +29,7 @@ static json_t *text_input(const char *initial, bool multiline)
     return e;
 }
 
-static json_t *modal(const char *callback_id, const char *title, const char *submit, const char *meta,
-                     json_t *blocks)
+static json_t *modal(const char *callback_id, const char *title, const char *submit, const char *meta, json_t *blocks)
 {
     return blocks ? json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "type", "modal", "callback_id", callback_id,
                               "private_metadata", meta, "title", plain(title), "submit", plain(submit), "close",
@@ -49,35 +45,34 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
                                                   "escalated"};
         json_t *opts = json_array();
         for (size_t i = 0; i < 5; i++)
-            json_array_append_new(opts, json_pack("{s:o, s:s}", "text", plain(conclusions[i]), "value",
-                                                  conclusions[i]));
+            json_array_append_new(opts,
+                                  json_pack("{s:o, s:s}", "text", plain(conclusions[i]), "value", conclusions[i]));
         json_t *select = json_pack("{s:s, s:o}", "type", "static_select", "options", opts);
         return modal("submit_resolve_ticket", "Resolve ticket", "Resolve", c->ticket_id,
-                     json_pack("[o, o]", input("ticket_conclusion_block", "ticket_conclusion_input", "Conclusion",
-                                               select, false),
-                               input("ticket_comment_block", "ticket_comment_input", "Reason",
-                                     text_input(NULL, true), false))); /* the module wants a reason */
+                     json_pack("[o, o]",
+                               input("ticket_conclusion_block", "ticket_conclusion_input", "Conclusion", select, false),
+                               input("ticket_comment_block", "ticket_comment_input", "Reason", text_input(NULL, true),
+                                     false))); /* the module wants a reason */
     }
     if (!strcmp(a, "salvage"))
         return modal("submit_salvage", "Salvage alerts", "Salvage", c->ticket_id,
                      json_pack("[o, o]",
-                               input("salvage_threshold_block", "salvage_threshold_input",
-                                     "Similarity threshold (0-1)", text_input("0.9", false), false),
+                               input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
+                                     text_input("0.9", false), false),
                                input("salvage_keyword_block", "salvage_keyword_input", "Keyword",
                                      text_input(NULL, false), true)));
     if (!strcmp(a, "edit_ticket"))
-        return modal("edit_ticket", "Edit ticket", "Save", c->ticket_id,
-                     json_pack("[o, o]",
-                               input("ticket_title_block", "ticket_title_input", "Title", text_input(NULL, false),
-                                     false),
-                               input("ticket_description_block", "ticket_description_input", "Description",
-                                     text_input(NULL, true), true)));
+        return modal(
+            "edit_ticket", "Edit ticket", "Save", c->ticket_id,
+            json_pack("[o, o]",
+                      input("ticket_title_block", "ticket_title_input", "Title", text_input(NULL, false), false),
+                      input("ticket_description_block", "ticket_description_input", "Description",
+                            text_input(NULL, true), true)));
     if (!strcmp(a, "bind_alert")) {
         json_t *opts = json_array();
         size_t i;
         const json_t *t;
-        json_array_foreach(open_tickets, i, t)
-        {
+        json_array_foreach (open_tickets, i, t) {
             const char *id = json_string_value(json_object_get(t, "ticket_id"));
             const char *title = json_string_value(json_object_get(t, "title"));
             if (id == NULL || !strcmp(id, c->ticket_id) || json_array_size(opts) >= 10)
@@ -99,8 +94,7 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
     return NULL;
 }
 
-int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c, char *err,
-                      size_t errlen)
+int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c, char *err, size_t errlen)
 {
     const char *a = c->action;
     const char *who = c->actor;
@@ -119,8 +113,8 @@ int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__Slac
     if (!strcmp(a, "submit_resolve_ticket"))
         return ops->resolve(db, who, c->ticket_id, c->conclusion, c->comment, err, errlen);
     if (!strcmp(a, "submit_edit_ticket"))
-        return ops->edit(db, who, c->ticket_id, *c->title ? c->title : NULL,
-                         *c->description ? c->description : NULL, err, errlen);
+        return ops->edit(db, who, c->ticket_id, *c->title ? c->title : NULL, *c->description ? c->description : NULL,
+                         err, errlen);
     if (!strcmp(a, "submit_bind_alert")) {
         if (!ids_is_uuid(c->target_ticket_id)) {
             snprintf(err, errlen, "no ticket chosen");

@@ -31,8 +31,7 @@ typedef struct {
     int (*assign)(pg *, const char *actor, const char *ticket, const char *assignee, char *err, size_t errlen);
     int (*decline)(pg *, const char *actor, const char *ticket, const char *alert, char *err, size_t errlen);
     int (*reopen)(pg *, const char *actor, const char *ticket, char *err, size_t errlen);
-    int (*raise_severity)(pg *, const char *actor, const char *ticket, const char *severity, char *err,
-                          size_t errlen);
+    int (*raise_severity)(pg *, const char *actor, const char *ticket, const char *severity, char *err, size_t errlen);
     int (*resolve)(pg *, const char *actor, const char *ticket, const char *conclusion, const char *reason, char *err,
                    size_t errlen);
     int (*salvage)(pg *, const char *actor, const char *ticket, double threshold, const char *keyword,
@@ -51,7 +50,6 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
 
 /* Runs an acting command (not a modal opener). Returns PG_OK, PG_RETRY (database:
  * run again), or TICKET_REFUSED / PG_FATAL with the reason in err. */
-int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c, char *err,
-                      size_t errlen);
+int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c, char *err, size_t errlen);
 
 #endif

@@ -70,8 +70,8 @@ static void publish(slack_http *h, struct evhttp_request *req, slack_callback *c
     }
     p->req = req;
     p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
-    LOG_INFO("slack_command_received", "action", cb->cmd.action, "actor", cb->cmd.actor, "ticket_id",
-             cb->cmd.ticket_id, "command_id", meta.id, NULL);
+    LOG_INFO("slack_command_received", "action", cb->cmd.action, "actor", cb->cmd.actor, "ticket_id", cb->cmd.ticket_id,
+             "command_id", meta.id, NULL);
     if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, meta.id, strlen(meta.id), buf, len, NULL, on_delivery,
                             p) != 0) {
         free(p);
@@ -120,15 +120,9 @@ static void handle(struct evhttp_request *req, void *arg, bool interaction)
     slack_callback_free(&cb);
 }
 
-static void on_interaction(struct evhttp_request *req, void *arg)
-{
-    handle(req, arg, true);
-}
+static void on_interaction(struct evhttp_request *req, void *arg) { handle(req, arg, true); }
 
-static void on_event(struct evhttp_request *req, void *arg)
-{
-    handle(req, arg, false);
-}
+static void on_event(struct evhttp_request *req, void *arg) { handle(req, arg, false); }
 
 slack_http *slack_http_register(http_server *server, kafka_producer *producer, const char *signing_secret)
 {
@@ -143,7 +137,4 @@ slack_http *slack_http_register(http_server *server, kafka_producer *producer, c
     return h;
 }
 
-void slack_http_free(slack_http *h)
-{
-    free(h);
-}
+void slack_http_free(slack_http *h) { free(h); }

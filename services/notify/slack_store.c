@@ -5,10 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int rc_of(int rc)
-{
-    return rc == PG_OK ? PG_OK : rc == PG_RETRY ? PG_RETRY : PG_FATAL;
-}
+static int rc_of(int rc) { return rc == PG_OK ? PG_OK : rc == PG_RETRY ? PG_RETRY : PG_FATAL; }
 
 int slack_store_register(pg *db, const char *ticket_id, const char *channel, const char *publish)
 {
@@ -69,9 +66,8 @@ int slack_store_lock(pg *db, const char *ticket_id, slack_row *row)
     memset(row, 0, sizeof *row);
     PGresult *res = NULL;
     const char *p[] = {ticket_id};
-    int rc = pg_exec(db, &res,
-                     "SELECT channel, coalesce(ts, '') FROM slack_messages WHERE ticket_id = $1::uuid FOR UPDATE", 1,
-                     p);
+    int rc = pg_exec(
+        db, &res, "SELECT channel, coalesce(ts, '') FROM slack_messages WHERE ticket_id = $1::uuid FOR UPDATE", 1, p);
     if (rc == PG_OK && PQntuples(res) == 1) {
         row->found = true;
         snprintf(row->channel, sizeof row->channel, "%s", PQgetvalue(res, 0, 0));
@@ -86,8 +82,8 @@ int slack_store_message_of(pg *db, const char *ticket_id, slack_row *row)
     memset(row, 0, sizeof *row);
     PGresult *res = NULL;
     const char *p[] = {ticket_id};
-    int rc = pg_exec(db, &res, "SELECT channel, ts FROM slack_messages WHERE ticket_id = $1::uuid AND ts IS NOT NULL",
-                     1, p);
+    int rc =
+        pg_exec(db, &res, "SELECT channel, ts FROM slack_messages WHERE ticket_id = $1::uuid AND ts IS NOT NULL", 1, p);
     if (rc == PG_OK && PQntuples(res) == 1) {
         row->found = true;
         snprintf(row->channel, sizeof row->channel, "%s", PQgetvalue(res, 0, 0));
