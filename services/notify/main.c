@@ -543,12 +543,15 @@ static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_
             consumer_item_dead(items[i], "SlackCommand without an action");
             continue;
         }
-        if (strcmp(c->action, "mention") != 0)
+        bool mention = !strcmp(c->action, "mention");
+        if (!mention && strcmp(c->action, "thread_reply") != 0)
             continue;
         char ticket[37] = "";
         int rc = slack_store_ticket_of_thread(db, c->channel, c->message_ts, ticket);
         if (rc != PG_OK)
             return rc;
+        if (!mention && ticket[0] == '\0')
+            continue; /* a reply in a thread that is not a ticket's: not for the agent */
         msg_meta_buf meta;
         msg_meta_init(&meta, c->meta->trace_id, "hutch-notify", ids_now_ms(), c->meta->id);
         ids_uuid7_derived(meta.id, 0, c->meta->id);
@@ -594,7 +597,8 @@ static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
     pg *db = ctx->svc->db;
     for (size_t i = 0; i < n; i++) {
         const Hutch__V1__SlackCommand *c = (const Hutch__V1__SlackCommand *)items[i]->value;
-        if (items[i]->dead || items[i]->redelivered || !strcmp(c->action, "mention"))
+        if (items[i]->dead || items[i]->redelivered || !strcmp(c->action, "mention") ||
+            !strcmp(c->action, "thread_reply"))
             continue;
         char err[512] = "";
         int rc;

@@ -206,11 +206,13 @@ int slack_bot_open_view(slack_bot *b, const char *trigger_id, const json_t *view
 
 /* ---- the edit thread ---- */
 
-/* One due edit: render now, chat.update, record what it showed. */
+/* One due edit: render now, chat.update, record what it showed. The limiter's token
+ * is taken before the transaction: the row lock is held for one HTTP call only, never
+ * while waiting for the rate (the consumer's batch updates the same row). */
 static void edit_one(slack_bot *b, pg *db, const char *ticket_id)
 {
     char err[256] = "";
-    if (pg_begin(db) != PG_OK)
+    if (slack_limiter_wait(b->edits, "", &b->stop) != 0 || pg_begin(db) != PG_OK)
         return;
     slack_row row;
     int rc = slack_store_lock(db, ticket_id, &row);
@@ -224,8 +226,10 @@ static void edit_one(slack_bot *b, pg *db, const char *ticket_id)
     json_object_set_new(msg, "channel", json_string(row.channel));
     json_object_set_new(msg, "ts", json_string(row.ts));
     slack_result res;
-    call_limited(b, b->edits, "", "chat.update", msg, &res);
+    slack_call(b->cfg.api_url, b->cfg.token, "chat.update", msg, b->cfg.timeout_ms, &res);
     json_decref(msg);
+    if (res.status == 429)
+        slack_limiter_block(b->edits, "", slack_monotonic_ms(), res.retry_after_s);
     char seq_text[24];
     snprintf(seq_text, sizeof seq_text, "%lld", (long long)seq);
     if (res.ok || !slack_retryable(&res)) {

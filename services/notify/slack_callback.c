@@ -315,13 +315,22 @@ int slack_read_event(const char *body, size_t len, slack_callback *cb, char *err
         bool from_bot = json_object_get(e, "bot_id") != NULL || str_at(e, "subtype") != NULL;
         bool mention = etype && !strcmp(etype, "app_mention");
         bool thread_reply = etype && !strcmp(etype, "message") && thread != NULL;
+        /* a mention of the app in a thread also arrives as a message event: the
+         * app_mention one is acted on, this one is not (the bot's id is in authorizations) */
+        const char *bot = str_at(json_array_get(json_object_get(p, "authorizations"), 0), "user_id");
+        const char *text = str_at(e, "text");
+        char bot_mention[80];
+        if (thread_reply && bot != NULL && text != NULL &&
+            snprintf(bot_mention, sizeof bot_mention, "<@%s>", bot) < (int)sizeof bot_mention &&
+            strstr(text, bot_mention) != NULL)
+            thread_reply = false;
         if (event_id == NULL || strlen(event_id) > 64) {
             snprintf(err, errlen, "event_callback without an event_id");
             rc = -1;
         } else if (!from_bot && (mention || thread_reply)) {
             snprintf(cb->dedupe_key, sizeof cb->dedupe_key, "event:%s", event_id);
             char *text = after_mention(str_at(e, "text"));
-            cmd_fields f = {.action = "mention",
+            cmd_fields f = {.action = mention ? "mention" : "thread_reply",
                             .channel = str_at(e, "channel"),
                             .message_ts = thread ? thread : str_at(e, "ts"),
                             .comment = text};

@@ -54,8 +54,11 @@ typedef struct {
 /* body: the raw form body "payload=<urlencoded JSON>" of an interaction. 0, or -1 with
  * err (a body that is not an interaction: 400). */
 int slack_read_interaction(const char *body, size_t len, slack_callback *cb, char *err, size_t errlen);
-/* body: the JSON of an Events API request. app_mention and plain user messages in a
- * thread become action "mention" (text, channel, message_ts = the thread's ts). */
+/* body: the JSON of an Events API request. app_mention becomes action "mention", a
+ * person's plain message in a thread "thread_reply" (comment = the text without the
+ * leading mention, channel, message_ts = the thread's ts, or the message's own ts
+ * outside a thread); bots' messages and the message-event copy of a mention of the
+ * app (authorizations[0].user_id) are ignored. */
 int slack_read_event(const char *body, size_t len, slack_callback *cb, char *err, size_t errlen);
 void slack_callback_free(slack_callback *cb);
 

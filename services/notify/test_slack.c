@@ -392,6 +392,22 @@ static void test_read_events(void **state)
     assert_string_equal(cb.cmd.actor, "slack:U8");
     slack_callback_free(&cb);
 
+    /* a plain reply in a thread; the message copy of a mention of the app is not one */
+    const char *reply = "{\"type\":\"event_callback\",\"event_id\":\"Ev3\",\"authorizations\":[{\"user_id\":"
+                        "\"U0BOT\"}],\"event\":{\"type\":\"message\",\"user\":\"U8\",\"text\":\"and this?\","
+                        "\"ts\":\"3.0\",\"channel\":\"C7\",\"thread_ts\":\"1.0\"}}";
+    assert_int_equal(slack_read_event(reply, strlen(reply), &cb, err, sizeof err), 0);
+    assert_int_equal(cb.kind, SLACK_CB_COMMAND);
+    assert_string_equal(cb.cmd.action, "thread_reply");
+    assert_string_equal(cb.cmd.comment, "and this?");
+    slack_callback_free(&cb);
+    const char *copy = "{\"type\":\"event_callback\",\"event_id\":\"Ev4\",\"authorizations\":[{\"user_id\":"
+                       "\"U0BOT\"}],\"event\":{\"type\":\"message\",\"user\":\"U8\",\"text\":\"<@U0BOT> hi\","
+                       "\"ts\":\"4.0\",\"channel\":\"C7\",\"thread_ts\":\"1.0\"}}";
+    assert_int_equal(slack_read_event(copy, strlen(copy), &cb, err, sizeof err), 0);
+    assert_int_equal(cb.kind, SLACK_CB_IGNORE);
+    slack_callback_free(&cb);
+
     const char *bot = "{\"type\":\"event_callback\",\"event_id\":\"Ev2\",\"event\":{\"type\":\"message\","
                       "\"bot_id\":\"B1\",\"text\":\"hi\",\"channel\":\"C7\",\"thread_ts\":\"1.0\"}}";
     assert_int_equal(slack_read_event(bot, strlen(bot), &cb, err, sizeof err), 0);

@@ -298,6 +298,22 @@ def test_mention_in_ticket_thread_goes_to_agent(slack, stack):
         assert r.ticket_id == ticket_id and r.user == "slack:U0ANALYST"
         assert r.text == "is this host patched?"
         assert r.reply_channel == channel and r.reply_thread_ts == ts
+        # a plain reply in the ticket's thread goes too; one in another thread does not
+        reply = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:10],
+                 "authorizations": [{"user_id": "U0HUTCH"}],
+                 "event": {"type": "message", "user": "U0ANALYST", "text": "and the other host?",
+                           "ts": f"{time.time():.6f}", "channel": channel, "thread_ts": ts}}
+        elsewhere = json.loads(json.dumps(reply))
+        elsewhere["event_id"] = "Ev" + uuid.uuid4().hex[:10]
+        elsewhere["event"]["thread_ts"] = "1.000001"
+        elsewhere["event"]["text"] = "unrelated chat"
+        assert post_event(notify, elsewhere).status_code == 200
+        assert post_event(notify, reply).status_code == 200
+        got = []
+        wait_for(lambda: got.extend(tail.read_all(1)) or got, scaled(30), 0.1, "the reply's AgentRequest")
+        got.extend(tail.read_all(scaled(2)))
+        texts = {ticket_pb2.AgentRequest.FromString(m.value()).text for m in got}
+        assert texts == {"and the other host?"}, texts
     finally:
         tail.close()
 
