@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "services/notify/blocks.h"
 #include "services/notify/slack_api.h"
 #include "services/notify/slack_store.h"
@@ -23,12 +24,41 @@ struct slack_bot {
     volatile int stop;
 };
 
+/* hutch_notify_slack_calls_total{method, result}: registered once (slack_bot_new). */
+static const char *const methods[] = {"chat.postMessage", "chat.update", "views.open"};
+static const char *const outcomes[] = {"ok", "ratelimited", "error"};
+static metric *call_metrics[3][3];
+
+static void register_metrics(void)
+{
+    for (size_t m = 0; m < 3; m++)
+        for (size_t r = 0; r < 3; r++)
+            if (call_metrics[m][r] == NULL) {
+                char name[160];
+                snprintf(name, sizeof name, "hutch_notify_slack_calls_total{method=\"%s\",result=\"%s\"}", methods[m],
+                         outcomes[r]);
+                call_metrics[m][r] = metrics_counter(name, "Slack Web API calls by method and result");
+            }
+}
+
+/* slack_call, counted. */
+static int counted_call(slack_bot *b, const char *method, const json_t *body, slack_result *res)
+{
+    int rc = slack_call(b->cfg.api_url, b->cfg.token, method, body, b->cfg.timeout_ms, res);
+    size_t r = rc == 0 ? 0 : res->status == 429 ? 1 : 2;
+    for (size_t m = 0; m < 3; m++)
+        if (!strcmp(methods[m], method) && call_metrics[m][r] != NULL)
+            metrics_add(call_metrics[m][r], 1);
+    return rc;
+}
+
 slack_bot *slack_bot_new(const slack_bot_config *cfg)
 {
     slack_bot *b = calloc(1, sizeof *b);
     if (b == NULL)
         return NULL;
     b->cfg = *cfg;
+    register_metrics();
     b->posts = slack_limiter_new(cfg->post_rate, cfg->post_burst);
     b->edits = slack_limiter_new(cfg->edit_rate, cfg->edit_burst);
     if (b->posts == NULL || b->edits == NULL) {
@@ -49,7 +79,7 @@ static int call_limited(slack_bot *b, slack_limiter *l, const char *key, const c
             snprintf(res->error, sizeof res->error, "stopping");
             return -1;
         }
-        int rc = slack_call(b->cfg.api_url, b->cfg.token, method, body, b->cfg.timeout_ms, res);
+        int rc = counted_call(b, method, body, res);
         if (rc == 0 || res->status != 429)
             return rc;
         char wait[16];
@@ -197,7 +227,7 @@ int slack_bot_open_view(slack_bot *b, const char *trigger_id, const json_t *view
     if (body == NULL)
         return -1;
     slack_result res;
-    int rc = slack_call(b->cfg.api_url, b->cfg.token, "views.open", body, b->cfg.timeout_ms, &res);
+    int rc = counted_call(b, "views.open", body, &res);
     json_decref(body);
     if (rc != 0)
         snprintf(err, errlen, "%s", res.error);
@@ -226,7 +256,7 @@ static void edit_one(slack_bot *b, pg *db, const char *ticket_id)
     json_object_set_new(msg, "channel", json_string(row.channel));
     json_object_set_new(msg, "ts", json_string(row.ts));
     slack_result res;
-    slack_call(b->cfg.api_url, b->cfg.token, "chat.update", msg, b->cfg.timeout_ms, &res);
+    counted_call(b, "chat.update", msg, &res);
     json_decref(msg);
     if (res.status == 429)
         slack_limiter_block(b->edits, "", slack_monotonic_ms(), res.retry_after_s);

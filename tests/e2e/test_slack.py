@@ -32,6 +32,8 @@ from hutch.v1 import ticket_pb2  # noqa: E402
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6"
 TOPIC_AGENT_REQUESTS = hutch_e2e._TOPICS["TOPIC_AGENT_REQUESTS"]
+POSTS_OK = 'hutch_notify_slack_calls_total{method="chat.postMessage",result="ok"}'
+EDITS_OK = 'hutch_notify_slack_calls_total{method="chat.update",result="ok"}'
 
 
 @pytest.fixture(scope="module")
@@ -509,6 +511,8 @@ def test_many_alerts_few_posts(slack, stack):
     """120 alerts of 6 kinds: 6 chat.postMessage, everything else edits."""
     fake, notify = slack
     posts_before = len(fake.top_level_posts())
+    all_posts_before = len(fake.posts)
+    metrics_before = notify.metrics()
     tag = uuid.uuid4().hex[:6]
     titles = []
     base = guardduty_finding()
@@ -528,6 +532,10 @@ def test_many_alerts_few_posts(slack, stack):
     posts = len(fake.top_level_posts()) - posts_before
     assert posts == 6, posts
     assert posts <= 10
+    # notify's own count of its calls agrees with the fake's
+    m = notify.metrics()
+    assert m[POSTS_OK] - metrics_before[POSTS_OK] == len(fake.posts) - all_posts_before
+    assert m[EDITS_OK] - metrics_before[EDITS_OK] >= 6
 
 
 def make_bare_ticket(stack, title, severity="low"):
