@@ -16,6 +16,7 @@ PKGS_fetch := libcurl
 PKGS_jwt := libcrypto jansson $(PKGS_fetch) $(PKGS_log)
 PKGS_shape := libpcre2-8 libcrypto $(PKGS_msg)
 PKGS_embed := libcurl jansson
+PKGS_llm := libcurl jansson
 PKGS_vindex :=
 PKGS_service := $(sort $(PKGS_http) $(PKGS_consumer)) # what every service links
 
