@@ -8,6 +8,7 @@
 #include "common/llm.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,46 @@ int llm_provider_parse(const char *name, llm_provider *out)
 }
 
 const char *llm_provider_name(llm_provider p) { return (unsigned)p < 4 ? provider_names[p] : "?"; }
+
+const config_field llm_settings_table[] = {
+    {"HUTCH_LLM_PROVIDER", CONFIG_STRING, "none", offsetof(llm_settings, provider),
+     "the model's wire format: none (no model: template summaries), openai (every OpenAI-compatible server), "
+     "anthropic, gemini",
+     0, 0, "none|openai|anthropic|gemini"},
+    {"HUTCH_LLM_URL", CONFIG_STRING, "", offsetof(llm_settings, url),
+     "base URL (https://api.openai.com/v1, https://api.anthropic.com, https://generativelanguage.googleapis.com, "
+     "http://127.0.0.1:8080/v1 for llama.cpp)",
+     0, 0, NULL},
+    {"HUTCH_LLM_MODEL", CONFIG_STRING, "", offsetof(llm_settings, model), "model name", 0, 0, NULL},
+    {"HUTCH_LLM_API_KEY", CONFIG_SECRET, "", offsetof(llm_settings, api_key), "API key (\"\" = none)", 0, 0, NULL},
+    {"HUTCH_LLM_TIMEOUT", CONFIG_DURATION_MS, "60s", offsetof(llm_settings, timeout_ms), "per HTTP attempt", 0, 0,
+     NULL},
+    {"HUTCH_LLM_RETRIES", CONFIG_INT, "3", offsetof(llm_settings, max_retries),
+     "retries of a call on 429/5xx/network errors (after Retry-After)", 0, 20, NULL},
+    {"HUTCH_LLM_MAX_TOKENS", CONFIG_INT, "2048", offsetof(llm_settings, max_tokens), "output tokens per call", 1,
+     1000000, NULL},
+    CONFIG_END,
+};
+
+int llm_settings_config(const llm_settings *s, llm_config *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (llm_provider_parse(s->provider, &out->provider) != 0) {
+        snprintf(err, errlen, "HUTCH_LLM_PROVIDER: unknown provider \"%s\"", s->provider ? s->provider : "");
+        return -1;
+    }
+    out->url = s->url;
+    out->model = s->model;
+    out->api_key = s->api_key;
+    out->timeout_ms = (long)s->timeout_ms;
+    out->max_retries = (int)s->max_retries;
+    out->max_tokens = (int)s->max_tokens;
+    if (out->provider != LLM_NONE && (!s->url || !*s->url || !s->model || !*s->model)) {
+        snprintf(err, errlen, "HUTCH_LLM_URL and HUTCH_LLM_MODEL are needed for HUTCH_LLM_PROVIDER=%s", s->provider);
+        return -1;
+    }
+    return 0;
+}
 
 /* --- conversation --- */
 
@@ -298,8 +339,9 @@ json_t *llm_request_body(const llm_config *cfg, const llm_chat *c)
         if (has_tools) {
             json_object_set_new(body, "tools", tools);
             tools = NULL;
-            json_object_set_new(body, "tool_choice", json_string("auto"));
-            json_object_set_new(body, "parallel_tool_calls", json_true());
+            json_object_set_new(body, "tool_choice", json_string(c->no_tool_calls ? "none" : "auto"));
+            if (!c->no_tool_calls)
+                json_object_set_new(body, "parallel_tool_calls", json_true());
         }
         if (c->schema)
             json_object_set_new(body, "response_format",
@@ -323,7 +365,7 @@ json_t *llm_request_body(const llm_config *cfg, const llm_chat *c)
         if (has_tools) {
             json_object_set_new(body, "tools", tools);
             tools = NULL;
-            json_object_set_new(body, "tool_choice", json_pack("{s:s}", "type", "auto"));
+            json_object_set_new(body, "tool_choice", json_pack("{s:s}", "type", c->no_tool_calls ? "none" : "auto"));
         }
         break;
     case LLM_GEMINI: {
@@ -344,7 +386,9 @@ json_t *llm_request_body(const llm_config *cfg, const llm_chat *c)
             json_array_append_new(tools, json_pack("{s:o}", "functionDeclarations", decls));
             json_object_set_new(body, "tools", tools);
             tools = NULL;
-            json_object_set_new(body, "toolConfig", json_pack("{s:{s:s}}", "functionCallingConfig", "mode", "AUTO"));
+            json_object_set_new(
+                body, "toolConfig",
+                json_pack("{s:{s:s}}", "functionCallingConfig", "mode", c->no_tool_calls ? "NONE" : "AUTO"));
         } else {
             json_decref(decls);
         }

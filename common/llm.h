@@ -31,13 +31,33 @@
 
 #include <jansson.h>
 
+#include "common/config.h"
+
 typedef enum { LLM_NONE, LLM_OPENAI, LLM_ANTHROPIC, LLM_GEMINI } llm_provider;
+typedef struct llm_config llm_config;
+
+/* The HUTCH_LLM_* settings, one table for every program that talks to a model (the
+ * agent, hutchctl chat, hutch-llm). Fill with config_load(llm_settings_table, ...),
+ * release with config_free. */
+typedef struct {
+    char *provider; /* HUTCH_LLM_PROVIDER: none | openai | anthropic | gemini */
+    char *url;      /* HUTCH_LLM_URL */
+    char *model;    /* HUTCH_LLM_MODEL */
+    char *api_key;  /* HUTCH_LLM_API_KEY (secret) */
+    int64_t timeout_ms;
+    int64_t max_retries;
+    int64_t max_tokens;
+} llm_settings;
+extern const config_field llm_settings_table[];
+/* The client configuration of loaded settings (strings BORROWED from s). 0, or -1 with
+ * err (a provider other than none without URL or model). */
+int llm_settings_config(const llm_settings *s, llm_config *out, char *err, size_t errlen);
 
 /* "none", "openai", "anthropic", "gemini" <-> values. 0, or -1 on an unknown name. */
 int llm_provider_parse(const char *name, llm_provider *out);
 const char *llm_provider_name(llm_provider p);
 
-typedef struct {
+struct llm_config {
     llm_provider provider;
     const char *url;     /* base URL, e.g. https://api.openai.com/v1 (BORROWED) */
     const char *model;   /* BORROWED */
@@ -46,7 +66,7 @@ typedef struct {
     int max_retries;     /* on 429/5xx/transport errors; <0 = 0 */
     long max_backoff_ms; /* cap on a Retry-After or backoff; 0 = 30000 */
     int max_tokens;      /* output tokens per call (Anthropic requires it); 0 = 2048 */
-} llm_config;
+};
 
 /* A conversation in the provider's message shape. Create with llm_chat_new, free with
  * llm_chat_free. tools: NEW array of {name, description, parameters (JSON Schema)}
@@ -59,6 +79,7 @@ typedef struct {
     json_t *tools;    /* NEW or NULL */
     json_t *schema;   /* NEW or NULL */
     char schema_name[64];
+    bool no_tool_calls; /* tools stay declared (history may hold calls) but may not be called */
 } llm_chat;
 
 llm_chat *llm_chat_new(llm_provider p, const char *system);
