@@ -267,13 +267,26 @@ void llm_run_free(llm_run *run)
     free(run);
 }
 
+llm_chat *llm_run_release_chat(llm_run *run)
+{
+    llm_chat *c = run->chat;
+    run->chat = NULL;
+    if (c) {
+        llm_chat_set_tools(c, NULL);
+        llm_chat_set_schema(c, NULL, NULL);
+        c->no_tool_calls = false;
+    }
+    return c;
+}
+
 static void sync_done(void *arg, llm_run *run)
 {
     (void)run;
     *(bool *)arg = true;
 }
 
-int llm_run_sync(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, llm_run_result *result)
+static int run_sync(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, llm_run_result *result, bool keep,
+                    llm_chat *chat_dst)
 {
     bool finished = false;
     llm_loop_spec s = *spec;
@@ -292,6 +305,32 @@ int llm_run_sync(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, 
     *result = run->res;
     run->res.text = NULL;
     run->res.json = NULL;
+    if (keep) { /* the caller's chat gets the turns back */
+        llm_chat *mine = llm_run_release_chat(run);
+        json_decref(chat_dst->messages);
+        chat_dst->messages = json_incref(mine->messages);
+        llm_chat_free(mine);
+    }
     llm_run_free(run);
     return result->rc;
+}
+
+int llm_run_sync(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, llm_run_result *result)
+{
+    return run_sync(client, chat, spec, result, false, NULL);
+}
+
+int llm_run_sync_keep(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, llm_run_result *result)
+{
+    llm_chat *copy = llm_chat_new(chat->provider, chat->system);
+    if (!copy || json_array_extend(copy->messages, chat->messages)) {
+        llm_chat_free(copy);
+        memset(result, 0, sizeof *result);
+        result->rc = -1;
+        snprintf(result->reason, sizeof result->reason, "error");
+        return -1;
+    }
+    if (chat->schema)
+        llm_chat_set_schema(copy, chat->schema_name, json_incref(chat->schema));
+    return run_sync(client, copy, spec, result, true, chat);
 }

@@ -90,10 +90,16 @@ llm_run *llm_run_start(llm_client *client, llm_chat *chat, const llm_loop_spec *
 /* The outcome, valid once done ran. BORROWED until llm_run_free. */
 const llm_run_result *llm_run_outcome(const llm_run *run);
 void llm_run_free(llm_run *run);
+/* The conversation of an ended run (every turn so far), for a next question in the
+ * same chat: NEW (the run no longer has it), with no tools or schema set. */
+llm_chat *llm_run_release_chat(llm_run *run);
 
 /* Starts a run and drives client until it ends. 0 or -1 as result->rc; result is
  * filled (free its text/json with llm_run_result_clear). */
 int llm_run_sync(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, llm_run_result *result);
+/* The same, leaving the conversation to the caller: chat is BORROWED and holds every
+ * turn of the run afterwards (its tools and schema unset). */
+int llm_run_sync_keep(llm_client *client, llm_chat *chat, const llm_loop_spec *spec, llm_run_result *result);
 void llm_run_result_clear(llm_run_result *r);
 
 #endif
