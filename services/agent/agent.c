@@ -21,10 +21,7 @@ const char *agent_alert_severity(const Hutch__V1__Alert *alert)
     return severity_name(severity_from_score(alert->risk_score));
 }
 
-static bool is_empty(const char *s)
-{
-    return s == NULL || *s == '\0';
-}
+static bool is_empty(const char *s) { return s == NULL || *s == '\0'; }
 
 /* Fills out[] with up to max distinct, non-empty indicators of alert; returns the count. */
 static size_t distinct_indicators(const Hutch__V1__Alert *alert, const Hutch__V1__Indicator **out, size_t max)
@@ -88,7 +85,10 @@ static int64_t uuid7_time_ms(const char *id, int64_t fallback)
         if (i == 8)
             continue;
         char c = id[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return fallback;
         ms = ms * 16 + d;

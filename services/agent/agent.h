@@ -39,8 +39,8 @@ typedef struct {
     Hutch__V1__NotifyRequest req;
     msg_meta_buf meta;
     char request_id[IDS_UUID_LEN];
-    char *summary;               /* NEW, owned */
-    char **indicators;           /* NEW array of NEW "type:value" strings */
+    char *summary;     /* NEW, owned */
+    char **indicators; /* NEW array of NEW "type:value" strings */
 } agent_notify;
 
 /* Fills n for alert (BORROWED; n's strings may point into it, so it must outlive n).

@@ -128,8 +128,8 @@ int agent_jobs_store_result(pg *db, const char *ticket_id, const json_t *result)
 }
 
 static const char sql_finish[] =
-    "UPDATE agent_jobs j SET last_done_at = now(), result = NULL, last_error = $2, runs = j.runs + 1,"
-    "  done_alert_count = CASE WHEN $2 IS NULL THEN j.run_alert_count ELSE j.done_alert_count END,"
+    "UPDATE agent_jobs j SET last_done_at = now(), result = NULL, last_error = $2::text, runs = j.runs + 1,"
+    "  done_alert_count = CASE WHEN $2::text IS NULL THEN j.run_alert_count ELSE j.done_alert_count END,"
     "  done_severity = CASE WHEN $2 IS NULL THEN j.run_severity ELSE j.done_severity END,"
     "  state = CASE WHEN $2 IS NULL AND t.alert_count >= j.run_alert_count * $3::float8"
     "                    AND t.alert_count > j.run_alert_count THEN 'pending' ELSE 'idle' END,"

@@ -49,6 +49,7 @@ typedef struct {
     int64_t budget;
     int64_t poll_ms;
     int64_t context_alerts;
+    bool template_summary;
 } agent_config;
 
 static const config_field agent_config_table[] = {
@@ -76,12 +77,17 @@ static const config_field agent_config_table[] = {
      "how often the worker looks for queued tickets", 0, 0},
     {"HUTCH_AGENT_CONTEXT_ALERTS", CONFIG_INT, "20", offsetof(agent_config, context_alerts),
      "most recent alerts of a ticket put in the model's context", 1, 500},
+    {"HUTCH_AGENT_TEMPLATE_SUMMARY", CONFIG_BOOL, "false", offsetof(agent_config, template_summary),
+     "without a model (HUTCH_LLM_PROVIDER=none): write a summary made from the alerts' fields and cached verdicts "
+     "into the ticket's description (a ticket history entry by hutch-agent)",
+     0, 0},
     CONFIG_END,
 };
 
 typedef struct {
     const agent_config *cfg;
     metric *m_triaged;
+    bool analyses; /* a model, or template summaries: tickets are queued for the worker */
 } agent_ctx;
 
 /* The batch's tickets for the LLM queue: one request per ticket with the highest
@@ -155,7 +161,7 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     }
     if (rc == PG_OK && n_rows)
         rc = agent_store_triage(db, rows, n_rows);
-    if (rc == PG_OK && n_rows)
+    if (rc == PG_OK && n_rows && ctx->analyses)
         rc = queue_analyses(db, rows, n_rows, (double)ctx->cfg->growth_factor);
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         consumer_item *it = items[i];
@@ -233,7 +239,8 @@ int main(int argc, char **argv)
                                              .max_tokens = cfg.run_tokens,
                                              .budget = (double)cfg.budget},
                                   .stop = &svc.stop};
-        if (agent_worker_start(&worker, &wc) != 0)
+        ctx.analyses = llm_cfg.provider != LLM_NONE || cfg.template_summary;
+        if (ctx.analyses && agent_worker_start(&worker, &wc) != 0)
             LOG_ERROR("agent_worker_not_started", NULL);
         rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
         svc.stop = 1;

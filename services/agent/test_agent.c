@@ -57,7 +57,7 @@ static void test_summary(void **state)
 
     a.description = "EC2 instance is being probed.";
     fill_indicators(&a, 7);
-    ind_values[1][0] = '\0'; /* empty values are skipped */
+    ind_values[1][0] = '\0';           /* empty values are skipped */
     strcpy(ind_values[2], "10.0.0.1"); /* duplicate of the first */
     s = agent_summary(&a);
     assert_string_equal(s, "EC2 instance is being probed.\n"
@@ -234,12 +234,9 @@ static void test_analysis_prompt_keeps_data_in_its_block(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alert_severity),
-        cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_notify_build),
-        cmocka_unit_test(test_triaged_redelivery),
-        cmocka_unit_test(test_template_summary),
-        cmocka_unit_test(test_analysis_prompt_keeps_data_in_its_block),
+        cmocka_unit_test(test_alert_severity),   cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_notify_build),     cmocka_unit_test(test_triaged_redelivery),
+        cmocka_unit_test(test_template_summary), cmocka_unit_test(test_analysis_prompt_keeps_data_in_its_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

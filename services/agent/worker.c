@@ -151,7 +151,6 @@ static void reap(worker_state *w, run_slot *s)
     json_decref(result);
     llm_run_free(s->run);
     json_decref(s->tools.finding);
-    agent_jobs_free(&s->job, 0);
     json_decref(s->job.result);
     memset(s, 0, sizeof *s);
 }
@@ -236,7 +235,8 @@ static void *worker_main(void *arg)
     }
     w.psl = psl_builtin();
     w.slots = calloc((size_t)w.cfg->concurrency, sizeof *w.slots);
-    int64_t lease = w.cfg->limits.max_wall_ms + 60000;
+    /* a run ends by its wall time; the margin covers applying its answer */
+    int64_t wall = w.cfg->limits.max_wall_ms, lease = wall + (wall < 60000 ? wall : 60000);
     LOG_INFO("agent_worker_started", "provider", llm_provider_name(w.cfg->llm.provider), "model", w.cfg->llm.model,
              NULL);
     while (w.slots && !*w.cfg->stop) {
