@@ -124,5 +124,10 @@ int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
 int cmd_intel_quota(cli *c);
 int cmd_chat(cli *c);
+int cmd_agent_approvals(cli *c);
+int cmd_agent_approve(cli *c);
+int cmd_agent_deny(cli *c);
+int cmd_agent_sessions(cli *c);
+int cmd_agent_session(cli *c);
 
 #endif

@@ -77,6 +77,12 @@ static const cli_command cli_commands[] = {
      "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
     {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
      cmd_intel_quota},
+    {"agent", "approvals", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status pending|granted|denied] [--limit N]",
+     "risky tool calls the agent asked a person for", cmd_agent_approvals},
+    {"agent", "approve", 0, 1, 1, "ID", "grant a pending tool call (the ticket is analysed again)", cmd_agent_approve},
+    {"agent", "deny", 0, 1, 1, "ID", "deny a pending tool call", cmd_agent_deny},
+    {"agent", "sessions", 0, 1, 1, "TICKET", "the agent's analyses and chats of a ticket", cmd_agent_sessions},
+    {"agent", "session", 0, 1, 1, "ID", "every turn and tool call of one session", cmd_agent_session},
     {"chat", "", 0, 1, 1, "TICKET [-m TEXT]",
      "ask the model about a ticket (one question with -m, else one per line of stdin)", cmd_chat},
 };

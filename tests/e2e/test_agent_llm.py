@@ -267,9 +267,8 @@ def test_prompt_injection_runs_no_risky_tool(llm_agent):
     post(st, f)
     tid = ticket_of(st, f["title"])
     wait_for(lambda: ticket(st, tid)["title"] == f"Injection attempt {tag}", scaled(60), what="the answer")
-    stop.set()
-    th.join(2)
-    lsock.close()
+    wait_for(lambda: job_idle(st, tid), scaled(30), what="the job idle")
+    time.sleep(0.5)
     assert hits == []  # nothing connected to the URL
     first = requests_for(fake, tag)[0]["view"]["messages"][0]["text"]
     assert first.count("</ticket-data>") == 1  # the alert's own closing marker was defused
@@ -278,6 +277,23 @@ def test_prompt_injection_runs_no_risky_tool(llm_agent):
     ap = st.pg.query("SELECT * FROM agent_approvals WHERE ticket_id = %s", (tid,))
     assert len(ap) == 1 and ap[0]["tool"] == "http_fetch" and ap[0]["status"] == "pending"
     assert ap[0]["args"] == {"url": url}
+    # only a person's grant lets that exact call run (in a new analysis of the ticket)
+    listed = json.loads(hutchctl(st, {}, "-o", "json", "agent", "approvals", "--status", "pending").stdout)
+    assert str(ap[0]["approval_id"]) in [a["approval_id"] for a in listed]
+    p = hutchctl(st, {"HUTCH_USER": "alice"}, "agent", "approve", str(ap[0]["approval_id"]))
+    assert p.returncode == 0, p.stderr
+    wait_for(lambda: hits, scaled(30), what="the granted fetch")
+    stop.set()
+    th.join(2)
+    lsock.close()
+    ap = st.pg.query("SELECT * FROM agent_approvals WHERE ticket_id = %s", (tid,))
+    assert ap[0]["status"] == "granted" and ap[0]["decided_by"] == "user:alice"
+    p = hutchctl(st, {}, "agent", "approve", str(ap[0]["approval_id"]))
+    assert p.returncode == 1 and "already granted" in p.stderr
+    sessions = json.loads(hutchctl(st, {}, "-o", "json", "agent", "sessions", str(tid)).stdout)
+    assert len(sessions) == 2
+    turns = json.loads(hutchctl(st, {}, "-o", "json", "agent", "session", sessions[1]["session_id"]).stdout)
+    assert [t["role"] for t in turns][:3] == ["user", "assistant", "tool"]
 
 
 def test_sigkill_mid_run_writes_the_ticket_once(llm_agent):

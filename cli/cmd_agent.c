@@ -1,11 +1,18 @@
-/* hutchctl chat TICKET [-m TEXT]: questions about a ticket answered by the configured
+/* The agent's commands of hutchctl: chat, the approvals of risky tool calls, sessions.
+ *
+ * hutchctl chat TICKET [-m TEXT]: questions about a ticket answered by the configured
  * model (HUTCH_LLM_*), with the ticket, its recent alerts and their cached verdicts in
  * context and the agent's read-only tools (services/agent/tools.h) at hand. With -m,
  * one question and its answer; without, one question per line of stdin (a prompt on
  * a terminal) in one conversation, until EOF.
  *
  * Every turn and tool call is stored (agent_sessions kind 'chat', agent_messages).
- * With HUTCH_LLM_PROVIDER=none it says that no model is configured and exits 1. */
+ * With HUTCH_LLM_PROVIDER=none it says that no model is configured and exits 1.
+ *
+ * hutchctl agent approvals / approve ID / deny ID: the risky tool calls the agent
+ * recorded (agent_approvals); a grant queues the ticket for a new analysis.
+ * hutchctl agent sessions TICKET / session ID: the stored analyses and chats, turn by
+ * turn. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,4 +192,145 @@ done:
     llm_client_free(client);
     config_free(llm_settings_table, &st);
     return rc;
+}
+
+/* --- approvals and sessions --- */
+
+static const col_spec approval_cols[] = {
+    {"approval_id", "ID", COL_TEXT, 0},   {"requested_at", "REQUESTED", COL_TIME, 0},
+    {"ticket_id", "TICKET", COL_TEXT, 0}, {"tool", "TOOL", COL_TEXT, 0},
+    {"args", "ARGUMENTS", COL_TEXT, 60},  {"status", "STATUS", COL_TEXT, 0},
+    {"decided_by", "BY", COL_TEXT, 0},    {NULL},
+};
+
+static const col_spec session_cols[] = {
+    {"session_id", "SESSION", COL_TEXT, 0}, {"created_at", "STARTED", COL_TIME, 0},
+    {"kind", "KIND", COL_TEXT, 0},          {"status", "STATUS", COL_TEXT, 0},
+    {"reason", "END", COL_TEXT, 0},         {"model", "MODEL", COL_TEXT, 0},
+    {"model_calls", "CALLS", COL_TEXT, 0},  {"input_tokens", "IN", COL_TEXT, 0},
+    {"output_tokens", "OUT", COL_TEXT, 0},  {NULL},
+};
+
+static const col_spec message_cols[] = {
+    {"seq", "SEQ", COL_TEXT, 0},
+    {"created_at", "AT", COL_TIME, 0},
+    {"role", "ROLE", COL_TEXT, 0},
+    {"content", "CONTENT", COL_TEXT, 100},
+    {NULL},
+};
+
+static int print_rows(cli *c, const char *sql, int n, const char *const *p, const col_spec *cols)
+{
+    bool found;
+    json_t *doc = cli_query_json(c, sql, n, p, &found);
+    if (!doc)
+        return found ? CLI_FAIL : (c->json ? (puts("[]"), CLI_OK) : CLI_OK);
+    if (c->json)
+        output_json(stdout, doc);
+    else
+        output_table(stdout, doc, cols);
+    json_decref(doc);
+    return CLI_OK;
+}
+
+int cmd_agent_approvals(cli *c)
+{
+    const char *st = c->status;
+    if (st && strcmp(st, "pending") && strcmp(st, "granted") && strcmp(st, "denied")) {
+        cli_error("--status wants pending, granted or denied");
+        return CLI_USAGE;
+    }
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", (long long)c->limit);
+    const char *p[] = {st, lim};
+    return print_rows(c,
+                      "SELECT json_agg(a ORDER BY a.requested_at DESC) FROM (SELECT approval_id, requested_at,"
+                      " ticket_id, session_id, tool, args, status, decided_by, decided_at FROM agent_approvals"
+                      " WHERE $1::text IS NULL OR status = $1 ORDER BY requested_at DESC LIMIT $2::int) a",
+                      2, p, approval_cols);
+}
+
+/* "user:" + $HUTCH_USER, or $USER: who decided. */
+static void decider(char *out, size_t len)
+{
+    const char *name = getenv("HUTCH_USER");
+    if (!name || !*name)
+        name = getenv("USER");
+    snprintf(out, len, "user:%s", name && *name ? name : "unknown");
+}
+
+/* Grants or denies a pending approval; a grant queues the ticket again, so its next
+ * analysis may make the call (the model has to ask for it again: a grant is for that
+ * exact tool and arguments). */
+static int decide(cli *c, const char *status)
+{
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not an approval id", c->args[0]);
+        return CLI_USAGE;
+    }
+    pg *db = cli_db(c);
+    if (!db)
+        return CLI_FAIL;
+    char who[160];
+    decider(who, sizeof who);
+    const char *p[] = {c->args[0], status, who};
+    PGresult *res = NULL;
+    if (pg_exec(db, &res,
+                "WITH d AS (UPDATE agent_approvals SET status = $2, decided_by = $3, decided_at = now()"
+                "  WHERE approval_id = $1::uuid AND status = 'pending' RETURNING ticket_id, status),"
+                " q AS (UPDATE agent_jobs j SET state = 'pending', reason = 'approval', requested_at = now(),"
+                "  attempts = 0, last_done_at = NULL FROM d WHERE d.status = 'granted' AND j.ticket_id = d.ticket_id"
+                "  AND j.state = 'idle' RETURNING j.ticket_id)"
+                "SELECT (SELECT count(*) FROM d), (SELECT status FROM agent_approvals WHERE approval_id = $1::uuid)",
+                3, p) != PG_OK) {
+        cli_error("could not record the decision");
+        return CLI_FAIL;
+    }
+    int changed = atoi(PQgetvalue(res, 0, 0));
+    char now[16];
+    snprintf(now, sizeof now, "%s", PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (!changed) {
+        if (*now)
+            cli_error("approval %s was already %s", c->args[0], now);
+        else
+            cli_error("approval %s not found", c->args[0]);
+        return CLI_FAIL;
+    }
+    if (c->json)
+        printf("{\"approval_id\":\"%s\",\"status\":\"%s\"}\n", c->args[0], status);
+    else
+        printf("%s %s\n", c->args[0], status);
+    return CLI_OK;
+}
+
+int cmd_agent_approve(cli *c) { return decide(c, "granted"); }
+
+int cmd_agent_deny(cli *c) { return decide(c, "denied"); }
+
+int cmd_agent_sessions(cli *c)
+{
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not a ticket id", c->args[0]);
+        return CLI_USAGE;
+    }
+    const char *p[] = {c->args[0]};
+    return print_rows(c,
+                      "SELECT json_agg(s ORDER BY s.created_at) FROM (SELECT session_id, created_at, kind, status,"
+                      " reason, provider, model, model_calls, input_tokens, output_tokens, ended_at"
+                      " FROM agent_sessions WHERE ticket_id = $1::uuid) s",
+                      1, p, session_cols);
+}
+
+int cmd_agent_session(cli *c)
+{
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not a session id", c->args[0]);
+        return CLI_USAGE;
+    }
+    const char *p[] = {c->args[0]};
+    return print_rows(c,
+                      "SELECT json_agg(m ORDER BY m.seq) FROM (SELECT seq, created_at, role, content"
+                      " FROM agent_messages WHERE session_id = $1::uuid) m",
+                      1, p, message_cols);
 }
