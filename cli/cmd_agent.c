@@ -25,6 +25,7 @@
 #include "common/ids.h"
 #include "common/llm.h"
 #include "common/llm_loop.h"
+#include "common/mcp.h"
 #include "services/agent/analysis.h"
 #include "services/agent/jobs.h"
 #include "services/agent/tools.h"
@@ -41,13 +42,18 @@ static void on_message(void *vctx, const char *role, const json_t *content)
     agent_session_message(t->db, t->session_id, ++t->seq, role, content);
 }
 
-/* The chat's tools: the agent's, without the one that writes (hutch_update_finding). */
+static mcp_set chat_mcp; /* the MCP servers' tools, opened once per command */
+
+/* The chat's tools: the agent's without the one that writes (hutch_update_finding),
+ * then the MCP servers'. */
 static size_t chat_tools(llm_tool *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < agent_tools_count && n < max; i++)
         if (strcmp(agent_tools[i].name, "hutch_update_finding") != 0)
             out[n++] = agent_tools[i];
+    for (size_t i = 0; i < chat_mcp.n_tools && n < max; i++)
+        out[n++] = chat_mcp.tools[i];
     return n;
 }
 
@@ -61,9 +67,9 @@ static int ask(cli *c, llm_client *client, llm_chat *chat, agent_tool_ctx *tctx,
     if (llm_chat_add_user(chat, question) != 0)
         return CLI_FAIL;
     on_message(tctx, "user", json_string(question));
-    llm_tool tools[16];
+    llm_tool tools[128];
     llm_loop_spec spec = {.tools = tools,
-                          .n_tools = chat_tools(tools, 16),
+                          .n_tools = chat_tools(tools, 128),
                           .tool_ctx = tctx,
                           .limits = {.max_iterations = 16, .max_wall_ms = 180000, .budget = 100},
                           .approve = agent_tool_approve,
@@ -130,6 +136,14 @@ int cmd_chat(cli *c)
         cli_error("%s", err);
         goto done;
     }
+    mcp_settings ms;
+    if (config_load(mcp_settings_table, &ms, err, sizeof err) != 0 ||
+        mcp_set_open(&chat_mcp, ms.servers, ms.read_only, (long)ms.timeout_ms, err, sizeof err) != 0) {
+        cli_error("MCP servers: %s", err);
+        config_free(mcp_settings_table, &ms);
+        goto done;
+    }
+    config_free(mcp_settings_table, &ms);
     tctx = (agent_tool_ctx){.db = db, .psl = psl_builtin()};
     snprintf(tctx.ticket_id, sizeof tctx.ticket_id, "%s", c->args[0]);
     ids_uuid7(tctx.session_id);
@@ -186,6 +200,7 @@ int cmd_chat(cli *c)
     agent_session_close(db, tctx.session_id, rc == CLI_OK ? "answered" : "failed", NULL, totals.model_calls,
                         totals.input_tokens, totals.output_tokens);
 done:
+    mcp_set_close(&chat_mcp);
     free(prompt);
     llm_chat_free(chat);
     json_decref(ctx);

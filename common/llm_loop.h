@@ -47,6 +47,7 @@ struct llm_tool {
      * NEW error text for the model. ctx: llm_loop_spec.tool_ctx; self: this entry
      * (for tools sharing one function); args BORROWED. */
     int (*run)(void *ctx, const llm_tool *self, const json_t *args, char **result);
+    void *data; /* the tool's own state (e.g. an MCP server), BORROWED; may be NULL */
 };
 
 typedef struct {

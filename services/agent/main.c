@@ -31,6 +31,7 @@
 #include "common/service.h"
 #include "common/topics.h"
 #include "common/llm.h"
+#include "common/mcp.h"
 #include "common/severity.h"
 #include "services/agent/agent.h"
 #include "services/agent/jobs.h"
@@ -199,16 +200,20 @@ int main(int argc, char **argv)
     agent_config cfg;
     memset(&cfg, 0, sizeof cfg);
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             config_print_settings(stdout, llm_settings_table, "Model settings");
+            config_print_settings(stdout, mcp_settings_table, "MCP servers");
+        }
     service_config_or_exit(agent_config_table, &cfg, argc, argv, "hutch-agent",
                            "Triages clustered alerts (severity, summary), asks notify to tell people, and analyses "
                            "tickets with the configured model.");
     llm_settings llm;
     llm_config llm_cfg;
+    mcp_settings mcp;
     char err[1024];
     if (config_load(llm_settings_table, &llm, err, sizeof err) != 0 ||
-        llm_settings_config(&llm, &llm_cfg, err, sizeof err) != 0) {
+        llm_settings_config(&llm, &llm_cfg, err, sizeof err) != 0 ||
+        config_load(mcp_settings_table, &mcp, err, sizeof err) != 0) {
         fprintf(stderr, "hutch-agent: %s\n", err);
         return 78;
     }
@@ -238,6 +243,9 @@ int main(int argc, char **argv)
                                              .max_wall_ms = cfg.run_timeout_ms,
                                              .max_tokens = cfg.run_tokens,
                                              .budget = (double)cfg.budget},
+                                  .mcp_servers = mcp.servers,
+                                  .mcp_read_only = mcp.read_only,
+                                  .mcp_timeout_ms = (long)mcp.timeout_ms,
                                   .stop = &svc.stop};
         ctx.analyses = llm_cfg.provider != LLM_NONE || cfg.template_summary;
         if (ctx.analyses && agent_worker_start(&worker, &wc) != 0)
@@ -249,5 +257,6 @@ int main(int argc, char **argv)
     service_stop(&svc);
     config_free(agent_config_table, &cfg);
     config_free(llm_settings_table, &llm);
+    config_free(mcp_settings_table, &mcp);
     return rc;
 }

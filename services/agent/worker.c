@@ -18,6 +18,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/mcp.h"
 #include "common/pg.h"
 #include "common/ticket.h"
 #include "services/agent/analysis.h"
@@ -41,6 +42,9 @@ typedef struct worker_state {
     const psl_ctx_t *psl;
     run_slot *slots;
     bool budget_logged;
+    mcp_set mcp;
+    llm_tool *tools; /* agent_tools, then the MCP servers' */
+    size_t n_tools;
 } worker_state;
 
 static void sleep_ms(int64_t ms)
@@ -202,8 +206,8 @@ static void start_job(worker_state *w, run_slot *s, int64_t tokens_left)
     on_message(&s->tools, "user", json_string(prompt));
     free(prompt);
     llm_chat_set_schema(chat, "ticket_analysis", agent_analysis_schema());
-    llm_loop_spec spec = {.tools = agent_tools,
-                          .n_tools = agent_tools_count,
+    llm_loop_spec spec = {.tools = w->tools,
+                          .n_tools = w->n_tools,
                           .tool_ctx = &s->tools,
                           .limits = w->cfg->limits,
                           .approve = agent_tool_approve,
@@ -234,7 +238,16 @@ static void *worker_main(void *arg)
         return NULL;
     }
     w.psl = psl_builtin();
-    w.slots = calloc((size_t)w.cfg->concurrency, sizeof *w.slots);
+    if (w.client &&
+        mcp_set_open(&w.mcp, w.cfg->mcp_servers, w.cfg->mcp_read_only, w.cfg->mcp_timeout_ms, err, sizeof err) != 0)
+        LOG_ERROR("agent_mcp_unavailable", "error", err, "note", "analyses run without the MCP servers' tools", NULL);
+    w.tools = calloc(agent_tools_count + w.mcp.n_tools, sizeof *w.tools);
+    if (w.tools) {
+        memcpy(w.tools, agent_tools, agent_tools_count * sizeof *w.tools);
+        memcpy(w.tools + agent_tools_count, w.mcp.tools, w.mcp.n_tools * sizeof *w.tools);
+        w.n_tools = agent_tools_count + w.mcp.n_tools;
+    }
+    w.slots = w.tools ? calloc((size_t)w.cfg->concurrency, sizeof *w.slots) : NULL;
     /* a run ends by its wall time; the margin covers applying its answer */
     int64_t wall = w.cfg->limits.max_wall_ms, lease = wall + (wall < 60000 ? wall : 60000);
     LOG_INFO("agent_worker_started", "provider", llm_provider_name(w.cfg->llm.provider), "model", w.cfg->llm.model,
@@ -285,6 +298,8 @@ static void *worker_main(void *arg)
             json_decref(w.slots[i].tools.finding);
         }
     llm_client_free(w.client); /* after the runs: their transfers are removed first */
+    mcp_set_close(&w.mcp);
+    free(w.tools);
     free(w.slots);
     pg_free(w.db);
     return NULL;

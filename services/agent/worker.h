@@ -32,6 +32,9 @@ typedef struct {
     int64_t poll_ms;
     int context_alerts;
     llm_limits limits;
+    const char *mcp_servers;   /* HUTCH_MCP_SERVERS (mcp.h), BORROWED; "" = none */
+    const char *mcp_read_only; /* HUTCH_MCP_READ_ONLY, BORROWED */
+    long mcp_timeout_ms;
     volatile sig_atomic_t *stop; /* BORROWED: the service's stop flag */
 } agent_worker_config;
 

@@ -390,3 +390,31 @@ def test_by_default_no_model_means_no_analysis(healthy):
     time.sleep(1)
     assert ticket(st, tid)["description"] == ""
     assert st.pg.query("SELECT count(*) AS n FROM agent_jobs WHERE ticket_id = %s", (tid,))[0]["n"] == 0
+
+
+def test_analysis_calls_an_mcp_servers_tool(llm_agent, tmp_path):
+    st, fake, model = llm_agent
+    calls = tmp_path / "mcp-calls.jsonl"
+    calls.write_text("")
+    fake_mcp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mcp.py")
+    agent = st.services["agent"]
+    agent.env.update({"HUTCH_MCP_SERVERS": f"assets=/usr/bin/python3 {fake_mcp} --stdio {calls}",
+                      "HUTCH_MCP_READ_ONLY": "assets_lookup_asset"})
+    agent.restart()
+    tag = uuid.uuid4().hex[:12]
+
+    def script(view):
+        if not called(view, "assets_lookup_asset"):
+            assert "assets_isolate_host" in view["tools"]
+            return {"calls": [["assets_lookup_asset", {"ip": "10.20.30.40"}], ["assets_isolate_host",
+                                                                                {"host": "build-07"}]]}
+        return {"json": answer(f"Asset build-07 {tag}", "high")}
+    model.by_tag[tag] = script
+    f = tagged_finding(tag)
+    post(st, f)
+    tid = ticket_of(st, f["title"])
+    wait_for(lambda: ticket(st, tid)["title"] == f"Asset build-07 {tag}", scaled(60), what="the answer")
+    ran = [json.loads(line)["name"] for line in calls.read_text().splitlines()]
+    assert ran == ["lookup_asset"]  # isolate_host is risky: not run without a grant
+    ap = st.pg.query("SELECT tool, status FROM agent_approvals WHERE ticket_id = %s", (tid,))
+    assert ap == [{"tool": "assets_isolate_host", "status": "pending"}]

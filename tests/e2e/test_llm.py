@@ -243,3 +243,68 @@ def test_settings_errors():
     assert p.returncode == 78 and "HUTCH_LLM_URL" in p.stderr
     p = subprocess.run([LLM], input="{}", env=full, capture_output=True, text=True)
     assert p.returncode == 78 and "no model configured" in p.stderr
+
+
+# --- MCP servers' tools (common/mcp.h) against tests/e2e/fake_mcp.py ---
+
+FAKE_MCP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mcp.py")
+
+
+@pytest.fixture(params=["stdio", "http"])
+def mcp(request, tmp_path):
+    from fake_mcp import FakeMCPHTTP
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text("")
+    if request.param == "stdio":
+        yield f"assets=/usr/bin/python3 {FAKE_MCP} --stdio {calls}", calls, None
+    else:
+        srv = FakeMCPHTTP(str(calls))
+        yield f"assets={srv.url}", calls, srv
+        srv.close()
+
+
+def mcp_calls(calls):
+    return [json.loads(line) for line in calls.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_mcp_tools_read_only_runs_risky_needs_approval(fake, mcp, provider):
+    servers, calls, http = mcp
+    fake.script = [{"calls": [["assets_lookup_asset", {"ip": "10.1.2.3"}], ["assets_isolate_host", {"host": "build-07"}],
+                              ["assets_lookup_asset", {"ip": "0.0.0.0"}]]},
+                   {"json": {"severity": "medium", "summary": "asset found"}}]
+    env = {"HUTCH_MCP_SERVERS": servers, "HUTCH_MCP_READ_ONLY": "assets_lookup_asset"}
+    out = run(fake, provider, question(tools=[]), env=env)["runs"][0]
+    assert out["rc"] == 0, out
+    # both pages of tools/list were read: both tools offered, prefixed with the server name
+    assert fake.requests[0]["view"]["tools"] == ["assets_lookup_asset", "assets_isolate_host"]
+    results = last_results(fake.requests[1]["view"])
+    assert json.loads(results[0]) == {"host": "build-07", "owner": "platform-team"}
+    assert "needs a person's approval" in results[1]
+    assert "no asset owns 0.0.0.0" in results[2]  # isError goes back to the model
+    assert [c["name"] for c in mcp_calls(calls)] == ["lookup_asset", "lookup_asset"]  # isolate_host never ran
+    if http:
+        hdrs = [r["headers"] for r in http.requests]
+        assert all("text/event-stream" in h["Accept"] for h in hdrs)
+        assert all(h.get("MCP-Protocol-Version") == "2025-06-18" for h in hdrs[1:])
+        assert [r["body"].get("method") for r in http.requests][:4] == [
+            "initialize", "notifications/initialized", "tools/list", "tools/list"]
+        assert not http.sessions  # the session was ended (DELETE)
+    # approved, the risky tool runs
+    fake.script = [{"calls": [["assets_isolate_host", {"host": "build-07"}]]},
+                   {"json": {"severity": "high", "summary": "isolated"}}]
+    q = question(tools=[], approved=["assets_isolate_host"])
+    out = run(fake, provider, q, env=env)["runs"][0]
+    assert out["rc"] == 0 and mcp_calls(calls)[-1] == {"name": "isolate_host", "arguments": {"host": "build-07"}}
+
+
+def test_mcp_server_that_cannot_start_is_an_error(fake):
+    p = subprocess.run([LLM], input=json.dumps(question()), capture_output=True, text=True, timeout=30,
+                       env=dict({k: v for k, v in os.environ.items() if not k.startswith("HUTCH_")},
+                                **fake.env("openai"), HUTCH_MCP_SERVERS="broken=/nonexistent/mcp-server",
+                                HUTCH_MCP_TIMEOUT="2s"))
+    assert p.returncode == 1 and "broken" in p.stderr
+    p = subprocess.run([LLM], input="{}", capture_output=True, text=True, timeout=30,
+                       env=dict({k: v for k, v in os.environ.items() if not k.startswith("HUTCH_")},
+                                **fake.env("openai"), HUTCH_MCP_SERVERS="no-equals-sign"))
+    assert p.returncode == 1 and "name=URL" in p.stderr

@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "common/llm.h"
 #include "common/llm_loop.h"
+#include "common/mcp.h"
 
 typedef struct {
     json_t *input;     /* BORROWED */
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
         else {
             fprintf(o == 'h' ? stdout : stderr, "usage: hutch-llm [--runs N] < question.json\n");
             config_print_settings(o == 'h' ? stdout : stderr, llm_settings_table, "Settings");
+            config_print_settings(o == 'h' ? stdout : stderr, mcp_settings_table, "MCP servers");
             return o == 'h' ? 0 : 2;
         }
     }
@@ -91,6 +93,16 @@ int main(int argc, char **argv)
     if (config_load(llm_settings_table, &st, err, sizeof err) != 0) {
         fprintf(stderr, "hutch-llm: %s\n", err);
         return 78;
+    }
+    mcp_settings mcp_cfg;
+    if (config_load(mcp_settings_table, &mcp_cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "hutch-llm: %s\n", err);
+        return 78;
+    }
+    mcp_set mcp;
+    if (mcp_set_open(&mcp, mcp_cfg.servers, mcp_cfg.read_only, (long)mcp_cfg.timeout_ms, err, sizeof err) != 0) {
+        fprintf(stderr, "hutch-llm: %s\n", err);
+        return 1;
     }
     llm_config cfg;
     llm_client *client = NULL;
@@ -127,6 +139,8 @@ int main(int argc, char **argv)
                          .max_tokens = json_integer_value(json_object_get(lim, "tokens")),
                          .budget = json_number_value(json_object_get(lim, "budget")),
                          .json_retries = (int)json_integer_value(json_object_get(lim, "json_retries"))};
+    size_t n_own = n_tools; /* the input's tools (their parameters are ours to free), then the MCP servers' */
+    for (size_t k = 0; k < mcp.n_tools && n_tools < MAX_TOOLS; k++) tools[n_tools++] = mcp.tools[k];
     slot *slots = calloc((size_t)runs, sizeof *slots);
     run_ctx *ctxs = calloc((size_t)runs, sizeof *ctxs);
     struct timespec t0, t1;
@@ -176,7 +190,9 @@ int main(int argc, char **argv)
     json_dumpf(doc, stdout, JSON_COMPACT);
     putchar('\n');
     json_decref(doc);
-    for (size_t k = 0; k < n_tools; k++) free((char *)tools[k].parameters);
+    for (size_t k = 0; k < n_own; k++) free((char *)tools[k].parameters);
+    mcp_set_close(&mcp);
+    config_free(mcp_settings_table, &mcp_cfg);
     free(slots);
     free(ctxs);
     json_decref(input);
