@@ -241,7 +241,8 @@ static const char m005_ticket_lifecycle[] =
  * the ticket module, so a restart applies it instead of asking again. Sessions get
  * their kind, outcome and token usage (the per-hour budget sums them), messages an
  * order. agent_approvals: risky tool calls waiting for a person (one row per ticket,
- * tool and arguments). */
+ * tool and arguments). agent_requests: the questions of hutch.agent.requests until
+ * their answer was sent (as a NotifyRequest "agent_answer"). */
 static const char m008_agent_llm[] =
     "CREATE TABLE agent_jobs ("
     "  ticket_id uuid PRIMARY KEY,"
@@ -285,7 +286,21 @@ static const char m008_agent_llm[] =
     "  requested_at timestamptz NOT NULL DEFAULT now(),"
     "  decided_by text,"
     "  decided_at timestamptz);"
-    "CREATE UNIQUE INDEX agent_approvals_call ON agent_approvals (ticket_id, tool, md5(args::text));";
+    "CREATE UNIQUE INDEX agent_approvals_call ON agent_approvals (ticket_id, tool, md5(args::text));"
+    "CREATE TABLE agent_requests ("                    /* hutch.agent.requests: questions about a ticket */
+    "  request_id text PRIMARY KEY,"
+    "  ticket_id uuid NOT NULL,"
+    "  requester text NOT NULL DEFAULT '',"
+    "  question text NOT NULL,"
+    "  trace_id text NOT NULL DEFAULT '',"
+    "  state text NOT NULL DEFAULT 'pending',"          /* pending | running | answered */
+    "  lease_until timestamptz,"
+    "  attempts int NOT NULL DEFAULT 0,"
+    "  answer text,"
+    "  session_id uuid,"
+    "  requested_at timestamptz NOT NULL DEFAULT now(),"
+    "  answered_at timestamptz);"
+    "CREATE INDEX agent_requests_ready ON agent_requests (requested_at) WHERE state <> 'answered';";
 
 const migration migrations[] = {
     {1, "init", m001_init},

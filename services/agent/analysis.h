@@ -18,6 +18,8 @@
 
 /* The system prompt of a ticket analysis (static). */
 extern const char agent_analysis_system[];
+/* The system prompt of a chat about a ticket (hutchctl chat, hutch.agent.requests). */
+extern const char agent_chat_system[];
 /* Seed 003's line under an AI summary (static). */
 extern const char agent_disclaimer[];
 
@@ -28,6 +30,9 @@ json_t *agent_analysis_schema(void);
 /* The first user turn: the task, then the ticket, its alerts and cached verdicts as a
  * JSON block between <ticket-data> markers. ctx BORROWED. NEW string or NULL (OOM). */
 char *agent_analysis_prompt(const json_t *ctx);
+
+/* The first user turn of a chat: the ticket's data block, then the question. NEW. */
+char *agent_chat_prompt(const json_t *ctx, const char *question);
 
 /* The summary without a model: alert count and time span, severity, the latest
  * alerts' titles, the top indicators and their cached verdicts. NEW or NULL. */

@@ -278,3 +278,82 @@ bool agent_approval_granted(pg *db, const char *ticket_id, const char *session_i
     PQclear(res);
     return granted;
 }
+
+int agent_requests_record(pg *db, const agent_request *reqs, size_t n)
+{
+    if (n == 0)
+        return PG_OK;
+    pg_array cols[5];
+    for (int c = 0; c < 5; c++)
+        pg_array_init(&cols[c]);
+    for (size_t i = 0; i < n; i++) {
+        pg_array_add(&cols[0], reqs[i].request_id);
+        pg_array_add(&cols[1], reqs[i].ticket_id);
+        pg_array_add(&cols[2], reqs[i].requester ? reqs[i].requester : "");
+        pg_array_add(&cols[3], reqs[i].question);
+        pg_array_add(&cols[4], reqs[i].trace_id ? reqs[i].trace_id : "");
+    }
+    const char *p[5];
+    bool ok = true;
+    for (int c = 0; c < 5; c++)
+        ok = (p[c] = pg_array_text(&cols[c])) != NULL && ok;
+    int rc = ok ? pg_exec(db, NULL,
+                          "INSERT INTO agent_requests (request_id, ticket_id, requester, question, trace_id)"
+                          " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[])"
+                          " ON CONFLICT (request_id) DO NOTHING",
+                          5, p)
+                : PG_RETRY;
+    for (int c = 0; c < 5; c++)
+        pg_array_free(&cols[c]);
+    return rc;
+}
+
+int agent_requests_claim(pg *db, size_t max, int64_t lease_ms, agent_request_row **rows)
+{
+    *rows = NULL;
+    char m[16], l[24];
+    snprintf(m, sizeof m, "%zu", max);
+    snprintf(l, sizeof l, "%lld", (long long)lease_ms);
+    const char *p[] = {m, l};
+    PGresult *res = NULL;
+    int rc = pg_exec(db, &res,
+                     "UPDATE agent_requests SET state = 'running', attempts = attempts + 1,"
+                     " lease_until = now() + $2::bigint * interval '1 millisecond'"
+                     " WHERE request_id IN (SELECT request_id FROM agent_requests"
+                     "  WHERE state = 'pending' OR (state = 'running' AND lease_until < now())"
+                     "  ORDER BY requested_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+                     " RETURNING request_id, ticket_id::text, requester, question, trace_id",
+                     2, p);
+    if (rc != PG_OK)
+        return rc;
+    int n = PQntuples(res);
+    agent_request_row *out = n ? calloc((size_t)n, sizeof *out) : NULL;
+    for (int i = 0; out && i < n; i++) {
+        snprintf(out[i].request_id, sizeof out[i].request_id, "%s", PQgetvalue(res, i, 0));
+        snprintf(out[i].ticket_id, sizeof out[i].ticket_id, "%s", PQgetvalue(res, i, 1));
+        snprintf(out[i].requester, sizeof out[i].requester, "%s", PQgetvalue(res, i, 2));
+        out[i].question = strdup(PQgetvalue(res, i, 3));
+        snprintf(out[i].trace_id, sizeof out[i].trace_id, "%s", PQgetvalue(res, i, 4));
+    }
+    PQclear(res);
+    if (n && !out)
+        return PG_RETRY;
+    *rows = out;
+    return n;
+}
+
+void agent_request_rows_free(agent_request_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].question);
+    free(rows);
+}
+
+int agent_requests_answered(pg *db, const char *request_id, const char *answer, const char *session_id)
+{
+    const char *p[] = {request_id, answer, session_id && *session_id ? session_id : NULL};
+    return pg_exec(db, NULL,
+                   "UPDATE agent_requests SET state = 'answered', answer = $2, session_id = $3::uuid,"
+                   " answered_at = now() WHERE request_id = $1",
+                   3, p);
+}

@@ -16,7 +16,10 @@
  * does the analyses with its own connection, so a slow or absent model never delays
  * a notification.
  *
- * hutch.agent.requests (questions from Slack/hutchctl) is only logged for now. */
+ * hutch.agent.requests (questions from Slack/hutchctl) are recorded (agent_requests) for
+ * the worker, which answers with the ticket in context and sends the answer as a
+ * NotifyRequest "agent_answer"; without a model they are answered at once that no
+ * model is configured. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -89,6 +92,7 @@ typedef struct {
     const agent_config *cfg;
     metric *m_triaged;
     bool analyses; /* a model, or template summaries: tickets are queued for the worker */
+    bool model;    /* a model: questions are queued for the worker */
 } agent_ctx;
 
 /* The batch's tickets for the LLM queue: one request per ticket with the highest
@@ -137,9 +141,23 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         consumer_item *it = items[i];
         if (it->value->descriptor == &hutch__v1__agent_request__descriptor) {
             const Hutch__V1__AgentRequest *r = (const Hutch__V1__AgentRequest *)it->value;
+            if (!ids_is_uuid(r->ticket_id) || !r->text || !*r->text || !r->request_id || !*r->request_id) {
+                consumer_item_dead(it, "agent request without a request_id, a valid ticket_id or a text");
+                continue;
+            }
             consumer_item_log(LOG_LEVEL_INFO, it, "agent_request_received", "request_id", r->request_id, "ticket_id",
-                              r->ticket_id, "user", r->user, "trace_id", r->meta->trace_id, "note",
-                              "agent requests are not handled yet", NULL);
+                              r->ticket_id, "user", r->user, "trace_id", r->meta->trace_id, NULL);
+            if (!ctx->model) { /* answered at once: nothing to wait for */
+                if (agent_answer_build(&notes[i], r->request_id, r->ticket_id, r->user, r->meta->trace_id,
+                                       "No model is configured (HUTCH_LLM_PROVIDER=none): the agent cannot "
+                                       "answer questions.",
+                                       ids_now_ms()) != 0 ||
+                    consumer_emit(it, TOPIC_NOTIFY_REQUESTS, r->ticket_id, &notes[i].req.base) != 0)
+                    rc = PG_RETRY;
+                continue;
+            }
+            agent_request q = {r->request_id, r->ticket_id, r->user, r->text, r->meta->trace_id};
+            rc = agent_requests_record(db, &q, 1);
             continue;
         }
         const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
@@ -246,8 +264,10 @@ int main(int argc, char **argv)
                                   .mcp_servers = mcp.servers,
                                   .mcp_read_only = mcp.read_only,
                                   .mcp_timeout_ms = (long)mcp.timeout_ms,
+                                  .brokers = svc.common.kafka_brokers,
                                   .stop = &svc.stop};
-        ctx.analyses = llm_cfg.provider != LLM_NONE || cfg.template_summary;
+        ctx.model = llm_cfg.provider != LLM_NONE;
+        ctx.analyses = ctx.model || cfg.template_summary;
         if (ctx.analyses && agent_worker_start(&worker, &wc) != 0)
             LOG_ERROR("agent_worker_not_started", NULL);
         rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;

@@ -18,7 +18,10 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/kafka.h"
 #include "common/mcp.h"
+#include "common/topics.h"
+#include "services/agent/agent.h"
 #include "common/pg.h"
 #include "common/ticket.h"
 #include "services/agent/analysis.h"
@@ -29,6 +32,8 @@
 
 typedef struct {
     bool busy, done;
+    bool is_request;       /* a question of hutch.agent.requests, not an analysis */
+    agent_request_row req; /* its question (req.question OWNED) */
     agent_job job;
     agent_tool_ctx tools;
     llm_run *run;
@@ -43,7 +48,9 @@ typedef struct worker_state {
     run_slot *slots;
     bool budget_logged;
     mcp_set mcp;
-    llm_tool *tools; /* agent_tools, then the MCP servers' */
+    kafka_producer *producer; /* answers to questions */
+    llm_tool *tools;          /* agent_tools, then the MCP servers' */
+    llm_tool *chat_tools;     /* the same without hutch_update_finding */
     size_t n_tools;
 } worker_state;
 
@@ -119,6 +126,15 @@ static void on_message(void *vctx, const char *role, const json_t *content)
     agent_session_message(t->db, t->session_id, ++t->seq, role, content);
 }
 
+/* A text turn of ours, stored as a JSON string. */
+static void note_text(agent_tool_ctx *t, const char *role, const char *text)
+{
+    json_t *j = json_string(text);
+    if (j)
+        on_message(t, role, j);
+    json_decref(j);
+}
+
 static void on_run_done(void *arg, llm_run *run)
 {
     (void)run;
@@ -139,8 +155,98 @@ static json_t *model_result(worker_state *w, run_slot *s, const llm_run_result *
     return out;
 }
 
+/* A question's answer: produced as a NotifyRequest, then the question marked answered
+ * (if the produce fails, the lease expires and the question is answered again). */
+static void answer_request(worker_state *w, run_slot *s, const char *answer)
+{
+    agent_notify n;
+    int ok = -1;
+    if (agent_answer_build(&n, s->req.request_id, s->req.ticket_id, s->req.requester, s->req.trace_id, answer,
+                           ids_now_ms()) == 0) {
+        size_t len = 0;
+        uint8_t *buf = msg_pack(&n.req.base, &len);
+        if (buf && w->producer)
+            ok = kafka_produce_sync(w->producer, TOPIC_NOTIFY_REQUESTS, s->req.ticket_id, strlen(s->req.ticket_id), buf,
+                                    len, NULL, 10000);
+        free(buf);
+    }
+    agent_notify_free(&n);
+    if (ok == 0)
+        agent_requests_answered(w->db, s->req.request_id, answer, s->tools.session_id);
+    LOG_INFO("agent_request_answered", "request_id", s->req.request_id, "ticket_id", s->req.ticket_id, "sent",
+             ok == 0 ? "true" : "false", NULL);
+}
+
+static void reap_request(worker_state *w, run_slot *s)
+{
+    const llm_run_result *r = s->run ? llm_run_outcome(s->run) : NULL;
+    if (r)
+        agent_session_close(w->db, s->tools.session_id, r->rc == 0 ? "answered" : "failed", r->reason, r->model_calls,
+                            r->input_tokens, r->output_tokens);
+    char fallback[700];
+    snprintf(fallback, sizeof fallback, "The agent could not answer (%s).", r ? (r->err[0] ? r->err : r->reason) : "");
+    answer_request(w, s, r && r->rc == 0 && r->text ? r->text : fallback);
+    llm_run_free(s->run);
+    free(s->req.question);
+    memset(s, 0, sizeof *s);
+}
+
+static void start_request(worker_state *w, run_slot *s)
+{
+    int rc;
+    json_t *ctx = agent_load_context(w->db, s->req.ticket_id, w->cfg->context_alerts, &rc);
+    if (!ctx) {
+        if (rc == PG_OK)
+            answer_request(w, s, "There is no such ticket.");
+        free(s->req.question);
+        memset(s, 0, sizeof *s);
+        return;
+    }
+    s->is_request = true;
+    s->tools = (agent_tool_ctx){.db = w->db, .psl = w->psl};
+    snprintf(s->tools.ticket_id, sizeof s->tools.ticket_id, "%s", s->req.ticket_id);
+    ids_uuid7(s->tools.session_id);
+    agent_session_open(w->db, s->tools.session_id, s->req.ticket_id, "chat", llm_provider_name(w->cfg->llm.provider),
+                       w->cfg->llm.model);
+    char *prompt = agent_chat_prompt(ctx, s->req.question);
+    json_decref(ctx);
+    llm_chat *chat = llm_chat_new(w->cfg->llm.provider, agent_chat_system);
+    if (!prompt || !chat || llm_chat_add_user(chat, prompt) != 0) {
+        free(prompt);
+        llm_chat_free(chat);
+        free(s->req.question);
+        memset(s, 0, sizeof *s);
+        return;
+    }
+    note_text(&s->tools, "user", prompt);
+    free(prompt);
+    /* questions read; they do not write the finding (the analysis does) */
+    size_t n = 0;
+    for (size_t i = 0; i < w->n_tools; i++)
+        if (strcmp(w->tools[i].name, "hutch_update_finding") != 0)
+            w->chat_tools[n++] = w->tools[i];
+    llm_loop_spec spec = {.tools = w->chat_tools,
+                          .n_tools = n,
+                          .tool_ctx = &s->tools,
+                          .limits = w->cfg->limits,
+                          .approve = agent_tool_approve,
+                          .on_message = on_message,
+                          .done = on_run_done,
+                          .done_arg = s};
+    s->busy = true;
+    s->run = llm_run_start(w->client, chat, &spec);
+    if (!s->run) {
+        free(s->req.question);
+        memset(s, 0, sizeof *s);
+    }
+}
+
 static void reap(worker_state *w, run_slot *s)
 {
+    if (s->is_request) {
+        reap_request(w, s);
+        return;
+    }
     const llm_run_result *r = llm_run_outcome(s->run);
     agent_session_close(w->db, s->tools.session_id, r->rc == 0 ? "answered" : "failed", r->reason, r->model_calls,
                         r->input_tokens, r->output_tokens);
@@ -203,7 +309,7 @@ static void start_job(worker_state *w, run_slot *s, int64_t tokens_left)
         memset(s, 0, sizeof *s);
         return;
     }
-    on_message(&s->tools, "user", json_string(prompt));
+    note_text(&s->tools, "user", prompt);
     free(prompt);
     llm_chat_set_schema(chat, "ticket_analysis", agent_analysis_schema());
     llm_loop_spec spec = {.tools = w->tools,
@@ -247,7 +353,11 @@ static void *worker_main(void *arg)
         memcpy(w.tools + agent_tools_count, w.mcp.tools, w.mcp.n_tools * sizeof *w.tools);
         w.n_tools = agent_tools_count + w.mcp.n_tools;
     }
-    w.slots = w.tools ? calloc((size_t)w.cfg->concurrency, sizeof *w.slots) : NULL;
+    w.chat_tools = calloc(w.n_tools ? w.n_tools : 1, sizeof *w.chat_tools);
+    w.slots = w.tools && w.chat_tools ? calloc((size_t)w.cfg->concurrency, sizeof *w.slots) : NULL;
+    if (w.client && w.cfg->brokers &&
+        !(w.producer = kafka_producer_new(w.cfg->brokers, "hutch-agent-answers", err, sizeof err)))
+        LOG_ERROR("agent_answers_no_producer", "error", err, NULL);
     /* a run ends by its wall time; the margin covers applying its answer */
     int64_t wall = w.cfg->limits.max_wall_ms, lease = wall + (wall < 60000 ? wall : 60000);
     LOG_INFO("agent_worker_started", "provider", llm_provider_name(w.cfg->llm.provider), "model", w.cfg->llm.model,
@@ -281,6 +391,23 @@ static void *worker_main(void *arg)
             j++;
         }
         agent_jobs_free(jobs, n > 0 ? (size_t)n : 0);
+        /* questions, in the slots the analyses left */
+        int free_now = 0;
+        for (int i = 0; i < w.cfg->concurrency; i++)
+            free_now += !w.slots[i].busy;
+        agent_request_row *reqs = NULL;
+        int nq = w.client && free_now > 0 ? agent_requests_claim(w.db, (size_t)free_now, lease, &reqs) : 0;
+        for (int j = 0, i = 0; j < nq && i < w.cfg->concurrency; i++) {
+            if (w.slots[i].busy)
+                continue;
+            w.slots[i].req = reqs[j];
+            reqs[j].question = NULL; /* now the slot's */
+            start_request(&w, &w.slots[i]);
+            j++;
+        }
+        agent_request_rows_free(reqs, nq > 0 ? (size_t)nq : 0);
+        if (nq > 0)
+            n = n > 0 ? n + nq : nq;
         bool active = false;
         for (int i = 0; i < w.cfg->concurrency; i++)
             active = active || w.slots[i].busy;
@@ -296,10 +423,13 @@ static void *worker_main(void *arg)
         if (w.slots[i].busy) { /* abandoned: the lease expires and the job is taken again */
             llm_run_free(w.slots[i].run);
             json_decref(w.slots[i].tools.finding);
+            free(w.slots[i].req.question);
         }
     llm_client_free(w.client); /* after the runs: their transfers are removed first */
     mcp_set_close(&w.mcp);
+    kafka_producer_free(w.producer, 5000);
     free(w.tools);
+    free(w.chat_tools);
     free(w.slots);
     pg_free(w.db);
     return NULL;

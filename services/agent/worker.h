@@ -35,6 +35,7 @@ typedef struct {
     const char *mcp_servers;   /* HUTCH_MCP_SERVERS (mcp.h), BORROWED; "" = none */
     const char *mcp_read_only; /* HUTCH_MCP_READ_ONLY, BORROWED */
     long mcp_timeout_ms;
+    const char *brokers;         /* for the answers to hutch.agent.requests, BORROWED */
     volatile sig_atomic_t *stop; /* BORROWED: the service's stop flag */
 } agent_worker_config;
 

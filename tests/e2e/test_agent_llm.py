@@ -418,3 +418,45 @@ def test_analysis_calls_an_mcp_servers_tool(llm_agent, tmp_path):
     assert ran == ["lookup_asset"]  # isolate_host is risky: not run without a grant
     ap = st.pg.query("SELECT tool, status FROM agent_approvals WHERE ticket_id = %s", (tid,))
     assert ap == [{"tool": "assets_isolate_host", "status": "pending"}]
+
+
+def agent_request(st, ticket_id, text, user="U123"):
+    from hutch.v1 import envelope_pb2, ticket_pb2  # noqa: E402  (build/py)
+    rid = str(uuid.uuid4())
+    req = ticket_pb2.AgentRequest(request_id=rid, ticket_id=str(ticket_id), user=user, text=text)
+    req.meta.CopyFrom(envelope_pb2.Meta(id=str(uuid.uuid4()), schema_version=1, trace_id=uuid.uuid4().hex,
+                                        created_unix_ms=int(time.time() * 1000), producer="e2e"))
+    st.produce(hutch_e2e._TOPICS["TOPIC_AGENT_REQUESTS"], req.SerializeToString(), key=str(ticket_id).encode())
+    return rid
+
+
+def answers(st, tid):
+    return st.pg.query("SELECT * FROM notifications WHERE ticket_id = %s AND kind = 'agent_answer'", (tid,))
+
+
+def test_agent_request_is_answered_as_a_notification(llm_agent):
+    st, fake, model = llm_agent
+    tag = uuid.uuid4().hex[:12]
+    model.by_tag[tag] = lambda view: {"json": answer(f"Asked {tag}", "low")}
+    f = tagged_finding(tag)
+    post(st, f)
+    tid = ticket_of(st, f["title"])
+    question = f"analyse every IP in this ticket {tag}"
+    model.by_tag = {question: lambda view: {"text": f"One IP, {PUBLIC_IP}: a known scanner."}, **model.by_tag}
+    rid = agent_request(st, tid, question)
+    [a] = wait_for(lambda: answers(st, tid), scaled(60), what="the answer's notification")
+    assert f"U123: One IP, {PUBLIC_IP}: a known scanner." in json.dumps(a["message"])
+    row = st.pg.query("SELECT * FROM agent_requests WHERE request_id = %s", (rid,))[0]
+    assert row["state"] == "answered" and row["session_id"]
+    s = st.pg.query("SELECT kind, status FROM agent_sessions WHERE session_id = %s", (row["session_id"],))[0]
+    assert s == {"kind": "chat", "status": "answered"}
+
+
+def test_agent_request_without_a_model_says_so(healthy):
+    st = healthy
+    f = tagged_finding(uuid.uuid4().hex[:12])
+    post(st, f)
+    tid = ticket_of(st, f["title"])
+    agent_request(st, tid, "what is this?")
+    [a] = wait_for(lambda: answers(st, tid), scaled(60), what="the answer's notification")
+    assert "No model is configured" in json.dumps(a["message"])
