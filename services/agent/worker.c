@@ -396,7 +396,9 @@ static void *worker_main(void *arg)
         for (int i = 0; i < w.cfg->concurrency; i++)
             free_now += !w.slots[i].busy;
         agent_request_row *reqs = NULL;
-        int nq = w.client && free_now > 0 ? agent_requests_claim(w.db, (size_t)free_now, lease, &reqs) : 0;
+        bool out_of_tokens = w.cfg->tokens_per_hour > 0 && w.budget_logged; /* the hour's tokens are spent */
+        int nq =
+            w.client && free_now > 0 && !out_of_tokens ? agent_requests_claim(w.db, (size_t)free_now, lease, &reqs) : 0;
         for (int j = 0, i = 0; j < nq && i < w.cfg->concurrency; i++) {
             if (w.slots[i].busy)
                 continue;

@@ -460,3 +460,26 @@ def test_agent_request_without_a_model_says_so(healthy):
     agent_request(st, tid, "what is this?")
     [a] = wait_for(lambda: answers(st, tid), scaled(60), what="the answer's notification")
     assert "No model is configured" in json.dumps(a["message"])
+
+
+def test_chat_conversation_from_stdin(llm_agent):
+    st, fake, model = llm_agent
+    tag = uuid.uuid4().hex[:12]
+    model.by_tag[tag] = lambda view: {"json": answer(f"Conversation {tag}", "low")}
+    f = tagged_finding(tag)
+    post(st, f)
+    tid = str(ticket_of(st, f["title"]))
+
+    def chat_model(view):
+        users = [m["text"] for m in view["messages"] if m["role"] == "user" and m["text"]]
+        return {"text": f"answer {len(users)}"}
+    model.by_tag = {"first question": chat_model, **model.by_tag}
+    full = dict(st.env)
+    full.update(fake.env("gemini"))
+    p = subprocess.run([os.path.join(hutch_e2e.BIN_DIR, "hutchctl"), "chat", tid], env=full, capture_output=True,
+                       text=True, timeout=scaled(60), input="first question\n\nsecond question\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["answer 1", "answer 2"]  # one conversation: the second turn sees the first
+    second = [r for r in fake.requests if r["view"] and "first question" in r["view"]["messages"][0]["text"]][-1]
+    texts = [m["text"] for m in second["view"]["messages"]]
+    assert texts[-1] == "second question" and "answer 1" in texts
