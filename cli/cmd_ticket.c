@@ -83,8 +83,8 @@ static const col_spec history_cols[] = {
 /* Open first, then severity high to low ($1: the names in order, common/severity.h),
  * then latest activity (a change or an alert). --severity S keeps S and higher. */
 static const char sql_ticket_list[] =
-    "SELECT coalesce(json_agg(t ORDER BY t.open DESC, t.rank DESC NULLS LAST, t.activity_at DESC, t.ticket_id DESC),"
-    " '[]')::text FROM ("
+    "SELECT coalesce(json_agg(to_jsonb(t) - 'open' - 'rank' ORDER BY t.open DESC, t.rank DESC NULLS LAST,"
+    " t.activity_at DESC, t.ticket_id DESC), '[]')::text FROM ("
     " SELECT ticket_id, status, severity, alert_count, assignee, namespace, title, conclusion, merged_into,"
     "  created_at, last_alert_at, updated_at, greatest(updated_at, last_alert_at) AS activity_at,"
     "  status = 'open' AS open, array_position($1::text[], severity) AS rank"

@@ -8,3 +8,6 @@ test_cluster_PKGS := cmocka jansson libcrypto $(PKGS_msg)
 UNIT_TESTS += $(BIN)/test_dbscan
 test_dbscan_SRCS := services/cluster/test_dbscan.c services/cluster/dbscan.c
 test_dbscan_PKGS := cmocka
+UNIT_TESTS += $(BIN)/test_cluster_store
+test_cluster_store_SRCS := services/cluster/test_store.c services/cluster/store.c services/cluster/cluster.c
+test_cluster_store_PKGS := cmocka libcrypto $(PKGS_ticket)
