@@ -156,6 +156,10 @@ def test_guardduty_alert_analysed_with_a_threat_intel_call(llm_agent):
     # the deterministic path did not wait: the notification exists with the alert's own summary
     notes = st.pg.query("SELECT * FROM notifications WHERE ticket_id = %s", (tid,))
     assert len(notes) == 1
+    t_alert = st.pg.scalar("SELECT min(created_at) FROM alerts WHERE ticket_id = %s", (tid,))
+    t_finding = history(st, tid, "finding")[0]["at"]
+    print(f"\n{fake.requests[0]['provider']}: first notification {(notes[0]['created_at'] - t_alert).total_seconds():.3f} s"
+          f" after the alert, finding {(t_finding - t_alert).total_seconds():.3f} s after it")
 
 
 def test_storm_into_one_ticket_costs_at_most_three_model_calls(llm_agent):
