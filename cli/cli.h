@@ -78,6 +78,7 @@ typedef struct {
     const char **alerts; /* --alert values: OWNED array (free), strings BORROWED from argv */
     size_t n_alerts;
     bool dry_run;
+    const char *message;    /* -m/--message TEXT (chat), BORROWED from argv */
     const char *role;       /* --role R (user add), BORROWED from argv */
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
@@ -124,6 +125,13 @@ int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
 int cmd_intel_quota(cli *c);
+int cmd_notify_render(cli *c);
+int cmd_chat(cli *c);
+int cmd_agent_approvals(cli *c);
+int cmd_agent_approve(cli *c);
+int cmd_agent_deny(cli *c);
+int cmd_agent_sessions(cli *c);
+int cmd_agent_session(cli *c);
 int cmd_user_add(cli *c);
 
 #endif

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/llm.h"
 #include "common/strbuf.h"
 
 typedef struct {
@@ -74,8 +75,19 @@ static const cli_command cli_commands[] = {
      cmd_policy_coverage},
     {"intel", "lookup", OPT_PROVIDER | OPT_NO_CACHE, 1, 1, "[--provider P] [--no-cache] VALUE",
      "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
+    {"notify", "render", 0, 1, 1, "TICKET",
+     "the Slack Block Kit message of a ticket (bot mode), as JSON for Block Kit Builder; posts nothing",
+     cmd_notify_render},
     {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
      cmd_intel_quota},
+    {"agent", "approvals", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status pending|granted|denied] [--limit N]",
+     "risky tool calls the agent asked a person for", cmd_agent_approvals},
+    {"agent", "approve", 0, 1, 1, "ID", "grant a pending tool call (the ticket is analysed again)", cmd_agent_approve},
+    {"agent", "deny", 0, 1, 1, "ID", "deny a pending tool call", cmd_agent_deny},
+    {"agent", "sessions", 0, 1, 1, "TICKET", "the agent's analyses and chats of a ticket", cmd_agent_sessions},
+    {"agent", "session", 0, 1, 1, "ID", "every turn and tool call of one session", cmd_agent_session},
+    {"chat", "", 0, 1, 1, "TICKET [-m TEXT]",
+     "ask the model about a ticket (one question with -m, else one per line of stdin)", cmd_chat},
     {"user", "add", OPT_ROLE, 1, 1, "--role viewer|analyst|admin NAME",
      "add a web console account or change its role and password (password from stdin, else generated and printed)",
      cmd_user_add},
@@ -156,6 +168,7 @@ static void usage(FILE *out)
           "  --help, -h                this help\n\n",
           out);
     config_print_settings(out, cli_config_table, "Settings");
+    config_print_settings(out, llm_settings_table, "Model settings (chat)");
 }
 
 pg *cli_db(cli *c)
@@ -268,6 +281,7 @@ static const struct option cli_options[] = {
     {"keyword", required_argument, NULL, VAL_KEYWORD},
     {"dry-run", no_argument, NULL, VAL_DRY_RUN},
     {"window", required_argument, NULL, VAL_WINDOW},
+    {"message", required_argument, NULL, 'm'},
     {"role", required_argument, NULL, VAL_ROLE},
     {NULL, 0, NULL, 0},
 };
@@ -297,10 +311,13 @@ int main(int argc, char **argv)
      * alone is an operand (stdin), "--" ends the options. */
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":ho:", cli_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":ho:m:", cli_options, NULL)) != -1) {
         switch (opt) {
         case 'h':
             help = true;
+            break;
+        case 'm':
+            c.message = optarg;
             break;
         case 'o':
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
@@ -448,6 +465,15 @@ int main(int argc, char **argv)
             return CLI_USAGE;
         }
     }
+    /* `chat TICKET`: a noun without a verb (leveret's spelling) */
+    if (nwords == 2 && strcmp(words[0], "chat") == 0) {
+        if (c.nargs > 0) {
+            cli_error("usage: hutchctl chat TICKET [-m TEXT]");
+            return CLI_USAGE;
+        }
+        c.args[c.nargs++] = words[1];
+        words[1] = "";
+    }
     if (help && nwords == 0) {
         usage(stdout);
         return CLI_OK;
@@ -474,7 +500,7 @@ int main(int argc, char **argv)
         printf("usage: hutchctl %s %s %s\n  %s\n", cmd->noun, cmd->verb, cmd->args, cmd->help);
         return CLI_OK;
     }
-    if ((schema && !(cmd->opts & OPT_SCHEMA)) || (status && !(cmd->opts & OPT_STATUS)) ||
+    if ((c.message && strcmp(cmd->noun, "chat") != 0) || (schema && !(cmd->opts & OPT_SCHEMA)) || (status && !(cmd->opts & OPT_STATUS)) ||
         (saw_limit && !(cmd->opts & OPT_LIMIT)) || (seen & ~cmd->opts) ||
         ((cmd->opts & OPT_POLICY) && !(seen & OPT_POLICY)) || c.nargs < cmd->min_args || c.nargs > cmd->max_args) {
         cli_error("usage: hutchctl %s %s %s", cmd->noun, cmd->verb, cmd->args);

@@ -234,6 +234,92 @@ static const char m005_ticket_lifecycle[] =
     "CREATE INDEX ticket_history_unpublished ON ticket_history (at, ticket_id, seq) WHERE published_at IS NULL;"
     "ALTER TABLE embeddings ADD COLUMN model text NOT NULL DEFAULT '', ADD COLUMN dims int;"
     "UPDATE embeddings SET dims = cardinality(vector);";
+/* The agent's LLM work (services/agent/jobs.h): one agent_jobs row per ticket, the
+ * queue and the memory of the last analysis (alert count and severity it saw, so a
+ * ticket is analysed again only when it grew by a factor or its severity rose);
+ * `result` holds an analysis between the model's answer and its application through
+ * the ticket module, so a restart applies it instead of asking again. Sessions get
+ * their kind, outcome and token usage (the per-hour budget sums them), messages an
+ * order. agent_approvals: risky tool calls waiting for a person (one row per ticket,
+ * tool and arguments). agent_requests: the questions of hutch.agent.requests until
+ * their answer was sent (as a NotifyRequest "agent_answer"). */
+static const char m008_agent_llm[] =
+    "CREATE TABLE agent_jobs ("
+    "  ticket_id uuid PRIMARY KEY,"
+    "  state text NOT NULL DEFAULT 'pending',"          /* pending | running | idle */
+    "  reason text NOT NULL,"                           /* new_ticket | grew | severity_rose */
+    "  requested_at timestamptz NOT NULL DEFAULT now(),"
+    "  started_at timestamptz,"
+    "  lease_until timestamptz,"                        /* a running job past it is taken again */
+    "  attempts int NOT NULL DEFAULT 0,"                /* starts of the current request */
+    "  run_alert_count int NOT NULL DEFAULT 0,"
+    "  run_severity text,"
+    "  done_alert_count int NOT NULL DEFAULT 0,"
+    "  done_severity text,"
+    "  last_done_at timestamptz,"
+    "  runs int NOT NULL DEFAULT 0,"
+    "  result jsonb,"                                   /* answered, not yet applied */
+    "  last_error text,"
+    "  CONSTRAINT agent_jobs_state CHECK (state IN ('pending', 'running', 'idle')));"
+    "CREATE INDEX agent_jobs_ready ON agent_jobs (requested_at) WHERE state <> 'idle';"
+    "ALTER TABLE agent_sessions"
+    "  ADD COLUMN kind text NOT NULL DEFAULT 'triage',"  /* triage | chat */
+    "  ADD COLUMN status text NOT NULL DEFAULT 'running',"/* running | answered | failed | interrupted */
+    "  ADD COLUMN reason text,"                         /* the loop's end: answer, iterations, budget, ... */
+    "  ADD COLUMN provider text NOT NULL DEFAULT '',"
+    "  ADD COLUMN model text NOT NULL DEFAULT '',"
+    "  ADD COLUMN model_calls int NOT NULL DEFAULT 0,"
+    "  ADD COLUMN input_tokens bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN output_tokens bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN ended_at timestamptz;"
+    "CREATE INDEX agent_sessions_ticket ON agent_sessions (ticket_id, created_at);"
+    "CREATE INDEX agent_sessions_created ON agent_sessions (created_at);"
+    "ALTER TABLE agent_messages ADD COLUMN seq int NOT NULL DEFAULT 0;"
+    "CREATE INDEX agent_messages_session ON agent_messages (session_id, seq);"
+    "CREATE TABLE agent_approvals ("
+    "  approval_id uuid PRIMARY KEY,"
+    "  ticket_id uuid NOT NULL,"
+    "  session_id uuid,"
+    "  tool text NOT NULL,"
+    "  args jsonb NOT NULL,"
+    "  status text NOT NULL DEFAULT 'pending',"         /* pending | granted | denied */
+    "  requested_at timestamptz NOT NULL DEFAULT now(),"
+    "  decided_by text,"
+    "  decided_at timestamptz);"
+    "CREATE UNIQUE INDEX agent_approvals_call ON agent_approvals (ticket_id, tool, md5(args::text));"
+    "CREATE TABLE agent_requests ("                    /* hutch.agent.requests: questions about a ticket */
+    "  request_id text PRIMARY KEY,"
+    "  ticket_id uuid NOT NULL,"
+    "  requester text NOT NULL DEFAULT '',"
+    "  question text NOT NULL,"
+    "  trace_id text NOT NULL DEFAULT '',"
+    "  state text NOT NULL DEFAULT 'pending',"          /* pending | running | answered */
+    "  lease_until timestamptz,"
+    "  attempts int NOT NULL DEFAULT 0,"
+    "  answer text,"
+    "  session_id uuid,"
+    "  requested_at timestamptz NOT NULL DEFAULT now(),"
+    "  answered_at timestamptz);"
+    "CREATE INDEX agent_requests_ready ON agent_requests (requested_at) WHERE state <> 'answered';";
+
+/* Slack bot mode (services/notify/slack_store.h): one message per ticket. A change of
+ * the ticket raises change_seq in the transaction that consumed it; the edit is due
+ * while shown_seq < change_seq, and shown_seq takes the seq that was rendered only
+ * after chat.update succeeded, so a crash loses no edit and a burst is one edit. */
+static const char m010_slack[] =
+    "CREATE TABLE slack_messages ("
+    "  ticket_id uuid PRIMARY KEY,"
+    "  channel text NOT NULL,"                          /* where it is (or will be) posted */
+    "  ts text,"                                        /* NULL until chat.postMessage answered */
+    "  publish text NOT NULL DEFAULT 'alert',"          /* alert | notice */
+    "  note text,"                                      /* e.g. the channel fallback */
+    "  change_seq bigint NOT NULL DEFAULT 0,"
+    "  shown_seq bigint NOT NULL DEFAULT 0,"
+    "  changed_at timestamptz,"                         /* first change not yet shown */
+    "  edited_at timestamptz,"
+    "  created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX slack_messages_due ON slack_messages (changed_at) WHERE change_seq > shown_seq;"
+    "CREATE INDEX slack_messages_thread ON slack_messages (channel, ts);";
 
 /* The web console (services/console): its accounts and sessions, and the orderings
  * of its ticket list (keyset pages over 100k tickets read an index, not a sort).
@@ -263,6 +349,8 @@ const migration migrations[] = {
     {3, "indicators_per_value", m003_indicators_per_value},
     {4, "intel", m004_intel},
     {5, "ticket_lifecycle", m005_ticket_lifecycle},
+    {8, "agent_llm", m008_agent_llm},
+    {10, "slack", m010_slack},
     {11, "console", m011_console},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

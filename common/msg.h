@@ -8,6 +8,7 @@
 
 #include "hutch/v1/alert.pb-c.h"
 #include "hutch/v1/envelope.pb-c.h"
+#include "hutch/v1/slack.pb-c.h"
 #include "hutch/v1/ticket.pb-c.h"
 
 #define MSG_SCHEMA_VERSION 1

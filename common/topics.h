@@ -17,6 +17,7 @@
     X(TOPIC_NOTIFY_REQUESTS, "hutch.notify.requests")   /* NotifyRequest: agent -> notify */          \
     X(TOPIC_TICKETS_EVENTS, "hutch.tickets.events")     /* TicketEvent: cluster/agent/notify -> any */ \
     X(TOPIC_AGENT_REQUESTS, "hutch.agent.requests")     /* AgentRequest: notify/hutchctl -> agent */  \
+    X(TOPIC_SLACK_COMMANDS, "hutch.slack.commands")     /* SlackCommand: notify's HTTP -> notify */   \
     X(TOPIC_DLQ, "hutch.dlq")                           /* DeadLetter: poison messages */
 
 #define HUTCH_TOPIC_DECLARE(ident, name) extern const char ident[];

@@ -21,10 +21,7 @@ const char *agent_alert_severity(const Hutch__V1__Alert *alert)
     return severity_name(severity_from_score(alert->risk_score));
 }
 
-static bool is_empty(const char *s)
-{
-    return s == NULL || *s == '\0';
-}
+static bool is_empty(const char *s) { return s == NULL || *s == '\0'; }
 
 /* Fills out[] with up to max distinct, non-empty indicators of alert; returns the count. */
 static size_t distinct_indicators(const Hutch__V1__Alert *alert, const Hutch__V1__Indicator **out, size_t max)
@@ -88,7 +85,10 @@ static int64_t uuid7_time_ms(const char *id, int64_t fallback)
         if (i == 8)
             continue;
         char c = id[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return fallback;
         ms = ms * 16 + d;
@@ -180,4 +180,34 @@ uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity,
     uint8_t *buf = msg_pack(&ev.base, len);
     free(detail);
     return buf;
+}
+
+int agent_answer_build(agent_notify *n, const char *question_id, const char *ticket_id, const char *user,
+                       const char *trace_id, const char *answer, int64_t created_ms)
+{
+    memset(n, 0, sizeof *n);
+    hutch__v1__notify_request__init(&n->req);
+    char seed[300];
+    snprintf(seed, sizeof seed, "%s/agent-answer", question_id);
+    /* the question's own time (a UUIDv7 request id), so a re-sent answer has the same id */
+    ids_uuid7_derived(n->request_id, uuid7_time_ms(question_id, 0), seed);
+    snprintf(seed, sizeof seed, "%s/agent/answer", question_id);
+    msg_meta_init(&n->meta, trace_id && *trace_id ? trace_id : NULL, AGENT_PRODUCER, created_ms, seed);
+    if (asprintf(&n->summary, "%s%s%s", user && *user ? user : "", user && *user ? ": " : "", answer ? answer : "") <
+        0) {
+        n->summary = NULL;
+        return -1;
+    }
+    n->req.meta = &n->meta.meta;
+    n->req.request_id = n->request_id;
+    n->req.ticket_id = (char *)ticket_id;
+    n->req.alert_id = "";
+    n->req.kind = "agent_answer";
+    n->req.title = "Answer from the agent";
+    n->req.summary = n->summary;
+    n->req.severity = "";
+    n->req.channel = "";
+    n->req.publish = "notice";
+    n->req.alert_count = 0;
+    return 0;
 }

@@ -39,8 +39,8 @@ typedef struct {
     Hutch__V1__NotifyRequest req;
     msg_meta_buf meta;
     char request_id[IDS_UUID_LEN];
-    char *summary;               /* NEW, owned */
-    char **indicators;           /* NEW array of NEW "type:value" strings */
+    char *summary;     /* NEW, owned */
+    char **indicators; /* NEW array of NEW "type:value" strings */
 } agent_notify;
 
 /* Fills n for alert (BORROWED; n's strings may point into it, so it must outlive n).
@@ -53,6 +53,14 @@ typedef struct {
 int agent_notify_build(agent_notify *n, const Hutch__V1__Alert *alert, const char *severity,
                        const char *default_channel, int32_t alert_count, int64_t created_ms);
 void agent_notify_free(agent_notify *n);
+
+/* The NotifyRequest "agent_answer" of a question of hutch.agent.requests: title "Answer
+ * from the agent", summary "USER: answer", publish "notice", no alert. The request id
+ * derives from the question's request_id alone, so an answer sent twice is one
+ * notification (notify deduplicates on it).
+ * question_id, ticket_id, user, trace_id, answer BORROWED (must outlive n). 0 or -1. */
+int agent_answer_build(agent_notify *n, const char *question_id, const char *ticket_id, const char *user,
+                       const char *trace_id, const char *answer, int64_t created_ms);
 
 /* The time ids are derived from: the input Meta's time, else the alert's, else fallback_ms. */
 int64_t agent_input_time_ms(const Hutch__V1__Alert *alert, int64_t fallback_ms);

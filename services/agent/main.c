@@ -1,5 +1,6 @@
-/* hutch-agent: consumes clustered alerts, triages them (agent.h: default triage
- * without an LLM), records the decision (store.h) and asks notify to tell people.
+/* hutch-agent: consumes clustered alerts, triages them (agent.h: the deterministic
+ * triage), records the decision (store.h) and asks notify to tell people; and, never
+ * in the way of that, analyses tickets with the configured model (worker.h).
  *
  * Batches of alerts on hutch.alerts.clustered come from the frame (common/consumer.h)
  * inside one transaction: each alert's severity as decided upstream (never the
@@ -10,12 +11,21 @@
  * the alert id, so a redelivered alert yields the same messages and notify
  * deduplicates on request_id.
  *
- * hutch.agent.requests (questions from Slack/hutchctl) is only logged for now. */
+ * The same transaction queues the batch's tickets for an analysis (jobs.h: new to the
+ * agent, grown by HUTCH_AGENT_GROWTH_FACTOR, or a higher severity); the worker thread
+ * does the analyses with its own connection, so a slow or absent model never delays
+ * a notification.
+ *
+ * hutch.agent.requests (questions from Slack/hutchctl) are recorded (agent_requests) for
+ * the worker, which answers with the ticket in context and sends the answer as a
+ * NotifyRequest "agent_answer"; without a model they are answered at once that no
+ * model is configured. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -23,23 +33,98 @@
 #include "common/msg.h"
 #include "common/service.h"
 #include "common/topics.h"
+#include "common/llm.h"
+#include "common/mcp.h"
+#include "common/severity.h"
 #include "services/agent/agent.h"
+#include "services/agent/jobs.h"
 #include "services/agent/store.h"
+#include "services/agent/worker.h"
 
 typedef struct {
     char *default_channel;
+    int64_t concurrency;
+    int64_t tokens_per_hour;
+    int64_t growth_factor;
+    int64_t reanalyse_ms;
+    int64_t max_iterations;
+    int64_t run_timeout_ms;
+    int64_t run_tokens;
+    int64_t budget;
+    int64_t poll_ms;
+    int64_t context_alerts;
+    bool template_summary;
 } agent_config;
 
 static const config_field agent_config_table[] = {
     {"HUTCH_AGENT_DEFAULT_CHANNEL", CONFIG_STRING, "", offsetof(agent_config, default_channel),
      "Slack channel for alerts whose policy named none", 0, 0},
+    {"HUTCH_AGENT_CONCURRENCY", CONFIG_INT, "4", offsetof(agent_config, concurrency),
+     "ticket analyses running at once (one thread drives them)", 1, 256},
+    {"HUTCH_AGENT_TOKENS_PER_HOUR", CONFIG_INT, "500000", offsetof(agent_config, tokens_per_hour),
+     "model tokens (input + output) all analyses may use per hour; 0 = no limit", 0, INT64_MAX},
+    {"HUTCH_AGENT_GROWTH_FACTOR", CONFIG_INT, "10", offsetof(agent_config, growth_factor),
+     "a ticket is analysed again when its alert count grew by this factor (or its severity rose)", 2, 1000000},
+    {"HUTCH_AGENT_REANALYSE_INTERVAL", CONFIG_DURATION_MS, "60s", offsetof(agent_config, reanalyse_ms),
+     "least time between two analyses of one ticket", 0, 0},
+    {"HUTCH_AGENT_MAX_ITERATIONS", CONFIG_INT, "32", offsetof(agent_config, max_iterations),
+     "model calls per analysis (the last one must conclude)", 1, 1000},
+    {"HUTCH_AGENT_RUN_TIMEOUT", CONFIG_DURATION_MS, "5m", offsetof(agent_config, run_timeout_ms),
+     "wall time of one analysis", 0, 0},
+    {"HUTCH_AGENT_RUN_TOKENS", CONFIG_INT, "200000", offsetof(agent_config, run_tokens),
+     "tokens of one analysis; 0 = no limit", 0, INT64_MAX},
+    {"HUTCH_AGENT_BUDGET", CONFIG_INT, "100", offsetof(agent_config, budget),
+     "tool budget of one analysis in cost units (intel_lookup and http_fetch 6.25, hutch_* 3); over it tools "
+     "answer \"budget exhausted\"; 0 = no limit",
+     0, 1000000},
+    {"HUTCH_AGENT_POLL", CONFIG_DURATION_MS, "500ms", offsetof(agent_config, poll_ms),
+     "how often the worker looks for queued tickets", 0, 0},
+    {"HUTCH_AGENT_CONTEXT_ALERTS", CONFIG_INT, "20", offsetof(agent_config, context_alerts),
+     "most recent alerts of a ticket put in the model's context", 1, 500},
+    {"HUTCH_AGENT_TEMPLATE_SUMMARY", CONFIG_BOOL, "false", offsetof(agent_config, template_summary),
+     "without a model (HUTCH_LLM_PROVIDER=none): write a summary made from the alerts' fields and cached verdicts "
+     "into the ticket's description (a ticket history entry by hutch-agent)",
+     0, 0},
     CONFIG_END,
 };
 
 typedef struct {
     const agent_config *cfg;
     metric *m_triaged;
+    bool analyses; /* a model, or template summaries: tickets are queued for the worker */
+    bool model;    /* a model: questions are queued for the worker */
 } agent_ctx;
+
+/* The batch's tickets for the LLM queue: one request per ticket with the highest
+ * severity of its fresh alerts. */
+static int queue_analyses(pg *db, const agent_triage_row *rows, size_t n, double factor)
+{
+    agent_job_request *reqs = calloc(n ? n : 1, sizeof *reqs);
+    if (!reqs)
+        return PG_RETRY;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].fresh || !rows[i].ticket_found)
+            continue;
+        size_t j = 0;
+        while (j < m && strcasecmp(reqs[j].ticket_id, rows[i].ticket_id))
+            j++;
+        if (j == m)
+            reqs[m++] = (agent_job_request){rows[i].ticket_id, rows[i].alert_count, rows[i].severity};
+        else if (severity_rank(rows[i].severity) > severity_rank(reqs[j].severity))
+            reqs[j].severity = rows[i].severity;
+    }
+    /* ticket-id order, as the tickets were locked */
+    for (size_t a = 1; a < m; a++)
+        for (size_t b = a; b > 0 && strcasecmp(reqs[b - 1].ticket_id, reqs[b].ticket_id) > 0; b--) {
+            agent_job_request t = reqs[b];
+            reqs[b] = reqs[b - 1];
+            reqs[b - 1] = t;
+        }
+    int rc = agent_jobs_request(db, reqs, m, factor);
+    free(reqs);
+    return rc;
+}
 
 /* One batch of clustered alerts (and agent requests), inside the frame's transaction:
  * read each alert's severity, record the batch's triage (store.c), then queue per
@@ -56,9 +141,23 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         consumer_item *it = items[i];
         if (it->value->descriptor == &hutch__v1__agent_request__descriptor) {
             const Hutch__V1__AgentRequest *r = (const Hutch__V1__AgentRequest *)it->value;
+            if (!ids_is_uuid(r->ticket_id) || !r->text || !*r->text || !r->request_id || !*r->request_id) {
+                consumer_item_dead(it, "agent request without a request_id, a valid ticket_id or a text");
+                continue;
+            }
             consumer_item_log(LOG_LEVEL_INFO, it, "agent_request_received", "request_id", r->request_id, "ticket_id",
-                              r->ticket_id, "user", r->user, "trace_id", r->meta->trace_id, "note",
-                              "agent requests are not handled yet", NULL);
+                              r->ticket_id, "user", r->user, "trace_id", r->meta->trace_id, NULL);
+            if (!ctx->model) { /* answered at once: nothing to wait for */
+                if (agent_answer_build(&notes[i], r->request_id, r->ticket_id, r->user, r->meta->trace_id,
+                                       "No model is configured (HUTCH_LLM_PROVIDER=none): the agent cannot "
+                                       "answer questions.",
+                                       ids_now_ms()) != 0 ||
+                    consumer_emit(it, TOPIC_NOTIFY_REQUESTS, r->ticket_id, &notes[i].req.base) != 0)
+                    rc = PG_RETRY;
+                continue;
+            }
+            agent_request q = {r->request_id, r->ticket_id, r->user, r->text, r->meta->trace_id};
+            rc = agent_requests_record(db, &q, 1);
             continue;
         }
         const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
@@ -81,6 +180,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     }
     if (rc == PG_OK && n_rows)
         rc = agent_store_triage(db, rows, n_rows);
+    if (rc == PG_OK && n_rows && ctx->analyses)
+        rc = queue_analyses(db, rows, n_rows, (double)ctx->cfg->growth_factor);
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         consumer_item *it = items[i];
         if (it->dead || !row_of[i])
@@ -116,8 +217,24 @@ int main(int argc, char **argv)
 {
     agent_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            config_print_settings(stdout, llm_settings_table, "Model settings");
+            config_print_settings(stdout, mcp_settings_table, "MCP servers");
+        }
     service_config_or_exit(agent_config_table, &cfg, argc, argv, "hutch-agent",
-                           "Triages clustered alerts (severity, summary) and asks notify to tell people.");
+                           "Triages clustered alerts (severity, summary), asks notify to tell people, and analyses "
+                           "tickets with the configured model.");
+    llm_settings llm;
+    llm_config llm_cfg;
+    mcp_settings mcp;
+    char err[1024];
+    if (config_load(llm_settings_table, &llm, err, sizeof err) != 0 ||
+        llm_settings_config(&llm, &llm_cfg, err, sizeof err) != 0 ||
+        config_load(mcp_settings_table, &mcp, err, sizeof err) != 0) {
+        fprintf(stderr, "hutch-agent: %s\n", err);
+        return 78;
+    }
     service svc;
     memset(&svc, 0, sizeof svc);
     int rc = 1;
@@ -130,9 +247,36 @@ int main(int argc, char **argv)
             {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},
             {NULL, NULL}};
         consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
+        agent_worker worker;
+        memset(&worker, 0, sizeof worker);
+        agent_worker_config wc = {.database_url = svc.common.database_url,
+                                  .llm = llm_cfg,
+                                  .concurrency = (int)cfg.concurrency,
+                                  .tokens_per_hour = cfg.tokens_per_hour,
+                                  .growth_factor = (double)cfg.growth_factor,
+                                  .reanalyse_ms = cfg.reanalyse_ms,
+                                  .poll_ms = cfg.poll_ms,
+                                  .context_alerts = (int)cfg.context_alerts,
+                                  .limits = {.max_iterations = (int)cfg.max_iterations,
+                                             .max_wall_ms = cfg.run_timeout_ms,
+                                             .max_tokens = cfg.run_tokens,
+                                             .budget = (double)cfg.budget},
+                                  .mcp_servers = mcp.servers,
+                                  .mcp_read_only = mcp.read_only,
+                                  .mcp_timeout_ms = (long)mcp.timeout_ms,
+                                  .brokers = svc.common.kafka_brokers,
+                                  .stop = &svc.stop};
+        ctx.model = llm_cfg.provider != LLM_NONE;
+        ctx.analyses = ctx.model || cfg.template_summary;
+        if (ctx.analyses && agent_worker_start(&worker, &wc) != 0)
+            LOG_ERROR("agent_worker_not_started", NULL);
         rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
+        svc.stop = 1;
+        agent_worker_join(&worker);
     }
     service_stop(&svc);
     config_free(agent_config_table, &cfg);
+    config_free(llm_settings_table, &llm);
+    config_free(mcp_settings_table, &mcp);
     return rc;
 }

@@ -566,7 +566,7 @@ void api_route(console *c, struct evhttp_request *req)
     } else if (!strcmp(path, "/api/stream")) {
         console_sse_open(c, req);
     } else if (!strncmp(path, "/api/chat", 9)) {
-        http_reply_error(req, 501, "chat needs the agent's chat interface, which is not in this build yet");
+        http_reply_error(req, 501, "chat with the agent is not in the console yet (hutchctl chat TICKET has it)");
     } else {
         http_reply_error(req, 404, "no such API");
     }

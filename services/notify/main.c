@@ -31,7 +31,13 @@
 #include "common/topics.h"
 #include "services/notify/notify.h"
 #include "services/notify/post.h"
+#include "services/notify/blocks.h"
+#include "services/notify/slack_bot.h"
+#include "services/notify/slack_commands.h"
+#include "services/notify/slack_http.h"
+#include "services/notify/slack_store.h"
 #include "services/notify/store.h"
+#include "common/ticket.h"
 
 typedef struct {
     char *slack_webhook_url;
@@ -40,6 +46,14 @@ typedef struct {
     char *webhook_url;
     int64_t max_attempts;
     int64_t http_timeout_ms;
+    char *slack_bot_token;
+    char *slack_channel;
+    char *slack_api_url;
+    char *slack_signing_secret;
+    int64_t slack_post_interval_ms;
+    int64_t slack_post_burst;
+    int64_t slack_edit_interval_ms;
+    int64_t slack_edit_coalesce_ms;
 } notify_config;
 
 static const config_field notify_config_table[] = {
@@ -55,23 +69,42 @@ static const config_field notify_config_table[] = {
      "Deliveries tried per notification before it is marked failed", 1, 1000},
     {"HUTCH_NOTIFY_HTTP_TIMEOUT", CONFIG_DURATION_MS, "10s", offsetof(notify_config, http_timeout_ms),
      "Timeout of one delivery (whole HTTP exchange)", 0, 0},
+    {"HUTCH_SLACK_BOT_TOKEN", CONFIG_SECRET, "", offsetof(notify_config, slack_bot_token),
+     "Slack bot token (xoxb-...); set: bot mode, one message per ticket edited in place", 0, 0},
+    {"HUTCH_SLACK_CHANNEL", CONFIG_STRING, "", offsetof(notify_config, slack_channel),
+     "Default Slack channel (id or name) of bot mode; the triage policy's channel wins when Slack accepts it", 0, 0},
+    {"HUTCH_SLACK_API_URL", CONFIG_STRING, "https://slack.com/api", offsetof(notify_config, slack_api_url),
+     "Slack Web API base URL", 0, 0},
+    {"HUTCH_SLACK_SIGNING_SECRET", CONFIG_SECRET, "", offsetof(notify_config, slack_signing_secret),
+     "Slack app signing secret; set: /hooks/slack/interaction and /hooks/slack/event answer", 0, 0},
+    {"HUTCH_SLACK_POST_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(notify_config, slack_post_interval_ms),
+     "Per channel: one chat.postMessage per interval on average", 0, 0},
+    {"HUTCH_SLACK_POST_BURST", CONFIG_INT, "3", offsetof(notify_config, slack_post_burst),
+     "Per channel: posts allowed at once after a quiet time", 1, 100},
+    {"HUTCH_SLACK_EDIT_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(notify_config, slack_edit_interval_ms),
+     "All channels: one chat.update per interval on average", 0, 0},
+    {"HUTCH_SLACK_EDIT_COALESCE", CONFIG_DURATION_MS, "1s", offsetof(notify_config, slack_edit_coalesce_ms),
+     "A ticket's message is edited once its first unshown change is this old (changes meanwhile join it)", 0, 0},
     CONFIG_END,
 };
 
 typedef struct {
     service *svc;
     const notify_config *cfg;
+    slack_bot *bot;              /* NULL unless bot mode */
+    const slack_ticket_ops *ops; /* the ticket module's (slack_ticket_ops_default) */
 } notify_ctx;
 
 /* Notifications by target and result, registered once at start (metric_for). */
-static const char *const targets[] = {NOTIFY_TARGET_LOG, NOTIFY_TARGET_SLACK, NOTIFY_TARGET_PAGERDUTY,
-                                      NOTIFY_TARGET_WEBHOOK};
+static const char *const targets[] = {NOTIFY_TARGET_LOG,     NOTIFY_TARGET_SLACK,     NOTIFY_TARGET_PAGERDUTY,
+                                      NOTIFY_TARGET_WEBHOOK, NOTIFY_TARGET_SLACK_BOT, NOTIFY_TARGET_SLACK_REPLY};
+#define N_TARGETS (sizeof targets / sizeof *targets)
 static const char *const results[] = {"sent", "failed", "pending"};
-static metric *notification_metrics[4][3];
+static metric *notification_metrics[N_TARGETS][3];
 
 static void register_metrics(void)
 {
-    for (size_t t = 0; t < 4; t++)
+    for (size_t t = 0; t < N_TARGETS; t++)
         for (size_t r = 0; r < 3; r++) {
             char name[160];
             snprintf(name, sizeof name, "hutch_notify_notifications_total{target=\"%s\",result=\"%s\"}", targets[t],
@@ -82,7 +115,7 @@ static void register_metrics(void)
 
 static void count(const char *target, const char *result)
 {
-    for (size_t t = 0; t < 4; t++)
+    for (size_t t = 0; t < N_TARGETS; t++)
         for (size_t r = 0; r < 3; r++)
             if (!strcmp(targets[t], target) && !strcmp(results[r], result))
                 metrics_add(notification_metrics[t][r], 1);
@@ -103,14 +136,27 @@ static deliver_result deliver(notify_ctx *ctx, const Hutch__V1__NotifyRequest *r
         return rc == PG_RETRY ? DELIVER_DB_RETRY : DELIVER_DB_FATAL;
     if (strcmp(status, "pending") != 0) {
         pg_rollback(ctx->svc->db);
-        LOG_INFO("notification_already_done", "request_id", t->row_id, "ticket_id", r->ticket_id, "trace_id",
-                 trace_id, "target", t->target, "status", status, NULL);
+        LOG_INFO("notification_already_done", "request_id", t->row_id, "ticket_id", r->ticket_id, "trace_id", trace_id,
+                 "target", t->target, "status", status, NULL);
         return DELIVER_DONE;
     }
 
+    notify_post_result res;
+    char bot_err[256] = "";
+    bool bot = !strcmp(t->target, NOTIFY_TARGET_SLACK_BOT) || !strcmp(t->target, NOTIFY_TARGET_SLACK_REPLY);
+    notify_outcome bot_outcome = NOTIFY_FAILED;
+    if (bot && ctx->bot == NULL) {
+        snprintf(bot_err, sizeof bot_err, "bot mode is off (HUTCH_SLACK_BOT_TOKEN unset)");
+    } else if (!strcmp(t->target, NOTIFY_TARGET_SLACK_BOT)) {
+        bot_outcome = slack_bot_post(ctx->bot, ctx->svc->db, r->ticket_id, bot_err, sizeof bot_err);
+    } else if (bot) {
+        bot_outcome = slack_bot_reply(ctx->bot, ctx->svc->db, r->ticket_id, t->message, bot_err, sizeof bot_err);
+    }
+    if (bot)
+        goto outcome;
     const char *url = !strcmp(t->target, NOTIFY_TARGET_SLACK)       ? cfg->slack_webhook_url
                       : !strcmp(t->target, NOTIFY_TARGET_PAGERDUTY) ? cfg->pagerduty_url
-                                                                     : cfg->webhook_url;
+                                                                    : cfg->webhook_url;
     char *body = NULL;
     if (!strcmp(t->target, NOTIFY_TARGET_PAGERDUTY)) {
         json_t *copy = json_deep_copy(t->message);
@@ -125,11 +171,15 @@ static deliver_result deliver(notify_ctx *ctx, const Hutch__V1__NotifyRequest *r
         snprintf(reason, reason_len, "out of memory");
         return DELIVER_AGAIN;
     }
-    notify_post_result res;
     notify_post_json(url, body, (long)cfg->http_timeout_ms, &res);
     free(body);
-
-    notify_outcome outcome = notify_classify(res.answered, res.status);
+outcome:;
+    notify_outcome outcome = bot ? bot_outcome : notify_classify(res.answered, res.status);
+    if (bot) {
+        memset(&res, 0, sizeof res);
+        res.answered = false;
+        snprintf(res.error, sizeof res.error, "%s", bot_err);
+    }
     char http_status[16];
     snprintf(http_status, sizeof http_status, "%ld", res.status);
     char attempt_text[16];
@@ -143,8 +193,8 @@ static deliver_result deliver(notify_ctx *ctx, const Hutch__V1__NotifyRequest *r
             snprintf(raw, sizeof raw, "%s", res.error);
         err = notify_truncate(raw, 300); /* valid UTF-8 for the text column */
     }
-    const char *new_status = outcome == NOTIFY_SENT     ? "sent"
-                             : outcome == NOTIFY_FAILED ? "failed"
+    const char *new_status = outcome == NOTIFY_SENT              ? "sent"
+                             : outcome == NOTIFY_FAILED          ? "failed"
                              : attempts + 1 >= cfg->max_attempts ? "failed"
                                                                  : "pending";
     rc = notify_store_attempt(ctx->svc->db, t->row_id, new_status, err);
@@ -215,7 +265,8 @@ static void planned_free(planned *p)
 static int plan_request(const notify_ctx *ctx, const Hutch__V1__NotifyRequest *r, planned *p)
 {
     memset(p, 0, sizeof *p);
-    notify_settings settings = {ctx->cfg->slack_webhook_url, ctx->cfg->pagerduty_routing_key, ctx->cfg->webhook_url};
+    notify_settings settings = {ctx->cfg->slack_webhook_url, ctx->cfg->pagerduty_routing_key, ctx->cfg->webhook_url,
+                                ctx->bot != NULL};
     if (notify_plan_make(&p->plan, r, &settings) != 0)
         return -1;
     for (size_t i = 0; i < p->plan.n; i++)
@@ -227,7 +278,7 @@ static int plan_request(const notify_ctx *ctx, const Hutch__V1__NotifyRequest *r
 /* One batch, inside the frame's transaction: plan and render every request, write all
  * outbox rows in one statement. Targets "log" are recorded 'sent' at once and written
  * to the log the first time only; the others are posted after the commit. */
-static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
+static int handle_requests(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     notify_ctx *ctx = vctx;
     planned *plans = calloc(n, sizeof *plans);
@@ -257,6 +308,17 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     }
     if (rc == PG_OK)
         rc = notify_store_record(db, rows, n_rows);
+    /* bot mode: the ticket's message row, and a change to show (alert count, severity) */
+    for (size_t i = 0; rc == PG_OK && ctx->bot != NULL && i < n; i++) {
+        const Hutch__V1__NotifyRequest *r = (const Hutch__V1__NotifyRequest *)items[i]->value;
+        if (items[i]->dead)
+            continue;
+        const char *channel = r->channel && r->channel[0] == '#' ? r->channel + 1 : r->channel;
+        rc =
+            slack_store_register(db, r->ticket_id, channel && *channel ? channel : ctx->cfg->slack_channel, r->publish);
+        if (rc == PG_OK)
+            rc = slack_store_changed(db, r->ticket_id);
+    }
     for (size_t i = 0, row = 0; rc == PG_OK && i < n; i++) {
         const Hutch__V1__NotifyRequest *r = (const Hutch__V1__NotifyRequest *)items[i]->value;
         for (size_t t = 0; !items[i]->dead && t < plans[i].plan.n; t++, row++) {
@@ -279,7 +341,7 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 /* After the commit: posts every row of the batch still 'pending'. PG_OK when all are
  * done (sent or failed for good); anything else has the frame call again after a
  * backoff (a failed post below HUTCH_NOTIFY_MAX_ATTEMPTS, or the database). */
-static int deliver_batch(void *vctx, pg *db, consumer_item **items, size_t n)
+static int deliver_requests(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     notify_ctx *ctx = vctx;
     int rc = PG_OK;
@@ -318,6 +380,336 @@ static int deliver_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     return rc;
 }
 
+/* ---- hutch.tickets.events: edits, thread replies, PagerDuty acknowledge/resolve ---- */
+
+/* A TicketEvent as the NotifyRequest-shaped input of deliver (ticket id and ids only). */
+static void event_as_request(const Hutch__V1__TicketEvent *e, Hutch__V1__NotifyRequest *r)
+{
+    hutch__v1__notify_request__init(r);
+    r->meta = e->meta;
+    r->request_id = e->meta->id;
+    r->ticket_id = e->ticket_id;
+    r->alert_id = e->alert_id;
+    r->kind = e->kind;
+}
+
+/* The outbox rows an event asks for (deterministic): a thread reply for a finding or
+ * an escalation (bot mode), PagerDuty acknowledge on assignment and resolve on
+ * resolution (when PagerDuty is on). */
+static int plan_event(const notify_ctx *ctx, const Hutch__V1__TicketEvent *e, planned *p)
+{
+    memset(p, 0, sizeof *p);
+    const char *k = e->kind ? e->kind : "";
+    json_error_t jerr;
+    json_t *detail = e->detail_json && *e->detail_json ? json_loads(e->detail_json, 0, &jerr) : NULL;
+    json_t *reply = NULL;
+    if (ctx->bot != NULL && !strcmp(k, "finding")) {
+        slack_ticket_view v;
+        memset(&v, 0, sizeof v);
+        v.ticket_id = e->ticket_id;
+        v.finding_severity = json_string_value(json_object_get(detail, "severity"));
+        v.finding_summary = json_string_value(json_object_get(detail, "summary"));
+        v.finding_reason = json_string_value(json_object_get(detail, "reason"));
+        v.finding_recommendation = json_string_value(json_object_get(detail, "recommendation"));
+        v.finding_by_llm = e->actor == NULL || !strcmp(e->actor, "hutch-agent");
+        reply = slack_render_finding_reply(&v);
+    } else if (ctx->bot != NULL && !strcmp(k, "severity")) {
+        const char *sev = json_string_value(json_object_get(detail, "severity"));
+        char line[300];
+        snprintf(line, sizeof line, "Severity raised to %s by %s.", sev ? sev : "?", e->actor ? e->actor : "?");
+        reply = slack_render_text_reply(line);
+    }
+    json_decref(detail);
+    int rc = 0;
+    notify_plan *plan = &p->plan;
+    if (reply != NULL) {
+        notify_target *t = &plan->targets[plan->n++];
+        snprintf(t->row_id, sizeof t->row_id, "%s/slack-reply", e->meta->id);
+        t->target = NOTIFY_TARGET_SLACK_REPLY;
+        t->message = reply;
+    }
+    const char *pd = !strcmp(k, "resolved") ? "resolve" : !strcmp(k, "assigned") ? "acknowledge" : NULL;
+    if (pd != NULL && ctx->cfg->pagerduty_routing_key[0]) {
+        notify_target *t = &plan->targets[plan->n];
+        snprintf(t->row_id, sizeof t->row_id, "%s/pagerduty", e->meta->id);
+        t->target = NOTIFY_TARGET_PAGERDUTY;
+        t->message = notify_render_pagerduty_action(e->ticket_id, pd);
+        if (t->message == NULL)
+            rc = -1;
+        else
+            plan->n++;
+    }
+    for (size_t i = 0; rc == 0 && i < plan->n; i++)
+        if (!(p->texts[i] = json_dumps(plan->targets[i].message, JSON_COMPACT)))
+            rc = -1;
+    return rc;
+}
+
+/* PagerDuty acknowledge/resolve only for a ticket that paged. */
+static int ticket_paged(pg *db, const char *ticket_id, bool *paged)
+{
+    const char *p[] = {ticket_id};
+    PGresult *res = NULL;
+    int rc = pg_exec(db, &res,
+                     "SELECT 1 FROM notifications WHERE ticket_id = $1::uuid AND target = 'pagerduty'"
+                     " AND kind NOT IN ('resolved', 'assigned') LIMIT 1",
+                     1, p);
+    *paged = rc == PG_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return rc;
+}
+
+static int handle_events(notify_ctx *ctx, pg *db, consumer_item **items, size_t n)
+{
+    int rc = PG_OK;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        const Hutch__V1__TicketEvent *e = (const Hutch__V1__TicketEvent *)items[i]->value;
+        if (!ids_is_uuid(e->ticket_id) || e->meta == NULL || !e->meta->id || strlen(e->meta->id) > 100) {
+            consumer_item_dead(items[i], "TicketEvent without a valid ticket_id or meta.id");
+            continue;
+        }
+        if (ctx->bot != NULL)
+            rc = slack_store_changed(db, e->ticket_id);
+        planned p;
+        if (rc == PG_OK && plan_event(ctx, e, &p) != 0)
+            rc = PG_RETRY;
+        notify_row rows[NOTIFY_MAX_TARGETS];
+        size_t n_rows = 0;
+        for (size_t t = 0; rc == PG_OK && t < p.plan.n; t++) {
+            bool paged = true;
+            if (!strcmp(p.plan.targets[t].target, NOTIFY_TARGET_PAGERDUTY) &&
+                (rc = ticket_paged(db, e->ticket_id, &paged)) != PG_OK)
+                break;
+            if (paged)
+                rows[n_rows++] = (notify_row){.row_id = p.plan.targets[t].row_id,
+                                              .ticket_id = e->ticket_id,
+                                              .alert_id = e->alert_id,
+                                              .kind = e->kind,
+                                              .target = p.plan.targets[t].target,
+                                              .message = p.texts[t]};
+        }
+        if (rc == PG_OK)
+            rc = notify_store_record(db, rows, n_rows);
+        if (rc == PG_OK || rc == PG_RETRY)
+            planned_free(&p);
+    }
+    return rc;
+}
+
+static int deliver_events(notify_ctx *ctx, consumer_item **items, size_t n)
+{
+    int rc = PG_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i]->dead)
+            continue;
+        const Hutch__V1__TicketEvent *e = (const Hutch__V1__TicketEvent *)items[i]->value;
+        Hutch__V1__NotifyRequest r;
+        event_as_request(e, &r);
+        planned p;
+        if (plan_event(ctx, e, &p) != 0) {
+            planned_free(&p);
+            rc = PG_RETRY;
+            continue;
+        }
+        for (size_t t = 0; t < p.plan.n; t++) {
+            char reason[CONSUMER_REASON_MAX] = "";
+            char status[16];
+            int attempts;
+            /* rows exist only when handle_events recorded them (a PagerDuty row only for a ticket that paged) */
+            if (notify_store_status(ctx->svc->db, p.plan.targets[t].row_id, status, sizeof status, &attempts) !=
+                PG_OK) {
+                rc = PG_RETRY;
+                continue;
+            }
+            if (strcmp(status, "pending") != 0)
+                continue;
+            if (deliver(ctx, &r, &p.plan.targets[t], p.texts[t], reason, sizeof reason) != DELIVER_DONE)
+                rc = PG_RETRY;
+        }
+        planned_free(&p);
+    }
+    return rc;
+}
+
+/* ---- hutch.slack.commands ---- */
+
+/* In the batch transaction: a mention becomes an AgentRequest (id derived from the
+ * command's, so a redelivery produces the same message). */
+static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const Hutch__V1__SlackCommand *c = (const Hutch__V1__SlackCommand *)items[i]->value;
+        if (c->meta == NULL || c->action == NULL || c->action[0] == '\0') {
+            consumer_item_dead(items[i], "SlackCommand without an action");
+            continue;
+        }
+        bool mention = !strcmp(c->action, "mention");
+        if (!mention && strcmp(c->action, "thread_reply") != 0)
+            continue;
+        char ticket[37] = "";
+        int rc = slack_store_ticket_of_thread(db, c->channel, c->message_ts, ticket);
+        if (rc != PG_OK)
+            return rc;
+        if (!mention && ticket[0] == '\0')
+            continue; /* a reply in a thread that is not a ticket's: not for the agent */
+        msg_meta_buf meta;
+        msg_meta_init(&meta, c->meta->trace_id, "hutch-notify", ids_now_ms(), c->meta->id);
+        ids_uuid7_derived(meta.id, 0, c->meta->id);
+        Hutch__V1__AgentRequest req;
+        hutch__v1__agent_request__init(&req);
+        req.meta = &meta.meta;
+        req.request_id = meta.id;
+        req.ticket_id = ticket;
+        req.user = c->actor;
+        req.text = c->comment;
+        req.reply_channel = c->channel;
+        req.reply_thread_ts = c->message_ts;
+        if (consumer_emit(items[i], TOPIC_AGENT_REQUESTS, ticket[0] ? ticket : meta.id, &req.base) != 0)
+            return PG_RETRY;
+        consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_mention_to_agent", "request_id", meta.id, "ticket_id",
+                          ticket, "user", c->actor, NULL);
+    }
+    (void)ctx;
+    return PG_OK;
+}
+
+/* The ten most recent open tickets, for the bind modal. NEW json array or NULL. */
+static json_t *open_tickets(pg *db)
+{
+    PGresult *res = NULL;
+    json_t *list = NULL;
+    if (pg_exec(db, &res,
+                "SELECT coalesce(json_agg(x), '[]')::text FROM (SELECT ticket_id, title FROM tickets"
+                " WHERE status = 'open' ORDER BY last_alert_at DESC LIMIT 11) x",
+                0, NULL) == PG_OK &&
+        PQntuples(res) == 1) {
+        json_error_t jerr;
+        list = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    }
+    PQclear(res);
+    return list;
+}
+
+/* After the commit, each command once: a redelivered one was carried out (or lost in
+ * a crash right after its claim: the person clicks again) and is not repeated. */
+static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
+{
+    pg *db = ctx->svc->db;
+    for (size_t i = 0; i < n; i++) {
+        const Hutch__V1__SlackCommand *c = (const Hutch__V1__SlackCommand *)items[i]->value;
+        if (items[i]->dead || items[i]->redelivered || !strcmp(c->action, "mention") ||
+            !strcmp(c->action, "thread_reply"))
+            continue;
+        char err[512] = "";
+        int rc;
+        json_t *modal = NULL;
+        if (!strcmp(c->action, "resolve_ticket") || !strcmp(c->action, "salvage") ||
+            !strcmp(c->action, "edit_ticket") || !strcmp(c->action, "bind_alert")) {
+            json_t *open = !strcmp(c->action, "bind_alert") ? open_tickets(db) : NULL;
+            modal = slack_modal_for(c, open);
+            json_decref(open);
+            rc = modal && ctx->bot && slack_bot_open_view(ctx->bot, c->trigger_id, modal, err, sizeof err) == 0
+                     ? PG_OK
+                     : TICKET_REFUSED;
+            if (modal == NULL)
+                snprintf(err, sizeof err, "nothing to choose from");
+            else if (ctx->bot == NULL)
+                snprintf(err, sizeof err, "bot mode is off");
+            json_decref(modal);
+        } else {
+            do {
+                rc = slack_command_run(ctx->ops, db, c, err, sizeof err);
+            } while (rc == PG_RETRY && !ctx->svc->stop);
+        }
+        if (rc == PG_OK) {
+            consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_command_done", "action", c->action, "actor", c->actor,
+                              "ticket_id", c->ticket_id, NULL);
+        } else {
+            consumer_item_log(LOG_LEVEL_WARN, items[i], "slack_command_refused", "action", c->action, "actor", c->actor,
+                              "ticket_id", c->ticket_id, "reason", err, NULL);
+            /* said in the ticket's thread (a modal submission has no message of its own) */
+            slack_row where = {.found = c->channel[0] && c->message_ts[0]};
+            snprintf(where.channel, sizeof where.channel, "%s", c->channel);
+            snprintf(where.ts, sizeof where.ts, "%s", c->message_ts);
+            if (!where.found && ids_is_uuid(c->ticket_id) && slack_store_message_of(db, c->ticket_id, &where) != PG_OK)
+                where.found = false;
+            if (ctx->bot != NULL && where.found) {
+                char line[700];
+                snprintf(line, sizeof line, "Could not %s (asked by %s): %s", c->action, c->actor, err);
+                json_t *msg = slack_render_text_reply(line);
+                char say_err[200];
+                if (msg != NULL)
+                    slack_bot_say(ctx->bot, where.channel, where.ts, msg, say_err, sizeof say_err);
+                json_decref(msg);
+            }
+        }
+    }
+    return PG_OK;
+}
+
+/* ---- the batch, split by topic ---- */
+
+typedef struct {
+    consumer_item **requests, **events, **commands;
+    size_t n_requests, n_events, n_commands;
+} by_topic;
+
+static int split(consumer_item **items, size_t n, by_topic *b)
+{
+    memset(b, 0, sizeof *b);
+    b->requests = calloc(n, sizeof *items);
+    b->events = calloc(n, sizeof *items);
+    b->commands = calloc(n, sizeof *items);
+    if (!b->requests || !b->events || !b->commands)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *topic = items[i]->msg.topic;
+        if (!strcmp(topic, TOPIC_TICKETS_EVENTS))
+            b->events[b->n_events++] = items[i];
+        else if (!strcmp(topic, TOPIC_SLACK_COMMANDS))
+            b->commands[b->n_commands++] = items[i];
+        else
+            b->requests[b->n_requests++] = items[i];
+    }
+    return 0;
+}
+
+static void split_free(by_topic *b)
+{
+    free(b->requests);
+    free(b->events);
+    free(b->commands);
+}
+
+static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
+{
+    by_topic b;
+    int rc = split(items, n, &b) == 0 ? PG_OK : PG_RETRY;
+    if (rc == PG_OK && b.n_requests)
+        rc = handle_requests(vctx, db, b.requests, b.n_requests);
+    if (rc == PG_OK && b.n_events)
+        rc = handle_events(vctx, db, b.events, b.n_events);
+    if (rc == PG_OK && b.n_commands)
+        rc = handle_commands(vctx, db, b.commands, b.n_commands);
+    split_free(&b);
+    return rc;
+}
+
+static int deliver_batch(void *vctx, pg *db, consumer_item **items, size_t n)
+{
+    by_topic b;
+    if (split(items, n, &b) != 0) {
+        split_free(&b);
+        return PG_RETRY;
+    }
+    int rc = b.n_requests ? deliver_requests(vctx, db, b.requests, b.n_requests) : PG_OK;
+    int rc2 = b.n_events ? deliver_events(vctx, b.events, b.n_events) : PG_OK;
+    if (rc == PG_OK && rc2 == PG_OK && b.n_commands)
+        rc2 = deliver_commands(vctx, b.commands, b.n_commands);
+    split_free(&b);
+    return rc != PG_OK ? rc : rc2;
+}
+
 int main(int argc, char **argv)
 {
     notify_config cfg;
@@ -334,13 +726,50 @@ int main(int argc, char **argv)
     int rc = 1;
     register_metrics();
     if (service_start(&svc, "notify", argc, argv) == 0) {
-        LOG_INFO("notify_targets", "slack", cfg.slack_webhook_url[0] ? "webhook" : "log", "pagerduty",
-                 cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off", NULL);
-        notify_ctx ctx = {.svc = &svc, .cfg = &cfg};
+        LOG_INFO("notify_targets", "slack",
+                 cfg.slack_bot_token[0]     ? "bot"
+                 : cfg.slack_webhook_url[0] ? "webhook"
+                                            : "log",
+                 "pagerduty", cfg.pagerduty_routing_key[0] ? "on" : "off", "webhook", cfg.webhook_url[0] ? "on" : "off",
+                 NULL);
+        notify_ctx ctx = {.svc = &svc, .cfg = &cfg, .ops = slack_ticket_ops_default()};
+        slack_http *hooks = NULL;
+        rc = 0;
+        if (cfg.slack_bot_token[0]) {
+            if (!cfg.slack_channel[0]) {
+                LOG_ERROR("notify_config", "error", "HUTCH_SLACK_BOT_TOKEN needs HUTCH_SLACK_CHANNEL", NULL);
+                rc = 1;
+            }
+            slack_bot_config bc = {
+                .api_url = cfg.slack_api_url,
+                .token = cfg.slack_bot_token,
+                .default_channel = cfg.slack_channel,
+                .database_url = svc.common.database_url,
+                .timeout_ms = (long)cfg.http_timeout_ms,
+                .post_rate = cfg.slack_post_interval_ms > 0 ? 1000.0 / cfg.slack_post_interval_ms : 1000,
+                .post_burst = (double)cfg.slack_post_burst,
+                .edit_rate = cfg.slack_edit_interval_ms > 0 ? 1000.0 / cfg.slack_edit_interval_ms : 1000,
+                .edit_burst = 1,
+                .coalesce_ms = cfg.slack_edit_coalesce_ms,
+                .poll_ms = 200};
+            if (rc == 0 && ((ctx.bot = slack_bot_new(&bc)) == NULL || slack_bot_start(ctx.bot) != 0))
+                rc = 1;
+        }
+        if (rc == 0 && cfg.slack_signing_secret[0] &&
+            (hooks = slack_http_register(svc.http, svc.producer, cfg.slack_signing_secret)) == NULL)
+            rc = 1;
+        LOG_INFO("notify_slack", "mode", ctx.bot ? "bot" : "webhook-or-log", "callbacks",
+                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", NULL);
         static const consumer_input inputs[] = {{TOPIC_NOTIFY_REQUESTS, &hutch__v1__notify_request__descriptor},
+                                                {TOPIC_TICKETS_EVENTS, &hutch__v1__ticket_event__descriptor},
+                                                {TOPIC_SLACK_COMMANDS, &hutch__v1__slack_command__descriptor},
                                                 {NULL, NULL}};
         consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = deliver_batch};
-        rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
+        if (rc == 0)
+            rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
+        http_server_stop(svc.http);
+        slack_http_free(hooks);
+        slack_bot_free(ctx.bot);
     }
     service_stop(&svc);
     notify_post_cleanup();

@@ -82,6 +82,11 @@ char *notify_escape_mrkdwn(const char *text)
     return fit_text(text, SIZE_MAX, true, false);
 }
 
+char *notify_fit(const char *text, size_t max_chars, bool escape)
+{
+    return fit_text(text, max_chars, escape, false);
+}
+
 char *notify_truncate(const char *text, size_t max_chars)
 {
     return fit_text(text, max_chars, false, false);
@@ -322,6 +327,11 @@ json_t *notify_render_pagerduty(const Hutch__V1__NotifyRequest *r)
     return body;
 }
 
+json_t *notify_render_pagerduty_action(const char *ticket_id, const char *action)
+{
+    return json_pack("{s:s, s:o}", "event_action", action, "dedup_key", jstr(ticket_id));
+}
+
 json_t *notify_request_json(const Hutch__V1__NotifyRequest *r)
 {
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "request_id", jstr(r->request_id),
@@ -351,11 +361,15 @@ int notify_plan_make(notify_plan *plan, const Hutch__V1__NotifyRequest *r, const
 {
     memset(plan, 0, sizeof *plan);
     const char *rid = r->request_id ? r->request_id : "";
-    if (add_target(plan, rid, "", empty(s->slack_webhook_url) ? NOTIFY_TARGET_LOG : NOTIFY_TARGET_SLACK,
-                   notify_render_slack(r)) != 0)
+    const char *slack = s->slack_bot                     ? NOTIFY_TARGET_SLACK_BOT
+                        : empty(s->slack_webhook_url) ? NOTIFY_TARGET_LOG
+                                                      : NOTIFY_TARGET_SLACK;
+    if (add_target(plan, rid, "", slack, notify_render_slack(r)) != 0)
         return -1;
+    /* one page per ticket: the row is keyed by the ticket, so later requests find it done */
     if (!empty(s->pagerduty_routing_key) && notify_pages(r->severity) &&
-        add_target(plan, rid, "/pagerduty", NOTIFY_TARGET_PAGERDUTY, notify_render_pagerduty(r)) != 0)
+        add_target(plan, r->ticket_id ? r->ticket_id : "", "/pagerduty", NOTIFY_TARGET_PAGERDUTY,
+                   notify_render_pagerduty(r)) != 0)
         return -1;
     if (!empty(s->webhook_url) &&
         add_target(plan, rid, "/webhook", NOTIFY_TARGET_WEBHOOK, notify_request_json(r)) != 0)

@@ -25,6 +25,10 @@ char *notify_escape_mrkdwn(const char *text);
 /* Copy of text cut to at most max_chars characters (code points) without splitting
  * one, with "…" appended when cut; invalid UTF-8 bytes as '?'. NEW, NULL on OOM. */
 char *notify_truncate(const char *text, size_t max_chars);
+/* text escaped for mrkdwn (when escape) and cut to at most max_chars characters of
+ * the OUTPUT, never inside an escape or a character, "…" appended when cut; invalid
+ * UTF-8 as '?'. NEW (free()), NULL on OOM. */
+char *notify_fit(const char *text, size_t max_chars, bool escape);
 /* Slack emoji shortcode for a severity name (":red_circle:" ...). Static string. */
 const char *notify_severity_emoji(const char *severity);
 
@@ -36,6 +40,9 @@ json_t *notify_render_slack(const Hutch__V1__NotifyRequest *r);
 
 /* True for severities that page (high, critical). */
 bool notify_pages(const char *severity);
+/* PagerDuty Events v2 "acknowledge" or "resolve" body (without routing_key) for a
+ * ticket: dedup_key = ticket id. NEW json_t, NULL on OOM. */
+json_t *notify_render_pagerduty_action(const char *ticket_id, const char *action);
 /* PagerDuty Events v2 "trigger" body WITHOUT routing_key (a secret, added only at
  * post time so it is never stored): dedup_key = ticket id. NEW json_t, NULL on OOM. */
 json_t *notify_render_pagerduty(const Hutch__V1__NotifyRequest *r);
@@ -47,6 +54,7 @@ typedef struct {
     const char *slack_webhook_url;
     const char *pagerduty_routing_key;
     const char *webhook_url;
+    bool slack_bot;   /* bot mode (HUTCH_SLACK_BOT_TOKEN set): target "slack" instead of the webhook */
 } notify_settings;
 
 /* Outbox targets (notifications.target values). */
@@ -54,12 +62,15 @@ typedef struct {
 #define NOTIFY_TARGET_SLACK "slack-webhook"
 #define NOTIFY_TARGET_PAGERDUTY "pagerduty"
 #define NOTIFY_TARGET_WEBHOOK "webhook"
+#define NOTIFY_TARGET_SLACK_BOT "slack"        /* the ticket's one message (slack_bot.h) */
+#define NOTIFY_TARGET_SLACK_REPLY "slack-reply" /* a reply in the ticket's thread */
 
 #define NOTIFY_MAX_TARGETS 3
 
 /* One outbox row to write. row_id is the notifications.request_id: the request id
- * for Slack/log, "<request id>/pagerduty" and "<request id>/webhook" for the others,
- * so each target has its own effect-once key. */
+ * for Slack/log, "<ticket id>/pagerduty" (one trigger per ticket, whatever the number
+ * of requests) and "<request id>/webhook" for the others, so each target has its own
+ * effect-once key. */
 typedef struct {
     char row_id[128];
     const char *target;  /* static NOTIFY_TARGET_* */

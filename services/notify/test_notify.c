@@ -231,7 +231,7 @@ static void test_plan(void **state)
     assert_int_equal(plan.n, 3);
     assert_string_equal(plan.targets[0].target, NOTIFY_TARGET_SLACK);
     assert_string_equal(plan.targets[1].target, NOTIFY_TARGET_PAGERDUTY);
-    assert_string_equal(plan.targets[1].row_id, "0190f2a0-0000-7000-8000-0000000000ff/pagerduty");
+    assert_string_equal(plan.targets[1].row_id, TICKET "/pagerduty"); /* once per ticket */
     assert_string_equal(plan.targets[2].target, NOTIFY_TARGET_WEBHOOK);
     assert_string_equal(plan.targets[2].row_id, "0190f2a0-0000-7000-8000-0000000000ff/webhook");
     notify_plan_free(&plan);

@@ -499,6 +499,6 @@ async function playground() {
 
 function chatPage() {
   page("Chat", h("p", { class: "notice", id: "chat-missing" },
-    "Chat with the agent about a ticket needs the agent's chat interface, which is not part of this build yet. " +
-    "When it lands, this page streams the agent's answers and shows its tool calls folded."));
+    "Chat with the agent in the console is not built yet: the agent's chat landed as `hutchctl chat TICKET`, " +
+    "and this page does not stream it yet (answers streamed, tool calls folded is what it is to do)."));
 }

@@ -1,0 +1,354 @@
+/* The agent's commands of hutchctl: chat, the approvals of risky tool calls, sessions.
+ *
+ * hutchctl chat TICKET [-m TEXT]: questions about a ticket answered by the configured
+ * model (HUTCH_LLM_*), with the ticket, its recent alerts and their cached verdicts in
+ * context and the agent's read-only tools (services/agent/tools.h) at hand. With -m,
+ * one question and its answer; without, one question per line of stdin (a prompt on
+ * a terminal) in one conversation, until EOF.
+ *
+ * Every turn and tool call is stored (agent_sessions kind 'chat', agent_messages).
+ * With HUTCH_LLM_PROVIDER=none it says that no model is configured and exits 1.
+ *
+ * hutchctl agent approvals / approve ID / deny ID: the risky tool calls the agent
+ * recorded (agent_approvals); a grant queues the ticket for a new analysis.
+ * hutchctl agent sessions TICKET / session ID: the stored analyses and chats, turn by
+ * turn. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpsl.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "common/ids.h"
+#include "common/llm.h"
+#include "common/llm_loop.h"
+#include "common/mcp.h"
+#include "services/agent/analysis.h"
+#include "services/agent/jobs.h"
+#include "services/agent/tools.h"
+
+static void on_message(void *vctx, const char *role, const json_t *content)
+{
+    agent_tool_ctx *t = vctx;
+    agent_session_message(t->db, t->session_id, ++t->seq, role, content);
+}
+
+/* A text turn of ours, stored as a JSON string. */
+static void note_text(agent_tool_ctx *t, const char *role, const char *text)
+{
+    json_t *j = json_string(text);
+    if (j)
+        on_message(t, role, j);
+    json_decref(j);
+}
+
+static mcp_set chat_mcp; /* the MCP servers' tools, opened once per command */
+
+/* The chat's tools: the agent's without the one that writes (hutch_update_finding),
+ * then the MCP servers'. */
+static size_t chat_tools(llm_tool *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < agent_tools_count && n < max; i++)
+        if (strcmp(agent_tools[i].name, "hutch_update_finding") != 0)
+            out[n++] = agent_tools[i];
+    for (size_t i = 0; i < chat_mcp.n_tools && n < max; i++)
+        out[n++] = chat_mcp.tools[i];
+    return n;
+}
+
+static struct {
+    int model_calls;
+    int64_t input_tokens, output_tokens;
+} totals; /* of the session, for agent_sessions */
+
+static int ask(cli *c, llm_client *client, llm_chat *chat, agent_tool_ctx *tctx, const char *question)
+{
+    if (llm_chat_add_user(chat, question) != 0)
+        return CLI_FAIL;
+    note_text(tctx, "user", question);
+    llm_tool tools[128];
+    llm_loop_spec spec = {.tools = tools,
+                          .n_tools = chat_tools(tools, 128),
+                          .tool_ctx = tctx,
+                          .limits = {.max_iterations = 16, .max_wall_ms = 180000, .budget = 100},
+                          .approve = agent_tool_approve,
+                          .on_message = on_message};
+    llm_run_result r;
+    llm_run_sync_keep(client, chat, &spec, &r);
+    totals.model_calls += r.model_calls;
+    totals.input_tokens += r.input_tokens;
+    totals.output_tokens += r.output_tokens;
+    int rc = CLI_OK;
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s?, s:s, s:i, s:i, s:I, s:I, s:s?}", "session_id", tctx->session_id, "answer",
+                              r.text, "reason", r.reason, "model_calls", r.model_calls, "tool_calls", r.tool_calls,
+                              "input_tokens", (json_int_t)r.input_tokens, "output_tokens", (json_int_t)r.output_tokens,
+                              "error", r.rc ? r.err : NULL);
+        output_json(stdout, o);
+        json_decref(o);
+    } else if (r.rc == 0) {
+        printf("%s\n", r.text);
+    }
+    if (r.rc != 0) {
+        cli_error("no answer (%s): %s", r.reason, r.err);
+        rc = CLI_FAIL;
+    }
+    llm_run_result_clear(&r);
+    return rc;
+}
+
+int cmd_chat(cli *c)
+{
+    llm_settings st;
+    llm_config cfg;
+    char err[1024];
+    if (config_load(llm_settings_table, &st, err, sizeof err) != 0 || llm_settings_config(&st, &cfg, err, sizeof err)) {
+        cli_error("bad model settings: %s", err);
+        config_free(llm_settings_table, &st);
+        return CLI_FAIL;
+    }
+    int rc = CLI_FAIL;
+    llm_client *client = NULL;
+    json_t *ctx = NULL;
+    llm_chat *chat = NULL;
+    char *prompt = NULL;
+    agent_tool_ctx tctx = {0};
+    if (cfg.provider == LLM_NONE) {
+        cli_error("no model configured (HUTCH_LLM_PROVIDER=none): chat needs one");
+        goto done;
+    }
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not a ticket id", c->args[0]);
+        rc = CLI_USAGE;
+        goto done;
+    }
+    pg *db = cli_db(c);
+    if (!db)
+        goto done;
+    int qrc;
+    ctx = agent_load_context(db, c->args[0], 20, &qrc);
+    if (!ctx) {
+        cli_error(qrc == PG_OK ? "no ticket %s" : "could not read ticket %s", c->args[0]);
+        goto done;
+    }
+    if (!(client = llm_client_new(&cfg, err, sizeof err))) {
+        cli_error("%s", err);
+        goto done;
+    }
+    mcp_settings ms;
+    if (config_load(mcp_settings_table, &ms, err, sizeof err) != 0 ||
+        mcp_set_open(&chat_mcp, ms.servers, ms.read_only, (long)ms.timeout_ms, err, sizeof err) != 0) {
+        cli_error("MCP servers: %s", err);
+        config_free(mcp_settings_table, &ms);
+        goto done;
+    }
+    config_free(mcp_settings_table, &ms);
+    tctx = (agent_tool_ctx){.db = db, .psl = psl_builtin()};
+    snprintf(tctx.ticket_id, sizeof tctx.ticket_id, "%s", c->args[0]);
+    ids_uuid7(tctx.session_id);
+    if (agent_session_open(db, tctx.session_id, tctx.ticket_id, "chat", st.provider, st.model) != PG_OK) {
+        cli_error("could not record the chat session");
+        goto done;
+    }
+    /* the ticket goes first, as its own turn: every question then reads it */
+    prompt = agent_analysis_prompt(ctx);
+    chat = llm_chat_new(cfg.provider, agent_chat_system);
+    if (!prompt || !chat)
+        goto done;
+    const char *intro = "Here is the ticket. My questions follow.\n";
+    char *first = NULL;
+    if (asprintf(&first, "%s%s", intro, strstr(prompt, "<ticket-data>")) < 0)
+        goto done;
+    /* the ticket and the first question share one user turn (APIs want turns to alternate) */
+    if (c->message) {
+        char *both = NULL;
+        if (asprintf(&both, "%s\n\n%s", first, c->message) >= 0) {
+            rc = ask(c, client, chat, &tctx, both);
+            free(both);
+        }
+    } else {
+        bool tty = isatty(STDIN_FILENO);
+        char *line = NULL;
+        size_t cap = 0;
+        bool first_turn = true;
+        rc = CLI_OK;
+        for (;;) {
+            if (tty) {
+                fputs("you> ", stdout);
+                fflush(stdout);
+            }
+            ssize_t n = getline(&line, &cap, stdin);
+            if (n < 0)
+                break;
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+            if (n == 0)
+                continue;
+            char *q = NULL;
+            if (asprintf(&q, "%s%s%s", first_turn ? first : "", first_turn ? "\n\n" : "", line) < 0)
+                break;
+            first_turn = false;
+            if (ask(c, client, chat, &tctx, q) != CLI_OK)
+                rc = CLI_FAIL;
+            free(q);
+            fflush(stdout);
+        }
+        free(line);
+    }
+    free(first);
+    agent_session_close(db, tctx.session_id, rc == CLI_OK ? "answered" : "failed", NULL, totals.model_calls,
+                        totals.input_tokens, totals.output_tokens);
+done:
+    mcp_set_close(&chat_mcp);
+    free(prompt);
+    llm_chat_free(chat);
+    json_decref(ctx);
+    llm_client_free(client);
+    config_free(llm_settings_table, &st);
+    return rc;
+}
+
+/* --- approvals and sessions --- */
+
+static const col_spec approval_cols[] = {
+    {"approval_id", "ID", COL_TEXT, 0},   {"requested_at", "REQUESTED", COL_TIME, 0},
+    {"ticket_id", "TICKET", COL_TEXT, 0}, {"tool", "TOOL", COL_TEXT, 0},
+    {"args", "ARGUMENTS", COL_TEXT, 60},  {"status", "STATUS", COL_TEXT, 0},
+    {"decided_by", "BY", COL_TEXT, 0},    {NULL},
+};
+
+static const col_spec session_cols[] = {
+    {"session_id", "SESSION", COL_TEXT, 0}, {"created_at", "STARTED", COL_TIME, 0},
+    {"kind", "KIND", COL_TEXT, 0},          {"status", "STATUS", COL_TEXT, 0},
+    {"reason", "END", COL_TEXT, 0},         {"model", "MODEL", COL_TEXT, 0},
+    {"model_calls", "CALLS", COL_TEXT, 0},  {"input_tokens", "IN", COL_TEXT, 0},
+    {"output_tokens", "OUT", COL_TEXT, 0},  {NULL},
+};
+
+static const col_spec message_cols[] = {
+    {"seq", "SEQ", COL_TEXT, 0},
+    {"created_at", "AT", COL_TIME, 0},
+    {"role", "ROLE", COL_TEXT, 0},
+    {"content", "CONTENT", COL_TEXT, 100},
+    {NULL},
+};
+
+static int print_rows(cli *c, const char *sql, int n, const char *const *p, const col_spec *cols)
+{
+    bool found;
+    json_t *doc = cli_query_json(c, sql, n, p, &found);
+    if (!doc)
+        return found ? CLI_FAIL : (c->json ? (puts("[]"), CLI_OK) : CLI_OK);
+    if (c->json)
+        output_json(stdout, doc);
+    else
+        output_table(stdout, doc, cols);
+    json_decref(doc);
+    return CLI_OK;
+}
+
+int cmd_agent_approvals(cli *c)
+{
+    const char *st = c->status;
+    if (st && strcmp(st, "pending") && strcmp(st, "granted") && strcmp(st, "denied")) {
+        cli_error("--status wants pending, granted or denied");
+        return CLI_USAGE;
+    }
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", (long long)c->limit);
+    const char *p[] = {st, lim};
+    return print_rows(c,
+                      "SELECT json_agg(a ORDER BY a.requested_at DESC) FROM (SELECT approval_id, requested_at,"
+                      " ticket_id, session_id, tool, args, status, decided_by, decided_at FROM agent_approvals"
+                      " WHERE $1::text IS NULL OR status = $1 ORDER BY requested_at DESC LIMIT $2::int) a",
+                      2, p, approval_cols);
+}
+
+/* "user:" + $HUTCH_USER, or $USER: who decided. */
+static void decider(char *out, size_t len)
+{
+    const char *name = getenv("HUTCH_USER");
+    if (!name || !*name)
+        name = getenv("USER");
+    snprintf(out, len, "user:%s", name && *name ? name : "unknown");
+}
+
+/* Grants or denies a pending approval; a grant queues the ticket again, so its next
+ * analysis may make the call (the model has to ask for it again: a grant is for that
+ * exact tool and arguments). */
+static int decide(cli *c, const char *status)
+{
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not an approval id", c->args[0]);
+        return CLI_USAGE;
+    }
+    pg *db = cli_db(c);
+    if (!db)
+        return CLI_FAIL;
+    char who[160];
+    decider(who, sizeof who);
+    const char *p[] = {c->args[0], status, who};
+    PGresult *res = NULL;
+    if (pg_exec(db, &res,
+                "WITH d AS (UPDATE agent_approvals SET status = $2, decided_by = $3, decided_at = now()"
+                "  WHERE approval_id = $1::uuid AND status = 'pending' RETURNING ticket_id, status),"
+                " q AS (UPDATE agent_jobs j SET state = 'pending', reason = 'approval', requested_at = now(),"
+                "  attempts = 0, last_done_at = NULL FROM d WHERE d.status = 'granted' AND j.ticket_id = d.ticket_id"
+                "  AND j.state = 'idle' RETURNING j.ticket_id)"
+                "SELECT (SELECT count(*) FROM d), (SELECT status FROM agent_approvals WHERE approval_id = $1::uuid)",
+                3, p) != PG_OK) {
+        cli_error("could not record the decision");
+        return CLI_FAIL;
+    }
+    int changed = atoi(PQgetvalue(res, 0, 0));
+    char now[16];
+    snprintf(now, sizeof now, "%s", PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (!changed) {
+        if (*now)
+            cli_error("approval %s was already %s", c->args[0], now);
+        else
+            cli_error("approval %s not found", c->args[0]);
+        return CLI_FAIL;
+    }
+    if (c->json)
+        printf("{\"approval_id\":\"%s\",\"status\":\"%s\"}\n", c->args[0], status);
+    else
+        printf("%s %s\n", c->args[0], status);
+    return CLI_OK;
+}
+
+int cmd_agent_approve(cli *c) { return decide(c, "granted"); }
+
+int cmd_agent_deny(cli *c) { return decide(c, "denied"); }
+
+int cmd_agent_sessions(cli *c)
+{
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not a ticket id", c->args[0]);
+        return CLI_USAGE;
+    }
+    const char *p[] = {c->args[0]};
+    return print_rows(c,
+                      "SELECT json_agg(s ORDER BY s.created_at) FROM (SELECT session_id, created_at, kind, status,"
+                      " reason, provider, model, model_calls, input_tokens, output_tokens, ended_at"
+                      " FROM agent_sessions WHERE ticket_id = $1::uuid) s",
+                      1, p, session_cols);
+}
+
+int cmd_agent_session(cli *c)
+{
+    if (!ids_is_uuid(c->args[0])) {
+        cli_error("%s is not a session id", c->args[0]);
+        return CLI_USAGE;
+    }
+    const char *p[] = {c->args[0]};
+    return print_rows(c,
+                      "SELECT json_agg(m ORDER BY m.seq) FROM (SELECT seq, created_at, role, content"
+                      " FROM agent_messages WHERE session_id = $1::uuid) m",
+                      1, p, message_cols);
+}

@@ -1,0 +1,138 @@
+/* SlackCommands carried out (see slack_commands.h): the modals and the dispatch. */
+#include "services/notify/slack_commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ids.h"
+#include "common/ticket.h"
+
+#define SALVAGE_WINDOW_MS (24LL * 3600 * 1000)
+
+static json_t *plain(const char *text) { return json_pack("{s:s, s:s}", "type", "plain_text", "text", text); }
+
+static json_t *input(const char *block, const char *action, const char *label, json_t *element, bool optional)
+{
+    if (element != NULL)
+        json_object_set_new(element, "action_id", json_string(action));
+    return element ? json_pack("{s:s, s:s, s:o, s:o, s:b}", "type", "input", "block_id", block, "label", plain(label),
+                               "element", element, "optional", optional)
+                   : NULL;
+}
+
+static json_t *text_input(const char *initial, bool multiline)
+{
+    json_t *e = json_pack("{s:s, s:b}", "type", "plain_text_input", "multiline", multiline);
+    if (e != NULL && initial != NULL && *initial)
+        json_object_set_new(e, "initial_value", json_string(initial));
+    return e;
+}
+
+static json_t *modal(const char *callback_id, const char *title, const char *submit, const char *meta, json_t *blocks)
+{
+    return blocks ? json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "type", "modal", "callback_id", callback_id,
+                              "private_metadata", meta, "title", plain(title), "submit", plain(submit), "close",
+                              plain("Cancel"), "blocks", blocks)
+                  : NULL;
+}
+
+json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tickets)
+{
+    const char *a = c->action;
+    if (!strcmp(a, "resolve_ticket")) {
+        static const char *const conclusions[] = {"intended", "unaffected", "false_positive", "true_positive",
+                                                  "escalated"};
+        json_t *opts = json_array();
+        for (size_t i = 0; i < 5; i++)
+            json_array_append_new(opts,
+                                  json_pack("{s:o, s:s}", "text", plain(conclusions[i]), "value", conclusions[i]));
+        json_t *select = json_pack("{s:s, s:o}", "type", "static_select", "options", opts);
+        return modal("submit_resolve_ticket", "Resolve ticket", "Resolve", c->ticket_id,
+                     json_pack("[o, o]",
+                               input("ticket_conclusion_block", "ticket_conclusion_input", "Conclusion", select, false),
+                               input("ticket_comment_block", "ticket_comment_input", "Reason", text_input(NULL, true),
+                                     false))); /* the module wants a reason */
+    }
+    if (!strcmp(a, "salvage"))
+        return modal("submit_salvage", "Salvage alerts", "Salvage", c->ticket_id,
+                     json_pack("[o, o]",
+                               input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
+                                     text_input("0.9", false), false),
+                               input("salvage_keyword_block", "salvage_keyword_input", "Keyword",
+                                     text_input(NULL, false), true)));
+    if (!strcmp(a, "edit_ticket"))
+        return modal(
+            "edit_ticket", "Edit ticket", "Save", c->ticket_id,
+            json_pack("[o, o]",
+                      input("ticket_title_block", "ticket_title_input", "Title", text_input(NULL, false), false),
+                      input("ticket_description_block", "ticket_description_input", "Description",
+                            text_input(NULL, true), true)));
+    if (!strcmp(a, "bind_alert")) {
+        json_t *opts = json_array();
+        size_t i;
+        const json_t *t;
+        json_array_foreach (open_tickets, i, t) {
+            const char *id = json_string_value(json_object_get(t, "ticket_id"));
+            const char *title = json_string_value(json_object_get(t, "title"));
+            if (id == NULL || !strcmp(id, c->ticket_id) || json_array_size(opts) >= 10)
+                continue;
+            char label[76];
+            snprintf(label, sizeof label, "%.70s", title && *title ? title : id);
+            json_array_append_new(opts, json_pack("{s:o, s:s}", "text", plain(label), "value", id));
+        }
+        if (json_array_size(opts) == 0) {
+            json_decref(opts);
+            return NULL;
+        }
+        char meta[128];
+        snprintf(meta, sizeof meta, "%s:%s", c->ticket_id, c->alert_id);
+        json_t *select = json_pack("{s:s, s:o}", "type", "static_select", "options", opts);
+        return modal("submit_bind_alert", "Bind to ticket", "Bind", meta,
+                     json_pack("[o]", input("ticket_select_block", "ticket_select_input", "Ticket", select, false)));
+    }
+    return NULL;
+}
+
+int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c, char *err, size_t errlen)
+{
+    const char *a = c->action;
+    const char *who = c->actor;
+    if (!ids_is_uuid(c->ticket_id)) {
+        snprintf(err, errlen, "no valid ticket id");
+        return TICKET_REFUSED;
+    }
+    if (!strcmp(a, "ack_alert"))
+        return ops->assign(db, who, c->ticket_id, who, err, errlen);
+    if (!strcmp(a, "decline_alert"))
+        return ops->decline(db, who, c->ticket_id, c->alert_id, err, errlen);
+    if (!strcmp(a, "reopen_alert"))
+        return ops->reopen(db, who, c->ticket_id, err, errlen);
+    if (!strcmp(a, "escalate"))
+        return ops->raise_severity(db, who, c->ticket_id, "high", err, errlen);
+    if (!strcmp(a, "submit_resolve_ticket"))
+        return ops->resolve(db, who, c->ticket_id, c->conclusion, c->comment, err, errlen);
+    if (!strcmp(a, "submit_edit_ticket"))
+        return ops->edit(db, who, c->ticket_id, *c->title ? c->title : NULL, *c->description ? c->description : NULL,
+                         err, errlen);
+    if (!strcmp(a, "submit_bind_alert")) {
+        if (!ids_is_uuid(c->target_ticket_id)) {
+            snprintf(err, errlen, "no ticket chosen");
+            return TICKET_REFUSED;
+        }
+        return ops->merge(db, who, c->target_ticket_id, c->ticket_id, err, errlen);
+    }
+    if (!strcmp(a, "submit_salvage")) {
+        char *end = NULL;
+        double threshold = strtod(c->threshold, &end);
+        if (end == c->threshold || *end != '\0' || threshold < 0 || threshold > 1) {
+            snprintf(err, errlen, "threshold must be a number from 0 to 1");
+            return TICKET_REFUSED;
+        }
+        size_t count = 0;
+        return ops->salvage(db, who, c->ticket_id, threshold, c->keyword, SALVAGE_WINDOW_MS, false, &count, err,
+                            errlen);
+    }
+    snprintf(err, errlen, "unknown action %s", a);
+    return TICKET_REFUSED;
+}

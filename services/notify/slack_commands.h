@@ -1,0 +1,55 @@
+/* Carrying out a SlackCommand (hutch.slack.commands) after notify's consumer claimed
+ * it: buttons change the ticket through the ticket module (common/ticket.h) as actor
+ * "slack:<user id>", or open a modal (views.open) whose submission comes back as a
+ * submit_* command. A refused change is said in the ticket's thread.
+ *
+ *   ack_alert            ticket_assign(ticket, actor)      (the clicker takes it)
+ *   decline_alert        ticket_decline(ticket, alert)
+ *   reopen_alert         ticket_reopen(ticket)
+ *   escalate             ticket_raise_severity(ticket, "high")
+ *   resolve_ticket, salvage, edit_ticket, bind_alert → the modal
+ *   submit_resolve_ticket ticket_resolve(conclusion, comment)
+ *   submit_salvage       ticket_salvage(threshold, keyword, last 24 h)
+ *   submit_edit_ticket   ticket_edit(title, description)
+ *   submit_bind_alert    ticket_merge(chosen ticket <- the alert's ticket)
+ *
+ * The ticket operations are reached through a table so this file is tested without a
+ * database; slack_ticket_ops_default() (slack_ticket_ops.c) is the ticket module's. */
+#ifndef HUTCH_NOTIFY_SLACK_COMMANDS_H
+#define HUTCH_NOTIFY_SLACK_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/msg.h"
+#include "common/pg.h"
+
+typedef struct {
+    int (*assign)(pg *, const char *actor, const char *ticket, const char *assignee, char *err, size_t errlen);
+    int (*decline)(pg *, const char *actor, const char *ticket, const char *alert, char *err, size_t errlen);
+    int (*reopen)(pg *, const char *actor, const char *ticket, char *err, size_t errlen);
+    int (*raise_severity)(pg *, const char *actor, const char *ticket, const char *severity, char *err, size_t errlen);
+    int (*resolve)(pg *, const char *actor, const char *ticket, const char *conclusion, const char *reason, char *err,
+                   size_t errlen);
+    int (*salvage)(pg *, const char *actor, const char *ticket, double threshold, const char *keyword,
+                   int64_t window_ms, bool dry_run, size_t *count, char *err, size_t errlen);
+    int (*edit)(pg *, const char *actor, const char *ticket, const char *title, const char *description, char *err,
+                size_t errlen);
+    int (*merge)(pg *, const char *actor, const char *target, const char *source, char *err, size_t errlen);
+} slack_ticket_ops;
+
+/* The ticket module's operations (common/ticket.h). Static. */
+const slack_ticket_ops *slack_ticket_ops_default(void);
+
+/* The modal a button opens, or NULL when the action acts at once. open_tickets: for
+ * bind, [{ticket_id, title}] (BORROWED). NEW json_t. */
+json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tickets);
+
+/* Runs an acting command (not a modal opener). Returns PG_OK, PG_RETRY (database:
+ * run again), or TICKET_REFUSED / PG_FATAL with the reason in err. */
+int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,25 @@
+/* Slack's callbacks on notify's HTTP server:
+ *   POST /hooks/slack/interaction   (buttons, modal submissions; form "payload=<JSON>")
+ *   POST /hooks/slack/event         (Events API: url_verification, app_mention, thread messages)
+ *
+ * Every request is verified first (slack_callback.h: v0 signature, 5-minute window):
+ * wrong, stale or missing → 401 before the body is read as anything. A verified
+ * callback is answered as soon as its SlackCommand is acknowledged by the broker on
+ * hutch.slack.commands (milliseconds; Slack wants < 3 s), never after doing the work:
+ * notify's consumer does that (main.c). url_verification is answered with the
+ * challenge; callbacks that ask for nothing get an empty 200. */
+#ifndef HUTCH_NOTIFY_SLACK_HTTP_H
+#define HUTCH_NOTIFY_SLACK_HTTP_H
+
+#include "common/http.h"
+#include "common/kafka.h"
+
+typedef struct slack_http slack_http;
+
+/* Adds the routes. server, producer and signing_secret are BORROWED for the life of
+ * the returned object, which must outlive the server's loop (free it after
+ * http_server_stop). NEW, NULL on OOM. */
+slack_http *slack_http_register(http_server *server, kafka_producer *producer, const char *signing_secret);
+void slack_http_free(slack_http *h);
+
+#endif

@@ -1,0 +1,207 @@
+"""A fake Slack Web API on loopback (EXTERNAL-APIS.md §3.4, §3.5), for test_slack.py,
+and a fake PagerDuty Events API v2 (§4.1).
+
+Slack:
+  POST /api/chat.postMessage  {"channel","text","blocks","thread_ts"?} ->
+      {"ok":true,"channel":<id>,"ts":"<seconds>.<6 digits>","message":{...}}
+  POST /api/chat.update       {"channel","ts","text","blocks"} -> {"ok":true,"channel","ts"};
+      a ts that was never posted in that channel -> {"ok":false,"error":"message_not_found"}
+  POST /api/views.open        {"trigger_id","view"} -> {"ok":true,"view":{...}}
+Every request must carry Authorization: Bearer <token> (else {"ok":false,"error":
+"invalid_auth"}) and Content-Type application/json; its JSON is checked against
+Slack's limits (50 blocks, header plain_text <= 150, section text <= 3000, fields <= 10
+x 2000, context <= 10 elements x 2000, actions <= 25, ids <= 255, values <= 2000): a
+violation answers {"ok":false,"error":"invalid_blocks"} and is recorded in `invalid`.
+Channels: names or ids in `channels` exist; others -> channel_not_found. `rate_limit(n,
+seconds)` answers the next n calls 429 with Retry-After. Calls are counted per method;
+messages are kept by (channel, ts) with their latest text and blocks, replies by
+thread_ts.
+
+PagerDuty: POST /v2/enqueue with a 32-char routing_key -> 202
+{"status":"success","dedup_key":...}; events are recorded in order."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _chars(s):
+    return len(s) if isinstance(s, str) else 0
+
+
+def check_limits(msg):
+    """None if msg keeps Slack's Block Kit limits, else the first violation."""
+    blocks = msg.get("blocks")
+    if blocks is None:
+        return None if isinstance(msg.get("text"), str) else "no text and no blocks"
+    if not isinstance(blocks, list):
+        return "blocks is not a list"
+    if len(blocks) > 50:
+        return "more than 50 blocks"
+    for b in blocks:
+        t = b.get("type")
+        if len(b.get("block_id", "")) > 255:
+            return "block_id > 255"
+        if t == "header":
+            if b["text"].get("type") != "plain_text" or _chars(b["text"].get("text")) > 150:
+                return "header"
+        elif t == "section":
+            if "text" not in b and "fields" not in b:
+                return "empty section"
+            if "text" in b and _chars(b["text"].get("text")) > 3000:
+                return "section > 3000"
+            fields = b.get("fields", [])
+            if len(fields) > 10 or any(_chars(f.get("text")) > 2000 for f in fields):
+                return "fields"
+        elif t == "context":
+            els = b.get("elements", [])
+            if not 1 <= len(els) <= 10 or any(_chars(e.get("text")) > 2000 for e in els):
+                return "context"
+        elif t == "actions":
+            els = b.get("elements", [])
+            if not 1 <= len(els) <= 25:
+                return "actions"
+            for e in els:
+                if len(e.get("action_id", "")) > 255 or _chars(e.get("value", "")) > 2000:
+                    return "action element"
+        elif t != "divider":
+            return f"unknown block type {t}"
+    return None
+
+
+class FakeSlack:
+    def __init__(self, token="xoxb-test-token", channels=("C0ALERTS", "alerts", "C0SEC", "security")):
+        self.token = token
+        self.channels = set(channels)
+        self.lock = threading.Lock()
+        self.calls = {}          # method -> count (accepted or not)
+        self.posts = []          # every accepted chat.postMessage body, in order
+        self.updates = []        # every accepted chat.update body
+        self.views = []          # views.open bodies
+        self.messages = {}       # (channel, ts) -> latest body
+        self.invalid = []        # (method, reason, body)
+        self.unauthorized = 0
+        self._rate_limited = 0
+        self._retry_after = 1
+        self._seq = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(n)
+                if self.path.startswith("/v2/enqueue"):
+                    return fake._pagerduty(self, raw)
+                method = self.path.rsplit("/", 1)[-1]
+                status, body, headers = fake._handle(method, self.headers, raw)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.pd_events = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def pagerduty_url(self):
+        return f"http://127.0.0.1:{self.port}/v2/enqueue"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def rate_limit(self, n, retry_after=1):
+        with self.lock:
+            self._rate_limited = n
+            self._retry_after = retry_after
+
+    def count(self, method):
+        with self.lock:
+            return self.calls.get(method, 0)
+
+    def top_level_posts(self):
+        with self.lock:
+            return [p for p in self.posts if not p.get("thread_ts")]
+
+    def replies(self, thread_ts):
+        with self.lock:
+            return [p for p in self.posts if p.get("thread_ts") == thread_ts]
+
+    def _handle(self, method, headers, raw):
+        with self.lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            if headers.get("Authorization") != f"Bearer {self.token}":
+                self.unauthorized += 1
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            if not (headers.get("Content-Type") or "").startswith("application/json"):
+                return 200, {"ok": False, "error": "invalid_form_data"}, {}
+            if self._rate_limited > 0:
+                self._rate_limited -= 1
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(self._retry_after)}
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return 200, {"ok": False, "error": "invalid_json"}, {}
+            if method == "views.open":
+                if not body.get("trigger_id") or body.get("view", {}).get("type") != "modal":
+                    return 200, {"ok": False, "error": "invalid_arguments"}, {}
+                self.views.append(body)
+                return 200, {"ok": True, "view": {"id": f"V{len(self.views)}"}}, {}
+            if method not in ("chat.postMessage", "chat.update"):
+                return 200, {"ok": False, "error": "unknown_method"}, {}
+            why = check_limits(body)
+            if why:
+                self.invalid.append((method, why, body))
+                return 200, {"ok": False, "error": "invalid_blocks", "detail": why}, {}
+            channel = body.get("channel")
+            if channel not in self.channels:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            channel_id = channel if channel.startswith("C") else "C0" + channel.upper()
+            self.channels.add(channel_id)
+            if method == "chat.update":
+                key = (channel_id, body.get("ts"))
+                if key not in self.messages:
+                    return 200, {"ok": False, "error": "message_not_found"}, {}
+                self.messages[key] = body
+                self.updates.append(body)
+                return 200, {"ok": True, "channel": channel_id, "ts": body["ts"]}, {}
+            if body.get("thread_ts") and (channel_id, body["thread_ts"]) not in self.messages:
+                return 200, {"ok": False, "error": "thread_not_found"}, {}
+            self._seq += 1
+            ts = f"{int(time.time())}.{self._seq:06d}"
+            self.posts.append(body)
+            if not body.get("thread_ts"):
+                self.messages[(channel_id, ts)] = body
+            return 200, {"ok": True, "channel": channel_id, "ts": ts, "message": {"ts": ts}}, {}
+
+    def _pagerduty(self, handler, raw):
+        try:
+            body = json.loads(raw)
+            ok = (len(body.get("routing_key", "")) == 32 and body.get("event_action") in
+                  ("trigger", "acknowledge", "resolve") and body.get("dedup_key"))
+        except ValueError:
+            ok, body = False, None
+        with self.lock:
+            if ok:
+                self.pd_events.append(body)
+        data = json.dumps({"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]}
+                          if ok else {"status": "invalid event", "message": "Event object is invalid"}).encode()
+        handler.send_response(202 if ok else 400)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
