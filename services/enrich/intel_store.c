@@ -236,31 +236,47 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
     *n = 0;
     const char *p1[] = {intel_provider_name(k->provider), intel_kind_name(k->kind), k->value, state, error};
     PGresult *r = NULL;
-    /* The alerts' rows are locked in alert order (the UPDATE's ORDER BY in the CTE),
-     * like enrich_store's batch update, so two resolves never wait on each other in a
-     * cycle; then every row of those alerts, settled first, is read back. */
+    /* 1. settle the key's rows; 2. lock their alerts in alert order (a concurrent
+     * resolve of another key of the same alert waits here); 3. read every row of
+     * those alerts in a snapshot taken after the locks, so the later of two resolves
+     * sees the earlier one's verdict and the score it writes counts both. */
     int rc = pg_exec(db, &r,
-                     "WITH settled AS ("
-                     "  UPDATE alert_intel SET state = $4, error = $5, updated_at = now()"
-                     "  WHERE provider = $1 AND kind = $2 AND value = $3 AND state = 'pending'"
-                     "  RETURNING alert_id),"
-                     " locked AS (SELECT a.alert_id, a.ticket_id, a.trace_id, a.risk_base, a.risk_score, a.created_at FROM alerts a"
-                     "  WHERE a.alert_id IN (SELECT alert_id FROM settled) ORDER BY a.alert_id FOR UPDATE)"
-                     " SELECT l.alert_id::text, coalesce(l.ticket_id::text, ''), l.trace_id,"
-                     "  coalesce(l.risk_base, l.risk_score, 0)::text,"
-                     "  ai.provider, ai.kind, ai.value, ai.indicator,"
-                     "  CASE WHEN (ai.provider, ai.kind, ai.value) = ($1, $2, $3) AND ai.state = 'pending'"
-                     "       THEN $4 ELSE ai.state END AS st,"
-                     "  c.verdict, c.score::text, c.summary, c.link, c.not_found::text,"
-                     "  CASE WHEN (ai.provider, ai.kind, ai.value) = ($1, $2, $3) AND ai.state = 'pending'"
-                     "       THEN $5 ELSE ai.error END,"
-                     "  (extract(epoch FROM l.created_at) * 1000)::bigint::text"
-                     " FROM locked l JOIN alert_intel ai ON ai.alert_id = l.alert_id"
-                     " LEFT JOIN intel_cache c ON (c.provider, c.kind, c.value) = (ai.provider, ai.kind, ai.value)"
-                     "   AND (CASE WHEN (ai.provider, ai.kind, ai.value) = ($1, $2, $3) AND ai.state = 'pending'"
-                     "        THEN $4 ELSE ai.state END) = 'done'"
-                     " ORDER BY l.alert_id, ai.provider, ai.kind, ai.value",
+                     "UPDATE alert_intel SET state = $4, error = $5, updated_at = now()"
+                     " WHERE provider = $1 AND kind = $2 AND value = $3 AND state = 'pending'"
+                     " RETURNING alert_id::text",
                      5, p1);
+    pg_array ids;
+    pg_array_init(&ids);
+    for (int row = 0; rc == PG_OK && row < PQntuples(r); row++)
+        pg_array_add(&ids, PQgetvalue(r, row, 0));
+    bool none = rc == PG_OK && PQntuples(r) == 0;
+    PQclear(r);
+    r = NULL;
+    if (rc != PG_OK || none) {
+        pg_array_free(&ids);
+        return rc;
+    }
+    const char *p2[] = {pg_array_text(&ids)};
+    if (!p2[0]) {
+        pg_array_free(&ids);
+        return PG_RETRY;
+    }
+    rc = pg_exec(db, NULL, "SELECT 1 FROM alerts WHERE alert_id = ANY($1::uuid[]) ORDER BY alert_id FOR UPDATE", 1,
+                 p2);
+    if (rc == PG_OK)
+        rc = pg_exec(db, &r,
+                     "SELECT a.alert_id::text, coalesce(a.ticket_id::text, ''), a.trace_id,"
+                     "  coalesce(a.risk_base, a.risk_score, 0)::text,"
+                     "  ai.provider, ai.kind, ai.value, ai.indicator, ai.state,"
+                     "  c.verdict, c.score::text, c.summary, c.link, c.not_found::text, ai.error,"
+                     "  (extract(epoch FROM a.created_at) * 1000)::bigint::text"
+                     " FROM alerts a JOIN alert_intel ai ON ai.alert_id = a.alert_id"
+                     " LEFT JOIN intel_cache c ON (c.provider, c.kind, c.value) = (ai.provider, ai.kind, ai.value)"
+                     "   AND ai.state = 'done'"
+                     " WHERE a.alert_id = ANY($1::uuid[])"
+                     " ORDER BY a.alert_id, ai.provider, ai.kind, ai.value",
+                     1, p2);
+    pg_array_free(&ids);
     if (rc != PG_OK) {
         PQclear(r);
         return rc;
@@ -269,21 +285,21 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
     PQclear(r);
     if (rc != PG_OK || *n == 0)
         return rc;
-    pg_array ids, scores;
-    pg_array_init(&ids);
+    pg_array uids, scores;
+    pg_array_init(&uids);
     pg_array_init(&scores);
     for (size_t i = 0; i < *n; i++) {
-        pg_array_add(&ids, (*out)[i].alert_id);
+        pg_array_add(&uids, (*out)[i].alert_id);
         pg_array_addf(&scores, "%.17g", (*out)[i].risk_score);
     }
-    const char *p2[] = {pg_array_text(&ids), pg_array_text(&scores)};
+    const char *p3[] = {pg_array_text(&uids), pg_array_text(&scores)};
     rc = PG_RETRY;
-    if (p2[0] && p2[1])
+    if (p3[0] && p3[1])
         rc = pg_exec(db, NULL,
                      "UPDATE alerts SET risk_score = x.s FROM unnest($1::uuid[], $2::double precision[]) AS x(a, s)"
                      " WHERE alerts.alert_id = x.a",
-                     2, p2);
-    pg_array_free(&ids);
+                     2, p3);
+    pg_array_free(&uids);
     pg_array_free(&scores);
     if (rc != PG_OK) {
         intel_updates_free(*out, *n);

@@ -229,7 +229,7 @@ static int process(worker_thread *t, const intel_due *k, intel_indicator *ind, i
                    : -1;
     }
     int64_t now = now_ms();
-    int64_t claim_ms = cfg->timeout_ms + 30000;
+    int64_t claim_ms = cfg->timeout_ms + 10000; /* one request and the store; a dead holder's claim expires */
     int rc = intel_cache_claim(t->db, p, ind, t->holder, now, claim_ms, v);
     if (rc < 0)
         return rc;
