@@ -83,6 +83,7 @@ static const char sql_alert_list[] =
 /* Threat intel (services/enrich/intel_store.h): every lookup of the alert with its
  * verdict once done ("pending" / "error" in verdict until then), under the indicator
  * it came from; JSON gives each indicator its own list too. */
+// clang-format off
 #define SQL_ALERT_INTEL(WHERE)                                                                                        \
     "SELECT ai.indicator, ai.provider, ai.kind, ai.value, ai.state,"                                                 \
     " CASE WHEN ai.state = 'done' THEN c.verdict ELSE ai.state END AS verdict, c.score, c.summary, c.link,"         \
@@ -102,6 +103,7 @@ static const char sql_alert_show[] =
     " 'ticket', (SELECT to_json(t) FROM (SELECT ticket_id, title, status, severity, alert_count, namespace,"
     "   created_at, last_alert_at FROM tickets WHERE ticket_id = a.ticket_id) t))::text"
     " FROM alerts a WHERE a.alert_id = $1::uuid";
+// clang-format on
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
 {

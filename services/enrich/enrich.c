@@ -740,9 +740,8 @@ uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const ch
     return enrich_pack_intel(a, ind, severity, severity_score, risk_score, NULL, 0, len);
 }
 
-uint8_t *enrich_pack_intel(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity,
-                           int severity_score, double risk_score, Hutch__V1__IntelVerdict **intel, size_t n_intel,
-                           size_t *len)
+uint8_t *enrich_pack_intel(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
+                           double risk_score, Hutch__V1__IntelVerdict **intel, size_t n_intel, size_t *len)
 {
     Hutch__V1__Indicator *items = calloc(ind->count ? ind->count : 1, sizeof *items);
     Hutch__V1__Indicator **ptrs = calloc(ind->count ? ind->count : 1, sizeof *ptrs);

@@ -78,8 +78,7 @@ double enrich_risk_with_intel(double base, int worst);
 uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
                      double risk_score, size_t *len);
 /* The same with the threat-intel verdicts attached (intel: n BORROWED messages). */
-uint8_t *enrich_pack_intel(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity,
-                           int severity_score, double risk_score, Hutch__V1__IntelVerdict **intel, size_t n_intel,
-                           size_t *len);
+uint8_t *enrich_pack_intel(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
+                           double risk_score, Hutch__V1__IntelVerdict **intel, size_t n_intel, size_t *len);
 
 #endif

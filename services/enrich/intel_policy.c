@@ -82,10 +82,7 @@ void intel_policy_free(intel_policy *p)
     free(p);
 }
 
-bool intel_policy_is_rego(const intel_policy *p)
-{
-    return p && p->lookups;
-}
+bool intel_policy_is_rego(const intel_policy *p) { return p && p->lookups; }
 
 void intel_asks_free(intel_asks *a)
 {
@@ -123,14 +120,11 @@ static int ask_add(intel_asks *out, intel_provider p, const intel_indicator *ind
 }
 
 /* Enrich's indicator types that a provider may be asked about (emails are not). */
-static bool askable_type(const char *type)
-{
-    return strcmp(type, "email") != 0;
-}
+static bool askable_type(const char *type) { return strcmp(type, "email") != 0; }
 
 /* The built-in default: every enabled provider, every public indicator. */
-static int decide_default(const psl_ctx_t *psl, const bool enabled[INTEL_PROVIDER_COUNT],
-                          const enrich_indicators *ind, intel_asks *out)
+static int decide_default(const psl_ctx_t *psl, const bool enabled[INTEL_PROVIDER_COUNT], const enrich_indicators *ind,
+                          intel_asks *out)
 {
     intel_indicator *n = malloc(sizeof *n);
     if (!n)
@@ -157,8 +151,8 @@ static json_t *providers_json(const bool enabled[INTEL_PROVIDER_COUNT])
         for (int k = 0; k <= INTEL_KIND_ASN; k++)
             if (intel_provider_supports((intel_provider)p, (intel_kind)k))
                 json_array_append_new(kinds, json_string(intel_kind_name((intel_kind)k)));
-        json_array_append_new(arr, json_pack("{s:s, s:o}", "name", intel_provider_name((intel_provider)p), "kinds",
-                                             kinds));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:o}", "name", intel_provider_name((intel_provider)p), "kinds", kinds));
     }
     return arr;
 }
@@ -173,9 +167,8 @@ static json_t *strings_json(char *const *s, size_t n)
 
 /* The policy's input (intel_policy.h). normalized[i] gets each indicator's canonical
  * value (NEW) or NULL. NEW json, NULL on OOM. */
-static json_t *policy_input(const psl_ctx_t *psl, const bool enabled[INTEL_PROVIDER_COUNT],
-                            const Hutch__V1__Alert *a, const char *severity, int severity_score,
-                            const enrich_indicators *ind, char **normalized)
+static json_t *policy_input(const psl_ctx_t *psl, const bool enabled[INTEL_PROVIDER_COUNT], const Hutch__V1__Alert *a,
+                            const char *severity, int severity_score, const enrich_indicators *ind, char **normalized)
 {
     json_t *attrs = json_array();
     for (size_t i = 0; attrs && i < a->n_attributes; i++)
@@ -199,11 +192,10 @@ static json_t *policy_input(const psl_ctx_t *psl, const bool enabled[INTEL_PROVI
     free(n);
     json_t *in = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:i, s:o, s:o}", "alert_id",
                            a->alert_id ? a->alert_id : "", "schema", a->schema ? a->schema : "", "title",
-                           a->title ? a->title : "", "description", a->description ? a->description : "",
-                           "namespace", a->namespace_ ? a->namespace_ : "", "source", a->source ? a->source : "",
-                           "tags", strings_json(a->tags, a->n_tags), "attributes", attrs, "severity",
-                           severity ? severity : "", "severity_score", severity_score, "indicators", inds,
-                           "providers", providers_json(enabled));
+                           a->title ? a->title : "", "description", a->description ? a->description : "", "namespace",
+                           a->namespace_ ? a->namespace_ : "", "source", a->source ? a->source : "", "tags",
+                           strings_json(a->tags, a->n_tags), "attributes", attrs, "severity", severity ? severity : "",
+                           "severity_score", severity_score, "indicators", inds, "providers", providers_json(enabled));
     return in;
 }
 
@@ -224,8 +216,7 @@ static int add_lookup(const psl_ctx_t *psl, const bool enabled[INTEL_PROVIDER_CO
         /* not an indicator, or never asked about (not public) */
         size_t i;
         const json_t *pv;
-        json_array_foreach(provs, i, pv)
-        {
+        json_array_foreach (provs, i, pv) {
             int p = intel_provider_parse(json_string_value(pv));
             if (p >= 0)
                 out->skipped[p]++;
@@ -248,8 +239,7 @@ static int add_lookup(const psl_ctx_t *psl, const bool enabled[INTEL_PROVIDER_CO
     }
     size_t i;
     const json_t *pv;
-    json_array_foreach(provs, i, pv)
-    {
+    json_array_foreach (provs, i, pv) {
         if (!json_is_string(pv)) {
             snprintf(err, errlen, "intel.lookups: providers must be strings");
             return -2;
@@ -283,9 +273,8 @@ int intel_policy_decide(const intel_policy *pol, const psl_ctx_t *psl, const boo
     int rc = -1;
     if (!input)
         goto out;
-    rego_options o = {.strict_builtin_errors = true,
-                      .max_steps = INTEL_POLICY_MAX_STEPS,
-                      .max_memory = INTEL_POLICY_MAX_MEMORY};
+    rego_options o = {
+        .strict_builtin_errors = true, .max_steps = INTEL_POLICY_MAX_STEPS, .max_memory = INTEL_POLICY_MAX_MEMORY};
     rego_error e;
     memset(&e, 0, sizeof e);
     if (rego_query_eval(pol->lookups, input, pol->data, &o, &rs, &e) != 0) {
@@ -300,14 +289,15 @@ int intel_policy_decide(const intel_policy *pol, const psl_ctx_t *psl, const boo
         goto out;
     if (!json_is_array(set)) {
         snprintf(err, errlen, "intel.lookups must be a set, not a %s",
-                 json_is_object(set) ? "object" : json_is_string(set) ? "string" : "scalar");
+                 json_is_object(set)   ? "object"
+                 : json_is_string(set) ? "string"
+                                       : "scalar");
         rc = -2;
         goto out;
     }
     size_t i;
     const json_t *m;
-    json_array_foreach(set, i, m)
-    {
+    json_array_foreach (set, i, m) {
         rc = add_lookup(psl, enabled, ind, normalized, m, n, out, err, errlen);
         if (rc != 0)
             break;

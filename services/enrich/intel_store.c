@@ -74,8 +74,8 @@ int intel_store_attach(pg *db, intel_attach_row *rows, size_t n, int64_t now_ms)
             pg_array_add(&rk, intel_kind_name(rows[i].ask->ind.kind));
             pg_array_add(&rv, rows[i].ask->ind.value);
         }
-        const char *params[] = {pg_array_text(&alert), pg_array_text(&rp), pg_array_text(&rk), pg_array_text(&rv),
-                                pg_array_text(&ind),   pg_array_text(&state)};
+        const char *params[] = {pg_array_text(&alert), pg_array_text(&rp),  pg_array_text(&rk),
+                                pg_array_text(&rv),    pg_array_text(&ind), pg_array_text(&state)};
         rc = PG_RETRY;
         if (params[0] && params[1] && params[2] && params[3] && params[4] && params[5])
             rc = pg_exec(db, NULL,
@@ -206,9 +206,9 @@ static int updates_from_rows(PGresult *r, intel_update **out, size_t *n)
             p->pending++;
         else
             p->settled++;
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "provider", PQgetvalue(r, row, 4), "kind",
-                              PQgetvalue(r, row, 5), "value", PQgetvalue(r, row, 6), "indicator",
-                              PQgetvalue(r, row, 7), "state", state);
+        json_t *v =
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "provider", PQgetvalue(r, row, 4), "kind", PQgetvalue(r, row, 5),
+                      "value", PQgetvalue(r, row, 6), "indicator", PQgetvalue(r, row, 7), "state", state);
         if (v && !PQgetisnull(r, row, 9)) {
             int lv = intel_level_parse(PQgetvalue(r, row, 9));
             if (lv > worst)
@@ -229,8 +229,7 @@ static int updates_from_rows(PGresult *r, intel_update **out, size_t *n)
     return PG_OK;
 }
 
-int intel_store_resolve(pg *db, const intel_due *k, const char *state, const char *error, intel_update **out,
-                        size_t *n)
+int intel_store_resolve(pg *db, const intel_due *k, const char *state, const char *error, intel_update **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -261,8 +260,7 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
         pg_array_free(&ids);
         return PG_RETRY;
     }
-    rc = pg_exec(db, NULL, "SELECT 1 FROM alerts WHERE alert_id = ANY($1::uuid[]) ORDER BY alert_id FOR UPDATE", 1,
-                 p2);
+    rc = pg_exec(db, NULL, "SELECT 1 FROM alerts WHERE alert_id = ANY($1::uuid[]) ORDER BY alert_id FOR UPDATE", 1, p2);
     if (rc == PG_OK)
         rc = pg_exec(db, &r,
                      "SELECT a.alert_id::text, coalesce(a.ticket_id::text, ''), a.trace_id,"

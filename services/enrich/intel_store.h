@@ -29,9 +29,9 @@ typedef struct {
     const intel_ask *ask; /* BORROWED */
     bool record;          /* write its alert_intel row (false for a redelivered alert) */
     /* out */
-    bool hit;      /* a fresh verdict is cached */
-    int level;     /* intel_level, on hit */
-    int score;     /* on hit */
+    bool hit;  /* a fresh verdict is cached */
+    int level; /* intel_level, on hit */
+    int score; /* on hit */
     bool not_found;
     char *summary; /* NEW on hit (free) */
     char *link;    /* NEW on hit (free) */
@@ -64,10 +64,10 @@ typedef struct {
     char ticket_id[40]; /* "" while cluster has not bound it */
     char trace_id[40];
     int64_t created_ms; /* the alert's: the update's Meta id derives from it */
-    double risk_score; /* recomputed (enrich_risk_with_intel) */
-    size_t pending;    /* its rows still pending */
-    size_t settled;    /* its rows done or error: the update's sequence number */
-    char *detail_json; /* NEW: {"risk_score", "pending", "intel": [IntelVerdict as JSON]} */
+    double risk_score;  /* recomputed (enrich_risk_with_intel) */
+    size_t pending;     /* its rows still pending */
+    size_t settled;     /* its rows done or error: the update's sequence number */
+    char *detail_json;  /* NEW: {"risk_score", "pending", "intel": [IntelVerdict as JSON]} */
 } intel_update;
 
 /* Inside a transaction the caller began: marks the key's pending rows state ("done"

@@ -99,10 +99,7 @@ typedef struct worker_thread {
     char holder[128];
 } worker_thread;
 
-static int64_t now_ms(void)
-{
-    return ids_now_ms();
-}
+static int64_t now_ms(void) { return ids_now_ms(); }
 
 /* ---- publishing ---- */
 
@@ -142,9 +139,8 @@ static int publish(intel_worker *w, const intel_update *u, size_t n)
         size_t len = 0;
         uint8_t *buf = msg_pack(&ev.base, &len);
         const char *key = u[i].ticket_id[0] ? u[i].ticket_id : u[i].alert_id;
-        if (!buf ||
-            kafka_produce_async(w->producer, TOPIC_TICKETS_EVENTS, key, strlen(key), buf, len, NULL, on_delivery,
-                                &d) != 0) {
+        if (!buf || kafka_produce_async(w->producer, TOPIC_TICKETS_EVENTS, key, strlen(key), buf, len, NULL,
+                                        on_delivery, &d) != 0) {
             free(buf);
             rc = -1;
             break;
@@ -161,10 +157,7 @@ static int publish(intel_worker *w, const intel_update *u, size_t n)
 
 /* ---- one key ---- */
 
-static void count(intel_provider p, int r)
-{
-    intel_metrics_count(p, result_names[r], 1);
-}
+static void count(intel_provider p, int r) { intel_metrics_count(p, result_names[r], 1); }
 
 static void quota_gauges(worker_thread *t, intel_provider p, intel_limit lim)
 {
@@ -186,8 +179,8 @@ static int resolve(worker_thread *t, const intel_due *k, const char *state, cons
     if (rc == PG_OK)
         rc = intel_store_resolve(t->db, k, state, error, &u, &n);
     if (rc == PG_OK && publish(t->w, u, n) != 0) {
-        LOG_WARN("intel_publish_failed", "provider", intel_provider_name(k->provider), "kind",
-                 intel_kind_name(k->kind), NULL);
+        LOG_WARN("intel_publish_failed", "provider", intel_provider_name(k->provider), "kind", intel_kind_name(k->kind),
+                 NULL);
         rc = PG_RETRY;
     }
     if (rc == PG_OK)
@@ -223,8 +216,7 @@ static int process(worker_thread *t, const intel_due *k, intel_indicator *ind, i
     if (intel_normalize(w->psl, k->value, ind) != INTEL_NORM_OK || ind->kind != k->kind ||
         !intel_config_enabled(cfg, p)) {
         count(p, R_SKIPPED);
-        return resolve(t, k, "error", intel_config_enabled(cfg, p) ? "not a public indicator" : "provider off") ==
-                       PG_OK
+        return resolve(t, k, "error", intel_config_enabled(cfg, p) ? "not a public indicator" : "provider off") == PG_OK
                    ? 1
                    : -1;
     }
@@ -273,8 +265,8 @@ static int process(worker_thread *t, const intel_due *k, intel_indicator *ind, i
         out = intel_store_defer(t->db, k, now + retry_after, false) == PG_OK ? 0 : -1;
     } else if (r == INTEL_LOOKUP_RETRY && k->attempts + 1 < w->max_attempts) {
         count(p, R_ERROR);
-        LOG_WARN("intel_lookup_retry", "provider", intel_provider_name(p), "kind", intel_kind_name(k->kind),
-                 "attempts", attempts, "error", err, NULL);
+        LOG_WARN("intel_lookup_retry", "provider", intel_provider_name(p), "kind", intel_kind_name(k->kind), "attempts",
+                 attempts, "error", err, NULL);
         intel_cache_release(t->db, p, ind, t->holder);
         out = intel_store_defer(t->db, k, now_ms() + backoff_ms(k->attempts + 1), true) == PG_OK ? 0 : -1;
     } else {

@@ -36,13 +36,13 @@
 #include "services/enrich/intel_quota.h"
 
 typedef struct {
-    const intel_config *cfg;    /* BORROWED for the worker's life */
-    const char *database_url;   /* BORROWED during start */
-    const char *brokers;        /* BORROWED during start */
-    const char *instance;       /* BORROWED during start: the claims' holder prefix */
-    int threads;                /* >= 1 */
-    int max_attempts;           /* >= 1 */
-    int64_t poll_ms;            /* idle poll */
+    const intel_config *cfg;  /* BORROWED for the worker's life */
+    const char *database_url; /* BORROWED during start */
+    const char *brokers;      /* BORROWED during start */
+    const char *instance;     /* BORROWED during start: the claims' holder prefix */
+    int threads;              /* >= 1 */
+    int max_attempts;         /* >= 1 */
+    int64_t poll_ms;          /* idle poll */
 } intel_worker_opts;
 
 typedef struct intel_worker intel_worker;

@@ -130,8 +130,8 @@ static int intel_batch(enrich_handler_ctx *h, pg *db, consumer_item **items, siz
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
         out[i].first_row = k;
         for (size_t j = 0; !items[i]->dead && j < out[i].asks.n; j++)
-            rows[k++] = (intel_attach_row){.alert_id = a->alert_id, .ask = &out[i].asks.items[j],
-                                           .record = !items[i]->redelivered};
+            rows[k++] = (intel_attach_row){
+                .alert_id = a->alert_id, .ask = &out[i].asks.items[j], .record = !items[i]->redelivered};
     }
     *rows_out = rows;
     *nrows_out = total;
@@ -240,8 +240,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
         if (!items[i]->dead && !items[i]->redelivered) {
-            rows[n_rows] = (enrich_row){a->alert_id, out[i].severity, out[i].risk_score, out[i].risk_base,
-                                        &out[i].ind, false};
+            rows[n_rows] =
+                (enrich_row){a->alert_id, out[i].severity, out[i].risk_score, out[i].risk_base, &out[i].ind, false};
             row_of[i] = ++n_rows; /* 1-based: 0 = no row */
         }
     }
@@ -277,7 +277,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         snprintf(score_text, sizeof score_text, "%.0f", out[i].risk_score);
         consumer_item_log(LOG_LEVEL_INFO, it, it->redelivered ? "alert_enriched_again" : "alert_enriched", "alert_id",
                           a->alert_id, "trace_id", a->meta->trace_id, "indicators", nind, "severity", out[i].severity,
-                          "risk_score", score_text, "intel_lookups", nintel, "truncated", out[i].ind.truncated ? "true" : NULL, NULL);
+                          "risk_score", score_text, "intel_lookups", nintel, "truncated",
+                          out[i].ind.truncated ? "true" : NULL, NULL);
         if (!it->redelivered)
             metrics_add(h->m_indicators, (int64_t)out[i].ind.count);
     }

@@ -25,8 +25,12 @@
 static const psl_ctx_t *psl;
 
 static const char *const sample_values[][2] = {
-    {"ipv4", "45.155.205.233"}, {"ipv4", "10.1.2.3"},       {"email", "bob@evil-login.com"},
-    {"domain", "www.evil-login.com"}, {"md5", "44d88612fea8a8f36de82e1278abb02f"}, {"ipv4", "45.155.205[.]233"},
+    {"ipv4", "45.155.205.233"},
+    {"ipv4", "10.1.2.3"},
+    {"email", "bob@evil-login.com"},
+    {"domain", "www.evil-login.com"},
+    {"md5", "44d88612fea8a8f36de82e1278abb02f"},
+    {"ipv4", "45.155.205[.]233"},
 };
 
 static void sample_indicators(enrich_indicators *ind, size_t n)
@@ -209,8 +213,7 @@ static pg *db_or_skip(void)
     return db;
 }
 
-static const char *const alert_ids[] = {"0190b0c4-0000-7000-8000-000000000001",
-                                        "0190b0c4-0000-7000-8000-000000000002"};
+static const char *const alert_ids[] = {"0190b0c4-0000-7000-8000-000000000001", "0190b0c4-0000-7000-8000-000000000002"};
 
 static void insert_alert(pg *db, const char *id, const char *base)
 {
@@ -383,8 +386,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_policy),       cmocka_unit_test(test_rego_policy),
-        cmocka_unit_test(test_rego_policy_errors),   cmocka_unit_test(test_risk_with_intel),
+        cmocka_unit_test(test_default_policy),        cmocka_unit_test(test_rego_policy),
+        cmocka_unit_test(test_rego_policy_errors),    cmocka_unit_test(test_risk_with_intel),
         cmocka_unit_test(test_db_attach_due_resolve), cmocka_unit_test(test_db_resolve_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -40,12 +40,10 @@ int main(int argc, char **argv)
 {
     long alerts = 20000, batch = 500, ips = 100, providers = 4;
     const char *policy_dir = NULL;
-    static const struct option opts[] = {{"alerts", required_argument, NULL, 'a'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"ips", required_argument, NULL, 'i'},
-                                         {"providers", required_argument, NULL, 'p'},
-                                         {"policy", required_argument, NULL, 'P'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"alerts", required_argument, NULL, 'a'}, {"batch", required_argument, NULL, 'b'},
+        {"ips", required_argument, NULL, 'i'},    {"providers", required_argument, NULL, 'p'},
+        {"policy", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -81,11 +79,10 @@ int main(int argc, char **argv)
     }
     static const intel_provider order[] = {INTEL_VIRUSTOTAL, INTEL_ABUSEIPDB, INTEL_OTX, INTEL_RDAP};
     bool enabled[INTEL_PROVIDER_COUNT] = {0};
-    for (long p = 0; p < providers; p++)
-        enabled[order[p]] = true;
+    for (long p = 0; p < providers; p++) enabled[order[p]] = true;
 
     /* warm the cache: every (provider, ip) fresh for a day */
-    char (*ip)[32] = calloc((size_t)ips, sizeof *ip);
+    char(*ip)[32] = calloc((size_t)ips, sizeof *ip);
     intel_verdict *v = calloc(1, sizeof *v);
     int64_t now = ids_now_ms();
     for (long i = 0; i < ips; i++) {
@@ -99,12 +96,11 @@ int main(int argc, char **argv)
             v->score = i % 3 ? 0 : 80;
             snprintf(v->summary, sizeof v->summary, "bench verdict");
             snprintf(v->link, sizeof v->link, "https://example.invalid/%s", ip[i]);
-            if (intel_cache_store(db, v, "{}", "bench", now, 86400000) != PG_OK)
-                die("warming the cache", db);
+            if (intel_cache_store(db, v, "{}", "bench", now, 86400000) != PG_OK) die("warming the cache", db);
         }
     }
     /* the alerts */
-    char (*id)[IDS_UUID_LEN] = calloc((size_t)alerts, sizeof *id);
+    char(*id)[IDS_UUID_LEN] = calloc((size_t)alerts, sizeof *id);
     for (long a = 0; a < alerts; a++) {
         ids_uuid7(id[a]);
         const char *params[] = {id[a]};
@@ -138,12 +134,10 @@ int main(int argc, char **argv)
         if (pg_begin(db) != PG_OK || intel_store_attach(db, rows, nrows, ids_now_ms()) != PG_OK ||
             pg_commit(db) != PG_OK)
             die("attach", db);
-        for (size_t r = 0; r < nrows; r++)
-            hits += rows[r].hit;
+        for (size_t r = 0; r < nrows; r++) hits += rows[r].hit;
         lookups += (long)nrows;
         intel_attach_rows_free(rows, nrows);
-        for (long k = 0; k < n; k++)
-            intel_asks_free(&asks[k]);
+        for (long k = 0; k < n; k++) intel_asks_free(&asks[k]);
     }
     double wall = now_s(CLOCK_MONOTONIC) - t0, cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     printf("{\"bench\":\"intel_warm_cache\",\"alerts\":%ld,\"batch\":%ld,\"ips\":%ld,\"providers\":%ld,"
