@@ -145,6 +145,17 @@ int intel_store_defer(pg *db, const intel_due *k, int64_t until_ms, bool attempt
                    5, params);
 }
 
+int intel_store_defer_provider(pg *db, intel_provider p, int64_t until_ms)
+{
+    char until[32];
+    snprintf(until, sizeof until, "%" PRId64, until_ms);
+    const char *params[] = {intel_provider_name(p), until};
+    return pg_exec(db, NULL,
+                   "UPDATE alert_intel SET next_attempt_ms = $2::bigint"
+                   " WHERE provider = $1 AND state = 'pending' AND next_attempt_ms < $2::bigint",
+                   2, params);
+}
+
 int intel_store_pending_count(pg *db, int64_t *n)
 {
     PGresult *r = NULL;

@@ -55,6 +55,9 @@ typedef struct {
 int intel_store_due(pg *db, int64_t now_ms, intel_due *out, size_t max, size_t *n);
 /* The key's pending rows are due again at until_ms; attempt: count one more attempt. */
 int intel_store_defer(pg *db, const intel_due *k, int64_t until_ms, bool attempt);
+/* Every pending row of provider p is due at until_ms at the earliest (its bucket is
+ * empty or it is cooling down: asking about any of its keys before is pointless). */
+int intel_store_defer_provider(pg *db, intel_provider p, int64_t until_ms);
 /* How many rows are pending in all (the hutch_intel_pending gauge). */
 int intel_store_pending_count(pg *db, int64_t *n);
 

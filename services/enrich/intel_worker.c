@@ -240,7 +240,9 @@ static int process(worker_thread *t, const intel_due *k, intel_indicator *ind, i
         if (rc < 0)
             return rc;
         count(p, R_RATE_LIMITED);
-        return intel_store_defer(t->db, k, now + wait, false) == PG_OK ? 0 : -1;
+        /* all of the provider's lookups wait for the token, not just this one: a
+         * backlog is not tried again key by key at every refill */
+        return intel_store_defer_provider(t->db, p, now + wait) == PG_OK ? 0 : -1;
     }
     intel_lookup_opts lo = {.timeout_ms = cfg->timeout_ms, .now_ms = now};
     char *raw = NULL, err[256] = "";
@@ -262,7 +264,7 @@ static int process(worker_thread *t, const intel_due *k, intel_indicator *ind, i
         LOG_WARN("intel_rate_limited", "provider", intel_provider_name(p), "retry_after_ms", ms, NULL);
         intel_quota_cool(t->db, p, now + retry_after);
         intel_cache_release(t->db, p, ind, t->holder);
-        out = intel_store_defer(t->db, k, now + retry_after, false) == PG_OK ? 0 : -1;
+        out = intel_store_defer_provider(t->db, p, now + retry_after) == PG_OK ? 0 : -1;
     } else if (r == INTEL_LOOKUP_RETRY && k->attempts + 1 < w->max_attempts) {
         count(p, R_ERROR);
         LOG_WARN("intel_lookup_retry", "provider", intel_provider_name(p), "kind", intel_kind_name(k->kind), "attempts",

@@ -8,9 +8,11 @@
  *   1. claim it in the shared cache (single flight across threads and processes:
  *      BUSY -> another holder asks, try the next key; HIT -> a verdict is there);
  *   2. take a token of the provider's shared bucket (intel_quota.h); a refusal
- *      defers the key's rows to when the bucket has one (no one sleeps on it);
+ *      defers every pending lookup of that provider to when the bucket has one (no
+ *      one sleeps on it, and a backlog is not retried key by key at each refill);
  *   3. ask the provider (intel_client.h): OK -> store the verdict in the cache;
- *      429 -> cool the provider down for everyone for Retry-After and defer;
+ *      429 -> cool the provider down for everyone for Retry-After and defer its
+ *      lookups as long;
  *      5xx / timeout -> defer with exponential backoff (1 s, 2 s, 4 s ... 5 min), up
  *      to HUTCH_INTEL_MAX_ATTEMPTS attempts, then 'error'; another failure -> 'error';
  *   4. resolve: in one transaction, mark the key's rows, recompute the risk score of

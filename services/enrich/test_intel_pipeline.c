@@ -298,6 +298,13 @@ static void test_db_attach_due_resolve(void **state)
     assert_int_equal(intel_store_due(db, now + 5000, due, 4, &n), PG_OK);
     assert_int_equal(n, 1);
     assert_int_equal(due[0].attempts, 1);
+    /* the provider's bucket is empty: every VirusTotal lookup waits, AbuseIPDB's not */
+    assert_int_equal(intel_store_defer_provider(db, INTEL_VIRUSTOTAL, now + 60000), PG_OK);
+    assert_int_equal(intel_store_due(db, now + 59999, due, 4, &n), PG_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(intel_store_defer_provider(db, INTEL_VIRUSTOTAL, now + 1000), PG_OK); /* never earlier */
+    assert_int_equal(intel_store_due(db, now + 60000, due, 4, &n), PG_OK);
+    assert_int_equal(n, 1);
 
     /* the verdict arrives: malicious */
     v.provider = INTEL_VIRUSTOTAL;
