@@ -9,7 +9,7 @@
 #   make MODE=release   optimised, into build/release/
 #   make deps           install what is missing (idempotent)
 #   make test           deps, build, unit + conformance + end-to-end tests
-#   make run / up / down / bench / conformance / bench-vindex
+#   make run / up / down / bench / conformance / bench-vindex / bench-intel
 #   make images         the four container images (scripts/docker-images.sh; DOCKER, BASE)
 #   make test-deploy    images + docker-compose.yml on a Docker engine of its own (as root)
 #   make k8s-policies   k8s/base/configmap-policies.json from policies/
@@ -50,7 +50,7 @@ PROGRAMS :=       # $(BIN)/name
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
 .PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench bench-vindex clean fmt fmt-check \
-	images test-deploy k8s-policies
+	images test-deploy k8s-policies bench-intel
 all: programs
 
 include proto/proto.mk
@@ -137,11 +137,17 @@ bench: deps pyproto
 	@scripts/bench.sh
 	@scripts/bench-policy.sh
 	@scripts/rego-bench.sh
+	@scripts/bench-intel.sh
 
 # hutch-policy alone: Kafka in, Postgres and Kafka out (scripts/bench-policy.sh; EVENTS=N).
 bench-policy: deps pyproto
 	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-policy
 	@$(if $(EVENTS),HUTCH_BENCH_EVENTS=$(EVENTS) )scripts/bench-policy.sh
+
+# Threat-intel lookups with a warm cache (scripts/bench-intel.sh; ALERTS=N).
+bench-intel: deps
+	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-intel-bench
+	@$(if $(ALERTS),ALERTS=$(ALERTS) )scripts/bench-intel.sh
 
 # Rego engine vs OPA on bench/rego/* (scripts/rego-bench.sh; RUNS=N for more runs).
 rego-bench:

@@ -56,6 +56,16 @@ static const col_spec indicator_cols[] = {
     {NULL},
 };
 
+static const col_spec intel_cols[] = {
+    {"indicator", "INDICATOR", COL_TEXT, 40},
+    {"provider", "PROVIDER", COL_TEXT, 0},
+    {"verdict", "VERDICT", COL_TEXT, 0},
+    {"score", "SCORE", COL_TEXT, 0},
+    {"summary", "SUMMARY", COL_TEXT, 60},
+    {"link", "LINK", COL_TEXT, 0},
+    {NULL},
+};
+
 static const col_spec ticket_brief[] = {
     {"ticket_id", "ticket", COL_TEXT, 0},
     {"status", "status", COL_TEXT, 0},
@@ -70,14 +80,30 @@ static const char sql_alert_list[] =
     " SELECT alert_id, created_at, schema, title, namespace, severity, risk_score, ticket_id, event_id"
     " FROM alerts ORDER BY created_at DESC, alert_id DESC LIMIT $1::int) a";
 
+/* Threat intel (services/enrich/intel_store.h): every lookup of the alert with its
+ * verdict once done ("pending" / "error" in verdict until then), under the indicator
+ * it came from; JSON gives each indicator its own list too. */
+// clang-format off
+#define SQL_ALERT_INTEL(WHERE)                                                                                        \
+    "SELECT ai.indicator, ai.provider, ai.kind, ai.value, ai.state,"                                                 \
+    " CASE WHEN ai.state = 'done' THEN c.verdict ELSE ai.state END AS verdict, c.score, c.summary, c.link,"         \
+    " c.not_found, c.fetched_at, ai.error"                                                                           \
+    " FROM alert_intel ai LEFT JOIN intel_cache c ON (c.provider, c.kind, c.value) = (ai.provider, ai.kind, ai.value)" \
+    "  AND ai.state = 'done' WHERE ai.alert_id = a.alert_id" WHERE
+
 static const char sql_alert_show[] =
     "SELECT json_build_object("
     " 'alert', to_json(a),"
     " 'indicators', coalesce((SELECT json_agg(i ORDER BY i.type, i.value, i.path) FROM"
-    "   (SELECT type, value, unnest(paths) AS path FROM indicators WHERE alert_id = a.alert_id) i), '[]'),"
+    "   (SELECT x.type, x.value, x.path, coalesce((SELECT json_agg(v ORDER BY v.provider, v.kind) FROM ("
+    SQL_ALERT_INTEL(" AND ai.indicator = x.value") ") v), '[]') AS intel"
+    "    FROM (SELECT type, value, unnest(paths) AS path FROM indicators WHERE alert_id = a.alert_id) x) i), '[]'),"
+    " 'intel', coalesce((SELECT json_agg(v ORDER BY v.indicator, v.provider, v.kind) FROM ("
+    SQL_ALERT_INTEL("") ") v), '[]'),"
     " 'ticket', (SELECT to_json(t) FROM (SELECT ticket_id, title, status, severity, alert_count, namespace,"
     "   created_at, last_alert_at FROM tickets WHERE ticket_id = a.ticket_id) t))::text"
     " FROM alerts a WHERE a.alert_id = $1::uuid";
+// clang-format on
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
@@ -222,6 +248,11 @@ int cmd_alert_show(cli *c)
             printf("(none yet)\n");
         printf("\nindicators:\n");
         output_table(stdout, json_object_get(doc, "indicators"), indicator_cols);
+        printf("\nthreat intel:\n");
+        if (json_array_size(json_object_get(doc, "intel")))
+            output_table(stdout, json_object_get(doc, "intel"), intel_cols);
+        else
+            printf("(no lookups)\n");
         printf("\npayload:\n");
         output_json(stdout, json_object_get(alert, "payload"));
     }

@@ -343,12 +343,37 @@ static const char m011_console[] =
     "CREATE INDEX tickets_created_at_id ON tickets (created_at DESC, ticket_id DESC);"
     "CREATE INDEX events_status_received_at ON events (status, received_at DESC);";
 
+/* Threat intel in the pipeline (services/enrich/intel_store.h): one row per
+ * (alert, provider, kind, value) that the intel policy asked about, with its state:
+ * pending (the lookup worker owes it a verdict: the durable queue, resumed at start),
+ * done (intel_cache holds the verdict) or error (given up: error says why). The
+ * verdict itself lives once in intel_cache. indicator is the alert's indicator value
+ * the lookup came from (hutchctl alert show lists verdicts under it). risk_base is the
+ * risk score before verdicts, so the score can be recomputed when they arrive. */
+static const char m006_intel_alerts[] =
+    "CREATE TABLE alert_intel ("
+    "  alert_id uuid NOT NULL,"
+    "  provider text NOT NULL,"
+    "  kind text NOT NULL,"
+    "  value text NOT NULL,"
+    "  indicator text NOT NULL,"
+    "  state text NOT NULL,"                            /* pending | done | error */
+    "  attempts int NOT NULL DEFAULT 0,"
+    "  next_attempt_ms bigint NOT NULL DEFAULT 0,"
+    "  error text,"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (alert_id, provider, kind, value));"
+    "CREATE INDEX alert_intel_pending ON alert_intel (next_attempt_ms) WHERE state = 'pending';"
+    "CREATE INDEX alert_intel_key ON alert_intel (provider, kind, value) WHERE state = 'pending';"
+    "ALTER TABLE alerts ADD COLUMN risk_base double precision;";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
     {3, "indicators_per_value", m003_indicators_per_value},
     {4, "intel", m004_intel},
     {5, "ticket_lifecycle", m005_ticket_lifecycle},
+    {6, "intel_alerts", m006_intel_alerts},
     {8, "agent_llm", m008_agent_llm},
     {10, "slack", m010_slack},
     {11, "console", m011_console},

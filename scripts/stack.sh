@@ -19,6 +19,11 @@
 # HUTCH_POLICY_DIR (default the project's policies/; policy reads it) and
 # its HUTCH_<SERVICE>_PORT; logs go to .hutch/logs/<service>.log.
 # .hutch/env holds the settings for another shell: `. .hutch/env && build/bin/hutchctl ticket list`.
+# Threat intel: unless a provider key (HUTCH_INTEL_*_KEY) is set in the environment,
+# `up` starts the fake providers (tests/intel/fake_intel.py, loopback, port
+# HUTCH_INTEL_FAKE_PORT=8090) and points every HUTCH_INTEL_*_URL at it with a dummy
+# key; with a real key set, the real providers are asked (README, "Threat
+# intelligence"). HUTCH_INTEL_FAKE=0: neither (RDAP, keyless, then asks rdap.org).
 # HUTCH_STACK_SERVICES="policy enrich" makes `up` start only those services (default all
 # six); set but empty, only Postgres, the broker and the topics (scripts/bench-policy.sh).
 # The web console (hutch-console, not in the alert path) starts with the full stack, on
@@ -39,6 +44,54 @@ WITH_CONSOLE=0
 HUTCH_DEFAULT_PORT[console]=8090
 
 svc_port() { local v="HUTCH_${1^^}_PORT"; echo "${!v:-${HUTCH_DEFAULT_PORT[$1]}}"; }
+
+INTEL_FAKE_PORT=${HUTCH_INTEL_FAKE_PORT:-8090}
+INTEL_FAKE_KEY=hutch-fake-intel-key
+INTEL_FAKE_ON=
+# provider setting name -> the fake's path prefix (tests/intel/fake_intel.py PREFIXES)
+declare -A INTEL_FAKE_PREFIX=([VIRUSTOTAL]=/vt/api/v3 [ABUSEIPDB]=/abuseipdb/api/v2 [OTX]=/otx/api/v1
+    [SHODAN]=/shodan [URLSCAN]=/urlscan/api/v1 [URLHAUS]=/urlhaus/v1 [THREATFOX]=/threatfox/api/v1
+    [MALWAREBAZAAR]=/mb/api/v1 [RDAP]=/rdap)
+
+# True when the fake providers stand in for the real ones (no real key given).
+intel_fake_wanted() {
+    [[ ${HUTCH_INTEL_FAKE:-1} != 0 ]] || return 1
+    local k
+    for k in VIRUSTOTAL ABUSEIPDB OTX SHODAN URLSCAN ABUSECH; do
+        local v="HUTCH_INTEL_${k}_KEY"
+        [[ -z ${!v:-} ]] || return 1
+    done
+}
+
+start_intel_fake() {
+    intel_fake_wanted || return 0
+    if ! pidfile_alive "$STATE/pids/intel-fake.pid"; then
+        port_open 127.0.0.1 "$INTEL_FAKE_PORT" && die "port $INTEL_FAKE_PORT (fake intel) is taken: set HUTCH_INTEL_FAKE_PORT"
+        # the fake stops when its stdin closes: a FIFO opened read-write never does
+        rm -f "$STATE/intel-fake.fifo"; mkfifo "$STATE/intel-fake.fifo"
+        setsid /usr/bin/python3 "$HUTCH_ROOT/tests/intel/fake_intel.py" --port "$INTEL_FAKE_PORT" --key "$INTEL_FAKE_KEY" \
+            > "$STATE/logs/intel-fake.log" 2>&1 <> "$STATE/intel-fake.fifo" &
+        echo $! > "$STATE/pids/intel-fake.pid"
+        wait_port 127.0.0.1 "$INTEL_FAKE_PORT" 20 "$(cat "$STATE/pids/intel-fake.pid")" \
+            || die "the fake intel providers did not start (log: $STATE/logs/intel-fake.log)"
+    fi
+    local k base="http://127.0.0.1:$INTEL_FAKE_PORT"
+    for k in "${!INTEL_FAKE_PREFIX[@]}"; do export "HUTCH_INTEL_${k}_URL=$base${INTEL_FAKE_PREFIX[$k]}"; done
+    for k in VIRUSTOTAL ABUSEIPDB OTX SHODAN URLSCAN ABUSECH; do export "HUTCH_INTEL_${k}_KEY=$INTEL_FAKE_KEY"; done
+    INTEL_FAKE_ON=1
+    log "threat intel: the fake providers on $base (tests/intel/fake_intel.py, every provider on, dummy key)"
+}
+
+intel_hint() {
+    if [[ -n ${INTEL_FAKE_ON:-} ]]; then
+        log "threat intel is answered by the fake providers. For the real ones: make down, then e.g."
+        log "  export HUTCH_INTEL_VIRUSTOTAL_KEY=... HUTCH_INTEL_ABUSEIPDB_KEY=... HUTCH_INTEL_OTX_KEY=..."
+        log "  export HUTCH_INTEL_SHODAN_KEY=... HUTCH_INTEL_URLSCAN_KEY=... HUTCH_INTEL_ABUSECH_KEY=...   # any subset"
+        log "  make run      (RDAP needs no key; README \"Threat intelligence\" lists every setting)"
+    else
+        log "threat intel: the real providers whose HUTCH_INTEL_*_KEY is set (hutchctl intel quota shows their use)"
+    fi
+}
 
 start_broker() {
     if [[ ${HUTCH_BROKER:-kafka} == dev ]]; then
@@ -89,6 +142,7 @@ up() {
     start_broker
     /usr/bin/python3 "$HUTCH_ROOT/scripts/topics.py" "$BROKERS" "${HUTCH_TOPIC_PARTITIONS:-8}" \
         || die "could not create the Kafka topics"
+    start_intel_fake
     local started=("${UP_SERVICES[@]}")
     [[ $WITH_CONSOLE == 1 ]] && started+=(console)
     for s in "${started[@]}"; do start_service "$s"; done
@@ -118,6 +172,7 @@ down() {
         [[ -f $STATE/pids/$s.pid ]] && kill -TERM "$(cat "$STATE/pids/$s.pid")" 2>/dev/null || true
     done
     for s in console "${HUTCH_SERVICES[@]}"; do stop_pidfile "$STATE/pids/$s.pid" 20; done
+    stop_pidfile "$STATE/pids/intel-fake.pid" 10
     stop_pidfile "$STATE/devbroker.pid" 10
     [[ -d $STATE/kafka ]] && "$HUTCH_ROOT/scripts/kafka.sh" stop "$STATE/kafka"
     [[ -d $STATE/pg ]] && "$HUTCH_ROOT/scripts/postgres.sh" stop "$STATE/pg"
@@ -148,6 +203,9 @@ send_samples() {
     "$ctl" ticket list || true
     log "ignored by the policies (hutchctl event list --ignored):"
     "$ctl" event list --ignored --limit 10 || true
+    log "threat-intel quota (hutchctl intel quota):"
+    "$ctl" intel quota || true
+    intel_hint
 }
 
 case $cmd in

@@ -58,6 +58,14 @@
  *   public_ips = distinct IPv4/IPv6 indicator values that are globally routable
  *          (enrich_ip_is_public: not private, loopback, link-local, CGNAT,
  *          multicast, reserved or documentation ranges).
+ * With threat intel (enrich_risk_with_intel), the one formula for the final score:
+ *     risk = min(100, base + intel_bonus)
+ *   base = the score above (stored as alerts.risk_base);
+ *   intel_bonus = 30 when any provider's verdict on any of the alert's indicators is
+ *          malicious, else 15 when one is suspicious, else 0 (harmless and unknown
+ *          never lower the score: a provider not knowing an IP proves nothing).
+ *   It is computed when the alert is enriched (with the verdicts already cached) and
+ *   again each time a pending verdict arrives (services/enrich/intel_store.c).
  *
  * Must stay true: no I/O, no clock, no randomness — the output is a function of
  * the input and of the public suffix list loaded by enrich_new (a process keeps the
@@ -717,10 +725,23 @@ double enrich_risk_score(int severity_score, const enrich_indicators *ind)
     return score > 100 ? 100 : score < 0 ? 0 : score;
 }
 
+double enrich_risk_with_intel(double base, int worst)
+{
+    double bonus = worst >= 3 ? 30 : worst == 2 ? 15 : 0;
+    double score = base + bonus;
+    return score > 100 ? 100 : score < 0 ? 0 : score;
+}
+
 /* ---- output ---- */
 
 uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
                      double risk_score, size_t *len)
+{
+    return enrich_pack_intel(a, ind, severity, severity_score, risk_score, NULL, 0, len);
+}
+
+uint8_t *enrich_pack_intel(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
+                           double risk_score, Hutch__V1__IntelVerdict **intel, size_t n_intel, size_t *len)
 {
     Hutch__V1__Indicator *items = calloc(ind->count ? ind->count : 1, sizeof *items);
     Hutch__V1__Indicator **ptrs = calloc(ind->count ? ind->count : 1, sizeof *ptrs);
@@ -751,6 +772,8 @@ uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const ch
     out.severity = (char *)severity;
     out.severity_score = severity_score;
     out.payload_json = "";
+    out.n_intel = n_intel;
+    out.intel = intel;
     buf = msg_pack(&out.base, len);
 out:
     free(items);

@@ -3,7 +3,8 @@
  * Two pure functions on an alert's payload (a jansson value) and attributes:
  * - enrich_extract: deterministic indicator extraction (IPv4, IPv6, domain, URL,
  *   MD5/SHA1/SHA256, email), each with the JSON path where it was found;
- * - enrich_risk_score: a transparent 0-100 score from the alert's severity and public IPs.
+ * - enrich_risk_score: a transparent 0-100 score from the alert's severity and public IPs,
+ *   and enrich_risk_with_intel: the same once threat-intel verdicts are known.
  * The same input always yields the same indicators in the same order, which is what
  * lets a redelivered alert produce byte-identical output (docs/ARCHITECTURE.md, "Delivery").
  * See enrich.c's header for the exact rules. */
@@ -61,6 +62,11 @@ bool enrich_ip_is_public(const char *text);
 /* The risk score (formula in enrich.c's header), 0..100, from the alert's severity
  * score (common/severity.h) and its indicators. */
 double enrich_risk_score(int severity_score, const enrich_indicators *indicators);
+/* The risk score once threat-intel verdicts are in (formula in enrich.c's header):
+ * base is enrich_risk_score's, worst the most severe verdict among the alert's
+ * (an intel_level of intel_provider.h: 0 unknown, 1 harmless, 2 suspicious, 3
+ * malicious; unknown when there is none yet). */
+double enrich_risk_with_intel(double base, int worst);
 
 #define ENRICH_PRODUCER "hutch-enrich"
 /* The severity score of an alert with no severity at all (low). */
@@ -71,5 +77,8 @@ double enrich_risk_score(int severity_score, const enrich_indicators *indicators
  * a is not changed. NEW buffer (free()) or NULL on OOM. */
 uint8_t *enrich_pack(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
                      double risk_score, size_t *len);
+/* The same with the threat-intel verdicts attached (intel: n BORROWED messages). */
+uint8_t *enrich_pack_intel(Hutch__V1__Alert *a, const enrich_indicators *ind, const char *severity, int severity_score,
+                           double risk_score, Hutch__V1__IntelVerdict **intel, size_t n_intel, size_t *len);
 
 #endif

@@ -15,6 +15,7 @@ typedef struct {
     const char *alert_id; /* canonical UUID */
     const char *severity; /* level name */
     double risk_score;
+    double risk_base; /* the score before threat-intel verdicts (enrich_risk_score) */
     const enrich_indicators *indicators;
     bool found; /* out: the alert row exists (else dead-letter it) */
 } enrich_row;

@@ -369,6 +369,9 @@ class Stack:
             # a SIGKILLed consumer's partitions come back after 6 s, not 45 s
             "HUTCH_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "HUTCH_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            # threat intel: RDAP needs no key and is on by default; tests never call the
+            # real one (test_intel_pipeline.py points enrich at the fake providers)
+            "HUTCH_INTEL_RDAP": "0",
             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1"),
             "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
         })

@@ -1,0 +1,84 @@
+/* intel_store: the Postgres side of threat intel in the pipeline (migration 6:
+ * alert_intel, alerts.risk_base), beside the cache and quota of intel_quota.h.
+ *
+ * alert_intel is the durable queue and the record: one row per (alert, provider,
+ * kind, value) the intel policy asked about, 'done' (its verdict is in intel_cache),
+ * 'pending' (the lookup worker owes it one; due at next_attempt_ms) or 'error'.
+ * The batch handler writes rows in the batch's transaction (so a SIGKILL loses
+ * nothing: a committed alert has its pending rows, an uncommitted one is
+ * redelivered); the worker reads due keys, defers them (quota, 429, backoff) and
+ * resolves them, recomputing each touched alert's risk score in the same
+ * transaction as the state change.
+ *
+ * Every function is one or two statements; PG_OK / PG_RETRY / PG_FATAL. */
+#ifndef HUTCH_INTEL_STORE_H
+#define HUTCH_INTEL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/pg.h"
+#include "services/enrich/intel_policy.h"
+
+/* ---- the batch (inside the frame's transaction) ---- */
+
+/* One lookup of one alert of the batch. */
+typedef struct {
+    const char *alert_id; /* BORROWED */
+    const intel_ask *ask; /* BORROWED */
+    bool record;          /* write its alert_intel row (false for a redelivered alert) */
+    /* out */
+    bool hit;  /* a fresh verdict is cached */
+    int level; /* intel_level, on hit */
+    int score; /* on hit */
+    bool not_found;
+    char *summary; /* NEW on hit (free) */
+    char *link;    /* NEW on hit (free) */
+} intel_attach_row;
+
+/* Reads the fresh verdicts of rows[0..n) at now_ms (one statement) and records each
+ * row with record set as done (hit) or pending (miss), for alerts that exist. */
+int intel_store_attach(pg *db, intel_attach_row *rows, size_t n, int64_t now_ms);
+void intel_attach_rows_free(intel_attach_row *rows, size_t n); /* the strings only */
+
+/* ---- the worker ---- */
+
+typedef struct {
+    intel_provider provider;
+    intel_kind kind;
+    char value[INTEL_VALUE_MAX + 1];
+    int attempts; /* the most any of its rows had */
+} intel_due;
+
+/* Up to max keys with pending rows due at now_ms, the longest-waiting first. */
+int intel_store_due(pg *db, int64_t now_ms, intel_due *out, size_t max, size_t *n);
+/* The key's pending rows are due again at until_ms; attempt: count one more attempt. */
+int intel_store_defer(pg *db, const intel_due *k, int64_t until_ms, bool attempt);
+/* Every pending row of provider p is due at until_ms at the earliest (its bucket is
+ * empty or it is cooling down: asking about any of its keys before is pointless). */
+int intel_store_defer_provider(pg *db, intel_provider p, int64_t until_ms);
+/* How many rows are pending in all (the hutch_intel_pending gauge). */
+int intel_store_pending_count(pg *db, int64_t *n);
+
+/* One alert touched by a resolve, as the update to publish. */
+typedef struct {
+    char alert_id[40];
+    char ticket_id[40]; /* "" while cluster has not bound it */
+    char trace_id[40];
+    int64_t created_ms; /* the alert's: the update's Meta id derives from it */
+    double risk_score;  /* recomputed (enrich_risk_with_intel) */
+    size_t pending;     /* its rows still pending */
+    size_t settled;     /* its rows done or error: the update's sequence number */
+    char *detail_json;  /* NEW: {"risk_score", "pending", "intel": [IntelVerdict as JSON]} */
+} intel_update;
+
+/* Inside a transaction the caller began: marks the key's pending rows state ("done"
+ * or "error", with error, BORROWED, may be NULL), recomputes and stores the risk
+ * score of every alert they belong to, and returns those alerts in *out (NEW array
+ * of *n, intel_updates_free). */
+int intel_store_resolve(pg *db, const intel_due *k, const char *state, const char *error, intel_update **out,
+                        size_t *n);
+void intel_updates_free(intel_update *u, size_t n);
+
+#endif
