@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/ids.h"
+#include "common/severity.h"
 
 static const col_spec ticket_cols[] = {
     {"ticket_id", "TICKET", COL_TEXT, 0},
@@ -55,11 +56,16 @@ static const col_spec notification_cols[] = {
     {NULL},
 };
 
+/* Open first, then the most severe (the levels' order is $3, from common/severity.h),
+ * then the latest activity: what to look at first. */
+#define TICKET_ORDER(t)                                                                                               \
+    "(" t "status = 'open') DESC, coalesce(array_position($3::text[], " t "severity), 0) DESC, " t                  \
+    "last_alert_at DESC, " t "ticket_id DESC"
 static const char sql_ticket_list[] =
-    "SELECT coalesce(json_agg(t ORDER BY t.last_alert_at DESC, t.ticket_id DESC), '[]')::text FROM ("
+    "SELECT coalesce(json_agg(t ORDER BY " TICKET_ORDER("t.") "), '[]')::text FROM ("
     " SELECT ticket_id, status, severity, alert_count, namespace, title, created_at, last_alert_at"
     " FROM tickets WHERE ($1::text IS NULL OR status = $1)"
-    " ORDER BY last_alert_at DESC, ticket_id DESC LIMIT $2::int) t";
+    " ORDER BY " TICKET_ORDER("") " LIMIT $2::int) t";
 
 static const char sql_ticket_show[] =
     "SELECT json_build_object("
@@ -100,8 +106,14 @@ int cmd_ticket_list(cli *c)
     }
     char limit[24];
     snprintf(limit, sizeof limit, "%lld", (long long)c->limit);
-    const char *params[] = {c->status, limit};
-    return print_list(c, sql_ticket_list, 2, params, ticket_cols);
+    pg_array levels;
+    pg_array_init(&levels);
+    for (int l = SEVERITY_INFO; l <= SEVERITY_CRITICAL; l++)
+        pg_array_add(&levels, severity_name((severity_level)l));
+    const char *params[] = {c->status, limit, pg_array_text(&levels)};
+    int rc = params[2] ? print_list(c, sql_ticket_list, 3, params, ticket_cols) : CLI_FAIL;
+    pg_array_free(&levels);
+    return rc;
 }
 
 int cmd_ticket_show(cli *c)

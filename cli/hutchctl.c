@@ -35,7 +35,7 @@ static const cli_command cli_commands[] = {
     {"alert", "list", OPT_LIMIT, 0, 0, "[--limit N]", "latest alerts", cmd_alert_list},
     {"alert", "show", 0, 1, 1, "ID", "one alert with its indicators and ticket", cmd_alert_show},
     {"ticket", "list", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status S] [--limit N]",
-     "tickets by latest activity (status: open, acknowledged, resolved)", cmd_ticket_list},
+     "tickets, open first, then by severity and latest activity (status: open, acknowledged, resolved)", cmd_ticket_list},
     {"ticket", "show", 0, 1, 1, "ID", "one ticket with its alerts and notifications", cmd_ticket_show},
     {"event", "list", OPT_LIMIT | OPT_STATUS | OPT_IGNORED, 0, 0, "[--ignored|--status S] [--limit N]",
      "latest raw events and what policy decided (status: received, accepted, ignored, dead)", cmd_event_list},

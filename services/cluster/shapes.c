@@ -269,6 +269,7 @@ int shapes_vectors(shapes *s, pg *db, const char *const *hashes, const char *con
             dup = miss[j] && !strcmp(hashes[j], hashes[i]);
         miss[i] = !dup;
         n_miss += !dup;
+        local.memory += dup; /* served by the batch's first occurrence */
     }
     if (rc == PG_OK && n_miss && shapes_dim(s) > 0)
         rc = read_stored(s, db, hashes, n, miss, fetched, &local.database);

@@ -25,7 +25,7 @@
 typedef struct shapes shapes;
 
 typedef struct {
-    uint64_t memory;   /* found in this process */
+    uint64_t memory;   /* found in this process (or earlier in the same call) */
     uint64_t database; /* found in shape_embeddings */
     uint64_t model;    /* embedded now */
     uint64_t failed;   /* the embedder refused (EMBED_ERROR): no vector */
