@@ -35,6 +35,8 @@ enum {
     OPT_IGNORED = 1 << 11, /* --ignored */
     OPT_PROVIDER = 1 << 12, /* --provider P */
     OPT_NO_CACHE = 1 << 13, /* --no-cache */
+    OPT_EPS = 1 << 14,      /* --eps E (ticket suggest) */
+    OPT_MIN_SAMPLES = 1 << 15, /* --min-samples N (ticket suggest) */
 };
 
 typedef struct {
@@ -60,6 +62,8 @@ typedef struct {
     bool ignored;           /* --ignored: only events policy ignored */
     const char *provider;   /* --provider P (intel lookup), BORROWED from argv */
     bool no_cache;          /* --no-cache: ask the provider, not the cache */
+    const char *eps;         /* --eps (ticket suggest), BORROWED from argv; NULL = 0.3 */
+    const char *min_samples; /* --min-samples; NULL = 2 */
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -95,5 +99,8 @@ int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
 int cmd_intel_quota(cli *c);
+int cmd_alert_similar(cli *c);
+int cmd_ticket_similar(cli *c);
+int cmd_ticket_suggest(cli *c);
 
 #endif

@@ -37,6 +37,13 @@ static const cli_command cli_commands[] = {
     {"ticket", "list", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status S] [--limit N]",
      "tickets, open first, then by severity and latest activity (status: open, acknowledged, resolved)", cmd_ticket_list},
     {"ticket", "show", 0, 1, 1, "ID", "one ticket with its alerts and notifications", cmd_ticket_show},
+    {"alert", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "alerts whose shape is most like this alert's (last 30 days)",
+     cmd_alert_similar},
+    {"ticket", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "tickets whose alerts look most like this ticket's",
+     cmd_ticket_similar},
+    {"ticket", "suggest", OPT_LIMIT | OPT_EPS | OPT_MIN_SAMPLES, 0, 0, "[--eps E] [--min-samples N] [--limit N]",
+     "DBSCAN over the last 24 h's unbound or open alerts: groups binding kept apart (suggestions only)",
+     cmd_ticket_suggest},
     {"event", "list", OPT_LIMIT | OPT_STATUS | OPT_IGNORED, 0, 0, "[--ignored|--status S] [--limit N]",
      "latest raw events and what policy decided (status: received, accepted, ignored, dead)", cmd_event_list},
     {"policy", "eval", OPT_POLICY | OPT_INPUT | OPT_DATA | OPT_V0, 1, 1,
@@ -200,6 +207,8 @@ enum {
     VAL_IGNORED,
     VAL_PROVIDER,
     VAL_NO_CACHE,
+    VAL_EPS,
+    VAL_MIN_SAMPLES,
 };
 
 static const struct option cli_options[] = {
@@ -219,6 +228,8 @@ static const struct option cli_options[] = {
     {"ignored", no_argument, NULL, VAL_IGNORED},
     {"provider", required_argument, NULL, VAL_PROVIDER},
     {"no-cache", no_argument, NULL, VAL_NO_CACHE},
+    {"eps", required_argument, NULL, VAL_EPS},
+    {"min-samples", required_argument, NULL, VAL_MIN_SAMPLES},
     {NULL, 0, NULL, 0},
 };
 
@@ -315,6 +326,14 @@ int main(int argc, char **argv)
         case VAL_NO_CACHE:
             c.no_cache = true;
             seen |= OPT_NO_CACHE;
+            break;
+        case VAL_EPS:
+            c.eps = optarg;
+            seen |= OPT_EPS;
+            break;
+        case VAL_MIN_SAMPLES:
+            c.min_samples = optarg;
+            seen |= OPT_MIN_SAMPLES;
             break;
         case ':':
             missing_value(optopt);

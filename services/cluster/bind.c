@@ -53,13 +53,12 @@ const size_t bind_storm_kinds_count = sizeof bind_storm_kinds / sizeof bind_stor
 static const struct {
     const char *attr, *prefix;
 } actor_attrs[] = {
-    {"container_id", "container"}, {"remote_ip", "ip"},         {"src_ip", "ip"},
-    {"srcip", "ip"},               {"source_ip", "ip"},         {"client_ip", "ip"},
-    {"caller_ip", "ip"},           {"user", "user"},            {"srcuser", "user"},
-    {"dstuser", "user"},           {"user_name", "user"},       {"username", "user"},
-    {"access_key_user", "user"},   {"k8s_user", "user"},        {"principal", "user"},
-    {"instance_id", "resource"},   {"bucket", "resource"},      {"cluster", "resource"},
-    {"resource", "resource"},      {"agent", "resource"},       {"hostname", "resource"},
+    {"container_id", "container"}, {"remote_ip", "ip"},     {"src_ip", "ip"},         {"srcip", "ip"},
+    {"source_ip", "ip"},           {"client_ip", "ip"},     {"caller_ip", "ip"},      {"user", "user"},
+    {"srcuser", "user"},           {"dstuser", "user"},     {"user_name", "user"},    {"username", "user"},
+    {"access_key_user", "user"},   {"k8s_user", "user"},    {"principal", "user"},    {"instance_id", "resource"},
+    {"bucket", "resource"},        {"cluster", "resource"}, {"resource", "resource"}, {"agent", "resource"},
+    {"hostname", "resource"},
 };
 
 static const char *const shared_users[] = {"root", "admin", "administrator", "system", "nobody", "<NA>", "unknown"};
@@ -220,14 +219,10 @@ bind_decision cluster_bind_decide(const char *ns, const bind_alert *a, const bin
 const char *bind_reason_name(bind_reason r)
 {
     switch (r) {
-    case BIND_BY_NAMESPACE:
-        return "namespace";
-    case BIND_BY_STORM:
-        return "storm";
-    case BIND_BY_SHAPE:
-        return "shape";
-    default:
-        return "opened";
+    case BIND_BY_NAMESPACE: return "namespace";
+    case BIND_BY_STORM: return "storm";
+    case BIND_BY_SHAPE: return "shape";
+    default: return "opened";
     }
 }
 

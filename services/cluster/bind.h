@@ -50,7 +50,7 @@ extern const size_t bind_storm_kinds_count;
 typedef struct {
     char keys[BIND_MAX_KEYS][BIND_KEY_LEN]; /* actor keys, distinct, in attribute order */
     size_t n_keys;
-    const bind_storm_kind *storm; /* NULL: not a storm alert */
+    const bind_storm_kind *storm;    /* NULL: not a storm alert */
     char storm_target[BIND_KEY_LEN]; /* the storm's target ("" if the alert names none) */
 } bind_alert;
 
@@ -64,13 +64,13 @@ const bind_storm_kind *bind_storm_of(const Hutch__V1__Alert *a);
 /* A candidate ticket: strings BORROWED. */
 typedef struct {
     const char *ticket_id;
-    const char *namespace_;     /* "" = none */
-    const char *status;         /* open | resolved | archived (legacy: acknowledged = open) */
+    const char *namespace_; /* "" = none */
+    const char *status;     /* open | resolved | archived (legacy: acknowledged = open) */
     int64_t last_alert_ms;
-    const char *const *keys;    /* the ticket's actor keys (those the batch asked about) */
+    const char *const *keys; /* the ticket's actor keys (those the batch asked about) */
     size_t n_keys;
-    const char *storm;          /* storm kind name of the ticket, "" = not a storm */
-    double score;               /* best dot product of the alert's vector and the ticket's shapes; <0 = unknown */
+    const char *storm; /* storm kind name of the ticket, "" = not a storm */
+    double score;      /* best dot product of the alert's vector and the ticket's shapes; <0 = unknown */
 } bind_candidate;
 
 typedef struct {

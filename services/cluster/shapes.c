@@ -132,9 +132,7 @@ static int insert(shapes *s, const char *hash, float *vec)
     return 0;
 }
 
-/* A Postgres real[] literal "{0.1,-2e-05,...}" into a NEW dim-float vector, or NULL
- * when it does not hold exactly dim numbers. */
-static float *parse_vector(const char *text, int dim)
+float *shapes_parse_vector(const char *text, int dim)
 {
     if (dim <= 0 || *text != '{')
         return NULL;
@@ -183,18 +181,17 @@ static int read_stored(shapes *s, pg *db, const char *const *hashes, size_t n, c
     snprintf(dim, sizeof dim, "%d", shapes_dim(s));
     const char *p[] = {pg_array_text(&h), shapes_embedder_name(s), dim};
     PGresult *r = NULL;
-    int rc = !p[0] ? PG_RETRY
-             : h.n == 0
-                 ? PG_OK
-                 : pg_exec(db, &r,
-                           "SELECT DISTINCT ON (shape_hash) shape_hash,"
-                           " CASE WHEN embedder = $2 AND dims = $3::int THEN vector::text END, shape_text "
-                           "FROM shape_embeddings WHERE shape_hash = ANY($1::text[]) "
-                           "ORDER BY shape_hash, (embedder = $2 AND dims = $3::int) DESC",
-                           3, p);
+    int rc = !p[0]      ? PG_RETRY
+             : h.n == 0 ? PG_OK
+                        : pg_exec(db, &r,
+                                  "SELECT DISTINCT ON (shape_hash) shape_hash,"
+                                  " CASE WHEN embedder = $2 AND dims = $3::int THEN vector::text END, shape_text "
+                                  "FROM shape_embeddings WHERE shape_hash = ANY($1::text[]) "
+                                  "ORDER BY shape_hash, (embedder = $2 AND dims = $3::int) DESC",
+                                  3, p);
     for (int k = 0; rc == PG_OK && r && k < PQntuples(r); k++) {
         const char *hash = PQgetvalue(r, k, 0);
-        float *v = PQgetisnull(r, k, 1) ? NULL : parse_vector(PQgetvalue(r, k, 1), shapes_dim(s));
+        float *v = PQgetisnull(r, k, 1) ? NULL : shapes_parse_vector(PQgetvalue(r, k, 1), shapes_dim(s));
         if (v) {
             if (insert(s, hash, v) != 0)
                 rc = PG_RETRY;
@@ -248,8 +245,8 @@ static int write_stored(shapes *s, pg *db, const char *const *hashes, const char
     return rc;
 }
 
-int shapes_vectors(shapes *s, pg *db, const char *const *hashes, const char *const *texts, size_t n,
-                   const float **out, shapes_stats *st)
+int shapes_vectors(shapes *s, pg *db, const char *const *hashes, const char *const *texts, size_t n, const float **out,
+                   shapes_stats *st)
 {
     shapes_stats local = {0};
     bool *miss = calloc(n ? n : 1, sizeof *miss);

@@ -45,13 +45,17 @@ void shapes_trim(shapes *s);
  * NULL (no vector: the embedder refused, or the text is unknown). Runs inside the
  * caller's transaction on db. PG_OK, PG_RETRY (database, or EMBED_RETRY from the
  * embedder), PG_FATAL. Counts of this call are added to *st when st is not NULL. */
-int shapes_vectors(shapes *s, pg *db, const char *const *hashes, const char *const *texts, size_t n,
-                   const float **out, shapes_stats *st);
+int shapes_vectors(shapes *s, pg *db, const char *const *hashes, const char *const *texts, size_t n, const float **out,
+                   shapes_stats *st);
 
 /* Dimensions of the vectors (0 before the first embedding of an openai/gemini
  * embedder without HUTCH_EMBED_DIMENSIONS). */
 int shapes_dim(const shapes *s);
 const char *shapes_embedder_name(const shapes *s);
+
+/* A Postgres real[] literal "{0.1,-2e-05,...}" (borrowed) into a NEW vector of dim
+ * floats (free()), or NULL when it does not hold exactly dim numbers. */
+float *shapes_parse_vector(const char *text, int dim);
 
 /* The dot product of two vectors of shapes_dim() floats. */
 float shapes_dot(const shapes *s, const float *a, const float *b);

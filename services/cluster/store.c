@@ -137,8 +137,8 @@ typedef struct {
     size_t n, cap;
 } candidates;
 
-static candidate *candidates_add(candidates *c, const char *id, const char *ns, const char *status,
-                                 const char *storm, int64_t last_ms)
+static candidate *candidates_add(candidates *c, const char *id, const char *ns, const char *status, const char *storm,
+                                 int64_t last_ms)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 32;
@@ -311,8 +311,9 @@ static int decide_rows(shapes *sh, cluster_row *rows, size_t n, candidates *cand
                 double score = v ? shapes_dot(sh, row->vector, v) : -1;
                 best = score > best ? score : best;
             }
-            view[k] = (bind_candidate){c->ticket_id, c->namespace_,         c->status, c->last_alert_ms,
-                                       (const char *const *)c->keys.v, c->keys.n, c->storm,  best};
+            view[k] = (bind_candidate){
+                c->ticket_id, c->namespace_, c->status, c->last_alert_ms, (const char *const *)c->keys.v,
+                c->keys.n,    c->storm,      best};
         }
         bind_decision d = cluster_bind_decide(row->namespace_, row->bind, view, cands->n, bp);
         row->reason = d.reason;
@@ -358,8 +359,8 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
 {
     pg_array t_id, t_title, t_ns, t_fp, b_alert, b_ticket, b_fp, again_tickets, k_ticket, k_key, s_ticket, s_hash,
         e_alert, e_vec, e_hash;
-    pg_array *all[] = {&t_id,    &t_title, &t_ns,     &t_fp,  &b_alert, &b_ticket, &b_fp,   &again_tickets,
-                       &k_ticket, &k_key,  &s_ticket, &s_hash, &e_alert, &e_vec,   &e_hash};
+    pg_array *all[] = {&t_id,     &t_title, &t_ns,     &t_fp,   &b_alert, &b_ticket, &b_fp,  &again_tickets,
+                       &k_ticket, &k_key,   &s_ticket, &s_hash, &e_alert, &e_vec,    &e_hash};
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         pg_array_init(all[k]);
     strbuf vb = {0};
@@ -406,10 +407,10 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
     const char *pa[] = {pg_array_text(&again_tickets)};
     const char *pk[] = {pg_array_text(&k_ticket), pg_array_text(&k_key)};
     const char *ps[] = {pg_array_text(&s_ticket), pg_array_text(&s_hash)};
-    const char *pe[] = {pg_array_text(&e_alert), pg_array_text(&e_vec), pg_array_text(&e_hash), shapes_embedder_name(sh),
-                        dims};
-    int rc = !oom && pt[0] && pt[1] && pt[2] && pt[3] && pb[0] && pb[1] && pb[2] && pa[0] && pk[0] && pk[1] &&
-                     ps[0] && ps[1] && pe[0] && pe[1] && pe[2]
+    const char *pe[] = {pg_array_text(&e_alert), pg_array_text(&e_vec), pg_array_text(&e_hash),
+                        shapes_embedder_name(sh), dims};
+    int rc = !oom && pt[0] && pt[1] && pt[2] && pt[3] && pb[0] && pb[1] && pb[2] && pa[0] && pk[0] && pk[1] && ps[0] &&
+                     ps[1] && pe[0] && pe[1] && pe[2]
                  ? PG_OK
                  : PG_RETRY;
     PGresult *counts = NULL, *again_counts = NULL;
@@ -538,8 +539,7 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
         /* the first fresh row of this ticket at whose count the level was reached */
         for (size_t i = 0; !*notify_id && i < n; i++)
             if (!rows[i].again && !strcasecmp(rows[i].ticket_id, id) &&
-                severity_rank(bind_storm_severity(kind, rows[i].alert_count, spread)) >=
-                    severity_rank(kind->notify_at))
+                severity_rank(bind_storm_severity(kind, rows[i].alert_count, spread)) >= severity_rank(kind->notify_at))
                 snprintf(notify_id, sizeof notify_id, "%s", rows[i].alert_id);
         for (size_t i = 0; i < n; i++)
             if (!strcasecmp(rows[i].ticket_id, id)) {
@@ -555,8 +555,8 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
         pg_array_add(&u_notify, *notify_id ? notify_id : NULL);
         pg_array_add(&u_old, old);
     }
-    const char *pu[] = {pg_array_text(&u_id), pg_array_text(&u_title), pg_array_text(&u_sev),
-                        pg_array_text(&u_notify), pg_array_text(&u_old)};
+    const char *pu[] = {pg_array_text(&u_id), pg_array_text(&u_title), pg_array_text(&u_sev), pg_array_text(&u_notify),
+                        pg_array_text(&u_old)};
     if (rc == PG_OK && u_id.n)
         rc = pu[0] && pu[1] && pu[2] && pu[3] && pu[4]
                  ? pg_exec(db, NULL,
@@ -596,13 +596,14 @@ static int write_severity(pg *db, const cluster_row *rows, size_t n, const char 
     const char *p[] = {pg_array_text(&ids), pg_array_text(&sevs), levels_literal(&levels)};
     int rc = p[0] && p[1] && p[2] ? PG_OK : PG_RETRY;
     if (rc == PG_OK && ids.n)
-        rc = pg_exec(db, NULL,
-                     "WITH x AS (SELECT DISTINCT ON (id) id, s FROM unnest($1::uuid[], $2::text[]) AS x(id, s)"
-                     "  ORDER BY id, array_position($3::text[], s) DESC) "
-                     "UPDATE tickets SET severity = x.s FROM x WHERE tickets.ticket_id = x.id"
-                     " AND (tickets.severity IS NULL"
-                     "  OR coalesce(array_position($3::text[], tickets.severity), 0) < array_position($3::text[], x.s))",
-                     3, p);
+        rc =
+            pg_exec(db, NULL,
+                    "WITH x AS (SELECT DISTINCT ON (id) id, s FROM unnest($1::uuid[], $2::text[]) AS x(id, s)"
+                    "  ORDER BY id, array_position($3::text[], s) DESC) "
+                    "UPDATE tickets SET severity = x.s FROM x WHERE tickets.ticket_id = x.id"
+                    " AND (tickets.severity IS NULL"
+                    "  OR coalesce(array_position($3::text[], tickets.severity), 0) < array_position($3::text[], x.s))",
+                    3, p);
     pg_array_free(&ids);
     pg_array_free(&sevs);
     pg_array_free(&levels);

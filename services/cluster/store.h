@@ -17,12 +17,12 @@
 
 /* One alert of the batch: what the statements need (BORROWED) and what they decided. */
 typedef struct {
-    bool redelivered;        /* the frame found the message claimed before */
-    const char *alert_id;    /* canonical UUID */
-    const char *namespace_;  /* "" = none */
+    bool redelivered;       /* the frame found the message claimed before */
+    const char *alert_id;   /* canonical UUID */
+    const char *namespace_; /* "" = none */
     const char *fingerprint;
     const char *title;
-    const char *severity;      /* the alert's (info..critical), "" if none */
+    const char *severity; /* the alert's (info..critical), "" if none */
     const char *shape_hash;
     const float *vector;       /* shapes_dim() floats, or NULL (no embedding) */
     const bind_alert *bind;    /* actor keys, storm kind */

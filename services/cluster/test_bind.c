@@ -149,7 +149,12 @@ static const bind_case cases[] = {
      {{"t1", "", "open", MIN, {"ip:203.0.113.45"}, "", 0.5}},
      BIND_OPEN,
      -1},
-    {"threshold is inclusive", "", {"user:bob"}, NULL, {{"t1", "", "open", MIN, {"user:bob"}, "", 0.9}}, BIND_BY_SHAPE,
+    {"threshold is inclusive",
+     "",
+     {"user:bob"},
+     NULL,
+     {{"t1", "", "open", MIN, {"user:bob"}, "", 0.9}},
+     BIND_BY_SHAPE,
      0},
     {"seed 004: same IP again after 20 min joins",
      "",
@@ -165,8 +170,13 @@ static const bind_case cases[] = {
      {{"t1", "", "open", HOUR + 1, {"ip:185.199.108.153"}, "", 1.0}},
      BIND_OPEN,
      -1},
-    {"window edge is inside", "", {"ip:1.1.1.1"}, NULL, {{"t1", "", "open", HOUR, {"ip:1.1.1.1"}, "", 1.0}},
-     BIND_BY_SHAPE, 0},
+    {"window edge is inside",
+     "",
+     {"ip:1.1.1.1"},
+     NULL,
+     {{"t1", "", "open", HOUR, {"ip:1.1.1.1"}, "", 1.0}},
+     BIND_BY_SHAPE,
+     0},
     {"resolved and archived never bind",
      "",
      {"ip:1.1.1.1"},
@@ -209,8 +219,13 @@ static const bind_case cases[] = {
      {{"t1", "", "open", 0, {"ip:1.1.1.1"}, "", 1.0}, {"t2", "acct-1", "open", 30 * MIN, {"x"}, "", -1}},
      BIND_BY_NAMESPACE,
      1},
-    {"empty namespaces do not match", "", {"ip:1.1.1.1"}, NULL, {{"t1", "", "open", MIN, {"ip:2.2.2.2"}, "", 1.0}},
-     BIND_OPEN, -1},
+    {"empty namespaces do not match",
+     "",
+     {"ip:1.1.1.1"},
+     NULL,
+     {{"t1", "", "open", MIN, {"ip:2.2.2.2"}, "", 1.0}},
+     BIND_OPEN,
+     -1},
     {"higher similarity wins",
      "",
      {"ip:1.1.1.1"},
@@ -234,8 +249,13 @@ static const bind_case cases[] = {
      {{"t1", "", "open", MIN, {"ip:1.1.1.1"}, "", -1}},
      BIND_OPEN,
      -1},
-    {"fingerprint key: alerts without actors group by title", "", {"fp:abc"}, NULL,
-     {{"t1", "", "open", MIN, {"fp:abc"}, "", 1.0}}, BIND_BY_SHAPE, 0},
+    {"fingerprint key: alerts without actors group by title",
+     "",
+     {"fp:abc"},
+     NULL,
+     {{"t1", "", "open", MIN, {"fp:abc"}, "", 1.0}},
+     BIND_BY_SHAPE,
+     0},
 };
 
 static void run_case(const bind_case *k, bool reversed)
@@ -250,8 +270,8 @@ static void run_case(const bind_case *k, bool reversed)
         size_t nk = 0;
         while (nk < 3 && k->c[i].keys[nk])
             nk++;
-        c[n++] = (bind_candidate){k->c[i].id, k->c[i].ns, k->c[i].status, NOW - k->c[i].age_ms,
-                                  k->c[i].keys, nk, k->c[i].storm, k->c[i].score};
+        c[n++] = (bind_candidate){k->c[i].id,   k->c[i].ns, k->c[i].status, NOW - k->c[i].age_ms,
+                                  k->c[i].keys, nk,         k->c[i].storm,  k->c[i].score};
     }
     if (reversed)
         for (size_t i = 0; i < n / 2; i++) {

@@ -126,3 +126,49 @@ def test_seed000_night(night_stack):
                      f"(hit ratio {ratio:.3f})\n")
     assert st.pg.scalar("SELECT count(*) FROM embeddings") == n_alerts
     assert model <= 2 * shapes and ratio >= 0.9, (model, cached, shapes)
+
+
+def test_similar_and_suggest_after_the_night(night_stack):
+    """`hutchctl alert similar`, `ticket similar`, `ticket suggest` on the night's
+    vectors; a second scanner opens its own storm ticket (another actor), which
+    `ticket suggest` proposes to group with the first one: a suggestion only."""
+    st = night_stack
+    scan = st.pg.query("SELECT ticket_id::text AS t FROM ticket_storms WHERE kind = 'port_scan'")[0]["t"]
+    probe = st.pg.query("SELECT alert_id::text AS a FROM ticket_alerts WHERE ticket_id = %s LIMIT 1", (scan,))[0]["a"]
+
+    similar = json.loads(hutchctl(st, "-o", "json", "alert", "similar", probe, "--limit", "5"))
+    assert len(similar) == 5 and all(s["ticket_id"] == scan and s["score"] >= 0.99 for s in similar), similar
+    assert probe not in {s["alert_id"] for s in similar}
+    table = hutchctl(st, "alert", "similar", probe, "--limit", "2")
+    assert "SCORE" in table and "Unprotected port" in table
+
+    # a second scanner: the same kind from another actor is another ticket
+    import random
+    rng = random.Random(7)
+    other = "198.51.100.99"
+    for i in range(5):
+        t = seed000_night.NIGHT_START + seed000_night.timedelta(hours=3, minutes=i)
+        f = seed000_night.port_probe(rng, t, seed000_night.SERVERS[i], 22)
+        f["service"]["action"]["portProbeAction"]["portProbeDetails"][0]["remoteIpDetails"]["ipAddressV4"] = other
+        assert st.post_alert("guardduty", seed000_night.guardduty_event(rng, t, f)).status_code == 202
+    wait_for(lambda: st.pg.scalar("SELECT alert_count FROM tickets t JOIN ticket_storms s USING (ticket_id)"
+                                  " WHERE s.actor = %s", (other,)) == 5, scaled(60), 0.5, "the second scan's ticket")
+    [second] = [r["t"] for r in st.pg.query("SELECT ticket_id::text AS t FROM ticket_storms WHERE actor = %s",
+                                             (other,))]
+    assert second != scan
+
+    tickets = json.loads(hutchctl(st, "-o", "json", "ticket", "similar", scan))
+    assert tickets[0]["ticket_id"] == second and tickets[0]["score"] >= 0.99, tickets
+    assert scan not in {t["ticket_id"] for t in tickets}
+
+    groups = json.loads(hutchctl(st, "-o", "json", "ticket", "suggest"))
+    both = [g for g in groups if {scan, second} <= set(g["tickets"])]
+    assert both and both[0]["alerts"] >= 905, groups
+    # suggestions only: nothing moved
+    assert st.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (second,)) == 5
+    # a tight eps and a high min-samples change the answer, bad values are usage errors
+    assert json.loads(hutchctl(st, "-o", "json", "ticket", "suggest", "--eps", "0.3", "--min-samples", "2"))
+    env = dict(os.environ, HUTCH_DATABASE_URL=st.pg.url)
+    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "ticket", "suggest", "--eps", "3"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--eps" in r.stderr
