@@ -36,6 +36,8 @@
  */
 #include "services/cluster/bind.h"
 
+#include "common/severity.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -238,6 +240,14 @@ const char *bind_storm_severity(const bind_storm_kind *k, int64_t count, int64_t
         if ((levels[i].count > 0 && count >= levels[i].count) || (levels[i].spread > 0 && spread >= levels[i].spread))
             return levels[i].name;
     return "low";
+}
+
+int bind_storm_notify_index(const bind_storm_kind *k, const int64_t *counts, size_t n, int64_t spread, bool already)
+{
+    for (size_t i = 0; !already && i < n; i++)
+        if (severity_rank(bind_storm_severity(k, counts[i], spread)) >= severity_rank(k->notify_at))
+            return (int)i;
+    return -1;
 }
 
 void bind_storm_title(const bind_storm_kind *k, const char *actor, int64_t count, int64_t spread, char *out,

@@ -522,6 +522,10 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
                      " coalesce(s.notify_alert_id::text, ''), s.title, t.title "
                      "FROM ticket_storms s JOIN tickets t USING (ticket_id) WHERE s.ticket_id = ANY($1::uuid[])",
                      1, pa);
+    int64_t *fresh_counts = calloc(n ? n : 1, sizeof *fresh_counts);
+    size_t *fresh_rows = calloc(n ? n : 1, sizeof *fresh_rows);
+    if (!fresh_counts || !fresh_rows)
+        rc = PG_RETRY;
     pg_array u_id, u_title, u_sev, u_notify, u_old;
     pg_array *ups[] = {&u_id, &u_title, &u_sev, &u_notify, &u_old};
     for (size_t k = 0; k < sizeof ups / sizeof *ups; k++)
@@ -537,10 +541,15 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
         bind_storm_title(kind, PQgetvalue(r, k, 2), count, spread, title, sizeof title);
         snprintf(notify_id, sizeof notify_id, "%s", PQgetvalue(r, k, 5));
         /* the first fresh row of this ticket at whose count the level was reached */
-        for (size_t i = 0; !*notify_id && i < n; i++)
-            if (!rows[i].again && !strcasecmp(rows[i].ticket_id, id) &&
-                severity_rank(bind_storm_severity(kind, rows[i].alert_count, spread)) >= severity_rank(kind->notify_at))
-                snprintf(notify_id, sizeof notify_id, "%s", rows[i].alert_id);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!rows[i].again && !strcasecmp(rows[i].ticket_id, id)) {
+                fresh_counts[m] = rows[i].alert_count;
+                fresh_rows[m++] = i;
+            }
+        int at = bind_storm_notify_index(kind, fresh_counts, m, spread, *notify_id != 0);
+        if (at >= 0)
+            snprintf(notify_id, sizeof notify_id, "%s", rows[fresh_rows[at]].alert_id);
         for (size_t i = 0; i < n; i++)
             if (!strcasecmp(rows[i].ticket_id, id)) {
                 rows[i].notify = !strcasecmp(rows[i].alert_id, notify_id) ? "storm" : "quiet";
@@ -570,6 +579,8 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
                            5, pu)
                  : PG_RETRY;
     PQclear(r);
+    free(fresh_counts);
+    free(fresh_rows);
     for (size_t k = 0; k < sizeof ups / sizeof *ups; k++)
         pg_array_free(ups[k]);
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)

@@ -316,13 +316,23 @@ static void test_storm_severity_and_title(void **state)
     assert_null(bind_storm_named(NULL));
 }
 
+static void test_storm_notifies_once(void **state)
+{
+    const bind_storm_kind *ps = bind_storm_named("port_scan");
+    int64_t counts[] = {98, 99, 100, 101};
+    assert_int_equal(bind_storm_notify_index(ps, counts, 4, 3, false), 2);  /* the 100th probe */
+    assert_int_equal(bind_storm_notify_index(ps, counts, 4, 5, false), 0);  /* 5 hosts: at once */
+    assert_int_equal(bind_storm_notify_index(ps, counts, 4, 3, true), -1);  /* notified before */
+    assert_int_equal(bind_storm_notify_index(ps, counts, 2, 3, false), -1); /* not yet */
+    assert_int_equal(bind_storm_notify_index(ps, counts, 0, 9, false), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_actor_keys),
-        cmocka_unit_test(test_storm_kinds),
-        cmocka_unit_test(test_bind_cases),
-        cmocka_unit_test(test_storm_severity_and_title),
+        cmocka_unit_test(test_actor_keys),          cmocka_unit_test(test_storm_kinds),
+        cmocka_unit_test(test_bind_cases),          cmocka_unit_test(test_storm_severity_and_title),
+        cmocka_unit_test(test_storm_notifies_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
