@@ -261,6 +261,60 @@ static void test_outputs_dead_retry(void **state)
     kafka_producer_free(p, 5000);
 }
 
+/* The tick: after a batch, and every tick_ms while idle, on the frame's thread with
+ * its producer. */
+typedef struct {
+    scenario s;
+    atomic_int ticks;
+    atomic_int ticks_after_batch; /* ticks seen once a batch was handled */
+    kafka_producer *producer;
+    int producer_ok;
+} tick_scenario;
+
+static void count_tick(void *ctx, pg *db, kafka_producer *producer)
+{
+    tick_scenario *t = ctx; /* the scenario is the first member */
+    assert_null(db);        /* no_database */
+    t->producer_ok += producer == t->producer;
+    atomic_fetch_add(&t->ticks, 1);
+    if (atomic_load(&t->s.handled) > 0)
+        atomic_fetch_add(&t->ticks_after_batch, 1);
+}
+
+static void test_tick(void **state)
+{
+    char err[512];
+    rd_kafka_mock_topic_create(mock, "t.tick", 1, 1);
+    kafka_producer *p = kafka_producer_new(mock_brokers, "hutch-test", err, sizeof err);
+    assert_non_null(p);
+    tick_scenario t = {.s = {.in = "t.tick", .out = "t.tick.out"}, .producer = p};
+    static consumer_input inputs[] = {{"t.tick", NULL}, {NULL, NULL}};
+    consumer_spec spec = {.inputs = inputs,
+                          .handle = raw_handler,
+                          .no_database = true,
+                          .batch_max = 10,
+                          .linger_ms = 20,
+                          .tick = count_tick,
+                          .tick_ms = 100};
+    t.s.c = consumer_new("test-tick", mock_brokers, NULL, p, &spec, &t, err, sizeof err);
+    assert_non_null(t.s.c);
+    pthread_t th;
+    pthread_create(&th, NULL, run, &t.s);
+    sleep_ms(1500); /* idle: about one tick per 100 ms */
+    int idle = atomic_load(&t.ticks);
+    assert_true(idle >= 5 && idle <= 20);
+    assert_int_equal(kafka_produce_sync(p, "t.tick", "k", 1, "m", 1, NULL, 10000), 0);
+    for (int i = 0; i < 300 && atomic_load(&t.ticks_after_batch) < 1; i++)
+        sleep_ms(20);
+    assert_int_equal(atomic_load(&t.s.handled), 1);
+    assert_true(atomic_load(&t.ticks_after_batch) >= 1);
+    t.s.stop = 1;
+    pthread_join(th, NULL);
+    assert_int_equal(t.producer_ok, atomic_load(&t.ticks));
+    consumer_free(t.s.c);
+    kafka_producer_free(p, 1000);
+}
+
 /* Stop while the broker is down: the loop and the close must not hang. */
 static void test_stop_while_broker_down(void **state)
 {
@@ -608,6 +662,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_dead_retry),
+        cmocka_unit_test(test_tick),
         cmocka_unit_test(test_stop_while_broker_down),
         cmocka_unit_test(test_stop_with_backlog),
         cmocka_unit_test(test_poison_in_batch),

@@ -73,29 +73,3 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
     a->ticket_title = old_title;
     return buf;
 }
-
-uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket,
-                                   const char *fingerprint, size_t *len)
-{
-    json_t *detail =
-        json_pack("{s:s, s:s, s:s, s:s}", "fingerprint", fingerprint, "namespace", a->namespace_ ? a->namespace_ : "",
-                  "title", a->title ? a->title : "", "schema", a->schema ? a->schema : "");
-    char *detail_text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(detail);
-    if (!detail_text)
-        return NULL;
-    char seed[128];
-    snprintf(seed, sizeof seed, "%s/ticket_event/0", a->meta->id);
-    msg_meta_buf mb;
-    msg_meta_init(&mb, a->meta->trace_id, CLUSTER_PRODUCER, a->meta->created_unix_ms, seed);
-    Hutch__V1__TicketEvent ev = HUTCH__V1__TICKET_EVENT__INIT;
-    ev.meta = &mb.meta;
-    ev.ticket_id = (char *)ticket_id;
-    ev.kind = new_ticket ? "opened" : "alert_bound";
-    ev.alert_id = a->alert_id;
-    ev.actor = CLUSTER_PRODUCER;
-    ev.detail_json = detail_text;
-    uint8_t *buf = msg_pack(&ev.base, len);
-    free(detail_text);
-    return buf;
-}

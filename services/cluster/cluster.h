@@ -24,15 +24,13 @@ int cluster_fingerprint(const char *schema, const char *title, char out[CLUSTER_
 /* The ticket id an alert opens: ids_uuid7_derived(created_ms, "<alert_id>/ticket/0"). */
 void cluster_ticket_id(char out[37], const char *alert_id, int64_t alert_created_ms);
 
-/* The outputs of a clustered alert, packed (NEW buffers, free(); NULL on OOM). Their
- * Meta ids derive from the input's and TicketEvent.detail_json holds only fields of
- * the alert, so a redelivered alert packs to the same bytes. cluster_pack_clustered
+/* The output of a clustered alert, packed (NEW buffer, free(); NULL on OOM). Its Meta
+ * id derives from the input's, so a redelivered alert packs to the same bytes. (The
+ * TicketEvents are the ticket history's, relayed: common/ticket.h.) cluster_pack_clustered
  * swaps a's meta/ticket/fingerprint/notify fields while packing and restores them. */
 #define CLUSTER_PRODUCER "hutch-cluster"
 /* notify and ticket_title: Alert.notify / Alert.ticket_title ("" for ordinary tickets). */
 uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket, char *fingerprint,
                                 const char *notify, const char *ticket_title, size_t *len);
-uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket,
-                                   const char *fingerprint, size_t *len);
 
 #endif

@@ -1,16 +1,24 @@
 /* hutch-cluster: hutch.alerts.enriched -> bind to a ticket or open one ->
  * hutch.alerts.clustered (the Alert with ticket_id, new_ticket, fingerprint, and for
- * storm tickets notify and ticket_title) and hutch.tickets.events (TicketEvent
- * "opened" or "alert_bound", keyed by ticket id).
+ * storm tickets notify and ticket_title), and the relay of the ticket history to
+ * hutch.tickets.events.
  *
  * The frame (common/consumer.h) hands over batches inside one transaction. Per batch:
  * each alert's shape text and hash (common/shape.h), actor keys and storm kind
  * (bind.h); the shapes' vectors (shapes.h: memory, Postgres, then one embedder call
  * for the misses); the locks, the decisions (bind.c's, pure) and the statements
- * (store.c's); the output packing (cluster.c's). Idempotency: the ticket an alert opens has an id
- * derived from the alert, the output Meta ids are derived from the input's, and
- * TicketEvent.detail_json holds only fields of the alert, so a redelivered alert
- * (store.c re-reads its binding) produces the same bytes as the first time. */
+ * (store.c's); the output packing (cluster.c's). Idempotency: the ticket an alert
+ * opens has an id derived from the alert and the output Meta ids are derived from the
+ * input's, so a redelivered alert (store.c re-reads its binding, and a storm's
+ * notifying alert) produces the same bytes as the first time. A declined alert
+ * (common/ticket.h) produces nothing again.
+ *
+ * TicketEvents: store.c writes an "opened" or "bound" ticket_history row per ticket
+ * in the batch's transaction, as every other ticket change does (common/ticket.c);
+ * the frame's tick (after each batch, and every HUTCH_CLUSTER_RELAY_INTERVAL while
+ * idle) runs ticket_relay_publish, which sends the unpublished rows, each
+ * acknowledged by the broker before it is marked. Any cluster instance may relay;
+ * one does at a time. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +32,7 @@
 #include "common/metrics.h"
 #include "common/msg.h"
 #include "common/service.h"
+#include "common/ticket.h"
 #include "common/topics.h"
 #include "common/shape.h"
 #include "services/cluster/bind.h"
@@ -34,6 +43,7 @@
 typedef struct {
     int64_t window_ms;
     char *threshold;
+    int64_t relay_interval_ms;
 } cluster_config;
 
 static const config_field cluster_config_table[] = {
@@ -44,13 +54,15 @@ static const config_field cluster_config_table[] = {
      "An alert joins a ticket of a shared actor when its shape's cosine similarity to one of the ticket's is at "
      "least this (0 to 1)",
      0, 0},
+    {"HUTCH_CLUSTER_RELAY_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(cluster_config, relay_interval_ms),
+     "While no alert comes, how often the ticket history is relayed to hutch.tickets.events", 0, 0},
     CONFIG_END,
 };
 
 typedef struct {
     cluster_store_params params;
     shapes *shapes;
-    metric *m_opened, *m_bound, *m_memory, *m_database, *m_model, *m_failed;
+    metric *m_opened, *m_bound, *m_memory, *m_database, *m_model, *m_failed, *m_relayed, *m_relay_failed;
 } cluster_handler_ctx;
 
 /* The shapes of the batch: texts, hashes, vectors. */
@@ -80,9 +92,34 @@ static int embed_batch(cluster_handler_ctx *h, pg *db, consumer_item **items, si
     return rc;
 }
 
+#define RELAY_BATCH 200
+#define RELAY_ROUNDS 10 /* per tick: at most 2,000 events before the next batch of alerts */
+
+static int relay_send(const char *ticket_id, const void *value, size_t len, void *arg)
+{
+    return kafka_produce_sync(arg, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), value, len, NULL, 5000);
+}
+
+/* The frame's tick: relay the ticket history (a failure waits for the next tick). */
+static void relay_tick(void *vctx, pg *db, kafka_producer *producer)
+{
+    cluster_handler_ctx *h = vctx;
+    for (int round = 0; round < RELAY_ROUNDS; round++) {
+        int n = ticket_relay_publish(db, RELAY_BATCH, relay_send, producer);
+        if (n < 0) {
+            metrics_add(h->m_relay_failed, 1);
+            LOG_WARN("ticket_relay_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
+        } else {
+            metrics_add(h->m_relayed, n);
+        }
+        if (n < RELAY_BATCH)
+            break;
+    }
+}
+
 /* One batch, inside the frame's transaction: embed the batch's shapes, lock every
  * key of the batch at once, bind or open for all (store.c's few statements), then
- * queue each alert's two outputs. */
+ * queue each alert's output. */
 static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     cluster_handler_ctx *h = vctx;
@@ -133,14 +170,16 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             continue;
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)it->value;
         const cluster_row *r = &rows[row_of[i] - 1];
-        size_t alert_len = 0, event_len = 0;
+        if (r->declined) {
+            consumer_item_log(LOG_LEVEL_INFO, it, "alert_declined_not_clustered", "alert_id", a->alert_id, NULL);
+            continue;
+        }
+        size_t alert_len = 0;
         uint8_t *alert_buf = cluster_pack_clustered(a, r->ticket_id, r->new_ticket, fingerprints[i], r->notify,
                                                     r->ticket_title, &alert_len);
-        uint8_t *event_buf = cluster_pack_ticket_event(a, r->ticket_id, r->new_ticket, fingerprints[i], &event_len);
         const char *key = *r->namespace_ ? r->namespace_ : a->alert_id;
-        /* the frame takes the buffers (NULL ones fail): no copy */
-        int taken = consumer_emit_take(it, TOPIC_ALERTS_CLUSTERED, key, alert_buf, alert_len);
-        if (consumer_emit_take(it, TOPIC_TICKETS_EVENTS, r->ticket_id, event_buf, event_len) != 0 || taken != 0)
+        /* the frame takes the buffer (a NULL one fails): no copy */
+        if (consumer_emit_take(it, TOPIC_ALERTS_CLUSTERED, key, alert_buf, alert_len) != 0)
             rc = PG_RETRY; /* out of memory: the batch runs again */
         char count[24];
         snprintf(count, sizeof count, "%" PRId64, r->alert_count);
@@ -175,8 +214,8 @@ int main(int argc, char **argv)
     service_config_or_exit(cluster_config_table, &cfg, argc, argv, "hutch-cluster",
                            "Groups enriched alerts into tickets by actor and shape (or namespace) within a window, "
                            "storms into one ticket per actor and kind: "
-                           "hutch.alerts.enriched -> hutch.alerts.clustered + hutch.tickets.events. "
-                           "Embedding settings: HUTCH_EMBED_* (hutch-embed --help).");
+                           "hutch.alerts.enriched -> hutch.alerts.clustered; relays the ticket history to "
+                           "hutch.tickets.events. Embedding settings: HUTCH_EMBED_* (hutch-embed --help).");
     char err[1024] = "";
     char *end = NULL;
     double threshold = strtod(cfg.threshold, &end);
@@ -214,9 +253,14 @@ int main(int argc, char **argv)
                                 "Alert shapes' vectors, by where they came from (model: embedded now)");
     h.m_failed = metrics_counter("hutch_cluster_shape_vectors_total{source=\"failed\"}",
                                  "Alert shapes the embedder refused (bound without similarity)");
+    h.m_relayed = metrics_counter("hutch_cluster_ticket_events_relayed_total",
+                                  "Ticket history rows published on hutch.tickets.events");
+    h.m_relay_failed = metrics_counter("hutch_cluster_ticket_relay_failures_total",
+                                       "Relay rounds that failed (database); retried at the next tick");
     static const consumer_input inputs[] = {{TOPIC_ALERTS_ENRICHED, &hutch__v1__alert__descriptor, msg_check_alert},
                                             {NULL, NULL, NULL}};
-    consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
+    consumer_spec spec = {
+        .inputs = inputs, .handle = handle_batch, .tick = relay_tick, .tick_ms = (int)cfg.relay_interval_ms};
     status = service_consume(&svc, &spec, &h) == 0 ? 0 : 1;
 out:
     service_stop(&svc);

@@ -19,14 +19,18 @@
  *      (with the keys and shape the earlier alert gave it), so the result is the one
  *      alert-by-alert processing would give;
  *   4. one insert of the new tickets, one statement binding the alerts (ticket_alerts),
- *      counting them on their tickets and stamping the alert rows, then the tickets'
- *      actor keys and shapes, the alerts' embeddings;
+ *      counting them on their tickets, stamping the alert rows and writing one
+ *      ticket_history row per ticket touched ("opened" or "bound", the outbox of
+ *      hutch.tickets.events: common/ticket.h), as the lifecycle module does; then the
+ *      tickets' actor keys and shapes, the alerts' embeddings;
  *   5. storms: the storm tickets' targets, their counts read back, their title and
  *      severity (bind_storm_severity) written, and the alert whose arrival first
  *      reached the kind's notification level recorded once (ticket_storms.
  *      notify_alert_id); every alert of a storm ticket is then "quiet" except that
  *      one ("storm"), which a redelivery reads back the same;
  *   6. the tickets' severity raised to the highest of the batch's alerts' and storms'.
+ * Only open tickets are candidates, and an alert that was declined (alerts.declined_at,
+ * common/ticket.h) is treated like a bound one: re-read, never bound again.
  * Ticket rows are not locked in a set order beyond the advisory locks: two batches
  * without a common key can still meet on one ticket (a namespace match for one, an
  * actor match for the other); a deadlock there is PG_RETRY and the frame runs the
@@ -179,9 +183,11 @@ static int read_bound(pg *db, cluster_row *rows, size_t n)
         pg_array_add(&ids, rows[i].alert_id);
     const char *p[] = {pg_array_text(&ids)};
     PGresult *r = NULL;
-    int rc = p[0]
-                 ? pg_exec(db, &r,
-                           "SELECT alert_id::text, ticket_id::text FROM ticket_alerts WHERE alert_id = ANY($1::uuid[])",
+    int rc = p[0] ? pg_exec(db, &r,
+                            "SELECT x::text, coalesce(b.ticket_id::text, ''), a.declined_at IS NOT NULL"
+                            " FROM unnest($1::uuid[]) AS x LEFT JOIN ticket_alerts b ON b.alert_id = x"
+                            " LEFT JOIN alerts a ON a.alert_id = x"
+                            " WHERE b.ticket_id IS NOT NULL OR a.declined_at IS NOT NULL",
                            1, p)
                  : PG_RETRY;
     for (int k = 0; rc == PG_OK && k < PQntuples(r); k++)
@@ -189,6 +195,7 @@ static int read_bound(pg *db, cluster_row *rows, size_t n)
             if (!strcasecmp(rows[i].alert_id, PQgetvalue(r, k, 0))) {
                 snprintf(rows[i].ticket_id, sizeof rows[i].ticket_id, "%s", PQgetvalue(r, k, 1));
                 rows[i].new_ticket = !strcasecmp(rows[i].ticket_id, rows[i].new_ticket_id);
+                rows[i].declined = !*rows[i].ticket_id && !strcmp(PQgetvalue(r, k, 2), "t");
                 rows[i].again = true;
             }
     PQclear(r);
@@ -369,7 +376,8 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         cluster_row *r = &rows[i];
         if (r->again) {
-            pg_array_add(&again_tickets, r->ticket_id);
+            if (!r->declined)
+                pg_array_add(&again_tickets, r->ticket_id);
             continue;
         }
         if (r->new_ticket) {
@@ -403,7 +411,8 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
     char dims[16];
     snprintf(dims, sizeof dims, "%d", dim);
     const char *pt[] = {pg_array_text(&t_id), pg_array_text(&t_title), pg_array_text(&t_ns), pg_array_text(&t_fp)};
-    const char *pb[] = {pg_array_text(&b_alert), pg_array_text(&b_ticket), pg_array_text(&b_fp)};
+    const char *pb[] = {pg_array_text(&b_alert), pg_array_text(&b_ticket), pg_array_text(&b_fp), pt[0],
+                        CLUSTER_PRODUCER};
     const char *pa[] = {pg_array_text(&again_tickets)};
     const char *pk[] = {pg_array_text(&k_ticket), pg_array_text(&k_key)};
     const char *ps[] = {pg_array_text(&s_ticket), pg_array_text(&s_hash)};
@@ -416,27 +425,38 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
     PGresult *counts = NULL, *again_counts = NULL;
     if (rc == PG_OK && t_id.n)
         rc = pg_exec(db, NULL,
-                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at) "
-                     "SELECT x.id, x.title, x.ns, x.fp, 0, now() "
+                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at,"
+                     " history_seq) SELECT x.id, x.title, x.ns, x.fp, 0, now(), 1 "
                      "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, title, ns, fp) "
                      "ON CONFLICT DO NOTHING",
                      4, pt);
     /* Bind, count on each ticket only what this very statement bound (a batch run
-     * again after a failed commit counts once), and stamp the alert rows. */
+     * again after a failed commit counts once), stamp the alert rows, and write one
+     * history row per ticket: "opened" (seq 1, taken by the insert above) for the
+     * batch's new tickets, "bound" (the next seq, taken by the UPDATE of the row,
+     * which waits for any other writer of the ticket) for the others. */
     if (rc == PG_OK && b_alert.n)
         rc = pg_exec(
             db, &counts,
             "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(alert_id, ticket_id, fp)),"
             " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) SELECT alert_id, ticket_id FROM x"
-            " ON CONFLICT DO NOTHING RETURNING ticket_id),"
-            " k AS (SELECT ticket_id, count(*) AS k FROM b GROUP BY ticket_id),"
+            " ON CONFLICT DO NOTHING RETURNING alert_id, ticket_id),"
+            " k AS (SELECT ticket_id, count(*) AS k, array_agg(alert_id::text ORDER BY alert_id) AS ids,"
+            " ticket_id = ANY($4::uuid[]) AS opened FROM b GROUP BY ticket_id),"
             " t AS (UPDATE tickets SET alert_count = alert_count + k.k,"
-            " last_alert_at = greatest(last_alert_at, now()), updated_at = now()"
-            " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count),"
+            " last_alert_at = greatest(last_alert_at, now()), updated_at = now(),"
+            " history_seq = tickets.history_seq + CASE WHEN k.opened THEN 0 ELSE 1 END"
+            " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count,"
+            " tickets.history_seq, tickets.title, tickets.namespace, tickets.fingerprint, k.opened, k.ids),"
+            " h AS (INSERT INTO ticket_history (ticket_id, seq, at, actor, kind, detail)"
+            " SELECT ticket_id, history_seq, clock_timestamp(), $5, CASE WHEN opened THEN 'opened' ELSE 'bound' END,"
+            " CASE WHEN opened THEN jsonb_build_object('alert_ids', to_jsonb(ids), 'title', title,"
+            " 'namespace', namespace, 'fingerprint', fingerprint) ELSE jsonb_build_object('alert_ids', to_jsonb(ids))"
+            " END FROM t RETURNING 1),"
             " a AS (UPDATE alerts SET ticket_id = x.ticket_id, fingerprint = x.fp,"
             " clustered_at = COALESCE(clustered_at, now()) FROM x WHERE alerts.alert_id = x.alert_id RETURNING 1) "
-            "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a) FROM t",
-            3, pb);
+            "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a), (SELECT count(*) FROM h) FROM t",
+            5, pb);
     if (rc == PG_OK && k_key.n)
         rc = pg_exec(db, NULL,
                      "INSERT INTO ticket_actors (ticket_id, actor_key) SELECT DISTINCT * FROM unnest($1::uuid[], "
@@ -486,6 +506,8 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         pg_array_init(all[k]);
     for (size_t i = 0; i < n; i++) {
+        if (!*rows[i].ticket_id)
+            continue; /* declined: no ticket */
         pg_array_add(&all_ids, rows[i].ticket_id);
         const bind_alert *b = rows[i].bind;
         if (rows[i].again || !b->storm || rows[i].reason == BIND_BY_NAMESPACE || rows[i].reason == BIND_BY_SHAPE)

@@ -31,6 +31,7 @@ typedef struct {
     bool new_ticket;           /* out: this alert opened the ticket */
     bool again;                /* out: the alert was already bound: decision re-read, nothing written */
     bind_reason reason;        /* out: why it joined (BIND_OPEN: opened; unknown when again) */
+    bool declined;             /* out (with again): a person declined it from its ticket: no ticket, no output */
     int64_t alert_count;       /* out: the ticket's alert_count after this alert (for logs) */
     const char *notify;        /* out: "" (as usual), "quiet" (storm, below its level), "storm" (crossed it); static */
     char ticket_title[256];    /* out: a storm ticket's title, "" otherwise */

@@ -103,12 +103,12 @@ GUARDDUTY_SAMPLE_IP, GUARDDUTY_SAMPLE_INSTANCE = "198.51.100.23", "i-0b1c2d3e4f5
 def guardduty_finding(tag=None):
     """Our GuardDuty sample (fixtures/guardduty, modelled on the shared samples) with a
     unique tag in its title and id, and an actor of its own derived from the tag (the
-    remote IP in 198.18.0.0/15, the instance id), so that each test's alerts are its own
+    remote IP in 100.64.0.0/10, the instance id), so that each test's alerts are its own
     tickets: cluster binds alerts of one actor and shape (services/cluster/bind.c), and
     the tag alone is masked out of the shape. One tag, one actor."""
     tag = tag or uuid.uuid4().hex[:12]
     h = hashlib.sha256(tag.encode()).digest()
-    ip = f"198.{18 + (h[0] & 1)}.{h[1]}.{h[2]}"
+    ip = f"100.{64 + (h[0] & 63)}.{h[1]}.{h[2]}"  # 22 bits: two tags of a session do not meet
     instance = "i-0" + h[3:11].hex()[:16]
     text = json.dumps(load_fixture("guardduty/ec2_ssh_bruteforce.json"))
     f = json.loads(text.replace(GUARDDUTY_SAMPLE_IP, ip).replace(GUARDDUTY_SAMPLE_INSTANCE, instance))
