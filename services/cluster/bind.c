@@ -242,10 +242,11 @@ const char *bind_storm_severity(const bind_storm_kind *k, int64_t count, int64_t
     return "low";
 }
 
-int bind_storm_notify_index(const bind_storm_kind *k, const int64_t *counts, size_t n, int64_t spread, bool already)
+int bind_storm_notify_index(const bind_storm_kind *k, const int64_t *counts, const int64_t *spreads, size_t n,
+                            bool already)
 {
     for (size_t i = 0; !already && i < n; i++)
-        if (severity_rank(bind_storm_severity(k, counts[i], spread)) >= severity_rank(k->notify_at))
+        if (severity_rank(bind_storm_severity(k, counts[i], spreads[i])) >= severity_rank(k->notify_at))
             return (int)i;
     return -1;
 }

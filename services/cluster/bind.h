@@ -102,11 +102,12 @@ const char *bind_storm_severity(const bind_storm_kind *k, int64_t count, int64_t
 /* The storm ticket's title into out. */
 void bind_storm_title(const bind_storm_kind *k, const char *actor, int64_t count, int64_t spread, char *out,
                       size_t outlen);
-/* Which of a storm ticket's fresh alerts notifies: counts[i] is the ticket's alert
- * count after the i-th of them (in batch order), spread the ticket's distinct targets.
- * The first i whose severity (bind_storm_severity(k, counts[i], spread)) reaches
+/* Which of a storm ticket's fresh alerts notifies: counts[i] and spreads[i] are the
+ * ticket's alert count and distinct targets after the i-th of them (in batch order).
+ * The first i whose severity (bind_storm_severity(k, counts[i], spreads[i])) reaches
  * k->notify_at, or -1 (none does; or the ticket notified before: already). Pure. */
-int bind_storm_notify_index(const bind_storm_kind *k, const int64_t *counts, size_t n, int64_t spread, bool already);
+int bind_storm_notify_index(const bind_storm_kind *k, const int64_t *counts, const int64_t *spreads, size_t n,
+                            bool already);
 
 /* The storm kind named name, or NULL. */
 const bind_storm_kind *bind_storm_named(const char *name);

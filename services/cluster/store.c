@@ -188,8 +188,8 @@ static int read_bound(pg *db, cluster_row *rows, size_t n)
                             " FROM unnest($1::uuid[]) AS x LEFT JOIN ticket_alerts b ON b.alert_id = x"
                             " LEFT JOIN alerts a ON a.alert_id = x"
                             " WHERE b.ticket_id IS NOT NULL OR a.declined_at IS NOT NULL",
-                           1, p)
-                 : PG_RETRY;
+                            1, p)
+                  : PG_RETRY;
     for (int k = 0; rc == PG_OK && k < PQntuples(r); k++)
         for (size_t i = 0; i < n; i++)
             if (!strcasecmp(rows[i].alert_id, PQgetvalue(r, k, 0))) {
@@ -531,10 +531,11 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
                      "INSERT INTO ticket_storms (ticket_id, kind, actor) SELECT * FROM unnest($1::uuid[], $2::text[], "
                      "$3::text[]) ON CONFLICT DO NOTHING",
                      3, ps);
+    PGresult *added = NULL; /* the targets new to their ticket: the spread grows by them */
     if (rc == PG_OK && tg_id.n)
-        rc = pg_exec(db, NULL,
+        rc = pg_exec(db, &added,
                      "INSERT INTO ticket_storm_targets (ticket_id, target) SELECT DISTINCT * FROM unnest($1::uuid[], "
-                     "$2::text[]) ON CONFLICT DO NOTHING",
+                     "$2::text[]) ON CONFLICT DO NOTHING RETURNING ticket_id::text, target",
                      2, pg_);
     PGresult *r = NULL;
     if (rc == PG_OK)
@@ -545,8 +546,9 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
                      "FROM ticket_storms s JOIN tickets t USING (ticket_id) WHERE s.ticket_id = ANY($1::uuid[])",
                      1, pa);
     int64_t *fresh_counts = calloc(n ? n : 1, sizeof *fresh_counts);
+    int64_t *fresh_spreads = calloc(n ? n : 1, sizeof *fresh_spreads);
     size_t *fresh_rows = calloc(n ? n : 1, sizeof *fresh_rows);
-    if (!fresh_counts || !fresh_rows)
+    if (!fresh_counts || !fresh_spreads || !fresh_rows)
         rc = PG_RETRY;
     pg_array u_id, u_title, u_sev, u_notify, u_old;
     pg_array *ups[] = {&u_id, &u_title, &u_sev, &u_notify, &u_old};
@@ -562,14 +564,27 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
         char title[256], notify_id[37];
         bind_storm_title(kind, PQgetvalue(r, k, 2), count, spread, title, sizeof title);
         snprintf(notify_id, sizeof notify_id, "%s", PQgetvalue(r, k, 5));
-        /* the first fresh row of this ticket at whose count the level was reached */
+        /* the first fresh row of this ticket at whose count and spread the level was
+         * reached: the spread before the batch, plus each new target when its first
+         * row comes */
+        int64_t spread_now = spread;
+        for (int g = 0; added && g < PQntuples(added); g++)
+            spread_now -= !strcasecmp(PQgetvalue(added, g, 0), id);
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (!rows[i].again && !strcasecmp(rows[i].ticket_id, id)) {
+                const char *tg = rows[i].bind->storm_target;
+                bool first = false;
+                for (int g = 0; *tg && added && g < PQntuples(added) && !first; g++)
+                    first = !strcasecmp(PQgetvalue(added, g, 0), id) && !strcmp(PQgetvalue(added, g, 1), tg);
+                for (size_t j = 0; first && j < m; j++)
+                    first = strcmp(rows[fresh_rows[j]].bind->storm_target, tg) != 0;
+                spread_now += first;
                 fresh_counts[m] = rows[i].alert_count;
+                fresh_spreads[m] = spread_now;
                 fresh_rows[m++] = i;
             }
-        int at = bind_storm_notify_index(kind, fresh_counts, m, spread, *notify_id != 0);
+        int at = bind_storm_notify_index(kind, fresh_counts, fresh_spreads, m, *notify_id != 0);
         if (at >= 0)
             snprintf(notify_id, sizeof notify_id, "%s", rows[fresh_rows[at]].alert_id);
         for (size_t i = 0; i < n; i++)
@@ -602,6 +617,8 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
                  : PG_RETRY;
     PQclear(r);
     free(fresh_counts);
+    free(fresh_spreads);
+    PQclear(added);
     free(fresh_rows);
     for (size_t k = 0; k < sizeof ups / sizeof *ups; k++)
         pg_array_free(ups[k]);

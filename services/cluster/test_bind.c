@@ -320,11 +320,14 @@ static void test_storm_notifies_once(void **state)
 {
     const bind_storm_kind *ps = bind_storm_named("port_scan");
     int64_t counts[] = {98, 99, 100, 101};
-    assert_int_equal(bind_storm_notify_index(ps, counts, 4, 3, false), 2);  /* the 100th probe */
-    assert_int_equal(bind_storm_notify_index(ps, counts, 4, 5, false), 0);  /* 5 hosts: at once */
-    assert_int_equal(bind_storm_notify_index(ps, counts, 4, 3, true), -1);  /* notified before */
-    assert_int_equal(bind_storm_notify_index(ps, counts, 2, 3, false), -1); /* not yet */
-    assert_int_equal(bind_storm_notify_index(ps, counts, 0, 9, false), -1);
+    int64_t narrow[] = {3, 3, 3, 3}, widening[] = {3, 4, 5, 5}, wide[] = {5, 5, 5, 5};
+    assert_int_equal(bind_storm_notify_index(ps, counts, narrow, 4, false), 2); /* the 100th probe */
+    assert_int_equal(bind_storm_notify_index(ps, counts, wide, 4, false), 0);   /* 5 hosts: at once */
+    int64_t few[] = {3, 4, 5, 6};
+    assert_int_equal(bind_storm_notify_index(ps, few, widening, 4, false), 2);   /* the 5th host */
+    assert_int_equal(bind_storm_notify_index(ps, counts, narrow, 4, true), -1);  /* notified before */
+    assert_int_equal(bind_storm_notify_index(ps, counts, narrow, 2, false), -1); /* not yet */
+    assert_int_equal(bind_storm_notify_index(ps, counts, narrow, 0, false), -1);
 }
 
 int main(void)

@@ -1,8 +1,9 @@
 /* Tests for store.c against Postgres (HUTCH_TEST_DATABASE_URL, a database they may
  * wipe; skipped without it): the history rows a batch writes ("opened" for the tickets
  * it opens, "bound" for the others, seqs after the lifecycle module's), open tickets
- * only as candidates, a redelivered alert re-read, and a declined alert never bound
- * again. */
+ * only as candidates, a redelivered alert re-read, a declined alert never bound
+ * again, and a storm (one ticket per actor, counted title, severity, one notifying
+ * alert read back the same on redelivery, a person's title kept). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,12 +194,66 @@ static void test_open_only_and_declined(void **state)
     pg_free(db);
 }
 
+/* A port-scan storm over two batches: one ticket for the scanner, its title counted,
+ * its severity raised at 100 probes or 5 hosts, one alert marked to notify -- and a
+ * redelivered batch reads the same marks back. */
+static void test_storm(void **state)
+{
+    pg *db = fresh_db();
+    enum { N = 6 };
+    alert_fixture a[N];
+    cluster_row rows[N];
+    const bind_storm_kind *ps = bind_storm_named("port_scan");
+    for (int i = 0; i < N; i++) {
+        add_alert(db, &a[i], "Unprotected port on EC2 instance is being probed.");
+        memset(&a[i].bind, 0, sizeof a[i].bind);
+        snprintf(a[i].bind.keys[0], sizeof a[i].bind.keys[0], "ip:198.51.100.7");
+        a[i].bind.n_keys = 1;
+        a[i].bind.storm = ps;
+        snprintf(a[i].bind.storm_target, sizeof a[i].bind.storm_target, "i-%d", i);
+    }
+    run_batch(db, (alert_fixture *[]){&a[0], &a[1], &a[2]}, 3, rows);
+    char t[37];
+    snprintf(t, sizeof t, "%s", rows[0].ticket_id);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(rows[i].ticket_id, t);
+        assert_string_equal(rows[i].notify, "quiet"); /* 3 probes on 3 hosts: low */
+    }
+    assert_string_equal(rows[2].ticket_title, "Port scan from 198.51.100.7: 3 probes on 3 hosts");
+    check_query(db, "SELECT title || ' ' || severity FROM tickets WHERE ticket_id = $1::uuid", t,
+                "Port scan from 198.51.100.7: 3 probes on 3 hosts low");
+    run_batch(db, (alert_fixture *[]){&a[3], &a[4], &a[5]}, 3, rows);
+    assert_string_equal(rows[0].notify, "quiet");
+    assert_string_equal(rows[1].notify, "storm"); /* the 5th host: medium */
+    assert_string_equal(rows[2].notify, "quiet");
+    check_query(db, "SELECT title || ' ' || severity FROM tickets WHERE ticket_id = $1::uuid", t,
+                "Port scan from 198.51.100.7: 6 probes on 6 hosts medium");
+    check_query(db, "SELECT notify_alert_id::text FROM ticket_storms WHERE ticket_id = $1::uuid", t, a[4].id);
+    /* redelivered: nothing written, the same marks */
+    run_batch(db, (alert_fixture *[]){&a[3], &a[4], &a[5]}, 3, rows);
+    assert_true(rows[0].again && rows[1].again && rows[2].again);
+    assert_string_equal(rows[1].notify, "storm");
+    assert_string_equal(rows[0].notify, "quiet");
+    check_query(db, "SELECT alert_count FROM tickets WHERE ticket_id = $1::uuid", t, "6");
+    /* a person's title is theirs */
+    char err[256];
+    assert_int_equal(ticket_edit(db, "user:ana", t, "Scanner from the lab", NULL, err, sizeof err), PG_OK);
+    alert_fixture b;
+    add_alert(db, &b, "Unprotected port on EC2 instance is being probed.");
+    b.bind = a[0].bind;
+    run_batch(db, (alert_fixture *[]){&b}, 1, rows);
+    assert_string_equal(rows[0].ticket_id, t);
+    check_query(db, "SELECT title FROM tickets WHERE ticket_id = $1::uuid", t, "Scanner from the lab");
+    pg_free(db);
+}
+
 int main(void)
 {
     log_init("test-cluster-store", getenv("TEST_LOG_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_history_rows),
         cmocka_unit_test(test_open_only_and_declined),
+        cmocka_unit_test(test_storm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
