@@ -48,6 +48,8 @@ enum {
     OPT_DRY_RUN = 1 << 24,  /* --dry-run */
     OPT_WINDOW = 1 << 25,   /* --window DURATION */
     OPT_ROLE = 1 << 26,  /* --role R (user add) */
+    OPT_EPS = 1 << 27,      /* --eps E (ticket suggest) */
+    OPT_MIN_SAMPLES = 1 << 28, /* --min-samples N (ticket suggest) */
 };
 
 typedef struct {
@@ -73,6 +75,8 @@ typedef struct {
     bool ignored;           /* --ignored: only events policy ignored */
     const char *provider;   /* --provider P (intel lookup), BORROWED from argv */
     bool no_cache;          /* --no-cache: ask the provider, not the cache */
+    const char *eps;         /* --eps (ticket suggest), BORROWED from argv; NULL = 0.3 */
+    const char *min_samples; /* --min-samples; NULL = 2 */
     /* ticket commands (cmd_ticket.c); strings BORROWED from argv */
     const char *severity, *since, *search, *conclusion, *reason, *title, *description, *threshold, *keyword, *window;
     const char **alerts; /* --alert values: OWNED array (free), strings BORROWED from argv */
@@ -133,5 +137,8 @@ int cmd_agent_deny(cli *c);
 int cmd_agent_sessions(cli *c);
 int cmd_agent_session(cli *c);
 int cmd_user_add(cli *c);
+int cmd_alert_similar(cli *c);
+int cmd_ticket_similar(cli *c);
+int cmd_ticket_suggest(cli *c);
 
 #endif

@@ -59,6 +59,13 @@ static const cli_command cli_commands[] = {
      "bind every unbound alert of the window (24h) whose embedding is as similar as X (0.9) to the ticket's",
      cmd_ticket_salvage},
     {"ticket", "history", 0, 1, 1, "ID", "every change of a ticket: when, who, what", cmd_ticket_history},
+    {"alert", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "alerts whose shape is most like this alert's (last 30 days)",
+     cmd_alert_similar},
+    {"ticket", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "tickets whose alerts look most like this ticket's",
+     cmd_ticket_similar},
+    {"ticket", "suggest", OPT_LIMIT | OPT_EPS | OPT_MIN_SAMPLES, 0, 0, "[--eps E] [--min-samples N] [--limit N]",
+     "DBSCAN over the last 24 h's unbound or open alerts: groups binding kept apart (suggestions only)",
+     cmd_ticket_suggest},
     {"event", "list", OPT_LIMIT | OPT_STATUS | OPT_IGNORED, 0, 0, "[--ignored|--status S] [--limit N]",
      "latest raw events and what policy decided (status: received, accepted, ignored, dead)", cmd_event_list},
     {"policy", "eval", OPT_POLICY | OPT_INPUT | OPT_DATA | OPT_V0, 1, 1,
@@ -250,6 +257,8 @@ enum {
     VAL_DRY_RUN,
     VAL_WINDOW,
     VAL_ROLE,
+    VAL_EPS,
+    VAL_MIN_SAMPLES,
 };
 
 static const struct option cli_options[] = {
@@ -283,6 +292,8 @@ static const struct option cli_options[] = {
     {"window", required_argument, NULL, VAL_WINDOW},
     {"message", required_argument, NULL, 'm'},
     {"role", required_argument, NULL, VAL_ROLE},
+    {"eps", required_argument, NULL, VAL_EPS},
+    {"min-samples", required_argument, NULL, VAL_MIN_SAMPLES},
     {NULL, 0, NULL, 0},
 };
 
@@ -441,6 +452,14 @@ int main(int argc, char **argv)
         case VAL_ROLE:
             c.role = optarg;
             seen |= OPT_ROLE;
+            break;
+        case VAL_EPS:
+            c.eps = optarg;
+            seen |= OPT_EPS;
+            break;
+        case VAL_MIN_SAMPLES:
+            c.min_samples = optarg;
+            seen |= OPT_MIN_SAMPLES;
             break;
         case ':':
             missing_value(optopt);

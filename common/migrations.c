@@ -367,6 +367,48 @@ static const char m006_intel_alerts[] =
     "CREATE INDEX alert_intel_key ON alert_intel (provider, kind, value) WHERE state = 'pending';"
     "ALTER TABLE alerts ADD COLUMN risk_base double precision;";
 
+/* Binding by actor and shape (services/cluster/bind.h, store.c). shape_embeddings is the
+ * embedding cache: one vector per (shape hash, embedder name) -- a storm of one shape
+ * costs one model call -- with the shape text, so a new embedder re-embeds lazily.
+ * embeddings gets the embedder and size of each alert's vector (migration 5 adds the
+ * same two columns: IF NOT EXISTS) and its shape hash. ticket_actors and ticket_shapes
+ * are what a ticket is about (actor keys) and looks like (shape hashes): the candidate
+ * query and the similarity read them. ticket_storms counts a storm ticket (kind, actor,
+ * the title cluster wrote last, the alert whose arrival crossed the notification level);
+ * ticket_storm_targets its distinct targets (hosts probed, accounts tried). */
+static const char m007_bind[] =
+    "CREATE TABLE shape_embeddings ("
+    "  shape_hash text NOT NULL,"
+    "  embedder text NOT NULL,"                         /* embedder_name(): provider:model[:dims] */
+    "  dims int NOT NULL,"
+    "  vector real[] NOT NULL,"                         /* L2-normalised */
+    "  shape_text text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (shape_hash, embedder));"
+    "ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS model text, ADD COLUMN IF NOT EXISTS dims int,"
+    "  ADD COLUMN shape_hash text;"
+    "CREATE INDEX embeddings_created_at ON embeddings (created_at DESC);"
+    "CREATE TABLE ticket_actors ("
+    "  actor_key text NOT NULL,"                        /* ip:ADDR, user:NAME, resource:ID, container:ID, fp:FINGERPRINT */
+    "  ticket_id uuid NOT NULL REFERENCES tickets ON DELETE CASCADE,"
+    "  PRIMARY KEY (actor_key, ticket_id));"
+    "CREATE INDEX ticket_actors_ticket ON ticket_actors (ticket_id);"
+    "CREATE TABLE ticket_shapes ("
+    "  ticket_id uuid NOT NULL REFERENCES tickets ON DELETE CASCADE,"
+    "  shape_hash text NOT NULL,"
+    "  PRIMARY KEY (ticket_id, shape_hash));"
+    "CREATE TABLE ticket_storms ("
+    "  ticket_id uuid PRIMARY KEY REFERENCES tickets ON DELETE CASCADE,"
+    "  kind text NOT NULL,"                             /* bind_storm_kinds: port_scan, ssh_brute_force */
+    "  actor text NOT NULL,"
+    "  title text NOT NULL DEFAULT '',"                 /* the title cluster wrote last (a person's edit wins) */
+    "  severity text NOT NULL DEFAULT 'low',"
+    "  notify_alert_id uuid);"                          /* the alert that crossed the notification level */
+    "CREATE TABLE ticket_storm_targets ("
+    "  ticket_id uuid NOT NULL REFERENCES ticket_storms ON DELETE CASCADE,"
+    "  target text NOT NULL,"
+    "  PRIMARY KEY (ticket_id, target));";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -374,6 +416,7 @@ const migration migrations[] = {
     {4, "intel", m004_intel},
     {5, "ticket_lifecycle", m005_ticket_lifecycle},
     {6, "intel_alerts", m006_intel_alerts},
+    {7, "bind", m007_bind},
     {8, "agent_llm", m008_agent_llm},
     {10, "slack", m010_slack},
     {11, "console", m011_console},

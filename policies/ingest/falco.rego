@@ -5,6 +5,11 @@
 # "hostname", "tags", "time"}; a falcosidekick batch (JSON array) gives one decision per
 # event. Every rule match alerts, whatever its priority: Emergency, Alert, Critical ->
 # critical; Error -> high; Warning -> medium; Notice -> low; Informational / Info -> info.
+# One raise: a shell in a container of a production namespace (shell_rules below; the
+# namespaces are data.hutch.config.production_namespaces, default {"production", "prod"})
+# is critical whatever the rule's priority -- Falco ships "Terminal shell in container" as
+# Notice because kubectl exec is routine in development, not in production (seed 000's
+# incident is exactly that shell).
 # Attributes: container, image, k8s namespace / pod (syscall source) or the audited user,
 # target namespace / resource (k8s_audit source), user, command line, file, host.
 # Non-detections (ignored with a reason): Debug priority (Falco's own diagnostics),
@@ -109,12 +114,28 @@ attributes(e) := lib.attrs([
 	["event_id", lib.str(object.get(e, "uuid", ""))],
 ])
 
+shell_rules := {"Terminal shell in container", "Run shell untrusted", "Shell spawned by untrusted binary",
+	"Redirect STDOUT/STDIN to Network Connection in Container", "Reverse shell"}
+
+production_namespaces := {ns | some ns in data.hutch.config.production_namespaces} if {
+	data.hutch.config.production_namespaces
+} else := {"production", "prod"}
+
+production_shell(e) if {
+	rule(e) in shell_rules
+	fv(e, "k8s.ns.name") in production_namespaces
+}
+
+severity(e) := "critical" if production_shell(e)
+
+else := scale[priority(e)]
+
 alerts contains {
 	"title": rule(e),
 	"description": lib.str(object.get(e, "output", rule(e))),
 	"attributes": attributes(e),
 	"tags": [t | some t in ({"falco", priority(e)} | {t | some t in object.get(e, "tags", []); is_string(t)})],
-	"severity": scale[priority(e)],
+	"severity": severity(e),
 } if {
 	some e in events
 	detection(e)

@@ -17,6 +17,19 @@ test_every_priority_alerts_with_its_severity if {
 	}
 }
 
+prod(ns) := object.union(ev("Notice"), {"output_fields": object.union(ev("Notice").output_fields, {"k8s.ns.name": ns})})
+
+test_shell_in_production_container_is_critical if {
+	some a in falco.alerts with input as prod("production")
+	a.severity == "critical"
+	some b in falco.alerts with input as prod("staging")
+	b.severity == "low"
+	some c in falco.alerts with input as prod("payments-live") with data.hutch.config.production_namespaces as ["payments-live"]
+	c.severity == "critical"
+	some d in falco.alerts with input as prod("production") with data.hutch.config.production_namespaces as ["payments-live"]
+	d.severity == "low"
+}
+
 test_debug_ignored if {
 	count(falco.alerts) == 0 with input as ev("Debug")
 	falco.ignore == {"falco debug-priority event (Falco's own diagnostics, not a detection): Terminal shell in container"} with input as ev("Debug")

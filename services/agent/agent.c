@@ -133,7 +133,9 @@ int agent_notify_build(agent_notify *n, const Hutch__V1__Alert *alert, const cha
     n->req.ticket_id = alert->ticket_id;
     n->req.alert_id = alert->alert_id;
     n->req.kind = alert->new_ticket ? "new_ticket" : "alert_bound";
-    n->req.title = !is_empty(alert->title) ? alert->title : "(no title)";
+    n->req.title = !is_empty(alert->ticket_title) ? alert->ticket_title /* a storm's: cluster counts it */
+                   : !is_empty(alert->title)      ? alert->title
+                                                  : "(no title)";
     n->req.summary = n->summary;
     n->req.severity = (char *)severity;
     n->req.channel = !is_empty(alert->channel) ? alert->channel : (char *)(default_channel ? default_channel : "");

@@ -197,10 +197,12 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         uint8_t *ev =
             agent_pack_triaged(a, row->severity, note->req.alert_count, note->meta.meta.created_unix_ms, &ev_len);
         int taken = consumer_emit_take(it, TOPIC_TICKETS_EVENTS, a->ticket_id, ev, ev_len);
-        if (consumer_emit(it, TOPIC_NOTIFY_REQUESTS, a->ticket_id, &note->req.base) != 0 || taken != 0)
+        /* a storm ticket notifies once, on the alert cluster marked (Alert.notify) */
+        bool quiet = a->notify && !strcmp(a->notify, "quiet");
+        if ((!quiet && consumer_emit(it, TOPIC_NOTIFY_REQUESTS, a->ticket_id, &note->req.base) != 0) || taken != 0)
             rc = PG_RETRY;
         consumer_item_log(LOG_LEVEL_INFO, it, "alert_triaged", "alert_id", a->alert_id, "ticket_id", a->ticket_id,
-                          "trace_id", a->meta->trace_id, "severity", row->severity, "kind", note->req.kind,
+                          "trace_id", a->meta->trace_id, "severity", row->severity, "kind", quiet ? "quiet" : note->req.kind,
                           "request_id", note->request_id, "redelivered", it->redelivered ? "true" : "false", NULL);
         if (!it->redelivered)
             metrics_add(ctx->m_triaged, 1);

@@ -1,14 +1,5 @@
-/* cluster: fingerprint and bind-or-open decision (see cluster.h).
- *
- * A candidate ticket can take the alert when all of these hold:
- *   - its status is "open" (a resolved or archived ticket never takes new alerts);
- *   - its last alert is within the window: last_alert_ms >= now_ms - window_ms;
- *   - it has the alert's namespace (both non-empty and equal) OR the alert's
- *     fingerprint.
- * Among those, a namespace match beats a fingerprint-only match (the namespace is
- * the operator's explicit grouping, AlertChain's), then the most recent
- * last_alert_ms, then the smallest ticket id, so the choice never depends on the
- * order the database returned rows in. No candidate: open a ticket.
+/* cluster: fingerprint, derived ticket id, output packing (see cluster.h; the
+ * binding rules are bind.c's).
  *
  * The fingerprint is hex SHA-256 of schema + "\n" + title: the newline keeps
  * ("a", "b\nc") and ("a\nb", "c") apart as long as schemas have no newline. */
@@ -54,47 +45,10 @@ void cluster_ticket_id(char out[37], const char *alert_id, int64_t alert_created
     ids_uuid7_derived(out, alert_created_ms, seed);
 }
 
-static int nonempty(const char *s) { return s && *s; }
-
-/* >0 if a is a better choice than b. */
-static int better(const cluster_candidate *a, int a_ns, const cluster_candidate *b, int b_ns)
-{
-    if (a_ns != b_ns)
-        return a_ns - b_ns;
-    if (a->last_alert_ms != b->last_alert_ms)
-        return a->last_alert_ms > b->last_alert_ms ? 1 : -1;
-    return strcmp(b->ticket_id ? b->ticket_id : "", a->ticket_id ? a->ticket_id : "");
-}
-
-cluster_decision cluster_decide(const char *ns, const char *fp, const cluster_candidate *candidates, size_t n,
-                                int64_t now_ms, int64_t window_ms)
-{
-    cluster_decision d = {CLUSTER_OPEN, -1, 0};
-    for (size_t i = 0; i < n; i++) {
-        const cluster_candidate *c = &candidates[i];
-        if (!c->ticket_id || !*c->ticket_id)
-            continue;
-        if (c->status && strcmp(c->status, "open"))
-            continue;
-        if (c->last_alert_ms < now_ms - window_ms)
-            continue;
-        int by_ns = nonempty(ns) && nonempty(c->namespace_) && !strcmp(ns, c->namespace_);
-        int by_fp = nonempty(fp) && nonempty(c->fingerprint) && !strcmp(fp, c->fingerprint);
-        if (!by_ns && !by_fp)
-            continue;
-        if (d.index < 0 || better(c, by_ns, &candidates[d.index], d.by_namespace) > 0) {
-            d.action = CLUSTER_BIND;
-            d.index = (int)i;
-            d.by_namespace = by_ns;
-        }
-    }
-    return d;
-}
-
 /* The clustered Alert: `a` with a new Meta and the cluster fields; the swapped
  * pointers are restored before returning. NEW buffer or NULL. */
 uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket, char *fingerprint,
-                                size_t *len)
+                                const char *notify, const char *ticket_title, size_t *len)
 {
     char seed[128];
     snprintf(seed, sizeof seed, "%s/clustered/0", a->meta->id);
@@ -102,7 +56,10 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
     msg_meta_init(&mb, a->meta->trace_id, CLUSTER_PRODUCER, a->meta->created_unix_ms, seed);
     Hutch__V1__Meta *old_meta = a->meta;
     char *old_ticket = a->ticket_id, *old_fp = a->fingerprint;
+    char *old_notify = a->notify, *old_title = a->ticket_title;
     protobuf_c_boolean old_new = a->new_ticket;
+    a->notify = (char *)(notify ? notify : "");
+    a->ticket_title = (char *)(ticket_title ? ticket_title : "");
     a->meta = &mb.meta;
     a->ticket_id = (char *)ticket_id; /* packing never writes through it */
     a->fingerprint = fingerprint;
@@ -112,5 +69,7 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
     a->ticket_id = old_ticket;
     a->fingerprint = old_fp;
     a->new_ticket = old_new;
+    a->notify = old_notify;
+    a->ticket_title = old_title;
     return buf;
 }

@@ -1,13 +1,17 @@
 /* hutch-cluster: hutch.alerts.enriched -> bind to a ticket or open one ->
- * hutch.alerts.clustered (the Alert with ticket_id, new_ticket, fingerprint), and the
- * relay of the ticket history to hutch.tickets.events.
+ * hutch.alerts.clustered (the Alert with ticket_id, new_ticket, fingerprint, and for
+ * storm tickets notify and ticket_title), and the relay of the ticket history to
+ * hutch.tickets.events.
  *
- * The frame (common/consumer.h) hands over batches inside one transaction; the
- * decision is cluster.c's (pure), the statements and their lock order store.c's, the
- * output packing cluster.c's. Idempotency: the ticket an alert opens has an id
- * derived from the alert and the output Meta ids are derived from the input's, so a
- * redelivered alert (store.c re-reads its binding) produces the same bytes as the
- * first time. A declined alert (common/ticket.h) produces nothing again.
+ * The frame (common/consumer.h) hands over batches inside one transaction. Per batch:
+ * each alert's shape text and hash (common/shape.h), actor keys and storm kind
+ * (bind.h); the shapes' vectors (shapes.h: memory, Postgres, then one embedder call
+ * for the misses); the locks, the decisions (bind.c's, pure) and the statements
+ * (store.c's); the output packing (cluster.c's). Idempotency: the ticket an alert
+ * opens has an id derived from the alert and the output Meta ids are derived from the
+ * input's, so a redelivered alert (store.c re-reads its binding, and a storm's
+ * notifying alert) produces the same bytes as the first time. A declined alert
+ * (common/ticket.h) produces nothing again.
  *
  * TicketEvents: store.c writes an "opened" or "bound" ticket_history row per ticket
  * in the batch's transaction, as every other ticket change does (common/ticket.c);
@@ -30,26 +34,63 @@
 #include "common/service.h"
 #include "common/ticket.h"
 #include "common/topics.h"
+#include "common/shape.h"
+#include "services/cluster/bind.h"
 #include "services/cluster/cluster.h"
+#include "services/cluster/shapes.h"
 #include "services/cluster/store.h"
 
 typedef struct {
     int64_t window_ms;
+    char *threshold;
     int64_t relay_interval_ms;
 } cluster_config;
 
 static const config_field cluster_config_table[] = {
     {"HUTCH_CLUSTER_WINDOW", CONFIG_DURATION_MS, "1h", offsetof(cluster_config, window_ms),
-     "An alert joins an open ticket of its namespace or fingerprint whose last alert is this recent", 0, 0},
+     "An alert joins an open ticket whose last alert is this recent (binding rules: README, services/cluster/bind.c)",
+     0, 0},
+    {"HUTCH_CLUSTER_BIND_THRESHOLD", CONFIG_STRING, "0.9", offsetof(cluster_config, threshold),
+     "An alert joins a ticket of a shared actor when its shape's cosine similarity to one of the ticket's is at "
+     "least this (0 to 1)",
+     0, 0},
     {"HUTCH_CLUSTER_RELAY_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(cluster_config, relay_interval_ms),
      "While no alert comes, how often the ticket history is relayed to hutch.tickets.events", 0, 0},
     CONFIG_END,
 };
 
 typedef struct {
-    int64_t window_ms;
-    metric *m_opened, *m_bound, *m_relayed, *m_relay_failed;
+    cluster_store_params params;
+    shapes *shapes;
+    metric *m_opened, *m_bound, *m_memory, *m_database, *m_model, *m_failed, *m_relayed, *m_relay_failed;
 } cluster_handler_ctx;
+
+/* The shapes of the batch: texts, hashes, vectors. */
+static int embed_batch(cluster_handler_ctx *h, pg *db, consumer_item **items, size_t n, char **texts,
+                       char (*hashes)[SHAPE_HASH_LEN], const float **vectors)
+{
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = shape_text((Hutch__V1__Alert *)items[i]->value);
+        if (!texts[i] || shape_hash(texts[i], hashes[i]) != 0)
+            return PG_RETRY; /* out of memory */
+    }
+    const char **hp = calloc(n ? n : 1, sizeof *hp);
+    if (!hp)
+        return PG_RETRY;
+    for (size_t i = 0; i < n; i++)
+        hp[i] = hashes[i];
+    shapes_stats st = {0};
+    shapes_trim(h->shapes);
+    int rc = shapes_vectors(h->shapes, db, hp, (const char *const *)texts, n, vectors, &st);
+    free(hp);
+    if (rc == PG_OK) {
+        metrics_add(h->m_memory, st.memory);
+        metrics_add(h->m_database, st.database);
+        metrics_add(h->m_model, st.model);
+        metrics_add(h->m_failed, st.failed);
+    }
+    return rc;
+}
 
 #define RELAY_BATCH 200
 #define RELAY_ROUNDS 10 /* per tick: at most 2,000 events before the next batch of alerts */
@@ -76,19 +117,26 @@ static void relay_tick(void *vctx, pg *db, kafka_producer *producer)
     }
 }
 
-/* One batch, inside the frame's transaction: check each alert, lock every key of the
- * batch at once, bind or open for all (store.c's few statements), then queue each
- * alert's two outputs. */
+/* One batch, inside the frame's transaction: embed the batch's shapes, lock every
+ * key of the batch at once, bind or open for all (store.c's few statements), then
+ * queue each alert's output. */
 static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
 {
     cluster_handler_ctx *h = vctx;
     char(*fingerprints)[CLUSTER_FINGERPRINT_LEN] = calloc(n, sizeof *fingerprints);
     char(*new_ids)[37] = calloc(n, sizeof *new_ids);
-    const char **keys = calloc(2 * n, sizeof *keys);
+    const char **keys = calloc((BIND_MAX_KEYS + 1) * n, sizeof *keys);
     cluster_row *rows = calloc(n, sizeof *rows);
     size_t *row_of = calloc(n, sizeof *row_of);
-    int rc = fingerprints && new_ids && keys && rows && row_of ? PG_OK : PG_RETRY;
-    size_t n_rows = 0;
+    char **texts = calloc(n, sizeof *texts);
+    char(*hashes)[SHAPE_HASH_LEN] = calloc(n, sizeof *hashes);
+    const float **vectors = calloc(n, sizeof *vectors);
+    bind_alert *binds = calloc(n, sizeof *binds);
+    int rc = fingerprints && new_ids && keys && rows && row_of && texts && hashes && vectors && binds ? PG_OK
+                                                                                                      : PG_RETRY;
+    size_t n_rows = 0, n_keys = 0;
+    if (rc == PG_OK)
+        rc = embed_batch(h, db, items, n, texts, hashes, vectors);
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         Hutch__V1__Alert *a = (Hutch__V1__Alert *)items[i]->value;
         if (cluster_fingerprint(a->schema, a->title, fingerprints[i]) != 0) {
@@ -96,20 +144,26 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             break;
         }
         cluster_ticket_id(new_ids[i], a->alert_id, a->created_unix_ms ? a->created_unix_ms : a->meta->created_unix_ms);
-        keys[2 * i] = a->namespace_;
-        keys[2 * i + 1] = fingerprints[i];
+        bind_alert_read(a, fingerprints[i], &binds[i]);
+        keys[n_keys++] = a->namespace_;
+        for (size_t k = 0; k < binds[i].n_keys; k++)
+            keys[n_keys++] = binds[i].keys[k];
         rows[n_rows] = (cluster_row){.redelivered = items[i]->redelivered,
                                      .alert_id = a->alert_id,
                                      .namespace_ = a->namespace_ ? a->namespace_ : "",
                                      .fingerprint = fingerprints[i],
                                      .title = a->title ? a->title : "",
+                                     .severity = a->severity ? a->severity : "",
+                                     .shape_hash = hashes[i],
+                                     .vector = vectors[i],
+                                     .bind = &binds[i],
                                      .new_ticket_id = new_ids[i]};
         row_of[i] = ++n_rows; /* 1-based: 0 = no row */
     }
     if (rc == PG_OK)
-        rc = cluster_store_lock(db, keys, 2 * n);
+        rc = cluster_store_lock(db, keys, n_keys);
     if (rc == PG_OK && n_rows)
-        rc = cluster_store_batch(db, rows, n_rows, h->window_ms);
+        rc = cluster_store_batch(db, h->shapes, rows, n_rows, &h->params);
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         consumer_item *it = items[i];
         if (it->dead)
@@ -121,7 +175,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             continue;
         }
         size_t alert_len = 0;
-        uint8_t *alert_buf = cluster_pack_clustered(a, r->ticket_id, r->new_ticket, fingerprints[i], &alert_len);
+        uint8_t *alert_buf = cluster_pack_clustered(a, r->ticket_id, r->new_ticket, fingerprints[i], r->notify,
+                                                    r->ticket_title, &alert_len);
         const char *key = *r->namespace_ ? r->namespace_ : a->alert_id;
         /* the frame takes the buffer (a NULL one fails): no copy */
         if (consumer_emit_take(it, TOPIC_ALERTS_CLUSTERED, key, alert_buf, alert_len) != 0)
@@ -133,7 +188,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
                           : r->new_ticket ? "ticket_opened"
                                           : "alert_bound",
                           "alert_id", a->alert_id, "ticket_id", r->ticket_id, "trace_id", a->meta->trace_id,
-                          "alert_count", count, NULL);
+                          "alert_count", count, "bound_by", r->again ? "" : bind_reason_name(r->reason),
+                          "notify", r->notify, NULL);
         if (!r->again)
             metrics_add(r->new_ticket ? h->m_opened : h->m_bound, 1);
     }
@@ -142,24 +198,61 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     free(keys);
     free(rows);
     free(row_of);
+    for (size_t i = 0; texts && i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(hashes);
+    free(vectors);
+    free(binds);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
     cluster_config cfg = {0};
+    embed_config ecfg = {0};
     service_config_or_exit(cluster_config_table, &cfg, argc, argv, "hutch-cluster",
-                           "Groups enriched alerts into tickets by namespace or fingerprint within a window: "
+                           "Groups enriched alerts into tickets by actor and shape (or namespace) within a window, "
+                           "storms into one ticket per actor and kind: "
                            "hutch.alerts.enriched -> hutch.alerts.clustered; relays the ticket history to "
-                           "hutch.tickets.events.");
+                           "hutch.tickets.events. Embedding settings: HUTCH_EMBED_* (hutch-embed --help).");
+    char err[1024] = "";
+    char *end = NULL;
+    double threshold = strtod(cfg.threshold, &end);
+    if (end == cfg.threshold || *end || !(threshold >= 0 && threshold <= 1)) {
+        fprintf(stderr, "hutch-cluster: HUTCH_CLUSTER_BIND_THRESHOLD: not a number from 0 to 1: %s\n", cfg.threshold);
+        config_free(cluster_config_table, &cfg);
+        return 78;
+    }
+    if (config_load(embed_config_table, &ecfg, err, sizeof err) != 0) {
+        fprintf(stderr, "hutch-cluster: %s\n", err);
+        config_free(cluster_config_table, &cfg);
+        return 78;
+    }
     service svc;
     memset(&svc, 0, sizeof svc);
     int status = 1;
-    cluster_handler_ctx h = {.window_ms = cfg.window_ms};
+    cluster_handler_ctx h = {.params = {.threshold = threshold, .window_ms = cfg.window_ms}};
+    embedder *emb = embedder_new(&ecfg, err, sizeof err);
+    if (!emb) {
+        fprintf(stderr, "hutch-cluster: embedder: %s\n", err);
+        goto out;
+    }
+    if (!(h.shapes = shapes_new(emb)))
+        goto out;
     if (service_start(&svc, "cluster", argc, argv) != 0)
         goto out;
+    LOG_INFO("cluster_embedder", "embedder", embedder_name(emb), "note", embedder_note(emb), NULL);
     h.m_opened = metrics_counter("hutch_cluster_alerts_total{result=\"opened\"}", "Alerts clustered, new effects only");
     h.m_bound = metrics_counter("hutch_cluster_alerts_total{result=\"bound\"}", "Alerts clustered, new effects only");
+    h.m_memory = metrics_counter("hutch_cluster_shape_vectors_total{source=\"memory\"}",
+                                 "Alert shapes' vectors, by where they came from (memory, database: cache hits)");
+    h.m_database = metrics_counter("hutch_cluster_shape_vectors_total{source=\"database\"}",
+                                   "Alert shapes' vectors, by where they came from (memory, database: cache hits)");
+    h.m_model = metrics_counter("hutch_cluster_shape_vectors_total{source=\"model\"}",
+                                "Alert shapes' vectors, by where they came from (model: embedded now)");
+    h.m_failed = metrics_counter("hutch_cluster_shape_vectors_total{source=\"failed\"}",
+                                 "Alert shapes the embedder refused (bound without similarity)");
     h.m_relayed = metrics_counter("hutch_cluster_ticket_events_relayed_total",
                                   "Ticket history rows published on hutch.tickets.events");
     h.m_relay_failed = metrics_counter("hutch_cluster_ticket_relay_failures_total",
@@ -171,6 +264,9 @@ int main(int argc, char **argv)
     status = service_consume(&svc, &spec, &h) == 0 ? 0 : 1;
 out:
     service_stop(&svc);
+    shapes_free(h.shapes);
+    embedder_free(emb);
+    config_free(embed_config_table, &ecfg);
     config_free(cluster_config_table, &cfg);
     return status;
 }

@@ -1,5 +1,5 @@
-/* Unit tests for cluster.c: the fingerprint, the derived ticket id and the
- * bind-or-open decision (window, status, namespace precedence, tie-breaks). */
+/* Unit tests for cluster.c: the fingerprint, the derived ticket id and the packed
+ * outputs (the binding rules are test_bind.c's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,103 +39,6 @@ static void test_ticket_id(void **state)
     assert_string_not_equal(a, c);
 }
 
-static const char *FP = "fp1";
-
-static void test_no_candidates_opens(void **state)
-{
-    cluster_decision d = cluster_decide("", FP, NULL, 0, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_OPEN);
-    assert_int_equal(d.index, -1);
-}
-
-static void test_fingerprint_within_window(void **state)
-{
-    cluster_candidate c[] = {
-        {"t1", "", "fp1", "open", NOW - HOUR - 1},  /* just outside */
-        {"t2", "", "fp1", "open", NOW - HOUR},      /* exactly at the edge: inside */
-        {"t3", "", "other", "open", NOW},           /* another fingerprint */
-    };
-    cluster_decision d = cluster_decide("", FP, c, 3, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_BIND);
-    assert_int_equal(d.index, 1);
-    assert_int_equal(d.by_namespace, 0);
-
-    d = cluster_decide("", FP, c, 1, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_OPEN);
-    d = cluster_decide("", FP, c, 1, NOW, 2 * HOUR); /* a longer window takes it */
-    assert_int_equal(d.action, CLUSTER_BIND);
-}
-
-static void test_resolved_never_binds(void **state)
-{
-    cluster_candidate c[] = {
-        {"t1", "ns", "fp1", "resolved", NOW},
-        {"t3", "ns", "fp1", "archived", NOW},
-        {"t2", "", "fp1", "open", NOW - 10},
-    };
-    cluster_decision d = cluster_decide("ns", FP, c, 3, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_BIND);
-    assert_int_equal(d.index, 2);
-    d = cluster_decide("ns", FP, c, 2, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_OPEN);
-}
-
-static void test_namespace_beats_fingerprint(void **state)
-{
-    cluster_candidate c[] = {
-        {"t1", "", "fp1", "open", NOW},            /* fingerprint, more recent */
-        {"t2", "acct-1", "zzz", "open", NOW - 5},  /* namespace, older, other fingerprint */
-        {"t3", "acct-2", "zzz", "open", NOW},      /* another namespace */
-    };
-    cluster_decision d = cluster_decide("acct-1", FP, c, 3, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_BIND);
-    assert_int_equal(d.index, 1);
-    assert_int_equal(d.by_namespace, 1);
-    /* without a namespace, only the fingerprint counts */
-    d = cluster_decide("", FP, c, 3, NOW, HOUR);
-    assert_int_equal(d.index, 0);
-    d = cluster_decide(NULL, FP, c, 3, NOW, HOUR);
-    assert_int_equal(d.index, 0);
-}
-
-static void test_empty_namespaces_do_not_match(void **state)
-{
-    cluster_candidate c[] = {{"t1", "", "other", "open", NOW}};
-    cluster_decision d = cluster_decide("", FP, c, 1, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_OPEN);
-}
-
-static void test_tie_breaks_are_order_free(void **state)
-{
-    cluster_candidate c1[] = {
-        {"t-b", "", "fp1", "open", NOW - 100},
-        {"t-a", "", "fp1", "open", NOW - 100},
-        {"t-c", "", "fp1", "open", NOW - 200},
-    };
-    cluster_candidate c2[] = {c1[2], c1[0], c1[1]};
-    cluster_decision d1 = cluster_decide("", FP, c1, 3, NOW, HOUR);
-    cluster_decision d2 = cluster_decide("", FP, c2, 3, NOW, HOUR);
-    assert_string_equal(c1[d1.index].ticket_id, "t-a");
-    assert_string_equal(c2[d2.index].ticket_id, "t-a");
-    /* the most recent wins before the id */
-    c1[2].last_alert_ms = NOW - 1;
-    d1 = cluster_decide("", FP, c1, 3, NOW, HOUR);
-    assert_string_equal(c1[d1.index].ticket_id, "t-c");
-}
-
-static void test_bad_candidates_ignored(void **state)
-{
-    cluster_candidate c[] = {
-        {NULL, "", "fp1", "open", NOW},
-        {"", "", "fp1", "open", NOW},
-        {"t1", NULL, NULL, NULL, NOW},
-    };
-    cluster_decision d = cluster_decide("", FP, c, 3, NOW, HOUR);
-    assert_int_equal(d.action, CLUSTER_OPEN);
-}
-
-/* The outputs of a clustered alert: a redelivered alert packs to the same bytes, and
- * the alert itself is left as it was. */
 static void test_pack_redelivery(void **state)
 {
     Hutch__V1__Meta meta = HUTCH__V1__META__INIT;
@@ -151,8 +54,8 @@ static void test_pack_redelivery(void **state)
     assert_int_equal(cluster_fingerprint(a.schema, a.title, fp), 0);
     const char *ticket = "0190b7c2-7f00-7000-8000-000000000004";
     size_t l1, l2;
-    uint8_t *b1 = cluster_pack_clustered(&a, ticket, true, fp, &l1);
-    uint8_t *b2 = cluster_pack_clustered(&a, ticket, true, fp, &l2);
+    uint8_t *b1 = cluster_pack_clustered(&a, ticket, true, fp, "quiet", "Port scan", &l1);
+    uint8_t *b2 = cluster_pack_clustered(&a, ticket, true, fp, "quiet", "Port scan", &l2);
     assert_non_null(b1);
     assert_int_equal(l1, l2);
     assert_memory_equal(b1, b2, l1);
@@ -164,6 +67,9 @@ static void test_pack_redelivery(void **state)
     assert_string_equal(out->ticket_id, ticket);
     assert_string_equal(out->fingerprint, fp);
     assert_true(out->new_ticket);
+    assert_string_equal(out->notify, "quiet");
+    assert_string_equal(out->ticket_title, "Port scan");
+    assert_string_equal(a.notify, ""); /* restored */
     assert_string_not_equal(out->meta->id, meta.id); /* its own id, derived from the input's */
     assert_string_equal(out->meta->trace_id, meta.trace_id);
     hutch__v1__alert__free_unpacked(out, NULL);
@@ -176,13 +82,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_ticket_id),
-        cmocka_unit_test(test_no_candidates_opens),
-        cmocka_unit_test(test_fingerprint_within_window),
-        cmocka_unit_test(test_resolved_never_binds),
-        cmocka_unit_test(test_namespace_beats_fingerprint),
-        cmocka_unit_test(test_empty_namespaces_do_not_match),
-        cmocka_unit_test(test_tie_breaks_are_order_free),
-        cmocka_unit_test(test_bad_candidates_ignored),
         cmocka_unit_test(test_pack_redelivery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /* Tests for store.c against Postgres (HUTCH_TEST_DATABASE_URL, a database they may
  * wipe; skipped without it): the history rows a batch writes ("opened" for the tickets
  * it opens, "bound" for the others, seqs after the lifecycle module's), open tickets
- * only as candidates, a redelivered alert re-read, and a declined alert never bound
- * again. */
+ * only as candidates, a redelivered alert re-read, a declined alert never bound
+ * again, and a storm (one ticket per actor, counted title, severity, one notifying
+ * alert read back the same on redelivery, a person's title kept). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +16,27 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/shape.h"
 #include "common/ticket.h"
 #include "services/cluster/cluster.h"
 #include "services/cluster/store.h"
+
+/* The hash embedder: vectors without a model. */
+static shapes *test_shapes(void)
+{
+    static embed_config cfg = {
+        .provider = "hash", .url = "", .model = "", .api_key = "", .local_dir = "", .timeout_ms = 1000, .batch = 64};
+    static embedder *e;
+    static shapes *s;
+    char err[256];
+    if (!s) {
+        e = embedder_new(&cfg, err, sizeof err);
+        if (!e)
+            fail_msg("embedder: %s", err);
+        s = shapes_new(e);
+    }
+    return s;
+}
 
 #define HOUR (3600 * 1000LL)
 
@@ -58,6 +77,8 @@ static void check_query(pg *db, const char *sql, const char *p1, const char *wan
 typedef struct {
     char id[37], new_ticket_id[37], fp[CLUSTER_FINGERPRINT_LEN];
     const char *title;
+    char shape[128], hash[SHAPE_HASH_LEN];
+    bind_alert bind; /* no actor: the fingerprint key */
 } alert_fixture;
 
 static void add_alert(pg *db, alert_fixture *a, const char *title)
@@ -68,6 +89,11 @@ static void add_alert(pg *db, alert_fixture *a, const char *title)
     a->title = title;
     assert_int_equal(cluster_fingerprint("test", title, a->fp), 0);
     cluster_ticket_id(a->new_ticket_id, a->id, ids_now_ms());
+    snprintf(a->shape, sizeof a->shape, "schema: test\ntitle: %s", title);
+    assert_int_equal(shape_hash(a->shape, a->hash), 0);
+    memset(&a->bind, 0, sizeof a->bind);
+    snprintf(a->bind.keys[0], sizeof a->bind.keys[0], "fp:%s", a->fp);
+    a->bind.n_keys = 1;
     assert_int_equal(pg_exec(db, NULL,
                              "INSERT INTO alerts (alert_id, event_id, trace_id, schema, title, severity)"
                              " VALUES ($1::uuid, $2::uuid, $2, 'test', $3, 'low')",
@@ -78,18 +104,29 @@ static void add_alert(pg *db, alert_fixture *a, const char *title)
 /* One batch of alerts in its own transaction, like the frame's; rows out. */
 static void run_batch(pg *db, alert_fixture *const *alerts, size_t n, cluster_row *rows)
 {
+    const char *keys[8], *hashes[8], *texts[8];
+    const float *vectors[8];
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = alerts[i]->bind.keys[0];
+        hashes[i] = alerts[i]->hash;
+        texts[i] = alerts[i]->shape;
+    }
+    assert_int_equal(pg_begin(db), PG_OK);
+    shapes_trim(test_shapes());
+    assert_int_equal(shapes_vectors(test_shapes(), db, hashes, texts, n, vectors, NULL), PG_OK);
     for (size_t i = 0; i < n; i++)
         rows[i] = (cluster_row){.alert_id = alerts[i]->id,
                                 .namespace_ = "",
                                 .fingerprint = alerts[i]->fp,
                                 .title = alerts[i]->title,
+                                .severity = "low",
+                                .shape_hash = alerts[i]->hash,
+                                .vector = vectors[i],
+                                .bind = &alerts[i]->bind,
                                 .new_ticket_id = alerts[i]->new_ticket_id};
-    const char *keys[8];
-    for (size_t i = 0; i < n; i++)
-        keys[i] = alerts[i]->fp;
-    assert_int_equal(pg_begin(db), PG_OK);
+    cluster_store_params p = {.threshold = 0.9, .window_ms = HOUR};
     assert_int_equal(cluster_store_lock(db, keys, n), PG_OK);
-    assert_int_equal(cluster_store_batch(db, rows, n, HOUR), PG_OK);
+    assert_int_equal(cluster_store_batch(db, test_shapes(), rows, n, &p), PG_OK);
     assert_int_equal(pg_commit(db), PG_OK);
 }
 
@@ -157,12 +194,66 @@ static void test_open_only_and_declined(void **state)
     pg_free(db);
 }
 
+/* A port-scan storm over two batches: one ticket for the scanner, its title counted,
+ * its severity raised at 100 probes or 5 hosts, one alert marked to notify -- and a
+ * redelivered batch reads the same marks back. */
+static void test_storm(void **state)
+{
+    pg *db = fresh_db();
+    enum { N = 6 };
+    alert_fixture a[N];
+    cluster_row rows[N];
+    const bind_storm_kind *ps = bind_storm_named("port_scan");
+    for (int i = 0; i < N; i++) {
+        add_alert(db, &a[i], "Unprotected port on EC2 instance is being probed.");
+        memset(&a[i].bind, 0, sizeof a[i].bind);
+        snprintf(a[i].bind.keys[0], sizeof a[i].bind.keys[0], "ip:198.51.100.7");
+        a[i].bind.n_keys = 1;
+        a[i].bind.storm = ps;
+        snprintf(a[i].bind.storm_target, sizeof a[i].bind.storm_target, "i-%d", i);
+    }
+    run_batch(db, (alert_fixture *[]){&a[0], &a[1], &a[2]}, 3, rows);
+    char t[37];
+    snprintf(t, sizeof t, "%s", rows[0].ticket_id);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(rows[i].ticket_id, t);
+        assert_string_equal(rows[i].notify, "quiet"); /* 3 probes on 3 hosts: low */
+    }
+    assert_string_equal(rows[2].ticket_title, "Port scan from 198.51.100.7: 3 probes on 3 hosts");
+    check_query(db, "SELECT title || ' ' || severity FROM tickets WHERE ticket_id = $1::uuid", t,
+                "Port scan from 198.51.100.7: 3 probes on 3 hosts low");
+    run_batch(db, (alert_fixture *[]){&a[3], &a[4], &a[5]}, 3, rows);
+    assert_string_equal(rows[0].notify, "quiet");
+    assert_string_equal(rows[1].notify, "storm"); /* the 5th host: medium */
+    assert_string_equal(rows[2].notify, "quiet");
+    check_query(db, "SELECT title || ' ' || severity FROM tickets WHERE ticket_id = $1::uuid", t,
+                "Port scan from 198.51.100.7: 6 probes on 6 hosts medium");
+    check_query(db, "SELECT notify_alert_id::text FROM ticket_storms WHERE ticket_id = $1::uuid", t, a[4].id);
+    /* redelivered: nothing written, the same marks */
+    run_batch(db, (alert_fixture *[]){&a[3], &a[4], &a[5]}, 3, rows);
+    assert_true(rows[0].again && rows[1].again && rows[2].again);
+    assert_string_equal(rows[1].notify, "storm");
+    assert_string_equal(rows[0].notify, "quiet");
+    check_query(db, "SELECT alert_count FROM tickets WHERE ticket_id = $1::uuid", t, "6");
+    /* a person's title is theirs */
+    char err[256];
+    assert_int_equal(ticket_edit(db, "user:ana", t, "Scanner from the lab", NULL, err, sizeof err), PG_OK);
+    alert_fixture b;
+    add_alert(db, &b, "Unprotected port on EC2 instance is being probed.");
+    b.bind = a[0].bind;
+    run_batch(db, (alert_fixture *[]){&b}, 1, rows);
+    assert_string_equal(rows[0].ticket_id, t);
+    check_query(db, "SELECT title FROM tickets WHERE ticket_id = $1::uuid", t, "Scanner from the lab");
+    pg_free(db);
+}
+
 int main(void)
 {
     log_init("test-cluster-store", getenv("TEST_LOG_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_history_rows),
         cmocka_unit_test(test_open_only_and_declined),
+        cmocka_unit_test(test_storm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

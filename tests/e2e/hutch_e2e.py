@@ -11,6 +11,7 @@ Runs on Debian's /usr/bin/python3 with python3-pytest, -psycopg2, -requests and
 -confluent-kafka (scripts/deps.sh installs them). Every wait is bounded; timeouts
 scale by HUTCH_E2E_SLOW (default 3 in MODE=asan, else 1)."""
 import copy
+import hashlib
 import json
 import os
 import re
@@ -96,14 +97,30 @@ def load_fixture(name):
         return json.load(f)
 
 
+GUARDDUTY_SAMPLE_IP, GUARDDUTY_SAMPLE_INSTANCE = "198.51.100.23", "i-0b1c2d3e4f5a6b7c8"
+
+
 def guardduty_finding(tag=None):
     """Our GuardDuty sample (fixtures/guardduty, modelled on the shared samples) with a
-    unique tag in its title and id, so that each test's alerts are its own tickets."""
+    unique tag in its title and id, and an actor of its own derived from the tag (the
+    remote IP in 100.64.0.0/10, the instance id), so that each test's alerts are its own
+    tickets: cluster binds alerts of one actor and shape (services/cluster/bind.c), and
+    the tag alone is masked out of the shape. One tag, one actor."""
     tag = tag or uuid.uuid4().hex[:12]
-    f = copy.deepcopy(load_fixture("guardduty/ec2_ssh_bruteforce.json"))
+    h = hashlib.sha256(tag.encode()).digest()
+    ip = f"100.{64 + (h[0] & 63)}.{h[1]}.{h[2]}"  # 22 bits: two tags of a session do not meet
+    instance = "i-0" + h[3:11].hex()[:16]
+    text = json.dumps(load_fixture("guardduty/ec2_ssh_bruteforce.json"))
+    f = json.loads(text.replace(GUARDDUTY_SAMPLE_IP, ip).replace(GUARDDUTY_SAMPLE_INSTANCE, instance))
     f["id"] = uuid.uuid4().hex
     f["title"] = f"{f['title']} [e2e {tag}]"
     return f
+
+
+def guardduty_actor(finding):
+    """(remote IP, instance id) of a guardduty_finding."""
+    return (finding["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["ipAddressV4"],
+            finding["resource"]["instanceDetails"]["instanceId"])
 
 
 # --- messages ----------------------------------------------------------------------
@@ -528,8 +545,8 @@ class Load:
     """Offers GuardDuty findings at `rate` per second for `seconds`, in a thread, on
     hutch.ingest.json (the log-router path: ingest derives the event id from the
     message's coordinates, so even a redelivery makes one event per message). The
-    findings carry `groups` titles, so they pile into that many tickets, as a storm
-    does. check() then proves every one went all the way exactly once."""
+    findings come from `groups` actors with their own titles, so they pile into that
+    many tickets, as a storm does. check() then proves every one went all the way exactly once."""
 
     def __init__(self, st, rate=None, seconds=None, groups=10):
         self.st, self.rate, self.seconds, self.groups = st, rate or LOAD_RATE, seconds or LOAD_SECONDS, groups
@@ -537,19 +554,19 @@ class Load:
         self.sent = 0
         self.error = None
         self.thread = threading.Thread(target=self._run, daemon=True)
-        self.titles = [guardduty_finding(f"{self.tag}-{g}")["title"] for g in range(groups)]
+        # one actor per group (guardduty_finding): cluster binds by actor and shape
+        self.templates = [guardduty_finding(f"{self.tag}-{g}") for g in range(groups)]
+        self.titles = [f["title"] for f in self.templates]
 
     def _run(self):
         try:
             p = Producer({"bootstrap.servers": self.st.broker.brokers, "enable.idempotence": True,
                           "linger.ms": 5, "message.timeout.ms": 300000, "log_level": 2})
-            base = load_fixture("guardduty/ec2_ssh_bruteforce.json")
             total = int(self.rate * self.seconds)
             t0 = time.monotonic()
             for i in range(total):
-                f = dict(base)
+                f = dict(self.templates[i % self.groups])
                 f["id"] = f"{self.tag}-{i}"
-                f["title"] = self.titles[i % self.groups]
                 while True:
                     try:
                         p.produce(TOPIC_INGEST_JSON, value=json.dumps(f).encode(), key=f["id"].encode(),

@@ -101,8 +101,10 @@ def test_ticket_lifecycle_through_hutchctl(healthy):
                         " VALUES (%s, %s, 't', 'e2e', %s, 'medium')", (aid, str(uuid.uuid4()), title))
         for aid, vec in ((a1, [1.0, 0.0, 0.0]), (free1, [0.96, 0.28, 0.0]), (free2, [0.8, 0.6, 0.0]),
                          (far, [0.0, 0.0, 1.0])):
-            st.pg.query("INSERT INTO embeddings (alert_id, vector, model, dims) VALUES (%s, %s, 'e2e', 3)",
-                        (aid, vec))
+            # a1 came through hutch-cluster, which stored its own vector: replaced by the test's
+            st.pg.query("INSERT INTO embeddings (alert_id, vector, model, dims) VALUES (%s, %s, 'e2e', 3)"
+                        " ON CONFLICT (alert_id) DO UPDATE SET vector = excluded.vector, model = excluded.model,"
+                        " dims = excluded.dims", (aid, vec))
         r = ok(st, "ticket", "salvage", ta, "--dry-run")
         assert r["would_bind"] == 1 and r["ticket"]["alert_count"] == 1  # free1 only (0.96 >= 0.9)
         r = ok(st, "ticket", "salvage", ta, "--threshold", "0.75", "--keyword", "SWEEP")

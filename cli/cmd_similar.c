@@ -1,0 +1,399 @@
+/* hutchctl alert similar | ticket similar | ticket suggest: similarity over the vectors
+ * hutch-cluster stored (embeddings: one row per alert with its shape hash;
+ * shape_embeddings: one vector per shape and embedder; ticket_shapes: a ticket's shapes).
+ *
+ * Alerts of one shape share one vector, so the searches run over shapes, not alerts:
+ * the vectors are read once per shape into a vindex (common/vindex.h, exact top-k with
+ * the AVX2 kernel), and alerts or tickets are attached to the shapes found.
+ *   - alert similar ID: the shapes of the alerts of the last SIMILAR_WINDOW, best
+ *     first (score = cosine of the shapes), then their alerts, newest first;
+ *   - ticket similar ID: every other ticket scored by its best shape against the best
+ *     of ID's (max over pairs);
+ *   - ticket suggest: DBSCAN (services/cluster/dbscan.h; --eps, --min-samples, Warren's
+ *     0.3 / 2) over the alerts of the last SUGGEST_WINDOW that are unbound or in open
+ *     tickets; a group is suggested when binding kept it apart (its alerts are in more
+ *     than one ticket, or some are unbound): suggestions only, nothing is bound.
+ * Vectors are compared only with vectors of the same embedder and size. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "common/ids.h"
+#include "common/vindex.h"
+#include "services/cluster/dbscan.h"
+#include "services/cluster/shapes.h"
+
+#define SIMILAR_WINDOW "30 days"
+#define SUGGEST_WINDOW "24 hours"
+#define MAX_SHAPES 1000000
+#define MAX_ALERTS 500000
+#define GROUP_SAMPLE 20
+
+static const col_spec similar_alert_cols[] = {
+    {"score", "SCORE", COL_SCORE, 0},
+    {"alert_id", "ALERT", COL_TEXT, 0},
+    {"created_at", "CREATED", COL_TIME, 0},
+    {"schema", "SCHEMA", COL_TEXT, 12},
+    {"ticket_id", "TICKET", COL_TEXT, 0},
+    {"title", "TITLE", COL_TEXT, 60},
+    {NULL},
+};
+
+static const col_spec similar_ticket_cols[] = {
+    {"score", "SCORE", COL_SCORE, 0},
+    {"ticket_id", "TICKET", COL_TEXT, 0},
+    {"status", "STATUS", COL_TEXT, 0},
+    {"severity", "SEVERITY", COL_TEXT, 0},
+    {"alert_count", "ALERTS", COL_TEXT, 0},
+    {"title", "TITLE", COL_TEXT, 60},
+    {NULL},
+};
+
+static const col_spec suggest_cols[] = {
+    {"group", "GROUP", COL_TEXT, 0},
+    {"alerts", "ALERTS", COL_TEXT, 0},
+    {"unbound", "UNBOUND", COL_TEXT, 0},
+    {"ticket_count", "TICKETS", COL_TEXT, 0},
+    {"sample_title", "SAMPLE TITLE", COL_TEXT, 60},
+    {NULL},
+};
+
+static int print_doc(cli *c, json_t *doc, const col_spec *cols)
+{
+    if (!doc) {
+        cli_error("out of memory");
+        return CLI_FAIL;
+    }
+    if (c->json)
+        output_json(stdout, doc);
+    else
+        output_table(stdout, doc, cols);
+    json_decref(doc);
+    return CLI_OK;
+}
+
+static PGresult *query(cli *c, const char *sql, int n, const char *const *p)
+{
+    pg *db = cli_db(c);
+    PGresult *r = NULL;
+    if (!db)
+        return NULL;
+    if (pg_exec(db, &r, sql, n, p) != PG_OK) {
+        cli_error("query failed (see the log line above)");
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Rows of (key, vector text) into a NEW vindex of dim (ids = row numbers); NULL with
+ * the error printed. */
+static vindex *index_rows(PGresult *r, int key_col, int vec_col, int dim)
+{
+    vindex *ix = vindex_new(dim, VINDEX_F32);
+    if (!ix || vindex_reserve(ix, (size_t)PQntuples(r)) != 0) {
+        cli_error("out of memory");
+        vindex_free(ix);
+        return NULL;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        float *v = shapes_parse_vector(PQgetvalue(r, k, vec_col), dim);
+        if (!v) {
+            cli_error("stored vector of %s is not %d numbers", PQgetvalue(r, k, key_col), dim);
+            vindex_free(ix);
+            return NULL;
+        }
+        vindex_add(ix, (uint64_t)k, v);
+        free(v);
+    }
+    return ix;
+}
+
+int cmd_alert_similar(cli *c)
+{
+    const char *id = c->args[0];
+    if (!ids_is_uuid(id)) {
+        cli_error("not an alert id: \"%s\"", id);
+        return CLI_USAGE;
+    }
+    const char *p1[] = {id};
+    PGresult *me = query(c, "SELECT vector::text, model, dims::text FROM embeddings WHERE alert_id = $1::uuid", 1, p1);
+    if (!me)
+        return CLI_FAIL;
+    if (PQntuples(me) == 0) {
+        cli_error("alert %s has no embedding (not clustered yet, or unknown)", id);
+        PQclear(me);
+        return CLI_FAIL;
+    }
+    int dim = atoi(PQgetvalue(me, 0, 2));
+    float *q = shapes_parse_vector(PQgetvalue(me, 0, 0), dim);
+    const char *p2[] = {PQgetvalue(me, 0, 1), PQgetvalue(me, 0, 2)};
+    PGresult *sh = q ? query(c,
+                             "SELECT s.shape_hash, s.vector::text FROM shape_embeddings s"
+                             " WHERE s.embedder = $1 AND s.dims = $2::int AND s.shape_hash IN"
+                             " (SELECT shape_hash FROM embeddings WHERE created_at >= now() - interval '" SIMILAR_WINDOW
+                             "') LIMIT "
+                             "1000000",
+                             2, p2)
+                     : NULL;
+    int rc = CLI_FAIL;
+    vindex *ix = sh ? index_rows(sh, 0, 1, dim) : NULL;
+    vindex_hit *hits = ix ? calloc(PQntuples(sh) + 1, sizeof *hits) : NULL;
+    int nh = hits ? vindex_search(ix, q, (size_t)PQntuples(sh), -1.0f, NULL, NULL, hits) : -1;
+    if (nh >= 0) {
+        /* the alerts of the best shapes, in the shapes' order, newest first */
+        pg_array hashes, scores;
+        pg_array_init(&hashes);
+        pg_array_init(&scores);
+        for (int i = 0; i < nh; i++) {
+            pg_array_add(&hashes, PQgetvalue(sh, (int)hits[i].id, 0));
+            pg_array_addf(&scores, "%.6f", (double)hits[i].score);
+        }
+        char limit[24];
+        snprintf(limit, sizeof limit, "%" PRId64, c->limit);
+        const char *p3[] = {pg_array_text(&hashes), pg_array_text(&scores), id, limit};
+        bool found;
+        json_t *doc =
+            p3[0] && p3[1]
+                ? cli_query_json(
+                      c,
+                      "WITH s AS (SELECT h, sc, ord FROM unnest($1::text[], $2::float8[]) WITH ORDINALITY AS s(h, sc, "
+                      "ord)) "
+                      "SELECT coalesce(json_agg(x ORDER BY x.ord, x.created_at DESC, x.alert_id), '[]')::text FROM ("
+                      " SELECT round(s.sc::numeric, 4) AS score, a.alert_id, a.created_at, a.schema, a.ticket_id, "
+                      "a.title,"
+                      "  s.ord FROM s JOIN embeddings e ON e.shape_hash = s.h JOIN alerts a USING (alert_id)"
+                      " WHERE e.alert_id <> $3::uuid AND e.created_at >= now() - interval '" SIMILAR_WINDOW "'"
+                      " ORDER BY s.ord, a.created_at DESC, a.alert_id LIMIT $4::int) x",
+                      4, p3, &found)
+                : NULL;
+        if (doc) {
+            for (size_t i = 0; i < json_array_size(doc); i++)
+                json_object_del(json_array_get(doc, i), "ord");
+            rc = print_doc(c, doc, similar_alert_cols);
+        }
+        pg_array_free(&hashes);
+        pg_array_free(&scores);
+    }
+    free(hits);
+    vindex_free(ix);
+    free(q);
+    PQclear(sh);
+    PQclear(me);
+    return rc;
+}
+
+/* The scores of every candidate row against the best of the ticket's vectors. */
+typedef struct {
+    float *best;
+} range_ctx;
+
+static int keep_best(uint32_t row, float score, void *arg)
+{
+    range_ctx *r = arg;
+    if (score > r->best[row])
+        r->best[row] = score;
+    return 0;
+}
+
+int cmd_ticket_similar(cli *c)
+{
+    const char *id = c->args[0];
+    if (!ids_is_uuid(id)) {
+        cli_error("not a ticket id: \"%s\"", id);
+        return CLI_USAGE;
+    }
+    const char *p1[] = {id};
+    /* the ticket's shapes under the embedder that has most of them */
+    PGresult *me =
+        query(c,
+              "WITH m AS (SELECT s.embedder, s.dims FROM ticket_shapes t JOIN shape_embeddings s USING "
+              "(shape_hash) WHERE t.ticket_id = $1::uuid GROUP BY 1, 2 ORDER BY count(*) DESC, 1 LIMIT 1) "
+              "SELECT s.shape_hash, s.vector::text, s.embedder, s.dims::text FROM ticket_shapes t"
+              " JOIN shape_embeddings s USING (shape_hash) JOIN m ON m.embedder = s.embedder AND m.dims = s.dims"
+              " WHERE t.ticket_id = $1::uuid",
+              1, p1);
+    if (!me)
+        return CLI_FAIL;
+    if (PQntuples(me) == 0) {
+        cli_error("ticket %s has no embedded alert shapes (unknown ticket, or made before embeddings)", id);
+        PQclear(me);
+        return CLI_FAIL;
+    }
+    int dim = atoi(PQgetvalue(me, 0, 3));
+    const char *p2[] = {id, PQgetvalue(me, 0, 2), PQgetvalue(me, 0, 3)};
+    PGresult *others =
+        query(c,
+              "SELECT t.ticket_id::text, s.vector::text FROM ticket_shapes t JOIN shape_embeddings s"
+              " USING (shape_hash) WHERE t.ticket_id <> $1::uuid AND s.embedder = $2 AND s.dims = $3::int"
+              " LIMIT 1000000",
+              3, p2);
+    int rc = CLI_FAIL;
+    vindex *ix = others ? index_rows(others, 0, 1, dim) : NULL;
+    range_ctx r = {.best = ix ? malloc(((size_t)PQntuples(others) + 1) * sizeof(float)) : NULL};
+    bool ok = r.best != NULL;
+    for (int k = 0; ok && k < PQntuples(others); k++)
+        r.best[k] = -2.0f;
+    for (int k = 0; ok && k < PQntuples(me); k++) {
+        float *q = shapes_parse_vector(PQgetvalue(me, k, 1), dim);
+        ok = q && vindex_range(ix, q, -2.0f, keep_best, &r) == 0;
+        free(q);
+    }
+    if (ok) {
+        /* per ticket, its best shape's score */
+        pg_array ids, scores;
+        pg_array_init(&ids);
+        pg_array_init(&scores);
+        for (int k = 0; k < PQntuples(others); k++) {
+            pg_array_add(&ids, PQgetvalue(others, k, 0));
+            pg_array_addf(&scores, "%.6f", (double)r.best[k]);
+        }
+        char limit[24];
+        snprintf(limit, sizeof limit, "%" PRId64, c->limit);
+        const char *p3[] = {pg_array_text(&ids), pg_array_text(&scores), limit};
+        bool found;
+        json_t *doc =
+            p3[0] && p3[1]
+                ? cli_query_json(
+                      c,
+                      "WITH s AS (SELECT id, max(sc) AS sc FROM unnest($1::uuid[], $2::float8[]) AS s(id, sc)"
+                      " GROUP BY id) "
+                      "SELECT coalesce(json_agg(x ORDER BY x.score DESC, x.ticket_id), '[]')::text FROM ("
+                      " SELECT round(s.sc::numeric, 4) AS score, t.ticket_id, t.status, t.severity, t.alert_count,"
+                      "  t.title FROM s JOIN tickets t ON t.ticket_id = s.id"
+                      " ORDER BY s.sc DESC, t.ticket_id LIMIT $3::int) x",
+                      3, p3, &found)
+                : NULL;
+        if (doc)
+            rc = print_doc(c, doc, similar_ticket_cols);
+        pg_array_free(&ids);
+        pg_array_free(&scores);
+    } else {
+        cli_error("out of memory");
+    }
+    free(r.best);
+    vindex_free(ix);
+    PQclear(others);
+    PQclear(me);
+    return rc;
+}
+
+static int parse_params(cli *c, dbscan_params *p)
+{
+    p->eps = DBSCAN_DEFAULT_EPS;
+    p->min_samples = DBSCAN_DEFAULT_MIN_SAMPLES;
+    p->neighbours = DBSCAN_AUTO;
+    char *end = NULL;
+    if (c->eps) {
+        errno = 0;
+        double e = strtod(c->eps, &end);
+        if (errno || end == c->eps || *end || !(e > 0 && e <= 2)) {
+            cli_error("--eps wants a cosine distance in (0, 2]");
+            return -1;
+        }
+        p->eps = (float)e;
+    }
+    if (c->min_samples) {
+        errno = 0;
+        long m = strtol(c->min_samples, &end, 10);
+        if (errno || end == c->min_samples || *end || m < 1 || m > 1000000) {
+            cli_error("--min-samples wants a number from 1");
+            return -1;
+        }
+        p->min_samples = (int)m;
+    }
+    return 0;
+}
+
+int cmd_ticket_suggest(cli *c)
+{
+    dbscan_params params;
+    if (parse_params(c, &params) != 0)
+        return CLI_USAGE;
+    /* the window's alerts (unbound, or in open tickets) of the most used embedder, and
+     * its shapes' vectors */
+    static const char sql_rows[] =
+        "WITH m AS (SELECT model, dims FROM embeddings WHERE created_at >= now() - interval '" SUGGEST_WINDOW "'"
+        " AND shape_hash IS NOT NULL GROUP BY 1, 2 ORDER BY count(*) DESC, 1 LIMIT 1) "
+        "SELECT e.alert_id::text, coalesce(b.ticket_id::text, ''), s.vector::text, a.title, s.dims"
+        " FROM embeddings e JOIN m ON m.model = e.model AND m.dims = e.dims"
+        " JOIN shape_embeddings s ON s.shape_hash = e.shape_hash AND s.embedder = e.model AND s.dims = e.dims"
+        " JOIN alerts a ON a.alert_id = e.alert_id"
+        " LEFT JOIN ticket_alerts b ON b.alert_id = e.alert_id LEFT JOIN tickets t ON t.ticket_id = b.ticket_id"
+        " WHERE e.created_at >= now() - interval '" SUGGEST_WINDOW "' AND (b.ticket_id IS NULL OR t.status = 'open')"
+        " ORDER BY e.shape_hash, e.alert_id LIMIT 500000";
+    PGresult *r = query(c, sql_rows, 0, NULL);
+    if (!r)
+        return CLI_FAIL;
+    int n = PQntuples(r);
+    json_t *groups = json_array();
+    int rc = CLI_FAIL;
+    if (n == 0) {
+        rc = print_doc(c, groups, suggest_cols);
+        PQclear(r);
+        return rc;
+    }
+    int dim = atoi(PQgetvalue(r, 0, 4));
+    vindex *ix = vindex_new(dim, VINDEX_F32);
+    int32_t *labels = calloc((size_t)n, sizeof *labels);
+    bool ok = ix && labels && vindex_reserve(ix, (size_t)n) == 0;
+    /* rows come ordered by shape: a shape's vector is parsed once */
+    float *v = NULL;
+    for (int k = 0; ok && k < n; k++) {
+        if (k == 0 || strcmp(PQgetvalue(r, k, 2), PQgetvalue(r, k - 1, 2)) != 0) {
+            free(v);
+            v = shapes_parse_vector(PQgetvalue(r, k, 2), dim);
+        }
+        ok = v && vindex_add(ix, (uint64_t)k, v) == 0;
+    }
+    free(v);
+    int nclusters = ok ? dbscan_run(ix, &params, labels) : -2;
+    if (nclusters < 0) {
+        cli_error(nclusters == -1 ? "bad DBSCAN parameters" : "out of memory");
+    } else {
+        for (int g = 0; g < nclusters && (int64_t)json_array_size(groups) < c->limit; g++) {
+            json_t *alerts = json_array(), *tickets = json_array();
+            size_t size = 0, unbound = 0;
+            const char *sample = "";
+            for (int k = 0; k < n; k++) {
+                if (labels[k] != g)
+                    continue;
+                const char *t = PQgetvalue(r, k, 1);
+                if (!size)
+                    sample = PQgetvalue(r, k, 3);
+                size++;
+                if (json_array_size(alerts) < GROUP_SAMPLE)
+                    json_array_append_new(alerts, json_string(PQgetvalue(r, k, 0)));
+                if (!*t) {
+                    unbound++;
+                    continue;
+                }
+                bool seen = false;
+                for (size_t i = 0; i < json_array_size(tickets) && !seen; i++)
+                    seen = !strcmp(json_string_value(json_array_get(tickets, i)), t);
+                if (!seen)
+                    json_array_append_new(tickets, json_string(t));
+            }
+            /* suggested only when binding kept the group apart */
+            if (json_array_size(tickets) + (unbound ? 1 : 0) < 2 && !(unbound && size >= 2)) {
+                json_decref(alerts);
+                json_decref(tickets);
+                continue;
+            }
+            json_array_append_new(groups, json_pack("{s:i, s:I, s:I, s:I, s:s, s:o, s:o}", "group", g, "alerts",
+                                                    (json_int_t)size, "unbound", (json_int_t)unbound, "ticket_count",
+                                                    (json_int_t)json_array_size(tickets), "sample_title", sample,
+                                                    "alert_ids", alerts, "tickets", tickets));
+        }
+        rc = print_doc(c, json_incref(groups), suggest_cols);
+    }
+    json_decref(groups);
+    free(labels);
+    vindex_free(ix);
+    PQclear(r);
+    return rc;
+}
