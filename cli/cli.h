@@ -35,6 +35,8 @@ enum {
     OPT_IGNORED = 1 << 11, /* --ignored */
     OPT_PROVIDER = 1 << 12, /* --provider P */
     OPT_NO_CACHE = 1 << 13, /* --no-cache */
+    OPT_MOCK = 1 << 14,     /* --mock USES=FILE (repeatable) */
+    OPT_ENV = 1 << 15,      /* --env K=V (repeatable) */
 };
 
 typedef struct {
@@ -60,6 +62,10 @@ typedef struct {
     bool ignored;           /* --ignored: only events policy ignored */
     const char *provider;   /* --provider P (intel lookup), BORROWED from argv */
     bool no_cache;          /* --no-cache: ask the provider, not the cache */
+    const char *mocks[32];  /* --mock USES=FILE, BORROWED from argv */
+    int nmocks;
+    const char *envs[32];   /* --env K=V, BORROWED from argv */
+    int nenvs;
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -95,5 +101,8 @@ int cmd_policy_decide(cli *c);
 int cmd_policy_coverage(cli *c);
 int cmd_intel_lookup(cli *c);
 int cmd_intel_quota(cli *c);
+int cmd_action_play(cli *c);
+int cmd_action_run(cli *c);
+int cmd_action_test(cli *c);
 
 #endif

@@ -55,6 +55,15 @@ static const cli_command cli_commands[] = {
      "what threat intel says about an IP, domain, URL, hash or ASN (defanged forms accepted)", cmd_intel_lookup},
     {"intel", "quota", 0, 0, 0, "", "per provider: requests left this minute and today, cool-down after a 429",
      cmd_intel_quota},
+    {"action", "play", OPT_SCHEMA | OPT_POLICY | OPT_INPUT | OPT_MOCK | OPT_ENV, 0, 0,
+     "--policy DIR --schema S [--input EVENT.json] [--mock USES=RESULT.json]... [--env K=V]...",
+     "the alert policy and the action chain without side effects (actions answer from --mock), round by round",
+     cmd_action_play},
+    {"action", "run", OPT_SCHEMA | OPT_POLICY | OPT_INPUT | OPT_ENV, 0, 0,
+     "--policy DIR --schema S [--input EVENT.json] [--env K=V]...", "the action chain with its real actions",
+     cmd_action_run},
+    {"action", "test", OPT_POLICY, 1, 4, "--policy DIR PLAYBOOK...",
+     "run playbook scenarios (JSON) and compare the actions with the expected ones", cmd_action_test},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -200,6 +209,8 @@ enum {
     VAL_IGNORED,
     VAL_PROVIDER,
     VAL_NO_CACHE,
+    VAL_MOCK,
+    VAL_ENV,
 };
 
 static const struct option cli_options[] = {
@@ -219,6 +230,8 @@ static const struct option cli_options[] = {
     {"ignored", no_argument, NULL, VAL_IGNORED},
     {"provider", required_argument, NULL, VAL_PROVIDER},
     {"no-cache", no_argument, NULL, VAL_NO_CACHE},
+    {"mock", required_argument, NULL, VAL_MOCK},
+    {"env", required_argument, NULL, VAL_ENV},
     {NULL, 0, NULL, 0},
 };
 
@@ -316,6 +329,19 @@ int main(int argc, char **argv)
             c.no_cache = true;
             seen |= OPT_NO_CACHE;
             break;
+        case VAL_MOCK:
+        case VAL_ENV: {
+            const char **list = opt == VAL_MOCK ? c.mocks : c.envs;
+            int *n = opt == VAL_MOCK ? &c.nmocks : &c.nenvs;
+            if (*n >= 32 || !strchr(optarg, '=')) {
+                cli_error("--%s wants %s (at most 32)", opt == VAL_MOCK ? "mock" : "env",
+                          opt == VAL_MOCK ? "USES=RESULT.json" : "K=V");
+                return CLI_USAGE;
+            }
+            list[(*n)++] = optarg;
+            seen |= opt == VAL_MOCK ? OPT_MOCK : OPT_ENV;
+            break;
+        }
         case ':':
             missing_value(optopt);
             return CLI_USAGE;

@@ -187,6 +187,49 @@ const char *chain_locate(const chain_spec *spec, const char *needle, char *buf, 
     return NULL;
 }
 
+json_t *chain_alert_new(const char *id, const char *schema, const char *created_at, const char *title,
+                        const char *description, const char *source, const char *namespace_,
+                        const json_t *attributes, const char *payload_json)
+{
+    json_t *data = payload_json ? json_loads(payload_json, JSON_DECODE_ANY, NULL) : NULL;
+    if (data == NULL)
+        data = json_null();
+    char *raw = json_dumps(data, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    json_t *attrs = json_array(), *refs = json_array();
+    for (size_t i = 0; i < json_array_size(attributes); i++) {
+        const json_t *a = json_array_get(attributes, i);
+        const char *key = json_string_value(json_object_get(a, "key"));
+        if (key == NULL)
+            continue;
+        const char *link = json_string_value(json_object_get(a, "link"));
+        if (link && *link)
+            json_array_append_new(refs, json_pack("{s:s, s:s}", "title", key, "url", link));
+        const char *aid = json_string_value(json_object_get(a, "id"));
+        char idbuf[300];
+        if (aid == NULL || *aid == '\0') {
+            snprintf(idbuf, sizeof idbuf, "attr-%s", key);
+            aid = idbuf;
+        }
+        json_t *ttl = json_object_get(a, "ttl_seconds");
+        if (ttl == NULL)
+            ttl = json_object_get(a, "ttl");
+        const char *type = json_string_value(json_object_get(a, "type"));
+        json_t *value = json_object_get(a, "value");
+        json_array_append_new(attrs, json_pack("{s:s, s:s, s:O, s:s, s:b, s:I}", "id", aid, "key", key, "value",
+                                               value ? value : json_null(), "type", type ? type : "", "persist",
+                                               json_is_true(json_object_get(a, "persist")), "ttl",
+                                               (json_int_t)(json_is_integer(ttl) ? json_integer_value(ttl) : 0)));
+    }
+#define S_(x) ((x) ? (x) : "")
+    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "id", S_(id), "schema",
+                              S_(schema), "created_at", S_(created_at), "title", S_(title), "description",
+                              S_(description), "source", S_(source), "namespace", S_(namespace_), "attrs", attrs,
+                              "refs", refs, "data", data, "raw", raw ? raw : "null");
+#undef S_
+    free(raw);
+    return alert;
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
     for (; s && *s; s++) {
@@ -257,12 +300,12 @@ static json_t *commit_attrs(const json_t *commit, const json_t *result, const ch
             value = json_object_get(c, "value");
         if (value == NULL)
             continue; /* nothing to commit: AlertChain skips it */
-        char id[96];
+        char id[256];
         const char *given = json_string_value(json_object_get(c, "id"));
         if (given && *given)
             snprintf(id, sizeof id, "%s", given);
         else
-            snprintf(id, sizeof id, "%s/%016llx", action_id,
+            snprintf(id, sizeof id, "%.200s/%016llx", action_id,
                      (unsigned long long)fnv1a(0xcbf29ce484222325ULL, get_str(c, "key")));
         json_t *ttl = json_object_get(c, "ttl");
         json_t *attr = json_pack("{s:s, s:s, s:O, s:s, s:b, s:I}", "id", id, "key", get_str(c, "key"), "value", value,

@@ -103,6 +103,15 @@ const json_t *chain_jsonpath(const json_t *root, const char *path, bool *bad);
  * "SLACK_*,GITHUB_APP_ID"). "" allows none. NEW object. */
 json_t *chain_env(char *const *envp, const char *allow);
 
+/* The chain's alert object from Hutch's fields (all BORROWED; NULL = ""): attrs from
+ * Hutch attributes ([{key, value, type, link, id, persist, ttl_seconds}]: ttl_seconds
+ * becomes ttl, an attribute without id gets "attr-<key>"), refs from the link
+ * attributes ({title: key, url: link}), data = payload_json parsed (null if it is not
+ * JSON), raw = payload pretty-printed as AlertChain shows it. NEW or NULL (OOM). */
+json_t *chain_alert_new(const char *id, const char *schema, const char *created_at, const char *title,
+                        const char *description, const char *source, const char *namespace_,
+                        const json_t *attributes, const char *payload_json);
+
 /* "file:line" (into buf) of the first line of the policy sources that contains
  * `"needle"` as a string literal; NULL when none does. */
 const char *chain_locate(const chain_spec *spec, const char *needle, char *buf, size_t len);
