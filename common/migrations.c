@@ -190,10 +190,21 @@ static const char m004_intel[] =
     "  RETURN w;"
     " END $$;";
 
+/* Action chains (services/agent/chain.h): one row per action an alert's chain ran,
+ * written before the action runs ('started') and finished after ('done', 'failed');
+ * a 'started' row found later means the agent died during the action: it becomes
+ * 'interrupted' and the action is not repeated. (alert_id, action_id) is the key of
+ * that rule. args and result are stored with secret_* members masked. */
+static const char m009_action_runs[] =
+    "ALTER TABLE action_runs ADD COLUMN action_id text, ADD COLUMN seq int, ADD COLUMN name text,"
+    "  ADD COLUMN error text, ADD COLUMN duration_ms bigint, ADD COLUMN finished_at timestamptz;"
+    "CREATE UNIQUE INDEX action_runs_alert_action ON action_runs (alert_id, action_id);";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
     {3, "indicators_per_value", m003_indicators_per_value},
     {4, "intel", m004_intel},
+    {9, "action_runs", m009_action_runs},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

@@ -1,15 +1,18 @@
-# hutch-agent: triage of clustered alerts, notify requests.
-PROGRAMS += $(BIN)/hutch-agent
-hutch_agent_SRCS := services/agent/main.c services/agent/agent.c services/agent/store.c
-hutch_agent_PKGS := $(PKGS_service)
-UNIT_TESTS += $(BIN)/test_agent
-test_agent_SRCS := services/agent/test_agent.c services/agent/agent.c
-test_agent_PKGS := cmocka jansson $(PKGS_msg)
-# The action chain (chain.c, pure) and its actions (actions.c, HTTP): hutchctl links them too.
+# hutch-agent: triage of clustered alerts, action chains, notify requests.
+# The action chain (chain.c, pure) and its actions (actions.c, HTTP): hutchctl links
+# them too (`action play/run/test`), so a play runs the agent's loop.
 ACTION_CHAIN_SRCS := services/agent/chain.c
 ACTION_CHAIN_PKGS := jansson
 ACTION_SRCS := $(ACTION_CHAIN_SRCS) services/agent/actions.c
 ACTION_PKGS := jansson libcurl libcrypto
+PROGRAMS += $(BIN)/hutch-agent
+hutch_agent_SRCS := services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
+	$(ACTION_SRCS)
+hutch_agent_PKGS := $(PKGS_service) $(ACTION_PKGS)
+hutch_agent_REGO := yes
+UNIT_TESTS += $(BIN)/test_agent
+test_agent_SRCS := services/agent/test_agent.c services/agent/agent.c
+test_agent_PKGS := cmocka jansson $(PKGS_msg)
 UNIT_TESTS += $(BIN)/test_chain
 test_chain_SRCS := services/agent/test_chain.c $(ACTION_CHAIN_SRCS)
 test_chain_PKGS := cmocka $(ACTION_CHAIN_PKGS)

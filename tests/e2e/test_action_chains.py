@@ -1,0 +1,128 @@
+"""Seed 001's action chain through the running stack: a GuardDuty Trojan finding goes
+ingest -> policy -> enrich -> cluster -> agent, whose chain (the shipped
+policies/action/guardduty_llm_slack.rego) asks the fake LLM, commits its answer and
+posts to the fake Slack webhook with that comment; every action is recorded in
+action_runs with its secrets masked. Then the agent is SIGKILLed while the Slack post
+is in flight (after the LLM action completed): restarted, it replays the LLM's
+recorded answer without asking again and records the Slack post as interrupted
+instead of posting twice."""
+import copy
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_actions as fa  # noqa: E402
+from hutch_e2e import ROOT, scaled, wait_for  # noqa: E402
+
+EVENT = os.path.join(ROOT, "policies/action/playbooks/guardduty_trojan.json")
+
+
+@pytest.fixture(scope="module")
+def fake():
+    f = fa.FakeActions(llm_answer="Isolate the instance: it talks to a drop point.")
+    yield f
+    f.close()
+
+
+@pytest.fixture
+def chain_agent(healthy, fake, tmp_path):
+    """The stack's agent restarted with the shipped seed-001 chain and the fakes; put back after."""
+    d = tmp_path / "action"
+    d.mkdir()
+    shutil.copy(os.path.join(ROOT, "policies/action/guardduty_llm_slack.rego"), d)
+    agent = healthy.services["agent"]
+    saved = dict(agent.env)
+    agent.stop()
+    agent.env.update({
+        "HUTCH_ACTION_POLICY_DIR": str(d),
+        "HUTCH_ACTION_ENV_ALLOW": "CHATGPT_API_KEY,SLACK_INCOMING_WEBHOOK",
+        "CHATGPT_API_KEY": fa.OPENAI_KEY,
+        "SLACK_INCOMING_WEBHOOK": fake.base + fa.SLACK_PATH,
+        "HUTCH_ACTION_CHATGPT_URL": fake.base + "/openai",
+        "HUTCH_ACTION_TIMEOUT_MS": "20000",
+    })
+    agent.start()
+    agent.wait_ready()
+    yield agent
+    agent.stop()
+    agent.env = saved
+    agent.start()
+    agent.wait_ready()
+
+
+def trojan_event():
+    ev = json.load(open(EVENT))
+    ev = copy.deepcopy(ev)
+    f = ev["Findings"][0]
+    f["Id"] = uuid.uuid4().hex
+    f["Resource"]["InstanceDetails"]["InstanceId"] = "i-" + uuid.uuid4().hex[:17]
+    return ev, f["Resource"]["InstanceDetails"]["InstanceId"]
+
+
+def runs_of(stack, event_id):
+    return stack.pg.query(
+        "SELECT r.action_id, r.action, r.status, r.args::text AS args, r.result::text AS result, r.error, r.seq,"
+        " r.duration_ms FROM action_runs r JOIN alerts a ON a.alert_id = r.alert_id"
+        " WHERE a.event_id = %s ORDER BY r.seq, r.action_id", (event_id,))
+
+
+def slack_posts_for(fake, instance):
+    return [r for r in fake.of("/slack/") if instance in json.dumps(r["body"])]
+
+
+def llm_asks_for(fake, instance):
+    return [r for r in fake.of("/openai/") if instance in json.dumps(r["body"])]
+
+
+def test_seed_001_chain_llm_then_slack(healthy, chain_agent, fake):
+    ev, instance = trojan_event()
+    event_id = healthy.post_until_accepted("aws_guardduty", ev)
+    rows = wait_for(lambda: (lambda r: r if len(r) == 2 and all(x["status"] == "done" for x in r) else None)(
+        runs_of(healthy, event_id)), scaled(90), 0.3, "both actions recorded done")
+    assert [(r["action_id"], r["action"], r["seq"]) for r in rows] == [
+        ("ask-chatgpt", "chatgpt.query", 0), ("notify-slack", "slack.post", 1)]
+    for r in rows:
+        assert json.loads(r["args"]).get("secret_api_key", "[REDACTED]") == "[REDACTED]"
+        assert fa.OPENAI_KEY not in r["args"] and "XXXXSECRET" not in r["args"]
+        assert r["duration_ms"] is not None
+    assert json.loads(rows[0]["result"])["choices"][0]["message"]["content"] == fake.llm_answer
+    posts = slack_posts_for(fake, instance)
+    assert len(posts) == 1 and len(llm_asks_for(fake, instance)) == 1
+    body = json.dumps(posts[0]["body"])
+    assert fake.llm_answer in body and "ChatGPT's comment" in body
+    assert posts[0]["body"]["text"] == "Trojan:EC2/DropPoint!DNS"
+    # the notification still goes out after the chain
+    wait_for(lambda: healthy.pg.query("SELECT 1 FROM notifications n JOIN alerts a ON a.alert_id = n.alert_id"
+                                      " WHERE a.event_id = %s", (event_id,)), scaled(60), 0.3, "notification")
+    assert not fake.errors
+    log = open(chain_agent.log).read()
+    assert fa.OPENAI_KEY not in log and "XXXXSECRET" not in log
+
+
+def test_sigkill_between_actions_runs_nothing_twice(healthy, chain_agent, fake):
+    fake.slow_slack = 4.0
+    try:
+        ev, instance = trojan_event()
+        event_id = healthy.post_until_accepted("aws_guardduty", ev)
+        # the LLM answered and the Slack post is in flight: kill the agent now
+        wait_for(lambda: slack_posts_for(fake, instance), scaled(90), 0.05, "the Slack post to start")
+        chain_agent.kill()
+    finally:
+        fake.slow_slack = 0.0
+    chain_agent.start()
+    chain_agent.wait_ready()
+    rows = wait_for(lambda: (lambda r: r if len(r) == 2 and r[1]["status"] != "started" else None)(
+        runs_of(healthy, event_id)), scaled(90), 0.3, "the chain to be replayed")
+    assert rows[0]["action_id"] == "ask-chatgpt" and rows[0]["status"] == "done"
+    assert rows[1]["action_id"] == "notify-slack" and rows[1]["status"] == "interrupted"
+    assert "not repeated" in rows[1]["error"]
+    time.sleep(scaled(2))  # anything that would run twice has had its chance
+    assert len(llm_asks_for(fake, instance)) == 1, "the LLM was asked again"
+    assert len(slack_posts_for(fake, instance)) == 1, "Slack got the post twice"
+    assert not fake.errors
