@@ -35,8 +35,20 @@ enum {
     OPT_IGNORED = 1 << 11, /* --ignored */
     OPT_PROVIDER = 1 << 12, /* --provider P */
     OPT_NO_CACHE = 1 << 13, /* --no-cache */
-    OPT_MOCK = 1 << 14,     /* --mock USES=FILE (repeatable) */
-    OPT_ENV = 1 << 15,      /* --env K=V (repeatable) */
+    OPT_SEVERITY = 1 << 14, /* --severity S */
+    OPT_SINCE = 1 << 15,    /* --since DURATION */
+    OPT_SEARCH = 1 << 16,   /* --search TEXT */
+    OPT_ALERT = 1 << 17,    /* --alert ID, repeatable */
+    OPT_CONCLUSION = 1 << 18, /* --conclusion C */
+    OPT_REASON = 1 << 19,   /* --reason TEXT */
+    OPT_TITLE = 1 << 20,    /* --title T */
+    OPT_DESCRIPTION = 1 << 21, /* --description D */
+    OPT_THRESHOLD = 1 << 22, /* --threshold X */
+    OPT_KEYWORD = 1 << 23,  /* --keyword K */
+    OPT_DRY_RUN = 1 << 24,  /* --dry-run */
+    OPT_WINDOW = 1 << 25,   /* --window DURATION */
+    OPT_MOCK = 1 << 26,     /* --mock USES=FILE (repeatable) */
+    OPT_ENV = 1 << 27,      /* --env K=V (repeatable) */
 };
 
 typedef struct {
@@ -62,6 +74,11 @@ typedef struct {
     bool ignored;           /* --ignored: only events policy ignored */
     const char *provider;   /* --provider P (intel lookup), BORROWED from argv */
     bool no_cache;          /* --no-cache: ask the provider, not the cache */
+    /* ticket commands (cmd_ticket.c); strings BORROWED from argv */
+    const char *severity, *since, *search, *conclusion, *reason, *title, *description, *threshold, *keyword, *window;
+    const char **alerts; /* --alert values: OWNED array (free), strings BORROWED from argv */
+    size_t n_alerts;
+    bool dry_run;
     const char *mocks[32];  /* --mock USES=FILE, BORROWED from argv */
     int nmocks;
     const char *envs[32];   /* --env K=V, BORROWED from argv */
@@ -94,6 +111,16 @@ int cmd_alert_list(cli *c);
 int cmd_alert_show(cli *c);
 int cmd_ticket_list(cli *c);
 int cmd_ticket_show(cli *c);
+int cmd_ticket_history(cli *c);
+int cmd_ticket_new(cli *c);
+int cmd_ticket_resolve(cli *c);
+int cmd_ticket_reopen(cli *c);
+int cmd_ticket_archive(cli *c);
+int cmd_ticket_assign(cli *c);
+int cmd_ticket_edit(cli *c);
+int cmd_ticket_merge(cli *c);
+int cmd_ticket_unmerge(cli *c);
+int cmd_ticket_salvage(cli *c);
 int cmd_event_list(cli *c);
 int cmd_policy_eval(cli *c);
 int cmd_policy_test(cli *c);

@@ -34,9 +34,30 @@ static const cli_command cli_commands[] = {
      cmd_alert_send},
     {"alert", "list", OPT_LIMIT, 0, 0, "[--limit N]", "latest alerts", cmd_alert_list},
     {"alert", "show", 0, 1, 1, "ID", "one alert with its indicators and ticket", cmd_alert_show},
-    {"ticket", "list", OPT_STATUS | OPT_LIMIT, 0, 0, "[--status S] [--limit N]",
-     "tickets by latest activity (status: open, acknowledged, resolved)", cmd_ticket_list},
-    {"ticket", "show", 0, 1, 1, "ID", "one ticket with its alerts and notifications", cmd_ticket_show},
+    {"ticket", "list", OPT_STATUS | OPT_LIMIT | OPT_SEVERITY | OPT_SINCE | OPT_SEARCH, 0, 0,
+     "[--status S] [--severity S] [--since D] [--search T] [--limit N]",
+     "open tickets first, then by severity and latest activity (status: open, resolved, archived; severity: S "
+     "and higher; since: active within D)",
+     cmd_ticket_list},
+    {"ticket", "show", 0, 1, 1, "ID", "one ticket with its finding, alerts and notifications", cmd_ticket_show},
+    {"ticket", "new", OPT_ALERT, 0, 0, "--alert ID...", "a ticket from unbound alerts", cmd_ticket_new},
+    {"ticket", "resolve", OPT_CONCLUSION | OPT_REASON, 1, 1, "ID --conclusion C --reason TEXT",
+     "resolve (C: intended, unaffected, false_positive, true_positive, escalated)", cmd_ticket_resolve},
+    {"ticket", "reopen", 0, 1, 1, "ID", "reopen a resolved or archived ticket", cmd_ticket_reopen},
+    {"ticket", "archive", 0, 1, 1, "ID", "archive a ticket", cmd_ticket_archive},
+    {"ticket", "assign", 0, 2, 2, "ID USER", "assign (USER - unassigns)", cmd_ticket_assign},
+    {"ticket", "edit", OPT_TITLE | OPT_DESCRIPTION, 1, 1, "ID [--title T] [--description D]",
+     "change the title or description", cmd_ticket_edit},
+    {"ticket", "merge", 0, 2, 2, "A B", "merge ticket B into A (B's alerts move to A; B is resolved, merged into A)",
+     cmd_ticket_merge},
+    {"ticket", "unmerge", OPT_ALERT, 1, 1, "A --alert ID...",
+     "alerts leave A: back to the ticket they were merged from (reopened), else into a new ticket",
+     cmd_ticket_unmerge},
+    {"ticket", "salvage", OPT_THRESHOLD | OPT_KEYWORD | OPT_DRY_RUN | OPT_WINDOW, 1, 1,
+     "ID [--threshold X] [--keyword K] [--window D] [--dry-run]",
+     "bind every unbound alert of the window (24h) whose embedding is as similar as X (0.9) to the ticket's",
+     cmd_ticket_salvage},
+    {"ticket", "history", 0, 1, 1, "ID", "every change of a ticket: when, who, what", cmd_ticket_history},
     {"event", "list", OPT_LIMIT | OPT_STATUS | OPT_IGNORED, 0, 0, "[--ignored|--status S] [--limit N]",
      "latest raw events and what policy decided (status: received, accepted, ignored, dead)", cmd_event_list},
     {"policy", "eval", OPT_POLICY | OPT_INPUT | OPT_DATA | OPT_V0, 1, 1,
@@ -209,6 +230,18 @@ enum {
     VAL_IGNORED,
     VAL_PROVIDER,
     VAL_NO_CACHE,
+    VAL_SEVERITY,
+    VAL_SINCE,
+    VAL_SEARCH,
+    VAL_ALERT,
+    VAL_CONCLUSION,
+    VAL_REASON,
+    VAL_TITLE,
+    VAL_DESCRIPTION,
+    VAL_THRESHOLD,
+    VAL_KEYWORD,
+    VAL_DRY_RUN,
+    VAL_WINDOW,
     VAL_MOCK,
     VAL_ENV,
 };
@@ -230,6 +263,18 @@ static const struct option cli_options[] = {
     {"ignored", no_argument, NULL, VAL_IGNORED},
     {"provider", required_argument, NULL, VAL_PROVIDER},
     {"no-cache", no_argument, NULL, VAL_NO_CACHE},
+    {"severity", required_argument, NULL, VAL_SEVERITY},
+    {"since", required_argument, NULL, VAL_SINCE},
+    {"search", required_argument, NULL, VAL_SEARCH},
+    {"alert", required_argument, NULL, VAL_ALERT},
+    {"conclusion", required_argument, NULL, VAL_CONCLUSION},
+    {"reason", required_argument, NULL, VAL_REASON},
+    {"title", required_argument, NULL, VAL_TITLE},
+    {"description", required_argument, NULL, VAL_DESCRIPTION},
+    {"threshold", required_argument, NULL, VAL_THRESHOLD},
+    {"keyword", required_argument, NULL, VAL_KEYWORD},
+    {"dry-run", no_argument, NULL, VAL_DRY_RUN},
+    {"window", required_argument, NULL, VAL_WINDOW},
     {"mock", required_argument, NULL, VAL_MOCK},
     {"env", required_argument, NULL, VAL_ENV},
     {NULL, 0, NULL, 0},
@@ -329,6 +374,61 @@ int main(int argc, char **argv)
             c.no_cache = true;
             seen |= OPT_NO_CACHE;
             break;
+        case VAL_SEVERITY:
+            c.severity = optarg;
+            seen |= OPT_SEVERITY;
+            break;
+        case VAL_SINCE:
+            c.since = optarg;
+            seen |= OPT_SINCE;
+            break;
+        case VAL_SEARCH:
+            c.search = optarg;
+            seen |= OPT_SEARCH;
+            break;
+        case VAL_ALERT: {
+            const char **grown = realloc(c.alerts, (c.n_alerts + 1) * sizeof *grown);
+            if (!grown) {
+                cli_error("out of memory");
+                return CLI_FAIL;
+            }
+            c.alerts = grown;
+            c.alerts[c.n_alerts++] = optarg;
+            seen |= OPT_ALERT;
+            break;
+        }
+        case VAL_CONCLUSION:
+            c.conclusion = optarg;
+            seen |= OPT_CONCLUSION;
+            break;
+        case VAL_REASON:
+            c.reason = optarg;
+            seen |= OPT_REASON;
+            break;
+        case VAL_TITLE:
+            c.title = optarg;
+            seen |= OPT_TITLE;
+            break;
+        case VAL_DESCRIPTION:
+            c.description = optarg;
+            seen |= OPT_DESCRIPTION;
+            break;
+        case VAL_THRESHOLD:
+            c.threshold = optarg;
+            seen |= OPT_THRESHOLD;
+            break;
+        case VAL_KEYWORD:
+            c.keyword = optarg;
+            seen |= OPT_KEYWORD;
+            break;
+        case VAL_DRY_RUN:
+            c.dry_run = true;
+            seen |= OPT_DRY_RUN;
+            break;
+        case VAL_WINDOW:
+            c.window = optarg;
+            seen |= OPT_WINDOW;
+            break;
         case VAL_MOCK:
         case VAL_ENV: {
             const char **list = opt == VAL_MOCK ? c.mocks : c.envs;
@@ -410,6 +510,7 @@ int main(int argc, char **argv)
     int rc = cmd->run(&c);
     fflush(stdout);
     pg_free(c.db);
+    free(c.alerts);
     config_free(cli_config_table, &c.cfg);
     return rc;
 }

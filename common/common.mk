@@ -17,6 +17,7 @@ PKGS_jwt := libcrypto jansson $(PKGS_fetch) $(PKGS_log)
 PKGS_shape := libpcre2-8 libcrypto $(PKGS_msg)
 PKGS_embed := libcurl jansson
 PKGS_vindex :=
+PKGS_ticket := $(sort $(PKGS_pg) $(PKGS_msg) $(PKGS_severity) jansson)
 PKGS_service := $(sort $(PKGS_http) $(PKGS_consumer)) # what every service links
 
 # One cmocka runner per module: common/test_<module>.c -> $(BIN)/test_<module>.

@@ -660,6 +660,7 @@ int consumer_run(consumer *c, volatile sig_atomic_t *stop)
     snprintf(batch_text, sizeof batch_text, "%zu", c->spec.batch_max);
     snprintf(linger_text, sizeof linger_text, "%d", c->spec.linger_ms);
     LOG_INFO("consumer_started", "consumer", c->name, "batch", batch_text, "linger_ms", linger_text, NULL);
+    int64_t last_tick = ids_now_ms();
     while (!stopping(stop)) {
         if (kafka_consumer_failed(c->kc)) {
             rc = -1;
@@ -676,6 +677,11 @@ int consumer_run(consumer *c, volatile sig_atomic_t *stop)
         if (b->n)
             round_once(c, b, stop);
         batch_release(b);
+        int64_t now = ids_now_ms();
+        if (c->spec.tick && (b->n || now - last_tick >= (c->spec.tick_ms > 0 ? c->spec.tick_ms : 1000))) {
+            c->spec.tick(c->ctx, c->db, c->producer);
+            last_tick = ids_now_ms();
+        }
     }
     kafka_consumer_close(c->kc);
     return rc;

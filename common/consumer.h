@@ -15,7 +15,8 @@
  *      through an outbox), until it succeeds;
  *   5. produce every output (and a DeadLetter for every dead item) without copying,
  *      wait until the broker acknowledged all of them (re-producing failures);
- *   6. store the offsets.
+ *   6. store the offsets;
+ *   7. spec->tick, if any (after each batch, and every tick_ms while idle).
  *
  * Delivery rule: an offset is stored only after its message's effects committed and
  * its outputs were acknowledged. A crash anywhere before 6 redelivers the message:
@@ -90,6 +91,13 @@ typedef struct {
     /* No Postgres: no claim, no transaction (ingest's Kafka path, whose outputs
      * are idempotent by construction). */
     bool no_database;
+    /* Optional periodic work of the service besides its batches (hutch-cluster's
+     * ticket relay): runs on the frame's thread, outside any transaction, after
+     * every batch and, while no message comes, every tick_ms (0: 1000). db and
+     * producer are the frame's (BORROWED; db NULL with no_database). Its failures
+     * are its own business: the frame only calls it again. */
+    void (*tick)(void *ctx, pg *db, kafka_producer *producer);
+    int tick_ms;
     size_t batch_max; /* 0: HUTCH_CONSUMER_BATCH (service_consume), else 500 */
     int linger_ms;    /* 0: HUTCH_CONSUMER_LINGER (service_consume); <0: 5 ms */
 } consumer_spec;

@@ -190,6 +190,50 @@ static const char m004_intel[] =
     "  RETURN w;"
     " END $$;";
 
+/* The ticket lifecycle (common/ticket.h): open | resolved | archived ('acknowledged'
+ * was never set by a program: it becomes open), the conclusion and reason of a
+ * resolve, an assignee, a finding, where a merged ticket went, and the history of
+ * every change, which is also the outbox of hutch.tickets.events (published_at NULL =
+ * not relayed yet). tickets.history_seq is the last seq of the ticket's history: an
+ * UPDATE takes the next one, so two writers of one ticket queue on its row.
+ * severity_raised: the floor a person or the agent raised the severity to (severity =
+ * the highest of it and the alerts'). ticket_alerts.merged_from: the ticket an alert
+ * came from by a merge (unmerge sends it back). alerts.declined_at: the alert left its
+ * ticket by a decline and is never bound automatically again. embeddings: the model
+ * and dimensions of each vector (L2-normalised real[]). */
+static const char m005_ticket_lifecycle[] =
+    "UPDATE tickets SET status = 'open' WHERE status = 'acknowledged';"
+    "ALTER TABLE tickets"
+    "  ADD COLUMN description text NOT NULL DEFAULT '',"
+    "  ADD COLUMN conclusion text,"                      /* intended | unaffected | false_positive | true_positive | escalated */
+    "  ADD COLUMN reason text,"
+    "  ADD COLUMN assignee text NOT NULL DEFAULT '',"   /* '' = unassigned */
+    "  ADD COLUMN finding jsonb,"                       /* {severity, summary, reason, recommendation} */
+    "  ADD COLUMN merged_into uuid,"
+    "  ADD COLUMN severity_raised text,"
+    "  ADD COLUMN history_seq int NOT NULL DEFAULT 0,"
+    "  ADD COLUMN resolved_at timestamptz,"
+    "  ADD COLUMN archived_at timestamptz,"
+    "  ADD CONSTRAINT tickets_status CHECK (status IN ('open', 'resolved', 'archived'));"
+    "DROP INDEX tickets_open_fingerprint;"
+    "DROP INDEX tickets_open_namespace;"
+    "CREATE INDEX tickets_open_fingerprint ON tickets (fingerprint, last_alert_at) WHERE status = 'open';"
+    "CREATE INDEX tickets_open_namespace ON tickets (namespace, last_alert_at) WHERE status = 'open' AND namespace <> '';"
+    "CREATE INDEX tickets_status_activity ON tickets (status, updated_at DESC);"
+    "ALTER TABLE ticket_alerts ADD COLUMN merged_from uuid;"
+    "ALTER TABLE alerts ADD COLUMN declined_at timestamptz;"
+    "CREATE TABLE ticket_history ("
+    "  ticket_id uuid NOT NULL REFERENCES tickets ON DELETE CASCADE,"
+    "  seq int NOT NULL,"                               /* 1, 2, ... per ticket */
+    "  at timestamptz NOT NULL DEFAULT now(),"
+    "  actor text NOT NULL,"                            /* user:NAME | slack:USERID | hutch-agent | hutch-cluster */
+    "  kind text NOT NULL,"                             /* opened | bound | declined | resolved | ... (ticket.h) */
+    "  detail jsonb NOT NULL DEFAULT '{}',"
+    "  published_at timestamptz,"                       /* relayed to hutch.tickets.events */
+    "  PRIMARY KEY (ticket_id, seq));"
+    "CREATE INDEX ticket_history_unpublished ON ticket_history (at, ticket_id, seq) WHERE published_at IS NULL;"
+    "ALTER TABLE embeddings ADD COLUMN model text NOT NULL DEFAULT '', ADD COLUMN dims int;"
+    "UPDATE embeddings SET dims = cardinality(vector);";
 /* Action chains (services/agent/chain.h): one row per action an alert's chain ran,
  * written before the action runs ('started') and finished after ('done', 'failed');
  * a 'started' row found later means the agent died during the action: it becomes
@@ -205,6 +249,7 @@ const migration migrations[] = {
     {2, "severity_payload_once", m002_severity_payload_once},
     {3, "indicators_per_value", m003_indicators_per_value},
     {4, "intel", m004_intel},
+    {5, "ticket_lifecycle", m005_ticket_lifecycle},
     {9, "action_runs", m009_action_runs},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

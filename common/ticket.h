@@ -27,6 +27,15 @@
  *
  * A refused change (forbidden transition, unknown ticket or alert, bad conclusion, an
  * alert already bound) returns TICKET_REFUSED with the reason in err and changes nothing.
+ * PG_RETRY (a deadlock, a lost connection) is retried inside the module a few times
+ * before it is returned. The rule per status (ticket_op_refusal): bind, decline,
+ * severity, merge, unmerge, salvage need an open ticket; resolve an open one; reopen a
+ * resolved or archived one; assign, edit, finding anything not archived; archive
+ * anything not archived; a merged ticket allows archive only.
+ * Unmerge sends the alerts back to the ticket they were all merged from (reopened, its
+ * merged_into cleared) when they share one and it is still merged into this ticket or
+ * open; otherwise into a new ticket. A finding does not change the severity: the agent
+ * raises it with ticket_raise_severity (refused unless it is higher).
  * Actors are "user:NAME" (hutchctl, console), "slack:USERID", "hutch-agent",
  * "hutch-cluster". Every pointer argument is BORROWED. */
 #ifndef HUTCH_TICKET_H
@@ -103,13 +112,21 @@ int ticket_unmerge(pg *db, const char *actor, const char *ticket_id, const char 
                    char out_ticket_id[37], char *err, size_t errlen);
 /* Binds every unbound, undeclined alert of the last `window_ms` whose embedding scores
  * >= threshold against the ticket's (and whose title or description contains keyword,
- * when not NULL/""); with dry_run, binds nothing and only counts. *out_count: how many. */
+ * case-insensitively, when not NULL/""); with dry_run, binds nothing and only counts.
+ * *out_count: how many. The ticket's vector is the L2-normalised mean of its alerts'
+ * embeddings of the model (and dims) most of them have; alerts are compared within
+ * that model only. TICKET_REFUSED when the ticket has no embedded alert. */
 int ticket_salvage(pg *db, const char *actor, const char *ticket_id, double threshold, const char *keyword,
                    int64_t window_ms, bool dry_run, size_t *out_count, char *err, size_t errlen);
 
 /* Publishes up to `max` unpublished ticket_history rows (oldest first) through the
- * producer given as a callback (key = ticket id, value = packed TicketEvent), and marks
- * those the callback accepted. Returns how many were published, or PG_RETRY/PG_FATAL. */
+ * producer given as a callback (key = ticket id, value = packed TicketEvent: kind,
+ * actor and detail_json of the row, alert_id when the detail has one, trace id = the
+ * ticket id, Meta id derived from ticket id and seq), and marks those the callback
+ * accepted (callback: 0 = acknowledged by the broker; anything else stops the round so
+ * a ticket's events stay in order). One relay at a time across instances (a
+ * transaction advisory lock; another instance's call returns 0). Runs its own
+ * transaction. Returns how many were published, or PG_RETRY/PG_FATAL. */
 typedef int (*ticket_publish_fn)(const char *ticket_id, const void *value, size_t len, void *arg);
 int ticket_relay_publish(pg *db, size_t max, ticket_publish_fn publish, void *arg);
 

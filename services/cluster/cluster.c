@@ -1,7 +1,7 @@
 /* cluster: fingerprint and bind-or-open decision (see cluster.h).
  *
  * A candidate ticket can take the alert when all of these hold:
- *   - its status is not "resolved";
+ *   - its status is "open" (a resolved or archived ticket never takes new alerts);
  *   - its last alert is within the window: last_alert_ms >= now_ms - window_ms;
  *   - it has the alert's namespace (both non-empty and equal) OR the alert's
  *     fingerprint.
@@ -74,7 +74,7 @@ cluster_decision cluster_decide(const char *ns, const char *fp, const cluster_ca
         const cluster_candidate *c = &candidates[i];
         if (!c->ticket_id || !*c->ticket_id)
             continue;
-        if (c->status && !strcmp(c->status, "resolved"))
+        if (c->status && strcmp(c->status, "open"))
             continue;
         if (c->last_alert_ms < now_ms - window_ms)
             continue;
@@ -112,31 +112,5 @@ uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool
     a->ticket_id = old_ticket;
     a->fingerprint = old_fp;
     a->new_ticket = old_new;
-    return buf;
-}
-
-uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket,
-                                   const char *fingerprint, size_t *len)
-{
-    json_t *detail =
-        json_pack("{s:s, s:s, s:s, s:s}", "fingerprint", fingerprint, "namespace", a->namespace_ ? a->namespace_ : "",
-                  "title", a->title ? a->title : "", "schema", a->schema ? a->schema : "");
-    char *detail_text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(detail);
-    if (!detail_text)
-        return NULL;
-    char seed[128];
-    snprintf(seed, sizeof seed, "%s/ticket_event/0", a->meta->id);
-    msg_meta_buf mb;
-    msg_meta_init(&mb, a->meta->trace_id, CLUSTER_PRODUCER, a->meta->created_unix_ms, seed);
-    Hutch__V1__TicketEvent ev = HUTCH__V1__TICKET_EVENT__INIT;
-    ev.meta = &mb.meta;
-    ev.ticket_id = (char *)ticket_id;
-    ev.kind = new_ticket ? "opened" : "alert_bound";
-    ev.alert_id = a->alert_id;
-    ev.actor = CLUSTER_PRODUCER;
-    ev.detail_json = detail_text;
-    uint8_t *buf = msg_pack(&ev.base, len);
-    free(detail_text);
     return buf;
 }

@@ -30,7 +30,7 @@ typedef struct {
     const char *ticket_id;
     const char *namespace_;
     const char *fingerprint;
-    const char *status;      /* open | acknowledged | resolved */
+    const char *status;    /* open | resolved | archived (common/ticket.h) */
     int64_t last_alert_ms;   /* tickets.last_alert_at, unix ms */
 } cluster_candidate;
 
@@ -47,14 +47,12 @@ typedef struct {
 cluster_decision cluster_decide(const char *ns, const char *fp, const cluster_candidate *candidates, size_t n,
                                 int64_t now_ms, int64_t window_ms);
 
-/* The outputs of a clustered alert, packed (NEW buffers, free(); NULL on OOM). Their
- * Meta ids derive from the input's and TicketEvent.detail_json holds only fields of
- * the alert, so a redelivered alert packs to the same bytes. cluster_pack_clustered
+/* The output of a clustered alert, packed (NEW buffer, free(); NULL on OOM). Its Meta
+ * id derives from the input's, so a redelivered alert packs to the same bytes. (The
+ * TicketEvents are the ticket history's, relayed: common/ticket.h.) cluster_pack_clustered
  * swaps a's meta/ticket/fingerprint fields while packing and restores them. */
 #define CLUSTER_PRODUCER "hutch-cluster"
 uint8_t *cluster_pack_clustered(Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket, char *fingerprint,
                                 size_t *len);
-uint8_t *cluster_pack_ticket_event(const Hutch__V1__Alert *a, const char *ticket_id, bool new_ticket,
-                                   const char *fingerprint, size_t *len);
 
 #endif

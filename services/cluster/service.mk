@@ -1,7 +1,7 @@
 # hutch-cluster: hutch.alerts.enriched -> tickets -> hutch.alerts.clustered + hutch.tickets.events.
 PROGRAMS += $(BIN)/hutch-cluster
 hutch_cluster_SRCS := services/cluster/main.c services/cluster/cluster.c services/cluster/store.c
-hutch_cluster_PKGS := $(PKGS_service) libcrypto
+hutch_cluster_PKGS := $(sort $(PKGS_service) $(PKGS_ticket)) libcrypto
 UNIT_TESTS += $(BIN)/test_cluster
 test_cluster_SRCS := services/cluster/test_cluster.c services/cluster/cluster.c
 test_cluster_PKGS := cmocka jansson libcrypto $(PKGS_msg)

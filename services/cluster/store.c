@@ -18,7 +18,11 @@
  *      the result is the one alert-by-alert processing would give;
  *   4. one insert of the new tickets, one statement binding the alerts (ticket_alerts),
  *      counting them on their tickets (alert_count + what this statement bound,
- *      last_alert_at, updated_at) and stamping alerts.ticket_id/fingerprint/clustered_at.
+ *      last_alert_at, updated_at), stamping alerts.ticket_id/fingerprint/clustered_at
+ *      and writing one ticket_history row per ticket touched ("opened" or "bound", the
+ *      outbox of hutch.tickets.events: common/ticket.h), as the lifecycle module does.
+ * Only open tickets are candidates, and an alert that was declined (alerts.declined_at,
+ * common/ticket.h) is treated like a bound one: re-read, never bound again.
  * Ticket rows are not locked in a set order beyond the advisory locks: two batches
  * without a common key can still meet on one ticket (a namespace match for one, a
  * fingerprint match for the other); a deadlock there is PG_RETRY and the frame runs
@@ -108,9 +112,11 @@ static int read_bound(pg *db, cluster_row *rows, size_t n)
         pg_array_add(&ids, rows[i].alert_id);
     const char *p[] = {pg_array_text(&ids)};
     PGresult *r = NULL;
-    int rc = p[0]
-                 ? pg_exec(db, &r,
-                           "SELECT alert_id::text, ticket_id::text FROM ticket_alerts WHERE alert_id = ANY($1::uuid[])",
+    int rc = p[0] ? pg_exec(db, &r,
+                            "SELECT x::text, coalesce(b.ticket_id::text, ''), a.declined_at IS NOT NULL"
+                            " FROM unnest($1::uuid[]) AS x LEFT JOIN ticket_alerts b ON b.alert_id = x"
+                            " LEFT JOIN alerts a ON a.alert_id = x"
+                            " WHERE b.ticket_id IS NOT NULL OR a.declined_at IS NOT NULL",
                            1, p)
                  : PG_RETRY;
     for (int k = 0; rc == PG_OK && k < PQntuples(r); k++)
@@ -118,6 +124,7 @@ static int read_bound(pg *db, cluster_row *rows, size_t n)
             if (!strcasecmp(rows[i].alert_id, PQgetvalue(r, k, 0))) {
                 snprintf(rows[i].ticket_id, sizeof rows[i].ticket_id, "%s", PQgetvalue(r, k, 1));
                 rows[i].new_ticket = !strcasecmp(rows[i].ticket_id, rows[i].new_ticket_id);
+                rows[i].declined = !*rows[i].ticket_id && !strcmp(PQgetvalue(r, k, 2), "t");
                 rows[i].again = true;
             }
     PQclear(r);
@@ -149,7 +156,7 @@ static int read_candidates(pg *db, const cluster_row *rows, size_t n, int64_t wi
                            " (extract(epoch FROM last_alert_at) * 1000)::bigint,"
                            " (extract(epoch FROM now()) * 1000)::bigint "
                            "FROM tickets "
-                           "WHERE status <> 'resolved'"
+                           "WHERE status = 'open'"
                            " AND last_alert_at >= now() - $3::bigint * interval '1 millisecond'"
                            " AND ((namespace <> '' AND namespace = ANY($1::text[])) OR fingerprint = ANY($2::text[]))",
                            3, p)
@@ -225,6 +232,7 @@ static int write_rows(pg *db, cluster_row *rows, size_t n)
         pg_array_init(all[k]);
     for (size_t i = 0; i < n; i++) {
         if (rows[i].again) {
+            if (!rows[i].declined)
             pg_array_add(&again_tickets, rows[i].ticket_id);
             continue;
         }
@@ -239,33 +247,45 @@ static int write_rows(pg *db, cluster_row *rows, size_t n)
         pg_array_add(&b_fp, rows[i].fingerprint);
     }
     const char *pt[] = {pg_array_text(&t_id), pg_array_text(&t_title), pg_array_text(&t_ns), pg_array_text(&t_fp)};
-    const char *pb[] = {pg_array_text(&b_alert), pg_array_text(&b_ticket), pg_array_text(&b_fp)};
+    const char *pb[] = {pg_array_text(&b_alert), pg_array_text(&b_ticket), pg_array_text(&b_fp), pt[0],
+                        CLUSTER_PRODUCER};
     const char *pa[] = {pg_array_text(&again_tickets)};
     int rc = pt[0] && pt[1] && pt[2] && pt[3] && pb[0] && pb[1] && pb[2] && pa[0] ? PG_OK : PG_RETRY;
     PGresult *counts = NULL, *again_counts = NULL;
     if (rc == PG_OK && t_id.n)
         rc = pg_exec(db, NULL,
-                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at) "
-                     "SELECT x.id, x.title, x.ns, x.fp, 0, now() "
+                     "INSERT INTO tickets (ticket_id, title, namespace, fingerprint, alert_count, last_alert_at,"
+                     " history_seq) SELECT x.id, x.title, x.ns, x.fp, 0, now(), 1 "
                      "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, title, ns, fp) "
                      "ON CONFLICT DO NOTHING",
                      4, pt);
     /* Bind, count on each ticket only what this very statement bound (a batch run
-     * again after a failed commit counts once), and stamp the alert rows. */
+     * again after a failed commit counts once), stamp the alert rows, and write one
+     * history row per ticket: "opened" (seq 1, taken by the insert above) for the
+     * batch's new tickets, "bound" (the next seq, taken by the UPDATE of the row,
+     * which waits for any other writer of the ticket) for the others. */
     if (rc == PG_OK && b_alert.n)
         rc = pg_exec(
             db, &counts,
             "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(alert_id, ticket_id, fp)),"
             " b AS (INSERT INTO ticket_alerts (alert_id, ticket_id) SELECT alert_id, ticket_id FROM x"
-            " ON CONFLICT DO NOTHING RETURNING ticket_id),"
-            " k AS (SELECT ticket_id, count(*) AS k FROM b GROUP BY ticket_id),"
+            " ON CONFLICT DO NOTHING RETURNING alert_id, ticket_id),"
+            " k AS (SELECT ticket_id, count(*) AS k, array_agg(alert_id::text ORDER BY alert_id) AS ids,"
+            " ticket_id = ANY($4::uuid[]) AS opened FROM b GROUP BY ticket_id),"
             " t AS (UPDATE tickets SET alert_count = alert_count + k.k,"
-            " last_alert_at = greatest(last_alert_at, now()), updated_at = now()"
-            " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count),"
+            " last_alert_at = greatest(last_alert_at, now()), updated_at = now(),"
+            " history_seq = tickets.history_seq + CASE WHEN k.opened THEN 0 ELSE 1 END"
+            " FROM k WHERE tickets.ticket_id = k.ticket_id RETURNING tickets.ticket_id, tickets.alert_count,"
+            " tickets.history_seq, tickets.title, tickets.namespace, tickets.fingerprint, k.opened, k.ids),"
+            " h AS (INSERT INTO ticket_history (ticket_id, seq, at, actor, kind, detail)"
+            " SELECT ticket_id, history_seq, clock_timestamp(), $5, CASE WHEN opened THEN 'opened' ELSE 'bound' END,"
+            " CASE WHEN opened THEN jsonb_build_object('alert_ids', to_jsonb(ids), 'title', title,"
+            " 'namespace', namespace, 'fingerprint', fingerprint) ELSE jsonb_build_object('alert_ids', to_jsonb(ids))"
+            " END FROM t RETURNING 1),"
             " a AS (UPDATE alerts SET ticket_id = x.ticket_id, fingerprint = x.fp,"
             " clustered_at = COALESCE(clustered_at, now()) FROM x WHERE alerts.alert_id = x.alert_id RETURNING 1) "
-            "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a) FROM t",
-            3, pb);
+            "SELECT t.ticket_id::text, t.alert_count, (SELECT count(*) FROM a), (SELECT count(*) FROM h) FROM t",
+            5, pb);
     if (rc == PG_OK && again_tickets.n)
         rc = pg_exec(db, &again_counts,
                      "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[])", 1, pa);

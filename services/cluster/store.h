@@ -23,6 +23,7 @@ typedef struct {
     char ticket_id[37];        /* out */
     bool new_ticket;           /* out: this alert opened the ticket */
     bool again;                /* out: the alert was already bound: decision re-read, nothing written */
+    bool declined;             /* out (with again): a person declined it from its ticket: no ticket, no output */
     int64_t alert_count;       /* out: the ticket's alert_count after this alert (for logs) */
 } cluster_row;
 
