@@ -243,6 +243,9 @@ static int play_or_run(cli *c, bool live)
     mock_table mt = {.by_uses = mocks};
     actions_config acfg;
     actions_config_from_env(&acfg);
+    /* hutch.ticket needs the database: only `action run`, and only when it is set */
+    if (live && c->cfg.database_url && *c->cfg.database_url)
+        acfg.db = cli_db(c);
     spec.exec = live ? actions_exec : mock_exec;
     spec.exec_ctx = live ? (void *)&acfg : (void *)&mt;
     rc = CLI_OK;

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/ticket.h"
+
 #define MAX_ANSWER (8 * 1024 * 1024)
 #define SLACK_DEFAULT_TEXT "Notification from AlertChain"
 #define SLACK_DEFAULT_COLOR "#2EB67D"
@@ -28,7 +30,7 @@ const char *const actions_names[] = {
     "slack.post",         "github.create_issue",  "github.create_comment", "jira.create_issue",
     "jira.add_comment",   "jira.add_attachment",  "opsgenie.create_alert", "chatgpt.query",
     "llm.query",          "http.fetch",           "otx.indicator",         "bigquery.insert_alert",
-    "bigquery.insert_data", "pagerduty.trigger",  "pagerduty.resolve",     NULL,
+    "bigquery.insert_data", "pagerduty.trigger",  "pagerduty.resolve",     "hutch.ticket", NULL,
 };
 
 bool actions_known(const char *uses)
@@ -1008,6 +1010,56 @@ static int pagerduty(const actions_config *c, const chain_action *a, const json_
     return rc;
 }
 
+/* ---- hutch.ticket ---- */
+
+static int hutch_ticket(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
+                        char *err, size_t errlen)
+{
+    REQUIRE(a, err, errlen, "op");
+    const char *op = arg_str(a, "op");
+    const char *ticket = arg_str(a, "ticket_id") ? arg_str(a, "ticket_id") : alert_str(alert, "ticket_id");
+    if (*ticket == '\0') {
+        snprintf(err, errlen, "hutch.ticket: the alert has no ticket (give ticket_id)");
+        return ACTIONS_FAILED;
+    }
+    if (c->db == NULL) {
+        snprintf(err, errlen, "hutch.ticket: no database here");
+        return ACTIONS_FAILED;
+    }
+    const char *actor = "hutch-agent";
+    char terr[512] = "";
+    int rc;
+    if (strcmp(op, "severity") == 0) {
+        REQUIRE(a, err, errlen, "severity");
+        rc = ticket_raise_severity(c->db, actor, ticket, arg_str(a, "severity"), terr, sizeof terr);
+    } else if (strcmp(op, "assign") == 0) {
+        rc = ticket_assign(c->db, actor, ticket, arg_str(a, "assignee") ? arg_str(a, "assignee") : "", terr,
+                           sizeof terr);
+    } else if (strcmp(op, "resolve") == 0) {
+        REQUIRE(a, err, errlen, "conclusion");
+        rc = ticket_resolve(c->db, actor, ticket, arg_str(a, "conclusion"),
+                            arg_str(a, "reason") ? arg_str(a, "reason") : "", terr, sizeof terr);
+    } else if (strcmp(op, "reopen") == 0) {
+        rc = ticket_reopen(c->db, actor, ticket, terr, sizeof terr);
+    } else if (strcmp(op, "bind") == 0) {
+        const char *ids[] = {alert_str(alert, "id")};
+        rc = ticket_bind(c->db, actor, ticket, ids, 1, terr, sizeof terr);
+    } else if (strcmp(op, "finding") == 0) {
+        ticket_finding f = {.severity = arg_str(a, "severity"), .summary = arg_str(a, "summary"),
+                            .reason = arg_str(a, "reason"), .recommendation = arg_str(a, "recommendation")};
+        rc = ticket_set_finding(c->db, actor, ticket, &f, terr, sizeof terr);
+    } else {
+        snprintf(err, errlen, "hutch.ticket: unknown op \"%s\" (severity, assign, resolve, reopen, bind, finding)", op);
+        return ACTIONS_FAILED;
+    }
+    if (rc != PG_OK) {
+        snprintf(err, errlen, "hutch.ticket %s: %s", op, *terr ? terr : "database error");
+        return rc == PG_RETRY ? ACTIONS_RETRYABLE : ACTIONS_FAILED;
+    }
+    *result = json_pack("{s:s, s:s, s:b}", "ticket_id", ticket, "op", op, "ok", 1);
+    return ACTIONS_OK;
+}
+
 typedef int (*action_fn)(const actions_config *, const chain_action *, const json_t *, json_t **, char *, size_t);
 
 static const struct {
@@ -1016,7 +1068,7 @@ static const struct {
 } dispatch[] = {
     {"slack.", slack_post}, {"github.", github_issue}, {"jira.", jira},         {"opsgenie.", opsgenie},
     {"chatgpt.", chat_query}, {"llm.", chat_query},    {"http.", http_fetch},   {"otx.", otx},
-    {"bigquery.", bigquery}, {"pagerduty.", pagerduty},
+    {"bigquery.", bigquery}, {"pagerduty.", pagerduty}, {"hutch.", hutch_ticket},
 };
 
 int actions_run(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,

@@ -13,6 +13,8 @@
  *   bigquery.insert_alert / bigquery.insert_data   service-account JWT -> OAuth token
  *                           -> tabledata.insertAll
  *   pagerduty.trigger / pagerduty.resolve   Events API v2, dedup key per ticket
+ *   hutch.ticket            the alert's ticket through common/ticket.h (op: severity,
+ *                           assign, resolve, reopen, bind, finding), actor "hutch-agent"
  *
  * Each is one blocking libcurl exchange (two for token-based ones), from the calling
  * thread, with a timeout. Base URLs are settings (actions_config: HUTCH_ACTION_<NAME>_URL)
@@ -28,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/pg.h"
 #include "services/agent/chain.h"
 
 enum {
@@ -49,6 +52,7 @@ typedef struct {
     const char *pagerduty_url;   /* https://events.pagerduty.com */
     long timeout_ms;             /* per exchange */
     int64_t now_s;               /* 0 = the clock (JWT iat/exp) */
+    pg *db;                      /* hutch.ticket's database (BORROWED, no transaction open); NULL: refused */
 } actions_config;
 
 /* Fills c from the environment (HUTCH_ACTION_<NAME>_URL, HUTCH_ACTION_LLM_MODEL,

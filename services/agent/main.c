@@ -140,6 +140,7 @@ static int run_chains(void *vctx, pg *db, consumer_item **items, size_t n)
             json_decref(alert);
             break;
         }
+        ctx->actions.db = db;
         agent_runs runs = {.db = db, .cfg = &ctx->actions, .alert_id = a->alert_id};
         spec.exec_ctx = &runs;
         int crc = chain_run(&spec, alert, ctx->action_env, &report);

@@ -4,7 +4,7 @@
 ACTION_CHAIN_SRCS := services/agent/chain.c
 ACTION_CHAIN_PKGS := jansson
 ACTION_SRCS := $(ACTION_CHAIN_SRCS) services/agent/actions.c
-ACTION_PKGS := jansson libcurl libcrypto
+ACTION_PKGS := jansson libcurl libcrypto $(PKGS_ticket)
 PROGRAMS += $(BIN)/hutch-agent
 hutch_agent_SRCS := services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
 	$(ACTION_SRCS)

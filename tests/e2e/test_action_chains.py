@@ -7,6 +7,7 @@ is in flight (after the LLM action completed): restarted, it replays the LLM's
 recorded answer without asking again and records the Slack post as interrupted
 instead of posting twice."""
 import copy
+import subprocess
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_actions as fa  # noqa: E402
-from hutch_e2e import ROOT, scaled, wait_for  # noqa: E402
+from hutch_e2e import BIN_DIR, ROOT, scaled, wait_for  # noqa: E402
 
 EVENT = os.path.join(ROOT, "policies/action/playbooks/guardduty_trojan.json")
 
@@ -126,3 +127,41 @@ def test_sigkill_between_actions_runs_nothing_twice(healthy, chain_agent, fake):
     assert len(llm_asks_for(fake, instance)) == 1, "the LLM was asked again"
     assert len(slack_posts_for(fake, instance)) == 1, "Slack got the post twice"
     assert not fake.errors
+
+
+TICKET_POLICY = """package action
+import rego.v1
+run contains {"id": "raise", "uses": "hutch.ticket",
+  "args": {"op": "severity", "severity": "critical", "ticket_id": input.alert.data.ticket}} if input.seq == 0
+run contains {"id": "assign", "uses": "hutch.ticket",
+  "args": {"op": "assign", "assignee": "secops", "ticket_id": input.alert.data.ticket}} if input.called[_].id == "raise"
+"""
+
+
+def test_hutch_ticket_action_through_the_ticket_module(healthy, tmp_path):
+    ev, _ = trojan_event()
+    event_id = healthy.post_until_accepted("aws_guardduty", ev)
+    row = wait_for(lambda: (healthy.pg.query("SELECT ticket_id::text AS t FROM alerts WHERE event_id = %s"
+                                             " AND ticket_id IS NOT NULL", (event_id,)) or [None])[0],
+                   scaled(90), 0.3, "the alert's ticket")
+    ticket = row["t"]
+    d = tmp_path / "p"
+    d.mkdir()
+    (d / "alert.rego").write_text('package alert.t\nimport rego.v1\nalert contains {"title": "t"} if true\n')
+    (d / "action.rego").write_text(TICKET_POLICY)
+    (tmp_path / "e.json").write_text(json.dumps({"ticket": ticket}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUTCH_")}
+    env["HUTCH_DATABASE_URL"] = healthy.pg.url
+
+
+    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "-o", "json", "action", "run", "--policy", str(d),
+                        "--schema", "t", "--input", str(tmp_path / "e.json")], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    acts = [a for rd in json.loads(r.stdout)["chains"][0]["rounds"] for a in rd["actions"]]
+    assert [a["result"]["op"] for a in acts] == ["severity", "assign"]
+    t = healthy.pg.query("SELECT severity, assignee FROM tickets WHERE ticket_id = %s", (ticket,))[0]
+    assert t["severity"] == "critical" and t["assignee"] == "secops"
+    hist = healthy.pg.query("SELECT actor FROM ticket_history WHERE ticket_id = %s AND actor = 'hutch-agent'",
+                            (ticket,))
+    assert len(hist) == 2
