@@ -6,7 +6,7 @@
 PROGRAMS += $(BIN)/hutchctl
 hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/fixture.c cli/cmd_alert.c cli/cmd_ticket.c cli/cmd_event.c \
 	cli/cmd_policy.c $(POLICY_DECISION_SRCS) services/ingest/ingest.c cli/cmd_intel.c $(INTEL_SRCS) \
-	services/enrich/enrich.c cli/cmd_action.c $(ACTION_SRCS)
+	cli/cmd_action.c $(ACTION_SRCS)
 hutchctl_PKGS := $(POLICY_DECISION_PKGS) $(PKGS_pg) $(PKGS_ticket) libcurl libpcre2-8 $(INTEL_PKGS) $(ACTION_PKGS)
 hutchctl_REGO := yes
 UNIT_TESTS += $(BIN)/test_cli_output

@@ -16,7 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/ids.h"
 #include "common/ticket.h"
+#include "services/enrich/intel_indicator.h"
+#include "services/enrich/intel_provider.h"
+#include "services/enrich/intel_quota.h"
+
+#include <libpsl.h>
 
 #define MAX_ANSWER (8 * 1024 * 1024)
 #define SLACK_DEFAULT_TEXT "Notification from AlertChain"
@@ -763,6 +769,8 @@ static int opsgenie(const actions_config *c, const chain_action *a, const json_t
     return rc;
 }
 
+static int64_t now_s(const actions_config *c);
+
 /* ---- OTX ---- */
 
 static int otx(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
@@ -785,19 +793,59 @@ static int otx(const actions_config *c, const chain_action *a, const json_t *ale
                  type ? arg_str(a, "section") : arg_str(a, "type"));
         return ACTIONS_FAILED;
     }
+    /* The "general" section is what enrich caches (intel_cache, shared with every
+     * process): with a database, a fresh cached answer is the result, a new answer is
+     * cached, and the shared OTX rate limit is taken before asking. */
+    intel_indicator ind;
+    bool cached = c->db && strcmp(section, "general") == 0 &&
+                  intel_normalize(psl_builtin(), arg_str(a, "indicator"), &ind) == INTEL_NORM_OK &&
+                  intel_provider_supports(INTEL_OTX, ind.kind);
+    if (cached) {
+        const char *p[] = {intel_kind_name(ind.kind), ind.value};
+        PGresult *res = NULL;
+        if (pg_exec(c->db, &res,
+                    "SELECT body::text FROM intel_cache WHERE provider = 'otx' AND kind = $1 AND value = $2"
+                    " AND expires_at > now() AND body IS NOT NULL",
+                    2, p) != PG_OK) {
+            snprintf(err, errlen, "otx.indicator: the intel cache is unavailable");
+            return ACTIONS_RETRYABLE;
+        }
+        *result = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, NULL) : NULL;
+        PQclear(res);
+        if (*result)
+            return ACTIONS_OK;
+        int64_t wait_ms = 0;
+        if (intel_quota_take(c->db, INTEL_OTX, intel_default_limit(INTEL_OTX), ids_now_ms(), &wait_ms) != PG_OK) {
+            snprintf(err, errlen, "otx.indicator: the intel quota is unavailable");
+            return ACTIONS_RETRYABLE;
+        }
+        if (wait_ms > 0) {
+            snprintf(err, errlen, "otx.indicator: rate limited (shared OTX limit), retry in %lld ms", (long long)wait_ms);
+            return ACTIONS_RETRYABLE;
+        }
+    }
     CURL *h = curl_easy_init();
-    char *ind = h ? curl_easy_escape(h, arg_str(a, "indicator"), 0) : NULL;
+    char *esc = h ? curl_easy_escape(h, arg_str(a, "indicator"), 0) : NULL;
     char *url = NULL, *auth = NULL;
     int rc = ACTIONS_RETRYABLE;
-    if (ind && asprintf(&url, "%s/api/v1/indicators/%s/%s/%s", c->otx_url, type, ind, section) >= 0 &&
+    if (esc && asprintf(&url, "%s/api/v1/indicators/%s/%s/%s", c->otx_url, type, esc, section) >= 0 &&
         asprintf(&auth, "X-OTX-API-KEY: %s", arg_str(a, "secret_api_key")) >= 0) {
         const char *extra[] = {auth, NULL};
         rc = json_call(c, "GET", url, NULL, extra, NULL, a->uses, result, err, errlen);
     }
-    curl_free(ind);
+    curl_free(esc);
     curl_easy_cleanup(h);
     free(url);
     free(auth);
+    if (rc == ACTIONS_OK && cached && *result) {
+        char *body = json_dumps(*result, JSON_COMPACT);
+        intel_verdict v;
+        char rerr[200];
+        if (body && intel_reduce(INTEL_OTX, &ind, 200, body, strlen(body), now_s(c), &v, rerr, sizeof rerr) ==
+                        INTEL_REDUCE_OK)
+            intel_cache_store(c->db, &v, body, "hutch-agent", ids_now_ms(), 24LL * 3600 * 1000); /* enrich's default */
+        free(body);
+    }
     return rc;
 }
 

@@ -3,12 +3,14 @@
 # them too (`action play/run/test`), so a play runs the agent's loop.
 ACTION_CHAIN_SRCS := services/agent/chain.c
 ACTION_CHAIN_PKGS := jansson
-ACTION_SRCS := $(ACTION_CHAIN_SRCS) services/agent/actions.c
-ACTION_PKGS := jansson libcurl libcrypto $(PKGS_ticket)
+# otx.indicator reads and fills enrich's intel cache: INTEL_SRCS (enrich's service.mk,
+# read after this file, hence the recursive `=`).
+ACTION_SRCS = $(ACTION_CHAIN_SRCS) services/agent/actions.c $(INTEL_SRCS) services/enrich/enrich.c
+ACTION_PKGS = jansson libcurl libcrypto $(PKGS_ticket) $(INTEL_PKGS)
 PROGRAMS += $(BIN)/hutch-agent
-hutch_agent_SRCS := services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
+hutch_agent_SRCS = services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
 	$(ACTION_SRCS)
-hutch_agent_PKGS := $(PKGS_service) $(ACTION_PKGS)
+hutch_agent_PKGS = $(PKGS_service) $(ACTION_PKGS)
 hutch_agent_REGO := yes
 UNIT_TESTS += $(BIN)/test_agent
 test_agent_SRCS := services/agent/test_agent.c services/agent/agent.c

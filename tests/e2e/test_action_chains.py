@@ -31,13 +31,14 @@ def fake():
     f.close()
 
 
-@pytest.fixture
-def chain_agent(healthy, fake, tmp_path):
-    """The stack's agent restarted with the shipped seed-001 chain and the fakes; put back after."""
-    d = tmp_path / "action"
-    d.mkdir()
+@pytest.fixture(scope="module")
+def chain_agent(stack, fake, tmp_path_factory):
+    """The stack's agent restarted with the shipped seed-001 chain and the fakes; put back
+    after the module (once: every restart is a chance for librdkafka 2.0.2's sticky
+    assignor assertion on close)."""
+    d = tmp_path_factory.mktemp("action")
     shutil.copy(os.path.join(ROOT, "policies/action/guardduty_llm_slack.rego"), d)
-    agent = healthy.services["agent"]
+    agent = stack.services["agent"]
     saved = dict(agent.env)
     agent.stop()
     agent.env.update({
@@ -165,3 +166,40 @@ def test_hutch_ticket_action_through_the_ticket_module(healthy, tmp_path):
     hist = healthy.pg.query("SELECT actor FROM ticket_history WHERE ticket_id = %s AND actor = 'hutch-agent'",
                             (ticket,))
     assert len(hist) == 2
+
+
+OTX_POLICY = """package action
+import rego.v1
+run contains {"id": "otx", "uses": "otx.indicator", "args": {"secret_api_key": input.env.OTX_KEY,
+  "type": "ipv4", "indicator": input.alert.data.ip, "section": "general"},
+  "commit": [{"key": "otx_pulses", "path": "pulse_info.count"}]} if input.seq == 0
+"""
+
+
+def test_otx_indicator_goes_through_the_intel_cache(healthy, fake, tmp_path):
+    d = tmp_path / "p"
+    d.mkdir()
+    (d / "alert.rego").write_text('package alert.t\nimport rego.v1\nalert contains {"title": "t"} if true\n')
+    (d / "action.rego").write_text(OTX_POLICY)
+    ip = f"45.155.{uuid.uuid4().int % 200 + 1}.{uuid.uuid4().int % 200 + 1}"
+    (tmp_path / "e.json").write_text(json.dumps({"ip": ip}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUTCH_")}
+    env.update({"HUTCH_DATABASE_URL": healthy.pg.url, "HUTCH_ACTION_OTX_URL": fake.base + "/otx"})
+
+    def run():
+        r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "-o", "json", "action", "run", "--policy", str(d),
+                            "--schema", "t", "--input", str(tmp_path / "e.json"), "--env", f"OTX_KEY={fa.OTX_KEY}"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert fa.OTX_KEY not in r.stdout
+        return json.loads(r.stdout)["chains"][0]
+
+    asked = lambda: [q for q in fake.of("/otx/") if ip in q["path"]]  # noqa: E731
+    first = run()
+    assert len(asked()) == 1 and first["attrs"][-1]["value"] == 3
+    second = run()
+    assert len(asked()) == 1, "the cached answer was not used"
+    assert second["rounds"][0]["actions"][0]["result"] == first["rounds"][0]["actions"][0]["result"]
+    row = healthy.pg.query("SELECT verdict, body::text AS body FROM intel_cache WHERE provider = 'otx' AND value = %s",
+                           (ip,))
+    assert len(row) == 1 and json.loads(row[0]["body"])["pulse_info"]["count"] == 3
