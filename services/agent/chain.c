@@ -214,8 +214,11 @@ json_t *chain_alert_new(const char *id, const char *schema, const char *created_
         if (ttl == NULL)
             ttl = json_object_get(a, "ttl");
         const char *type = json_string_value(json_object_get(a, "type"));
-        json_t *value = json_object_get(a, "value");
-        json_array_append_new(attrs, json_pack("{s:s, s:s, s:O, s:s, s:b, s:I}", "id", aid, "key", key, "value",
+        const char *typed = json_string_value(json_object_get(a, "value_json"));
+        json_t *value = typed && *typed ? json_loads(typed, JSON_DECODE_ANY, NULL) : NULL;
+        if (value == NULL)
+            value = json_incref(json_object_get(a, "value"));
+        json_array_append_new(attrs, json_pack("{s:s, s:s, s:o, s:s, s:b, s:I}", "id", aid, "key", key, "value",
                                                value ? value : json_null(), "type", type ? type : "", "persist",
                                                json_is_true(json_object_get(a, "persist")), "ttl",
                                                (json_int_t)(json_is_integer(ttl) ? json_integer_value(ttl) : 0)));

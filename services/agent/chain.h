@@ -104,7 +104,8 @@ const json_t *chain_jsonpath(const json_t *root, const char *path, bool *bad);
 json_t *chain_env(char *const *envp, const char *allow);
 
 /* The chain's alert object from Hutch's fields (all BORROWED; NULL = ""): attrs from
- * Hutch attributes ([{key, value, type, link, id, persist, ttl_seconds}]: ttl_seconds
+ * Hutch attributes ([{key, value, value_json, type, link, id, persist, ttl_seconds}]:
+ * value_json, when set, is the typed value (AlertChain's non-string values), ttl_seconds
  * becomes ttl, an attribute without id gets "attr-<key>"), refs from the link
  * attributes ({title: key, url: link}), data = payload_json parsed (null if it is not
  * JSON), raw = payload pretty-printed as AlertChain shows it. NEW or NULL (OOM). */

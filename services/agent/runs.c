@@ -127,11 +127,9 @@ int agent_runs_alert(pg *db, const Hutch__V1__Alert *a, json_t **out)
     json_t *attrs = json_array();
     for (size_t i = 0; i < a->n_attributes; i++) {
         const Hutch__V1__Attribute *at = a->attributes[i];
-        json_t *value = at->value ? json_loads(at->value, JSON_DECODE_ANY, NULL) : NULL;
-        if (value == NULL)
-            value = json_string(at->value ? at->value : "");
-        json_array_append_new(attrs, json_pack("{s:s, s:o, s:s, s:s, s:s, s:b, s:I}", "key", at->key ? at->key : "",
-                                               "value", value, "type", at->type ? at->type : "", "link",
+        json_array_append_new(attrs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "key",
+                                               at->key ? at->key : "", "value", at->value ? at->value : "",
+                                               "value_json", at->value_json ? at->value_json : "", "type", at->type ? at->type : "", "link",
                                                at->link ? at->link : "", "id", at->id ? at->id : "", "persist",
                                                at->persist, "ttl_seconds", (json_int_t)at->ttl_seconds));
     }

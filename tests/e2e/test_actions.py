@@ -257,3 +257,13 @@ def test_shipped_playbooks_and_a_mismatch(tmp_path):
     r = subprocess.run([hutchctl, "action", "test", "--policy", os.path.join(ROOT, "policies"), str(src)],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "FAIL" in r.stdout and "1 failed" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("case", ["loop", "force", "control", "persist"])
+def test_alertchain_behaviours_through_play(case):
+    """tests/action-playbooks: AlertChain's chain-test behaviours, written for Hutch."""
+    d = os.path.join(ROOT, "tests", "action-playbooks", case)
+    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "action", "test", "--policy", d,
+                        os.path.join(d, "playbook.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 failed" in r.stdout
