@@ -9,6 +9,7 @@ hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/fixture.c cli/cmd_alert.c cli/c
 	cli/cmd_action.c $(ACTION_SRCS)
 hutchctl_PKGS := $(POLICY_DECISION_PKGS) $(PKGS_pg) $(PKGS_ticket) libcurl libpcre2-8 $(INTEL_PKGS) $(ACTION_PKGS)
 hutchctl_REGO := yes
+hutchctl_LIBS := -ljsonnet # Debian's libjsonnet-dev has no pkg-config file (action test's *.jsonnet playbooks)
 UNIT_TESTS += $(BIN)/test_cli_output
 test_cli_output_SRCS := cli/test_cli_output.c cli/output.c
 test_cli_output_PKGS := cmocka jansson

@@ -18,12 +18,16 @@
  * "results": {ACTION_ID: result}, "expect": {"actions": [{"uses", "id", "seq",
  * "args": {subset}}], "stopped": "...", "attrs": [{"key", "value"}]}}]}: the
  * actions run must be exactly the expected ones in order (each expected field
- * compared, args as a subset), the attrs expected must be among the final ones. */
+ * compared, args as a subset), the attrs expected must be among the final ones. A
+ * playbook named *.jsonnet is evaluated first (Debian's libjsonnet), as AlertChain's
+ * playbooks are written. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libjsonnet.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -369,6 +373,30 @@ static bool check_scenario(const json_t *expect, const json_t *reports, const ch
     return ok;
 }
 
+/* A playbook: JSON, or jsonnet evaluated to JSON. NEW, or NULL with the error printed. */
+static json_t *load_playbook(const char *path)
+{
+    size_t n = strlen(path);
+    json_error_t je;
+    if (n < 8 || strcmp(path + n - 8, ".jsonnet") != 0) {
+        json_t *book = json_load_file(path, 0, &je);
+        if (!book)
+            cli_error("%s:%d: %s", path, je.line, je.text);
+        return book;
+    }
+    struct JsonnetVm *vm = jsonnet_make();
+    int error = 0;
+    char *out = jsonnet_evaluate_file(vm, path, &error);
+    json_t *book = NULL;
+    if (error)
+        cli_error("%s", out ? out : "jsonnet failed");
+    else if (!(book = json_loads(out, 0, &je)))
+        cli_error("%s: %s", path, je.text);
+    jsonnet_realloc(vm, out, 0);
+    jsonnet_destroy(vm);
+    return book;
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -391,9 +419,10 @@ int cmd_action_test(cli *c)
     int passed = 0, failed = 0;
     for (int f = 0; f < c->nargs; f++) {
         json_error_t je;
-        json_t *book = json_load_file(c->args[f], 0, &je);
+        json_t *book = load_playbook(c->args[f]);
         if (!book || !json_is_array(json_object_get(book, "scenarios"))) {
-            cli_error("%s: %s", c->args[f], book ? "no \"scenarios\" array" : je.text);
+            if (book)
+                cli_error("%s: no \"scenarios\" array", c->args[f]);
             json_decref(book);
             failed++;
             continue;

@@ -240,7 +240,7 @@ def test_play_has_no_side_effects(fake, policy_dir, tmp_path):
 
 def test_shipped_playbooks_and_a_mismatch(tmp_path):
     books = sorted(os.path.join(ROOT, "policies/action/playbooks", f) for f in
-                   os.listdir(os.path.join(ROOT, "policies/action/playbooks")) if
+                   os.listdir(os.path.join(ROOT, "policies/action/playbooks")) if f.endswith(".json") and
                    json.load(open(os.path.join(ROOT, "policies/action/playbooks", f))).__class__ is dict and
                    "scenarios" in json.load(open(os.path.join(ROOT, "policies/action/playbooks", f))))
     assert len(books) == 3
@@ -249,6 +249,15 @@ def test_shipped_playbooks_and_a_mismatch(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "8 passed, 0 failed" in r.stdout
+    # the jsonnet playbook (evaluated by libjsonnet), and a jsonnet error is a failure
+    r = subprocess.run([hutchctl, "action", "test", "--policy", os.path.join(ROOT, "policies"),
+                        os.path.join(ROOT, "policies/action/playbooks/guardduty_llm_slack.jsonnet")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "2 passed, 0 failed" in r.stdout, r.stdout + r.stderr
+    (tmp_path / "broken.jsonnet").write_text("{scenarios: [")
+    r = subprocess.run([hutchctl, "action", "test", "--policy", os.path.join(ROOT, "policies"),
+                        str(tmp_path / "broken.jsonnet")], capture_output=True, text=True)
+    assert r.returncode == 1 and "broken.jsonnet" in r.stderr
     bad = json.load(open(books[1]))
     bad["scenarios"][0]["expect"]["actions"][1]["uses"] = "github.create_issue"
     src = tmp_path / "bad.json"
