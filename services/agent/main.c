@@ -137,6 +137,9 @@ static int run_chains(void *vctx, pg *db, consumer_item **items, size_t n)
         if (rc == PG_OK)
             rc = agent_runs_namespace_begin(db, a->namespace_, alert);
         if (rc != PG_OK) {
+            consumer_item_log(LOG_LEVEL_WARN, it, "action_chain_retry", "alert_id", a->alert_id, "reason",
+                              alert ? "namespace store unavailable" : "alert object not built (database or memory)",
+                              NULL);
             json_decref(alert);
             break;
         }

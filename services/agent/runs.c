@@ -192,7 +192,7 @@ int agent_runs_namespace_begin(pg *db, const char *ns, json_t *alert)
             json_array_append_new(attrs, json_pack("{s:s, s:s, s:O, s:s, s:b, s:I}", "id", id, "key", key, "value",
                                                    json_object_get(st, "value") ?: json_null(), "type",
                                                    json_string_value(json_object_get(st, "type")) ?: "", "persist", 1,
-                                                   (json_int_t)json_integer_value(ttl)));
+                                                   "ttl", (json_int_t)json_integer_value(ttl)));
         }
     }
     json_decref(stored);

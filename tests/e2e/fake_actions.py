@@ -18,7 +18,7 @@ documented shape (EXTERNAL-APIS.md §2.2, §4, §6.1):
   POST /bigquery/bigquery/v2/projects/P/datasets/D/tables/T/insertAll   Bearer token ->
                                            {kind: bigquery#tableDataInsertAllResponse}
   POST /pagerduty/v2/enqueue               no auth header, 32-char routing_key -> 202 / 400
-  *    /fetch/...                          http.fetch: /fetch/json, /fetch/text, /fetch/bytes
+  *    /fetch/...                          http.fetch: /fetch/json, /fetch/text, /fetch/bytes, /fetch/count
 
 A request that breaks a rule gets 400 {"fake_error": why} and the reason is kept in
 `errors`; every request is kept in `requests` (path, headers, body)."""
@@ -243,6 +243,8 @@ class FakeActions:
         if p == "/fetch/text":
             assert r["raw"] == b"hello" and r["headers"].get("x-test") == "1", "data/header"
             return 200, "text/plain", "plain answer"
+        if p == "/fetch/count":
+            return 200, "text/plain", "counted"
         if p == "/fetch/bytes":
             return 200, "application/octet-stream", b"\x00\x01\xff"
         raise AssertionError(f"unknown path {p}")

@@ -31,6 +31,24 @@ def fake():
     f.close()
 
 
+# Recon findings of one instance (one namespace) count themselves through a persisted
+# attribute: only chains that run one after another, each seeing the last one's commit,
+# number them 1..N without a gap or a repeat.
+COUNT_POLICY = """package action
+import rego.v1
+seen := v if {
+	some a in input.alert.attrs
+	a.key == "seen"
+	v := a.value
+} else := 0
+run contains {"id": "count", "uses": "http.fetch",
+	"args": {"method": "POST", "url": "FAKE/fetch/count", "data": sprintf("%d %s", [seen + 1, input.alert.namespace])},
+	"commit": [{"id": "seen", "key": "seen", "value": seen + 1, "persist": true, "ttl": 3600}]} if {
+	startswith(input.alert.title, "Recon:")
+}
+"""
+
+
 @pytest.fixture(scope="module")
 def chain_agent(stack, fake, tmp_path_factory):
     """The stack's agent restarted with the shipped seed-001 chain and the fakes; put back
@@ -38,6 +56,7 @@ def chain_agent(stack, fake, tmp_path_factory):
     assignor assertion on close)."""
     d = tmp_path_factory.mktemp("action")
     shutil.copy(os.path.join(ROOT, "policies/action/guardduty_llm_slack.rego"), d)
+    (d / "count.rego").write_text(COUNT_POLICY.replace("FAKE", fake.base))
     agent = stack.services["agent"]
     saved = dict(agent.env)
     agent.stop()
@@ -203,3 +222,35 @@ def test_otx_indicator_goes_through_the_intel_cache(healthy, fake, tmp_path):
     row = healthy.pg.query("SELECT verdict, body::text AS body FROM intel_cache WHERE provider = 'otx' AND value = %s",
                            (ip,))
     assert len(row) == 1 and json.loads(row[0]["body"])["pulse_info"]["count"] == 3
+
+
+def test_one_namespace_runs_its_chains_one_after_another(healthy, chain_agent, fake):
+    n = int(os.environ.get("HUTCH_E2E_NAMESPACE_ALERTS", "30"))
+    ev, instance = trojan_event()
+    f = ev["Findings"][0]
+    f["Type"] = "Recon:EC2/PortProbeUnprotectedPort"
+    for i in range(n):
+        f["Id"] = uuid.uuid4().hex
+        healthy.post_until_accepted("aws_guardduty", ev)
+    ns = f"aws_guardduty/instance/{instance}"
+
+    def counted():
+        return [int(r["raw"].split()[0]) for r in fake.of("/fetch/count") if r["raw"].decode().endswith(ns)]
+    try:
+        wait_for(lambda: len(counted()) >= n, scaled(60 + n // 5), 0.5, f"{n} chains of one namespace")
+    except TimeoutError:
+        act = healthy.pg.query("SELECT state, wait_event_type, wait_event, left(query, 120) AS q FROM pg_stat_activity"
+                               " WHERE datname = current_database()")
+        alerts = healthy.pg.query("SELECT alert_id::text, triaged_at IS NOT NULL AS triaged FROM alerts"
+                                  " WHERE namespace = %s", (ns,))
+        runs = healthy.pg.query("SELECT r.status, r.error, count(*) AS c FROM action_runs r JOIN alerts a"
+                                " ON a.alert_id = r.alert_id WHERE a.namespace = %s GROUP BY 1, 2", (ns,))
+        raise AssertionError(f"{len(counted())} of {n} counted; {len(alerts)} alerts, "
+                             f"{sum(1 for a in alerts if a['triaged'])} triaged; runs {runs}; sessions: {act}") from None
+    got = counted()
+    assert got == list(range(1, n + 1)), f"not one after another: {got[:20]}..."
+    rows = healthy.pg.query("SELECT value FROM namespace_attributes WHERE namespace = %s AND key = 'seen'", (ns,))
+    assert rows and rows[0]["value"]["value"] == n
+    done = healthy.pg.query("SELECT count(*) AS c FROM action_runs r JOIN alerts a ON a.alert_id = r.alert_id"
+                            " WHERE a.namespace = %s AND r.status = 'done'", (ns,))
+    assert done[0]["c"] == n
