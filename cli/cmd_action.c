@@ -171,16 +171,14 @@ static void print_report(FILE *out, const json_t *alert, const json_t *report)
     fprintf(out, "alert: %s\n", json_string_value(json_object_get(alert, "title")));
     size_t i, j;
     json_t *round, *act;
-    json_array_foreach(json_object_get(report, "rounds"), i, round)
-    {
+    json_array_foreach (json_object_get(report, "rounds"), i, round) {
         fprintf(out, "  seq %lld:%s\n", (long long)json_integer_value(json_object_get(round, "seq")),
                 json_array_size(json_object_get(round, "actions")) ? "" : " nothing new");
-        json_array_foreach(json_object_get(round, "actions"), j, act)
-        {
+        json_array_foreach (json_object_get(round, "actions"), j, act) {
             char *args = json_dumps(json_object_get(act, "args"), JSON_COMPACT | JSON_SORT_KEYS);
-            fprintf(out, "    %s %s args=%s\n", json_string_value(json_object_get(act, "uses"))[0]
-                                                    ? json_string_value(json_object_get(act, "uses"))
-                                                    : "(no uses)",
+            fprintf(out, "    %s %s args=%s\n",
+                    json_string_value(json_object_get(act, "uses"))[0] ? json_string_value(json_object_get(act, "uses"))
+                                                                       : "(no uses)",
                     json_string_value(json_object_get(act, "id")), args ? args : "{}");
             free(args);
             json_t *r = json_object_get(act, "error") ? json_object_get(act, "error") : json_object_get(act, "result");
@@ -189,8 +187,7 @@ static void print_report(FILE *out, const json_t *alert, const json_t *report)
             free(res);
             size_t k;
             json_t *at;
-            json_array_foreach(json_object_get(act, "commit"), k, at)
-            {
+            json_array_foreach (json_object_get(act, "commit"), k, at) {
                 char *v = json_dumps(json_object_get(at, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
                 fprintf(out, "      commit %s = %.200s%s\n", json_string_value(json_object_get(at, "key")), v ? v : "",
                         json_is_true(json_object_get(at, "persist")) ? " (persist)" : "");
@@ -255,8 +252,7 @@ static int play_or_run(cli *c, bool live)
     rc = CLI_OK;
     size_t i;
     json_t *alert;
-    json_array_foreach(alerts, i, alert)
-    {
+    json_array_foreach (alerts, i, alert) {
         json_t *report = NULL;
         int crc = chain_run(&spec, alert, env, &report);
         if (!report) {
@@ -268,9 +264,10 @@ static int play_or_run(cli *c, bool live)
             rc = CLI_FAIL;
         if (!c->json)
             print_report(stdout, alert, report);
-        json_object_set_new(report, "alert", json_pack("{s:O, s:O, s:O}", "id", json_object_get(alert, "id"), "title",
-                                                       json_object_get(alert, "title"), "namespace",
-                                                       json_object_get(alert, "namespace")));
+        json_object_set_new(report, "alert",
+                            json_pack("{s:O, s:O, s:O}", "id", json_object_get(alert, "id"), "title",
+                                      json_object_get(alert, "title"), "namespace",
+                                      json_object_get(alert, "namespace")));
         json_array_append_new(out, report);
     }
     if (json_array_size(alerts) == 0 && !c->json)
@@ -287,10 +284,7 @@ done:
     return rc;
 }
 
-int cmd_action_play(cli *c)
-{
-    return play_or_run(c, false);
-}
+int cmd_action_play(cli *c) { return play_or_run(c, false); }
 
 int cmd_action_run(cli *c)
 {
@@ -311,7 +305,9 @@ static bool subset(const json_t *want, const json_t *got)
             return false;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)want, k, v) if (!subset(v, json_object_get(got, k))) return false;
+        json_object_foreach ((json_t *)want, k, v)
+            if (!subset(v, json_object_get(got, k)))
+                return false;
         return true;
     }
     return got && json_equal((json_t *)want, (json_t *)got);
@@ -324,16 +320,15 @@ static bool check_scenario(const json_t *expect, const json_t *reports, const ch
     json_t *ran = json_array();
     size_t i, j;
     json_t *rep, *round, *act;
-    json_array_foreach(reports, i, rep) json_array_foreach(json_object_get(rep, "rounds"), j, round)
-    {
-        size_t k;
-        json_array_foreach(json_object_get(round, "actions"), k, act)
-        {
-            json_t *copy = json_deep_copy(act);
-            json_object_set(copy, "seq", json_object_get(round, "seq"));
-            json_array_append_new(ran, copy);
+    json_array_foreach (reports, i, rep)
+        json_array_foreach (json_object_get(rep, "rounds"), j, round) {
+            size_t k;
+            json_array_foreach (json_object_get(round, "actions"), k, act) {
+                json_t *copy = json_deep_copy(act);
+                json_object_set(copy, "seq", json_object_get(round, "seq"));
+                json_array_append_new(ran, copy);
+            }
         }
-    }
     const json_t *want = json_object_get(expect, "actions");
     if (json_is_array(want)) {
         if (json_array_size(want) != json_array_size(ran)) {
@@ -357,11 +352,11 @@ static bool check_scenario(const json_t *expect, const json_t *reports, const ch
                json_string_value(stopped));
         ok = false;
     }
-    json_array_foreach(json_object_get(expect, "attrs"), i, act)
-    {
+    json_array_foreach (json_object_get(expect, "attrs"), i, act) {
         bool found = false;
         json_t *at;
-        json_array_foreach(json_object_get(first, "attrs"), j, at) found |= subset(act, at);
+        json_array_foreach (json_object_get(first, "attrs"), j, at)
+            found |= subset(act, at);
         if (!found) {
             char *w = json_dumps(act, JSON_COMPACT | JSON_SORT_KEYS);
             printf("FAIL %s: no attribute %s\n", name, w);
@@ -430,8 +425,7 @@ int cmd_action_test(cli *c)
         char *base = dir_of(c->args[f]);
         size_t i;
         json_t *sc;
-        json_array_foreach(json_object_get(book, "scenarios"), i, sc)
-        {
+        json_array_foreach (json_object_get(book, "scenarios"), i, sc) {
             char name[256];
             snprintf(name, sizeof name, "%s#%s", c->args[f],
                      json_string_value(json_object_get(sc, "name")) ?: "(unnamed)");
@@ -458,15 +452,15 @@ int cmd_action_test(cli *c)
             /* "persisted": attributes the namespace store holds (the agent merges them in) */
             size_t pi;
             json_t *pa, *al;
-            json_array_foreach(alerts, pi, al) json_array_foreach(json_object_get(sc, "persisted"), k, pa)
-                json_array_append(json_object_get(al, "attrs"), pa);
+            json_array_foreach (alerts, pi, al)
+                json_array_foreach (json_object_get(sc, "persisted"), k, pa)
+                    json_array_append(json_object_get(al, "attrs"), pa);
             mock_table mt = {.by_id = json_object_get(sc, "results"), .by_uses = json_object_get(sc, "mocks")};
             spec.exec = mock_exec;
             spec.exec_ctx = &mt;
             json_t *reports = json_array();
             json_t *alert;
-            json_array_foreach(alerts, k, alert)
-            {
+            json_array_foreach (alerts, k, alert) {
                 json_t *report = NULL;
                 chain_run(&spec, alert, json_is_object(env) ? env : NULL, &report);
                 if (report)

@@ -29,14 +29,27 @@
 #define SLACK_DEFAULT_COLOR "#2EB67D"
 #define CHATGPT_DEFAULT_MODEL "gpt-4o"
 #define CHATGPT_DEFAULT_PROMPT                                                                                         \
-    "Please analyze and summarize the given JSON-formatted security alert data, and suggest appropriate actions for " \
+    "Please analyze and summarize the given JSON-formatted security alert data, and suggest appropriate actions for "  \
     "the security administrator to respond to the alert:"
 
 const char *const actions_names[] = {
-    "slack.post",         "github.create_issue",  "github.create_comment", "jira.create_issue",
-    "jira.add_comment",   "jira.add_attachment",  "opsgenie.create_alert", "chatgpt.query",
-    "llm.query",          "http.fetch",           "otx.indicator",         "bigquery.insert_alert",
-    "bigquery.insert_data", "pagerduty.trigger",  "pagerduty.resolve",     "hutch.ticket", NULL,
+    "slack.post",
+    "github.create_issue",
+    "github.create_comment",
+    "jira.create_issue",
+    "jira.add_comment",
+    "jira.add_attachment",
+    "opsgenie.create_alert",
+    "chatgpt.query",
+    "llm.query",
+    "http.fetch",
+    "otx.indicator",
+    "bigquery.insert_alert",
+    "bigquery.insert_data",
+    "pagerduty.trigger",
+    "pagerduty.resolve",
+    "hutch.ticket",
+    NULL,
 };
 
 bool actions_known(const char *uses)
@@ -101,7 +114,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 typedef struct {
     const char *method; /* "POST", "GET", ... */
     const char *url;
-    const char *body;   /* NULL = none */
+    const char *body; /* NULL = none */
     size_t body_len;
     struct curl_slist *headers; /* BORROWED */
     curl_mime *mime;            /* BORROWED: a multipart body instead of body */
@@ -175,7 +188,11 @@ static int json_call(const actions_config *c, const char *method, const char *ur
     if (h == NULL || hd == NULL || (body && text == NULL)) {
         snprintf(err, errlen, "%s: out of memory", what);
     } else {
-        request r = {.method = method, .url = url, .body = text, .body_len = text ? strlen(text) : 0, .headers = hd,
+        request r = {.method = method,
+                     .url = url,
+                     .body = text,
+                     .body_len = text ? strlen(text) : 0,
+                     .headers = hd,
                      .userpwd = userpwd};
         long status = 0;
         answer ans;
@@ -224,7 +241,7 @@ static const char *missing(const chain_action *a, ...)
     do {                                                                                                               \
         const char *miss_ = missing((a), __VA_ARGS__, NULL);                                                           \
         if (miss_) {                                                                                                   \
-            snprintf((err), (errlen), "%s: argument %s is required", (a)->uses, miss_);                               \
+            snprintf((err), (errlen), "%s: argument %s is required", (a)->uses, miss_);                                \
             return ACTIONS_FAILED;                                                                                     \
         }                                                                                                              \
     } while (0)
@@ -261,8 +278,8 @@ static char *value_text(const json_t *v)
 
 /* ---- slack.post ---- */
 
-static int slack_post(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                      char *err, size_t errlen)
+static int slack_post(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                      size_t errlen)
 {
     /* secret_webhook_url: the older name (seed 001's policy); the webhook's own channel when none */
     const char *hook = arg_str(a, "secret_url") ? arg_str(a, "secret_url") : arg_str(a, "secret_webhook_url");
@@ -297,14 +314,13 @@ static int slack_post(const actions_config *c, const chain_action *a, const json
     if (asprintf(&raw, "```%s```", alert_str(alert, "raw")) < 0)
         raw = NULL;
     const char *color = arg_str(a, "color") ? arg_str(a, "color") : SLACK_DEFAULT_COLOR;
-    json_t *msg = body && raw
-                      ? json_pack("{s:s, s:[{s:s, s:[{s:s}, {s:s, s:{s:s, s:s}}, {s:s, s:o}, {s:s, s:{s:s, s:s}}]}]}",
-                                  "text",
-                                  arg_str(a, "text") ? arg_str(a, "text") : SLACK_DEFAULT_TEXT, "attachments", "color",
-                                  color, "blocks", "type", "divider", "type", "section", "text", "type", "mrkdwn",
-                                  "text", body, "type", "section", "fields", fields, "type", "section", "text", "type",
-                                  "mrkdwn", "text", raw)
-                      : NULL;
+    json_t *msg =
+        body && raw
+            ? json_pack("{s:s, s:[{s:s, s:[{s:s}, {s:s, s:{s:s, s:s}}, {s:s, s:o}, {s:s, s:{s:s, s:s}}]}]}", "text",
+                        arg_str(a, "text") ? arg_str(a, "text") : SLACK_DEFAULT_TEXT, "attachments", "color", color,
+                        "blocks", "type", "divider", "type", "section", "text", "type", "mrkdwn", "text", body, "type",
+                        "section", "fields", fields, "type", "section", "text", "type", "mrkdwn", "text", raw)
+            : NULL;
     fields = msg ? NULL : fields;
     if (msg && arg_str(a, "channel"))
         json_object_set_new(msg, "channel", json_string(arg_str(a, "channel")));
@@ -322,8 +338,7 @@ static int slack_post(const actions_config *c, const chain_action *a, const json
     struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
     int rc = ACTIONS_RETRYABLE;
     if (h && text && hd) {
-        request r = {.method = "POST", .url = hook, .body = text, .body_len = strlen(text),
-                     .headers = hd};
+        request r = {.method = "POST", .url = hook, .body = text, .body_len = strlen(text), .headers = hd};
         long status = 0;
         answer ans;
         rc = http_call(c, h, &r, &status, &ans, err, errlen);
@@ -341,8 +356,8 @@ static int slack_post(const actions_config *c, const chain_action *a, const json
 
 /* ---- chatgpt.query / llm.query ---- */
 
-static int chat_query(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                      char *err, size_t errlen)
+static int chat_query(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                      size_t errlen)
 {
     bool native = strcmp(a->uses, "llm.query") == 0;
     const char *key = arg_str(a, "secret_api_key");
@@ -361,9 +376,9 @@ static int chat_query(const actions_config *c, const chain_action *a, const json
         url = NULL;
     if (key && *key && asprintf(&auth, "Authorization: Bearer %s", key) < 0)
         auth = NULL;
-    json_t *body = content ? json_pack("{s:s, s:[{s:s, s:s}]}", "model", model, "messages", "role", "user",
-                                       "content", content)
-                           : NULL;
+    json_t *body =
+        content ? json_pack("{s:s, s:[{s:s, s:s}]}", "model", model, "messages", "role", "user", "content", content)
+                : NULL;
     free(content);
     const char *extra[] = {auth, NULL};
     int rc = ACTIONS_RETRYABLE;
@@ -379,16 +394,15 @@ static int chat_query(const actions_config *c, const chain_action *a, const json
 
 /* ---- http.fetch ---- */
 
-static int http_fetch(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                      char *err, size_t errlen)
+static int http_fetch(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                      size_t errlen)
 {
     REQUIRE(a, err, errlen, "method", "url");
     CURL *h = curl_easy_init();
     struct curl_slist *hd = NULL;
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(a->args, "header"), k, v)
-    {
+    json_object_foreach (json_object_get(a->args, "header"), k, v) {
         char *line = NULL;
         if (json_is_string(v) && asprintf(&line, "%s: %s", k, json_string_value(v)) >= 0) {
             hd = curl_slist_append(hd, line);
@@ -396,8 +410,11 @@ static int http_fetch(const actions_config *c, const chain_action *a, const json
         }
     }
     const char *data = arg_str(a, "data");
-    request r = {.method = arg_str(a, "method"), .url = arg_str(a, "url"), .body = data,
-                 .body_len = data ? strlen(data) : 0, .headers = hd};
+    request r = {.method = arg_str(a, "method"),
+                 .url = arg_str(a, "url"),
+                 .body = data,
+                 .body_len = data ? strlen(data) : 0,
+                 .headers = hd};
     long status = 0;
     answer ans;
     int rc = h ? http_call(c, h, &r, &status, &ans, err, errlen) : ACTIONS_RETRYABLE;
@@ -494,10 +511,7 @@ out:
     return result;
 }
 
-static int64_t now_s(const actions_config *c)
-{
-    return c->now_s ? c->now_s : (int64_t)time(NULL);
-}
+static int64_t now_s(const actions_config *c) { return c->now_s ? c->now_s : (int64_t)time(NULL); }
 
 /* ---- GitHub ---- */
 
@@ -512,8 +526,8 @@ static char *github_token(const actions_config *c, const chain_action *a, int *r
     }
     int64_t now = now_s(c);
     /* GitHub: iat 60 s in the past against clock drift, exp at most 10 minutes ahead */
-    json_t *claims = json_pack("{s:I, s:I, s:s}", "iat", (json_int_t)(now - 60), "exp", (json_int_t)(now + 540),
-                               "iss", "");
+    json_t *claims =
+        json_pack("{s:I, s:I, s:s}", "iat", (json_int_t)(now - 60), "exp", (json_int_t)(now + 540), "iss", "");
     char iss[32];
     snprintf(iss, sizeof iss, "%lld", app_id);
     json_object_set_new(claims, "iss", json_string(iss));
@@ -584,8 +598,8 @@ static char *issue_body(const json_t *alert)
     return buf;
 }
 
-static int github_issue(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                        char *err, size_t errlen)
+static int github_issue(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                        size_t errlen)
 {
     REQUIRE(a, err, errlen, "app_id", "install_id", "owner", "repo", "secret_private_key");
     bool comment = strcmp(a->uses, "github.create_comment") == 0;
@@ -650,10 +664,10 @@ static int jira(const actions_config *c, const chain_action *a, const json_t *al
             goto out;
         }
         char *text = issue_body(alert);
-        json_t *fields = json_pack("{s:{s:s}, s:s, s:o, s:{s:s}, s:{s:s}}", "project", "key", arg_str(a, "project"),
-                                   "summary", alert_str(alert, "title"), "description", adf(text ? text : ""),
-                                   "issuetype", "name", arg_str(a, "issue_type"), "reporter", "accountId",
-                                   arg_str(a, "account_id"));
+        json_t *fields =
+            json_pack("{s:{s:s}, s:s, s:o, s:{s:s}, s:{s:s}}", "project", "key", arg_str(a, "project"), "summary",
+                      alert_str(alert, "title"), "description", adf(text ? text : ""), "issuetype", "name",
+                      arg_str(a, "issue_type"), "reporter", "accountId", arg_str(a, "account_id"));
         free(text);
         if (json_is_array(json_object_get(a->args, "labels")))
             json_object_set(fields, "labels", json_object_get(a->args, "labels"));
@@ -718,8 +732,8 @@ out:
 
 /* ---- Opsgenie ---- */
 
-static int opsgenie(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                    char *err, size_t errlen)
+static int opsgenie(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                    size_t errlen)
 {
     REQUIRE(a, err, errlen, "secret_api_key");
     char message[131];
@@ -777,10 +791,10 @@ static int otx(const actions_config *c, const chain_action *a, const json_t *ale
                size_t errlen)
 {
     REQUIRE(a, err, errlen, "secret_api_key", "type", "indicator", "section");
-    static const char *const types[][2] = {{"ipv4", "IPv4"},     {"ipv6", "IPv6"}, {"domain", "domain"},
+    static const char *const types[][2] = {{"ipv4", "IPv4"},         {"ipv6", "IPv6"}, {"domain", "domain"},
                                            {"hostname", "hostname"}, {"file", "file"}, {"url", "url"}};
-    static const char *const sections[] = {"general", "reputation", "geo", "malware", "url_list", "passive_dns",
-                                           "http_scans"};
+    static const char *const sections[] = {"general",  "reputation",  "geo",       "malware",
+                                           "url_list", "passive_dns", "http_scans"};
     const char *type = NULL, *section = NULL;
     for (size_t i = 0; i < sizeof types / sizeof *types; i++)
         if (strcmp(types[i][0], arg_str(a, "type")) == 0)
@@ -820,7 +834,8 @@ static int otx(const actions_config *c, const chain_action *a, const json_t *ale
             return ACTIONS_RETRYABLE;
         }
         if (wait_ms > 0) {
-            snprintf(err, errlen, "otx.indicator: rate limited (shared OTX limit), retry in %lld ms", (long long)wait_ms);
+            snprintf(err, errlen, "otx.indicator: rate limited (shared OTX limit), retry in %lld ms",
+                     (long long)wait_ms);
             return ACTIONS_RETRYABLE;
         }
     }
@@ -841,8 +856,8 @@ static int otx(const actions_config *c, const chain_action *a, const json_t *ale
         char *body = json_dumps(*result, JSON_COMPACT);
         intel_verdict v;
         char rerr[200];
-        if (body && intel_reduce(INTEL_OTX, &ind, 200, body, strlen(body), now_s(c), &v, rerr, sizeof rerr) ==
-                        INTEL_REDUCE_OK)
+        if (body &&
+            intel_reduce(INTEL_OTX, &ind, 200, body, strlen(body), now_s(c), &v, rerr, sizeof rerr) == INTEL_REDUCE_OK)
             intel_cache_store(c->db, &v, body, "hutch-agent", ids_now_ms(), 24LL * 3600 * 1000); /* enrich's default */
         free(body);
     }
@@ -907,8 +922,8 @@ static char *google_token(const actions_config *c, const char *credentials, int 
     return out;
 }
 
-static int bigquery(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                    char *err, size_t errlen)
+static int bigquery(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                    size_t errlen)
 {
     REQUIRE(a, err, errlen, "project_id", "dataset_id", "table_id");
     bool data = strcmp(a->uses, "bigquery.insert_data") == 0;
@@ -964,19 +979,19 @@ static int bigquery(const actions_config *c, const chain_action *a, const json_t
         for (size_t i = 0; i < json_array_size(at); i++) {
             const json_t *x = json_array_get(at, i);
             char *v = value_text(json_object_get(x, "value"));
-            json_array_append_new(attrs, json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "id", alert_str(x, "id"), "key",
-                                                   alert_str(x, "key"), "value", v ? v : "", "type",
-                                                   alert_str(x, "type"), "ttl",
-                                                   json_integer_value(json_object_get(x, "ttl")), "persist",
-                                                   json_is_true(json_object_get(x, "persist"))));
+            json_array_append_new(attrs,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "id", alert_str(x, "id"), "key",
+                                            alert_str(x, "key"), "value", v ? v : "", "type", alert_str(x, "type"),
+                                            "ttl", json_integer_value(json_object_get(x, "ttl")), "persist",
+                                            json_is_true(json_object_get(x, "persist"))));
             free(v);
         }
         char *text = json_dumps(json_object_get(alert, "data"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "id", alert_str(alert, "id"), "schema",
                         alert_str(alert, "schema"), "created_at", alert_str(alert, "created_at"), "title",
                         alert_str(alert, "title"), "description", alert_str(alert, "description"), "source",
-                        alert_str(alert, "source"), "namespace", alert_str(alert, "namespace"), "attrs", attrs,
-                        "refs", refs, "data", text ? text : "null");
+                        alert_str(alert, "source"), "namespace", alert_str(alert, "namespace"), "attrs", attrs, "refs",
+                        refs, "data", text ? text : "null");
         free(text);
         snprintf(insert_id, sizeof insert_id, "%s", alert_str(alert, "id"));
     }
@@ -1014,8 +1029,8 @@ static const char *pd_severity(const char *s)
     return !strcmp(s, "high") ? "error" : !strcmp(s, "medium") ? "warning" : "info"; /* EXTERNAL-APIS §4.1 map */
 }
 
-static int pagerduty(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                     char *err, size_t errlen)
+static int pagerduty(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                     size_t errlen)
 {
     REQUIRE(a, err, errlen, "secret_routing_key");
     bool trigger = strcmp(a->uses, "pagerduty.trigger") == 0;
@@ -1029,10 +1044,14 @@ static int pagerduty(const actions_config *c, const chain_action *a, const json_
                              trigger ? "trigger" : "resolve", "dedup_key", dedup);
     if (trigger) {
         char summary[1025]; /* PagerDuty truncates at 1024 */
-        snprintf(summary, sizeof summary, "%s", arg_str(a, "summary") ? arg_str(a, "summary") : alert_str(alert, "title"));
-        const char *source = arg_str(a, "source") ? arg_str(a, "source") : *alert_str(alert, "source") ? alert_str(alert, "source") : "hutch";
-        json_t *payload = json_pack("{s:s, s:s, s:s}", "summary", summary, "source", source, "severity",
-                                    pd_severity(arg_str(a, "severity") ? arg_str(a, "severity") : alert_str(alert, "severity")));
+        snprintf(summary, sizeof summary, "%s",
+                 arg_str(a, "summary") ? arg_str(a, "summary") : alert_str(alert, "title"));
+        const char *source = arg_str(a, "source")          ? arg_str(a, "source")
+                             : *alert_str(alert, "source") ? alert_str(alert, "source")
+                                                           : "hutch";
+        json_t *payload =
+            json_pack("{s:s, s:s, s:s}", "summary", summary, "source", source, "severity",
+                      pd_severity(arg_str(a, "severity") ? arg_str(a, "severity") : alert_str(alert, "severity")));
         const char *opt[] = {"component", "group", "class"};
         for (size_t i = 0; i < 3; i++)
             if (arg_str(a, opt[i]))
@@ -1041,9 +1060,9 @@ static int pagerduty(const actions_config *c, const chain_action *a, const json_
             json_object_set_new(payload, "timestamp", json_string(alert_str(alert, "created_at")));
         json_t *details = json_object_get(a->args, "custom_details");
         json_object_set_new(payload, "custom_details",
-                            json_is_object(details) ? json_deep_copy(details)
-                                                    : json_pack("{s:s, s:s}", "alert_id", alert_str(alert, "id"),
-                                                                "ticket_id", ticket));
+                            json_is_object(details)
+                                ? json_deep_copy(details)
+                                : json_pack("{s:s, s:s}", "alert_id", alert_str(alert, "id"), "ticket_id", ticket));
         json_object_set_new(body, "payload", payload);
         json_object_set_new(body, "client", json_string("Hutch"));
         if (arg_str(a, "client_url"))
@@ -1060,8 +1079,8 @@ static int pagerduty(const actions_config *c, const chain_action *a, const json_
 
 /* ---- hutch.ticket ---- */
 
-static int hutch_ticket(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
-                        char *err, size_t errlen)
+static int hutch_ticket(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                        size_t errlen)
 {
     REQUIRE(a, err, errlen, "op");
     const char *op = arg_str(a, "op");
@@ -1093,8 +1112,10 @@ static int hutch_ticket(const actions_config *c, const chain_action *a, const js
         const char *ids[] = {alert_str(alert, "id")};
         rc = ticket_bind(c->db, actor, ticket, ids, 1, terr, sizeof terr);
     } else if (strcmp(op, "finding") == 0) {
-        ticket_finding f = {.severity = arg_str(a, "severity"), .summary = arg_str(a, "summary"),
-                            .reason = arg_str(a, "reason"), .recommendation = arg_str(a, "recommendation")};
+        ticket_finding f = {.severity = arg_str(a, "severity"),
+                            .summary = arg_str(a, "summary"),
+                            .reason = arg_str(a, "reason"),
+                            .recommendation = arg_str(a, "recommendation")};
         rc = ticket_set_finding(c->db, actor, ticket, &f, terr, sizeof terr);
     } else {
         snprintf(err, errlen, "hutch.ticket: unknown op \"%s\" (severity, assign, resolve, reopen, bind, finding)", op);
@@ -1114,9 +1135,9 @@ static const struct {
     const char *prefix;
     action_fn fn;
 } dispatch[] = {
-    {"slack.", slack_post}, {"github.", github_issue}, {"jira.", jira},         {"opsgenie.", opsgenie},
-    {"chatgpt.", chat_query}, {"llm.", chat_query},    {"http.", http_fetch},   {"otx.", otx},
-    {"bigquery.", bigquery}, {"pagerduty.", pagerduty}, {"hutch.", hutch_ticket},
+    {"slack.", slack_post},   {"github.", github_issue}, {"jira.", jira},          {"opsgenie.", opsgenie},
+    {"chatgpt.", chat_query}, {"llm.", chat_query},      {"http.", http_fetch},    {"otx.", otx},
+    {"bigquery.", bigquery},  {"pagerduty.", pagerduty}, {"hutch.", hutch_ticket},
 };
 
 int actions_run(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,

@@ -40,19 +40,19 @@ enum {
 };
 
 typedef struct {
-    const char *github_url;      /* https://api.github.com */
-    const char *opsgenie_url;    /* https://api.opsgenie.com */
-    const char *openai_url;      /* https://api.openai.com (chatgpt.query) */
-    const char *llm_url;         /* llm.query: an OpenAI-compatible server; "" = openai_url */
-    const char *llm_model;       /* llm.query's default model */
-    const char *llm_key;         /* llm.query's key when the policy gives none (secret) */
-    const char *otx_url;         /* https://otx.alienvault.com */
-    const char *bigquery_url;    /* https://bigquery.googleapis.com */
-    const char *google_token_url;/* https://oauth2.googleapis.com/token */
-    const char *pagerduty_url;   /* https://events.pagerduty.com */
-    long timeout_ms;             /* per exchange */
-    int64_t now_s;               /* 0 = the clock (JWT iat/exp) */
-    pg *db;                      /* hutch.ticket's database (BORROWED, no transaction open); NULL: refused */
+    const char *github_url;       /* https://api.github.com */
+    const char *opsgenie_url;     /* https://api.opsgenie.com */
+    const char *openai_url;       /* https://api.openai.com (chatgpt.query) */
+    const char *llm_url;          /* llm.query: an OpenAI-compatible server; "" = openai_url */
+    const char *llm_model;        /* llm.query's default model */
+    const char *llm_key;          /* llm.query's key when the policy gives none (secret) */
+    const char *otx_url;          /* https://otx.alienvault.com */
+    const char *bigquery_url;     /* https://bigquery.googleapis.com */
+    const char *google_token_url; /* https://oauth2.googleapis.com/token */
+    const char *pagerduty_url;    /* https://events.pagerduty.com */
+    long timeout_ms;              /* per exchange */
+    int64_t now_s;                /* 0 = the clock (JWT iat/exp) */
+    pg *db;                       /* hutch.ticket's database (BORROWED, no transaction open); NULL: refused */
 } actions_config;
 
 /* Fills c from the environment (HUTCH_ACTION_<NAME>_URL, HUTCH_ACTION_LLM_MODEL,

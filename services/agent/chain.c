@@ -23,8 +23,7 @@ json_t *chain_mask(const json_t *v)
         json_t *out = json_object();
         const char *k;
         json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-        {
+        json_object_foreach ((json_t *)v, k, m) {
             json_t *c = strncmp(k, SECRET_PREFIX, strlen(SECRET_PREFIX)) == 0 ? json_string(CHAIN_MASK) : chain_mask(m);
             if (out == NULL || c == NULL || json_object_set_new(out, k, c) != 0) {
                 json_decref(out);
@@ -188,8 +187,8 @@ const char *chain_locate(const chain_spec *spec, const char *needle, char *buf, 
 }
 
 json_t *chain_alert_new(const char *id, const char *schema, const char *created_at, const char *title,
-                        const char *description, const char *source, const char *namespace_,
-                        const json_t *attributes, const char *payload_json)
+                        const char *description, const char *source, const char *namespace_, const json_t *attributes,
+                        const char *payload_json)
 {
     json_t *data = payload_json ? json_loads(payload_json, JSON_DECODE_ANY, NULL) : NULL;
     if (data == NULL)
@@ -252,10 +251,7 @@ static void derived_id(char *out, size_t len, int seq, size_t pos, const char *u
     snprintf(out, len, "seq%d-%zu-%016llx", seq, pos, (unsigned long long)h);
 }
 
-static bool get_bool(const json_t *o, const char *k)
-{
-    return json_is_true(json_object_get(o, k));
-}
+static bool get_bool(const json_t *o, const char *k) { return json_is_true(json_object_get(o, k)); }
 
 static const char *get_str(const json_t *o, const char *k)
 {
@@ -277,8 +273,7 @@ static void attrs_put(json_t *attrs, json_t *attr /* stolen */)
 
 /* The attributes of one action's commit list, from its result. NEW array, or NULL
  * with err (a commit item that is not an object, a malformed path). */
-static json_t *commit_attrs(const json_t *commit, const json_t *result, const char *action_id, char *err,
-                            size_t errlen)
+static json_t *commit_attrs(const json_t *commit, const json_t *result, const char *action_id, char *err, size_t errlen)
 {
     json_t *out = json_array();
     for (size_t i = 0; out && i < json_array_size(commit); i++) {
@@ -359,12 +354,14 @@ static json_t *eval_run(const chain_spec *spec, const json_t *input, char *err, 
     for (size_t i = 0; set && i < json_array_size(set); i++) {
         const json_t *a = json_array_get(set, i);
         const json_t *args = json_object_get(a, "args"), *commit = json_object_get(a, "commit");
-        const char *why = !json_is_object(a)                                          ? "is not an object"
-                          : json_object_get(a, "uses") && !json_is_string(json_object_get(a, "uses")) ? "has a uses that is not a string"
-                          : json_object_get(a, "id") && !json_is_string(json_object_get(a, "id"))     ? "has an id that is not a string"
-                          : args && !json_is_object(args)                             ? "has args that are not an object"
-                          : commit && !json_is_array(commit)                          ? "has a commit that is not an array"
-                                                                                      : NULL;
+        const char *why = !json_is_object(a) ? "is not an object"
+                          : json_object_get(a, "uses") && !json_is_string(json_object_get(a, "uses"))
+                              ? "has a uses that is not a string"
+                          : json_object_get(a, "id") && !json_is_string(json_object_get(a, "id"))
+                              ? "has an id that is not a string"
+                          : args && !json_is_object(args)    ? "has args that are not an object"
+                          : commit && !json_is_array(commit) ? "has a commit that is not an array"
+                                                             : NULL;
         if (why) {
             snprintf(err, errlen, "action %zu of data.action.run %s", i, why);
             json_decref(set);
@@ -398,8 +395,8 @@ int chain_run(const chain_spec *spec, const json_t *alert_in, const json_t *env,
     char err[1024];
     bool done = false;
     for (int seq = 0; seq < max && !done; seq++) {
-        json_t *input = json_pack("{s:O, s:O, s:i, s:O}", "alert", alert, "env", env ? env : no_env, "seq", seq,
-                                  "called", called);
+        json_t *input =
+            json_pack("{s:O, s:O, s:i, s:O}", "alert", alert, "env", env ? env : no_env, "seq", seq, "called", called);
         json_t *set = input ? eval_run(spec, input, err, sizeof err) : NULL;
         json_decref(input);
         if (set == NULL) {

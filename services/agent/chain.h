@@ -110,8 +110,8 @@ json_t *chain_env(char *const *envp, const char *allow);
  * attributes ({title: key, url: link}), data = payload_json parsed (null if it is not
  * JSON), raw = payload pretty-printed as AlertChain shows it. NEW or NULL (OOM). */
 json_t *chain_alert_new(const char *id, const char *schema, const char *created_at, const char *title,
-                        const char *description, const char *source, const char *namespace_,
-                        const json_t *attributes, const char *payload_json);
+                        const char *description, const char *source, const char *namespace_, const json_t *attributes,
+                        const char *payload_json);
 
 /* "file:line" (into buf) of the first line of the policy sources that contains
  * `"needle"` as a string literal; NULL when none does. */

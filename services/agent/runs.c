@@ -14,15 +14,16 @@ static const char sql_lookup[] = "SELECT status, coalesce(result::text, 'null'),
                                  "WHERE alert_id = $1::uuid AND action_id = $2";
 static const char sql_start[] =
     "INSERT INTO action_runs (run_id, alert_id, action_id, seq, name, action, args, status) "
-    "VALUES ($1::uuid, $2::uuid, $3, $4::int, $5, $6, $7::jsonb, 'started') ON CONFLICT (alert_id, action_id) DO NOTHING";
+    "VALUES ($1::uuid, $2::uuid, $3, $4::int, $5, $6, $7::jsonb, 'started') ON CONFLICT (alert_id, action_id) DO "
+    "NOTHING";
 static const char sql_finish[] = "UPDATE action_runs SET status = $3, result = $4::jsonb, error = nullif($5, ''),"
                                  " duration_ms = $6::bigint, finished_at = now() "
                                  "WHERE alert_id = $1::uuid AND action_id = $2";
-static const char sql_interrupted[] =
-    "UPDATE action_runs SET status = 'interrupted', error = $3, finished_at = now() "
-    "WHERE alert_id = $1::uuid AND action_id = $2 AND status = 'started'";
+static const char sql_interrupted[] = "UPDATE action_runs SET status = 'interrupted', error = $3, finished_at = now() "
+                                      "WHERE alert_id = $1::uuid AND action_id = $2 AND status = 'started'";
 
-#define INTERRUPTED_ERROR "interrupted: the agent stopped while this action ran; it may have half-run and is not repeated"
+#define INTERRUPTED_ERROR                                                                                              \
+    "interrupted: the agent stopped while this action ran; it may have half-run and is not repeated"
 
 static int64_t mono_ms(void)
 {
@@ -94,8 +95,12 @@ int agent_runs_exec(void *ctx, const chain_action *a, const json_t *alert, json_
     json_t *mres = arc == ACTIONS_OK && *result ? chain_mask(*result) : NULL;
     char *res_text = mres ? json_dumps(mres, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(mres);
-    const char *p_fin[] = {r->alert_id, a->id, arc == ACTIONS_OK ? "done" : "failed", res_text ? res_text : "null",
-                           arc == ACTIONS_OK ? "" : err, dur};
+    const char *p_fin[] = {r->alert_id,
+                           a->id,
+                           arc == ACTIONS_OK ? "done" : "failed",
+                           res_text ? res_text : "null",
+                           arc == ACTIONS_OK ? "" : err,
+                           dur};
     /* The action happened (or failed): a lost finish record would leave 'started',
      * which a later run reads as interrupted: never repeated either way. */
     if (pg_exec(r->db, NULL, sql_finish, 6, p_fin) != PG_OK) {
@@ -127,11 +132,11 @@ int agent_runs_alert(pg *db, const Hutch__V1__Alert *a, json_t **out)
     json_t *attrs = json_array();
     for (size_t i = 0; i < a->n_attributes; i++) {
         const Hutch__V1__Attribute *at = a->attributes[i];
-        json_array_append_new(attrs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "key",
-                                               at->key ? at->key : "", "value", at->value ? at->value : "",
-                                               "value_json", at->value_json ? at->value_json : "", "type", at->type ? at->type : "", "link",
-                                               at->link ? at->link : "", "id", at->id ? at->id : "", "persist",
-                                               at->persist, "ttl_seconds", (json_int_t)at->ttl_seconds));
+        json_array_append_new(
+            attrs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "key", at->key ? at->key : "", "value",
+                             at->value ? at->value : "", "value_json", at->value_json ? at->value_json : "", "type",
+                             at->type ? at->type : "", "link", at->link ? at->link : "", "id", at->id ? at->id : "",
+                             "persist", at->persist, "ttl_seconds", (json_int_t)at->ttl_seconds));
     }
     char created[80] = "";
     int64_t ms = a->created_unix_ms;
@@ -140,8 +145,8 @@ int agent_runs_alert(pg *db, const Hutch__V1__Alert *a, json_t **out)
     if (ms > 0 && gmtime_r(&s, &tm))
         snprintf(created, sizeof created, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    *out = chain_alert_new(a->alert_id, a->schema, created, a->title, a->description, a->source, a->namespace_,
-                           attrs, payload);
+    *out = chain_alert_new(a->alert_id, a->schema, created, a->title, a->description, a->source, a->namespace_, attrs,
+                           payload);
     json_decref(attrs);
     free(payload);
     if (*out == NULL)
@@ -175,13 +180,13 @@ int agent_runs_namespace_begin(pg *db, const char *ns, json_t *alert)
     json_t *attrs = json_object_get(alert, "attrs");
     size_t i;
     json_t *st;
-    json_array_foreach(stored, i, st)
-    {
+    json_array_foreach (stored, i, st) {
         const char *key = json_string_value(json_object_get(st, "key"));
         bool have = false;
         size_t j;
         json_t *at;
-        json_array_foreach(attrs, j, at) have |= key && json_equal(json_object_get(at, "key"), json_object_get(st, "key"));
+        json_array_foreach (attrs, j, at)
+            have |= key && json_equal(json_object_get(at, "key"), json_object_get(st, "key"));
         if (key && !have) {
             json_t *ttl = json_object_get(st, "ttl");
             if (!ttl)
@@ -205,8 +210,7 @@ int agent_runs_namespace_end(pg *db, const char *ns, const json_t *attrs, int rc
         return rc;
     size_t i;
     json_t *at;
-    json_array_foreach(attrs, i, at)
-    {
+    json_array_foreach (attrs, i, at) {
         if (rc != PG_OK)
             break;
         if (!json_is_true(json_object_get(at, "persist")))

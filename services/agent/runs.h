@@ -33,15 +33,14 @@
 
 /* The executor context of one alert's chain. */
 typedef struct {
-    pg *db;                    /* BORROWED, autocommit */
-    const actions_config *cfg; /* BORROWED */
-    const char *alert_id;      /* BORROWED, a UUID */
+    pg *db;                              /* BORROWED, autocommit */
+    const actions_config *cfg;           /* BORROWED */
+    const char *alert_id;                /* BORROWED, a UUID */
     int executed, replayed, interrupted; /* counts, for the log line */
 } agent_runs;
 
 /* chain_exec_fn over agent_runs (see above). A database error is CHAIN_RETRY. */
-int agent_runs_exec(void *ctx, const chain_action *a, const json_t *alert, json_t **result, char *err,
-                    size_t errlen);
+int agent_runs_exec(void *ctx, const chain_action *a, const json_t *alert, json_t **result, char *err, size_t errlen);
 
 /* The chain's alert object for a pipeline alert: the Alert's fields, its payload
  * (Alert.payload_json, else the events row's), severity, ticket_id and new_ticket.

@@ -22,8 +22,7 @@ typedef struct {
     json_t *answer;        /* result of every successful call (BORROWED) */
 } recorder;
 
-static int record_exec(void *ctx, const chain_action *a, const json_t *alert, json_t **result, char *err,
-                       size_t errlen)
+static int record_exec(void *ctx, const chain_action *a, const json_t *alert, json_t **result, char *err, size_t errlen)
 {
     (void)alert;
     recorder *r = ctx;
@@ -37,10 +36,7 @@ static int record_exec(void *ctx, const chain_action *a, const json_t *alert, js
     return 0;
 }
 
-static bool known(const char *uses)
-{
-    return strcmp(uses, "nope.nope") != 0;
-}
+static bool known(const char *uses) { return strcmp(uses, "nope.nope") != 0; }
 
 typedef struct {
     rego_policy *pol;
@@ -79,8 +75,8 @@ static void teardown_policy(fixture *f)
 
 static json_t *alert_doc(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:[], s:[], s:{s:i}, s:s}", "id", "a-1", "title", "t", "namespace", "ns",
-                     "attrs", "refs", "data", "severity", 8, "raw", "{}");
+    return json_pack("{s:s, s:s, s:s, s:[], s:[], s:{s:i}, s:s}", "id", "a-1", "title", "t", "namespace", "ns", "attrs",
+                     "refs", "data", "severity", 8, "raw", "{}");
 }
 
 static int run(fixture *f, json_t **report)
@@ -250,8 +246,7 @@ static void test_cap_stops_endless_chain(void **state)
 }
 
 /* secret_ args reach the executor but never the report. */
-static int secret_exec(void *ctx, const chain_action *a, const json_t *alert, json_t **result, char *err,
-                       size_t errlen)
+static int secret_exec(void *ctx, const chain_action *a, const json_t *alert, json_t **result, char *err, size_t errlen)
 {
     (void)ctx, (void)alert, (void)err, (void)errlen;
     assert_string_equal(json_string_value(json_object_get(a->args, "secret_url")), "https://hooks/T0/B0/XXXX");
@@ -308,8 +303,8 @@ static void test_unknown_uses(void **state)
 static void test_jsonpath(void **state)
 {
     (void)state;
-    json_t *doc = json_pack("{s:[{s:{s:s}},{s:i}], s:{s:i}}", "choices", "message", "content", "hi", "n", 2,
-                            "a b", "c", 1);
+    json_t *doc =
+        json_pack("{s:[{s:{s:s}},{s:i}], s:{s:i}}", "choices", "message", "content", "hi", "n", 2, "a b", "c", 1);
     bool bad;
     assert_string_equal(json_string_value(chain_jsonpath(doc, "choices[0].message.content", &bad)), "hi");
     assert_string_equal(json_string_value(chain_jsonpath(doc, "$.choices[0].message.content", &bad)), "hi");
@@ -341,11 +336,16 @@ static void test_env_whitelist(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dedupe_by_id),   cmocka_unit_test(test_commit_path_then_next_round),
-        cmocka_unit_test(test_commit_same_id_replaces), cmocka_unit_test(test_abort),
-        cmocka_unit_test(test_force),          cmocka_unit_test(test_cap_stops_endless_chain),
-        cmocka_unit_test(test_masking),        cmocka_unit_test(test_unknown_uses),
-        cmocka_unit_test(test_jsonpath),       cmocka_unit_test(test_env_whitelist),
+        cmocka_unit_test(test_dedupe_by_id),
+        cmocka_unit_test(test_commit_path_then_next_round),
+        cmocka_unit_test(test_commit_same_id_replaces),
+        cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_force),
+        cmocka_unit_test(test_cap_stops_endless_chain),
+        cmocka_unit_test(test_masking),
+        cmocka_unit_test(test_unknown_uses),
+        cmocka_unit_test(test_jsonpath),
+        cmocka_unit_test(test_env_whitelist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
