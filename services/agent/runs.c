@@ -177,28 +177,32 @@ int agent_runs_namespace_begin(pg *db, const char *ns, json_t *alert)
         return PG_RETRY;
     json_t *stored = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
+    /* The store's live value wins over an alert attribute of the same key: hutch-policy
+     * merged the store into the alert when it decided, and a chain of the namespace
+     * may have changed it since; read under the lock, the store is the current one. */
     json_t *attrs = json_object_get(alert, "attrs");
     size_t i;
     json_t *st;
     json_array_foreach (stored, i, st) {
         const char *key = json_string_value(json_object_get(st, "key"));
-        bool have = false;
-        size_t j;
-        json_t *at;
-        json_array_foreach (attrs, j, at)
-            have |= key && json_equal(json_object_get(at, "key"), json_object_get(st, "key"));
-        if (key && !have) {
-            json_t *ttl = json_object_get(st, "ttl");
-            if (!ttl)
-                ttl = json_object_get(st, "ttl_seconds");
-            char id[300];
-            const char *sid = json_string_value(json_object_get(st, "id"));
-            snprintf(id, sizeof id, "%s", sid && *sid ? sid : key);
-            json_array_append_new(attrs, json_pack("{s:s, s:s, s:O, s:s, s:b, s:I}", "id", id, "key", key, "value",
-                                                   json_object_get(st, "value") ?: json_null(), "type",
-                                                   json_string_value(json_object_get(st, "type")) ?: "", "persist", 1,
-                                                   "ttl", (json_int_t)json_integer_value(ttl)));
-        }
+        if (!key)
+            continue;
+        for (size_t j = json_array_size(attrs); j-- > 0;)
+            if (json_equal(json_object_get(json_array_get(attrs, j), "key"), json_object_get(st, "key")))
+                json_array_remove(attrs, j);
+        json_t *ttl = json_object_get(st, "ttl");
+        if (!ttl)
+            ttl = json_object_get(st, "ttl_seconds");
+        char id[300];
+        const char *sid = json_string_value(json_object_get(st, "id"));
+        snprintf(id, sizeof id, "%s", sid && *sid ? sid : key);
+        const char *typed = json_string_value(json_object_get(st, "value_json"));
+        json_t *value = typed && *typed ? json_loads(typed, JSON_DECODE_ANY, NULL) : NULL;
+        if (value == NULL)
+            value = json_incref(json_object_get(st, "value") ?: json_null());
+        json_array_append_new(attrs, json_pack("{s:s, s:s, s:o, s:s, s:b, s:I}", "id", id, "key", key, "value", value,
+                                               "type", json_string_value(json_object_get(st, "type")) ?: "", "persist",
+                                               1, "ttl", (json_int_t)json_integer_value(ttl)));
     }
     json_decref(stored);
     return PG_OK;
@@ -218,6 +222,15 @@ int agent_runs_namespace_end(pg *db, const char *ns, const json_t *attrs, int rc
         json_int_t ttl = json_integer_value(json_object_get(at, "ttl"));
         json_t *v = json_deep_copy(at);
         json_object_set_new(v, "ttl_seconds", json_integer(ttl > 0 ? ttl : 86400));
+        /* stored as hutch-policy stores AlertChain's values (it merges them into the next
+         * alerts): value as text, value_json the typed value when it is not a string */
+        const json_t *val = json_object_get(at, "value");
+        if (val && !json_is_string(val)) {
+            char *typed = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+            json_object_set_new(v, "value", json_string(typed ? typed : ""));
+            json_object_set_new(v, "value_json", json_string(typed ? typed : "null"));
+            free(typed);
+        }
         char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(v);
         char ttl_s[24];

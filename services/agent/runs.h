@@ -17,7 +17,8 @@
  * A namespace's chains are serialised with a session advisory lock on the namespace
  * (alerts of one namespace also share a partition, so this only matters across a
  * rebalance); its live persisted attributes are merged into the alert before the
- * chain (the alert's own win) and the chain's persist:true attributes are written
+ * chain (the store's value wins: read under the lock, it is newer than the copy
+ * hutch-policy merged upstream) and the chain's persist:true attributes are written
  * after it, with their TTL (namespace_attributes, as hutch-policy writes them). */
 #ifndef HUTCH_AGENT_RUNS_H
 #define HUTCH_AGENT_RUNS_H
@@ -48,7 +49,8 @@ int agent_runs_exec(void *ctx, const chain_action *a, const json_t *alert, json_
 int agent_runs_alert(pg *db, const Hutch__V1__Alert *a, json_t **out);
 
 /* Locks the namespace (blocking; "" = nothing) and merges its live persisted
- * attributes into alert's attrs. PG_OK or PG_RETRY. */
+ * attributes into alert's attrs (replacing the alert's attributes of the same key).
+ * PG_OK or PG_RETRY. */
 int agent_runs_namespace_begin(pg *db, const char *ns, json_t *alert);
 /* Writes the persist:true attributes of attrs (BORROWED) and unlocks. PG_OK or PG_RETRY
  * (the lock is released either way: it belongs to the session, which a lost

@@ -250,7 +250,7 @@ def test_one_namespace_runs_its_chains_one_after_another(healthy, chain_agent, f
     got = counted()
     assert got == list(range(1, n + 1)), f"not one after another: {got[:20]}..."
     rows = healthy.pg.query("SELECT value FROM namespace_attributes WHERE namespace = %s AND key = 'seen'", (ns,))
-    assert rows and rows[0]["value"]["value"] == n
+    assert rows and json.loads(rows[0]["value"]["value_json"]) == n  # stored as hutch-policy stores typed values
     done = healthy.pg.query("SELECT count(*) AS c FROM action_runs r JOIN alerts a ON a.alert_id = r.alert_id"
                             " WHERE a.namespace = %s AND r.status = 'done'", (ns,))
     assert done[0]["c"] == n
