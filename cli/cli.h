@@ -50,6 +50,8 @@ enum {
     OPT_ROLE = 1 << 26,  /* --role R (user add) */
     OPT_EPS = 1 << 27,      /* --eps E (ticket suggest) */
     OPT_MIN_SAMPLES = 1 << 28, /* --min-samples N (ticket suggest) */
+    OPT_MOCK = 1 << 29,     /* --mock USES=FILE (repeatable) */
+    OPT_ENV = 1 << 30,      /* --env K=V (repeatable) */
 };
 
 typedef struct {
@@ -84,6 +86,10 @@ typedef struct {
     bool dry_run;
     const char *message;    /* -m/--message TEXT (chat), BORROWED from argv */
     const char *role;       /* --role R (user add), BORROWED from argv */
+    const char *mocks[32];  /* --mock USES=FILE, BORROWED from argv */
+    int nmocks;
+    const char *envs[32];   /* --env K=V, BORROWED from argv */
+    int nenvs;
     const char *args[4];/* positional arguments, BORROWED from argv */
     int nargs;
     pg *db;             /* opened on first use by cli_db */
@@ -140,5 +146,8 @@ int cmd_user_add(cli *c);
 int cmd_alert_similar(cli *c);
 int cmd_ticket_similar(cli *c);
 int cmd_ticket_suggest(cli *c);
+int cmd_action_play(cli *c);
+int cmd_action_run(cli *c);
+int cmd_action_test(cli *c);
 
 #endif

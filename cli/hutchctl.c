@@ -98,6 +98,15 @@ static const cli_command cli_commands[] = {
     {"user", "add", OPT_ROLE, 1, 1, "--role viewer|analyst|admin NAME",
      "add a web console account or change its role and password (password from stdin, else generated and printed)",
      cmd_user_add},
+    {"action", "play", OPT_SCHEMA | OPT_POLICY | OPT_INPUT | OPT_MOCK | OPT_ENV, 0, 0,
+     "--policy DIR --schema S [--input EVENT.json] [--mock USES=RESULT.json]... [--env K=V]...",
+     "the alert policy and the action chain without side effects (actions answer from --mock), round by round",
+     cmd_action_play},
+    {"action", "run", OPT_SCHEMA | OPT_POLICY | OPT_INPUT | OPT_ENV, 0, 0,
+     "--policy DIR --schema S [--input EVENT.json] [--env K=V]...", "the action chain with its real actions",
+     cmd_action_run},
+    {"action", "test", OPT_POLICY, 1, 4, "--policy DIR PLAYBOOK...",
+     "run playbook scenarios (JSON) and compare the actions with the expected ones", cmd_action_test},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -259,6 +268,8 @@ enum {
     VAL_ROLE,
     VAL_EPS,
     VAL_MIN_SAMPLES,
+    VAL_MOCK,
+    VAL_ENV,
 };
 
 static const struct option cli_options[] = {
@@ -294,6 +305,8 @@ static const struct option cli_options[] = {
     {"role", required_argument, NULL, VAL_ROLE},
     {"eps", required_argument, NULL, VAL_EPS},
     {"min-samples", required_argument, NULL, VAL_MIN_SAMPLES},
+    {"mock", required_argument, NULL, VAL_MOCK},
+    {"env", required_argument, NULL, VAL_ENV},
     {NULL, 0, NULL, 0},
 };
 
@@ -461,6 +474,19 @@ int main(int argc, char **argv)
             c.min_samples = optarg;
             seen |= OPT_MIN_SAMPLES;
             break;
+        case VAL_MOCK:
+        case VAL_ENV: {
+            const char **list = opt == VAL_MOCK ? c.mocks : c.envs;
+            int *n = opt == VAL_MOCK ? &c.nmocks : &c.nenvs;
+            if (*n >= 32 || !strchr(optarg, '=')) {
+                cli_error("--%s wants %s (at most 32)", opt == VAL_MOCK ? "mock" : "env",
+                          opt == VAL_MOCK ? "USES=RESULT.json" : "K=V");
+                return CLI_USAGE;
+            }
+            list[(*n)++] = optarg;
+            seen |= opt == VAL_MOCK ? OPT_MOCK : OPT_ENV;
+            break;
+        }
         case ':':
             missing_value(optopt);
             return CLI_USAGE;

@@ -409,6 +409,16 @@ static const char m007_bind[] =
     "  target text NOT NULL,"
     "  PRIMARY KEY (ticket_id, target));";
 
+/* Action chains (services/agent/chain.h): one row per action an alert's chain ran,
+ * written before the action runs ('started') and finished after ('done', 'failed');
+ * a 'started' row found later means the agent died during the action: it becomes
+ * 'interrupted' and the action is not repeated. (alert_id, action_id) is the key of
+ * that rule. args and result are stored with secret_* members masked. */
+static const char m009_action_runs[] =
+    "ALTER TABLE action_runs ADD COLUMN action_id text, ADD COLUMN seq int, ADD COLUMN name text,"
+    "  ADD COLUMN error text, ADD COLUMN duration_ms bigint, ADD COLUMN finished_at timestamptz;"
+    "CREATE UNIQUE INDEX action_runs_alert_action ON action_runs (alert_id, action_id);";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -418,6 +428,7 @@ const migration migrations[] = {
     {6, "intel_alerts", m006_intel_alerts},
     {7, "bind", m007_bind},
     {8, "agent_llm", m008_agent_llm},
+    {9, "action_runs", m009_action_runs},
     {10, "slack", m010_slack},
     {11, "console", m011_console},
 };

@@ -19,7 +19,16 @@
  * hutch.agent.requests (questions from Slack/hutchctl) are recorded (agent_requests) for
  * the worker, which answers with the ticket in context and sends the answer as a
  * NotifyRequest "agent_answer"; without a model they are answered at once that no
- * model is configured. */
+ * model is configured.
+ *
+ * Action chains (chain.h, runs.h), when HUTCH_ACTION_POLICY_DIR names a policy
+ * directory with a `package action`: after the batch committed (the frame's
+ * after_commit: after triage, before the notification is produced), each alert's
+ * chain runs, every action recorded in action_runs so that a redelivered alert
+ * replays its chain from the records instead of repeating an effect. A chain whose
+ * policy is wrong (an evaluation error, an unknown `uses`) dead-letters a part of
+ * the alert's message with the reason (file:line); the alert itself goes on.
+ */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -38,6 +47,11 @@
 #include "common/severity.h"
 #include "services/agent/agent.h"
 #include "services/agent/jobs.h"
+#include "rego/bundle.h"
+#include "rego/rego.h"
+#include "services/agent/actions.h"
+#include "services/agent/chain.h"
+#include "services/agent/runs.h"
 #include "services/agent/store.h"
 #include "services/agent/worker.h"
 
@@ -54,6 +68,9 @@ typedef struct {
     int64_t poll_ms;
     int64_t context_alerts;
     bool template_summary;
+    char *action_policy_dir;
+    char *action_env_allow;
+    int64_t action_max_rounds;
 } agent_config;
 
 static const config_field agent_config_table[] = {
@@ -85,6 +102,14 @@ static const config_field agent_config_table[] = {
      "without a model (HUTCH_LLM_PROVIDER=none): write a summary made from the alerts' fields and cached verdicts "
      "into the ticket's description (a ticket history entry by hutch-agent)",
      0, 0},
+    {"HUTCH_ACTION_POLICY_DIR", CONFIG_STRING, "", offsetof(agent_config, action_policy_dir),
+     "directory whose package action runs AlertChain's action chains (\"\": none); base URLs of the actions: "
+     "HUTCH_ACTION_<NAME>_URL",
+     0, 0},
+    {"HUTCH_ACTION_ENV_ALLOW", CONFIG_STRING, "", offsetof(agent_config, action_env_allow),
+     "environment variables the action policy sees as input.env: comma-separated patterns (e.g. SLACK_*)", 0, 0},
+    {"HUTCH_ACTION_MAX_ROUNDS", CONFIG_INT, "32", offsetof(agent_config, action_max_rounds),
+     "rounds of an action chain at most (AlertChain's 32)", 1, 1000},
     CONFIG_END,
 };
 
@@ -93,6 +118,13 @@ typedef struct {
     metric *m_triaged;
     bool analyses; /* a model, or template summaries: tickets are queued for the worker */
     bool model;    /* a model: questions are queued for the worker */
+    metric *m_actions, *m_chain_errors;
+    /* the action policy, compiled once at start (NULL: no chains) */
+    rego_bundle bundle;
+    rego_policy *action_pol;
+    rego_query *action_q;
+    json_t *action_env;
+    actions_config actions;
 } agent_ctx;
 
 /* The batch's tickets for the LLM queue: one request per ticket with the highest
@@ -123,6 +155,114 @@ static int queue_analyses(pg *db, const agent_triage_row *rows, size_t n, double
         }
     int rc = agent_jobs_request(db, reqs, m, factor);
     free(reqs);
+    return rc;
+}
+
+#define ACTION_MAX_STEPS 1000000
+#define ACTION_MAX_MEMORY (64u * 1024 * 1024)
+
+/* Compiles the action policy of HUTCH_ACTION_POLICY_DIR (v1 when a module says so,
+ * else v0, like hutch-policy). 0, or -1 logged. */
+static int load_action_policy(agent_ctx *ctx)
+{
+    extern char **environ;
+    const char *dir = ctx->cfg->action_policy_dir;
+    if (!dir || !*dir)
+        return 0;
+    char err[1024];
+    rego_error e;
+    rego_bundle_init(&ctx->bundle);
+    ctx->bundle.modules_only = true;
+    if (rego_bundle_add(&ctx->bundle, dir, REGO_SYNTAX_AUTO, err, sizeof err) != 0) {
+        LOG_ERROR("action_policy_error", "error", err, NULL);
+        return -1;
+    }
+    ctx->action_pol = rego_compile(ctx->bundle.mods, ctx->bundle.n, REGO_SYNTAX_V0, &e);
+    if (ctx->action_pol)
+        ctx->action_q = rego_query_prepare(ctx->action_pol, CHAIN_QUERY, &e);
+    if (!ctx->action_q) {
+        LOG_ERROR("action_policy_error", "error", e.message, NULL);
+        return -1;
+    }
+    ctx->action_env = chain_env(environ, ctx->cfg->action_env_allow);
+    actions_config_from_env(&ctx->actions);
+    char n[16];
+    snprintf(n, sizeof n, "%zu", ctx->bundle.n);
+    LOG_INFO("action_policy_loaded", "dir", dir, "modules", n, NULL);
+    return 0;
+}
+
+/* The chains of a committed batch (the frame's after_commit). A database error
+ * returns PG_RETRY: the frame calls again, and the records make the actions that
+ * completed answer from them instead of running again. */
+static int run_chains(void *vctx, pg *db, consumer_item **items, size_t n)
+{
+    agent_ctx *ctx = vctx;
+    if (!ctx->action_q)
+        return PG_OK;
+    chain_spec spec = {.query = ctx->action_q,
+                       .data = ctx->bundle.data,
+                       .opts = {.max_steps = ACTION_MAX_STEPS, .max_memory = ACTION_MAX_MEMORY},
+                       .max_rounds = (int)ctx->cfg->action_max_rounds,
+                       .exec = agent_runs_exec,
+                       .uses_known = actions_known,
+                       .src_names = (const char *const *)ctx->bundle.names,
+                       .src_texts = (const char *const *)ctx->bundle.texts,
+                       .n_src = ctx->bundle.n};
+    char **policy_errors = calloc(n ? n : 1, sizeof *policy_errors);
+    if (!policy_errors)
+        return PG_RETRY;
+    int rc = PG_OK;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        consumer_item *it = items[i];
+        if (it->dead || it->value->descriptor != &hutch__v1__alert__descriptor)
+            continue;
+        const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
+        json_t *alert = NULL, *report = NULL;
+        rc = agent_runs_alert(db, a, &alert);
+        if (rc == PG_OK)
+            rc = agent_runs_namespace_begin(db, a->namespace_, alert);
+        if (rc != PG_OK) {
+            consumer_item_log(LOG_LEVEL_WARN, it, "action_chain_retry", "alert_id", a->alert_id, "reason",
+                              alert ? "namespace store unavailable" : "alert object not built (database or memory)",
+                              NULL);
+            json_decref(alert);
+            break;
+        }
+        ctx->actions.db = db;
+        agent_runs runs = {.db = db, .cfg = &ctx->actions, .alert_id = a->alert_id};
+        spec.exec_ctx = &runs;
+        int crc = chain_run(&spec, alert, ctx->action_env, &report);
+        rc = agent_runs_namespace_end(db, a->namespace_, json_object_get(report, "attrs"),
+                                      crc == CHAIN_RETRY || !report ? PG_RETRY : PG_OK);
+        char rounds[16], ran[16], replayed[16], interrupted[16];
+        snprintf(rounds, sizeof rounds, "%zu", json_array_size(json_object_get(report, "rounds")));
+        snprintf(ran, sizeof ran, "%d", runs.executed);
+        snprintf(replayed, sizeof replayed, "%d", runs.replayed);
+        snprintf(interrupted, sizeof interrupted, "%d", runs.interrupted);
+        const char *stopped = json_string_value(json_object_get(report, "stopped"));
+        const char *error = json_string_value(json_object_get(report, "error"));
+        consumer_item_log(crc == CHAIN_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, it, "action_chain_done", "alert_id",
+                          a->alert_id, "trace_id", a->meta->trace_id, "rounds", rounds, "executed", ran, "replayed",
+                          replayed, "interrupted", interrupted, "stopped", stopped ? stopped : "", "error",
+                          error ? error : "", NULL);
+        metrics_add(ctx->m_actions, runs.executed);
+        if (crc == CHAIN_POLICY || crc == CHAIN_FAILED)
+            metrics_add(ctx->m_chain_errors, 1);
+        if (crc == CHAIN_POLICY && rc == PG_OK)
+            policy_errors[i] = strdup(error ? error : "action policy error");
+        json_decref(report);
+        json_decref(alert);
+    }
+    /* dead-letter parts only once every chain of the batch is through: a retried
+     * after_commit must not emit them twice */
+    for (size_t i = 0; i < n; i++) {
+        if (rc == PG_OK && policy_errors[i] &&
+            consumer_emit_dead_part(items[i], 0, items[i]->msg.value, items[i]->msg.value_len, policy_errors[i]) != 0)
+            rc = PG_RETRY;
+        free(policy_errors[i]);
+    }
+    free(policy_errors);
     return rc;
 }
 
@@ -243,12 +383,20 @@ int main(int argc, char **argv)
     if (service_start(&svc, "agent", argc, argv) == 0) {
         agent_ctx ctx = {.cfg = &cfg,
                          .m_triaged =
-                             metrics_counter("hutch_agent_alerts_triaged_total", "Alerts triaged (first delivery)")};
+                             metrics_counter("hutch_agent_alerts_triaged_total", "Alerts triaged (first delivery)"),
+                         .m_actions = metrics_counter("hutch_agent_actions_total", "Chain actions run (not replays)"),
+                         .m_chain_errors = metrics_counter("hutch_agent_action_chain_errors_total",
+                                                           "Action chains stopped by an error or a policy error")};
+        if (load_action_policy(&ctx) != 0) {
+            service_stop(&svc);
+            config_free(agent_config_table, &cfg);
+            return 1;
+        }
         static const consumer_input inputs[] = {
             {TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor, msg_check_alert},
             {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},
             {NULL, NULL}};
-        consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
+        consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = run_chains};
         agent_worker worker;
         memset(&worker, 0, sizeof worker);
         agent_worker_config wc = {.database_url = svc.common.database_url,
@@ -275,6 +423,10 @@ int main(int argc, char **argv)
         rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
         svc.stop = 1;
         agent_worker_join(&worker);
+        rego_query_free(ctx.action_q);
+        rego_policy_free(ctx.action_pol);
+        rego_bundle_free(&ctx.bundle);
+        json_decref(ctx.action_env);
     }
     service_stop(&svc);
     config_free(agent_config_table, &cfg);

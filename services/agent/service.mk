@@ -1,9 +1,22 @@
-# hutch-agent: triage of clustered alerts, notify requests, LLM analyses of tickets.
+# hutch-agent: triage of clustered alerts, action chains, notify requests, LLM analyses of tickets.
+# The action chain (chain.c, pure) and its actions (actions.c, HTTP): hutchctl links
+# them too (`action play/run/test`), so a play runs the agent's loop.
+ACTION_CHAIN_SRCS := services/agent/chain.c
+ACTION_CHAIN_PKGS := jansson
+# otx.indicator reads and fills enrich's intel cache: INTEL_SRCS (enrich's service.mk,
+# read after this file, hence the recursive `=`).
+ACTION_SRCS = $(ACTION_CHAIN_SRCS) services/agent/actions.c $(INTEL_SRCS) services/enrich/enrich.c
+ACTION_PKGS = jansson libcurl libcrypto $(PKGS_ticket) $(INTEL_PKGS)
 PROGRAMS += $(BIN)/hutch-agent
-hutch_agent_SRCS := services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/jobs.c \
-	services/agent/analysis.c services/agent/tools.c services/agent/worker.c services/enrich/intel_indicator.c \
-	services/enrich/enrich.c
-hutch_agent_PKGS := $(sort $(PKGS_service) $(PKGS_llm) $(PKGS_fetch) libpsl libidn2 libpcre2-8)
+hutch_agent_SRCS = services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
+	services/agent/jobs.c services/agent/analysis.c services/agent/tools.c services/agent/worker.c \
+	$(ACTION_SRCS)
+hutch_agent_PKGS = $(sort $(PKGS_service) $(PKGS_llm) $(PKGS_fetch) libpsl libidn2 libpcre2-8 $(ACTION_PKGS))
+hutch_agent_REGO := yes
 UNIT_TESTS += $(BIN)/test_agent
 test_agent_SRCS := services/agent/test_agent.c services/agent/agent.c services/agent/analysis.c
 test_agent_PKGS := cmocka jansson $(PKGS_msg)
+UNIT_TESTS += $(BIN)/test_chain
+test_chain_SRCS := services/agent/test_chain.c $(ACTION_CHAIN_SRCS)
+test_chain_PKGS := cmocka $(ACTION_CHAIN_PKGS)
+test_chain_REGO := yes

@@ -249,6 +249,7 @@ uint8_t *policy_alert_pack(const Hutch__V1__RawEvent *ev, const policy_decision 
         attrs[i].link = (char *)json_str(o, "link");
         attrs[i].type = (char *)json_str(o, "type");
         attrs[i].id = (char *)json_str(o, "id");
+        attrs[i].value_json = (char *)json_str(o, "value_json");
         attrs[i].persist = json_is_true(json_object_get(o, "persist"));
         attrs[i].ttl_seconds = json_integer_value(json_object_get(o, "ttl_seconds"));
         attr_ptrs[i] = &attrs[i];

@@ -267,6 +267,13 @@ static int take_attribute(check_ctx *c, const json_t *in, bool alertchain, size_
         json_decref(attr);
         return bad(c, "out of memory%s", NULL);
     }
+    /* AlertChain's values keep their type for the action chain (value holds the text;
+     * with_attr_texts marked a value that was not a string) */
+    const json_t *typed = json_object_get(in, "value_json");
+    if (alertchain && json_is_string(typed) && json_object_set(attr, "value_json", (json_t *)typed) != 0) {
+        json_decref(attr);
+        return bad(c, "out of memory%s", NULL);
+    }
     static const char *const strings[] = {"link", "type", "id", NULL};
     for (size_t k = 0; strings[k]; k++) {
         const json_t *v = json_object_get(in, strings[k]);
@@ -433,11 +440,14 @@ static rv *with_attr_texts(rv *alert, const char *list_key)
             rv_array_push(nl, rv_ref(at));
             continue;
         }
-        rv *na = rv_object_new(rv_len(at));
+        rv *na = rv_object_new(rv_len(at) + 1);
         for (size_t k = 0; k < rv_len(at); k++) {
             rv *key = rv_object_key_at(at, k), *kv = rv_object_val_at(at, k);
             bool is_value = rv_typeof(key) == RV_STRING && strcmp(rv_str(key), "value") == 0;
             rv_object_set(na, rv_ref(key), is_value ? attr_value_text(kv) : rv_ref(kv));
+            /* the same text, marked as JSON: AlertChain's action chain gets the typed value back */
+            if (is_value && rv_typeof(kv) != RV_NULL)
+                rv_object_set(na, rv_cstring("value_json"), attr_value_text(kv));
         }
         rv_array_push(nl, na);
     }

@@ -1,0 +1,5 @@
+package alert.ac
+
+import rego.v1
+
+alert contains {"title": input.title, "source": "test"} if true
