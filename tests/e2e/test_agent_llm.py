@@ -9,6 +9,7 @@ written once; provider none -> a template summary; hutchctl chat.
 The session stack's agent runs without a model; the `llm_agent` fixture restarts it
 against the fake (and back afterwards). The fake answers by what the prompt holds:
 each test's alerts carry a unique tag, and a responder keyed on it plays the model."""
+import hashlib
 import json
 import os
 import socket
@@ -24,7 +25,15 @@ from fake_llm import FakeLLM, called, last_results
 from hutch_e2e import guardduty_finding, scaled, wait_for
 
 KEY = "sk-agent-test-key"
-PUBLIC_IP = "45.227.255.100"
+
+
+def public_ip(tag):
+    """The attacker's public address of a test, derived from its tag: cluster binds alerts
+    of one actor and shape (services/cluster/bind.c), so each test needs its own actor to
+    get its own ticket."""
+    h = hashlib.sha256(tag.encode()).digest()
+    return f"45.{h[0]}.{h[1]}.{1 + h[2] % 254}"
+
 DISCLAIMER = "not necessarily correct"
 
 
@@ -97,9 +106,9 @@ def job_idle(st, tid):
     return rows[0] if rows and rows[0]["state"] == "idle" and rows[0]["runs"] > 0 else None
 
 
-def tagged_finding(tag, ip=PUBLIC_IP, description=None):
+def tagged_finding(tag, ip=None, description=None):
     f = guardduty_finding(tag)
-    f["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["ipAddressV4"] = ip
+    f["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["ipAddressV4"] = ip or public_ip(tag)
     if description is not None:
         f["description"] = description
     return f
@@ -114,11 +123,11 @@ def test_guardduty_alert_analysed_with_a_threat_intel_call(llm_agent):
                 " VALUES ('virustotal', 'ip', %s, 'malicious', 7, '7/67 engines', now(), now() + interval '1 day')"
                 " ON CONFLICT (provider, kind, value) DO UPDATE SET verdict = 'malicious', score = 7,"
                 " summary = '7/67 engines', expires_at = now() + interval '1 day', fetched_at = now()"
-                " RETURNING 1", (PUBLIC_IP,))
+                " RETURNING 1", (public_ip(tag),))
 
     def script(view):
         if not called(view, "intel_lookup"):
-            return {"calls": [["intel_lookup", {"indicator": PUBLIC_IP}]]}
+            return {"calls": [["intel_lookup", {"indicator": public_ip(tag)}]]}
         verdict = json.loads(last_results(view)[0])
         assert verdict["verdicts"][0]["verdict"] == "malicious"
         return {"json": answer(f"SSH brute force from a known scanner {tag}", "high")}
@@ -136,7 +145,7 @@ def test_guardduty_alert_analysed_with_a_threat_intel_call(llm_agent):
     assert len(history(st, tid, "edited")) == 1
     reqs = requests_for(fake, tag)
     assert len(reqs) == 2  # the tool call, then the answer
-    assert "<ticket-data>" in reqs[0]["view"]["messages"][0]["text"] and PUBLIC_IP in reqs[0]["view"]["messages"][0]["text"]
+    assert "<ticket-data>" in reqs[0]["view"]["messages"][0]["text"] and public_ip(tag) in reqs[0]["view"]["messages"][0]["text"]
     s = st.pg.query("SELECT * FROM agent_sessions WHERE ticket_id = %s AND kind = 'triage'", (tid,))
     assert len(s) == 1 and s[0]["status"] == "answered" and s[0]["model_calls"] == 2
     assert s[0]["input_tokens"] > 0 and s[0]["output_tokens"] > 0
@@ -224,7 +233,7 @@ def test_budget_exhausted_makes_the_model_conclude(llm_agent):
     def script(view):
         if any("budget exhausted" in r for r in last_results(view)):
             return {"json": answer(f"Concluded on budget {tag}", "low")}
-        return {"calls": [["intel_lookup", {"indicator": PUBLIC_IP}]]}
+        return {"calls": [["intel_lookup", {"indicator": public_ip(tag)}]]}
     model.by_tag[tag] = script
     f = tagged_finding(tag)
     post(st, f)
@@ -341,11 +350,11 @@ def test_chat_answers_with_the_ticket_in_context(llm_agent):
         last = view["messages"][-1]
         if not called(view, "hutch_search_alerts"):
             return {"calls": [["hutch_search_alerts", {"limit": 5}]]}
-        return {"text": f"The ticket holds {len(json.loads(last_results(view)[0]))} alert(s) from {PUBLIC_IP}."}
+        return {"text": f"The ticket holds {len(json.loads(last_results(view)[0]))} alert(s) from {public_ip(tag)}."}
     model.by_tag = {"What is going on here?": chat_model, **model.by_tag}  # the question first: it names the tag too
     p = hutchctl(st, fake.env("anthropic"), "chat", tid, "-m", "What is going on here?")
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == f"The ticket holds 1 alert(s) from {PUBLIC_IP}."
+    assert p.stdout.strip() == f"The ticket holds 1 alert(s) from {public_ip(tag)}."
     chat = [r for r in fake.requests if r["view"] and "What is going on here?" in r["view"]["messages"][0]["text"]]
     assert len(chat) == 2 and tag in chat[0]["view"]["messages"][0]["text"]
     assert "hutch_update_finding" not in chat[0]["view"]["tools"]  # chat reads, it does not write
@@ -378,7 +387,7 @@ def test_no_model_writes_a_template_summary(template_agent):
                  what="a template summary")
     assert t["description"].startswith("1 alert at ")
     assert "severity" in t["description"] and f["title"] in t["description"]
-    assert PUBLIC_IP in t["description"]
+    assert public_ip(tag) in t["description"]
     assert DISCLAIMER not in t["description"] and t["finding"] is None
     assert t["title"] == f["title"]  # the policy's title stays
     assert st.pg.query("SELECT count(*) AS n FROM agent_sessions WHERE ticket_id = %s", (tid,))[0]["n"] == 0
@@ -446,10 +455,10 @@ def test_agent_request_is_answered_as_a_notification(llm_agent):
     post(st, f)
     tid = ticket_of(st, f["title"])
     question = f"analyse every IP in this ticket {tag}"
-    model.by_tag = {question: lambda view: {"text": f"One IP, {PUBLIC_IP}: a known scanner."}, **model.by_tag}
+    model.by_tag = {question: lambda view: {"text": f"One IP, {public_ip(tag)}: a known scanner."}, **model.by_tag}
     rid = agent_request(st, tid, question)
     [a] = wait_for(lambda: answers(st, tid), scaled(60), what="the answer's notification")
-    assert f"U123: One IP, {PUBLIC_IP}: a known scanner." in json.dumps(a["message"])
+    assert f"U123: One IP, {public_ip(tag)}: a known scanner." in json.dumps(a["message"])
     row = st.pg.query("SELECT * FROM agent_requests WHERE request_id = %s", (rid,))[0]
     assert row["state"] == "answered" and row["session_id"]
     s = st.pg.query("SELECT kind, status FROM agent_sessions WHERE session_id = %s", (row["session_id"],))[0]
