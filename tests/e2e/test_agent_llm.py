@@ -357,19 +357,19 @@ def test_chat_answers_with_the_ticket_in_context(llm_agent):
 
 
 @pytest.fixture
-def template_agent(healthy):
-    """The agent without a model (HUTCH_LLM_PROVIDER unset = none), template summaries on."""
+def no_template_agent(healthy):
+    """The agent without a model and with HUTCH_AGENT_TEMPLATE_SUMMARY=false."""
     agent = healthy.services["agent"]
     saved = dict(agent.env)
-    agent.env.update({"HUTCH_AGENT_TEMPLATE_SUMMARY": "true", "HUTCH_AGENT_POLL": "100ms"})
+    agent.env.update({"HUTCH_AGENT_TEMPLATE_SUMMARY": "false"})
     agent.restart()
     yield healthy
     agent.env = saved
     agent.restart()
 
 
-def test_no_model_writes_a_template_summary(template_agent):
-    st = template_agent
+def test_no_model_writes_a_template_summary(healthy):
+    st = healthy  # the session's agent: no model (HUTCH_LLM_PROVIDER unset = none), default settings
     tag = uuid.uuid4().hex[:12]
     f = tagged_finding(tag)
     post(st, f)
@@ -383,10 +383,11 @@ def test_no_model_writes_a_template_summary(template_agent):
     assert t["title"] == f["title"]  # the policy's title stays
     assert st.pg.query("SELECT count(*) AS n FROM agent_sessions WHERE ticket_id = %s", (tid,))[0]["n"] == 0
     assert [(h["actor"]) for h in history(st, tid, "edited")] == ["hutch-agent"]
+    assert st.wait_agent_summary(tid)["detail"]["description"] == t["description"]
 
 
-def test_by_default_no_model_means_no_analysis(healthy):
-    st = healthy  # the session's agent: no model, no template summaries: tickets are left to people
+def test_template_summary_off_means_no_analysis(no_template_agent):
+    st = no_template_agent  # no model, no template summaries: tickets are left to people
     f = tagged_finding(uuid.uuid4().hex[:12])
     post(st, f)
     tid = ticket_of(st, f["title"])
