@@ -239,14 +239,18 @@ static void add_attributes(builder *b, const slack_ticket_view *v)
     add(b, json_pack("{s:s, s:o}", "type", "section", "fields", fields));
 }
 
-/* The verdicts as one section: "• `value`: *verdict* · provider · <link|details>". */
+/* The verdicts as one section: "• `value`: *verdict* · provider · <link|details>". A
+ * line is added whole or not at all (a cut could break a link), while the section
+ * stays within Slack's limit with room for the closing "and more" line. */
+#define VERDICTS_MORE "\n_and more: `hutchctl alert show` lists every verdict_"
 static void add_verdicts(builder *b, const slack_ticket_view *v)
 {
     if (v->n_verdicts == 0)
         return;
     strbuf text = {0};
-    bool ok = strbuf_printf(&text, "\xF0\x9F\x9B\xA1 *Threat intel*") == 0;
-    for (size_t i = 0; ok && i < v->n_verdicts && i < SLACK_MAX_VERDICTS; i++) {
+    bool more = v->more_verdicts;
+    strbuf_printf(&text, "\xF0\x9F\x9B\xA1 *Threat intel*");
+    for (size_t i = 0; i < v->n_verdicts && i < SLACK_MAX_VERDICTS; i++) {
         const slack_verdict *x = &v->verdicts[i];
         char *value = esc(x->value, 200);
         for (char *p = value; p && *p; p++) /* it sits in a code span */
@@ -254,16 +258,25 @@ static void add_verdicts(builder *b, const slack_ticket_view *v)
                 *p = '\'';
         char *verdict = esc(empty(x->verdict) ? "unknown" : x->verdict, 20);
         char *provider = esc(x->provider, 40);
-        ok = value && verdict && provider &&
-             strbuf_printf(&text, "\n\xE2\x80\xA2 `%s`: *%s* \xC2\xB7 %s", value, verdict, provider) == 0 &&
-             (!safe_link(x->link) || strbuf_printf(&text, " \xC2\xB7 <%s|details>", x->link) == 0);
+        char *line = value && verdict && provider
+                         ? printf_new("\n\xE2\x80\xA2 `%s`: *%s* \xC2\xB7 %s%s%s%s", value, verdict, provider,
+                                      safe_link(x->link) ? " \xC2\xB7 <" : "", safe_link(x->link) ? x->link : "",
+                                      safe_link(x->link) ? "|details>" : "")
+                         : NULL;
+        if (line == NULL)
+            text.failed = true;
+        else if (text.len + strlen(line) + strlen(VERDICTS_MORE) > NOTIFY_SECTION_MAX) /* bytes >= characters */
+            more = true;
+        else
+            strbuf_puts(&text, line);
+        free(line);
         free(value);
         free(verdict);
         free(provider);
     }
-    if (ok && v->more_verdicts)
-        ok = strbuf_printf(&text, "\n_and more: `hutchctl alert show` lists every verdict_") == 0;
-    add(b, ok ? section_take(strbuf_take(&text)) : NULL);
+    if (more)
+        strbuf_puts(&text, VERDICTS_MORE);
+    add(b, section_take(strbuf_take(&text)));
     strbuf_free(&text);
 }
 

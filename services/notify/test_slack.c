@@ -313,6 +313,35 @@ static void test_verdicts(void **state)
     json_decref(m);
     json_decref(doc);
 
+    /* long links: whole lines only, within the section limit, "and more" said */
+    json_t *longs = json_pack("{s:{s:s}, s:[]}", "ticket", "ticket_id", TICKET, "intel");
+    char link[990];
+    memcpy(link, "https://x.example/", 18);
+    memset(link + 18, 'a', sizeof link - 19);
+    link[sizeof link - 1] = '\0';
+    for (int i = 0; i < SLACK_MAX_VERDICTS; i++)
+        json_array_append_new(json_object_get(longs, "intel"),
+                              json_pack("{s:s, s:s, s:s, s:s}", "value", values[i], "provider", "otx", "verdict",
+                                        "suspicious", "link", link));
+    assert_int_equal(slack_view_from_json(longs, &v), 0);
+    assert_false(v.more_verdicts);
+    json_t *lm = slack_render_ticket(&v);
+    assert_non_null(lm);
+    assert_null(slack_check_limits(lm));
+    char *lall = dump(lm);
+    assert_non_null(strstr(lall, values[1]));
+    assert_null(strstr(lall, values[SLACK_MAX_VERDICTS - 1])); /* 8 lines of ~1,000 do not fit in 3,000 */
+    assert_non_null(strstr(lall, "_and more"));
+    size_t opened = 0, closed = 0; /* every link whole */
+    for (const char *p = lall; (p = strstr(p, "<https://x.example/")) != NULL; p++)
+        opened++;
+    for (const char *p = lall; (p = strstr(p, "|details>")) != NULL; p++)
+        closed++;
+    assert_true(opened > 0 && opened == closed);
+    free(lall);
+    json_decref(lm);
+    json_decref(longs);
+
     /* none: no section */
     slack_ticket_view plain = base_view();
     m = slack_render_ticket(&plain);
