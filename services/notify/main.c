@@ -465,8 +465,8 @@ static int handle_events(notify_ctx *ctx, pg *db, consumer_item **items, size_t 
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         const Hutch__V1__TicketEvent *e = (const Hutch__V1__TicketEvent *)items[i]->value;
         /* enrich's verdicts of an alert cluster has not bound yet: keyed by the alert */
-        bool unbound_intel = e->kind && !strcmp(e->kind, "intel") && (!e->ticket_id || !*e->ticket_id) &&
-                             ids_is_uuid(e->alert_id);
+        bool unbound_intel =
+            e->kind && !strcmp(e->kind, "intel") && (!e->ticket_id || !*e->ticket_id) && ids_is_uuid(e->alert_id);
         if ((!unbound_intel && !ids_is_uuid(e->ticket_id)) || e->meta == NULL || !e->meta->id ||
             strlen(e->meta->id) > 100) {
             consumer_item_dead(items[i], "TicketEvent without a valid ticket_id (or, of kind intel, alert_id) or "
