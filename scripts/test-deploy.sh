@@ -7,7 +7,8 @@
 #      hutch-postgres, hutch-kafka); hutch:latest holds the eight programs (the six
 #      services, the web console, hutchctl) and its health check, nothing else; hutch-kafka the Kafka version of tools/kafka/pom.xml
 #   3. docker-compose.yml + deploy/compose.test.yml up (host network, 127.0.0.1, free
-#      ports), every service's and the console's /readyz answers 200, every container reports healthy
+#      ports), every service's and the console's /readyz answers 200 (and the console
+#      serves its page and app.js from the image), every container reports healthy
 #      (the images' HEALTHCHECKs), the hutch containers run as uid 10001 on a read-only
 #      root, and the engine has made no bridge network
 #   4. a GuardDuty finding POSTed to ingest is accepted (202) and becomes a ticket and
@@ -117,6 +118,11 @@ for s in "${DEPLOYED[@]}"; do
     else bad "$s /readyz not 200 within ${READY_SECS}s after compose up"; all_ready=0; fi
 done
 ((all_ready)) && log "every /readyz 200 $(( $(date +%s) - t0 ))s after compose up"
+# the console serves its static files from the image (HUTCH_CONSOLE_WEB_DIR)
+page=$(curl -s -m 10 "http://127.0.0.1:${port[console]}/login" || true)
+js=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[console]}/app.js" || true)
+[[ $page == *'<script src="/app.js"'* && $js == 200 ]] && ok "console serves its page and app.js" \
+    || bad "console: /login without its page or /app.js $js"
 
 # every container healthy (postgres, kafka and the seven HEALTHCHECKs of hutch-healthcheck)
 mapfile -t ids < <("${COMPOSE[@]}" ps -q)
