@@ -1,5 +1,6 @@
-# The Hutch image: the six services and hutchctl, built from this repository; the
-# container's command picks the service (docker run hutch:latest hutch-policy).
+# The Hutch image: the six services, the web console and hutchctl, built from this
+# repository; the container's command picks the service (docker run hutch:latest
+# hutch-policy). The console's static files are in /usr/local/share/hutch/console.
 #
 #   docker build --network host -t hutch:latest .                  (base: debian:bookworm-slim)
 #   docker build --network host --build-arg BASE=hutch-base:bookworm -t hutch:latest .
@@ -7,7 +8,7 @@
 #
 # Two stages. build: every -dev package scripts/deps.sh installs for the programs
 # (tests/deploy checks the list; cmocka too: the Makefile checks every package of the
-# tree before it builds anything, though the image holds no test), `make MODE=release` of the seven programs only (no
+# tree before it builds anything, though the image holds no test), `make MODE=release` of the eight programs only (no
 # unit tests in the image). runtime: the shared libraries the programs link to, found
 # with ldd and dpkg in the build stage so the list cannot drift from the code, plus
 # publicsuffix (enrich's list), ca-certificates, tzdata and curl (HEALTHCHECK).
@@ -29,7 +30,7 @@ COPY services/ services/
 COPY cli/ cli/
 RUN make MODE=release -j"$(nproc)" build/release/bin/hutch-ingest build/release/bin/hutch-policy \
       build/release/bin/hutch-enrich build/release/bin/hutch-cluster build/release/bin/hutch-agent \
-      build/release/bin/hutch-notify build/release/bin/hutchctl \
+      build/release/bin/hutch-notify build/release/bin/hutch-console build/release/bin/hutchctl \
     && mkdir /out && cp build/release/bin/hutch-* build/release/bin/hutchctl /out/ \
     && strip --strip-debug /out/*
 # the runtime packages: the owners of every shared library the programs load
@@ -47,8 +48,9 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && echo 'hutch:x:10001:' >> /etc/group
 COPY --from=build /out/ /usr/local/bin/
 COPY policies/ /etc/hutch/policies/
+COPY services/console/web/ /usr/local/share/hutch/console/
 COPY deploy/hutch-healthcheck /usr/local/bin/hutch-healthcheck
-ENV HUTCH_HTTP_ADDR=0.0.0.0 HUTCH_POLICY_DIR=/etc/hutch/policies
+ENV HUTCH_HTTP_ADDR=0.0.0.0 HUTCH_POLICY_DIR=/etc/hutch/policies HUTCH_CONSOLE_WEB_DIR=/usr/local/share/hutch/console
 USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["hutch-healthcheck"]
 CMD ["hutchctl", "--help"]

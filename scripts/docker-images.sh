@@ -5,7 +5,7 @@
 #   hutch-base:bookworm   Debian 12 minbase from Debian's archive (debootstrap + docker
 #                         import), only when BASE is that name and the image is missing:
 #                         no container registry is needed
-#   hutch:latest          Dockerfile: the six services and hutchctl
+#   hutch:latest          Dockerfile: the six services, the web console and hutchctl
 #   hutch-postgres:15     deploy/postgres/Dockerfile: Debian's postgresql-15
 #   hutch-kafka:KAFKA     deploy/kafka/Dockerfile: Debian's OpenJDK 17 and the Kafka jars
 #                         scripts/deps.sh took from Maven Central (hard-linked into

@@ -4,10 +4,11 @@
 #   1. a Docker engine of the test's own (scripts/docker-engine.sh: host network only,
 #      its own data root, exec root and socket)
 #   2. the four images (scripts/docker-images.sh: base from Debian's archive, hutch,
-#      hutch-postgres, hutch-kafka); hutch:latest holds the seven programs and its health
-#      check, nothing else; hutch-kafka the Kafka version of tools/kafka/pom.xml
+#      hutch-postgres, hutch-kafka); hutch:latest holds the eight programs (the six
+#      services, the web console, hutchctl) and its health check, nothing else; hutch-kafka the Kafka version of tools/kafka/pom.xml
 #   3. docker-compose.yml + deploy/compose.test.yml up (host network, 127.0.0.1, free
-#      ports), every service's /readyz answers 200, every container reports healthy
+#      ports), every service's and the console's /readyz answers 200 (and the console
+#      serves its page and app.js from the image), every container reports healthy
 #      (the images' HEALTHCHECKs), the hutch containers run as uid 10001 on a read-only
 #      root, and the engine has made no bridge network
 #   4. a GuardDuty finding POSTed to ingest is accepted (202) and becomes a ticket and
@@ -57,18 +58,22 @@ export DOCKER_HOST
 t0=$(date +%s)
 if scripts/docker-images.sh; then ok "images built in $(( $(date +%s) - t0 ))s"; else bad "images"; exit 1; fi
 
-# the runtime image: the seven programs, no test runner, no sources
+# the runtime image: the eight programs, no test runner, no sources
 bins=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c 'ls /usr/local/bin; ls -d /src 2>/dev/null' | sort | tr '\n' ' ')
-want="hutch-agent hutch-cluster hutch-enrich hutch-healthcheck hutch-ingest hutch-notify hutch-policy hutchctl "
+want="hutch-agent hutch-cluster hutch-console hutch-enrich hutch-healthcheck hutch-ingest hutch-notify hutch-policy hutchctl "
 [[ $bins == "$want" ]] && ok "hutch:latest holds the programs only" || bad "hutch:latest /usr/local/bin: $bins"
 # the Kafka of the project (tools/kafka/pom.xml), not another
 jar=$("$DOCKER" run --rm --network none --entrypoint ls hutch-kafka:latest /opt/kafka/libs | grep '^kafka_2\.13-' || true)
 [[ $jar == "kafka_2.13-$HUTCH_KAFKA_VERSION.jar" ]] && ok "hutch-kafka holds Kafka $HUTCH_KAFKA_VERSION" \
     || bad "hutch-kafka holds '$jar', not Kafka $HUTCH_KAFKA_VERSION"
+# the containers of the hutch image: the six services and the web console (its default
+# port from the side-services line of common/services.h)
+DEPLOYED=("${HUTCH_SERVICES[@]}" console)
+HUTCH_DEFAULT_PORT[console]=$(sed -n 's/.*HUTCH_SIDE_SERVICES(X).*X(console, *\([0-9]*\)).*/\1/p' common/services.h)
 # the health check's default ports: what each service's --help says (no HUTCH_*_PORT set)
 ports=$("$DOCKER" run --rm --network none --entrypoint sh hutch:latest -c \
-    'for s in '"${HUTCH_SERVICES[*]}"'; do printf "%s=%s " $s "$(hutch-healthcheck --port $s)"; done')
-want=""; for s in "${HUTCH_SERVICES[@]}"; do want+="$s=${HUTCH_DEFAULT_PORT[$s]} "; done
+    'for s in '"${DEPLOYED[*]}"'; do printf "%s=%s " $s "$(hutch-healthcheck --port $s)"; done')
+want=""; for s in "${DEPLOYED[@]}"; do want+="$s=${HUTCH_DEFAULT_PORT[$s]} "; done
 [[ $ports == "$want" ]] && ok "health check default ports: $ports" || bad "health check default ports: '$ports', not '$want'"
 
 # 3. compose up on free loopback ports
@@ -92,7 +97,7 @@ free_port HUTCH_DEPLOY_PG_PORT
 free_port HUTCH_DEPLOY_KAFKA_PORT pair
 HUTCH_DEPLOY_KAFKA_CONTROLLER_PORT=$((HUTCH_DEPLOY_KAFKA_PORT + 1))
 export HUTCH_DEPLOY_PG_PORT HUTCH_DEPLOY_KAFKA_PORT HUTCH_DEPLOY_KAFKA_CONTROLLER_PORT
-for s in "${HUTCH_SERVICES[@]}"; do
+for s in "${DEPLOYED[@]}"; do
     free_port "HUTCH_DEPLOY_${s^^}_PORT"
     v=HUTCH_DEPLOY_${s^^}_PORT; port[$s]=${!v}; export "${v?}"
 done
@@ -107,16 +112,21 @@ else
     cat "$uplog" >&2; rm -f "$uplog"; bad "compose up"; exit 1
 fi
 all_ready=1 t0=$(date +%s)
-for s in "${HUTCH_SERVICES[@]}"; do
+for s in "${DEPLOYED[@]}"; do
     left=$((READY_SECS - ($(date +%s) - t0))); ((left > 0)) || left=1
     if wait_http_200 "http://127.0.0.1:${port[$s]}/readyz" "$left"; then ok "$s /readyz 200"
     else bad "$s /readyz not 200 within ${READY_SECS}s after compose up"; all_ready=0; fi
 done
 ((all_ready)) && log "every /readyz 200 $(( $(date +%s) - t0 ))s after compose up"
+# the console serves its static files from the image (HUTCH_CONSOLE_WEB_DIR)
+page=$(curl -s -m 10 "http://127.0.0.1:${port[console]}/login" || true)
+js=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[console]}/app.js" || true)
+[[ $page == *'<script src="/app.js"'* && $js == 200 ]] && ok "console serves its page and app.js" \
+    || bad "console: /login without its page or /app.js $js"
 
-# every container healthy (postgres, kafka and the six HEALTHCHECKs of hutch-healthcheck)
+# every container healthy (postgres, kafka and the seven HEALTHCHECKs of hutch-healthcheck)
 mapfile -t ids < <("${COMPOSE[@]}" ps -q)
-((${#ids[@]} == 8)) && ok "8 containers" || bad "${#ids[@]} containers, not 8"
+((${#ids[@]} == 9)) && ok "9 containers" || bad "${#ids[@]} containers, not 9"
 unhealthy=()
 for ((i = 0; i < 90; i++)); do
     unhealthy=()

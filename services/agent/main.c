@@ -98,7 +98,7 @@ static const config_field agent_config_table[] = {
      "how often the worker looks for queued tickets", 0, 0},
     {"HUTCH_AGENT_CONTEXT_ALERTS", CONFIG_INT, "20", offsetof(agent_config, context_alerts),
      "most recent alerts of a ticket put in the model's context", 1, 500},
-    {"HUTCH_AGENT_TEMPLATE_SUMMARY", CONFIG_BOOL, "false", offsetof(agent_config, template_summary),
+    {"HUTCH_AGENT_TEMPLATE_SUMMARY", CONFIG_BOOL, "true", offsetof(agent_config, template_summary),
      "without a model (HUTCH_LLM_PROVIDER=none): write a summary made from the alerts' fields and cached verdicts "
      "into the ticket's description (a ticket history entry by hutch-agent)",
      0, 0},

@@ -3,9 +3,10 @@
  * A job's life: claimed (jobs.c) -> a stored answer from an interrupted run is applied
  * as is; otherwise the ticket context is loaded, a session opened and the run started
  * (or the template summary made at once) -> the answer stored in the job -> applied
- * through the ticket module, skipping what the ticket already holds -> the job
- * finished. The apply step is the only writer of the ticket here, and it is
- * idempotent: a crash anywhere repeats at most the model calls, never an effect. */
+ * through the ticket module, skipping what the ticket already holds (a finding's
+ * severity above the ticket's raises it) -> the job finished. The apply step is the
+ * only writer of the ticket here, and it is idempotent: a crash anywhere repeats at
+ * most the model calls, never an effect. */
 #include "services/agent/worker.h"
 
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 #include "common/topics.h"
 #include "services/agent/agent.h"
 #include "common/pg.h"
+#include "common/severity.h"
 #include "common/ticket.h"
 #include "services/agent/analysis.h"
 #include "services/agent/jobs.h"
@@ -67,8 +69,8 @@ static int apply_result(worker_state *w, const char *ticket_id, const json_t *re
     const char *p[] = {ticket_id};
     PGresult *res = NULL;
     int rc = pg_exec(w->db, &res,
-                     "SELECT title, COALESCE(to_jsonb(t)->>'description', ''), (to_jsonb(t)->'finding')::text"
-                     " FROM tickets t WHERE ticket_id = $1::uuid",
+                     "SELECT title, COALESCE(to_jsonb(t)->>'description', ''), (to_jsonb(t)->'finding')::text,"
+                     " severity FROM tickets t WHERE ticket_id = $1::uuid",
                      1, p);
     if (rc != PG_OK)
         return rc;
@@ -93,6 +95,20 @@ static int apply_result(worker_state *w, const char *ticket_id, const json_t *re
                              .reason = json_string_value(json_object_get(f, "reason")),
                              .recommendation = json_string_value(json_object_get(f, "recommendation"))};
         rc = ticket_set_finding(w->db, AGENT_ACTOR, ticket_id, &tf, err, sizeof err);
+    }
+    /* The finding's severity raises the ticket's (never lowers it). Checked apart from
+     * the finding so that a replay after a crash between the two still raises it; a
+     * refusal (the ticket is no longer open) leaves the rest of the answer applied. */
+    const char *fsev = json_is_object(f) ? json_string_value(json_object_get(f, "severity")) : NULL;
+    if (rc == PG_OK && fsev && severity_rank(fsev) > severity_rank(PQgetvalue(res, 0, 3))) {
+        rc = ticket_raise_severity(w->db, AGENT_ACTOR, ticket_id, fsev, err, sizeof err);
+        if (rc == TICKET_REFUSED) {
+            LOG_INFO("agent_severity_not_raised", "ticket_id", ticket_id, "reason", err, NULL);
+            rc = PG_OK;
+        } else if (rc == PG_OK) {
+            LOG_INFO("agent_severity_raised", "ticket_id", ticket_id, "severity", fsev, "previous",
+                     PQgetvalue(res, 0, 3), NULL);
+        }
     }
     json_decref(cur_finding);
     PQclear(res);

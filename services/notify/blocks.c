@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "common/utf8.h"
 #include "services/notify/notify.h"
 
@@ -238,6 +239,47 @@ static void add_attributes(builder *b, const slack_ticket_view *v)
     add(b, json_pack("{s:s, s:o}", "type", "section", "fields", fields));
 }
 
+/* The verdicts as one section: "• `value`: *verdict* · provider · <link|details>". A
+ * line is added whole or not at all (a cut could break a link), while the section
+ * stays within Slack's limit with room for the closing "and more" line. */
+#define VERDICTS_MORE "\n_and more: `hutchctl alert show` lists every verdict_"
+static void add_verdicts(builder *b, const slack_ticket_view *v)
+{
+    if (v->n_verdicts == 0)
+        return;
+    strbuf text = {0};
+    bool more = v->more_verdicts;
+    strbuf_printf(&text, "\xF0\x9F\x9B\xA1 *Threat intel*");
+    for (size_t i = 0; i < v->n_verdicts && i < SLACK_MAX_VERDICTS; i++) {
+        const slack_verdict *x = &v->verdicts[i];
+        char *value = esc(x->value, 200);
+        for (char *p = value; p && *p; p++) /* it sits in a code span */
+            if (*p == '`')
+                *p = '\'';
+        char *verdict = esc(empty(x->verdict) ? "unknown" : x->verdict, 20);
+        char *provider = esc(x->provider, 40);
+        char *line = value && verdict && provider
+                         ? printf_new("\n\xE2\x80\xA2 `%s`: *%s* \xC2\xB7 %s%s%s%s", value, verdict, provider,
+                                      safe_link(x->link) ? " \xC2\xB7 <" : "", safe_link(x->link) ? x->link : "",
+                                      safe_link(x->link) ? "|details>" : "")
+                         : NULL;
+        if (line == NULL)
+            text.failed = true;
+        else if (text.len + strlen(line) + strlen(VERDICTS_MORE) > NOTIFY_SECTION_MAX) /* bytes >= characters */
+            more = true;
+        else
+            strbuf_puts(&text, line);
+        free(line);
+        free(value);
+        free(verdict);
+        free(provider);
+    }
+    if (more)
+        strbuf_puts(&text, VERDICTS_MORE);
+    add(b, section_take(strbuf_take(&text)));
+    strbuf_free(&text);
+}
+
 static bool has_finding(const slack_ticket_view *v)
 {
     return !empty(v->finding_summary) || !empty(v->finding_reason) || !empty(v->finding_recommendation);
@@ -353,6 +395,7 @@ json_t *slack_render_ticket(const slack_ticket_view *v)
     if (!v->notice)
         add_state_fields(&b, v);
     add_attributes(&b, v);
+    add_verdicts(&b, v);
     if (has_finding(v)) {
         add(&b, json_pack("{s:s}", "type", "divider"));
         add_finding(&b, v);
@@ -440,6 +483,17 @@ int slack_view_from_json(const json_t *doc, slack_ticket_view *v)
         if (empty(str_at(a, "key")) || str_at(a, "value") == NULL)
             continue;
         v->fields[v->n_fields++] = (slack_field){str_at(a, "key"), str_at(a, "value"), str_at(a, "link")};
+    }
+    const json_t *intel = json_object_get(doc, "intel");
+    json_array_foreach (intel, i, a) {
+        if (empty(str_at(a, "value")) || empty(str_at(a, "provider")))
+            continue;
+        if (v->n_verdicts == SLACK_MAX_VERDICTS) {
+            v->more_verdicts = true;
+            break;
+        }
+        v->verdicts[v->n_verdicts++] =
+            (slack_verdict){str_at(a, "value"), str_at(a, "provider"), str_at(a, "verdict"), str_at(a, "link")};
     }
     return 0;
 }

@@ -11,8 +11,10 @@
  * a title is shown as text, never a ping or a link) and is cut to Slack's limit of
  * its block: header 150 characters (plain_text), section 3,000, field 2,000, context
  * element 2,000, button value 2,000, block_id 255; at most 50 blocks. The only links
- * and mentions in the output are the ones built here: a field's policy link (http or
- * https, no '|' '<' '>') and the assignee mention <@U…> of a Slack actor.
+ * and mentions in the output are the ones built here: a field's policy link and a
+ * verdict's provider link (http or https, no '|' '<' '>') and the assignee mention
+ * <@U…> of a Slack actor. Threat-intel verdicts (enrich's, for the ticket's alerts) are
+ * one section, at most SLACK_MAX_VERDICTS lines "value: verdict (provider, link)".
  *
  * Buttons (Warren's action ids): on an open ticket without an assignee the alert
  * buttons ack_alert / bind_alert / decline_alert (value = the first alert's id; block_id
@@ -32,6 +34,7 @@
 #define SLACK_MAX_FIELDS 10  /* fields of one section */
 #define SLACK_VALUE_MAX 2000 /* a button's value */
 #define SLACK_ID_MAX 255     /* block_id, action_id */
+#define SLACK_MAX_VERDICTS 8 /* threat-intel verdicts listed in the message */
 
 /* The notice under text written by the LLM (seed 003's notifier). */
 #define SLACK_LLM_DISCLAIMER                                                                                           \
@@ -43,6 +46,15 @@ typedef struct {
     const char *value;
     const char *link;
 } slack_field;
+
+/* A threat-intel verdict on one of the ticket's indicators; link: the provider's page
+ * or NULL. */
+typedef struct {
+    const char *value; /* the indicator looked up */
+    const char *provider;
+    const char *verdict; /* malicious | suspicious | harmless | unknown */
+    const char *link;
+} slack_verdict;
 
 /* Every string BORROWED (from the JSON document the view was read from); NULL or ""
  * means absent. */
@@ -66,6 +78,9 @@ typedef struct {
     const char *note;    /* a line for people (e.g. channel fallback), or NULL */
     slack_field fields[SLACK_MAX_FIELDS];
     size_t n_fields;
+    slack_verdict verdicts[SLACK_MAX_VERDICTS];
+    size_t n_verdicts;
+    bool more_verdicts; /* the document held more than SLACK_MAX_VERDICTS */
 } slack_ticket_view;
 
 /* Fills v from doc (BORROWED; v's strings point into it, valid while doc lives):
@@ -73,7 +88,8 @@ typedef struct {
  * conclusion, reason|resolution_reason, alert_count, finding: {severity, summary,
  * reason, recommendation, actor?}}, "finding_actor": who wrote the finding (the
  * disclaimer is shown unless a person did), "first_alert_id": "...", "publish": "...",
- * "attributes": [{"key", "value", "link"}...]}. 0, or -1 when doc has no ticket_id. */
+ * "attributes": [{"key", "value", "link"}...], "intel": [{"value", "provider",
+ * "verdict", "link"}...] (the most serious first)}. 0, or -1 when doc has no ticket_id. */
 int slack_view_from_json(const json_t *doc, slack_ticket_view *v);
 
 /* The whole message: {"text": fallback, "blocks": [...]} (no channel/ts: the caller

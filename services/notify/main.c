@@ -464,11 +464,24 @@ static int handle_events(notify_ctx *ctx, pg *db, consumer_item **items, size_t 
     int rc = PG_OK;
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         const Hutch__V1__TicketEvent *e = (const Hutch__V1__TicketEvent *)items[i]->value;
-        if (!ids_is_uuid(e->ticket_id) || e->meta == NULL || !e->meta->id || strlen(e->meta->id) > 100) {
-            consumer_item_dead(items[i], "TicketEvent without a valid ticket_id or meta.id");
+        /* enrich's verdicts of an alert cluster has not bound yet: keyed by the alert */
+        bool unbound_intel =
+            e->kind && !strcmp(e->kind, "intel") && (!e->ticket_id || !*e->ticket_id) && ids_is_uuid(e->alert_id);
+        if ((!unbound_intel && !ids_is_uuid(e->ticket_id)) || e->meta == NULL || !e->meta->id ||
+            strlen(e->meta->id) > 100) {
+            consumer_item_dead(items[i], "TicketEvent without a valid ticket_id (or, of kind intel, alert_id) or "
+                                         "meta.id");
             continue;
         }
-        if (ctx->bot != NULL)
+        if (unbound_intel) {
+            /* bound since? then its message shows the verdicts; if not, the message the
+             * ticket gets later reads them from the database when it is posted */
+            char tid[37] = "";
+            if (ctx->bot != NULL && (rc = slack_store_ticket_of_alert(db, e->alert_id, tid)) == PG_OK && *tid)
+                rc = slack_store_changed(db, tid);
+            continue;
+        }
+        if (ctx->bot != NULL) /* any change, "intel" verdicts included, is shown by an edit */
             rc = slack_store_changed(db, e->ticket_id);
         planned p;
         if (rc == PG_OK && plan_event(ctx, e, &p) != 0)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/notify/blocks.h"
+
 static int rc_of(int rc) { return rc == PG_OK ? PG_OK : rc == PG_RETRY ? PG_RETRY : PG_FATAL; }
 
 int slack_store_register(pg *db, const char *ticket_id, const char *channel, const char *publish)
@@ -26,7 +28,10 @@ int slack_store_changed(pg *db, const char *ticket_id)
 }
 
 /* The ticket row as it is (whatever columns the tickets table has), its first alert,
- * up to ten indicators of its alerts as fields, and how it is published. */
+ * up to ten indicators of its alerts as fields, the threat-intel verdicts of its
+ * alerts' lookups (done, with a verdict; one per provider and indicator, the most
+ * serious first, at most SLACK_MAX_VERDICTS + 1 so the renderer knows there are more),
+ * and how it is published. */
 static const char sql_doc[] =
     "SELECT json_build_object("
     " 'ticket', to_jsonb(t),"
@@ -36,6 +41,15 @@ static const char sql_doc[] =
     "   ORDER BY x.type, x.value) FROM (SELECT DISTINCT i.type, i.value FROM indicators i"
     "   JOIN ticket_alerts ta ON ta.alert_id = i.alert_id WHERE ta.ticket_id = t.ticket_id"
     "   ORDER BY i.type, i.value LIMIT 10) x), '[]'::json),"
+    " 'intel', coalesce((SELECT json_agg(json_build_object('value', x.value,"
+    "   'kind', x.kind, 'provider', x.provider, 'verdict', x.verdict, 'score', x.score, 'link', x.link)"
+    "   ORDER BY x.rank, x.value, x.provider) FROM (SELECT DISTINCT ai.value, ai.kind, ai.provider,"
+    "   c.verdict, c.score, c.link, CASE c.verdict WHEN 'malicious' THEN 0 WHEN 'suspicious' THEN 1"
+    "   WHEN 'harmless' THEN 2 ELSE 3 END AS rank FROM alert_intel ai"
+    "   JOIN ticket_alerts ta ON ta.alert_id = ai.alert_id AND ta.ticket_id = t.ticket_id"
+    "   JOIN intel_cache c ON c.provider = ai.provider AND c.kind = ai.kind AND c.value = ai.value"
+    "   WHERE ai.state = 'done' AND c.verdict IS NOT NULL"
+    "   ORDER BY rank, ai.value, ai.provider LIMIT $2::int) x), '[]'::json),"
     " 'finding_actor', (SELECT h.actor FROM ticket_history h WHERE h.ticket_id = t.ticket_id AND h.kind = 'finding'"
     "   ORDER BY h.seq DESC LIMIT 1),"
     " 'publish', coalesce(m.publish, 'alert'),"
@@ -47,8 +61,10 @@ int slack_store_doc(pg *db, const char *ticket_id, char **doc, int64_t *change_s
     *doc = NULL;
     *change_seq = 0;
     PGresult *res = NULL;
-    const char *p[] = {ticket_id};
-    int rc = pg_exec(db, &res, sql_doc, 1, p);
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", SLACK_MAX_VERDICTS + 1);
+    const char *p[] = {ticket_id, limit};
+    int rc = pg_exec(db, &res, sql_doc, 2, p);
     if (rc != PG_OK)
         return rc_of(rc);
     if (PQntuples(res) == 1) {
@@ -146,6 +162,18 @@ int slack_store_ticket_of_thread(pg *db, const char *channel, const char *thread
     const char *p[] = {channel, thread_ts};
     PGresult *res = NULL;
     int rc = pg_exec(db, &res, "SELECT ticket_id FROM slack_messages WHERE channel = $1 AND ts = $2 LIMIT 1", 2, p);
+    if (rc == PG_OK && PQntuples(res) == 1)
+        snprintf(ticket_id, 37, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc_of(rc);
+}
+
+int slack_store_ticket_of_alert(pg *db, const char *alert_id, char ticket_id[37])
+{
+    ticket_id[0] = '\0';
+    PGresult *res = NULL;
+    const char *p[] = {alert_id};
+    int rc = pg_exec(db, &res, "SELECT ticket_id FROM ticket_alerts WHERE alert_id = $1::uuid", 1, p);
     if (rc == PG_OK && PQntuples(res) == 1)
         snprintf(ticket_id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);

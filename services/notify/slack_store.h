@@ -24,6 +24,10 @@ int slack_store_register(pg *db, const char *ticket_id, const char *channel, con
 /* In the batch transaction: a change to show (no-op for a ticket without a message). */
 int slack_store_changed(pg *db, const char *ticket_id);
 
+/* The ticket an alert is bound to (ticket_id "" while it is bound to none): for an
+ * enrich "intel" TicketEvent produced before cluster bound the alert. */
+int slack_store_ticket_of_alert(pg *db, const char *alert_id, char ticket_id[37]);
+
 /* The render document of a ticket (blocks.h, slack_view_from_json) as NEW JSON text in
  * *doc (free()), and its change_seq; *doc NULL when there is no such ticket. */
 int slack_store_doc(pg *db, const char *ticket_id, char **doc, int64_t *change_seq);

@@ -1,5 +1,6 @@
 /* Unit tests of the Slack app's pure parts: the ticket message's Block Kit (escaping
- * of hostile text, Slack's limits, buttons by state, the LLM disclaimer), the v0
+ * of hostile text, Slack's limits, buttons by state, the LLM disclaimer, threat-intel
+ * verdicts), the v0
  * request signature, and the reading of interactions and events into commands. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,6 +263,92 @@ static void test_view_from_json(void **state)
     doc = json_pack("{s:{}}", "ticket");
     assert_int_equal(slack_view_from_json(doc, &v), -1);
     json_decref(doc);
+}
+
+/* Threat-intel verdicts: one section, the most serious first as given, hostile values
+ * escaped and kept in their code span, only safe provider links, a bounded list. */
+static void test_verdicts(void **state)
+{
+    (void)state;
+    json_t *doc = json_pack("{s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}", "ticket", "ticket_id",
+                            TICKET, "title", "t", "intel", "value", "45.227.255.100", "provider", "virustotal",
+                            "verdict", "malicious", "link", "https://www.virustotal.com/gui/ip-address/45.227.255.100",
+                            "value", "<!channel>`evil`.example", "provider", "otx <b>", "verdict", "suspicious", "link",
+                            "javascript:alert(1)|<x>");
+    slack_ticket_view v;
+    assert_int_equal(slack_view_from_json(doc, &v), 0);
+    assert_int_equal(v.n_verdicts, 2);
+    assert_false(v.more_verdicts);
+    json_t *m = slack_render_ticket(&v);
+    assert_non_null(m);
+    assert_null(slack_check_limits(m));
+    char *all = dump(m);
+    assert_non_null(strstr(all, "*Threat intel*"));
+    assert_non_null(strstr(all, "`45.227.255.100`: *malicious* \u00b7 virustotal \u00b7 "
+                                "<https://www.virustotal.com/gui/ip-address/45.227.255.100|details>"));
+    assert_non_null(strstr(all, "`&lt;!channel&gt;'evil'.example`: *suspicious* \u00b7 otx &lt;b&gt;"));
+    assert_null(strstr(all, "<!channel>"));
+    assert_null(strstr(all, "javascript:"));
+    free(all);
+    json_decref(m);
+    json_decref(doc);
+
+    /* more than SLACK_MAX_VERDICTS: the first ones and a line saying there are more */
+    doc = json_pack("{s:{s:s}, s:[]}", "ticket", "ticket_id", TICKET, "intel");
+    char values[SLACK_MAX_VERDICTS + 3][32];
+    for (int i = 0; i < SLACK_MAX_VERDICTS + 3; i++) {
+        snprintf(values[i], sizeof values[i], "10.0.0.%d", i);
+        json_array_append_new(json_object_get(doc, "intel"), json_pack("{s:s, s:s, s:s}", "value", values[i],
+                                                                       "provider", "abuseipdb", "verdict", "harmless"));
+    }
+    assert_int_equal(slack_view_from_json(doc, &v), 0);
+    assert_int_equal(v.n_verdicts, SLACK_MAX_VERDICTS);
+    assert_true(v.more_verdicts);
+    m = slack_render_ticket(&v);
+    all = dump(m);
+    assert_non_null(strstr(all, values[SLACK_MAX_VERDICTS - 1]));
+    assert_null(strstr(all, values[SLACK_MAX_VERDICTS]));
+    assert_non_null(strstr(all, "_and more"));
+    free(all);
+    json_decref(m);
+    json_decref(doc);
+
+    /* long links: whole lines only, within the section limit, "and more" said */
+    json_t *longs = json_pack("{s:{s:s}, s:[]}", "ticket", "ticket_id", TICKET, "intel");
+    char link[990];
+    memcpy(link, "https://x.example/", 18);
+    memset(link + 18, 'a', sizeof link - 19);
+    link[sizeof link - 1] = '\0';
+    for (int i = 0; i < SLACK_MAX_VERDICTS; i++)
+        json_array_append_new(json_object_get(longs, "intel"),
+                              json_pack("{s:s, s:s, s:s, s:s}", "value", values[i], "provider", "otx", "verdict",
+                                        "suspicious", "link", link));
+    assert_int_equal(slack_view_from_json(longs, &v), 0);
+    assert_false(v.more_verdicts);
+    json_t *lm = slack_render_ticket(&v);
+    assert_non_null(lm);
+    assert_null(slack_check_limits(lm));
+    char *lall = dump(lm);
+    assert_non_null(strstr(lall, values[1]));
+    assert_null(strstr(lall, values[SLACK_MAX_VERDICTS - 1])); /* 8 lines of ~1,000 do not fit in 3,000 */
+    assert_non_null(strstr(lall, "_and more"));
+    size_t opened = 0, closed = 0; /* every link whole */
+    for (const char *p = lall; (p = strstr(p, "<https://x.example/")) != NULL; p++)
+        opened++;
+    for (const char *p = lall; (p = strstr(p, "|details>")) != NULL; p++)
+        closed++;
+    assert_true(opened > 0 && opened == closed);
+    free(lall);
+    json_decref(lm);
+    json_decref(longs);
+
+    /* none: no section */
+    slack_ticket_view plain = base_view();
+    m = slack_render_ticket(&plain);
+    all = dump(m);
+    assert_null(strstr(all, "Threat intel"));
+    free(all);
+    json_decref(m);
 }
 
 /* ---- signature ---- */
@@ -602,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_finding_and_disclaimer),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_view_from_json),
+        cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_read_block_actions),
         cmocka_unit_test(test_read_events),

@@ -20,6 +20,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = ["ingest", "policy", "enrich", "cluster", "agent", "notify"]
+DEPLOYED = SERVICES + ["console"]  # the web console: not in the alert path, deployed the same way
 RENDERS = ["base", "overlays/example", "overlays/example-keda"]
 K8S_VERSIONS = ["1.30.0", "1.33.0"]
 
@@ -83,8 +84,8 @@ def test_rendered_manifests_pass_the_kubernetes_schemas(which, version, tmp_path
 @pytest.mark.parametrize("which", RENDERS)
 def test_deployments_probes_resources_security(which):
     deps = objs(which, "Deployment")
-    assert sorted(deps) == sorted(f"hutch-{s}" for s in SERVICES)
-    for s in SERVICES:
+    assert sorted(deps) == sorted(f"hutch-{s}" for s in DEPLOYED)
+    for s in DEPLOYED:
         d = deps[f"hutch-{s}"]
         c = container(d)
         assert c["command"] == [f"hutch-{s}"]
@@ -118,11 +119,12 @@ def test_deployments_probes_resources_security(which):
 
 @pytest.mark.parametrize("which", RENDERS)
 def test_policy_deployment_mounts_the_policies_configmap(which):
-    d = objs(which, "Deployment")["hutch-policy"]
-    vols = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
-    mounts = {m["name"]: m for m in container(d)["volumeMounts"]}
-    assert vols["policies"]["configMap"]["name"] == "hutch-policies"
-    assert mounts["policies"]["mountPath"] == "/etc/hutch/policies" and mounts["policies"]["readOnly"]
+    for name in ("hutch-policy", "hutch-console"):  # the console's playground decides as hutch-policy
+        d = objs(which, "Deployment")[name]
+        vols = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        mounts = {m["name"]: m for m in container(d)["volumeMounts"]}
+        assert vols["policies"]["configMap"]["name"] == "hutch-policies"
+        assert mounts["policies"]["mountPath"] == "/etc/hutch/policies" and mounts["policies"]["readOnly"]
     cm = objs(which, "ConfigMap")["hutch-policies"]
     assert any(k.endswith(".rego") for k in cm["data"])
 
@@ -150,7 +152,7 @@ def test_policies_configmap_is_up_to_date():
 def test_a_disruption_budget_per_service(which):
     pdbs = objs(which, "PodDisruptionBudget")
     deps = objs(which, "Deployment")
-    for s in SERVICES:
+    for s in DEPLOYED:
         p = pdbs[f"hutch-{s}"]["spec"]
         sel = p["selector"]["matchLabels"]
         labels = deps[f"hutch-{s}"]["spec"]["template"]["metadata"]["labels"]
@@ -161,8 +163,8 @@ def test_a_disruption_budget_per_service(which):
 @pytest.mark.parametrize("which", ["base", "overlays/example"])
 def test_an_hpa_per_service(which):
     hpas = objs(which, "HorizontalPodAutoscaler")
-    assert sorted(hpas) == sorted(f"hutch-{s}" for s in SERVICES)
-    for s in SERVICES:
+    assert sorted(hpas) == sorted(f"hutch-{s}" for s in DEPLOYED)
+    for s in DEPLOYED:
         spec = hpas[f"hutch-{s}"]["spec"]
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"hutch-{s}"}
         assert 1 <= spec["minReplicas"] <= spec["maxReplicas"] <= 8  # 8 partitions per topic
@@ -208,6 +210,8 @@ def test_keda_overlay_scales_on_consumer_group_lag():
             env_from = md["bootstrapServersFromEnv"]
             cm_name = container(deps[f"hutch-{s}"])["envFrom"][0]["configMapRef"]["name"]
             assert env_from in objs(which, "ConfigMap")[cm_name]["data"]
+    # the console's processes each read every event (a group of their own): no lag trigger
+    assert "hutch-console" not in sos and "hutch-console" in deps
 
 
 @pytest.mark.parametrize("which", RENDERS)
@@ -223,6 +227,13 @@ def test_network_policies_select_the_pods(which):
         assert hit, f"{np['metadata']['name']} selects no pod"
     ingest = nps["hutch-ingest-http"]["spec"]
     assert [p["port"] for r in ingest["ingress"] for p in r["ports"]] == [8081]
+    console = nps["hutch-console-http"]["spec"]
+    assert [p["port"] for r in console["ingress"] for p in r["ports"]] == [8090]
+    services = objs(which, "Service")
+    assert sorted(services) == ["hutch-console", "hutch-ingest"]
+    for name, svc in services.items():
+        assert svc["spec"]["selector"] == {"app.kubernetes.io/name": name}
+        assert svc["spec"]["ports"][0]["targetPort"] == "http"
     egress_ports = {p["port"] for r in nps["hutch-egress"]["spec"]["egress"] for p in r["ports"]}
     assert {53, 9092, 5432, 443} <= egress_ports
 
@@ -274,6 +285,17 @@ def test_dockerfiles_run_unprivileged_with_a_healthcheck():
     assert "libpsl-dev" in read("Dockerfile")
 
 
+def test_image_has_the_console_and_its_static_files():
+    text = read("Dockerfile")
+    build, runtime = re.split(r"^FROM ", text, flags=re.M)[1:3]
+    for p in DEPLOYED:
+        assert f"build/release/bin/hutch-{p}" in build, f"the image does not build hutch-{p}"
+    m = re.search(r"^COPY services/console/web/ (\S+)$", runtime, re.M)
+    assert m, "the console's static files are not in the image"
+    assert re.search(rf"^ENV .*\bHUTCH_CONSOLE_WEB_DIR={re.escape(m.group(1).rstrip('/'))}\b", runtime, re.M)
+    assert os.path.isfile(os.path.join(ROOT, "services", "console", "web", "index.html"))
+
+
 def test_dockerignore_keeps_build_state_and_history_out():
     lines = {l.strip() for l in read(".dockerignore").splitlines() if l.strip() and not l.startswith("#")}
     assert {".git", "build", ".hutch", "deploy/kafka/libs"} <= lines
@@ -282,7 +304,7 @@ def test_dockerignore_keeps_build_state_and_history_out():
 def compose(*files):
     env = dict(os.environ)
     for i, v in enumerate(["PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST", "POLICY", "ENRICH", "CLUSTER", "AGENT",
-                           "NOTIFY"]):
+                           "NOTIFY", "CONSOLE"]):
         env[f"HUTCH_DEPLOY_{v}_PORT"] = str(41000 + i)
     args = ["docker-compose", "--project-directory", ROOT]
     for f in files:
@@ -296,12 +318,13 @@ def compose(*files):
 def test_compose_files():
     user = compose("docker-compose.yml", "docker-compose.override.yml")
     svcs = user["services"]
-    assert set(svcs) == set(SERVICES) | {"postgres", "kafka"}
+    assert set(svcs) == set(DEPLOYED) | {"postgres", "kafka"}
     assert svcs["ingest"]["ports"], "users reach ingest on a published port"
+    assert svcs["console"]["ports"], "people reach the web console on a published port"
     pg = svcs["postgres"]
     assert "fsync" not in repr(pg) and "synchronous_commit" not in repr(pg), "Postgres keeps its durable defaults"
     assert "volumes" in pg and "volumes" in svcs["kafka"]
-    for s in SERVICES:
+    for s in DEPLOYED:
         assert svcs[s]["read_only"] is True and svcs[s]["image"] == "hutch:latest"
         assert svcs[s]["command"] == [f"hutch-{s}"]
 
@@ -312,7 +335,7 @@ def test_compose_files():
         assert not s.get("networks"), name
         for v in (s.get("environment") or {}).values():
             assert not re.search(r"\b(172|10|192\.168)\.\d+\.\d+", str(v)), f"{name}: {v}"
-    for s in SERVICES:
+    for s in DEPLOYED:
         env = test["services"][s]["environment"]
         assert env["HUTCH_HTTP_ADDR"] == "127.0.0.1"
         assert env["HUTCH_KAFKA_BROKERS"].startswith("127.0.0.1:")

@@ -493,6 +493,16 @@ class Stack:
             return None
         return wait_for(done, timeout or scaled(60), 0.3, f"alert {title!r} to reach a ticket and a notification")
 
+    def wait_agent_summary(self, ticket_id, timeout=None):
+        """Waits until hutch-agent wrote its summary into a new ticket (without a model:
+        the template summary, on by default), so that a test's own changes come after it.
+        Returns that history row."""
+        def edited():
+            rows = self.pg.query("SELECT * FROM ticket_history WHERE ticket_id = %s AND kind = 'edited'"
+                                 " AND actor = 'hutch-agent' ORDER BY seq", (str(ticket_id),))
+            return rows[0] if rows else None
+        return wait_for(edited, timeout or scaled(60), 0.2, f"hutch-agent's summary of ticket {ticket_id}")
+
 
 class TopicTail:
     """Assigns every partition of a topic at its high watermark, then reads forward."""

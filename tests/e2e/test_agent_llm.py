@@ -1,7 +1,8 @@
 """The agent's ticket analyses on the whole stack, with tests/e2e/fake_llm.py as the model:
 a GuardDuty alert -> the ticket's title, description (with the disclaimer) and finding
 written by the model through the ticket module, after a tool call to threat intel in
-between (each wire format); a storm of alerts into one ticket -> at most 3 model calls;
+between (each wire format); the finding's severity raises the ticket's, never lowers
+it; a storm of alerts into one ticket -> at most 3 model calls;
 the iteration limit and the budget end runs cleanly; a prompt-injection alert makes no
 risky tool run; SIGKILL of the agent mid-run -> the run starts again and the ticket is
 written once; provider none -> a template summary; hutchctl chat.
@@ -325,10 +326,37 @@ def test_sigkill_mid_run_writes_the_ticket_once(llm_agent):
     wait_for(lambda: job_idle(st, tid), scaled(30), what="the job idle")
     assert len(history(st, tid, "finding")) == 1
     assert len(history(st, tid, "edited")) == 1
+    assert len(history(st, tid, "severity")) == 1  # the finding's "high" raised the ticket, once
     sessions = st.pg.query("SELECT status FROM agent_sessions WHERE ticket_id = %s ORDER BY created_at", (tid,))
     assert [s["status"] for s in sessions] == ["interrupted", "answered"]
     notes = st.pg.query("SELECT count(*) AS n FROM notifications WHERE ticket_id = %s", (tid,))[0]
     assert notes["n"] == 1  # the one notification of the deterministic path, not posted twice
+
+
+def test_finding_severity_raises_the_ticket_never_lowers_it(llm_agent):
+    st, fake, model = llm_agent
+    up, down = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
+    model.by_tag[up] = lambda view: {"json": answer(f"Worse than it looks {up}", "critical")}
+    model.by_tag[down] = lambda view: {"json": answer(f"Nothing to see {down}", "info")}
+    fu, fd = tagged_finding(up), tagged_finding(down)
+    post(st, fu)
+    post(st, fd)
+    tu, td = ticket_of(st, fu["title"]), ticket_of(st, fd["title"])
+    # the ticket's severity before the agent: its alert's (the model may have answered already)
+    before = {tid: st.pg.query("SELECT severity FROM alerts WHERE title = %s", (f["title"],))[0]["severity"]
+              for tid, f in ((tu, fu), (td, fd))}
+    assert before[tu] not in ("critical", "info") and before[td] not in ("critical", "info")
+    for tid in (tu, td):
+        wait_for(lambda: ticket(st, tid)["finding"] and job_idle(st, tid), scaled(60), what="the finding applied")
+    # raised through the ticket module: a "severity" history row by the agent
+    t = ticket(st, tu)
+    assert t["severity"] == "critical" and t["finding"]["severity"] == "critical"
+    [h] = history(st, tu, "severity")
+    assert h["actor"] == "hutch-agent" and h["detail"] == {"severity": "critical", "previous": before[tu]}
+    # a lower finding leaves the severity as it was (the finding itself is written)
+    t = ticket(st, td)
+    assert t["severity"] == before[td] and t["finding"]["severity"] == "info"
+    assert history(st, td, "severity") == []
 
 
 def hutchctl(st, env, *args):
@@ -366,19 +394,19 @@ def test_chat_answers_with_the_ticket_in_context(llm_agent):
 
 
 @pytest.fixture
-def template_agent(healthy):
-    """The agent without a model (HUTCH_LLM_PROVIDER unset = none), template summaries on."""
+def no_template_agent(healthy):
+    """The agent without a model and with HUTCH_AGENT_TEMPLATE_SUMMARY=false."""
     agent = healthy.services["agent"]
     saved = dict(agent.env)
-    agent.env.update({"HUTCH_AGENT_TEMPLATE_SUMMARY": "true", "HUTCH_AGENT_POLL": "100ms"})
+    agent.env.update({"HUTCH_AGENT_TEMPLATE_SUMMARY": "false"})
     agent.restart()
     yield healthy
     agent.env = saved
     agent.restart()
 
 
-def test_no_model_writes_a_template_summary(template_agent):
-    st = template_agent
+def test_no_model_writes_a_template_summary(healthy):
+    st = healthy  # the session's agent: no model (HUTCH_LLM_PROVIDER unset = none), default settings
     tag = uuid.uuid4().hex[:12]
     f = tagged_finding(tag)
     post(st, f)
@@ -392,10 +420,11 @@ def test_no_model_writes_a_template_summary(template_agent):
     assert t["title"] == f["title"]  # the policy's title stays
     assert st.pg.query("SELECT count(*) AS n FROM agent_sessions WHERE ticket_id = %s", (tid,))[0]["n"] == 0
     assert [(h["actor"]) for h in history(st, tid, "edited")] == ["hutch-agent"]
+    assert st.wait_agent_summary(tid)["detail"]["description"] == t["description"]
 
 
-def test_by_default_no_model_means_no_analysis(healthy):
-    st = healthy  # the session's agent: no model, no template summaries: tickets are left to people
+def test_template_summary_off_means_no_analysis(no_template_agent):
+    st = no_template_agent  # no model, no template summaries: tickets are left to people
     f = tagged_finding(uuid.uuid4().hex[:12])
     post(st, f)
     tid = ticket_of(st, f["title"])

@@ -426,6 +426,7 @@ def test_edit_severity_merge_unmerge_salvage_archive(stack, analyst):
     for t in tags:
         stack.post_until_accepted("alertmanager", alertmanager_alert(f"MergeCase {t}", labels={"severity": "warning"}))
     target, source = (wait_ticket_titled(stack, t) for t in tags)
+    stack.wait_agent_summary(target)  # the agent's template summary before the analyst's edit
     tb, sb = f"/api/tickets/{target}/", f"/api/tickets/{source}/"
     me = "user:api-analyst"
 

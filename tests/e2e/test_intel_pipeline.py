@@ -12,7 +12,9 @@ at the fake, and the shipped intel policy (policies/intel). Then:
 - SIGKILL of enrich while lookups are pending and alerts are in flight: after a
   restart every alert is enriched and every lookup settled;
 - a 5xx is retried with backoff, a 429 cools the provider down, and both settle;
-- the key is in no log line and no database row.
+- the key is in no log line and no database row;
+- a verdict that comes after the ticket's Slack post is shown by an edit of that
+  message (notify in bot mode against tests/e2e/fake_slack.py).
 """
 import concurrent.futures
 import copy
@@ -29,6 +31,8 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hutch_e2e import BIN_DIR, ROOT, load_fixture, scaled, wait_for  # noqa: E402
 from hutch.v1 import ticket_pb2  # noqa: E402
+from test_slack import check_limits, message_of, slack  # noqa: E402,F401  (slack: the fake-Slack notify)
+from test_slack import ticket_of as slack_ticket_of  # noqa: E402
 
 KEY = "e2e-pipeline-intel-key-5d2e9a"
 BAD_IP = "45.155.205.233"  # the fake's known-malicious IP
@@ -269,3 +273,42 @@ def test_key_in_no_log_and_no_row(intel_stack, fake):
     for t in tables:
         n = st.pg.scalar(f'SELECT count(*) FROM "{t}" t WHERE t::text LIKE %s', (f"%{KEY}%",))
         assert n == 0, f"the key is in {t}"
+
+
+def intel_section(body):
+    """The text of the message's threat-intel section ("" when it has none)."""
+    return "".join(b["text"]["text"] for b in body.get("blocks", [])
+                   if b.get("type") == "section" and "*Threat intel*" in b.get("text", {}).get("text", ""))
+
+
+def test_verdicts_edit_the_slack_message(intel_stack, fake, slack):
+    """A verdict that comes after the ticket's Slack post (VirusTotal cooled down for a
+    while) reaches the message by an edit (enrich's TicketEvent "intel" -> notify):
+    the indicator, the verdict, the provider and its link."""
+    st = intel_stack
+    fake_slack, _ = slack
+    reset(fake, st)
+    now = int(time.time() * 1000)
+    st.pg.query("INSERT INTO intel_quota VALUES ('virustotal', 60, %s, %s, 0, %s)", (now, now // 86400000,
+                                                                                  now + int(scaled(10) * 1000)))
+    tag = uuid.uuid4().hex[:8]
+    f = finding(tag, BAD_IP)
+    st.post_until_accepted("guardduty", f)
+    ticket_id = wait_for(lambda: slack_ticket_of(st, f["title"]), scaled(60), 0.3, "the ticket")
+
+    def posted():
+        return [p for p in fake_slack.top_level_posts() if ticket_id in json.dumps(p)] or None
+    [first] = wait_for(posted, scaled(60), 0.3, "the ticket's Slack post")
+    assert "virustotal" not in intel_section(first)  # still cooling down when it was posted
+    want = (f"`{BAD_IP}`: *malicious* \u00b7 virustotal \u00b7 "
+            f"<https://www.virustotal.com/gui/ip-address/{BAD_IP}|details>")
+
+    def edited():
+        found = message_of(fake_slack, ticket_id)
+        return found if found and want in intel_section(found[0][1]) else None
+    [(_, body)] = wait_for(edited, scaled(60), 0.3, "the VirusTotal verdict in the edited message")
+    with fake_slack.lock:
+        assert any(ticket_id in json.dumps(u) and want in intel_section(u) for u in fake_slack.updates)
+    assert len(posted()) == 1  # one post, then edits
+    assert [r["state"] for r in intel_rows(st, tag) if r["provider"] == "virustotal"] == ["done"]
+    assert check_limits(body) is None

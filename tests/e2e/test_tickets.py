@@ -71,8 +71,11 @@ def test_ticket_lifecycle_through_hutchctl(healthy):
         (a1, ta), (a2, tb), (a3, tc) = post_alerts(st, 3)
         assert len({ta, tb, tc}) == 3
         for t in (ta, tb, tc):
-            [h] = st.pg.query("SELECT * FROM ticket_history WHERE ticket_id = %s", (t,))
-            assert h["seq"] == 1 and h["kind"] == "opened" and h["actor"] == "hutch-cluster"
+            # opened by cluster, then the agent's template summary (no model in this stack)
+            st.wait_agent_summary(t)
+            hs = st.pg.query("SELECT * FROM ticket_history WHERE ticket_id = %s ORDER BY seq", (t,))
+            assert [(h["seq"], h["kind"], h["actor"]) for h in hs] == [
+                (1, "opened", "hutch-cluster"), (2, "edited", "hutch-agent")]
 
         # list: the three are open; show has the new fields
         listed = ok(st, "ticket", "list", "--status", "open", "--limit", "1000")
@@ -139,12 +142,12 @@ def test_ticket_lifecycle_through_hutchctl(healthy):
         # history: every change, its actor
         hist = ok(st, "ticket", "history", ta)
         assert [(h["kind"], h["actor"]) for h in hist] == [
-            ("opened", "hutch-cluster"), ("merged", ACTOR), ("unmerged", ACTOR), ("salvaged", ACTOR),
-            ("edited", ACTOR), ("assigned", ACTOR), ("resolved", ACTOR), ("reopened", ACTOR),
+            ("opened", "hutch-cluster"), ("edited", "hutch-agent"), ("merged", ACTOR), ("unmerged", ACTOR),
+            ("salvaged", ACTOR), ("edited", ACTOR), ("assigned", ACTOR), ("resolved", ACTOR), ("reopened", ACTOR),
             ("archived", ACTOR)]
-        assert [h["seq"] for h in hist] == list(range(1, 10))
-        assert hist[6]["detail"] == {"conclusion": "true_positive", "reason": "blocked at the edge"}
-        assert [h["kind"] for h in ok(st, "ticket", "history", tb)] == ["opened", "merged", "unmerged"]
+        assert [h["seq"] for h in hist] == list(range(1, 11))
+        assert hist[7]["detail"] == {"conclusion": "true_positive", "reason": "blocked at the edge"}
+        assert [h["kind"] for h in ok(st, "ticket", "history", tb)] == ["opened", "edited", "merged", "unmerged"]
         assert [h["kind"] for h in ok(st, "ticket", "history", td)] == ["opened"]
 
         # every history row of these tickets reaches hutch.tickets.events, once published
