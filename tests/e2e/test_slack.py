@@ -170,12 +170,13 @@ def test_unsigned_callbacks_get_401_and_change_nothing(slack, stack):
 
 def test_one_post_per_ticket_then_edits(slack, stack):
     fake, notify = slack
-    title = send_alerts(stack, f"slack-edits {uuid.uuid4().hex[:8]}", 1)
+    tag = f"slack-edits {uuid.uuid4().hex[:8]}"
+    title = send_alerts(stack, tag, 1)
     ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
     wait_message_matches(stack, fake, ticket_id)
     updates_before = len([u for u in fake.updates if ticket_id in json.dumps(u)])
-    # nine more alerts of the same kind: the same ticket, edits only
-    f = guardduty_finding()
+    # nine more alerts of the same kind and actor: the same ticket, edits only
+    f = guardduty_finding(tag)
     for _ in range(9):
         g = dict(f)
         g["id"] = uuid.uuid4().hex
@@ -342,9 +343,10 @@ def test_429_is_waited_out(slack, stack):
 
 def test_sigkill_no_double_post_no_lost_edit(slack, stack):
     fake, notify = slack
-    title = send_alerts(stack, f"slack-kill {uuid.uuid4().hex[:8]}", 1)
+    tag = f"slack-kill {uuid.uuid4().hex[:8]}"
+    title = send_alerts(stack, tag, 1)
     ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
-    f = guardduty_finding()
+    f = guardduty_finding(tag)  # the same actor: the same ticket
     for i in range(12):
         g = dict(f)
         g["id"] = uuid.uuid4().hex
@@ -531,14 +533,12 @@ def test_many_alerts_few_posts(slack, stack):
     all_posts_before = len(fake.posts)
     metrics_before = notify.metrics()
     tag = uuid.uuid4().hex[:6]
-    titles = []
-    base = guardduty_finding()
-    for k in range(6):
-        titles.append(f"{base['title']} night-{tag}-{k}")
+    # six actors (guardduty_finding derives one from its tag): six tickets
+    bases = [guardduty_finding(f"night-{tag}-{k}") for k in range(6)]
+    titles = [b["title"] for b in bases]
     for i in range(120):
-        g = dict(base)
+        g = dict(bases[i % 6])
         g["id"] = uuid.uuid4().hex
-        g["title"] = titles[i % 6]
         stack.post_until_accepted("guardduty", g)
     tickets = wait_for(lambda: (lambda ids: ids if len(ids) == 6 and None not in ids else None)(
         [ticket_of(stack, t) for t in titles]), scaled(90), 0.5, "six tickets")
