@@ -213,6 +213,8 @@ static int play_or_run(cli *c, bool live)
         return CLI_FAIL;
     action_policy p;
     json_t *mocks = json_object(), *alerts = NULL, *env = NULL, *out = json_array();
+    llm_settings llm;
+    memset(&llm, 0, sizeof llm);
     int rc = CLI_FAIL;
     if (action_policy_load(&p, c->policy_dir) != 0)
         goto done;
@@ -244,6 +246,16 @@ static int play_or_run(cli *c, bool live)
     mock_table mt = {.by_uses = mocks};
     actions_config acfg;
     actions_config_from_env(&acfg);
+    /* llm.query asks the model of the HUTCH_LLM_* settings, as the agent does */
+    if (live) {
+        char err[512];
+        if (config_load(llm_settings_table, &llm, err, sizeof err) != 0 ||
+            llm_settings_config(&llm, &acfg.llm, err, sizeof err) != 0) {
+            cli_error("bad model settings: %s", err);
+            rc = CLI_FAIL;
+            goto done;
+        }
+    }
     /* hutch.ticket needs the database: only `action run`, and only when it is set */
     if (live && c->cfg.database_url && *c->cfg.database_url)
         acfg.db = cli_db(c);
@@ -272,9 +284,13 @@ static int play_or_run(cli *c, bool live)
     }
     if (json_array_size(alerts) == 0 && !c->json)
         printf("no alert: the policy raised none for this event\n");
-    if (c->json)
-        output_json(stdout, json_pack("{s:o}", "chains", json_incref(out)));
+    if (c->json) {
+        json_t *doc = json_pack("{s:O}", "chains", out);
+        output_json(stdout, doc);
+        json_decref(doc);
+    }
 done:
+    config_free(llm_settings_table, &llm);
     action_policy_free(&p);
     json_decref(mocks);
     json_decref(alerts);

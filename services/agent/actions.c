@@ -72,9 +72,6 @@ void actions_config_from_env(actions_config *c)
     c->github_url = env_or("HUTCH_ACTION_GITHUB_URL", "https://api.github.com");
     c->opsgenie_url = env_or("HUTCH_ACTION_OPSGENIE_URL", "https://api.opsgenie.com");
     c->openai_url = env_or("HUTCH_ACTION_CHATGPT_URL", "https://api.openai.com");
-    c->llm_url = env_or("HUTCH_ACTION_LLM_URL", c->openai_url);
-    c->llm_model = env_or("HUTCH_ACTION_LLM_MODEL", CHATGPT_DEFAULT_MODEL);
-    c->llm_key = env_or("HUTCH_ACTION_LLM_KEY", "");
     c->otx_url = env_or("HUTCH_ACTION_OTX_URL", "https://otx.alienvault.com");
     c->bigquery_url = env_or("HUTCH_ACTION_BIGQUERY_URL", "https://bigquery.googleapis.com");
     c->google_token_url = env_or("HUTCH_ACTION_GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token");
@@ -354,27 +351,29 @@ static int slack_post(const actions_config *c, const chain_action *a, const json
     return rc;
 }
 
-/* ---- chatgpt.query / llm.query ---- */
+/* ---- chatgpt.query ---- */
 
-static int chat_query(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
-                      size_t errlen)
+/* AlertChain's contract, kept as a raw OpenAI call rather than going through
+ * common/llm.h: its policies commit paths into OpenAI's own answer (e.g.
+ * "choices[0].message.content") and bring their key in `secret_api_key`, so the
+ * result must be that answer, unchanged, from api.openai.com (or
+ * HUTCH_ACTION_CHATGPT_URL) whatever model the agent itself is configured with.
+ * llm.query is the provider-neutral action. */
+static int chatgpt_query(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result,
+                         char *err, size_t errlen)
 {
-    bool native = strcmp(a->uses, "llm.query") == 0;
+    REQUIRE(a, err, errlen, "secret_api_key");
     const char *key = arg_str(a, "secret_api_key");
-    if (!native)
-        REQUIRE(a, err, errlen, "secret_api_key");
-    else if (key == NULL || *key == '\0')
-        key = c->llm_key;
     const char *prompt = arg_str(a, "prompt") ? arg_str(a, "prompt") : CHATGPT_DEFAULT_PROMPT;
-    const char *model = arg_str(a, "model") ? arg_str(a, "model") : native ? c->llm_model : CHATGPT_DEFAULT_MODEL;
+    const char *model = arg_str(a, "model") ? arg_str(a, "model") : CHATGPT_DEFAULT_MODEL;
     char *alert_json = json_dumps(alert, JSON_INDENT(2) | JSON_SORT_KEYS);
     char *content = NULL, *url = NULL, *auth = NULL;
     if (alert_json == NULL || asprintf(&content, "%s\n\n%s", prompt, alert_json) < 0)
         content = NULL;
     free(alert_json);
-    if (asprintf(&url, "%s/v1/chat/completions", native ? c->llm_url : c->openai_url) < 0)
+    if (asprintf(&url, "%s/v1/chat/completions", c->openai_url) < 0)
         url = NULL;
-    if (key && *key && asprintf(&auth, "Authorization: Bearer %s", key) < 0)
+    if (*key && asprintf(&auth, "Authorization: Bearer %s", key) < 0)
         auth = NULL;
     json_t *body =
         content ? json_pack("{s:s, s:[{s:s, s:s}]}", "model", model, "messages", "role", "user", "content", content)
@@ -389,6 +388,59 @@ static int chat_query(const actions_config *c, const chain_action *a, const json
     json_decref(body);
     free(url);
     free(auth);
+    return rc;
+}
+
+/* ---- llm.query ---- */
+
+/* One question to the agent's model through common/llm.h (any provider): the prompt
+ * and the alert JSON as the user turn, `model` overriding HUTCH_LLM_MODEL. Result:
+ * {text, provider, model, usage: {input_tokens, output_tokens}}. The client already
+ * retried 429/5xx after Retry-After; a call that still failed is ACTIONS_RETRYABLE
+ * (llm_client_call does not tell a 4xx apart; a query has no effect to repeat). */
+static int llm_query(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,
+                     size_t errlen)
+{
+    if (c->llm.provider == LLM_NONE) {
+        snprintf(err, errlen, "llm.query: no model configured (HUTCH_LLM_PROVIDER=none)");
+        return ACTIONS_FAILED;
+    }
+    llm_config cfg = c->llm;
+    const char *model = arg_str(a, "model");
+    if (model && *model)
+        cfg.model = model;
+    const char *prompt = arg_str(a, "prompt") ? arg_str(a, "prompt") : CHATGPT_DEFAULT_PROMPT;
+    char *alert_json = json_dumps(alert, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *content = NULL, cerr[512] = "";
+    if (alert_json == NULL || asprintf(&content, "%s\n\n%s", prompt, alert_json) < 0)
+        content = NULL;
+    free(alert_json);
+    llm_client *client = content ? llm_client_new(&cfg, cerr, sizeof cerr) : NULL;
+    llm_chat *chat = client ? llm_chat_new(cfg.provider, NULL) : NULL;
+    int rc = ACTIONS_RETRYABLE;
+    if (content == NULL || (client && chat == NULL) || (chat && llm_chat_add_user(chat, content) != 0)) {
+        snprintf(err, errlen, "llm.query: out of memory");
+    } else if (client == NULL) {
+        snprintf(err, errlen, "llm.query: %s", cerr);
+        rc = ACTIONS_FAILED;
+    } else {
+        llm_reply r;
+        if (llm_client_call(client, chat, &r, cerr, sizeof cerr) != 0) {
+            snprintf(err, errlen, "llm.query: %s", cerr);
+        } else {
+            *result = json_pack("{s:s, s:s, s:s, s:{s:I, s:I}}", "text", r.text ? r.text : "", "provider",
+                                llm_provider_name(cfg.provider), "model", cfg.model, "usage", "input_tokens",
+                                (json_int_t)r.input_tokens, "output_tokens", (json_int_t)r.output_tokens);
+            if (*result)
+                rc = ACTIONS_OK;
+            else
+                snprintf(err, errlen, "llm.query: out of memory");
+            llm_reply_free(&r);
+        }
+    }
+    llm_chat_free(chat);
+    llm_client_free(client);
+    free(content);
     return rc;
 }
 
@@ -1135,9 +1187,9 @@ static const struct {
     const char *prefix;
     action_fn fn;
 } dispatch[] = {
-    {"slack.", slack_post},   {"github.", github_issue}, {"jira.", jira},          {"opsgenie.", opsgenie},
-    {"chatgpt.", chat_query}, {"llm.", chat_query},      {"http.", http_fetch},    {"otx.", otx},
-    {"bigquery.", bigquery},  {"pagerduty.", pagerduty}, {"hutch.", hutch_ticket},
+    {"slack.", slack_post},      {"github.", github_issue}, {"jira.", jira},          {"opsgenie.", opsgenie},
+    {"chatgpt.", chatgpt_query}, {"llm.", llm_query},       {"http.", http_fetch},    {"otx.", otx},
+    {"bigquery.", bigquery},     {"pagerduty.", pagerduty}, {"hutch.", hutch_ticket},
 };
 
 int actions_run(const actions_config *c, const chain_action *a, const json_t *alert, json_t **result, char *err,

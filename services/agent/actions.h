@@ -7,7 +7,12 @@
  *   github.create_comment   same auth -> issue comment
  *   jira.create_issue / jira.add_comment / jira.add_attachment   Jira Cloud REST v3, basic auth
  *   opsgenie.create_alert   Alert API v2, alias = the alert id
- *   chatgpt.query, llm.query   OpenAI chat completions (any compatible server)
+ *   chatgpt.query           OpenAI chat completions (secret_api_key, prompt, model);
+ *                           result = OpenAI's answer unchanged (AlertChain's contract)
+ *   llm.query               the agent's model through common/llm.h (HUTCH_LLM_*: openai,
+ *                           anthropic, gemini; prompt, model overrides HUTCH_LLM_MODEL);
+ *                           result = {text, provider, model, usage: {input_tokens,
+ *                           output_tokens}}; HUTCH_LLM_PROVIDER=none: an action error
  *   http.fetch              one request, answer as JSON / text / base64 bytes
  *   otx.indicator           AlienVault OTX indicator section
  *   bigquery.insert_alert / bigquery.insert_data   service-account JWT -> OAuth token
@@ -30,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/llm.h"
 #include "common/pg.h"
 #include "services/agent/chain.h"
 
@@ -43,9 +49,6 @@ typedef struct {
     const char *github_url;       /* https://api.github.com */
     const char *opsgenie_url;     /* https://api.opsgenie.com */
     const char *openai_url;       /* https://api.openai.com (chatgpt.query) */
-    const char *llm_url;          /* llm.query: an OpenAI-compatible server; "" = openai_url */
-    const char *llm_model;        /* llm.query's default model */
-    const char *llm_key;          /* llm.query's key when the policy gives none (secret) */
     const char *otx_url;          /* https://otx.alienvault.com */
     const char *bigquery_url;     /* https://bigquery.googleapis.com */
     const char *google_token_url; /* https://oauth2.googleapis.com/token */
@@ -53,11 +56,13 @@ typedef struct {
     long timeout_ms;              /* per exchange */
     int64_t now_s;                /* 0 = the clock (JWT iat/exp) */
     pg *db;                       /* hutch.ticket's database (BORROWED, no transaction open); NULL: refused */
+    llm_config llm;               /* llm.query's model (strings BORROWED: the caller's llm_settings);
+                                   * provider LLM_NONE (the zero value) = no model */
 } actions_config;
 
-/* Fills c from the environment (HUTCH_ACTION_<NAME>_URL, HUTCH_ACTION_LLM_MODEL,
- * HUTCH_ACTION_LLM_KEY, HUTCH_ACTION_TIMEOUT_MS), defaults for the rest. Strings
- * BORROWED from the environment. */
+/* Fills c from the environment (HUTCH_ACTION_<NAME>_URL, HUTCH_ACTION_TIMEOUT_MS),
+ * defaults for the rest. Strings BORROWED from the environment. c->llm is left at no
+ * model: the caller sets it from its loaded llm_settings (llm_settings_config). */
 void actions_config_from_env(actions_config *c);
 
 /* Is uses one of the actions above? */

@@ -392,6 +392,7 @@ int main(int argc, char **argv)
             config_free(agent_config_table, &cfg);
             return 1;
         }
+        ctx.actions.llm = llm_cfg; /* llm.query asks the agent's own model */
         static const consumer_input inputs[] = {
             {TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor, msg_check_alert},
             {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},

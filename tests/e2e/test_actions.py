@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_actions as fa  # noqa: E402
+from fake_llm import FakeLLM  # noqa: E402
 from hutch_e2e import BIN_DIR, ROOT  # noqa: E402
 
 ALERT_POLICY = """package alert.test
@@ -61,7 +62,8 @@ def env_of(fake):
     return env
 
 
-def run_action(fake, policy_dir, tmp_path, uses, args, secret_env=None, commit=None, verb="run", extra=()):
+def run_action(fake, policy_dir, tmp_path, uses, args, secret_env=None, commit=None, verb="run", extra=(),
+               env=None):
     secret_values = {
         "SLACK_URL": fake.base + fa.SLACK_PATH, "OPENAI_KEY": fa.OPENAI_KEY, "JIRA_TOKEN": fa.JIRA_TOKEN,
         "GENIE_KEY": fa.OPSGENIE_KEY, "OTX_KEY": fa.OTX_KEY, "PD_KEY": fa.PD_KEY, "GH_PEM": fake.github_pem,
@@ -75,7 +77,7 @@ def run_action(fake, policy_dir, tmp_path, uses, args, secret_env=None, commit=N
            "--schema", "test", "--input", str(path), *extra]
     for k, v in secret_values.items():
         cmd += ["--env", f"{k}={v}"]
-    r = subprocess.run(cmd, env=env_of(fake), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(cmd, env={**env_of(fake), **(env or {})}, capture_output=True, text=True, timeout=60)
     for secret in (fa.OPENAI_KEY, fa.JIRA_TOKEN, fa.OPSGENIE_KEY, fa.OTX_KEY, fa.PD_KEY, "XXXXSECRET",
                    fa.GITHUB_TOKEN, fa.GOOGLE_TOKEN, "PRIVATE KEY"):
         assert secret not in r.stdout and secret not in r.stderr, f"{secret} printed"
@@ -112,6 +114,58 @@ def test_chatgpt_query_commit_path(fake, policy_dir, tmp_path):
     req = fake.of("/openai/")[-1]
     assert req["body"]["model"] == "gpt-4o" and req["body"]["messages"][0]["content"].startswith("Explain:\n\n{")
     assert not fake.errors
+
+
+LLM_KEY = "sk-test-llm-action-secret"
+
+
+@pytest.mark.parametrize("provider,model", [("openai", "gpt-override"), ("anthropic", None), ("gemini", None)])
+def test_llm_query_asks_the_agents_model(fake, policy_dir, tmp_path, provider, model):
+    """llm.query goes through common/llm.h with the HUTCH_LLM_* settings: the fake LLM
+    sees the request in that provider's own format (it refuses anything else), and the
+    result is the neutral {text, provider, model, usage}."""
+    llm = FakeLLM(LLM_KEY)
+    try:
+        llm.script = [{"text": "Likely a cryptominer: isolate web-1."}]
+        args = {"prompt": "Explain:", **({"model": model} if model else {})}
+        r = run_action(fake, policy_dir, tmp_path, "llm.query", args,
+                       commit=[{"key": "comment", "path": "text"}], env=llm.env(provider))
+        assert LLM_KEY not in r.stdout and LLM_KEY not in r.stderr
+        chain, act = only_action(r)
+        want_model = model or "fake-model"
+        assert act["result"] == {"text": "Likely a cryptominer: isolate web-1.", "provider": provider,
+                                 "model": want_model, "usage": {"input_tokens": llm.usage["input"],
+                                                                "output_tokens": llm.usage["output"]}}
+        assert llm.usage["input"] > 0 and llm.usage["output"] > 0
+        assert {"key": "comment", "value": "Likely a cryptominer: isolate web-1."}.items() <= chain["attrs"][-1].items()
+        assert len(llm.requests) == 1
+        req = llm.requests[0]
+        assert req["provider"] == provider and req["view"] is not None
+        user = req["view"]["messages"]
+        assert len(user) == 1 and user[0]["role"] == "user"
+        assert user[0]["text"].startswith("Explain:\n\n{") and "web-1" in user[0]["text"]
+        if provider == "openai":
+            assert req["path"] == "/v1/chat/completions" and req["body"]["model"] == "gpt-override"
+        elif provider == "anthropic":
+            assert req["path"] == "/v1/messages" and req["body"]["model"] == "fake-model"
+            assert req["headers"]["x-api-key"] == LLM_KEY and req["body"]["max_tokens"] == 2048
+        else:
+            assert req["path"] == "/v1beta/models/fake-model:generateContent"
+    finally:
+        llm.close()
+
+
+def test_llm_query_without_a_model_is_a_clear_error(fake, policy_dir, tmp_path):
+    r = run_action(fake, policy_dir, tmp_path, "llm.query", {"prompt": "Explain:"},
+                   env={"HUTCH_LLM_PROVIDER": "none"})
+    assert r.returncode == 1, r.stdout + r.stderr
+    chain = json.loads(r.stdout)["chains"][0]
+    act = chain["rounds"][0]["actions"][0]
+    assert "result" not in act or act["result"] is None
+    assert act["error"] == "llm.query: no model configured (HUTCH_LLM_PROVIDER=none)"
+    # a provider without URL or model is refused before any chain runs
+    r = run_action(fake, policy_dir, tmp_path, "llm.query", {}, env={"HUTCH_LLM_PROVIDER": "anthropic"})
+    assert r.returncode != 0 and "HUTCH_LLM_URL and HUTCH_LLM_MODEL are needed" in r.stderr
 
 
 def test_github_app_issue_and_comment(fake, policy_dir, tmp_path):
