@@ -674,11 +674,12 @@ int consumer_run(consumer *c, volatile sig_atomic_t *stop)
             continue;
         }
         b->n = kafka_consumer_poll(c->kc, b->msgs, c->spec.batch_max, 100, c->spec.linger_ms);
-        if (b->n)
+        bool had_batch = b->n > 0;
+        if (had_batch)
             round_once(c, b, stop);
         batch_release(b);
         int64_t now = ids_now_ms();
-        if (c->spec.tick && (b->n || now - last_tick >= (c->spec.tick_ms > 0 ? c->spec.tick_ms : 1000))) {
+        if (c->spec.tick && (had_batch || now - last_tick >= (c->spec.tick_ms > 0 ? c->spec.tick_ms : 1000))) {
             c->spec.tick(c->ctx, c->db, c->producer);
             last_tick = ids_now_ms();
         }

@@ -552,7 +552,9 @@ def test_many_alerts_few_posts(slack, stack):
     # notify's own count of its calls agrees with the fake's
     m = notify.metrics()
     assert m[POSTS_OK] - metrics_before[POSTS_OK] == len(fake.posts) - all_posts_before
-    assert m[EDITS_OK] - metrics_before[EDITS_OK] >= 6
+    # the rest were edits, coalesced: a ticket whose 20 alerts all arrived before its post
+    # needs none, so only "some" is certain
+    assert m[EDITS_OK] - metrics_before[EDITS_OK] >= 1
 
 
 def make_bare_ticket(stack, title, severity="low"):
