@@ -366,7 +366,8 @@ static void *worker_main(void *arg)
     w.tools = calloc(agent_tools_count + w.mcp.n_tools, sizeof *w.tools);
     if (w.tools) {
         memcpy(w.tools, agent_tools, agent_tools_count * sizeof *w.tools);
-        memcpy(w.tools + agent_tools_count, w.mcp.tools, w.mcp.n_tools * sizeof *w.tools);
+        if (w.mcp.n_tools) /* no MCP servers: mcp.tools is NULL */
+            memcpy(w.tools + agent_tools_count, w.mcp.tools, w.mcp.n_tools * sizeof *w.tools);
         w.n_tools = agent_tools_count + w.mcp.n_tools;
     }
     w.chat_tools = calloc(w.n_tools ? w.n_tools : 1, sizeof *w.chat_tools);
