@@ -157,8 +157,8 @@ void auth_login(console *c, struct evhttp_request *req)
     int64_t wait_ip = guard_blocked_for(&c->limiter, ip_key, now),
             wait_name = guard_blocked_for(&c->limiter, name_key, now);
     if (wait_ip || wait_name) {
+        LOG_WARN("console_login_limited", "user", name, "peer", console_peer(req), NULL); /* name is body's */
         json_decref(body);
-        LOG_WARN("console_login_limited", "user", name, "peer", console_peer(req), NULL);
         reply_blocked(req, wait_ip > wait_name ? wait_ip : wait_name);
         return;
     }
@@ -181,8 +181,8 @@ void auth_login(console *c, struct evhttp_request *req)
     if (!ok) {
         guard_failed(&c->limiter, ip_key, ids_now_ms());
         guard_failed(&c->limiter, name_key, ids_now_ms());
+        LOG_WARN("console_login_failed", "user", name, "peer", console_peer(req), NULL); /* name is body's */
         json_decref(body);
-        LOG_WARN("console_login_failed", "user", name, "peer", console_peer(req), NULL);
         http_reply_error(req, 401, "wrong name or password");
         return;
     }
