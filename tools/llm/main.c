@@ -97,17 +97,22 @@ int main(int argc, char **argv)
     mcp_settings mcp_cfg;
     if (config_load(mcp_settings_table, &mcp_cfg, err, sizeof err) != 0) {
         fprintf(stderr, "hutch-llm: %s\n", err);
+        config_free(llm_settings_table, &st);
         return 78;
     }
     mcp_set mcp;
     if (mcp_set_open(&mcp, mcp_cfg.servers, mcp_cfg.read_only, (long)mcp_cfg.timeout_ms, err, sizeof err) != 0) {
         fprintf(stderr, "hutch-llm: %s\n", err);
+        config_free(mcp_settings_table, &mcp_cfg);
+        config_free(llm_settings_table, &st);
         return 1;
     }
     llm_config cfg;
     llm_client *client = NULL;
     if (llm_settings_config(&st, &cfg, err, sizeof err) != 0 || !(client = llm_client_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "hutch-llm: %s\n", err);
+        mcp_set_close(&mcp);
+        config_free(mcp_settings_table, &mcp_cfg);
         config_free(llm_settings_table, &st);
         return 78;
     }
