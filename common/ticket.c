@@ -405,13 +405,18 @@ int ticket_create(pg *db, const char *actor, const char *const *alert_ids, size_
     return rc;
 }
 
+/* Locks the one ticket an operation changes and checks the rule for op on it. */
+static int lock_one(pg *db, const char *ticket_id, ticket_op op, locked_ticket *t, char *err, size_t errlen)
+{
+    int rc = lock_tickets(db, &ticket_id, 1, t, err, errlen);
+    return rc == PG_OK ? check_op(op, t, err, errlen) : rc;
+}
+
 static int do_bind(pg *db, void *va, char *err, size_t errlen)
 {
     op_args *a = va;
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_BIND, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_BIND, &t, err, errlen);
     if (rc == PG_OK)
         rc = check_unbound(db, a->alert_ids, a->n, err, errlen);
     char *arr = rc == PG_OK ? id_array(a->alert_ids, a->n) : NULL;
@@ -438,9 +443,7 @@ static int do_decline(pg *db, void *va, char *err, size_t errlen)
 {
     op_args *a = va;
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_DECLINE, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_DECLINE, &t, err, errlen);
     if (rc == PG_OK && !valid_ids(&a->s1, 1))
         rc = refuse(err, errlen, "not an alert id: \"%s\"", a->s1 ? a->s1 : "(null)");
     PGresult *r = NULL;
@@ -477,9 +480,7 @@ static int do_resolve(pg *db, void *va, char *err, size_t errlen)
     if (!a->s2 || !*a->s2)
         return refuse(err, errlen, "a resolve needs a reason");
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_RESOLVE, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_RESOLVE, &t, err, errlen);
     if (rc == PG_OK)
         rc = pg_exec(db, NULL,
                      "UPDATE tickets SET status = 'resolved', conclusion = $2, reason = $3, resolved_at = now()"
@@ -501,9 +502,7 @@ static int do_reopen(pg *db, void *va, char *err, size_t errlen)
 {
     op_args *a = va;
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_REOPEN, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_REOPEN, &t, err, errlen);
     if (rc == PG_OK)
         rc = pg_exec(db, NULL,
                      "UPDATE tickets SET status = 'open', conclusion = NULL, reason = NULL, resolved_at = NULL,"
@@ -524,9 +523,7 @@ static int do_archive(pg *db, void *va, char *err, size_t errlen)
 {
     op_args *a = va;
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_ARCHIVE, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_ARCHIVE, &t, err, errlen);
     if (rc == PG_OK)
         rc = pg_exec(db, NULL, "UPDATE tickets SET status = 'archived', archived_at = now() WHERE ticket_id = $1::uuid",
                      1, (const char *const[]){t.id});
@@ -547,9 +544,7 @@ static int do_assign(pg *db, void *va, char *err, size_t errlen)
     if (!a->s1)
         return refuse(err, errlen, "no assignee given (\"\" unassigns)");
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_ASSIGN, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_ASSIGN, &t, err, errlen);
     PGresult *r = NULL;
     if (rc == PG_OK)
         rc = pg_exec(
@@ -578,9 +573,7 @@ static int do_edit(pg *db, void *va, char *err, size_t errlen)
     if (a->s1 && !*a->s1)
         return refuse(err, errlen, "a ticket's title cannot be empty");
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_EDIT, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_EDIT, &t, err, errlen);
     if (rc == PG_OK)
         rc = pg_exec(db, NULL,
                      "UPDATE tickets SET title = coalesce($2, title), description = coalesce($3, description)"
@@ -613,9 +606,7 @@ static int do_finding(pg *db, void *va, char *err, size_t errlen)
     if (!f->summary || !*f->summary)
         return refuse(err, errlen, "a finding needs a summary");
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_FINDING, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_FINDING, &t, err, errlen);
     json_t *finding =
         json_pack("{s:s, s:s, s:s, s:s}", "severity", f->severity, "summary", f->summary, "reason",
                   f->reason ? f->reason : "", "recommendation", f->recommendation ? f->recommendation : "");
@@ -646,9 +637,7 @@ static int do_severity(pg *db, void *va, char *err, size_t errlen)
     if (want < 0)
         return refuse(err, errlen, "unknown severity \"%s\" (info, low, medium, high, critical)", a->s1 ? a->s1 : "");
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_SEVERITY, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_SEVERITY, &t, err, errlen);
     if (rc == PG_OK && severity_rank(t.severity) >= want)
         rc = refuse(err, errlen, "ticket %s is %s already: severity is only raised, never lowered", t.id, t.severity);
     if (rc == PG_OK)
@@ -826,9 +815,7 @@ static int do_salvage(pg *db, void *va, char *err, size_t errlen)
     if (a->window_ms <= 0)
         return refuse(err, errlen, "the window must be positive");
     locked_ticket t;
-    int rc = lock_tickets(db, &a->ticket_id, 1, &t, err, errlen);
-    if (rc == PG_OK)
-        rc = check_op(TICKET_OP_SALVAGE, &t, err, errlen);
+    int rc = lock_one(db, a->ticket_id, TICKET_OP_SALVAGE, &t, err, errlen);
     /* the ticket's vector: the normalised mean of its alerts' vectors of the model
      * (and dimensions) most of them were embedded with */
     PGresult *v = NULL, *r = NULL;
