@@ -29,6 +29,20 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+void notify_post_setopt(CURL *curl, const char *url, struct curl_slist *headers, const char *body, long timeout_ms)
+{
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "hutch-notify");
+}
+
 int notify_post_json(const char *url, const char *json_body, long timeout_ms, notify_post_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -40,16 +54,7 @@ int notify_post_json(const char *url, const char *json_body, long timeout_ms, no
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
     headers = headers ? curl_slist_append(headers, "Expect:") : NULL; /* no 100-continue round trip */
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json_body));
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "hutch-notify");
+    notify_post_setopt(curl, url, headers, json_body, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, res);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);

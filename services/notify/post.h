@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 /* The answer to one POST. */
 typedef struct {
     bool answered;     /* an HTTP status came back */
@@ -22,5 +24,10 @@ void notify_post_cleanup(void);
  * Content-Type: application/json, no redirects, http/https only, timeout_ms for the
  * whole exchange. Fills *res; returns 0 when answered, -1 otherwise. */
 int notify_post_json(const char *url, const char *json_body, long timeout_ms, notify_post_result *res);
+
+/* The options every POST of notify sets on a libcurl handle (webhooks, Slack's Web API):
+ * url, http(s) only, no redirects, timeout_ms for connect and whole, headers (BORROWED),
+ * body (BORROWED, NUL-terminated), notify's user agent. The caller adds its callbacks. */
+void notify_post_setopt(CURL *curl, const char *url, struct curl_slist *headers, const char *body, long timeout_ms);
 
 #endif

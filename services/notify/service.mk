@@ -11,5 +11,5 @@ test_notify_SRCS := services/notify/test_notify.c $(NOTIFY_RENDER_SRCS) services
 test_notify_PKGS := cmocka jansson libcurl libevent libevent_pthreads $(PKGS_msg)
 UNIT_TESTS += $(BIN)/test_slack
 test_slack_SRCS := services/notify/test_slack.c $(NOTIFY_RENDER_SRCS) services/notify/slack_callback.c \
-	services/notify/slack_api.c services/notify/slack_commands.c
+	services/notify/slack_api.c services/notify/post.c services/notify/slack_commands.c
 test_slack_PKGS := cmocka jansson libevent libcrypto libcurl $(PKGS_msg)

@@ -1,6 +1,7 @@
 /* Slack Web API calls and rate limiters (see slack_api.h). A fresh curl handle per
  * call, like post.c: Slack calls are a few per second at most. */
 #include "services/notify/slack_api.h"
+#include "services/notify/post.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -80,16 +81,7 @@ int slack_call(const char *api_url, const char *token, const char *method, const
     answer a = {0};
     CURLcode rc = CURLE_OUT_OF_MEMORY;
     if (curl != NULL && headers != NULL) {
-        curl_easy_setopt(curl, CURLOPT_URL, url);
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "hutch-notify");
+        notify_post_setopt(curl, url, headers, text, timeout_ms);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
