@@ -59,9 +59,14 @@ static atomic_size_t open_streams; /* written on the loop thread, read by the co
 
 /* ------------------------------------------------------------ Server-Sent Events */
 
+/* The stream's connection is going away. When the browser hung up, libevent has already
+ * detached the unfinished request from the connection and leaves it to us to free; when
+ * the server shuts down, the request is still attached and the connection frees it. */
 static void sse_closed(struct evhttp_connection *conn, void *arg)
 {
     sse_client *cl = arg;
+    if (evhttp_request_get_connection(cl->req) == NULL)
+        evhttp_request_free(cl->req);
     LIST_REMOVE(cl, link);
     app.sse_count--;
     atomic_store(&open_streams, app.sse_count);
