@@ -3,6 +3,8 @@
  *   action play --policy DIR --schema S --input EVENT.json [--mock USES=RESULT.json]...
  *               [--env K=V]...     the alert policy, then the chain, WITHOUT side
  *               effects: every action answers from its --mock file, or null;
+ *               a --mock for a name that is no built-in action makes it one
+ *               for the play (AlertChain's test-only "mock" actions);
  *   action run  (same options but --mock)   the chain with the real actions
  *               (services/agent/actions.h), e.g. to try a webhook by hand;
  *   action test --policy DIR PLAYBOOK...    scenarios with expected actions; exit 1
@@ -93,7 +95,7 @@ static void spec_init(chain_spec *s, const action_policy *p)
     s->data = p->bundle.data;
     s->opts.max_steps = PLAY_MAX_STEPS;
     s->opts.max_memory = PLAY_MAX_MEMORY;
-    s->uses_known = actions_known;
+    s->uses_known = actions_known_in;
     s->src_names = (const char *const *)p->bundle.names;
     s->src_texts = (const char *const *)p->bundle.texts;
     s->n_src = p->bundle.n;
@@ -121,6 +123,15 @@ static int mock_exec(void *ctx, const chain_action *a, const json_t *alert, json
     }
     *result = r ? json_deep_copy(r) : NULL;
     return 0;
+}
+
+/* Without side effects, a `uses` with a mock answer is an action too: AlertChain's chain
+ * tests register test-only actions ("mock", "mock.after") the same way, so their
+ * policies play unchanged. Any other unknown name stays a policy error. */
+static bool mock_known(void *ctx, const char *uses)
+{
+    const mock_table *m = ctx;
+    return actions_known(uses) || json_object_get(m->by_uses, uses) != NULL;
 }
 
 /* The alerts the policy raises for one event, as chain alert objects. NEW array or NULL. */
@@ -261,6 +272,8 @@ static int play_or_run(cli *c, bool live)
         acfg.db = cli_db(c);
     spec.exec = live ? actions_exec : mock_exec;
     spec.exec_ctx = live ? (void *)&acfg : (void *)&mt;
+    if (!live)
+        spec.uses_known = mock_known;
     rc = CLI_OK;
     size_t i;
     json_t *alert;
@@ -474,6 +487,7 @@ int cmd_action_test(cli *c)
             mock_table mt = {.by_id = json_object_get(sc, "results"), .by_uses = json_object_get(sc, "mocks")};
             spec.exec = mock_exec;
             spec.exec_ctx = &mt;
+            spec.uses_known = mock_known;
             json_t *reports = json_array();
             json_t *alert;
             json_array_foreach (alerts, k, alert) {

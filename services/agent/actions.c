@@ -52,6 +52,8 @@ const char *const actions_names[] = {
     NULL,
 };
 
+bool actions_known_in(void *ctx, const char *uses) { return actions_known(uses); }
+
 bool actions_known(const char *uses)
 {
     for (size_t i = 0; uses && actions_names[i]; i++)

@@ -67,6 +67,8 @@ void actions_config_from_env(actions_config *c);
 
 /* Is uses one of the actions above? */
 bool actions_known(const char *uses);
+/* The same as a chain_spec.uses_known (ctx unused). */
+bool actions_known_in(void *ctx, const char *uses);
 /* The names, NULL-terminated, for help and errors. */
 extern const char *const actions_names[];
 

@@ -433,7 +433,7 @@ int chain_run(const chain_spec *spec, const json_t *alert_in, const json_t *env,
             json_t *entry = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b}", "id", id, "name", act.name, "uses", act.uses,
                                       "args", chain_mask(act.args), "force", act.force, "abort", act.abort);
             json_array_append_new(round_actions, entry);
-            if (*act.uses && spec->uses_known && !spec->uses_known(act.uses)) {
+            if (*act.uses && spec->uses_known && !spec->uses_known(spec->exec_ctx, act.uses)) {
                 char where[200], msg[600];
                 const char *at = chain_locate(spec, act.uses, where, sizeof where);
                 snprintf(msg, sizeof msg, "%s%sunknown action \"%s\" (uses) in action %s", at ? at : "", at ? ": " : "",

@@ -69,8 +69,9 @@ typedef struct {
     int max_rounds;          /* 0 = CHAIN_DEFAULT_MAX_ROUNDS */
     chain_exec_fn exec;
     void *exec_ctx;
-    /* Is `uses` an action that exists? NULL = every name. An unknown one is CHAIN_POLICY. */
-    bool (*uses_known)(const char *uses);
+    /* Is `uses` an action that exists (ctx is exec_ctx)? NULL = every name. An unknown
+     * one is CHAIN_POLICY. */
+    bool (*uses_known)(void *ctx, const char *uses);
     /* Where a name appears in the policy's sources, for errors: "file:line" or NULL. */
     const char *const *src_names; /* BORROWED: n_src module names and texts */
     const char *const *src_texts;

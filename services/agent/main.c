@@ -205,7 +205,7 @@ static int run_chains(void *vctx, pg *db, consumer_item **items, size_t n)
                        .opts = {.max_steps = ACTION_MAX_STEPS, .max_memory = ACTION_MAX_MEMORY},
                        .max_rounds = (int)ctx->cfg->action_max_rounds,
                        .exec = agent_runs_exec,
-                       .uses_known = actions_known,
+                       .uses_known = actions_known_in,
                        .src_names = (const char *const *)ctx->bundle.names,
                        .src_texts = (const char *const *)ctx->bundle.texts,
                        .n_src = ctx->bundle.n};

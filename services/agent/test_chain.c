@@ -36,7 +36,7 @@ static int record_exec(void *ctx, const chain_action *a, const json_t *alert, js
     return 0;
 }
 
-static bool known(const char *uses) { return strcmp(uses, "nope.nope") != 0; }
+static bool known(void *ctx, const char *uses) { return strcmp(uses, "nope.nope") != 0; }
 
 typedef struct {
     rego_policy *pol;

@@ -270,6 +270,14 @@ def test_unknown_uses_is_a_policy_error_with_its_line(fake, tmp_path):
     assert r.returncode == 1
     chain = json.loads(r.stdout)["chains"][0]
     assert chain["stopped"] == "policy_error" and "action.rego:5: unknown action \"slack.pots\"" in chain["error"]
+    # a play that mocks the name makes it an action of the play (AlertChain's tests' "mock")
+    (tmp_path / "m.json").write_text('{"ok": 1}')
+    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "-o", "json", "action", "play", "--policy", str(d),
+                        "--schema", "test", "--input", str(tmp_path / "e.json"), "--mock",
+                        f"slack.pots={tmp_path / 'm.json'}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    chain = json.loads(r.stdout)["chains"][0]
+    assert chain["stopped"] == "no_new_action" and chain["rounds"][0]["actions"][0]["result"] == {"ok": 1}
 
 
 def test_play_has_no_side_effects(fake, policy_dir, tmp_path):
