@@ -21,6 +21,7 @@
 
 #include "common/llm.h"
 #include "common/llm_loop.h"
+#include "services/agent/chat.h"
 
 typedef struct {
     const char *database_url; /* BORROWED (secret) */
@@ -35,7 +36,8 @@ typedef struct {
     const char *mcp_servers;   /* HUTCH_MCP_SERVERS (mcp.h), BORROWED; "" = none */
     const char *mcp_read_only; /* HUTCH_MCP_READ_ONLY, BORROWED */
     long mcp_timeout_ms;
-    const char *brokers;         /* for the answers to hutch.agent.requests, BORROWED */
+    const chat_settings *chat;   /* the chat's settings (HUTCH_CHAT_*), BORROWED */
+    const char *brokers;         /* for the answers to hutch.agent.requests and the chat's TicketEvents, BORROWED */
     volatile sig_atomic_t *stop; /* BORROWED: the service's stop flag */
 } agent_worker_config;
 
