@@ -207,10 +207,8 @@ static const col_spec session_cols[] = {
 };
 
 static const col_spec message_cols[] = {
-    {"seq", "SEQ", COL_TEXT, 0},
-    {"created_at", "AT", COL_TIME, 0},
-    {"role", "ROLE", COL_TEXT, 0},
-    {"content", "CONTENT", COL_TEXT, 100},
+    {"seq", "SEQ", COL_TEXT, 0},   {"created_at", "AT", COL_TIME, 0},      {"phase", "PHASE", COL_TEXT, 0},
+    {"task", "TASK", COL_TEXT, 0}, {"role", "ROLE", COL_TEXT, 0},          {"content", "CONTENT", COL_TEXT, 100},
     {NULL},
 };
 
@@ -312,7 +310,8 @@ int cmd_agent_sessions(cli *c)
     const char *p[] = {c->args[0]};
     return print_rows(c,
                       "SELECT json_agg(s ORDER BY s.created_at) FROM (SELECT session_id, created_at, kind, status,"
-                      " reason, provider, model, model_calls, input_tokens, output_tokens, ended_at"
+                      " reason, provider, model, model_calls, input_tokens, output_tokens, ended_at, requester,"
+                      " request_id, phases"
                       " FROM agent_sessions WHERE ticket_id = $1::uuid) s",
                       1, p, session_cols);
 }
@@ -325,7 +324,7 @@ int cmd_agent_session(cli *c)
     }
     const char *p[] = {c->args[0]};
     return print_rows(c,
-                      "SELECT json_agg(m ORDER BY m.seq) FROM (SELECT seq, created_at, role, content"
+                      "SELECT json_agg(m ORDER BY m.seq) FROM (SELECT seq, created_at, phase, task, role, content"
                       " FROM agent_messages WHERE session_id = $1::uuid) m",
                       1, p, message_cols);
 }

@@ -58,7 +58,7 @@ static const cli_command cli_commands[] = {
      "ID [--threshold X] [--keyword K] [--window D] [--dry-run]",
      "bind every unbound alert of the window (24h) whose embedding is as similar as X (0.9) to the ticket's",
      cmd_ticket_salvage},
-    {"ticket", "history", 0, 1, 1, "ID", "every change of a ticket: when, who, what", cmd_ticket_history},
+    {"ticket", "history", 0, 1, 1, "ID", "every change of a ticket (when, who, what) and its agent sessions, in time order", cmd_ticket_history},
     {"alert", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "alerts whose shape is most like this alert's (last 30 days)",
      cmd_alert_similar},
     {"ticket", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "tickets whose alerts look most like this ticket's",
