@@ -45,11 +45,11 @@ static int ask(cli *c, const chat_env *env, chat_session *sess, const json_t *ct
     *history = next;
     int rc = CLI_OK;
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s?, s:s, s:b, s:i, s:i, s:i, s:I, s:I, s:s?}", "session_id", sess->session_id,
-                              "answer", r.answer, "reason", r.reason, "planned", r.planned, "phases", r.phases,
-                              "model_calls", sess->model_calls, "tool_calls", sess->tool_calls, "input_tokens",
-                              (json_int_t)sess->input_tokens, "output_tokens", (json_int_t)sess->output_tokens,
-                              "error", r.rc ? r.err : NULL);
+        json_t *o =
+            json_pack("{s:s, s:s?, s:s, s:b, s:i, s:i, s:i, s:I, s:I, s:s?}", "session_id", sess->session_id, "answer",
+                      r.answer, "reason", r.reason, "planned", r.planned, "phases", r.phases, "model_calls",
+                      sess->model_calls, "tool_calls", sess->tool_calls, "input_tokens", (json_int_t)sess->input_tokens,
+                      "output_tokens", (json_int_t)sess->output_tokens, "error", r.rc ? r.err : NULL);
         output_json(stdout, o);
         json_decref(o);
     } else if (r.rc == 0) {
@@ -134,8 +134,7 @@ int cmd_chat(cli *c)
         user = getenv("USER");
     char requester[160];
     snprintf(requester, sizeof requester, "user:%s", user && *user ? user : "unknown");
-    if (agent_chat_session_open(db, sess.session_id, sess.ticket_id, st.provider, st.model, requester, NULL) !=
-        PG_OK) {
+    if (agent_chat_session_open(db, sess.session_id, sess.ticket_id, st.provider, st.model, requester, NULL) != PG_OK) {
         cli_error("could not record the chat session");
         goto done;
     }
@@ -207,8 +206,12 @@ static const col_spec session_cols[] = {
 };
 
 static const col_spec message_cols[] = {
-    {"seq", "SEQ", COL_TEXT, 0},   {"created_at", "AT", COL_TIME, 0},      {"phase", "PHASE", COL_TEXT, 0},
-    {"task", "TASK", COL_TEXT, 0}, {"role", "ROLE", COL_TEXT, 0},          {"content", "CONTENT", COL_TEXT, 100},
+    {"seq", "SEQ", COL_TEXT, 0},
+    {"created_at", "AT", COL_TIME, 0},
+    {"phase", "PHASE", COL_TEXT, 0},
+    {"task", "TASK", COL_TEXT, 0},
+    {"role", "ROLE", COL_TEXT, 0},
+    {"content", "CONTENT", COL_TEXT, 100},
     {NULL},
 };
 

@@ -76,7 +76,7 @@ static const col_spec notification_cols[] = {
 };
 
 static const col_spec history_cols[] = {
-    {"seq", "SEQ", COL_TEXT, 0},   {"at", "AT", COL_TIME, 0},          {"actor", "ACTOR", COL_TEXT, 24},
+    {"seq", "SEQ", COL_TEXT, 0},   {"at", "AT", COL_TIME, 0},           {"actor", "ACTOR", COL_TEXT, 24},
     {"kind", "KIND", COL_TEXT, 0}, {"detail", "DETAIL", COL_TEXT, 120}, {NULL},
 };
 
@@ -281,8 +281,7 @@ int cmd_ticket_history(cli *c)
     } else {
         size_t i;
         json_t *row;
-        json_array_foreach(doc, i, row)
-        {
+        json_array_foreach (doc, i, row) {
             const char *kind = json_string_value(json_object_get(row, "kind"));
             if (kind && !strcmp(kind, "session")) {
                 json_t *line = session_line(json_object_get(row, "detail"));

@@ -40,8 +40,8 @@ const config_field chat_settings_table[] = {
      "tool cost units of one question, all its tasks together; 0 = no limit", 0, 1000000, NULL},
     {"HUTCH_CHAT_TOKENS", CONFIG_INT, "400000", offsetof(chat_settings, tokens),
      "model tokens of one question, all its calls together; 0 = no limit", 0, INT64_MAX, NULL},
-    {"HUTCH_CHAT_TIMEOUT", CONFIG_DURATION_MS, "10m", offsetof(chat_settings, timeout_ms),
-     "wall time of one question", 0, 0, NULL},
+    {"HUTCH_CHAT_TIMEOUT", CONFIG_DURATION_MS, "10m", offsetof(chat_settings, timeout_ms), "wall time of one question",
+     0, 0, NULL},
     CONFIG_END,
 };
 
@@ -52,7 +52,7 @@ struct sub {
     llm_run *run;
     bool active, done;
     int phase;
-    const char *task;   /* "planner", a plan task's id, or NULL (direct) */
+    const char *task;    /* "planner", a plan task's id, or NULL (direct) */
     llm_tool *own_tools; /* NEW: a task's tools */
 };
 
@@ -127,7 +127,7 @@ static llm_limits share(const chat_run *c, int iterations, size_t n)
 {
     const chat_settings *st = c->env.settings;
     llm_limits l = {.max_iterations = iterations};
-    int64_t wall = st->timeout_ms - (mono_ms() - c->started_ms);
+    int64_t wall = (st->timeout_ms > 0 ? st->timeout_ms : 600000) - (mono_ms() - c->started_ms);
     l.max_wall_ms = wall > 0 ? wall : 1;
     if (st->tokens > 0) {
         int64_t left = st->tokens - c->tokens_used;
@@ -231,9 +231,9 @@ static bool start_tasks(chat_run *c)
     json_t *list = json_array();
     for (size_t i = 0; i < p->n_tasks; i++) {
         const chat_task *t = &p->tasks[i];
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:O?}", "id", t->id, "title", t->title,
-                                              "description", t->description, "acceptance_criteria", t->criteria,
-                                              "tools", t->tools));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:s, s:O?}", "id", t->id, "title", t->title, "description",
+                                        t->description, "acceptance_criteria", t->criteria, "tools", t->tools));
     }
     json_t *turn = json_pack("{s:i, s:o, s:I}", "phase", p->phase, "tasks", list, "dropped", (json_int_t)p->dropped);
     if (turn)
@@ -336,9 +336,9 @@ static bool advance(chat_run *c)
             const llm_run_result *r = account(c, s);
             chat_plan_task_done(&c->plan, i, r->text, r->reason);
             const chat_task *t = &c->plan.tasks[i];
-            json_t *turn = json_pack("{s:s, s:s, s:s, s:i, s:i}", "title", t->title, "result",
-                                     t->result ? t->result : "", "reason", t->reason, "model_calls", r->model_calls,
-                                     "tool_calls", r->tool_calls);
+            json_t *turn =
+                json_pack("{s:s, s:s, s:s, s:i, s:i}", "title", t->title, "result", t->result ? t->result : "",
+                          "reason", t->reason, "model_calls", r->model_calls, "tool_calls", r->tool_calls);
             if (turn)
                 store(c, "task_result", turn, c->plan.phase, t->id);
             json_decref(turn);
@@ -450,8 +450,8 @@ void chat_free(chat_run *c)
     free(c);
 }
 
-int chat_ask_sync(const chat_env *env, chat_session *sess, const json_t *ctx, const char *question,
-                  llm_chat *history, llm_chat **next, chat_outcome *out)
+int chat_ask_sync(const chat_env *env, chat_session *sess, const json_t *ctx, const char *question, llm_chat *history,
+                  llm_chat **next, chat_outcome *out)
 {
     memset(out, 0, sizeof *out);
     if (next)

@@ -106,8 +106,8 @@ void chat_free(chat_run *c);
 /* chat_start, then drives env->client until the chat ended. The outcome is copied to
  * out (out->answer NEW: free it). history as chat_start; *next (may be NULL) gets the
  * conversation for the next question (NEW). 0 or -1 as out->rc. */
-int chat_ask_sync(const chat_env *env, chat_session *sess, const json_t *ctx, const char *question,
-                  llm_chat *history, llm_chat **next, chat_outcome *out);
+int chat_ask_sync(const chat_env *env, chat_session *sess, const json_t *ctx, const char *question, llm_chat *history,
+                  llm_chat **next, chat_outcome *out);
 
 /* The TicketEvent of a stored turn: kind "chat", actor "hutch-agent", detail_json
  * {session_id, role, seq, phase?, task?}; meta id derived from (session, seq). trace_id

@@ -142,8 +142,7 @@ static char *results_answer(const chat_plan *p)
     strbuf_puts(&b, "No conclusion was reached within the planning limits. What the tasks found:");
     size_t i;
     json_t *r;
-    json_array_foreach(p->results, i, r)
-    {
+    json_array_foreach (p->results, i, r) {
         strbuf_printf(&b, "\n- %s: %s", json_string_value(json_object_get(r, "title")),
                       json_string_value(json_object_get(r, "result")));
     }
@@ -210,7 +209,7 @@ void chat_plan_task_done(chat_plan *p, size_t i, const char *result, const char 
     else if (asprintf(&t->result, "(no result: the task ended by %s)", reason && *reason ? reason : "an error") < 0)
         t->result = NULL;
     json_array_append_new(p->results, json_pack("{s:i, s:s, s:s, s:s, s:s}", "phase", p->phase, "id", t->id, "title",
-                                                 t->title, "result", t->result ? t->result : "", "reason", t->reason));
+                                                t->title, "result", t->result ? t->result : "", "reason", t->reason));
 }
 
 bool chat_plan_phase_done(const chat_plan *p)
@@ -227,8 +226,7 @@ bool chat_task_allows(const chat_task *t, const char *name)
         return true;
     size_t i;
     json_t *v;
-    json_array_foreach(t->tools, i, v)
-    {
+    json_array_foreach (t->tools, i, v) {
         const char *pat = json_string_value(v);
         if (!pat)
             continue;

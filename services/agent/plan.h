@@ -48,10 +48,10 @@ typedef struct {
     int max_tasks;  /* tasks per phase, >= 1 */
     int phase;      /* the phase running or last run, 1-based; 0 before the first */
     chat_task *tasks;
-    size_t n_tasks;     /* of the current phase */
-    size_t dropped;     /* tasks of the last answer over max_tasks (not run) */
-    json_t *results;    /* NEW array of every finished task: {phase, id, title, result, reason} */
-    char reason[32];    /* once concluded: "answer", "phase_limit" */
+    size_t n_tasks;  /* of the current phase */
+    size_t dropped;  /* tasks of the last answer over max_tasks (not run) */
+    json_t *results; /* NEW array of every finished task: {phase, id, title, result, reason} */
+    char reason[32]; /* once concluded: "answer", "phase_limit" */
 } chat_plan;
 
 void chat_plan_init(chat_plan *p, int max_phases, int max_tasks);

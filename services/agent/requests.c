@@ -34,17 +34,18 @@ int agent_requests_record(pg *db, const agent_request *reqs, size_t n, size_t *i
     for (int c = 0; c < REQUEST_COLS; c++)
         ok = (p[c] = pg_array_text(&cols[c])) != NULL && ok;
     PGresult *res = NULL;
-    int rc = ok ? pg_exec(db, &res,
-                          "WITH ins AS (INSERT INTO agent_requests (request_id, ticket_id, requester, question, trace_id,"
-                          "  reply_channel, reply_thread_ts, answer, state, answered_at)"
-                          " SELECT r, t, u, q, tr, rc, rt, a, CASE WHEN a IS NULL THEN 'pending' ELSE 'answered' END,"
-                          "  CASE WHEN a IS NULL THEN NULL ELSE now() END"
-                          " FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],"
-                          "  $7::text[], $8::text[]) AS x(r, t, u, q, tr, rc, rt, a)"
-                          " ON CONFLICT (request_id) DO NOTHING RETURNING 1)"
-                          "SELECT count(*) FROM ins",
-                          REQUEST_COLS, p)
-                : PG_RETRY;
+    int rc =
+        ok ? pg_exec(db, &res,
+                     "WITH ins AS (INSERT INTO agent_requests (request_id, ticket_id, requester, question, trace_id,"
+                     "  reply_channel, reply_thread_ts, answer, state, answered_at)"
+                     " SELECT r, t, u, q, tr, rc, rt, a, CASE WHEN a IS NULL THEN 'pending' ELSE 'answered' END,"
+                     "  CASE WHEN a IS NULL THEN NULL ELSE now() END"
+                     " FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],"
+                     "  $7::text[], $8::text[]) AS x(r, t, u, q, tr, rc, rt, a)"
+                     " ON CONFLICT (request_id) DO NOTHING RETURNING 1)"
+                     "SELECT count(*) FROM ins",
+                     REQUEST_COLS, p)
+           : PG_RETRY;
     if (rc == PG_OK && inserted)
         *inserted = (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
@@ -122,14 +123,18 @@ int agent_requests_store_answer(pg *db, const char *request_id, const char *answ
 int agent_requests_answered(pg *db, const char *request_id)
 {
     const char *p[] = {request_id};
-    return pg_exec(db, NULL,
-                   "UPDATE agent_requests SET state = 'answered', answered_at = now() WHERE request_id = $1", 1, p);
+    return pg_exec(db, NULL, "UPDATE agent_requests SET state = 'answered', answered_at = now() WHERE request_id = $1",
+                   1, p);
 }
 
 int agent_chat_session_open(pg *db, const char *session_id, const char *ticket_id, const char *provider,
                             const char *model, const char *requester, const char *request_id)
 {
-    const char *p[] = {session_id, ticket_id, provider, model, requester ? requester : "",
+    const char *p[] = {session_id,
+                       ticket_id,
+                       provider,
+                       model,
+                       requester ? requester : "",
                        request_id && *request_id ? request_id : NULL};
     return pg_exec(db, NULL,
                    "INSERT INTO agent_sessions (session_id, ticket_id, kind, provider, model, requester, request_id)"

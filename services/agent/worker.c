@@ -216,8 +216,8 @@ static void request_slot_clear(run_slot *s)
 static void reap_request(worker_state *w, run_slot *s)
 {
     const chat_outcome *r = chat_result(s->chat);
-    agent_session_close(w->db, s->sess.session_id, r->rc == 0 ? "answered" : "failed", r->reason,
-                        s->sess.model_calls, s->sess.input_tokens, s->sess.output_tokens);
+    agent_session_close(w->db, s->sess.session_id, r->rc == 0 ? "answered" : "failed", r->reason, s->sess.model_calls,
+                        s->sess.input_tokens, s->sess.output_tokens);
     if (s->sess.phases)
         agent_chat_session_phases(w->db, s->sess.session_id, s->sess.phases);
     char calls[16], phases[16];
@@ -415,6 +415,9 @@ static void *worker_main(void *arg)
         LOG_ERROR("agent_answers_no_producer", "error", err, NULL);
     /* a run ends by its wall time; the margin covers applying its answer */
     int64_t wall = w.cfg->limits.max_wall_ms, lease = wall + (wall < 60000 ? wall : 60000);
+    /* a question's lease outlasts its chat (HUTCH_CHAT_TIMEOUT), or it would be taken twice */
+    int64_t chat_wall = w.cfg->chat->timeout_ms > 0 ? w.cfg->chat->timeout_ms : 600000;
+    int64_t chat_lease = chat_wall + (chat_wall < 60000 ? chat_wall : 60000);
     LOG_INFO("agent_worker_started", "provider", llm_provider_name(w.cfg->llm.provider), "model", w.cfg->llm.model,
              NULL);
     while (w.slots && !*w.cfg->stop) {
@@ -452,8 +455,9 @@ static void *worker_main(void *arg)
             free_now += !w.slots[i].busy;
         agent_request_row *reqs = NULL;
         bool out_of_tokens = w.cfg->tokens_per_hour > 0 && w.budget_logged; /* the hour's tokens are spent */
-        int nq =
-            w.client && free_now > 0 && !out_of_tokens ? agent_requests_claim(w.db, (size_t)free_now, lease, &reqs) : 0;
+        int nq = w.client && free_now > 0 && !out_of_tokens
+                     ? agent_requests_claim(w.db, (size_t)free_now, chat_lease, &reqs)
+                     : 0;
         for (int j = 0, i = 0; j < nq && i < w.cfg->concurrency; i++) {
             if (w.slots[i].busy)
                 continue;
