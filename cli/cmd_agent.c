@@ -7,7 +7,8 @@
  * without, one question per line of stdin (a prompt on a terminal) in one conversation,
  * until EOF.
  *
- * Every turn and tool call is stored (agent_sessions kind 'chat', agent_messages).
+ * Every turn and tool call is stored (agent_sessions kind 'chat', agent_messages) and,
+ * when HUTCH_KAFKA_BROKERS is set, announced like the agent's (TicketEvent "chat").
  * With HUTCH_LLM_PROVIDER=none it says that no model is configured and exits 1.
  *
  * hutchctl agent approvals / approve ID / deny ID: the risky tool calls the agent
@@ -24,15 +25,33 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/ids.h"
+#include "common/kafka.h"
 #include "common/llm.h"
 #include "common/llm_loop.h"
 #include "common/mcp.h"
+#include "common/topics.h"
 #include "services/agent/chat.h"
 #include "services/agent/jobs.h"
 #include "services/agent/requests.h"
 #include "services/agent/tools.h"
 
 static mcp_set chat_mcp; /* the MCP servers' tools, opened once per command */
+
+/* Each stored turn as the agent announces it (TicketEvent "chat"), when
+ * HUTCH_KAFKA_BROKERS names a broker; lost events are only logged: agent_messages holds
+ * every turn. */
+static void publish_turn(void *arg, const char *ticket_id, const char *session_id, int seq, const char *role, int phase,
+                         const char *task)
+{
+    kafka_producer *p = arg;
+    size_t len = 0;
+    uint8_t *buf = chat_pack_turn_event(ticket_id, session_id, seq, role, phase, task, NULL, ids_now_ms(), &len);
+    if (!buf ||
+        kafka_produce_async(p, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), buf, len, NULL, NULL, NULL) != 0)
+        fprintf(stderr, "hutchctl: the TicketEvent of chat turn %d was not queued\n", seq);
+    free(buf);
+    kafka_producer_poll(p, 0);
+}
 
 /* One question: asked with the chat module (services/agent/chat.h, as the agent answers
  * hutch.agent.requests), printed; *history carries the conversation on. */
@@ -84,6 +103,7 @@ int cmd_chat(cli *c)
     llm_tool *tools = NULL;
     chat_session sess = {0};
     bool opened = false;
+    kafka_producer *events = NULL; /* the TicketEvents "chat", when a broker is set */
     if (cfg.provider == LLM_NONE) {
         cli_error("no model configured (HUTCH_LLM_PROVIDER=none): chat needs one");
         goto done;
@@ -139,13 +159,18 @@ int cmd_chat(cli *c)
         goto done;
     }
     opened = true;
+    const char *brokers = getenv("HUTCH_KAFKA_BROKERS");
+    if (brokers && *brokers && !(events = kafka_producer_new(brokers, "hutchctl-chat", err, sizeof err)))
+        cli_error("chat turns will not be announced on %s: %s", TOPIC_TICKETS_EVENTS, err);
     chat_env env = {.db = db,
                     .psl = psl_builtin(),
                     .client = client,
                     .provider = cfg.provider,
                     .tools = tools,
                     .n_tools = n_tools,
-                    .settings = &cs};
+                    .settings = &cs,
+                    .on_turn = events ? publish_turn : NULL,
+                    .turn_arg = events};
     if (c->message) {
         rc = ask(c, &env, &sess, ctx, &history, c->message);
     } else {
@@ -178,6 +203,9 @@ done:
         if (sess.phases)
             agent_chat_session_phases(cli_db(c), sess.session_id, sess.phases);
     }
+    if (events && kafka_producer_flush(events, 5000) != 0)
+        cli_error("some chat turns were not announced on %s (they are stored)", TOPIC_TICKETS_EVENTS);
+    kafka_producer_free(events, 0);
     mcp_set_close(&chat_mcp);
     free(tools);
     llm_chat_free(history);

@@ -277,12 +277,49 @@ def test_hutchctl_chat_plans_with_the_agents_code(llm_agent):
         return {"json": {"message": f"One SSH brute force from {public_ip(tag)}.", "tasks": []}}
     model.by_tag = {question: chat, **model.by_tag}
     env = fake.env("openai", HUTCH_CHAT_PLANNING="always", HUTCH_USER="alice")
+    assert st.env.get("HUTCH_KAFKA_BROKERS")  # hutchctl announces its turns too
+    events = st.tail(hutch_e2e._TOPICS["TOPIC_TICKETS_EVENTS"])
     p = hutchctl(st, env, "-o", "json", "chat", tid, "-m", question)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["answer"] == f"One SSH brute force from {public_ip(tag)}." and out["planned"] and out["phases"] == 0
     s = st.pg.query("SELECT * FROM agent_sessions WHERE session_id = %s", (out["session_id"],))[0]
     assert (s["kind"], s["requester"], s["model_calls"]) == ("chat", "user:alice", 1)
-    assert [m["role"] for m in turns(st, out["session_id"])] == ["context", "user", "assistant", "answer"]
+    msgs = turns(st, out["session_id"])
+    assert [m["role"] for m in msgs] == ["context", "user", "assistant", "answer"]
+    evs = chat_events(events, tid, len(msgs), scaled(30))
+    events.close()
+    assert [(json.loads(e.detail_json)["seq"], json.loads(e.detail_json)["session_id"]) for e in evs] == \
+        [(m["seq"], out["session_id"]) for m in msgs]
     p = hutchctl(st, {**env, "HUTCH_CHAT_PLANNING": "sometimes"}, "chat", tid, "-m", question)
     assert p.returncode == 1 and "HUTCH_CHAT_PLANNING" in p.stderr
+
+
+def test_sigkill_mid_chat_answers_once(llm_agent):
+    st, fake, model = llm_agent
+    agent = st.services["agent"]
+    agent.env["HUTCH_CHAT_TIMEOUT"] = "5s"  # a question's lease: 5 s + 5 s
+    agent.restart()
+    tag = uuid.uuid4().hex[:12]
+    tid = new_ticket(st, model, tag)
+    question = f"is this a real attack? {tag}"
+    asked = []
+
+    def chat(view):
+        asked.append(1)
+        return {"delay": 2, "text": f"Yes: {public_ip(tag)} is a known scanner."}
+    model.by_tag = {question: chat, **model.by_tag}
+    rid, raw = make_request(tid, question)
+    send(st, tid, raw)
+    wait_for(lambda: asked, scaled(30), what="the model asked")
+    agent.kill()  # mid-answer
+    agent.start()
+    agent.wait_ready()
+    [a] = wait_for(lambda: answers(st, tid), scaled(60), what="the answer after the restart")
+    assert f"Yes: {public_ip(tag)} is a known scanner." in json.dumps(a["message"])
+    time.sleep(2)
+    assert len(answers(st, tid)) == 1
+    sessions = st.pg.query("SELECT status FROM agent_sessions WHERE request_id = %s ORDER BY created_at", (rid,))
+    assert [s["status"] for s in sessions] == ["interrupted", "answered"]
+    row = request_row(st, rid)
+    assert row["state"] == "answered" and row["attempts"] == 2
