@@ -263,15 +263,18 @@ static bool start_tasks(chat_run *c)
         if (!prompt || !chat || llm_chat_add_user(chat, prompt) != 0) {
             free(prompt);
             llm_chat_free(chat);
+            sub_clear(s);
             chat_plan_task_done(p, i, NULL, "error");
             continue;
         }
         store_text(c, "user", prompt, p->phase, t->id);
         free(prompt);
-        if (sub_start(c, s, chat, tools, n, limits, p->phase, t->id))
+        if (sub_start(c, s, chat, tools, n, limits, p->phase, t->id)) {
             any = true;
-        else
+        } else {
+            sub_clear(s);
             chat_plan_task_done(p, i, NULL, "error");
+        }
     }
     return any;
 }
