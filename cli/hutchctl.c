@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/llm.h"
 #include "common/strbuf.h"
+#include "services/agent/chat.h"
 
 typedef struct {
     const char *noun;
@@ -185,6 +186,7 @@ static void usage(FILE *out)
           out);
     config_print_settings(out, cli_config_table, "Settings");
     config_print_settings(out, llm_settings_table, "Model settings (chat)");
+    config_print_settings(out, chat_settings_table, "Chat settings");
 }
 
 pg *cli_db(cli *c)
