@@ -9,11 +9,11 @@ PROGRAMS += $(BIN)/hutchctl
 hutchctl_SRCS := cli/hutchctl.c cli/output.c cli/fixture.c cli/cmd_alert.c cli/cmd_ticket.c cli/cmd_event.c \
 	cli/cmd_policy.c $(POLICY_DECISION_SRCS) services/ingest/ingest.c cli/cmd_intel.c $(INTEL_SRCS) \
 	services/enrich/enrich.c cli/cmd_notify.c services/notify/blocks.c services/notify/notify.c \
-	services/notify/slack_store.c cli/cmd_agent.c services/agent/jobs.c services/agent/tools.c services/agent/analysis.c \
+	services/notify/slack_store.c cli/cmd_agent.c services/agent/jobs.c services/agent/tools.c services/agent/analysis.c $(AGENT_CHAT_SRCS) \
 	cli/cmd_user.c cli/cmd_similar.c services/cluster/shapes.c services/cluster/dbscan.c cli/cmd_action.c \
 	$(filter-out services/enrich/enrich.c $(INTEL_SRCS),$(ACTION_SRCS))
 hutchctl_PKGS = $(sort $(POLICY_DECISION_PKGS) $(PKGS_pg) $(PKGS_ticket) libcurl libpcre2-8 $(INTEL_PKGS) $(PKGS_llm) \
-	$(PKGS_mcp) $(PKGS_password) $(PKGS_embed) $(ACTION_PKGS))
+	$(PKGS_mcp) $(PKGS_password) $(PKGS_embed) $(PKGS_kafka) $(ACTION_PKGS))
 hutchctl_REGO := yes
 hutchctl_LIBS := -ljsonnet # Debian's libjsonnet-dev has no pkg-config file (action test's *.jsonnet playbooks)
 UNIT_TESTS += $(BIN)/test_cli_output

@@ -1,12 +1,14 @@
 /* The agent's commands of hutchctl: chat, the approvals of risky tool calls, sessions.
  *
  * hutchctl chat TICKET [-m TEXT]: questions about a ticket answered by the configured
- * model (HUTCH_LLM_*), with the ticket, its recent alerts and their cached verdicts in
- * context and the agent's read-only tools (services/agent/tools.h) at hand. With -m,
- * one question and its answer; without, one question per line of stdin (a prompt on
- * a terminal) in one conversation, until EOF.
+ * model (HUTCH_LLM_*) with the agent's own chat (services/agent/chat.h: the ticket, its
+ * recent alerts and their cached verdicts in context, the read-only tools at hand, a
+ * plan for long questions; HUTCH_CHAT_*). With -m, one question and its answer;
+ * without, one question per line of stdin (a prompt on a terminal) in one conversation,
+ * until EOF.
  *
- * Every turn and tool call is stored (agent_sessions kind 'chat', agent_messages).
+ * Every turn and tool call is stored (agent_sessions kind 'chat', agent_messages) and,
+ * when HUTCH_KAFKA_BROKERS is set, announced like the agent's (TicketEvent "chat").
  * With HUTCH_LLM_PROVIDER=none it says that no model is configured and exits 1.
  *
  * hutchctl agent approvals / approve ID / deny ID: the risky tool calls the agent
@@ -23,81 +25,60 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/ids.h"
+#include "common/kafka.h"
 #include "common/llm.h"
 #include "common/llm_loop.h"
 #include "common/mcp.h"
-#include "services/agent/analysis.h"
+#include "common/topics.h"
+#include "services/agent/chat.h"
 #include "services/agent/jobs.h"
+#include "services/agent/requests.h"
 #include "services/agent/tools.h"
-
-static void on_message(void *vctx, const char *role, const json_t *content)
-{
-    agent_tool_ctx *t = vctx;
-    agent_session_message(t->db, t->session_id, ++t->seq, role, content);
-}
-
-/* A text turn of ours, stored as a JSON string. */
-static void note_text(agent_tool_ctx *t, const char *role, const char *text)
-{
-    json_t *j = json_string(text);
-    if (j)
-        on_message(t, role, j);
-    json_decref(j);
-}
 
 static mcp_set chat_mcp; /* the MCP servers' tools, opened once per command */
 
-/* The chat's tools: the agent's without the one that writes (hutch_update_finding),
- * then the MCP servers'. */
-static size_t chat_tools(llm_tool *out, size_t max)
+/* Each stored turn as the agent announces it (TicketEvent "chat"), when
+ * HUTCH_KAFKA_BROKERS names a broker; lost events are only logged: agent_messages holds
+ * every turn. */
+static void publish_turn(void *arg, const char *ticket_id, const char *session_id, int seq, const char *role, int phase,
+                         const char *task)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < agent_tools_count && n < max; i++)
-        if (strcmp(agent_tools[i].name, "hutch_update_finding") != 0)
-            out[n++] = agent_tools[i];
-    for (size_t i = 0; i < chat_mcp.n_tools && n < max; i++)
-        out[n++] = chat_mcp.tools[i];
-    return n;
+    kafka_producer *p = arg;
+    size_t len = 0;
+    uint8_t *buf = chat_pack_turn_event(ticket_id, session_id, seq, role, phase, task, NULL, ids_now_ms(), &len);
+    if (!buf ||
+        kafka_produce_async(p, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), buf, len, NULL, NULL, NULL) != 0)
+        fprintf(stderr, "hutchctl: the TicketEvent of chat turn %d was not queued\n", seq);
+    free(buf);
+    kafka_producer_poll(p, 0);
 }
 
-static struct {
-    int model_calls;
-    int64_t input_tokens, output_tokens;
-} totals; /* of the session, for agent_sessions */
-
-static int ask(cli *c, llm_client *client, llm_chat *chat, agent_tool_ctx *tctx, const char *question)
+/* One question: asked with the chat module (services/agent/chat.h, as the agent answers
+ * hutch.agent.requests), printed; *history carries the conversation on. */
+static int ask(cli *c, const chat_env *env, chat_session *sess, const json_t *ctx, llm_chat **history,
+               const char *question)
 {
-    if (llm_chat_add_user(chat, question) != 0)
-        return CLI_FAIL;
-    note_text(tctx, "user", question);
-    llm_tool tools[128];
-    llm_loop_spec spec = {.tools = tools,
-                          .n_tools = chat_tools(tools, 128),
-                          .tool_ctx = tctx,
-                          .limits = {.max_iterations = 16, .max_wall_ms = 180000, .budget = 100},
-                          .approve = agent_tool_approve,
-                          .on_message = on_message};
-    llm_run_result r;
-    llm_run_sync_keep(client, chat, &spec, &r);
-    totals.model_calls += r.model_calls;
-    totals.input_tokens += r.input_tokens;
-    totals.output_tokens += r.output_tokens;
+    chat_outcome r;
+    llm_chat *next = NULL;
+    chat_ask_sync(env, sess, ctx, question, *history, &next, &r);
+    *history = next;
     int rc = CLI_OK;
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s?, s:s, s:i, s:i, s:I, s:I, s:s?}", "session_id", tctx->session_id, "answer",
-                              r.text, "reason", r.reason, "model_calls", r.model_calls, "tool_calls", r.tool_calls,
-                              "input_tokens", (json_int_t)r.input_tokens, "output_tokens", (json_int_t)r.output_tokens,
-                              "error", r.rc ? r.err : NULL);
+        json_t *o =
+            json_pack("{s:s, s:s?, s:s, s:b, s:i, s:i, s:i, s:I, s:I, s:s?}", "session_id", sess->session_id, "answer",
+                      r.answer, "reason", r.reason, "planned", r.planned, "phases", r.phases, "model_calls",
+                      sess->model_calls, "tool_calls", sess->tool_calls, "input_tokens", (json_int_t)sess->input_tokens,
+                      "output_tokens", (json_int_t)sess->output_tokens, "error", r.rc ? r.err : NULL);
         output_json(stdout, o);
         json_decref(o);
     } else if (r.rc == 0) {
-        printf("%s\n", r.text);
+        printf("%s\n", r.answer);
     }
     if (r.rc != 0) {
         cli_error("no answer (%s): %s", r.reason, r.err);
         rc = CLI_FAIL;
     }
-    llm_run_result_clear(&r);
+    free(r.answer);
     return rc;
 }
 
@@ -105,18 +86,24 @@ int cmd_chat(cli *c)
 {
     llm_settings st;
     llm_config cfg;
+    chat_settings cs;
     char err[1024];
-    if (config_load(llm_settings_table, &st, err, sizeof err) != 0 || llm_settings_config(&st, &cfg, err, sizeof err)) {
+    memset(&cs, 0, sizeof cs);
+    if (config_load(llm_settings_table, &st, err, sizeof err) != 0 || llm_settings_config(&st, &cfg, err, sizeof err) ||
+        config_load(chat_settings_table, &cs, err, sizeof err) != 0) {
         cli_error("bad model settings: %s", err);
         config_free(llm_settings_table, &st);
+        config_free(chat_settings_table, &cs);
         return CLI_FAIL;
     }
     int rc = CLI_FAIL;
     llm_client *client = NULL;
     json_t *ctx = NULL;
-    llm_chat *chat = NULL;
-    char *prompt = NULL;
-    agent_tool_ctx tctx = {0};
+    llm_chat *history = NULL;
+    llm_tool *tools = NULL;
+    chat_session sess = {0};
+    bool opened = false;
+    kafka_producer *events = NULL; /* the TicketEvents "chat", when a broker is set */
     if (cfg.provider == LLM_NONE) {
         cli_error("no model configured (HUTCH_LLM_PROVIDER=none): chat needs one");
         goto done;
@@ -147,34 +134,49 @@ int cmd_chat(cli *c)
         goto done;
     }
     config_free(mcp_settings_table, &ms);
-    tctx = (agent_tool_ctx){.db = db, .psl = psl_builtin()};
-    snprintf(tctx.ticket_id, sizeof tctx.ticket_id, "%s", c->args[0]);
-    ids_uuid7(tctx.session_id);
-    if (agent_session_open(db, tctx.session_id, tctx.ticket_id, "chat", st.provider, st.model) != PG_OK) {
+    /* the agent's tools and the MCP servers', as the agent's worker offers them */
+    size_t n_all = agent_tools_count + chat_mcp.n_tools;
+    llm_tool *all = calloc(n_all, sizeof *all);
+    tools = calloc(n_all, sizeof *tools);
+    if (!all || !tools) {
+        free(all);
+        goto done;
+    }
+    memcpy(all, agent_tools, agent_tools_count * sizeof *all);
+    if (chat_mcp.n_tools)
+        memcpy(all + agent_tools_count, chat_mcp.tools, chat_mcp.n_tools * sizeof *all);
+    size_t n_tools = chat_tools_select(all, n_all, tools);
+    free(all);
+    snprintf(sess.ticket_id, sizeof sess.ticket_id, "%s", c->args[0]);
+    ids_uuid7(sess.session_id);
+    const char *user = getenv("HUTCH_USER");
+    if (!user || !*user)
+        user = getenv("USER");
+    char requester[160];
+    snprintf(requester, sizeof requester, "user:%s", user && *user ? user : "unknown");
+    if (agent_chat_session_open(db, sess.session_id, sess.ticket_id, st.provider, st.model, requester, NULL) != PG_OK) {
         cli_error("could not record the chat session");
         goto done;
     }
-    /* the ticket goes first, as its own turn: every question then reads it */
-    prompt = agent_analysis_prompt(ctx);
-    chat = llm_chat_new(cfg.provider, agent_chat_system);
-    if (!prompt || !chat)
-        goto done;
-    const char *intro = "Here is the ticket. My questions follow.\n";
-    char *first = NULL;
-    if (asprintf(&first, "%s%s", intro, strstr(prompt, "<ticket-data>")) < 0)
-        goto done;
-    /* the ticket and the first question share one user turn (APIs want turns to alternate) */
+    opened = true;
+    const char *brokers = getenv("HUTCH_KAFKA_BROKERS");
+    if (brokers && *brokers && !(events = kafka_producer_new(brokers, "hutchctl-chat", err, sizeof err)))
+        cli_error("chat turns will not be announced on %s: %s", TOPIC_TICKETS_EVENTS, err);
+    chat_env env = {.db = db,
+                    .psl = psl_builtin(),
+                    .client = client,
+                    .provider = cfg.provider,
+                    .tools = tools,
+                    .n_tools = n_tools,
+                    .settings = &cs,
+                    .on_turn = events ? publish_turn : NULL,
+                    .turn_arg = events};
     if (c->message) {
-        char *both = NULL;
-        if (asprintf(&both, "%s\n\n%s", first, c->message) >= 0) {
-            rc = ask(c, client, chat, &tctx, both);
-            free(both);
-        }
+        rc = ask(c, &env, &sess, ctx, &history, c->message);
     } else {
         bool tty = isatty(STDIN_FILENO);
         char *line = NULL;
         size_t cap = 0;
-        bool first_turn = true;
         rc = CLI_OK;
         for (;;) {
             if (tty) {
@@ -188,27 +190,29 @@ int cmd_chat(cli *c)
                 line[--n] = '\0';
             if (n == 0)
                 continue;
-            char *q = NULL;
-            if (asprintf(&q, "%s%s%s", first_turn ? first : "", first_turn ? "\n\n" : "", line) < 0)
-                break;
-            first_turn = false;
-            if (ask(c, client, chat, &tctx, q) != CLI_OK)
+            if (ask(c, &env, &sess, ctx, &history, line) != CLI_OK)
                 rc = CLI_FAIL;
-            free(q);
             fflush(stdout);
         }
         free(line);
     }
-    free(first);
-    agent_session_close(db, tctx.session_id, rc == CLI_OK ? "answered" : "failed", NULL, totals.model_calls,
-                        totals.input_tokens, totals.output_tokens);
 done:
+    if (opened) {
+        agent_session_close(cli_db(c), sess.session_id, rc == CLI_OK ? "answered" : "failed", NULL, sess.model_calls,
+                            sess.input_tokens, sess.output_tokens);
+        if (sess.phases)
+            agent_chat_session_phases(cli_db(c), sess.session_id, sess.phases);
+    }
+    if (events && kafka_producer_flush(events, 5000) != 0)
+        cli_error("some chat turns were not announced on %s (they are stored)", TOPIC_TICKETS_EVENTS);
+    kafka_producer_free(events, 0);
     mcp_set_close(&chat_mcp);
-    free(prompt);
-    llm_chat_free(chat);
+    free(tools);
+    llm_chat_free(history);
     json_decref(ctx);
     llm_client_free(client);
     config_free(llm_settings_table, &st);
+    config_free(chat_settings_table, &cs);
     return rc;
 }
 
@@ -232,6 +236,8 @@ static const col_spec session_cols[] = {
 static const col_spec message_cols[] = {
     {"seq", "SEQ", COL_TEXT, 0},
     {"created_at", "AT", COL_TIME, 0},
+    {"phase", "PHASE", COL_TEXT, 0},
+    {"task", "TASK", COL_TEXT, 0},
     {"role", "ROLE", COL_TEXT, 0},
     {"content", "CONTENT", COL_TEXT, 100},
     {NULL},
@@ -335,7 +341,8 @@ int cmd_agent_sessions(cli *c)
     const char *p[] = {c->args[0]};
     return print_rows(c,
                       "SELECT json_agg(s ORDER BY s.created_at) FROM (SELECT session_id, created_at, kind, status,"
-                      " reason, provider, model, model_calls, input_tokens, output_tokens, ended_at"
+                      " reason, provider, model, model_calls, input_tokens, output_tokens, ended_at, requester,"
+                      " request_id, phases"
                       " FROM agent_sessions WHERE ticket_id = $1::uuid) s",
                       1, p, session_cols);
 }
@@ -348,7 +355,7 @@ int cmd_agent_session(cli *c)
     }
     const char *p[] = {c->args[0]};
     return print_rows(c,
-                      "SELECT json_agg(m ORDER BY m.seq) FROM (SELECT seq, created_at, role, content"
+                      "SELECT json_agg(m ORDER BY m.seq) FROM (SELECT seq, created_at, phase, task, role, content"
                       " FROM agent_messages WHERE session_id = $1::uuid) m",
                       1, p, message_cols);
 }

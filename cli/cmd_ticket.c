@@ -76,8 +76,8 @@ static const col_spec notification_cols[] = {
 };
 
 static const col_spec history_cols[] = {
-    {"seq", "SEQ", COL_TEXT, 0},   {"at", "AT", COL_TIME, 0},          {"actor", "ACTOR", COL_TEXT, 24},
-    {"kind", "KIND", COL_TEXT, 0}, {"detail", "DETAIL", COL_TEXT, 80}, {NULL},
+    {"seq", "SEQ", COL_TEXT, 0},   {"at", "AT", COL_TIME, 0},           {"actor", "ACTOR", COL_TEXT, 24},
+    {"kind", "KIND", COL_TEXT, 0}, {"detail", "DETAIL", COL_TEXT, 120}, {NULL},
 };
 
 /* Open first, then severity high to low ($1: the names in order, common/severity.h),
@@ -109,10 +109,22 @@ static const char sql_ticket_show[] =
     "    created_at, sent_at, message FROM notifications WHERE ticket_id = t.ticket_id) n), '[]'))::text"
     " FROM tickets t WHERE t.ticket_id = $1::uuid";
 
+/* The ticket's history rows and its agent sessions (analyses and chats: kind "session",
+ * seq null, detail {session_id, kind, status, reason, model, model_calls, tokens, phases,
+ * ended_at}) in time order. A history row sorts at the latest time of the rows up to
+ * its seq, so the history keeps its seq order even when a later seq has an earlier
+ * time (its transaction started first and waited for the ticket's lock). */
 static const char sql_ticket_history[] =
     "SELECT CASE WHEN EXISTS (SELECT 1 FROM tickets WHERE ticket_id = $1::uuid) THEN"
-    " coalesce((SELECT json_agg(h ORDER BY h.seq) FROM (SELECT seq, at, actor, kind, detail, published_at"
-    " FROM ticket_history WHERE ticket_id = $1::uuid) h), '[]')::text END";
+    " coalesce((SELECT json_agg(to_jsonb(h) - 'sort_at' ORDER BY h.sort_at, h.seq NULLS LAST) FROM ("
+    "  SELECT seq, at, actor, kind, detail, published_at, max(at) OVER (ORDER BY seq) AS sort_at"
+    "  FROM ticket_history WHERE ticket_id = $1::uuid"
+    "  UNION ALL"
+    "  SELECT NULL, created_at, CASE WHEN requester <> '' THEN requester ELSE 'hutch-agent' END, 'session',"
+    "   jsonb_build_object('session_id', session_id, 'kind', kind, 'status', status, 'reason', reason,"
+    "    'model', model, 'model_calls', model_calls, 'input_tokens', input_tokens, 'output_tokens', output_tokens,"
+    "    'phases', phases, 'ended_at', ended_at), NULL, created_at"
+    "  FROM agent_sessions WHERE ticket_id = $1::uuid) h), '[]')::text END";
 
 static const char sql_ticket_row[] =
     "SELECT (to_jsonb(t) - 'history_seq' - 'severity_raised')::text FROM tickets t WHERE ticket_id = $1::uuid";
@@ -229,14 +241,58 @@ int cmd_ticket_show(cli *c)
     return CLI_OK;
 }
 
+/* A session row's detail for the table: "chat answered (answer): 6 model calls,
+ * 1200+80 tokens, 1 phase, session ID". NEW json string or NULL. */
+static json_t *session_line(const json_t *d)
+{
+    char *line = NULL;
+    long long phases = json_integer_value(json_object_get(d, "phases"));
+    const char *reason = json_string_value(json_object_get(d, "reason"));
+    char ph[32] = "";
+    if (phases > 0)
+        snprintf(ph, sizeof ph, ", %lld phase%s", phases, phases == 1 ? "" : "s");
+    if (asprintf(&line, "%s %s%s%s%s: %lld model calls, %lld+%lld tokens%s, session %s",
+                 json_string_value(json_object_get(d, "kind")), json_string_value(json_object_get(d, "status")),
+                 reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
+                 (long long)json_integer_value(json_object_get(d, "model_calls")),
+                 (long long)json_integer_value(json_object_get(d, "input_tokens")),
+                 (long long)json_integer_value(json_object_get(d, "output_tokens")), ph,
+                 json_string_value(json_object_get(d, "session_id"))) < 0)
+        return NULL;
+    json_t *j = json_string(line);
+    free(line);
+    return j;
+}
+
 int cmd_ticket_history(cli *c)
 {
     const char *id = c->args[0];
     if (!check_id(id, "a ticket"))
         return CLI_USAGE;
-    char what[64];
-    snprintf(what, sizeof what, "ticket %s", id);
-    return print_doc(c, sql_ticket_history, 1, (const char *const[]){id}, history_cols, what);
+    bool found;
+    json_t *doc = cli_query_json(c, sql_ticket_history, 1, (const char *const[]){id}, &found);
+    if (!doc) {
+        if (!found)
+            cli_error("ticket %s not found", id);
+        return CLI_FAIL;
+    }
+    if (c->json) {
+        output_json(stdout, doc);
+    } else {
+        size_t i;
+        json_t *row;
+        json_array_foreach (doc, i, row) {
+            const char *kind = json_string_value(json_object_get(row, "kind"));
+            if (kind && !strcmp(kind, "session")) {
+                json_t *line = session_line(json_object_get(row, "detail"));
+                if (line)
+                    json_object_set_new(row, "detail", line);
+            }
+        }
+        output_table(stdout, doc, history_cols);
+    }
+    json_decref(doc);
+    return CLI_OK;
 }
 
 /* The end of every change: the module's answer to an exit code; on success the

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/llm.h"
 #include "common/strbuf.h"
+#include "services/agent/chat.h"
 
 typedef struct {
     const char *noun;
@@ -58,7 +59,7 @@ static const cli_command cli_commands[] = {
      "ID [--threshold X] [--keyword K] [--window D] [--dry-run]",
      "bind every unbound alert of the window (24h) whose embedding is as similar as X (0.9) to the ticket's",
      cmd_ticket_salvage},
-    {"ticket", "history", 0, 1, 1, "ID", "every change of a ticket: when, who, what", cmd_ticket_history},
+    {"ticket", "history", 0, 1, 1, "ID", "every change of a ticket (when, who, what) and its agent sessions, in time order", cmd_ticket_history},
     {"alert", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "alerts whose shape is most like this alert's (last 30 days)",
      cmd_alert_similar},
     {"ticket", "similar", OPT_LIMIT, 1, 1, "ID [--limit N]", "tickets whose alerts look most like this ticket's",
@@ -185,6 +186,7 @@ static void usage(FILE *out)
           out);
     config_print_settings(out, cli_config_table, "Settings");
     config_print_settings(out, llm_settings_table, "Model settings (chat)");
+    config_print_settings(out, chat_settings_table, "Chat settings");
 }
 
 pg *cli_db(cli *c)

@@ -123,6 +123,13 @@ int llm_chat_add_user(llm_chat *c, const char *text)
     return m ? json_array_append_new(c->messages, m) : -1;
 }
 
+int llm_chat_add_assistant_text(llm_chat *c, const char *text)
+{
+    json_t *m = c->provider == LLM_GEMINI ? json_pack("{s:s, s:[{s:s}]}", "role", "model", "parts", "text", text)
+                                          : json_pack("{s:s, s:s}", "role", "assistant", "content", text);
+    return m ? json_array_append_new(c->messages, m) : -1;
+}
+
 int llm_chat_add_reply(llm_chat *c, const llm_reply *r)
 {
     if (!r->assistant)

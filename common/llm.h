@@ -88,6 +88,9 @@ void llm_chat_set_tools(llm_chat *c, json_t *tools);
 void llm_chat_set_schema(llm_chat *c, const char *name, json_t *schema);
 /* Appends a user turn of text. 0 or -1 (OOM). */
 int llm_chat_add_user(llm_chat *c, const char *text);
+/* Appends an assistant turn of text (an answer given outside this conversation, e.g.
+ * by a planned chat's tasks). 0 or -1 (OOM). */
+int llm_chat_add_assistant_text(llm_chat *c, const char *text);
 
 typedef struct {
     char *id;     /* NEW; the provider's call id, or a made-up one (Gemini, servers without ids) */

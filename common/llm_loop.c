@@ -72,7 +72,8 @@ static void next_call(llm_run *run)
         finish(run, -1, "iterations", "the model still called tools after the iteration limit");
         return;
     }
-    if (run->res.model_calls == l->max_iterations - 1 && run->res.model_calls > 0 && !run->concluding) {
+    if (run->res.model_calls == l->max_iterations - 1 && run->res.model_calls > 0 && !run->concluding &&
+        run->spec.n_tools > 0) { /* without tools there is nothing to stop calling */
         run->concluding = true;
         run->chat->no_tool_calls = true;
         llm_chat_add_user(run->chat, conclude_note);

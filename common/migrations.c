@@ -419,6 +419,17 @@ static const char m009_action_runs[] =
     "  ADD COLUMN error text, ADD COLUMN duration_ms bigint, ADD COLUMN finished_at timestamptz;"
     "CREATE UNIQUE INDEX action_runs_alert_action ON action_runs (alert_id, action_id);";
 
+/* Chat (services/agent/chat.h): a question's Slack thread, kept to send the answer
+ * there; who asked a chat session and for which question, and how many phases a
+ * planned answer ran; a turn's plan phase and task (NULL outside a plan), so a planned
+ * answer replays phase by phase. */
+static const char m013_chat[] =
+    "ALTER TABLE agent_requests ADD COLUMN reply_channel text NOT NULL DEFAULT '',"
+    "  ADD COLUMN reply_thread_ts text NOT NULL DEFAULT '';"
+    "ALTER TABLE agent_sessions ADD COLUMN requester text NOT NULL DEFAULT '', ADD COLUMN request_id text,"
+    "  ADD COLUMN phases int NOT NULL DEFAULT 0;"
+    "ALTER TABLE agent_messages ADD COLUMN phase int, ADD COLUMN task text;";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -431,5 +442,6 @@ const migration migrations[] = {
     {9, "action_runs", m009_action_runs},
     {10, "slack", m010_slack},
     {11, "console", m011_console},
+    {13, "chat", m013_chat},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

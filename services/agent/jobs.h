@@ -74,27 +74,6 @@ int agent_sessions_interrupt(pg *db, const char *ticket_id);
 /* Tokens used by every session started in the last hour, or -1 on a database error. */
 int64_t agent_tokens_last_hour(pg *db);
 
-/* hutch.agent.requests, inside the batch transaction: records each question once
- * (request_id). PG_OK/PG_RETRY/PG_FATAL. */
-typedef struct {
-    const char *request_id, *ticket_id, *requester, *question, *trace_id;
-} agent_request;
-int agent_requests_record(pg *db, const agent_request *reqs, size_t n);
-
-typedef struct {
-    char request_id[128];
-    char ticket_id[37];
-    char requester[128];
-    char trace_id[64];
-    char *question; /* NEW */
-} agent_request_row;
-/* Takes up to max pending questions (or running ones whose lease expired) for
- * lease_ms. *rows NEW (agent_request_rows_free). Count or PG_RETRY/PG_FATAL. */
-int agent_requests_claim(pg *db, size_t max, int64_t lease_ms, agent_request_row **rows);
-void agent_request_rows_free(agent_request_row *rows, size_t n);
-/* Marks a question answered (after its answer was produced). */
-int agent_requests_answered(pg *db, const char *request_id, const char *answer, const char *session_id);
-
 /* A risky tool call: true if a person granted it; otherwise records a pending
  * approval (once per ticket, tool and arguments) and returns false. */
 bool agent_approval_granted(pg *db, const char *ticket_id, const char *session_id, const char *tool,

@@ -16,10 +16,11 @@
  * does the analyses with its own connection, so a slow or absent model never delays
  * a notification.
  *
- * hutch.agent.requests (questions from Slack/hutchctl) are recorded (agent_requests) for
- * the worker, which answers with the ticket in context and sends the answer as a
- * NotifyRequest "agent_answer"; without a model they are answered at once that no
- * model is configured.
+ * hutch.agent.requests (questions from Slack/hutchctl) are recorded once (agent_requests,
+ * requests.h) for the worker, which answers them with the chat (chat.h: the ticket in
+ * context, the tools, a plan for long questions) and sends the answer as a NotifyRequest
+ * "agent_answer" to the question's Slack thread; without a model they are answered at
+ * once that no model is configured.
  *
  * Action chains (chain.h, runs.h), when HUTCH_ACTION_POLICY_DIR names a policy
  * directory with a `package action`: after the batch committed (the frame's
@@ -47,6 +48,7 @@
 #include "common/severity.h"
 #include "services/agent/agent.h"
 #include "services/agent/jobs.h"
+#include "services/agent/requests.h"
 #include "rego/bundle.h"
 #include "rego/rego.h"
 #include "services/agent/actions.h"
@@ -287,17 +289,29 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             }
             consumer_item_log(LOG_LEVEL_INFO, it, "agent_request_received", "request_id", r->request_id, "ticket_id",
                               r->ticket_id, "user", r->user, "trace_id", r->meta->trace_id, NULL);
-            if (!ctx->model) { /* answered at once: nothing to wait for */
-                if (agent_answer_build(&notes[i], r->request_id, r->ticket_id, r->user, r->meta->trace_id,
-                                       "No model is configured (HUTCH_LLM_PROVIDER=none): the agent cannot "
-                                       "answer questions.",
-                                       ids_now_ms()) != 0 ||
-                    consumer_emit(it, TOPIC_NOTIFY_REQUESTS, r->ticket_id, &notes[i].req.base) != 0)
+            /* without a model, answered at once (recorded answered: a redelivery answers nothing new) */
+            static const char no_model[] = "No model is configured (HUTCH_LLM_PROVIDER=none): the agent cannot "
+                                           "answer questions.";
+            agent_request q = {.request_id = r->request_id,
+                               .ticket_id = r->ticket_id,
+                               .requester = r->user,
+                               .question = r->text,
+                               .trace_id = r->meta->trace_id,
+                               .reply_channel = r->reply_channel,
+                               .reply_thread_ts = r->reply_thread_ts,
+                               .answer = ctx->model ? NULL : no_model};
+            size_t inserted = 0;
+            rc = agent_requests_record(db, &q, 1, &inserted);
+            if (rc == PG_OK && !ctx->model) {
+                /* the answer's request id derives from the question's: notify posts it once */
+                if (agent_answer_build(&notes[i], r->request_id, r->ticket_id, r->user, r->meta->trace_id, no_model,
+                                       ids_now_ms()) != 0)
                     rc = PG_RETRY;
-                continue;
+                notes[i].req.reply_channel = r->reply_channel;
+                notes[i].req.reply_thread_ts = r->reply_thread_ts;
+                if (rc == PG_OK && consumer_emit(it, TOPIC_NOTIFY_REQUESTS, r->ticket_id, &notes[i].req.base) != 0)
+                    rc = PG_RETRY;
             }
-            agent_request q = {r->request_id, r->ticket_id, r->user, r->text, r->meta->trace_id};
-            rc = agent_requests_record(db, &q, 1);
             continue;
         }
         const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
@@ -363,6 +377,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             config_print_settings(stdout, llm_settings_table, "Model settings");
             config_print_settings(stdout, mcp_settings_table, "MCP servers");
+            config_print_settings(stdout, chat_settings_table, "Chat (hutch.agent.requests)");
         }
     service_config_or_exit(agent_config_table, &cfg, argc, argv, "hutch-agent",
                            "Triages clustered alerts (severity, summary), asks notify to tell people, and analyses "
@@ -370,10 +385,12 @@ int main(int argc, char **argv)
     llm_settings llm;
     llm_config llm_cfg;
     mcp_settings mcp;
+    chat_settings chat;
     char err[1024];
     if (config_load(llm_settings_table, &llm, err, sizeof err) != 0 ||
         llm_settings_config(&llm, &llm_cfg, err, sizeof err) != 0 ||
-        config_load(mcp_settings_table, &mcp, err, sizeof err) != 0) {
+        config_load(mcp_settings_table, &mcp, err, sizeof err) != 0 ||
+        config_load(chat_settings_table, &chat, err, sizeof err) != 0) {
         fprintf(stderr, "hutch-agent: %s\n", err);
         return 78;
     }
@@ -415,6 +432,7 @@ int main(int argc, char **argv)
                                   .mcp_servers = mcp.servers,
                                   .mcp_read_only = mcp.read_only,
                                   .mcp_timeout_ms = (long)mcp.timeout_ms,
+                                  .chat = &chat,
                                   .brokers = svc.common.kafka_brokers,
                                   .stop = &svc.stop};
         ctx.model = llm_cfg.provider != LLM_NONE;
@@ -433,5 +451,6 @@ int main(int argc, char **argv)
     config_free(agent_config_table, &cfg);
     config_free(llm_settings_table, &llm);
     config_free(mcp_settings_table, &mcp);
+    config_free(chat_settings_table, &chat);
     return rc;
 }

@@ -27,7 +27,9 @@
 #include "common/severity.h"
 #include "common/ticket.h"
 #include "services/agent/analysis.h"
+#include "services/agent/chat.h"
 #include "services/agent/jobs.h"
+#include "services/agent/requests.h"
 #include "services/agent/tools.h"
 
 #define AGENT_ACTOR "hutch-agent"
@@ -35,7 +37,9 @@
 typedef struct {
     bool busy, done;
     bool is_request;       /* a question of hutch.agent.requests, not an analysis */
-    agent_request_row req; /* its question (req.question OWNED) */
+    agent_request_row req; /* its question (req.question, req.answer OWNED) */
+    chat_run *chat;        /* its answer in the making (chat.h) */
+    chat_session sess;
     agent_job job;
     agent_tool_ctx tools;
     llm_run *run;
@@ -53,7 +57,7 @@ typedef struct worker_state {
     kafka_producer *producer; /* answers to questions */
     llm_tool *tools;          /* agent_tools, then the MCP servers' */
     llm_tool *chat_tools;     /* the same without hutch_update_finding */
-    size_t n_tools;
+    size_t n_tools, n_chat_tools;
 } worker_state;
 
 static void sleep_ms(int64_t ms)
@@ -171,90 +175,122 @@ static json_t *model_result(worker_state *w, run_slot *s, const llm_run_result *
     return out;
 }
 
-/* A question's answer: produced as a NotifyRequest, then the question marked answered
- * (if the produce fails, the lease expires and the question is answered again). */
+/* A question's answer: stored, produced as a NotifyRequest (to the question's Slack
+ * thread), then the question marked answered. If the produce fails, the lease expires and
+ * the stored answer is sent again, under the same request id (requests.h). */
 static void answer_request(worker_state *w, run_slot *s, const char *answer)
 {
+    agent_request_row *q = &s->req;
+    if (!q->answer && agent_requests_store_answer(w->db, q->request_id, answer) != PG_OK) {
+        LOG_WARN("agent_request_unanswered", "request_id", q->request_id, "error", pg_last_error(w->db), NULL);
+        return;
+    }
     agent_notify n;
     int ok = -1;
-    if (agent_answer_build(&n, s->req.request_id, s->req.ticket_id, s->req.requester, s->req.trace_id, answer,
-                           ids_now_ms()) == 0) {
+    if (agent_answer_build(&n, q->request_id, q->ticket_id, q->requester, q->trace_id, answer, ids_now_ms()) == 0) {
+        n.req.reply_channel = q->reply_channel;
+        n.req.reply_thread_ts = q->reply_thread_ts;
+        n.req.session_id = q->session_id;
         size_t len = 0;
         uint8_t *buf = msg_pack(&n.req.base, &len);
         if (buf && w->producer)
-            ok = kafka_produce_sync(w->producer, TOPIC_NOTIFY_REQUESTS, s->req.ticket_id, strlen(s->req.ticket_id), buf,
-                                    len, NULL, 10000);
+            ok = kafka_produce_sync(w->producer, TOPIC_NOTIFY_REQUESTS, q->ticket_id, strlen(q->ticket_id), buf, len,
+                                    NULL, 10000);
         free(buf);
     }
     agent_notify_free(&n);
     if (ok == 0)
-        agent_requests_answered(w->db, s->req.request_id, answer, s->tools.session_id);
-    LOG_INFO("agent_request_answered", "request_id", s->req.request_id, "ticket_id", s->req.ticket_id, "sent",
-             ok == 0 ? "true" : "false", NULL);
+        agent_requests_answered(w->db, q->request_id);
+    LOG_INFO("agent_request_answered", "request_id", q->request_id, "ticket_id", q->ticket_id, "session_id",
+             q->session_id, "sent", ok == 0 ? "true" : "false", NULL);
+}
+
+static void request_slot_clear(run_slot *s)
+{
+    chat_free(s->chat);
+    free(s->req.question);
+    free(s->req.answer);
+    memset(s, 0, sizeof *s);
 }
 
 static void reap_request(worker_state *w, run_slot *s)
 {
-    const llm_run_result *r = s->run ? llm_run_outcome(s->run) : NULL;
-    if (r)
-        agent_session_close(w->db, s->tools.session_id, r->rc == 0 ? "answered" : "failed", r->reason, r->model_calls,
-                            r->input_tokens, r->output_tokens);
+    const chat_outcome *r = chat_result(s->chat);
+    agent_session_close(w->db, s->sess.session_id, r->rc == 0 ? "answered" : "failed", r->reason, s->sess.model_calls,
+                        s->sess.input_tokens, s->sess.output_tokens);
+    if (s->sess.phases)
+        agent_chat_session_phases(w->db, s->sess.session_id, s->sess.phases);
+    char calls[16], phases[16];
+    snprintf(calls, sizeof calls, "%d", s->sess.model_calls);
+    snprintf(phases, sizeof phases, "%d", r->phases);
+    LOG_INFO("agent_chat_ended", "request_id", s->req.request_id, "ticket_id", s->req.ticket_id, "session_id",
+             s->sess.session_id, "reason", r->reason, "planned", r->planned ? "true" : "false", "phases", phases,
+             "model_calls", calls, "error", r->rc ? r->err : NULL, NULL);
     char fallback[700];
-    snprintf(fallback, sizeof fallback, "The agent could not answer (%s).", r ? (r->err[0] ? r->err : r->reason) : "");
-    answer_request(w, s, r && r->rc == 0 && r->text ? r->text : fallback);
-    llm_run_free(s->run);
-    free(s->req.question);
-    memset(s, 0, sizeof *s);
+    snprintf(fallback, sizeof fallback, "The agent could not answer (%s).", r->err[0] ? r->err : r->reason);
+    answer_request(w, s, r->rc == 0 && r->answer ? r->answer : fallback);
+    request_slot_clear(s);
+}
+
+/* Each stored chat turn as a TicketEvent "chat" (the web console follows chats by
+ * them); lost events are not retried: agent_messages holds every turn. */
+static void publish_turn(void *arg, const char *ticket_id, const char *session_id, int seq, const char *role, int phase,
+                         const char *task)
+{
+    run_slot *s = arg;
+    if (!s->w->producer)
+        return;
+    size_t len = 0;
+    uint8_t *buf =
+        chat_pack_turn_event(ticket_id, session_id, seq, role, phase, task, s->req.trace_id, ids_now_ms(), &len);
+    if (buf && kafka_produce_async(s->w->producer, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), buf, len, NULL,
+                                   NULL, NULL) != 0)
+        LOG_WARN("agent_chat_event_not_queued", "session_id", session_id, "ticket_id", ticket_id, NULL);
+    free(buf);
 }
 
 static void start_request(worker_state *w, run_slot *s)
 {
+    s->w = w;
+    s->is_request = true;
+    if (s->req.answer) { /* answered before a crash: send it, do not ask again */
+        answer_request(w, s, s->req.answer);
+        request_slot_clear(s);
+        return;
+    }
     int rc;
     json_t *ctx = agent_load_context(w->db, s->req.ticket_id, w->cfg->context_alerts, &rc);
     if (!ctx) {
         if (rc == PG_OK)
             answer_request(w, s, "There is no such ticket.");
-        free(s->req.question);
-        memset(s, 0, sizeof *s);
+        request_slot_clear(s); /* a database error: the lease expires, the question is taken again */
         return;
     }
-    s->is_request = true;
-    s->tools = (agent_tool_ctx){.db = w->db, .psl = w->psl};
-    snprintf(s->tools.ticket_id, sizeof s->tools.ticket_id, "%s", s->req.ticket_id);
-    ids_uuid7(s->tools.session_id);
-    agent_session_open(w->db, s->tools.session_id, s->req.ticket_id, "chat", llm_provider_name(w->cfg->llm.provider),
-                       w->cfg->llm.model);
-    char *prompt = agent_chat_prompt(ctx, s->req.question);
-    json_decref(ctx);
-    llm_chat *chat = llm_chat_new(w->cfg->llm.provider, agent_chat_system);
-    if (!prompt || !chat || llm_chat_add_user(chat, prompt) != 0) {
-        free(prompt);
-        llm_chat_free(chat);
-        free(s->req.question);
-        memset(s, 0, sizeof *s);
+    s->sess = (chat_session){0};
+    snprintf(s->sess.ticket_id, sizeof s->sess.ticket_id, "%s", s->req.ticket_id);
+    ids_uuid7(s->sess.session_id);
+    if (agent_chat_session_open(w->db, s->sess.session_id, s->req.ticket_id, llm_provider_name(w->cfg->llm.provider),
+                                w->cfg->llm.model, s->req.requester, s->req.request_id) != PG_OK ||
+        agent_requests_begin(w->db, s->req.request_id, s->sess.session_id) != PG_OK) {
+        json_decref(ctx);
+        request_slot_clear(s);
         return;
     }
-    note_text(&s->tools, "user", prompt);
-    free(prompt);
-    /* questions read; they do not write the finding (the analysis does) */
-    size_t n = 0;
-    for (size_t i = 0; i < w->n_tools; i++)
-        if (strcmp(w->tools[i].name, "hutch_update_finding") != 0)
-            w->chat_tools[n++] = w->tools[i];
-    llm_loop_spec spec = {.tools = w->chat_tools,
-                          .n_tools = n,
-                          .tool_ctx = &s->tools,
-                          .limits = w->cfg->limits,
-                          .approve = agent_tool_approve,
-                          .on_message = on_message,
-                          .done = on_run_done,
-                          .done_arg = s};
+    snprintf(s->req.session_id, sizeof s->req.session_id, "%s", s->sess.session_id);
+    chat_env env = {.db = w->db,
+                    .psl = w->psl,
+                    .client = w->client,
+                    .provider = w->cfg->llm.provider,
+                    .tools = w->chat_tools,
+                    .n_tools = w->n_chat_tools,
+                    .settings = w->cfg->chat,
+                    .on_turn = publish_turn,
+                    .turn_arg = s};
     s->busy = true;
-    s->run = llm_run_start(w->client, chat, &spec);
-    if (!s->run) {
-        free(s->req.question);
-        memset(s, 0, sizeof *s);
-    }
+    s->chat = chat_start(&env, &s->sess, ctx, s->req.question, NULL);
+    json_decref(ctx);
+    if (!s->chat)
+        request_slot_clear(s);
 }
 
 static void reap(worker_state *w, run_slot *s)
@@ -371,12 +407,17 @@ static void *worker_main(void *arg)
         w.n_tools = agent_tools_count + w.mcp.n_tools;
     }
     w.chat_tools = calloc(w.n_tools ? w.n_tools : 1, sizeof *w.chat_tools);
+    if (w.chat_tools && w.tools)
+        w.n_chat_tools = chat_tools_select(w.tools, w.n_tools, w.chat_tools);
     w.slots = w.tools && w.chat_tools ? calloc((size_t)w.cfg->concurrency, sizeof *w.slots) : NULL;
     if (w.client && w.cfg->brokers &&
         !(w.producer = kafka_producer_new(w.cfg->brokers, "hutch-agent-answers", err, sizeof err)))
         LOG_ERROR("agent_answers_no_producer", "error", err, NULL);
     /* a run ends by its wall time; the margin covers applying its answer */
     int64_t wall = w.cfg->limits.max_wall_ms, lease = wall + (wall < 60000 ? wall : 60000);
+    /* a question's lease outlasts its chat (HUTCH_CHAT_TIMEOUT), or it would be taken twice */
+    int64_t chat_wall = w.cfg->chat->timeout_ms > 0 ? w.cfg->chat->timeout_ms : 600000;
+    int64_t chat_lease = chat_wall + (chat_wall < 60000 ? chat_wall : 60000);
     LOG_INFO("agent_worker_started", "provider", llm_provider_name(w.cfg->llm.provider), "model", w.cfg->llm.model,
              NULL);
     while (w.slots && !*w.cfg->stop) {
@@ -414,13 +455,15 @@ static void *worker_main(void *arg)
             free_now += !w.slots[i].busy;
         agent_request_row *reqs = NULL;
         bool out_of_tokens = w.cfg->tokens_per_hour > 0 && w.budget_logged; /* the hour's tokens are spent */
-        int nq =
-            w.client && free_now > 0 && !out_of_tokens ? agent_requests_claim(w.db, (size_t)free_now, lease, &reqs) : 0;
+        int nq = w.client && free_now > 0 && !out_of_tokens
+                     ? agent_requests_claim(w.db, (size_t)free_now, chat_lease, &reqs)
+                     : 0;
         for (int j = 0, i = 0; j < nq && i < w.cfg->concurrency; i++) {
             if (w.slots[i].busy)
                 continue;
             w.slots[i].req = reqs[j];
             reqs[j].question = NULL; /* now the slot's */
+            reqs[j].answer = NULL;
             start_request(&w, &w.slots[i]);
             j++;
         }
@@ -434,15 +477,21 @@ static void *worker_main(void *arg)
             llm_client_run(w.client, (int)w.cfg->poll_ms);
         else if (n <= 0)
             sleep_ms(w.cfg->poll_ms);
-        for (int i = 0; i < w.cfg->concurrency; i++)
-            if (w.slots[i].busy && w.slots[i].done)
-                reap(&w, &w.slots[i]);
+        for (int i = 0; i < w.cfg->concurrency; i++) {
+            run_slot *s = &w.slots[i];
+            if (s->busy && s->is_request && chat_step(s->chat))
+                reap(&w, s);
+            else if (s->busy && !s->is_request && s->done)
+                reap(&w, s);
+        }
+        if (w.producer)
+            kafka_producer_poll(w.producer, 0);
     }
     for (int i = 0; w.slots && i < w.cfg->concurrency; i++)
         if (w.slots[i].busy) { /* abandoned: the lease expires and the job is taken again */
             llm_run_free(w.slots[i].run);
             json_decref(w.slots[i].tools.finding);
-            free(w.slots[i].req.question);
+            request_slot_clear(&w.slots[i]);
         }
     llm_client_free(w.client); /* after the runs: their transfers are removed first */
     mcp_set_close(&w.mcp);

@@ -3,7 +3,10 @@
  * each (the tool loop on the configured model, or the template summary without one)
  * and writes the outcome through the ticket module (common/ticket.h: ticket_edit for
  * title and description, ticket_set_finding), whose history is the outbox of the
- * TicketEvents that make notify update its message.
+ * TicketEvents that make notify update its message. In the slots the analyses leave,
+ * it answers the questions of hutch.agent.requests with the chat (chat.h, requests.h):
+ * each stored turn announced as a TicketEvent "chat", the answer sent as a NotifyRequest
+ * "agent_answer" to the question's Slack thread.
  *
  * One thread drives up to `concurrency` runs at once on one llm_client (libcurl
  * multi); it has its own Postgres connection. A run's limits are the loop's
@@ -21,6 +24,7 @@
 
 #include "common/llm.h"
 #include "common/llm_loop.h"
+#include "services/agent/chat.h"
 
 typedef struct {
     const char *database_url; /* BORROWED (secret) */
@@ -35,7 +39,8 @@ typedef struct {
     const char *mcp_servers;   /* HUTCH_MCP_SERVERS (mcp.h), BORROWED; "" = none */
     const char *mcp_read_only; /* HUTCH_MCP_READ_ONLY, BORROWED */
     long mcp_timeout_ms;
-    const char *brokers;         /* for the answers to hutch.agent.requests, BORROWED */
+    const chat_settings *chat;   /* the chat's settings (HUTCH_CHAT_*), BORROWED */
+    const char *brokers;         /* for the answers to hutch.agent.requests and the chat's TicketEvents, BORROWED */
     volatile sig_atomic_t *stop; /* BORROWED: the service's stop flag */
 } agent_worker_config;
 

@@ -483,7 +483,7 @@ def test_agent_request_is_answered_as_a_notification(llm_agent):
     f = tagged_finding(tag)
     post(st, f)
     tid = ticket_of(st, f["title"])
-    question = f"analyse every IP in this ticket {tag}"
+    question = f"which IP is in this ticket {tag}?"
     model.by_tag = {question: lambda view: {"text": f"One IP, {public_ip(tag)}: a known scanner."}, **model.by_tag}
     rid = agent_request(st, tid, question)
     [a] = wait_for(lambda: answers(st, tid), scaled(60), what="the answer's notification")
