@@ -10,7 +10,8 @@ ACTION_PKGS = jansson libcurl libcrypto $(PKGS_ticket) $(INTEL_PKGS)
 PROGRAMS += $(BIN)/hutch-agent
 hutch_agent_SRCS = services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
 	services/agent/jobs.c services/agent/analysis.c services/agent/tools.c services/agent/worker.c \
-	$(ACTION_SRCS)
+	services/agent/triage.c services/agent/triage_store.c services/agent/triage_batch.c \
+	services/agent/enrich_runner.c $(ACTION_SRCS)
 hutch_agent_PKGS = $(sort $(PKGS_service) $(PKGS_llm) $(PKGS_fetch) libpsl libidn2 libpcre2-8 $(ACTION_PKGS))
 hutch_agent_REGO := yes
 UNIT_TESTS += $(BIN)/test_agent
@@ -20,3 +21,7 @@ UNIT_TESTS += $(BIN)/test_chain
 test_chain_SRCS := services/agent/test_chain.c $(ACTION_CHAIN_SRCS)
 test_chain_PKGS := cmocka $(ACTION_CHAIN_PKGS)
 test_chain_REGO := yes
+UNIT_TESTS += $(BIN)/test_triage
+test_triage_SRCS := services/agent/test_triage.c services/agent/triage.c
+test_triage_PKGS := cmocka $(sort $(PKGS_msg) $(PKGS_llm))
+test_triage_REGO := yes
