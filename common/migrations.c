@@ -435,7 +435,7 @@ static const char m012_triage[] =
     "  output jsonb,"                                   /* the policy's output */
     "  enrich jsonb NOT NULL DEFAULT '[]',"             /* [{id, prompt, result}] */
     "  enrich_skipped jsonb NOT NULL DEFAULT '[]',"     /* [{id, reason}] */
-    "  ticket_action text NOT NULL DEFAULT '',"         /* '' | archived | declined | kept */
+    "  ticket_action text NOT NULL DEFAULT '',"         /* '' | archived | declined */
     "  decided_at timestamptz NOT NULL DEFAULT now());"
     "CREATE INDEX triage_decisions_ticket ON triage_decisions (ticket_id);"
     "CREATE TABLE triage_enrich ("

@@ -166,9 +166,8 @@ uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity,
     char seed[160];
     snprintf(seed, sizeof seed, "%s/agent/triaged", alert->alert_id);
     msg_meta_init(&meta, trace_id && *trace_id ? trace_id : NULL, AGENT_PRODUCER, created_ms, seed);
-    json_t *d =
-        json_pack("{s:s, s:s, s:i}", "severity", severity, "publish", publish ? publish : "alert", "alert_count",
-                  (json_int_t)alert_count);
+    json_t *d = json_pack("{s:s, s:s, s:i}", "severity", severity, "publish", publish ? publish : "alert",
+                          "alert_count", (json_int_t)alert_count);
     char *detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(d);
     if (!detail)

@@ -128,8 +128,8 @@ static void run_task(runner_state *w, triage_enrich_row *row, const json_t *aler
     llm_run_result r;
     memset(&r, 0, sizeof r);
     llm_run_sync(w->client, chat, &spec, &r); /* chat is the run's now */
-    agent_session_close(w->db, t.session_id, r.rc == 0 ? "answered" : "failed", r.reason, r.model_calls,
-                        r.input_tokens, r.output_tokens);
+    agent_session_close(w->db, t.session_id, r.rc == 0 ? "answered" : "failed", r.reason, r.model_calls, r.input_tokens,
+                        r.output_tokens);
     char calls[16], tokens[24];
     snprintf(calls, sizeof calls, "%d", r.model_calls);
     snprintf(tokens, sizeof tokens, "%" PRId64, r.input_tokens + r.output_tokens);
@@ -160,8 +160,8 @@ static int send_back(runner_state *w, const triage_enrich_row *row)
     char seed[160];
     snprintf(seed, sizeof seed, "%s/agent/enriched", a->alert_id);
     int64_t created = a->meta && a->meta->created_unix_ms > 0 ? a->meta->created_unix_ms : a->created_unix_ms;
-    msg_meta_init(&meta, a->meta && a->meta->trace_id && *a->meta->trace_id ? a->meta->trace_id : NULL,
-                  AGENT_PRODUCER, created, seed);
+    msg_meta_init(&meta, a->meta && a->meta->trace_id && *a->meta->trace_id ? a->meta->trace_id : NULL, AGENT_PRODUCER,
+                  created, seed);
     Hutch__V1__Meta *saved_meta = a->meta;
     char *saved_enrich = a->triage_enrich_json;
     a->meta = &meta.meta;
@@ -171,9 +171,9 @@ static int send_back(runner_state *w, const triage_enrich_row *row)
     a->meta = saved_meta;
     a->triage_enrich_json = saved_enrich;
     const char *key = a->namespace_ && *a->namespace_ ? a->namespace_ : a->alert_id;
-    int rc = buf && w->producer ? kafka_produce_sync(w->producer, TOPIC_ALERTS_CLUSTERED, key, strlen(key), buf, len,
-                                                     NULL, 10000)
-                                : -1;
+    int rc = buf && w->producer
+                 ? kafka_produce_sync(w->producer, TOPIC_ALERTS_CLUSTERED, key, strlen(key), buf, len, NULL, 10000)
+                 : -1;
     free(buf);
     free(text);
     hutch__v1__alert__free_unpacked(a, NULL);

@@ -457,9 +457,8 @@ int main(int argc, char **argv)
             config_free(agent_config_table, &cfg);
             return 1;
         }
-        ctx.triage = (triage_step){.pol = ctx.triage_pol,
-                                   .model = llm_cfg.provider != LLM_NONE,
-                                   .enrich_wait_ms = cfg.enrich_wait_ms};
+        ctx.triage = (triage_step){
+            .pol = ctx.triage_pol, .model = llm_cfg.provider != LLM_NONE, .enrich_wait_ms = cfg.enrich_wait_ms};
         LOG_INFO("triage_policy_loaded", "dir", cfg.policy_dir, "triage", triage_policy_source(ctx.triage_pol),
                  "enrich", triage_policy_has_enrich(ctx.triage_pol) ? "data.enrich" : "", NULL);
         static const consumer_input inputs[] = {

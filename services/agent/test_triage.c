@@ -242,8 +242,7 @@ static void test_input_shape(void **state)
     assert_string_equal(json_string_value(json_object_get(meta, "title")), a.title);
     assert_int_equal(json_array_size(json_object_get(meta, "attributes")), 2);
     assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(alert, "intel"), 0), "verdict")),
-        "malicious");
+        json_string_value(json_object_get(json_array_get(json_object_get(alert, "intel"), 0), "verdict")), "malicious");
     assert_true(json_is_true(json_object_get(alert, "new_ticket")));
     /* the policy sees the enrich results as Warren's array */
     triage_policy *p = load("package triage\nimport rego.v1\n"
@@ -303,10 +302,10 @@ static void test_enrich_tasks(void **state)
 
     const char *bad[] = {
         "package enrich\nprompts[{\"inline\": \"a\", \"template\": \"ioc.md\"}]\n", /* both */
-        "package enrich\nprompts[{\"id\": \"x\"}]\n",                              /* neither */
-        "package enrich\nprompts[{\"inline\": \"a\", \"format\": \"xml\"}]\n",     /* format */
-        "package enrich\nprompts[{\"template\": \"missing.md\"}]\n",               /* no file */
-        "package enrich\nprompts[{\"template\": \"../etc/passwd\"}]\n",            /* outside */
+        "package enrich\nprompts[{\"id\": \"x\"}]\n",                               /* neither */
+        "package enrich\nprompts[{\"inline\": \"a\", \"format\": \"xml\"}]\n",      /* format */
+        "package enrich\nprompts[{\"template\": \"missing.md\"}]\n",                /* no file */
+        "package enrich\nprompts[{\"template\": \"../etc/passwd\"}]\n",             /* outside */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         p = load(bad[i]);

@@ -164,11 +164,11 @@ json_t *triage_alert_object(const Hutch__V1__Alert *a, const char *payload_json)
                                               str_or_empty(a->indicators[i]->value)));
     for (size_t i = 0; intel && i < a->n_intel; i++) {
         const Hutch__V1__IntelVerdict *v = a->intel[i];
-        json_array_append_new(intel, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i}", "provider",
-                                               str_or_empty(v->provider), "kind", str_or_empty(v->kind), "value",
-                                               str_or_empty(v->value), "indicator", str_or_empty(v->indicator),
-                                               "state", str_or_empty(v->state), "verdict", str_or_empty(v->verdict),
-                                               "score", (int)v->score));
+        json_array_append_new(intel,
+                              json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i}", "provider", str_or_empty(v->provider),
+                                        "kind", str_or_empty(v->kind), "value", str_or_empty(v->value), "indicator",
+                                        str_or_empty(v->indicator), "state", str_or_empty(v->state), "verdict",
+                                        str_or_empty(v->verdict), "score", (int)v->score));
     }
     const char *raw = payload_json && *payload_json ? payload_json : a->payload_json;
     json_t *data = raw && *raw ? json_loads(raw, JSON_DECODE_ANY, NULL) : NULL;
@@ -178,20 +178,20 @@ json_t *triage_alert_object(const Hutch__V1__Alert *a, const char *payload_json)
     if (a->created_unix_ms > 0 && gmtime_r(&s, &tm))
         strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *meta = attrs && tags ? json_pack("{s:o, s:o, s:O, s:O, s:o}", "title", str_or_empty(a->title),
-                                             "description", str_or_empty(a->description), "attributes", attrs,
-                                             "tags", tags, "channel", str_or_empty(a->channel))
+                                             "description", str_or_empty(a->description), "attributes", attrs, "tags",
+                                             tags, "channel", str_or_empty(a->channel))
                                  : NULL;
     json_t *o = NULL;
     if (meta && inds && intel)
         o = json_pack("{s:o, s:o, s:o, s:o, s:O, s:O, s:o, s:O, s:o, s:o, s:i, s:f, s:o, s:o, s:o, s:b, s:o, "
                       "s:O, s:O}",
                       "id", str_or_empty(a->alert_id), "schema", str_or_empty(a->schema), "title",
-                      str_or_empty(a->title), "description", str_or_empty(a->description), "attributes", attrs,
-                      "tags", tags, "channel", str_or_empty(a->channel), "metadata", meta, "data",
-                      data ? data : json_null(), "severity", str_or_empty(a->severity), "severity_score",
-                      (int)a->severity_score, "risk_score", a->risk_score, "namespace", str_or_empty(a->namespace_),
-                      "source", str_or_empty(a->source), "ticket_id", str_or_empty(a->ticket_id), "new_ticket",
-                      (int)a->new_ticket, "created_at", json_string(created), "indicators", inds, "intel", intel);
+                      str_or_empty(a->title), "description", str_or_empty(a->description), "attributes", attrs, "tags",
+                      tags, "channel", str_or_empty(a->channel), "metadata", meta, "data", data ? data : json_null(),
+                      "severity", str_or_empty(a->severity), "severity_score", (int)a->severity_score, "risk_score",
+                      a->risk_score, "namespace", str_or_empty(a->namespace_), "source", str_or_empty(a->source),
+                      "ticket_id", str_or_empty(a->ticket_id), "new_ticket", (int)a->new_ticket, "created_at",
+                      json_string(created), "indicators", inds, "intel", intel);
     json_decref(meta);
     json_decref(attrs);
     json_decref(tags);
@@ -324,8 +324,9 @@ int triage_enrich_tasks(const triage_policy *p, const json_t *alert, json_t **ta
         char made[16];
         if (!id || !*json_string_value(id))
             task_id(m, made);
-        json_array_append_new(*tasks, json_pack("{s:s, s:s, s:s}", "id", id && *json_string_value(id) ? json_string_value(id) : made,
-                                                "prompt", prompt, "format", fmt));
+        json_array_append_new(*tasks, json_pack("{s:s, s:s, s:s}", "id",
+                                                id && *json_string_value(id) ? json_string_value(id) : made, "prompt",
+                                                prompt, "format", fmt));
         free(prompt);
     }
     json_decref(set);
@@ -386,7 +387,8 @@ int triage_decide(const triage_policy *p, const json_t *alert, const json_t *enr
     out->publish = TRIAGE_PUBLISH_ALERT;
     if (!triage_policy_has_triage(p))
         return 0;
-    json_t *in = json_pack("{s:O, s:o}", "alert", alert, "enrich", enrich ? json_incref((json_t *)enrich) : json_array());
+    json_t *in =
+        json_pack("{s:O, s:o}", "alert", alert, "enrich", enrich ? json_incref((json_t *)enrich) : json_array());
     json_t *x = NULL;
     int rc = eval_x(p, p->triage, in, "triage", &x, err, errlen);
     if (rc != 0 || !x)
@@ -458,7 +460,8 @@ int triage_decide(const triage_policy *p, const json_t *alert, const json_t *enr
         out->attr = json_array();
         json_array_foreach (attr, i, m) {
             const json_t *v = json_object_get(m, "value");
-            char *text = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *text =
+                json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
             const char *link = json_string_value(json_object_get(m, "link"));
             json_array_append_new(out->attr, json_pack("{s:O, s:s, s:s}", "key", json_object_get(m, "key"), "value",
                                                        text ? text : "", "link", link ? link : ""));
@@ -546,8 +549,8 @@ char *triage_render(const char *tmpl, const json_t *vars, char *err, size_t errl
                 free(j);
             }
         } else {
-            snprintf(err, errlen, "unsupported action {{%.*s}}: only field paths like {{ .alert.title }}",
-                     (int)(z - a), a);
+            snprintf(err, errlen, "unsupported action {{%.*s}}: only field paths like {{ .alert.title }}", (int)(z - a),
+                     a);
             strbuf_free(&b);
             return NULL;
         }

@@ -76,8 +76,8 @@ typedef struct {
 /* The triage of an alert: input {"alert": alert, "enrich": enrich (NULL: [])}, both
  * BORROWED. Fills out (triage_decision_free it either way). 0; -1 OOM; -2 a policy
  * error (err). */
-int triage_decide(const triage_policy *pol, const json_t *alert, const json_t *enrich, triage_decision *out,
-                  char *err, size_t errlen);
+int triage_decide(const triage_policy *pol, const json_t *alert, const json_t *enrich, triage_decision *out, char *err,
+                  size_t errlen);
 void triage_decision_free(triage_decision *d);
 const char *triage_publish_name(triage_publish p); /* "alert", "notice", "discard" */
 

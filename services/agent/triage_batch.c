@@ -78,8 +78,8 @@ int triage_step_decide(const triage_step *s, pg *db, consumer_item **items, size
             size_t k;
             json_t *t;
             json_array_foreach (o->tasks, k, t) {
-                json_array_append_new(o->skipped, json_pack("{s:O, s:s}", "id", json_object_get(t, "id"), "reason",
-                                                            NO_MODEL_REASON));
+                json_array_append_new(
+                    o->skipped, json_pack("{s:O, s:s}", "id", json_object_get(t, "id"), "reason", NO_MODEL_REASON));
                 consumer_item_log(LOG_LEVEL_INFO, it, "enrich_task_skipped", "alert_id", a->alert_id, "task",
                                   json_string_value(json_object_get(t, "id")), "reason", NO_MODEL_REASON, NULL);
             }

@@ -37,8 +37,8 @@ typedef struct {
 } triage_step;
 
 typedef struct {
-    bool waiting;   /* queued for its prompt tasks: no output now */
-    bool recorded;  /* a decision to record (a package is there) */
+    bool waiting;  /* queued for its prompt tasks: no output now */
+    bool recorded; /* a decision to record (a package is there) */
     triage_decision d;
     json_t *enrich, *skipped, *tasks; /* NEW or NULL */
 } triage_outcome;

@@ -28,13 +28,15 @@ int triage_store_payloads(pg *db, const Hutch__V1__Alert *const *alerts, size_t 
     }
     const char *p[] = {pg_array_text(&ids)};
     PGresult *res = NULL;
-    int rc = p[0] ? pg_exec(db, &res, "SELECT event_id::text, payload::text FROM events WHERE event_id = ANY($1::uuid[])",
-                            1, p)
+    int rc = p[0] ? pg_exec(db, &res,
+                            "SELECT event_id::text, payload::text FROM events WHERE event_id = ANY($1::uuid[])", 1, p)
                   : PG_RETRY;
     for (int r = 0; rc == PG_OK && r < PQntuples(res); r++)
         for (size_t i = 0; i < n; i++)
-            if (alerts[i] && !payloads[i] && alerts[i]->event_id && !strcasecmp(alerts[i]->event_id, PQgetvalue(res, r, 0)) &&
-                !(alerts[i]->payload_json && *alerts[i]->payload_json) && !(payloads[i] = strdup(PQgetvalue(res, r, 1))))
+            if (alerts[i] && !payloads[i] && alerts[i]->event_id &&
+                !strcasecmp(alerts[i]->event_id, PQgetvalue(res, r, 0)) &&
+                !(alerts[i]->payload_json && *alerts[i]->payload_json) &&
+                !(payloads[i] = strdup(PQgetvalue(res, r, 1))))
                 rc = PG_RETRY;
     PQclear(res);
     pg_array_free(&ids);
@@ -278,10 +280,11 @@ int triage_enrich_progress(pg *db, const char *alert_id, const json_t *results, 
 {
     char *r = json_dumps(results, JSON_COMPACT), *s = json_dumps(skipped, JSON_COMPACT);
     const char *p[] = {alert_id, r, s};
-    int rc = r && s ? pg_exec(db, NULL,
-                              "UPDATE triage_enrich SET results = $2::jsonb, skipped = $3::jsonb WHERE alert_id = $1::uuid",
-                              3, p)
-                    : PG_RETRY;
+    int rc =
+        r && s ? pg_exec(db, NULL,
+                         "UPDATE triage_enrich SET results = $2::jsonb, skipped = $3::jsonb WHERE alert_id = $1::uuid",
+                         3, p)
+               : PG_RETRY;
     free(r);
     free(s);
     return rc;

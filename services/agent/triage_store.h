@@ -41,9 +41,9 @@ int triage_store_payloads(pg *db, const Hutch__V1__Alert *const *alerts, size_t 
 typedef struct {
     const char *alert_id, *ticket_id;
     const triage_decision *d;
-    const char *policy;         /* triage_policy_source, "" = the default */
-    const json_t *enrich;       /* [{id, prompt, result}] or NULL */
-    const json_t *skipped;      /* [{id, reason}] or NULL */
+    const char *policy;    /* triage_policy_source, "" = the default */
+    const json_t *enrich;  /* [{id, prompt, result}] or NULL */
+    const json_t *skipped; /* [{id, reason}] or NULL */
 } triage_record;
 
 /* In the batch transaction: inserts the decisions not yet recorded. */
@@ -54,8 +54,7 @@ int triage_store_attr(pg *db, const char *alert_id, const json_t *attr);
 
 /* After the commit: the decision's effect on the ticket (above). new_ticket: the alert
  * opened it. PG_OK or PG_RETRY (the caller runs it again). */
-int triage_store_apply(pg *db, const char *alert_id, const char *ticket_id, bool new_ticket,
-                       const triage_decision *d);
+int triage_store_apply(pg *db, const char *alert_id, const char *ticket_id, bool new_ticket, const triage_decision *d);
 
 /* --- alerts waiting for their enrich prompts (services/agent/enrich_runner.h) --- */
 
