@@ -8,6 +8,7 @@
 #include "services/agent/triage.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +258,7 @@ static char *read_template(const triage_policy *p, const char *name, char *err, 
     size_t len = 0;
     char *text = rego_read_file(path, &len);
     if (!text)
-        snprintf(err, errlen, "template %s: cannot read %s", name, path);
+        snprintf(err, errlen, "template %.200s: cannot read %.300s: %s", name, path, strerror(errno));
     return text;
 }
 
