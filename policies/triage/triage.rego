@@ -97,7 +97,9 @@ unusual_hour if substring(hhmm, 0, 5) < working_hours.start
 unusual_hour if substring(hhmm, 0, 5) >= working_hours.end
 
 unusual_hour if {
-	h := to_number(field(["login_hour"]))
+	raw := field(["login_hour"])
+	regex.match(`^[0-9]{1,2}$`, raw) # anything else is no hour (not an error that would dead-letter the alert)
+	h := to_number(raw)
 	hh := sprintf("%02d:00", [h])
 	not between(hh, working_hours.start, working_hours.end)
 }

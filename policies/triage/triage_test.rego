@@ -79,3 +79,9 @@ test_other_alerts_get_no_decision if {
 	not triage.attr with input as {"alert": a, "enrich": []}
 	not triage.page with input as {"alert": a, "enrich": []}
 }
+
+test_garbage_hour_is_no_hour if {
+	a := login_alert({"source_country": "TH", "login_hour": "late"})
+	triage.risk_score == 0 with input as {"alert": a, "enrich": []}
+	triage.publish == "discard" with input as {"alert": a, "enrich": []}
+}

@@ -249,13 +249,15 @@ static void *runner_main(void *arg)
     for (size_t i = 0; w.tools && i < agent_tools_count; i++)
         if (strcmp(agent_tools[i].name, "hutch_update_finding") != 0)
             w.tools[w.n_tools++] = agent_tools[i];
-    /* a task ends by its wall time; the margin covers storing its result */
+    /* an alert's tasks end by its deadline (each task's wall time is cut to it); the
+     * margin covers a task started just before it and sending the alert back */
     int64_t wall = w.cfg->limits.max_wall_ms > 0 ? w.cfg->limits.max_wall_ms : 300000;
+    int64_t lease = w.cfg->wait_ms + (wall < 60000 ? wall : 60000) + 60000;
     LOG_INFO("enrich_runner_started", "provider", llm_provider_name(w.cfg->llm.provider), "model", w.cfg->llm.model,
              NULL);
     while (w.tools && !*w.cfg->stop) {
         triage_enrich_row row;
-        int n = triage_enrich_claim(w.db, wall + 60000, &row);
+        int n = triage_enrich_claim(w.db, lease, &row);
         if (n == 1) {
             run_alert(&w, &row);
             triage_enrich_row_clear(&row);

@@ -36,6 +36,7 @@ typedef struct {
     llm_config llm;           /* a provider other than LLM_NONE */
     llm_limits limits;        /* of one task (the wall time is cut to the alert's deadline) */
     int64_t tokens_per_hour;  /* shared with the analyses (agent_sessions); 0 = no limit */
+    int64_t wait_ms;          /* HUTCH_TRIAGE_ENRICH_WAIT: an alert's tasks end by then */
     int64_t poll_ms;
     volatile sig_atomic_t *stop; /* BORROWED */
 } enrich_runner_config;

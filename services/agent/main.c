@@ -497,6 +497,7 @@ int main(int argc, char **argv)
                                        .llm = llm_cfg,
                                        .limits = wc.limits,
                                        .tokens_per_hour = cfg.tokens_per_hour,
+                                       .wait_ms = cfg.enrich_wait_ms,
                                        .poll_ms = cfg.poll_ms,
                                        .stop = &svc.stop};
         if (ctx.model && triage_policy_has_enrich(ctx.triage_pol) && enrich_runner_start(&runner, &rc_cfg) != 0)

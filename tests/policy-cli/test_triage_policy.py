@@ -17,14 +17,14 @@ TRIAGE = os.path.join(ROOT, "policies", "triage")
 def test_shipped_triage_tests_pass():
     p = subprocess.run([HUTCHCTL, "policy", "test", "--policy", TRIAGE], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "PASS: 9/9" in p.stdout
+    assert "PASS: 10/10" in p.stdout
 
 
 @pytest.mark.skipif(not OPA, reason="OPA is not installed")
 def test_shipped_triage_tests_pass_under_opa():
     p = subprocess.run([OPA, "test", TRIAGE], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "PASS: 9/9" in p.stdout
+    assert "PASS: 10/10" in p.stdout
 
 
 def decide(tmp_path, attrs, verdict=None):
