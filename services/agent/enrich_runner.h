@@ -9,8 +9,10 @@
  * so do we), stores each result as it comes, then sends the alert back to the agent
  * on hutch.alerts.clustered with the results in Alert.triage_enrich_json; the
  * consumer then triages it like any alert, with input.enrich filled. The wait is
- * bounded: HUTCH_TRIAGE_ENRICH_WAIT after the alert was queued, the tasks not done
- * are skipped with the reason "deadline" and the triage goes on with what came; a task
+ * bounded: HUTCH_TRIAGE_ENRICH_WAIT after the alert was queued (plus the model call in
+ * flight then: the loop checks its wall time, cut to the deadline, between calls), the
+ * tasks not done are skipped with the reason "deadline" and the triage goes on with
+ * what came; a task
  * the model could not answer (limit, error) is skipped with its reason. Warren waits
  * for every task and fails the alert on a task error; a pipeline that must go on
  * cannot.

@@ -36,6 +36,7 @@ import rego.v1
 marked(m) if contains(input.alert.title, m)
 
 publish := "notice" if marked("NOTICE")
+publish := "notice" if input.alert.data.e2e_publish == "notice"
 publish := "discard" if marked("DISCARD")
 channel := "#triage-e2e" if marked("CHANNEL")
 page := true if marked("PAGE")
@@ -217,6 +218,30 @@ def test_publish_alert_notice_discard(triage_agent):
     assert t_alert in open_ids and t_notice not in open_ids and t_discard not in open_ids
 
 
+def test_notice_bound_into_a_shared_ticket_is_declined(triage_agent):
+    st = triage_agent
+    tag = uuid.uuid4().hex[:10]
+    first = guardduty_finding(tag)
+    post(st, "guardduty", first)
+    tid = str(ticket_of(st, first["title"]))
+    decision(st, first["title"])
+    second = guardduty_finding(tag)  # the same actor and shape: it joins the open ticket
+    second["e2e_publish"] = "notice"
+    post(st, "guardduty", second)
+
+    def second_decided():
+        rows = st.pg.query("SELECT * FROM triage_decisions WHERE ticket_id = %s AND publish = 'notice'", (tid,))
+        return rows[0] if rows and rows[0]["ticket_action"] else None
+    d = wait_for(second_decided, scaled(60), what="the notice decided and applied")
+    assert d["ticket_action"] == "declined"
+    t = ticket(st, tid)
+    assert t["status"] == "open" and t["alert_count"] == 1  # the ticket stays for the first alert
+    declined = st.pg.query("SELECT declined_at, ticket_id FROM alerts WHERE alert_id = %s", (d["alert_id"],))[0]
+    assert declined["declined_at"] is not None and declined["ticket_id"] is None
+    h = st.pg.query("SELECT actor FROM ticket_history WHERE ticket_id = %s AND kind = 'declined'", (tid,))
+    assert [x["actor"] for x in h] == ["hutch-agent"]
+
+
 def test_policy_error_dead_letters_the_alert(triage_agent):
     st = triage_agent
     dlq = st.tail(hutch_e2e._TOPICS["TOPIC_DLQ"])
@@ -266,6 +291,36 @@ def test_enrich_prompt_answer_reaches_triage(triage_agent_llm):
     assert len(s) == 1 and s[0]["status"] == "answered" and s[0]["model_calls"] == 1
     q = st.pg.query("SELECT state, results FROM triage_enrich WHERE ticket_id = %s", (tid,))
     assert q[0]["state"] == "done"
+
+
+def test_slow_enrich_prompt_ends_at_the_deadline(triage_agent_llm):
+    st, fake = triage_agent_llm
+    agent = st.services["agent"]
+    agent.env["HUTCH_TRIAGE_ENRICH_WAIT"] = "2s"
+    agent.restart()
+    tag = uuid.uuid4().hex[:10]
+    f = marked_finding(tag, "ENRICH")
+
+    def model(view):  # slow, and never done: it keeps calling a tool
+        first = view["messages"][0]["text"] if view["messages"] else ""
+        if "<alert-data>" in first:
+            return {"delay": 2.5, "calls": [["hutch_get_ticket", {}]]}
+        return {"json": {"title": "analysis", "summary": "s", "finding": {
+            "severity": "low", "summary": "s", "reason": "r", "recommendation": "none"}}}
+    fake.responder = model
+    tail = st.tail(hutch_e2e._TOPICS["TOPIC_NOTIFY_REQUESTS"])
+    t0 = time.monotonic()
+    post(st, "guardduty", f)
+    tid = str(ticket_of(st, f["title"]))
+    r = wait_request(tail, tid, scaled(60))
+    took = time.monotonic() - t0
+    tail.close()
+    assert r.publish == "alert" and r.title == f["title"]  # no result: the triage went on without it
+    d = decision(st, f["title"])
+    assert d["enrich"] == [] and len(d["enrich_skipped"]) == 1
+    assert d["enrich_skipped"][0]["id"] == "ioc" and d["enrich_skipped"][0]["reason"].startswith("wall_time")
+    assert took < scaled(15), took
+    print(f"\nslow prompt: NotifyRequest {took:.2f} s after the post (wait 2 s, one model call 2.5 s)")
 
 
 def test_enrich_without_a_model_is_skipped_with_the_reason(triage_agent):
