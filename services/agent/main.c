@@ -383,7 +383,7 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             continue;
         note->req.alert_count = row->alert_count < 1 ? 1 : row->alert_count;
         size_t ev_len = 0;
-        uint8_t *ev = agent_pack_triaged(a, row->severity, note->req.publish, note->req.alert_count,
+        uint8_t *ev = agent_pack_triaged(a, note->req.severity, note->req.publish, note->req.alert_count,
                                          note->meta.meta.created_unix_ms, &ev_len);
         int taken = consumer_emit_take(it, TOPIC_TICKETS_EVENTS, a->ticket_id, ev, ev_len);
         /* a storm ticket notifies once, on the alert cluster marked (Alert.notify); a
