@@ -18,6 +18,7 @@
 #include "common/ids.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/mcp.h"
 #include "common/msg.h"
 #include "common/pg.h"
 #include "common/strbuf.h"
@@ -64,7 +65,9 @@ typedef struct {
     pg *db;
     llm_client *client;
     kafka_producer *producer;
-    llm_tool *tools; /* agent_tools without hutch_update_finding (a task does not write the ticket) */
+    mcp_set mcp;
+    llm_tool *tools; /* agent_tools without hutch_update_finding (a task does not write the
+                      * ticket), then the MCP servers' */
     size_t n_tools;
 } runner_state;
 
@@ -245,10 +248,16 @@ static void *runner_main(void *arg)
         LOG_ERROR("enrich_runner_not_started", "error", err, NULL);
         goto out;
     }
-    w.tools = calloc(agent_tools_count, sizeof *w.tools);
+    if (w.cfg->mcp_servers && *w.cfg->mcp_servers &&
+        mcp_set_open(&w.mcp, w.cfg->mcp_servers, w.cfg->mcp_read_only, w.cfg->mcp_timeout_ms, err, sizeof err) != 0)
+        LOG_ERROR("enrich_mcp_unavailable", "error", err, "note", "prompt tasks run without the MCP servers' tools",
+                  NULL);
+    w.tools = calloc(agent_tools_count + w.mcp.n_tools, sizeof *w.tools);
     for (size_t i = 0; w.tools && i < agent_tools_count; i++)
         if (strcmp(agent_tools[i].name, "hutch_update_finding") != 0)
             w.tools[w.n_tools++] = agent_tools[i];
+    for (size_t i = 0; w.tools && i < w.mcp.n_tools; i++)
+        w.tools[w.n_tools++] = w.mcp.tools[i];
     /* an alert's tasks end by its deadline (each task's wall time is cut to it); the
      * margin covers a task started just before it and sending the alert back */
     int64_t wall = w.cfg->limits.max_wall_ms > 0 ? w.cfg->limits.max_wall_ms : 300000;
@@ -268,6 +277,7 @@ static void *runner_main(void *arg)
 out:
     free(w.tools);
     llm_client_free(w.client);
+    mcp_set_close(&w.mcp);
     kafka_producer_free(w.producer, 5000);
     pg_free(w.db);
     return NULL;

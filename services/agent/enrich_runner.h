@@ -5,7 +5,8 @@
  * batch queues it (triage_enrich, triage_store.h) and goes on with the others, so no
  * other alert ever waits on the model. This thread takes the queued alerts oldest
  * first, runs each task as a tool-using agent (llm_loop.h with the agent's read-only
- * tools of tools.h, scoped to the alert's ticket; Warren runs them one after another,
+ * tools of tools.h, scoped to the alert's ticket, and the configured MCP servers'
+ * tools, risky ones behind a person's approval; Warren runs them one after another,
  * so do we), stores each result as it comes, then sends the alert back to the agent
  * on hutch.alerts.clustered with the results in Alert.triage_enrich_json; the
  * consumer then triages it like any alert, with input.enrich filled. The wait is
@@ -40,6 +41,9 @@ typedef struct {
     int64_t tokens_per_hour;  /* shared with the analyses (agent_sessions); 0 = no limit */
     int64_t wait_ms;          /* HUTCH_TRIAGE_ENRICH_WAIT: an alert's tasks end by then */
     int64_t poll_ms;
+    const char *mcp_servers;   /* HUTCH_MCP_SERVERS (mcp.h), BORROWED; "" = none */
+    const char *mcp_read_only; /* HUTCH_MCP_READ_ONLY, BORROWED */
+    long mcp_timeout_ms;
     volatile sig_atomic_t *stop; /* BORROWED */
 } enrich_runner_config;
 

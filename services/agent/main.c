@@ -498,6 +498,9 @@ int main(int argc, char **argv)
                                        .limits = wc.limits,
                                        .tokens_per_hour = cfg.tokens_per_hour,
                                        .wait_ms = cfg.enrich_wait_ms,
+                                       .mcp_servers = mcp.servers,
+                                       .mcp_read_only = mcp.read_only,
+                                       .mcp_timeout_ms = (long)mcp.timeout_ms,
                                        .poll_ms = cfg.poll_ms,
                                        .stop = &svc.stop};
         if (ctx.model && triage_policy_has_enrich(ctx.triage_pol) && enrich_runner_start(&runner, &rc_cfg) != 0)

@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 import hutch_e2e
-from fake_llm import FakeLLM
+from fake_llm import FakeLLM, called, last_results
 from hutch_e2e import guardduty_finding, scaled, wait_for
 
 KEY = "sk-triage-test-key"
@@ -291,6 +291,39 @@ def test_enrich_prompt_answer_reaches_triage(triage_agent_llm):
     assert len(s) == 1 and s[0]["status"] == "answered" and s[0]["model_calls"] == 1
     q = st.pg.query("SELECT state, results FROM triage_enrich WHERE ticket_id = %s", (tid,))
     assert q[0]["state"] == "done"
+
+
+def test_enrich_prompt_calls_an_mcp_servers_tool(triage_agent_llm, tmp_path):
+    st, fake = triage_agent_llm
+    calls = tmp_path / "mcp-calls.jsonl"
+    calls.write_text("")
+    fake_mcp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mcp.py")
+    agent = st.services["agent"]
+    agent.env.update({"HUTCH_MCP_SERVERS": f"assets=/usr/bin/python3 {fake_mcp} --stdio {calls}",
+                      "HUTCH_MCP_READ_ONLY": "assets_lookup_asset"})
+    agent.restart()
+    f = marked_finding(uuid.uuid4().hex[:10], "ENRICH")
+
+    def model(view):
+        first = view["messages"][0]["text"] if view["messages"] else ""
+        if "<alert-data>" not in first:
+            return {"json": {"title": "analysis", "summary": "s", "finding": {
+                "severity": "low", "summary": "s", "reason": "r", "recommendation": "none"}}}
+        if not called(view, "assets_lookup_asset"):
+            assert "assets_lookup_asset" in view["tools"] and "hutch_update_finding" not in view["tools"]
+            return {"calls": [["assets_lookup_asset", {"ip": "10.20.30.40"}],
+                              ["assets_isolate_host", {"host": "build-07"}]]}
+        looked_up = [r for r in last_results(view) if "build-07" in r]
+        return {"json": {"verdict": "owned by " + ("build-07" if looked_up else "?")}}
+    fake.responder = model
+    post(st, "guardduty", f)
+    d = decision(st, f["title"])
+    assert d["enrich"][0]["result"] == {"verdict": "owned by build-07"}
+    ran = [json.loads(line)["name"] for line in calls.read_text().splitlines()]
+    assert ran == ["lookup_asset"]  # isolate_host is risky: not run without a person's grant
+    tid = str(ticket_of(st, f["title"]))
+    ap = st.pg.query("SELECT tool, status FROM agent_approvals WHERE ticket_id = %s", (tid,))
+    assert ap == [{"tool": "assets_isolate_host", "status": "pending"}]
 
 
 def test_slow_enrich_prompt_ends_at_the_deadline(triage_agent_llm):
