@@ -72,10 +72,14 @@ triage_policy *triage_policy_load(const char *dir, const char *prompt_dir, char 
         return NULL;
     }
     p->prompt_dir = prompt_dir ? prompt_dir : "";
-    p->source = strdup("");
+    if (!(p->source = strdup(""))) {
+        snprintf(err, errlen, "out of memory");
+        free(p);
+        return NULL;
+    }
     struct stat st;
-    if (!p->source || !dir || !*dir || stat(dir, &st) != 0)
-        return p->source ? p : (triage_policy_free(p), snprintf(err, errlen, "out of memory"), NULL);
+    if (!dir || !*dir || stat(dir, &st) != 0)
+        return p; /* no directory: no packages */
     rego_bundle b;
     rego_bundle_init(&b);
     b.modules_only = true;

@@ -381,19 +381,23 @@ def public_ip(tag):
     return f"45.{h[0]}.{h[1]}.{1 + h[2] % 254}"
 
 
-@pytest.fixture
-def seed004(healthy):
+@pytest.fixture(scope="module")
+def seed004_enrich(stack):
     """The stack with enrich asking AbuseIPDB (the URL of nothing: the tests put the
-    verdicts in the cache first, so it is never called)."""
-    st = healthy
-    enrich = st.services["enrich"]
+    verdicts in the cache first, so it is never called); restored after the module."""
+    enrich = stack.services["enrich"]
     saved = dict(enrich.env)
     enrich.env.update({"HUTCH_INTEL_ABUSEIPDB_KEY": "k", "HUTCH_INTEL_ABUSEIPDB_URL": "http://127.0.0.1:9/none",
                        "HUTCH_INTEL_TIMEOUT": "1s"})
     enrich.restart()
-    yield st
+    yield stack
     enrich.env = saved
     enrich.restart()
+
+
+@pytest.fixture
+def seed004(seed004_enrich, healthy):
+    return healthy
 
 
 def cache_verdict(st, ip, verdict):
