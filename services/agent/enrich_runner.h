@@ -53,13 +53,6 @@ typedef struct {
     bool started;
 } enrich_runner;
 
-/* The system prompt of a task (static). */
-extern const char enrich_task_system[];
-/* The first user turn of a task: the alert object between <alert-data> markers (a
- * closing marker inside it defused), then the task's prompt. alert, prompt BORROWED.
- * NEW or NULL (OOM). */
-char *enrich_task_prompt(const json_t *alert, const char *prompt);
-
 /* Starts the thread (cfg copied, its strings BORROWED for the runner's life). 0 or -1. */
 int enrich_runner_start(enrich_runner *r, const enrich_runner_config *cfg);
 void enrich_runner_join(enrich_runner *r);

@@ -89,6 +89,13 @@ const char *triage_publish_name(triage_publish p); /* "alert", "notice", "discar
  * error. vars BORROWED. NEW string, or NULL with err. */
 char *triage_render(const char *tmpl, const json_t *vars, char *err, size_t errlen);
 
+/* The system prompt of an enrich task (static). */
+extern const char triage_enrich_system[];
+/* The first user turn of an enrich task: the alert object between <alert-data> markers
+ * (a closing marker inside it defused: alert content is data, never instructions),
+ * then the task's prompt. alert, prompt BORROWED. NEW or NULL (OOM). */
+char *triage_enrich_prompt(const json_t *alert, const char *prompt);
+
 /* The task of a prompt whose result is JSON: the answer parsed (a ``` fence allowed),
  * else the text as it came (Warren keeps the raw text). NEW. */
 json_t *triage_enrich_result(const char *format, const char *answer);
