@@ -419,6 +419,41 @@ static const char m009_action_runs[] =
     "  ADD COLUMN error text, ADD COLUMN duration_ms bigint, ADD COLUMN finished_at timestamptz;"
     "CREATE UNIQUE INDEX action_runs_alert_action ON action_runs (alert_id, action_id);";
 
+/* Warren's enrich and triage policies in the agent (services/agent/triage.h):
+ * triage_decisions records what the triage decided for each alert (publish, page,
+ * the policy that decided, its output, the enrich results and the tasks skipped, what
+ * was done to the ticket), so a discarded alert is never silently gone;
+ * triage_enrich holds an alert whose enrich prompts run on the model, until their
+ * results (or the deadline) send it back to triage (services/agent/enrich_runner.h). */
+static const char m012_triage[] =
+    "CREATE TABLE triage_decisions ("
+    "  alert_id uuid PRIMARY KEY,"
+    "  ticket_id uuid,"
+    "  publish text NOT NULL,"                          /* alert | notice | discard */
+    "  page boolean NOT NULL DEFAULT false,"
+    "  policy text NOT NULL DEFAULT '',"                /* data.triage (files), '' = the default */
+    "  output jsonb,"                                   /* the policy's output */
+    "  enrich jsonb NOT NULL DEFAULT '[]',"             /* [{id, prompt, result}] */
+    "  enrich_skipped jsonb NOT NULL DEFAULT '[]',"     /* [{id, reason}] */
+    "  ticket_action text NOT NULL DEFAULT '',"         /* '' | archived | declined */
+    "  decided_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX triage_decisions_ticket ON triage_decisions (ticket_id);"
+    "CREATE TABLE triage_enrich ("
+    "  alert_id uuid PRIMARY KEY,"
+    "  ticket_id uuid NOT NULL,"
+    "  alert bytea NOT NULL,"                           /* the clustered Alert as consumed */
+    "  tasks jsonb NOT NULL,"                           /* [{id, prompt, format}] */
+    "  results jsonb NOT NULL DEFAULT '[]',"            /* [{id, prompt, result}] so far */
+    "  skipped jsonb NOT NULL DEFAULT '[]',"            /* [{id, reason}] */
+    "  state text NOT NULL DEFAULT 'pending',"          /* pending | running | done */
+    "  deadline timestamptz NOT NULL,"
+    "  lease_until timestamptz,"
+    "  attempts int NOT NULL DEFAULT 0,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  done_at timestamptz,"
+    "  CONSTRAINT triage_enrich_state CHECK (state IN ('pending', 'running', 'done')));"
+    "CREATE INDEX triage_enrich_ready ON triage_enrich (created_at) WHERE state <> 'done';";
+
 /* Chat (services/agent/chat.h): a question's Slack thread, kept to send the answer
  * there; who asked a chat session and for which question, and how many phases a
  * planned answer ran; a turn's plan phase and task (NULL outside a plan), so a planned
@@ -442,6 +477,7 @@ const migration migrations[] = {
     {9, "action_runs", m009_action_runs},
     {10, "slack", m010_slack},
     {11, "console", m011_console},
+    {12, "triage", m012_triage},
     {13, "chat", m013_chat},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

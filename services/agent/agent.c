@@ -158,16 +158,16 @@ void agent_notify_free(agent_notify *n)
     n->req.n_indicators = 0;
 }
 
-uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity, int32_t alert_count,
-                            int64_t created_ms, size_t *len)
+uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity, const char *publish,
+                            int32_t alert_count, int64_t created_ms, size_t *len)
 {
     const char *trace_id = alert->meta ? alert->meta->trace_id : NULL;
     msg_meta_buf meta;
     char seed[160];
     snprintf(seed, sizeof seed, "%s/agent/triaged", alert->alert_id);
     msg_meta_init(&meta, trace_id && *trace_id ? trace_id : NULL, AGENT_PRODUCER, created_ms, seed);
-    json_t *d =
-        json_pack("{s:s, s:s, s:i}", "severity", severity, "publish", "alert", "alert_count", (json_int_t)alert_count);
+    json_t *d = json_pack("{s:s, s:s, s:i}", "severity", severity, "publish", publish ? publish : "alert",
+                          "alert_count", (json_int_t)alert_count);
     char *detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(d);
     if (!detail)

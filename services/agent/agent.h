@@ -68,8 +68,9 @@ int64_t agent_input_time_ms(const Hutch__V1__Alert *alert, int64_t fallback_ms);
 #define AGENT_PRODUCER "hutch-agent"
 
 /* The TicketEvent "triaged" of one alert, packed: its id derives from the alert id,
- * so a redelivered alert packs to the same bytes. NEW buffer (free()) or NULL (OOM). */
-uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity, int32_t alert_count,
-                            int64_t created_ms, size_t *len);
+ * so a redelivered alert packs to the same bytes. publish: the triage's decision
+ * (alert, notice, discard; NULL = alert). NEW buffer (free()) or NULL (OOM). */
+uint8_t *agent_pack_triaged(const Hutch__V1__Alert *alert, const char *severity, const char *publish,
+                            int32_t alert_count, int64_t created_ms, size_t *len);
 
 #endif

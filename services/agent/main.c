@@ -22,6 +22,14 @@
  * "agent_answer" to the question's Slack thread; without a model they are answered at
  * once that no model is configured.
  *
+ * Warren's enrich and triage policies (triage_batch.h), when the policy directory
+ * (HUTCH_POLICY_DIR) has a package enrich or triage: inside the batch, each alert's
+ * prompt tasks (an alert with tasks and a model waits for them: enrich_runner.h sends
+ * it back with the results), then the triage's decision shapes its NotifyRequest
+ * (title, summary, channel, publish, page) or drops it (discard), recorded in
+ * triage_decisions; after the commit the decision's effect on the ticket (notice and
+ * discard leave no open ticket) goes through the ticket module.
+ *
  * Action chains (chain.h, runs.h), when HUTCH_ACTION_POLICY_DIR names a policy
  * directory with a `package action`: after the batch committed (the frame's
  * after_commit: after triage, before the notification is produced), each alert's
@@ -54,7 +62,10 @@
 #include "services/agent/actions.h"
 #include "services/agent/chain.h"
 #include "services/agent/runs.h"
+#include "services/agent/enrich_runner.h"
 #include "services/agent/store.h"
+#include "services/agent/triage.h"
+#include "services/agent/triage_batch.h"
 #include "services/agent/worker.h"
 
 typedef struct {
@@ -73,6 +84,9 @@ typedef struct {
     char *action_policy_dir;
     char *action_env_allow;
     int64_t action_max_rounds;
+    char *policy_dir;
+    char *prompt_dir;
+    int64_t enrich_wait_ms;
 } agent_config;
 
 static const config_field agent_config_table[] = {
@@ -112,6 +126,17 @@ static const config_field agent_config_table[] = {
      "environment variables the action policy sees as input.env: comma-separated patterns (e.g. SLACK_*)", 0, 0},
     {"HUTCH_ACTION_MAX_ROUNDS", CONFIG_INT, "32", offsetof(agent_config, action_max_rounds),
      "rounds of an action chain at most (AlertChain's 32)", 1, 1000},
+    {"HUTCH_POLICY_DIR", CONFIG_STRING, "policies", offsetof(agent_config, policy_dir),
+     "policy directory whose package triage decides each alert's publication (title, description, channel, attr, "
+     "publish alert|notice|discard, page) and package enrich its prompt tasks (Warren's contracts); none: every "
+     "alert published as an alert",
+     0, 0},
+    {"HUTCH_PROMPT_DIR", CONFIG_STRING, "prompts", offsetof(agent_config, prompt_dir),
+     "directory of the enrich policy's prompt templates (a task's `template`)", 0, 0},
+    {"HUTCH_TRIAGE_ENRICH_WAIT", CONFIG_DURATION_MS, "2m", offsetof(agent_config, enrich_wait_ms),
+     "how long an alert whose enrich prompts run on the model waits for them before its triage goes on with the "
+     "results that came (the others skipped, reason deadline); other alerts never wait",
+     0, 0},
     CONFIG_END,
 };
 
@@ -127,6 +152,9 @@ typedef struct {
     rego_query *action_q;
     json_t *action_env;
     actions_config actions;
+    /* Warren's enrich and triage policies (NULL pol: none) */
+    triage_policy *triage_pol;
+    triage_step triage;
 } agent_ctx;
 
 /* The batch's tickets for the LLM queue: one request per ticket with the highest
@@ -220,6 +248,8 @@ static int run_chains(void *vctx, pg *db, consumer_item **items, size_t n)
         if (it->dead || it->value->descriptor != &hutch__v1__alert__descriptor)
             continue;
         const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
+        if (a->triage_enrich_json && *a->triage_enrich_json)
+            continue; /* back from the enrich runner: its chain ran on its first pass */
         json_t *alert = NULL, *report = NULL;
         rc = agent_runs_alert(db, a, &alert);
         if (rc == PG_OK)
@@ -268,6 +298,15 @@ static int run_chains(void *vctx, pg *db, consumer_item **items, size_t n)
     return rc;
 }
 
+/* The frame's after_commit: the triage decisions' effects on the tickets, then the
+ * action chains. */
+static int after_commit(void *vctx, pg *db, consumer_item **items, size_t n)
+{
+    agent_ctx *ctx = vctx;
+    int rc = triage_step_apply(&ctx->triage, db, items, n);
+    return rc == PG_OK ? run_chains(vctx, db, items, n) : rc;
+}
+
 /* One batch of clustered alerts (and agent requests), inside the frame's transaction:
  * read each alert's severity, record the batch's triage (store.c), then queue per
  * alert a NotifyRequest and a TicketEvent "triaged", both keyed by ticket id. */
@@ -277,7 +316,10 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     agent_notify *notes = calloc(n, sizeof *notes);
     agent_triage_row *rows = calloc(n, sizeof *rows);
     size_t *row_of = calloc(n, sizeof *row_of);
-    int rc = notes && rows && row_of ? PG_OK : PG_RETRY;
+    triage_outcome *tri = calloc(n, sizeof *tri);
+    int rc = notes && rows && row_of && tri ? PG_OK : PG_RETRY;
+    if (rc == PG_OK)
+        rc = triage_step_decide(&ctx->triage, db, items, n, tri);
     size_t n_rows = 0;
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         consumer_item *it = items[i];
@@ -315,6 +357,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             continue;
         }
         const Hutch__V1__Alert *a = (const Hutch__V1__Alert *)it->value;
+        if (it->dead) /* a policy error of its triage */
+            continue;
         if (!ids_is_uuid(a->ticket_id)) {
             consumer_item_dead(it, "alert without a valid ticket_id");
             continue;
@@ -325,6 +369,7 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             rc = PG_RETRY; /* out of memory */
             break;
         }
+        triage_step_shape(&tri[i], &notes[i]);
         rows[n_rows] = (agent_triage_row){.alert_id = a->alert_id,
                                           .ticket_id = a->ticket_id,
                                           .severity = severity,
@@ -336,6 +381,8 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
         rc = agent_store_triage(db, rows, n_rows);
     if (rc == PG_OK && n_rows && ctx->analyses)
         rc = queue_analyses(db, rows, n_rows, (double)ctx->cfg->growth_factor);
+    if (rc == PG_OK)
+        rc = triage_step_store(&ctx->triage, db, items, n, tri);
     for (size_t i = 0; rc == PG_OK && i < n; i++) {
         consumer_item *it = items[i];
         if (it->dead || !row_of[i])
@@ -346,24 +393,30 @@ static int handle_batch(void *vctx, pg *db, consumer_item **items, size_t n)
             consumer_item_log(LOG_LEVEL_WARN, it, "ticket_missing", "alert_id", a->alert_id, "ticket_id", a->ticket_id,
                               NULL);
         agent_notify *note = &notes[i];
+        if (tri[i].waiting) /* its triage comes when its enrich prompts are answered */
+            continue;
         note->req.alert_count = row->alert_count < 1 ? 1 : row->alert_count;
         size_t ev_len = 0;
-        uint8_t *ev =
-            agent_pack_triaged(a, row->severity, note->req.alert_count, note->meta.meta.created_unix_ms, &ev_len);
+        uint8_t *ev = agent_pack_triaged(a, note->req.severity, note->req.publish, note->req.alert_count,
+                                         note->meta.meta.created_unix_ms, &ev_len);
         int taken = consumer_emit_take(it, TOPIC_TICKETS_EVENTS, a->ticket_id, ev, ev_len);
-        /* a storm ticket notifies once, on the alert cluster marked (Alert.notify) */
-        bool quiet = a->notify && !strcmp(a->notify, "quiet");
+        /* a storm ticket notifies once, on the alert cluster marked (Alert.notify); a
+         * discarded alert is recorded (triage_decisions), not posted */
+        bool quiet = (a->notify && !strcmp(a->notify, "quiet")) || !strcmp(note->req.publish, "discard");
         if ((!quiet && consumer_emit(it, TOPIC_NOTIFY_REQUESTS, a->ticket_id, &note->req.base) != 0) || taken != 0)
             rc = PG_RETRY;
         consumer_item_log(LOG_LEVEL_INFO, it, "alert_triaged", "alert_id", a->alert_id, "ticket_id", a->ticket_id,
-                          "trace_id", a->meta->trace_id, "severity", row->severity, "kind", quiet ? "quiet" : note->req.kind,
-                          "request_id", note->request_id, "redelivered", it->redelivered ? "true" : "false", NULL);
+                          "trace_id", a->meta->trace_id, "severity", note->req.severity, "kind",
+                          quiet ? "quiet" : note->req.kind, "publish", note->req.publish, "request_id",
+                          note->request_id, "redelivered", it->redelivered ? "true" : "false", NULL);
         if (!it->redelivered)
             metrics_add(ctx->m_triaged, 1);
     }
     for (size_t i = 0; notes && i < n; i++)
         agent_notify_free(&notes[i]);
     free(notes);
+    triage_outcomes_free(tri, n);
+    free(tri);
     free(rows);
     free(row_of);
     return rc;
@@ -410,11 +463,26 @@ int main(int argc, char **argv)
             return 1;
         }
         ctx.actions.llm = llm_cfg; /* llm.query asks the agent's own model */
+        ctx.triage_pol = triage_policy_load(cfg.policy_dir, cfg.prompt_dir, err, sizeof err);
+        if (!ctx.triage_pol) {
+            LOG_ERROR("triage_policy_error", "dir", cfg.policy_dir, "error", err, NULL);
+            rego_query_free(ctx.action_q);
+            rego_policy_free(ctx.action_pol);
+            rego_bundle_free(&ctx.bundle);
+            json_decref(ctx.action_env);
+            service_stop(&svc);
+            config_free(agent_config_table, &cfg);
+            return 1;
+        }
+        ctx.triage = (triage_step){
+            .pol = ctx.triage_pol, .model = llm_cfg.provider != LLM_NONE, .enrich_wait_ms = cfg.enrich_wait_ms};
+        LOG_INFO("triage_policy_loaded", "dir", cfg.policy_dir, "triage", triage_policy_source(ctx.triage_pol),
+                 "enrich", triage_policy_has_enrich(ctx.triage_pol) ? "data.enrich" : "", NULL);
         static const consumer_input inputs[] = {
             {TOPIC_ALERTS_CLUSTERED, &hutch__v1__alert__descriptor, msg_check_alert},
             {TOPIC_AGENT_REQUESTS, &hutch__v1__agent_request__descriptor},
             {NULL, NULL}};
-        consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = run_chains};
+        consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = after_commit};
         agent_worker worker;
         memset(&worker, 0, sizeof worker);
         agent_worker_config wc = {.database_url = svc.common.database_url,
@@ -439,9 +507,27 @@ int main(int argc, char **argv)
         ctx.analyses = ctx.model || cfg.template_summary;
         if (ctx.analyses && agent_worker_start(&worker, &wc) != 0)
             LOG_ERROR("agent_worker_not_started", NULL);
+        /* the enrich policy's prompt tasks, when a model can answer them */
+        enrich_runner runner;
+        memset(&runner, 0, sizeof runner);
+        enrich_runner_config rc_cfg = {.database_url = svc.common.database_url,
+                                       .brokers = svc.common.kafka_brokers,
+                                       .llm = llm_cfg,
+                                       .limits = wc.limits,
+                                       .tokens_per_hour = cfg.tokens_per_hour,
+                                       .wait_ms = cfg.enrich_wait_ms,
+                                       .mcp_servers = mcp.servers,
+                                       .mcp_read_only = mcp.read_only,
+                                       .mcp_timeout_ms = (long)mcp.timeout_ms,
+                                       .poll_ms = cfg.poll_ms,
+                                       .stop = &svc.stop};
+        if (ctx.model && triage_policy_has_enrich(ctx.triage_pol) && enrich_runner_start(&runner, &rc_cfg) != 0)
+            LOG_ERROR("enrich_runner_not_started", NULL);
         rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
         svc.stop = 1;
         agent_worker_join(&worker);
+        enrich_runner_join(&runner);
+        triage_policy_free(ctx.triage_pol);
         rego_query_free(ctx.action_q);
         rego_policy_free(ctx.action_pol);
         rego_bundle_free(&ctx.bundle);

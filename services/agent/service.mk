@@ -13,7 +13,8 @@ AGENT_CHAT_SRCS := services/agent/chat.c services/agent/plan.c services/agent/re
 PROGRAMS += $(BIN)/hutch-agent
 hutch_agent_SRCS = services/agent/main.c services/agent/agent.c services/agent/store.c services/agent/runs.c \
 	services/agent/jobs.c services/agent/analysis.c services/agent/tools.c services/agent/worker.c \
-	$(AGENT_CHAT_SRCS) $(ACTION_SRCS)
+	services/agent/triage.c services/agent/triage_store.c services/agent/triage_batch.c \
+	services/agent/enrich_runner.c $(AGENT_CHAT_SRCS) $(ACTION_SRCS)
 hutch_agent_PKGS = $(sort $(PKGS_service) $(PKGS_llm) $(PKGS_fetch) libpsl libidn2 libpcre2-8 $(ACTION_PKGS))
 hutch_agent_REGO := yes
 UNIT_TESTS += $(BIN)/test_agent
@@ -26,3 +27,7 @@ test_chain_REGO := yes
 UNIT_TESTS += $(BIN)/test_plan
 test_plan_SRCS := services/agent/test_plan.c services/agent/plan.c
 test_plan_PKGS = cmocka $(PKGS_llm)
+UNIT_TESTS += $(BIN)/test_triage
+test_triage_SRCS := services/agent/test_triage.c services/agent/triage.c
+test_triage_PKGS := cmocka $(sort $(PKGS_msg) $(PKGS_llm))
+test_triage_REGO := yes

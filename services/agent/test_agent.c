@@ -154,8 +154,8 @@ static void test_triaged_redelivery(void **state)
     a.alert_id = "0190b7c2-7f00-7000-8000-000000000003";
     a.ticket_id = "0190b7c2-7f00-7000-8000-000000000004";
     size_t l1 = 0, l2 = 0;
-    uint8_t *b1 = agent_pack_triaged(&a, "high", 3, 1720000000000, &l1);
-    uint8_t *b2 = agent_pack_triaged(&a, "high", 3, 1720000000000, &l2);
+    uint8_t *b1 = agent_pack_triaged(&a, "high", NULL, 3, 1720000000000, &l1);
+    uint8_t *b2 = agent_pack_triaged(&a, "high", NULL, 3, 1720000000000, &l2);
     assert_non_null(b1);
     assert_non_null(b2);
     assert_int_equal(l1, l2);
