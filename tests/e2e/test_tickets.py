@@ -6,6 +6,7 @@ resolve / reopen / archive, forbidden changes (exit 1, the reason on stderr, not
 changed), `ticket history` (every change with its actor), and the TicketEvent of every
 change on hutch.tickets.events (relayed by hutch-cluster from ticket_history)."""
 import json
+import re
 import os
 import subprocess
 import sys
@@ -32,20 +33,31 @@ def ok(st, *args):
     return json.loads(r.stdout)
 
 
-def state(st):
-    """Everything a refused change must leave as it was."""
-    return (st.pg.query("SELECT * FROM tickets ORDER BY ticket_id"),
-            st.pg.query("SELECT * FROM ticket_alerts ORDER BY alert_id"),
-            st.pg.scalar("SELECT count(*) FROM ticket_history"))
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def state(st, ids):
+    """Everything a refused change must leave as it was: the tickets and alerts it names
+    and the tickets of those alerts (the rest of the stack may change other tickets
+    meanwhile: the agent's summaries of other tests' tickets)."""
+    tickets = ("SELECT ticket_id FROM tickets WHERE ticket_id::text = ANY(%(ids)s)"
+               " UNION SELECT ticket_id FROM ticket_alerts WHERE alert_id::text = ANY(%(ids)s)")
+    q = {"ids": ids}
+    return (st.pg.query(f"SELECT * FROM tickets WHERE ticket_id IN ({tickets}) ORDER BY ticket_id", q),
+            st.pg.query(f"SELECT * FROM ticket_alerts WHERE ticket_id IN ({tickets}) OR alert_id::text = ANY(%(ids)s)"
+                        " ORDER BY alert_id", q),
+            st.pg.scalar(f"SELECT count(*) FROM ticket_history WHERE ticket_id IN ({tickets})", q))
 
 
 def refused(st, reason, *args):
-    before = state(st)
+    ids = [a for a in args if UUID.match(a)]
+    assert ids, "a refused change names the tickets or alerts it would touch"
+    before = state(st, ids)
     r = hutchctl(st, *args)
     assert r.returncode == 1, f"hutchctl {' '.join(args)}: exit {r.returncode}, want 1: {r.stdout} {r.stderr}"
     assert reason in r.stderr, r.stderr
     assert r.stdout == ""
-    assert state(st) == before, f"hutchctl {' '.join(args)} changed something"
+    assert state(st, ids) == before, f"hutchctl {' '.join(args)} changed something"
 
 
 def ticket(st, ticket_id):
