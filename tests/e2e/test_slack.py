@@ -193,9 +193,12 @@ def test_one_post_per_ticket_then_edits(slack, stack):
     header = body["blocks"][0]["text"]["text"]
     assert title[:100] in header
     assert fake.invalid == [] and fake.unauthorized == 0
-    # PagerDuty: triggered once for the ticket (the sample is high severity), whatever the alert count
-    if t["severity"] in ("high", "critical"):
-        wait_for(lambda: [e for e in fake.pd_events if e["dedup_key"] == ticket_id], scaled(20), 0.3, "a page")
+    # PagerDuty: a high ticket the triage did not decide to page does not page (its
+    # outbox rows are written with its Slack row, so none now means none at all)
+    if t["severity"] != "critical":
+        assert stack.pg.scalar("SELECT count(*) FROM notifications WHERE ticket_id = %s AND target = 'pagerduty'",
+                               (ticket_id,)) == 0
+        assert not [e for e in fake.pd_events if e["dedup_key"] == ticket_id]
 
 
 def hutchctl(stack, *args):
@@ -567,9 +570,9 @@ def make_bare_ticket(stack, title, severity="low"):
     return ticket_id
 
 
-def notify_request(ticket_id, title, channel, publish, severity="low"):
+def notify_request(ticket_id, title, channel, publish, severity="low", page=False):
     r = ticket_pb2.NotifyRequest(request_id=str(uuid.uuid4()), ticket_id=ticket_id, kind="new_ticket", title=title,
-                                 severity=severity, channel=channel, publish=publish, alert_count=0)
+                                 severity=severity, channel=channel, publish=publish, alert_count=0, page=page)
     r.meta.id = r.request_id
     r.meta.trace_id = str(uuid.uuid4())
     r.meta.schema_version = 1
@@ -626,3 +629,27 @@ def test_ten_changes_in_a_second_are_one_edit(slack, stack):
     time.sleep(scaled(2))
     edits = len([u for u in fake.updates if ticket_id in json.dumps(u)]) - before
     assert edits <= 2, edits  # ten changes: one edit (two if the burst straddled a window)
+
+
+def test_pagerduty_pages_on_the_triage_word_or_critical(slack, stack):
+    """NotifyRequest.page pages a high ticket, once whatever the number of requests; a
+    high ticket without it does not page; a critical one does without being told."""
+    fake, notify = slack
+    told = make_bare_ticket(stack, f"Paged by the triage {uuid.uuid4().hex[:8]}", "high")
+    quiet = make_bare_ticket(stack, f"High, not paged {uuid.uuid4().hex[:8]}", "high")
+    critical = make_bare_ticket(stack, f"Critical {uuid.uuid4().hex[:8]}", "critical")
+    topic = hutch_e2e._TOPICS["TOPIC_NOTIFY_REQUESTS"]
+    for _ in range(3):  # three requests (three alerts) of the paged ticket: one trigger
+        stack.produce(topic, notify_request(told, "told", "", "alert", "high", page=True), key=told.encode())
+    stack.produce(topic, notify_request(quiet, "quiet", "", "alert", "high"), key=quiet.encode())
+    stack.produce(topic, notify_request(critical, "critical", "", "alert", "critical"), key=critical.encode())
+    for t in (told, quiet, critical):
+        wait_for(lambda: message_of(fake, t), scaled(30), 0.3, "the ticket's message")
+    wait_for(lambda: {e["dedup_key"] for e in fake.pd_events} >= {told, critical}, scaled(30), 0.3, "two pages")
+    time.sleep(scaled(2))
+    by_ticket = {t: [e for e in fake.pd_events if e["dedup_key"] == t] for t in (told, quiet, critical)}
+    assert [e["event_action"] for e in by_ticket[told]] == ["trigger"], by_ticket[told]
+    assert by_ticket[told][0]["payload"]["severity"] == "error"
+    assert [e["event_action"] for e in by_ticket[critical]] == ["trigger"]
+    assert by_ticket[critical][0]["payload"]["severity"] == "critical"
+    assert by_ticket[quiet] == []
