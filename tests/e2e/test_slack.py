@@ -23,6 +23,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hutch_e2e  # noqa: E402
+import seed000_night  # noqa: E402
 from hutch_e2e import guardduty_finding, scaled, wait_for  # noqa: E402
 from fake_slack import FakeSlack, check_limits  # noqa: E402
 
@@ -36,9 +37,9 @@ POSTS_OK = 'hutch_notify_slack_calls_total{method="chat.postMessage",result="ok"
 EDITS_OK = 'hutch_notify_slack_calls_total{method="chat.update",result="ok"}'
 
 
-@pytest.fixture(scope="module")
-def slack(stack):
-    fake = FakeSlack()
+def bot_mode_notify(stack, fake, **settings):
+    """Stops the stack's notify and starts one in Slack bot mode against fake (its
+    settings plus settings); returns (the original, the new one)."""
     original = stack.services["notify"]
     original.stop()
     env = dict(original.env)
@@ -47,16 +48,23 @@ def slack(stack):
         "HUTCH_SLACK_CHANNEL": "alerts",
         "HUTCH_SLACK_API_URL": fake.url,
         "HUTCH_SLACK_SIGNING_SECRET": SECRET,
-        "HUTCH_SLACK_EDIT_COALESCE": "500ms",
-        "HUTCH_SLACK_EDIT_INTERVAL": "200ms",
         "HUTCH_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
         "HUTCH_PAGERDUTY_URL": fake.pagerduty_url,
     })
+    env.update(settings)
     env.pop("HUTCH_NOTIFY_PORT", None)
     notify = hutch_e2e.Service("notify", stack.base, env)
     stack.services["notify"] = notify
     notify.start()
     notify.wait_ready()
+    return original, notify
+
+
+@pytest.fixture(scope="module")
+def slack(stack):
+    fake = FakeSlack()
+    original, notify = bot_mode_notify(stack, fake, HUTCH_SLACK_EDIT_COALESCE="500ms",
+                                       HUTCH_SLACK_EDIT_INTERVAL="200ms")
     yield fake, notify
     rc = notify.stop()
     stack.services["notify"] = original
@@ -653,3 +661,115 @@ def test_pagerduty_pages_on_the_triage_word_or_critical(slack, stack):
     assert [e["event_action"] for e in by_ticket[critical]] == ["trigger"]
     assert by_ticket[critical][0]["payload"]["severity"] == "critical"
     assert by_ticket[quiet] == []
+
+
+# ---- seed 000's night in Slack: its own stack, so the counts are exact ----
+
+@pytest.fixture(scope="module")
+def night_slack():
+    """A stack of its own with notify in bot mode at its default pace (edits coalesced
+    1 s, one edit a second, posts 1/s per channel)."""
+    fake = FakeSlack()
+    st = hutch_e2e.Stack()
+    try:
+        st.start()
+        _, notify = bot_mode_notify(st, fake)
+    except BaseException:
+        for s in st.services.values():
+            sys.stderr.write(f"--- {s.name} log ---\n{s.log_tail(30)}\n")
+        st.close()
+        fake.close()
+        raise
+    yield st, fake, notify
+    bad = st.close()
+    fake.close()
+    assert not bad, f"services did not exit 0 on SIGTERM: {bad}"
+
+
+def produce_events(st, events, first):
+    """The night's events through the log-router entrance (hutch.ingest.json), keyed by
+    their position so a producer retry is never a second event."""
+    p = st.producer()
+    for i, e in enumerate(events, start=first):
+        while True:
+            try:
+                p.produce(hutch_e2e.TOPIC_INGEST_JSON, value=json.dumps(e["body"]).encode(),
+                          key=f"night-{i}".encode(), headers=[("hutch-schema", e["schema"].encode())])
+                break
+            except BufferError:
+                p.poll(0.05)
+    assert p.flush(scaled(120)) == 0, "night events not acknowledged"
+
+
+def test_seed000_night_in_slack(night_slack):
+    """The night (1,087 events, 4 tickets) with notify SIGKILLed after its first post
+    and restarted after the rest of the night has arrived: one chat.postMessage per
+    ticket (<= 10), everything else edits or thread replies, no message posted twice,
+    and every ticket's message ends as `hutchctl ticket show` says (title, severity,
+    alert count, status) and as `hutchctl notify render` renders it: no edit lost."""
+    st, fake, notify = night_slack
+    events = seed000_night.night(seed=0)
+    n_alerts = sum(1 for e in events if e["kind"] != "ignored")
+    t0 = time.monotonic()
+    half = len(events) // 2
+    produce_events(st, events[:half], 0)
+    wait_for(lambda: fake.count("chat.postMessage") >= 1, scaled(120), 0.1, "the night's first post")
+    notify.kill()  # SIGKILL: posts and edits owed for the first half are in its outbox
+    killed_after = fake.count("chat.postMessage")
+    produce_events(st, events[half:], half)
+    wait_for(lambda: st.pg.scalar("SELECT count(*) FROM ticket_alerts") == n_alerts, scaled(240), 1.0,
+             "the night's alerts bound (notify down)")
+    notify.start()
+    notify.wait_ready()
+
+    tickets = json.loads(hutchctl_in(st, "-o", "json", "ticket", "list", "--limit", "20"))
+    assert len(tickets) == 4, [(t["title"], t["alert_count"]) for t in tickets]
+    shown = {}
+    for t in tickets:
+        tid = str(t["ticket_id"])
+        shown[tid] = json.loads(hutchctl_in(st, "-o", "json", "ticket", "show", tid))["ticket"]
+
+    def final(tid):
+        want = shown[tid]
+        found = message_of(fake, tid)
+        if len(found) != 1 or st.pg.scalar("SELECT change_seq > shown_seq FROM slack_messages WHERE ticket_id = %s",
+                                           (tid,)):
+            return None
+        body = found[0][1]
+        fields = [f["text"] for b in body["blocks"] if b["type"] == "section" for f in b.get("fields", [])]
+        n = want["alert_count"]
+        ok = (want["title"][:100] in body["blocks"][0]["text"]["text"]
+              and f"*{want['severity']}* \u00b7 {n} alert{'s' if n != 1 else ''} \u00b7 ticket `{tid}`"
+              in summary_text(body)
+              and f"*Status:*\n{want['status']}" in fields)
+        # and the whole message is what the ticket renders to now (the agent's summary included)
+        return body if ok and json.loads(hutchctl_in(st, "notify", "render", tid))["blocks"] == body["blocks"] \
+            else None
+    for tid in shown:
+        wait_for(lambda: final(tid), scaled(90), 0.5, f"the Slack message of {tid} in its final state")
+    elapsed = time.monotonic() - t0
+
+    posts = fake.top_level_posts()
+    per_ticket = {tid: [p for p in posts if tid in json.dumps(p)] for tid in shown}
+    assert all(len(p) == 1 for p in per_ticket.values()), {k: len(v) for k, v in per_ticket.items()}
+    assert len(posts) == 4 and fake.count("chat.postMessage") <= 10, len(posts)
+    replies = [p for p in fake.posts if p.get("thread_ts")]
+    # every other call an edit (or a reply in a ticket's thread); nothing refused
+    assert fake.count("chat.postMessage") == len(posts) + len(replies)
+    assert fake.count("chat.update") == len(fake.updates) >= 1
+    assert fake.invalid == [] and fake.unauthorized == 0
+    # PagerDuty: the container shell (critical) pages once; the high brute force does not
+    critical = [tid for tid, t in shown.items() if t["severity"] == "critical"]
+    assert len(critical) == 1
+    assert [(e["dedup_key"], e["event_action"]) for e in fake.pd_events] == [(critical[0], "trigger")]
+    sys.stderr.write(f"\nslack night: {len(events)} events, {len(shown)} tickets in {elapsed:.1f} s; "
+                     f"chat.postMessage {len(posts)} (+{len(replies)} thread replies), "
+                     f"chat.update {len(fake.updates)}; notify SIGKILLed after {killed_after} post(s)\n")
+
+
+def hutchctl_in(st, *args):
+    env = dict(os.environ, HUTCH_DATABASE_URL=st.pg.url)
+    r = subprocess.run([os.path.join(hutch_e2e.BIN_DIR, "hutchctl"), *args], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
