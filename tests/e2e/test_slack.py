@@ -702,8 +702,9 @@ def produce_events(st, events, first):
 
 
 def test_seed000_night_in_slack(night_slack):
-    """The night (1,087 events, 4 tickets) with notify SIGKILLed after its first post
-    and restarted after the rest of the night has arrived: one chat.postMessage per
+    """The night (1,087 events, 4 tickets) with notify SIGKILLed twice: right after its
+    first post (restarted once two thirds of the night have arrived) and right after its
+    first edit once the last third is arriving. One chat.postMessage per
     ticket (<= 10), everything else edits or thread replies, no message posted twice,
     and every ticket's message ends as `hutchctl ticket show` says (title, severity,
     alert count, status) and as `hutchctl notify render` renders it: no edit lost."""
@@ -711,14 +712,24 @@ def test_seed000_night_in_slack(night_slack):
     events = seed000_night.night(seed=0)
     n_alerts = sum(1 for e in events if e["kind"] != "ignored")
     t0 = time.monotonic()
-    half = len(events) // 2
-    produce_events(st, events[:half], 0)
-    wait_for(lambda: fake.count("chat.postMessage") >= 1, scaled(120), 0.1, "the night's first post")
-    notify.kill()  # SIGKILL: posts and edits owed for the first half are in its outbox
-    killed_after = fake.count("chat.postMessage")
-    produce_events(st, events[half:], half)
-    wait_for(lambda: st.pg.scalar("SELECT count(*) FROM ticket_alerts") == n_alerts, scaled(240), 1.0,
-             "the night's alerts bound (notify down)")
+    a, b = len(events) // 3, 2 * len(events) // 3
+    bound_by_b = sum(1 for e in events[:b] if e["kind"] != "ignored")
+    produce_events(st, events[:a], 0)
+    wait_for(lambda: fake.count("chat.postMessage") >= 1, scaled(120), 0.05, "the night's first post")
+    notify.kill()  # first SIGKILL right after a post: the posts and edits owed so far are in its outbox
+    kills = [f"after post {fake.count('chat.postMessage')}"]
+    produce_events(st, events[a:b], a)
+    wait_for(lambda: st.pg.scalar("SELECT count(*) FROM ticket_alerts") == bound_by_b, scaled(240), 0.5,
+             "two thirds of the night bound (notify down)")
+    notify.start()
+    notify.wait_ready()
+    updates = fake.count("chat.update")
+    produce_events(st, events[b:], b)
+    wait_for(lambda: fake.count("chat.update") > updates, scaled(120), 0.05, "an edit after the restart")
+    notify.kill()  # second SIGKILL right after an edit, with the last third arriving
+    kills.append(f"after edit {fake.count('chat.update')}")
+    wait_for(lambda: st.pg.scalar("SELECT count(*) FROM ticket_alerts") == n_alerts, scaled(240), 0.5,
+             "the night's alerts bound")
     notify.start()
     notify.wait_ready()
 
@@ -764,7 +775,7 @@ def test_seed000_night_in_slack(night_slack):
     assert [(e["dedup_key"], e["event_action"]) for e in fake.pd_events] == [(critical[0], "trigger")]
     sys.stderr.write(f"\nslack night: {len(events)} events, {len(shown)} tickets in {elapsed:.1f} s; "
                      f"chat.postMessage {len(posts)} (+{len(replies)} thread replies), "
-                     f"chat.update {len(fake.updates)}; notify SIGKILLed after {killed_after} post(s)\n")
+                     f"chat.update {len(fake.updates)}; notify SIGKILLed {', '.join(kills)}\n")
 
 
 def hutchctl_in(st, *args):
