@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "common/ticket.h"
+#include "services/notify/notify.h"
 
 #define SALVAGE_WINDOW_MS (24LL * 3600 * 1000)
 
@@ -77,8 +78,15 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
             const char *title = json_string_value(json_object_get(t, "title"));
             if (id == NULL || !strcmp(id, c->ticket_id) || json_array_size(opts) >= 10)
                 continue;
-            char label[76];
-            snprintf(label, sizeof label, "%.70s", title && *title ? title : id);
+            /* plain_text of an option: at most 75 characters */
+            char *cut = notify_truncate(title && *title ? title : id, 60);
+            char label[256];
+            const json_t *score = json_object_get(t, "score");
+            if (json_is_number(score))
+                snprintf(label, sizeof label, "%.2f \xC2\xB7 %s", json_number_value(score), cut ? cut : id);
+            else
+                snprintf(label, sizeof label, "%s", cut ? cut : id);
+            free(cut);
             json_array_append_new(opts, json_pack("{s:o, s:s}", "text", plain(label), "value", id));
         }
         if (json_array_size(opts) == 0) {
@@ -120,7 +128,19 @@ int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__Slac
             snprintf(err, errlen, "no ticket chosen");
             return TICKET_REFUSED;
         }
-        return ops->merge(db, who, c->target_ticket_id, c->ticket_id, err, errlen);
+        if (!ids_is_uuid(c->alert_id)) {
+            snprintf(err, errlen, "no valid alert id");
+            return TICKET_REFUSED;
+        }
+        if (!strcmp(c->target_ticket_id, c->ticket_id)) {
+            snprintf(err, errlen, "the alert is in that ticket already");
+            return TICKET_REFUSED;
+        }
+        /* the alert leaves its ticket (a person's decision: never bound back
+         * automatically) and joins the chosen one */
+        int rc = ops->decline(db, who, c->ticket_id, c->alert_id, err, errlen);
+        const char *alerts[] = {c->alert_id};
+        return rc == PG_OK ? ops->bind(db, who, c->target_ticket_id, alerts, 1, err, errlen) : rc;
     }
     if (!strcmp(a, "submit_salvage")) {
         char *end = NULL;

@@ -19,9 +19,12 @@
 #include "common/topics.h"
 #include "services/notify/slack_callback.h"
 
+#define POLL_INTERVAL_US 20000 /* acknowledgements seen within 20 ms */
+
 struct slack_http {
     http_server *server;
-    kafka_producer *producer;
+    kafka_producer *producer; /* OWNED: the callbacks' own */
+    struct event *poll;       /* OWNED: kafka_producer_poll on the HTTP loop */
     const char *secret;
 };
 
@@ -124,17 +127,42 @@ static void on_interaction(struct evhttp_request *req, void *arg) { handle(req, 
 
 static void on_event(struct evhttp_request *req, void *arg) { handle(req, arg, false); }
 
-slack_http *slack_http_register(http_server *server, kafka_producer *producer, const char *signing_secret)
+static void poll_producer(evutil_socket_t fd, short what, void *arg)
+{
+    slack_http *h = arg;
+    kafka_producer_poll(h->producer, 0);
+}
+
+slack_http *slack_http_register(http_server *server, const char *brokers, const char *signing_secret, char *err,
+                                size_t errlen)
 {
     slack_http *h = calloc(1, sizeof *h);
-    if (h == NULL)
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
     h->server = server;
-    h->producer = producer;
     h->secret = signing_secret;
+    h->producer = kafka_producer_new(brokers, "hutch-notify-slack", err, errlen);
+    h->poll = h->producer ? event_new(http_server_base(server), -1, EV_PERSIST, poll_producer, h) : NULL;
+    struct timeval every = {0, POLL_INTERVAL_US};
+    if (h->poll == NULL || event_add(h->poll, &every) != 0) {
+        if (h->producer != NULL)
+            snprintf(err, errlen, "cannot add the producer's poll timer");
+        slack_http_free(h);
+        return NULL;
+    }
     http_server_route(server, "/hooks/slack/interaction", on_interaction, h);
     http_server_route(server, "/hooks/slack/event", on_event, h);
     return h;
 }
 
-void slack_http_free(slack_http *h) { free(h); }
+void slack_http_free(slack_http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->poll != NULL)
+        event_free(h->poll);
+    kafka_producer_free(h->producer, 2000);
+    free(h);
+}

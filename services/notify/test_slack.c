@@ -576,14 +576,17 @@ static int op_edit(pg *db, const char *actor, const char *t, const char *title, 
     snprintf(last_call, sizeof last_call, "edit %s %s %s %s", actor, t, title ? title : "(same)", d ? d : "(same)");
     return fake_result;
 }
-static int op_merge(pg *db, const char *actor, const char *target, const char *source, char *err, size_t n)
+static int op_bind(pg *db, const char *actor, const char *t, const char *const *alerts, size_t k, char *err,
+                   size_t n)
 {
-    snprintf(last_call, sizeof last_call, "merge %s %s <- %s", actor, target, source);
+    size_t used = strlen(last_call);
+    snprintf(last_call + used, sizeof last_call - used, "%sbind %s %s %s", used ? "; " : "", actor, t,
+             k == 1 ? alerts[0] : "?");
     return fake_result;
 }
 
 static const slack_ticket_ops fake_ops = {op_assign,  op_decline, op_reopen, op_raise,
-                                          op_resolve, op_salvage, op_edit,   op_merge};
+                                          op_resolve, op_salvage, op_edit,   op_bind};
 
 static Hutch__V1__SlackCommand command(const char *action)
 {
@@ -632,10 +635,26 @@ static void test_commands(void **state)
     c.title = "New title";
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
     assert_string_equal(last_call, "edit slack:U1 " TICKET " New title (same)");
+    /* bind: that alert leaves its ticket and joins the chosen one; the ticket is not merged */
     c = command("submit_bind_alert");
     c.target_ticket_id = "0190f2a0-0000-7000-8000-0000000000aa";
+    last_call[0] = '\0';
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
-    assert_string_equal(last_call, "merge slack:U1 0190f2a0-0000-7000-8000-0000000000aa <- " TICKET);
+    assert_string_equal(last_call, "decline slack:U1 " TICKET " " ALERT "; bind slack:U1 "
+                                   "0190f2a0-0000-7000-8000-0000000000aa " ALERT);
+    c.target_ticket_id = TICKET; /* where it is already */
+    last_call[0] = '\0';
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, "");
+    c.target_ticket_id = "0190f2a0-0000-7000-8000-0000000000aa";
+    c.alert_id = "";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, "");
+    fake_result = TICKET_REFUSED; /* a refused decline: no bind */
+    c.alert_id = ALERT;
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, "decline slack:U1 " TICKET " " ALERT);
+    fake_result = PG_OK;
     /* the module's refusal and retry come back as they are */
     fake_result = TICKET_REFUSED;
     c = command("reopen_alert");
@@ -666,14 +685,19 @@ static void test_modals(void **state)
     json_decref(m);
     c = command("bind_alert");
     assert_null(slack_modal_for(&c, NULL)); /* nothing to bind to */
-    json_t *open = json_pack("[{s:s, s:s}, {s:s, s:s}]", "ticket_id", TICKET, "title", "itself", "ticket_id",
-                             "0190f2a0-0000-7000-8000-0000000000aa", "title", "the other one");
+    json_t *open = json_pack("[{s:s, s:s, s:f}, {s:s, s:s, s:f}]", "ticket_id", TICKET, "title", "itself", "score",
+                             1.0, "ticket_id", "0190f2a0-0000-7000-8000-0000000000aa", "title",
+                             "\xC3\xA9t\xC3\xA9 port scan from a host with a very long name that goes on and on",
+                             "score", 0.9312);
     m = slack_modal_for(&c, open);
     assert_non_null(m);
     assert_string_equal(json_string_value(json_object_get(m, "private_metadata")), TICKET ":" ALERT);
     json_t *opts =
         json_object_get(json_object_get(json_array_get(json_object_get(m, "blocks"), 0), "element"), "options");
     assert_int_equal(json_array_size(opts), 1); /* not the alert's own ticket */
+    const char *label = json_string_value(json_object_get(json_object_get(json_array_get(opts, 0), "text"), "text"));
+    assert_non_null(strstr(label, "0.93 \xC2\xB7 \xC3\xA9t\xC3\xA9 port scan")); /* the score, then the title */
+    assert_true(utf8_chars(label) <= 75);
     json_decref(m);
     json_decref(open);
     c = command("ack_alert");

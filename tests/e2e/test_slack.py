@@ -376,6 +376,49 @@ def test_sigkill_no_double_post_no_lost_edit(slack, stack):
                            (ticket_id,)) == 0
 
 
+def test_command_survives_a_kill_between_claim_and_effect(slack, stack):
+    """A button's claim and its change to the ticket are one transaction. The test holds
+    the ticket's row lock so notify's batch stops inside the change, after its claim of
+    the command was written (seen waiting on the test's lock in pg_locks), SIGKILLs
+    notify there, releases the lock and restarts it: the command is carried out once.
+    (Claimed in one commit and acted on after it, the claim would survive the kill and
+    the redelivered command would be skipped: the click lost.)"""
+    fake, notify = slack
+    ticket_id, alert_id, channel, ts = new_ticket(stack, fake, "slack-kill-window")
+    import psycopg2
+    holder = psycopg2.connect(stack.pg.url, connect_timeout=5)
+    try:
+        cur = holder.cursor()  # a transaction of its own, open until the rollback below
+        cur.execute("SELECT pg_backend_pid()")
+        holder_pid = cur.fetchone()[0]
+        # the lock the ticket module's FOR UPDATE waits for, not the FK checks of other writes
+        cur.execute("SELECT 1 FROM tickets WHERE ticket_id = %s FOR NO KEY UPDATE", (ticket_id,))
+        payload = click("ack_alert", alert_id, f"alert_actions:{ticket_id}", channel, ts)
+        payload["user"] = {"id": "U0KILLED"}
+        assert post_interaction(notify, payload).status_code == 200
+        # notify's batch transaction waits on the row lock inside ticket_assign
+        wait_for(lambda: stack.pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                                         (holder_pid,)), scaled(30), 0.05, "notify waiting on the ticket's lock")
+        # callbacks are still acknowledged at once while notify's consumer waits
+        mention = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:10],
+                   "event": {"type": "app_mention", "user": "U0KILLED", "text": "<@U0HUTCH> still there?",
+                             "ts": f"{time.time():.6f}", "channel": channel, "thread_ts": ts}}
+        t = time.monotonic()
+        assert post_event(notify, mention).status_code == 200
+        assert time.monotonic() - t < 3, "Slack wants an answer within 3 s"
+        notify.kill()
+        holder.rollback()
+    finally:
+        holder.close()
+    notify.start()
+    notify.wait_ready()
+    wait_for(lambda: history(stack, ticket_id, "assigned"), scaled(60), 0.3, "the click carried out after the restart")
+    time.sleep(scaled(2))  # a second effect would show by now
+    rows = [r for r in history(stack, ticket_id, "assigned") if r["actor"] == "slack:U0KILLED"]
+    assert len(rows) == 1, rows
+    assert stack.pg.scalar("SELECT assignee FROM tickets WHERE ticket_id = %s", (ticket_id,)) == "slack:U0KILLED"
+
+
 def new_ticket(stack, fake, tag, severity=None):
     """A fresh ticket with its Slack message: (ticket_id, alert_id, channel, ts)."""
     title = send_alerts(stack, f"{tag} {uuid.uuid4().hex[:8]}", 1, severity)
@@ -473,25 +516,106 @@ def test_every_button_acts_once(slack, stack):
     assert "<!here>" not in json.dumps(body["blocks"][1:]) + body["text"]
 
 
-def test_bind_modal_and_submit(slack, stack):
+def exfil_ticket(stack, fake, tag):
+    """A ticket whose alert has a shape of its own (another finding type and title than
+    guardduty_finding's brute force): (ticket_id, alert_id, channel, ts)."""
+    f = guardduty_finding(tag)
+    f["type"] = "Trojan:EC2/DNSDataExfiltration"
+    f["title"] = f"Data exfiltration through DNS TXT queries [e2e {tag}]"
+    f["description"] = "EC2 instance is querying a domain used to exfiltrate data over DNS."
+    st = stack
+    st.post_until_accepted("guardduty", f)
+    ticket_id = wait_for(lambda: ticket_of(st, f["title"]), scaled(60), 0.3, "the exfiltration ticket")
+    st.wait_agent_summary(ticket_id)
+    wait_message_matches(st, fake, ticket_id)
+    [(channel, ts), _] = message_of(fake, ticket_id)[0]
+    alert_id = str(st.pg.scalar("SELECT alert_id FROM alerts WHERE title = %s", (f["title"],)))
+    return ticket_id, alert_id, channel, ts
+
+
+def nearest_open_tickets(stack, alert_id, exclude):
+    """The oracle of the bind modal's ranking: every open ticket but exclude, scored by
+    the best cosine between the alert's vector and the ticket's shapes' vectors (same
+    embedder and size), best first: [(ticket_id, score)]."""
+    [me] = stack.pg.query("SELECT vector, model, dims FROM embeddings WHERE alert_id = %s", (alert_id,))
+    rows = stack.pg.query("SELECT t.ticket_id::text AS t, s.vector AS v FROM ticket_shapes t"
+                          " JOIN shape_embeddings s USING (shape_hash) JOIN tickets k ON k.ticket_id = t.ticket_id"
+                          " WHERE k.status = 'open' AND s.embedder = %s AND s.dims = %s AND t.ticket_id <> %s",
+                          (me["model"], me["dims"], exclude))
+    best = {}
+    for r in rows:
+        score = sum(a * b for a, b in zip(me["vector"], r["v"]))
+        best[r["t"]] = max(best.get(r["t"], -2.0), score)
+    return sorted(best.items(), key=lambda x: (-x[1], x[0]))
+
+
+def test_bind_modal_lists_nearest_and_binds_the_alert(slack, stack):
+    """bind_alert's modal lists the ten open tickets nearest the alert (by the ranking of
+    `hutchctl ticket similar`, checked against a Python oracle over the stored vectors),
+    not the latest; the submission moves that alert only: it leaves its ticket (declined
+    there), joins the chosen one (bound), and no ticket is merged."""
     fake, notify = slack
-    ticket_id, alert_id, channel, ts = new_ticket(stack, fake, "slack-bind-from")
-    target_id, _, _, _ = new_ticket(stack, fake, "slack-bind-to")
+    ticket_id, alert_id, channel, ts = exfil_ticket(stack, fake, f"bind-from-{uuid.uuid4().hex[:6]}")
+    near_id, _, _, _ = exfil_ticket(stack, fake, f"bind-near-{uuid.uuid4().hex[:6]}")
+    # three later tickets of another shape: the latest, not the nearest
+    later = [send_alerts(stack, f"slack-bind-later {uuid.uuid4().hex[:8]}", 1) for _ in range(3)]
+    for title in later:
+        wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "a later ticket")
     before = len(fake.views)
     assert post_interaction(notify, click("bind_alert", alert_id, f"alert_actions:{ticket_id}", channel,
                                           ts)).status_code == 200
     wait_for(lambda: len(fake.views) > before, scaled(30), 0.3, "the bind modal")
     view = fake.views[-1]["view"]
     assert view["callback_id"] == "submit_bind_alert" and view["private_metadata"] == f"{ticket_id}:{alert_id}"
-    choices = [o["value"] for o in view["blocks"][0]["element"]["options"]]
-    assert ticket_id not in choices and len(choices) <= 10
+    options = view["blocks"][0]["element"]["options"]
+    choices = [o["value"] for o in options]
+    assert choices[0] == near_id, (choices, near_id)
+    assert ticket_id not in choices and 1 <= len(choices) <= 10
+    assert all(len(o["text"]["text"]) <= 75 for o in options)
+    oracle = nearest_open_tickets(stack, alert_id, ticket_id)
+    scores = dict(oracle)
+    assert len(choices) == min(10, len(oracle))
+    for i, t in enumerate(choices):  # the oracle's order, up to float32 rounding
+        assert scores[t] >= oracle[i][1] - 1e-4, (i, t, scores[t], oracle[i])
+
     send_three_times(notify, submission("submit_bind_alert", f"{ticket_id}:{alert_id}", {
         "ticket_select_block": {"ticket_select_input": {"type": "static_select",
-                                                        "selected_option": {"value": target_id}}}}))
-    wait_for(lambda: history(stack, target_id, "merged"), scaled(30), 0.3, "merged")
+                                                        "selected_option": {"value": near_id}}}}))
+    wait_for(lambda: people(history(stack, near_id, "bound")), scaled(30), 0.3, "bound")
+    time.sleep(scaled(2))  # the retries had their chance
+    [bound] = people(history(stack, near_id, "bound"))
+    assert bound["actor"] == "slack:U0ANALYST" and bound["detail"]["alert_ids"] == [alert_id]
+    [declined] = history(stack, ticket_id, "declined")
+    assert declined["actor"] == "slack:U0ANALYST" and declined["detail"]["alert_id"] == alert_id
+    assert history(stack, near_id, "merged") == [] and history(stack, ticket_id, "merged") == []
+    assert str(stack.pg.scalar("SELECT ticket_id FROM alerts WHERE alert_id = %s", (alert_id,))) == near_id
+    [t] = stack.pg.query("SELECT status, merged_into FROM tickets WHERE ticket_id = %s", (ticket_id,))
+    assert t["merged_into"] is None and t["status"] == "open"
+    assert stack.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (near_id,)) == 2
+
+
+def test_bind_refused_changes_nothing(slack, stack):
+    """A bind the module refuses (the chosen ticket is resolved) leaves the alert where
+    it was: the decline before it is undone with it, and the refusal is said in the
+    ticket's thread."""
+    fake, notify = slack
+    ticket_id, alert_id, channel, ts = new_ticket(stack, fake, "slack-bind-refused")
+    closed_id, _, _, _ = new_ticket(stack, fake, "slack-bind-closed")
+    send_three_times(notify, submission("submit_resolve_ticket", closed_id, {
+        "ticket_conclusion_block": {"ticket_conclusion_input": {"type": "static_select",
+                                                                "selected_option": {"value": "intended"}}},
+        "ticket_comment_block": {"ticket_comment_input": {"type": "plain_text_input", "value": "done"}}}))
+    wait_for(lambda: history(stack, closed_id, "resolved"), scaled(30), 0.3, "resolved")
+    send_three_times(notify, submission("submit_bind_alert", f"{ticket_id}:{alert_id}", {
+        "ticket_select_block": {"ticket_select_input": {"type": "static_select",
+                                                        "selected_option": {"value": closed_id}}}}))
+    wait_for(lambda: [r for r in fake.replies(ts) if "Could not submit_bind_alert" in json.dumps(r)], scaled(30),
+             0.3, "the refusal in the thread")
     time.sleep(scaled(2))
-    assert len(history(stack, target_id, "merged")) == 1
-    assert str(stack.pg.scalar("SELECT ticket_id FROM alerts WHERE alert_id = %s", (alert_id,))) == target_id
+    assert len([r for r in fake.replies(ts) if "Could not submit_bind_alert" in json.dumps(r)]) == 1
+    assert history(stack, ticket_id, "declined") == []
+    assert str(stack.pg.scalar("SELECT ticket_id FROM alerts WHERE alert_id = %s", (alert_id,))) == ticket_id
+    assert stack.pg.scalar("SELECT declined_at FROM alerts WHERE alert_id = %s", (alert_id,)) is None
 
 
 def test_pagerduty_trigger_acknowledge_resolve(slack, stack):
