@@ -559,12 +559,12 @@ static int deliver_events(notify_ctx *ctx, consumer_item **items, size_t n)
 
 /* ---- hutch.slack.commands ---- */
 
-/* Modal openers: views.open after the commit (Slack's trigger_id lives 3 s; nothing
- * of the ticket changes). */
-static bool opens_modal(const char *action)
+/* Modal openers (views.open) and the salvage modal's Refresh (views.update): after the
+ * commit, once (Slack's trigger_id lives 3 s; nothing of the ticket changes). */
+static bool modal_only(const char *action)
 {
     return !strcmp(action, "resolve_ticket") || !strcmp(action, "salvage") || !strcmp(action, "edit_ticket") ||
-           !strcmp(action, "bind_alert");
+           !strcmp(action, "bind_alert") || !strcmp(action, "salvage_refresh");
 }
 
 /* What handle_commands did with an acting command, for deliver_commands' log line
@@ -640,7 +640,7 @@ static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_
         }
         bool mention = !strcmp(c->action, "mention");
         if (!mention && strcmp(c->action, "thread_reply") != 0) {
-            if (opens_modal(c->action) || items[i]->redelivered)
+            if (modal_only(c->action) || items[i]->redelivered)
                 continue;
             command_result *res = result_of(ctx, items[i], true);
             if (res == NULL)
@@ -778,6 +778,20 @@ static void open_modal(notify_ctx *ctx, pg *db, consumer_item *item, const Hutch
     }
 }
 
+/* The salvage modal's Refresh: the count of matches now, in the open modal. */
+static void refresh_modal(notify_ctx *ctx, pg *db, consumer_item *item, const Hutch__V1__SlackCommand *c)
+{
+    char err[256] = "bot mode is off";
+    json_t *view = ctx->bot ? slack_salvage_refresh(ctx->ops, db, c) : NULL;
+    if (view != NULL && slack_bot_update_view(ctx->bot, c->view_id, c->view_hash, view, err, sizeof err) == 0)
+        consumer_item_log(LOG_LEVEL_INFO, item, "slack_modal_refreshed", "ticket_id", c->ticket_id, "view_id",
+                          c->view_id, NULL);
+    else
+        consumer_item_log(LOG_LEVEL_WARN, item, "slack_modal_not_refreshed", "ticket_id", c->ticket_id, "view_id",
+                          c->view_id, "reason", !ctx->bot || view ? err : "out of memory", NULL);
+    json_decref(view);
+}
+
 /* After the commit: the outcome of each acting command logged once, a refusal's reply
  * delivered from the outbox (also on a redelivery: its row may still be pending), and
  * the modals opened. PG_RETRY while a refusal's reply is to be tried again. */
@@ -790,10 +804,13 @@ static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
         if (items[i]->dead || !strcmp(c->action, "mention") || !strcmp(c->action, "thread_reply"))
             continue;
         command_result *res = result_of(ctx, items[i], false);
-        if (opens_modal(c->action)) {
+        if (modal_only(c->action)) {
             if (!items[i]->redelivered && (res = result_of(ctx, items[i], true)) != NULL && !res->logged) {
                 res->logged = true;
-                open_modal(ctx, db, items[i], c);
+                if (!strcmp(c->action, "salvage_refresh"))
+                    refresh_modal(ctx, db, items[i], c);
+                else
+                    open_modal(ctx, db, items[i], c);
             }
             continue;
         }

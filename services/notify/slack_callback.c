@@ -107,7 +107,7 @@ static const char *state_value(const json_t *values, const char *block, const ch
 /* Every string field of cmd set to a NEW copy ("" when absent); 0 or -1 (OOM). */
 typedef struct {
     const char *action, *actor, *ticket_id, *alert_id, *conclusion, *comment, *title, *description, *threshold,
-        *keyword, *channel, *message_ts, *trigger_id, *target_ticket_id;
+        *keyword, *channel, *message_ts, *trigger_id, *target_ticket_id, *view_id, *view_hash;
 } cmd_fields;
 
 static char *dup_or_empty(const char *s, bool *ok)
@@ -139,6 +139,8 @@ static int set_command(slack_callback *cb, const cmd_fields *f, const char *user
     c->message_ts = dup_or_empty(f->message_ts, &ok);
     c->trigger_id = dup_or_empty(f->trigger_id, &ok);
     c->target_ticket_id = dup_or_empty(f->target_ticket_id, &ok);
+    c->view_id = dup_or_empty(f->view_id, &ok);
+    c->view_hash = dup_or_empty(f->view_hash, &ok);
     cb->kind = SLACK_CB_COMMAND;
     return ok ? 0 : -1;
 }
@@ -184,8 +186,20 @@ static int block_action(slack_callback *cb, const json_t *p, const char *user)
             return 0;
         f.action = "escalate";
         f.ticket_id = opt + 9;
+    } else if (!strcmp(action, "salvage_refresh_button")) {
+        /* in the salvage modal: what is typed now, and the view to update */
+        const json_t *view = json_object_get(p, "view");
+        const json_t *values = json_object_get(json_object_get(view, "state"), "values");
+        f.action = "salvage_refresh";
+        f.ticket_id = str_at(view, "private_metadata");
+        f.view_id = str_at(view, "id");
+        f.view_hash = str_at(view, "hash");
+        f.threshold = state_value(values, "salvage_threshold_block", "salvage_threshold_input");
+        f.keyword = state_value(values, "salvage_keyword_block", "salvage_keyword_input");
+        if (f.ticket_id == NULL || f.view_id == NULL)
+            return 0;
     } else {
-        return 0; /* not ours (e.g. the salvage modal's refresh): ignored */
+        return 0; /* not ours: ignored */
     }
     return set_command(cb, &f, user);
 }
@@ -352,7 +366,7 @@ void slack_callback_free(slack_callback *cb)
     char **fields[] = {&cb->cmd.action,     &cb->cmd.actor,           &cb->cmd.ticket_id, &cb->cmd.alert_id,
                        &cb->cmd.conclusion, &cb->cmd.comment,         &cb->cmd.title,     &cb->cmd.description,
                        &cb->cmd.threshold,  &cb->cmd.keyword,         &cb->cmd.channel,   &cb->cmd.message_ts,
-                       &cb->cmd.trigger_id, &cb->cmd.target_ticket_id};
+                       &cb->cmd.trigger_id, &cb->cmd.target_ticket_id, &cb->cmd.view_id, &cb->cmd.view_hash};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (*fields[i] != NULL && *fields[i] != protobuf_c_empty_string)
             free(*fields[i]);

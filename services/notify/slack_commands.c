@@ -38,6 +38,52 @@ static json_t *modal(const char *callback_id, const char *title, const char *sub
                   : NULL;
 }
 
+json_t *slack_salvage_modal(const char *ticket_id, const char *threshold, const char *keyword, const char *status)
+{
+    json_t *refresh = json_pack("{s:s, s:o, s:s, s:s}", "type", "button", "text", plain("Refresh"), "action_id",
+                                "salvage_refresh_button", "value", ticket_id);
+    char *text = notify_fit(status, NOTIFY_SECTION_MAX, false); /* our own mrkdwn: not escaped */
+    json_t *blocks =
+        refresh && text
+            ? json_pack("[o, o, {s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:[o]}]",
+                        input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
+                              text_input(threshold, false), false),
+                        input("salvage_keyword_block", "salvage_keyword_input", "Keyword", text_input(keyword, false),
+                              true),
+                        "type", "section", "block_id", "salvage_count", "text", "type", "mrkdwn", "text", text, "type",
+                        "actions", "block_id", "refresh_action", "elements", refresh)
+            : NULL;
+    if (blocks == NULL)
+        json_decref(refresh);
+    free(text);
+    return modal("submit_salvage", "Salvage alerts", "Salvage", ticket_id, blocks);
+}
+
+json_t *slack_salvage_refresh(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c)
+{
+    char status[700];
+    char *end = NULL;
+    double threshold = strtod(c->threshold, &end);
+    if (end == c->threshold || *end != '\0' || threshold < 0 || threshold > 1) {
+        snprintf(status, sizeof status, ":warning: The threshold must be a number from 0 to 1.");
+    } else {
+        size_t count = 0;
+        char err[512] = "";
+        int rc = ops->salvage(db, c->actor, c->ticket_id, threshold, c->keyword, SALVAGE_WINDOW_MS, true, &count, err,
+                              sizeof err);
+        char *kw = notify_fit(c->keyword, 100, true);
+        if (rc == PG_OK)
+            snprintf(status, sizeof status,
+                     "*%zu* unbound alert%s of the last 24 h match%s now (similarity \xE2\x89\xA5 %.2f%s%s%s).",
+                     count, count == 1 ? "" : "s", count == 1 ? "es" : "", threshold, *c->keyword ? ", keyword \"" : "",
+                     *c->keyword && kw ? kw : "", *c->keyword ? "\"" : "");
+        else
+            snprintf(status, sizeof status, ":warning: Cannot count the matches: %s", err[0] ? err : "database error");
+        free(kw);
+    }
+    return slack_salvage_modal(c->ticket_id, c->threshold, c->keyword, status);
+}
+
 json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tickets)
 {
     const char *a = c->action;
@@ -56,12 +102,8 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
                                      false))); /* the module wants a reason */
     }
     if (!strcmp(a, "salvage"))
-        return modal("submit_salvage", "Salvage alerts", "Salvage", c->ticket_id,
-                     json_pack("[o, o]",
-                               input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
-                                     text_input("0.9", false), false),
-                               input("salvage_keyword_block", "salvage_keyword_input", "Keyword",
-                                     text_input(NULL, false), true)));
+        return slack_salvage_modal(c->ticket_id, "0.9", "",
+                                   "Press *Refresh* to count the unbound alerts that match now.");
     if (!strcmp(a, "edit_ticket"))
         return modal(
             "edit_ticket", "Edit ticket", "Save", c->ticket_id,

@@ -10,6 +10,8 @@
  *   reopen_alert         ticket_reopen(ticket)
  *   escalate             ticket_raise_severity(ticket, "high")
  *   resolve_ticket, salvage, edit_ticket, bind_alert → the modal
+ *   salvage_refresh      the salvage modal updated (views.update) with how many unbound
+ *                        alerts match now (ticket_salvage dry run: nothing changes)
  *   submit_resolve_ticket ticket_resolve(conclusion, comment)
  *   submit_salvage       ticket_salvage(threshold, keyword, last 24 h)
  *   submit_edit_ticket   ticket_edit(title, description)
@@ -52,6 +54,16 @@ const slack_ticket_ops *slack_ticket_ops_default(void);
 /* The modal a button opens, or NULL when the action acts at once. open_tickets: for
  * bind, [{ticket_id, title, score?}] best first (BORROWED). NEW json_t. */
 json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tickets);
+
+/* The salvage modal for ticket_id with the typed threshold and keyword as initial
+ * values (strings BORROWED), status (our own mrkdwn: the count, or how to get it)
+ * above a Refresh button (block refresh_action, action salvage_refresh_button, Warren's
+ * ids). NEW json_t, NULL on OOM. */
+json_t *slack_salvage_modal(const char *ticket_id, const char *threshold, const char *keyword, const char *status);
+/* The salvage modal again for a salvage_refresh command: how many unbound alerts match
+ * c's threshold and keyword now (ops->salvage with dry_run: nothing is bound), or why
+ * not (a bad threshold, the module's refusal). NEW json_t, NULL on OOM. */
+json_t *slack_salvage_refresh(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c);
 
 /* Runs an acting command (not a modal opener). A command may be several ticket
  * operations (bind): run it inside a transaction (or savepoint) and roll that back on

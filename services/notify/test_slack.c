@@ -437,6 +437,27 @@ static void test_read_block_actions(void **state)
     slack_callback_free(&cb);
     free(body);
 
+    /* the salvage modal's Refresh: the typed values and the view to update */
+    const char *refresh =
+        "{\"type\":\"block_actions\",\"user\":{\"id\":\"U7\"},\"trigger_id\":\"4.5\",\"container\":{\"type\":"
+        "\"view\",\"view_id\":\"V42\"},\"view\":{\"id\":\"V42\",\"hash\":\"h.1\",\"callback_id\":\"submit_salvage\","
+        "\"private_metadata\":\"" TICKET "\",\"state\":{\"values\":{\"salvage_threshold_block\":{"
+        "\"salvage_threshold_input\":{\"type\":\"plain_text_input\",\"value\":\"0.75\"}},\"salvage_keyword_block\":"
+        "{\"salvage_keyword_input\":{\"type\":\"plain_text_input\",\"value\":\"sshd\"}}}}},\"actions\":[{\"type\":"
+        "\"button\",\"action_id\":\"salvage_refresh_button\",\"block_id\":\"refresh_action\",\"value\":\"" TICKET
+        "\",\"action_ts\":\"2.2\"}]}";
+    body = form_of(refresh);
+    assert_int_equal(slack_read_interaction(body, strlen(body), &cb, err, sizeof err), 0);
+    assert_int_equal(cb.kind, SLACK_CB_COMMAND);
+    assert_string_equal(cb.cmd.action, "salvage_refresh");
+    assert_string_equal(cb.cmd.ticket_id, TICKET);
+    assert_string_equal(cb.cmd.view_id, "V42");
+    assert_string_equal(cb.cmd.view_hash, "h.1");
+    assert_string_equal(cb.cmd.threshold, "0.75");
+    assert_string_equal(cb.cmd.keyword, "sshd");
+    slack_callback_free(&cb);
+    free(body);
+
     const char *resolve = "{\"type\":\"view_submission\",\"user\":{\"id\":\"U9\"},\"view\":{\"callback_id\":"
                           "\"submit_resolve_ticket\",\"private_metadata\":\"" TICKET "\",\"state\":{\"values\":{"
                           "\"ticket_conclusion_block\":{\"ticket_conclusion_input\":{\"type\":\"static_select\","
@@ -667,6 +688,69 @@ static void test_commands(void **state)
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
 }
 
+/* The blocks of a modal whose block_id is id (BORROWED), or NULL. */
+static json_t *block_of(json_t *modal, const char *id)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach (json_object_get(modal, "blocks"), i, b)
+        if (!strcmp(json_string_value(json_object_get(b, "block_id")), id))
+            return b;
+    return NULL;
+}
+
+static void test_salvage_refresh(void **state)
+{
+    Hutch__V1__SlackCommand c = command("salvage");
+    json_t *m = slack_modal_for(&c, NULL);
+    json_t *refresh = json_array_get(json_object_get(block_of(m, "refresh_action"), "elements"), 0);
+    assert_string_equal(json_string_value(json_object_get(refresh, "action_id")), "salvage_refresh_button");
+    assert_string_equal(json_string_value(json_object_get(refresh, "value")), TICKET);
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"),
+                                                             "text")),
+                           "Refresh"));
+    json_decref(m);
+
+    c = command("salvage_refresh");
+    c.threshold = "0.75";
+    c.keyword = "<sshd>";
+    c.view_id = "V42";
+    last_call[0] = '\0';
+    m = slack_salvage_refresh(&fake_ops, NULL, &c); /* the fake counts 2 */
+    assert_non_null(m);
+    assert_string_equal(last_call, "salvage slack:U1 " TICKET " 0.75 <sshd> 86400000 1"); /* a dry run */
+    const char *text =
+        json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text"));
+    assert_non_null(strstr(text, "*2* unbound alerts"));
+    assert_non_null(strstr(text, "&lt;sshd&gt;")); /* the keyword as text */
+    /* what was typed stays typed */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(block_of(m, "salvage_threshold_block"), "element"), "initial_value")),
+                        "0.75");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(block_of(m, "salvage_keyword_block"), "element"), "initial_value")),
+                        "<sshd>");
+    assert_string_equal(json_string_value(json_object_get(m, "callback_id")), "submit_salvage");
+    json_decref(m);
+
+    c.threshold = "most";
+    last_call[0] = '\0';
+    m = slack_salvage_refresh(&fake_ops, NULL, &c);
+    assert_string_equal(last_call, ""); /* not asked */
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"),
+                                                             "text")),
+                           "number from 0 to 1"));
+    json_decref(m);
+    c.threshold = "0.9";
+    fake_result = TICKET_REFUSED;
+    m = slack_salvage_refresh(&fake_ops, NULL, &c);
+    fake_result = PG_OK;
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"),
+                                                             "text")),
+                           "Cannot count"));
+    json_decref(m);
+}
+
 static void test_modals(void **state)
 {
     Hutch__V1__SlackCommand c = command("salvage");
@@ -720,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_limiter),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_modals),
+        cmocka_unit_test(test_salvage_refresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,10 @@ Slack:
       {"ok":true,"channel":<id>,"ts":"<seconds>.<6 digits>","message":{...}}
   POST /api/chat.update       {"channel","ts","text","blocks"} -> {"ok":true,"channel","ts"};
       a ts that was never posted in that channel -> {"ok":false,"error":"message_not_found"}
-  POST /api/views.open        {"trigger_id","view"} -> {"ok":true,"view":{...}}
+  POST /api/views.open        {"trigger_id","view"} -> {"ok":true,"view":{"id":"V<n>","hash":...}}
+  POST /api/views.update      {"view_id","hash"?,"view"} -> {"ok":true,"view":{"id","hash"}}; an
+      unknown view_id -> not_found, a hash that is not the view's latest -> hash_conflict
+      (each open or update gives the view a new hash)
 Every request must carry Authorization: Bearer <token> (else {"ok":false,"error":
 "invalid_auth"}) and Content-Type application/json; its JSON is checked against
 Slack's limits (50 blocks, header plain_text <= 150, section text <= 3000, fields <= 10
@@ -78,6 +81,8 @@ class FakeSlack:
         self.posts = []          # every accepted chat.postMessage body, in order
         self.updates = []        # every accepted chat.update body
         self.views = []          # views.open bodies
+        self.view_updates = []   # accepted views.update bodies
+        self._view_hash = {}     # view id -> its latest hash
         self.messages = {}       # (channel, ts) -> latest body
         self.invalid = []        # (method, reason, body)
         self.unauthorized = 0
@@ -160,7 +165,21 @@ class FakeSlack:
                 if not body.get("trigger_id") or body.get("view", {}).get("type") != "modal":
                     return 200, {"ok": False, "error": "invalid_arguments"}, {}
                 self.views.append(body)
-                return 200, {"ok": True, "view": {"id": f"V{len(self.views)}"}}, {}
+                vid = f"V{len(self.views)}"
+                self._view_hash[vid] = f"{vid}.h0"
+                return 200, {"ok": True, "view": {"id": vid, "hash": self._view_hash[vid]}}, {}
+            if method == "views.update":
+                vid = body.get("view_id")
+                if vid not in self._view_hash:
+                    return 200, {"ok": False, "error": "not_found"}, {}
+                if body.get("view", {}).get("type") != "modal" or len(body["view"].get("blocks", [])) > 100:
+                    self.invalid.append((method, "not a modal of <= 100 blocks", body))
+                    return 200, {"ok": False, "error": "invalid_arguments"}, {}
+                if body.get("hash") and body["hash"] != self._view_hash[vid]:
+                    return 200, {"ok": False, "error": "hash_conflict"}, {}
+                self.view_updates.append(body)
+                self._view_hash[vid] = f"{vid}.h{len(self.view_updates)}"
+                return 200, {"ok": True, "view": {"id": vid, "hash": self._view_hash[vid]}}, {}
             if method not in ("chat.postMessage", "chat.update"):
                 return 200, {"ok": False, "error": "unknown_method"}, {}
             why = check_limits(body)

@@ -594,6 +594,68 @@ def test_bind_modal_lists_nearest_and_binds_the_alert(slack, stack):
     assert stack.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (near_id,)) == 2
 
 
+def test_salvage_modal_refresh_counts_matches(slack, stack):
+    """The salvage modal's Refresh (Warren's salvage_refresh_button) updates the open
+    modal (views.update, with the hash Slack sent) with how many unbound alerts match the
+    typed threshold and keyword now; nothing is bound by it."""
+    fake, notify = slack
+    ticket_id, alert_id, channel, ts = new_ticket(stack, fake, "slack-salvage-refresh")
+    keyword = f"kw{uuid.uuid4().hex[:8]}"
+    unbound = []
+    with stack.pg.conn() as c, c.cursor() as cur:  # test setup: two unbound alerts shaped like the ticket's
+        for i in range(2):
+            a, ev = str(uuid.uuid4()), str(uuid.uuid4())
+            cur.execute("INSERT INTO alerts (alert_id, event_id, trace_id, schema, title, severity)"
+                        " VALUES (%s, %s, %s, 'guardduty', %s, 'low')", (a, ev, ev, f"left over {keyword} {i}"))
+            cur.execute("INSERT INTO embeddings (alert_id, vector, model, dims, shape_hash)"
+                        " SELECT %s, vector, model, dims, shape_hash FROM embeddings WHERE alert_id = %s",
+                        (a, alert_id))
+            unbound.append(a)
+    opened = len(fake.views)
+    assert post_interaction(notify, click("salvage", ticket_id, "ticket_actions", channel, ts)).status_code == 200
+    wait_for(lambda: len(fake.views) > opened, scaled(30), 0.3, "the salvage modal")
+    view = fake.views[-1]["view"]
+    [refresh] = [b for b in view["blocks"] if b.get("block_id") == "refresh_action"]
+    assert refresh["elements"][0]["action_id"] == "salvage_refresh_button"
+    view_id = f"V{len(fake.views)}"
+
+    def press(kw, threshold="0.9"):
+        with fake.lock:
+            current = fake._view_hash[view_id]
+        before = len(fake.view_updates)
+        payload = {"type": "block_actions", "user": {"id": "U0ANALYST"}, "trigger_id": "9.9." + uuid.uuid4().hex,
+                   "container": {"type": "view", "view_id": view_id},
+                   "view": {"id": view_id, "hash": current, "callback_id": "submit_salvage",
+                            "private_metadata": ticket_id, "state": {"values": {
+                                "salvage_threshold_block": {"salvage_threshold_input": {
+                                    "type": "plain_text_input", "value": threshold}},
+                                "salvage_keyword_block": {"salvage_keyword_input": {
+                                    "type": "plain_text_input", "value": kw}}}}},
+                   "actions": [{"type": "button", "action_id": "salvage_refresh_button", "block_id": "refresh_action",
+                                "value": ticket_id, "action_ts": f"{time.time():.6f}"}]}
+        assert post_interaction(notify, payload).status_code == 200
+        wait_for(lambda: len(fake.view_updates) > before, scaled(30), 0.3, "views.update")
+        update = fake.view_updates[-1]
+        assert update["view_id"] == view_id and update["hash"] == current
+        [count] = [b for b in update["view"]["blocks"] if b.get("block_id") == "salvage_count"]
+        return update["view"], count["text"]["text"]
+
+    updated, text = press(keyword)
+    assert "*2* unbound alerts" in text and keyword in text, text
+    assert updated["callback_id"] == "submit_salvage" and updated["private_metadata"] == ticket_id
+    values = {b["block_id"]: b["element"].get("initial_value") for b in updated["blocks"] if b["type"] == "input"}
+    assert values == {"salvage_threshold_block": "0.9", "salvage_keyword_block": keyword}
+    _, text = press("no-such-word-anywhere")
+    assert "*0* unbound alerts" in text, text
+    _, text = press(keyword, threshold="lots")
+    assert "number from 0 to 1" in text, text
+    assert fake.invalid == []
+    # a count binds nothing
+    assert stack.pg.scalar("SELECT count(*) FROM alerts WHERE alert_id = ANY(%s::uuid[]) AND ticket_id IS NULL",
+                           (unbound,)) == 2
+    assert people(history(stack, ticket_id, "salvaged")) == []
+
+
 def test_bind_refused_changes_nothing(slack, stack):
     """A bind the module refuses (the chosen ticket is resolved) leaves the alert where
     it was: the decline before it is undone with it, and the refusal is said in the
