@@ -222,14 +222,15 @@ int cmd_ticket_similar(cli *c)
     bool got;
     int rc = CLI_FAIL;
     /* the ranking's order (similar.h), with what a person reads beside it */
-    json_t *doc = p[0] && p[1] ? cli_query_json(c,
-                                                "SELECT coalesce(json_agg(x ORDER BY x.ord), '[]')::text FROM ("
-                                                " SELECT s.ord, round(s.sc::numeric, 4) AS score, t.ticket_id,"
-                                                "  t.status, t.severity, t.alert_count, t.title"
-                                                " FROM unnest($1::uuid[], $2::float8[]) WITH ORDINALITY AS s(id, sc, ord)"
-                                                " JOIN tickets t ON t.ticket_id = s.id) x",
-                                                2, p, &got)
-                               : NULL;
+    json_t *doc = p[0] && p[1]
+                      ? cli_query_json(c,
+                                       "SELECT coalesce(json_agg(x ORDER BY x.ord), '[]')::text FROM ("
+                                       " SELECT s.ord, round(s.sc::numeric, 4) AS score, t.ticket_id,"
+                                       "  t.status, t.severity, t.alert_count, t.title"
+                                       " FROM unnest($1::uuid[], $2::float8[]) WITH ORDINALITY AS s(id, sc, ord)"
+                                       " JOIN tickets t ON t.ticket_id = s.id) x",
+                                       2, p, &got)
+                      : NULL;
     if (doc) {
         for (size_t i = 0; i < json_array_size(doc); i++)
             json_object_del(json_array_get(doc, i), "ord");

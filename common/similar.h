@@ -23,11 +23,11 @@
 enum { SIMILAR_NO_VECTORS = -4 };
 
 typedef struct {
-    const char *alert_id;         /* the query is this alert (exactly one of alert_id, ticket_id) */
-    const char *ticket_id;        /* the query is this ticket (left out of the answer) */
+    const char *alert_id;          /* the query is this alert (exactly one of alert_id, ticket_id) */
+    const char *ticket_id;         /* the query is this ticket (left out of the answer) */
     const char *exclude_ticket_id; /* also left out (e.g. the alert's own ticket); NULL: none */
-    bool open_only;               /* only tickets whose status is open */
-    size_t limit;                 /* at most this many (1..) */
+    bool open_only;                /* only tickets whose status is open */
+    size_t limit;                  /* at most this many (1..) */
 } similar_query;
 
 typedef struct {

@@ -32,7 +32,10 @@ static pg *fresh_db(void)
     return db;
 }
 
-static void exec(pg *db, const char *sql, int n, const char *const *p) { assert_int_equal(pg_exec(db, NULL, sql, n, p), PG_OK); }
+static void exec(pg *db, const char *sql, int n, const char *const *p)
+{
+    assert_int_equal(pg_exec(db, NULL, sql, n, p), PG_OK);
+}
 
 static void shape(pg *db, const char *hash, const char *embedder, const char *vector)
 {
@@ -48,8 +51,9 @@ static void ticket(pg *db, char out[37], const char *status, const char *s1, con
 {
     ids_uuid7(out);
     const char *p[] = {out, status};
-    exec(db, "INSERT INTO tickets (ticket_id, title, severity, alert_count, status) VALUES ($1::uuid, $1, 'low', 1, $2)",
-         2, p);
+    exec(db,
+         "INSERT INTO tickets (ticket_id, title, severity, alert_count, status) VALUES ($1::uuid, $1, 'low', 1, $2)", 2,
+         p);
     const char *shapes[] = {s1, s2};
     for (int i = 0; i < 2; i++)
         if (shapes[i]) {
@@ -121,7 +125,7 @@ static void test_ranking(void **state)
     similar_query t = {.ticket_id = ty, .open_only = true, .limit = 10};
     assert_int_equal(similar_tickets(db, &t, &out, &n, err, sizeof err), PG_OK);
     assert_int_equal(n, 3);
-    assert_string_equal(out[0].ticket_id, tz); /* sz = sz: 1 */
+    assert_string_equal(out[0].ticket_id, tz);  /* sz = sz: 1 */
     assert_string_equal(out[1].ticket_id, txy); /* sy . sxy: 0.8 */
     assert_string_equal(out[2].ticket_id, tx);  /* 0 */
     free(out);

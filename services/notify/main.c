@@ -61,7 +61,8 @@ static const config_field notify_config_table[] = {
     {"HUTCH_SLACK_WEBHOOK_URL", CONFIG_SECRET, "", offsetof(notify_config, slack_webhook_url),
      "Slack incoming webhook; unset: messages are rendered to the log only", 0, 0},
     {"HUTCH_PAGERDUTY_ROUTING_KEY", CONFIG_SECRET, "", offsetof(notify_config, pagerduty_routing_key),
-     "PagerDuty Events v2 routing key; set: critical tickets and those the triage pages (NotifyRequest.page) page", 0, 0},
+     "PagerDuty Events v2 routing key; set: critical tickets and those the triage pages (NotifyRequest.page) page", 0,
+     0},
     {"HUTCH_PAGERDUTY_URL", CONFIG_STRING, "https://events.pagerduty.com/v2/enqueue",
      offsetof(notify_config, pagerduty_url), "PagerDuty Events v2 endpoint", 0, 0},
     {"HUTCH_NOTIFY_WEBHOOK_URL", CONFIG_SECRET, "", offsetof(notify_config, webhook_url),
@@ -94,7 +95,7 @@ static const config_field notify_config_table[] = {
 typedef struct {
     const consumer_item *item; /* BORROWED: the batch's (with message_id: a freed batch's address may recur) */
     char message_id[128];
-    int rc;                    /* PG_OK or TICKET_REFUSED */
+    int rc; /* PG_OK or TICKET_REFUSED */
     char err[512];
     bool logged; /* said once (a modal opener: opened once) */
 } command_result;

@@ -363,10 +363,11 @@ void slack_callback_free(slack_callback *cb)
     if (cb == NULL)
         return;
     free(cb->challenge);
-    char **fields[] = {&cb->cmd.action,     &cb->cmd.actor,           &cb->cmd.ticket_id, &cb->cmd.alert_id,
-                       &cb->cmd.conclusion, &cb->cmd.comment,         &cb->cmd.title,     &cb->cmd.description,
-                       &cb->cmd.threshold,  &cb->cmd.keyword,         &cb->cmd.channel,   &cb->cmd.message_ts,
-                       &cb->cmd.trigger_id, &cb->cmd.target_ticket_id, &cb->cmd.view_id, &cb->cmd.view_hash};
+    char **fields[] = {
+        &cb->cmd.action,   &cb->cmd.actor,      &cb->cmd.ticket_id,   &cb->cmd.alert_id,         &cb->cmd.conclusion,
+        &cb->cmd.comment,  &cb->cmd.title,      &cb->cmd.description, &cb->cmd.threshold,        &cb->cmd.keyword,
+        &cb->cmd.channel,  &cb->cmd.message_ts, &cb->cmd.trigger_id,  &cb->cmd.target_ticket_id, &cb->cmd.view_id,
+        &cb->cmd.view_hash};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (*fields[i] != NULL && *fields[i] != protobuf_c_empty_string)
             free(*fields[i]);

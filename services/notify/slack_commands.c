@@ -43,16 +43,15 @@ json_t *slack_salvage_modal(const char *ticket_id, const char *threshold, const 
     json_t *refresh = json_pack("{s:s, s:o, s:s, s:s}", "type", "button", "text", plain("Refresh"), "action_id",
                                 "salvage_refresh_button", "value", ticket_id);
     char *text = notify_fit(status, NOTIFY_SECTION_MAX, false); /* our own mrkdwn: not escaped */
-    json_t *blocks =
-        refresh && text
-            ? json_pack("[o, o, {s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:[o]}]",
-                        input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
-                              text_input(threshold, false), false),
-                        input("salvage_keyword_block", "salvage_keyword_input", "Keyword", text_input(keyword, false),
-                              true),
-                        "type", "section", "block_id", "salvage_count", "text", "type", "mrkdwn", "text", text, "type",
-                        "actions", "block_id", "refresh_action", "elements", refresh)
-            : NULL;
+    json_t *blocks = refresh && text
+                         ? json_pack("[o, o, {s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:[o]}]",
+                                     input("salvage_threshold_block", "salvage_threshold_input",
+                                           "Similarity threshold (0-1)", text_input(threshold, false), false),
+                                     input("salvage_keyword_block", "salvage_keyword_input", "Keyword",
+                                           text_input(keyword, false), true),
+                                     "type", "section", "block_id", "salvage_count", "text", "type", "mrkdwn", "text",
+                                     text, "type", "actions", "block_id", "refresh_action", "elements", refresh)
+                         : NULL;
     if (blocks == NULL)
         json_decref(refresh);
     free(text);
@@ -74,8 +73,8 @@ json_t *slack_salvage_refresh(const slack_ticket_ops *ops, pg *db, const Hutch__
         char *kw = notify_fit(c->keyword, 100, true);
         if (rc == PG_OK)
             snprintf(status, sizeof status,
-                     "*%zu* unbound alert%s of the last 24 h match%s now (similarity \xE2\x89\xA5 %.2f%s%s%s).",
-                     count, count == 1 ? "" : "s", count == 1 ? "es" : "", threshold, *c->keyword ? ", keyword \"" : "",
+                     "*%zu* unbound alert%s of the last 24 h match%s now (similarity \xE2\x89\xA5 %.2f%s%s%s).", count,
+                     count == 1 ? "" : "s", count == 1 ? "es" : "", threshold, *c->keyword ? ", keyword \"" : "",
                      *c->keyword && kw ? kw : "", *c->keyword ? "\"" : "");
         else
             snprintf(status, sizeof status, ":warning: Cannot count the matches: %s", err[0] ? err : "database error");

@@ -597,8 +597,7 @@ static int op_edit(pg *db, const char *actor, const char *t, const char *title, 
     snprintf(last_call, sizeof last_call, "edit %s %s %s %s", actor, t, title ? title : "(same)", d ? d : "(same)");
     return fake_result;
 }
-static int op_bind(pg *db, const char *actor, const char *t, const char *const *alerts, size_t k, char *err,
-                   size_t n)
+static int op_bind(pg *db, const char *actor, const char *t, const char *const *alerts, size_t k, char *err, size_t n)
 {
     size_t used = strlen(last_call);
     snprintf(last_call + used, sizeof last_call - used, "%sbind %s %s %s", used ? "; " : "", actor, t,
@@ -706,9 +705,8 @@ static void test_salvage_refresh(void **state)
     json_t *refresh = json_array_get(json_object_get(block_of(m, "refresh_action"), "elements"), 0);
     assert_string_equal(json_string_value(json_object_get(refresh, "action_id")), "salvage_refresh_button");
     assert_string_equal(json_string_value(json_object_get(refresh, "value")), TICKET);
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"),
-                                                             "text")),
-                           "Refresh"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text")), "Refresh"));
     json_decref(m);
 
     c = command("salvage_refresh");
@@ -737,17 +735,17 @@ static void test_salvage_refresh(void **state)
     last_call[0] = '\0';
     m = slack_salvage_refresh(&fake_ops, NULL, &c);
     assert_string_equal(last_call, ""); /* not asked */
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"),
-                                                             "text")),
-                           "number from 0 to 1"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text")),
+               "number from 0 to 1"));
     json_decref(m);
     c.threshold = "0.9";
     fake_result = TICKET_REFUSED;
     m = slack_salvage_refresh(&fake_ops, NULL, &c);
     fake_result = PG_OK;
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"),
-                                                             "text")),
-                           "Cannot count"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text")),
+               "Cannot count"));
     json_decref(m);
 }
 
@@ -769,10 +767,10 @@ static void test_modals(void **state)
     json_decref(m);
     c = command("bind_alert");
     assert_null(slack_modal_for(&c, NULL)); /* nothing to bind to */
-    json_t *open = json_pack("[{s:s, s:s, s:f}, {s:s, s:s, s:f}]", "ticket_id", TICKET, "title", "itself", "score",
-                             1.0, "ticket_id", "0190f2a0-0000-7000-8000-0000000000aa", "title",
-                             "\xC3\xA9t\xC3\xA9 port scan from a host with a very long name that goes on and on",
-                             "score", 0.9312);
+    json_t *open =
+        json_pack("[{s:s, s:s, s:f}, {s:s, s:s, s:f}]", "ticket_id", TICKET, "title", "itself", "score", 1.0,
+                  "ticket_id", "0190f2a0-0000-7000-8000-0000000000aa", "title",
+                  "\xC3\xA9t\xC3\xA9 port scan from a host with a very long name that goes on and on", "score", 0.9312);
     m = slack_modal_for(&c, open);
     assert_non_null(m);
     assert_string_equal(json_string_value(json_object_get(m, "private_metadata")), TICKET ":" ALERT);
