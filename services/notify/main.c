@@ -36,6 +36,7 @@
 #include "services/notify/slack_bot.h"
 #include "services/notify/slack_commands.h"
 #include "services/notify/slack_http.h"
+#include "services/notify/slack_socket.h"
 #include "services/notify/slack_store.h"
 #include "services/notify/store.h"
 #include "common/ticket.h"
@@ -51,6 +52,7 @@ typedef struct {
     char *slack_channel;
     char *slack_api_url;
     char *slack_signing_secret;
+    char *slack_app_token;
     int64_t slack_post_interval_ms;
     int64_t slack_post_burst;
     int64_t slack_edit_interval_ms;
@@ -79,6 +81,10 @@ static const config_field notify_config_table[] = {
      "Slack Web API base URL", 0, 0},
     {"HUTCH_SLACK_SIGNING_SECRET", CONFIG_SECRET, "", offsetof(notify_config, slack_signing_secret),
      "Slack app signing secret; set: /hooks/slack/interaction and /hooks/slack/event answer", 0, 0},
+    {"HUTCH_SLACK_APP_TOKEN", CONFIG_SECRET, "", offsetof(notify_config, slack_app_token),
+     "Slack app-level token (xapp-..., connections:write); set: Socket Mode, the callbacks over a WebSocket "
+     "notify opens (no public HTTPS address needed)",
+     0, 0},
     {"HUTCH_SLACK_POST_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(notify_config, slack_post_interval_ms),
      "Per channel: one chat.postMessage per interval on average", 0, 0},
     {"HUTCH_SLACK_POST_BURST", CONFIG_INT, "3", offsetof(notify_config, slack_post_burst),
@@ -967,8 +973,20 @@ int main(int argc, char **argv)
             LOG_ERROR("notify_slack_callbacks", "error", hooks_err, NULL);
             rc = 1;
         }
+        slack_socket *socket_mode = NULL;
+        if (rc == 0 && cfg.slack_app_token[0]) {
+            slack_socket_config sc = {.api_url = cfg.slack_api_url,
+                                      .app_token = cfg.slack_app_token,
+                                      .brokers = svc.common.kafka_brokers,
+                                      .timeout_ms = (long)cfg.http_timeout_ms};
+            if ((socket_mode = slack_socket_start(&sc, hooks_err, sizeof hooks_err)) == NULL) {
+                LOG_ERROR("notify_slack_socket_mode", "error", hooks_err, NULL);
+                rc = 1;
+            }
+        }
         LOG_INFO("notify_slack", "mode", ctx.bot ? "bot" : "webhook-or-log", "callbacks",
-                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", NULL);
+                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", "socket_mode",
+                 socket_mode ? "on" : "off (HUTCH_SLACK_APP_TOKEN unset)", NULL);
         static const consumer_input inputs[] = {{TOPIC_NOTIFY_REQUESTS, &hutch__v1__notify_request__descriptor},
                                                 {TOPIC_TICKETS_EVENTS, &hutch__v1__ticket_event__descriptor},
                                                 {TOPIC_SLACK_COMMANDS, &hutch__v1__slack_command__descriptor},
@@ -976,6 +994,7 @@ int main(int argc, char **argv)
         consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = deliver_batch};
         if (rc == 0)
             rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
+        slack_socket_stop(socket_mode);
         http_server_stop(svc.http);
         slack_http_free(hooks);
         slack_bot_free(ctx.bot);

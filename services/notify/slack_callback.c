@@ -18,6 +18,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/ids.h"
+
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -251,6 +253,36 @@ static void dedupe_from_bytes(slack_callback *cb, const char *prefix, const void
     snprintf(cb->dedupe_key, sizeof cb->dedupe_key, "%s:%s", prefix, h);
 }
 
+/* Reads the interaction payload p (its raw text: payload, len) into cb. */
+static int read_payload(const char *payload, size_t len, slack_callback *cb, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *p = json_loadb(payload, len, 0, &jerr);
+    const char *type = str_at(p, "type");
+    const char *user = str_at(json_object_get(p, "user"), "id");
+    int rc = -1;
+    if (!json_is_object(p)) {
+        snprintf(err, errlen, "payload is not a JSON object");
+    } else if (type == NULL) {
+        snprintf(err, errlen, "payload without a type");
+    } else {
+        dedupe_from_bytes(cb, "interaction", payload, len);
+        rc = !strcmp(type, "block_actions")     ? block_action(cb, p, user)
+             : !strcmp(type, "view_submission") ? view_submission(cb, p, user)
+                                                : 0;
+        if (rc != 0)
+            snprintf(err, errlen, "out of memory");
+    }
+    json_decref(p);
+    return rc;
+}
+
+int slack_read_interaction_json(const char *payload, size_t len, slack_callback *cb, char *err, size_t errlen)
+{
+    init(cb);
+    return read_payload(payload, len, cb, err, errlen);
+}
+
 int slack_read_interaction(const char *body, size_t len, slack_callback *cb, char *err, size_t errlen)
 {
     init(cb);
@@ -265,28 +297,26 @@ int slack_read_interaction(const char *body, size_t len, slack_callback *cb, cha
     if (evhttp_parse_query_str(copy, &form) == 0)
         payload = evhttp_find_header(&form, "payload");
     int rc = -1;
-    json_error_t jerr;
-    json_t *p = payload ? json_loads(payload, 0, &jerr) : NULL;
-    const char *type = str_at(p, "type");
-    const char *user = str_at(json_object_get(p, "user"), "id");
-    if (payload == NULL) {
+    if (payload == NULL)
         snprintf(err, errlen, "no payload field in the form");
-    } else if (!json_is_object(p)) {
-        snprintf(err, errlen, "payload is not a JSON object");
-    } else if (type == NULL) {
-        snprintf(err, errlen, "payload without a type");
-    } else {
-        dedupe_from_bytes(cb, "interaction", payload, strlen(payload));
-        rc = !strcmp(type, "block_actions")     ? block_action(cb, p, user)
-             : !strcmp(type, "view_submission") ? view_submission(cb, p, user)
-                                                : 0;
-        if (rc != 0)
-            snprintf(err, errlen, "out of memory");
-    }
-    json_decref(p);
+    else
+        rc = read_payload(payload, strlen(payload), cb, err, errlen);
     evhttp_clear_headers(&form);
     free(copy);
     return rc;
+}
+
+uint8_t *slack_command_pack(slack_callback *cb, char id[37], size_t *len)
+{
+    msg_meta_buf meta;
+    msg_meta_init(&meta, NULL, "hutch-notify", ids_now_ms(), cb->dedupe_key);
+    /* the id must not depend on when the retry came: time 0, seed = the dedupe key */
+    ids_uuid7_derived(meta.id, 0, cb->dedupe_key);
+    snprintf(id, 37, "%s", meta.id);
+    cb->cmd.meta = &meta.meta;
+    uint8_t *buf = msg_pack(&cb->cmd.base, len);
+    cb->cmd.meta = NULL;
+    return buf;
 }
 
 /* The text after the first <@...> mention, trimmed. NEW. */

@@ -56,14 +56,9 @@ static void on_delivery(void *ctx, int err)
 /* Publishes cb's command; the reply follows its acknowledgement. */
 static void publish(slack_http *h, struct evhttp_request *req, slack_callback *cb)
 {
-    msg_meta_buf meta;
-    msg_meta_init(&meta, NULL, "hutch-notify", ids_now_ms(), cb->dedupe_key);
-    /* the id must not depend on when the retry came: time 0, seed = the dedupe key */
-    ids_uuid7_derived(meta.id, 0, cb->dedupe_key);
-    cb->cmd.meta = &meta.meta;
+    char id[37];
     size_t len = 0;
-    uint8_t *buf = msg_pack(&cb->cmd.base, &len);
-    cb->cmd.meta = NULL;
+    uint8_t *buf = slack_command_pack(cb, id, &len);
     pending_reply *p = calloc(1, sizeof *p);
     if (buf == NULL || p == NULL) {
         free(buf);
@@ -74,8 +69,8 @@ static void publish(slack_http *h, struct evhttp_request *req, slack_callback *c
     p->req = req;
     p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
     LOG_INFO("slack_command_received", "action", cb->cmd.action, "actor", cb->cmd.actor, "ticket_id", cb->cmd.ticket_id,
-             "command_id", meta.id, NULL);
-    if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, meta.id, strlen(meta.id), buf, len, NULL, on_delivery,
+             "command_id", id, NULL);
+    if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, id, strlen(id), buf, len, NULL, on_delivery,
                             p) != 0) {
         free(p);
         http_reply_error(req, 503, "cannot queue the command: try again");

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/ids.h"
 #include "common/utf8.h"
 #include "services/notify/blocks.h"
 #include "services/notify/notify.h"
@@ -457,6 +458,28 @@ static void test_read_block_actions(void **state)
     assert_string_equal(cb.cmd.keyword, "sshd");
     slack_callback_free(&cb);
     free(body);
+
+    /* Socket Mode gives the payload itself: the same command, keyed by its bytes */
+    assert_int_equal(slack_read_interaction_json(json, strlen(json), &cb, err, sizeof err), 0);
+    assert_string_equal(cb.cmd.action, "decline_alert");
+    assert_string_equal(cb.cmd.alert_id, ALERT);
+    char id[37], id2[37];
+    size_t len = 0, len2 = 0;
+    uint8_t *packed = slack_command_pack(&cb, id, &len);
+    assert_non_null(packed);
+    assert_true(ids_is_uuid(id));
+    Hutch__V1__SlackCommand *back = hutch__v1__slack_command__unpack(NULL, len, packed);
+    assert_non_null(back);
+    assert_string_equal(back->meta->id, id);
+    assert_string_equal(back->action, "decline_alert");
+    hutch__v1__slack_command__free_unpacked(back, NULL);
+    uint8_t *again = slack_command_pack(&cb, id2, &len2);
+    assert_string_equal(id, id2); /* a retry is the same message id */
+    free(packed);
+    free(again);
+    slack_callback_free(&cb);
+    assert_int_equal(slack_read_interaction_json("[1]", 3, &cb, err, sizeof err), -1);
+    slack_callback_free(&cb);
 
     const char *resolve = "{\"type\":\"view_submission\",\"user\":{\"id\":\"U9\"},\"view\":{\"callback_id\":"
                           "\"submit_resolve_ticket\",\"private_metadata\":\"" TICKET "\",\"state\":{\"values\":{"

@@ -348,6 +348,70 @@ def test_mention_in_ticket_thread_goes_to_agent(slack, stack):
         tail.close()
 
 
+def test_socket_mode(slack, stack):
+    """Socket Mode (HUTCH_SLACK_APP_TOKEN): notify opens the WebSocket the fake's
+    apps.connections.open names; an events_api envelope (a mention in a ticket thread)
+    becomes one AgentRequest and is acknowledged once published, a re-sent envelope is
+    acknowledged again and acted on once, an interactive envelope (ack_alert) assigns the
+    ticket once, and after Slack's disconnect notify opens a new connection."""
+    fake, notify = slack
+    ticket_id, alert_id, channel, ts = new_ticket(stack, fake, "slack-socket")
+    sm = fake.socket_mode
+    opened = fake.count("apps.connections.open")
+    notify.env["HUTCH_SLACK_APP_TOKEN"] = fake.app_token
+    tail = stack.tail(TOPIC_AGENT_REQUESTS)
+    try:
+        notify.restart()
+        wait_for(lambda: sm.connections >= 1 and sm._conn is not None, scaled(30), 0.1, "the Socket Mode link")
+        assert fake.count("apps.connections.open") == opened + 1
+        event_id = "Ev" + uuid.uuid4().hex[:10]
+        mention = {"envelope_id": str(uuid.uuid4()), "type": "events_api", "accepts_response_payload": False,
+                   "retry_attempt": 0, "retry_reason": "",
+                   "payload": {"type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
+                               "event": {"type": "app_mention", "user": "U0SOCKET",
+                                         "text": "<@U0HUTCH> over the socket?", "ts": f"{time.time():.6f}",
+                                         "channel": channel, "thread_ts": ts}}}
+        assert sm.send(mention)
+        wait_for(lambda: mention["envelope_id"] in sm.acks, scaled(30), 0.1, "the envelope acknowledged")
+        got = []
+        wait_for(lambda: got.extend(tail.read_all(1)) or got, scaled(30), 0.1, "an AgentRequest")
+        retry = dict(mention, envelope_id=str(uuid.uuid4()), retry_attempt=1, retry_reason="timeout")
+        assert sm.send(retry)  # Slack's retry: another envelope, the same event
+        wait_for(lambda: retry["envelope_id"] in sm.acks, scaled(30), 0.1, "the retry acknowledged")
+        got.extend(tail.read_all(scaled(2)))
+        reqs = [ticket_pb2.AgentRequest.FromString(m.value()) for m in got]
+        assert len({r.meta.id for r in reqs}) == 1, reqs
+        assert reqs[0].ticket_id == ticket_id and reqs[0].text == "over the socket?"
+        assert reqs[0].user == "slack:U0SOCKET" and reqs[0].reply_thread_ts == ts
+
+        button = click("ack_alert", alert_id, f"alert_actions:{ticket_id}", channel, ts)
+        button["user"] = {"id": "U0SOCKET"}
+        interactive = {"envelope_id": str(uuid.uuid4()), "type": "interactive", "accepts_response_payload": False,
+                       "payload": button}
+        assert sm.send(interactive)
+        wait_for(lambda: interactive["envelope_id"] in sm.acks, scaled(30), 0.1, "the interaction acknowledged")
+        assert sm.send(dict(interactive, envelope_id=str(uuid.uuid4())))  # re-sent
+        wait_for(lambda: [r for r in history(stack, ticket_id, "assigned") if r["actor"] == "slack:U0SOCKET"],
+                 scaled(30), 0.3, "the ticket assigned")
+        time.sleep(scaled(2))
+        assert len([r for r in history(stack, ticket_id, "assigned") if r["actor"] == "slack:U0SOCKET"]) == 1
+
+        # Slack refreshes the link: notify asks for a new URL and goes on over it
+        connections = sm.connections
+        assert sm.send({"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}})
+        wait_for(lambda: sm.connections > connections and sm._conn is not None, scaled(30), 0.1, "a new link")
+        assert fake.count("apps.connections.open") == opened + 2
+        later = dict(mention, envelope_id=str(uuid.uuid4()))
+        later["payload"] = dict(mention["payload"], event_id="Ev" + uuid.uuid4().hex[:10])
+        assert sm.send(later)
+        wait_for(lambda: later["envelope_id"] in sm.acks, scaled(30), 0.1, "acknowledged over the new link")
+        assert sm.invalid == [] and fake.unauthorized == 0
+    finally:
+        tail.close()
+        notify.env.pop("HUTCH_SLACK_APP_TOKEN", None)
+        notify.restart()
+
+
 def test_429_is_waited_out(slack, stack):
     fake, notify = slack
     fake.rate_limit(2, retry_after=1)
