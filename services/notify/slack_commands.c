@@ -43,17 +43,19 @@ json_t *slack_salvage_modal(const char *ticket_id, const char *threshold, const 
     json_t *refresh = json_pack("{s:s, s:o, s:s, s:s}", "type", "button", "text", plain("Refresh"), "action_id",
                                 "salvage_refresh_button", "value", ticket_id);
     char *text = notify_fit(status, NOTIFY_SECTION_MAX, false); /* our own mrkdwn: not escaped */
-    json_t *blocks = refresh && text
-                         ? json_pack("[o, o, {s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:[o]}]",
-                                     input("salvage_threshold_block", "salvage_threshold_input",
-                                           "Similarity threshold (0-1)", text_input(threshold, false), false),
-                                     input("salvage_keyword_block", "salvage_keyword_input", "Keyword",
-                                           text_input(keyword, false), true),
-                                     "type", "section", "block_id", "salvage_count", "text", "type", "mrkdwn", "text",
-                                     text, "type", "actions", "block_id", "refresh_action", "elements", refresh)
-                         : NULL;
-    if (blocks == NULL)
+    if (refresh == NULL || text == NULL) {
         json_decref(refresh);
+        free(text);
+        return NULL;
+    }
+    /* json_pack steals every "o", on failure too */
+    json_t *blocks =
+        json_pack("[o, o, {s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:[o]}]",
+                  input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
+                        text_input(threshold, false), false),
+                  input("salvage_keyword_block", "salvage_keyword_input", "Keyword", text_input(keyword, false), true),
+                  "type", "section", "block_id", "salvage_count", "text", "type", "mrkdwn", "text", text, "type",
+                  "actions", "block_id", "refresh_action", "elements", refresh);
     free(text);
     return modal("submit_salvage", "Salvage alerts", "Salvage", ticket_id, blocks);
 }

@@ -26,10 +26,12 @@ struct slack_http {
     kafka_producer *producer; /* OWNED: the callbacks' own */
     struct event *poll;       /* OWNED: kafka_producer_poll on the HTTP loop */
     const char *secret;
+    bool closing; /* the loop has stopped: a late acknowledgement only frees its reply */
 };
 
 /* A request waiting for its command's broker acknowledgement. */
 typedef struct {
+    slack_http *h;
     struct evhttp_request *req;
     struct event_base *base;
     int err;
@@ -49,6 +51,10 @@ static void on_delivery(void *ctx, int err)
 {
     pending_reply *p = ctx;
     p->err = err;
+    if (p->h->closing) { /* the loop is gone (slack_http_free's flush): nobody to answer */
+        free(p);
+        return;
+    }
     if (event_base_once(p->base, -1, EV_TIMEOUT, reply_on_loop, p, NULL) != 0)
         LOG_ERROR("slack_reply_lost", "reason", "event_base_once failed", NULL);
 }
@@ -66,6 +72,7 @@ static void publish(slack_http *h, struct evhttp_request *req, slack_callback *c
         http_reply_error(req, 503, "out of memory");
         return;
     }
+    p->h = h;
     p->req = req;
     p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
     LOG_INFO("slack_command_received", "action", cb->cmd.action, "actor", cb->cmd.actor, "ticket_id", cb->cmd.ticket_id,
@@ -158,6 +165,7 @@ void slack_http_free(slack_http *h)
         return;
     if (h->poll != NULL)
         event_free(h->poll);
+    h->closing = true;
     kafka_producer_free(h->producer, 2000);
     free(h);
 }

@@ -101,7 +101,7 @@ static int handle_envelope(slack_socket *s, struct lws *wsi, const char *text, s
             else
                 LOG_WARN("slack_socket_not_published", "envelope_id", envelope_id, "action", cb.cmd.action, NULL);
         }
-        if (read == 0)
+        if (payload != NULL) /* the readers initialised cb, whatever they returned */
             slack_callback_free(&cb);
         free(payload);
         if (ack)
