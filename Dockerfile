@@ -20,7 +20,7 @@ FROM ${BASE} AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev librdkafka-dev libpq-dev \
       libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev \
-      libpsl-dev libidn2-dev libcmocka-dev libjsonnet-dev \
+      libpsl-dev libidn2-dev libcmocka-dev libjsonnet-dev libwebsockets-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./

@@ -8,7 +8,7 @@
  *   - alert similar ID: the shapes of the alerts of the last SIMILAR_WINDOW, best
  *     first (score = cosine of the shapes), then their alerts, newest first;
  *   - ticket similar ID: every other ticket scored by its best shape against the best
- *     of ID's (max over pairs);
+ *     of ID's (max over pairs): common/similar.h, the ranking Slack's bind modal uses;
  *   - ticket suggest: DBSCAN (services/cluster/dbscan.h; --eps, --min-samples, Warren's
  *     0.3 / 2) over the alerts of the last SUGGEST_WINDOW that are unbound or in open
  *     tickets; a group is suggested when binding kept it apart (its alerts are in more
@@ -23,9 +23,9 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/ids.h"
+#include "common/similar.h"
 #include "common/vindex.h"
 #include "services/cluster/dbscan.h"
-#include "services/cluster/shapes.h"
 
 #define SIMILAR_WINDOW "30 days"
 #define SUGGEST_WINDOW "24 hours"
@@ -101,7 +101,7 @@ static vindex *index_rows(PGresult *r, int key_col, int vec_col, int dim)
         return NULL;
     }
     for (int k = 0; k < PQntuples(r); k++) {
-        float *v = shapes_parse_vector(PQgetvalue(r, k, vec_col), dim);
+        float *v = vindex_parse_vector(PQgetvalue(r, k, vec_col), dim);
         if (!v) {
             cli_error("stored vector of %s is not %d numbers", PQgetvalue(r, k, key_col), dim);
             vindex_free(ix);
@@ -130,7 +130,7 @@ int cmd_alert_similar(cli *c)
         return CLI_FAIL;
     }
     int dim = atoi(PQgetvalue(me, 0, 2));
-    float *q = shapes_parse_vector(PQgetvalue(me, 0, 0), dim);
+    float *q = vindex_parse_vector(PQgetvalue(me, 0, 0), dim);
     const char *p2[] = {PQgetvalue(me, 0, 1), PQgetvalue(me, 0, 2)};
     PGresult *sh = q ? query(c,
                              "SELECT s.shape_hash, s.vector::text FROM shape_embeddings s"
@@ -187,19 +187,6 @@ int cmd_alert_similar(cli *c)
     return rc;
 }
 
-/* The scores of every candidate row against the best of the ticket's vectors. */
-typedef struct {
-    float *best;
-} range_ctx;
-
-static int keep_best(uint32_t row, float score, void *arg)
-{
-    range_ctx *r = arg;
-    if (score > r->best[row])
-        r->best[row] = score;
-    return 0;
-}
-
 int cmd_ticket_similar(cli *c)
 {
     const char *id = c->args[0];
@@ -207,78 +194,50 @@ int cmd_ticket_similar(cli *c)
         cli_error("not a ticket id: \"%s\"", id);
         return CLI_USAGE;
     }
-    const char *p1[] = {id};
-    /* the ticket's shapes under the embedder that has most of them */
-    PGresult *me =
-        query(c,
-              "WITH m AS (SELECT s.embedder, s.dims FROM ticket_shapes t JOIN shape_embeddings s USING "
-              "(shape_hash) WHERE t.ticket_id = $1::uuid GROUP BY 1, 2 ORDER BY count(*) DESC, 1 LIMIT 1) "
-              "SELECT s.shape_hash, s.vector::text, s.embedder, s.dims::text FROM ticket_shapes t"
-              " JOIN shape_embeddings s USING (shape_hash) JOIN m ON m.embedder = s.embedder AND m.dims = s.dims"
-              " WHERE t.ticket_id = $1::uuid",
-              1, p1);
-    if (!me)
+    pg *db = cli_db(c);
+    if (!db)
         return CLI_FAIL;
-    if (PQntuples(me) == 0) {
+    similar_query q = {.ticket_id = id, .limit = c->limit > 0 ? (size_t)c->limit : 1};
+    similar_ticket *found = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    int src = similar_tickets(db, &q, &found, &n, err, sizeof err);
+    if (src == SIMILAR_NO_VECTORS) {
         cli_error("ticket %s has no embedded alert shapes (unknown ticket, or made before embeddings)", id);
-        PQclear(me);
         return CLI_FAIL;
     }
-    int dim = atoi(PQgetvalue(me, 0, 3));
-    const char *p2[] = {id, PQgetvalue(me, 0, 2), PQgetvalue(me, 0, 3)};
-    PGresult *others =
-        query(c,
-              "SELECT t.ticket_id::text, s.vector::text FROM ticket_shapes t JOIN shape_embeddings s"
-              " USING (shape_hash) WHERE t.ticket_id <> $1::uuid AND s.embedder = $2 AND s.dims = $3::int"
-              " LIMIT 1000000",
-              3, p2);
+    if (src != PG_OK) {
+        cli_error("%s", err);
+        return CLI_FAIL;
+    }
+    pg_array ids, scores;
+    pg_array_init(&ids);
+    pg_array_init(&scores);
+    for (size_t k = 0; k < n; k++) {
+        pg_array_add(&ids, found[k].ticket_id);
+        pg_array_addf(&scores, "%.6f", found[k].score);
+    }
+    free(found);
+    const char *p[] = {pg_array_text(&ids), pg_array_text(&scores)};
+    bool got;
     int rc = CLI_FAIL;
-    vindex *ix = others ? index_rows(others, 0, 1, dim) : NULL;
-    range_ctx r = {.best = ix ? malloc(((size_t)PQntuples(others) + 1) * sizeof(float)) : NULL};
-    bool ok = r.best != NULL;
-    for (int k = 0; ok && k < PQntuples(others); k++)
-        r.best[k] = -2.0f;
-    for (int k = 0; ok && k < PQntuples(me); k++) {
-        float *q = shapes_parse_vector(PQgetvalue(me, k, 1), dim);
-        ok = q && vindex_range(ix, q, -2.0f, keep_best, &r) == 0;
-        free(q);
+    /* the ranking's order (similar.h), with what a person reads beside it */
+    json_t *doc = p[0] && p[1]
+                      ? cli_query_json(c,
+                                       "SELECT coalesce(json_agg(x ORDER BY x.ord), '[]')::text FROM ("
+                                       " SELECT s.ord, round(s.sc::numeric, 4) AS score, t.ticket_id,"
+                                       "  t.status, t.severity, t.alert_count, t.title"
+                                       " FROM unnest($1::uuid[], $2::float8[]) WITH ORDINALITY AS s(id, sc, ord)"
+                                       " JOIN tickets t ON t.ticket_id = s.id) x",
+                                       2, p, &got)
+                      : NULL;
+    if (doc) {
+        for (size_t i = 0; i < json_array_size(doc); i++)
+            json_object_del(json_array_get(doc, i), "ord");
+        rc = print_doc(c, doc, similar_ticket_cols);
     }
-    if (ok) {
-        /* per ticket, its best shape's score */
-        pg_array ids, scores;
-        pg_array_init(&ids);
-        pg_array_init(&scores);
-        for (int k = 0; k < PQntuples(others); k++) {
-            pg_array_add(&ids, PQgetvalue(others, k, 0));
-            pg_array_addf(&scores, "%.6f", (double)r.best[k]);
-        }
-        char limit[24];
-        snprintf(limit, sizeof limit, "%" PRId64, c->limit);
-        const char *p3[] = {pg_array_text(&ids), pg_array_text(&scores), limit};
-        bool found;
-        json_t *doc =
-            p3[0] && p3[1]
-                ? cli_query_json(
-                      c,
-                      "WITH s AS (SELECT id, max(sc) AS sc FROM unnest($1::uuid[], $2::float8[]) AS s(id, sc)"
-                      " GROUP BY id) "
-                      "SELECT coalesce(json_agg(x ORDER BY x.score DESC, x.ticket_id), '[]')::text FROM ("
-                      " SELECT round(s.sc::numeric, 4) AS score, t.ticket_id, t.status, t.severity, t.alert_count,"
-                      "  t.title FROM s JOIN tickets t ON t.ticket_id = s.id"
-                      " ORDER BY s.sc DESC, t.ticket_id LIMIT $3::int) x",
-                      3, p3, &found)
-                : NULL;
-        if (doc)
-            rc = print_doc(c, doc, similar_ticket_cols);
-        pg_array_free(&ids);
-        pg_array_free(&scores);
-    } else {
-        cli_error("out of memory");
-    }
-    free(r.best);
-    vindex_free(ix);
-    PQclear(others);
-    PQclear(me);
+    pg_array_free(&ids);
+    pg_array_free(&scores);
     return rc;
 }
 
@@ -346,7 +305,7 @@ int cmd_ticket_suggest(cli *c)
     for (int k = 0; ok && k < n; k++) {
         if (k == 0 || strcmp(PQgetvalue(r, k, 2), PQgetvalue(r, k - 1, 2)) != 0) {
             free(v);
-            v = shapes_parse_vector(PQgetvalue(r, k, 2), dim);
+            v = vindex_parse_vector(PQgetvalue(r, k, 2), dim);
         }
         ok = v && vindex_add(ix, (uint64_t)k, v) == 0;
     }

@@ -19,6 +19,7 @@ PKGS_embed := libcurl jansson
 PKGS_llm := libcurl jansson $(PKGS_log)
 PKGS_mcp := libcurl jansson
 PKGS_vindex :=
+PKGS_similar := $(PKGS_pg)
 PKGS_password := libcrypto
 PKGS_ticket := $(sort $(PKGS_pg) $(PKGS_msg) $(PKGS_severity) jansson)
 PKGS_service := $(sort $(PKGS_http) $(PKGS_consumer)) # what every service links

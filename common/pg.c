@@ -333,6 +333,8 @@ int pg_commit(pg *db)
     return rc;
 }
 
+bool pg_in_transaction(const pg *db) { return db != NULL && db->in_tx; }
+
 void pg_rollback(pg *db)
 {
     if (!db)

@@ -33,6 +33,9 @@ const char *pg_last_error(pg *db);
 int pg_begin(pg *db);
 int pg_commit(pg *db);
 void pg_rollback(pg *db); /* safe to call after any failure */
+/* True between pg_begin and pg_commit/pg_rollback (a module that runs its own
+ * transaction uses a savepoint of the caller's instead). */
+bool pg_in_transaction(const pg *db);
 
 /* A Postgres array literal built element by element ("{\"a\",NULL}"), for batch
  * statements that take one array per column: INSERT ... SELECT * FROM

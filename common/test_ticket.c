@@ -276,6 +276,49 @@ static void test_lifecycle(void **state)
     pg_free(db);
 }
 
+/* Inside the caller's transaction: the change is a savepoint of it, so it commits or
+ * rolls back with the caller's own work (a consumer's claim); a refusal leaves the
+ * caller's transaction usable. */
+static void test_inside_callers_transaction(void **state)
+{
+    pg *db = fresh_db();
+    char a1[37], t[37];
+    add_alert(db, a1, "Port probe", "low", 5);
+    const char *ids[] = {a1};
+    assert_ok(ticket_create(db, U, ids, 1, t, err_, sizeof err_));
+    assert_int_equal(pg_exec(db, NULL, "CREATE TABLE claims (id text PRIMARY KEY)", 0, NULL), PG_OK);
+
+    /* the caller dies before its commit (rolled back here): neither claim nor change */
+    assert_int_equal(pg_begin(db), PG_OK);
+    assert_int_equal(pg_exec(db, NULL, "INSERT INTO claims VALUES ('c1')", 0, NULL), PG_OK);
+    assert_ok(ticket_assign(db, "slack:U1", t, "slack:U1", err_, sizeof err_));
+    assert_true(pg_in_transaction(db)); /* still the caller's */
+    pg_rollback(db);
+    assert_query(db, "SELECT coalesce(nullif(assignee, ''), '-') FROM tickets WHERE ticket_id = $1::uuid", t, "-");
+    assert_query(db, "SELECT count(*) FROM claims", NULL, "0");
+    assert_history(db, t, "opened/user:ana");
+
+    /* a refusal, then a change, then the caller's commit: the claim and the change only */
+    assert_int_equal(pg_begin(db), PG_OK);
+    assert_int_equal(pg_exec(db, NULL, "INSERT INTO claims VALUES ('c1')", 0, NULL), PG_OK);
+    char err[256] = "";
+    assert_int_equal(ticket_reopen(db, "slack:U1", t, err, sizeof err), TICKET_REFUSED);
+    assert_non_null(strstr(err, "open already"));
+    assert_ok(ticket_assign(db, "slack:U1", t, "slack:U1", err_, sizeof err_));
+    assert_int_equal(pg_commit(db), PG_OK);
+    assert_query(db, "SELECT assignee FROM tickets WHERE ticket_id = $1::uuid", t, "slack:U1");
+    assert_query(db, "SELECT count(*) FROM claims", NULL, "1");
+    assert_history(db, t, "opened/user:ana,assigned/slack:U1");
+    /* and again: the caller's next transaction */
+    assert_int_equal(pg_begin(db), PG_OK);
+    assert_int_equal(pg_exec(db, NULL, "INSERT INTO claims VALUES ('c2')", 0, NULL), PG_OK);
+    assert_int_equal(ticket_resolve(db, U, t, "intended", "done", err, sizeof err), PG_OK);
+    assert_int_equal(pg_commit(db), PG_OK);
+    assert_query(db, "SELECT status FROM tickets WHERE ticket_id = $1::uuid", t, "resolved");
+    assert_query(db, "SELECT count(*) FROM claims", NULL, "2");
+    pg_free(db);
+}
+
 static void test_decline_and_severity(void **state)
 {
     pg *db = fresh_db();
@@ -560,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_inside_callers_transaction),
         cmocka_unit_test(test_decline_and_severity),
         cmocka_unit_test(test_merge_unmerge),
         cmocka_unit_test(test_salvage),

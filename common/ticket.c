@@ -1,7 +1,8 @@
 /* The ticket lifecycle (ticket.h): the pure rule of which operation each status
  * allows, and the transactions that apply them.
  *
- * Every operation is one transaction run by run_txn: BEGIN; the ticket rows locked
+ * Every operation is one transaction run by run_txn (or, when the caller has one open,
+ * a savepoint of the caller's: run_in_callers_txn): BEGIN; the ticket rows locked
  * with one SELECT ... ORDER BY ticket_id FOR UPDATE (rows are locked in the order the
  * sort returns them, so two transactions that lock the same tickets take them in one
  * order and never wait on each other in a cycle); the rule (ticket_op_refusal) read
@@ -112,7 +113,30 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
 
 typedef int (*txn_fn)(pg *db, void *arg, char *err, size_t errlen);
 
-/* One operation: its transaction, run again on PG_RETRY a few times. */
+/* One operation inside the caller's open transaction: a savepoint, released on
+ * success, rolled back to on a refusal or a refused statement (the caller's
+ * transaction goes on); PG_RETRY is returned at once (a deadlock or a lost connection
+ * spoils the caller's whole transaction, which the caller runs again). */
+static int run_in_callers_txn(pg *db, txn_fn fn, void *arg, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    int rc = pg_exec(db, NULL, "SAVEPOINT ticket_op", 0, NULL);
+    if (rc == PG_OK)
+        rc = fn(db, arg, err, errlen);
+    if (rc == PG_OK)
+        return pg_exec(db, NULL, "RELEASE SAVEPOINT ticket_op", 0, NULL);
+    if (rc == TICKET_REFUSED || rc == PG_FATAL) {
+        int undo = pg_exec(db, NULL, "ROLLBACK TO SAVEPOINT ticket_op", 0, NULL);
+        if (undo != PG_OK)
+            rc = undo;
+    }
+    if (rc != TICKET_REFUSED && !err[0])
+        snprintf(err, errlen, "%s", pg_last_error(db) ? pg_last_error(db) : "database error");
+    return rc;
+}
+
+/* One operation: its transaction, run again on PG_RETRY a few times; or a savepoint of
+ * the caller's transaction when one is open. */
 static int run_txn(pg *db, txn_fn fn, void *arg, char *err, size_t errlen)
 {
     char scratch[8];
@@ -120,6 +144,8 @@ static int run_txn(pg *db, txn_fn fn, void *arg, char *err, size_t errlen)
         err = scratch;
         errlen = sizeof scratch;
     }
+    if (pg_in_transaction(db))
+        return run_in_callers_txn(db, fn, arg, err, errlen);
     for (int attempt = 1;; attempt++) {
         err[0] = '\0';
         int rc = pg_begin(db);

@@ -85,8 +85,13 @@ typedef struct {
     const char *recommendation;
 } ticket_finding;
 
-/* Each runs its own transaction on db (no transaction may be open). err gets the reason
- * of TICKET_REFUSED or of a database error. */
+/* Each runs its own transaction on db, retried on PG_RETRY a few times. When the caller
+ * has a transaction open on db (pg_begin), the operation is a savepoint of it instead:
+ * the change commits or rolls back with the caller's transaction (so a consumer's claim
+ * of the message that asked for it and the change are one commit: effect exactly once),
+ * a refusal rolls back to the savepoint and leaves the caller's transaction usable, and
+ * PG_RETRY is returned at once for the caller to run its whole transaction again.
+ * err gets the reason of TICKET_REFUSED or of a database error. */
 int ticket_create(pg *db, const char *actor, const char *const *alert_ids, size_t n, char out_ticket_id[37],
                   char *err, size_t errlen);
 int ticket_bind(pg *db, const char *actor, const char *ticket_id, const char *const *alert_ids, size_t n, char *err,

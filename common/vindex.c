@@ -543,3 +543,29 @@ int vindex_range_batch(const vindex *ix, const float *qs, size_t nq, float min_s
     free(qq);
     return rc;
 }
+
+float *vindex_parse_vector(const char *text, int dim)
+{
+    if (dim <= 0 || *text != '{')
+        return NULL;
+    float *v = malloc((size_t)dim * sizeof *v);
+    if (!v)
+        return NULL;
+    const char *p = text + 1;
+    int n = 0;
+    while (*p && *p != '}') {
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || n >= dim) {
+            free(v);
+            return NULL;
+        }
+        v[n++] = (float)x;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (n != dim) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}

@@ -38,6 +38,10 @@ typedef struct {
  * that would enter the top k. arg is the caller's, borrowed. */
 typedef bool (*vindex_filter_fn)(uint64_t id, uint32_t row, void *arg);
 
+/* A Postgres real[] literal "{0.1,-2e-05,...}" (borrowed) into a NEW vector of dim
+ * floats (free()), or NULL when it does not hold exactly dim numbers (or on OOM). */
+float *vindex_parse_vector(const char *text, int dim);
+
 /* A NEW empty index of dim dimensions (1..65536); free with vindex_free. NULL on bad
  * arguments or out of memory. */
 vindex *vindex_new(int dim, vindex_storage storage);

@@ -36,7 +36,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libpq-dev
-      libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev
+      libjansson-dev libevent-dev libcurl4-openssl-dev libssl-dev libpcre2-dev uuid-dev libyaml-dev libwebsockets-dev
       libcmocka-dev libpsl-dev libidn2-dev libjsonnet-dev publicsuffix jq time postgresql clang clang-format libclang-rt-14-dev openjdk-17-jre-headless curl
       python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-requests
       python3-confluent-kafka python3-protobuf python3-yaml python3-venv python3-cryptography python3-pip

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/shape.h"
 #include "common/strbuf.h"
+#include "common/vindex.h"
 
 typedef struct {
     char hash[SHAPE_HASH_LEN]; /* "" = empty slot */
@@ -132,32 +133,6 @@ static int insert(shapes *s, const char *hash, float *vec)
     return 0;
 }
 
-float *shapes_parse_vector(const char *text, int dim)
-{
-    if (dim <= 0 || *text != '{')
-        return NULL;
-    float *v = malloc((size_t)dim * sizeof *v);
-    if (!v)
-        return NULL;
-    const char *p = text + 1;
-    int n = 0;
-    while (*p && *p != '}') {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p || n >= dim) {
-            free(v);
-            return NULL;
-        }
-        v[n++] = (float)x;
-        p = *end == ',' ? end + 1 : end;
-    }
-    if (n != dim) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
 /* The real[] literal of v into b. */
 static void vector_literal(strbuf *b, const float *v, int dim)
 {
@@ -191,7 +166,7 @@ static int read_stored(shapes *s, pg *db, const char *const *hashes, size_t n, c
                                   3, p);
     for (int k = 0; rc == PG_OK && r && k < PQntuples(r); k++) {
         const char *hash = PQgetvalue(r, k, 0);
-        float *v = PQgetisnull(r, k, 1) ? NULL : shapes_parse_vector(PQgetvalue(r, k, 1), shapes_dim(s));
+        float *v = PQgetisnull(r, k, 1) ? NULL : vindex_parse_vector(PQgetvalue(r, k, 1), shapes_dim(s));
         if (v) {
             if (insert(s, hash, v) != 0)
                 rc = PG_RETRY;

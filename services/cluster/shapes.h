@@ -53,10 +53,6 @@ int shapes_vectors(shapes *s, pg *db, const char *const *hashes, const char *con
 int shapes_dim(const shapes *s);
 const char *shapes_embedder_name(const shapes *s);
 
-/* A Postgres real[] literal "{0.1,-2e-05,...}" (borrowed) into a NEW vector of dim
- * floats (free()), or NULL when it does not hold exactly dim numbers. */
-float *shapes_parse_vector(const char *text, int dim);
-
 /* The dot product of two vectors of shapes_dim() floats. */
 float shapes_dot(const shapes *s, const float *a, const float *b);
 

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "common/ids.h"
+#include "common/similar.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msg.h"
@@ -35,6 +36,7 @@
 #include "services/notify/slack_bot.h"
 #include "services/notify/slack_commands.h"
 #include "services/notify/slack_http.h"
+#include "services/notify/slack_socket.h"
 #include "services/notify/slack_store.h"
 #include "services/notify/store.h"
 #include "common/ticket.h"
@@ -50,6 +52,7 @@ typedef struct {
     char *slack_channel;
     char *slack_api_url;
     char *slack_signing_secret;
+    char *slack_app_token;
     int64_t slack_post_interval_ms;
     int64_t slack_post_burst;
     int64_t slack_edit_interval_ms;
@@ -60,7 +63,8 @@ static const config_field notify_config_table[] = {
     {"HUTCH_SLACK_WEBHOOK_URL", CONFIG_SECRET, "", offsetof(notify_config, slack_webhook_url),
      "Slack incoming webhook; unset: messages are rendered to the log only", 0, 0},
     {"HUTCH_PAGERDUTY_ROUTING_KEY", CONFIG_SECRET, "", offsetof(notify_config, pagerduty_routing_key),
-     "PagerDuty Events v2 routing key; set: high/critical tickets page", 0, 0},
+     "PagerDuty Events v2 routing key; set: critical tickets and those the triage pages (NotifyRequest.page) page", 0,
+     0},
     {"HUTCH_PAGERDUTY_URL", CONFIG_STRING, "https://events.pagerduty.com/v2/enqueue",
      offsetof(notify_config, pagerduty_url), "PagerDuty Events v2 endpoint", 0, 0},
     {"HUTCH_NOTIFY_WEBHOOK_URL", CONFIG_SECRET, "", offsetof(notify_config, webhook_url),
@@ -77,6 +81,10 @@ static const config_field notify_config_table[] = {
      "Slack Web API base URL", 0, 0},
     {"HUTCH_SLACK_SIGNING_SECRET", CONFIG_SECRET, "", offsetof(notify_config, slack_signing_secret),
      "Slack app signing secret; set: /hooks/slack/interaction and /hooks/slack/event answer", 0, 0},
+    {"HUTCH_SLACK_APP_TOKEN", CONFIG_SECRET, "", offsetof(notify_config, slack_app_token),
+     "Slack app-level token (xapp-..., connections:write); set: Socket Mode, the callbacks over a WebSocket "
+     "notify opens (no public HTTPS address needed)",
+     0, 0},
     {"HUTCH_SLACK_POST_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(notify_config, slack_post_interval_ms),
      "Per channel: one chat.postMessage per interval on average", 0, 0},
     {"HUTCH_SLACK_POST_BURST", CONFIG_INT, "3", offsetof(notify_config, slack_post_burst),
@@ -88,11 +96,23 @@ static const config_field notify_config_table[] = {
     CONFIG_END,
 };
 
+/* An acting SlackCommand's outcome, from the batch transaction to the log line after
+ * its commit. */
+typedef struct {
+    const consumer_item *item; /* BORROWED: the batch's (with message_id: a freed batch's address may recur) */
+    char message_id[128];
+    int rc; /* PG_OK or TICKET_REFUSED */
+    char err[512];
+    bool logged; /* said once (a modal opener: opened once) */
+} command_result;
+
 typedef struct {
     service *svc;
     const notify_config *cfg;
     slack_bot *bot;              /* NULL unless bot mode */
     const slack_ticket_ops *ops; /* the ticket module's (slack_ticket_ops_default) */
+    command_result *results;     /* OWNED; of the batch being handled and delivered */
+    size_t n_results, cap_results;
 } notify_ctx;
 
 /* Notifications by target and result, registered once at start (metric_for). */
@@ -546,8 +566,77 @@ static int deliver_events(notify_ctx *ctx, consumer_item **items, size_t n)
 
 /* ---- hutch.slack.commands ---- */
 
-/* In the batch transaction: a mention becomes an AgentRequest (id derived from the
- * command's, so a redelivery produces the same message). */
+/* Modal openers (views.open) and the salvage modal's Refresh (views.update): after the
+ * commit, once (Slack's trigger_id lives 3 s; nothing of the ticket changes). */
+static bool modal_only(const char *action)
+{
+    return !strcmp(action, "resolve_ticket") || !strcmp(action, "salvage") || !strcmp(action, "edit_ticket") ||
+           !strcmp(action, "bind_alert") || !strcmp(action, "salvage_refresh");
+}
+
+/* What handle_commands did with an acting command, for deliver_commands' log line
+ * (written after the commit, once). Found by item; reset when a batch is delivered. */
+static command_result *result_of(notify_ctx *ctx, const consumer_item *item, bool add)
+{
+    for (size_t i = 0; i < ctx->n_results; i++)
+        if (ctx->results[i].item == item && !strcmp(ctx->results[i].message_id, item->message_id))
+            return &ctx->results[i];
+    if (!add)
+        return NULL;
+    if (ctx->n_results == ctx->cap_results) {
+        size_t cap = ctx->cap_results ? 2 * ctx->cap_results : 16;
+        command_result *r = reallocarray(ctx->results, cap, sizeof *r);
+        if (r == NULL)
+            return NULL;
+        ctx->results = r;
+        ctx->cap_results = cap;
+    }
+    command_result *r = &ctx->results[ctx->n_results++];
+    memset(r, 0, sizeof *r);
+    r->item = item;
+    snprintf(r->message_id, sizeof r->message_id, "%s", item->message_id);
+    return r;
+}
+
+/* In the batch transaction, after a refusal: the reason as a reply in the ticket's
+ * thread, through the outbox (row "<command id>/slack-reply"), when the ticket has a
+ * posted message. */
+static int record_refusal(notify_ctx *ctx, pg *db, consumer_item *item, const Hutch__V1__SlackCommand *c,
+                          const char *err)
+{
+    slack_row where;
+    if (ctx->bot == NULL || !ids_is_uuid(c->ticket_id))
+        return PG_OK;
+    int rc = slack_store_message_of(db, c->ticket_id, &where);
+    if (rc != PG_OK || !where.found)
+        return rc;
+    char line[700];
+    snprintf(line, sizeof line, "Could not %s (asked by %s): %s", c->action, c->actor, err);
+    json_t *msg = slack_render_text_reply(line);
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (text == NULL)
+        return PG_RETRY;
+    char row_id[160];
+    snprintf(row_id, sizeof row_id, "%s/slack-reply", item->message_id);
+    notify_row row = {.row_id = row_id,
+                      .ticket_id = c->ticket_id,
+                      .alert_id = ids_is_uuid(c->alert_id) ? c->alert_id : NULL,
+                      .kind = "slack_refusal",
+                      .target = NOTIFY_TARGET_SLACK_REPLY,
+                      .channel = where.channel,
+                      .message = text};
+    rc = notify_store_record(db, &row, 1);
+    free(text);
+    return rc;
+}
+
+/* In the batch transaction, which holds each command's claim: a button's change to the
+ * ticket runs here, as a savepoint of this transaction (common/ticket.h), so the claim
+ * and the change commit together: a crash before the commit leaves neither (the
+ * command is redelivered and carried out), after it both (a redelivery finds the claim
+ * and does nothing). A mention becomes an AgentRequest (id derived from the command's,
+ * so a redelivery produces the same message). */
 static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -557,8 +646,28 @@ static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_
             continue;
         }
         bool mention = !strcmp(c->action, "mention");
-        if (!mention && strcmp(c->action, "thread_reply") != 0)
+        if (!mention && strcmp(c->action, "thread_reply") != 0) {
+            if (modal_only(c->action) || items[i]->redelivered)
+                continue;
+            command_result *res = result_of(ctx, items[i], true);
+            if (res == NULL)
+                return PG_RETRY;
+            /* a command of several operations (bind) is all or nothing */
+            int rc = pg_exec(db, NULL, "SAVEPOINT slack_command", 0, NULL);
+            if (rc == PG_OK)
+                rc = slack_command_run(ctx->ops, db, c, res->err, sizeof res->err);
+            if (rc == PG_OK)
+                rc = pg_exec(db, NULL, "RELEASE SAVEPOINT slack_command", 0, NULL);
+            else if (rc == TICKET_REFUSED && pg_exec(db, NULL, "ROLLBACK TO SAVEPOINT slack_command", 0, NULL) != PG_OK)
+                rc = PG_RETRY;
+            if (rc == PG_RETRY || rc == PG_FATAL)
+                return rc; /* the batch again (PG_FATAL: bisected, this command dead-lettered alone) */
+            res->rc = rc;
+            res->logged = false;
+            if (rc == TICKET_REFUSED && (rc = record_refusal(ctx, db, items[i], c, res->err)) != PG_OK)
+                return rc;
             continue;
+        }
         char ticket[37] = "";
         int rc = slack_store_ticket_of_thread(db, c->channel, c->message_ts, ticket);
         if (rc != PG_OK)
@@ -582,82 +691,169 @@ static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_
         consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_mention_to_agent", "request_id", meta.id, "ticket_id",
                           ticket, "user", c->actor, NULL);
     }
-    (void)ctx;
     return PG_OK;
 }
 
-/* The ten most recent open tickets, for the bind modal. NEW json array or NULL. */
-static json_t *open_tickets(pg *db)
+/* The bind modal's choices: the open tickets nearest the alert (common/similar.h, the
+ * ranking of `hutchctl ticket similar`), the alert's own ticket left out; the latest
+ * open ones when there is nothing to rank by (the alert has no vector yet, or no open
+ * ticket has one). [{ticket_id, title, score?}] best first,
+ * at most BIND_CHOICES. NEW json array, or NULL on a database error. */
+#define BIND_CHOICES 10
+static json_t *bind_choices(pg *db, const Hutch__V1__SlackCommand *c)
 {
+    similar_query q = {.alert_id = c->alert_id,
+                       .exclude_ticket_id = ids_is_uuid(c->ticket_id) ? c->ticket_id : NULL,
+                       .open_only = true,
+                       .limit = BIND_CHOICES};
+    similar_ticket *near = NULL;
+    size_t n = 0;
+    char err[256];
+    int rc = ids_is_uuid(c->alert_id) ? similar_tickets(db, &q, &near, &n, err, sizeof err) : SIMILAR_NO_VECTORS;
+    if (rc != PG_OK && rc != SIMILAR_NO_VECTORS) {
+        LOG_WARN("slack_bind_choices", "alert_id", c->alert_id, "error", err, NULL);
+        return NULL;
+    }
+    pg_array ids, scores;
+    pg_array_init(&ids);
+    pg_array_init(&scores);
+    for (size_t i = 0; i < n; i++) {
+        pg_array_add(&ids, near[i].ticket_id);
+        pg_array_addf(&scores, "%.4f", near[i].score);
+    }
+    free(near);
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", BIND_CHOICES);
+    const char *ranked[] = {pg_array_text(&ids), pg_array_text(&scores)};
+    const char *latest[] = {q.exclude_ticket_id, limit};
     PGresult *res = NULL;
+    int qrc;
+    if (n > 0) /* the ranking's order, with the titles */
+        qrc = ranked[0] && ranked[1]
+                  ? pg_exec(db, &res,
+                            "SELECT coalesce(json_agg(json_build_object('ticket_id', t.ticket_id, 'title', t.title,"
+                            " 'score', s.sc) ORDER BY s.ord), '[]')::text FROM unnest($1::uuid[], $2::float8[])"
+                            " WITH ORDINALITY AS s(id, sc, ord) JOIN tickets t ON t.ticket_id = s.id",
+                            2, ranked)
+                  : PG_RETRY;
+    else /* nothing to rank by (no vector, no embedded open ticket): the latest */
+        qrc = pg_exec(db, &res,
+                      "SELECT coalesce(json_agg(x), '[]')::text FROM (SELECT ticket_id, title FROM tickets"
+                      " WHERE status = 'open' AND ticket_id IS DISTINCT FROM $1::uuid"
+                      " ORDER BY last_alert_at DESC LIMIT $2::int) x",
+                      2, latest);
     json_t *list = NULL;
-    if (pg_exec(db, &res,
-                "SELECT coalesce(json_agg(x), '[]')::text FROM (SELECT ticket_id, title FROM tickets"
-                " WHERE status = 'open' ORDER BY last_alert_at DESC LIMIT 11) x",
-                0, NULL) == PG_OK &&
-        PQntuples(res) == 1) {
+    if (qrc == PG_OK && PQntuples(res) == 1) {
         json_error_t jerr;
         list = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
     }
     PQclear(res);
+    pg_array_free(&ids);
+    pg_array_free(&scores);
     return list;
 }
 
-/* After the commit, each command once: a redelivered one was carried out (or lost in
- * a crash right after its claim: the person clicks again) and is not repeated. */
+/* A modal button: views.open, once (not on a redelivery: its trigger_id is stale). A
+ * failure is said in the thread the button was in, best effort. */
+static void open_modal(notify_ctx *ctx, pg *db, consumer_item *item, const Hutch__V1__SlackCommand *c)
+{
+    char err[512] = "";
+    json_t *open = !strcmp(c->action, "bind_alert") ? bind_choices(db, c) : NULL;
+    json_t *modal = slack_modal_for(c, open);
+    json_decref(open);
+    bool ok = modal && ctx->bot && slack_bot_open_view(ctx->bot, c->trigger_id, modal, err, sizeof err) == 0;
+    if (modal == NULL)
+        snprintf(err, sizeof err, "nothing to choose from");
+    else if (ctx->bot == NULL)
+        snprintf(err, sizeof err, "bot mode is off");
+    json_decref(modal);
+    if (ok) {
+        consumer_item_log(LOG_LEVEL_INFO, item, "slack_modal_opened", "action", c->action, "actor", c->actor,
+                          "ticket_id", c->ticket_id, NULL);
+        return;
+    }
+    consumer_item_log(LOG_LEVEL_WARN, item, "slack_command_refused", "action", c->action, "actor", c->actor,
+                      "ticket_id", c->ticket_id, "reason", err, NULL);
+    if (ctx->bot != NULL && c->channel[0] && c->message_ts[0]) {
+        char line[700];
+        snprintf(line, sizeof line, "Could not %s (asked by %s): %s", c->action, c->actor, err);
+        json_t *msg = slack_render_text_reply(line);
+        char say_err[200];
+        if (msg != NULL)
+            slack_bot_say(ctx->bot, c->channel, c->message_ts, msg, say_err, sizeof say_err);
+        json_decref(msg);
+    }
+}
+
+/* The salvage modal's Refresh: the count of matches now, in the open modal. */
+static void refresh_modal(notify_ctx *ctx, pg *db, consumer_item *item, const Hutch__V1__SlackCommand *c)
+{
+    char err[256] = "bot mode is off";
+    json_t *view = ctx->bot ? slack_salvage_refresh(ctx->ops, db, c) : NULL;
+    if (view != NULL && slack_bot_update_view(ctx->bot, c->view_id, c->view_hash, view, err, sizeof err) == 0)
+        consumer_item_log(LOG_LEVEL_INFO, item, "slack_modal_refreshed", "ticket_id", c->ticket_id, "view_id",
+                          c->view_id, NULL);
+    else
+        consumer_item_log(LOG_LEVEL_WARN, item, "slack_modal_not_refreshed", "ticket_id", c->ticket_id, "view_id",
+                          c->view_id, "reason", !ctx->bot || view ? err : "out of memory", NULL);
+    json_decref(view);
+}
+
+/* After the commit: the outcome of each acting command logged once, a refusal's reply
+ * delivered from the outbox (also on a redelivery: its row may still be pending), and
+ * the modals opened. PG_RETRY while a refusal's reply is to be tried again. */
 static int deliver_commands(notify_ctx *ctx, consumer_item **items, size_t n)
 {
     pg *db = ctx->svc->db;
+    int result = PG_OK;
     for (size_t i = 0; i < n; i++) {
         const Hutch__V1__SlackCommand *c = (const Hutch__V1__SlackCommand *)items[i]->value;
-        if (items[i]->dead || items[i]->redelivered || !strcmp(c->action, "mention") ||
-            !strcmp(c->action, "thread_reply"))
+        if (items[i]->dead || !strcmp(c->action, "mention") || !strcmp(c->action, "thread_reply"))
             continue;
-        char err[512] = "";
-        int rc;
-        json_t *modal = NULL;
-        if (!strcmp(c->action, "resolve_ticket") || !strcmp(c->action, "salvage") ||
-            !strcmp(c->action, "edit_ticket") || !strcmp(c->action, "bind_alert")) {
-            json_t *open = !strcmp(c->action, "bind_alert") ? open_tickets(db) : NULL;
-            modal = slack_modal_for(c, open);
-            json_decref(open);
-            rc = modal && ctx->bot && slack_bot_open_view(ctx->bot, c->trigger_id, modal, err, sizeof err) == 0
-                     ? PG_OK
-                     : TICKET_REFUSED;
-            if (modal == NULL)
-                snprintf(err, sizeof err, "nothing to choose from");
-            else if (ctx->bot == NULL)
-                snprintf(err, sizeof err, "bot mode is off");
-            json_decref(modal);
-        } else {
-            do {
-                rc = slack_command_run(ctx->ops, db, c, err, sizeof err);
-            } while (rc == PG_RETRY && !ctx->svc->stop);
-        }
-        if (rc == PG_OK) {
-            consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_command_done", "action", c->action, "actor", c->actor,
-                              "ticket_id", c->ticket_id, NULL);
-        } else {
-            consumer_item_log(LOG_LEVEL_WARN, items[i], "slack_command_refused", "action", c->action, "actor", c->actor,
-                              "ticket_id", c->ticket_id, "reason", err, NULL);
-            /* said in the ticket's thread (a modal submission has no message of its own) */
-            slack_row where = {.found = c->channel[0] && c->message_ts[0]};
-            snprintf(where.channel, sizeof where.channel, "%s", c->channel);
-            snprintf(where.ts, sizeof where.ts, "%s", c->message_ts);
-            if (!where.found && ids_is_uuid(c->ticket_id) && slack_store_message_of(db, c->ticket_id, &where) != PG_OK)
-                where.found = false;
-            if (ctx->bot != NULL && where.found) {
-                char line[700];
-                snprintf(line, sizeof line, "Could not %s (asked by %s): %s", c->action, c->actor, err);
-                json_t *msg = slack_render_text_reply(line);
-                char say_err[200];
-                if (msg != NULL)
-                    slack_bot_say(ctx->bot, where.channel, where.ts, msg, say_err, sizeof say_err);
-                json_decref(msg);
+        command_result *res = result_of(ctx, items[i], false);
+        if (modal_only(c->action)) {
+            if (!items[i]->redelivered && (res = result_of(ctx, items[i], true)) != NULL && !res->logged) {
+                res->logged = true;
+                if (!strcmp(c->action, "salvage_refresh"))
+                    refresh_modal(ctx, db, items[i], c);
+                else
+                    open_modal(ctx, db, items[i], c);
             }
+            continue;
         }
+        if (res != NULL && !res->logged) {
+            res->logged = true;
+            if (res->rc == PG_OK)
+                consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_command_done", "action", c->action, "actor",
+                                  c->actor, "ticket_id", c->ticket_id, NULL);
+            else
+                consumer_item_log(LOG_LEVEL_WARN, items[i], "slack_command_refused", "action", c->action, "actor",
+                                  c->actor, "ticket_id", c->ticket_id, "reason", res->err, NULL);
+        }
+        notify_target t = {.target = NOTIFY_TARGET_SLACK_REPLY};
+        snprintf(t.row_id, sizeof t.row_id, "%s/slack-reply", items[i]->message_id);
+        char *text = NULL;
+        if (notify_store_pending_message(db, t.row_id, &text) != PG_OK) {
+            result = PG_RETRY;
+            continue;
+        }
+        if (text == NULL)
+            continue;
+        json_error_t jerr;
+        t.message = json_loads(text, 0, &jerr);
+        Hutch__V1__NotifyRequest r;
+        hutch__v1__notify_request__init(&r);
+        r.meta = c->meta;
+        r.request_id = (char *)items[i]->message_id;
+        r.ticket_id = c->ticket_id;
+        r.kind = "slack_refusal";
+        char reason[CONSUMER_REASON_MAX] = "";
+        if (t.message != NULL && deliver(ctx, &r, &t, text, reason, sizeof reason) != DELIVER_DONE)
+            result = PG_RETRY;
+        json_decref(t.message);
+        free(text);
     }
-    return PG_OK;
+    return result;
 }
 
 /* ---- the batch, split by topic ---- */
@@ -720,6 +916,8 @@ static int deliver_batch(void *vctx, pg *db, consumer_item **items, size_t n)
     if (rc == PG_OK && rc2 == PG_OK && b.n_commands)
         rc2 = deliver_commands(vctx, b.commands, b.n_commands);
     split_free(&b);
+    if (rc == PG_OK && rc2 == PG_OK)
+        ((notify_ctx *)vctx)->n_results = 0; /* the batch is done: its items go away */
     return rc != PG_OK ? rc : rc2;
 }
 
@@ -768,11 +966,27 @@ int main(int argc, char **argv)
             if (rc == 0 && ((ctx.bot = slack_bot_new(&bc)) == NULL || slack_bot_start(ctx.bot) != 0))
                 rc = 1;
         }
+        char hooks_err[256] = "";
         if (rc == 0 && cfg.slack_signing_secret[0] &&
-            (hooks = slack_http_register(svc.http, svc.producer, cfg.slack_signing_secret)) == NULL)
+            (hooks = slack_http_register(svc.http, svc.common.kafka_brokers, cfg.slack_signing_secret, hooks_err,
+                                         sizeof hooks_err)) == NULL) {
+            LOG_ERROR("notify_slack_callbacks", "error", hooks_err, NULL);
             rc = 1;
+        }
+        slack_socket *socket_mode = NULL;
+        if (rc == 0 && cfg.slack_app_token[0]) {
+            slack_socket_config sc = {.api_url = cfg.slack_api_url,
+                                      .app_token = cfg.slack_app_token,
+                                      .brokers = svc.common.kafka_brokers,
+                                      .timeout_ms = (long)cfg.http_timeout_ms};
+            if ((socket_mode = slack_socket_start(&sc, hooks_err, sizeof hooks_err)) == NULL) {
+                LOG_ERROR("notify_slack_socket_mode", "error", hooks_err, NULL);
+                rc = 1;
+            }
+        }
         LOG_INFO("notify_slack", "mode", ctx.bot ? "bot" : "webhook-or-log", "callbacks",
-                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", NULL);
+                 hooks ? "on" : "off (HUTCH_SLACK_SIGNING_SECRET unset)", "socket_mode",
+                 socket_mode ? "on" : "off (HUTCH_SLACK_APP_TOKEN unset)", NULL);
         static const consumer_input inputs[] = {{TOPIC_NOTIFY_REQUESTS, &hutch__v1__notify_request__descriptor},
                                                 {TOPIC_TICKETS_EVENTS, &hutch__v1__ticket_event__descriptor},
                                                 {TOPIC_SLACK_COMMANDS, &hutch__v1__slack_command__descriptor},
@@ -780,9 +994,11 @@ int main(int argc, char **argv)
         consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .after_commit = deliver_batch};
         if (rc == 0)
             rc = service_consume(&svc, &spec, &ctx) == 0 ? 0 : 1;
+        slack_socket_stop(socket_mode);
         http_server_stop(svc.http);
         slack_http_free(hooks);
         slack_bot_free(ctx.bot);
+        free(ctx.results);
     }
     service_stop(&svc);
     notify_post_cleanup();

@@ -134,9 +134,9 @@ const char *notify_severity_emoji(const char *severity)
     return ":white_circle:";
 }
 
-bool notify_pages(const char *severity)
+bool notify_pages(const Hutch__V1__NotifyRequest *r)
 {
-    return severity != NULL && (!strcmp(severity, "high") || !strcmp(severity, "critical"));
+    return r->page || (r->severity != NULL && !strcmp(r->severity, "critical"));
 }
 
 static json_t *mrkdwn(char *text_new) /* takes the string */
@@ -310,7 +310,7 @@ static json_t *indicator_array(const Hutch__V1__NotifyRequest *r)
 json_t *notify_render_pagerduty(const Hutch__V1__NotifyRequest *r)
 {
     const char *pd_sev = r->severity && !strcmp(r->severity, "critical") ? "critical"
-                         : notify_pages(r->severity)                    ? "error"
+                         : r->page                                      ? "error"
                                                                         : "warning";
     char *summary = printf_new("[%s] %s", empty(r->severity) ? "unknown" : r->severity,
                                empty(r->title) ? "(no title)" : r->title);
@@ -367,7 +367,7 @@ int notify_plan_make(notify_plan *plan, const Hutch__V1__NotifyRequest *r, const
     if (add_target(plan, rid, "", slack, notify_render_slack(r)) != 0)
         return -1;
     /* one page per ticket: the row is keyed by the ticket, so later requests find it done */
-    if (!empty(s->pagerduty_routing_key) && notify_pages(r->severity) &&
+    if (!empty(s->pagerduty_routing_key) && notify_pages(r) &&
         add_target(plan, r->ticket_id ? r->ticket_id : "", "/pagerduty", NOTIFY_TARGET_PAGERDUTY,
                    notify_render_pagerduty(r)) != 0)
         return -1;

@@ -38,8 +38,9 @@ const char *notify_severity_emoji(const char *severity);
  * "another alert bound" message. r BORROWED. NEW json_t, NULL on OOM. */
 json_t *notify_render_slack(const Hutch__V1__NotifyRequest *r);
 
-/* True for severities that page (high, critical). */
-bool notify_pages(const char *severity);
+/* True when r pages: the triage said so (r->page) or the severity is critical. A high
+ * ticket pages only on the triage's word. r BORROWED. */
+bool notify_pages(const Hutch__V1__NotifyRequest *r);
 /* PagerDuty Events v2 "acknowledge" or "resolve" body (without routing_key) for a
  * ticket: dedup_key = ticket id. NEW json_t, NULL on OOM. */
 json_t *notify_render_pagerduty_action(const char *ticket_id, const char *action);

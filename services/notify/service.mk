@@ -1,11 +1,13 @@
 # hutch-notify: outbox, Slack Block Kit rendering and the Slack app (bot mode,
-# signed callbacks, commands through the ticket module), PagerDuty, generic webhooks.
+# signed callbacks or Socket Mode over libwebsockets, commands through the ticket
+# module), PagerDuty, generic webhooks.
 PROGRAMS += $(BIN)/hutch-notify
 NOTIFY_RENDER_SRCS := services/notify/notify.c services/notify/blocks.c
 hutch_notify_SRCS := services/notify/main.c $(NOTIFY_RENDER_SRCS) services/notify/post.c services/notify/store.c \
 	services/notify/slack_callback.c services/notify/slack_api.c services/notify/slack_store.c \
-	services/notify/slack_bot.c services/notify/slack_http.c services/notify/slack_commands.c services/notify/slack_ticket_ops.c
-hutch_notify_PKGS := $(sort $(PKGS_service) $(PKGS_ticket)) libcurl libcrypto
+	services/notify/slack_bot.c services/notify/slack_http.c services/notify/slack_commands.c services/notify/slack_ticket_ops.c \
+	services/notify/slack_socket.c
+hutch_notify_PKGS := $(sort $(PKGS_service) $(PKGS_ticket)) libcurl libcrypto libwebsockets
 UNIT_TESTS += $(BIN)/test_notify
 test_notify_SRCS := services/notify/test_notify.c $(NOTIFY_RENDER_SRCS) services/notify/post.c
 test_notify_PKGS := cmocka jansson libcurl libevent libevent_pthreads $(PKGS_msg)

@@ -103,6 +103,7 @@ int slack_call(const char *api_url, const char *token, const char *method, const
         res->ok = json_is_true(json_object_get(j, "ok"));
         copy_str(res->ts, sizeof res->ts, json_object_get(j, "ts"));
         copy_str(res->channel, sizeof res->channel, json_object_get(j, "channel"));
+        copy_str(res->url, sizeof res->url, json_object_get(j, "url"));
         if (!res->ok) {
             const char *e = json_string_value(json_object_get(j, "error"));
             snprintf(res->error, sizeof res->error, "HTTP %ld: %s", res->status,

@@ -25,6 +25,7 @@ typedef struct {
     char error[128];   /* Slack's "error" or the transport error */
     char ts[40];       /* "ts" of the answer (chat.postMessage / chat.update) */
     char channel[64];  /* "channel" of the answer (the channel id) */
+    char url[1024];    /* "url" of the answer (apps.connections.open: the WebSocket URL) */
 } slack_result;
 
 /* POSTs body (BORROWED JSON) to <api_url>/<method> with the bearer token. Fills *res.

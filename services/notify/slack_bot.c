@@ -25,13 +25,14 @@ struct slack_bot {
 };
 
 /* hutch_notify_slack_calls_total{method, result}: registered once (slack_bot_new). */
-static const char *const methods[] = {"chat.postMessage", "chat.update", "views.open"};
+static const char *const methods[] = {"chat.postMessage", "chat.update", "views.open", "views.update"};
+#define N_METHODS (sizeof methods / sizeof *methods)
 static const char *const outcomes[] = {"ok", "ratelimited", "error"};
-static metric *call_metrics[3][3];
+static metric *call_metrics[N_METHODS][3];
 
 static void register_metrics(void)
 {
-    for (size_t m = 0; m < 3; m++)
+    for (size_t m = 0; m < N_METHODS; m++)
         for (size_t r = 0; r < 3; r++)
             if (call_metrics[m][r] == NULL) {
                 char name[160];
@@ -46,7 +47,7 @@ static int counted_call(slack_bot *b, const char *method, const json_t *body, sl
 {
     int rc = slack_call(b->cfg.api_url, b->cfg.token, method, body, b->cfg.timeout_ms, res);
     size_t r = rc == 0 ? 0 : res->status == 429 ? 1 : 2;
-    for (size_t m = 0; m < 3; m++)
+    for (size_t m = 0; m < N_METHODS; m++)
         if (!strcmp(methods[m], method) && call_metrics[m][r] != NULL)
             metrics_add(call_metrics[m][r], 1);
     return rc;
@@ -228,6 +229,22 @@ int slack_bot_open_view(slack_bot *b, const char *trigger_id, const json_t *view
         return -1;
     slack_result res;
     int rc = counted_call(b, "views.open", body, &res);
+    json_decref(body);
+    if (rc != 0)
+        snprintf(err, errlen, "%s", res.error);
+    return rc;
+}
+
+int slack_bot_update_view(slack_bot *b, const char *view_id, const char *hash, const json_t *view, char *err,
+                          size_t errlen)
+{
+    json_t *body = json_pack("{s:s, s:O}", "view_id", view_id, "view", view);
+    if (body != NULL && hash != NULL && *hash)
+        json_object_set_new(body, "hash", json_string(hash));
+    if (body == NULL)
+        return -1;
+    slack_result res;
+    int rc = counted_call(b, "views.update", body, &res);
     json_decref(body);
     if (rc != 0)
         snprintf(err, errlen, "%s", res.error);

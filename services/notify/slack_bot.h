@@ -58,5 +58,10 @@ int slack_bot_say(slack_bot *b, const char *channel, const char *thread_ts, cons
                   size_t errlen);
 /* views.open with trigger_id and view (BORROWED). 0 or -1. */
 int slack_bot_open_view(slack_bot *b, const char *trigger_id, const json_t *view, char *err, size_t errlen);
+/* views.update of the open modal view_id with view (BORROWED); hash (may be "") as Slack
+ * last sent it, so an update of a view changed meanwhile is refused (hash_conflict).
+ * 0 or -1. */
+int slack_bot_update_view(slack_bot *b, const char *view_id, const char *hash, const json_t *view, char *err,
+                          size_t errlen);
 
 #endif

@@ -18,6 +18,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/ids.h"
+
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -107,7 +109,7 @@ static const char *state_value(const json_t *values, const char *block, const ch
 /* Every string field of cmd set to a NEW copy ("" when absent); 0 or -1 (OOM). */
 typedef struct {
     const char *action, *actor, *ticket_id, *alert_id, *conclusion, *comment, *title, *description, *threshold,
-        *keyword, *channel, *message_ts, *trigger_id, *target_ticket_id;
+        *keyword, *channel, *message_ts, *trigger_id, *target_ticket_id, *view_id, *view_hash;
 } cmd_fields;
 
 static char *dup_or_empty(const char *s, bool *ok)
@@ -139,6 +141,8 @@ static int set_command(slack_callback *cb, const cmd_fields *f, const char *user
     c->message_ts = dup_or_empty(f->message_ts, &ok);
     c->trigger_id = dup_or_empty(f->trigger_id, &ok);
     c->target_ticket_id = dup_or_empty(f->target_ticket_id, &ok);
+    c->view_id = dup_or_empty(f->view_id, &ok);
+    c->view_hash = dup_or_empty(f->view_hash, &ok);
     cb->kind = SLACK_CB_COMMAND;
     return ok ? 0 : -1;
 }
@@ -184,8 +188,20 @@ static int block_action(slack_callback *cb, const json_t *p, const char *user)
             return 0;
         f.action = "escalate";
         f.ticket_id = opt + 9;
+    } else if (!strcmp(action, "salvage_refresh_button")) {
+        /* in the salvage modal: what is typed now, and the view to update */
+        const json_t *view = json_object_get(p, "view");
+        const json_t *values = json_object_get(json_object_get(view, "state"), "values");
+        f.action = "salvage_refresh";
+        f.ticket_id = str_at(view, "private_metadata");
+        f.view_id = str_at(view, "id");
+        f.view_hash = str_at(view, "hash");
+        f.threshold = state_value(values, "salvage_threshold_block", "salvage_threshold_input");
+        f.keyword = state_value(values, "salvage_keyword_block", "salvage_keyword_input");
+        if (f.ticket_id == NULL || f.view_id == NULL)
+            return 0;
     } else {
-        return 0; /* not ours (e.g. the salvage modal's refresh): ignored */
+        return 0; /* not ours: ignored */
     }
     return set_command(cb, &f, user);
 }
@@ -237,6 +253,36 @@ static void dedupe_from_bytes(slack_callback *cb, const char *prefix, const void
     snprintf(cb->dedupe_key, sizeof cb->dedupe_key, "%s:%s", prefix, h);
 }
 
+/* Reads the interaction payload p (its raw text: payload, len) into cb. */
+static int read_payload(const char *payload, size_t len, slack_callback *cb, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *p = json_loadb(payload, len, 0, &jerr);
+    const char *type = str_at(p, "type");
+    const char *user = str_at(json_object_get(p, "user"), "id");
+    int rc = -1;
+    if (!json_is_object(p)) {
+        snprintf(err, errlen, "payload is not a JSON object");
+    } else if (type == NULL) {
+        snprintf(err, errlen, "payload without a type");
+    } else {
+        dedupe_from_bytes(cb, "interaction", payload, len);
+        rc = !strcmp(type, "block_actions")     ? block_action(cb, p, user)
+             : !strcmp(type, "view_submission") ? view_submission(cb, p, user)
+                                                : 0;
+        if (rc != 0)
+            snprintf(err, errlen, "out of memory");
+    }
+    json_decref(p);
+    return rc;
+}
+
+int slack_read_interaction_json(const char *payload, size_t len, slack_callback *cb, char *err, size_t errlen)
+{
+    init(cb);
+    return read_payload(payload, len, cb, err, errlen);
+}
+
 int slack_read_interaction(const char *body, size_t len, slack_callback *cb, char *err, size_t errlen)
 {
     init(cb);
@@ -251,28 +297,26 @@ int slack_read_interaction(const char *body, size_t len, slack_callback *cb, cha
     if (evhttp_parse_query_str(copy, &form) == 0)
         payload = evhttp_find_header(&form, "payload");
     int rc = -1;
-    json_error_t jerr;
-    json_t *p = payload ? json_loads(payload, 0, &jerr) : NULL;
-    const char *type = str_at(p, "type");
-    const char *user = str_at(json_object_get(p, "user"), "id");
-    if (payload == NULL) {
+    if (payload == NULL)
         snprintf(err, errlen, "no payload field in the form");
-    } else if (!json_is_object(p)) {
-        snprintf(err, errlen, "payload is not a JSON object");
-    } else if (type == NULL) {
-        snprintf(err, errlen, "payload without a type");
-    } else {
-        dedupe_from_bytes(cb, "interaction", payload, strlen(payload));
-        rc = !strcmp(type, "block_actions")     ? block_action(cb, p, user)
-             : !strcmp(type, "view_submission") ? view_submission(cb, p, user)
-                                                : 0;
-        if (rc != 0)
-            snprintf(err, errlen, "out of memory");
-    }
-    json_decref(p);
+    else
+        rc = read_payload(payload, strlen(payload), cb, err, errlen);
     evhttp_clear_headers(&form);
     free(copy);
     return rc;
+}
+
+uint8_t *slack_command_pack(slack_callback *cb, char id[37], size_t *len)
+{
+    msg_meta_buf meta;
+    msg_meta_init(&meta, NULL, "hutch-notify", ids_now_ms(), cb->dedupe_key);
+    /* the id must not depend on when the retry came: time 0, seed = the dedupe key */
+    ids_uuid7_derived(meta.id, 0, cb->dedupe_key);
+    snprintf(id, 37, "%s", meta.id);
+    cb->cmd.meta = &meta.meta;
+    uint8_t *buf = msg_pack(&cb->cmd.base, len);
+    cb->cmd.meta = NULL;
+    return buf;
 }
 
 /* The text after the first <@...> mention, trimmed. NEW. */
@@ -349,10 +393,11 @@ void slack_callback_free(slack_callback *cb)
     if (cb == NULL)
         return;
     free(cb->challenge);
-    char **fields[] = {&cb->cmd.action,     &cb->cmd.actor,           &cb->cmd.ticket_id, &cb->cmd.alert_id,
-                       &cb->cmd.conclusion, &cb->cmd.comment,         &cb->cmd.title,     &cb->cmd.description,
-                       &cb->cmd.threshold,  &cb->cmd.keyword,         &cb->cmd.channel,   &cb->cmd.message_ts,
-                       &cb->cmd.trigger_id, &cb->cmd.target_ticket_id};
+    char **fields[] = {
+        &cb->cmd.action,   &cb->cmd.actor,      &cb->cmd.ticket_id,   &cb->cmd.alert_id,         &cb->cmd.conclusion,
+        &cb->cmd.comment,  &cb->cmd.title,      &cb->cmd.description, &cb->cmd.threshold,        &cb->cmd.keyword,
+        &cb->cmd.channel,  &cb->cmd.message_ts, &cb->cmd.trigger_id,  &cb->cmd.target_ticket_id, &cb->cmd.view_id,
+        &cb->cmd.view_hash};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (*fields[i] != NULL && *fields[i] != protobuf_c_empty_string)
             free(*fields[i]);

@@ -60,6 +60,14 @@ int slack_read_interaction(const char *body, size_t len, slack_callback *cb, cha
  * outside a thread); bots' messages and the message-event copy of a mention of the
  * app (authorizations[0].user_id) are ignored. */
 int slack_read_event(const char *body, size_t len, slack_callback *cb, char *err, size_t errlen);
+/* The interaction payload itself (JSON text, as Socket Mode delivers it). The dedupe key
+ * is the SHA-256 of exactly these bytes. */
+int slack_read_interaction_json(const char *payload, size_t len, slack_callback *cb, char *err, size_t errlen);
 void slack_callback_free(slack_callback *cb);
+
+/* cb's command (SLACK_CB_COMMAND) packed for hutch.slack.commands with its Meta: id
+ * derived from the dedupe key (a retry is the same message), into id[37]. NEW bytes
+ * (free()), length in *len; NULL on OOM. cb is left as it was. */
+uint8_t *slack_command_pack(slack_callback *cb, char id[37], size_t *len);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "common/ticket.h"
+#include "services/notify/notify.h"
 
 #define SALVAGE_WINDOW_MS (24LL * 3600 * 1000)
 
@@ -37,6 +38,53 @@ static json_t *modal(const char *callback_id, const char *title, const char *sub
                   : NULL;
 }
 
+json_t *slack_salvage_modal(const char *ticket_id, const char *threshold, const char *keyword, const char *status)
+{
+    json_t *refresh = json_pack("{s:s, s:o, s:s, s:s}", "type", "button", "text", plain("Refresh"), "action_id",
+                                "salvage_refresh_button", "value", ticket_id);
+    char *text = notify_fit(status, NOTIFY_SECTION_MAX, false); /* our own mrkdwn: not escaped */
+    if (refresh == NULL || text == NULL) {
+        json_decref(refresh);
+        free(text);
+        return NULL;
+    }
+    /* json_pack steals every "o", on failure too */
+    json_t *blocks =
+        json_pack("[o, o, {s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:[o]}]",
+                  input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
+                        text_input(threshold, false), false),
+                  input("salvage_keyword_block", "salvage_keyword_input", "Keyword", text_input(keyword, false), true),
+                  "type", "section", "block_id", "salvage_count", "text", "type", "mrkdwn", "text", text, "type",
+                  "actions", "block_id", "refresh_action", "elements", refresh);
+    free(text);
+    return modal("submit_salvage", "Salvage alerts", "Salvage", ticket_id, blocks);
+}
+
+json_t *slack_salvage_refresh(const slack_ticket_ops *ops, pg *db, const Hutch__V1__SlackCommand *c)
+{
+    char status[700];
+    char *end = NULL;
+    double threshold = strtod(c->threshold, &end);
+    if (end == c->threshold || *end != '\0' || threshold < 0 || threshold > 1) {
+        snprintf(status, sizeof status, ":warning: The threshold must be a number from 0 to 1.");
+    } else {
+        size_t count = 0;
+        char err[512] = "";
+        int rc = ops->salvage(db, c->actor, c->ticket_id, threshold, c->keyword, SALVAGE_WINDOW_MS, true, &count, err,
+                              sizeof err);
+        char *kw = notify_fit(c->keyword, 100, true);
+        if (rc == PG_OK)
+            snprintf(status, sizeof status,
+                     "*%zu* unbound alert%s of the last 24 h match%s now (similarity \xE2\x89\xA5 %.2f%s%s%s).", count,
+                     count == 1 ? "" : "s", count == 1 ? "es" : "", threshold, *c->keyword ? ", keyword \"" : "",
+                     *c->keyword && kw ? kw : "", *c->keyword ? "\"" : "");
+        else
+            snprintf(status, sizeof status, ":warning: Cannot count the matches: %s", err[0] ? err : "database error");
+        free(kw);
+    }
+    return slack_salvage_modal(c->ticket_id, c->threshold, c->keyword, status);
+}
+
 json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tickets)
 {
     const char *a = c->action;
@@ -55,12 +103,8 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
                                      false))); /* the module wants a reason */
     }
     if (!strcmp(a, "salvage"))
-        return modal("submit_salvage", "Salvage alerts", "Salvage", c->ticket_id,
-                     json_pack("[o, o]",
-                               input("salvage_threshold_block", "salvage_threshold_input", "Similarity threshold (0-1)",
-                                     text_input("0.9", false), false),
-                               input("salvage_keyword_block", "salvage_keyword_input", "Keyword",
-                                     text_input(NULL, false), true)));
+        return slack_salvage_modal(c->ticket_id, "0.9", "",
+                                   "Press *Refresh* to count the unbound alerts that match now.");
     if (!strcmp(a, "edit_ticket"))
         return modal(
             "edit_ticket", "Edit ticket", "Save", c->ticket_id,
@@ -77,8 +121,15 @@ json_t *slack_modal_for(const Hutch__V1__SlackCommand *c, const json_t *open_tic
             const char *title = json_string_value(json_object_get(t, "title"));
             if (id == NULL || !strcmp(id, c->ticket_id) || json_array_size(opts) >= 10)
                 continue;
-            char label[76];
-            snprintf(label, sizeof label, "%.70s", title && *title ? title : id);
+            /* plain_text of an option: at most 75 characters */
+            char *cut = notify_truncate(title && *title ? title : id, 60);
+            char label[256];
+            const json_t *score = json_object_get(t, "score");
+            if (json_is_number(score))
+                snprintf(label, sizeof label, "%.2f \xC2\xB7 %s", json_number_value(score), cut ? cut : id);
+            else
+                snprintf(label, sizeof label, "%s", cut ? cut : id);
+            free(cut);
             json_array_append_new(opts, json_pack("{s:o, s:s}", "text", plain(label), "value", id));
         }
         if (json_array_size(opts) == 0) {
@@ -120,7 +171,19 @@ int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__Slac
             snprintf(err, errlen, "no ticket chosen");
             return TICKET_REFUSED;
         }
-        return ops->merge(db, who, c->target_ticket_id, c->ticket_id, err, errlen);
+        if (!ids_is_uuid(c->alert_id)) {
+            snprintf(err, errlen, "no valid alert id");
+            return TICKET_REFUSED;
+        }
+        if (!strcmp(c->target_ticket_id, c->ticket_id)) {
+            snprintf(err, errlen, "the alert is in that ticket already");
+            return TICKET_REFUSED;
+        }
+        /* the alert leaves its ticket (a person's decision: never bound back
+         * automatically) and joins the chosen one */
+        int rc = ops->decline(db, who, c->ticket_id, c->alert_id, err, errlen);
+        const char *alerts[] = {c->alert_id};
+        return rc == PG_OK ? ops->bind(db, who, c->target_ticket_id, alerts, 1, err, errlen) : rc;
     }
     if (!strcmp(a, "submit_salvage")) {
         char *end = NULL;

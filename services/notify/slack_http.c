@@ -19,14 +19,19 @@
 #include "common/topics.h"
 #include "services/notify/slack_callback.h"
 
+#define POLL_INTERVAL_US 20000 /* acknowledgements seen within 20 ms */
+
 struct slack_http {
     http_server *server;
-    kafka_producer *producer;
+    kafka_producer *producer; /* OWNED: the callbacks' own */
+    struct event *poll;       /* OWNED: kafka_producer_poll on the HTTP loop */
     const char *secret;
+    bool closing; /* the loop has stopped: a late acknowledgement only frees its reply */
 };
 
 /* A request waiting for its command's broker acknowledgement. */
 typedef struct {
+    slack_http *h;
     struct evhttp_request *req;
     struct event_base *base;
     int err;
@@ -46,6 +51,10 @@ static void on_delivery(void *ctx, int err)
 {
     pending_reply *p = ctx;
     p->err = err;
+    if (p->h->closing) { /* the loop is gone (slack_http_free's flush): nobody to answer */
+        free(p);
+        return;
+    }
     if (event_base_once(p->base, -1, EV_TIMEOUT, reply_on_loop, p, NULL) != 0)
         LOG_ERROR("slack_reply_lost", "reason", "event_base_once failed", NULL);
 }
@@ -53,14 +62,9 @@ static void on_delivery(void *ctx, int err)
 /* Publishes cb's command; the reply follows its acknowledgement. */
 static void publish(slack_http *h, struct evhttp_request *req, slack_callback *cb)
 {
-    msg_meta_buf meta;
-    msg_meta_init(&meta, NULL, "hutch-notify", ids_now_ms(), cb->dedupe_key);
-    /* the id must not depend on when the retry came: time 0, seed = the dedupe key */
-    ids_uuid7_derived(meta.id, 0, cb->dedupe_key);
-    cb->cmd.meta = &meta.meta;
+    char id[37];
     size_t len = 0;
-    uint8_t *buf = msg_pack(&cb->cmd.base, &len);
-    cb->cmd.meta = NULL;
+    uint8_t *buf = slack_command_pack(cb, id, &len);
     pending_reply *p = calloc(1, sizeof *p);
     if (buf == NULL || p == NULL) {
         free(buf);
@@ -68,11 +72,12 @@ static void publish(slack_http *h, struct evhttp_request *req, slack_callback *c
         http_reply_error(req, 503, "out of memory");
         return;
     }
+    p->h = h;
     p->req = req;
     p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
     LOG_INFO("slack_command_received", "action", cb->cmd.action, "actor", cb->cmd.actor, "ticket_id", cb->cmd.ticket_id,
-             "command_id", meta.id, NULL);
-    if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, meta.id, strlen(meta.id), buf, len, NULL, on_delivery,
+             "command_id", id, NULL);
+    if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, id, strlen(id), buf, len, NULL, on_delivery,
                             p) != 0) {
         free(p);
         http_reply_error(req, 503, "cannot queue the command: try again");
@@ -124,17 +129,43 @@ static void on_interaction(struct evhttp_request *req, void *arg) { handle(req, 
 
 static void on_event(struct evhttp_request *req, void *arg) { handle(req, arg, false); }
 
-slack_http *slack_http_register(http_server *server, kafka_producer *producer, const char *signing_secret)
+static void poll_producer(evutil_socket_t fd, short what, void *arg)
+{
+    slack_http *h = arg;
+    kafka_producer_poll(h->producer, 0);
+}
+
+slack_http *slack_http_register(http_server *server, const char *brokers, const char *signing_secret, char *err,
+                                size_t errlen)
 {
     slack_http *h = calloc(1, sizeof *h);
-    if (h == NULL)
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
     h->server = server;
-    h->producer = producer;
     h->secret = signing_secret;
+    h->producer = kafka_producer_new(brokers, "hutch-notify-slack", err, errlen);
+    h->poll = h->producer ? event_new(http_server_base(server), -1, EV_PERSIST, poll_producer, h) : NULL;
+    struct timeval every = {0, POLL_INTERVAL_US};
+    if (h->poll == NULL || event_add(h->poll, &every) != 0) {
+        if (h->producer != NULL)
+            snprintf(err, errlen, "cannot add the producer's poll timer");
+        slack_http_free(h);
+        return NULL;
+    }
     http_server_route(server, "/hooks/slack/interaction", on_interaction, h);
     http_server_route(server, "/hooks/slack/event", on_event, h);
     return h;
 }
 
-void slack_http_free(slack_http *h) { free(h); }
+void slack_http_free(slack_http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->poll != NULL)
+        event_free(h->poll);
+    h->closing = true;
+    kafka_producer_free(h->producer, 2000);
+    free(h);
+}

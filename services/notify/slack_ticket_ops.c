@@ -13,7 +13,7 @@ const slack_ticket_ops *slack_ticket_ops_default(void)
         .resolve = ticket_resolve,
         .salvage = ticket_salvage,
         .edit = ticket_edit,
-        .merge = ticket_merge,
+        .bind = ticket_bind,
     };
     return &ops;
 }

@@ -96,3 +96,16 @@ int notify_store_attempt(pg *db, const char *row_id, const char *new_status, con
     int rc = pg_exec(db, NULL, sql_attempt, 3, p);
     return rc == PG_OK ? PG_OK : rc == PG_RETRY ? PG_RETRY : PG_FATAL;
 }
+
+int notify_store_pending_message(pg *db, const char *row_id, char **message)
+{
+    *message = NULL;
+    PGresult *res = NULL;
+    const char *p[] = {row_id};
+    int rc =
+        pg_exec(db, &res, "SELECT message::text FROM notifications WHERE request_id = $1 AND status = 'pending'", 1, p);
+    if (rc == PG_OK && PQntuples(res) == 1 && !(*message = strdup(PQgetvalue(res, 0, 0))))
+        rc = PG_RETRY;
+    PQclear(res);
+    return rc == PG_OK ? PG_OK : rc == PG_RETRY ? PG_RETRY : PG_FATAL;
+}

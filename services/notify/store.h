@@ -34,6 +34,11 @@ int notify_store_record(pg *db, notify_row *rows, size_t n);
  * PG_OK (status "" if there is no such row), PG_RETRY or PG_FATAL. */
 int notify_store_status(pg *db, const char *row_id, char *status, size_t status_len, int *attempts);
 
+/* The stored message (JSON text) of a row still 'pending', NEW in *message (free());
+ * *message NULL when the row is not pending or does not exist. PG_OK, PG_RETRY or
+ * PG_FATAL. */
+int notify_store_pending_message(pg *db, const char *row_id, char **message);
+
 /* Like notify_store_status, but opens a transaction and locks the row (FOR UPDATE)
  * first, so that two consumers handed the same request (a rebalance) never post it
  * both: the second waits for the first's outcome. On PG_OK the transaction stays

@@ -184,10 +184,16 @@ static void test_pagerduty_and_webhook(void **state)
 {
     Hutch__V1__NotifyRequest r;
     make_request(&r, "new_ticket", "high");
-    assert_true(notify_pages("high"));
-    assert_true(notify_pages("critical"));
-    assert_false(notify_pages("medium"));
-    assert_false(notify_pages(NULL));
+    assert_false(notify_pages(&r)); /* high pages only when the triage says so */
+    r.page = true;
+    assert_true(notify_pages(&r));
+    r.page = false;
+    r.severity = "critical"; /* critical always */
+    assert_true(notify_pages(&r));
+    r.severity = NULL;
+    assert_false(notify_pages(&r));
+    r.severity = "high";
+    r.page = true;
     json_t *pd = notify_render_pagerduty(&r);
     assert_non_null(pd);
     assert_null(json_object_get(pd, "routing_key"));
@@ -228,12 +234,25 @@ static void test_plan(void **state)
 
     notify_settings all = {"https://hooks.slack.example/x", "key", "https://hook.example/y"};
     assert_int_equal(notify_plan_make(&plan, &r, &all), 0);
+    assert_int_equal(plan.n, 2); /* high without the triage's page: no PagerDuty */
+    assert_string_equal(plan.targets[1].target, NOTIFY_TARGET_WEBHOOK);
+    notify_plan_free(&plan);
+
+    r.page = true;
+    assert_int_equal(notify_plan_make(&plan, &r, &all), 0);
     assert_int_equal(plan.n, 3);
     assert_string_equal(plan.targets[0].target, NOTIFY_TARGET_SLACK);
     assert_string_equal(plan.targets[1].target, NOTIFY_TARGET_PAGERDUTY);
     assert_string_equal(plan.targets[1].row_id, TICKET "/pagerduty"); /* once per ticket */
     assert_string_equal(plan.targets[2].target, NOTIFY_TARGET_WEBHOOK);
     assert_string_equal(plan.targets[2].row_id, "0190f2a0-0000-7000-8000-0000000000ff/webhook");
+    notify_plan_free(&plan);
+
+    r.page = false;
+    r.severity = "critical"; /* pages without being told */
+    assert_int_equal(notify_plan_make(&plan, &r, &all), 0);
+    assert_int_equal(plan.n, 3);
+    assert_string_equal(plan.targets[1].target, NOTIFY_TARGET_PAGERDUTY);
     notify_plan_free(&plan);
 
     r.severity = "medium"; /* does not page */

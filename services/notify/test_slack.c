@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/ids.h"
 #include "common/utf8.h"
 #include "services/notify/blocks.h"
 #include "services/notify/notify.h"
@@ -437,6 +438,49 @@ static void test_read_block_actions(void **state)
     slack_callback_free(&cb);
     free(body);
 
+    /* the salvage modal's Refresh: the typed values and the view to update */
+    const char *refresh =
+        "{\"type\":\"block_actions\",\"user\":{\"id\":\"U7\"},\"trigger_id\":\"4.5\",\"container\":{\"type\":"
+        "\"view\",\"view_id\":\"V42\"},\"view\":{\"id\":\"V42\",\"hash\":\"h.1\",\"callback_id\":\"submit_salvage\","
+        "\"private_metadata\":\"" TICKET "\",\"state\":{\"values\":{\"salvage_threshold_block\":{"
+        "\"salvage_threshold_input\":{\"type\":\"plain_text_input\",\"value\":\"0.75\"}},\"salvage_keyword_block\":"
+        "{\"salvage_keyword_input\":{\"type\":\"plain_text_input\",\"value\":\"sshd\"}}}}},\"actions\":[{\"type\":"
+        "\"button\",\"action_id\":\"salvage_refresh_button\",\"block_id\":\"refresh_action\",\"value\":\"" TICKET
+        "\",\"action_ts\":\"2.2\"}]}";
+    body = form_of(refresh);
+    assert_int_equal(slack_read_interaction(body, strlen(body), &cb, err, sizeof err), 0);
+    assert_int_equal(cb.kind, SLACK_CB_COMMAND);
+    assert_string_equal(cb.cmd.action, "salvage_refresh");
+    assert_string_equal(cb.cmd.ticket_id, TICKET);
+    assert_string_equal(cb.cmd.view_id, "V42");
+    assert_string_equal(cb.cmd.view_hash, "h.1");
+    assert_string_equal(cb.cmd.threshold, "0.75");
+    assert_string_equal(cb.cmd.keyword, "sshd");
+    slack_callback_free(&cb);
+    free(body);
+
+    /* Socket Mode gives the payload itself: the same command, keyed by its bytes */
+    assert_int_equal(slack_read_interaction_json(json, strlen(json), &cb, err, sizeof err), 0);
+    assert_string_equal(cb.cmd.action, "decline_alert");
+    assert_string_equal(cb.cmd.alert_id, ALERT);
+    char id[37], id2[37];
+    size_t len = 0, len2 = 0;
+    uint8_t *packed = slack_command_pack(&cb, id, &len);
+    assert_non_null(packed);
+    assert_true(ids_is_uuid(id));
+    Hutch__V1__SlackCommand *back = hutch__v1__slack_command__unpack(NULL, len, packed);
+    assert_non_null(back);
+    assert_string_equal(back->meta->id, id);
+    assert_string_equal(back->action, "decline_alert");
+    hutch__v1__slack_command__free_unpacked(back, NULL);
+    uint8_t *again = slack_command_pack(&cb, id2, &len2);
+    assert_string_equal(id, id2); /* a retry is the same message id */
+    free(packed);
+    free(again);
+    slack_callback_free(&cb);
+    assert_int_equal(slack_read_interaction_json("[1]", 3, &cb, err, sizeof err), -1);
+    slack_callback_free(&cb);
+
     const char *resolve = "{\"type\":\"view_submission\",\"user\":{\"id\":\"U9\"},\"view\":{\"callback_id\":"
                           "\"submit_resolve_ticket\",\"private_metadata\":\"" TICKET "\",\"state\":{\"values\":{"
                           "\"ticket_conclusion_block\":{\"ticket_conclusion_input\":{\"type\":\"static_select\","
@@ -576,14 +620,16 @@ static int op_edit(pg *db, const char *actor, const char *t, const char *title, 
     snprintf(last_call, sizeof last_call, "edit %s %s %s %s", actor, t, title ? title : "(same)", d ? d : "(same)");
     return fake_result;
 }
-static int op_merge(pg *db, const char *actor, const char *target, const char *source, char *err, size_t n)
+static int op_bind(pg *db, const char *actor, const char *t, const char *const *alerts, size_t k, char *err, size_t n)
 {
-    snprintf(last_call, sizeof last_call, "merge %s %s <- %s", actor, target, source);
+    size_t used = strlen(last_call);
+    snprintf(last_call + used, sizeof last_call - used, "%sbind %s %s %s", used ? "; " : "", actor, t,
+             k == 1 ? alerts[0] : "?");
     return fake_result;
 }
 
 static const slack_ticket_ops fake_ops = {op_assign,  op_decline, op_reopen, op_raise,
-                                          op_resolve, op_salvage, op_edit,   op_merge};
+                                          op_resolve, op_salvage, op_edit,   op_bind};
 
 static Hutch__V1__SlackCommand command(const char *action)
 {
@@ -632,10 +678,26 @@ static void test_commands(void **state)
     c.title = "New title";
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
     assert_string_equal(last_call, "edit slack:U1 " TICKET " New title (same)");
+    /* bind: that alert leaves its ticket and joins the chosen one; the ticket is not merged */
     c = command("submit_bind_alert");
     c.target_ticket_id = "0190f2a0-0000-7000-8000-0000000000aa";
+    last_call[0] = '\0';
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
-    assert_string_equal(last_call, "merge slack:U1 0190f2a0-0000-7000-8000-0000000000aa <- " TICKET);
+    assert_string_equal(last_call, "decline slack:U1 " TICKET " " ALERT "; bind slack:U1 "
+                                   "0190f2a0-0000-7000-8000-0000000000aa " ALERT);
+    c.target_ticket_id = TICKET; /* where it is already */
+    last_call[0] = '\0';
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, "");
+    c.target_ticket_id = "0190f2a0-0000-7000-8000-0000000000aa";
+    c.alert_id = "";
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, "");
+    fake_result = TICKET_REFUSED; /* a refused decline: no bind */
+    c.alert_id = ALERT;
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+    assert_string_equal(last_call, "decline slack:U1 " TICKET " " ALERT);
+    fake_result = PG_OK;
     /* the module's refusal and retry come back as they are */
     fake_result = TICKET_REFUSED;
     c = command("reopen_alert");
@@ -646,6 +708,68 @@ static void test_commands(void **state)
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
     c = command("launch_missiles");
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), TICKET_REFUSED);
+}
+
+/* The blocks of a modal whose block_id is id (BORROWED), or NULL. */
+static json_t *block_of(json_t *modal, const char *id)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach (json_object_get(modal, "blocks"), i, b)
+        if (!strcmp(json_string_value(json_object_get(b, "block_id")), id))
+            return b;
+    return NULL;
+}
+
+static void test_salvage_refresh(void **state)
+{
+    Hutch__V1__SlackCommand c = command("salvage");
+    json_t *m = slack_modal_for(&c, NULL);
+    json_t *refresh = json_array_get(json_object_get(block_of(m, "refresh_action"), "elements"), 0);
+    assert_string_equal(json_string_value(json_object_get(refresh, "action_id")), "salvage_refresh_button");
+    assert_string_equal(json_string_value(json_object_get(refresh, "value")), TICKET);
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text")), "Refresh"));
+    json_decref(m);
+
+    c = command("salvage_refresh");
+    c.threshold = "0.75";
+    c.keyword = "<sshd>";
+    c.view_id = "V42";
+    last_call[0] = '\0';
+    m = slack_salvage_refresh(&fake_ops, NULL, &c); /* the fake counts 2 */
+    assert_non_null(m);
+    assert_string_equal(last_call, "salvage slack:U1 " TICKET " 0.75 <sshd> 86400000 1"); /* a dry run */
+    const char *text =
+        json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text"));
+    assert_non_null(strstr(text, "*2* unbound alerts"));
+    assert_non_null(strstr(text, "&lt;sshd&gt;")); /* the keyword as text */
+    /* what was typed stays typed */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(block_of(m, "salvage_threshold_block"), "element"), "initial_value")),
+                        "0.75");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(block_of(m, "salvage_keyword_block"), "element"), "initial_value")),
+                        "<sshd>");
+    assert_string_equal(json_string_value(json_object_get(m, "callback_id")), "submit_salvage");
+    json_decref(m);
+
+    c.threshold = "most";
+    last_call[0] = '\0';
+    m = slack_salvage_refresh(&fake_ops, NULL, &c);
+    assert_string_equal(last_call, ""); /* not asked */
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text")),
+               "number from 0 to 1"));
+    json_decref(m);
+    c.threshold = "0.9";
+    fake_result = TICKET_REFUSED;
+    m = slack_salvage_refresh(&fake_ops, NULL, &c);
+    fake_result = PG_OK;
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(block_of(m, "salvage_count"), "text"), "text")),
+               "Cannot count"));
+    json_decref(m);
 }
 
 static void test_modals(void **state)
@@ -666,14 +790,19 @@ static void test_modals(void **state)
     json_decref(m);
     c = command("bind_alert");
     assert_null(slack_modal_for(&c, NULL)); /* nothing to bind to */
-    json_t *open = json_pack("[{s:s, s:s}, {s:s, s:s}]", "ticket_id", TICKET, "title", "itself", "ticket_id",
-                             "0190f2a0-0000-7000-8000-0000000000aa", "title", "the other one");
+    json_t *open =
+        json_pack("[{s:s, s:s, s:f}, {s:s, s:s, s:f}]", "ticket_id", TICKET, "title", "itself", "score", 1.0,
+                  "ticket_id", "0190f2a0-0000-7000-8000-0000000000aa", "title",
+                  "\xC3\xA9t\xC3\xA9 port scan from a host with a very long name that goes on and on", "score", 0.9312);
     m = slack_modal_for(&c, open);
     assert_non_null(m);
     assert_string_equal(json_string_value(json_object_get(m, "private_metadata")), TICKET ":" ALERT);
     json_t *opts =
         json_object_get(json_object_get(json_array_get(json_object_get(m, "blocks"), 0), "element"), "options");
     assert_int_equal(json_array_size(opts), 1); /* not the alert's own ticket */
+    const char *label = json_string_value(json_object_get(json_object_get(json_array_get(opts, 0), "text"), "text"));
+    assert_non_null(strstr(label, "0.93 \xC2\xB7 \xC3\xA9t\xC3\xA9 port scan")); /* the score, then the title */
+    assert_true(utf8_chars(label) <= 75);
     json_decref(m);
     json_decref(open);
     c = command("ack_alert");
@@ -696,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_limiter),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_modals),
+        cmocka_unit_test(test_salvage_refresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,10 @@ Slack:
       {"ok":true,"channel":<id>,"ts":"<seconds>.<6 digits>","message":{...}}
   POST /api/chat.update       {"channel","ts","text","blocks"} -> {"ok":true,"channel","ts"};
       a ts that was never posted in that channel -> {"ok":false,"error":"message_not_found"}
-  POST /api/views.open        {"trigger_id","view"} -> {"ok":true,"view":{...}}
+  POST /api/views.open        {"trigger_id","view"} -> {"ok":true,"view":{"id":"V<n>","hash":...}}
+  POST /api/views.update      {"view_id","hash"?,"view"} -> {"ok":true,"view":{"id","hash"}}; an
+      unknown view_id -> not_found, a hash that is not the view's latest -> hash_conflict
+      (each open or update gives the view a new hash)
 Every request must carry Authorization: Bearer <token> (else {"ok":false,"error":
 "invalid_auth"}) and Content-Type application/json; its JSON is checked against
 Slack's limits (50 blocks, header plain_text <= 150, section text <= 3000, fields <= 10
@@ -17,9 +20,21 @@ seconds)` answers the next n calls 429 with Retry-After. Calls are counted per m
 messages are kept by (channel, ts) with their latest text and blocks, replies by
 thread_ts.
 
+Socket Mode (§3.7): POST /api/apps.connections.open with the app-level token (xapp-...)
+-> {"ok":true,"url":"ws://127.0.0.1:<port>/link/?ticket=<n>"}; FakeSocketMode is that
+WebSocket endpoint (RFC 6455 by hand: the opening handshake, text frames, close, ping):
+it sends {"type":"hello"} on connect, `send(envelope)` pushes an envelope to the live
+connection, every client frame must be masked and an acknowledgement must be exactly
+{"envelope_id": ...} (anything else is recorded in `invalid`); `acks` lists the
+acknowledged envelope ids in order.
+
 PagerDuty: POST /v2/enqueue with a 32-char routing_key -> 202
 {"status":"success","dedup_key":...}; events are recorded in order."""
+import base64
+import hashlib
 import json
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,15 +84,156 @@ def check_limits(msg):
     return None
 
 
+class FakeSocketMode:
+    """Slack's Socket Mode WebSocket endpoint on loopback."""
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.acks = []           # acknowledged envelope ids, in order
+        self.invalid = []        # what a client sent that Socket Mode does not accept
+        self.connections = 0     # handshakes completed
+        self._conn = None        # the live connection
+        self._tickets = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def new_url(self):
+        with self.lock:
+            self._tickets += 1
+            return f"ws://127.0.0.1:{self.port}/link/?ticket=t{self._tickets}"
+
+    def close(self):
+        self.sock.close()
+        with self.lock:
+            if self._conn:
+                self._conn.close()
+
+    def send(self, envelope):
+        """Pushes envelope (a dict) to the live connection; False if there is none."""
+        with self.lock:
+            conn = self._conn
+        if conn is None:
+            return False
+        try:
+            conn.sendall(self._frame(0x1, json.dumps(envelope).encode()))
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _frame(opcode, data):
+        head = bytes([0x80 | opcode])
+        n = len(data)
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + struct.pack("!H", n)
+        else:
+            head += bytes([127]) + struct.pack("!Q", n)
+        return head + data
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read(conn, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = conn.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def _serve(self, conn):
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            lines = request.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in lines[1:] if ":" in h)}
+            if not lines[0].startswith("GET /link/?ticket=") or headers.get("upgrade", "").lower() != "websocket" \
+                    or "sec-websocket-key" not in headers:
+                with self.lock:
+                    self.invalid.append(("handshake", lines[0]))
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                return
+            accept = base64.b64encode(hashlib.sha1((headers["sec-websocket-key"] + self.GUID).encode()).digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            with self.lock:
+                old, self._conn = self._conn, conn
+                self.connections += 1
+            if old is not None:
+                old.close()
+            conn.sendall(self._frame(0x1, json.dumps({"type": "hello", "num_connections": 1,
+                                                      "connection_info": {"app_id": "A0HUTCH"}}).encode()))
+            while True:
+                b0, b1 = self._read(conn, 2)
+                opcode, masked, n = b0 & 0x0F, b1 & 0x80, b1 & 0x7F
+                if n == 126:
+                    n = struct.unpack("!H", self._read(conn, 2))[0]
+                elif n == 127:
+                    n = struct.unpack("!Q", self._read(conn, 8))[0]
+                if not masked:
+                    with self.lock:
+                        self.invalid.append(("unmasked frame", opcode))
+                    return
+                mask = self._read(conn, 4)
+                data = bytes(c ^ mask[i % 4] for i, c in enumerate(self._read(conn, n)))
+                if opcode == 0x8:
+                    conn.sendall(self._frame(0x8, data[:2]))
+                    return
+                if opcode == 0x9:
+                    conn.sendall(self._frame(0xA, data))
+                    continue
+                if opcode != 0x1:
+                    continue
+                try:
+                    ack = json.loads(data)
+                except ValueError:
+                    ack = None
+                with self.lock:
+                    if isinstance(ack, dict) and set(ack) == {"envelope_id"}:
+                        self.acks.append(ack["envelope_id"])
+                    else:
+                        self.invalid.append(("not an acknowledgement", data))
+        except (EOFError, OSError):
+            pass
+        finally:
+            with self.lock:
+                if self._conn is conn:
+                    self._conn = None
+            conn.close()
+
+
 class FakeSlack:
-    def __init__(self, token="xoxb-test-token", channels=("C0ALERTS", "alerts", "C0SEC", "security")):
+    def __init__(self, token="xoxb-test-token", channels=("C0ALERTS", "alerts", "C0SEC", "security"),
+                 app_token="xapp-1-A0HUTCH-test"):
         self.token = token
+        self.app_token = app_token
+        self.socket_mode = FakeSocketMode()
         self.channels = set(channels)
         self.lock = threading.Lock()
         self.calls = {}          # method -> count (accepted or not)
         self.posts = []          # every accepted chat.postMessage body, in order
         self.updates = []        # every accepted chat.update body
         self.views = []          # views.open bodies
+        self.view_updates = []   # accepted views.update bodies
+        self._view_hash = {}     # view id -> its latest hash
         self.messages = {}       # (channel, ts) -> latest body
         self.invalid = []        # (method, reason, body)
         self.unauthorized = 0
@@ -123,6 +279,7 @@ class FakeSlack:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+        self.socket_mode.close()
 
     def rate_limit(self, n, retry_after=1):
         with self.lock:
@@ -142,6 +299,13 @@ class FakeSlack:
             return [p for p in self.posts if p.get("thread_ts") == thread_ts]
 
     def _handle(self, method, headers, raw):
+        if method == "apps.connections.open":
+            with self.lock:
+                self.calls[method] = self.calls.get(method, 0) + 1
+                if headers.get("Authorization") != f"Bearer {self.app_token}":
+                    self.unauthorized += 1
+                    return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_mode.new_url()}, {}
         with self.lock:
             self.calls[method] = self.calls.get(method, 0) + 1
             if headers.get("Authorization") != f"Bearer {self.token}":
@@ -160,7 +324,21 @@ class FakeSlack:
                 if not body.get("trigger_id") or body.get("view", {}).get("type") != "modal":
                     return 200, {"ok": False, "error": "invalid_arguments"}, {}
                 self.views.append(body)
-                return 200, {"ok": True, "view": {"id": f"V{len(self.views)}"}}, {}
+                vid = f"V{len(self.views)}"
+                self._view_hash[vid] = f"{vid}.h0"
+                return 200, {"ok": True, "view": {"id": vid, "hash": self._view_hash[vid]}}, {}
+            if method == "views.update":
+                vid = body.get("view_id")
+                if vid not in self._view_hash:
+                    return 200, {"ok": False, "error": "not_found"}, {}
+                if body.get("view", {}).get("type") != "modal" or len(body["view"].get("blocks", [])) > 100:
+                    self.invalid.append((method, "not a modal of <= 100 blocks", body))
+                    return 200, {"ok": False, "error": "invalid_arguments"}, {}
+                if body.get("hash") and body["hash"] != self._view_hash[vid]:
+                    return 200, {"ok": False, "error": "hash_conflict"}, {}
+                self.view_updates.append(body)
+                self._view_hash[vid] = f"{vid}.h{len(self.view_updates)}"
+                return 200, {"ok": True, "view": {"id": vid, "hash": self._view_hash[vid]}}, {}
             if method not in ("chat.postMessage", "chat.update"):
                 return 200, {"ok": False, "error": "unknown_method"}, {}
             why = check_limits(body)
