@@ -331,8 +331,8 @@ static int handle_requests(void *vctx, pg *db, consumer_item **items, size_t n)
     /* bot mode: the ticket's message row, and a change to show (alert count, severity) */
     for (size_t i = 0; rc == PG_OK && ctx->bot != NULL && i < n; i++) {
         const Hutch__V1__NotifyRequest *r = (const Hutch__V1__NotifyRequest *)items[i]->value;
-        if (items[i]->dead)
-            continue;
+        if (items[i]->dead || (r->kind && !strcmp(r->kind, NOTIFY_KIND_ANSWER)))
+            continue; /* an answer is a thread reply: the ticket's message does not change */
         const char *channel = r->channel && r->channel[0] == '#' ? r->channel + 1 : r->channel;
         rc =
             slack_store_register(db, r->ticket_id, channel && *channel ? channel : ctx->cfg->slack_channel, r->publish);
@@ -501,7 +501,10 @@ static int handle_events(notify_ctx *ctx, pg *db, consumer_item **items, size_t 
                 rc = slack_store_changed(db, tid);
             continue;
         }
-        if (ctx->bot != NULL) /* any change, "intel" verdicts included, is shown by an edit */
+        /* any change of the ticket, "intel" verdicts included, is shown by an edit; a
+         * chat turn is not a change of the ticket (the answer comes as a reply) */
+        bool chat = e->kind && !strcmp(e->kind, "chat");
+        if (ctx->bot != NULL && !chat)
             rc = slack_store_changed(db, e->ticket_id);
         planned p;
         if (rc == PG_OK && plan_event(ctx, e, &p) != 0)
@@ -674,6 +677,19 @@ static int handle_commands(notify_ctx *ctx, pg *db, consumer_item **items, size_
             return rc;
         if (!mention && ticket[0] == '\0')
             continue; /* a reply in a thread that is not a ticket's: not for the agent */
+        if (ticket[0] == '\0') {
+            /* the agent answers about a ticket: a mention elsewhere gets a hint, not a chat */
+            consumer_item_log(LOG_LEVEL_INFO, items[i], "slack_mention_outside_ticket", "user", c->actor, "channel",
+                              c->channel, NULL);
+            json_t *hint = ctx->bot ? slack_render_text_reply("Mention me in the thread of a ticket's message to "
+                                                              "ask about that ticket.")
+                                    : NULL;
+            char say_err[200];
+            if (hint != NULL)
+                slack_bot_say(ctx->bot, c->channel, c->message_ts, hint, say_err, sizeof say_err);
+            json_decref(hint);
+            continue;
+        }
         msg_meta_buf meta;
         msg_meta_init(&meta, c->meta->trace_id, "hutch-notify", ids_now_ms(), c->meta->id);
         ids_uuid7_derived(meta.id, 0, c->meta->id);

@@ -66,6 +66,9 @@ typedef struct {
 #define NOTIFY_TARGET_SLACK_BOT "slack"        /* the ticket's one message (slack_bot.h) */
 #define NOTIFY_TARGET_SLACK_REPLY "slack-reply" /* a reply in the ticket's thread */
 
+/* The request kind of the agent's answer to a question of hutch.agent.requests. */
+#define NOTIFY_KIND_ANSWER "agent_answer"
+
 #define NOTIFY_MAX_TARGETS 3
 
 /* One outbox row to write. row_id is the notifications.request_id: the request id

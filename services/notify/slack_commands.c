@@ -159,8 +159,14 @@ int slack_command_run(const slack_ticket_ops *ops, pg *db, const Hutch__V1__Slac
         return ops->decline(db, who, c->ticket_id, c->alert_id, err, errlen);
     if (!strcmp(a, "reopen_alert"))
         return ops->reopen(db, who, c->ticket_id, err, errlen);
-    if (!strcmp(a, "escalate"))
-        return ops->raise_severity(db, who, c->ticket_id, "high", err, errlen);
+    if (!strcmp(a, "escalate")) {
+        /* a notice's ticket was archived by the triage (services/agent/triage.h):
+         * escalating makes it a live ticket again; an open one is just raised */
+        int rc = ops->reopen(db, who, c->ticket_id, err, errlen);
+        if (rc == TICKET_REFUSED)
+            rc = PG_OK; /* open already (a refusal changed nothing) */
+        return rc == PG_OK ? ops->raise_severity(db, who, c->ticket_id, "high", err, errlen) : rc;
+    }
     if (!strcmp(a, "submit_resolve_ticket"))
         return ops->resolve(db, who, c->ticket_id, c->conclusion, c->comment, err, errlen);
     if (!strcmp(a, "submit_edit_ticket"))

@@ -8,7 +8,7 @@
  *   ack_alert            ticket_assign(ticket, actor)      (the clicker takes it)
  *   decline_alert        ticket_decline(ticket, alert)
  *   reopen_alert         ticket_reopen(ticket)
- *   escalate             ticket_raise_severity(ticket, "high")
+ *   escalate             ticket_reopen(ticket) unless open, ticket_raise_severity(ticket, "high")
  *   resolve_ticket, salvage, edit_ticket, bind_alert → the modal
  *   salvage_refresh      the salvage modal updated (views.update) with how many unbound
  *                        alerts match now (ticket_salvage dry run: nothing changes)

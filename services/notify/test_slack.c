@@ -593,14 +593,17 @@ static int op_decline(pg *db, const char *actor, const char *t, const char *a, c
     snprintf(last_call, sizeof last_call, "decline %s %s %s", actor, t, a);
     return fake_result;
 }
+static bool reopen_refused; /* the ticket is open already */
 static int op_reopen(pg *db, const char *actor, const char *t, char *err, size_t n)
 {
-    snprintf(last_call, sizeof last_call, "reopen %s %s", actor, t);
-    return fake_result;
+    size_t used = strlen(last_call);
+    snprintf(last_call + used, sizeof last_call - used, "%sreopen %s %s", used ? "; " : "", actor, t);
+    return reopen_refused ? TICKET_REFUSED : fake_result;
 }
 static int op_raise(pg *db, const char *actor, const char *t, const char *sev, char *err, size_t n)
 {
-    snprintf(last_call, sizeof last_call, "raise %s %s %s", actor, t, sev);
+    size_t used = strlen(last_call);
+    snprintf(last_call + used, sizeof last_call - used, "%sraise %s %s %s", used ? "; " : "", actor, t, sev);
     return fake_result;
 }
 static int op_resolve(pg *db, const char *actor, const char *t, const char *c, const char *r, char *err, size_t n)
@@ -652,7 +655,7 @@ static void test_commands(void **state)
         {"ack_alert", "assign slack:U1 " TICKET " slack:U1"},
         {"decline_alert", "decline slack:U1 " TICKET " " ALERT},
         {"reopen_alert", "reopen slack:U1 " TICKET},
-        {"escalate", "raise slack:U1 " TICKET " high"},
+        {"escalate", "reopen slack:U1 " TICKET "; raise slack:U1 " TICKET " high"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         Hutch__V1__SlackCommand c = command(cases[i].action);
@@ -660,7 +663,14 @@ static void test_commands(void **state)
         assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
         assert_string_equal(last_call, cases[i].call);
     }
-    Hutch__V1__SlackCommand c = command("submit_resolve_ticket");
+    /* escalating an open ticket: the reopen is refused, the severity still raised */
+    Hutch__V1__SlackCommand c = command("escalate");
+    reopen_refused = true;
+    last_call[0] = '\0';
+    assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);
+    assert_string_equal(last_call, "reopen slack:U1 " TICKET "; raise slack:U1 " TICKET " high");
+    reopen_refused = false;
+    c = command("submit_resolve_ticket");
     c.conclusion = "false_positive";
     c.comment = "scanner";
     assert_int_equal(slack_command_run(&fake_ops, NULL, &c, err, sizeof err), PG_OK);

@@ -294,6 +294,11 @@ class FakeSlack:
         with self.lock:
             return [p for p in self.posts if not p.get("thread_ts")]
 
+    def user_message(self, channel, ts, text=""):
+        """A message a person posted (Slack knows it; a reply may name it as thread_ts)."""
+        with self.lock:
+            self.messages[(channel, ts)] = {"channel": channel, "ts": ts, "text": text}
+
     def replies(self, thread_ts):
         with self.lock:
             return [p for p in self.posts if p.get("thread_ts") == thread_ts]

@@ -328,6 +328,14 @@ def test_mention_in_ticket_thread_goes_to_agent(slack, stack):
         assert r.ticket_id == ticket_id and r.user == "slack:U0ANALYST"
         assert r.text == "is this host patched?"
         assert r.reply_channel == channel and r.reply_thread_ts == ts
+        # the stack's agent (no model) answers; the answer is one reply in the ticket's thread
+        def answers():
+            return [p for p in fake.posts if p.get("thread_ts") == ts and p.get("channel") == channel
+                    and "Answer from the agent" in json.dumps(p)]
+        wait_for(answers, scaled(60), 0.3, "the agent's answer in the thread")
+        assert "no model" in json.dumps(answers()[0]).lower()
+        time.sleep(scaled(1))
+        assert len(answers()) == 1
         # a plain reply in the ticket's thread goes too; one in another thread does not
         reply = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:10],
                  "authorizations": [{"user_id": "U0HUTCH"}],
@@ -338,6 +346,14 @@ def test_mention_in_ticket_thread_goes_to_agent(slack, stack):
         elsewhere["event"]["thread_ts"] = "1.000001"
         elsewhere["event"]["text"] = "unrelated chat"
         assert post_event(notify, elsewhere).status_code == 200
+        # a mention outside a ticket's thread: a hint in its place, no AgentRequest
+        outside = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:10],
+                   "event": {"type": "app_mention", "user": "U0ANALYST", "text": "<@U0HUTCH> hello?",
+                             "ts": "1.000009", "channel": channel}}
+        fake.user_message(channel, "1.000009", "<@U0HUTCH> hello?")
+        assert post_event(notify, outside).status_code == 200
+        wait_for(lambda: [p for p in fake.posts if "thread of a ticket" in json.dumps(p)], scaled(30), 0.3,
+                 "the hint: " + notify.log_tail(40))
         assert post_event(notify, reply).status_code == 200
         got = []
         wait_for(lambda: got.extend(tail.read_all(1)) or got, scaled(30), 0.1, "the reply's AgentRequest")
