@@ -18,7 +18,8 @@
     X(TOPIC_TICKETS_EVENTS, "hutch.tickets.events")     /* TicketEvent: cluster/agent/notify -> any */ \
     X(TOPIC_AGENT_REQUESTS, "hutch.agent.requests")     /* AgentRequest: notify/hutchctl -> agent */  \
     X(TOPIC_SLACK_COMMANDS, "hutch.slack.commands")     /* SlackCommand: notify's HTTP -> notify */   \
-    X(TOPIC_DLQ, "hutch.dlq")                           /* DeadLetter: poison messages */
+    X(TOPIC_DLQ, "hutch.dlq")                           /* DeadLetter: poison messages */             \
+    X(TOPIC_AGENT_TURNS, "hutch.agent.turns")           /* TicketEvent: agent -> console (chat turns) */
 
 #define HUTCH_TOPIC_DECLARE(ident, name) extern const char ident[];
 HUTCH_TOPICS(HUTCH_TOPIC_DECLARE)

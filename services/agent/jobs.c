@@ -349,6 +349,12 @@ void agent_request_rows_free(agent_request_row *rows, size_t n)
     free(rows);
 }
 
+int agent_requests_session(pg *db, const char *request_id, const char *session_id)
+{
+    const char *p[] = {request_id, session_id};
+    return pg_exec(db, NULL, "UPDATE agent_requests SET session_id = $2::uuid WHERE request_id = $1", 2, p);
+}
+
 int agent_requests_answered(pg *db, const char *request_id, const char *answer, const char *session_id)
 {
     const char *p[] = {request_id, answer, session_id && *session_id ? session_id : NULL};

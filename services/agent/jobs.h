@@ -92,6 +92,9 @@ typedef struct {
  * lease_ms. *rows NEW (agent_request_rows_free). Count or PG_RETRY/PG_FATAL. */
 int agent_requests_claim(pg *db, size_t max, int64_t lease_ms, agent_request_row **rows);
 void agent_request_rows_free(agent_request_row *rows, size_t n);
+/* Links a question to the chat session that answers it, at the session's start (so
+ * the console shows the turns of a question while it runs). */
+int agent_requests_session(pg *db, const char *request_id, const char *session_id);
 /* Marks a question answered (after its answer was produced). */
 int agent_requests_answered(pg *db, const char *request_id, const char *answer, const char *session_id);
 

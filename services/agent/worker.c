@@ -10,6 +10,7 @@
 #include "services/agent/worker.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "common/log.h"
 #include "common/kafka.h"
 #include "common/mcp.h"
+#include "common/msg.h"
 #include "common/topics.h"
 #include "services/agent/agent.h"
 #include "common/pg.h"
@@ -136,10 +138,46 @@ static void conclude(worker_state *w, const char *ticket_id, const json_t *resul
         LOG_INFO("agent_job_done", "ticket_id", ticket_id, "error", error, NULL);
 }
 
+/* A question's progress for the console (hutch.agent.turns, keyed by ticket): a
+ * TicketEvent kind "agent_turn" after each stored turn and "agent_answered" at the
+ * end, detail {request_id, session_id, seq, role}. Only a hint to read
+ * agent_messages again: produced without waiting, a lost one costs a refresh. */
+static void publish_turn(worker_state *w, const run_slot *s, const char *kind, const char *role)
+{
+    if (!w || !w->producer)
+        return;
+    json_t *d = json_pack("{s:s, s:s, s:i, s:s}", "request_id", s->req.request_id, "session_id", s->tools.session_id,
+                          "seq", s->tools.seq, "role", role);
+    char *detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(d);
+    char seed[160];
+    snprintf(seed, sizeof seed, "%s/%s/%d", s->tools.session_id, kind, s->tools.seq);
+    msg_meta_buf meta;
+    msg_meta_init(&meta, s->req.trace_id[0] ? s->req.trace_id : NULL, AGENT_ACTOR, ids_now_ms(), seed);
+    Hutch__V1__TicketEvent ev = HUTCH__V1__TICKET_EVENT__INIT;
+    ev.meta = &meta.meta;
+    ev.ticket_id = (char *)s->req.ticket_id;
+    ev.kind = (char *)kind;
+    ev.alert_id = "";
+    ev.actor = AGENT_ACTOR;
+    ev.detail_json = detail;
+    size_t len = 0;
+    uint8_t *buf = detail ? msg_pack(&ev.base, &len) : NULL;
+    if (buf)
+        kafka_produce_async(w->producer, TOPIC_AGENT_TURNS, s->req.ticket_id, strlen(s->req.ticket_id), buf, len, NULL,
+                            NULL, NULL);
+    kafka_producer_poll(w->producer, 0);
+    free(buf);
+    free(detail);
+}
+
 static void on_message(void *vctx, const char *role, const json_t *content)
 {
     agent_tool_ctx *t = vctx;
     agent_session_message(t->db, t->session_id, ++t->seq, role, content);
+    const run_slot *s = (const run_slot *)((const char *)t - offsetof(run_slot, tools));
+    if (s->is_request)
+        publish_turn(s->w, s, "agent_turn", role);
 }
 
 /* A text turn of ours, stored as a JSON string. */
@@ -187,8 +225,10 @@ static void answer_request(worker_state *w, run_slot *s, const char *answer)
         free(buf);
     }
     agent_notify_free(&n);
-    if (ok == 0)
+    if (ok == 0) {
         agent_requests_answered(w->db, s->req.request_id, answer, s->tools.session_id);
+        publish_turn(w, s, "agent_answered", "answer");
+    }
     LOG_INFO("agent_request_answered", "request_id", s->req.request_id, "ticket_id", s->req.ticket_id, "sent",
              ok == 0 ? "true" : "false", NULL);
 }
@@ -219,11 +259,13 @@ static void start_request(worker_state *w, run_slot *s)
         return;
     }
     s->is_request = true;
+    s->w = w;
     s->tools = (agent_tool_ctx){.db = w->db, .psl = w->psl};
     snprintf(s->tools.ticket_id, sizeof s->tools.ticket_id, "%s", s->req.ticket_id);
     ids_uuid7(s->tools.session_id);
     agent_session_open(w->db, s->tools.session_id, s->req.ticket_id, "chat", llm_provider_name(w->cfg->llm.provider),
                        w->cfg->llm.model);
+    agent_requests_session(w->db, s->req.request_id, s->tools.session_id);
     char *prompt = agent_chat_prompt(ctx, s->req.question);
     json_decref(ctx);
     llm_chat *chat = llm_chat_new(w->cfg->llm.provider, agent_chat_system);
