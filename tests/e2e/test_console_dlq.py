@@ -98,7 +98,7 @@ def poison(stack, analyst, name):
 @pytest.fixture(scope="module")
 def dead(stack, rig, analyst):
     """Two events dead-lettered by the broken policy, then the policy fixed."""
-    a, b = unique("dlq-api"), unique("dlq-web")
+    a, b = unique("dlq-api"), unique("dlq-web") + "<img src=x onerror=alert(1)><b>bold</b>"
     got = {n: poison(stack, analyst, n) for n in (a, b)}
     gen = rig.generation()
     rig.write("dlqfix.rego", FIXED)
@@ -150,6 +150,7 @@ def test_replay_refusals_change_nothing(stack, console, users, analyst, dead):
     stack.pg.query("INSERT INTO dead_letters (dlq_id, dead_at, source_topic, payload) VALUES (%s, now(),"
                    " 'hutch.dlq', '\\x00') RETURNING 1", (odd,))
     assert "cannot replay" in error_of(analyst.post(f"/api/dlq/{odd}/replay", {}), 409)
+    stack.pg.query("DELETE FROM dead_letters WHERE dlq_id = %s RETURNING 1", (odd,))
     row = stack.pg.query("SELECT replay_count, replayed_by FROM dead_letters WHERE dlq_id = %s", (d["dlq_id"],))[0]
     assert row == {"replay_count": 0, "replayed_by": None}
     assert event_status(stack, event_id) == "dead"
@@ -176,6 +177,9 @@ def test_replay_in_the_browser(stack, console, users, dead, browser):  # noqa: F
     b.find_element(By.CSS_SELECTOR, "nav a[href='/dlq']").click()
     row = wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, f"tr[data-id='{d['dlq_id']}']")))
     assert "eval_conflict_error" in row.find_element(By.CSS_SELECTOR, ".reason").text
+    row.find_element(By.TAG_NAME, "summary").click()  # the payload, as text
+    assert name in row.find_element(By.CSS_SELECTOR, "pre.preview").text
+    assert not b.find_elements(By.CSS_SELECTOR, "#dead-letters img, #dead-letters b")
     shot(b, "console-dlq.png")
     row.find_element(By.CSS_SELECTOR, "button.replay").click()
     wait(b, 30).until(lambda b: "user:dlq-analyst" in b.find_element(

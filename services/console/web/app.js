@@ -565,7 +565,7 @@ function chatTurns(r) {
   for (const t of r.turns || []) {
     if (t.role === "tool") {
       const c = t.content || {};
-      out.push(h("details", { class: "tool" }, h("summary", null, "Tool call: " + c.name, c.error ? h("span", { class: "error" }, " (failed)") : null),
+      out.push(h("details", { class: "tool", "data-key": r.request_id + ":" + t.seq }, h("summary", null, "Tool call: " + c.name, c.error ? h("span", { class: "error" }, " (failed)") : null),
         h("div", { class: "muted" }, "arguments"), h("pre", null, pretty(c.args)),
         h("div", { class: "muted" }, c.error ? "error" : "result"), h("pre", null, pretty(c.error || c.result))));
     } else if (t.role === "assistant") {
@@ -591,8 +591,10 @@ async function ticketChat(id) {
   const draw = (doc) => {
     const seen = new Set(doc.requests.map((r) => r.request_id));
     for (const k of [...pending.keys()]) if (seen.has(k)) pending.delete(k);
+    const open = new Set([...log.querySelectorAll("details[open]")].map((e) => e.getAttribute("data-key")));
     log.replaceChildren(...doc.requests.map(chatTurns),
       ...[...pending.entries()].map(([rid, q]) => chatTurns({ request_id: rid, requester: state.me.name, question: q, turns: [], state: "pending" })));
+    for (const e of log.querySelectorAll("details[data-key]")) if (open.has(e.getAttribute("data-key"))) e.open = true;
     if (!doc.requests.length && !pending.size) log.append(h("p", { class: "muted" }, "No questions yet."));
     const busy = pending.size || doc.requests.some((r) => r.state !== "answered");
     clearInterval(state.poll);
