@@ -306,10 +306,10 @@ static void alert_detail(console *c, struct evhttp_request *req, const char *id)
         1, params);
 }
 
-static void events_list(console *c, struct evhttp_request *req, query *q, const char *forced_status)
+static void events_list(console *c, struct evhttp_request *req, query *q)
 {
     static const char *const statuses[] = {"received", "accepted", "ignored", "dead", NULL};
-    const char *status = forced_status ? forced_status : q_get(q, "status"), *schema = q_get(q, "schema");
+    const char *status = q_get(q, "status"), *schema = q_get(q, "schema");
     char limit[16], at[40] = "", id[IDS_UUID_LEN] = "";
     bool has_after;
     if (status && !one_of(status, statuses)) {
@@ -592,7 +592,7 @@ void api_route(console *c, struct evhttp_request *req)
         else
             http_reply_error(req, 400, "an alert id is a UUID");
     } else if (!strcmp(path, "/api/events")) {
-        events_list(c, req, &q, NULL);
+        events_list(c, req, &q);
     } else if (!strncmp(path, "/api/events/", 12)) {
         if (ids_is_uuid(path + 12))
             event_detail(c, req, path + 12);

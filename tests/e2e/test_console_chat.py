@@ -219,7 +219,8 @@ def test_chat_in_the_browser(stack, llm, console, users, a_ticket, browser):  # 
     d.find_element(By.ID, "chat-send").click()
     # the question shows at once, the tool call folded, then the answer, all without a reload
     answer = f"<img src=x onerror=alert(1)> looks benign {tag} (1 alert)"
-    wait(d, 90).until(lambda d: any(answer == e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg.agent p")))
+    wait(d, 90).until(lambda d: any(answer == e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg.agent p"))
+                      and not d.find_elements(By.CSS_SELECTOR, ".working"))  # the last refresh: answered
     assert d.execute_script("return window.__same_page") == "yes"
     tools = d.find_elements(By.CSS_SELECTOR, "details.tool")
     assert tools and "hutch_search_alerts" in tools[-1].find_element(By.TAG_NAME, "summary").text
@@ -227,7 +228,6 @@ def test_chat_in_the_browser(stack, llm, console, users, a_ticket, browser):  # 
     assert not d.find_elements(By.CSS_SELECTOR, "#chat-log img")  # the model's text is text
     tools[-1].find_element(By.TAG_NAME, "summary").click()
     assert "ChatTicket" in tools[-1].text
-    assert not d.find_elements(By.CSS_SELECTOR, ".working")
     shot(d, "console-chat.png", full=True)
     # the /chat page lists the question
     d.get(console.url + "/chat")

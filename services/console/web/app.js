@@ -236,7 +236,9 @@ function chart(rows) {
 }
 
 async function dashboard() {
+  const here = location.pathname;
   const d = await api("/api/dashboard");
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const sevs = ["critical", "high", "medium", "low", "info", "none"];
   const bySev = h("table", null, h("tr", null, h("th", null, "Severity"), h("th", null, "Open")),
     sevs.filter((s) => d.open_by_severity[s]).map((s) =>
@@ -295,7 +297,9 @@ async function ticketList() {
   h("label", null, "Assignee", assignee), h("label", null, "Search", q),
   f("sort", "Sort by", ["last_alert", "created"]), f("order", "Order", ["desc", "asc"]),
   h("button", { type: "submit", class: "primary" }, "Apply"));
+  const here = location.pathname;
   const doc = await api("/api/tickets?" + params);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const rows = doc.tickets.map((t) => h("tr", { "data-ticket": t.ticket_id },
     h("td", null, link("/tickets/" + t.ticket_id, t.title)), h("td", null, statusText(t.status)),
     h("td", null, sev(t.severity)), h("td", null, t.alert_count), h("td", { class: "hide-narrow" }, t.assignee || ""),
@@ -347,7 +351,9 @@ function actionForm(id, title, fields, submitText, run) {
 }
 
 async function ticketPage(id) {
+  const here = location.pathname;
   const d = await api("/api/tickets/" + id);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const t = d.ticket;
   const post = async (verb, body) => { const r = await api("/api/tickets/" + id + "/" + verb, body); await ticketPage(id); return r; };
   const finding = t.finding && typeof t.finding === "object" ? t.finding : null;
@@ -430,7 +436,9 @@ async function ticketPage(id) {
 /* ------------------------------------------------------------------ alerts, events */
 
 async function alertPage(id) {
+  const here = location.pathname;
   const d = await api("/api/alerts/" + id);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const a = d.alert;
   page(a.title,
     kv([["Schema", a.schema], ["Severity", sev(a.severity)], ["Source", a.source], ["Namespace", a.namespace],
@@ -459,6 +467,7 @@ async function eventList() {
   const params = new URLSearchParams(location.search);
   const status = h("select", { name: "status", id: "f-status" }, h("option", { value: "" }, "any"),
     ["accepted", "ignored", "dead", "received"].map((s) => h("option", { value: s, selected: params.get("status") === s }, s)));
+  const here = location.pathname;
   const schemas = await api("/api/schemas");
   const schema = h("select", { name: "schema", id: "f-schema" }, h("option", { value: "" }, "any"),
     schemas.map((s) => h("option", { value: s, selected: params.get("schema") === s }, s)));
@@ -469,6 +478,7 @@ async function eventList() {
     go("/events" + (p.toString() ? "?" + p : ""));
   } }, h("label", null, "Status", status), h("label", null, "Schema", schema), h("button", { type: "submit", class: "primary" }, "Apply"));
   const doc = await api("/api/events?" + params);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const nav = h("div", { class: "row" });
   if (doc.next) { const p = new URLSearchParams(params); p.set("after", doc.next);
     nav.append(h("button", { type: "button", onclick: () => go("/events?" + p) }, "Next page")); }
@@ -485,7 +495,9 @@ async function dlqPage() {
     for (const [k, v] of new FormData(form)) if (v) p.set(k, v.trim());
     go("/dlq" + (p.toString() ? "?" + p : ""));
   } }, h("label", null, "Source topic", topic), h("label", null, "Consumer", consumer), h("button", { type: "submit", class: "primary" }, "Apply"));
+  const here = location.pathname;
   const doc = await api("/api/dlq?" + params);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const nav = h("div", { class: "row" });
   if (doc.next) { const p = new URLSearchParams(params); p.set("after", doc.next);
     nav.append(h("button", { type: "button", id: "next-page", onclick: () => go("/dlq?" + p) }, "Next page")); }
@@ -517,7 +529,9 @@ async function dlqPage() {
 /* ------------------------------------------------------------------ playground, chat */
 
 async function playground() {
+  const here = location.pathname;
   const schemas = await api("/api/schemas");
+  if (location.pathname !== here) return;
   const schema = h("input", { name: "schema", id: "pg-schema", list: "pg-schemas", required: true, value: schemas[0] || "" });
   const event = h("textarea", { name: "event", id: "pg-event", spellcheck: "false" }, "{\n  \n}");
   const out = h("div", { id: "pg-result", "aria-live": "polite" });
@@ -585,10 +599,16 @@ function chatTurns(r) {
 }
 
 async function ticketChat(id) {
+  const here = location.pathname;
   const [t, first] = await Promise.all([api("/api/tickets/" + id), api("/api/tickets/" + id + "/chat")]);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const log = h("div", { id: "chat-log", "aria-live": "polite" });
   const pending = new Map(); /* request_id -> question, until the agent has recorded it */
+  let last = "";
   const draw = (doc) => {
+    const text = JSON.stringify(doc) + JSON.stringify([...pending]);
+    if (text === last) return; /* nothing new: keep the page as it is (focus, open tool calls) */
+    last = text;
     const seen = new Set(doc.requests.map((r) => r.request_id));
     for (const k of [...pending.keys()]) if (seen.has(k)) pending.delete(k);
     const open = new Set([...log.querySelectorAll("details[open]")].map((e) => e.getAttribute("data-key")));
@@ -638,7 +658,9 @@ async function ticketChat(id) {
 }
 
 async function chatPage() {
+  const here = location.pathname;
   const list = await api("/api/chats");
+  if (location.pathname !== here) return; /* moved on meanwhile */
   page("Chat", h("p", { class: "muted" }, "Chat with the agent from a ticket's page (\u201cChat with the agent about this ticket\u201d). The latest questions:"),
     list.length ? h("table", { id: "chats" }, h("tr", null, h("th", null, "Asked"), h("th", null, "By"), h("th", null, "Ticket"), h("th", null, "Question"), h("th", null, "State")),
       list.map((r) => h("tr", null, h("td", null, when(r.requested_at)), h("td", null, r.requester),
