@@ -15,8 +15,10 @@ import uuid
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from console_harness import Client, add_user, alertmanager_alert, start_console, stop_console, unique
 from fake_llm import FakeLLM, called, last_results
@@ -219,8 +221,10 @@ def test_chat_in_the_browser(stack, llm, console, users, a_ticket, browser):  # 
     d.find_element(By.ID, "chat-send").click()
     # the question shows at once, the tool call folded, then the answer, all without a reload
     answer = f"<img src=x onerror=alert(1)> looks benign {tag} (1 alert)"
-    wait(d, 90).until(lambda d: any(answer == e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg.agent p"))
-                      and not d.find_elements(By.CSS_SELECTOR, ".working"))  # the last refresh: answered
+    # each stored turn redraws the conversation: an element read during a redraw is stale, and read again
+    WebDriverWait(d, scaled(90), ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: any(answer == e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg.agent p"))
+        and not d.find_elements(By.CSS_SELECTOR, ".working"))  # the last redraw: answered
     assert d.execute_script("return window.__same_page") == "yes"
     tools = d.find_elements(By.CSS_SELECTOR, "details.tool")
     assert tools and "hutch_search_alerts" in tools[-1].find_element(By.TAG_NAME, "summary").text

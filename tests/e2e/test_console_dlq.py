@@ -15,8 +15,10 @@ import uuid
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from console_harness import Client, add_user, start_console, stop_console, unique
 from hutch_e2e import scaled, wait_for
@@ -182,8 +184,9 @@ def test_replay_in_the_browser(stack, console, users, dead, browser):  # noqa: F
     assert not b.find_elements(By.CSS_SELECTOR, "#dead-letters img, #dead-letters b")
     shot(b, "console-dlq.png")
     row.find_element(By.CSS_SELECTOR, "button.replay").click()
-    wait(b, 30).until(lambda b: "user:dlq-analyst" in b.find_element(
-        By.CSS_SELECTOR, f"tr[data-id='{d['dlq_id']}'] .replayed").text)
+    # the page is drawn again after the replay: an element read meanwhile is stale, and read again
+    WebDriverWait(b, scaled(30), ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda b: "user:dlq-analyst" in b.find_element(By.CSS_SELECTOR, f"tr[data-id='{d['dlq_id']}'] .replayed").text)
     wait_for(lambda: event_status(stack, event_id) == "accepted", scaled(60), 0.2, "the replayed event accepted")
     # a viewer sees the list without the button
     b.find_element(By.ID, "signout").click()
