@@ -12,8 +12,9 @@
  * The policy set is the one of HUTCH_POLICY_DIR, reloaded on SIGHUP and when its
  * files change (reload.h); the consumer swaps sets between two events. The reload
  * state (as /readyz shows it) is also written to service_state (service 'policy',
- * instance: the host name) whenever it changes, for the console's dashboard: the
- * frame's tick, on the consumer thread and its connection, outside any batch. */
+ * instance: the host name) whenever it changes and at least every minute (so the
+ * console's dashboard can tell a live instance from one that is gone): the frame's
+ * tick, on the consumer thread and its connection, outside any batch. */
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ typedef struct {
     metric *m_events, *m_alerts, *m_ignored, *m_dead, *m_duplicates;
     char instance[256]; /* host name: the service_state row of this process */
     char *reported;     /* the reload state last written there (NEW), or NULL */
+    int64_t reported_ms;
 } policy_app;
 
 static policy_reload *volatile sighup_target;
@@ -82,8 +84,11 @@ static json_t *readyz_status(void *ctx)
     return o;
 }
 
+#define REPORT_EVERY_MS 60000
+
 /* The frame's tick: writes the reload state to service_state when it changed since
- * the last write (a failed write is tried again at the next tick). */
+ * the last write, or that write is a minute old (a failed write is tried again at
+ * the next tick). */
 static void report_reload_state(void *ctx, pg *db, kafka_producer *producer)
 {
     (void)producer;
@@ -91,7 +96,8 @@ static void report_reload_state(void *ctx, pg *db, kafka_producer *producer)
     json_t *st = policy_reload_status(app->reload);
     char *text = st ? json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(st);
-    if (text && (!app->reported || strcmp(text, app->reported) != 0)) {
+    int64_t now = ids_now_ms();
+    if (text && (!app->reported || strcmp(text, app->reported) != 0 || now - app->reported_ms >= REPORT_EVERY_MS)) {
         const char *p[] = {app->instance, text};
         if (pg_exec(db, NULL,
                     "INSERT INTO service_state (service, instance, state) VALUES ('policy', $1, $2::jsonb)"
@@ -99,6 +105,7 @@ static void report_reload_state(void *ctx, pg *db, kafka_producer *producer)
                     2, p) == PG_OK) {
             free(app->reported);
             app->reported = text;
+            app->reported_ms = now;
             text = NULL;
         }
     }
