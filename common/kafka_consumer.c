@@ -4,9 +4,18 @@
  * enable.auto.offset.store=false); the frame (consumer.c) stores an offset only
  * when its message is completely done. Rebalancing is cooperative-sticky; on a
  * revocation what is stored is committed first, asynchronously (a synchronous commit
- * blocks for the whole session timeout when the coordinator is unreachable). */
+ * blocks for the whole session timeout when the coordinator is unreachable).
+ *
+ * Closing right after the start: librdkafka 2.0.2 (Debian's) aborts in
+ * rd_kafka_destroy when a consumer that joined its group is destroyed before its
+ * first assignment (the cooperative-sticky assignor's state is still NULL:
+ * "rd_kafka_sticky_assignor_state_destroy: Assertion `assignor_state' failed",
+ * librdkafka #4312, fixed in 2.3.0). So a consumer that was never assigned waits for
+ * its first assignment before it closes, up to CLOSE_GRACE_MS while the broker is
+ * reachable; what it fetches meanwhile is dropped with no offset stored (redelivered). */
 #include "common/kafka.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +29,7 @@
 struct kafka_consumer {
     kafka_client c;
     bool closed, closed_cleanly;
+    atomic_bool assigned_once; /* a first assignment came (see the header) */
     metric *m_consumed;
 };
 
@@ -74,6 +84,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         LOG_INFO("kafka_partitions_assigned", "consumer", c->c.name, "count", count, NULL);
+        atomic_store(&c->assigned_once, true);
         if (coop)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -190,6 +201,17 @@ void kafka_consumer_close(kafka_consumer *c)
      * commits the stored offsets, and a synchronous commit would block for the
      * whole session timeout when the coordinator is unreachable. */
     bool up = atomic_load(&c->c.connected);
+    int64_t until = ids_now_ms() + CLOSE_GRACE_MS;
+    bool waited = false;
+    while (up && !atomic_load(&c->assigned_once) && ids_now_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->c.rk, 100); /* serves rebalance_cb */
+        if (m)
+            rd_kafka_message_destroy(m);
+        waited = true;
+    }
+    if (waited)
+        LOG_INFO("kafka_close_waited_for_assignment", "consumer", c->c.name, "assigned",
+                 atomic_load(&c->assigned_once) ? "true" : "false", NULL);
     rd_kafka_queue_t *q = rd_kafka_queue_new(c->c.rk);
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->c.rk, q);
     if (error) {

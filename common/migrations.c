@@ -465,6 +465,37 @@ static const char m013_chat[] =
     "  ADD COLUMN phases int NOT NULL DEFAULT 0;"
     "ALTER TABLE agent_messages ADD COLUMN phase int, ADD COLUMN task text;";
 
+/* The console's DLQ page and dashboard. dead_letters: the DeadLetters of hutch.dlq as
+ * the console's DLQ consumer (group hutch-console-dlq) stored them, one row per
+ * dlq_id (DeadLetter.meta.id), with who replayed it to its source topic and when.
+ * service_state: what a service reports of itself for the console, one row per
+ * service and instance (host name), e.g. hutch-policy's policy reload state. */
+static const char m014_console_dlq[] =
+    "CREATE TABLE dead_letters ("
+    "  dlq_id uuid PRIMARY KEY,"
+    "  dead_at timestamptz NOT NULL,"                   /* DeadLetter.meta.created */
+    "  consumer text NOT NULL DEFAULT '',"              /* the service that gave up */
+    "  reason text NOT NULL DEFAULT '',"
+    "  source_topic text NOT NULL DEFAULT '',"
+    "  source_partition int NOT NULL DEFAULT -1,"
+    "  source_offset bigint NOT NULL DEFAULT -1,"
+    "  msg_key bytea,"                                  /* the key on hutch.dlq: the source message's */
+    "  payload bytea NOT NULL,"                         /* the source message's bytes */
+    "  trace_id text NOT NULL DEFAULT '',"
+    "  dlq_partition int NOT NULL DEFAULT -1,"
+    "  dlq_offset bigint NOT NULL DEFAULT -1,"
+    "  stored_at timestamptz NOT NULL DEFAULT now(),"
+    "  replay_count int NOT NULL DEFAULT 0,"
+    "  replayed_at timestamptz,"
+    "  replayed_by text);"
+    "CREATE INDEX dead_letters_dead_at ON dead_letters (dead_at DESC, dlq_id DESC);"
+    "CREATE TABLE service_state ("
+    "  service text NOT NULL,"
+    "  instance text NOT NULL,"
+    "  state jsonb NOT NULL,"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (service, instance));";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -479,5 +510,6 @@ const migration migrations[] = {
     {11, "console", m011_console},
     {12, "triage", m012_triage},
     {13, "chat", m013_chat},
+    {14, "console_dlq", m014_console_dlq},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

@@ -13,7 +13,11 @@
  * (iterations, wall time, tokens, budget) and the hour's: no job is started while
  * the sessions of the last hour used tokens_per_hour, and a run gets at most what is
  * left of it. On stop, runs in flight are abandoned: their jobs' leases expire and
- * another start takes them again. */
+ * another start takes them again.
+ *
+ * A question's run is linked to its agent_requests row when it starts, and each of
+ * its stored turns (and its end) is announced on hutch.agent.turns, so the console
+ * shows a chat as it goes. */
 #ifndef HUTCH_AGENT_WORKER_H
 #define HUTCH_AGENT_WORKER_H
 

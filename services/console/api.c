@@ -306,10 +306,10 @@ static void alert_detail(console *c, struct evhttp_request *req, const char *id)
         1, params);
 }
 
-static void events_list(console *c, struct evhttp_request *req, query *q, const char *forced_status)
+static void events_list(console *c, struct evhttp_request *req, query *q)
 {
     static const char *const statuses[] = {"received", "accepted", "ignored", "dead", NULL};
-    const char *status = forced_status ? forced_status : q_get(q, "status"), *schema = q_get(q, "schema");
+    const char *status = q_get(q, "status"), *schema = q_get(q, "schema");
     char limit[16], at[40] = "", id[IDS_UUID_LEN] = "";
     bool has_after;
     if (status && !one_of(status, statuses)) {
@@ -348,6 +348,32 @@ static void event_detail(console *c, struct evhttp_request *req, const char *id)
                         1, params);
 }
 
+/* GET /api/dlq: the stored dead letters (dlq.c), newest first; ?topic= (the source
+ * topic) and ?consumer= narrow them. */
+static void dlq_list(console *c, struct evhttp_request *req, query *q)
+{
+    const char *topic = q_get(q, "topic"), *consumer = q_get(q, "consumer");
+    char limit[16], at[40] = "", id[IDS_UUID_LEN] = "";
+    bool has_after;
+    if ((topic && strlen(topic) > 200) || (consumer && strlen(consumer) > 100)) {
+        http_reply_error(req, 400, "topic is at most 200 characters, consumer at most 100");
+        return;
+    }
+    if (q_limit(req, q, limit) != 0 || q_after(req, q, at, id, &has_after) != 0)
+        return;
+    const char *params[] = {topic, consumer, has_after ? at : NULL, has_after ? id : NULL, limit};
+    reply_page(c, req, "dead_letters",
+               "SELECT json_agg(x) FROM (SELECT d.dlq_id, d.dead_at, d.consumer, d.reason, d.source_topic,"
+               " d.source_partition, d.source_offset, d.trace_id, octet_length(d.payload) AS payload_size,"
+               " regexp_replace(encode(substring(d.payload from 1 for 300), 'escape'), '[\\x01-\\x09\\x0b-\\x1f\\x7f]',"
+               " '.', 'g') AS preview, d.replay_count, d.replayed_at,"
+               " d.replayed_by, " CURSOR("d.dead_at", "d.dlq_id") " AS cursor FROM dead_letters d"
+               " WHERE ($1::text IS NULL OR d.source_topic = $1) AND ($2::text IS NULL OR d.consumer = $2)"
+               " AND ($3::timestamptz IS NULL OR (d.dead_at, d.dlq_id) < ($3::timestamptz, $4::uuid))"
+               " ORDER BY d.dead_at DESC, d.dlq_id DESC LIMIT $5::int) x",
+               5, params, atol(limit) - 1);
+}
+
 static void dashboard(console *c, struct evhttp_request *req)
 {
     char modules[24], loaded[24];
@@ -368,7 +394,11 @@ static void dashboard(console *c, struct evhttp_request *req)
         "  '[]') FROM (SELECT coalesce(reason, '') r, count(*) n FROM events WHERE status = 'ignored'"
         "  AND received_at > now() - interval '24 hours' GROUP BY 1 ORDER BY 2 DESC LIMIT 10) x),"
         " 'dead_events', (SELECT count(*) FROM events WHERE status = 'dead'),"
-        " 'policy', json_build_object('dir', $1::text, 'modules', $2::int, 'loaded_at',"
+        " 'dead_letters', (SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL),"
+        " 'policy_service', (SELECT coalesce(json_agg(jsonb_build_object('instance', instance, 'updated_at',"
+        "  updated_at) || state ORDER BY instance), '[]') FROM service_state WHERE service = 'policy'"
+        "  AND updated_at > now() - interval '5 minutes'),"
+        " 'playground_policy', json_build_object('dir', $1::text, 'modules', $2::int, 'loaded_at',"
         "  to_timestamp($3::bigint / 1000.0), 'error', $4::text),"
         " 'intel_quota', (SELECT coalesce(json_agg(json_build_object('provider', provider, 'used_today', day_used,"
         "  'tokens', round(tokens::numeric, 2), 'cooldown_until', CASE WHEN cooldown_until_ms > 0 THEN"
@@ -522,8 +552,15 @@ void api_route(console *c, struct evhttp_request *req)
             playground(c, req);
         } else if (!strncmp(path, "/api/tickets/", 13) && split_id(path + 13, id, &verb) && *verb) {
             json_t *body = console_body_object(req);
-            if (body)
+            if (body && !strcmp(verb, "chat"))
+                chat_ask(c, req, &u, id, body);
+            else if (body)
                 actions_ticket(c, req, &u, id, verb, body);
+            json_decref(body);
+        } else if (!strncmp(path, "/api/dlq/", 9) && split_id(path + 9, id, &verb) && !strcmp(verb, "replay")) {
+            json_t *body = console_body_object(req); /* {} today: the JSON type is part of the CSRF defence */
+            if (body)
+                dlq_replay(c, req, &u, id);
             json_decref(body);
         } else {
             http_reply_error(req, 404, "no such API");
@@ -545,6 +582,10 @@ void api_route(console *c, struct evhttp_request *req)
     } else if (!strncmp(path, "/api/tickets/", 13)) {
         if (split_id(path + 13, id, &verb) && !*verb)
             ticket_detail(c, req, id);
+        else if (split_id(path + 13, id, &verb) && !strcmp(verb, "chat"))
+            chat_get(c, req, id);
+        else if (split_id(path + 13, id, &verb))
+            http_reply_error(req, 404, "no such API");
         else
             http_reply_error(req, 400, "a ticket id is a UUID");
     } else if (!strncmp(path, "/api/alerts/", 12)) {
@@ -553,20 +594,25 @@ void api_route(console *c, struct evhttp_request *req)
         else
             http_reply_error(req, 400, "an alert id is a UUID");
     } else if (!strcmp(path, "/api/events")) {
-        events_list(c, req, &q, NULL);
+        events_list(c, req, &q);
     } else if (!strncmp(path, "/api/events/", 12)) {
         if (ids_is_uuid(path + 12))
             event_detail(c, req, path + 12);
         else
             http_reply_error(req, 400, "an event id is a UUID");
     } else if (!strcmp(path, "/api/dlq")) {
-        events_list(c, req, &q, "dead");
+        dlq_list(c, req, &q);
+    } else if (!strncmp(path, "/api/dlq/", 9)) {
+        if (ids_is_uuid(path + 9))
+            dlq_detail(c, req, path + 9);
+        else
+            http_reply_error(req, 400, "a dead letter id is a UUID");
     } else if (!strcmp(path, "/api/schemas")) {
         schemas_list(c, req);
     } else if (!strcmp(path, "/api/stream")) {
         console_sse_open(c, req);
-    } else if (!strncmp(path, "/api/chat", 9)) {
-        http_reply_error(req, 501, "chat with the agent is not in the console yet (hutchctl chat TICKET has it)");
+    } else if (!strcmp(path, "/api/chats")) {
+        chat_recent(c, req);
     } else {
         http_reply_error(req, 404, "no such API");
     }

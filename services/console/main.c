@@ -1,8 +1,9 @@
 /* hutch-console: the web console (console.h). Settings, start-up, the routes, and the
- * live updates: it consumes hutch.tickets.events (consumer group "hutch-console",
- * no database claim: an event is only a hint to refresh) and pushes each one to every
- * open page as a Server-Sent Event "ticket" with data {ticket_id, kind, alert_id,
- * actor, detail}; a comment line every 15 s keeps idle streams open through proxies.
+ * live updates: it consumes hutch.tickets.events (no database claim: an event is only
+ * a hint to refresh) and pushes each one to every open page as a Server-Sent Event,
+ * "chat" for the agent's TicketEvents of kind chat (a stored turn, chat.c), else "ticket", with
+ * data {ticket_id, kind, alert_id, actor, detail}; a comment line every 15 s keeps
+ * idle streams open through proxies.
  * Every console process must see every event, so each takes a consumer group of its
  * own ("hutch-console-<uuid>"): several consoles behind a load balancer all push
  * every change. While no page is open the events are read and dropped. */
@@ -51,6 +52,9 @@ static const config_field console_config_table[] = {
      "failed sign-ins per window, per client address and per user name, before 429", 1, 1000},
     {"HUTCH_CONSOLE_LOGIN_WINDOW", CONFIG_DURATION_MS, "5m", offsetof(console_config, login_window_ms),
      "the window of HUTCH_CONSOLE_LOGIN_LIMIT", 0, 0},
+    {"HUTCH_LLM_PROVIDER", CONFIG_STRING, "none", offsetof(console_config, llm_provider),
+     "the agent's model provider (the agent's own setting): none turns chat with the agent off in the console", 0, 0,
+     "none|openai|anthropic|gemini"},
     CONFIG_END,
 };
 
@@ -102,8 +106,9 @@ void console_sse_open(console *c, struct evhttp_request *req)
 
 static void sse_send_all(const char *event, const char *data)
 {
-    sse_client *cl;
-    LIST_FOREACH (cl, &app.sse, link) {
+    sse_client *cl, *next;
+    for (cl = LIST_FIRST(&app.sse); cl; cl = next) {
+        next = LIST_NEXT(cl, link);
         struct evbuffer *b = evbuffer_new();
         if (!b)
             continue;
@@ -118,11 +123,39 @@ static void sse_send_all(const char *event, const char *data)
 
 static void sse_ping(evutil_socket_t fd, short what, void *arg) { sse_send_all(NULL, "keep-alive"); }
 
-/* On the loop thread: one ticket event (NEW JSON text, freed here). */
-static void sse_deliver(void *text)
+/* On the loop thread: one event (NEW JSON text after the event name and a NUL,
+ * freed here). */
+static void sse_deliver(void *named)
 {
-    sse_send_all("ticket", text);
-    free(text);
+    const char *name = named;
+    sse_send_all(name, name + strlen(name) + 1);
+    free(named);
+}
+
+/* On the loop thread, at stop: ends every open stream (its reply completes; the
+ * close callback is taken off first, so nothing of ours is touched when libevent
+ * frees the connection later) and the keep-alive timer, before the loop stops and
+ * while every request is still attached to its connection. */
+static void sse_end_all(void *arg)
+{
+    (void)arg;
+    sse_client *cl;
+    while ((cl = LIST_FIRST(&app.sse)) != NULL) {
+        LIST_REMOVE(cl, link);
+        struct evhttp_connection *conn = evhttp_request_get_connection(cl->req);
+        if (conn) {
+            evhttp_connection_set_closecb(conn, NULL, NULL);
+            evhttp_send_reply_end(cl->req);
+        } else {
+            evhttp_request_free(cl->req); /* detached by a hang-up not yet seen by sse_closed */
+        }
+        free(cl);
+    }
+    app.sse_count = 0;
+    atomic_store(&open_streams, 0);
+    if (app.sse_ping)
+        event_free(app.sse_ping);
+    app.sse_ping = NULL;
 }
 
 static int handle_ticket_events(void *ctx, pg *db, consumer_item **items, size_t n)
@@ -131,6 +164,8 @@ static int handle_ticket_events(void *ctx, pg *db, consumer_item **items, size_t
         return PG_OK;
     for (size_t i = 0; i < n; i++) {
         const Hutch__V1__TicketEvent *e = (const Hutch__V1__TicketEvent *)items[i]->value;
+        /* the agent's "chat" events (a stored turn of a question) feed the chat page */
+        const char *name = e->kind && !strcmp(e->kind, "chat") ? "chat" : "ticket";
         json_t *detail = NULL;
         if (e->detail_json && *e->detail_json)
             detail = json_loads(e->detail_json, JSON_DECODE_ANY, NULL);
@@ -139,8 +174,12 @@ static int handle_ticket_events(void *ctx, pg *db, consumer_item **items, size_t
                               e->actor ? e->actor : "", "detail", detail ? detail : json_null());
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
-        if (text && http_server_defer(app.svc->http, sse_deliver, text) != 0)
-            free(text);
+        char *named = NULL;
+        if (text && asprintf(&named, "%s%c%s", name, '\0', text) < 0)
+            named = NULL;
+        free(text);
+        if (named && http_server_defer(app.svc->http, sse_deliver, named) != 0)
+            free(named);
     }
     return PG_OK;
 }
@@ -202,6 +241,7 @@ int main(int argc, char **argv)
     app.svc = &svc;
     LIST_INIT(&app.sse);
     app.limiter = (guard_limiter){app.counters, CONSOLE_LOGIN_COUNTERS, (int)cfg.login_limit, cfg.login_window_ms};
+    app.chat_model = strcmp(cfg.llm_provider, "none") != 0;
     if (RAND_bytes(app.header_secret, sizeof app.header_secret) != 1) {
         fprintf(stderr, "hutch-console: no random bytes\n");
         return 1;
@@ -224,6 +264,7 @@ int main(int argc, char **argv)
                  cfg.trusted_header[0] ? cfg.trusted_header : "off", NULL);
         static const consumer_input inputs[] = {{TOPIC_TICKETS_EVENTS, &hutch__v1__ticket_event__descriptor},
                                                 {NULL, NULL}};
+        dlq_consumer_start(&app); /* without it the console runs on: the DLQ page shows what is stored */
         char group[IDS_UUID_LEN + 16];
         char uuid[IDS_UUID_LEN];
         ids_uuid7(uuid);
@@ -232,9 +273,12 @@ int main(int argc, char **argv)
         rc = service_consume(&svc, &spec, &app) == 0 ? 0 : 1;
     }
 out:
+    svc.stop = 1; /* also when the consumer ended on its own: the DLQ thread stops too */
+    dlq_consumer_stop(&app);
+    /* the streams end on the loop thread (run by http_server_stop if the loop has
+     * already been asked to stop); no handler runs once http_server_stop returned */
+    http_server_defer(svc.http, sse_end_all, NULL);
     http_server_stop(svc.http);
-    if (app.sse_ping)
-        event_free(app.sse_ping);
     service_stop(&svc);
     policy_rules_free(app.rules);
     pg_free(app.db);

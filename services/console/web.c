@@ -1,6 +1,6 @@
 /* The console's static files (services/console/web): GET /, /app.js, ... The
  * pages' own paths (/tickets, /tickets/ID, /alerts/ID, /events, /playground, /dlq,
- * /chat, /login) answer index.html, whose script draws the page from the path.
+ * /chat, /login) (and /tickets/ID/chat) answer index.html, whose script draws the page from the path.
  * Paths are checked before use: [A-Za-z0-9._/-] only, no "..", no hidden files. */
 #include <fcntl.h>
 #include <stdio.h>

@@ -10,12 +10,17 @@
  * says so) writes nothing and re-produces the Alerts the first delivery stored.
  *
  * The policy set is the one of HUTCH_POLICY_DIR, reloaded on SIGHUP and when its
- * files change (reload.h); the consumer swaps sets between two events. */
+ * files change (reload.h); the consumer swaps sets between two events. The reload
+ * state (as /readyz shows it) is also written to service_state (service 'policy',
+ * instance: the host name) whenever it changes and at least every minute (so the
+ * console's dashboard can tell a live instance from one that is gone): the frame's
+ * tick, on the consumer thread and its connection, outside any batch. */
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -58,6 +63,9 @@ typedef struct {
     policy_reload *reload;
     policy_rules *rules; /* the set in use; the consumer thread's own */
     metric *m_events, *m_alerts, *m_ignored, *m_dead, *m_duplicates;
+    char instance[256]; /* host name: the service_state row of this process */
+    char *reported;     /* the reload state last written there (NEW), or NULL */
+    int64_t reported_ms;
 } policy_app;
 
 static policy_reload *volatile sighup_target;
@@ -74,6 +82,34 @@ static json_t *readyz_status(void *ctx)
     json_t *o = json_object();
     json_object_set_new(o, "policy", policy_reload_status(app->reload));
     return o;
+}
+
+#define REPORT_EVERY_MS 60000
+
+/* The frame's tick: writes the reload state to service_state when it changed since
+ * the last write, or that write is a minute old (a failed write is tried again at
+ * the next tick). */
+static void report_reload_state(void *ctx, pg *db, kafka_producer *producer)
+{
+    (void)producer;
+    policy_app *app = ctx;
+    json_t *st = policy_reload_status(app->reload);
+    char *text = st ? json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(st);
+    int64_t now = ids_now_ms();
+    if (text && (!app->reported || strcmp(text, app->reported) != 0 || now - app->reported_ms >= REPORT_EVERY_MS)) {
+        const char *p[] = {app->instance, text};
+        if (pg_exec(db, NULL,
+                    "INSERT INTO service_state (service, instance, state) VALUES ('policy', $1, $2::jsonb)"
+                    " ON CONFLICT (service, instance) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+                    2, p) == PG_OK) {
+            free(app->reported);
+            app->reported = text;
+            app->reported_ms = now;
+            text = NULL;
+        }
+    }
+    free(text);
 }
 
 /* Decides one event; the item is left alive with *d filled, or dead (malformed:
@@ -227,7 +263,9 @@ int main(int argc, char **argv)
             http_server_set_status(app.svc.http, readyz_status, &app);
             static const consumer_input inputs[] = {{TOPIC_EVENTS_RAW, &hutch__v1__raw_event__descriptor},
                                                     {NULL, NULL}};
-            consumer_spec spec = {.inputs = inputs, .handle = handle_batch};
+            if (gethostname(app.instance, sizeof app.instance - 1) != 0 || !app.instance[0])
+                snprintf(app.instance, sizeof app.instance, "policy");
+            consumer_spec spec = {.inputs = inputs, .handle = handle_batch, .tick = report_reload_state};
             status = service_consume(&app.svc, &spec, &app) == 0 ? 0 : 1;
         }
     }
@@ -235,6 +273,7 @@ int main(int argc, char **argv)
     sighup_target = NULL;
     policy_reload_stop(app.reload);
     policy_rules_free(app.rules);
+    free(app.reported);
     config_free(policy_config_table, &app.cfg);
     return status;
 }

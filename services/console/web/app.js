@@ -7,10 +7,11 @@
  *
  * State: the signed-in user (GET /api/me: name, role, CSRF token) in memory; the
  * session itself is an HttpOnly cookie. Live updates: an EventSource on /api/stream;
- * a "ticket" event reloads the ticket list's first page or the open ticket. */
+ * a "ticket" event reloads the ticket list's first page or the open ticket, a "chat"
+ * event (a turn the agent stored) reloads the open chat. */
 "use strict";
 
-const state = { me: null, stream: null, reload: null };
+const state = { me: null, stream: null, reload: null, onChat: null };
 const CONCLUSIONS = ["true_positive", "false_positive", "intended", "unaffected", "escalated"];
 
 /* h("a", {href: "/x", class: "c"}, "text", node, [more]) */
@@ -93,6 +94,7 @@ const routes = [
   [/^\/dlq$/, dlqPage],
   [/^\/playground$/, playground],
   [/^\/chat$/, chatPage],
+  [/^\/tickets\/([0-9a-f-]{36})\/chat$/, ticketChat],
 ];
 
 function go(path) {
@@ -102,6 +104,8 @@ function go(path) {
 
 async function render() {
   state.reload = null;
+  state.onChat = null;
+  clearInterval(state.poll);
   const path = location.pathname;
   if (!state.me && path !== "/login") {
     try { state.me = await api("/api/me"); } catch (e) { if (e.status !== 401) { page("Hutch", errorBox(e)); } return; }
@@ -149,6 +153,11 @@ function openStream() {
     let e = {};
     try { e = JSON.parse(ev.data); } catch (x) { return; }
     if (state.reload) state.reload(e);
+  });
+  state.stream.addEventListener("chat", (ev) => {
+    let e = {};
+    try { e = JSON.parse(ev.data); } catch (x) { return; }
+    if (state.onChat) state.onChat(e);
   });
 }
 
@@ -227,7 +236,9 @@ function chart(rows) {
 }
 
 async function dashboard() {
+  const here = location.pathname;
   const d = await api("/api/dashboard");
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const sevs = ["critical", "high", "medium", "low", "info", "none"];
   const bySev = h("table", null, h("tr", null, h("th", null, "Severity"), h("th", null, "Open")),
     sevs.filter((s) => d.open_by_severity[s]).map((s) =>
@@ -237,14 +248,23 @@ async function dashboard() {
   page("Dashboard",
     h("div", { class: "cards" },
       h("div", { class: "card" }, h("div", { class: "muted" }, "Open tickets"), h("div", { class: "big", id: "open-count" }, d.open_tickets), bySev),
-      h("div", { class: "card" }, h("div", { class: "muted" }, "Dead-lettered events"), h("div", { class: "big" }, link("/dlq", String(d.dead_events)))),
-      h("div", { class: "card" }, h("div", { class: "muted" }, "Policies"),
-        h("div", null, d.policy.error ? h("span", { class: "error" }, "not loaded: " + d.policy.error)
-          : d.policy.modules + " modules from " + d.policy.dir),
-        h("div", { class: "muted" }, "loaded " + when(d.policy.loaded_at))),
-      h("div", { class: "card" }, h("div", { class: "muted" }, "Threat-intel quota"),
-        d.intel_quota.length ? h("table", null, d.intel_quota.map((q) => h("tr", null, h("td", null, q.provider),
-          h("td", null, q.used_today + " today"), h("td", null, q.cooldown_until ? "cool-down until " + when(q.cooldown_until) : ""))))
+      h("div", { class: "card" }, h("div", { class: "muted" }, "Dead letters (not replayed)"),
+        h("div", { class: "big", id: "dead-letters" }, link("/dlq", String(d.dead_letters))),
+        h("div", { class: "muted" }, d.dead_events + " events dead in policy")),
+      h("div", { class: "card", id: "policy-state" }, h("div", { class: "muted" }, "Policy service (hutch-policy)"),
+        d.policy_service.length ? d.policy_service.map((p) => h("div", { class: "policy-instance" },
+          h("div", null, h("strong", { class: p.state === "ok" ? "status-resolved" : "error" }, p.state === "ok" ? "loaded" : "stale"),
+            " · generation " + p.generation + " · " + p.modules + " modules", h("span", { class: "muted" }, " (" + p.instance + ")")),
+          h("div", { class: "muted" }, "last load " + when(p.loaded_at)),
+          p.error ? h("div", { class: "error policy-error" }, "reload failed " + when(p.failed_at) + ": " + p.error) : null))
+          : h("div", { class: "muted" }, "hutch-policy has not reported its state yet"),
+        h("div", { class: "muted" }, "Playground: " + (d.playground_policy.error ? "not loaded: " + d.playground_policy.error
+          : d.playground_policy.modules + " modules"))),
+      h("div", { class: "card", id: "intel-quota" }, h("div", { class: "muted" }, "Threat-intel quota"),
+        d.intel_quota.length ? h("table", null, h("tr", null, h("th", null, "Provider"), h("th", null, "Today"), h("th", null, "Tokens"), h("th", null, "")),
+          d.intel_quota.map((q) => h("tr", null, h("td", null, q.provider),
+          h("td", null, String(q.used_today)), h("td", null, q.tokens === null ? "" : String(q.tokens)),
+          h("td", null, q.cooldown_until ? "cool-down until " + when(q.cooldown_until) : ""))))
           : h("div", null, "no provider used yet"))),
     h("h2", null, "Alerts per hour by source (24 h)"), chart(d.alerts_per_hour),
     h("p", { class: "legend muted" }, sources.length ? "Sources: " + sources.join(", ") : "No alerts in the last 24 hours."),
@@ -277,7 +297,9 @@ async function ticketList() {
   h("label", null, "Assignee", assignee), h("label", null, "Search", q),
   f("sort", "Sort by", ["last_alert", "created"]), f("order", "Order", ["desc", "asc"]),
   h("button", { type: "submit", class: "primary" }, "Apply"));
+  const here = location.pathname;
   const doc = await api("/api/tickets?" + params);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const rows = doc.tickets.map((t) => h("tr", { "data-ticket": t.ticket_id },
     h("td", null, link("/tickets/" + t.ticket_id, t.title)), h("td", null, statusText(t.status)),
     h("td", null, sev(t.severity)), h("td", null, t.alert_count), h("td", { class: "hide-narrow" }, t.assignee || ""),
@@ -329,7 +351,9 @@ function actionForm(id, title, fields, submitText, run) {
 }
 
 async function ticketPage(id) {
+  const here = location.pathname;
   const d = await api("/api/tickets/" + id);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const t = d.ticket;
   const post = async (verb, body) => { const r = await api("/api/tickets/" + id + "/" + verb, body); await ticketPage(id); return r; };
   const finding = t.finding && typeof t.finding === "object" ? t.finding : null;
@@ -394,7 +418,8 @@ async function ticketPage(id) {
     if (!ids.length) { flash("Select alerts to unmerge first"); return; }
     try { const r = await post("unmerge", { alert_ids: ids }); flash("Alerts moved to ticket " + r.ticket_id); } catch (e) { flash(e.message); }
   } }, "Unmerge selected alerts") : null;
-  page(t.title, parts, actions,
+  const chatLink = h("p", null, link("/tickets/" + id + "/chat", "Chat with the agent about this ticket"));
+  page(t.title, parts, chatLink, actions,
     h("h2", null, "Alerts (" + d.alerts.length + ")"), unmerge,
     h("div", { class: "scroll" }, h("table", { id: "alerts" }, h("tr", null, canChange() ? h("th", null, "") : null, h("th", null, "Title"),
       h("th", null, "Schema"), h("th", null, "Severity"), h("th", null, "Attributes"), h("th", null, "Indicators"),
@@ -411,7 +436,9 @@ async function ticketPage(id) {
 /* ------------------------------------------------------------------ alerts, events */
 
 async function alertPage(id) {
+  const here = location.pathname;
   const d = await api("/api/alerts/" + id);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const a = d.alert;
   page(a.title,
     kv([["Schema", a.schema], ["Severity", sev(a.severity)], ["Source", a.source], ["Namespace", a.namespace],
@@ -440,6 +467,7 @@ async function eventList() {
   const params = new URLSearchParams(location.search);
   const status = h("select", { name: "status", id: "f-status" }, h("option", { value: "" }, "any"),
     ["accepted", "ignored", "dead", "received"].map((s) => h("option", { value: s, selected: params.get("status") === s }, s)));
+  const here = location.pathname;
   const schemas = await api("/api/schemas");
   const schema = h("select", { name: "schema", id: "f-schema" }, h("option", { value: "" }, "any"),
     schemas.map((s) => h("option", { value: s, selected: params.get("schema") === s }, s)));
@@ -450,6 +478,7 @@ async function eventList() {
     go("/events" + (p.toString() ? "?" + p : ""));
   } }, h("label", null, "Status", status), h("label", null, "Schema", schema), h("button", { type: "submit", class: "primary" }, "Apply"));
   const doc = await api("/api/events?" + params);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const nav = h("div", { class: "row" });
   if (doc.next) { const p = new URLSearchParams(params); p.set("after", doc.next);
     nav.append(h("button", { type: "button", onclick: () => go("/events?" + p) }, "Next page")); }
@@ -458,18 +487,51 @@ async function eventList() {
 
 async function dlqPage() {
   const params = new URLSearchParams(location.search);
+  const topic = h("input", { name: "topic", id: "f-topic", value: params.get("topic") || "", placeholder: "e.g. hutch.events.raw" });
+  const consumer = h("input", { name: "consumer", id: "f-consumer", value: params.get("consumer") || "", placeholder: "e.g. hutch-policy" });
+  const form = h("form", { class: "filters", onsubmit: (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v.trim());
+    go("/dlq" + (p.toString() ? "?" + p : ""));
+  } }, h("label", null, "Source topic", topic), h("label", null, "Consumer", consumer), h("button", { type: "submit", class: "primary" }, "Apply"));
+  const here = location.pathname;
   const doc = await api("/api/dlq?" + params);
+  if (location.pathname !== here) return; /* moved on meanwhile */
   const nav = h("div", { class: "row" });
   if (doc.next) { const p = new URLSearchParams(params); p.set("after", doc.next);
-    nav.append(h("button", { type: "button", onclick: () => go("/dlq?" + p) }, "Next page")); }
-  page("Dead letters", h("p", { class: "muted" }, "Events the pipeline could not handle (policy errors, bad data), with the reason. Replay is not available from the console yet."),
-    eventsTable(doc.events), nav);
+    nav.append(h("button", { type: "button", id: "next-page", onclick: () => go("/dlq?" + p) }, "Next page")); }
+  const rows = doc.dead_letters.map((d) => {
+    const replay = canChange() ? h("button", { type: "button", class: "replay", "data-id": d.dlq_id, onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        const r = await api("/api/dlq/" + d.dlq_id + "/replay", {});
+        flash("Replayed to " + r.source_topic);
+        await dlqPage();
+      } catch (e) { ev.target.disabled = false; flash(e.message); }
+    } }, "Replay") : null;
+    return h("tr", { "data-id": d.dlq_id }, h("td", null, when(d.dead_at)), h("td", null, d.consumer),
+      h("td", null, d.source_topic, h("div", { class: "muted" }, "partition " + d.source_partition + ", offset " + d.source_offset)),
+      h("td", { class: "reason" }, d.reason),
+      h("td", null, h("details", null, h("summary", null, d.payload_size + " bytes"), h("pre", { class: "preview" }, d.preview))),
+      h("td", { class: "replayed" }, d.replay_count ? "replayed " + d.replay_count + "× · last by " + d.replayed_by + " " + when(d.replayed_at) : "—"),
+      replay ? h("td", null, replay) : null);
+  });
+  page("Dead letters", h("p", { class: "muted" }, "Messages a service could not handle (hutch.dlq), with the reason. " +
+    "Replay sends the original message to its source topic again: mend the cause first (a policy, a missing record), " +
+    "or it is dead-lettered again."), form,
+    h("div", { class: "scroll" }, h("table", { id: "dead-letters" }, h("tr", null, h("th", null, "Dead at"), h("th", null, "Consumer"),
+      h("th", null, "Source"), h("th", null, "Reason"), h("th", null, "Payload"), h("th", null, "Replayed"),
+      canChange() ? h("th", null, "") : null), rows)),
+    doc.dead_letters.length ? null : h("p", { class: "muted" }, "No dead letters."), nav);
 }
 
 /* ------------------------------------------------------------------ playground, chat */
 
 async function playground() {
+  const here = location.pathname;
   const schemas = await api("/api/schemas");
+  if (location.pathname !== here) return;
   const schema = h("input", { name: "schema", id: "pg-schema", list: "pg-schemas", required: true, value: schemas[0] || "" });
   const event = h("textarea", { name: "event", id: "pg-event", spellcheck: "false" }, "{\n  \n}");
   const out = h("div", { id: "pg-result", "aria-live": "polite" });
@@ -497,8 +559,111 @@ async function playground() {
   }
 }
 
-function chatPage() {
-  page("Chat", h("p", { class: "notice", id: "chat-missing" },
-    "Chat with the agent in the console is not built yet: the agent's chat landed as `hutchctl chat TICKET`, " +
-    "and this page does not stream it yet (answers streamed, tool calls folded is what it is to do)."));
+/* The text of a stored model turn, whatever the provider's shape: OpenAI
+ * {content: "..."}, Anthropic {content: [{type: "text", text}]}, Gemini {parts: [{text}]}. */
+function turnText(c) {
+  if (typeof c === "string") return c;
+  if (!c || typeof c !== "object") return "";
+  if (typeof c.content === "string") return c.content;
+  const parts = Array.isArray(c.content) ? c.content : Array.isArray(c.parts) ? c.parts : [];
+  return parts.filter((p) => p && typeof p.text === "string" && (!p.type || p.type === "text")).map((p) => p.text).join("\n");
+}
+function pretty(v) {
+  if (typeof v === "string") { try { return JSON.stringify(JSON.parse(v), null, 2); } catch (e) { return v; } }
+  return JSON.stringify(v, null, 2);
+}
+
+function chatTurns(r) {
+  const out = [h("div", { class: "msg user" }, h("div", { class: "who muted" }, r.requester + " · " + when(r.requested_at)), h("p", null, r.question))];
+  let last = "";
+  for (const t of r.turns || []) {
+    if (t.role === "tool") {
+      const c = t.content || {};
+      out.push(h("details", { class: "tool", "data-key": r.request_id + ":" + t.seq }, h("summary", null, "Tool call: " + c.name, c.error ? h("span", { class: "error" }, " (failed)") : null),
+        h("div", { class: "muted" }, "arguments"), h("pre", null, pretty(c.args)),
+        h("div", { class: "muted" }, c.error ? "error" : "result"), h("pre", null, pretty(c.error || c.result))));
+    } else if (t.role === "assistant") {
+      const text = turnText(t.content);
+      if (text) { out.push(h("div", { class: "msg agent" }, h("p", null, text))); last = text; }
+    } else {
+      const text = turnText(t.content);
+      if (text) out.push(h("p", { class: "muted note" }, text));
+    }
+  }
+  if (r.state === "answered") {
+    if (r.answer && r.answer.trim() !== last.trim()) out.push(h("div", { class: "msg agent" }, h("p", null, r.answer)));
+  } else {
+    out.push(h("p", { class: "muted working", role: "status" }, "The agent is working…"));
+  }
+  return h("section", { class: "exchange", "data-request": r.request_id }, out);
+}
+
+async function ticketChat(id) {
+  const here = location.pathname;
+  const [t, first] = await Promise.all([api("/api/tickets/" + id), api("/api/tickets/" + id + "/chat")]);
+  if (location.pathname !== here) return; /* moved on meanwhile */
+  const log = h("div", { id: "chat-log", "aria-live": "polite" });
+  const pending = new Map(); /* request_id -> question, until the agent has recorded it */
+  let last = "";
+  const draw = (doc) => {
+    const text = JSON.stringify(doc) + JSON.stringify([...pending]);
+    if (text === last) return; /* nothing new: keep the page as it is (focus, open tool calls) */
+    last = text;
+    const seen = new Set(doc.requests.map((r) => r.request_id));
+    for (const k of [...pending.keys()]) if (seen.has(k)) pending.delete(k);
+    const open = new Set([...log.querySelectorAll("details[open]")].map((e) => e.getAttribute("data-key")));
+    log.replaceChildren(...doc.requests.map(chatTurns),
+      ...[...pending.entries()].map(([rid, q]) => chatTurns({ request_id: rid, requester: state.me.name, question: q, turns: [], state: "pending" })));
+    for (const e of log.querySelectorAll("details[data-key]")) if (open.has(e.getAttribute("data-key"))) e.open = true;
+    if (!doc.requests.length && !pending.size) log.append(h("p", { class: "muted" }, "No questions yet."));
+    const busy = pending.size || doc.requests.some((r) => r.state !== "answered");
+    clearInterval(state.poll);
+    if (busy) state.poll = setInterval(refresh, 3000); /* in case a live event was missed */
+  };
+  const refresh = async () => {
+    if (location.pathname !== "/tickets/" + id + "/chat") { clearInterval(state.poll); return; }
+    try { draw(await api("/api/tickets/" + id + "/chat")); } catch (e) { /* the next event tries again */ }
+  };
+  let form = null;
+  if (!first.model) {
+    form = h("p", { class: "notice", id: "chat-no-model" }, "No model is configured (HUTCH_LLM_PROVIDER=none): the agent cannot answer questions. " +
+      "Set HUTCH_LLM_PROVIDER and its settings for hutch-agent and the console.");
+  } else if (!canChange()) {
+    form = h("p", { class: "muted", id: "chat-viewer" }, "Viewers can read the chats; analysts and admins can ask.");
+  } else {
+    const text = h("textarea", { id: "chat-text", name: "text", rows: 3, required: true, maxlength: 4000,
+      placeholder: "Ask the agent about this ticket (Ctrl+Enter sends)" });
+    text.style.minHeight = "4rem";
+    const err = h("p", { class: "error", role: "alert" });
+    form = h("form", { id: "chat-form", onsubmit: async (ev) => {
+      ev.preventDefault();
+      err.textContent = "";
+      const q = text.value;
+      if (!q.trim()) return;
+      try {
+        const r = await api("/api/tickets/" + id + "/chat", { text: q });
+        pending.set(r.request_id, q);
+        text.value = "";
+        await refresh();
+      } catch (e) { err.textContent = e.message; }
+    } }, h("label", null, "Question", text), h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "chat-send" }, "Ask")), err);
+    text.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) form.requestSubmit(); });
+  }
+  page("Chat: " + t.ticket.title, h("p", null, link("/tickets/" + id, "Back to the ticket")),
+    h("p", { class: "notice" }, "Answers are written by a language model with the ticket and its alerts in context: check them against the alerts."),
+    log, form);
+  draw(first);
+  state.onChat = (e) => { if (e.ticket_id === id) { clearTimeout(state.ct); state.ct = setTimeout(refresh, 150); } };
+  state.reload = null;
+}
+
+async function chatPage() {
+  const here = location.pathname;
+  const list = await api("/api/chats");
+  if (location.pathname !== here) return; /* moved on meanwhile */
+  page("Chat", h("p", { class: "muted" }, "Chat with the agent from a ticket's page (\u201cChat with the agent about this ticket\u201d). The latest questions:"),
+    list.length ? h("table", { id: "chats" }, h("tr", null, h("th", null, "Asked"), h("th", null, "By"), h("th", null, "Ticket"), h("th", null, "Question"), h("th", null, "State")),
+      list.map((r) => h("tr", null, h("td", null, when(r.requested_at)), h("td", null, r.requester),
+        h("td", null, link("/tickets/" + r.ticket_id + "/chat", r.title)), h("td", null, r.question), h("td", null, r.state))))
+      : h("p", { class: "muted" }, "No questions yet."));
 }
