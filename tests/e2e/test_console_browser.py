@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -112,9 +112,11 @@ def test_sign_in_live_ticket_resolve_and_history(stack, console, accounts, brows
     Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("false_positive")
     d.find_element(By.ID, "resolve-reason").send_keys("a pen test, announced")
     d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
-    row = wait(d, 30).until(EC.presence_of_element_located(
-        (By.XPATH, "//table[@id='history']//tr[td[text()='user:web-analyst'] and td[text()='resolved']]")))
-    assert "false_positive" in row.text and "a pen test, announced" in row.text
+    # every ticket event redraws the page: a row read during a redraw is stale, and read again
+    resolved_row = "//table[@id='history']//tr[td[text()='user:web-analyst'] and td[text()='resolved']]"
+    WebDriverWait(d, scaled(30), ignored_exceptions=[StaleElementReferenceException, NoSuchElementException]).until(
+        lambda d: "false_positive" in d.find_element(By.XPATH, resolved_row).text
+        and "a pen test, announced" in d.find_element(By.XPATH, resolved_row).text)
     assert d.find_elements(By.ID, "reopen-form")
     assert stack.pg.scalar("SELECT conclusion FROM tickets WHERE title = %s", (title,)) == "false_positive"
     shot(d, "console-ticket-resolved.png", full=True)
