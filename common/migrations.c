@@ -496,6 +496,18 @@ static const char m014_console_dlq[] =
     "  updated_at timestamptz NOT NULL DEFAULT now(),"
     "  PRIMARY KEY (service, instance));";
 
+/* Slack bot mode's post attempts (services/notify/slack_store.h): a row is committed
+ * (autocommit, on the bot's own connection) before each chat.postMessage of a ticket's
+ * message and deleted in the transaction that records the message's ts. A row left
+ * while slack_messages.ts is NULL means a post may have reached Slack: notify looks for
+ * it (conversations.history, the message's metadata names the ticket) before posting. */
+static const char m015_slack_post_attempts[] =
+    "CREATE TABLE slack_post_attempts ("
+    "  ticket_id uuid PRIMARY KEY,"
+    "  channel text NOT NULL,"                          /* where the post went */
+    "  note text,"                                      /* the post's note (channel fallback) */
+    "  attempted_at timestamptz NOT NULL DEFAULT now());"; /* the first attempt */
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -511,5 +523,6 @@ const migration migrations[] = {
     {12, "triage", m012_triage},
     {13, "chat", m013_chat},
     {14, "console_dlq", m014_console_dlq},
+    {15, "slack_post_attempts", m015_slack_post_attempts},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

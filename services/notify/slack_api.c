@@ -119,6 +119,70 @@ int slack_call(const char *api_url, const char *token, const char *method, const
     return res->ok ? 0 : -1;
 }
 
+int slack_get(const char *api_url, const char *token, const char *method, const char *query, long timeout_ms,
+              slack_result *res, json_t **out)
+{
+    memset(res, 0, sizeof *res);
+    *out = NULL;
+    char url[2048];
+    char auth[512];
+    if (snprintf(url, sizeof url, "%s/%s?%s", api_url, method, query) >= (int)sizeof url ||
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token) >= (int)sizeof auth) {
+        snprintf(res->error, sizeof res->error, "request too large");
+        return -1;
+    }
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    answer a = {0};
+    CURLcode rc = CURLE_OUT_OF_MEMORY;
+    if (curl != NULL && headers != NULL) {
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(curl, CURLOPT_USERAGENT, "hutch-notify");
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a);
+        rc = curl_easy_perform(curl);
+    }
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
+        res->answered = res->status > 0;
+    }
+    if (!res->answered) {
+        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc == CURLE_OK ? CURLE_GOT_NOTHING : rc));
+    } else if (res->status == 429) {
+        res->retry_after_s = a.retry_after_s > 0 ? a.retry_after_s : 1;
+        snprintf(res->error, sizeof res->error, "ratelimited");
+    } else {
+        json_error_t jerr;
+        json_t *j = a.data && !a.too_big ? json_loadb(a.data, a.len, 0, &jerr) : NULL;
+        res->ok = json_is_true(json_object_get(j, "ok"));
+        if (!res->ok) {
+            const char *e = json_string_value(json_object_get(j, "error"));
+            snprintf(res->error, sizeof res->error, "HTTP %ld: %s", res->status,
+                     e ? e
+                       : (a.too_big ? "answer too large"
+                          : j       ? "no error given"
+                                    : "answer is not JSON"));
+            json_decref(j);
+        } else {
+            *out = j;
+        }
+    }
+    free(a.data);
+    curl_slist_free_all(headers);
+    if (curl != NULL)
+        curl_easy_cleanup(curl);
+    return res->ok ? 0 : -1;
+}
+
 bool slack_retryable(const slack_result *res)
 {
     if (!res->answered || res->status == 429 || res->status == 408 || res->status >= 500)

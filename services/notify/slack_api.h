@@ -1,4 +1,5 @@
-/* Calls of Slack's Web API (chat.postMessage, chat.update, views.open) with libcurl,
+/* Calls of Slack's Web API (chat.postMessage, chat.update, views.open,
+ * conversations.history) with libcurl,
  * and the rate limiters in front of them.
  *
  * Slack answers HTTP 200 with {"ok": false, "error": "..."} for most failures, and
@@ -32,6 +33,13 @@ typedef struct {
  * 0 when Slack said ok, -1 otherwise. */
 int slack_call(const char *api_url, const char *token, const char *method, const json_t *body, long timeout_ms,
                slack_result *res);
+
+/* GETs <api_url>/<method>?<query> (query BORROWED, already URL-encoded) with the bearer
+ * token, for Slack's read methods (conversations.history takes form arguments, not
+ * JSON). Fills *res; when Slack said ok, *answer is the NEW parsed answer (json_decref),
+ * else NULL. 0 when Slack said ok, -1 otherwise. */
+int slack_get(const char *api_url, const char *token, const char *method, const char *query, long timeout_ms,
+              slack_result *res, json_t **answer);
 
 /* What to do after a failed call: retry later (transport, 5xx, 429, ratelimited) or
  * never (anything else Slack refused: bad channel, bad blocks, bad token). */

@@ -1,6 +1,7 @@
 /* Slack bot mode (see slack_bot.h): posts, replies and the edit thread. */
 #include "services/notify/slack_bot.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,18 +15,24 @@
 #include "services/notify/slack_store.h"
 
 #define EDIT_BATCH 20
+/* conversations.history starts this long before the recorded attempt (clock skew
+ * between Postgres and Slack), 200 messages a page, at most HISTORY_PAGES pages. */
+#define HISTORY_MARGIN_S 120
+#define HISTORY_PAGES 100
 
 struct slack_bot {
     slack_bot_config cfg;
     slack_limiter *posts; /* per channel */
     slack_limiter *edits; /* global: key "" */
+    pg *attempts;         /* the consumer thread's second connection: attempt rows commit at once */
     pthread_t thread;
     bool started;
     volatile int stop;
 };
 
 /* hutch_notify_slack_calls_total{method, result}: registered once (slack_bot_new). */
-static const char *const methods[] = {"chat.postMessage", "chat.update", "views.open", "views.update"};
+static const char *const methods[] = {"chat.postMessage", "chat.update", "views.open", "views.update",
+                                      "conversations.history"};
 #define N_METHODS (sizeof methods / sizeof *methods)
 static const char *const outcomes[] = {"ok", "ratelimited", "error"};
 static metric *call_metrics[N_METHODS][3];
@@ -42,14 +49,19 @@ static void register_metrics(void)
             }
 }
 
-/* slack_call, counted. */
-static int counted_call(slack_bot *b, const char *method, const json_t *body, slack_result *res)
+static void count(const char *method, int rc, const slack_result *res)
 {
-    int rc = slack_call(b->cfg.api_url, b->cfg.token, method, body, b->cfg.timeout_ms, res);
     size_t r = rc == 0 ? 0 : res->status == 429 ? 1 : 2;
     for (size_t m = 0; m < N_METHODS; m++)
         if (!strcmp(methods[m], method) && call_metrics[m][r] != NULL)
             metrics_add(call_metrics[m][r], 1);
+}
+
+/* slack_call, counted. */
+static int counted_call(slack_bot *b, const char *method, const json_t *body, slack_result *res)
+{
+    int rc = slack_call(b->cfg.api_url, b->cfg.token, method, body, b->cfg.timeout_ms, res);
+    count(method, rc, res);
     return rc;
 }
 
@@ -123,6 +135,93 @@ static json_t *render(pg *db, const char *ticket_id, const char *note, int64_t *
     return msg;
 }
 
+/* Whether message (an element of conversations.history's "messages") carries the
+ * metadata slack_bot_post gives a ticket's message. */
+static bool names_ticket(const json_t *message, const char *ticket_id)
+{
+    const json_t *meta = json_object_get(message, "metadata");
+    const char *type = json_string_value(json_object_get(meta, "event_type"));
+    const char *id = json_string_value(json_object_get(json_object_get(meta, "event_payload"), "ticket_id"));
+    return type != NULL && id != NULL && !strcmp(type, "hutch_ticket") && !strcmp(id, ticket_id);
+}
+
+/* Looks for the ticket's message in channel's history since oldest (Unix seconds):
+ * 1 found (ts copied), 0 not there, -1 cannot tell (err says why). */
+static int find_posted(slack_bot *b, const char *channel, const char *ticket_id, int64_t oldest, char ts[40], char *err,
+                       size_t errlen)
+{
+    char *chan = curl_easy_escape(NULL, channel, 0);
+    char *cursor = NULL;
+    int found = -1;
+    if (chan == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int page = 0; page < HISTORY_PAGES; page++) {
+        char query[1024];
+        snprintf(query, sizeof query, "channel=%s&oldest=%lld&include_all_metadata=true&limit=200%s%s", chan,
+                 (long long)(oldest > 0 ? oldest : 0), cursor ? "&cursor=" : "", cursor ? cursor : "");
+        curl_free(cursor);
+        cursor = NULL;
+        slack_result res;
+        json_t *answer = NULL;
+        int rc =
+            slack_get(b->cfg.api_url, b->cfg.token, "conversations.history", query, b->cfg.timeout_ms, &res, &answer);
+        count("conversations.history", rc, &res);
+        if (rc != 0) {
+            snprintf(err, errlen, "conversations.history: %s", res.error);
+            found = -1;
+            break;
+        }
+        found = 0;
+        size_t i;
+        json_t *m;
+        json_array_foreach (json_object_get(answer, "messages"), i, m) {
+            const char *t = json_string_value(json_object_get(m, "ts"));
+            if (t != NULL && names_ticket(m, ticket_id)) {
+                snprintf(ts, 40, "%s", t);
+                found = 1;
+                break;
+            }
+        }
+        const char *next =
+            json_string_value(json_object_get(json_object_get(answer, "response_metadata"), "next_cursor"));
+        if (found == 0 && json_is_true(json_object_get(answer, "has_more")) && next != NULL && *next)
+            cursor = curl_easy_escape(NULL, next, 0);
+        json_decref(answer);
+        if (cursor == NULL)
+            break;
+    }
+    curl_free(cursor);
+    curl_free(chan);
+    return found;
+}
+
+/* Commits (on the bot's own connection) that a post of the ticket's message to channel
+ * is about to be made. 0 or -1. */
+static int record_attempt(slack_bot *b, const char *ticket_id, const char *channel, const char *note)
+{
+    char err[256];
+    if (b->attempts != NULL && !pg_connected(b->attempts)) {
+        pg_free(b->attempts);
+        b->attempts = NULL;
+    }
+    if (b->attempts == NULL && (b->attempts = pg_connect(b->cfg.database_url, 1000, err, sizeof err)) == NULL)
+        return -1;
+    return slack_store_attempt(b->attempts, ticket_id, channel, note) == PG_OK ? 0 : -1;
+}
+
+/* The ticket message's body: channel, no unfurling, and the metadata that lets a
+ * restarted notify find it in the channel's history. */
+static void address(json_t *msg, const char *channel, const char *ticket_id)
+{
+    json_object_set_new(msg, "channel", json_string(channel));
+    json_object_set_new(msg, "unfurl_links", json_false());
+    json_object_set_new(
+        msg, "metadata",
+        json_pack("{s:s, s:{s:s}}", "event_type", "hutch_ticket", "event_payload", "ticket_id", ticket_id));
+}
+
 static bool refused_channel(const slack_result *res)
 {
     return strstr(res->error, "channel_not_found") || strstr(res->error, "not_in_channel") ||
@@ -143,14 +242,40 @@ notify_outcome slack_bot_post(slack_bot *b, pg *db, const char *ticket_id, char 
     }
     if (row.ts[0] != '\0')
         return NOTIFY_SENT; /* an earlier request posted it: later changes are edits */
+    slack_attempt at;
+    if (slack_store_attempt_of(db, ticket_id, &at) != PG_OK) {
+        snprintf(err, errlen, "cannot read the ticket's post attempt");
+        return NOTIFY_RETRY;
+    }
+    if (at.found) {
+        /* a post was made and its ts never committed (notify killed, or the commit failed):
+         * Slack may have the message */
+        char ts[40] = "";
+        int f = find_posted(b, at.channel, ticket_id, at.attempted_at - HISTORY_MARGIN_S, ts, err, errlen);
+        if (f < 0)
+            return NOTIFY_RETRY;
+        if (f == 1) {
+            LOG_INFO("slack_message_adopted", "ticket_id", ticket_id, "channel", at.channel, "ts", ts, NULL);
+            if (slack_store_adopted(db, ticket_id, at.channel, ts, at.note[0] ? at.note : NULL) != PG_OK) {
+                snprintf(err, errlen, "found the posted message but cannot record its ts");
+                return NOTIFY_RETRY;
+            }
+            return NOTIFY_SENT;
+        }
+        LOG_INFO("slack_attempt_not_posted", "ticket_id", ticket_id, "channel", at.channel, NULL);
+    }
     const char *channel = row.channel[0] ? row.channel : b->cfg.default_channel;
     int64_t seq = 0;
     json_t *msg = render(db, ticket_id, NULL, &seq, err, errlen, &rc);
     if (msg == NULL)
         return rc == PG_OK ? NOTIFY_FAILED : NOTIFY_RETRY;
-    json_object_set_new(msg, "channel", json_string(channel));
-    json_object_set_new(msg, "unfurl_links", json_false());
+    address(msg, channel, ticket_id);
     slack_result res;
+    if (record_attempt(b, ticket_id, channel, NULL) != 0) {
+        json_decref(msg);
+        snprintf(err, errlen, "cannot record the post attempt");
+        return NOTIFY_RETRY;
+    }
     call_limited(b, b->posts, channel, "chat.postMessage", msg, &res);
     char note[200] = "";
     if (!res.ok && refused_channel(&res) && strcmp(channel, b->cfg.default_channel) != 0) {
@@ -163,8 +288,12 @@ notify_outcome slack_bot_post(slack_bot *b, pg *db, const char *ticket_id, char 
         if (msg == NULL)
             return rc == PG_OK ? NOTIFY_FAILED : NOTIFY_RETRY;
         channel = b->cfg.default_channel;
-        json_object_set_new(msg, "channel", json_string(channel));
-        json_object_set_new(msg, "unfurl_links", json_false());
+        address(msg, channel, ticket_id);
+        if (record_attempt(b, ticket_id, channel, note) != 0) {
+            json_decref(msg);
+            snprintf(err, errlen, "cannot record the post attempt");
+            return NOTIFY_RETRY;
+        }
         call_limited(b, b->posts, channel, "chat.postMessage", msg, &res);
     }
     json_decref(msg);
@@ -335,5 +464,6 @@ void slack_bot_free(slack_bot *b)
         pthread_join(b->thread, NULL);
     slack_limiter_free(b->posts);
     slack_limiter_free(b->edits);
+    pg_free(b->attempts);
     free(b);
 }

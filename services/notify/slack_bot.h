@@ -9,6 +9,16 @@
  * each ticket as it is then, and sends one chat.update through the global edit
  * limiter: ten changes within the window are one edit showing the latest state.
  *
+ * A ticket's message carries Slack message metadata (event_type "hutch_ticket",
+ * event_payload {"ticket_id"}). Before each post a row in slack_post_attempts is
+ * committed on the bot's own connection; when the ticket's message has no ts but such
+ * a row exists (a post whose ts was never committed: notify killed between Slack's
+ * answer and the commit), conversations.history of the attempt's channel (since the
+ * attempt less two minutes, all metadata, every page) is searched first: the message
+ * found is adopted (its ts recorded, then edited to the ticket's current state), and
+ * only a message not found is posted. A history call that fails is retried later,
+ * never guessed past.
+ *
  * Channel routing: the triage policy's channel when the request has one, else
  * HUTCH_SLACK_CHANNEL; when Slack refuses the policy's channel (channel_not_found,
  * not_in_channel, is_archived) the message goes to the default channel with a note
@@ -28,7 +38,7 @@ typedef struct {
     const char *api_url; /* https://slack.com/api */
     const char *token;   /* xoxb-...: secret */
     const char *default_channel;
-    const char *database_url; /* the edit thread's own connection: secret */
+    const char *database_url; /* the edit thread's and the attempt rows' own connections: secret */
     long timeout_ms;
     double post_rate, post_burst; /* per channel */
     double edit_rate, edit_burst; /* global */
@@ -45,8 +55,10 @@ int slack_bot_start(slack_bot *b);
 /* Stops and joins the edit thread, frees. NULL is fine. */
 void slack_bot_free(slack_bot *b);
 
-/* In the outbox row's transaction: posts the ticket's message unless it was posted
- * (then NOTIFY_SENT without a call). err gets the reason of anything but SENT. */
+/* In the outbox row's transaction (consumer thread only: it uses the bot's attempt
+ * connection): posts the ticket's message unless it was posted (then NOTIFY_SENT
+ * without a call) or a killed attempt's message is found in the channel (adopted).
+ * err gets the reason of anything but SENT. */
 notify_outcome slack_bot_post(slack_bot *b, pg *db, const char *ticket_id, char *err, size_t errlen);
 /* In the outbox row's transaction: posts msg (BORROWED) in the ticket's thread;
  * NOTIFY_RETRY while the ticket's message has no ts yet. */

@@ -115,12 +115,61 @@ int slack_store_posted(pg *db, const char *ticket_id, const char *channel, const
     char seq[24];
     snprintf(seq, sizeof seq, "%lld", (long long)shown_seq);
     const char *p[] = {ticket_id, channel, ts, note, seq};
+    int rc = rc_of(pg_exec(db, NULL,
+                           "UPDATE slack_messages SET channel = $2, ts = $3, note = coalesce($4, note),"
+                           " shown_seq = greatest(shown_seq, $5::bigint), edited_at = now(),"
+                           " changed_at = CASE WHEN change_seq > $5::bigint THEN changed_at END"
+                           " WHERE ticket_id = $1::uuid",
+                           5, p));
+    if (rc == PG_OK)
+        rc = slack_store_attempt_done(db, ticket_id);
+    return rc;
+}
+
+int slack_store_adopted(pg *db, const char *ticket_id, const char *channel, const char *ts, const char *note)
+{
+    const char *p[] = {ticket_id, channel, ts, note};
+    int rc = rc_of(pg_exec(db, NULL,
+                           "UPDATE slack_messages SET channel = $2, ts = $3, note = coalesce($4, note),"
+                           " shown_seq = -1, edited_at = now(), changed_at = now() WHERE ticket_id = $1::uuid",
+                           4, p));
+    if (rc == PG_OK)
+        rc = slack_store_attempt_done(db, ticket_id);
+    return rc;
+}
+
+int slack_store_attempt(pg *db, const char *ticket_id, const char *channel, const char *note)
+{
+    const char *p[] = {ticket_id, channel, note};
     return rc_of(pg_exec(db, NULL,
-                         "UPDATE slack_messages SET channel = $2, ts = $3, note = coalesce($4, note),"
-                         " shown_seq = greatest(shown_seq, $5::bigint), edited_at = now(),"
-                         " changed_at = CASE WHEN change_seq > $5::bigint THEN changed_at END"
-                         " WHERE ticket_id = $1::uuid",
-                         5, p));
+                         "INSERT INTO slack_post_attempts (ticket_id, channel, note) VALUES ($1::uuid, $2, $3)"
+                         " ON CONFLICT (ticket_id) DO UPDATE SET channel = excluded.channel, note = excluded.note",
+                         3, p));
+}
+
+int slack_store_attempt_of(pg *db, const char *ticket_id, slack_attempt *at)
+{
+    memset(at, 0, sizeof *at);
+    PGresult *res = NULL;
+    const char *p[] = {ticket_id};
+    int rc = pg_exec(db, &res,
+                     "SELECT channel, coalesce(note, ''), extract(epoch FROM attempted_at)::bigint"
+                     " FROM slack_post_attempts WHERE ticket_id = $1::uuid",
+                     1, p);
+    if (rc == PG_OK && PQntuples(res) == 1) {
+        at->found = true;
+        snprintf(at->channel, sizeof at->channel, "%s", PQgetvalue(res, 0, 0));
+        snprintf(at->note, sizeof at->note, "%s", PQgetvalue(res, 0, 1));
+        at->attempted_at = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    }
+    PQclear(res);
+    return rc_of(rc);
+}
+
+int slack_store_attempt_done(pg *db, const char *ticket_id)
+{
+    const char *p[] = {ticket_id};
+    return rc_of(pg_exec(db, NULL, "DELETE FROM slack_post_attempts WHERE ticket_id = $1::uuid", 1, p));
 }
 
 int slack_store_due(pg *db, int64_t coalesce_ms, char (*ids)[37], size_t max, size_t *n)

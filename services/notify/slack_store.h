@@ -4,8 +4,12 @@
  * Order that keeps "one post per ticket": the row is inserted in the consumer's batch
  * transaction; a post happens only while holding the row's lock (FOR UPDATE) and only
  * when ts is still NULL; ts is written in the same transaction right after the post.
- * A crash between Slack's answer and that commit can post once more (Slack has no
- * idempotency key); nothing else can.
+ * Slack has no idempotency key, so a crash between Slack's answer and that commit
+ * would post once more; to close that window every post carries message metadata
+ * naming the ticket (event_type "hutch_ticket") and is preceded by a committed row in
+ * slack_post_attempts (migration "slack_post_attempts", written on a connection of its
+ * own so it survives the rollback). A ticket without ts but with an attempt row is
+ * first looked for in its channel's history (slack_bot.c); found, its ts is adopted.
  *
  * Order that keeps "no edit lost": every change raises change_seq in the transaction
  * that consumed it; the updater renders the ticket as it is now, and records the
@@ -41,9 +45,30 @@ typedef struct {
 } slack_row;
 int slack_store_lock(pg *db, const char *ticket_id, slack_row *row);
 /* In the transaction of slack_store_lock: the post's channel id and ts, the note, and
- * the change_seq the posted message showed. */
+ * the change_seq the posted message showed; clears the ticket's attempt row. */
 int slack_store_posted(pg *db, const char *ticket_id, const char *channel, const char *ts, const char *note,
                        int64_t shown_seq);
+
+/* In the transaction of slack_store_lock, instead of a post: the message a killed
+ * notify posted (found in the channel's history) is the ticket's; it is due an edit at
+ * once (it shows the ticket as it was then). Clears the attempt row. */
+int slack_store_adopted(pg *db, const char *ticket_id, const char *channel, const char *ts, const char *note);
+
+/* Autocommit, on a connection other than the row lock's: a post of the ticket's message
+ * to channel (with note, may be NULL) is about to be made. attempted_at stays the time of
+ * the first attempt. */
+int slack_store_attempt(pg *db, const char *ticket_id, const char *channel, const char *note);
+/* The recorded attempt of the ticket (at->found false when none); attempted_at in Unix
+ * seconds. */
+typedef struct {
+    bool found;
+    char channel[96];
+    char note[200];
+    int64_t attempted_at;
+} slack_attempt;
+int slack_store_attempt_of(pg *db, const char *ticket_id, slack_attempt *at);
+/* Deletes the ticket's attempt row (done by slack_store_posted and slack_store_adopted). */
+int slack_store_attempt_done(pg *db, const char *ticket_id);
 
 /* Tickets whose message is due an edit: posted, shown_seq < change_seq, first unshown
  * change older than coalesce_ms. Up to max ids into ids[][37]; *n how many. */

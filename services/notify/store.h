@@ -4,7 +4,8 @@
  * committed (with the frame's claim of the message, consumer "hutch-notify") BEFORE any
  * post; a post happens only for a row still 'pending'; its outcome is written
  * right after. A crash between a successful post and that write can repeat one
- * post on redelivery (the outside world has no transaction with us); nothing else can. */
+ * post on redelivery (the outside world has no transaction with us); nothing else can.
+ * Slack bot mode's ticket messages close even that window (slack_store.h). */
 #ifndef HUTCH_NOTIFY_STORE_H
 #define HUTCH_NOTIFY_STORE_H
 

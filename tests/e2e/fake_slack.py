@@ -4,6 +4,12 @@ and a fake PagerDuty Events API v2 (§4.1).
 Slack:
   POST /api/chat.postMessage  {"channel","text","blocks","thread_ts"?} ->
       {"ok":true,"channel":<id>,"ts":"<seconds>.<6 digits>","message":{...}}
+      (a top-level message's `metadata` {"event_type","event_payload"} is kept with it)
+  GET  /api/conversations.history?channel&oldest&include_all_metadata&limit&cursor ->
+      {"ok":true,"messages":[{"type":"message","ts","text","metadata"?}, ...newest first],
+      "has_more":bool,"response_metadata":{"next_cursor":"..." or ""}}: the channel's
+      top-level messages with ts >= oldest, `limit` a page (default 100); metadata only
+      with include_all_metadata=true; an unknown channel -> channel_not_found
   POST /api/chat.update       {"channel","ts","text","blocks"} -> {"ok":true,"channel","ts"};
       a ts that was never posted in that channel -> {"ok":false,"error":"message_not_found"}
   POST /api/views.open        {"trigger_id","view"} -> {"ok":true,"view":{"id":"V<n>","hash":...}}
@@ -18,7 +24,10 @@ violation answers {"ok":false,"error":"invalid_blocks"} and is recorded in `inva
 Channels: names or ids in `channels` exist; others -> channel_not_found. `rate_limit(n,
 seconds)` answers the next n calls 429 with Retry-After. Calls are counted per method;
 messages are kept by (channel, ts) with their latest text and blocks, replies by
-thread_ts.
+thread_ts. `hold_next_post(seconds, match)` makes the next top-level chat.postMessage
+(whose JSON contains match, when given) be recorded as usual and its answer held for
+that long (its ts in `held`), so a test can kill the caller inside that window;
+`history_calls` lists the query of every conversations.history call.
 
 Socket Mode (§3.7): POST /api/apps.connections.open with the app-level token (xapp-...)
 -> {"ok":true,"url":"ws://127.0.0.1:<port>/link/?ticket=<n>"}; FakeSocketMode is that
@@ -37,6 +46,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -240,6 +250,9 @@ class FakeSlack:
         self._rate_limited = 0
         self._retry_after = 1
         self._seq = 0
+        self._hold = None        # (seconds, match) for the next top-level post
+        self.held = []           # ts of the posts whose answer was held
+        self.history_calls = []  # conversations.history queries (dicts), in order
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -253,6 +266,20 @@ class FakeSlack:
                     return fake._pagerduty(self, raw)
                 method = self.path.rsplit("/", 1)[-1]
                 status, body, headers = fake._handle(method, self.headers, raw)
+                hold = headers.pop("_hold", None)
+                if hold:
+                    time.sleep(hold)
+                self._answer(status, body, headers)
+
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                method = path.rsplit("/", 1)[-1]
+                if method != "conversations.history":
+                    return self._answer(200, {"ok": False, "error": "unknown_method"}, {})
+                status, body = fake._history(self.headers, urllib.parse.parse_qs(query))
+                self._answer(status, body, {})
+
+            def _answer(self, status, body, headers):
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -260,7 +287,10 @@ class FakeSlack:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the caller is gone (killed while its answer was held)
 
         self.pd_events = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -285,6 +315,45 @@ class FakeSlack:
         with self.lock:
             self._rate_limited = n
             self._retry_after = retry_after
+
+    def hold_next_post(self, seconds, match=None):
+        with self.lock:
+            self._hold = (seconds, match)
+
+    def _history(self, headers, q):
+        arg = lambda k, d=None: q.get(k, [d])[0]  # noqa: E731
+        with self.lock:
+            self.calls["conversations.history"] = self.calls.get("conversations.history", 0) + 1
+            if headers.get("Authorization") != f"Bearer {self.token}":
+                self.unauthorized += 1
+                return 200, {"ok": False, "error": "invalid_auth"}
+            self.history_calls.append({k: v[0] for k, v in q.items()})
+            if self._rate_limited > 0:
+                self._rate_limited -= 1
+                return 429, {"ok": False, "error": "ratelimited"}
+            channel = arg("channel")
+            if channel not in self.channels:
+                return 200, {"ok": False, "error": "channel_not_found"}
+            channel_id = channel if channel.startswith("C") else "C0" + channel.upper()
+            oldest = float(arg("oldest", "0") or 0)
+            metadata = arg("include_all_metadata") in ("true", "1")
+            limit = max(1, min(int(arg("limit", "100")), 999))
+            start = int(arg("cursor", "") or 0) if (arg("cursor", "") or "0").isdigit() else None
+            if start is None:
+                return 200, {"ok": False, "error": "invalid_cursor"}
+            found = sorted(((ts, b) for (c, ts), b in self.messages.items()
+                            if c == channel_id and float(ts) >= oldest),
+                           key=lambda x: tuple(int(p) for p in x[0].split(".")), reverse=True)
+            page = found[start:start + limit]
+            msgs = []
+            for ts, b in page:
+                m = {"type": "message", "ts": ts, "text": b.get("text", "")}
+                if metadata and b.get("metadata"):
+                    m["metadata"] = b["metadata"]
+                msgs.append(m)
+            more = start + limit < len(found)
+            return 200, {"ok": True, "messages": msgs, "has_more": more,
+                         "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def count(self, method):
         with self.lock:
@@ -367,9 +436,14 @@ class FakeSlack:
             self._seq += 1
             ts = f"{int(time.time())}.{self._seq:06d}"
             self.posts.append(body)
+            headers = {}
             if not body.get("thread_ts"):
                 self.messages[(channel_id, ts)] = body
-            return 200, {"ok": True, "channel": channel_id, "ts": ts, "message": {"ts": ts}}, {}
+                if self._hold and (self._hold[1] is None or self._hold[1] in json.dumps(body)):
+                    headers["_hold"] = self._hold[0]
+                    self._hold = None
+                    self.held.append(ts)
+            return 200, {"ok": True, "channel": channel_id, "ts": ts, "message": {"ts": ts}}, headers
 
     def _pagerduty(self, handler, raw):
         try:

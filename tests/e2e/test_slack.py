@@ -183,6 +183,7 @@ def test_unsigned_callbacks_get_401_and_change_nothing(slack, stack):
 
 def test_one_post_per_ticket_then_edits(slack, stack):
     fake, notify = slack
+    history_before = fake.count("conversations.history")
     tag = f"slack-edits {uuid.uuid4().hex[:8]}"
     title = send_alerts(stack, tag, 1)
     ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
@@ -200,6 +201,11 @@ def test_one_post_per_ticket_then_edits(slack, stack):
     t, body = wait_message_matches(stack, fake, ticket_id)
     posts = [p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]
     assert len(posts) == 1, len(posts)
+    # the post names its ticket in Slack's message metadata; with no attempt left over,
+    # no history was read, and the attempt row went with the commit of the ts
+    assert posts[0]["metadata"] == {"event_type": "hutch_ticket", "event_payload": {"ticket_id": ticket_id}}
+    assert fake.count("conversations.history") == history_before
+    assert stack.pg.scalar("SELECT count(*) FROM slack_post_attempts WHERE ticket_id = %s", (ticket_id,)) == 0
     updates = len([u for u in fake.updates if ticket_id in json.dumps(u)]) - updates_before
     assert 1 <= updates <= 9, updates  # coalesced: fewer edits than changes
     assert check_limits(body) is None
@@ -459,6 +465,48 @@ def test_sigkill_no_double_post_no_lost_edit(slack, stack):
     assert len([p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]) == 1
     assert stack.pg.scalar("SELECT count(*) FROM slack_messages WHERE ticket_id = %s AND change_seq > shown_seq",
                            (ticket_id,)) == 0
+
+
+def test_sigkill_between_post_and_commit_posts_once(slack, stack):
+    """The fake records the ticket's chat.postMessage and holds its answer; notify is
+    SIGKILLed while it waits, so the ts never commits. The restarted notify finds the
+    recorded attempt, reads the channel's history (with metadata), adopts the message
+    it finds there instead of posting again, and edits that message from then on."""
+    fake, notify = slack
+    tag = f"slack-held {uuid.uuid4().hex[:8]}"
+    fake.hold_next_post(scaled(8), match=tag)
+    held_before = len(fake.held)
+    history_before = len(fake.history_calls)
+    title = send_alerts(stack, tag, 1)
+    ticket_id = wait_for(lambda: ticket_of(stack, title), scaled(60), 0.3, "the ticket")
+    wait_for(lambda: len(fake.held) > held_before, scaled(60), 0.05, "the ticket's post held by the fake")
+    ts = fake.held[-1]
+    assert stack.pg.scalar("SELECT count(*) FROM slack_post_attempts WHERE ticket_id = %s", (ticket_id,)) == 1
+    notify.kill()
+    assert stack.pg.scalar("SELECT ts FROM slack_messages WHERE ticket_id = %s", (ticket_id,)) is None
+    notify.start()
+    notify.wait_ready()
+    wait_for(lambda: stack.pg.scalar("SELECT ts FROM slack_messages WHERE ticket_id = %s", (ticket_id,)),
+             scaled(60), 0.3, "the held message adopted")
+    assert stack.pg.scalar("SELECT ts FROM slack_messages WHERE ticket_id = %s", (ticket_id,)) == ts
+    calls = fake.history_calls[history_before:]
+    assert calls and all(c["include_all_metadata"] == "true" for c in calls), calls
+    assert float(calls[0]["oldest"]) <= float(ts)
+    # the adopted message is edited to the ticket as it is, then follows its changes
+    wait_for(lambda: [u for u in fake.updates if u["ts"] == ts], scaled(30), 0.3, "an edit of the adopted message")
+    f = guardduty_finding(tag)
+    f["id"] = uuid.uuid4().hex
+    f["title"] = title
+    stack.post_until_accepted("guardduty", f)
+    wait_for(lambda: stack.pg.scalar("SELECT alert_count FROM tickets WHERE ticket_id = %s", (ticket_id,)) == 2,
+             scaled(60), 0.3, "two alerts on the ticket")
+    wait_message_matches(stack, fake, ticket_id, timeout=scaled(60))
+    posts = [p for p in fake.top_level_posts() if ticket_id in json.dumps(p)]
+    assert len(posts) == 1, len(posts)
+    assert [k for k, _ in message_of(fake, ticket_id)] == [("C0ALERTS", ts)]
+    assert all(u["ts"] == ts for u in fake.updates if ticket_id in json.dumps(u))
+    assert stack.pg.scalar("SELECT count(*) FROM slack_post_attempts WHERE ticket_id = %s", (ticket_id,)) == 0
+    assert fake.invalid == [] and fake.unauthorized == 0
 
 
 def test_command_survives_a_kill_between_claim_and_effect(slack, stack):
