@@ -429,23 +429,23 @@ static const char m012_triage[] =
     "CREATE TABLE triage_decisions ("
     "  alert_id uuid PRIMARY KEY,"
     "  ticket_id uuid,"
-    "  publish text NOT NULL,"                          /* alert | notice | discard */
+    "  publish text NOT NULL," /* alert | notice | discard */
     "  page boolean NOT NULL DEFAULT false,"
-    "  policy text NOT NULL DEFAULT '',"                /* data.triage (files), '' = the default */
-    "  output jsonb,"                                   /* the policy's output */
-    "  enrich jsonb NOT NULL DEFAULT '[]',"             /* [{id, prompt, result}] */
-    "  enrich_skipped jsonb NOT NULL DEFAULT '[]',"     /* [{id, reason}] */
-    "  ticket_action text NOT NULL DEFAULT '',"         /* '' | archived | declined */
+    "  policy text NOT NULL DEFAULT '',"            /* data.triage (files), '' = the default */
+    "  output jsonb,"                               /* the policy's output */
+    "  enrich jsonb NOT NULL DEFAULT '[]',"         /* [{id, prompt, result}] */
+    "  enrich_skipped jsonb NOT NULL DEFAULT '[]'," /* [{id, reason}] */
+    "  ticket_action text NOT NULL DEFAULT '',"     /* '' | archived | declined */
     "  decided_at timestamptz NOT NULL DEFAULT now());"
     "CREATE INDEX triage_decisions_ticket ON triage_decisions (ticket_id);"
     "CREATE TABLE triage_enrich ("
     "  alert_id uuid PRIMARY KEY,"
     "  ticket_id uuid NOT NULL,"
-    "  alert bytea NOT NULL,"                           /* the clustered Alert as consumed */
-    "  tasks jsonb NOT NULL,"                           /* [{id, prompt, format}] */
-    "  results jsonb NOT NULL DEFAULT '[]',"            /* [{id, prompt, result}] so far */
-    "  skipped jsonb NOT NULL DEFAULT '[]',"            /* [{id, reason}] */
-    "  state text NOT NULL DEFAULT 'pending',"          /* pending | running | done */
+    "  alert bytea NOT NULL,"                  /* the clustered Alert as consumed */
+    "  tasks jsonb NOT NULL,"                  /* [{id, prompt, format}] */
+    "  results jsonb NOT NULL DEFAULT '[]',"   /* [{id, prompt, result}] so far */
+    "  skipped jsonb NOT NULL DEFAULT '[]',"   /* [{id, reason}] */
+    "  state text NOT NULL DEFAULT 'pending'," /* pending | running | done */
     "  deadline timestamptz NOT NULL,"
     "  lease_until timestamptz,"
     "  attempts int NOT NULL DEFAULT 0,"
@@ -470,31 +470,30 @@ static const char m013_chat[] =
  * dlq_id (DeadLetter.meta.id), with who replayed it to its source topic and when.
  * service_state: what a service reports of itself for the console, one row per
  * service and instance (host name), e.g. hutch-policy's policy reload state. */
-static const char m014_console_dlq[] =
-    "CREATE TABLE dead_letters ("
-    "  dlq_id uuid PRIMARY KEY,"
-    "  dead_at timestamptz NOT NULL,"                   /* DeadLetter.meta.created */
-    "  consumer text NOT NULL DEFAULT '',"              /* the service that gave up */
-    "  reason text NOT NULL DEFAULT '',"
-    "  source_topic text NOT NULL DEFAULT '',"
-    "  source_partition int NOT NULL DEFAULT -1,"
-    "  source_offset bigint NOT NULL DEFAULT -1,"
-    "  msg_key bytea,"                                  /* the key on hutch.dlq: the source message's */
-    "  payload bytea NOT NULL,"                         /* the source message's bytes */
-    "  trace_id text NOT NULL DEFAULT '',"
-    "  dlq_partition int NOT NULL DEFAULT -1,"
-    "  dlq_offset bigint NOT NULL DEFAULT -1,"
-    "  stored_at timestamptz NOT NULL DEFAULT now(),"
-    "  replay_count int NOT NULL DEFAULT 0,"
-    "  replayed_at timestamptz,"
-    "  replayed_by text);"
-    "CREATE INDEX dead_letters_dead_at ON dead_letters (dead_at DESC, dlq_id DESC);"
-    "CREATE TABLE service_state ("
-    "  service text NOT NULL,"
-    "  instance text NOT NULL,"
-    "  state jsonb NOT NULL,"
-    "  updated_at timestamptz NOT NULL DEFAULT now(),"
-    "  PRIMARY KEY (service, instance));";
+static const char m014_console_dlq[] = "CREATE TABLE dead_letters ("
+                                       "  dlq_id uuid PRIMARY KEY,"
+                                       "  dead_at timestamptz NOT NULL,"      /* DeadLetter.meta.created */
+                                       "  consumer text NOT NULL DEFAULT ''," /* the service that gave up */
+                                       "  reason text NOT NULL DEFAULT '',"
+                                       "  source_topic text NOT NULL DEFAULT '',"
+                                       "  source_partition int NOT NULL DEFAULT -1,"
+                                       "  source_offset bigint NOT NULL DEFAULT -1,"
+                                       "  msg_key bytea,"          /* the key on hutch.dlq: the source message's */
+                                       "  payload bytea NOT NULL," /* the source message's bytes */
+                                       "  trace_id text NOT NULL DEFAULT '',"
+                                       "  dlq_partition int NOT NULL DEFAULT -1,"
+                                       "  dlq_offset bigint NOT NULL DEFAULT -1,"
+                                       "  stored_at timestamptz NOT NULL DEFAULT now(),"
+                                       "  replay_count int NOT NULL DEFAULT 0,"
+                                       "  replayed_at timestamptz,"
+                                       "  replayed_by text);"
+                                       "CREATE INDEX dead_letters_dead_at ON dead_letters (dead_at DESC, dlq_id DESC);"
+                                       "CREATE TABLE service_state ("
+                                       "  service text NOT NULL,"
+                                       "  instance text NOT NULL,"
+                                       "  state jsonb NOT NULL,"
+                                       "  updated_at timestamptz NOT NULL DEFAULT now(),"
+                                       "  PRIMARY KEY (service, instance));";
 
 /* Slack bot mode's post attempts (services/notify/slack_store.h): a row is committed
  * (autocommit, on the bot's own connection) before each chat.postMessage of a ticket's
@@ -504,8 +503,8 @@ static const char m014_console_dlq[] =
 static const char m015_slack_post_attempts[] =
     "CREATE TABLE slack_post_attempts ("
     "  ticket_id uuid PRIMARY KEY,"
-    "  channel text NOT NULL,"                          /* where the post went */
-    "  note text,"                                      /* the post's note (channel fallback) */
+    "  channel text NOT NULL,"                             /* where the post went */
+    "  note text,"                                         /* the post's note (channel fallback) */
     "  attempted_at timestamptz NOT NULL DEFAULT now());"; /* the first attempt */
 
 const migration migrations[] = {

@@ -362,16 +362,19 @@ static void dlq_list(console *c, struct evhttp_request *req, query *q)
     if (q_limit(req, q, limit) != 0 || q_after(req, q, at, id, &has_after) != 0)
         return;
     const char *params[] = {topic, consumer, has_after ? at : NULL, has_after ? id : NULL, limit};
-    reply_page(c, req, "dead_letters",
-               "SELECT json_agg(x) FROM (SELECT d.dlq_id, d.dead_at, d.consumer, d.reason, d.source_topic,"
-               " d.source_partition, d.source_offset, d.trace_id, octet_length(d.payload) AS payload_size,"
-               " regexp_replace(encode(substring(d.payload from 1 for 300), 'escape'), '[\\x01-\\x09\\x0b-\\x1f\\x7f]',"
-               " '.', 'g') AS preview, d.replay_count, d.replayed_at,"
-               " d.replayed_by, " CURSOR("d.dead_at", "d.dlq_id") " AS cursor FROM dead_letters d"
-               " WHERE ($1::text IS NULL OR d.source_topic = $1) AND ($2::text IS NULL OR d.consumer = $2)"
-               " AND ($3::timestamptz IS NULL OR (d.dead_at, d.dlq_id) < ($3::timestamptz, $4::uuid))"
-               " ORDER BY d.dead_at DESC, d.dlq_id DESC LIMIT $5::int) x",
-               5, params, atol(limit) - 1);
+    reply_page(
+        c, req, "dead_letters",
+        "SELECT json_agg(x) FROM (SELECT d.dlq_id, d.dead_at, d.consumer, d.reason, d.source_topic,"
+        " d.source_partition, d.source_offset, d.trace_id, octet_length(d.payload) AS payload_size,"
+        " regexp_replace(encode(substring(d.payload from 1 for 300), 'escape'), '[\\x01-\\x09\\x0b-\\x1f\\x7f]',"
+        " '.', 'g') AS preview, d.replay_count, d.replayed_at,"
+        " d.replayed_by, " CURSOR(
+            "d.dead_at",
+            "d.dlq_id") " AS cursor FROM dead_letters d"
+                        " WHERE ($1::text IS NULL OR d.source_topic = $1) AND ($2::text IS NULL OR d.consumer = $2)"
+                        " AND ($3::timestamptz IS NULL OR (d.dead_at, d.dlq_id) < ($3::timestamptz, $4::uuid))"
+                        " ORDER BY d.dead_at DESC, d.dlq_id DESC LIMIT $5::int) x",
+        5, params, atol(limit) - 1);
 }
 
 static void dashboard(console *c, struct evhttp_request *req)

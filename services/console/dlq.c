@@ -67,9 +67,18 @@ static int store_dead_letters(void *ctx, pg *db, consumer_item **items, size_t n
         snprintf(created, sizeof created, "%lld", (long long)d->meta->created_unix_ms);
         snprintf(part, sizeof part, "%d", (int)d->source_partition);
         snprintf(off, sizeof off, "%lld", (long long)d->source_offset);
-        const char *p[] = {d->meta->id,     created, d->consumer ? d->consumer : "", d->reason ? d->reason : "",
-                           d->source_topic ? d->source_topic : "", part, off, key, payload,
-                           d->meta->trace_id ? d->meta->trace_id : "", it->coords[0], it->coords[1]};
+        const char *p[] = {d->meta->id,
+                           created,
+                           d->consumer ? d->consumer : "",
+                           d->reason ? d->reason : "",
+                           d->source_topic ? d->source_topic : "",
+                           part,
+                           off,
+                           key,
+                           payload,
+                           d->meta->trace_id ? d->meta->trace_id : "",
+                           it->coords[0],
+                           it->coords[1]};
         rc = pg_exec(db, NULL,
                      "INSERT INTO dead_letters (dlq_id, dead_at, consumer, reason, source_topic, source_partition,"
                      " source_offset, msg_key, payload, trace_id, dlq_partition, dlq_offset)"

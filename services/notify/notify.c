@@ -292,12 +292,11 @@ static json_t *render_answer(const Hutch__V1__NotifyRequest *r, json_t *blocks)
     char *ticket = fit_text(r->ticket_id, 64, true, true);
     char *answer = fit_text(r->summary, NOTIFY_SECTION_MAX - 64, true, false);
     json_t *msg = NULL;
-    json_array_append_new(blocks, section(answer ? printf_new(":speech_balloon: *Answer from the agent*\n%s", answer)
-                                                 : NULL));
+    json_array_append_new(blocks,
+                          section(answer ? printf_new(":speech_balloon: *Answer from the agent*\n%s", answer) : NULL));
     json_t *ctx = json_array();
-    json_array_append_new(ctx, mrkdwn(ticket ? printf_new("Ticket `%s` \xC2\xB7 written by a model: it may be wrong",
-                                                          ticket)
-                                             : NULL));
+    json_array_append_new(
+        ctx, mrkdwn(ticket ? printf_new("Ticket `%s` \xC2\xB7 written by a model: it may be wrong", ticket) : NULL));
     json_array_append_new(blocks, json_pack("{s:s, s:o}", "type", "context", "elements", ctx));
     if (json_array_size(blocks) == 2 && json_array_size(ctx) == 1)
         msg = json_pack("{s:o, s:O}", "text", jstr_take(fit_text(r->summary, NOTIFY_SECTION_MAX, false, false)),
@@ -313,7 +312,7 @@ json_t *notify_render_slack(const Hutch__V1__NotifyRequest *r)
     if (blocks == NULL)
         return NULL;
     const char *kind = r->kind ? r->kind : "";
-    json_t *msg = !strcmp(kind, "new_ticket")     ? render_new_ticket(r, blocks)
+    json_t *msg = !strcmp(kind, "new_ticket")         ? render_new_ticket(r, blocks)
                   : !strcmp(kind, NOTIFY_KIND_ANSWER) ? render_answer(r, blocks)
                                                       : render_bound(r, blocks);
     json_decref(blocks);
@@ -333,9 +332,7 @@ static json_t *indicator_array(const Hutch__V1__NotifyRequest *r)
 
 json_t *notify_render_pagerduty(const Hutch__V1__NotifyRequest *r)
 {
-    const char *pd_sev = r->severity && !strcmp(r->severity, "critical") ? "critical"
-                         : r->page                                      ? "error"
-                                                                        : "warning";
+    const char *pd_sev = r->severity && !strcmp(r->severity, "critical") ? "critical" : r->page ? "error" : "warning";
     char *summary = printf_new("[%s] %s", empty(r->severity) ? "unknown" : r->severity,
                                empty(r->title) ? "(no title)" : r->title);
     json_t *details = json_pack("{s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "ticket_id", jstr(r->ticket_id), "alert_id",
@@ -358,12 +355,12 @@ json_t *notify_render_pagerduty_action(const char *ticket_id, const char *action
 
 json_t *notify_request_json(const Hutch__V1__NotifyRequest *r)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:b}", "request_id", jstr(r->request_id),
-                     "ticket_id", jstr(r->ticket_id), "alert_id", jstr(r->alert_id), "kind", jstr(r->kind), "title",
-                     jstr(r->title), "summary", jstr(r->summary), "severity", jstr(r->severity), "channel",
-                     jstr(r->channel), "publish", jstr(r->publish), "alert_count", (json_int_t)r->alert_count,
-                     "indicators", indicator_array(r), "trace_id", jstr(r->meta ? r->meta->trace_id : ""), "page",
-                     (int)r->page);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:b}", "request_id",
+                     jstr(r->request_id), "ticket_id", jstr(r->ticket_id), "alert_id", jstr(r->alert_id), "kind",
+                     jstr(r->kind), "title", jstr(r->title), "summary", jstr(r->summary), "severity", jstr(r->severity),
+                     "channel", jstr(r->channel), "publish", jstr(r->publish), "alert_count",
+                     (json_int_t)r->alert_count, "indicators", indicator_array(r), "trace_id",
+                     jstr(r->meta ? r->meta->trace_id : ""), "page", (int)r->page);
 }
 
 static int add_target(notify_plan *plan, const char *request_id, const char *suffix, const char *target, json_t *msg)
@@ -388,7 +385,7 @@ int notify_plan_make(notify_plan *plan, const Hutch__V1__NotifyRequest *r, const
     const char *rid = r->request_id ? r->request_id : "";
     bool answer = r->kind != NULL && !strcmp(r->kind, NOTIFY_KIND_ANSWER);
     /* bot mode: the ticket's one message, edited; an answer is a reply in its thread */
-    const char *slack = s->slack_bot                     ? (answer ? NOTIFY_TARGET_SLACK_REPLY : NOTIFY_TARGET_SLACK_BOT)
+    const char *slack = s->slack_bot                  ? (answer ? NOTIFY_TARGET_SLACK_REPLY : NOTIFY_TARGET_SLACK_BOT)
                         : empty(s->slack_webhook_url) ? NOTIFY_TARGET_LOG
                                                       : NOTIFY_TARGET_SLACK;
     if (add_target(plan, rid, "", slack, notify_render_slack(r)) != 0)

@@ -77,8 +77,7 @@ static void publish(slack_http *h, struct evhttp_request *req, slack_callback *c
     p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
     LOG_INFO("slack_command_received", "action", cb->cmd.action, "actor", cb->cmd.actor, "ticket_id", cb->cmd.ticket_id,
              "command_id", id, NULL);
-    if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, id, strlen(id), buf, len, NULL, on_delivery,
-                            p) != 0) {
+    if (kafka_produce_async(h->producer, TOPIC_SLACK_COMMANDS, id, strlen(id), buf, len, NULL, on_delivery, p) != 0) {
         free(p);
         http_reply_error(req, 503, "cannot queue the command: try again");
     }

@@ -79,10 +79,10 @@ static int handle_envelope(slack_socket *s, struct lws *wsi, const char *text, s
         char *payload = json_dumps(json_object_get(env, "payload"), JSON_COMPACT | JSON_SORT_KEYS);
         slack_callback cb;
         char err[256] = "";
-        int read = payload == NULL                  ? -1
-                   : !strcmp(type, "events_api") ? slack_read_event(payload, strlen(payload), &cb, err, sizeof err)
-                                                  : slack_read_interaction_json(payload, strlen(payload), &cb, err,
-                                                                                sizeof err);
+        int read = payload == NULL ? -1
+                   : !strcmp(type, "events_api")
+                       ? slack_read_event(payload, strlen(payload), &cb, err, sizeof err)
+                       : slack_read_interaction_json(payload, strlen(payload), &cb, err, sizeof err);
         bool ack = true;
         if (read != 0) {
             LOG_WARN("slack_socket_bad_payload", "envelope_id", envelope_id, "type", type, "reason",
@@ -172,8 +172,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->closed = true;
         s->wsi = NULL;
         break;
-    default:
-        break;
+    default: break;
     }
     return 0;
 }
@@ -197,8 +196,7 @@ static int connect_once(slack_socket *s)
 {
     json_t *body = json_object();
     slack_result res;
-    int rc = body ? slack_call(s->cfg.api_url, s->cfg.app_token, "apps.connections.open", body, s->cfg.timeout_ms,
-                               &res)
+    int rc = body ? slack_call(s->cfg.api_url, s->cfg.app_token, "apps.connections.open", body, s->cfg.timeout_ms, &res)
                   : -1;
     json_decref(body);
     if (rc != 0 || res.url[0] == '\0') {
