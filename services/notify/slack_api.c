@@ -61,27 +61,14 @@ static void copy_str(char *dst, size_t len, const json_t *v)
     snprintf(dst, len, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
-int slack_call(const char *api_url, const char *token, const char *method, const json_t *body, long timeout_ms,
-               slack_result *res)
+/* Runs the request curl was set up for and reads Slack's answer into res: not answered,
+ * 429 (Retry-After), or {"ok": ...} with its error. The answer when ok (NEW), else NULL. */
+static json_t *perform(CURL *curl, slack_result *res)
 {
-    memset(res, 0, sizeof *res);
-    char url[1024];
-    char *text = json_dumps(body, JSON_COMPACT);
-    char auth[512];
-    if (snprintf(url, sizeof url, "%s/%s", api_url, method) >= (int)sizeof url ||
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token) >= (int)sizeof auth || text == NULL) {
-        free(text);
-        snprintf(res->error, sizeof res->error, "request too large or out of memory");
-        return -1;
-    }
-    CURL *curl = curl_easy_init();
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
-    headers = headers ? curl_slist_append(headers, auth) : NULL;
-    headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
     answer a = {0};
     CURLcode rc = CURLE_OUT_OF_MEMORY;
-    if (curl != NULL && headers != NULL) {
-        notify_post_setopt(curl, url, headers, text, timeout_ms);
+    json_t *ok = NULL;
+    if (curl != NULL) {
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -99,19 +86,52 @@ int slack_call(const char *api_url, const char *token, const char *method, const
         snprintf(res->error, sizeof res->error, "ratelimited");
     } else {
         json_error_t jerr;
-        json_t *j = a.data ? json_loadb(a.data, a.len, 0, &jerr) : NULL;
+        json_t *j = a.data && !a.too_big ? json_loadb(a.data, a.len, 0, &jerr) : NULL;
         res->ok = json_is_true(json_object_get(j, "ok"));
-        copy_str(res->ts, sizeof res->ts, json_object_get(j, "ts"));
-        copy_str(res->channel, sizeof res->channel, json_object_get(j, "channel"));
-        copy_str(res->url, sizeof res->url, json_object_get(j, "url"));
-        if (!res->ok) {
+        if (res->ok) {
+            ok = j;
+        } else {
             const char *e = json_string_value(json_object_get(j, "error"));
             snprintf(res->error, sizeof res->error, "HTTP %ld: %s", res->status,
-                     e ? e : (j ? "no error given" : "answer is not JSON"));
+                     e ? e
+                       : (a.too_big ? "answer too large"
+                          : j       ? "no error given"
+                                    : "answer is not JSON"));
+            json_decref(j);
         }
-        json_decref(j);
     }
     free(a.data);
+    return ok;
+}
+
+int slack_call(const char *api_url, const char *token, const char *method, const json_t *body, long timeout_ms,
+               slack_result *res)
+{
+    memset(res, 0, sizeof *res);
+    char url[1024];
+    char *text = json_dumps(body, JSON_COMPACT);
+    char auth[512];
+    if (snprintf(url, sizeof url, "%s/%s", api_url, method) >= (int)sizeof url ||
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token) >= (int)sizeof auth || text == NULL) {
+        free(text);
+        snprintf(res->error, sizeof res->error, "request too large or out of memory");
+        return -1;
+    }
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+    headers = headers ? curl_slist_append(headers, auth) : NULL;
+    headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
+    json_t *j = NULL;
+    if (curl != NULL && headers != NULL) {
+        notify_post_setopt(curl, url, headers, text, timeout_ms);
+        j = perform(curl, res);
+    } else {
+        snprintf(res->error, sizeof res->error, "out of memory");
+    }
+    copy_str(res->ts, sizeof res->ts, json_object_get(j, "ts"));
+    copy_str(res->channel, sizeof res->channel, json_object_get(j, "channel"));
+    copy_str(res->url, sizeof res->url, json_object_get(j, "url"));
+    json_decref(j);
     free(text);
     curl_slist_free_all(headers);
     if (curl != NULL)
@@ -133,8 +153,6 @@ int slack_get(const char *api_url, const char *token, const char *method, const 
     }
     CURL *curl = curl_easy_init();
     struct curl_slist *headers = curl_slist_append(NULL, auth);
-    answer a = {0};
-    CURLcode rc = CURLE_OUT_OF_MEMORY;
     if (curl != NULL && headers != NULL) {
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -145,38 +163,10 @@ int slack_get(const char *api_url, const char *token, const char *method, const 
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(curl, CURLOPT_USERAGENT, "hutch-notify");
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a);
-        rc = curl_easy_perform(curl);
-    }
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
-        res->answered = res->status > 0;
-    }
-    if (!res->answered) {
-        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc == CURLE_OK ? CURLE_GOT_NOTHING : rc));
-    } else if (res->status == 429) {
-        res->retry_after_s = a.retry_after_s > 0 ? a.retry_after_s : 1;
-        snprintf(res->error, sizeof res->error, "ratelimited");
+        *out = perform(curl, res);
     } else {
-        json_error_t jerr;
-        json_t *j = a.data && !a.too_big ? json_loadb(a.data, a.len, 0, &jerr) : NULL;
-        res->ok = json_is_true(json_object_get(j, "ok"));
-        if (!res->ok) {
-            const char *e = json_string_value(json_object_get(j, "error"));
-            snprintf(res->error, sizeof res->error, "HTTP %ld: %s", res->status,
-                     e ? e
-                       : (a.too_big ? "answer too large"
-                          : j       ? "no error given"
-                                    : "answer is not JSON"));
-            json_decref(j);
-        } else {
-            *out = j;
-        }
+        snprintf(res->error, sizeof res->error, "out of memory");
     }
-    free(a.data);
     curl_slist_free_all(headers);
     if (curl != NULL)
         curl_easy_cleanup(curl);
@@ -189,7 +179,8 @@ bool slack_retryable(const slack_result *res)
         return true;
     return strstr(res->error, "ratelimited") != NULL || strstr(res->error, "rate_limited") != NULL ||
            strstr(res->error, "internal_error") != NULL || strstr(res->error, "service_unavailable") != NULL ||
-           strstr(res->error, "fatal_error") != NULL || strstr(res->error, "answer is not JSON") != NULL;
+           strstr(res->error, "fatal_error") != NULL || strstr(res->error, "answer is not JSON") != NULL ||
+           strstr(res->error, "answer too large") != NULL;
 }
 
 /* ---- limiters ---- */
