@@ -57,6 +57,7 @@ enum {
 typedef struct {
     char *database_url; /* HUTCH_DATABASE_URL (secret) */
     char *ingest_url;   /* HUTCH_INGEST_URL */
+    char *cluster_url;  /* HUTCH_CLUSTER_URL */
     char *ingest_token; /* HUTCH_INGEST_TOKEN (secret) */
 } cli_config;
 

@@ -5,8 +5,10 @@
  * Alerts of one shape share one vector, so the searches run over shapes, not alerts:
  * the vectors are read once per shape into a vindex (common/vindex.h, exact top-k with
  * the AVX2 kernel), and alerts or tickets are attached to the shapes found.
- *   - alert similar ID: the shapes of the alerts of the last SIMILAR_WINDOW, best
- *     first (score = cosine of the shapes), then their alerts, newest first;
+ *   - alert similar ID: the shapes most like the alert's, from hutch-cluster's
+ *     similarity index (GET /v1/similar: the shapes of its HUTCH_CLUSTER_INDEX_WINDOW,
+ *     services/cluster/shape_index.h), best first (score = cosine of the shapes), then
+ *     their alerts of that window from Postgres, newest first;
  *   - ticket similar ID: every other ticket scored by its best shape against the best
  *     of ID's (max over pairs): common/similar.h, the ranking Slack's bind modal uses;
  *   - ticket suggest: DBSCAN (services/cluster/dbscan.h; --eps, --min-samples, Warren's
@@ -22,14 +24,13 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/fetch.h"
 #include "common/ids.h"
 #include "common/similar.h"
 #include "common/vindex.h"
 #include "services/cluster/dbscan.h"
 
-#define SIMILAR_WINDOW "30 days"
 #define SUGGEST_WINDOW "24 hours"
-#define MAX_SHAPES 1000000
 #define MAX_ALERTS 500000
 #define GROUP_SAMPLE 20
 
@@ -90,27 +91,30 @@ static PGresult *query(cli *c, const char *sql, int n, const char *const *p)
     return r;
 }
 
-/* Rows of (key, vector text) into a NEW vindex of dim (ids = row numbers); NULL with
- * the error printed. */
-static vindex *index_rows(PGresult *r, int key_col, int vec_col, int dim)
+/* Asks hutch-cluster's similarity index (GET /v1/similar) for the shapes of its window
+ * most like `hash`: a NEW document {embedder, window_ms, shapes: [{shape_hash, score}]}
+ * or NULL with the error printed. */
+static json_t *ask_cluster(cli *c, const char *hash, int64_t limit)
 {
-    vindex *ix = vindex_new(dim, VINDEX_F32);
-    if (!ix || vindex_reserve(ix, (size_t)PQntuples(r)) != 0) {
+    const char *base = c->cfg.cluster_url;
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    char *url = NULL, *body = NULL, err[256] = "";
+    size_t len = 0;
+    if (asprintf(&url, "%.*s/v1/similar?shape_hash=%s&limit=%" PRId64, (int)blen, base, hash, limit) < 0) {
         cli_error("out of memory");
-        vindex_free(ix);
         return NULL;
     }
-    for (int k = 0; k < PQntuples(r); k++) {
-        float *v = vindex_parse_vector(PQgetvalue(r, k, vec_col), dim);
-        if (!v) {
-            cli_error("stored vector of %s is not %d numbers", PQgetvalue(r, k, key_col), dim);
-            vindex_free(ix);
-            return NULL;
-        }
-        vindex_add(ix, (uint64_t)k, v);
-        free(v);
-    }
-    return ix;
+    fetch_options o = {.timeout_ms = 30000, .max_bytes = 4 << 20, .allow_http = true};
+    json_t *doc = NULL;
+    if (fetch_get(url, &o, &body, &len, err, sizeof err) != 0)
+        cli_error("hutch-cluster's similarity index at %.*s: %s", (int)blen, base, err);
+    else if (!(doc = json_loadb(body, len, 0, NULL)) || !json_is_array(json_object_get(doc, "shapes")))
+        cli_error("hutch-cluster's similarity index answered what is not its document");
+    free(url);
+    free(body);
+    return doc && json_is_array(json_object_get(doc, "shapes")) ? doc : (json_decref(doc), NULL);
 }
 
 int cmd_alert_similar(cli *c)
@@ -121,42 +125,41 @@ int cmd_alert_similar(cli *c)
         return CLI_USAGE;
     }
     const char *p1[] = {id};
-    PGresult *me = query(c, "SELECT vector::text, model, dims::text FROM embeddings WHERE alert_id = $1::uuid", 1, p1);
+    PGresult *me = query(c, "SELECT shape_hash, model FROM embeddings WHERE alert_id = $1::uuid", 1, p1);
     if (!me)
         return CLI_FAIL;
-    if (PQntuples(me) == 0) {
+    if (PQntuples(me) == 0 || PQgetisnull(me, 0, 0)) {
         cli_error("alert %s has no embedding (not clustered yet, or unknown)", id);
         PQclear(me);
         return CLI_FAIL;
     }
-    int dim = atoi(PQgetvalue(me, 0, 2));
-    float *q = vindex_parse_vector(PQgetvalue(me, 0, 0), dim);
-    const char *p2[] = {PQgetvalue(me, 0, 1), PQgetvalue(me, 0, 2)};
-    PGresult *sh = q ? query(c,
-                             "SELECT s.shape_hash, s.vector::text FROM shape_embeddings s"
-                             " WHERE s.embedder = $1 AND s.dims = $2::int AND s.shape_hash IN"
-                             " (SELECT shape_hash FROM embeddings WHERE created_at >= now() - interval '" SIMILAR_WINDOW
-                             "') LIMIT "
-                             "1000000",
-                             2, p2)
-                     : NULL;
+    /* the alerts of limit + 1 shapes are enough: every shape of the window has an alert,
+     * and only the query's own shape may have no other */
+    json_t *found = ask_cluster(c, PQgetvalue(me, 0, 0), c->limit + 1);
+    const char *embedder = json_string_value(json_object_get(found, "embedder"));
     int rc = CLI_FAIL;
-    vindex *ix = sh ? index_rows(sh, 0, 1, dim) : NULL;
-    vindex_hit *hits = ix ? calloc(PQntuples(sh) + 1, sizeof *hits) : NULL;
-    int nh = hits ? vindex_search(ix, q, (size_t)PQntuples(sh), -1.0f, NULL, NULL, hits) : -1;
-    if (nh >= 0) {
+    if (found && (!embedder || strcmp(embedder, PQgetvalue(me, 0, 1)) != 0)) {
+        cli_error("alert %s was embedded by %s; hutch-cluster's index holds %s's vectors", id, PQgetvalue(me, 0, 1),
+                  embedder ? embedder : "another embedder");
+        found = (json_decref(found), NULL);
+    }
+    if (found) {
         /* the alerts of the best shapes, in the shapes' order, newest first */
         pg_array hashes, scores;
         pg_array_init(&hashes);
         pg_array_init(&scores);
-        for (int i = 0; i < nh; i++) {
-            pg_array_add(&hashes, PQgetvalue(sh, (int)hits[i].id, 0));
-            pg_array_addf(&scores, "%.6f", (double)hits[i].score);
+        json_t *shapes = json_object_get(found, "shapes"), *sh;
+        size_t i;
+        json_array_foreach (shapes, i, sh) {
+            pg_array_add(&hashes, json_string_value(json_object_get(sh, "shape_hash")));
+            pg_array_addf(&scores, "%.6f", json_number_value(json_object_get(sh, "score")));
         }
-        char limit[24];
+        char limit[24], window[24];
         snprintf(limit, sizeof limit, "%" PRId64, c->limit);
-        const char *p3[] = {pg_array_text(&hashes), pg_array_text(&scores), id, limit};
-        bool found;
+        snprintf(window, sizeof window, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(found, "window_ms")));
+        const char *p3[] = {pg_array_text(&hashes), pg_array_text(&scores), id, limit, window};
+        bool got;
         json_t *doc =
             p3[0] && p3[1]
                 ? cli_query_json(
@@ -167,22 +170,19 @@ int cmd_alert_similar(cli *c)
                       " SELECT round(s.sc::numeric, 4) AS score, a.alert_id, a.created_at, a.schema, a.ticket_id, "
                       "a.title,"
                       "  s.ord FROM s JOIN embeddings e ON e.shape_hash = s.h JOIN alerts a USING (alert_id)"
-                      " WHERE e.alert_id <> $3::uuid AND e.created_at >= now() - interval '" SIMILAR_WINDOW "'"
+                      " WHERE e.alert_id <> $3::uuid AND e.created_at >= now() - $5::bigint * interval '1 millisecond'"
                       " ORDER BY s.ord, a.created_at DESC, a.alert_id LIMIT $4::int) x",
-                      4, p3, &found)
+                      5, p3, &got)
                 : NULL;
         if (doc) {
-            for (size_t i = 0; i < json_array_size(doc); i++)
-                json_object_del(json_array_get(doc, i), "ord");
+            for (size_t k = 0; k < json_array_size(doc); k++)
+                json_object_del(json_array_get(doc, k), "ord");
             rc = print_doc(c, doc, similar_alert_cols);
         }
         pg_array_free(&hashes);
         pg_array_free(&scores);
     }
-    free(hits);
-    vindex_free(ix);
-    free(q);
-    PQclear(sh);
+    json_decref(found);
     PQclear(me);
     return rc;
 }

@@ -118,6 +118,8 @@ static const config_field cli_config_table[] = {
      "ingest's base URL (alert send)", 0, 0},
     {"HUTCH_INGEST_TOKEN", CONFIG_SECRET, "", offsetof(cli_config, ingest_token),
      "bearer token for ingest, when it requires one", 0, 0},
+    {"HUTCH_CLUSTER_URL", CONFIG_STRING, "http://127.0.0.1:8084", offsetof(cli_config, cluster_url),
+     "hutch-cluster's base URL (alert similar asks its similarity index)", 0, 0},
     CONFIG_END,
 };
 

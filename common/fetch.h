@@ -14,7 +14,7 @@ typedef struct {
     const char *ca_file;  /* BORROWED; NULL/"" = system CA bundle */
     long timeout_ms;      /* whole transfer; 0 = 5000 */
     size_t max_bytes;     /* larger bodies fail; 0 = 1 MiB */
-    bool allow_http;      /* tests only */
+    bool allow_http;      /* plain http:// too (tests; a service inside the deployment) */
 } fetch_options;
 
 /* GETs url. On a 2xx answer returns 0 and *body is NEW (free(), NUL-terminated,

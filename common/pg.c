@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/migrations.h"
@@ -512,3 +514,40 @@ int pg_claim(pg *db, const char *consumer, const char *const *ids, size_t n, boo
 }
 
 const char *pg_last_error(pg *db) { return db && db->last_error[0] ? db->last_error : "unknown database error"; }
+
+/* The binary array (array_send): ndim, has-nulls flag, element type oid, then per
+ * dimension its size and lower bound, then per element its length and its bytes, every
+ * integer 4 bytes in network order. */
+#define FLOAT4_OID 700
+
+static uint32_t be32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return ntohl(v);
+}
+
+float *pg_real_array_decode(const char *bytea_text, int dim)
+{
+    if (dim <= 0)
+        return NULL;
+    size_t len = 0;
+    unsigned char *b = PQunescapeBytea((const unsigned char *)bytea_text, &len);
+    float *v = NULL;
+    if (!b || len != 20 + (size_t)dim * 8 || be32(b) != 1 || be32(b + 4) != 0 || be32(b + 8) != FLOAT4_OID ||
+        be32(b + 12) != (uint32_t)dim || !(v = malloc((size_t)dim * sizeof *v)))
+        goto out;
+    for (int i = 0; i < dim; i++) {
+        const unsigned char *e = b + 20 + (size_t)i * 8;
+        if (be32(e) != 4) {
+            free(v);
+            v = NULL;
+            goto out;
+        }
+        uint32_t bits = be32(e + 4);
+        memcpy(&v[i], &bits, 4);
+    }
+out:
+    PQfreemem(b);
+    return v;
+}

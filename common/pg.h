@@ -55,6 +55,13 @@ const char *pg_array_text(pg_array *a);
 bool pg_array_failed(const pg_array *a);
 void pg_array_free(pg_array *a);
 
+/* A real[] of dim numbers read as `array_send(column)`: the bytea's text (hex) form of
+ * Postgres' binary array (one dimension, no NULLs, float4), decoded by PQunescapeBytea
+ * and the binary layout rather than by parsing decimal text (many times faster for
+ * large loads). A NEW vector of dim floats (free()), or NULL when it is not such an
+ * array of exactly dim numbers (or on out of memory). */
+float *pg_real_array_decode(const char *bytea_text, int dim);
+
 /* Claims message ids for a consumer in processed_messages, in one statement, inside
  * the caller's transaction. fresh[i] = true if ids[i] was claimed now (a first
  * delivery), false if it was claimed before (a redelivery) or earlier in ids. */

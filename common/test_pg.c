@@ -225,17 +225,42 @@ static void test_array_literal(void **state)
     pg_array_free(&a);
 }
 
+/* array_send of a real[] from the server decodes to the same floats as its text; a
+ * wrong size, a NULL element, another element type or no array at all are refused. */
+static void test_real_array_decode(void **state)
+{
+    (void)state;
+    assert_null(pg_real_array_decode("nonsense", 3));
+    assert_null(pg_real_array_decode("\\x", 3));
+    pg *db = open_or_skip();
+    PGresult *r = NULL;
+    assert_int_equal(pg_exec(db, &r,
+                             "SELECT array_send('{0.5,-2e-05,3.4028235e38,-0}'::real[]),"
+                             " array_send('{1,NULL,3,4}'::real[]), array_send('{1,2,3,4}'::float8[]),"
+                             " array_send('{{1,2},{3,4}}'::real[])",
+                             0, NULL),
+                     PG_OK);
+    float *v = pg_real_array_decode(PQgetvalue(r, 0, 0), 4);
+    assert_non_null(v);
+    assert_true(v[0] == 0.5f && v[1] == -2e-05f && v[2] == 3.4028235e38f && v[3] == 0.0f);
+    free(v);
+    assert_null(pg_real_array_decode(PQgetvalue(r, 0, 0), 3));
+    assert_null(pg_real_array_decode(PQgetvalue(r, 0, 0), 5));
+    assert_null(pg_real_array_decode(PQgetvalue(r, 0, 1), 4)); /* a NULL element */
+    assert_null(pg_real_array_decode(PQgetvalue(r, 0, 2), 4)); /* float8 */
+    assert_null(pg_real_array_decode(PQgetvalue(r, 0, 3), 4)); /* two dimensions */
+    PQclear(r);
+    pg_free(db);
+}
+
 int main(void)
 {
     log_init("test-pg", getenv("TEST_LOG_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_array_literal),
-        cmocka_unit_test(test_connect_fails),
-        cmocka_unit_test(test_exec_params),
-        cmocka_unit_test(test_prepared_statements),
-        cmocka_unit_test(test_transactions),
-        cmocka_unit_test(test_reconnect),
-        cmocka_unit_test(test_migrate),
+        cmocka_unit_test(test_array_literal), cmocka_unit_test(test_connect_fails),
+        cmocka_unit_test(test_exec_params),   cmocka_unit_test(test_prepared_statements),
+        cmocka_unit_test(test_transactions),  cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_migrate),       cmocka_unit_test(test_real_array_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

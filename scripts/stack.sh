@@ -128,6 +128,7 @@ write_env() {
 export HUTCH_DATABASE_URL='$DB_URL'
 export HUTCH_KAFKA_BROKERS='$BROKERS'
 export HUTCH_INGEST_URL='http://127.0.0.1:$(svc_port ingest)'
+export HUTCH_CLUSTER_URL='http://127.0.0.1:$(svc_port cluster)'
 EOT
     if [[ $WITH_CONSOLE == 1 ]]; then
         echo "export HUTCH_CONSOLE_URL='http://127.0.0.1:$(svc_port console)'" >> "$STATE/env"
@@ -214,7 +215,7 @@ down) down ;;
 run)
     trap 'echo; down; exit 0' INT TERM
     up || { down; exit 1; }
-    . "$STATE/env"; export HUTCH_DATABASE_URL HUTCH_KAFKA_BROKERS HUTCH_INGEST_URL
+    . "$STATE/env"; export HUTCH_DATABASE_URL HUTCH_KAFKA_BROKERS HUTCH_INGEST_URL HUTCH_CLUSTER_URL
     send_samples
     console_admin
     log "running; Ctrl-C stops everything"

@@ -18,8 +18,17 @@
  * the frame's tick (after each batch, and every HUTCH_CLUSTER_RELAY_INTERVAL while
  * idle) runs ticket_relay_publish, which sends the unpublished rows, each
  * acknowledged by the broker before it is marked. Any cluster instance may relay;
- * one does at a time. */
+ * one does at a time.
+ *
+ * Similarity reads: each instance keeps the shapes of the last HUTCH_CLUSTER_INDEX_WINDOW
+ * in memory (shape_index.h), loaded from Postgres at start (on a thread of its own)
+ * and refreshed by the tick (at most every HUTCH_CLUSTER_INDEX_REFRESH) from what every
+ * instance embedded, and answers GET /v1/similar from it (`hutchctl alert similar`). */
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +46,7 @@
 #include "common/shape.h"
 #include "services/cluster/bind.h"
 #include "services/cluster/cluster.h"
+#include "services/cluster/shape_index.h"
 #include "services/cluster/shapes.h"
 #include "services/cluster/store.h"
 
@@ -44,6 +54,9 @@ typedef struct {
     int64_t window_ms;
     char *threshold;
     int64_t relay_interval_ms;
+    int64_t index_window_ms;
+    int64_t index_refresh_ms;
+    char *index_storage;
 } cluster_config;
 
 static const config_field cluster_config_table[] = {
@@ -56,12 +69,32 @@ static const config_field cluster_config_table[] = {
      0, 0},
     {"HUTCH_CLUSTER_RELAY_INTERVAL", CONFIG_DURATION_MS, "1s", offsetof(cluster_config, relay_interval_ms),
      "While no alert comes, how often the ticket history is relayed to hutch.tickets.events", 0, 0},
+    {"HUTCH_CLUSTER_INDEX_WINDOW", CONFIG_DURATION_MS, "30d", offsetof(cluster_config, index_window_ms),
+     "The similarity index (GET /v1/similar, `hutchctl alert similar`) holds the shapes of the alerts of this window",
+     0, 0},
+    {"HUTCH_CLUSTER_INDEX_REFRESH", CONFIG_DURATION_MS, "1s", offsetof(cluster_config, index_refresh_ms),
+     "How often the similarity index takes in the shapes every instance embedded since", 0, 0},
+    {"HUTCH_CLUSTER_INDEX_STORAGE", CONFIG_STRING, "f32", offsetof(cluster_config, index_storage),
+     "The similarity index's vectors: f32 (exact), or i8 (4x less memory, scores within about 1%)", 0, 0},
     CONFIG_END,
 };
+
+/* A shape embedded this long before the newest one seen may still commit after it (a
+ * batch's transaction): each refresh reads this far back again. */
+#define INDEX_OVERLAP_MS 60000
+#define SIMILAR_MAX 1000
 
 typedef struct {
     cluster_store_params params;
     shapes *shapes;
+    shape_index *index; /* NULL until loaded (index_load); then read by the HTTP threads */
+    bool index_by_tick; /* index_load could not: the tick makes the index */
+    const char *database_url, *embedder_name;
+    volatile sig_atomic_t *stop; /* the service's: ends a load early */
+    int index_dim;
+    vindex_storage index_storage;
+    int64_t index_window_ms, index_refresh_ms, index_newest_ms, index_refreshed_at;
+    metric *m_index_shapes;
     metric *m_opened, *m_bound, *m_memory, *m_database, *m_model, *m_failed, *m_relayed, *m_relay_failed;
 } cluster_handler_ctx;
 
@@ -100,10 +133,139 @@ static int relay_send(const char *ticket_id, const void *value, size_t len, void
     return kafka_produce_sync(arg, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), value, len, NULL, 5000);
 }
 
-/* The frame's tick: relay the ticket history (a failure waits for the next tick). */
+static void index_loaded(cluster_handler_ctx *h, shape_index *ix, int rc, int64_t t0)
+{
+    char n[24], ms[24];
+    snprintf(n, sizeof n, "%zu", shape_index_count(ix));
+    snprintf(ms, sizeof ms, "%" PRId64, ids_now_ms() - t0);
+    LOG_INFO("similarity_index_loaded", "shapes", n, "ms", ms, "ok", rc == PG_OK ? "true" : "false", NULL);
+    if (rc != PG_OK) /* the next refresh reads the whole window again */
+        h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
+    metrics_set(h->m_index_shapes, (int64_t)shape_index_count(ix));
+    __atomic_store_n(&h->index, ix, __ATOMIC_RELEASE);
+}
+
+/* The first load of the window's shapes, on a thread and a connection of its own: a
+ * large window does not hold up the first batches. It publishes h->index when done;
+ * from then on the tick refreshes it. An embedder whose size is not known yet (and no
+ * stored shape of it) leaves the index to the tick, once the first batch tells. */
+static void *index_load(void *arg)
+{
+    cluster_handler_ctx *h = arg;
+    int64_t t0 = ids_now_ms();
+    char err[256] = "";
+    pg *db = pg_connect(h->database_url, 60000, err, sizeof err);
+    shape_index *ix = h->index_dim > 0 ? shape_index_new(h->index_dim, h->index_storage) : NULL;
+    int rc = PG_RETRY;
+    if (db && ix) {
+        h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
+        size_t added = 0;
+        rc = shape_index_refresh(ix, db, h->embedder_name, h->index_newest_ms - INDEX_OVERLAP_MS, &h->index_newest_ms,
+                                 &added, h->stop);
+        if (rc != PG_OK)
+            LOG_WARN("similarity_index_load_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
+        index_loaded(h, ix, rc, t0);
+    } else {
+        if (!db)
+            LOG_WARN("similarity_index_load_failed", "error", err, NULL);
+        shape_index_free(ix);
+        __atomic_store_n(&h->index_by_tick, true, __ATOMIC_RELEASE);
+    }
+    pg_free(db);
+    return NULL;
+}
+
+/* The tick's part: takes in the shapes every instance embedded since the last refresh
+ * (at most every HUTCH_CLUSTER_INDEX_REFRESH). */
+static void index_refresh(cluster_handler_ctx *h, pg *db)
+{
+    int64_t now = ids_now_ms();
+    shape_index *ix = __atomic_load_n(&h->index, __ATOMIC_ACQUIRE);
+    if (!ix) {
+        if (!__atomic_load_n(&h->index_by_tick, __ATOMIC_ACQUIRE) || shapes_dim(h->shapes) <= 0)
+            return; /* still loading, or the size is not known yet */
+        if (!(ix = shape_index_new(shapes_dim(h->shapes), h->index_storage)))
+            return;
+        h->index_newest_ms = now - h->index_window_ms + INDEX_OVERLAP_MS;
+        size_t added = 0;
+        int rc = shape_index_refresh(ix, db, h->embedder_name, h->index_newest_ms - INDEX_OVERLAP_MS,
+                                     &h->index_newest_ms, &added, h->stop);
+        index_loaded(h, ix, rc, now);
+        h->index_refreshed_at = now;
+        return;
+    }
+    if (now - h->index_refreshed_at < h->index_refresh_ms)
+        return;
+    size_t added = 0;
+    if (shape_index_refresh(ix, db, h->embedder_name, h->index_newest_ms - INDEX_OVERLAP_MS, &h->index_newest_ms,
+                            &added, h->stop) != PG_OK)
+        LOG_WARN("similarity_index_refresh_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
+    h->index_refreshed_at = now;
+    metrics_set(h->m_index_shapes, (int64_t)shape_index_count(ix));
+}
+
+/* GET /v1/similar?shape_hash=H[&limit=N][&min_score=S]: the shapes of the index's
+ * window most like H's, best first (H's own first), as JSON. */
+static void on_similar(struct evhttp_request *req, void *vctx)
+{
+    cluster_handler_ctx *h = vctx;
+    shape_index *ix = __atomic_load_n(&h->index, __ATOMIC_ACQUIRE);
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        http_reply_error(req, 405, "GET only");
+        return;
+    }
+    if (!ix) {
+        http_reply_error(req, 503, "the similarity index is not loaded yet");
+        return;
+    }
+    struct evkeyvalq q;
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (!qs || evhttp_parse_query_str(qs, &q) != 0) {
+        http_reply_error(req, 400, "shape_hash is required");
+        return;
+    }
+    const char *hash = evhttp_find_header(&q, "shape_hash"), *limit = evhttp_find_header(&q, "limit"),
+               *min_score = evhttp_find_header(&q, "min_score");
+    char *end = NULL;
+    long k = limit ? strtol(limit, &end, 10) : 10;
+    double min = min_score ? strtod(min_score, &end) : -1.0;
+    shape_hit *hits = NULL;
+    int known = 0, n = -1;
+    if (!hash || (limit && (k < 1 || k > SIMILAR_MAX)) || (end && *end) || !(min >= -1 && min <= 1))
+        http_reply_error(req, 400, "shape_hash (64 hex digits), limit (1..1000), min_score (-1..1)");
+    else if (!(hits = calloc((size_t)k, sizeof *hits)) ||
+             (n = shape_index_search_like(ix, hash, (size_t)k, (float)min, ids_now_ms() - h->index_window_ms, hits,
+                                          &known)) < 0)
+        http_reply_error(req, 500, "out of memory");
+    else if (!known)
+        http_reply_error(req, 404, "no alert of this shape in the similarity index's window");
+    else {
+        json_t *arr = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:f, s:I}", "shape_hash", hits[i].hash, "score",
+                                            (double)hits[i].score, "last_seen_ms", (json_int_t)hits[i].last_seen_ms));
+        json_t *doc =
+            json_pack("{s:s, s:I, s:I, s:o}", "embedder", shapes_embedder_name(h->shapes), "window_ms",
+                      (json_int_t)h->index_window_ms, "index_shapes", (json_int_t)shape_index_count(ix), "shapes", arr);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        if (text)
+            http_reply_json(req, 200, text);
+        else
+            http_reply_error(req, 500, "out of memory");
+        free(text);
+        json_decref(doc);
+    }
+    free(hits);
+    evhttp_clear_headers(&q);
+}
+
+/* The frame's tick: relay the ticket history (a failure waits for the next tick), then
+ * refresh the similarity index. */
 static void relay_tick(void *vctx, pg *db, kafka_producer *producer)
 {
     cluster_handler_ctx *h = vctx;
+    index_refresh(h, db);
     for (int round = 0; round < RELAY_ROUNDS; round++) {
         int n = ticket_relay_publish(db, RELAY_BATCH, relay_send, producer);
         if (n < 0) {
@@ -231,8 +393,19 @@ int main(int argc, char **argv)
     }
     service svc;
     memset(&svc, 0, sizeof svc);
+    pthread_t loader;
+    bool loading = false;
     int status = 1;
-    cluster_handler_ctx h = {.params = {.threshold = threshold, .window_ms = cfg.window_ms}};
+    cluster_handler_ctx h = {.params = {.threshold = threshold, .window_ms = cfg.window_ms},
+                             .index_window_ms = cfg.index_window_ms,
+                             .index_refresh_ms = cfg.index_refresh_ms};
+    if (strcmp(cfg.index_storage, "f32") == 0 || strcmp(cfg.index_storage, "i8") == 0) {
+        h.index_storage = strcmp(cfg.index_storage, "i8") == 0 ? VINDEX_I8 : VINDEX_F32;
+    } else {
+        fprintf(stderr, "hutch-cluster: HUTCH_CLUSTER_INDEX_STORAGE: f32 or i8, not %s\n", cfg.index_storage);
+        config_free(cluster_config_table, &cfg);
+        return 78;
+    }
     embedder *emb = embedder_new(&ecfg, err, sizeof err);
     if (!emb) {
         fprintf(stderr, "hutch-cluster: embedder: %s\n", err);
@@ -255,6 +428,16 @@ int main(int argc, char **argv)
                                  "Alert shapes the embedder refused (bound without similarity)");
     h.m_relayed = metrics_counter("hutch_cluster_ticket_events_relayed_total",
                                   "Ticket history rows published on hutch.tickets.events");
+    h.m_index_shapes =
+        metrics_gauge("hutch_cluster_similarity_index_shapes", "Shapes in this instance's similarity index");
+    http_server_route(svc.http, "/v1/similar", on_similar, &h);
+    h.database_url = svc.common.database_url;
+    h.embedder_name = shapes_embedder_name(h.shapes);
+    h.index_dim = shapes_dim(h.shapes);
+    h.stop = &svc.stop;
+    loading = pthread_create(&loader, NULL, index_load, &h) == 0;
+    if (!loading)
+        h.index_by_tick = true;
     h.m_relay_failed = metrics_counter("hutch_cluster_ticket_relay_failures_total",
                                        "Relay rounds that failed (database); retried at the next tick");
     static const consumer_input inputs[] = {{TOPIC_ALERTS_ENRICHED, &hutch__v1__alert__descriptor, msg_check_alert},
@@ -263,7 +446,10 @@ int main(int argc, char **argv)
         .inputs = inputs, .handle = handle_batch, .tick = relay_tick, .tick_ms = (int)cfg.relay_interval_ms};
     status = service_consume(&svc, &spec, &h) == 0 ? 0 : 1;
 out:
+    if (loading)
+        pthread_join(loader, NULL);
     service_stop(&svc);
+    shape_index_free(h.index);
     shapes_free(h.shapes);
     embedder_free(emb);
     config_free(embed_config_table, &ecfg);

@@ -399,6 +399,8 @@ class Stack:
         for name in SERVICES:
             self.services[name] = Service(name, self.base, env)
             self.services[name].start()
+        if "cluster" in self.services:  # hutchctl alert similar asks its index
+            self.env["HUTCH_CLUSTER_URL"] = self.services["cluster"].url
         for s in self.services.values():
             s.wait_ready()
         self.timings["services"] = time.monotonic() - t

@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 import hutch_e2e
 from hutch_e2e import BIN_DIR, TOPIC_INGEST_JSON, scaled, wait_for
@@ -47,11 +48,15 @@ def night_stack():
 
 
 def hutchctl(st, *args):
-    env = dict(os.environ, HUTCH_DATABASE_URL=st.pg.url)
-    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), *args], env=env, capture_output=True, text=True,
-                       timeout=60)
+    r = run_hutchctl(st, *args)
     assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r.stdout
+
+
+def run_hutchctl(st, *args, cluster_url=None):
+    env = dict(os.environ, HUTCH_DATABASE_URL=st.pg.url, HUTCH_CLUSTER_URL=cluster_url or st.services["cluster"].url)
+    return subprocess.run([os.path.join(BIN_DIR, "hutchctl"), *args], env=env, capture_output=True, text=True,
+                          timeout=60)
 
 
 def metric(st, name, service):
@@ -151,6 +156,21 @@ def test_similar_and_suggest_after_the_night(night_stack):
     assert probe not in {s["alert_id"] for s in similar}
     table = hutchctl(st, "alert", "similar", probe, "--limit", "2")
     assert "SCORE" in table and "Unprotected port" in table
+    # the shapes came from hutch-cluster's index: the night's few shapes, not its 900 probes
+    # each of the two instances embedded part of the night; both indexes hold all of it
+    shapes = st.pg.scalar("SELECT count(DISTINCT shape_hash) FROM embeddings")
+    for name in ("cluster", "cluster-2"):
+        wait_for(lambda: metric(st, "hutch_cluster_similarity_index_shapes", name) == shapes, scaled(10), 0.2,
+                 f"{name}'s similarity index to hold the night's {shapes} shapes")
+    answer = requests.get(st.services["cluster"].url + "/v1/similar", params={
+        "shape_hash": st.pg.scalar("SELECT shape_hash FROM embeddings WHERE alert_id = %s", (probe,)), "limit": 3})
+    assert answer.status_code == 200 and answer.json()["shapes"][0]["score"] >= 0.999, answer.text
+    assert answer.json()["index_shapes"] == shapes
+    for bad in ({"shape_hash": "nothex"}, {"shape_hash": "0" * 64, "limit": "0"}, {}):
+        assert requests.get(st.services["cluster"].url + "/v1/similar", params=bad).status_code in (400, 404), bad
+    assert requests.get(st.services["cluster"].url + "/v1/similar", params={"shape_hash": "0" * 64}).status_code == 404
+    down = run_hutchctl(st, "alert", "similar", probe, cluster_url="http://127.0.0.1:9")
+    assert down.returncode == 1 and "hutch-cluster's similarity index at http://127.0.0.1:9" in down.stderr
 
     # a second scanner: the same kind from another actor is another ticket
     import random
