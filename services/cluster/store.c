@@ -604,17 +604,23 @@ static int write_storms(pg *db, cluster_row *rows, size_t n, const char **storm_
     const char *pu[] = {pg_array_text(&u_id), pg_array_text(&u_title), pg_array_text(&u_sev), pg_array_text(&u_notify),
                         pg_array_text(&u_old)};
     if (rc == PG_OK && u_id.n)
-        rc = pu[0] && pu[1] && pu[2] && pu[3] && pu[4]
-                 ? pg_exec(db, NULL,
-                           "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[])"
-                           "  AS x(id, title, sev, notify, old)),"
-                           " s AS (UPDATE ticket_storms SET title = x.title, severity = x.sev,"
-                           "  notify_alert_id = coalesce(ticket_storms.notify_alert_id, x.notify)"
-                           "  FROM x WHERE ticket_storms.ticket_id = x.id RETURNING 1) "
-                           "UPDATE tickets SET title = x.title FROM x WHERE tickets.ticket_id = x.id"
-                           " AND tickets.title = x.old AND tickets.title <> x.title",
-                           5, pu)
-                 : PG_RETRY;
+        rc =
+            pu[0] && pu[1] && pu[2] && pu[3] && pu[4]
+                ? pg_exec(db, NULL,
+                          "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[])"
+                          "  AS x(id, title, sev, notify, old)),"
+                          " s AS (UPDATE ticket_storms SET title = x.title, severity = x.sev,"
+                          "  notify_alert_id = coalesce(ticket_storms.notify_alert_id, x.notify)"
+                          "  FROM x WHERE ticket_storms.ticket_id = x.id RETURNING 1),"
+                          /* the new title is part of the batch's "bound" (or "opened") change */
+                          " h AS (UPDATE ticket_history h SET detail = h.detail || jsonb_build_object('title', x.title)"
+                          "  FROM x JOIN tickets t ON t.ticket_id = x.id WHERE h.ticket_id = x.id"
+                          "  AND h.seq = t.history_seq AND h.published_at IS NULL"
+                          "  AND t.title = x.old AND t.title <> x.title RETURNING 1) "
+                          "UPDATE tickets SET title = x.title FROM x WHERE tickets.ticket_id = x.id"
+                          " AND tickets.title = x.old AND tickets.title <> x.title",
+                          5, pu)
+                : PG_RETRY;
     PQclear(r);
     free(fresh_counts);
     free(fresh_spreads);
@@ -646,14 +652,18 @@ static int write_severity(pg *db, const cluster_row *rows, size_t n, const char 
     const char *p[] = {pg_array_text(&ids), pg_array_text(&sevs), levels_literal(&levels)};
     int rc = p[0] && p[1] && p[2] ? PG_OK : PG_RETRY;
     if (rc == PG_OK && ids.n)
-        rc =
-            pg_exec(db, NULL,
-                    "WITH x AS (SELECT DISTINCT ON (id) id, s FROM unnest($1::uuid[], $2::text[]) AS x(id, s)"
-                    "  ORDER BY id, array_position($3::text[], s) DESC) "
-                    "UPDATE tickets SET severity = x.s FROM x WHERE tickets.ticket_id = x.id"
-                    " AND (tickets.severity IS NULL"
-                    "  OR coalesce(array_position($3::text[], tickets.severity), 0) < array_position($3::text[], x.s))",
-                    3, p);
+        rc = pg_exec(db, NULL,
+                     "WITH x AS (SELECT DISTINCT ON (id) id, s FROM unnest($1::uuid[], $2::text[]) AS x(id, s)"
+                     "  ORDER BY id, array_position($3::text[], s) DESC),"
+                     " r AS (SELECT x.id, x.s, t.history_seq FROM x JOIN tickets t ON t.ticket_id = x.id"
+                     "  WHERE t.severity IS NULL"
+                     "  OR coalesce(array_position($3::text[], t.severity), 0) < array_position($3::text[], x.s)),"
+                     /* the raise is part of the batch's "bound" (or "opened") change */
+                     " h AS (UPDATE ticket_history h SET detail = h.detail || jsonb_build_object('severity', r.s)"
+                     "  FROM r WHERE h.ticket_id = r.id AND h.seq = r.history_seq AND h.published_at IS NULL"
+                     "  RETURNING 1) "
+                     "UPDATE tickets SET severity = r.s FROM r WHERE tickets.ticket_id = r.id",
+                     3, p);
     pg_array_free(&ids);
     pg_array_free(&sevs);
     pg_array_free(&levels);

@@ -229,6 +229,14 @@ static void test_storm(void **state)
     check_query(db, "SELECT title || ' ' || severity FROM tickets WHERE ticket_id = $1::uuid", t,
                 "Port scan from 198.51.100.7: 6 probes on 6 hosts medium");
     check_query(db, "SELECT notify_alert_id::text FROM ticket_storms WHERE ticket_id = $1::uuid", t, a[4].id);
+    /* every title and severity the storm set is in the history, with the batch that set it */
+    check_query(db,
+                "SELECT string_agg(kind || ' ' || jsonb_array_length(detail->'alert_ids') || ' ' || (detail->>'title')"
+                " || ' ' || coalesce(detail->>'severity', '-'), '; ' ORDER BY seq) FROM ticket_history"
+                " WHERE ticket_id = $1::uuid",
+                t,
+                "opened 3 Port scan from 198.51.100.7: 3 probes on 3 hosts low; "
+                "bound 3 Port scan from 198.51.100.7: 6 probes on 6 hosts medium");
     /* redelivered: nothing written, the same marks */
     run_batch(db, (alert_fixture *[]){&a[3], &a[4], &a[5]}, 3, rows);
     assert_true(rows[0].again && rows[1].again && rows[2].again);
@@ -244,6 +252,10 @@ static void test_storm(void **state)
     run_batch(db, (alert_fixture *[]){&b}, 1, rows);
     assert_string_equal(rows[0].ticket_id, t);
     check_query(db, "SELECT title FROM tickets WHERE ticket_id = $1::uuid", t, "Scanner from the lab");
+    check_query(db,
+                "SELECT kind || ' ' || coalesce(detail->>'title', '-') FROM ticket_history WHERE ticket_id = $1::uuid"
+                " ORDER BY seq DESC LIMIT 1",
+                t, "bound -");
     pg_free(db);
 }
 
