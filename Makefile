@@ -9,7 +9,7 @@
 #   make MODE=release   optimised, into build/release/
 #   make deps           install what is missing (idempotent)
 #   make test           deps, build, unit + conformance + end-to-end tests
-#   make run / up / down / bench / conformance / bench-vindex / bench-intel
+#   make run / up / down / bench / conformance / bench-vindex / bench-cluster-index / bench-intel
 #   make images         the four container images (scripts/docker-images.sh; DOCKER, BASE)
 #   make test-deploy    images + docker-compose.yml on a Docker engine of its own (as root)
 #   make k8s-policies   k8s/base/configmap-policies.json from policies/
@@ -49,7 +49,7 @@ REGO_SRCS :=      # common/rego/*.c       -> $(BUILD)/libhutch_rego.a
 PROGRAMS :=       # $(BIN)/name
 UNIT_TESTS :=     # $(BIN)/test_x, cmocka runners
 
-.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench bench-vindex clean fmt fmt-check \
+.PHONY: all deps test unit-test e2e-test conformance run up down bench bench-policy rego-bench bench-vindex bench-cluster-index clean fmt fmt-check \
 	images test-deploy k8s-policies bench-intel
 all: programs
 
@@ -165,6 +165,12 @@ k8s-policies:
 bench-vindex:
 	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-vindex-bench
 	@scripts/bench-vindex.sh
+# hutch-cluster's similarity index holding 1M shapes: load time, RSS, GET /v1/similar
+# (scripts/bench-cluster-index.sh; a scratch Postgres, no broker).
+bench-cluster-index:
+	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-cluster
+	@scripts/bench-cluster-index.sh
+	@STORAGE=i8 scripts/bench-cluster-index.sh
 
 clean:
 	rm -rf build

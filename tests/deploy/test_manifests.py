@@ -229,8 +229,11 @@ def test_network_policies_select_the_pods(which):
     assert [p["port"] for r in ingest["ingress"] for p in r["ports"]] == [8081]
     console = nps["hutch-console-http"]["spec"]
     assert [p["port"] for r in console["ingress"] for p in r["ports"]] == [8090]
+    similar = nps["hutch-cluster-similar"]["spec"]
+    assert [p["port"] for r in similar["ingress"] for p in r["ports"]] == [8084]
+    assert all(r["from"] == [{"podSelector": {}}] for r in similar["ingress"])  # the namespace's pods only
     services = objs(which, "Service")
-    assert sorted(services) == ["hutch-console", "hutch-ingest"]
+    assert sorted(services) == ["hutch-cluster", "hutch-console", "hutch-ingest"]
     for name, svc in services.items():
         assert svc["spec"]["selector"] == {"app.kubernetes.io/name": name}
         assert svc["spec"]["ports"][0]["targetPort"] == "http"
