@@ -133,42 +133,45 @@ static int relay_send(const char *ticket_id, const void *value, size_t len, void
     return kafka_produce_sync(arg, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), value, len, NULL, 5000);
 }
 
-static void index_loaded(cluster_handler_ctx *h, shape_index *ix, int rc, int64_t t0)
+/* Makes the index and fills it with the window's shapes, then publishes it to the HTTP
+ * threads (h->index). A load that failed part way is kept, and the next refresh reads
+ * the whole window again. */
+static void index_fill(cluster_handler_ctx *h, pg *db, int dim)
 {
+    int64_t t0 = ids_now_ms();
+    shape_index *ix = shape_index_new(dim, h->index_storage);
+    if (!ix)
+        return;
+    h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
+    size_t added = 0;
+    int rc = shape_index_refresh(ix, db, h->embedder_name, t0 - h->index_window_ms, &h->index_newest_ms, &added,
+                                 h->stop);
+    if (rc != PG_OK) {
+        LOG_WARN("similarity_index_load_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
+        h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
+    }
     char n[24], ms[24];
     snprintf(n, sizeof n, "%zu", shape_index_count(ix));
     snprintf(ms, sizeof ms, "%" PRId64, ids_now_ms() - t0);
     LOG_INFO("similarity_index_loaded", "shapes", n, "ms", ms, "ok", rc == PG_OK ? "true" : "false", NULL);
-    if (rc != PG_OK) /* the next refresh reads the whole window again */
-        h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
     metrics_set(h->m_index_shapes, (int64_t)shape_index_count(ix));
+    h->index_refreshed_at = t0;
     __atomic_store_n(&h->index, ix, __ATOMIC_RELEASE);
 }
 
-/* The first load of the window's shapes, on a thread and a connection of its own: a
- * large window does not hold up the first batches. It publishes h->index when done;
- * from then on the tick refreshes it. An embedder whose size is not known yet (and no
- * stored shape of it) leaves the index to the tick, once the first batch tells. */
+/* The first load, on a thread and a connection of its own: a large window does not
+ * hold up the first batches. An embedder whose size is not known yet leaves the index
+ * to the tick, once the first batch tells. */
 static void *index_load(void *arg)
 {
     cluster_handler_ctx *h = arg;
-    int64_t t0 = ids_now_ms();
     char err[256] = "";
-    pg *db = pg_connect(h->database_url, 60000, err, sizeof err);
-    shape_index *ix = h->index_dim > 0 ? shape_index_new(h->index_dim, h->index_storage) : NULL;
-    int rc = PG_RETRY;
-    if (db && ix) {
-        h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
-        size_t added = 0;
-        rc = shape_index_refresh(ix, db, h->embedder_name, h->index_newest_ms - INDEX_OVERLAP_MS, &h->index_newest_ms,
-                                 &added, h->stop);
-        if (rc != PG_OK)
-            LOG_WARN("similarity_index_load_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
-        index_loaded(h, ix, rc, t0);
-    } else {
-        if (!db)
+    pg *db = h->index_dim > 0 ? pg_connect(h->database_url, 60000, err, sizeof err) : NULL;
+    if (db)
+        index_fill(h, db, h->index_dim);
+    else {
+        if (h->index_dim > 0)
             LOG_WARN("similarity_index_load_failed", "error", err, NULL);
-        shape_index_free(ix);
         __atomic_store_n(&h->index_by_tick, true, __ATOMIC_RELEASE);
     }
     pg_free(db);
@@ -179,26 +182,19 @@ static void *index_load(void *arg)
  * (at most every HUTCH_CLUSTER_INDEX_REFRESH). */
 static void index_refresh(cluster_handler_ctx *h, pg *db)
 {
-    int64_t now = ids_now_ms();
     shape_index *ix = __atomic_load_n(&h->index, __ATOMIC_ACQUIRE);
     if (!ix) {
-        if (!__atomic_load_n(&h->index_by_tick, __ATOMIC_ACQUIRE) || shapes_dim(h->shapes) <= 0)
-            return; /* still loading, or the size is not known yet */
-        if (!(ix = shape_index_new(shapes_dim(h->shapes), h->index_storage)))
-            return;
-        h->index_newest_ms = now - h->index_window_ms + INDEX_OVERLAP_MS;
-        size_t added = 0;
-        int rc = shape_index_refresh(ix, db, h->embedder_name, h->index_newest_ms - INDEX_OVERLAP_MS,
-                                     &h->index_newest_ms, &added, h->stop);
-        index_loaded(h, ix, rc, now);
-        h->index_refreshed_at = now;
-        return;
+        if (__atomic_load_n(&h->index_by_tick, __ATOMIC_ACQUIRE) && shapes_dim(h->shapes) > 0)
+            index_fill(h, db, shapes_dim(h->shapes));
+        return; /* else still loading, or the size is not known yet */
     }
+    int64_t now = ids_now_ms();
     if (now - h->index_refreshed_at < h->index_refresh_ms)
         return;
     size_t added = 0;
     if (shape_index_refresh(ix, db, h->embedder_name, h->index_newest_ms - INDEX_OVERLAP_MS, &h->index_newest_ms,
-                            &added, h->stop) != PG_OK)
+                            &added, h->stop) != PG_OK &&
+        !*h->stop)
         LOG_WARN("similarity_index_refresh_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
     h->index_refreshed_at = now;
     metrics_set(h->m_index_shapes, (int64_t)shape_index_count(ix));
