@@ -606,8 +606,41 @@ static int kmeans(const vindex *ix, const uint32_t *rows, size_t n, size_t k, ui
         pick[j] = t;
         row_padded(ix, rows[pick[i]], pts + i * st);
     }
-    for (size_t c = 0; c < k; c++) /* the first k of a random sample: distinct rows */
-        memcpy(cent + c * st, pts + c * st, st * sizeof *cent);
+    /* k-means++ seeding: each next direction a sample point drawn with probability
+     * proportional to its squared distance (2 - 2 cos) to the nearest one so far, so
+     * that small groups get a direction of their own */
+    double total = 0, *near = malloc(m * sizeof *near);
+    if (!near)
+        goto out;
+    memcpy(cent, pts, st * sizeof *cent);
+    for (size_t i = 0; i < m; i++) {
+        double d = 2 - 2 * (double)dot_f32(pts + i * st, cent, st);
+        near[i] = d > 0 ? d : 0;
+        total += near[i];
+    }
+    for (size_t c = 1; c < k; c++) {
+        size_t pick_i = 0;
+        if (total > 0) {
+            double x = (double)(xorshift(seed) >> 11) * 0x1.0p-53 * total, acc = 0;
+            for (pick_i = 0; pick_i + 1 < m; pick_i++) {
+                acc += near[pick_i];
+                if (acc > x)
+                    break;
+            }
+        } else {
+            pick_i = c; /* all points on the directions already: any (m >= k) */
+        }
+        float *cc = cent + c * st;
+        memcpy(cc, pts + pick_i * st, st * sizeof *cent);
+        total = 0;
+        for (size_t i = 0; i < m; i++) {
+            double d = 2 - 2 * (double)dot_f32(pts + i * st, cc, st);
+            if (d < near[i])
+                near[i] = d > 0 ? d : 0;
+            total += near[i];
+        }
+    }
+    free(near);
     for (int it = 0; it < KMEANS_ITERS; it++) {
         for (size_t i = 0; i < m; i++) {
             dots_f32(pts + i * st, cent, k, st, sc);
@@ -736,6 +769,88 @@ static int part_place(vindex *ix, uint32_t row)
     return 0;
 }
 
+/* Level 1 cuts through groups of rows (an alert kind split between two groups, whose
+ * halves were then lumped with others): every row moves to the nearest direction among
+ * the partitions of its REFINE_PROBES nearest groups (group g's are gfirst[g] up to
+ * gfirst[g+1]), and the directions and bounds are those of the new members. Partitions
+ * may end empty. label: n of scratch. */
+#define REFINE_PROBES 3
+static int refine(const vindex *ix, const float *c1, size_t k1, const size_t *gfirst, const float *cent,
+                  struct part *part, size_t np, uint32_t *label, double *x)
+{
+    size_t st = ix->stride, n = ix->n, most = k1;
+    for (size_t g = 0; g < k1; g++)
+        if (gfirst[g + 1] - gfirst[g] > most)
+            most = gfirst[g + 1] - gfirst[g];
+    float *xf = malloc((st + 2 * most) * sizeof *xf), *sc = xf + st, *sc2 = sc + most;
+    size_t *cnt = calloc(np, sizeof *cnt);
+    if (!xf || !cnt) {
+        free(xf);
+        free(cnt);
+        return -1;
+    }
+    for (size_t r = 0; r < n; r++) {
+        row_padded(ix, (uint32_t)r, xf);
+        dots_f32(xf, c1, k1, st, sc);
+        float best = -INFINITY;
+        size_t leaf = 0;
+        for (int probe = 0; probe < REFINE_PROBES && probe < (int)k1; probe++) {
+            size_t g = argmax(sc, k1), m = gfirst[g + 1] - gfirst[g];
+            sc[g] = -INFINITY;
+            if (m == 0)
+                continue;
+            dots_f32(xf, cent + gfirst[g] * st, m, st, sc2);
+            size_t a = argmax(sc2, m);
+            if (sc2[a] > best) {
+                best = sc2[a];
+                leaf = gfirst[g] + a;
+            }
+        }
+        label[r] = (uint32_t)leaf;
+        cnt[leaf]++;
+    }
+    int rc = 0;
+    for (size_t p = 0; p < np; p++) {
+        if (cnt[p] > part[p].cap) {
+            uint32_t *rows = realloc(part[p].rows, cnt[p] * sizeof *rows);
+            if (!rows)
+                rc = -1;
+            else {
+                part[p].rows = rows;
+                part[p].cap = cnt[p];
+            }
+        }
+    }
+    if (rc == 0) {
+        for (size_t p = 0; p < np; p++)
+            part[p].n = 0;
+        for (size_t r = 0; r < n; r++)
+            part[label[r]].rows[part[label[r]].n++] = (uint32_t)r;
+        for (size_t p = 0; p < np; p++)
+            part_finish(ix, &part[p], (float *)cent + p * st, x);
+    }
+    free(xf);
+    free(cnt);
+    return rc;
+}
+
+/* Drops the empty partitions of part[0..np) (and their directions); the new count. */
+static size_t drop_empty(const vindex *ix, float *cent, struct part *part, size_t np)
+{
+    size_t st = ix->stride, kept = 0;
+    for (size_t p = 0; p < np; p++) {
+        if (part[p].n == 0) {
+            free(part[p].rows);
+            continue;
+        }
+        part[kept] = part[p];
+        memmove(cent + kept * st, cent + p * st, st * sizeof *cent);
+        kept++;
+    }
+    memset(part + kept, 0, (np - kept) * sizeof *part);
+    return kept;
+}
+
 int vindex_partition(vindex *ix, size_t nlist)
 {
     size_t n = ix->n, st = ix->stride;
@@ -747,11 +862,11 @@ int vindex_partition(vindex *ix, size_t nlist)
         nlist = n;
     /* two levels: k1 ~ sqrt(nlist) groups, each cut into its share of nlist, so a row is
      * compared with ~2 sqrt(nlist) directions instead of nlist */
-    size_t k1 = (size_t)ceil(sqrt((double)nlist));
+    size_t k1 = (size_t)ceil(sqrt((double)nlist)), first_cut = nlist > 4 * k1 ? nlist / 2 : nlist;
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
     uint32_t *all = malloc(n * sizeof *all), *lab1 = malloc(n * sizeof *lab1), *byg = malloc(n * sizeof *byg);
     uint32_t *lab2 = malloc(n * sizeof *lab2);
-    size_t *start = calloc(k1 + 1, sizeof *start);
+    size_t *start = calloc(k1 + 1, sizeof *start), *gfirst = calloc(k1 + 1, sizeof *gfirst);
     float *c1 = malloc(k1 * st * sizeof *c1);
     /* at most nlist + k1 leaves: a group's share is rounded up by less than 1 */
     size_t maxp = k1 + nlist;
@@ -760,7 +875,7 @@ int vindex_partition(vindex *ix, size_t nlist)
     double *x = malloc(2 * (size_t)ix->dim * sizeof *x);
     size_t np = 0;
     int rc = -1;
-    if (!all || !lab1 || !byg || !lab2 || !start || !c1 || !cent || !part || !x)
+    if (!all || !lab1 || !byg || !lab2 || !start || !gfirst || !c1 || !cent || !part || !x)
         goto out;
     for (size_t r = 0; r < n; r++)
         all[r] = (uint32_t)r;
@@ -777,9 +892,10 @@ int vindex_partition(vindex *ix, size_t nlist)
     start[0] = 0;
     for (size_t g = 0; g < k1; g++) {
         size_t gn = start[g + 1] - start[g];
+        gfirst[g] = np;
         if (gn == 0)
             continue;
-        size_t k2 = (size_t)llround((double)nlist * gn / n);
+        size_t k2 = (size_t)llround((double)first_cut * gn / n);
         k2 = k2 < 1 ? 1 : k2 > gn ? gn : k2;
         const uint32_t *rows = byg + start[g];
         if (kmeans(ix, rows, gn, k2, &seed, cent + np * st, lab2) != 0)
@@ -809,6 +925,54 @@ int vindex_partition(vindex *ix, size_t nlist)
         for (size_t p = first; p < np; p++)
             part_finish(ix, &part[p], cent + p * st, x);
     }
+    gfirst[k1] = np;
+    if (refine(ix, c1, k1, gfirst, cent, part, np, lab1, x) != 0)
+        goto out;
+    np = drop_empty(ix, cent, part, np);
+    /* then the widest partitions are halved until there are nlist: the shares above go
+     * by rows, so groups of few rows each (rare alert kinds) were lumped together */
+    uint32_t *lab = lab2;
+    while (np < nlist) {
+        size_t w = np; /* the one most rows would be read for: rows * theta^2 */
+        double wv = 0;
+        for (size_t p = 0; p < np; p++) {
+            double v = (double)part[p].n * part[p].theta * part[p].theta;
+            if (part[p].n >= 2 && part[p].theta > 1e-6 && v > wv) {
+                w = p;
+                wv = v;
+            }
+        }
+        if (w == np)
+            break; /* nothing left to split */
+        struct part *pt = &part[w];
+        if (kmeans(ix, pt->rows, pt->n, 2, &seed, cent + np * st, lab) != 0)
+            goto out;
+        size_t m1 = 0;
+        for (size_t i = 0; i < pt->n; i++)
+            m1 += lab[i];
+        if (m1 == 0 || m1 == pt->n) {
+            pt->theta = 0; /* not split by 2-means: leave it */
+            continue;
+        }
+        struct part *nw = &part[np];
+        nw->rows = malloc(m1 * sizeof(uint32_t));
+        if (!nw->rows)
+            goto out;
+        nw->cap = m1;
+        size_t keep = 0;
+        for (size_t i = 0; i < pt->n; i++) {
+            if (lab[i])
+                nw->rows[nw->n++] = pt->rows[i];
+            else
+                pt->rows[keep++] = pt->rows[i];
+        }
+        pt->n = keep;
+        part_finish(ix, pt, cent + w * st, x);
+        part_finish(ix, nw, cent + np * st, x);
+        np++;
+    }
+    for (size_t p = 0; p < np; p++) /* the thetas zeroed above */
+        part_finish(ix, &part[p], cent + p * st, x);
     parts_free(ix);
     ix->part = part;
     ix->cent = cent;
@@ -827,6 +991,7 @@ out:
     free(byg);
     free(lab2);
     free(start);
+    free(gfirst);
     free(c1);
     free(x);
     return rc;
