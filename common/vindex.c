@@ -167,9 +167,8 @@ static inline void prefetch_row(const void *row, size_t bytes)
         _mm_prefetch((const char *)row + b, _MM_HINT_T0);
 }
 
-__attribute__((target("avx2,fma"))) static void gdots_f32_avx2(const float *q, const float *base,
-                                                               const uint32_t *rows, size_t n, size_t stride,
-                                                               float *out)
+__attribute__((target("avx2,fma"))) static void gdots_f32_avx2(const float *q, const float *base, const uint32_t *rows,
+                                                               size_t n, size_t stride, float *out)
 {
     for (size_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n)
@@ -542,7 +541,7 @@ static void *scan_thread(void *p)
  * cos(phi) (computed by the same kernel) and to the bound's cosine. The int8 rows' angles
  * and norms are computed in double on the dequantised values (exact), and the query is
  * the dequantised int8 one, which is what their scores are products of. */
-#define BOUND_TOL(stride) ((double)(stride) * 1.2e-7 + 1e-6)
+#define BOUND_TOL(stride) ((double)(stride)*1.2e-7 + 1e-6)
 #define KMEANS_ITERS 6
 #define KMEANS_SAMPLE 48 /* sample points per centroid */
 

@@ -89,8 +89,7 @@ static long rss_kb(void)
 /* A random unit vector of the uniform data, or of the clustered model (see the top). */
 static void random_unit(float *v, int dim)
 {
-    for (int i = 0; i < dim; i++)
-        v[i] = uniform();
+    for (int i = 0; i < dim; i++) v[i] = uniform();
     normalise(v, dim);
 }
 
@@ -107,12 +106,10 @@ static void model_init(model *m, long kinds, int dim)
     float *fam = malloc((size_t)dim * sizeof *fam), *r = malloc((size_t)dim * sizeof *r);
     random_unit(m->g, dim);
     for (long k = 0; k < kinds; k++) {
-        if (k % 8 == 0)
-            random_unit(fam, dim);
+        if (k % 8 == 0) random_unit(fam, dim);
         random_unit(r, dim);
         float *t = m->kind + k * dim;
-        for (int i = 0; i < dim; i++)
-            t[i] = 0.6f * fam[i] + 0.8f * r[i];
+        for (int i = 0; i < dim; i++) t[i] = 0.6f * fam[i] + 0.8f * r[i];
         normalise(t, dim);
     }
     free(fam);
@@ -125,8 +122,7 @@ static void model_row(const model *m, float *v, int dim)
     long k = (long)((double)m->kinds * u * u);
     const float *t = m->kind + (k < m->kinds ? k : m->kinds - 1) * dim;
     random_unit(v, dim);
-    for (int i = 0; i < dim; i++)
-        v[i] = 0.911f * m->g[i] + 0.361f * t[i] + 0.2f * v[i];
+    for (int i = 0; i < dim; i++) v[i] = 0.911f * m->g[i] + 0.361f * t[i] + 0.2f * v[i];
     normalise(v, dim);
 }
 
@@ -135,10 +131,8 @@ static double stream_gbps(void)
 {
     size_t n = (256u << 20) / sizeof(uint64_t);
     uint64_t *b = malloc(n * sizeof *b);
-    if (!b)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        b[i] = i;
+    if (!b) return 0;
+    for (size_t i = 0; i < n; i++) b[i] = i;
     double best = 1e30;
     volatile uint64_t sink;
     for (int pass = 0; pass < 3; pass++) {
@@ -209,8 +203,7 @@ int main(int argc, char **argv)
         case 'P': partitions = atol(optarg); break;
         case 'K': kinds = atol(optarg); break;
         case 'D':
-            if (strcmp(optarg, "uniform") == 0 || strcmp(optarg, "clustered") == 0)
-                clustered = optarg[0] == 'c';
+            if (strcmp(optarg, "uniform") == 0 || strcmp(optarg, "clustered") == 0) clustered = optarg[0] == 'c';
             else {
                 fprintf(stderr, "hutch-vindex-bench: --data is uniform or clustered, not '%s'\n", optarg);
                 return 2;
@@ -246,13 +239,10 @@ int main(int argc, char **argv)
 
     if (strcmp(mode, "search") == 0) {
         model m = {0};
-        if (clustered)
-            model_init(&m, kinds, (int)dim);
+        if (clustered) model_init(&m, kinds, (int)dim);
         for (long r = 0; r < rows; r++) {
-            if (clustered)
-                model_row(&m, v, (int)dim);
-            else
-                random_unit(v, (int)dim);
+            if (clustered) model_row(&m, v, (int)dim);
+            else random_unit(v, (int)dim);
             vindex_add(ix, (uint64_t)r, v);
         }
         double build_ms = 0, build_cpu_ms = 0;
@@ -268,10 +258,8 @@ int main(int argc, char **argv)
         double *t = malloc((size_t)queries * sizeof *t), *ct = malloc((size_t)queries * sizeof *ct);
         vindex_hit hits[10];
         for (long q = 0; q < queries; q++) {
-            if (clustered)
-                model_row(&m, v, (int)dim);
-            else
-                random_unit(v, (int)dim);
+            if (clustered) model_row(&m, v, (int)dim);
+            else random_unit(v, (int)dim);
             double t0 = now_ms(), c0 = cpu_ms();
             if (vindex_search(ix, v, 10, -2.0f, NULL, NULL, hits) != 10) {
                 fprintf(stderr, "hutch-vindex-bench: search failed\n");
@@ -283,14 +271,15 @@ int main(int argc, char **argv)
         qsort(t, (size_t)queries, sizeof *t, cmp_double);
         qsort(ct, (size_t)queries, sizeof *ct, cmp_double);
         double gbps = stream_gbps();
-        double row_bytes = (double)rows * (st == VINDEX_F32 ? ((dim + 31) / 32 * 32) * 4.0 : (dim + 31) / 32 * 32 + 4.0);
+        double row_bytes =
+            (double)rows * (st == VINDEX_F32 ? ((dim + 31) / 32 * 32) * 4.0 : (dim + 31) / 32 * 32 + 4.0);
         printf("{\"bench\":\"search\",\"kernel\":\"%s\",\"threads\":%ld,\"storage\":\"%s\",\"data\":\"%s\","
                "\"rows\":%ld,\"dim\":%ld,\"partitions\":%zu,\"build_ms\":%.0f,\"build_cpu_ms\":%.0f,"
                "\"k\":10,\"queries\":%ld,\"median_ms\":%.2f,\"p90_ms\":%.2f,\"max_ms\":%.2f,\"median_cpu_ms\":%.2f,"
                "\"stream_gbps\":%.1f,\"flat_floor_ms\":%.1f,\"index_mb_per_million\":%.1f,\"rss_mb\":%.1f}\n",
                vindex_kernel_name(), threads, st == VINDEX_F32 ? "f32" : "i8", clustered ? "clustered" : "uniform",
-               rows, dim, vindex_partitions(ix), build_ms, build_cpu_ms, queries, t[queries / 2],
-               t[queries * 9 / 10], t[queries - 1], ct[queries / 2], gbps, gbps > 0 ? row_bytes / gbps / 1e6 : 0,
+               rows, dim, vindex_partitions(ix), build_ms, build_cpu_ms, queries, t[queries / 2], t[queries * 9 / 10],
+               t[queries - 1], ct[queries / 2], gbps, gbps > 0 ? row_bytes / gbps / 1e6 : 0,
                vindex_memory(ix) / 1048576.0 * 1e6 / rows, rss_kb() / 1024.0);
         free(m.g);
         free(m.kind);
