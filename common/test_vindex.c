@@ -355,6 +355,7 @@ static void check_partitioned(vindex_storage st, size_t topics, size_t n, size_t
         assert_int_equal(vindex_add(flat, 7 * r, rows + r * dim), 0);
         assert_int_equal(vindex_add(part, 7 * r, rows + r * dim), 0);
     }
+    vindex_set_threads(part, 2); /* a partitioned search stays on one thread: same hits */
     size_t before = vindex_memory(part);
     assert_int_equal(vindex_partition(part, nlist), 0);
     assert_true(vindex_partitions(part) >= nlist / 2 && vindex_partitions(part) <= nlist + 20);

@@ -1,5 +1,6 @@
 /* The flat vector index (see vindex.h): rows in one growing array, a size-k min-heap per
- * search, kernels chosen once.
+ * search, kernels chosen once; optionally partitions over the same rows (lists of row
+ * numbers and bounds, "partitions" below) that a search reads in order of bound.
  *
  * Layout: row r occupies stride elements at f32 + r*stride (or i8 + r*stride), stride =
  * dim rounded up to 32, the padding zero; so the kernels never handle a tail and padding
