@@ -1,5 +1,7 @@
-/* Unit tests for vindex.c: the AVX2 kernels against the scalar ones on random data, and
- * top-k search (order, ties, k, min_score, filter, int8 storage) against a full sort. */
+/* Unit tests for vindex.c: the AVX2 kernels against the scalar ones on random data,
+ * top-k search (order, ties, k, min_score, filter, int8 storage) against a full sort, and
+ * the partitioned search against the flat one (uniform and clustered rows, int8, filter,
+ * min_score, rows appended after partitioning, ties). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,6 +300,154 @@ static void test_threads(void **state)
     vindex_free(b);
 }
 
+/* ---- partitioned search: the same hits as the flat scan ---- */
+
+/* n rows of dim: uniform (topics 0), or around `topics` centres sharing a common
+ * component (cos ~0.8 between topics, ~0.97 within one), like alert embeddings. */
+static void fill(float *rows, size_t n, int dim, size_t topics)
+{
+    float *cent = malloc((topics + 1) * (size_t)dim * sizeof *cent), *g = cent + topics * (size_t)dim;
+    random_unit(g, dim);
+    for (size_t t = 0; t < topics; t++)
+        random_unit(cent + t * dim, dim);
+    for (size_t r = 0; r < n; r++) {
+        float *v = rows + r * dim;
+        random_unit(v, dim);
+        if (topics == 0)
+            continue;
+        const float *c = cent + (next() % topics) * dim;
+        double nn = 0;
+        for (int i = 0; i < dim; i++) {
+            v[i] = 0.9f * g[i] + 0.45f * c[i] + 0.17f * v[i];
+            nn += (double)v[i] * v[i];
+        }
+        for (int i = 0; i < dim; i++)
+            v[i] = (float)(v[i] / sqrt(nn));
+    }
+    free(cent);
+}
+
+/* Both indexes give the same hits for q: rows, ids and scores bit for bit. */
+static void same_hits(const vindex *flat, const vindex *part, const float *q, size_t k, float min_score,
+                      vindex_filter_fn filter)
+{
+    vindex_hit a[64], b[64];
+    int calls = 0;
+    int na = vindex_search(flat, q, k, min_score, filter, &calls, a);
+    int nb = vindex_search(part, q, k, min_score, filter, &calls, b);
+    assert_int_equal(na, nb);
+    for (int i = 0; i < na; i++) {
+        assert_int_equal(a[i].row, b[i].row);
+        assert_int_equal(a[i].id, b[i].id);
+        assert_true(a[i].score == b[i].score);
+    }
+}
+
+/* A flat and a partitioned index over the same rows, then many queries: random ones, rows
+ * of the index and rows near them; k 1, 10 and 64; with min_score and a filter too. */
+static void check_partitioned(vindex_storage st, size_t topics, size_t n, size_t nlist, size_t appended)
+{
+    const int dim = 64;
+    float *rows = malloc((n + appended) * dim * sizeof *rows), q[64];
+    fill(rows, n + appended, dim, topics);
+    vindex *flat = vindex_new(dim, st), *part = vindex_new(dim, st);
+    for (size_t r = 0; r < n; r++) {
+        assert_int_equal(vindex_add(flat, 7 * r, rows + r * dim), 0);
+        assert_int_equal(vindex_add(part, 7 * r, rows + r * dim), 0);
+    }
+    vindex_set_threads(part, 2); /* a partitioned search stays on one thread: same hits */
+    size_t before = vindex_memory(part);
+    assert_int_equal(vindex_partition(part, nlist), 0);
+    assert_true(vindex_partitions(part) >= nlist / 2 && vindex_partitions(part) <= nlist + 20);
+    assert_true(vindex_memory(part) > before);
+    for (size_t r = n; r < n + appended; r++) { /* after partitioning: into the nearest */
+        assert_int_equal(vindex_add(flat, 7 * r, rows + r * dim), 0);
+        assert_int_equal(vindex_add(part, 7 * r, rows + r * dim), 0);
+    }
+    for (int i = 0; i < 150; i++) {
+        if (i % 3 == 0) {
+            random_unit(q, dim);
+        } else { /* a row, or a row nudged: queries where the data is */
+            memcpy(q, rows + (next() % (n + appended)) * dim, sizeof q);
+            if (i % 3 == 2)
+                for (int d = 0; d < dim; d++)
+                    q[d] += 0.05f * uniform();
+        }
+        size_t k = i % 4 == 0 ? 1 : i % 4 == 1 ? 10 : 64;
+        same_hits(flat, part, q, k, -2.0f, NULL);
+        same_hits(flat, part, q, k, 0.5f, NULL);
+        same_hits(flat, part, q, k, -2.0f, even_ids);
+        same_hits(flat, part, q, k, 0.9f, even_ids);
+    }
+    vindex_hit h[1];
+    assert_int_equal(vindex_partition(part, 0), 0); /* back to flat */
+    assert_int_equal(vindex_partitions(part), 0);
+    assert_int_equal(vindex_search(part, q, 1, -2.0f, NULL, NULL, h), 1);
+    free(rows);
+    vindex_free(flat);
+    vindex_free(part);
+}
+
+static void test_partition_uniform(void **state) { check_partitioned(VINDEX_F32, 0, 6000, 60, 0); }
+static void test_partition_clustered(void **state) { check_partitioned(VINDEX_F32, 80, 12000, 100, 0); }
+static void test_partition_int8(void **state)
+{
+    check_partitioned(VINDEX_I8, 80, 12000, 100, 0);
+    check_partitioned(VINDEX_I8, 0, 4000, 40, 0);
+}
+static void test_partition_appended(void **state)
+{
+    check_partitioned(VINDEX_F32, 80, 8000, 90, 4000);
+    check_partitioned(VINDEX_I8, 0, 3000, 30, 3000); /* appended rows unlike the built ones */
+}
+static void test_partition_scalar(void **state)
+{
+    vindex_use_scalar(true);
+    check_partitioned(VINDEX_F32, 50, 5000, 50, 500);
+    vindex_use_scalar(false);
+}
+
+/* Ties across partitions: copies of a few vectors (and zero rows) spread over the rows;
+ * lower rows first, as in the flat scan. Also fewer rows than partitions asked. */
+static void test_partition_ties(void **state)
+{
+    const int dim = 32;
+    const size_t n = 3000;
+    float base[5][32], q[32], zero[32] = {0};
+    for (int i = 0; i < 5; i++)
+        random_unit(base[i], dim);
+    vindex *flat = vindex_new(dim, VINDEX_F32), *part = vindex_new(dim, VINDEX_F32);
+    for (size_t r = 0; r < n; r++) {
+        const float *v = r % 97 == 0 ? zero : base[next() % 5];
+        vindex_add(flat, r, v);
+        vindex_add(part, r, v);
+    }
+    assert_int_equal(vindex_partition(part, 40), 0);
+    for (int i = 0; i < 30; i++) {
+        if (i < 5)
+            memcpy(q, base[i], sizeof q);
+        else
+            random_unit(q, dim);
+        same_hits(flat, part, q, 64, -2.0f, NULL);
+        same_hits(flat, part, q, 64, -2.0f, even_ids);
+        same_hits(flat, part, q, 5, 0.0f, NULL);
+        same_hits(flat, part, zero, 10, 0.0f, NULL);
+    }
+    vindex *few = vindex_new(dim, VINDEX_I8);
+    vindex_hit h[4];
+    assert_int_equal(vindex_partition(few, 10), 0); /* empty: stays flat */
+    assert_int_equal(vindex_partitions(few), 0);
+    vindex_add(few, 1, base[0]);
+    vindex_add(few, 2, base[1]);
+    assert_int_equal(vindex_partition(few, 10), 0);
+    assert_true(vindex_partitions(few) >= 1 && vindex_partitions(few) <= 2);
+    assert_int_equal(vindex_search(few, base[1], 4, -2.0f, NULL, NULL, h), 2);
+    assert_int_equal(h[0].row, 1);
+    vindex_free(few);
+    vindex_free(flat);
+    vindex_free(part);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +460,12 @@ int main(void)
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_range_batch),
+        cmocka_unit_test(test_partition_uniform),
+        cmocka_unit_test(test_partition_clustered),
+        cmocka_unit_test(test_partition_int8),
+        cmocka_unit_test(test_partition_appended),
+        cmocka_unit_test(test_partition_scalar),
+        cmocka_unit_test(test_partition_ties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
