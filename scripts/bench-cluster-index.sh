@@ -32,7 +32,7 @@ start_cluster() {
 }
 wait_loaded() {
     local t=0
-    until grep -q similarity_index_loaded "$work/cluster.log"; do
+    until grep -qs similarity_index_loaded "$work/cluster.log"; do
         kill -0 "$pid" 2>/dev/null || die "hutch-cluster exited: $(tail -5 "$work/cluster.log")"
         sleep 0.1; t=$((t + 1)); ((t < 6000)) || die "index not loaded in 600 s"
     done
