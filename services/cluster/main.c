@@ -133,9 +133,9 @@ static int relay_send(const char *ticket_id, const void *value, size_t len, void
     return kafka_produce_sync(arg, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), value, len, NULL, 5000);
 }
 
-/* Makes the index and fills it with the window's shapes, then publishes it to the HTTP
- * threads (h->index). A load that failed part way is kept, and the next refresh reads
- * the whole window again. */
+/* Makes the index and fills it with the window's shapes, partitions it when large
+ * (shape_index_partition), then publishes it to the HTTP threads (h->index). A load that
+ * failed part way is kept, and the next refresh reads the whole window again. */
 static void index_fill(cluster_handler_ctx *h, pg *db, int dim)
 {
     int64_t t0 = ids_now_ms();
@@ -150,10 +150,13 @@ static void index_fill(cluster_handler_ctx *h, pg *db, int dim)
         LOG_WARN("similarity_index_load_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
         h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
     }
-    char n[24], ms[24];
+    long parts = shape_index_partition(ix);
+    char n[24], ms[24], np[24];
     snprintf(n, sizeof n, "%zu", shape_index_count(ix));
     snprintf(ms, sizeof ms, "%" PRId64, ids_now_ms() - t0);
-    LOG_INFO("similarity_index_loaded", "shapes", n, "ms", ms, "ok", rc == PG_OK ? "true" : "false", NULL);
+    snprintf(np, sizeof np, "%ld", parts);
+    LOG_INFO("similarity_index_loaded", "shapes", n, "partitions", np, "ms", ms, "ok", rc == PG_OK ? "true" : "false",
+             NULL);
     metrics_set(h->m_index_shapes, (int64_t)shape_index_count(ix));
     h->index_refreshed_at = t0;
     __atomic_store_n(&h->index, ix, __ATOMIC_RELEASE);

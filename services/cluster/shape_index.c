@@ -199,6 +199,17 @@ int shape_index_search_like(shape_index *ix, const char *hash, size_t k, float m
     return n;
 }
 
+long shape_index_partition(shape_index *ix)
+{
+    pthread_rwlock_wrlock(&ix->lock);
+    size_t n = vindex_count(ix->vx);
+    long parts = 0;
+    if (n >= SHAPE_INDEX_PARTITION_MIN)
+        parts = vindex_partition(ix->vx, n / SHAPE_INDEX_PARTITION_ROWS) == 0 ? (long)vindex_partitions(ix->vx) : -1;
+    pthread_rwlock_unlock(&ix->lock);
+    return parts;
+}
+
 size_t shape_index_count(shape_index *ix)
 {
     pthread_rwlock_rdlock(&ix->lock);

@@ -56,6 +56,15 @@ int shape_index_search(shape_index *ix, const float *q, size_t k, float min_scor
 int shape_index_search_like(shape_index *ix, const char *hash, size_t k, float min_score, int64_t since_ms,
                             shape_hit *out, int *known);
 
+/* Partitions the index for faster exact searches (vindex_partition) when it holds at
+ * least SHAPE_INDEX_PARTITION_MIN shapes: one partition per SHAPE_INDEX_PARTITION_ROWS.
+ * Holds the write lock while it builds (about 50 s a million 384-d shapes): call it
+ * before the index is shared. Shapes added later join the nearest partition (exact
+ * still, the bounds widen). The number of partitions, or -1 on out of memory. */
+#define SHAPE_INDEX_PARTITION_MIN 50000
+#define SHAPE_INDEX_PARTITION_ROWS 125
+long shape_index_partition(shape_index *ix);
+
 size_t shape_index_count(shape_index *ix);
 int shape_index_dim(const shape_index *ix);
 /* Bytes held by the vectors, the hashes and the lookup table (approximately). */

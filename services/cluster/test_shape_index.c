@@ -212,6 +212,45 @@ static void test_search_matches_reference(void **state)
     shape_index_free(ix);
 }
 
+/* A large index is partitioned; its answers do not change, and shapes added after it
+ * are found. */
+static void test_partition_keeps_answers(void **state)
+{
+    (void)state;
+    enum { N = SHAPE_INDEX_PARTITION_MIN + 1000, Q = 20, K = 10 };
+    shape_index *ix = shape_index_new(DIM, VINDEX_F32);
+    char h[SHAPE_HASH_LEN];
+    float v[DIM];
+    for (int i = 0; i < N; i++) {
+        random_unit(v);
+        hash_of(i, h);
+        assert_int_equal(shape_index_touch(ix, h, v, i), 1);
+    }
+    float qs[Q][DIM];
+    shape_hit before[Q][K], after[K];
+    for (int q = 0; q < Q; q++) {
+        random_unit(qs[q]);
+        assert_int_equal(shape_index_search(ix, qs[q], K, -1, 100, before[q]), K);
+    }
+    assert_int_equal(shape_index_partition(ix), N / SHAPE_INDEX_PARTITION_ROWS);
+    for (int q = 0; q < Q; q++) {
+        assert_int_equal(shape_index_search(ix, qs[q], K, -1, 100, after), K);
+        for (int i = 0; i < K; i++) {
+            assert_string_equal(after[i].hash, before[q][i].hash);
+            assert_true(after[i].score == before[q][i].score);
+        }
+    }
+    hash_of(N, h);
+    assert_int_equal(shape_index_touch(ix, h, qs[0], N), 1);
+    assert_int_equal(shape_index_search(ix, qs[0], 1, -1, 0, after), 1);
+    assert_string_equal(after[0].hash, h);
+    shape_index_free(ix);
+    /* a small index stays flat */
+    ix = shape_index_new(DIM, VINDEX_F32);
+    assert_int_equal(shape_index_partition(ix), 0);
+    shape_index_free(ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_bad_hash_refused),
         cmocka_unit_test(test_window_filter),
         cmocka_unit_test(test_search_matches_reference),
+        cmocka_unit_test(test_partition_keeps_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
