@@ -168,7 +168,7 @@ bench-vindex:
 # hutch-cluster's similarity index holding 1M shapes: load time, RSS, GET /v1/similar
 # (scripts/bench-cluster-index.sh; a scratch Postgres, no broker).
 bench-cluster-index:
-	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-cluster
+	@$(MAKE) --no-print-directory MODE=release build/release/bin/hutch-cluster build/release/bin/hutch-vindex-bench
 	@scripts/bench-cluster-index.sh
 	@STORAGE=i8 scripts/bench-cluster-index.sh
 

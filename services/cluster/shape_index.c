@@ -199,13 +199,21 @@ int shape_index_search_like(shape_index *ix, const char *hash, size_t k, float m
     return n;
 }
 
+size_t shape_index_partitions_for(size_t n)
+{
+    if (n < SHAPE_INDEX_PARTITION_MIN)
+        return 0;
+    size_t most = n / 125 > 8000 ? n / 125 : 8000;
+    return n / 25 < most ? n / 25 : most;
+}
+
 long shape_index_partition(shape_index *ix)
 {
     pthread_rwlock_wrlock(&ix->lock);
-    size_t n = vindex_count(ix->vx);
+    size_t want = shape_index_partitions_for(vindex_count(ix->vx));
     long parts = 0;
-    if (n >= SHAPE_INDEX_PARTITION_MIN)
-        parts = vindex_partition(ix->vx, n / SHAPE_INDEX_PARTITION_ROWS) == 0 ? (long)vindex_partitions(ix->vx) : -1;
+    if (want)
+        parts = vindex_partition(ix->vx, want) == 0 ? (long)vindex_partitions(ix->vx) : -1;
     pthread_rwlock_unlock(&ix->lock);
     return parts;
 }

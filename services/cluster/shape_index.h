@@ -57,13 +57,18 @@ int shape_index_search_like(shape_index *ix, const char *hash, size_t k, float m
                             shape_hit *out, int *known);
 
 /* Partitions the index for faster exact searches (vindex_partition) when it holds at
- * least SHAPE_INDEX_PARTITION_MIN shapes: one partition per SHAPE_INDEX_PARTITION_ROWS.
- * Holds the write lock while it builds (about 50 s a million 384-d shapes): call it
- * before the index is shared. Shapes added later join the nearest partition (exact
- * still, the bounds widen). The number of partitions, or -1 on out of memory. */
+ * least SHAPE_INDEX_PARTITION_MIN shapes. Pruning needs about as many partitions as
+ * there are kinds of alert (hutch-vindex-bench's alert-like data, 2,000 kinds: 60,000
+ * rows search in 3 ms with 2,400 partitions, 13-16 ms with 480-1,200, 11 ms flat), so
+ * one per 25 shapes, but no more than 8,000 or one per 125 shapes, whichever is more
+ * (the build grows with them: about 50 s for a million 384-d shapes in 8,000). Holds
+ * the write lock while it builds: call it before the index is shared. Shapes added
+ * later join the nearest partition (exact still, the bounds widen). The number of
+ * partitions, or -1 on out of memory. */
 #define SHAPE_INDEX_PARTITION_MIN 50000
-#define SHAPE_INDEX_PARTITION_ROWS 125
 long shape_index_partition(shape_index *ix);
+/* How many partitions shape_index_partition makes of n shapes (0: stays flat). */
+size_t shape_index_partitions_for(size_t n);
 
 size_t shape_index_count(shape_index *ix);
 int shape_index_dim(const shape_index *ix);

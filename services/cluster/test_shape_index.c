@@ -232,7 +232,7 @@ static void test_partition_keeps_answers(void **state)
         random_unit(qs[q]);
         assert_int_equal(shape_index_search(ix, qs[q], K, -1, 100, before[q]), K);
     }
-    assert_int_equal(shape_index_partition(ix), N / SHAPE_INDEX_PARTITION_ROWS);
+    assert_int_equal(shape_index_partition(ix), N / 25);
     for (int q = 0; q < Q; q++) {
         assert_int_equal(shape_index_search(ix, qs[q], K, -1, 100, after), K);
         for (int i = 0; i < K; i++) {
@@ -245,6 +245,10 @@ static void test_partition_keeps_answers(void **state)
     assert_int_equal(shape_index_search(ix, qs[0], 1, -1, 0, after), 1);
     assert_string_equal(after[0].hash, h);
     shape_index_free(ix);
+    assert_int_equal(shape_index_partitions_for(SHAPE_INDEX_PARTITION_MIN - 1), 0);
+    assert_int_equal(shape_index_partitions_for(200000), 8000);
+    assert_int_equal(shape_index_partitions_for(1000000), 8000);
+    assert_int_equal(shape_index_partitions_for(2000000), 16000);
     /* a small index stays flat */
     ix = shape_index_new(DIM, VINDEX_F32);
     assert_int_equal(shape_index_partition(ix), 0);

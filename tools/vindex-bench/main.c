@@ -4,7 +4,10 @@
  *   hutch-vindex-bench search --rows 1000000 --dim 384 [--storage f32|i8] [--queries 20] [--threads 1]
  *                             [--data uniform|clustered] [--kinds 2000] [--partitions N]
  *   hutch-vindex-bench dbscan --rows 100000 --dim 384 --shapes 2000 [--storage f32|i8]
+ *   hutch-vindex-bench rows --rows 1000000 --dim 384 [--data uniform|clustered] [--kinds 2000]
  *
+ * rows: prints the data set as COPY text lines "N\t{x,...}" (row number, a real[]) for
+ * scripts/bench-cluster-index.sh to load into Postgres.
  * search: fills an index, runs exact top-10 queries, prints one JSON line: the kernel,
  * median/p90/max query time and the median CPU time of a query (the machine may be
  * shared: CPU time is what the search itself cost), index bytes per million rows, RSS,
@@ -161,14 +164,15 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(FILE *o)
 {
-    fprintf(o, "usage: hutch-vindex-bench search|dbscan [--rows N] [--dim D] [--storage f32|i8]\n"
+    fprintf(o, "usage: hutch-vindex-bench search|dbscan|rows [--rows N] [--dim D] [--storage f32|i8]\n"
                "       [--queries Q] [--shapes S] [--threads T] [--scalar]\n"
                "       [--data uniform|clustered] [--kinds K] [--partitions N]\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "search") != 0 && strcmp(argv[1], "dbscan") != 0)) {
+    if (argc < 2 || (strcmp(argv[1], "search") != 0 && strcmp(argv[1], "dbscan") != 0 &&
+                      strcmp(argv[1], "rows") != 0)) {
         usage(stderr);
         return 2;
     }
@@ -228,6 +232,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "hutch-vindex-bench: --rows, --queries, --kinds >= 1, --dim 1..4096, --shapes, "
                         "--partitions >= 0, --threads 1..64\n");
         return 2;
+    }
+    if (strcmp(mode, "rows") == 0) {
+        model m = {0};
+        float *r = malloc((size_t)dim * sizeof *r);
+        if (clustered) model_init(&m, kinds, (int)dim);
+        for (long n = 0; n < rows; n++) {
+            if (clustered) model_row(&m, r, (int)dim);
+            else random_unit(r, (int)dim);
+            printf("%ld\t{", n);
+            for (long i = 0; i < dim; i++)
+                printf(i ? ",%.9g" : "%.9g", (double)r[i]);
+            fputs("}\n", stdout);
+        }
+        free(r);
+        free(m.g);
+        free(m.kind);
+        return fflush(stdout) == 0 ? 0 : 1;
     }
     vindex *ix = vindex_new((int)dim, st);
     if (!ix || vindex_reserve(ix, (size_t)rows) != 0) {
