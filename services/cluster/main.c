@@ -144,8 +144,8 @@ static void index_fill(cluster_handler_ctx *h, pg *db, int dim)
         return;
     h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;
     size_t added = 0;
-    int rc = shape_index_refresh(ix, db, h->embedder_name, t0 - h->index_window_ms, &h->index_newest_ms, &added,
-                                 h->stop);
+    int rc =
+        shape_index_refresh(ix, db, h->embedder_name, t0 - h->index_window_ms, &h->index_newest_ms, &added, h->stop);
     if (rc != PG_OK) {
         LOG_WARN("similarity_index_load_failed", "error", pg_last_error(db) ? pg_last_error(db) : "", NULL);
         h->index_newest_ms = t0 - h->index_window_ms + INDEX_OVERLAP_MS;

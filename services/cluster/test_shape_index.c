@@ -258,10 +258,8 @@ static void test_partition_keeps_answers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_row_per_shape),
-        cmocka_unit_test(test_bad_hash_refused),
-        cmocka_unit_test(test_window_filter),
-        cmocka_unit_test(test_search_matches_reference),
+        cmocka_unit_test(test_one_row_per_shape),       cmocka_unit_test(test_bad_hash_refused),
+        cmocka_unit_test(test_window_filter),           cmocka_unit_test(test_search_matches_reference),
         cmocka_unit_test(test_partition_keeps_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,21 +151,29 @@ def test_similar_and_suggest_after_the_night(night_stack):
     scan = st.pg.query("SELECT ticket_id::text AS t FROM ticket_storms WHERE kind = 'port_scan'")[0]["t"]
     probe = st.pg.query("SELECT alert_id::text AS a FROM ticket_alerts WHERE ticket_id = %s LIMIT 1", (scan,))[0]["a"]
 
-    similar = json.loads(hutchctl(st, "-o", "json", "alert", "similar", probe, "--limit", "5"))
-    assert len(similar) == 5 and all(s["ticket_id"] == scan and s["score"] >= 0.99 for s in similar), similar
-    assert probe not in {s["alert_id"] for s in similar}
-    table = hutchctl(st, "alert", "similar", probe, "--limit", "2")
-    assert "SCORE" in table and "Unprotected port" in table
-    # the shapes came from hutch-cluster's index: the night's few shapes, not its 900 probes
     # each of the two instances embedded part of the night; both indexes hold all of it
     shapes = st.pg.scalar("SELECT count(DISTINCT shape_hash) FROM embeddings")
     for name in ("cluster", "cluster-2"):
         wait_for(lambda: metric(st, "hutch_cluster_similarity_index_shapes", name) == shapes, scaled(10), 0.2,
                  f"{name}'s similarity index to hold the night's {shapes} shapes")
+    similar = json.loads(hutchctl(st, "-o", "json", "alert", "similar", probe, "--limit", "5"))
+    assert len(similar) == 5 and all(s["ticket_id"] == scan and s["score"] >= 0.99 for s in similar), similar
+    assert probe not in {s["alert_id"] for s in similar}
+    table = hutchctl(st, "alert", "similar", probe, "--limit", "2")
+    assert "SCORE" in table and "Unprotected port" in table
+    # the shapes come from hutch-cluster's index: the night's few shapes, not its 900 probes
     answer = requests.get(st.services["cluster"].url + "/v1/similar", params={
         "shape_hash": st.pg.scalar("SELECT shape_hash FROM embeddings WHERE alert_id = %s", (probe,)), "limit": 3})
     assert answer.status_code == 200 and answer.json()["shapes"][0]["score"] >= 0.999, answer.text
     assert answer.json()["index_shapes"] == shapes
+    # a restarted instance loads the window from Postgres at start
+    second = st.services["cluster-2"]
+    second.stop()
+    second.start()
+    second.wait_ready()
+    wait_for(lambda: metric(st, "hutch_cluster_similarity_index_shapes", "cluster-2") == shapes, scaled(20), 0.2,
+             "the restarted instance's index to hold the night's shapes")
+    assert "similarity_index_loaded" in second.log_tail(200)
     for bad in ({"shape_hash": "nothex"}, {"shape_hash": "0" * 64, "limit": "0"}, {}):
         assert requests.get(st.services["cluster"].url + "/v1/similar", params=bad).status_code in (400, 404), bad
     assert requests.get(st.services["cluster"].url + "/v1/similar", params={"shape_hash": "0" * 64}).status_code == 404

@@ -171,8 +171,8 @@ static void usage(FILE *o)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "search") != 0 && strcmp(argv[1], "dbscan") != 0 &&
-                      strcmp(argv[1], "rows") != 0)) {
+    if (argc < 2 ||
+        (strcmp(argv[1], "search") != 0 && strcmp(argv[1], "dbscan") != 0 && strcmp(argv[1], "rows") != 0)) {
         usage(stderr);
         return 2;
     }
@@ -241,8 +241,7 @@ int main(int argc, char **argv)
             if (clustered) model_row(&m, r, (int)dim);
             else random_unit(r, (int)dim);
             printf("%ld\t{", n);
-            for (long i = 0; i < dim; i++)
-                printf(i ? ",%.9g" : "%.9g", (double)r[i]);
+            for (long i = 0; i < dim; i++) printf(i ? ",%.9g" : "%.9g", (double)r[i]);
             fputs("}\n", stdout);
         }
         free(r);
