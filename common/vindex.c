@@ -471,6 +471,23 @@ static void sift_up(vindex_hit *h, size_t i)
     }
 }
 
+/* h into the top-k min-heap out[*n] (worst at out[0]) when it beats the worst of a full
+ * heap and the filter takes it (asked only then). */
+static inline void offer(vindex_hit *out, size_t k, size_t *n, vindex_hit h, vindex_filter_fn filter, void *arg)
+{
+    if (*n == k && !worse(&out[0], &h))
+        return;
+    if (filter && !filter(h.id, h.row, arg))
+        return;
+    if (*n < k) {
+        out[*n] = h;
+        sift_up(out, (*n)++);
+    } else {
+        out[0] = h;
+        sift_down(out, *n, 0);
+    }
+}
+
 static int cmp_hits(const void *a, const void *b)
 {
     const vindex_hit *x = a, *y = b;
@@ -491,18 +508,7 @@ static void scan(const vindex *ix, const query *qq, size_t r0, size_t r1, size_t
         float s = sc[(r - r0) % BLOCK];
         if (s < min_score)
             continue;
-        vindex_hit h = {ix->ids[r], (uint32_t)r, s};
-        if (n == k && !worse(&out[0], &h))
-            continue;
-        if (filter && !filter(h.id, h.row, arg))
-            continue;
-        if (n < k) {
-            out[n] = h;
-            sift_up(out, n++);
-        } else {
-            out[0] = h;
-            sift_down(out, n, 0);
-        }
+        offer(out, k, &n, (vindex_hit){ix->ids[r], (uint32_t)r, s}, filter, arg);
     }
     *nout = n;
 }
@@ -1020,18 +1026,7 @@ static void scan_rows(const vindex *ix, const query *qq, const uint32_t *rows, s
             if (s < min_score)
                 continue;
             uint32_t r = rows[i0 + i];
-            vindex_hit h = {ix->ids[r], r, s};
-            if (n == k && !worse(&out[0], &h))
-                continue;
-            if (filter && !filter(h.id, h.row, arg))
-                continue;
-            if (n < k) {
-                out[n] = h;
-                sift_up(out, n++);
-            } else {
-                out[0] = h;
-                sift_down(out, n, 0);
-            }
+            offer(out, k, &n, (vindex_hit){ix->ids[r], r, s}, filter, arg);
         }
     }
     *nout = n;
