@@ -6,6 +6,7 @@ an alert's text reaches, and the screenshots of the README (build/screenshots/).
 import json
 import os
 import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -18,7 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from console_harness import (ROOT, add_user, alertmanager_alert, start_console, stop_console, unique,
                              wait_ticket_titled)
-from hutch_e2e import scaled
+from hutch_e2e import BIN_DIR, scaled, wait_for
 
 SHOTS = os.path.join(ROOT, "build", "screenshots")
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -120,6 +121,37 @@ def test_sign_in_live_ticket_resolve_and_history(stack, console, accounts, brows
     assert d.find_elements(By.ID, "reopen-form")
     assert stack.pg.scalar("SELECT conclusion FROM tickets WHERE title = %s", (title,)) == "false_positive"
     shot(d, "console-ticket-resolved.png", full=True)
+
+
+def test_typing_survives_a_live_update(stack, console, accounts, browser):
+    """A ticket event redraws the ticket page; what the analyst was typing into the
+    resolve form stays, focus and caret included, and then resolves the ticket."""
+    d = browser
+    d.get(console.url + "/tickets")
+    if d.find_elements(By.ID, "login-name"):
+        sign_in(d, console.url, "web-analyst", accounts["analyst"])
+    tag = unique("typing")
+    stack.post_until_accepted("alertmanager", alertmanager_alert(f"Typing {tag}", "a half-written reason"))
+    tid = wait_ticket_titled(stack, f"Typing {tag}")
+    d.get(console.url + "/tickets/" + tid)
+    wait(d).until(EC.presence_of_element_located((By.ID, "resolve-reason")))
+    Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("intended")
+    d.find_element(By.ID, "resolve-reason").send_keys("half of a long explanation")
+    # someone else changes the ticket: its event redraws this page
+    env = dict(os.environ, HUTCH_DATABASE_URL=stack.pg.url)
+    r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "ticket", "assign", tid, "someone-else"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    wait(d, scaled(30)).until(EC.text_to_be_present_in_element((By.XPATH, "//table[@id='history']"), "someone-else"))
+    reason = d.find_element(By.ID, "resolve-reason")
+    assert reason.get_attribute("value") == "half of a long explanation"
+    assert Select(d.find_element(By.ID, "resolve-conclusion")).first_selected_option.get_attribute("value") == "intended"
+    assert d.switch_to.active_element.get_attribute("id") == "resolve-reason"
+    reason.send_keys(", and the rest")  # the caret is at the end, where it was
+    d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
+    wait_for(lambda: stack.pg.scalar("SELECT status || ' ' || conclusion || ' ' || reason FROM tickets"
+                                     " WHERE ticket_id = %s", (tid,))
+             == "resolved intended half of a long explanation, and the rest", scaled(30), 0.3, "the resolution")
 
 
 def test_viewer_has_no_actions_and_the_api_refuses(stack, console, accounts, browser):

@@ -104,6 +104,7 @@ function go(path) {
 
 async function render() {
   state.reload = null;
+  state.edits = null; /* a new page: nothing typed yet */
   state.onChat = null;
   clearInterval(state.poll);
   const path = location.pathname;
@@ -355,7 +356,8 @@ async function ticketPage(id) {
   const d = await api("/api/tickets/" + id);
   if (location.pathname !== here) return; /* moved on meanwhile */
   const t = d.ticket;
-  const post = async (verb, body) => { const r = await api("/api/tickets/" + id + "/" + verb, body); await ticketPage(id); return r; };
+  /* an action done: the page shows what the server has, typed values are spent */
+  const post = async (verb, body) => { const r = await api("/api/tickets/" + id + "/" + verb, body); state.edits = {}; await ticketPage(id); return r; };
   const finding = t.finding && typeof t.finding === "object" ? t.finding : null;
   const parts = [
     kv([["Status", statusText(t.status)], ["Severity", sev(t.severity)], ["Assignee", t.assignee || "unassigned"],
@@ -419,6 +421,9 @@ async function ticketPage(id) {
     try { const r = await post("unmerge", { alert_ids: ids }); flash("Alerts moved to ticket " + r.ticket_id); } catch (e) { flash(e.message); }
   } }, "Unmerge selected alerts") : null;
   const chatLink = h("p", null, link("/tickets/" + id + "/chat", "Chat with the agent about this ticket"));
+  const focused = document.activeElement;
+  const caret = focused && focused.id && typeof focused.selectionStart === "number"
+    ? { id: focused.id, start: focused.selectionStart, end: focused.selectionEnd } : focused && focused.id ? { id: focused.id } : null;
   page(t.title, parts, chatLink, actions,
     h("h2", null, "Alerts (" + d.alerts.length + ")"), unmerge,
     h("div", { class: "scroll" }, h("table", { id: "alerts" }, h("tr", null, canChange() ? h("th", null, "") : null, h("th", null, "Title"),
@@ -430,7 +435,31 @@ async function ticketPage(id) {
       h("table", { id: "history" }, h("tr", null, h("th", null, "When"), h("th", null, "Who"), h("th", null, "What"), h("th", null, "Detail")),
         d.history.map((e) => h("tr", null, h("td", null, when(e.at)), h("td", null, e.actor), h("td", null, e.kind),
           h("td", null, e.detail ? JSON.stringify(e.detail) : "")))));
+  keepEdits(caret);
   state.reload = (e) => { if (e.ticket_id === id) { ticketPage(id); flash("Ticket updated"); } };
+}
+
+/* A live update redraws the ticket page: what someone is typing into its forms (a
+ * resolve reason, a new title) is put back, and the focus and caret where they were
+ * (`caret`: the element focused before the redraw), so an event arriving meanwhile loses
+ * nothing. state.edits: element id -> value typed on this page. */
+function keepEdits(caret) {
+  if (!state.edits) state.edits = {};
+  for (const [id, value] of Object.entries(state.edits)) {
+    const el = document.getElementById(id);
+    if (el) el.value = value;
+  }
+  const el = caret && document.getElementById(caret.id);
+  if (el && el !== document.activeElement) {
+    el.focus({ preventScroll: true });
+    if (caret.start != null && el.setSelectionRange) try { el.setSelectionRange(caret.start, caret.end); } catch (x) { /* not a text field */ }
+  }
+}
+for (const type of ["input", "change"]) {
+  document.addEventListener(type, (ev) => {
+    const el = ev.target;
+    if (state.edits && el.id && el.closest("form") && el.type !== "checkbox") state.edits[el.id] = el.value;
+  });
 }
 
 /* ------------------------------------------------------------------ alerts, events */
