@@ -58,6 +58,26 @@ def wait(d, seconds=20):
     return WebDriverWait(d, scaled(seconds))
 
 
+def on_page(d, step):
+    """step(d) on a page that live updates redraw: an element found just before a redraw
+    is stale, so the step runs again on the new one (the page keeps typed values)."""
+    return WebDriverWait(d, scaled(20), ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: step(d) or True)
+
+
+def type_once(d, element_id, text):
+    """Makes an empty field hold text, typing what it does not hold yet: a redraw in the
+    middle of the typing leaves the part typed (the page keeps it)."""
+    def step(d):
+        el = d.find_element(By.ID, element_id)
+        have = el.get_attribute("value")
+        assert text.startswith(have), (have, text)
+        if have != text:
+            el.send_keys(text[len(have):])
+        return d.find_element(By.ID, element_id).get_attribute("value") == text
+    WebDriverWait(d, scaled(20), ignored_exceptions=[StaleElementReferenceException]).until(step)
+
+
 def sign_in(d, url, name, password):
     d.get(url + "/")
     wait(d).until(EC.presence_of_element_located((By.ID, "login-name"))).send_keys(name)
@@ -110,9 +130,9 @@ def test_sign_in_live_ticket_resolve_and_history(stack, console, accounts, brows
     wait(d).until(EC.presence_of_element_located((By.ID, "alerts")))
     assert d.find_element(By.TAG_NAME, "h1").text == title
     shot(d, "console-ticket.png")
-    Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("false_positive")
-    d.find_element(By.ID, "resolve-reason").send_keys("a pen test, announced")
-    d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
+    on_page(d, lambda d: Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("false_positive"))
+    type_once(d, "resolve-reason", "a pen test, announced")
+    on_page(d, lambda d: d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click())
     # every ticket event redraws the page: a row read during a redraw is stale, and read again
     resolved_row = "//table[@id='history']//tr[td[text()='user:web-analyst'] and td[text()='resolved']]"
     WebDriverWait(d, scaled(30), ignored_exceptions=[StaleElementReferenceException, NoSuchElementException]).until(
@@ -135,20 +155,21 @@ def test_typing_survives_a_live_update(stack, console, accounts, browser):
     tid = wait_ticket_titled(stack, f"Typing {tag}")
     d.get(console.url + "/tickets/" + tid)
     wait(d).until(EC.presence_of_element_located((By.ID, "resolve-reason")))
-    Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("intended")
-    d.find_element(By.ID, "resolve-reason").send_keys("half of a long explanation")
+    on_page(d, lambda d: Select(d.find_element(By.ID, "resolve-conclusion")).select_by_value("intended"))
+    type_once(d, "resolve-reason", "half of a long explanation")
     # someone else changes the ticket: its event redraws this page
     env = dict(os.environ, HUTCH_DATABASE_URL=stack.pg.url)
     r = subprocess.run([os.path.join(BIN_DIR, "hutchctl"), "ticket", "assign", tid, "someone-else"], env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     wait(d, scaled(30)).until(EC.text_to_be_present_in_element((By.XPATH, "//table[@id='history']"), "someone-else"))
-    reason = d.find_element(By.ID, "resolve-reason")
-    assert reason.get_attribute("value") == "half of a long explanation"
-    assert Select(d.find_element(By.ID, "resolve-conclusion")).first_selected_option.get_attribute("value") == "intended"
-    assert d.switch_to.active_element.get_attribute("id") == "resolve-reason"
-    reason.send_keys(", and the rest")  # the caret is at the end, where it was
-    d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
+    kept = on_page(d, lambda d: (d.find_element(By.ID, "resolve-reason").get_attribute("value"),
+                                 Select(d.find_element(By.ID, "resolve-conclusion")).first_selected_option
+                                 .get_attribute("value"), d.switch_to.active_element.get_attribute("id")))
+    assert kept == ("half of a long explanation", "intended", "resolve-reason")
+    # the caret is at the end, where it was
+    type_once(d, "resolve-reason", "half of a long explanation, and the rest")
+    on_page(d, lambda d: d.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click())
     wait_for(lambda: stack.pg.scalar("SELECT status || ' ' || conclusion || ' ' || reason FROM tickets"
                                      " WHERE ticket_id = %s", (tid,))
              == "resolved intended half of a long explanation, and the rest", scaled(30), 0.3, "the resolution")
