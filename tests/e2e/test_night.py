@@ -43,6 +43,7 @@ def night_stack():
         st.close()
         raise
     yield st
+    st.services["cluster-2"].stop()  # not one of the stack's own services: close() leaves it running
     bad = st.close()
     assert not bad, f"services did not exit 0 on SIGTERM: {bad}"
 
