@@ -507,6 +507,33 @@ static const char m015_slack_post_attempts[] =
     "  note text,"                                         /* the post's note (channel fallback) */
     "  attempted_at timestamptz NOT NULL DEFAULT now());"; /* the first attempt */
 
+/* Threat intel's queue by lookup, not by alert (services/enrich/intel_store.h): the
+ * worker's queue was alert_intel's pending rows, one per alert and lookup, so every
+ * round grouped and sorted all of them; behind a provider's quota (VirusTotal's free
+ * tier: 4 a minute) the backlog grows without end and a round took seconds of the
+ * database per worker. intel_queue holds one row per (provider, kind, value) some
+ * alert waits for, with its attempts and when it is due; intel_queue_hold when a
+ * provider may be asked again (its bucket empty, a 429), one row per provider instead
+ * of a write to each of its waiting keys. alert_intel stays the record per alert. */
+static const char m016_intel_queue[] =
+    "CREATE TABLE intel_queue ("
+    "  provider text NOT NULL,"
+    "  kind text NOT NULL,"
+    "  value text NOT NULL,"
+    "  attempts int NOT NULL DEFAULT 0,"
+    "  next_attempt_ms bigint NOT NULL DEFAULT 0,"
+    "  queued_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (provider, kind, value));"
+    "CREATE INDEX intel_queue_due ON intel_queue (provider, next_attempt_ms, queued_at);"
+    "CREATE TABLE intel_queue_hold ("
+    "  provider text PRIMARY KEY,"
+    "  until_ms bigint NOT NULL);"
+    "INSERT INTO intel_queue (provider, kind, value, attempts, next_attempt_ms, queued_at)"
+    "  SELECT provider, kind, value, max(attempts), min(next_attempt_ms), min(updated_at)"
+    "  FROM alert_intel WHERE state = 'pending' GROUP BY provider, kind, value;"
+    "DROP INDEX alert_intel_pending;"
+    "ALTER TABLE alert_intel DROP COLUMN attempts, DROP COLUMN next_attempt_ms;";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -523,5 +550,6 @@ const migration migrations[] = {
     {13, "chat", m013_chat},
     {14, "console_dlq", m014_console_dlq},
     {15, "slack_post_attempts", m015_slack_post_attempts},
+    {16, "intel_queue", m016_intel_queue},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

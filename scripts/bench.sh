@@ -14,7 +14,8 @@
 #
 # It runs beside a `make up` stack or the end-to-end tests without touching them: its
 # state lives in build/bench-stack/ (never committed)
-# and it uses ports of its own (Postgres 55452, Kafka 59112, services 28181-28186;
+# and it uses ports of its own (Postgres 55452, Kafka 59112, services 28181-28186,
+# console 28190, fake intel 28191;
 # override with the HUTCH_*_PORT variables of stack.sh).
 #
 # Settings (environment), with the defaults (7-9 minutes in all here, start-up included):
@@ -45,6 +46,8 @@ for s in "${HUTCH_SERVICES[@]}"; do
     export "$v=${!v:-$((28181 + i))}"
     i=$((i + 1))
 done
+export HUTCH_CONSOLE_PORT=${HUTCH_CONSOLE_PORT:-28190}
+export HUTCH_INTEL_FAKE_PORT=${HUTCH_INTEL_FAKE_PORT:-28191}
 out=${HUTCH_BENCH_OUT:-$HUTCH_ROOT/bench/results/pipeline.json}
 only=${HUTCH_BENCH_ONLY:-}
 secs=${HUTCH_BENCH_SECONDS:-30}

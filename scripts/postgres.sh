@@ -11,6 +11,8 @@
 # trust auth (loopback, throwaway data), durability off (fsync) for speed: for the dev
 # and test stack only; the images and compose keep Postgres' durable defaults.
 # Idempotent: start on a running server only makes sure the database exists.
+# HUTCH_PG_OPTIONS: more server options for start, e.g. to profile a benchmark:
+#   HUTCH_PG_OPTIONS='-c shared_preload_libraries=pg_stat_statements'
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -44,7 +46,7 @@ start)
     if ! as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         port_open 127.0.0.1 "$port" && die "port $port is taken by another process"
         as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB ${HUTCH_PG_OPTIONS:-}" \
             >/dev/null || { tail -20 "$dir/postgres.log" >&2; die "postgres did not start"; }
     fi
     for _ in $(seq 1 100); do

@@ -21,7 +21,7 @@
 # .hutch/env holds the settings for another shell: `. .hutch/env && build/bin/hutchctl ticket list`.
 # Threat intel: unless a provider key (HUTCH_INTEL_*_KEY) is set in the environment,
 # `up` starts the fake providers (tests/intel/fake_intel.py, loopback, port
-# HUTCH_INTEL_FAKE_PORT=8090) and points every HUTCH_INTEL_*_URL at it with a dummy
+# HUTCH_INTEL_FAKE_PORT=8099) and points every HUTCH_INTEL_*_URL at it with a dummy
 # key; with a real key set, the real providers are asked (README, "Threat
 # intelligence"). HUTCH_INTEL_FAKE=0: neither (RDAP, keyless, then asks rdap.org).
 # HUTCH_STACK_SERVICES="policy enrich" makes `up` start only those services (default all
@@ -45,7 +45,7 @@ HUTCH_DEFAULT_PORT[console]=8090
 
 svc_port() { local v="HUTCH_${1^^}_PORT"; echo "${!v:-${HUTCH_DEFAULT_PORT[$1]}}"; }
 
-INTEL_FAKE_PORT=${HUTCH_INTEL_FAKE_PORT:-8090}
+INTEL_FAKE_PORT=${HUTCH_INTEL_FAKE_PORT:-8099}
 INTEL_FAKE_KEY=hutch-fake-intel-key
 INTEL_FAKE_ON=
 # provider setting name -> the fake's path prefix (tests/intel/fake_intel.py PREFIXES)

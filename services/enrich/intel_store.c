@@ -77,15 +77,24 @@ int intel_store_attach(pg *db, intel_attach_row *rows, size_t n, int64_t now_ms)
         const char *params[] = {pg_array_text(&alert), pg_array_text(&rp),  pg_array_text(&rk),
                                 pg_array_text(&rv),    pg_array_text(&ind), pg_array_text(&state)};
         rc = PG_RETRY;
+        /* the pending keys join the queue, in key order (two batches lock shared keys
+         * in one order); a key already queued is locked (DO UPDATE ... WHERE false
+         * writes nothing), so a worker resolving it meanwhile waits for this commit
+         * and then sees these rows */
         if (params[0] && params[1] && params[2] && params[3] && params[4] && params[5])
-            rc = pg_exec(db, NULL,
-                         "INSERT INTO alert_intel (alert_id, provider, kind, value, indicator, state)"
-                         " SELECT x.a, x.p, x.k, x.v, x.i, x.s"
-                         " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-                         "   AS x(a, p, k, v, i, s)"
-                         " WHERE EXISTS (SELECT 1 FROM alerts WHERE alerts.alert_id = x.a)"
-                         " ON CONFLICT DO NOTHING",
-                         6, params);
+            rc = pg_exec(
+                db, NULL,
+                "WITH ins AS (INSERT INTO alert_intel (alert_id, provider, kind, value, indicator, state)"
+                " SELECT x.a, x.p, x.k, x.v, x.i, x.s"
+                " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+                "   AS x(a, p, k, v, i, s)"
+                " WHERE EXISTS (SELECT 1 FROM alerts WHERE alerts.alert_id = x.a)"
+                " ON CONFLICT DO NOTHING RETURNING provider, kind, value, state)"
+                " INSERT INTO intel_queue (provider, kind, value)"
+                " SELECT DISTINCT provider, kind, value FROM ins WHERE state = 'pending'"
+                " ORDER BY provider, kind, value"
+                " ON CONFLICT (provider, kind, value) DO UPDATE SET attempts = intel_queue.attempts WHERE false",
+                6, params);
         pg_array_free(&rp);
         pg_array_free(&rk);
         pg_array_free(&rv);
@@ -110,13 +119,26 @@ int intel_store_due(pg *db, int64_t now_ms, intel_due *out, size_t max, size_t *
     char now[32], lim[32];
     snprintf(now, sizeof now, "%" PRId64, now_ms);
     snprintf(lim, sizeof lim, "%zu", max);
-    const char *params[] = {now, lim};
+    pg_array names;
+    pg_array_init(&names);
+    for (int p = 0; p < INTEL_PROVIDER_COUNT; p++)
+        pg_array_add(&names, intel_provider_name((intel_provider)p));
+    const char *params[] = {now, lim, pg_array_text(&names)};
     PGresult *r = NULL;
-    int rc = pg_exec(db, &r,
-                     "SELECT provider, kind, value, max(attempts) FROM alert_intel"
-                     " WHERE state = 'pending' AND next_attempt_ms <= $1::bigint"
-                     " GROUP BY provider, kind, value ORDER BY min(next_attempt_ms), min(updated_at) LIMIT $2::int",
-                     2, params);
+    /* per provider not on hold, its due keys in index order (intel_queue_due): a
+     * round reads at most max rows per provider whatever the backlog */
+    int rc = params[2] ? pg_exec(db, &r,
+                                 "SELECT q.provider, q.kind, q.value, q.attempts"
+                                 " FROM unnest($3::text[]) AS p(name)"
+                                 " CROSS JOIN LATERAL (SELECT * FROM intel_queue"
+                                 "   WHERE provider = p.name AND next_attempt_ms <= $1::bigint"
+                                 "   ORDER BY next_attempt_ms, queued_at LIMIT $2::int) q"
+                                 " WHERE NOT EXISTS (SELECT 1 FROM intel_queue_hold h"
+                                 "   WHERE h.provider = p.name AND h.until_ms > $1::bigint)"
+                                 " ORDER BY q.next_attempt_ms, q.queued_at LIMIT $2::int",
+                                 3, params)
+                       : PG_RETRY;
+    pg_array_free(&names);
     for (int row = 0; rc == PG_OK && row < PQntuples(r) && *n < max; row++) {
         int p = intel_provider_parse(PQgetvalue(r, row, 0));
         int k = intel_kind_parse(PQgetvalue(r, row, 1));
@@ -139,9 +161,8 @@ int intel_store_defer(pg *db, const intel_due *k, int64_t until_ms, bool attempt
     const char *params[] = {intel_provider_name(k->provider), intel_kind_name(k->kind), k->value, until,
                             attempt ? "1" : "0"};
     return pg_exec(db, NULL,
-                   "UPDATE alert_intel SET next_attempt_ms = $4::bigint, attempts = attempts + $5::int,"
-                   " updated_at = now()"
-                   " WHERE provider = $1 AND kind = $2 AND value = $3 AND state = 'pending'",
+                   "UPDATE intel_queue SET next_attempt_ms = $4::bigint, attempts = attempts + $5::int"
+                   " WHERE provider = $1 AND kind = $2 AND value = $3",
                    5, params);
 }
 
@@ -151,15 +172,15 @@ int intel_store_defer_provider(pg *db, intel_provider p, int64_t until_ms)
     snprintf(until, sizeof until, "%" PRId64, until_ms);
     const char *params[] = {intel_provider_name(p), until};
     return pg_exec(db, NULL,
-                   "UPDATE alert_intel SET next_attempt_ms = $2::bigint"
-                   " WHERE provider = $1 AND state = 'pending' AND next_attempt_ms < $2::bigint",
+                   "INSERT INTO intel_queue_hold (provider, until_ms) VALUES ($1, $2::bigint)"
+                   " ON CONFLICT (provider) DO UPDATE SET until_ms = greatest(intel_queue_hold.until_ms, $2::bigint)",
                    2, params);
 }
 
 int intel_store_pending_count(pg *db, int64_t *n)
 {
     PGresult *r = NULL;
-    int rc = pg_exec(db, &r, "SELECT count(*) FROM alert_intel WHERE state = 'pending'", 0, NULL);
+    int rc = pg_exec(db, &r, "SELECT count(*) FROM intel_queue", 0, NULL);
     if (rc == PG_OK)
         *n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
@@ -246,11 +267,15 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
     *n = 0;
     const char *p1[] = {intel_provider_name(k->provider), intel_kind_name(k->kind), k->value, state, error};
     PGresult *r = NULL;
-    /* 1. settle the key's rows; 2. lock their alerts in alert order (a concurrent
-     * resolve of another key of the same alert waits here); 3. read every row of
-     * those alerts in a snapshot taken after the locks, so the later of two resolves
-     * sees the earlier one's verdict and the score it writes counts both. */
-    int rc = pg_exec(db, &r,
+    /* 1. take the key off the queue (a batch queueing it meanwhile holds its row: this
+     * waits for that commit, and 2. then sees the batch's rows); 2. settle the key's
+     * rows; 3. lock their alerts in alert order (a concurrent resolve of another key of
+     * the same alert waits here); 4. read every row of those alerts in a snapshot
+     * taken after the locks, so the later of two resolves sees the earlier one's
+     * verdict and the score it writes counts both. */
+    int rc = pg_exec(db, NULL, "DELETE FROM intel_queue WHERE provider = $1 AND kind = $2 AND value = $3", 3, p1);
+    if (rc == PG_OK)
+        rc = pg_exec(db, &r,
                      "UPDATE alert_intel SET state = $4, error = $5, updated_at = now()"
                      " WHERE provider = $1 AND kind = $2 AND value = $3 AND state = 'pending'"
                      " RETURNING alert_id::text",

@@ -1,14 +1,18 @@
 /* intel_store: the Postgres side of threat intel in the pipeline (migration 6:
  * alert_intel, alerts.risk_base), beside the cache and quota of intel_quota.h.
  *
- * alert_intel is the durable queue and the record: one row per (alert, provider,
- * kind, value) the intel policy asked about, 'done' (its verdict is in intel_cache),
- * 'pending' (the lookup worker owes it one; due at next_attempt_ms) or 'error'.
- * The batch handler writes rows in the batch's transaction (so a SIGKILL loses
- * nothing: a committed alert has its pending rows, an uncommitted one is
- * redelivered); the worker reads due keys, defers them (quota, 429, backoff) and
- * resolves them, recomputing each touched alert's risk score in the same
- * transaction as the state change.
+ * alert_intel is the record: one row per (alert, provider, kind, value) the intel
+ * policy asked about, 'done' (its verdict is in intel_cache), 'pending' (the lookup
+ * worker owes it one) or 'error'. intel_queue is the durable queue (migration 16):
+ * one row per (provider, kind, value) that some alert's pending row waits for, with
+ * its attempts and when it is due; intel_queue_hold when each provider may be asked
+ * again. So the worker's work per round is bounded by the keys it takes, not by the
+ * backlog, which behind a provider's quota can be millions of alert rows.
+ * The batch handler writes rows and queues their keys in the batch's transaction (so
+ * a SIGKILL loses nothing: a committed alert has its pending rows and queued keys,
+ * an uncommitted one is redelivered); the worker reads due keys, defers them (quota,
+ * 429, backoff) and resolves them, recomputing each touched alert's risk score in the
+ * same transaction as the state change and the key's removal from the queue.
  *
  * Every function is one or two statements; PG_OK / PG_RETRY / PG_FATAL. */
 #ifndef HUTCH_INTEL_STORE_H
@@ -48,17 +52,19 @@ typedef struct {
     intel_provider provider;
     intel_kind kind;
     char value[INTEL_VALUE_MAX + 1];
-    int attempts; /* the most any of its rows had */
+    int attempts; /* failed attempts so far */
 } intel_due;
 
-/* Up to max keys with pending rows due at now_ms, the longest-waiting first. */
+/* Up to max queued keys due at now_ms whose provider is not on hold, the
+ * longest-waiting first. */
 int intel_store_due(pg *db, int64_t now_ms, intel_due *out, size_t max, size_t *n);
-/* The key's pending rows are due again at until_ms; attempt: count one more attempt. */
+/* The key is due again at until_ms; attempt: count one more attempt. */
 int intel_store_defer(pg *db, const intel_due *k, int64_t until_ms, bool attempt);
-/* Every pending row of provider p is due at until_ms at the earliest (its bucket is
- * empty or it is cooling down: asking about any of its keys before is pointless). */
+/* Provider p is on hold until until_ms (never earlier than a hold already set): its
+ * bucket is empty or it is cooling down, so asking about any of its keys before is
+ * pointless. One row, whatever its backlog. */
 int intel_store_defer_provider(pg *db, intel_provider p, int64_t until_ms);
-/* How many rows are pending in all (the hutch_intel_pending gauge). */
+/* How many keys are queued (the hutch_intel_pending gauge). */
 int intel_store_pending_count(pg *db, int64_t *n);
 
 /* One alert touched by a resolve, as the update to publish. */

@@ -55,7 +55,7 @@ static void metrics_register(void)
         m_day_left[p] = metrics_gauge(name, "Requests left today, UTC (-1: no limit)");
     }
     m_hit_percent = metrics_gauge("hutch_intel_cache_hit_percent", "Cache hits / (hits + misses), percent");
-    m_pending = metrics_gauge("hutch_intel_pending", "Lookups waiting for the worker");
+    m_pending = metrics_gauge("hutch_intel_pending", "Lookups (distinct provider, kind, value) queued for the worker");
 }
 
 void intel_metrics_count(intel_provider p, const char *result, int64_t n)
@@ -303,6 +303,7 @@ static void *thread_main(void *arg)
     intel_due *due = calloc(DUE_MAX, sizeof *due);
     intel_indicator *ind = malloc(sizeof *ind);
     intel_verdict *v = malloc(sizeof *v);
+    int64_t counted_at = 0;
     while (due && ind && v && !atomic_load(&w->stop)) {
         pthread_mutex_lock(&w->mu);
         unsigned seen = w->wakeups;
@@ -318,9 +319,12 @@ static void *thread_main(void *arg)
                     break; /* the database: wait a poll */
             }
         }
-        int64_t pending = 0;
-        if (t == &w->threads[0] && intel_store_pending_count(t->db, &pending) == PG_OK)
+        int64_t pending = 0; /* the gauge, at most once a second (a count of the queue) */
+        if (t == &w->threads[0] && now_ms() >= counted_at + 1000 &&
+            intel_store_pending_count(t->db, &pending) == PG_OK) {
             metrics_set(m_pending, pending);
+            counted_at = now_ms();
+        }
         if (!did)
             idle(w, seen);
     }

@@ -1,8 +1,11 @@
 /* Threat intel in the pipeline: the lookup decision (built-in default, a Rego
  * package intel, its errors), the risk formula with verdicts, and the store of
- * alert_intel (attach in the batch, due keys, deferral, resolve with the recomputed
- * risk score) against Postgres (HUTCH_TEST_DATABASE_URL; skipped without it). */
+ * alert_intel and intel_queue (attach in the batch, due keys, deferral, provider
+ * holds, resolve with the recomputed risk score, a resolve racing a batch) against Postgres (HUTCH_TEST_DATABASE_URL;
+ * skipped without it). */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -280,6 +283,7 @@ static void test_db_attach_due_resolve(void **state)
     assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel WHERE state = 'pending'"), 2);
     assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel WHERE state = 'done'"), 1);
     assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel"), 3);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_queue"), 1); /* the key once, for both alerts */
     /* attached again (a redelivery with record set): nothing doubles */
     intel_attach_rows_free(rows, 4);
     assert_int_equal(intel_store_attach(db, rows, 4, now), PG_OK);
@@ -336,6 +340,7 @@ static void test_db_attach_due_resolve(void **state)
     json_decref(d);
     intel_updates_free(u, nu);
     assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel WHERE state = 'pending'"), 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_queue"), 0);
     assert_int_equal(scalar(db, "SELECT risk_score::int FROM alerts WHERE alert_id = "
                                 "'0190b0c4-0000-7000-8000-000000000001'"),
                      75);
@@ -373,6 +378,100 @@ static void test_db_resolve_error(void **state)
     pg_free(db);
 }
 
+/* A provider on hold does not stall the others, however many of its keys wait: the
+ * round takes the due keys of the providers that may be asked. */
+static void test_db_hold_skips_only_its_provider(void **state)
+{
+    (void)state;
+    pg *db = db_or_skip();
+    insert_alert(db, alert_ids[0], "10");
+    char values[40][32];
+    intel_ask asks[41];
+    intel_attach_row rows[41];
+    for (int i = 0; i < 40; i++) {
+        snprintf(values[i], sizeof values[i], "45.155.%d.%d", 200 + i / 10, 1 + i);
+        asks[i] = make_ask(INTEL_VIRUSTOTAL, values[i]);
+        rows[i] = (intel_attach_row){.alert_id = alert_ids[0], .ask = &asks[i], .record = true};
+    }
+    asks[40] = make_ask(INTEL_ABUSEIPDB, "45.155.205.233");
+    rows[40] = (intel_attach_row){.alert_id = alert_ids[0], .ask = &asks[40], .record = true};
+    int64_t now = 1760000000000;
+    assert_int_equal(intel_store_attach(db, rows, 41, now), PG_OK);
+    intel_attach_rows_free(rows, 41);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_queue"), 41);
+    intel_due due[4];
+    size_t n = 0;
+    assert_int_equal(intel_store_due(db, now, due, 4, &n), PG_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(intel_store_defer_provider(db, INTEL_VIRUSTOTAL, now + 60000), PG_OK);
+    assert_int_equal(intel_store_due(db, now, due, 4, &n), PG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(due[0].provider, INTEL_ABUSEIPDB);
+    int64_t pending = -1;
+    assert_int_equal(intel_store_pending_count(db, &pending), PG_OK);
+    assert_int_equal(pending, 41);
+    pg_free(db);
+}
+
+typedef struct {
+    pg *db;
+    intel_due key;
+    atomic_bool done;
+    int rc;
+    size_t updates;
+} resolver;
+
+static void *resolve_thread(void *arg)
+{
+    resolver *r = arg;
+    intel_update *u = NULL;
+    r->rc = pg_begin(r->db);
+    if (r->rc == PG_OK)
+        r->rc = intel_store_resolve(r->db, &r->key, "done", NULL, &u, &r->updates);
+    if (r->rc == PG_OK)
+        r->rc = pg_commit(r->db);
+    intel_updates_free(u, r->updates);
+    atomic_store(&r->done, true);
+    return NULL;
+}
+
+/* A batch queues a key that a worker resolves before the batch commits: the resolve
+ * waits for the batch (the key's queue row is locked) and then settles its rows too,
+ * so no pending row is left without a queued key. */
+static void test_db_resolve_waits_for_a_batch_queueing_its_key(void **state)
+{
+    (void)state;
+    pg *db = db_or_skip();
+    char err[512];
+    pg *worker = pg_connect(getenv("HUTCH_TEST_DATABASE_URL"), 5000, err, sizeof err);
+    assert_non_null(worker);
+    insert_alert(db, alert_ids[0], "10");
+    insert_alert(db, alert_ids[1], "20");
+    intel_ask vt = make_ask(INTEL_VIRUSTOTAL, "45.155.205.233");
+    int64_t now = 1760000000000;
+    intel_attach_row first = {.alert_id = alert_ids[0], .ask = &vt, .record = true};
+    assert_int_equal(intel_store_attach(db, &first, 1, now), PG_OK); /* queued, committed */
+    assert_int_equal(pg_begin(db), PG_OK);                           /* the next batch */
+    intel_attach_row second = {.alert_id = alert_ids[1], .ask = &vt, .record = true};
+    assert_int_equal(intel_store_attach(db, &second, 1, now), PG_OK);
+
+    resolver r = {.db = worker, .key = {.provider = INTEL_VIRUSTOTAL, .kind = INTEL_KIND_IP}};
+    snprintf(r.key.value, sizeof r.key.value, "45.155.205.233");
+    atomic_init(&r.done, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, resolve_thread, &r), 0);
+    usleep(300 * 1000);
+    assert_false(atomic_load(&r.done)); /* waiting for the batch */
+    assert_int_equal(pg_commit(db), PG_OK);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.rc, PG_OK);
+    assert_int_equal(r.updates, 2); /* both alerts, the batch's too */
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel WHERE state = 'pending'"), 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_queue"), 0);
+    pg_free(worker);
+    pg_free(db);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -393,9 +492,14 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_policy),        cmocka_unit_test(test_rego_policy),
-        cmocka_unit_test(test_rego_policy_errors),    cmocka_unit_test(test_risk_with_intel),
-        cmocka_unit_test(test_db_attach_due_resolve), cmocka_unit_test(test_db_resolve_error),
+        cmocka_unit_test(test_default_policy),
+        cmocka_unit_test(test_rego_policy),
+        cmocka_unit_test(test_rego_policy_errors),
+        cmocka_unit_test(test_risk_with_intel),
+        cmocka_unit_test(test_db_attach_due_resolve),
+        cmocka_unit_test(test_db_resolve_error),
+        cmocka_unit_test(test_db_hold_skips_only_its_provider),
+        cmocka_unit_test(test_db_resolve_waits_for_a_batch_queueing_its_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
