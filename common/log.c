@@ -28,6 +28,8 @@
 static const char *log_service = "hutch";
 static log_level log_min = LOG_LEVEL_INFO;
 
+const char *log_service_name(void) { return log_service; }
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_init(const char *service, log_level min_level)

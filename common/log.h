@@ -14,6 +14,8 @@ typedef enum { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ER
 
 /* service is BORROWED for the process lifetime (a string literal). */
 void log_init(const char *service, log_level min_level);
+/* The service of log_init ("hutch" before it). */
+const char *log_service_name(void);
 log_level log_level_parse(const char *text); /* "debug"|"info"|"warn"|"error", default info */
 void log_kv(log_level level, const char *event, ...) __attribute__((sentinel));
 /* log_kv with the pairs of ap (NULL-ended), then those of extra (BORROWED, NULL-ended

@@ -88,9 +88,10 @@ static PGconn *try_connect(const char *url, char *err, size_t errlen)
 {
     /* The URL comes first so that it is expanded; the later keywords only fill
      * in what the URL leaves unset-by-default (an unreachable host must not hang
-     * start-up for the TCP timeout). */
+     * start-up for the TCP timeout). The application name is the service's, so
+     * pg_stat_activity says whose a session is. */
     const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", "keepalives_idle", NULL};
-    const char *vals[] = {url, "hutch", "5", "30", NULL};
+    const char *vals[] = {url, log_service_name(), "5", "30", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, notice_to_log, NULL);

@@ -951,37 +951,51 @@ int ticket_relay_publish(pg *db, size_t max, ticket_publish_fn publish, void *ar
                      " coalesce(detail->>'alert_id', '')"
                      " FROM ticket_history WHERE published_at IS NULL ORDER BY at, ticket_id, seq LIMIT $1::int",
                      1, (const char *const[]){limit});
+    size_t n = rc == PG_OK && mine ? (size_t)PQntuples(r) : 0;
+    ticket_relay_event *events = n ? calloc(n, sizeof *events) : NULL;
+    if (n && !events)
+        rc = PG_RETRY;
+    for (size_t k = 0; rc == PG_OK && k < n; k++) {
+        const char *ticket_id = PQgetvalue(r, (int)k, 0), *seq = PQgetvalue(r, (int)k, 1);
+        char seed[80];
+        snprintf(seed, sizeof seed, "%s/history/%s", ticket_id, seq);
+        msg_meta_buf mb;
+        msg_meta_init(&mb, ticket_id, RELAY_PRODUCER, strtoll(PQgetvalue(r, (int)k, 2), NULL, 10), seed);
+        Hutch__V1__TicketEvent ev = HUTCH__V1__TICKET_EVENT__INIT;
+        ev.meta = &mb.meta;
+        ev.ticket_id = (char *)ticket_id;
+        ev.kind = PQgetvalue(r, (int)k, 4);
+        ev.actor = PQgetvalue(r, (int)k, 3);
+        ev.detail_json = PQgetvalue(r, (int)k, 5);
+        ev.alert_id = PQgetvalue(r, (int)k, 6);
+        events[k].ticket_id = ticket_id;
+        if (!(events[k].value = msg_pack(&ev.base, &events[k].len)))
+            rc = PG_RETRY;
+    }
+    if (rc == PG_OK && n)
+        publish(events, n, arg);
+    /* published: the acknowledged events of each ticket up to its first one that was not */
     pg_array done_ids, done_seqs;
     pg_array_init(&done_ids);
     pg_array_init(&done_seqs);
     int published = 0;
-    for (int k = 0; rc == PG_OK && mine && k < PQntuples(r); k++) {
-        const char *ticket_id = PQgetvalue(r, k, 0), *seq = PQgetvalue(r, k, 1);
-        char seed[80];
-        snprintf(seed, sizeof seed, "%s/history/%s", ticket_id, seq);
-        msg_meta_buf mb;
-        msg_meta_init(&mb, ticket_id, RELAY_PRODUCER, strtoll(PQgetvalue(r, k, 2), NULL, 10), seed);
-        Hutch__V1__TicketEvent ev = HUTCH__V1__TICKET_EVENT__INIT;
-        ev.meta = &mb.meta;
-        ev.ticket_id = (char *)ticket_id;
-        ev.kind = PQgetvalue(r, k, 4);
-        ev.actor = PQgetvalue(r, k, 3);
-        ev.detail_json = PQgetvalue(r, k, 5);
-        ev.alert_id = PQgetvalue(r, k, 6);
-        size_t len = 0;
-        uint8_t *buf = msg_pack(&ev.base, &len);
-        if (!buf) {
-            rc = PG_RETRY;
-            break;
-        }
-        int accepted = publish(ticket_id, buf, len, arg);
-        free(buf);
-        if (accepted != 0)
-            break; /* the rest waits: a ticket's events stay in order */
+    size_t first_failed = n; /* events before it were all acknowledged */
+    for (size_t k = 0; rc == PG_OK && k < n; k++) {
+        const char *ticket_id = events[k].ticket_id;
+        bool stopped = !events[k].acked;
+        for (size_t j = first_failed; j < k && !stopped; j++)
+            stopped = !events[j].acked && !strcmp(events[j].ticket_id, ticket_id);
+        if (!events[k].acked && first_failed == n)
+            first_failed = k;
+        if (stopped)
+            continue;
         pg_array_add(&done_ids, ticket_id);
-        pg_array_add(&done_seqs, seq);
+        pg_array_add(&done_seqs, PQgetvalue(r, (int)k, 1));
         published++;
     }
+    for (size_t k = 0; events && k < n; k++)
+        free((void *)events[k].value);
+    free(events);
     PQclear(r);
     if (rc == PG_OK && published) {
         const char *p[] = {pg_array_text(&done_ids), pg_array_text(&done_seqs)};

@@ -124,15 +124,27 @@ int ticket_unmerge(pg *db, const char *actor, const char *ticket_id, const char 
 int ticket_salvage(pg *db, const char *actor, const char *ticket_id, double threshold, const char *keyword,
                    int64_t window_ms, bool dry_run, size_t *out_count, char *err, size_t errlen);
 
-/* Publishes up to `max` unpublished ticket_history rows (oldest first) through the
- * producer given as a callback (key = ticket id, value = packed TicketEvent: kind,
- * actor and detail_json of the row, alert_id when the detail has one, trace id = the
- * ticket id, Meta id derived from ticket id and seq), and marks those the callback
- * accepted (callback: 0 = acknowledged by the broker; anything else stops the round so
- * a ticket's events stay in order). One relay at a time across instances (a
- * transaction advisory lock; another instance's call returns 0). Runs its own
- * transaction. Returns how many were published, or PG_RETRY/PG_FATAL. */
-typedef int (*ticket_publish_fn)(const char *ticket_id, const void *value, size_t len, void *arg);
+/* One event of a relay round (key = ticket id, value = packed TicketEvent), and
+ * whether the broker acknowledged it (set by the publish callback). */
+typedef struct {
+    const char *ticket_id;
+    const uint8_t *value;
+    size_t len;
+    bool acked;
+} ticket_relay_event;
+/* Sends the round's n events at once, in order, and waits until each is acknowledged
+ * or failed, setting acked. */
+typedef void (*ticket_publish_fn)(ticket_relay_event *events, size_t n, void *arg);
+
+/* Publishes up to `max` unpublished ticket_history rows (oldest first) in one call of
+ * publish (value = packed TicketEvent: kind, actor and detail_json of the row,
+ * alert_id when the detail has one, trace id = the ticket id, Meta id derived from
+ * ticket id and seq), and marks the acknowledged ones published, each ticket's only
+ * up to its first unacknowledged event (the rest of that ticket waits for the next
+ * round, so its events stay in order; a later one sent already goes out again: at
+ * least once). One relay at a time across instances (a transaction advisory lock;
+ * another instance's call returns 0). Runs its own transaction. Returns how many were
+ * published, or PG_RETRY/PG_FATAL. */
 int ticket_relay_publish(pg *db, size_t max, ticket_publish_fn publish, void *arg);
 
 #endif

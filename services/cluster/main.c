@@ -16,8 +16,8 @@
  * TicketEvents: store.c writes an "opened" or "bound" ticket_history row per ticket
  * in the batch's transaction, as every other ticket change does (common/ticket.c);
  * the frame's tick (after each batch, and every HUTCH_CLUSTER_RELAY_INTERVAL while
- * idle) runs ticket_relay_publish, which sends the unpublished rows, each
- * acknowledged by the broker before it is marked. Any cluster instance may relay;
+ * idle) runs ticket_relay_publish, which sends the unpublished rows, up to 1,000 at
+ * once, each acknowledged by the broker before it is marked. Any cluster instance may relay;
  * one does at a time.
  *
  * Similarity reads: each instance keeps the shapes of the last HUTCH_CLUSTER_INDEX_WINDOW
@@ -125,12 +125,40 @@ static int embed_batch(cluster_handler_ctx *h, pg *db, consumer_item **items, si
     return rc;
 }
 
-#define RELAY_BATCH 200
-#define RELAY_ROUNDS 10 /* per tick: at most 2,000 events before the next batch of alerts */
+#define RELAY_BATCH 1000
+#define RELAY_ROUNDS 10 /* per tick: at most 10,000 events before the next batch of alerts */
 
-static int relay_send(const char *ticket_id, const void *value, size_t len, void *arg)
+typedef struct {
+    ticket_relay_event *event;
+    size_t *answered;
+} relay_wait;
+
+static void relay_acked(void *ctx, int err)
 {
-    return kafka_produce_sync(arg, TOPIC_TICKETS_EVENTS, ticket_id, strlen(ticket_id), value, len, NULL, 5000);
+    relay_wait *w = ctx;
+    w->event->acked = err == 0;
+    (*w->answered)++;
+}
+
+/* The relay round's events, all produced at once and then waited for (one linger and
+ * one broker round trip per round, not per event); each callback runs before this
+ * returns (the producer's message timeout bounds the wait). */
+static void relay_send(ticket_relay_event *events, size_t n, void *arg)
+{
+    kafka_producer *producer = arg;
+    relay_wait *waits = calloc(n, sizeof *waits);
+    size_t sent = 0, answered = 0;
+    for (size_t i = 0; waits && i < n; i++) {
+        events[i].acked = false;
+        waits[i] = (relay_wait){.event = &events[i], .answered = &answered};
+        if (kafka_produce_borrowed(producer, TOPIC_TICKETS_EVENTS, events[i].ticket_id, strlen(events[i].ticket_id),
+                                   events[i].value, events[i].len, NULL, relay_acked, &waits[i]) != 0)
+            break; /* the queue is full: the rest waits for the next round */
+        sent++;
+    }
+    while (answered < sent)
+        kafka_producer_poll(producer, 50);
+    free(waits);
 }
 
 /* Makes the index and fills it with the window's shapes, partitions it when large
