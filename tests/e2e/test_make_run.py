@@ -56,6 +56,7 @@ def test_make_run_brings_everything_up_and_makes_tickets(tmp_path):
     sent = re.search(r"sent (\d+) sample alerts", out)
     assert sent and int(sent.group(1)) > 0, out[-4000:]
     assert "failed to send" not in out, out[-4000:]
-    # hutchctl ticket list printed at least one ticket (an id line) after the samples
+    # hutchctl ticket list printed at least one open ticket (a line with its id) after the samples
     listed = out[sent.end():]
-    assert re.search(r"^\s*\d+\s", listed, re.M), listed[:4000]
+    assert re.search(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\s+open\s", listed, re.M), \
+        listed[:4000]
