@@ -534,6 +534,43 @@ static const char m016_intel_queue[] =
     "DROP INDEX alert_intel_pending;"
     "ALTER TABLE alert_intel DROP COLUMN attempts, DROP COLUMN next_attempt_ms;";
 
+/* Threat intel's record by alert, not by lookup (services/enrich/intel_store.h):
+ * alert_intel held one row per (alert, provider, kind, value), so a batch of 500
+ * GuardDuty alerts (~26 lookups each under the default policy) inserted ~13,000 rows
+ * and their index entries, over a second of Postgres per batch: enrich could not pass
+ * ~500 alerts/s. alert_lookups holds one row per alert: its lookups in the policy's
+ * order, each a small array [provider, kind, value, indicator, state] with the error
+ * as a sixth element when state is error. intel_waiting lists, per (provider, kind,
+ * value), the alerts whose lookup of it was pending when recorded: the resolve of a
+ * key finds its alerts there (and deletes them) instead of in an index over every
+ * lookup, and only misses pay for a row. updated_at is when the alert's lookups last
+ * changed. alert_intel is now a view of the same columns, one row per lookup, for
+ * the readers (hutchctl alert show, notify's ticket document, tests). */
+static const char m017_alert_lookups[] =
+    "CREATE TABLE alert_lookups ("
+    "  alert_id uuid PRIMARY KEY,"
+    "  lookups jsonb NOT NULL," /* [[provider, kind, value, indicator, state(, error)], ...] */
+    "  updated_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE intel_waiting ("
+    "  provider text NOT NULL,"
+    "  kind text NOT NULL,"
+    "  value text NOT NULL,"
+    "  alert_id uuid NOT NULL,"
+    "  PRIMARY KEY (provider, kind, value, alert_id));"
+    "INSERT INTO alert_lookups (alert_id, lookups, updated_at)"
+    "  SELECT alert_id, jsonb_agg(CASE WHEN error IS NULL"
+    "    THEN jsonb_build_array(provider, kind, value, indicator, state)"
+    "    ELSE jsonb_build_array(provider, kind, value, indicator, state, error) END"
+    "    ORDER BY provider, kind, value), max(updated_at)"
+    "  FROM alert_intel GROUP BY alert_id;"
+    "INSERT INTO intel_waiting (provider, kind, value, alert_id)"
+    "  SELECT provider, kind, value, alert_id FROM alert_intel WHERE state = 'pending';"
+    "DROP TABLE alert_intel;"
+    "CREATE VIEW alert_intel AS"
+    "  SELECT l.alert_id, e->>0 AS provider, e->>1 AS kind, e->>2 AS value, e->>3 AS indicator,"
+    "    e->>4 AS state, e->>5 AS error, l.updated_at"
+    "  FROM alert_lookups l CROSS JOIN LATERAL jsonb_array_elements(l.lookups) AS x(e);";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -551,5 +588,6 @@ const migration migrations[] = {
     {14, "console_dlq", m014_console_dlq},
     {15, "slack_post_attempts", m015_slack_post_attempts},
     {16, "intel_queue", m016_intel_queue},
+    {17, "alert_lookups", m017_alert_lookups},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

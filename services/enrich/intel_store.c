@@ -1,5 +1,7 @@
-/* intel_store: alert_intel's statements (intel_store.h). Batches travel as arrays,
- * unnest()ed, so a batch of 500 alerts is two statements whatever its lookups. */
+/* intel_store: the statements of alert_lookups, intel_waiting and intel_queue
+ * (intel_store.h). Batches travel as arrays, unnest()ed, so a batch of 500 alerts is
+ * two statements whatever its lookups, and writes one row per alert plus one per
+ * pending lookup, not one per lookup. */
 #include "services/enrich/intel_store.h"
 
 #include <inttypes.h>
@@ -77,22 +79,28 @@ int intel_store_attach(pg *db, intel_attach_row *rows, size_t n, int64_t now_ms)
         const char *params[] = {pg_array_text(&alert), pg_array_text(&rp),  pg_array_text(&rk),
                                 pg_array_text(&rv),    pg_array_text(&ind), pg_array_text(&state)};
         rc = PG_RETRY;
-        /* the pending keys join the queue, in key order (two batches lock shared keys
-         * in one order); a key already queued is locked (DO UPDATE ... WHERE false
-         * writes nothing), so a worker resolving it meanwhile waits for this commit
-         * and then sees these rows */
+        /* one alert_lookups row per alert that exists, its lookups in the batch's
+         * order, each key once (its first ask); nothing for an alert recorded before
+         * (a redelivery). Its pending lookups wait in intel_waiting and their keys
+         * join the queue, in key order (two batches lock shared keys in one order);
+         * a key already queued is locked (DO UPDATE ... WHERE false writes nothing),
+         * so a worker resolving it meanwhile waits for this commit and then sees
+         * these alerts waiting */
         if (params[0] && params[1] && params[2] && params[3] && params[4] && params[5])
             rc = pg_exec(
                 db, NULL,
-                "WITH ins AS (INSERT INTO alert_intel (alert_id, provider, kind, value, indicator, state)"
-                " SELECT x.a, x.p, x.k, x.v, x.i, x.s"
-                " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-                "   AS x(a, p, k, v, i, s)"
-                " WHERE EXISTS (SELECT 1 FROM alerts WHERE alerts.alert_id = x.a)"
-                " ON CONFLICT DO NOTHING RETURNING provider, kind, value, state)"
+                "WITH x AS (SELECT DISTINCT ON (a, p, k, v) a, p, k, v, i, s, o"
+                "   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+                "   WITH ORDINALITY AS x(a, p, k, v, i, s, o) ORDER BY a, p, k, v, o),"
+                " ins AS (INSERT INTO alert_lookups (alert_id, lookups)"
+                "   SELECT a, jsonb_agg(jsonb_build_array(p, k, v, i, s) ORDER BY o) FROM x"
+                "   WHERE EXISTS (SELECT 1 FROM alerts WHERE alerts.alert_id = x.a) GROUP BY a"
+                "   ON CONFLICT DO NOTHING RETURNING alert_id),"
+                " w AS (SELECT x.p, x.k, x.v, x.a FROM x JOIN ins ON ins.alert_id = x.a WHERE x.s = 'pending'),"
+                " wi AS (INSERT INTO intel_waiting (provider, kind, value, alert_id)"
+                "   SELECT p, k, v, a FROM w ON CONFLICT DO NOTHING)"
                 " INSERT INTO intel_queue (provider, kind, value)"
-                " SELECT DISTINCT provider, kind, value FROM ins WHERE state = 'pending'"
-                " ORDER BY provider, kind, value"
+                " SELECT DISTINCT p, k, v FROM w ORDER BY p, k, v"
                 " ON CONFLICT (provider, kind, value) DO UPDATE SET attempts = intel_queue.attempts WHERE false",
                 6, params);
         pg_array_free(&rp);
@@ -268,18 +276,18 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
     const char *p1[] = {intel_provider_name(k->provider), intel_kind_name(k->kind), k->value, state, error};
     PGresult *r = NULL;
     /* 1. take the key off the queue (a batch queueing it meanwhile holds its row: this
-     * waits for that commit, and 2. then sees the batch's rows); 2. settle the key's
-     * rows; 3. lock their alerts in alert order (a concurrent resolve of another key of
-     * the same alert waits here); 4. read every row of those alerts in a snapshot
-     * taken after the locks, so the later of two resolves sees the earlier one's
-     * verdict and the score it writes counts both. */
+     * waits for that commit, and 2. then sees the batch's alerts waiting); 2. take the
+     * key's waiting alerts; 3. lock those alerts in alert order (a concurrent resolve
+     * of another key of the same alert waits here, before either rewrites the alert's
+     * lookups); 4. settle the key in each alert's lookups and read all of them back, in
+     * a snapshot taken after the locks, so the later of two resolves sees the earlier
+     * one's verdict and the score it writes counts both. */
     int rc = pg_exec(db, NULL, "DELETE FROM intel_queue WHERE provider = $1 AND kind = $2 AND value = $3", 3, p1);
     if (rc == PG_OK)
         rc = pg_exec(db, &r,
-                     "UPDATE alert_intel SET state = $4, error = $5, updated_at = now()"
-                     " WHERE provider = $1 AND kind = $2 AND value = $3 AND state = 'pending'"
+                     "DELETE FROM intel_waiting WHERE provider = $1 AND kind = $2 AND value = $3"
                      " RETURNING alert_id::text",
-                     5, p1);
+                     3, p1);
     pg_array ids;
     pg_array_init(&ids);
     for (int row = 0; rc == PG_OK && row < PQntuples(r); row++)
@@ -297,19 +305,28 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
         return PG_RETRY;
     }
     rc = pg_exec(db, NULL, "SELECT 1 FROM alerts WHERE alert_id = ANY($1::uuid[]) ORDER BY alert_id FOR UPDATE", 1, p2);
+    const char *p3[] = {p1[0], p1[1], p1[2], p1[3], p1[4], p2[0]};
     if (rc == PG_OK)
         rc = pg_exec(db, &r,
-                     "SELECT a.alert_id::text, coalesce(a.ticket_id::text, ''), a.trace_id,"
+                     "WITH u AS (UPDATE alert_lookups l SET updated_at = now(), lookups = (SELECT"
+                     "   jsonb_agg(CASE WHEN e->>0 = $1 AND e->>1 = $2 AND e->>2 = $3 AND e->>4 = 'pending'"
+                     "     THEN CASE WHEN $5::text IS NULL THEN jsonb_build_array(e->0, e->1, e->2, e->3, $4::text)"
+                     "       ELSE jsonb_build_array(e->0, e->1, e->2, e->3, $4::text, $5::text) END"
+                     "     ELSE e END ORDER BY o)"
+                     "   FROM jsonb_array_elements(l.lookups) WITH ORDINALITY AS x(e, o))"
+                     " WHERE l.alert_id = ANY($6::uuid[]) RETURNING l.alert_id, l.lookups)"
+                     " SELECT a.alert_id::text, coalesce(a.ticket_id::text, ''), a.trace_id,"
                      "  coalesce(a.risk_base, a.risk_score, 0)::text,"
                      "  ai.provider, ai.kind, ai.value, ai.indicator, ai.state,"
                      "  c.verdict, c.score::text, c.summary, c.link, c.not_found::text, ai.error,"
                      "  (extract(epoch FROM a.created_at) * 1000)::bigint::text"
-                     " FROM alerts a JOIN alert_intel ai ON ai.alert_id = a.alert_id"
+                     " FROM alerts a JOIN u ON u.alert_id = a.alert_id"
+                     " CROSS JOIN LATERAL (SELECT e->>0 AS provider, e->>1 AS kind, e->>2 AS value, e->>3 AS indicator,"
+                     "   e->>4 AS state, e->>5 AS error FROM jsonb_array_elements(u.lookups) AS x(e)) ai"
                      " LEFT JOIN intel_cache c ON (c.provider, c.kind, c.value) = (ai.provider, ai.kind, ai.value)"
                      "   AND ai.state = 'done'"
-                     " WHERE a.alert_id = ANY($1::uuid[])"
                      " ORDER BY a.alert_id, ai.provider, ai.kind, ai.value",
-                     1, p2);
+                     6, p3);
     pg_array_free(&ids);
     if (rc != PG_OK) {
         PQclear(r);
@@ -326,13 +343,13 @@ int intel_store_resolve(pg *db, const intel_due *k, const char *state, const cha
         pg_array_add(&uids, (*out)[i].alert_id);
         pg_array_addf(&scores, "%.17g", (*out)[i].risk_score);
     }
-    const char *p3[] = {pg_array_text(&uids), pg_array_text(&scores)};
+    const char *p4[] = {pg_array_text(&uids), pg_array_text(&scores)};
     rc = PG_RETRY;
-    if (p3[0] && p3[1])
+    if (p4[0] && p4[1])
         rc = pg_exec(db, NULL,
                      "UPDATE alerts SET risk_score = x.s FROM unnest($1::uuid[], $2::double precision[]) AS x(a, s)"
                      " WHERE alerts.alert_id = x.a",
-                     2, p3);
+                     2, p4);
     pg_array_free(&uids);
     pg_array_free(&scores);
     if (rc != PG_OK) {

@@ -1,18 +1,30 @@
-/* intel_store: the Postgres side of threat intel in the pipeline (migration 6:
- * alert_intel, alerts.risk_base), beside the cache and quota of intel_quota.h.
+/* intel_store: the Postgres side of threat intel in the pipeline (migrations 6, 16,
+ * 17: alert_lookups, intel_waiting, intel_queue, alerts.risk_base), beside the cache
+ * and quota of intel_quota.h.
  *
- * alert_intel is the record: one row per (alert, provider, kind, value) the intel
- * policy asked about, 'done' (its verdict is in intel_cache), 'pending' (the lookup
- * worker owes it one) or 'error'. intel_queue is the durable queue (migration 16):
- * one row per (provider, kind, value) that some alert's pending row waits for, with
- * its attempts and when it is due; intel_queue_hold when each provider may be asked
- * again. So the worker's work per round is bounded by the keys it takes, not by the
- * backlog, which behind a provider's quota can be millions of alert rows.
- * The batch handler writes rows and queues their keys in the batch's transaction (so
- * a SIGKILL loses nothing: a committed alert has its pending rows and queued keys,
- * an uncommitted one is redelivered); the worker reads due keys, defers them (quota,
- * 429, backoff) and resolves them, recomputing each touched alert's risk score in the
- * same transaction as the state change and the key's removal from the queue.
+ * alert_lookups is the record: one row per alert holding every lookup the intel
+ * policy asked for it, in order, each with its indicator and state: 'done' (its
+ * verdict is in intel_cache), 'pending' (the lookup worker owes it one) or 'error'
+ * (with why). One row per alert, not per lookup: a batch of 500 alerts with ~26
+ * lookups each writes 500 rows, not 13,000. The view alert_intel shows it one row per
+ * lookup for the readers. intel_waiting lists the alerts whose lookup of a
+ * (provider, kind, value) was pending when recorded: only misses pay a row, and a
+ * resolve finds its alerts there. intel_queue is the durable queue (migration 16): one
+ * row per (provider, kind, value) some alert waits for, with its attempts and when it
+ * is due; intel_queue_hold when each provider may be asked again. So the worker's
+ * work per round is bounded by the keys it takes, not by the backlog, which behind a
+ * provider's quota can be millions of waiting alerts.
+ * The batch handler writes each alert's lookups, its waiting rows and queues their
+ * keys in the batch's transaction (so a SIGKILL loses nothing: a committed alert has
+ * its lookups, waiting rows and queued keys, an uncommitted one is redelivered); the
+ * worker reads due keys, defers them (quota, 429, backoff) and resolves them, settling
+ * the key in each waiting alert's lookups and recomputing its risk score in the same
+ * transaction as the key's removal from the queue and the waiting list.
+ *
+ * Lock order: a batch locks the queue rows of its pending keys in key order; a
+ * resolve deletes its key's queue row (so it waits for a batch queueing that key),
+ * then locks the waiting alerts (alerts rows) in alert order before rewriting their
+ * lookups.
  *
  * Every function is one or two statements; PG_OK / PG_RETRY / PG_FATAL. */
 #ifndef HUTCH_INTEL_STORE_H
@@ -31,7 +43,7 @@
 typedef struct {
     const char *alert_id; /* BORROWED */
     const intel_ask *ask; /* BORROWED */
-    bool record;          /* write its alert_intel row (false for a redelivered alert) */
+    bool record;          /* record it in its alert's lookups (false for a redelivered alert) */
     /* out */
     bool hit;  /* a fresh verdict is cached */
     int level; /* intel_level, on hit */
@@ -41,8 +53,11 @@ typedef struct {
     char *link;    /* NEW on hit (free) */
 } intel_attach_row;
 
-/* Reads the fresh verdicts of rows[0..n) at now_ms (one statement) and records each
- * row with record set as done (hit) or pending (miss), for alerts that exist. */
+/* Reads the fresh verdicts of rows[0..n) at now_ms (one statement) and, in a second,
+ * records the rows with record set as each alert's lookups (one alert_lookups row per
+ * alert that exists and has none yet; a key asked twice for one alert counts once),
+ * done (hit) or pending (miss); the pending ones wait in intel_waiting and their keys
+ * are queued. */
 int intel_store_attach(pg *db, intel_attach_row *rows, size_t n, int64_t now_ms);
 void intel_attach_rows_free(intel_attach_row *rows, size_t n); /* the strings only */
 
@@ -74,15 +89,16 @@ typedef struct {
     char trace_id[40];
     int64_t created_ms; /* the alert's: the update's Meta id derives from it */
     double risk_score;  /* recomputed (enrich_risk_with_intel) */
-    size_t pending;     /* its rows still pending */
-    size_t settled;     /* its rows done or error: the update's sequence number */
+    size_t pending;     /* its lookups still pending */
+    size_t settled;     /* its lookups done or error: the update's sequence number */
     char *detail_json;  /* NEW: {"risk_score", "pending", "intel": [IntelVerdict as JSON]} */
 } intel_update;
 
-/* Inside a transaction the caller began: marks the key's pending rows state ("done"
+/* Inside a transaction the caller began: takes the key off the queue and off the
+ * waiting list, marks its pending lookup in each waiting alert's lookups state ("done"
  * or "error", with error, BORROWED, may be NULL), recomputes and stores the risk
- * score of every alert they belong to, and returns those alerts in *out (NEW array
- * of *n, intel_updates_free). */
+ * score of each of those alerts, and returns them in *out (NEW array of *n,
+ * intel_updates_free). */
 int intel_store_resolve(pg *db, const intel_due *k, const char *state, const char *error, intel_update **out,
                         size_t *n);
 void intel_updates_free(intel_update *u, size_t n);

@@ -1,7 +1,7 @@
 /* intel_worker: enrich's threat-intel lookups, off the consumer's path.
  *
  * The batch handler never waits on a provider: it records each lookup the intel
- * policy asked for in alert_intel (intel_store.h), 'done' when the cache had a fresh
+ * policy asked for in alert_lookups (intel_store.h), 'done' when the cache had a fresh
  * verdict, else 'pending', and the alert goes on at once. This worker drains the
  * pending rows: HUTCH_INTEL_CONCURRENCY threads, each with its own Postgres
  * connection, loop over the due keys (provider, kind, value) and for each:

@@ -8,7 +8,7 @@
  *
  * Threat intel (intel_policy.h, intel_store.h, intel_worker.h): the intel policy
  * names the lookups of each alert; in the same transaction their cached verdicts are
- * read (one statement for the batch) and every lookup is recorded in alert_intel,
+ * read (one statement for the batch) and every lookup is recorded in alert_lookups,
  * done or pending. Cached verdicts are attached to the Alert at once (field intel)
  * and count in its risk score (enrich_risk_with_intel); pending ones say "pending"
  * and the alert goes on: the worker threads ask the providers and publish the

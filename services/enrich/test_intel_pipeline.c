@@ -1,7 +1,8 @@
 /* Threat intel in the pipeline: the lookup decision (built-in default, a Rego
  * package intel, its errors), the risk formula with verdicts, and the store of
- * alert_intel and intel_queue (attach in the batch, due keys, deferral, provider
- * holds, resolve with the recomputed risk score, a resolve racing a batch) against Postgres (HUTCH_TEST_DATABASE_URL;
+ * alert_lookups, intel_waiting and intel_queue (attach in the batch, one row per
+ * alert, due keys, deferral, provider holds, resolve with the recomputed risk score,
+ * a resolve racing a batch) against Postgres (HUTCH_TEST_DATABASE_URL;
  * skipped without it). */
 #include <pthread.h>
 #include <setjmp.h>
@@ -472,6 +473,121 @@ static void test_db_resolve_waits_for_a_batch_queueing_its_key(void **state)
     pg_free(db);
 }
 
+static char *text_of(pg *db, const char *sql)
+{
+    PGresult *r = NULL;
+    assert_int_equal(pg_exec(db, &r, sql, 0, NULL), PG_OK);
+    char *v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    assert_non_null(v);
+    return v;
+}
+
+static void cache_verdict(pg *db, intel_provider p, const char *ip, intel_level level, int64_t now)
+{
+    intel_verdict v;
+    memset(&v, 0, sizeof v);
+    v.provider = p;
+    v.kind = INTEL_KIND_IP;
+    snprintf(v.value, sizeof v.value, "%s", ip);
+    v.verdict = level;
+    v.score = level == INTEL_MALICIOUS ? 90 : 0;
+    snprintf(v.summary, sizeof v.summary, "s");
+    snprintf(v.link, sizeof v.link, "https://example.com/%s", ip);
+    assert_int_equal(intel_cache_store(db, &v, "{}", "x", now, 3600000), PG_OK);
+}
+
+static void resolve_one(pg *db, intel_provider p, const char *ip, const char *state, const char *error,
+                        size_t want_pending)
+{
+    intel_due k = {.provider = p, .kind = INTEL_KIND_IP};
+    snprintf(k.value, sizeof k.value, "%s", ip);
+    intel_update *u = NULL;
+    size_t nu = 0;
+    assert_int_equal(pg_begin(db), PG_OK);
+    assert_int_equal(intel_store_resolve(db, &k, state, error, &u, &nu), PG_OK);
+    assert_int_equal(pg_commit(db), PG_OK);
+    assert_int_equal(nu, 1);
+    assert_int_equal(u[0].pending, want_pending);
+    assert_int_equal(u[0].settled, 6 - want_pending);
+    intel_updates_free(u, nu);
+}
+
+#define LOOKUPS_VIEW                                                                                                   \
+    "SELECT string_agg(provider || ' ' || value || ' ' || indicator || ' ' || state || coalesce(' ' || error, ''),"    \
+    " ', ' ORDER BY provider, value) FROM alert_intel WHERE alert_id = '0190b0c4-0000-7000-8000-000000000001'"
+
+/* An alert's lookups are one alert_lookups row whatever their number (3 providers x 2
+ * IPs, 3 hits and 3 misses here); the alert_intel view shows each lookup with its
+ * state as the resolves settle them; a redelivery writes nothing; only the misses
+ * wait, and the waiting list empties as their keys resolve. */
+static void test_db_one_row_per_alert(void **state)
+{
+    (void)state;
+    pg *db = db_or_skip();
+    insert_alert(db, alert_ids[0], "40");
+    int64_t now = 1760000000000;
+    const char *ip1 = "45.155.205.233", *ip2 = "185.220.101.1";
+    cache_verdict(db, INTEL_ABUSEIPDB, ip1, INTEL_HARMLESS, now);
+    cache_verdict(db, INTEL_ABUSEIPDB, ip2, INTEL_HARMLESS, now);
+    cache_verdict(db, INTEL_VIRUSTOTAL, ip1, INTEL_HARMLESS, now);
+    intel_ask asks[] = {
+        make_ask(INTEL_VIRUSTOTAL, ip1), make_ask(INTEL_ABUSEIPDB, ip1), make_ask(INTEL_RDAP, ip1),
+        make_ask(INTEL_VIRUSTOTAL, ip2), make_ask(INTEL_ABUSEIPDB, ip2), make_ask(INTEL_RDAP, ip2),
+    };
+    for (size_t i = 3; i < 6; i++)
+        asks[i].indicator = "185.220.101[.]1"; /* the alert's defanged copy */
+    intel_attach_row rows[6];
+    for (size_t i = 0; i < 6; i++)
+        rows[i] = (intel_attach_row){.alert_id = alert_ids[0], .ask = &asks[i], .record = true};
+    assert_int_equal(intel_store_attach(db, rows, 6, now), PG_OK);
+    intel_attach_rows_free(rows, 6);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_lookups"), 1);
+    assert_int_equal(scalar(db, "SELECT jsonb_array_length(lookups) FROM alert_lookups"), 6);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_waiting"), 3);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_queue"), 3);
+    char *v = text_of(db, LOOKUPS_VIEW);
+    assert_string_equal(v,
+                        "abuseipdb 185.220.101.1 185.220.101[.]1 done, abuseipdb 45.155.205.233 45.155.205.233 done, "
+                        "rdap 185.220.101.1 185.220.101[.]1 pending, rdap 45.155.205.233 45.155.205.233 pending, "
+                        "virustotal 185.220.101.1 185.220.101[.]1 pending, "
+                        "virustotal 45.155.205.233 45.155.205.233 done");
+    free(v);
+    /* the lookups keep the policy's order */
+    v = text_of(db, "SELECT lookups->0->>0 || ' ' || (lookups->3->>2) FROM alert_lookups");
+    assert_string_equal(v, "virustotal 185.220.101.1");
+    free(v);
+
+    /* redelivered with record set: the alert has its lookups, nothing is written */
+    assert_int_equal(intel_store_attach(db, rows, 6, now), PG_OK);
+    intel_attach_rows_free(rows, 6);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_lookups"), 1);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel"), 6);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_waiting"), 3);
+
+    cache_verdict(db, INTEL_VIRUSTOTAL, ip2, INTEL_MALICIOUS, now);
+    resolve_one(db, INTEL_VIRUSTOTAL, ip2, "done", NULL, 2);
+    resolve_one(db, INTEL_RDAP, ip1, "error", "HTTP 500", 1);
+    v = text_of(db, LOOKUPS_VIEW);
+    assert_string_equal(v,
+                        "abuseipdb 185.220.101.1 185.220.101[.]1 done, abuseipdb 45.155.205.233 45.155.205.233 done, "
+                        "rdap 185.220.101.1 185.220.101[.]1 pending, "
+                        "rdap 45.155.205.233 45.155.205.233 error HTTP 500, "
+                        "virustotal 185.220.101.1 185.220.101[.]1 done, "
+                        "virustotal 45.155.205.233 45.155.205.233 done");
+    free(v);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_waiting"), 1);
+    assert_int_equal(scalar(db, "SELECT risk_score::int FROM alerts"), 70); /* 40 + 30 (malicious) */
+    cache_verdict(db, INTEL_RDAP, ip2, INTEL_UNKNOWN, now);
+    resolve_one(db, INTEL_RDAP, ip2, "done", NULL, 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel WHERE state = 'pending'"), 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_intel WHERE state = 'done'"), 5);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_waiting"), 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM intel_queue"), 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM alert_lookups"), 1);
+    pg_free(db);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -500,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_db_resolve_error),
         cmocka_unit_test(test_db_hold_skips_only_its_provider),
         cmocka_unit_test(test_db_resolve_waits_for_a_batch_queueing_its_key),
+        cmocka_unit_test(test_db_one_row_per_alert),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,13 +2,14 @@
  * from a warm cache (`make bench-intel`; README "Threat intelligence").
  *
  * Against the database of HUTCH_DATABASE_URL (migrated here; use a scratch one: the
- * bench writes alerts, intel_cache and alert_intel rows): --ips distinct public IPs
+ * bench writes alerts, intel_cache and alert_lookups rows): --ips distinct public IPs
  * get a fresh verdict from each of the --providers first providers in the cache, then
- * --alerts alerts (one IP each, rows inserted first) go through what the batch
- * handler does for threat intel, in batches of --batch inside one transaction each:
- * the lookup decision (the built-in default policy, or --policy DIR) and
- * intel_store_attach (one read of the cache, one insert of alert_intel rows). One
- * JSON line: lookups a second (every one a cache hit), alerts a second, CPU time. */
+ * --alerts alerts (--per-alert IPs each, default 1; rows inserted first) go through
+ * what the batch handler does for threat intel, in batches of --batch inside one
+ * transaction each: the lookup decision (the built-in default policy, or --policy
+ * DIR) and intel_store_attach (one read of the cache, one insert of alert_lookups
+ * rows, one per alert). One JSON line: lookups a second (every one a cache hit),
+ * alerts a second, CPU time. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,12 +39,15 @@ static void die(const char *what, pg *db)
 
 int main(int argc, char **argv)
 {
-    long alerts = 20000, batch = 500, ips = 100, providers = 4;
+    long alerts = 20000, batch = 500, ips = 100, providers = 4, per_alert = 1;
     const char *policy_dir = NULL;
-    static const struct option opts[] = {
-        {"alerts", required_argument, NULL, 'a'}, {"batch", required_argument, NULL, 'b'},
-        {"ips", required_argument, NULL, 'i'},    {"providers", required_argument, NULL, 'p'},
-        {"policy", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"alerts", required_argument, NULL, 'a'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"ips", required_argument, NULL, 'i'},
+                                         {"providers", required_argument, NULL, 'p'},
+                                         {"policy", required_argument, NULL, 'P'},
+                                         {"per-alert", required_argument, NULL, 'n'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -52,13 +56,15 @@ int main(int argc, char **argv)
         case 'i': ips = strtol(optarg, NULL, 10); break;
         case 'p': providers = strtol(optarg, NULL, 10); break;
         case 'P': policy_dir = optarg; break;
+        case 'n': per_alert = strtol(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: hutch-intel-bench [--alerts N] [--batch N] [--ips N] [--providers 1-4] "
-                            "[--policy DIR]\n");
+                            "[--per-alert N] [--policy DIR]\n");
             return 2;
         }
     }
-    if (alerts < 1 || batch < 1 || ips < 1 || ips > 60000 || providers < 1 || providers > 4) {
+    if (alerts < 1 || batch < 1 || ips < 1 || ips > 60000 || providers < 1 || providers > 4 || per_alert < 1 ||
+        per_alert > 64 || per_alert > ips) {
         fprintf(stderr, "hutch-intel-bench: sizes out of range\n");
         return 2;
     }
@@ -113,8 +119,8 @@ int main(int argc, char **argv)
 
     enrich_indicators *ind = calloc((size_t)batch, sizeof *ind);
     intel_asks *asks = calloc((size_t)batch, sizeof *asks);
-    intel_attach_row *rows = calloc((size_t)(batch * providers), sizeof *rows);
-    enrich_indicator *items = calloc((size_t)batch, sizeof *items);
+    intel_attach_row *rows = calloc((size_t)(batch * providers * per_alert), sizeof *rows);
+    enrich_indicator *items = calloc((size_t)(batch * per_alert), sizeof *items);
     Hutch__V1__Alert alert = HUTCH__V1__ALERT__INIT;
     alert.schema = "bench";
     long lookups = 0, hits = 0;
@@ -123,8 +129,10 @@ int main(int argc, char **argv)
         long n = alerts - start < batch ? alerts - start : batch;
         size_t nrows = 0;
         for (long k = 0; k < n; k++) {
-            items[k] = (enrich_indicator){.type = "ipv4", .value = ip[(start + k) % ips], .path = "ip"};
-            ind[k] = (enrich_indicators){.items = &items[k], .count = 1};
+            for (long j = 0; j < per_alert; j++)
+                items[k * per_alert + j] =
+                    (enrich_indicator){.type = "ipv4", .value = ip[((start + k) * per_alert + j) % ips], .path = "ip"};
+            ind[k] = (enrich_indicators){.items = &items[k * per_alert], .count = (size_t)per_alert};
             alert.alert_id = id[start + k];
             if (intel_policy_decide(pol, psl, enabled, &alert, "high", 75, &ind[k], &asks[k], err, sizeof err) != 0)
                 die(err, NULL);
@@ -140,11 +148,12 @@ int main(int argc, char **argv)
         for (long k = 0; k < n; k++) intel_asks_free(&asks[k]);
     }
     double wall = now_s(CLOCK_MONOTONIC) - t0, cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    printf("{\"bench\":\"intel_warm_cache\",\"alerts\":%ld,\"batch\":%ld,\"ips\":%ld,\"providers\":%ld,"
+    printf("{\"bench\":\"intel_warm_cache\",\"alerts\":%ld,\"batch\":%ld,\"ips\":%ld,\"per_alert\":%ld,"
+           "\"providers\":%ld,"
            "\"policy\":\"%s\",\"lookups\":%ld,\"hits\":%ld,\"seconds\":%.3f,\"lookups_per_s\":%.0f,"
            "\"alerts_per_s\":%.0f,\"cpu_seconds\":%.3f}\n",
-           alerts, batch, ips, providers, intel_policy_is_rego(pol) ? "rego" : "default", lookups, hits, wall,
-           lookups / wall, alerts / wall, cpu);
+           alerts, batch, ips, per_alert, providers, intel_policy_is_rego(pol) ? "rego" : "default", lookups, hits,
+           wall, lookups / wall, alerts / wall, cpu);
     free(ind);
     free(asks);
     free(rows);
