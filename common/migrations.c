@@ -571,6 +571,13 @@ static const char m017_alert_lookups[] =
     "    e->>4 AS state, e->>5 AS error, l.updated_at"
     "  FROM alert_lookups l CROSS JOIN LATERAL jsonb_array_elements(l.lookups) AS x(e);";
 
+/* An alert's vector is its shape's (services/cluster/store.c): the cluster wrote the
+ * same 384 floats (1.5 KB) into embeddings for every alert of a shape, its largest
+ * write per alert. Since shape_embeddings holds each shape's vector once, new rows
+ * carry a vector only when shape_embeddings has none for their shape; readers take
+ * coalesce(e.vector, s.vector) joined on (shape_hash, model = embedder, dims). */
+static const char m018_embeddings_by_shape[] = "ALTER TABLE embeddings ALTER COLUMN vector DROP NOT NULL;";
+
 const migration migrations[] = {
     {1, "init", m001_init},
     {2, "severity_payload_once", m002_severity_payload_once},
@@ -589,5 +596,6 @@ const migration migrations[] = {
     {15, "slack_post_attempts", m015_slack_post_attempts},
     {16, "intel_queue", m016_intel_queue},
     {17, "alert_lookups", m017_alert_lookups},
+    {18, "embeddings_by_shape", m018_embeddings_by_shape},
 };
 const int migrations_count = (int)(sizeof migrations / sizeof migrations[0]);

@@ -15,8 +15,8 @@
 
 /* The alert's vector, or the ticket's shapes' under the embedder most of them have:
  * rows of (vector, embedder, dims). */
-static const char sql_alert[] = "SELECT vector::text, model, dims::text FROM embeddings"
-                                " WHERE alert_id = $1::uuid AND vector IS NOT NULL AND model IS NOT NULL";
+static const char sql_alert[] = "SELECT e.vector::text, e.model, e.dims::text FROM " EMBEDDING_VECTORS
+                                " WHERE e.alert_id = $1::uuid AND e.vector IS NOT NULL AND e.model IS NOT NULL";
 static const char sql_ticket[] =
     "WITH m AS (SELECT s.embedder, s.dims FROM ticket_shapes t JOIN shape_embeddings s USING (shape_hash)"
     " WHERE t.ticket_id = $1::uuid GROUP BY 1, 2 ORDER BY count(*) DESC, 1 LIMIT 1) "

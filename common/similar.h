@@ -18,6 +18,13 @@
 
 #include "common/pg.h"
 
+/* SQL: every alert's embedding as rows (alert_id, model, dims, created_at, vector),
+ * aliased e. An alert's row carries its vector only when its shape had none in
+ * shape_embeddings (migration 18); otherwise the vector is its shape's. */
+#define EMBEDDING_VECTORS                                                                                              \
+    "(SELECT e.alert_id, e.model, e.dims, e.created_at, coalesce(e.vector, s.vector) AS vector FROM embeddings e"      \
+    " LEFT JOIN shape_embeddings s ON s.shape_hash = e.shape_hash AND s.embedder = e.model AND s.dims = e.dims) e"
+
 /* The query has no stored vector (an alert not embedded yet, a ticket without
  * shapes). */
 enum { SIMILAR_NO_VECTORS = -4 };

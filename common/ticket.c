@@ -35,6 +35,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/similar.h"
 #include "common/msg.h"
 #include "common/severity.h"
 #include "hutch/v1/ticket.pb-c.h"
@@ -846,17 +847,17 @@ static int do_salvage(pg *db, void *va, char *err, size_t errlen)
      * (and dimensions) most of them were embedded with */
     PGresult *v = NULL, *r = NULL;
     if (rc == PG_OK)
-        rc = pg_exec(
-            db, &v,
-            "WITH v AS (SELECT e.model, e.dims, e.vector FROM ticket_alerts b JOIN embeddings e USING (alert_id)"
-            "  WHERE b.ticket_id = $1::uuid AND e.dims = cardinality(e.vector)),"
-            " m AS (SELECT model, dims FROM v GROUP BY model, dims ORDER BY count(*) DESC, model LIMIT 1),"
-            " s AS (SELECT u.i, avg(u.x) AS x FROM v JOIN m USING (model, dims), unnest(v.vector)"
-            "  WITH ORDINALITY AS u(x, i) GROUP BY u.i),"
-            " n AS (SELECT sqrt(sum(x * x)) AS norm FROM s) "
-            "SELECT m.model, m.dims, (SELECT array_agg((s.x / n.norm)::real ORDER BY s.i) FROM s, n"
-            " WHERE n.norm > 0)::text FROM m",
-            1, (const char *const[]){t.id});
+        rc = pg_exec(db, &v,
+                     "WITH v AS (SELECT e.model, e.dims, e.vector FROM ticket_alerts b JOIN " EMBEDDING_VECTORS
+                     " USING (alert_id)"
+                     "  WHERE b.ticket_id = $1::uuid AND e.dims = cardinality(e.vector)),"
+                     " m AS (SELECT model, dims FROM v GROUP BY model, dims ORDER BY count(*) DESC, model LIMIT 1),"
+                     " s AS (SELECT u.i, avg(u.x) AS x FROM v JOIN m USING (model, dims), unnest(v.vector)"
+                     "  WITH ORDINALITY AS u(x, i) GROUP BY u.i),"
+                     " n AS (SELECT sqrt(sum(x * x)) AS norm FROM s) "
+                     "SELECT m.model, m.dims, (SELECT array_agg((s.x / n.norm)::real ORDER BY s.i) FROM s, n"
+                     " WHERE n.norm > 0)::text FROM m",
+                     1, (const char *const[]){t.id});
     if (rc == PG_OK && (PQntuples(v) != 1 || PQgetisnull(v, 0, 2)))
         rc = refuse(err, errlen, "ticket %s has no embedded alerts to compare with", t.id);
     char threshold[32], window[32];
@@ -865,7 +866,7 @@ static int do_salvage(pg *db, void *va, char *err, size_t errlen)
     const char *kw = a->s1 && *a->s1 ? a->s1 : NULL;
     if (rc == PG_OK)
         rc = pg_exec(db, &r,
-                     "SELECT a.alert_id::text FROM alerts a JOIN embeddings e USING (alert_id)"
+                     "SELECT a.alert_id::text FROM alerts a JOIN " EMBEDDING_VECTORS " USING (alert_id)"
                      " WHERE a.created_at >= now() - $2::bigint * interval '1 millisecond'"
                      " AND a.declined_at IS NULL"
                      " AND NOT EXISTS (SELECT 1 FROM ticket_alerts b WHERE b.alert_id = a.alert_id)"

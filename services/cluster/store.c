@@ -365,9 +365,11 @@ static const char *levels_literal(pg_array *levels)
 static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
 {
     pg_array t_id, t_title, t_ns, t_fp, b_alert, b_ticket, b_fp, again_tickets, k_ticket, k_key, s_ticket, s_hash,
-        e_alert, e_vec, e_hash;
-    pg_array *all[] = {&t_id,     &t_title, &t_ns,     &t_fp,   &b_alert, &b_ticket, &b_fp,  &again_tickets,
-                       &k_ticket, &k_key,   &s_ticket, &s_hash, &e_alert, &e_vec,    &e_hash};
+        e_alert, e_hash, v_hash, v_vec;
+    pg_array *all[] = {&t_id,     &t_title, &t_ns,     &t_fp,   &b_alert, &b_ticket, &b_fp,   &again_tickets,
+                       &k_ticket, &k_key,   &s_ticket, &s_hash, &e_alert, &e_hash,   &v_hash, &v_vec};
+    const char **vector_shapes = calloc(n ? n : 1, sizeof *vector_shapes); /* v_hash's, for the search */
+    size_t n_vector_shapes = 0;
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         pg_array_init(all[k]);
     strbuf vb = {0};
@@ -396,17 +398,26 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
         pg_array_add(&s_ticket, r->ticket_id);
         pg_array_add(&s_hash, r->shape_hash);
         if (r->vector && dim > 0) {
-            strbuf_free(&vb);
-            strbuf_puts(&vb, "{");
-            for (int d = 0; d < dim; d++)
-                strbuf_printf(&vb, d ? ",%.9g" : "%.9g", (double)r->vector[d]);
-            strbuf_puts(&vb, "}");
-            oom = oom || vb.failed;
             pg_array_add(&e_alert, r->alert_id);
-            pg_array_add(&e_vec, vb.p ? vb.p : "{}");
             pg_array_add(&e_hash, r->shape_hash);
+            bool listed = false; /* each shape's vector once per batch */
+            for (size_t k = 0; k < n_vector_shapes && !listed; k++)
+                listed = !strcmp(vector_shapes[k], r->shape_hash);
+            if (!listed && vector_shapes) {
+                vector_shapes[n_vector_shapes++] = r->shape_hash;
+                strbuf_free(&vb);
+                strbuf_puts(&vb, "{");
+                for (int d = 0; d < dim; d++)
+                    strbuf_printf(&vb, d ? ",%.9g" : "%.9g", (double)r->vector[d]);
+                strbuf_puts(&vb, "}");
+                oom = oom || vb.failed;
+                pg_array_add(&v_hash, r->shape_hash);
+                pg_array_add(&v_vec, vb.p ? vb.p : "{}");
+            }
         }
     }
+    oom = oom || !vector_shapes;
+    free(vector_shapes);
     strbuf_free(&vb);
     char dims[16];
     snprintf(dims, sizeof dims, "%d", dim);
@@ -416,10 +427,10 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
     const char *pa[] = {pg_array_text(&again_tickets)};
     const char *pk[] = {pg_array_text(&k_ticket), pg_array_text(&k_key)};
     const char *ps[] = {pg_array_text(&s_ticket), pg_array_text(&s_hash)};
-    const char *pe[] = {pg_array_text(&e_alert), pg_array_text(&e_vec), pg_array_text(&e_hash),
-                        shapes_embedder_name(sh), dims};
+    const char *pe[] = {pg_array_text(&e_alert), pg_array_text(&e_hash),   pg_array_text(&v_hash),
+                        pg_array_text(&v_vec),   shapes_embedder_name(sh), dims};
     int rc = !oom && pt[0] && pt[1] && pt[2] && pt[3] && pb[0] && pb[1] && pb[2] && pa[0] && pk[0] && pk[1] && ps[0] &&
-                     ps[1] && pe[0] && pe[1] && pe[2]
+                     ps[1] && pe[0] && pe[1] && pe[2] && pe[3]
                  ? PG_OK
                  : PG_RETRY;
     PGresult *counts = NULL, *again_counts = NULL;
@@ -467,12 +478,19 @@ static int write_rows(pg *db, shapes *sh, cluster_row *rows, size_t n)
                      "INSERT INTO ticket_shapes (ticket_id, shape_hash) SELECT DISTINCT * FROM unnest($1::uuid[], "
                      "$2::text[]) ON CONFLICT DO NOTHING",
                      2, ps);
+    /* an alert's vector is its shape's: kept once in shape_embeddings (shapes.c wrote
+     * it, in this transaction or before), so the alert's row names the shape and
+     * carries the vector only when shape_embeddings has no row for it (1.5 KB an
+     * alert at 384-d was the cluster's largest write) */
     if (rc == PG_OK && e_alert.n)
         rc = pg_exec(db, NULL,
                      "INSERT INTO embeddings (alert_id, vector, model, dims, shape_hash) "
-                     "SELECT x.a, x.v::real[], $4, $5::int, x.h FROM unnest($1::uuid[], $2::text[], $3::text[]) "
-                     "AS x(a, v, h) ON CONFLICT (alert_id) DO NOTHING",
-                     5, pe);
+                     "SELECT x.a, CASE WHEN s.shape_hash IS NULL THEN v.v::real[] END, $5, $6::int, x.h "
+                     "FROM unnest($1::uuid[], $2::text[]) AS x(a, h) JOIN unnest($3::text[], $4::text[]) AS v(h, v)"
+                     " ON v.h = x.h "
+                     "LEFT JOIN shape_embeddings s ON s.shape_hash = x.h AND s.embedder = $5 AND s.dims = $6::int "
+                     "ON CONFLICT (alert_id) DO NOTHING",
+                     6, pe);
     if (rc == PG_OK && again_tickets.n)
         rc = pg_exec(db, &again_counts,
                      "SELECT ticket_id::text, alert_count FROM tickets WHERE ticket_id = ANY($1::uuid[])", 1, pa);

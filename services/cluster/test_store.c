@@ -3,7 +3,8 @@
  * it opens, "bound" for the others, seqs after the lifecycle module's), open tickets
  * only as candidates, a redelivered alert re-read, a declined alert never bound
  * again, and a storm (one ticket per actor, counted title, severity, one notifying
- * alert read back the same on redelivery, a person's title kept). */
+ * alert read back the same on redelivery, a person's title kept), and vectors
+ * stored once per shape. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/shape.h"
+#include "common/similar.h"
 #include "common/ticket.h"
 #include "services/cluster/cluster.h"
 #include "services/cluster/store.h"
@@ -259,6 +261,34 @@ static void test_storm(void **state)
     pg_free(db);
 }
 
+/* An alert's vector is its shape's: alerts of a shape in shape_embeddings store none
+ * of their own, and EMBEDDING_VECTORS gives each the shape's; when the shape has no
+ * row there (a vector this process kept while its transaction rolled back), the
+ * alert's row carries the vector itself. */
+static void test_vectors_by_shape(void **state)
+{
+    (void)state;
+    pg *db = fresh_db();
+    alert_fixture a, b, c;
+    add_alert(db, &a, "Port probe on web-1");
+    add_alert(db, &b, "Port probe on web-1");
+    cluster_row rows[2];
+    run_batch(db, (alert_fixture *const[]){&a, &b}, 2, rows);
+    check_query(db, "SELECT count(*) FROM shape_embeddings", NULL, "1");
+    check_query(db, "SELECT count(*) FROM embeddings WHERE vector IS NULL AND shape_hash IS NOT NULL", NULL, "2");
+    check_query(db,
+                "SELECT count(*) FROM " EMBEDDING_VECTORS " JOIN shape_embeddings s USING (vector)"
+                " WHERE e.vector IS NOT NULL",
+                NULL, "2");
+    /* the shape's row is gone but this process still has the vector in memory */
+    assert_int_equal(pg_exec(db, NULL, "DELETE FROM shape_embeddings", 0, NULL), PG_OK);
+    add_alert(db, &c, "Port probe on web-1");
+    run_batch(db, (alert_fixture *const[]){&c}, 1, rows);
+    check_query(db, "SELECT cardinality(vector) = dims FROM embeddings WHERE alert_id = $1::uuid", c.id, "t");
+    check_query(db, "SELECT count(*) FROM " EMBEDDING_VECTORS " WHERE e.vector IS NOT NULL", NULL, "1");
+    pg_free(db);
+}
+
 int main(void)
 {
     log_init("test-cluster-store", getenv("TEST_LOG_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
@@ -266,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_history_rows),
         cmocka_unit_test(test_open_only_and_declined),
         cmocka_unit_test(test_storm),
+        cmocka_unit_test(test_vectors_by_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -670,7 +670,9 @@ def nearest_open_tickets(stack, alert_id, exclude):
     """The oracle of the bind modal's ranking: every open ticket but exclude, scored by
     the best cosine between the alert's vector and the ticket's shapes' vectors (same
     embedder and size), best first: [(ticket_id, score)]."""
-    [me] = stack.pg.query("SELECT vector, model, dims FROM embeddings WHERE alert_id = %s", (alert_id,))
+    [me] = stack.pg.query("SELECT coalesce(e.vector, s.vector) AS vector, e.model, e.dims FROM embeddings e"
+                          " LEFT JOIN shape_embeddings s ON s.shape_hash = e.shape_hash AND s.embedder = e.model"
+                          " AND s.dims = e.dims WHERE e.alert_id = %s", (alert_id,))
     rows = stack.pg.query("SELECT t.ticket_id::text AS t, s.vector AS v FROM ticket_shapes t"
                           " JOIN shape_embeddings s USING (shape_hash) JOIN tickets k ON k.ticket_id = t.ticket_id"
                           " WHERE k.status = 'open' AND s.embedder = %s AND s.dims = %s AND t.ticket_id <> %s",
