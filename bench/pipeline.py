@@ -323,6 +323,10 @@ def fmt(v, unit=""):
     return "-" if v is None else f"{v:,}{unit}" if isinstance(v, int) else f"{v:,.1f}{unit}"
 
 
+def pcts(L):
+    return f"p50 {fmt(L['p50'], ' ms')}, p90 {fmt(L['p90'], ' ms')}, p99 {fmt(L['p99'], ' ms')}"
+
+
 def merge(a):
     ingest = json.load(open(a.ingest_json)) if a.ingest_json and os.path.exists(a.ingest_json) else None
     pipe = json.load(open(a.pipeline_json)) if a.pipeline_json and os.path.exists(a.pipeline_json) else None
@@ -330,6 +334,7 @@ def merge(a):
               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(a.started)),
               "cpus": os.cpu_count(), "loadavg_after": [round(x, 2) for x in os.getloadavg()],
               "body": "GuardDuty findings (EventBridge), /hooks/alert/raw/guardduty",
+              "threat_intel": os.environ.get("HUTCH_BENCH_INTEL", "off"),
               "ingest_alone": ingest, "pipeline": pipe,
               "notes": "alerts.triaged_at and notifications.created_at are now() of the agent's and notify's "
                        "transactions (their start); latency is from "
@@ -341,7 +346,8 @@ def merge(a):
         f.write("\n")
 
     print()
-    print(f"Hutch pipeline benchmark ({a.mode}, {os.cpu_count()} CPUs, load average now "
+    print(f"Hutch pipeline benchmark ({a.mode}, threat intel {result['threat_intel']}, {os.cpu_count()} CPUs, "
+          f"load average now "
           f"{os.getloadavg()[0]:.1f})")
     if ingest:
         print(f"  ingest alone (202s/s, {ingest['connections']} connections)   {fmt(ingest['requests_per_s'])} "
@@ -354,18 +360,13 @@ def merge(a):
               f"{e['seconds']} s (offered {e['rate']}/s, ingest accepted {fmt(e['ingest_accepted_per_s'])}/s)")
         for k in ("low", "high"):
             p = pipe[k]
-            L = p["latency_202_to_triaged_ms"]
-            print(f"  202 -> triaged at {p['rate']}/s                p50 {fmt(L['p50'], ' ms')}, p90 "
-                  f"{fmt(L['p90'], ' ms')}, p99 {fmt(L['p99'], ' ms')} ({p['triaged']}/{p['alerts']} alerts "
-                  f"triaged{'' if p['complete'] else ', INCOMPLETE'})")
-            N = p["latency_202_to_notification_ms"]
-            print(f"    202 -> notification row, the {p['notified']} alerts that made one: p50 "
-                  f"{fmt(N['p50'], ' ms')}, p90 {fmt(N['p90'], ' ms')}, p99 {fmt(N['p99'], ' ms')}")
+            print(f"  202 -> triaged at {p['rate']}/s                {pcts(p['latency_202_to_triaged_ms'])} "
+                  f"({p['triaged']}/{p['alerts']} alerts triaged{'' if p['complete'] else ', INCOMPLETE'})")
+            print(f"    202 -> notification row, the {p['notified']} alerts that made one: "
+                  f"{pcts(p['latency_202_to_notification_ms'])}")
             if not p["complete"]:
-                N = p["latency_of_triaged_ms"]
-                print(f"    of the {p['triaged']} triaged in time: p50 {fmt(N['p50'], ' ms')}, p90 "
-                      f"{fmt(N['p90'], ' ms')}, p99 {fmt(N['p99'], ' ms')}; {p['decided']} of {p['accepted']} "
-                      f"events decided by policy, about {p['expected_alerts']} alerts expected")
+                print(f"    of the {p['triaged']} triaged in time: {pcts(p['latency_of_triaged_ms'])}; {p['decided']} "
+                      f"of {p['accepted']} events decided by policy, about {p['expected_alerts']} alerts expected")
             g = p["loadgen"]
             print(f"    the 202s themselves: p50 {g['latency_ms']['p50']} ms, p99 {g['latency_ms']['p99']} ms from the "
                   f"due time; {g['accepted']} of {g['answered'] + g['errors'] + g['unanswered_at_end']} due requests "

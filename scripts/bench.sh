@@ -33,6 +33,9 @@
 #   HUTCH_BENCH_MODE=release        binaries to measure (debug/asan only to compare)
 #   HUTCH_BENCH_KEEP=1              leave the stack running afterwards
 #   HUTCH_BROKER=dev                the dev broker instead of Kafka (as stack.sh)
+#   HUTCH_BENCH_INTEL=off           threat intel: off (no provider, RDAP included), or
+#                                   fake (make run's: every provider, with its quota,
+#                                   answered by tests/intel/fake_intel.py)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +51,11 @@ for s in "${HUTCH_SERVICES[@]}"; do
 done
 export HUTCH_CONSOLE_PORT=${HUTCH_CONSOLE_PORT:-28190}
 export HUTCH_INTEL_FAKE_PORT=${HUTCH_INTEL_FAKE_PORT:-28191}
+case ${HUTCH_BENCH_INTEL:-off} in
+off) export HUTCH_INTEL_FAKE=0 HUTCH_INTEL_RDAP=0 ;;
+fake) export HUTCH_INTEL_FAKE=1 ;;
+*) die "HUTCH_BENCH_INTEL: off or fake" ;;
+esac
 out=${HUTCH_BENCH_OUT:-$HUTCH_ROOT/bench/results/pipeline.json}
 only=${HUTCH_BENCH_ONLY:-}
 secs=${HUTCH_BENCH_SECONDS:-30}
