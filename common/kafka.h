@@ -57,6 +57,20 @@ int kafka_produce_async(kafka_producer *p, const char *topic, const void *key, s
 int kafka_produce_borrowed(kafka_producer *p, const char *topic, const void *key, size_t key_len,
                            const void *value, size_t value_len, const char *const *headers,
                            kafka_delivery_cb cb, void *cb_ctx);
+/* One message of kafka_produce_all: key and value BORROWED until it returns. */
+typedef struct {
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    bool acked; /* out */
+} kafka_batch_msg;
+/* Produces msgs[0..n) to topic at once and waits until each one sent is acknowledged
+ * or failed (the producer's message timeout bounds the wait), setting acked: one
+ * linger and one broker round trip for the lot. A message the local queue refuses
+ * and every later one are not sent. Thread-safe like the producer. Returns how many
+ * were acknowledged. */
+size_t kafka_produce_all(kafka_producer *p, const char *topic, kafka_batch_msg *msgs, size_t n);
 /* True for a delivery error that no retry can mend (too large, invalid, not allowed). */
 bool kafka_error_permanent(int err);
 /* librdkafka's text for a delivery error. BORROWED, static. */

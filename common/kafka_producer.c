@@ -210,6 +210,42 @@ int kafka_produce_sync(kafka_producer *p, const char *topic, const void *key, si
     return rc;
 }
 
+typedef struct {
+    kafka_batch_msg *msg;
+    atomic_size_t *answered;
+} batch_wait;
+
+static void batch_delivered(void *ctx, int err)
+{
+    batch_wait *w = ctx;
+    w->msg->acked = err == 0;
+    atomic_fetch_add(w->answered, 1);
+}
+
+size_t kafka_produce_all(kafka_producer *p, const char *topic, kafka_batch_msg *msgs, size_t n)
+{
+    batch_wait *waits = calloc(n ? n : 1, sizeof *waits);
+    atomic_size_t answered;
+    atomic_init(&answered, 0);
+    size_t sent = 0, acked = 0;
+    for (size_t i = 0; i < n; i++)
+        msgs[i].acked = false;
+    for (size_t i = 0; waits && i < n; i++) {
+        waits[i] = (batch_wait){.msg = &msgs[i], .answered = &answered};
+        if (kafka_produce_borrowed(p, topic, msgs[i].key, msgs[i].key_len, msgs[i].value, msgs[i].value_len, NULL,
+                                   batch_delivered, &waits[i]) != 0)
+            break;
+        sent++;
+    }
+    /* every callback must have run before waits and answered go out of scope */
+    while (atomic_load(&answered) < sent)
+        kafka_producer_poll(p, 50);
+    free(waits);
+    for (size_t i = 0; i < sent; i++)
+        acked += msgs[i].acked;
+    return acked;
+}
+
 void kafka_producer_poll(kafka_producer *p, int timeout_ms)
 {
     if (p)

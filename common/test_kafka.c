@@ -88,6 +88,12 @@ static void test_producer(void **state)
     for (int i = 0; i < 100 && delivered_err == -99; i++)
         kafka_producer_poll(p, 50);
     assert_int_equal(delivered_err, 0);
+    /* a batch at once: every message acknowledged before it returns */
+    kafka_batch_msg batch[3] = {{.key = "a", .key_len = 1, .value = "one", .value_len = 3},
+                                {.key = "b", .key_len = 1, .value = "two", .value_len = 3},
+                                {.key = "a", .key_len = 1, .value = "three", .value_len = 5}};
+    assert_int_equal(kafka_produce_all(p, "t.conn", batch, 3), 3);
+    assert_true(batch[0].acked && batch[1].acked && batch[2].acked);
 
     /* Broker down: the flag drops quickly; back up: it returns. */
     rd_kafka_mock_broker_set_down(mock, 1);

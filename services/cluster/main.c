@@ -128,37 +128,21 @@ static int embed_batch(cluster_handler_ctx *h, pg *db, consumer_item **items, si
 #define RELAY_BATCH 1000
 #define RELAY_ROUNDS 10 /* per tick: at most 10,000 events before the next batch of alerts */
 
-typedef struct {
-    ticket_relay_event *event;
-    size_t *answered;
-} relay_wait;
-
-static void relay_acked(void *ctx, int err)
-{
-    relay_wait *w = ctx;
-    w->event->acked = err == 0;
-    (*w->answered)++;
-}
-
 /* The relay round's events, all produced at once and then waited for (one linger and
- * one broker round trip per round, not per event); each callback runs before this
- * returns (the producer's message timeout bounds the wait). */
+ * one broker round trip per round, not per event). */
 static void relay_send(ticket_relay_event *events, size_t n, void *arg)
 {
-    kafka_producer *producer = arg;
-    relay_wait *waits = calloc(n, sizeof *waits);
-    size_t sent = 0, answered = 0;
-    for (size_t i = 0; waits && i < n; i++) {
-        events[i].acked = false;
-        waits[i] = (relay_wait){.event = &events[i], .answered = &answered};
-        if (kafka_produce_borrowed(producer, TOPIC_TICKETS_EVENTS, events[i].ticket_id, strlen(events[i].ticket_id),
-                                   events[i].value, events[i].len, NULL, relay_acked, &waits[i]) != 0)
-            break; /* the queue is full: the rest waits for the next round */
-        sent++;
-    }
-    while (answered < sent)
-        kafka_producer_poll(producer, 50);
-    free(waits);
+    kafka_batch_msg *msgs = calloc(n, sizeof *msgs);
+    for (size_t i = 0; msgs && i < n; i++)
+        msgs[i] = (kafka_batch_msg){.key = events[i].ticket_id,
+                                    .key_len = strlen(events[i].ticket_id),
+                                    .value = events[i].value,
+                                    .value_len = events[i].len};
+    if (msgs)
+        kafka_produce_all(arg, TOPIC_TICKETS_EVENTS, msgs, n);
+    for (size_t i = 0; i < n; i++)
+        events[i].acked = msgs && msgs[i].acked;
+    free(msgs);
 }
 
 /* Makes the index and fills it with the window's shapes, partitions it when large

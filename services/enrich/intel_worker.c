@@ -2,9 +2,8 @@
  *
  * Threads share the config (read-only), the public suffix list (read-only), one
  * Kafka producer (librdkafka's producers are thread-safe) and the wake-up condition;
- * each has its own Postgres connection. Delivery of an update: produced
- * asynchronously, each thread counting its own acknowledgements, and waited for
- * (polling the producer) before the resolve's transaction commits. */
+ * each has its own Postgres connection. Delivery of a resolve's updates: produced at
+ * once and waited for (kafka_produce_all) before its transaction commits. */
 #include "services/enrich/intel_worker.h"
 
 #include <inttypes.h>
@@ -103,28 +102,13 @@ static int64_t now_ms(void) { return ids_now_ms(); }
 
 /* ---- publishing ---- */
 
-typedef struct {
-    atomic_int acked, failed;
-} delivery;
-
-static void on_delivery(void *ctx, int err)
-{
-    delivery *d = ctx;
-    if (err)
-        atomic_fetch_add(&d->failed, 1);
-    else
-        atomic_fetch_add(&d->acked, 1);
-}
-
 /* Produces one TicketEvent "intel" per update and waits for every acknowledgement.
  * 0, or -1 when one was not acknowledged (the caller rolls back: retried later). */
 static int publish(intel_worker *w, const intel_update *u, size_t n)
 {
-    delivery d;
-    atomic_init(&d.acked, 0);
-    atomic_init(&d.failed, 0);
-    int sent = 0, rc = 0;
-    for (size_t i = 0; i < n; i++) {
+    kafka_batch_msg *msgs = calloc(n ? n : 1, sizeof *msgs);
+    int rc = msgs ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         char seed[96];
         snprintf(seed, sizeof seed, "%s/intel/%zu", u[i].alert_id, u[i].settled);
         msg_meta_buf meta;
@@ -136,23 +120,18 @@ static int publish(intel_worker *w, const intel_update *u, size_t n)
         ev.alert_id = (char *)u[i].alert_id;
         ev.actor = WORKER_PRODUCER;
         ev.detail_json = u[i].detail_json;
-        size_t len = 0;
-        uint8_t *buf = msg_pack(&ev.base, &len);
         const char *key = u[i].ticket_id[0] ? u[i].ticket_id : u[i].alert_id;
-        if (!buf || kafka_produce_async(w->producer, TOPIC_TICKETS_EVENTS, key, strlen(key), buf, len, NULL,
-                                        on_delivery, &d) != 0) {
-            free(buf);
+        msgs[i].key = key;
+        msgs[i].key_len = strlen(key);
+        if (!(msgs[i].value = msg_pack(&ev.base, &msgs[i].value_len)))
             rc = -1;
-            break;
-        }
-        free(buf);
-        sent++;
     }
-    /* every callback must have run before d goes out of scope: the producer's
-     * message timeout bounds this wait */
-    while (atomic_load(&d.acked) + atomic_load(&d.failed) < sent)
-        kafka_producer_poll(w->producer, 50);
-    return rc == 0 && atomic_load(&d.failed) == 0 ? 0 : -1;
+    if (rc == 0 && kafka_produce_all(w->producer, TOPIC_TICKETS_EVENTS, msgs, n) != n)
+        rc = -1;
+    for (size_t i = 0; msgs && i < n; i++)
+        free((void *)msgs[i].value);
+    free(msgs);
+    return rc;
 }
 
 /* ---- one key ---- */
