@@ -122,9 +122,12 @@ unit-test: deps programs pyproto
 test: deps programs pyproto
 	@scripts/test.sh $(MODE)
 
+# OPA's conformance cases (its test/cases, v1 and v0 syntax): HUTCH_CONFORMANCE_DIR,
+# as scripts/check-conformance.sh reads it.
+HUTCH_CONFORMANCE_DIR ?= ../shared/opa-conformance
 conformance: programs
-	$(BIN)/hutch-rego-conformance --syntax v1 ../shared/opa-conformance/v1
-	$(BIN)/hutch-rego-conformance --syntax v0 ../shared/opa-conformance/v0
+	$(BIN)/hutch-rego-conformance --syntax v1 $(HUTCH_CONFORMANCE_DIR)/v1
+	$(BIN)/hutch-rego-conformance --syntax v0 $(HUTCH_CONFORMANCE_DIR)/v0
 
 run: deps programs
 	@scripts/stack.sh run $(MODE)
