@@ -283,6 +283,10 @@ def test_button_sent_three_times_acts_once(slack, stack):
                             (ticket_id, "slack:U0ANALYST"))
         assert n == 1, n
         wait_message_matches(stack, fake, ticket_id)
+        # the assignment reaches the message by an edit of its own (the ticket event
+        # relayed to notify): wait for it rather than read the message once
+        wait_for(lambda: "<@U0ANALYST>" in json.dumps(message_of(fake, ticket_id)[0][1]), scaled(30), 0.3,
+                 "the message to show the assignee")
         [(_, _), body] = message_of(fake, ticket_id)[0]
         assert "<@U0ANALYST>" in json.dumps(body)
     else:
